@@ -1,0 +1,109 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Activation functions: tanh, sigmoid, relu, leaky_relu, elu, gelu, softplus, clamp, step.
+// Hot gradients (relu, sigmoid, tanh, leaky relu, elu) use fused SIMD operators.
+public sealed partial class Tensor
+{
+    /// <summary>tanh x; d/dx = 1 - y^2.</summary>
+    public Tensor Tanh() => Record(UnaryFloat("tanh", this, default(TanhOp<float>), default(TanhOp<double>)),
+        "TanhBackward", false, true, static (g, _, y) => MapFloat(g, y!, default(TanhGradOperator<float>), default(TanhGradOperator<double>)));
+
+    /// <summary>1/(1+e^-x); d/dx = y(1-y).</summary>
+    public Tensor Sigmoid() => Record(UnaryFloat("sigmoid", this, default(SigmoidOp<float>), default(SigmoidOp<double>)),
+        "SigmoidBackward", false, true, static (g, _, y) => MapFloat(g, y!, default(SigmoidGradOperator<float>), default(SigmoidGradOperator<double>)));
+
+    /// <summary>max(x, 0); d/dx = 1 where y &gt; 0.</summary>
+    public Tensor Relu() => Record(ScalarNumeric("relu", this, 0, false, default(MaxOp<float>), default(MaxOp<double>), default(MaxOp<long>)),
+        "ReluBackward", false, true, static (g, _, y) => MapFloat(g, y!, default(ReluGradOperator<float>), default(ReluGradOperator<double>)));
+
+    /// <summary>x for x &gt; 0, slope*x otherwise.</summary>
+    public Tensor LeakyRelu(double negativeSlope = 0.01)
+    {
+        var result = MapFloat("leaky_relu", this, new LeakyReluOperator<float>((float)negativeSlope), new LeakyReluOperator<double>(negativeSlope));
+        return Record(result, "LeakyReluBackward", true, false,
+            (g, x, _) => MapFloat(g, x!, new LeakyReluGradOperator<float>((float)negativeSlope), new LeakyReluGradOperator<double>(negativeSlope)));
+    }
+
+    /// <summary>x for x &gt; 0, alpha(e^x - 1) otherwise; d/dx = y + alpha there.</summary>
+    public Tensor Elu(double alpha = 1.0)
+    {
+        RequireFloat("elu");
+        var result = UnaryFloat("elu", this, default(ExpM1Op<float>), default(ExpM1Op<double>));
+        var x = ContiguousData();
+        if (DType == DType.Float32) Blend(x.ReadSpan<float>(), result.Span<float>(), (float)alpha);
+        else Blend(x.ReadSpan<double>(), result.Span<double>(), alpha);
+        return Record(result, "EluBackward", false, true,
+            (g, _, y) => MapFloat(g, y!, new EluGradOperator<float>((float)alpha), new EluGradOperator<double>(alpha)));
+
+        static void Blend<T>(ReadOnlySpan<T> x, Span<T> expm1, T a) where T : unmanaged, System.Numerics.INumber<T>
+        {
+            for (int i = 0; i < x.Length; i++) expm1[i] = x[i] > T.Zero ? x[i] : a * expm1[i];
+        }
+    }
+
+    /// <summary>
+    /// Gaussian error linear unit x*Phi(x). <paramref name="approximate"/> "none" uses the exact
+    /// normal CDF; "tanh" the approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
+    /// </summary>
+    public Tensor Gelu(string approximate = "none")
+    {
+        switch (approximate)
+        {
+            case "none":
+                return Record(MapScalar("gelu", this, static v => v * NormalCdf(v)), "GeluBackward", true, false,
+                    static (g, x, _) => g * MapScalar("gelu", x!, static v => NormalCdf(v) + v * Math.Exp(-0.5 * v * v) / Math.Sqrt(2 * Math.PI)));
+            case "tanh":
+                return Record(MapScalar("gelu", this, static v => 0.5 * v * (1 + Math.Tanh(GeluInner(v)))), "GeluBackward", true, false,
+                    static (g, x, _) => g * MapScalar("gelu", x!, static v =>
+                    {
+                        double t = Math.Tanh(GeluInner(v));
+                        return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GeluK * (1 + 3 * 0.044715 * v * v);
+                    }));
+            default:
+                throw new ArgumentException($"gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"");
+        }
+    }
+
+    private static readonly double GeluK = Math.Sqrt(2 / Math.PI);
+
+    private static double GeluInner(double v) => GeluK * (v + 0.044715 * v * v * v);
+
+    private static double NormalCdf(double v) => 0.5 * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2)));
+
+    /// <summary>log(1 + e^{beta x})/beta, reverting to x where beta*x &gt; threshold (as PyTorch).</summary>
+    public Tensor Softplus(double beta = 1, double threshold = 20)
+    {
+        var result = MapScalar("softplus", this, v => v * beta > threshold ? v : LogOnePlusExp(v * beta) / beta);
+        return Record(result, "SoftplusBackward", true, false,
+            (g, x, _) => g * MapScalar("softplus", x!, v => v * beta > threshold ? 1 : 1 / (1 + Math.Exp(-v * beta))));
+
+        static double LogOnePlusExp(double z) => z > 0 ? z + Math.Log(1 + Math.Exp(-z)) : Math.Log(1 + Math.Exp(z));
+    }
+
+    /// <summary>Limits values to [min, max] (either bound optional); the gradient passes where min &lt;= x &lt;= max.</summary>
+    public Tensor Clamp(double? min = null, double? max = null)
+    {
+        if (min is null && max is null) throw new ArgumentException("clamp: at least one of min and max must be given");
+        double lo = min ?? double.NegativeInfinity, hi = max ?? double.PositiveInfinity;
+        var result = DType == DType.Int64
+            ? ClampLong(lo, hi)
+            : UnaryFloat("clamp", this, new ClampOp<float>((float)lo, (float)hi), new ClampOp<double>(lo, hi));
+        return Record(result, "ClampBackward", true, false,
+            (g, x, _) => MapScalar("clamp", g, x!, (gv, xv) => xv >= lo && xv <= hi ? gv : 0));
+    }
+
+    private Tensor ClampLong(double lo, double hi)
+    {
+        var r = EmptyLike(this);
+        long l = double.IsNegativeInfinity(lo) ? long.MinValue : (long)Math.Ceiling(lo);
+        long h = double.IsPositiveInfinity(hi) ? long.MaxValue : (long)Math.Floor(hi);
+        new ClampOp<long>(l, h).Apply(ContiguousData().ReadSpan<long>(), r.Span<long>());
+        return r;
+    }
+
+    /// <summary>Heaviside step: 1 where x &gt; 0 else 0 (the perceptron's activation). Its gradient is zero.</summary>
+    public Tensor Step() => Record(MapScalar("step", this, static v => v > 0 ? 1 : 0), "StepBackward", false, false,
+        static (g, _, _) => ZerosLike(g));
+}

@@ -1,0 +1,319 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Arithmetic with broadcasting: + - * / neg pow maximum minimum, tensor and scalar forms.
+// Each forward is followed by its backward node; gradients of broadcast inputs are reduced
+// back to the input's shape by Autograd.SumToShape.
+public sealed partial class Tensor
+{
+    // ---- add / sub ----
+
+    /// <summary>this + alpha * other, with broadcasting.</summary>
+    public Tensor Add(Tensor other, double alpha = 1) => AddScaled(other, alpha, "AddBackward");
+
+    /// <summary>this - alpha * other, with broadcasting.</summary>
+    public Tensor Sub(Tensor other, double alpha = 1) => AddScaled(other, -alpha, "SubBackward");
+
+    private Tensor AddScaled(Tensor other, double alpha, string name)
+    {
+        var result = alpha == -1
+            ? BinaryNumeric("sub", this, other, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>))
+            : BinaryNumeric("add", this, alpha == 1 ? other : other.MulRaw(alpha), default(AddOp<float>), default(AddOp<double>), default(AddOp<long>));
+        if (Autograd.ShouldRecord(this, other)) result.GradFn = new AddBackward(this, other, alpha, name);
+        return result;
+    }
+
+    public Tensor Add(double scalar)
+    {
+        var result = ScalarNumeric("add", this, scalar, false, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>));
+        if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("AddBackward", this, 1);
+        return result;
+    }
+
+    public Tensor Sub(double scalar) => Add(-scalar);
+
+    /// <summary>scalar - this.</summary>
+    public Tensor RSub(double scalar)
+    {
+        var result = ScalarNumeric("rsub", this, scalar, true, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>));
+        if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("RsubBackward", this, -1);
+        return result;
+    }
+
+    private sealed class AddBackward(Tensor a, Tensor b, double alpha, string name) : Node(a, b)
+    {
+        private readonly int[] _aShape = a.ShapeArray, _bShape = b.ShapeArray;
+
+        public override string Name => name;
+
+        protected internal override Tensor?[] Backward(Tensor g) =>
+        [
+            NeedsGrad(0) ? Autograd.SumToShape(g, _aShape) : null,
+            NeedsGrad(1) ? Autograd.SumToShape(alpha == 1 ? g : g.MulRaw(alpha), _bShape) : null,
+        ];
+    }
+
+    /// <summary>Gradient of x*c + d for a constant c: g*c.</summary>
+    private sealed class ScaleBackward(string name, Tensor x, double scale) : Node(x)
+    {
+        public override string Name => name;
+
+        protected internal override Tensor?[] Backward(Tensor g) => [scale == 1 ? g : g.MulRaw(scale)];
+    }
+
+    // ---- mul / div ----
+
+    public Tensor Mul(Tensor other)
+    {
+        var result = BinaryNumeric("mul", this, other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>));
+        if (Autograd.ShouldRecord(this, other)) result.GradFn = new MulBackward(this, other);
+        return result;
+    }
+
+    public Tensor Mul(double scalar)
+    {
+        var result = MulRaw(scalar);
+        if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("MulBackward", this, scalar);
+        return result;
+    }
+
+    internal Tensor MulRaw(double scalar) =>
+        ScalarNumeric("mul", this, scalar, false, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>));
+
+    private sealed class MulBackward : Node
+    {
+        private SavedTensor _a, _b;
+        private readonly int[] _aShape, _bShape;
+
+        public MulBackward(Tensor a, Tensor b) : base(a, b)
+        {
+            _aShape = a.ShapeArray;
+            _bShape = b.ShapeArray;
+            if (NeedsGrad(0)) _b = new SavedTensor(b);
+            if (NeedsGrad(1)) _a = new SavedTensor(a);
+        }
+
+        protected internal override Tensor?[] Backward(Tensor g) =>
+        [
+            NeedsGrad(0) ? Autograd.SumToShape(g * _b.Unpack(this), _aShape) : null,
+            NeedsGrad(1) ? Autograd.SumToShape(g * _a.Unpack(this), _bShape) : null,
+        ];
+
+        protected internal override void ReleaseSaved()
+        {
+            _a.Release();
+            _b.Release();
+        }
+    }
+
+    public Tensor Div(Tensor other)
+    {
+        RequireFloat("div");
+        var result = BinaryFloat("div", this, other, default(DivOp<float>), default(DivOp<double>));
+        if (Autograd.ShouldRecord(this, other)) result.GradFn = new DivBackward(this, other);
+        return result;
+    }
+
+    public Tensor Div(double scalar)
+    {
+        RequireFloat("div");
+        var result = ScalarNumeric("div", this, scalar, false, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>));
+        if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("DivBackward", this, 1 / scalar);
+        return result;
+    }
+
+    /// <summary>scalar / this.</summary>
+    public Tensor RDiv(double scalar)
+    {
+        RequireFloat("rdiv");
+        var result = ScalarNumeric("rdiv", this, scalar, true, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>));
+        if (Autograd.ShouldRecord(this)) result.GradFn = new RDivBackward(this, result);
+        return result;
+    }
+
+    private sealed class DivBackward : Node
+    {
+        private SavedTensor _a, _b;
+        private readonly int[] _aShape, _bShape;
+
+        public DivBackward(Tensor a, Tensor b) : base(a, b)
+        {
+            _aShape = a.ShapeArray;
+            _bShape = b.ShapeArray;
+            _b = new SavedTensor(b);
+            if (NeedsGrad(1)) _a = new SavedTensor(a);
+        }
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var b = _b.Unpack(this);
+            var gOverB = g / b;
+            return
+            [
+                NeedsGrad(0) ? Autograd.SumToShape(gOverB, _aShape) : null,
+                // d(a/b)/db = -a/b^2
+                NeedsGrad(1) ? Autograd.SumToShape(-(gOverB * _a.Unpack(this) / b), _bShape) : null,
+            ];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _a.Release();
+            _b.Release();
+        }
+    }
+
+    /// <summary>d(s/x)/dx = -s/x^2 = -y/x.</summary>
+    private sealed class RDivBackward(Tensor x, Tensor y) : Node(x)
+    {
+        private SavedTensor _x = new(x), _y = new(y);
+
+        protected internal override Tensor?[] Backward(Tensor g) => [-(g * _y.Unpack(this) / _x.Unpack(this))];
+
+        protected internal override void ReleaseSaved()
+        {
+            _x.Release();
+            _y.Release();
+        }
+    }
+
+    // ---- neg ----
+
+    public Tensor Neg()
+    {
+        var result = ScalarNumeric("neg", this, 0, true, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>));
+        if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("NegBackward", this, -1);
+        return result;
+    }
+
+    // ---- pow ----
+
+    /// <summary>this ** exponent (elementwise, broadcasting).</summary>
+    public Tensor Pow(Tensor exponent)
+    {
+        var result = BinaryFloat("pow", this, exponent, default(PowOp<float>), default(PowOp<double>));
+        if (Autograd.ShouldRecord(this, exponent)) result.GradFn = new PowBackward(this, exponent, result);
+        return result;
+    }
+
+    public Tensor Pow(double exponent)
+    {
+        RequireFloat("pow");
+        var result = ScalarNumeric("pow", this, exponent, false, default(PowOp<float>), default(PowOp<double>), default(AddOp<long>));
+        if (Autograd.ShouldRecord(this)) result.GradFn = new PowScalarBackward(this, exponent);
+        return result;
+    }
+
+    private sealed class PowScalarBackward(Tensor x, double p) : Node(x)
+    {
+        private SavedTensor _x = new(x);
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var x = _x.Unpack(this);
+            if (p == 0) return [ZerosLike(x)];
+            if (p == 1) return [g];
+            if (p == 2) return [g * x * 2];
+            return [g * x.Pow(p - 1) * p];
+        }
+
+        protected internal override void ReleaseSaved() => _x.Release();
+    }
+
+    private sealed class PowBackward : Node
+    {
+        private SavedTensor _a, _b, _y;
+        private readonly int[] _aShape, _bShape;
+
+        public PowBackward(Tensor a, Tensor b, Tensor y) : base(a, b)
+        {
+            _aShape = a.ShapeArray;
+            _bShape = b.ShapeArray;
+            _a = new SavedTensor(a);
+            _b = new SavedTensor(b);
+            if (NeedsGrad(1)) _y = new SavedTensor(y);
+        }
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var a = _a.Unpack(this);
+            var b = _b.Unpack(this);
+            Tensor? ga = null, gb = null;
+            if (NeedsGrad(0)) ga = Autograd.SumToShape(g * b * a.Pow(b - 1), _aShape);
+            if (NeedsGrad(1))
+            {
+                // d(a^b)/db = a^b * log(a); defined as 0 where a == 0 and b >= 0 (as PyTorch).
+                var logA = MapScalar("pow", a, v => v == 0 ? 0 : Math.Log(v));
+                gb = Autograd.SumToShape(g * _y.Unpack(this) * logA, _bShape);
+            }
+            return [ga, gb];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _a.Release();
+            _b.Release();
+            _y.Release();
+        }
+    }
+
+    // ---- maximum / minimum ----
+
+    public Tensor Maximum(Tensor other) => MaxMin(other, max: true);
+
+    public Tensor Minimum(Tensor other) => MaxMin(other, max: false);
+
+    private Tensor MaxMin(Tensor other, bool max)
+    {
+        var result = max
+            ? BinaryNumeric("maximum", this, other, default(MaxOp<float>), default(MaxOp<double>), default(MaxOp<long>))
+            : BinaryNumeric("minimum", this, other, default(MinOp<float>), default(MinOp<double>), default(MinOp<long>));
+        if (Autograd.ShouldRecord(this, other)) result.GradFn = new MaxMinBackward(this, other, max);
+        return result;
+    }
+
+    /// <summary>The gradient goes to the larger (smaller) input; ties split it evenly, as PyTorch does.</summary>
+    private sealed class MaxMinBackward(Tensor a, Tensor b, bool max) : Node(a, b)
+    {
+        private SavedTensor _a = new(a), _b = new(b);
+
+        public override string Name => max ? "MaximumBackward" : "MinimumBackward";
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var a = _a.Unpack(this);
+            var b = _b.Unpack(this);
+            var shape = g.ShapeArray;
+            var weightA = MapScalar("maximum", Materialize(a, shape), Materialize(b, shape),
+                (x, y) => x == y ? 0.5 : (x > y) == max ? 1 : 0);
+            return
+            [
+                NeedsGrad(0) ? Autograd.SumToShape(g * weightA, a.ShapeArray) : null,
+                NeedsGrad(1) ? Autograd.SumToShape(g * weightA.RSub(1), b.ShapeArray) : null,
+            ];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _a.Release();
+            _b.Release();
+        }
+    }
+
+    // ---- operators ----
+
+    public static Tensor operator +(Tensor a, Tensor b) => a.Add(b);
+    public static Tensor operator +(Tensor a, double s) => a.Add(s);
+    public static Tensor operator +(double s, Tensor a) => a.Add(s);
+    public static Tensor operator -(Tensor a, Tensor b) => a.Sub(b);
+    public static Tensor operator -(Tensor a, double s) => a.Add(-s);
+    public static Tensor operator -(double s, Tensor a) => a.RSub(s);
+    public static Tensor operator *(Tensor a, Tensor b) => a.Mul(b);
+    public static Tensor operator *(Tensor a, double s) => a.Mul(s);
+    public static Tensor operator *(double s, Tensor a) => a.Mul(s);
+    public static Tensor operator /(Tensor a, Tensor b) => a.Div(b);
+    public static Tensor operator /(Tensor a, double s) => a.Div(s);
+    public static Tensor operator /(double s, Tensor a) => a.RDiv(s);
+    public static Tensor operator -(Tensor a) => a.Neg();
+}

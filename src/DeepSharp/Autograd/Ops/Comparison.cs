@@ -1,0 +1,208 @@
+using System.Numerics;
+
+namespace DeepSharp;
+
+// Comparisons (bool masks), logical ops, where, masked_fill and dtype conversion.
+public sealed partial class Tensor
+{
+    private enum CompareKind { Eq, Ne, Lt, Le, Gt, Ge }
+
+    public Tensor Eq(Tensor other) => Compare(other, CompareKind.Eq, "eq");
+    public Tensor Ne(Tensor other) => Compare(other, CompareKind.Ne, "ne");
+    public Tensor Lt(Tensor other) => Compare(other, CompareKind.Lt, "lt");
+    public Tensor Le(Tensor other) => Compare(other, CompareKind.Le, "le");
+    public Tensor Gt(Tensor other) => Compare(other, CompareKind.Gt, "gt");
+    public Tensor Ge(Tensor other) => Compare(other, CompareKind.Ge, "ge");
+
+    public Tensor Eq(double s) => Compare(ScalarLike(s), CompareKind.Eq, "eq");
+    public Tensor Ne(double s) => Compare(ScalarLike(s), CompareKind.Ne, "ne");
+    public Tensor Lt(double s) => Compare(ScalarLike(s), CompareKind.Lt, "lt");
+    public Tensor Le(double s) => Compare(ScalarLike(s), CompareKind.Le, "le");
+    public Tensor Gt(double s) => Compare(ScalarLike(s), CompareKind.Gt, "gt");
+    public Tensor Ge(double s) => Compare(ScalarLike(s), CompareKind.Ge, "ge");
+
+    private Tensor ScalarLike(double s) => Scalar(s, DType);
+
+    private Tensor Compare(Tensor other, CompareKind kind, string op)
+    {
+        CheckSameDType(op, this, other);
+        var shape = Shapes.Broadcast(op, ShapeArray, other.ShapeArray);
+        var result = Empty(shape, DType.Bool);
+        var dst = result.Span<bool>();
+        switch (DType)
+        {
+            case DType.Float32: Run<float>(Materialize(this, shape), Materialize(other, shape), dst, kind); break;
+            case DType.Float64: Run<double>(Materialize(this, shape), Materialize(other, shape), dst, kind); break;
+            case DType.Int64: Run<long>(Materialize(this, shape), Materialize(other, shape), dst, kind); break;
+            default:
+                if (kind is not (CompareKind.Eq or CompareKind.Ne)) throw new ArgumentException($"{op}: ordering comparisons are not defined for bool tensors");
+                var a = Materialize(this, shape).ReadSpan<bool>();
+                var b = Materialize(other, shape).ReadSpan<bool>();
+                for (int i = 0; i < dst.Length; i++) dst[i] = (a[i] == b[i]) == (kind == CompareKind.Eq);
+                break;
+        }
+        return result;
+
+        static void Run<T>(Tensor a, Tensor b, Span<bool> dst, CompareKind kind) where T : unmanaged, INumber<T>
+        {
+            var x = a.ReadSpan<T>();
+            var y = b.ReadSpan<T>();
+            for (int i = 0; i < dst.Length; i++)
+            {
+                dst[i] = kind switch
+                {
+                    CompareKind.Eq => x[i] == y[i],
+                    CompareKind.Ne => x[i] != y[i],
+                    CompareKind.Lt => x[i] < y[i],
+                    CompareKind.Le => x[i] <= y[i],
+                    CompareKind.Gt => x[i] > y[i],
+                    _ => x[i] >= y[i],
+                };
+            }
+        }
+    }
+
+    public Tensor LogicalNot()
+    {
+        var m = AsBool("logical_not");
+        var result = EmptyLike(m);
+        var s = m.ContiguousData().ReadSpan<bool>();
+        var d = result.Span<bool>();
+        for (int i = 0; i < d.Length; i++) d[i] = !s[i];
+        return result;
+    }
+
+    public Tensor LogicalAnd(Tensor other) => Logical(other, "logical_and", static (a, b) => a && b);
+
+    public Tensor LogicalOr(Tensor other) => Logical(other, "logical_or", static (a, b) => a || b);
+
+    private Tensor Logical(Tensor other, string op, Func<bool, bool, bool> fn)
+    {
+        var shape = Shapes.Broadcast(op, ShapeArray, other.ShapeArray);
+        var a = Materialize(AsBool(op), shape).ReadSpan<bool>();
+        var b = Materialize(other.AsBool(op), shape).ReadSpan<bool>();
+        var result = Empty(shape, DType.Bool);
+        var d = result.Span<bool>();
+        for (int i = 0; i < d.Length; i++) d[i] = fn(a[i], b[i]);
+        return result;
+    }
+
+    private Tensor AsBool(string op) => DType == DType.Bool ? this : Ne(0.0);
+
+    /// <summary>True if any element is nonzero.</summary>
+    public bool Any() => AsBool("any").ContiguousData().ReadSpan<bool>().Contains(true);
+
+    /// <summary>True if every element is nonzero.</summary>
+    public bool All() => !AsBool("all").ContiguousData().ReadSpan<bool>().Contains(false);
+
+    /// <summary>Elementwise cond ? a : b with broadcasting between all three.</summary>
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b)
+    {
+        if (condition.DType != DType.Bool) throw new ArgumentException($"where: condition must be a bool tensor, got {condition.DType.Name()}");
+        CheckSameDType("where", a, b);
+        var shape = Shapes.Broadcast("where", Shapes.Broadcast("where", condition.ShapeArray, a.ShapeArray), b.ShapeArray);
+        var c = Materialize(condition, shape).ReadSpan<bool>();
+        var result = Empty(shape, a.DType);
+        switch (a.DType)
+        {
+            case DType.Float32: Select<float>(c, Materialize(a, shape), Materialize(b, shape), result); break;
+            case DType.Float64: Select<double>(c, Materialize(a, shape), Materialize(b, shape), result); break;
+            case DType.Int64: Select<long>(c, Materialize(a, shape), Materialize(b, shape), result); break;
+            default: Select<bool>(c, Materialize(a, shape), Materialize(b, shape), result); break;
+        }
+        if (Autograd.ShouldRecord(a, b)) result.GradFn = new WhereBackward(condition, a, b);
+        return result;
+
+        static void Select<T>(ReadOnlySpan<bool> c, Tensor a, Tensor b, Tensor dst) where T : unmanaged
+        {
+            var x = a.ReadSpan<T>();
+            var y = b.ReadSpan<T>();
+            var d = dst.Span<T>();
+            for (int i = 0; i < d.Length; i++) d[i] = c[i] ? x[i] : y[i];
+        }
+    }
+
+    private sealed class WhereBackward(Tensor condition, Tensor a, Tensor b) : Node(a, b)
+    {
+        private readonly int[] _aShape = a.ShapeArray, _bShape = b.ShapeArray;
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var zero = Scalar(0, g.DType);
+            return
+            [
+                NeedsGrad(0) ? Autograd.SumToShape(Where(condition, g, zero), _aShape) : null,
+                NeedsGrad(1) ? Autograd.SumToShape(Where(condition, zero, g), _bShape) : null,
+            ];
+        }
+    }
+
+    /// <summary>A copy with <paramref name="value"/> where <paramref name="mask"/> (broadcast to this shape) is true.</summary>
+    public Tensor MaskedFill(Tensor mask, double value)
+    {
+        if (mask.DType != DType.Bool) throw new ArgumentException($"masked_fill: mask must be a bool tensor, got {mask.DType.Name()}");
+        var shape = Shapes.Broadcast("masked_fill", ShapeArray, mask.ShapeArray);
+        if (!shape.AsSpan().SequenceEqual(ShapeArray))
+            throw new ArgumentException($"masked_fill: mask of shape {Shapes.Format(mask.ShapeArray)} would enlarge the tensor of shape {Shapes.Format(ShapeArray)}");
+        var result = Where(mask, Scalar(value, DType), Detach());
+        if (Autograd.ShouldRecord(this)) result.GradFn = new MaskedFillBackward(this, mask);
+        return result;
+    }
+
+    private sealed class MaskedFillBackward(Tensor x, Tensor mask) : Node(x)
+    {
+        protected internal override Tensor?[] Backward(Tensor g) => [g.MaskedFill(mask, 0)];
+    }
+
+    /// <summary>Converts to another dtype (a copy; this tensor itself when the dtype already matches).
+    /// Between float32 and float64 the gradient is converted back.</summary>
+    public Tensor To(DType dtype)
+    {
+        if (dtype == DType) return this;
+        var src = ContiguousData();
+        var result = Empty((int[])ShapeArray.Clone(), dtype);
+        switch ((DType, dtype))
+        {
+            case (DType.Float32, DType.Float64): Convert<float, double>(src, result, static v => v); break;
+            case (DType.Float64, DType.Float32): Convert<double, float>(src, result, static v => (float)v); break;
+            case (DType.Float32, DType.Int64): Convert<float, long>(src, result, static v => (long)v); break;
+            case (DType.Float64, DType.Int64): Convert<double, long>(src, result, static v => (long)v); break;
+            case (DType.Int64, DType.Float32): Convert<long, float>(src, result, static v => v); break;
+            case (DType.Int64, DType.Float64): Convert<long, double>(src, result, static v => v); break;
+            case (DType.Bool, DType.Float32): Convert<bool, float>(src, result, static v => v ? 1 : 0); break;
+            case (DType.Bool, DType.Float64): Convert<bool, double>(src, result, static v => v ? 1 : 0); break;
+            case (DType.Bool, DType.Int64): Convert<bool, long>(src, result, static v => v ? 1 : 0); break;
+            case (DType.Float32, DType.Bool): Convert<float, bool>(src, result, static v => v != 0); break;
+            case (DType.Float64, DType.Bool): Convert<double, bool>(src, result, static v => v != 0); break;
+            case (DType.Int64, DType.Bool): Convert<long, bool>(src, result, static v => v != 0); break;
+        }
+        if (dtype.IsFloatingPoint() && Autograd.ShouldRecord(this)) result.GradFn = new ToBackward(this);
+        return result;
+
+        static void Convert<TFrom, TTo>(Tensor src, Tensor dst, Func<TFrom, TTo> f) where TFrom : unmanaged where TTo : unmanaged
+        {
+            var s = src.ReadSpan<TFrom>();
+            var d = dst.Span<TTo>();
+            if (typeof(TFrom) == typeof(float) && typeof(TTo) == typeof(double))
+            {
+                System.Numerics.Tensors.TensorPrimitives.ConvertChecked(
+                    System.Runtime.InteropServices.MemoryMarshal.Cast<TFrom, float>(s),
+                    System.Runtime.InteropServices.MemoryMarshal.Cast<TTo, double>(d));
+                return;
+            }
+            for (int i = 0; i < d.Length; i++) d[i] = f(s[i]);
+        }
+    }
+
+    private sealed class ToBackward(Tensor x) : Node(x)
+    {
+        private readonly DType _dtype = x.DType;
+
+        protected internal override Tensor?[] Backward(Tensor g) => [g.To(_dtype)];
+    }
+
+    /// <summary>Shorthands for To(DType.Float32 / Float64 / Int64).</summary>
+    public Tensor Float() => To(DType.Float32);
+    public Tensor Double() => To(DType.Float64);
+    public Tensor Long() => To(DType.Int64);
+}

@@ -1,0 +1,145 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// In-place variants (PyTorch's trailing underscore): add_, sub_, mul_, div_, zero_, fill_, clamp_,
+// copy_, relu_. Each bumps the storage's version counter, so a value autograd saved and that is
+// changed afterwards is detected at backward time instead of giving a silently wrong gradient.
+public sealed partial class Tensor
+{
+    private void CheckInPlace(string op)
+    {
+        if (Autograd.IsGradEnabled && IsLeaf && RequiresGrad)
+            throw new InvalidOperationException(
+                $"{op}: a leaf tensor that requires grad ({Describe()}) is being used in an in-place operation; " +
+                "update it inside `using var _ = Autograd.NoGrad();` or use the out-of-place op");
+    }
+
+    /// <summary>
+    /// Runs an in-place op. Without recording, <paramref name="direct"/> writes into this storage when
+    /// it can (contiguous), else the out-of-place result is copied in. When recording, the op runs on
+    /// a snapshot that carries this tensor's history and this tensor takes over the result's GradFn.
+    /// </summary>
+    private Tensor InPlace(string op, bool record, Func<Tensor, Tensor> outOfPlace, Func<bool>? direct = null)
+    {
+        CheckInPlace(op);
+        if (record)
+        {
+            // A view cannot take over history: the tensor it looks into would keep a stale GradFn.
+            if (Offset != 0 || !IsContiguous || Storage.Length != Numel)
+                throw new NotSupportedException($"{op}: in-place operations that autograd must record are not supported on views ({Describe()}); use the out-of-place op");
+            var snapshot = Clone().Detach();
+            snapshot.GradFn = GradFn;
+            snapshot._requiresGrad = _requiresGrad;
+            snapshot._accumulator = _accumulator;
+            var result = outOfPlace(snapshot);
+            CopyElements(result, this);
+            GradFn = result.GradFn;
+        }
+        else if (direct is null || !IsContiguous || !direct())
+        {
+            Tensor result;
+            using (Autograd.NoGrad()) result = outOfPlace(this);
+            CopyElements(result, this);
+        }
+        Storage.Version++;
+        return this;
+    }
+
+    private bool WriteBinary<TF, TD, TL>(Tensor other, TF f, TD d, TL l)
+        where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double> where TL : struct, IBinarySpanOp<long>
+    {
+        if (other.DType != DType || !Shapes.Broadcast("in-place", ShapeArray, other.ShapeArray).AsSpan().SequenceEqual(ShapeArray)) return false;
+        switch (DType)
+        {
+            case DType.Float32: RunBinary<float, TF>(this, other, this, f); return true;
+            case DType.Float64: RunBinary<double, TD>(this, other, this, d); return true;
+            case DType.Int64: RunBinary<long, TL>(this, other, this, l); return true;
+            default: return false;
+        }
+    }
+
+    private void CheckInPlaceShape(string op, Tensor other)
+    {
+        var shape = Shapes.Broadcast(op, ShapeArray, other.ShapeArray);
+        if (!shape.AsSpan().SequenceEqual(ShapeArray))
+            throw new ArgumentException($"{op}: the result of shape {Shapes.Format(shape)} does not fit in the tensor of shape {Shapes.Format(ShapeArray)}");
+    }
+
+    public Tensor Add_(Tensor other, double alpha = 1)
+    {
+        CheckInPlaceShape("add_", other);
+        return InPlace("add_", Autograd.ShouldRecord(this, other), t => t.Add(other, alpha),
+            () => alpha == 1 && WriteBinary(other, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>)));
+    }
+
+    public Tensor Sub_(Tensor other, double alpha = 1) => Add_(other, -alpha);
+
+    public Tensor Mul_(Tensor other)
+    {
+        CheckInPlaceShape("mul_", other);
+        return InPlace("mul_", Autograd.ShouldRecord(this, other), t => t.Mul(other),
+            () => WriteBinary(other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>)));
+    }
+
+    public Tensor Div_(Tensor other)
+    {
+        CheckInPlaceShape("div_", other);
+        return InPlace("div_", Autograd.ShouldRecord(this, other), t => t.Div(other),
+            () => IsFloatingPoint && WriteBinary(other, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>)));
+    }
+
+    public Tensor Add_(double scalar) => InPlace("add_", Autograd.ShouldRecord(this), t => t.Add(scalar));
+
+    public Tensor Sub_(double scalar) => Add_(-scalar);
+
+    public Tensor Mul_(double scalar) => InPlace("mul_", Autograd.ShouldRecord(this), t => t.Mul(scalar));
+
+    public Tensor Div_(double scalar) => InPlace("div_", Autograd.ShouldRecord(this), t => t.Div(scalar));
+
+    public Tensor Clamp_(double? min = null, double? max = null) => InPlace("clamp_", Autograd.ShouldRecord(this), t => t.Clamp(min, max));
+
+    public Tensor Relu_() => InPlace("relu_", Autograd.ShouldRecord(this), t => t.Relu());
+
+    /// <summary>Sets every element to zero.</summary>
+    public Tensor Zero_() => Fill_(0);
+
+    /// <summary>Sets every element to <paramref name="value"/>. The tensor's history is cut (as for PyTorch's fill_, its gradient is zero).</summary>
+    public Tensor Fill_(double value)
+    {
+        CheckInPlace("fill_");
+        if (IsContiguous) FillRaw(value);
+        else CopyElements(Scalar(value, DType), new int[Rank], this);
+        if (GradFn is not null) GradFn = new FillBackward();
+        Storage.Version++;
+        return this;
+    }
+
+    private sealed class FillBackward() : Node(0)
+    {
+        public override string Name => "FillBackward";
+
+        protected internal override Tensor?[] Backward(Tensor g) => [];
+    }
+
+    /// <summary>Copies src (broadcast to this shape, same dtype or converted) into this tensor.</summary>
+    public Tensor Copy_(Tensor src)
+    {
+        CheckInPlaceShape("copy_", src);
+        var converted = src.DType == DType ? src : src.To(DType);
+        return InPlace("copy_", Autograd.ShouldRecord(converted), _ => converted.Expand(ShapeArray).Clone(),
+            () =>
+            {
+                CopyElements(converted, Shapes.BroadcastStrides(converted.ShapeArray, converted.StrideArray, ShapeArray), this);
+                return true;
+            });
+    }
+
+    /// <summary>this += g without autograd checks (gradient accumulation in the engine).</summary>
+    internal void AddInPlaceRaw(Tensor g)
+    {
+        if (!WriteBinary(g, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>)))
+            throw new InvalidOperationException($"gradient accumulation: cannot add [{g.Describe()}] into [{Describe()}]");
+        Storage.Version++;
+    }
+}

@@ -1,0 +1,376 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Reductions over any set of dims with keepDim: sum, mean, max/min (+indices), argmax/argmin,
+// var/std, prod, logsumexp, norm. Each forward lays the input out as [outer, r, inner]
+// (a free view when the reduced dims are adjacent in a contiguous tensor).
+public sealed partial class Tensor
+{
+    private readonly record struct ReduceLayout(Tensor Source, int Outer, int R, int Inner, int[] KeepShape, int[] OutShape);
+
+    private int[] AllDims()
+    {
+        var dims = new int[Math.Max(Rank, 1)];
+        for (int i = 0; i < Rank; i++) dims[i] = i;
+        return Rank == 0 ? [0] : dims;
+    }
+
+    /// <summary>Result shapes (with and without kept dims) and reduced element count, without touching data.</summary>
+    private (int[] Dims, int[] KeepShape, int[] OutShape, int R) ReduceShapes(string op, int[]? dims, bool keepDim)
+    {
+        var d = dims is null ? AllDims() : Shapes.NormalizeDims(op, dims, Rank);
+        System.Array.Sort(d);
+        if (Rank == 0) return (d, [], [], 1);
+        var keepShape = (int[])ShapeArray.Clone();
+        var outShape = new List<int>();
+        int r = 1;
+        for (int i = 0; i < Rank; i++)
+        {
+            if (System.Array.IndexOf(d, i) >= 0)
+            {
+                keepShape[i] = 1;
+                r *= ShapeArray[i];
+            }
+            else outShape.Add(ShapeArray[i]);
+        }
+        return (d, keepShape, keepDim ? keepShape : outShape.ToArray(), r);
+    }
+
+    private ReduceLayout Layout(string op, int[]? dims, bool keepDim)
+    {
+        var (d, keepShape, final, r) = ReduceShapes(op, dims, keepDim);
+        if (Rank == 0) return new ReduceLayout(ContiguousData(), 1, 1, 1, keepShape, final);
+        int first = d[0], last = d[^1];
+        if (last - first + 1 == d.Length)
+        {
+            int outer = Prod(ShapeArray, 0, first), inner = Prod(ShapeArray, last + 1, Rank);
+            return new ReduceLayout(ContiguousData(), outer, r, inner, keepShape, final);
+        }
+        // Non-adjacent dims: move the reduced dims to the end and copy.
+        var perm = new List<int>();
+        for (int i = 0; i < Rank; i++) if (System.Array.IndexOf(d, i) < 0) perm.Add(i);
+        perm.AddRange(d);
+        var moved = PermutedView([.. perm]).ContiguousData();
+        return new ReduceLayout(moved, r == 0 ? 0 : Numel / r, r, 1, keepShape, final);
+    }
+
+    private static int Prod(int[] shape, int from, int to)
+    {
+        int p = 1;
+        for (int i = from; i < to; i++) p *= shape[i];
+        return p;
+    }
+
+    /// <summary>A permuted view that is not recorded by autograd (for internal layout changes).</summary>
+    internal Tensor PermutedView(int[] perm)
+    {
+        var shape = new int[perm.Length];
+        var strides = new int[perm.Length];
+        for (int i = 0; i < perm.Length; i++)
+        {
+            shape[i] = ShapeArray[perm[i]];
+            strides[i] = StrideArray[perm[i]];
+        }
+        return new Tensor(Storage, shape, strides, Offset);
+    }
+
+    /// <summary>The gradient of a reduction output, broadcast back over the input's shape.</summary>
+    private static Tensor ExpandGrad(Tensor g, int[] keepShape, int[] inputShape) =>
+        g.Reshape(keepShape).Expand(inputShape);
+
+    // ---- sum / mean ----
+
+    /// <summary>Sum of all elements (rank-0 result). int64 and bool sum to int64.</summary>
+    public Tensor Sum() => Sum(null, false);
+
+    public Tensor Sum(int dim, bool keepDim = false) => Sum([dim], keepDim);
+
+    public Tensor Sum(int[]? dims, bool keepDim = false)
+    {
+        var src = DType == DType.Bool ? To(DType.Int64) : this;
+        var l = src.Layout("sum", dims, keepDim);
+        var result = Empty(l.OutShape, src.DType);
+        switch (src.DType)
+        {
+            case DType.Float32: Reduction.Sum(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
+            case DType.Float64: Reduction.Sum(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
+            default: Reduction.Sum(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
+        }
+        if (Autograd.ShouldRecord(this)) result.GradFn = new SumBackward("SumBackward", this, l.KeepShape, 1);
+        return result;
+    }
+
+    /// <summary>Mean of all elements (rank-0 result).</summary>
+    public Tensor Mean() => Mean(null, false);
+
+    public Tensor Mean(int dim, bool keepDim = false) => Mean([dim], keepDim);
+
+    public Tensor Mean(int[]? dims, bool keepDim = false)
+    {
+        RequireFloat("mean");
+        var (_, keepShape, _, r) = ReduceShapes("mean", dims, keepDim);
+        bool record = Autograd.ShouldRecord(this);
+        Tensor result;
+        using (Autograd.NoGrad()) result = Sum(dims, keepDim).MulRaw(1.0 / r);
+        if (record) result.GradFn = new SumBackward("MeanBackward", this, keepShape, 1.0 / r);
+        return result;
+    }
+
+    private sealed class SumBackward(string name, Tensor x, int[] keepShape, double scale) : Node(x)
+    {
+        private readonly int[] _shape = x.ShapeArray;
+
+        public override string Name => name;
+
+        protected internal override Tensor?[] Backward(Tensor g) =>
+            [ExpandGrad(scale == 1 ? g : g.MulRaw(scale), keepShape, _shape)];
+    }
+
+    // ---- max / min ----
+
+    /// <summary>The largest element (rank-0). Its gradient is shared evenly among ties, as PyTorch.</summary>
+    public Tensor Max() => ExtremeAll(max: true);
+
+    public Tensor Min() => ExtremeAll(max: false);
+
+    private Tensor ExtremeAll(bool max)
+    {
+        string op = max ? "max" : "min";
+        if (Numel == 0) throw new ArgumentException($"{op}: cannot reduce an empty tensor (shape {Shapes.Format(ShapeArray)}) without a dim");
+        Tensor values;
+        bool record = Autograd.ShouldRecord(this);
+        using (Autograd.NoGrad()) values = Flatten().Extreme(0, false, max).Values.Reshape();
+        if (record) values.GradFn = new ExtremeAllBackward(this, values, max);
+        return values;
+    }
+
+    private sealed class ExtremeAllBackward(Tensor x, Tensor value, bool max) : Node(x)
+    {
+        private SavedTensor _x = new(x), _v = new(value);
+
+        public override string Name => max ? "MaxBackward" : "MinBackward";
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var mask = _x.Unpack(this).Eq(_v.Unpack(this)).To(g.DType);
+            return [mask * (g / mask.Sum())];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _x.Release();
+            _v.Release();
+        }
+    }
+
+    /// <summary>Largest values along a dim and their indices (first occurrence).</summary>
+    public (Tensor Values, Tensor Indices) Max(int dim, bool keepDim = false) => Extreme(dim, keepDim, max: true);
+
+    public (Tensor Values, Tensor Indices) Min(int dim, bool keepDim = false) => Extreme(dim, keepDim, max: false);
+
+    private (Tensor Values, Tensor Indices) Extreme(int dim, bool keepDim, bool max)
+    {
+        string op = max ? "max" : "min";
+        var l = Layout(op, [dim], keepDim);
+        if (l.R == 0) throw new ArgumentException($"{op}: cannot reduce over dimension {dim} of size 0 (shape {Shapes.Format(ShapeArray)})");
+        var values = Empty(l.OutShape, DType);
+        var indices = Empty(l.OutShape, DType.Int64);
+        switch (DType)
+        {
+            case DType.Float32: Reduction.ArgExtreme(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, max, values.Span<float>(), indices.Span<long>()); break;
+            case DType.Float64: Reduction.ArgExtreme(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, max, values.Span<double>(), indices.Span<long>()); break;
+            case DType.Int64: Reduction.ArgExtreme(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, max, values.Span<long>(), indices.Span<long>()); break;
+            default: throw new ArgumentException($"{op}: not supported for bool tensors");
+        }
+        if (Autograd.ShouldRecord(this)) values.GradFn = new ExtremeBackward(this, indices, l.Outer, l.R, l.Inner, max);
+        return (values, indices);
+    }
+
+    /// <summary>Routes each output gradient to the input element that was selected.</summary>
+    private sealed class ExtremeBackward(Tensor x, Tensor indices, int outer, int r, int inner, bool max) : Node(x)
+    {
+        private readonly int[] _shape = x.ShapeArray;
+        private readonly DType _dtype = x.DType;
+
+        public override string Name => max ? "MaxBackward" : "MinBackward";
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var result = Zeros(_shape, _dtype);
+            var gc = g.ContiguousData();
+            var idx = indices.ToArray<long>();
+            if (_dtype == DType.Float32) Scatter(gc.ReadSpan<float>(), result.Span<float>());
+            else Scatter(gc.ReadSpan<double>(), result.Span<double>());
+            return [result];
+
+            void Scatter<T>(ReadOnlySpan<T> gs, Span<T> dst) where T : unmanaged
+            {
+                for (int o = 0; o < outer; o++)
+                    for (int i = 0; i < inner; i++)
+                        dst[(o * r + (int)idx[o * inner + i]) * inner + i] = gs[o * inner + i];
+            }
+        }
+    }
+
+    /// <summary>Index of the largest element along a dim (over the flattened tensor when dim is null).</summary>
+    public Tensor Argmax(int? dim = null, bool keepDim = false) => ArgExtreme(dim, keepDim, max: true);
+
+    public Tensor Argmin(int? dim = null, bool keepDim = false) => ArgExtreme(dim, keepDim, max: false);
+
+    private Tensor ArgExtreme(int? dim, bool keepDim, bool max)
+    {
+        using var _ = Autograd.NoGrad();
+        if (dim is not null) return Extreme(dim.Value, keepDim, max).Indices;
+        var flat = Flatten().Extreme(0, false, max).Indices;
+        return keepDim ? flat.Reshape(Enumerable.Repeat(1, Rank).ToArray()) : flat;
+    }
+
+    // ---- var / std ----
+
+    /// <summary>Variance over dims (all when null); unbiased divides by N-1 (Bessel's correction).</summary>
+    public Tensor Var(int[]? dims = null, bool unbiased = true, bool keepDim = false)
+    {
+        RequireFloat("var");
+        int n = ReduceShapes("var", dims, keepDim).R;
+        var centered = this - Mean(dims, keepDim: true);
+        return (centered * centered).Sum(dims, keepDim) / Math.Max(n - (unbiased ? 1 : 0), 0);
+    }
+
+    public Tensor Var(int dim, bool unbiased = true, bool keepDim = false) => Var([dim], unbiased, keepDim);
+
+    public Tensor Std(int[]? dims = null, bool unbiased = true, bool keepDim = false) => Var(dims, unbiased, keepDim).Sqrt();
+
+    public Tensor Std(int dim, bool unbiased = true, bool keepDim = false) => Std([dim], unbiased, keepDim);
+
+    // ---- prod ----
+
+    /// <summary>Product of all elements (rank-0) or along one dim. The gradient is exact with zeros present.</summary>
+    public Tensor Prod(int? dim = null, bool keepDim = false)
+    {
+        var l = Layout("prod", dim is null ? null : [dim.Value], keepDim && dim is not null);
+        var result = Empty(l.OutShape, DType);
+        switch (DType)
+        {
+            case DType.Float32: Reduction.Prod(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
+            case DType.Float64: Reduction.Prod(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
+            case DType.Int64: Reduction.Prod(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
+            default: throw new ArgumentException("prod: not supported for bool tensors");
+        }
+        if (Autograd.ShouldRecord(this)) result.GradFn = new ProdBackward(this, dim);
+        return result;
+    }
+
+    private sealed class ProdBackward(Tensor x, int? dim) : Node(x)
+    {
+        private SavedTensor _x = new(x);
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var x = _x.Unpack(this);
+            // One dim or all dims: always the adjacent-dims layout, so the result has x's shape.
+            var l = x.Layout("prod", dim is null ? null : [dim.Value], false);
+            var result = Empty((int[])x.ShapeArray.Clone(), x.DType);
+            var gc = g.ContiguousData();
+            if (x.DType == DType.Float32)
+                Reduction.ProdBackward(l.Source.ReadSpan<float>(), gc.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>());
+            else
+                Reduction.ProdBackward(l.Source.ReadSpan<double>(), gc.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>());
+            return [result];
+        }
+
+        protected internal override void ReleaseSaved() => _x.Release();
+    }
+
+    // ---- logsumexp / norm ----
+
+    /// <summary>log(sum(exp(x))) over dims, computed stably as m + log(sum(exp(x - m))).</summary>
+    public Tensor LogSumExp(int[] dims, bool keepDim = false)
+    {
+        RequireFloat("logsumexp");
+        Tensor result;
+        var (_, keepShape, outShape, _) = ReduceShapes("logsumexp", dims, keepDim);
+        bool record = Autograd.ShouldRecord(this);
+        using (Autograd.NoGrad())
+        {
+            var m = Amax(dims);
+            var finiteM = MapScalar("logsumexp", m, v => double.IsInfinity(v) ? 0 : v);
+            result = ((this - finiteM).Exp().Sum(dims, keepDim: true).Log() + finiteM).Reshape(outShape);
+        }
+        if (record) result.GradFn = new LogSumExpBackward(this, result, keepShape);
+        return result;
+    }
+
+    public Tensor LogSumExp(int dim, bool keepDim = false) => LogSumExp([dim], keepDim);
+
+    /// <summary>Max over several dims, keeping them (no indices, not recorded).</summary>
+    private Tensor Amax(int[] dims)
+    {
+        var d = Shapes.NormalizeDims("amax", dims, Rank);
+        var t = this;
+        foreach (int k in d) t = t.Extreme(k, true, true).Values;
+        return t;
+    }
+
+    /// <summary>d logsumexp / dx = exp(x - y) (a softmax over the reduced dims).</summary>
+    private sealed class LogSumExpBackward(Tensor x, Tensor y, int[] keepShape) : Node(x)
+    {
+        private SavedTensor _x = new(x), _y = new(y);
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var x = _x.Unpack(this);
+            var y = _y.Unpack(this).Reshape(keepShape);
+            return [g.Reshape(keepShape) * (x - y).Exp()];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _x.Release();
+            _y.Release();
+        }
+    }
+
+    /// <summary>p-norm (sum |x|^p)^(1/p) over dims (all when null). The gradient at a zero norm is 0.</summary>
+    public Tensor Norm(double p = 2, int[]? dims = null, bool keepDim = false)
+    {
+        RequireFloat("norm");
+        if (!(p > 0) || double.IsInfinity(p)) throw new ArgumentException($"norm: p must be a positive finite number, got {p}");
+        Tensor result;
+        var keepShape = ReduceShapes("norm", dims, keepDim).KeepShape;
+        bool record = Autograd.ShouldRecord(this);
+        using (Autograd.NoGrad())
+        {
+            result = p == 2 ? (this * this).Sum(dims, keepDim).Sqrt()
+                   : p == 1 ? Abs().Sum(dims, keepDim)
+                   : Abs().Pow(p).Sum(dims, keepDim).Pow(1 / p);
+        }
+        if (record) result.GradFn = new NormBackward(this, result, keepShape, p);
+        return result;
+    }
+
+    public Tensor Norm(double p, int dim, bool keepDim = false) => Norm(p, [dim], keepDim);
+
+    /// <summary>d||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1).</summary>
+    private sealed class NormBackward(Tensor x, Tensor norm, int[] keepShape, double p) : Node(x)
+    {
+        private SavedTensor _x = new(x), _n = new(norm);
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var x = _x.Unpack(this);
+            var n = _n.Unpack(this).Reshape(keepShape);
+            var gk = g.Reshape(keepShape);
+            if (p == 1) return [gk * x.Sign()];
+            var scale = MapScalar("norm", gk, n, (gv, nv) => nv == 0 ? 0 : gv / Math.Pow(nv, p - 1));
+            var local = p == 2 ? x : x.Sign() * x.Abs().Pow(p - 1);
+            return [local * scale];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _x.Release();
+            _n.Release();
+        }
+    }
+}

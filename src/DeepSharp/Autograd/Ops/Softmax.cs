@@ -1,0 +1,61 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Softmax and log-softmax along a dim, numerically stable (max subtracted per row).
+// The kernels work on rows, so a dim other than the last is swapped to the end and back.
+public sealed partial class Tensor
+{
+    /// <summary>exp(x_i - max) / sum_j exp(x_j - max) along <paramref name="dim"/>.</summary>
+    public Tensor Softmax(int dim) => SoftmaxCore(dim, log: false);
+
+    /// <summary>x_i - max - log(sum_j exp(x_j - max)) along <paramref name="dim"/>.</summary>
+    public Tensor LogSoftmax(int dim) => SoftmaxCore(dim, log: true);
+
+    private Tensor SoftmaxCore(int dim, bool log)
+    {
+        string op = log ? "log_softmax" : "softmax";
+        RequireFloat(op);
+        int d = Shapes.NormalizeDim(op, dim, Rank);
+        var x = SwapToLast(d);
+        var y = EmptyLike(x);
+        int n = x.Rank == 0 ? 1 : x.ShapeArray[^1];
+        int rows = n == 0 ? 0 : x.Numel / n;
+        if (x.DType == DType.Float32) Reduction.Softmax(x.ReadSpan<float>(), y.Span<float>(), rows, n, log);
+        else Reduction.Softmax(x.ReadSpan<double>(), y.Span<double>(), rows, n, log);
+        var result = y.SwapToLast(d);
+        if (Autograd.ShouldRecord(this)) result.GradFn = new SoftmaxBackward(this, result, d, log);
+        return result;
+    }
+
+    /// <summary>A contiguous tensor with dims <paramref name="dim"/> and the last swapped (this one if dim is last). Its own inverse.</summary>
+    private Tensor SwapToLast(int dim)
+    {
+        if (Rank <= 1 || dim == Rank - 1) return ContiguousData();
+        var perm = new int[Rank];
+        for (int i = 0; i < Rank; i++) perm[i] = i;
+        (perm[dim], perm[^1]) = (perm[^1], perm[dim]);
+        return PermutedView(perm).ContiguousData();
+    }
+
+    private sealed class SoftmaxBackward(Tensor x, Tensor y, int dim, bool log) : Node(x)
+    {
+        private SavedTensor _y = new(y);
+
+        public override string Name => log ? "LogSoftmaxBackward" : "SoftmaxBackward";
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var y = _y.Unpack(this).SwapToLast(dim);
+            var gl = g.SwapToLast(dim);
+            var dx = EmptyLike(y);
+            int n = y.Rank == 0 ? 1 : y.ShapeArray[^1];
+            int rows = n == 0 ? 0 : y.Numel / n;
+            if (y.DType == DType.Float32) Reduction.SoftmaxBackward(y.ReadSpan<float>(), gl.ReadSpan<float>(), dx.Span<float>(), rows, n, log);
+            else Reduction.SoftmaxBackward(y.ReadSpan<double>(), gl.ReadSpan<double>(), dx.Span<double>(), rows, n, log);
+            return [dx.SwapToLast(dim)];
+        }
+
+        protected internal override void ReleaseSaved() => _y.Release();
+    }
+}

@@ -1,0 +1,247 @@
+using System.Numerics;
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+/// <summary>
+/// The elementwise engine: dtype dispatch and broadcasting. Common layouts (same shape, scalar
+/// operand, bias-like trailing or leading broadcast) run the span kernel directly on the
+/// operands; anything else is first materialised contiguously. Not recorded by autograd:
+/// the differentiable ops in Autograd/Ops call these and attach their nodes.
+/// </summary>
+public sealed partial class Tensor
+{
+    internal static void CheckSameDType(string op, Tensor a, Tensor b)
+    {
+        if (a.DType != b.DType)
+            throw new ArgumentException($"{op}: dtype mismatch: {a.DType.Name()} {Shapes.Format(a.ShapeArray)} and {b.DType.Name()} {Shapes.Format(b.ShapeArray)}; convert one explicitly with .To(DType.{a.DType})");
+    }
+
+    internal void RequireFloat(string op)
+    {
+        if (!IsFloatingPoint)
+            throw new ArgumentException($"{op}: expected a floating-point tensor (float32 or float64), got {DType.Name()} {Shapes.Format(ShapeArray)}");
+    }
+
+    internal static Tensor BinaryNumeric<TF, TD, TL>(string op, Tensor a, Tensor b, TF f, TD d, TL l)
+        where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double> where TL : struct, IBinarySpanOp<long>
+    {
+        CheckSameDType(op, a, b);
+        var result = Empty(Shapes.Broadcast(op, a.ShapeArray, b.ShapeArray), a.DType);
+        switch (a.DType)
+        {
+            case DType.Float32: RunBinary<float, TF>(a, b, result, f); break;
+            case DType.Float64: RunBinary<double, TD>(a, b, result, d); break;
+            case DType.Int64: RunBinary<long, TL>(a, b, result, l); break;
+            default: throw new ArgumentException($"{op}: not supported for bool tensors; convert with .To(DType.Float32)");
+        }
+        return result;
+    }
+
+    internal static Tensor BinaryFloat<TF, TD>(string op, Tensor a, Tensor b, TF f, TD d)
+        where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double>
+    {
+        CheckSameDType(op, a, b);
+        a.RequireFloat(op);
+        var result = Empty(Shapes.Broadcast(op, a.ShapeArray, b.ShapeArray), a.DType);
+        if (a.DType == DType.Float32) RunBinary<float, TF>(a, b, result, f);
+        else RunBinary<double, TD>(a, b, result, d);
+        return result;
+    }
+
+    /// <summary>x op s (or s op x when <paramref name="scalarFirst"/>) with a C# scalar converted to x's dtype.</summary>
+    internal static Tensor ScalarNumeric<TF, TD, TL>(string op, Tensor x, double s, bool scalarFirst, TF f, TD d, TL l)
+        where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double> where TL : struct, IBinarySpanOp<long>
+    {
+        var xc = x.ContiguousData();
+        var result = EmptyLike(x);
+        if (x.Numel == 0) return result;
+        switch (x.DType)
+        {
+            case DType.Float32: Apply(xc.ReadSpan<float>(), (float)s, result.Span<float>(), f); break;
+            case DType.Float64: Apply(xc.ReadSpan<double>(), s, result.Span<double>(), d); break;
+            case DType.Int64:
+                if (s != Math.Floor(s)) throw new ArgumentException($"{op}: int64 tensor with non-integral scalar {s}; convert the tensor to float first");
+                Apply(xc.ReadSpan<long>(), (long)s, result.Span<long>(), l);
+                break;
+            default: throw new ArgumentException($"{op}: not supported for bool tensors");
+        }
+        return result;
+
+        void Apply<T, TOp>(ReadOnlySpan<T> xs, T scalar, Span<T> dst, TOp o) where TOp : struct, IBinarySpanOp<T>
+        {
+            if (scalarFirst) o.Apply(scalar, xs, dst);
+            else o.Apply(xs, scalar, dst);
+        }
+    }
+
+    internal static Tensor UnaryFloat<TF, TD>(string op, Tensor x, TF f, TD d)
+        where TF : struct, IUnarySpanOp<float> where TD : struct, IUnarySpanOp<double>
+    {
+        x.RequireFloat(op);
+        var xc = x.ContiguousData();
+        var result = EmptyLike(x);
+        if (x.Numel == 0) return result;
+        if (x.DType == DType.Float32) f.Apply(xc.ReadSpan<float>(), result.Span<float>());
+        else d.Apply(xc.ReadSpan<double>(), result.Span<double>());
+        return result;
+    }
+
+    internal static Tensor MapFloat<TF, TD>(string op, Tensor x, TF f, TD d)
+        where TF : struct, IUnaryOperator<float> where TD : struct, IUnaryOperator<double>
+    {
+        x.RequireFloat(op);
+        var xc = x.ContiguousData();
+        var result = EmptyLike(x);
+        if (x.DType == DType.Float32) Vectorized.Map(xc.ReadSpan<float>(), result.Span<float>(), f);
+        else Vectorized.Map(xc.ReadSpan<double>(), result.Span<double>(), d);
+        return result;
+    }
+
+    /// <summary>Fused gradient formula over two same-shaped float tensors (g and a saved value).</summary>
+    internal static Tensor MapFloat<TF, TD>(Tensor g, Tensor saved, TF f, TD d)
+        where TF : struct, IBinaryOperator<float> where TD : struct, IBinaryOperator<double>
+    {
+        var gc = g.ContiguousData();
+        var sc = saved.ContiguousData();
+        var result = EmptyLike(saved);
+        if (saved.DType == DType.Float32) Vectorized.Map(gc.ReadSpan<float>(), sc.ReadSpan<float>(), result.Span<float>(), f);
+        else Vectorized.Map(gc.ReadSpan<double>(), sc.ReadSpan<double>(), result.Span<double>(), d);
+        return result;
+    }
+
+    /// <summary>Elementwise scalar function for the rare ops without a vector form (gelu, softplus, erf).</summary>
+    internal static Tensor MapScalar(string op, Tensor x, Func<double, double> fn)
+    {
+        x.RequireFloat(op);
+        var xc = x.ContiguousData();
+        var result = EmptyLike(x);
+        if (x.DType == DType.Float32)
+        {
+            var s = xc.ReadSpan<float>();
+            var r = result.Span<float>();
+            for (int i = 0; i < s.Length; i++) r[i] = (float)fn(s[i]);
+        }
+        else
+        {
+            var s = xc.ReadSpan<double>();
+            var r = result.Span<double>();
+            for (int i = 0; i < s.Length; i++) r[i] = fn(s[i]);
+        }
+        return result;
+    }
+
+    /// <summary>Two-argument scalar function (for gradients without a vector form).</summary>
+    internal static Tensor MapScalar(string op, Tensor x, Tensor y, Func<double, double, double> fn)
+    {
+        x.RequireFloat(op);
+        var xc = x.ContiguousData();
+        var yc = Materialize(y, x.ShapeArray);
+        var result = EmptyLike(x);
+        if (x.DType == DType.Float32)
+        {
+            var s = xc.ReadSpan<float>();
+            var t = yc.ReadSpan<float>();
+            var r = result.Span<float>();
+            for (int i = 0; i < s.Length; i++) r[i] = (float)fn(s[i], t[i]);
+        }
+        else
+        {
+            var s = xc.ReadSpan<double>();
+            var t = yc.ReadSpan<double>();
+            var r = result.Span<double>();
+            for (int i = 0; i < s.Length; i++) r[i] = fn(s[i], t[i]);
+        }
+        return result;
+    }
+
+    /// <summary>Runs a binary span op into the contiguous <paramref name="dst"/> whose shape is the broadcast shape.</summary>
+    internal static void RunBinary<T, TOp>(Tensor a, Tensor b, Tensor dst, TOp op)
+        where T : unmanaged where TOp : struct, IBinarySpanOp<T>
+    {
+        var d = dst.Span<T>();
+        int n = d.Length;
+        if (n == 0) return;
+        bool aFull = a.Numel == n, bFull = b.Numel == n;
+        if (aFull && bFull && a.IsContiguous && b.IsContiguous)
+        {
+            op.Apply(a.ReadSpan<T>(), b.ReadSpan<T>(), d);
+            return;
+        }
+        if (b.Numel == 1 && aFull)
+        {
+            op.Apply(a.ContiguousData().ReadSpan<T>(), b.Array<T>()[b.Offset], d);
+            return;
+        }
+        if (a.Numel == 1 && bFull)
+        {
+            op.Apply(a.Array<T>()[a.Offset], b.ContiguousData().ReadSpan<T>(), d);
+            return;
+        }
+        var shape = dst.ShapeArray;
+        if (aFull && a.IsContiguous && b.IsContiguous)
+        {
+            var av = a.ReadSpan<T>();
+            var bv = b.ReadSpan<T>();
+            if (IsTrailingBlock(b.ShapeArray, shape))
+            {
+                int inner = bv.Length;
+                for (int o = 0; o < n; o += inner) op.Apply(av.Slice(o, inner), bv, d.Slice(o, inner));
+                return;
+            }
+            if (IsLeadingBlock(b.ShapeArray, shape))
+            {
+                int inner = n / bv.Length;
+                for (int i = 0, o = 0; i < bv.Length; i++, o += inner) op.Apply(av.Slice(o, inner), bv[i], d.Slice(o, inner));
+                return;
+            }
+        }
+        if (bFull && b.IsContiguous && a.IsContiguous)
+        {
+            var av = a.ReadSpan<T>();
+            var bv = b.ReadSpan<T>();
+            if (IsTrailingBlock(a.ShapeArray, shape))
+            {
+                int inner = av.Length;
+                for (int o = 0; o < n; o += inner) op.Apply(av, bv.Slice(o, inner), d.Slice(o, inner));
+                return;
+            }
+            if (IsLeadingBlock(a.ShapeArray, shape))
+            {
+                int inner = n / av.Length;
+                for (int i = 0, o = 0; i < av.Length; i++, o += inner) op.Apply(av[i], bv.Slice(o, inner), d.Slice(o, inner));
+                return;
+            }
+        }
+        op.Apply(Materialize(a, shape).ReadSpan<T>(), Materialize(b, shape).ReadSpan<T>(), d);
+    }
+
+    /// <summary>True when <paramref name="small"/> (leading 1s ignored) equals the trailing dims of <paramref name="full"/>: a bias row.</summary>
+    private static bool IsTrailingBlock(int[] small, int[] full)
+    {
+        int s = 0;
+        while (s < small.Length && small[s] == 1) s++;
+        int len = small.Length - s;
+        if (len == 0 || len > full.Length) return false;
+        return small.AsSpan(s).SequenceEqual(full.AsSpan(full.Length - len));
+    }
+
+    /// <summary>True when <paramref name="small"/>, right-aligned, equals <paramref name="full"/> up to some dim and is 1 after it: a per-row scalar.</summary>
+    private static bool IsLeadingBlock(int[] small, int[] full)
+    {
+        int lead = full.Length - small.Length;
+        int last = -1;
+        for (int i = 0; i < full.Length; i++)
+        {
+            int d = i < lead ? 1 : small[i - lead];
+            if (d != 1) last = i;
+        }
+        if (last < 0) return false;
+        for (int i = 0; i <= last; i++)
+        {
+            int d = i < lead ? 1 : small[i - lead];
+            if (d != full[i]) return false;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,165 @@
+namespace DeepSharp;
+
+/// <summary>
+/// An n-dimensional array with a layout (shape, strides, offset) over a shared <see cref="Storage"/>,
+/// and the autograd state that records how it was computed. Ops live in partial files by family
+/// (forward next to backward) under Autograd/Ops; this file holds only the core.
+/// </summary>
+public sealed partial class Tensor
+{
+    internal readonly Storage Storage;
+    internal readonly int[] ShapeArray;
+    internal readonly int[] StrideArray;
+    internal readonly int Offset;
+    private readonly int _numel;
+    private readonly bool _isContiguous;
+
+    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+    {
+        Storage = storage;
+        ShapeArray = shape;
+        StrideArray = strides;
+        Offset = offset;
+        _numel = Shapes.Numel(shape);
+        _isContiguous = Shapes.IsContiguous(shape, strides);
+    }
+
+    /// <summary>A new contiguous tensor owning fresh storage (uninitialised unless <paramref name="zeroed"/>).</summary>
+    internal static Tensor Empty(int[] shape, DType dtype, bool zeroed = false)
+    {
+        int n = Shapes.Numel(shape);
+        return new Tensor(Storage.Allocate(dtype, n, zeroed), shape, Shapes.ContiguousStrides(shape), 0);
+    }
+
+    internal static Tensor EmptyLike(Tensor t, bool zeroed = false) => Empty((int[])t.ShapeArray.Clone(), t.DType, zeroed);
+
+    public DType DType => Storage.DType;
+
+    /// <summary>The size of each dimension. Rank-0 (scalar) tensors have an empty shape.</summary>
+    public ReadOnlySpan<int> Shape => ShapeArray;
+
+    /// <summary>Element strides of each dimension (0 on broadcast dimensions).</summary>
+    public ReadOnlySpan<int> Strides => StrideArray;
+
+    public int StorageOffset => Offset;
+
+    /// <summary>Number of dimensions.</summary>
+    public int Rank => ShapeArray.Length;
+
+    /// <summary>Total number of elements.</summary>
+    public int Numel => _numel;
+
+    public bool IsContiguous => _isContiguous;
+
+    public bool IsFloatingPoint => DType.IsFloatingPoint();
+
+    /// <summary>Size of one dimension (negative dims count from the end).</summary>
+    public int Size(int dim) => ShapeArray[Shapes.NormalizeDim("size", dim, Rank)];
+
+    public int Stride(int dim) => StrideArray[Shapes.NormalizeDim("stride", dim, Rank)];
+
+    /// <summary>The version counter shared with all views; bumped by every in-place write.</summary>
+    public int Version => Storage.Version;
+
+    internal string Describe() => $"{DType.Name()} {Shapes.Format(ShapeArray)}";
+
+    // ---- raw element access (internal; kernels take spans) ----
+
+    internal T[] Array<T>() where T : unmanaged => ((Storage<T>)Storage).Data;
+
+    /// <summary>The elements of a contiguous tensor, in order.</summary>
+    internal Span<T> Span<T>() where T : unmanaged
+    {
+        System.Diagnostics.Debug.Assert(_isContiguous);
+        return _numel == 0 ? default : new Span<T>(((Storage<T>)Storage).Data, Offset, _numel);
+    }
+
+    internal ReadOnlySpan<T> ReadSpan<T>() where T : unmanaged => Span<T>();
+
+    /// <summary>The storage from the offset on, for strided kernels.</summary>
+    internal Span<T> StridedSpan<T>() where T : unmanaged
+    {
+        var data = ((Storage<T>)Storage).Data;
+        return new Span<T>(data, Offset, Storage.Length - Offset);
+    }
+
+    internal void CheckDType<T>(string op) where T : unmanaged
+    {
+        var want = DTypeExtensions.Of<T>();
+        if (DType != want)
+            throw new InvalidOperationException($"{op}: tensor is {DType.Name()} but {want.Name()} was requested; convert with .To(DType.{want})");
+    }
+
+    /// <summary>Copies the elements out, row-major, as a flat array of the tensor's own element type.</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        CheckDType<T>("ToArray");
+        var c = ContiguousData();
+        return c.ReadSpan<T>().ToArray();
+    }
+
+    /// <summary>The single value of a one-element tensor.</summary>
+    public T Item<T>() where T : unmanaged
+    {
+        CheckDType<T>("Item");
+        if (_numel != 1) throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar, got shape {Shapes.Format(ShapeArray)}");
+        return Array<T>()[Offset];
+    }
+
+    /// <summary>The single value of a one-element tensor of any dtype, as double.</summary>
+    public double ToDouble()
+    {
+        if (_numel != 1) throw new InvalidOperationException($"ToDouble: only one-element tensors can be converted to a scalar, got shape {Shapes.Format(ShapeArray)}");
+        return GetAsDouble(Offset);
+    }
+
+    public float ToSingle() => (float)ToDouble();
+
+    internal double GetAsDouble(int storageIndex) => DType switch
+    {
+        DType.Float32 => Array<float>()[storageIndex],
+        DType.Float64 => Array<double>()[storageIndex],
+        DType.Int64 => Array<long>()[storageIndex],
+        DType.Bool => Array<bool>()[storageIndex] ? 1 : 0,
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>The elements converted to double (any dtype), row-major. Handy in tests and reports.</summary>
+    public double[] ToDoubleArray()
+    {
+        var result = new double[_numel];
+        int i = 0;
+        foreach (int idx in StorageIndices()) result[i++] = GetAsDouble(idx);
+        return result;
+    }
+
+    /// <summary>Storage indices of the elements in row-major order (for slow, generic paths only).</summary>
+    internal IEnumerable<int> StorageIndices()
+    {
+        if (_numel == 0) yield break;
+        int rank = Rank;
+        var index = new int[rank];
+        int pos = Offset;
+        for (int n = 0; n < _numel; n++)
+        {
+            yield return pos;
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                index[d]++;
+                pos += StrideArray[d];
+                if (index[d] < ShapeArray[d]) break;
+                pos -= StrideArray[d] * ShapeArray[d];
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// <summary>This tensor if contiguous, else a contiguous copy. Not recorded by autograd.</summary>
+    internal Tensor ContiguousData()
+    {
+        if (_isContiguous) return this;
+        var result = EmptyLike(this);
+        CopyElements(this, result);
+        return result;
+    }
+}

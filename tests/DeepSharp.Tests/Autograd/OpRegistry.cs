@@ -1,0 +1,136 @@
+using System.Text.Json;
+
+namespace DeepSharp.Tests.Autograd;
+
+/// <summary>
+/// One row per op: the op name used by scripts/gen_fixtures.py and how to run it in DeepSharp.
+/// The parity and gradient-check tests run every fixture case through this table.
+/// </summary>
+internal static class OpRegistry
+{
+    public delegate Tensor Op(Tensor[] x, JsonElement args);
+
+    /// <summary>Ops whose output is not differentiable (masks and indices).</summary>
+    public static readonly HashSet<string> NonDifferentiable = ["argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge"];
+
+    public static readonly Dictionary<string, Op> Ops = new()
+    {
+        // arithmetic
+        ["add"] = (x, a) => x[0].Add(x[1], a.Double("alpha", 1)),
+        ["sub"] = (x, a) => x[0].Sub(x[1], a.Double("alpha", 1)),
+        ["mul"] = (x, _) => x[0] * x[1],
+        ["div"] = (x, _) => x[0] / x[1],
+        ["maximum"] = (x, _) => x[0].Maximum(x[1]),
+        ["minimum"] = (x, _) => x[0].Minimum(x[1]),
+        ["pow"] = (x, _) => x[0].Pow(x[1]),
+        ["add_scalar"] = (x, a) => x[0] + a.Double("scalar"),
+        ["sub_scalar"] = (x, a) => x[0] - a.Double("scalar"),
+        ["rsub_scalar"] = (x, a) => a.Double("scalar") - x[0],
+        ["mul_scalar"] = (x, a) => x[0] * a.Double("scalar"),
+        ["div_scalar"] = (x, a) => x[0] / a.Double("scalar"),
+        ["pow_scalar"] = (x, a) => x[0].Pow(a.Double("exponent")),
+        ["neg"] = (x, _) => -x[0],
+        // math
+        ["exp"] = (x, _) => x[0].Exp(),
+        ["log"] = (x, _) => x[0].Log(),
+        ["log1p"] = (x, _) => x[0].Log1p(),
+        ["sqrt"] = (x, _) => x[0].Sqrt(),
+        ["rsqrt"] = (x, _) => x[0].Rsqrt(),
+        ["abs"] = (x, _) => x[0].Abs(),
+        ["sign"] = (x, _) => x[0].Sign(),
+        ["sin"] = (x, _) => x[0].Sin(),
+        ["cos"] = (x, _) => x[0].Cos(),
+        // activations
+        ["tanh"] = (x, _) => x[0].Tanh(),
+        ["sigmoid"] = (x, _) => x[0].Sigmoid(),
+        ["relu"] = (x, _) => x[0].Relu(),
+        ["leaky_relu"] = (x, a) => x[0].LeakyRelu(a.Double("negative_slope", 0.01)),
+        ["elu"] = (x, a) => x[0].Elu(a.Double("alpha", 1)),
+        ["gelu"] = (x, a) => x[0].Gelu(a.String("approximate", "none")),
+        ["softplus"] = (x, a) => x[0].Softplus(a.Double("beta", 1), a.Double("threshold", 20)),
+        ["clamp"] = (x, a) => x[0].Clamp(a.DoubleOrNull("min"), a.DoubleOrNull("max")),
+        // reductions
+        ["sum"] = (x, a) => x[0].Sum(a.IntsOrNull("dim"), a.Bool("keepdim")),
+        ["mean"] = (x, a) => x[0].Mean(a.IntsOrNull("dim"), a.Bool("keepdim")),
+        ["max_dim"] = (x, a) => x[0].Max(a.Int("dim"), a.Bool("keepdim")).Values,
+        ["min_dim"] = (x, a) => x[0].Min(a.Int("dim"), a.Bool("keepdim")).Values,
+        ["max_all"] = (x, _) => x[0].Max(),
+        ["min_all"] = (x, _) => x[0].Min(),
+        ["argmax"] = (x, a) => x[0].Argmax(a.IntOrNull("dim"), a.Bool("keepdim")),
+        ["argmin"] = (x, a) => x[0].Argmin(a.IntOrNull("dim"), a.Bool("keepdim")),
+        ["var"] = (x, a) => x[0].Var(a.IntsOrNull("dim"), a.Bool("unbiased", true), a.Bool("keepdim")),
+        ["std"] = (x, a) => x[0].Std(a.IntsOrNull("dim"), a.Bool("unbiased", true), a.Bool("keepdim")),
+        ["prod"] = (x, a) => x[0].Prod(a.IntOrNull("dim"), a.Bool("keepdim")),
+        ["logsumexp"] = (x, a) => x[0].LogSumExp(a.Ints("dim"), a.Bool("keepdim")),
+        ["norm"] = (x, a) => x[0].Norm(a.Double("p", 2), a.IntsOrNull("dim"), a.Bool("keepdim")),
+        ["softmax"] = (x, a) => x[0].Softmax(a.Int("dim")),
+        ["log_softmax"] = (x, a) => x[0].LogSoftmax(a.Int("dim")),
+        // products
+        ["matmul"] = (x, _) => x[0].MatMul(x[1]),
+        ["bmm"] = (x, _) => x[0].Bmm(x[1]),
+        ["outer"] = (x, _) => x[0].Outer(x[1]),
+        ["linear"] = (x, _) => Tensor.Linear(x[0], x[1], x.Length > 2 ? x[2] : null),
+        // views
+        ["reshape"] = (x, a) => x[0].Reshape(a.Ints("shape")),
+        ["view"] = (x, a) => x[0].View(a.Ints("shape")),
+        ["transpose"] = (x, a) => x[0].Transpose(a.Int("dim0"), a.Int("dim1")),
+        ["permute"] = (x, a) => x[0].Permute(a.Ints("dims")),
+        ["narrow"] = (x, a) => x[0].Narrow(a.Int("dim"), a.Int("start"), a.Int("length")),
+        ["slice"] = (x, a) => x[0].Slice(a.Int("dim"), a.IntOrNull("start"), a.IntOrNull("end"), a.IntOrNull("step") ?? 1),
+        ["select"] = (x, a) => x[0].Select(a.Int("dim"), a.Int("index")),
+        ["expand"] = (x, a) => x[0].Expand(a.Ints("sizes")),
+        ["squeeze"] = (x, a) => x[0].Squeeze(a.IntOrNull("dim")),
+        ["unsqueeze"] = (x, a) => x[0].Unsqueeze(a.Int("dim")),
+        ["flatten"] = (x, a) => x[0].Flatten(a.IntOrNull("start_dim") ?? 0, a.IntOrNull("end_dim") ?? -1),
+        ["contiguous_t"] = (x, _) => x[0].T().Contiguous(),
+        // joining
+        ["cat"] = (x, a) => Tensor.Cat(x, a.Int("dim")),
+        ["stack"] = (x, a) => Tensor.Stack(x, a.Int("dim")),
+        ["split"] = (x, a) => a.Get("split_size_or_sections").ValueKind == JsonValueKind.Array
+            ? x[0].Split(a.Ints("split_size_or_sections"), a.Int("dim"))[a.Int("index")]
+            : x[0].Split(a.Int("split_size_or_sections"), a.Int("dim"))[a.Int("index")],
+        ["chunk"] = (x, a) => x[0].Chunk(a.Int("chunks"), a.Int("dim"))[a.Int("index")],
+        // indexing
+        ["index_select"] = (x, a) => x[0].IndexSelect(a.Int("dim"), x[1]),
+        ["gather"] = (x, a) => x[0].Gather(a.Int("dim"), x[1]),
+        ["scatter_add"] = (x, a) => x[0].ScatterAdd(a.Int("dim"), x[1], x[2]),
+        ["masked_fill"] = (x, a) => x[0].MaskedFill(x[1], a.Double("value")),
+        ["where"] = (x, _) => Tensor.Where(x[0], x[1], x[2]),
+        // comparisons
+        ["eq"] = (x, _) => x[0].Eq(x[1]),
+        ["ne"] = (x, _) => x[0].Ne(x[1]),
+        ["lt"] = (x, _) => x[0].Lt(x[1]),
+        ["le"] = (x, _) => x[0].Le(x[1]),
+        ["gt"] = (x, _) => x[0].Gt(x[1]),
+        ["ge"] = (x, _) => x[0].Ge(x[1]),
+    };
+}
+
+internal static class JsonArgs
+{
+    public static JsonElement Get(this JsonElement a, string name) => a.GetProperty(name);
+
+    public static bool Has(this JsonElement a, string name) => a.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    public static double Double(this JsonElement a, string name) => a.GetProperty(name).GetDouble();
+
+    public static double Double(this JsonElement a, string name, double fallback) => a.Has(name) ? a.Double(name) : fallback;
+
+    public static double? DoubleOrNull(this JsonElement a, string name) => a.Has(name) ? a.Double(name) : null;
+
+    public static int Int(this JsonElement a, string name) => a.GetProperty(name).GetInt32();
+
+    public static int? IntOrNull(this JsonElement a, string name) => a.Has(name) ? a.Int(name) : null;
+
+    public static bool Bool(this JsonElement a, string name, bool fallback = false) => a.Has(name) ? a.GetProperty(name).GetBoolean() : fallback;
+
+    public static string String(this JsonElement a, string name, string fallback) => a.Has(name) ? a.GetProperty(name).GetString()! : fallback;
+
+    public static int[] Ints(this JsonElement a, string name)
+    {
+        var v = a.GetProperty(name);
+        return v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray() : [v.GetInt32()];
+    }
+
+    public static int[]? IntsOrNull(this JsonElement a, string name) => a.Has(name) ? a.Ints(name) : null;
+}
