@@ -90,7 +90,7 @@ public sealed partial class Tensor
     {
         int cols = m ?? n;
         var t = Zeros([n, cols], dtype);
-        for (int i = 0; i < Math.Min(n, cols); i++) t.SetRaw(i * cols, 1.0);
+        for (int i = 0; i < Math.Min(n, cols); i++) t.SetRaw(i * cols + i, 1.0);
         return t;
     }
 

@@ -65,7 +65,7 @@ public sealed partial class Tensor
         {
             var (dim, pos) = stack.Pop();
             if (dim == Rank) { yield return pos; continue; }
-            foreach (int i in Shown(ShapeArray[dim], true)) stack.Push((dim + 1, pos + i * StrideArray[dim]));
+            foreach (int i in Shown(ShapeArray[dim], true)) if (i >= 0) stack.Push((dim + 1, pos + i * StrideArray[dim]));
         }
     }
 

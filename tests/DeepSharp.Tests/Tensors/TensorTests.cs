@@ -1,0 +1,194 @@
+namespace DeepSharp.Tests.Tensors;
+
+using DeepSharp;
+
+public sealed class TensorTests
+{
+    [Fact]
+    public void CreationShapesAndDtypes()
+    {
+        Assert.Equal([2, 3], Tensor.Zeros(2, 3).Shape.ToArray());
+        Assert.Equal(DType.Float64, Tensor.Ones([2], DType.Float64).DType);
+        Assert.Equal([0.0, 1.0, 2.0], Tensor.Arange(3).ToDoubleArray());
+        Assert.Equal(DType.Int64, Tensor.Arange(3).DType);
+        Assert.Equal(DType.Float32, Tensor.Arange(0, 1, 0.25).DType);
+        Assert.Equal([0.0, 0.25, 0.5, 0.75, 1.0], Tensor.Linspace(0, 1, 5).ToDoubleArray());
+        Assert.Equal([1.0, 0, 0, 0, 1, 0], Tensor.Eye(2, 3).ToDoubleArray());
+        Assert.Equal([7.0, 7.0], Tensor.Full([2], 7).ToDoubleArray());
+        Assert.Equal([1.0, 2, 3, 4], Tensor.From(new float[,] { { 1, 2 }, { 3, 4 } }).ToDoubleArray());
+        Assert.Equal(0, Tensor.Scalar(3).Rank);
+    }
+
+    [Fact]
+    public void GeneratorIsReproducibleAndIndependentOfThreadCount()
+    {
+        var a = Tensor.Randn([1000], new Generator(42)).ToArray<float>();
+        var b = Tensor.Randn([1000], new Generator(42)).ToArray<float>();
+        Assert.Equal(a, b);
+        var c = Tensor.Randn([1000], new Generator(43)).ToArray<float>();
+        Assert.NotEqual(a, c);
+        // Statistics look like N(0, 1).
+        var t = Tensor.Randn([100_000], new Generator(7));
+        Assert.InRange(t.Mean().ToDouble(), -0.02, 0.02);
+        Assert.InRange(t.Std().ToDouble(), 0.98, 1.02);
+        var u = Tensor.Rand([100_000], new Generator(7));
+        Assert.InRange(u.Min().ToDouble(), 0.0, 0.001);
+        Assert.InRange(u.Max().ToDouble(), 0.999, 1.0);
+        var ints = Tensor.Randint(-3, 4, [10_000], new Generator(1)).ToArray<long>();
+        Assert.Equal(-3, ints.Min());
+        Assert.Equal(3, ints.Max());
+    }
+
+    [Fact]
+    public void GeneratorStateRoundTrips()
+    {
+        var g = new Generator(5);
+        Tensor.Rand([10], g);
+        var state = g.GetState();
+        var first = Tensor.Rand([10], g).ToArray<float>();
+        g.SetState(state);
+        Assert.Equal(first, Tensor.Rand([10], g).ToArray<float>());
+    }
+
+    [Fact]
+    public void ViewsShareStorage()
+    {
+        var x = Tensor.Arange(0, 12, 1, DType.Float32).Reshape(3, 4);
+        var t = x.T();
+        Assert.False(t.IsContiguous);
+        Assert.Equal(4.0, t[0, 1].ToDouble());
+        var row = x[1];
+        using (Autograd.NoGrad()) row.Fill_(-1);
+        Assert.Equal(-1.0, x[1, 3].ToDouble());
+        Assert.Equal([4, 3], t.Contiguous().Shape.ToArray());
+        Assert.True(t.Contiguous().IsContiguous);
+        var s = x.Slice(1, 0, 4, 2);
+        Assert.Equal([0.0, 2, -1, -1, 8, 10], s.ToDoubleArray());
+    }
+
+    [Fact]
+    public void ReshapeOfNonContiguousCopiesWhileViewRefuses()
+    {
+        var t = Tensor.Arange(0, 6, 1, DType.Float32).Reshape(2, 3).T();
+        Assert.Equal([0.0, 3, 1, 4, 2, 5], t.Reshape(-1).ToDoubleArray());
+        var ex = Assert.Throws<InvalidOperationException>(() => t.View(-1));
+        Assert.Contains("Reshape", ex.Message);
+    }
+
+    [Fact]
+    public void ToStringPrintsLikePyTorch()
+    {
+        Assert.Equal("tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2])", Tensor.From([1f, 2, 3, 4], 2, 2).ToString());
+        Assert.Equal("tensor([0.5000, 1.2500], shape=[2], dtype=float64, requires_grad=True)", Tensor.From([0.5, 1.25]).RequiresGrad_().ToString());
+        Assert.Equal("tensor([1, 2], shape=[2], dtype=int64)", Tensor.From(new long[] { 1, 2 }).ToString());
+        Assert.Contains("grad_fn=<MulBackward>", (Tensor.From([1.0]).RequiresGrad_() * Tensor.From([2.0])).ToString());
+        var big = Tensor.Arange(0, 2000, 1, DType.Float32).ToString();
+        Assert.Contains("...", big);
+        Assert.StartsWith("tensor([   0.,    1.,    2., ..., 1997., 1998., 1999.]", big);
+        Assert.Contains("e-05", Tensor.From([1e-5f, 1f]).ToString());
+        Assert.Equal("tensor(3.5000, shape=[])", Tensor.Scalar(3.5).ToString());
+    }
+
+    [Fact]
+    public void BadInputErrorsNameOpShapesAndExpectation()
+    {
+        var a = Tensor.Zeros(2, 3);
+        var b = Tensor.Zeros(4, 5);
+        var ex = Assert.Throws<ArgumentException>(() => a.MatMul(b));
+        Assert.Contains("matmul", ex.Message);
+        Assert.Contains("[2, 3]", ex.Message);
+        Assert.Contains("[4, 5]", ex.Message);
+        Assert.Contains("3 != 4", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => a + b);
+        Assert.Contains("add", ex.Message);
+        Assert.Contains("cannot be broadcast", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => a + Tensor.Zeros([2, 3], DType.Float64));
+        Assert.Contains("dtype mismatch", ex.Message);
+        Assert.Contains("float32", ex.Message);
+        Assert.Contains("float64", ex.Message);
+
+        var range = Assert.Throws<ArgumentOutOfRangeException>(() => a.Sum(2));
+        Assert.Contains("sum", range.Message);
+        Assert.Contains("out of range", range.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => a.Reshape(4, 2));
+        Assert.Contains("reshape", ex.Message);
+        Assert.Contains("size 6", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => Tensor.From(new long[] { 1, 2 }).Exp());
+        Assert.Contains("exp", ex.Message);
+        Assert.Contains("int64", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => Tensor.Cat([a, b], 0));
+        Assert.Contains("cat", ex.Message);
+
+        range = Assert.Throws<ArgumentOutOfRangeException>(() => a.IndexSelect(0, Tensor.From(new long[] { 5 })));
+        Assert.Contains("index 5 is out of bounds", range.Message);
+
+        ex = Assert.Throws<ArgumentException>(() => Tensor.From([1f, 2f], 3));
+        Assert.Contains("needs 3 elements", ex.Message);
+    }
+
+    [Fact]
+    public void IntegerArithmeticStaysInt64()
+    {
+        var a = Tensor.From(new long[] { 1, 2, 3 });
+        var s = (a * 2 + a).Sum();
+        Assert.Equal(DType.Int64, s.DType);
+        Assert.Equal(18L, s.Item<long>());
+        Assert.Equal(3L, a.Max().Item<long>());
+        Assert.Equal([2L], a.Argmax().Reshape(1).ToArray<long>());
+    }
+
+    [Fact]
+    public void ComparisonsProduceMasksAndWhereSelects()
+    {
+        var x = Tensor.From([-1f, 0f, 2f]);
+        var m = x.Gt(0);
+        Assert.Equal(DType.Bool, m.DType);
+        Assert.Equal([false, false, true], m.ToArray<bool>());
+        Assert.Equal([0.0, 0, 2], Tensor.Where(m, x, Tensor.Scalar(0)).ToDoubleArray());
+        Assert.Equal([9.0, 0, 2], x.MaskedFill(x.Lt(0), 9).ToDoubleArray());
+        Assert.Equal(1L, m.Sum().Item<long>());
+    }
+
+    [Fact]
+    public void SoftmaxIsStableForHugeLogits()
+    {
+        var x = Tensor.From([1e4f, -1e4f, 0f]);
+        var p = x.Softmax(0).ToArray<float>();
+        Assert.Equal([1f, 0f, 0f], p);
+        var lp = x.LogSoftmax(0).ToArray<float>();
+        Assert.Equal(0f, lp[0]);
+        Assert.Equal(-2e4f, lp[1]);
+        Assert.True(float.IsFinite(x.LogSumExp(0).ToSingle()));
+    }
+
+    [Fact]
+    public void InPlaceOpsBumpTheVersionCounter()
+    {
+        var x = Tensor.Zeros(3);
+        int v = x.Version;
+        x.Add_(1.0).Mul_(2.0);
+        Assert.Equal(v + 2, x.Version);
+        Assert.Equal([2.0, 2, 2], x.ToDoubleArray());
+        var view = x.Narrow(0, 0, 2);
+        view.Zero_();
+        Assert.Equal(x.Version, view.Version); // shared with views
+        Assert.Equal([0.0, 0, 2], x.ToDoubleArray());
+    }
+
+    [Fact]
+    public void LargeBuffersAreReusedFromThePool()
+    {
+        long before = BufferPool<float>.PooledBytes;
+        for (int i = 0; i < 50; i++) _ = Tensor.Zeros(256, 256) + 1;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.True(BufferPool<float>.PooledBytes > before);
+        var rented = Tensor.Zeros(256, 256);
+        Assert.Equal(0.0, rented.Sum().ToDouble()); // zeroed even when reused
+    }
+}
