@@ -7,12 +7,13 @@ namespace DeepSharp;
 /// </summary>
 public sealed partial class Tensor
 {
-    internal readonly Storage Storage;
-    internal readonly int[] ShapeArray;
-    internal readonly int[] StrideArray;
-    internal readonly int Offset;
-    private readonly int _numel;
-    private readonly bool _isContiguous;
+    // Not readonly only so that SetData can swap the data under a parameter (PyTorch's p.data = ...).
+    internal Storage Storage;
+    internal int[] ShapeArray;
+    internal int[] StrideArray;
+    internal int Offset;
+    private int _numel;
+    private bool _isContiguous;
 
     internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
     {
@@ -22,6 +23,25 @@ public sealed partial class Tensor
         Offset = offset;
         _numel = Shapes.Numel(shape);
         _isContiguous = Shapes.IsContiguous(shape, strides);
+    }
+
+    /// <summary>
+    /// Replaces this tensor's data (storage and layout) with <paramref name="source"/>'s, keeping the
+    /// object, its RequiresGrad flag and its hooks: how modules convert parameters between dtypes
+    /// in place, so references held by optimizers stay valid (PyTorch's p.data = ...).
+    /// </summary>
+    public void SetData(Tensor source)
+    {
+        if (!IsLeaf) throw new InvalidOperationException($"SetData: only leaf tensors can have their data replaced ({Describe()} has a GradFn)");
+        if (_requiresGrad && !source.IsFloatingPoint)
+            throw new InvalidOperationException($"SetData: a tensor that requires grad needs floating-point data, got {source.DType.Name()}");
+        Storage = source.Storage;
+        ShapeArray = source.ShapeArray;
+        StrideArray = source.StrideArray;
+        Offset = source.Offset;
+        _numel = source._numel;
+        _isContiguous = source._isContiguous;
+        if (Grad is not null && (Grad.DType != DType || !Grad.ShapeArray.AsSpan().SequenceEqual(ShapeArray))) Grad = null;
     }
 
     /// <summary>A new contiguous tensor owning fresh storage (uninitialised unless <paramref name="zeroed"/>).</summary>
