@@ -35,7 +35,7 @@ torch.set_num_threads(1)  # keep reductions' summation order stable
 torch.manual_seed(0)
 
 # Ops whose outputs are not differentiable (integer/bool outputs).
-NON_DIFF_OPS = {"argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge"}
+NON_DIFF_OPS = {"argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge", "max_pool2d_indices", "batch_norm_running_stats"}
 
 
 # --------------------------------------------------------------------------
@@ -203,6 +203,44 @@ def apply_op(op, args, xs):
         return xs[0].masked_fill(xs[1], args["value"])
     if op == "where":
         return torch.where(xs[0], xs[1], xs[2])
+    # convolution, pooling, normalisation, padding
+    if op in ("conv2d", "conv_transpose2d"):
+        kw = dict(stride=tuple(args.get("stride", [1, 1])), padding=tuple(args.get("padding", [0, 0])),
+                  dilation=tuple(args.get("dilation", [1, 1])), groups=args.get("groups", 1))
+        bias = xs[2] if len(xs) > 2 else None
+        if op == "conv2d":
+            return F.conv2d(xs[0], xs[1], bias, **kw)
+        return F.conv_transpose2d(xs[0], xs[1], bias, output_padding=tuple(args.get("output_padding", [0, 0])), **kw)
+    if op == "conv1d":
+        return F.conv1d(xs[0], xs[1], xs[2] if len(xs) > 2 else None, stride=args.get("stride", 1),
+                        padding=args.get("padding", 0), dilation=args.get("dilation", 1), groups=args.get("groups", 1))
+    if op in ("max_pool2d", "max_pool2d_indices"):
+        r = F.max_pool2d(a, tuple(args["kernel"]), tuple(args.get("stride", args["kernel"])), tuple(args.get("padding", [0, 0])),
+                         tuple(args.get("dilation", [1, 1])), ceil_mode=args.get("ceil_mode", False), return_indices=True)
+        return r[0] if op == "max_pool2d" else r[1]
+    if op == "max_pool1d":
+        return F.max_pool1d(a, args["kernel"], args.get("stride", args["kernel"]), args.get("padding", 0),
+                            args.get("dilation", 1), ceil_mode=args.get("ceil_mode", False))
+    if op == "avg_pool2d":
+        return F.avg_pool2d(a, tuple(args["kernel"]), tuple(args.get("stride", args["kernel"])), tuple(args.get("padding", [0, 0])),
+                            ceil_mode=args.get("ceil_mode", False), count_include_pad=args.get("count_include_pad", True),
+                            divisor_override=args.get("divisor_override"))
+    if op == "adaptive_avg_pool2d":
+        return F.adaptive_avg_pool2d(a, tuple(args["output_size"]))
+    if op == "adaptive_max_pool2d":
+        return F.adaptive_max_pool2d(a, tuple(args["output_size"]))
+    if op in ("batch_norm", "batch_norm_running_stats"):
+        rm, rv = xs[1].detach().clone(), xs[2].detach().clone()
+        w = xs[3] if len(xs) > 3 else None
+        b = xs[4] if len(xs) > 4 else None
+        y = F.batch_norm(xs[0], rm, rv, w, b, training=args["training"], momentum=args.get("momentum", 0.1), eps=args.get("eps", 1e-5))
+        return y if op == "batch_norm" else torch.cat([rm, rv])
+    if op == "layer_norm":
+        return F.layer_norm(xs[0], args["normalized_shape"], xs[1] if len(xs) > 1 else None, xs[2] if len(xs) > 2 else None, eps=args.get("eps", 1e-5))
+    if op == "group_norm":
+        return F.group_norm(xs[0], args["groups"], xs[1] if len(xs) > 1 else None, xs[2] if len(xs) > 2 else None, eps=args.get("eps", 1e-5))
+    if op == "pad":
+        return F.pad(a, args["pads"], value=args.get("value", 0.0))
     # comparisons
     if op in ("eq", "ne", "lt", "le", "gt", "ge"):
         return getattr(torch, op)(xs[0], xs[1])
@@ -893,7 +931,74 @@ def validate(path, gradcheck=True):
 
 
 # --------------------------------------------------------------------------
+def conv_cases():
+    U = lambda g, s: g.U(s, -1, 1)
+    convs = [
+        ("basic", [2, 3, 6, 5], [4, 3, 3, 3], True, {}),
+        ("stride_pad", [1, 2, 7, 7], [3, 2, 3, 3], True, {"stride": [2, 2], "padding": [1, 1]}),
+        ("rect_stride_pad", [2, 2, 6, 9], [2, 2, 2, 3], False, {"stride": [1, 2], "padding": [0, 2]}),
+        ("dilation", [1, 2, 8, 8], [2, 2, 3, 3], True, {"dilation": [2, 2], "padding": [2, 1]}),
+        ("groups", [2, 4, 5, 5], [6, 2, 3, 3], True, {"groups": 2, "padding": [1, 1]}),
+        ("depthwise", [1, 3, 5, 4], [3, 1, 3, 3], False, {"groups": 3}),
+        ("pointwise", [3, 4, 3, 3], [5, 4, 1, 1], True, {}),
+        ("odd_sizes", [3, 1, 7, 5], [2, 1, 5, 2], True, {"stride": [3, 2], "padding": [2, 0]}),
+    ]
+    for name, sx, sw, bias, args in convs:
+        case(f"conv2d/{name}", "conv2d", args,
+             lambda g, sx=sx, sw=sw, bias=bias: [U(g, sx), U(g, sw)] + ([U(g, [sw[0]])] if bias else []))
+    case("conv1d/basic", "conv1d", {"stride": 2, "padding": 1}, lambda g: [U(g, [2, 3, 9]), U(g, [4, 3, 3]), U(g, [4])])
+    case("conv1d/dilation_groups", "conv1d", {"dilation": 2, "groups": 2}, lambda g: [U(g, [1, 4, 10]), U(g, [2, 2, 3])])
+    tconvs = [
+        ("basic", [2, 3, 4, 4], [3, 2, 3, 3], True, {}),
+        ("stride_pad_outpad", [1, 2, 3, 4], [2, 3, 3, 3], True, {"stride": [2, 2], "padding": [1, 1], "output_padding": [1, 0]}),
+        ("groups_dilation", [1, 4, 3, 3], [4, 1, 2, 2], False, {"groups": 2, "dilation": [2, 1]}),
+    ]
+    for name, sx, sw, bias, args in tconvs:
+        case(f"conv_transpose2d/{name}", "conv_transpose2d", args,
+             lambda g, sx=sx, sw=sw, bias=bias, args=args: [U(g, sx), U(g, sw)] + ([U(g, [sw[1] * args.get("groups", 1)])] if bias else []))
+    pools = [
+        ("k2", [2, 3, 6, 6], {"kernel": [2, 2]}),
+        ("k3_s2_p1", [1, 2, 7, 7], {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 1]}),
+        ("ceil", [1, 2, 5, 5], {"kernel": [2, 2], "ceil_mode": True}),
+        ("rect_dilation", [1, 1, 7, 8], {"kernel": [2, 3], "stride": [1, 2], "dilation": [2, 1]}),
+        ("rank3", [2, 5, 5], {"kernel": [3, 3], "stride": [2, 2]}),
+    ]
+    for name, sx, args in pools:
+        case(f"max_pool2d/{name}", "max_pool2d", args, lambda g, sx=sx: [g.distinct(sx)])
+        case(f"max_pool2d_indices/{name}", "max_pool2d_indices", args, lambda g, sx=sx: [g.distinct(sx)])
+    case("max_pool1d/k3_s2", "max_pool1d", {"kernel": 3, "stride": 2, "padding": 1}, lambda g: [g.distinct([2, 3, 9])])
+    avgs = [
+        ("k2", [2, 3, 6, 6], {"kernel": [2, 2]}),
+        ("k3_s2_p1", [1, 2, 7, 7], {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 1]}),
+        ("no_pad_count", [1, 2, 7, 7], {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 1], "count_include_pad": False}),
+        ("ceil", [1, 1, 5, 6], {"kernel": [2, 3], "stride": [2, 2], "ceil_mode": True, "padding": [1, 1]}),
+        ("divisor", [1, 2, 4, 4], {"kernel": [2, 2], "divisor_override": 3}),
+    ]
+    for name, sx, args in avgs:
+        case(f"avg_pool2d/{name}", "avg_pool2d", args, lambda g, sx=sx: [g.U(sx)])
+    for name, sx, out in [("to1", [2, 3, 5, 7], [1, 1]), ("uneven", [1, 2, 7, 5], [3, 2]), ("up", [1, 1, 2, 3], [4, 5])]:
+        case(f"adaptive_avg_pool2d/{name}", "adaptive_avg_pool2d", {"output_size": out}, lambda g, sx=sx: [g.U(sx)])
+        case(f"adaptive_max_pool2d/{name}", "adaptive_max_pool2d", {"output_size": out}, lambda g, sx=sx: [g.distinct(sx)])
+    bn_rg = [True, False, False, True, True]
+    for name, sx, training in [("train_4d", [4, 3, 2, 3], True), ("train_2d", [5, 4], True), ("eval_4d", [2, 3, 2, 2], False), ("train_3d", [3, 2, 4], True)]:
+        c = sx[1]
+        mk = lambda g, sx=sx, c=c: [g.U(sx), g.U([c], -0.5, 0.5), g.pos([c]), g.U([c], 0.5, 1.5), g.U([c], -0.5, 0.5)]
+        case(f"batch_norm/{name}", "batch_norm", {"training": training, "momentum": 0.1, "eps": 1e-5}, mk, requires_grad=bn_rg)
+        case(f"batch_norm_running_stats/{name}", "batch_norm_running_stats", {"training": training, "momentum": 0.1, "eps": 1e-5}, mk, requires_grad=[False] * 5)
+    case("batch_norm/no_affine", "batch_norm", {"training": True}, lambda g: [g.U([4, 2, 3]), g.U([2]), g.pos([2])], requires_grad=[True, False, False])
+    case("layer_norm/last", "layer_norm", {"normalized_shape": [5]}, lambda g: [g.U([3, 5]), g.U([5], 0.5, 1.5), g.U([5])])
+    case("layer_norm/two_dims", "layer_norm", {"normalized_shape": [3, 4]}, lambda g: [g.U([2, 3, 4]), g.U([3, 4], 0.5, 1.5), g.U([3, 4])])
+    case("layer_norm/no_affine", "layer_norm", {"normalized_shape": [6]}, lambda g: [g.U([2, 2, 6])])
+    case("group_norm/basic", "group_norm", {"groups": 2}, lambda g: [g.U([2, 4, 3, 2]), g.U([4], 0.5, 1.5), g.U([4])])
+    case("group_norm/per_channel", "group_norm", {"groups": 3}, lambda g: [g.U([2, 3, 5]), g.U([3], 0.5, 1.5), g.U([3])])
+    case("group_norm/no_affine", "group_norm", {"groups": 1}, lambda g: [g.U([3, 2, 4])])
+    case("pad/2d", "pad", {"pads": [1, 2, 0, 1], "value": 0.5}, lambda g: [g.U([2, 3, 4])])
+    case("pad/crop", "pad", {"pads": [-1, 2]}, lambda g: [g.U([3, 4])])
+    case("pad/last_only", "pad", {"pads": [3, 0]}, lambda g: [g.U([2, 2])])
+
+
 def build():
+    conv_cases()
     binary_cases()
     scalar_cases()
     unary_cases()

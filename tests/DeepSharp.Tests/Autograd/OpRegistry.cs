@@ -8,10 +8,23 @@ namespace DeepSharp.Tests.Autograd;
 /// </summary>
 internal static class OpRegistry
 {
+    private static (Tensor Values, Tensor Indices) MaxPool(Tensor x, JsonElement a) =>
+        Tensor.MaxPool2dWithIndices(x, a.Pair("kernel", 0), a.Has("stride") ? a.Pair("stride", 0) : null, a.Pair("padding", 0), a.Pair("dilation", 1), a.Bool("ceil_mode"));
+
+    /// <summary>Batch norm on copies of the running statistics, so repeated evaluation (GradCheck) sees the same inputs.</summary>
+    private static (Tensor Output, Tensor RunningStats) BatchNorm(Tensor[] x, JsonElement a)
+    {
+        var rm = x.Length > 1 ? x[1].Detach().Clone() : null;
+        var rv = x.Length > 2 ? x[2].Detach().Clone() : null;
+        var y = Tensor.BatchNorm(x[0], rm, rv, x.Length > 3 ? x[3] : null, x.Length > 4 ? x[4] : null,
+            a.Bool("training"), a.Double("momentum", 0.1), a.Double("eps", 1e-5));
+        return (y, Tensor.Cat([rm!, rv!]));
+    }
+
     public delegate Tensor Op(Tensor[] x, JsonElement args);
 
     /// <summary>Ops whose output is not differentiable (masks and indices).</summary>
-    public static readonly HashSet<string> NonDifferentiable = ["argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge"];
+    public static readonly HashSet<string> NonDifferentiable = ["argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge", "max_pool2d_indices", "batch_norm_running_stats"];
 
     public static readonly Dictionary<string, Op> Ops = new()
     {
@@ -96,6 +109,21 @@ internal static class OpRegistry
         ["scatter_add"] = (x, a) => x[0].ScatterAdd(a.Int("dim"), x[1], x[2]),
         ["masked_fill"] = (x, a) => x[0].MaskedFill(x[1], a.Double("value")),
         ["where"] = (x, _) => Tensor.Where(x[0], x[1], x[2]),
+        // convolution, pooling, normalisation, padding
+        ["conv2d"] = (x, a) => Tensor.Conv2d(x[0], x[1], x.Length > 2 ? x[2] : null, a.Pair("stride", 1), a.Pair("padding", 0), a.Pair("dilation", 1), a.IntOrNull("groups") ?? 1),
+        ["conv1d"] = (x, a) => Tensor.Conv1d(x[0], x[1], x.Length > 2 ? x[2] : null, a.IntOrNull("stride") ?? 1, a.IntOrNull("padding") ?? 0, a.IntOrNull("dilation") ?? 1, a.IntOrNull("groups") ?? 1),
+        ["conv_transpose2d"] = (x, a) => Tensor.ConvTranspose2d(x[0], x[1], x.Length > 2 ? x[2] : null, a.Pair("stride", 1), a.Pair("padding", 0), a.Pair("output_padding", 0), a.IntOrNull("groups") ?? 1, a.Pair("dilation", 1)),
+        ["max_pool2d"] = (x, a) => MaxPool(x[0], a).Values,
+        ["max_pool2d_indices"] = (x, a) => MaxPool(x[0], a).Indices,
+        ["max_pool1d"] = (x, a) => Tensor.MaxPool1d(x[0], a.Int("kernel"), a.IntOrNull("stride"), a.IntOrNull("padding") ?? 0, a.IntOrNull("dilation") ?? 1, a.Bool("ceil_mode")),
+        ["avg_pool2d"] = (x, a) => Tensor.AvgPool2d(x[0], a.Pair("kernel", 0), a.Has("stride") ? a.Pair("stride", 0) : null, a.Pair("padding", 0), a.Bool("ceil_mode"), a.Bool("count_include_pad", true), a.IntOrNull("divisor_override")),
+        ["adaptive_avg_pool2d"] = (x, a) => Tensor.AdaptiveAvgPool2d(x[0], a.Pair("output_size", 0)),
+        ["adaptive_max_pool2d"] = (x, a) => Tensor.AdaptiveMaxPool2d(x[0], a.Pair("output_size", 0)).Values,
+        ["batch_norm"] = (x, a) => BatchNorm(x, a).Output,
+        ["batch_norm_running_stats"] = (x, a) => BatchNorm(x, a).RunningStats,
+        ["layer_norm"] = (x, a) => Tensor.LayerNorm(x[0], a.Ints("normalized_shape"), x.Length > 1 ? x[1] : null, x.Length > 2 ? x[2] : null, a.Double("eps", 1e-5)),
+        ["group_norm"] = (x, a) => Tensor.GroupNorm(x[0], a.Int("groups"), x.Length > 1 ? x[1] : null, x.Length > 2 ? x[2] : null, a.Double("eps", 1e-5)),
+        ["pad"] = (x, a) => x[0].Pad(a.Ints("pads"), a.Double("value", 0)),
         // comparisons
         ["eq"] = (x, _) => x[0].Eq(x[1]),
         ["ne"] = (x, _) => x[0].Ne(x[1]),
@@ -108,6 +136,14 @@ internal static class OpRegistry
 
 internal static class JsonArgs
 {
+    /// <summary>An [h, w] pair argument (or an int used for both), with a default for both.</summary>
+    public static (int H, int W) Pair(this JsonElement a, string name, int fallback)
+    {
+        if (!a.Has(name)) return (fallback, fallback);
+        var v = a.Ints(name);
+        return v.Length == 1 ? (v[0], v[0]) : (v[0], v[1]);
+    }
+
     public static JsonElement Get(this JsonElement a, string name) => a.GetProperty(name);
 
     public static bool Has(this JsonElement a, string name) => a.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;

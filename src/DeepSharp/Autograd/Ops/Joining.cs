@@ -114,4 +114,45 @@ public sealed partial class Tensor
         int size = Math.Max(1, (n + chunks - 1) / chunks);
         return n == 0 ? Split([0], d) : Split(size, d);
     }
+
+    /// <summary>
+    /// Constant padding as PyTorch's F.pad: <paramref name="pads"/> holds (before, after) pairs starting
+    /// from the last dim, e.g. (left, right, top, bottom). Negative entries crop.
+    /// </summary>
+    public Tensor Pad(int[] pads, double value = 0)
+    {
+        if (pads.Length % 2 != 0 || pads.Length / 2 > Rank)
+            throw new ArgumentException($"pad: expected an even number of pads for at most {Rank} dims, got {pads.Length} ({Shapes.Format(pads)})");
+        var shape = (int[])ShapeArray.Clone();
+        for (int i = 0; i < pads.Length / 2; i++)
+        {
+            int d = Rank - 1 - i;
+            shape[d] += pads[2 * i] + pads[2 * i + 1];
+            if (shape[d] < 0) throw new ArgumentException($"pad: padding {Shapes.Format(pads)} makes dimension {d} of {Shapes.Format(ShapeArray)} negative");
+        }
+        var result = Full(shape, value, DType);
+        // Copy the overlap of the input (cropped where pads are negative) into the padded output.
+        Tensor src = this, dst = result;
+        for (int i = 0; i < pads.Length / 2; i++)
+        {
+            int d = Rank - 1 - i, before = pads[2 * i], after = pads[2 * i + 1];
+            int keep = ShapeArray[d] + Math.Min(before, 0) + Math.Min(after, 0);
+            if (keep <= 0) return Record(result, "ConstantPadNdBackward", false, false, static (g, _, _) => ZerosLike(g));
+            src = src.RawNarrow(d, Math.Max(-before, 0), keep);
+            dst = dst.RawNarrow(d, Math.Max(before, 0), keep);
+        }
+        CopyElements(src, dst);
+        if (Autograd.ShouldRecord(this)) result.GradFn = new PadBackward(this, pads);
+        return result;
+    }
+
+    private sealed class PadBackward(Tensor x, int[] pads) : Node(x)
+    {
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var negated = new int[pads.Length];
+            for (int i = 0; i < pads.Length; i++) negated[i] = -pads[i];
+            return [g.Pad(negated)];
+        }
+    }
 }

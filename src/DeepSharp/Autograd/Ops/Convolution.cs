@@ -1,0 +1,189 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Convolutions (NCHW): conv2d, conv1d and conv_transpose2d with stride, padding, dilation and groups.
+// Forward, input gradient and weight gradient are the three im2col+GEMM kernels of ConvKernels;
+// a transposed convolution is the same three kernels with the roles of input and output swapped.
+public sealed partial class Tensor
+{
+    /// <summary>2-D convolution of input [N, C, H, W] with weight [O, C/groups, kh, kw] and optional bias [O].</summary>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null,
+        (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1)
+    {
+        var g = ConvShape("conv2d", input, weight, bias, stride ?? (1, 1), padding ?? (0, 0), dilation ?? (1, 1), groups, transposed: false);
+        var output = Empty([g.Batch, g.OutChannels, g.OutH, g.OutW], input.DType, zeroed: g.OutH * g.OutW == 0);
+        if (output.Numel > 0) ConvForward(input, weight, bias, output, g);
+        if (bias is null ? Autograd.ShouldRecord(input, weight) : Autograd.ShouldRecord([input, weight, bias]))
+            output.GradFn = new ConvBackward(input, weight, bias, g, transposed: false);
+        return output;
+    }
+
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, int stride, int padding = 0, int dilation = 1, int groups = 1) =>
+        Conv2d(input, weight, bias, (stride, stride), (padding, padding), (dilation, dilation), groups);
+
+    /// <summary>1-D convolution of input [N, C, L] with weight [O, C/groups, k].</summary>
+    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1, int groups = 1)
+    {
+        if (input.Rank != 3 || weight.Rank != 3)
+            throw new ArgumentException($"conv1d: expected input [N, C, L] and weight [O, C/groups, k], got {Shapes.Format(input.ShapeArray)} and {Shapes.Format(weight.ShapeArray)}");
+        return Conv2d(input.Unsqueeze(2), weight.Unsqueeze(2), bias, (1, stride), (0, padding), (1, dilation), groups).Squeeze(2);
+    }
+
+    /// <summary>
+    /// Transposed 2-D convolution (the gradient of conv2d with respect to its input) of input [N, Cin, H, W]
+    /// with weight [Cin, Cout/groups, kh, kw]: out = (H - 1) stride - 2 pad + dilation (k - 1) + outputPadding + 1.
+    /// </summary>
+    public static Tensor ConvTranspose2d(Tensor input, Tensor weight, Tensor? bias = null,
+        (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? outputPadding = null, int groups = 1, (int H, int W)? dilation = null)
+    {
+        var s = stride ?? (1, 1);
+        var p = padding ?? (0, 0);
+        var op = outputPadding ?? (0, 0);
+        var d = dilation ?? (1, 1);
+        if (op.H >= Math.Max(s.H, d.H) || op.W >= Math.Max(s.W, d.W) || op.H < 0 || op.W < 0)
+            throw new ArgumentException($"conv_transpose2d: output padding {op} must be smaller than stride {s} or dilation {d}");
+        var g = ConvShape("conv_transpose2d", input, weight, bias, s, p, d, groups, transposed: true, op);
+        // g describes the forward convolution whose output has the input's shape.
+        var output = Empty([g.Batch, g.InChannels, g.InH, g.InW], input.DType);
+        ConvTransposeForward(input, weight, bias, output, g);
+        if (bias is null ? Autograd.ShouldRecord(input, weight) : Autograd.ShouldRecord([input, weight, bias]))
+            output.GradFn = new ConvBackward(input, weight, bias, g, transposed: true);
+        return output;
+    }
+
+    private static ConvGeometry ConvShape(string op, Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) pad,
+        (int H, int W) dilation, int groups, bool transposed, (int H, int W) outputPadding = default)
+    {
+        if (input.Rank != 4 || weight.Rank != 4)
+            throw new ArgumentException($"{op}: expected a 4-D input [N, C, H, W] and a 4-D weight, got {Shapes.Format(input.ShapeArray)} and {Shapes.Format(weight.ShapeArray)}");
+        CheckSameDType(op, input, weight);
+        input.RequireFloat(op);
+        if (stride.H < 1 || stride.W < 1 || dilation.H < 1 || dilation.W < 1 || pad.H < 0 || pad.W < 0 || groups < 1)
+            throw new ArgumentException($"{op}: stride {stride} and dilation {dilation} must be positive, padding {pad} non-negative, groups {groups} positive");
+        int n = input.ShapeArray[0], c = input.ShapeArray[1], h = input.ShapeArray[2], w = input.ShapeArray[3];
+        int kh = weight.ShapeArray[2], kw = weight.ShapeArray[3];
+        int inCh, outCh, convH, convW;
+        if (!transposed)
+        {
+            outCh = weight.ShapeArray[0];
+            inCh = c;
+            if (weight.ShapeArray[1] * groups != c || outCh % groups != 0)
+                throw new ArgumentException($"{op}: weight {Shapes.Format(weight.ShapeArray)} expects {weight.ShapeArray[1] * groups} input channels with groups={groups} (and out channels divisible by groups), but the input {Shapes.Format(input.ShapeArray)} has {c}");
+            (convH, convW) = (h, w);
+        }
+        else
+        {
+            if (weight.ShapeArray[0] != c || c % groups != 0)
+                throw new ArgumentException($"{op}: weight {Shapes.Format(weight.ShapeArray)} expects {weight.ShapeArray[0]} input channels, but the input {Shapes.Format(input.ShapeArray)} has {c} (groups={groups})");
+            outCh = c;                              // the forward conv's output channels
+            inCh = weight.ShapeArray[1] * groups;   // the forward conv's input channels = our output channels
+            convH = (h - 1) * stride.H - 2 * pad.H + dilation.H * (kh - 1) + outputPadding.H + 1;
+            convW = (w - 1) * stride.W - 2 * pad.W + dilation.W * (kw - 1) + outputPadding.W + 1;
+            if (convH <= 0 || convW <= 0)
+                throw new ArgumentException($"{op}: the output size ({convH}, {convW}) computed from input {Shapes.Format(input.ShapeArray)} is too small");
+        }
+        var g = new ConvGeometry(n, inCh, convH, convW, outCh, kh, kw, stride.H, stride.W, pad.H, pad.W, dilation.H, dilation.W, groups);
+        if (!transposed && (g.InH + 2 * pad.H < dilation.H * (kh - 1) + 1 || g.InW + 2 * pad.W < dilation.W * (kw - 1) + 1))
+            throw new ArgumentException($"{op}: the (padded) input {Shapes.Format(input.ShapeArray)} with padding {pad} is smaller than the dilated kernel ({kh}, {kw}) with dilation {dilation}");
+        int biasSize = transposed ? inCh : outCh;
+        if (bias is not null && (bias.Rank != 1 || bias.ShapeArray[0] != biasSize))
+            throw new ArgumentException($"{op}: bias must have shape [{biasSize}], got {Shapes.Format(bias.ShapeArray)}");
+        if (bias is not null) CheckSameDType(op, input, bias);
+        return g;
+    }
+
+    private static unsafe void ConvForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvGeometry g)
+    {
+        var xc = x.ContiguousData();
+        var wc = w.ContiguousData();
+        var bc = bias?.ContiguousData();
+        if (y.DType == DType.Float32) Run<float>();
+        else Run<double>();
+
+        void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
+        {
+            fixed (T* px = xc.Array<T>(), pw = wc.Array<T>(), py = y.Array<T>(), pb = bc?.Array<T>())
+                ConvKernels.Forward(px + xc.Offset, pw + wc.Offset, bc is null ? null : pb + bc.Offset, py, g);
+        }
+    }
+
+    private static unsafe void ConvTransposeForward(Tensor input, Tensor w, Tensor? bias, Tensor output, ConvGeometry g)
+    {
+        var gc = input.ContiguousData();
+        var wc = w.ContiguousData();
+        if (output.DType == DType.Float32) Run<float>();
+        else Run<double>();
+        if (bias is not null) output.AddInPlaceRaw(bias.Reshape(1, -1, 1, 1));
+
+        void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
+        {
+            fixed (T* pg = gc.Array<T>(), pw = wc.Array<T>(), po = output.Array<T>())
+                ConvKernels.BackwardInput(pg + gc.Offset, pw + wc.Offset, po, g);
+        }
+    }
+
+    /// <summary>
+    /// Gradients of conv2d (or conv_transpose2d, which swaps the roles of the conv's input and output):
+    /// dX = fold(W^T dY), dW = dY col(X)^T, db = sum dY.
+    /// </summary>
+    private sealed class ConvBackward : Node
+    {
+        private SavedTensor _input, _weight;
+        private readonly ConvGeometry _g;
+        private readonly bool _transposed;
+
+        public ConvBackward(Tensor input, Tensor weight, Tensor? bias, ConvGeometry g, bool transposed)
+            : base(bias is null ? [input, weight] : [input, weight, bias])
+        {
+            _g = g;
+            _transposed = transposed;
+            _weight = new SavedTensor(weight);
+            if (NeedsGrad(1)) _input = new SavedTensor(input);
+        }
+
+        public override string Name => _transposed ? "ConvTranspose2dBackward" : "ConvolutionBackward";
+
+        protected internal override Tensor?[] Backward(Tensor grad)
+        {
+            var g = _g;
+            var gy = grad.ContiguousData();
+            var w = _weight.Unpack(this).ContiguousData();
+            var x = NeedsGrad(1) ? _input.Unpack(this).ContiguousData() : null;
+            var grads = new Tensor?[Next.Length];
+            // For a transposed conv, our input is the conv's output and our output gradient the conv's input.
+            if (NeedsGrad(0))
+                grads[0] = _transposed ? Empty([g.Batch, g.OutChannels, g.OutH, g.OutW], gy.DType) : Empty([g.Batch, g.InChannels, g.InH, g.InW], gy.DType);
+            if (NeedsGrad(1)) grads[1] = Empty((int[])w.ShapeArray.Clone(), gy.DType);
+            if (gy.DType == DType.Float32) Run<float>(gy, w, x, grads[0], grads[1]);
+            else Run<double>(gy, w, x, grads[0], grads[1]);
+            if (Next.Length > 2 && NeedsGrad(2)) grads[2] = gy.Sum([0, 2, 3]);
+            return grads;
+        }
+
+        private unsafe void Run<T>(Tensor gy, Tensor w, Tensor? x, Tensor? gx, Tensor? gw) where T : unmanaged, System.Numerics.INumber<T>
+        {
+            fixed (T* pgy = gy.Array<T>(), pw = w.Array<T>(), px = x?.Array<T>(), pgx = gx?.Array<T>(), pgw = gw?.Array<T>())
+            {
+                T* dy = pgy + gy.Offset, wt = pw + w.Offset;
+                if (gx is not null)
+                {
+                    if (_transposed) ConvKernels.Forward<T>(dy, wt, null, pgx, _g);
+                    else ConvKernels.BackwardInput(dy, wt, pgx, _g);
+                }
+                if (gw is not null)
+                {
+                    T* input = px + x!.Offset;
+                    if (_transposed) ConvKernels.BackwardWeight<T>(dy, input, pgw, null, _g);
+                    else ConvKernels.BackwardWeight<T>(input, dy, pgw, null, _g);
+                }
+            }
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _input.Release();
+            _weight.Release();
+        }
+    }
+}

@@ -1,0 +1,237 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Normalisation layers' functional forms: batch norm (per channel over N and space, with running
+// statistics), layer norm (over the trailing dims) and group norm (over channel groups). Each saves
+// the per-channel or per-row mean and 1/std and has a closed-form backward.
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Batch normalisation of [N, C, *]: in training, per-channel batch statistics (biased variance) and an
+    /// in-place update of the running statistics with the unbiased variance; in eval, the running statistics.
+    /// </summary>
+    public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum = 0.1, double eps = 1e-5)
+    {
+        if (input.Rank < 2) throw new ArgumentException($"batch_norm: expected an input of at least 2 dims [N, C, ...], got {Shapes.Format(input.ShapeArray)}");
+        input.RequireFloat("batch_norm");
+        int n = input.ShapeArray[0], c = input.ShapeArray[1];
+        int s = n * c == 0 ? 0 : input.Numel / (n * c);
+        foreach (var (t, name) in new[] { (runningMean, "running_mean"), (runningVar, "running_var"), (weight, "weight"), (bias, "bias") })
+            if (t is not null && (t.Rank != 1 || t.ShapeArray[0] != c))
+                throw new ArgumentException($"batch_norm: {name} must have shape [{c}] for input {Shapes.Format(input.ShapeArray)}, got {Shapes.Format(t.ShapeArray)}");
+        var x = input.ContiguousData();
+        var mean = new double[c];
+        var invStd = new double[c];
+        if (training)
+        {
+            long count = (long)n * s;
+            if (count <= 1) throw new ArgumentException($"batch_norm: expected more than 1 value per channel when training, got input {Shapes.Format(input.ShapeArray)}");
+            var variance = new double[c];
+            if (x.DType == DType.Float32) Normalization.ChannelMoments(x.ReadSpan<float>(), n, c, s, mean, variance);
+            else Normalization.ChannelMoments(x.ReadSpan<double>(), n, c, s, mean, variance);
+            for (int i = 0; i < c; i++) invStd[i] = 1 / Math.Sqrt(variance[i] + eps);
+            using (Autograd.NoGrad())
+            {
+                runningMean?.Mul_(1 - momentum).Add_(From(mean).To(runningMean.DType), momentum);
+                runningVar?.Mul_(1 - momentum).Add_(From(variance).To(runningVar.DType), momentum * count / (count - 1));
+            }
+        }
+        else
+        {
+            if (runningMean is null || runningVar is null) throw new ArgumentException("batch_norm: running_mean and running_var are required in eval mode");
+            mean = runningMean.ToDoubleArray();
+            var rv = runningVar.ToDoubleArray();
+            for (int i = 0; i < c; i++) invStd[i] = 1 / Math.Sqrt(rv[i] + eps);
+        }
+        var gamma = weight?.ToDoubleArray();
+        var beta = bias?.ToDoubleArray();
+        var scale = new double[c];
+        var shift = new double[c];
+        for (int i = 0; i < c; i++)
+        {
+            scale[i] = (gamma?[i] ?? 1) * invStd[i];
+            shift[i] = (beta?[i] ?? 0) - mean[i] * scale[i];
+        }
+        var y = EmptyLike(input);
+        if (x.DType == DType.Float32) Normalization.ChannelAffine(x.ReadSpan<float>(), y.Span<float>(), n, c, s, scale, shift);
+        else Normalization.ChannelAffine(x.ReadSpan<double>(), y.Span<double>(), n, c, s, scale, shift);
+        var inputs = new List<Tensor> { input };
+        if (weight is not null) inputs.Add(weight);
+        if (bias is not null) inputs.Add(bias);
+        if (Autograd.ShouldRecord(inputs.ToArray()))
+            y.GradFn = new BatchNormBackward([.. inputs], x, weight is not null, bias is not null, gamma, mean, invStd, training);
+        return y;
+    }
+
+    private sealed class BatchNormBackward(Tensor[] inputs, Tensor x, bool hasWeight, bool hasBias, double[]? gamma, double[] mean, double[] invStd, bool training)
+        : Node(inputs)
+    {
+        private SavedTensor _x = new(x);
+
+        protected internal override Tensor?[] Backward(Tensor grad)
+        {
+            var x = _x.Unpack(this);
+            var g = grad.ContiguousData();
+            int n = x.ShapeArray[0], c = x.ShapeArray[1], s = n * c == 0 ? 0 : x.Numel / (n * c);
+            var sumG = new double[c];
+            var sumGX = new double[c];
+            if (x.DType == DType.Float32) Normalization.ChannelGradSums(g.ReadSpan<float>(), x.ReadSpan<float>(), n, c, s, sumG, sumGX);
+            else Normalization.ChannelGradSums(g.ReadSpan<double>(), x.ReadSpan<double>(), n, c, s, sumG, sumGX);
+            var sumGXhat = new double[c];
+            for (int i = 0; i < c; i++) sumGXhat[i] = invStd[i] * (sumGX[i] - mean[i] * sumG[i]);
+
+            var grads = new Tensor?[Next.Length];
+            if (NeedsGrad(0))
+            {
+                double count = (double)n * s;
+                var a = new double[c];
+                var b = new double[c];
+                var k = new double[c];
+                for (int i = 0; i < c; i++)
+                {
+                    a[i] = (gamma?[i] ?? 1) * invStd[i];
+                    if (!training) continue;
+                    // dx = a (g - mean(g) - xhat mean(g xhat)), written as a g + b x + k.
+                    b[i] = -a[i] * invStd[i] * sumGXhat[i] / count;
+                    k[i] = a[i] * (mean[i] * invStd[i] * sumGXhat[i] - sumG[i]) / count;
+                }
+                var dx = EmptyLike(x);
+                if (x.DType == DType.Float32) Normalization.ChannelLinear(g.ReadSpan<float>(), x.ReadSpan<float>(), dx.Span<float>(), n, c, s, a, b, k);
+                else Normalization.ChannelLinear(g.ReadSpan<double>(), x.ReadSpan<double>(), dx.Span<double>(), n, c, s, a, b, k);
+                grads[0] = dx;
+            }
+            int next = 1;
+            if (hasWeight) grads[next] = NeedsGrad(next++) ? From(sumGXhat).To(x.DType) : null;
+            if (hasBias) grads[next] = NeedsGrad(next) ? From(sumG).To(x.DType) : null;
+            return grads;
+        }
+
+        protected internal override void ReleaseSaved() => _x.Release();
+    }
+
+    /// <summary>Layer normalisation over the trailing dims given by <paramref name="normalizedShape"/>, with optional elementwise affine.</summary>
+    public static Tensor LayerNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        input.RequireFloat("layer_norm");
+        int d = Shapes.Numel(normalizedShape);
+        if (normalizedShape.Length > input.Rank || !input.ShapeArray.AsSpan(input.Rank - normalizedShape.Length).SequenceEqual(normalizedShape))
+            throw new ArgumentException($"layer_norm: input {Shapes.Format(input.ShapeArray)} does not end in the normalized shape {Shapes.Format(normalizedShape)}");
+        foreach (var t in new[] { weight, bias })
+            if (t is not null && !t.ShapeArray.AsSpan().SequenceEqual(normalizedShape))
+                throw new ArgumentException($"layer_norm: weight and bias must have the normalized shape {Shapes.Format(normalizedShape)}, got {Shapes.Format(t.ShapeArray)}");
+        int rows = d == 0 ? 0 : input.Numel / d;
+        return RowNorm("layer_norm", input, weight, bias, rows, d, eps, (_, j) => j);
+    }
+
+    /// <summary>Group normalisation of [N, C, *] over groups of C/groups channels, with per-channel affine.</summary>
+    public static Tensor GroupNorm(Tensor input, int groups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        input.RequireFloat("group_norm");
+        if (input.Rank < 2) throw new ArgumentException($"group_norm: expected [N, C, ...], got {Shapes.Format(input.ShapeArray)}");
+        int n = input.ShapeArray[0], c = input.ShapeArray[1];
+        if (groups <= 0 || c % groups != 0) throw new ArgumentException($"group_norm: {c} channels are not divisible into {groups} groups");
+        foreach (var t in new[] { weight, bias })
+            if (t is not null && (t.Rank != 1 || t.ShapeArray[0] != c))
+                throw new ArgumentException($"group_norm: weight and bias must have shape [{c}], got {Shapes.Format(t.ShapeArray)}");
+        int s = n * c == 0 ? 0 : input.Numel / (n * c);
+        int cg = c / groups;
+        return RowNorm("group_norm", input, weight, bias, n * groups, cg * s, eps, (row, j) => row % groups * cg + j / Math.Max(s, 1));
+    }
+
+    /// <summary>Normalises contiguous rows; the affine parameter of element j of a row is at affineIndex(row, j).</summary>
+    private static Tensor RowNorm(string op, Tensor input, Tensor? weight, Tensor? bias, int rows, int length, double eps, Func<int, int, int> affineIndex)
+    {
+        if (weight is not null) CheckSameDType(op, input, weight);
+        if (bias is not null) CheckSameDType(op, input, bias);
+        var x = input.ContiguousData();
+        var mean = new double[rows];
+        var invStd = new double[rows];
+        if (x.DType == DType.Float32) Normalization.RowStats(x.ReadSpan<float>(), rows, length, eps, mean, invStd);
+        else Normalization.RowStats(x.ReadSpan<double>(), rows, length, eps, mean, invStd);
+        var gamma = weight?.Reshape(-1).ToDoubleArray();
+        var beta = bias?.Reshape(-1).ToDoubleArray();
+        var xs = x.ToDoubleArray();
+        var ys = new double[xs.Length];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < length; j++)
+            {
+                int i = r * length + j, a = affineIndex(r, j);
+                ys[i] = (xs[i] - mean[r]) * invStd[r] * (gamma?[a] ?? 1) + (beta?[a] ?? 0);
+            }
+        var y = From(ys, input.ShapeArray).To(input.DType);
+        var inputs = new List<Tensor> { input };
+        if (weight is not null) inputs.Add(weight);
+        if (bias is not null) inputs.Add(bias);
+        if (Autograd.ShouldRecord(inputs.ToArray()))
+            y.GradFn = new RowNormBackward(op, [.. inputs], x, weight, bias is not null, rows, length, mean, invStd, affineIndex);
+        return y;
+    }
+
+    /// <summary>dx = invstd (gh - mean(gh) - xhat mean(gh xhat)) with gh = g * gamma; dgamma = sum g xhat; dbeta = sum g.</summary>
+    private sealed class RowNormBackward(string op, Tensor[] inputs, Tensor x, Tensor? weight, bool hasBias, int rows, int length,
+        double[] mean, double[] invStd, Func<int, int, int> affineIndex) : Node(inputs)
+    {
+        private SavedTensor _x = new(x);
+        private readonly double[]? _gamma = weight?.Reshape(-1).ToDoubleArray();
+        private readonly int[]? _affineShape = weight?.ShapeArray;
+
+        public override string Name => op == "layer_norm" ? "NativeLayerNormBackward" : "NativeGroupNormBackward";
+
+        protected internal override Tensor?[] Backward(Tensor grad)
+        {
+            var x = _x.Unpack(this);
+            var xs = x.ToDoubleArray();
+            var gs = grad.ToDoubleArray();
+            var dx = new double[xs.Length];
+            int affine = _gamma?.Length ?? 0;
+            var dGamma = new double[Math.Max(affine, 1)];
+            var dBeta = new double[Math.Max(affine, 1)];
+            var gh = new double[length];
+            var xhat = new double[length];
+            for (int r = 0; r < rows; r++)
+            {
+                double meanGh = 0, meanGhX = 0;
+                for (int j = 0; j < length; j++)
+                {
+                    int i = r * length + j, a = affineIndex(r, j);
+                    xhat[j] = (xs[i] - mean[r]) * invStd[r];
+                    gh[j] = gs[i] * (_gamma?[a] ?? 1);
+                    meanGh += gh[j];
+                    meanGhX += gh[j] * xhat[j];
+                    if (affine > 0)
+                    {
+                        dGamma[a] += gs[i] * xhat[j];
+                        dBeta[a] += gs[i];
+                    }
+                }
+                meanGh /= length;
+                meanGhX /= length;
+                for (int j = 0; j < length; j++) dx[r * length + j] = invStd[r] * (gh[j] - meanGh - xhat[j] * meanGhX);
+            }
+            var grads = new Tensor?[Next.Length];
+            if (NeedsGrad(0)) grads[0] = From(dx, x.ShapeArray).To(x.DType);
+            int next = 1;
+            if (_gamma is not null)
+            {
+                if (NeedsGrad(next)) grads[next] = From(dGamma, _affineShape!).To(x.DType);
+                next++;
+            }
+            if (hasBias && NeedsGrad(next))
+            {
+                if (affine == 0)
+                {
+                    // No weight: the bias has the affine shape of the input's normalised part; sum g per affine index.
+                    dBeta = new double[inputs[next].Numel];
+                    for (int r = 0; r < rows; r++)
+                        for (int j = 0; j < length; j++) dBeta[affineIndex(r, j)] += gs[r * length + j];
+                }
+                grads[next] = From(dBeta, inputs[next].ShapeArray).To(x.DType);
+            }
+            return grads;
+        }
+
+        protected internal override void ReleaseSaved() => _x.Release();
+    }
+}

@@ -1,0 +1,220 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace DeepSharp.Kernels;
+
+/// <summary>
+/// 2-D convolution as tiled im2col + GEMM (NCHW, grouped). Images are processed in chunks whose
+/// unfolded block stays cache-sized; chunks are spread over the worker pool, each with its own
+/// scratch, and the GEMMs inside a chunk then run single-threaded. With one chunk (one big image)
+/// the GEMM parallelises itself instead. 1x1 stride-1 convolutions skip the unfolding.
+/// </summary>
+public static unsafe class ConvKernels
+{
+    /// <summary>y[n, o, p] = sum_k w[o, k] col[k, p] + bias[o]. bias may be null.</summary>
+    public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) where T : unmanaged, INumber<T> =>
+        RunChunks(g, new ForwardTask<T>(x, w, bias, y, g));
+
+    /// <summary>gx = fold(w^T gy); gx is fully overwritten.</summary>
+    public static void BackwardInput<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, INumber<T>
+    {
+        new Span<T>(gx, checked(g.Batch * g.InChannels * g.InPlane)).Clear();
+        RunChunks(g, new BackwardInputTask<T>(gy, w, gx, g));
+    }
+
+    /// <summary>gw = sum over images of gy col^T (overwritten); gb[o] = sum of gy over images and positions when gb is not null.</summary>
+    public static void BackwardWeight<T>(T* x, T* gy, T* gw, T* gb, ConvGeometry g) where T : unmanaged, INumber<T>
+    {
+        int weightSize = g.OutChannels * g.K;
+        int chunks = ChunkCount(g);
+        int parts = Math.Min(chunks, WorkerPool.IsInParallelRegion ? 1 : WorkerPool.Threads);
+        var partials = parts > 1 ? ArrayPool<T>.Shared.Rent((parts - 1) * weightSize) : null;
+        try
+        {
+            fixed (T* extra = partials)
+            {
+                var task = new BackwardWeightTask<T>(x, gy, gw, extra, weightSize, parts, g);
+                WorkerPool.For(parts, task);
+                for (int t = 1; t < parts; t++)
+                {
+                    var acc = new Span<T>(gw, weightSize);
+                    TensorPrimitives.Add(acc, new ReadOnlySpan<T>(extra + (t - 1) * weightSize, weightSize), acc);
+                }
+            }
+        }
+        finally
+        {
+            if (partials is not null) ArrayPool<T>.Shared.Return(partials);
+        }
+        if (gb is not null)
+        {
+            int p = g.P;
+            for (int o = 0; o < g.OutChannels; o++)
+            {
+                T s = T.Zero;
+                for (int n = 0; n < g.Batch; n++) s += TensorPrimitives.Sum(new ReadOnlySpan<T>(gy + ((long)n * g.OutChannels + o) * p, p));
+                gb[o] = s;
+            }
+        }
+    }
+
+    private static int ChunkCount(in ConvGeometry g) => (g.Batch + g.ChunkImages - 1) / g.ChunkImages;
+
+    private static void RunChunks(in ConvGeometry g, IParallelTask task)
+    {
+        int chunks = ChunkCount(g);
+        if (chunks == 1) task.Run(0);          // the GEMM itself may use the pool
+        else WorkerPool.For(chunks, task);
+    }
+
+    /// <summary>Copies rows [o0, o0+rows) of each image in the chunk between NCHW layout and a [rows, nb*P] block.</summary>
+    private static void Gather<T>(T* src, int channels, int o0, int rows, int n0, int nb, int p, T* block) where T : unmanaged
+    {
+        for (int j = 0; j < nb; j++)
+            for (int o = 0; o < rows; o++)
+                new ReadOnlySpan<T>(src + ((long)(n0 + j) * channels + o0 + o) * p, p).CopyTo(new Span<T>(block + (long)o * nb * p + j * p, p));
+    }
+
+    private static void Scatter<T>(T* block, int channels, int o0, int rows, int n0, int nb, int p, T* dst) where T : unmanaged
+    {
+        for (int j = 0; j < nb; j++)
+            for (int o = 0; o < rows; o++)
+                new ReadOnlySpan<T>(block + (long)o * nb * p + j * p, p).CopyTo(new Span<T>(dst + ((long)(n0 + j) * channels + o0 + o) * p, p));
+    }
+
+    /// <summary>Unfolds the group's channels of images [n0, n0+nb) into col [K, nb*P].</summary>
+    private static void UnfoldChunk<T>(T* x, in ConvGeometry g, int group, int n0, int nb, T* col) where T : unmanaged, INumber<T>
+    {
+        int imageSize = g.InChannels * g.InPlane;
+        var colSpan = new Span<T>(col, g.K * nb * g.P);
+        for (int j = 0; j < nb; j++)
+            Im2Col.Unfold(new ReadOnlySpan<T>(x + (long)(n0 + j) * imageSize, imageSize), g, group * g.GroupIn, g.GroupIn, colSpan, nb * g.P, j * g.P);
+    }
+
+    private static void Gemm<T>(bool ta, bool tb, int m, int n, int k, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, INumber<T> =>
+        Kernels.Gemm.Run("conv", ta, tb, m, n, k, T.One, a, lda, b, ldb, beta, c, ldc);
+
+    private sealed class ForwardTask<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) : IParallelTask where T : unmanaged, INumber<T>
+    {
+        public void Run(int chunk)
+        {
+            int n0 = chunk * g.ChunkImages, nb = Math.Min(g.ChunkImages, g.Batch - n0);
+            int p = g.P, k = g.K, og = g.GroupOut;
+            bool direct = g.IsPointwise && nb == 1;
+            var col = direct ? null : ArrayPool<T>.Shared.Rent(k * nb * p);
+            var tmp = nb == 1 ? null : ArrayPool<T>.Shared.Rent(og * nb * p);
+            try
+            {
+                fixed (T* pc = col, pt = tmp)
+                {
+                    for (int gi = 0; gi < g.Groups; gi++)
+                    {
+                        T* wg = w + (long)gi * og * k;
+                        T* b = direct ? x + ((long)n0 * g.InChannels + gi * g.GroupIn) * g.InPlane : pc;
+                        if (!direct) UnfoldChunk(x, g, gi, n0, nb, pc);
+                        T* outBlock = nb == 1 ? y + ((long)n0 * g.OutChannels + gi * og) * p : pt;
+                        Gemm(false, false, og, nb * p, k, wg, k, b, nb * p, T.Zero, outBlock, nb * p);
+                        if (nb > 1) Scatter(pt, g.OutChannels, gi * og, og, n0, nb, p, y);
+                    }
+                    if (bias is not null)
+                        for (int j = 0; j < nb; j++)
+                            for (int o = 0; o < g.OutChannels; o++)
+                            {
+                                var row = new Span<T>(y + ((long)(n0 + j) * g.OutChannels + o) * p, p);
+                                TensorPrimitives.Add(row, bias[o], row);
+                            }
+                }
+            }
+            finally
+            {
+                if (col is not null) ArrayPool<T>.Shared.Return(col);
+                if (tmp is not null) ArrayPool<T>.Shared.Return(tmp);
+            }
+        }
+    }
+
+    private sealed class BackwardInputTask<T>(T* gy, T* w, T* gx, ConvGeometry g) : IParallelTask where T : unmanaged, INumber<T>
+    {
+        public void Run(int chunk)
+        {
+            int n0 = chunk * g.ChunkImages, nb = Math.Min(g.ChunkImages, g.Batch - n0);
+            int p = g.P, k = g.K, og = g.GroupOut;
+            bool direct = g.IsPointwise && nb == 1;
+            var col = direct ? null : ArrayPool<T>.Shared.Rent(k * nb * p);
+            var tmp = nb == 1 ? null : ArrayPool<T>.Shared.Rent(og * nb * p);
+            try
+            {
+                fixed (T* pc = col, pt = tmp)
+                {
+                    int imageSize = g.InChannels * g.InPlane;
+                    for (int gi = 0; gi < g.Groups; gi++)
+                    {
+                        T* wg = w + (long)gi * og * k;
+                        T* gyBlock = gy + ((long)n0 * g.OutChannels + gi * og) * p;
+                        if (nb > 1)
+                        {
+                            Gather(gy, g.OutChannels, gi * og, og, n0, nb, p, pt);
+                            gyBlock = pt;
+                        }
+                        T* target = direct ? gx + ((long)n0 * g.InChannels + gi * g.GroupIn) * g.InPlane : pc;
+                        Gemm(true, false, k, nb * p, og, wg, k, gyBlock, nb * p, T.Zero, target, nb * p);
+                        if (direct) continue;
+                        var colSpan = new ReadOnlySpan<T>(pc, k * nb * p);
+                        for (int j = 0; j < nb; j++)
+                            Im2Col.Fold(colSpan, nb * p, j * p, g, gi * g.GroupIn, g.GroupIn, new Span<T>(gx + (long)(n0 + j) * imageSize, imageSize));
+                    }
+                }
+            }
+            finally
+            {
+                if (col is not null) ArrayPool<T>.Shared.Return(col);
+                if (tmp is not null) ArrayPool<T>.Shared.Return(tmp);
+            }
+        }
+    }
+
+    /// <summary>Part t accumulates chunks t, t+parts, ... into gw (t = 0) or its own partial buffer.</summary>
+    private sealed class BackwardWeightTask<T>(T* x, T* gy, T* gw, T* partials, int weightSize, int parts, ConvGeometry g) : IParallelTask
+        where T : unmanaged, INumber<T>
+    {
+        public void Run(int part)
+        {
+            T* acc = part == 0 ? gw : partials + (long)(part - 1) * weightSize;
+            new Span<T>(acc, weightSize).Clear();
+            int p = g.P, k = g.K, og = g.GroupOut;
+            int chunks = ChunkCount(g);
+            int nbMax = Math.Min(g.ChunkImages, g.Batch);
+            var col = ArrayPool<T>.Shared.Rent(k * nbMax * p);
+            var tmp = ArrayPool<T>.Shared.Rent(og * nbMax * p);
+            try
+            {
+                fixed (T* pc = col, pt = tmp)
+                {
+                    for (int chunk = part; chunk < chunks; chunk += parts)
+                    {
+                        int n0 = chunk * g.ChunkImages, nb = Math.Min(g.ChunkImages, g.Batch - n0);
+                        bool direct = g.IsPointwise && nb == 1;
+                        for (int gi = 0; gi < g.Groups; gi++)
+                        {
+                            T* gyBlock = gy + ((long)n0 * g.OutChannels + gi * og) * p;
+                            if (nb > 1)
+                            {
+                                Gather(gy, g.OutChannels, gi * og, og, n0, nb, p, pt);
+                                gyBlock = pt;
+                            }
+                            T* colBlock = direct ? x + ((long)n0 * g.InChannels + gi * g.GroupIn) * g.InPlane : pc;
+                            if (!direct) UnfoldChunk(x, g, gi, n0, nb, pc);
+                            Gemm(false, true, og, k, nb * p, gyBlock, nb * p, colBlock, nb * p, T.One, acc + (long)gi * og * k, k);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(col);
+                ArrayPool<T>.Shared.Return(tmp);
+            }
+        }
+    }
+}
