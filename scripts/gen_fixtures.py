@@ -241,6 +241,8 @@ def apply_op(op, args, xs):
         return F.group_norm(xs[0], args["groups"], xs[1] if len(xs) > 1 else None, xs[2] if len(xs) > 2 else None, eps=args.get("eps", 1e-5))
     if op == "pad":
         return F.pad(a, args["pads"], value=args.get("value", 0.0))
+    if op == "recurrent_layer":
+        return recurrent_reference(args, xs)
     # comparisons
     if op in ("eq", "ne", "lt", "le", "gt", "ge"):
         return getattr(torch, op)(xs[0], xs[1])
@@ -931,6 +933,75 @@ def validate(path, gradcheck=True):
 
 
 # --------------------------------------------------------------------------
+def recurrent_reference(args, xs):
+    """One layer of torch.nn.RNN/LSTM/GRU (time-major) run through PyTorch's own module, packed when lengths
+    are given. A reverse layer is the reverse half of a bidirectional module. Returns cat(y, h_n[, c_n]) flattened."""
+    cell = args["cell"]
+    lstm = cell == "lstm"
+    x, h0 = xs[0], xs[1]
+    rest = xs[3:] if lstm else xs[2:]
+    c0 = xs[2] if lstm else None
+    w_ih, w_hh, b_ih, b_hh = rest
+    T, B, I = x.shape
+    H = w_hh.shape[1]
+    reverse = args.get("reverse", False)
+    kw = dict(input_size=I, hidden_size=H, bidirectional=reverse)
+    if cell == "lstm":
+        m = torch.nn.LSTM(**kw)
+    elif cell == "gru":
+        m = torch.nn.GRU(**kw)
+    else:
+        m = torch.nn.RNN(nonlinearity="tanh" if cell == "rnn_tanh" else "relu", **kw)
+    m = m.to(x.dtype)
+    sfx = "_l0_reverse" if reverse else "_l0"
+    for p in m.parameters():
+        p.requires_grad_(False)
+    # Replace the layer's parameters by the (differentiable) inputs.
+    del m._parameters["weight_ih" + sfx], m._parameters["weight_hh" + sfx], m._parameters["bias_ih" + sfx], m._parameters["bias_hh" + sfx]
+    setattr(m, "weight_ih" + sfx, w_ih)
+    setattr(m, "weight_hh" + sfx, w_hh)
+    setattr(m, "bias_ih" + sfx, b_ih)
+    setattr(m, "bias_hh" + sfx, b_hh)
+    m._flat_weights = [getattr(m, n) for n in m._flat_weights_names]
+    if reverse:
+        zeros = torch.zeros(1, B, H, dtype=x.dtype)
+        h_init = torch.cat([zeros, h0.unsqueeze(0)])
+        c_init = torch.cat([zeros, c0.unsqueeze(0)]) if lstm else None
+    else:
+        h_init = h0.unsqueeze(0)
+        c_init = c0.unsqueeze(0) if lstm else None
+    state = (h_init, c_init) if lstm else h_init
+    lengths = args.get("lengths")
+    inp = x
+    if lengths is not None:
+        inp = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False)
+    out, st = m(inp, state)
+    if lengths is not None:
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)
+    if reverse:
+        out = out[..., H:]
+    hn = st[0] if lstm else st
+    hn = hn[-1]
+    parts = [out.reshape(-1), hn.reshape(-1)]
+    if lstm:
+        parts.append(st[1][-1].reshape(-1))
+    return torch.cat(parts)
+
+
+def recurrent_cases():
+    T, B, I, H = 4, 3, 3, 2
+    for cell, gates in [("lstm", 4), ("gru", 3), ("rnn_tanh", 1), ("rnn_relu", 1)]:
+        for name, extra in [("fwd", {}), ("rev", {"reverse": True}), ("lengths", {"lengths": [4, 2, 3]}),
+                            ("rev_lengths", {"reverse": True, "lengths": [1, 4, 3]})]:
+            def mk(g, cell=cell, gates=gates):
+                xs = [g.U([T, B, I], -1, 1), g.U([B, H], -0.5, 0.5)]
+                if cell == "lstm":
+                    xs.append(g.U([B, H], -0.5, 0.5))
+                xs += [g.U([gates * H, I], -0.7, 0.7), g.U([gates * H, H], -0.7, 0.7), g.U([gates * H], -0.3, 0.3), g.U([gates * H], -0.3, 0.3)]
+                return xs
+            case(f"recurrent_layer/{cell}_{name}", "recurrent_layer", dict(cell=cell, **extra), mk)
+
+
 def conv_cases():
     U = lambda g, s: g.U(s, -1, 1)
     convs = [
@@ -998,6 +1069,7 @@ def conv_cases():
 
 
 def build():
+    recurrent_cases()
     conv_cases()
     binary_cases()
     scalar_cases()

@@ -11,6 +11,23 @@ internal static class OpRegistry
     private static (Tensor Values, Tensor Indices) MaxPool(Tensor x, JsonElement a) =>
         Tensor.MaxPool2dWithIndices(x, a.Pair("kernel", 0), a.Has("stride") ? a.Pair("stride", 0) : null, a.Pair("padding", 0), a.Pair("dilation", 1), a.Bool("ceil_mode"));
 
+    /// <summary>One recurrent layer; the fixture compares cat(y, h_n[, c_n]) flattened.</summary>
+    private static Tensor Recurrent(Tensor[] x, JsonElement a)
+    {
+        var cell = a.String("cell", "lstm") switch
+        {
+            "lstm" => DeepSharp.Kernels.RecurrentCell.Lstm,
+            "gru" => DeepSharp.Kernels.RecurrentCell.Gru,
+            "rnn_tanh" => DeepSharp.Kernels.RecurrentCell.RnnTanh,
+            _ => DeepSharp.Kernels.RecurrentCell.RnnRelu,
+        };
+        bool lstm = cell == DeepSharp.Kernels.RecurrentCell.Lstm;
+        int w = lstm ? 3 : 2;
+        int[]? lengths = a.Has("lengths") ? a.Ints("lengths") : null;
+        var (y, h, c) = Tensor.RecurrentLayer(cell, x[0], x[1], lstm ? x[2] : null, x[w], x[w + 1], x[w + 2], x[w + 3], lengths, a.Bool("reverse"));
+        return Tensor.Cat(c is null ? [y.Reshape(-1), h.Reshape(-1)] : [y.Reshape(-1), h.Reshape(-1), c.Reshape(-1)]);
+    }
+
     /// <summary>Batch norm on copies of the running statistics, so repeated evaluation (GradCheck) sees the same inputs.</summary>
     private static (Tensor Output, Tensor RunningStats) BatchNorm(Tensor[] x, JsonElement a)
     {
@@ -124,6 +141,7 @@ internal static class OpRegistry
         ["layer_norm"] = (x, a) => Tensor.LayerNorm(x[0], a.Ints("normalized_shape"), x.Length > 1 ? x[1] : null, x.Length > 2 ? x[2] : null, a.Double("eps", 1e-5)),
         ["group_norm"] = (x, a) => Tensor.GroupNorm(x[0], a.Int("groups"), x.Length > 1 ? x[1] : null, x.Length > 2 ? x[2] : null, a.Double("eps", 1e-5)),
         ["pad"] = (x, a) => x[0].Pad(a.Ints("pads"), a.Double("value", 0)),
+        ["recurrent_layer"] = Recurrent,
         // comparisons
         ["eq"] = (x, _) => x[0].Eq(x[1]),
         ["ne"] = (x, _) => x[0].Ne(x[1]),

@@ -1,0 +1,293 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace DeepSharp.Kernels;
+
+/// <summary>
+/// One recurrent layer over a whole sequence (time-major x [T, B, I]), forward and backward through
+/// time. The input projection of all time steps is one GEMM; each step adds h W_hh^T with one GEMM
+/// and applies the gate nonlinearities in fused row passes; the backward pass runs the steps in
+/// reverse and then forms dW_ih, dW_hh and dX with three large GEMMs over all steps.
+/// Sequences may have per-example lengths: an example is active at step t when t &lt; length, and
+/// inactive steps leave its state unchanged and output zeros (packed-sequence semantics), in both directions.
+/// </summary>
+public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly RecurrentCell _cell;
+    private readonly int _steps, _batch, _input, _hidden, _gates;
+    private readonly bool _reverse;
+    private readonly int[]? _lengths;
+
+    // Saved by Forward for Backward.
+    private T[] _h = [];      // [T + 1, B, H]: slot 0 is h0, slot s + 1 the state after processing step s (in processing order)
+    private T[] _c = [];      // LSTM cell states, same layout
+    private T[] _act = [];    // activated gates per processed step [T, B, G*H]
+    private T[] _hn = [];     // GRU: W_hn h + b_hn per step [T, B, H]
+
+    public RecurrentLayer(RecurrentCell cell, int steps, int batch, int input, int hidden, bool reverse, int[]? lengths)
+    {
+        _cell = cell;
+        _steps = steps;
+        _batch = batch;
+        _input = input;
+        _hidden = hidden;
+        _gates = cell.Gates();
+        _reverse = reverse;
+        _lengths = lengths;
+    }
+
+    private int TimeOf(int s) => _reverse ? _steps - 1 - s : s;
+
+    private bool Active(int b, int t) => _lengths is null || t < _lengths[b];
+
+    /// <summary>
+    /// Runs the sequence. x [T, B, I], h0/c0 [B, H] (c0 only for LSTM), wIh [G*H, I], wHh [G*H, H], biases [G*H] (may be empty).
+    /// Writes y [T, B, H], hN and cN [B, H].
+    /// </summary>
+    public void Forward(ReadOnlySpan<T> x, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, T[] wIh, T[] wHh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh,
+        Span<T> y, Span<T> hN, Span<T> cN)
+    {
+        int bh = _batch * _hidden, gh = _gates * _hidden, bg = _batch * gh;
+        _h = new T[(_steps + 1) * bh];
+        h0.CopyTo(_h);
+        if (_cell == RecurrentCell.Lstm)
+        {
+            _c = new T[(_steps + 1) * bh];
+            c0.CopyTo(_c);
+        }
+        _act = new T[_steps * bg];
+        if (_cell == RecurrentCell.Gru) _hn = new T[_steps * bh];
+
+        // Input projection of all steps at once: xp[t] = x[t] W_ih^T + b_ih (+ b_hh except for GRU's n gate).
+        var xp = new T[_steps * bg];
+        Linear(x.ToArray(), _steps * _batch, _input, wIh, gh, xp, 0);
+        for (int r = 0; r < _steps * _batch; r++)
+        {
+            var row = xp.AsSpan(r * gh, gh);
+            if (!bIh.IsEmpty) TensorPrimitives.Add(row, bIh, row);
+            if (!bHh.IsEmpty && _cell != RecurrentCell.Gru) TensorPrimitives.Add(row, bHh, row);
+        }
+
+        var hp = new T[bg]; // h W_hh^T for one step
+        for (int s = 0; s < _steps; s++)
+        {
+            int t = TimeOf(s);
+            var hPrev = _h.AsSpan(s * bh, bh);
+            var hNext = _h.AsSpan((s + 1) * bh, bh);
+            Linear(_h, _batch, _hidden, wHh, gh, hp, s * bh);
+            var act = _act.AsSpan(s * bg, bg);
+            for (int b = 0; b < _batch; b++)
+            {
+                var yRow = y.Slice((t * _batch + b) * _hidden, _hidden);
+                if (!Active(b, t))
+                {
+                    hPrev.Slice(b * _hidden, _hidden).CopyTo(hNext.Slice(b * _hidden, _hidden));
+                    if (_cell == RecurrentCell.Lstm) _c.AsSpan(s * bh + b * _hidden, _hidden).CopyTo(_c.AsSpan((s + 1) * bh + b * _hidden, _hidden));
+                    yRow.Clear();
+                    continue;
+                }
+                var a = act.Slice(b * gh, gh);
+                var pre = xp.AsSpan((t * _batch + b) * gh, gh);
+                var hpRow = hp.AsSpan(b * gh, gh);
+                var h = hNext.Slice(b * _hidden, _hidden);
+                StepForward(pre, hpRow, a, hPrev.Slice(b * _hidden, _hidden), h, s, b, bHh);
+                h.CopyTo(yRow);
+            }
+        }
+        _h.AsSpan(_steps * bh, bh).CopyTo(hN);
+        if (_cell == RecurrentCell.Lstm) _c.AsSpan(_steps * bh, bh).CopyTo(cN);
+    }
+
+    private void StepForward(Span<T> pre, Span<T> hp, Span<T> a, ReadOnlySpan<T> hPrev, Span<T> h, int s, int b, ReadOnlySpan<T> bHh)
+    {
+        int n = _hidden;
+        switch (_cell)
+        {
+            case RecurrentCell.RnnTanh:
+                TensorPrimitives.Add(pre, hp, a);
+                TensorPrimitives.Tanh(a, a);
+                a.CopyTo(h);
+                break;
+            case RecurrentCell.RnnRelu:
+                TensorPrimitives.Add(pre, hp, a);
+                TensorPrimitives.Max(a, T.Zero, a);
+                a.CopyTo(h);
+                break;
+            case RecurrentCell.Lstm:
+            {
+                TensorPrimitives.Add(pre, hp, a);
+                TensorPrimitives.Sigmoid(a[..(2 * n)], a[..(2 * n)]);   // i, f
+                TensorPrimitives.Tanh(a.Slice(2 * n, n), a.Slice(2 * n, n)); // g
+                TensorPrimitives.Sigmoid(a.Slice(3 * n, n), a.Slice(3 * n, n)); // o
+                int bh = _batch * n;
+                var cPrev = _c.AsSpan(s * bh + b * n, n);
+                var c = _c.AsSpan((s + 1) * bh + b * n, n);
+                var i = a[..n];
+                var f = a.Slice(n, n);
+                var g = a.Slice(2 * n, n);
+                var o = a.Slice(3 * n, n);
+                TensorPrimitives.Multiply(f, cPrev, c);
+                TensorPrimitives.MultiplyAdd(i, g, c, c);          // c = f c_prev + i g
+                TensorPrimitives.Tanh(c, h);
+                TensorPrimitives.Multiply(h, o, h);                // h = o tanh(c)
+                break;
+            }
+            case RecurrentCell.Gru:
+            {
+                // hp holds W_hh h (no bias yet); the n-gate needs W_hn h + b_hn on its own.
+                if (!bHh.IsEmpty) TensorPrimitives.Add(hp, bHh, hp);
+                var hn = _hn.AsSpan((s * _batch + b) * n, n);
+                hp.Slice(2 * n, n).CopyTo(hn);
+                TensorPrimitives.Add(pre[..(2 * n)], hp[..(2 * n)], a[..(2 * n)]);
+                TensorPrimitives.Sigmoid(a[..(2 * n)], a[..(2 * n)]);   // r, z
+                var r = a[..n];
+                var z = a.Slice(n, n);
+                var nGate = a.Slice(2 * n, n);
+                TensorPrimitives.MultiplyAdd(r, hn, pre.Slice(2 * n, n), nGate);
+                TensorPrimitives.Tanh(nGate, nGate);               // n = tanh(x_n + r hn)
+                // h = (1 - z) n + z h_prev = n + z (h_prev - n)
+                TensorPrimitives.Subtract(hPrev, nGate, h);
+                TensorPrimitives.MultiplyAdd(z, h, nGate, h);
+                break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward through time. dy [T, B, H], dhN/dcN [B, H] (may be empty). Writes dx [T, B, I], dh0, dc0 [B, H]
+    /// and dW_ih, dW_hh, db_ih, db_hh (each may be null when not needed).
+    /// </summary>
+    public void Backward(T[] x, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN, T[] wIh, T[] wHh,
+        T[]? dx, Span<T> dh0, Span<T> dc0, T[]? dwIh, T[]? dwHh, Span<T> dbIh, Span<T> dbHh)
+    {
+        int n = _hidden, bh = _batch * n, gh = _gates * n, bg = _batch * gh;
+        var dh = new T[bh];
+        var dc = new T[bh];
+        if (!dhN.IsEmpty) dhN.CopyTo(dh);
+        if (!dcN.IsEmpty && _cell == RecurrentCell.Lstm) dcN.CopyTo(dc);
+        var dGates = new T[_steps * bg];                        // gradient at the pre-activations fed by x (in time order)
+        var dHGates = _cell == RecurrentCell.Gru ? new T[_steps * bg] : dGates; // ... and by h (differs only for GRU's n gate)
+        var dhPrev = new T[bh];
+        for (int s = _steps - 1; s >= 0; s--)
+        {
+            int t = TimeOf(s);
+            for (int b = 0; b < _batch; b++)
+            {
+                var dhRow = dh.AsSpan(b * n, n);
+                if (!Active(b, t)) continue;                     // state passed through unchanged: dh, dc flow on
+                TensorPrimitives.Add(dhRow, dy.Slice((t * _batch + b) * n, n), dhRow);
+                StepBackward(s, t, b, dhRow, dc.AsSpan(b * n, n), dGates.AsSpan((t * _batch + b) * gh, gh), dHGates.AsSpan((t * _batch + b) * gh, gh));
+            }
+            // dh_prev = dHGates[t] W_hh for active rows; inactive rows keep their dh (pass-through).
+            Linear2(dHGates, t * bg, _batch, gh, wHh, n, dhPrev);
+            for (int b = 0; b < _batch; b++)
+            {
+                if (!Active(b, t)) continue;
+                var row = dh.AsSpan(b * n, n);
+                var direct = _cell == RecurrentCell.Gru ? row.ToArray() : null; // GRU: z * dh flows straight to h_prev
+                dhPrev.AsSpan(b * n, n).CopyTo(row);
+                if (direct is not null)
+                {
+                    var z = _act.AsSpan((s * _batch + b) * gh + n, n);
+                    TensorPrimitives.MultiplyAdd(direct, z, row, row);
+                }
+            }
+        }
+        dh.CopyTo(dh0);
+        if (_cell == RecurrentCell.Lstm) dc.CopyTo(dc0);
+
+        // Weight gradients over all steps: dW_ih = dGates^T X, dW_hh = dHGates^T H_prev (H_prev in time order).
+        int rows = _steps * _batch;
+        if (dwIh is not null) GemmTN(dGates, x, rows, gh, _input, dwIh);
+        if (dwHh is not null)
+        {
+            var hPrevTime = new T[rows * n];
+            for (int s = 0; s < _steps; s++) _h.AsSpan(s * bh, bh).CopyTo(hPrevTime.AsSpan(TimeOf(s) * bh, bh));
+            GemmTN(dHGates, hPrevTime, rows, gh, n, dwHh);
+        }
+        if (!dbIh.IsEmpty) SumRows(dGates, rows, gh, dbIh);
+        if (!dbHh.IsEmpty) SumRows(dHGates, rows, gh, dbHh);
+        if (dx is not null) Linear2(dGates, 0, rows, gh, wIh, _input, dx);
+    }
+
+    private void StepBackward(int s, int t, int b, Span<T> dh, Span<T> dc, Span<T> dg, Span<T> dhg)
+    {
+        int n = _hidden, bh = _batch * n, gh = _gates * n;
+        var a = _act.AsSpan((s * _batch + b) * gh, gh);
+        switch (_cell)
+        {
+            case RecurrentCell.RnnTanh:
+                for (int j = 0; j < n; j++) dg[j] = dh[j] * (T.One - a[j] * a[j]);
+                break;
+            case RecurrentCell.RnnRelu:
+                for (int j = 0; j < n; j++) dg[j] = a[j] > T.Zero ? dh[j] : T.Zero;
+                break;
+            case RecurrentCell.Lstm:
+            {
+                var c = _c.AsSpan((s + 1) * bh + b * n, n);
+                var cPrev = _c.AsSpan(s * bh + b * n, n);
+                for (int j = 0; j < n; j++)
+                {
+                    T i = a[j], f = a[n + j], g = a[2 * n + j], o = a[3 * n + j];
+                    T tc = T.Tanh(c[j]);
+                    T dcj = dc[j] + dh[j] * o * (T.One - tc * tc);
+                    dg[j] = dcj * g * i * (T.One - i);               // d pre_i
+                    dg[n + j] = dcj * cPrev[j] * f * (T.One - f);     // d pre_f
+                    dg[2 * n + j] = dcj * i * (T.One - g * g);        // d pre_g
+                    dg[3 * n + j] = dh[j] * tc * o * (T.One - o);     // d pre_o
+                    dc[j] = dcj * f;                                  // flows to c_prev
+                }
+                break;
+            }
+            case RecurrentCell.Gru:
+            {
+                var hPrev = _h.AsSpan(s * bh + b * n, n);
+                var hn = _hn.AsSpan((s * _batch + b) * n, n);
+                for (int j = 0; j < n; j++)
+                {
+                    T r = a[j], z = a[n + j], nn = a[2 * n + j];
+                    T dn = dh[j] * (T.One - z) * (T.One - nn * nn);  // d pre_n (x side)
+                    T dz = dh[j] * (hPrev[j] - nn) * z * (T.One - z);
+                    T dr = dn * hn[j] * r * (T.One - r);
+                    dg[j] = dr;
+                    dg[n + j] = dz;
+                    dg[2 * n + j] = dn;
+                    dhg[j] = dr;
+                    dhg[n + j] = dz;
+                    dhg[2 * n + j] = dn * r;                         // through r * (W_hn h + b_hn)
+                }
+                break;
+            }
+        }
+    }
+
+    // out[rows, outF] = in[rows, inF] W^T, with W [outF, inF]; in starts at inOffset.
+    private static unsafe void Linear(T[] input, int rows, int inF, T[] w, int outF, T[] output, int inOffset)
+    {
+        if (rows == 0 || outF == 0) return;
+        fixed (T* pi = input, pw = w, po = output)
+            Gemm.Run("rnn", false, true, rows, outF, inF, T.One, pi + inOffset, Math.Max(inF, 1), pw, Math.Max(inF, 1), T.Zero, po, outF);
+    }
+
+    // out[rows, outF] = g[rows, gF] W, with W [gF, outF]; g starts at gOffset.
+    private static unsafe void Linear2(T[] g, int gOffset, int rows, int gF, T[] w, int outF, T[] output)
+    {
+        if (rows == 0 || outF == 0) return;
+        fixed (T* pg = g, pw = w, po = output)
+            Gemm.Run("rnn", false, false, rows, outF, gF, T.One, pg + gOffset, gF, pw, Math.Max(outF, 1), T.Zero, po, Math.Max(outF, 1));
+    }
+
+    // out[m, k2] = a[rows, m]^T b[rows, k2]
+    private static unsafe void GemmTN(T[] a, T[] bMat, int rows, int m, int k2, T[] output)
+    {
+        if (m == 0 || k2 == 0) return;
+        fixed (T* pa = a, pb = bMat, po = output)
+            Gemm.Run("rnn", true, false, m, k2, rows, T.One, pa, m, pb, Math.Max(k2, 1), T.Zero, po, k2);
+    }
+
+    private static void SumRows(T[] a, int rows, int cols, Span<T> dst)
+    {
+        dst.Clear();
+        for (int r = 0; r < rows; r++) TensorPrimitives.Add(dst, a.AsSpan(r * cols, cols), dst);
+    }
+}
