@@ -1,0 +1,50 @@
+using System.Globalization;
+using DeepSharp.NN;
+
+namespace DeepSharp.Models;
+
+/// <summary>
+/// Multi-layer perceptron: Linear, activation, ..., Linear. Children are named "0", "1", ... like
+/// PyTorch's nn.Sequential, so the default network (784-256-128-10 with ReLU) has exactly the state
+/// dict keys of <c>nn.Sequential(Linear(784,256), ReLU(), Linear(256,128), ReLU(), Linear(128,10))</c>:
+/// 0.weight, 0.bias, 2.weight, 2.bias, 4.weight, 4.bias. Inputs of rank &gt; 2 ([N, 1, 28, 28])
+/// are flattened to [N, features] first. Outputs are logits (use CrossEntropyLoss).
+/// </summary>
+public sealed class Mlp : Module<Tensor, Tensor>
+{
+    private readonly List<Module<Tensor, Tensor>> _layers = [];
+
+    public Mlp(int inputFeatures = 784, int[]? hidden = null, int outputs = 10, Func<Module<Tensor, Tensor>>? activation = null,
+        DType dtype = DType.Float32, Generator? generator = null)
+    {
+        hidden ??= [256, 128];
+        activation ??= static () => new ReLU();
+        int width = inputFeatures;
+        foreach (int h in hidden)
+        {
+            Add(new Linear(width, h, dtype: dtype, generator: generator));
+            Add(activation());
+            width = h;
+        }
+        Add(new Linear(width, outputs, dtype: dtype, generator: generator));
+        InputFeatures = inputFeatures;
+        Outputs = outputs;
+    }
+
+    public int InputFeatures { get; }
+
+    public int Outputs { get; }
+
+    /// <summary>The layers in order (Linear and activation modules).</summary>
+    public IReadOnlyList<Module<Tensor, Tensor>> Layers => _layers;
+
+    private void Add(Module<Tensor, Tensor> layer) =>
+        _layers.Add(RegisterModule(_layers.Count.ToString(CultureInfo.InvariantCulture), layer));
+
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input.Rank > 2 ? input.Flatten(1) : input;
+        foreach (var layer in _layers) x = layer.Call(x);
+        return x;
+    }
+}

@@ -1,0 +1,122 @@
+namespace DeepSharp.NN;
+
+/// <summary>Which fan Kaiming initialisation preserves: fan_in keeps forward activations' variance, fan_out the gradients'.</summary>
+public enum FanMode
+{
+    FanIn,
+    FanOut,
+}
+
+/// <summary>
+/// Weight initialisation as torch.nn.init: each function fills a tensor in place (under NoGrad, so
+/// parameters can be filled directly), draws from the given <see cref="Generator"/> (default
+/// Generator.Default) and returns the tensor. Zero-element tensors are left alone.
+/// </summary>
+public static class Init
+{
+    public static Tensor Zeros_(Tensor tensor) => Constant_(tensor, 0);
+
+    public static Tensor Ones_(Tensor tensor) => Constant_(tensor, 1);
+
+    public static Tensor Constant_(Tensor tensor, double value)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        using (Autograd.NoGrad()) tensor.Fill_(value);
+        return tensor;
+    }
+
+    /// <summary>U(a, b).</summary>
+    public static Tensor Uniform_(Tensor tensor, double a = 0, double b = 1, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (!(a <= b)) throw new ArgumentException($"init.uniform_: expected a <= b, got a={a}, b={b}");
+        return Fill(tensor, Tensor.Uniform(tensor.ShapeArray, a, b, generator, FloatType(tensor, "uniform_")));
+    }
+
+    /// <summary>N(mean, std^2).</summary>
+    public static Tensor Normal_(Tensor tensor, double mean = 0, double std = 1, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (!(std >= 0)) throw new ArgumentException($"init.normal_: std must be non-negative, got {std}");
+        return Fill(tensor, Tensor.Normal(tensor.ShapeArray, mean, std, generator, FloatType(tensor, "normal_")));
+    }
+
+    /// <summary>Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).</summary>
+    public static Tensor XavierUniform_(Tensor tensor, double gain = 1, Generator? generator = null)
+    {
+        var (fanIn, fanOut) = CalculateFanInAndFanOut(tensor);
+        double bound = Math.Sqrt(3.0) * gain * Math.Sqrt(2.0 / (fanIn + fanOut));
+        return Uniform_(tensor, -bound, bound, generator);
+    }
+
+    /// <summary>Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).</summary>
+    public static Tensor XavierNormal_(Tensor tensor, double gain = 1, Generator? generator = null)
+    {
+        var (fanIn, fanOut) = CalculateFanInAndFanOut(tensor);
+        return Normal_(tensor, 0, gain * Math.Sqrt(2.0 / (fanIn + fanOut)), generator);
+    }
+
+    /// <summary>
+    /// He uniform: U(-b, b) with b = sqrt(3) * gain / sqrt(fan), gain = CalculateGain(nonlinearity, a).
+    /// The defaults (a = 0, fan_in, "leaky_relu") are torch's; Linear uses a = sqrt(5), which gives b = 1/sqrt(fan_in).
+    /// </summary>
+    public static Tensor KaimingUniform_(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.Numel == 0) return tensor;
+        double bound = Math.Sqrt(3.0) * CalculateGain(nonlinearity, a) / Math.Sqrt(CorrectFan(tensor, mode));
+        return Uniform_(tensor, -bound, bound, generator);
+    }
+
+    /// <summary>He normal: N(0, std^2) with std = gain / sqrt(fan).</summary>
+    public static Tensor KaimingNormal_(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.Numel == 0) return tensor;
+        return Normal_(tensor, 0, CalculateGain(nonlinearity, a) / Math.Sqrt(CorrectFan(tensor, mode)), generator);
+    }
+
+    /// <summary>
+    /// torch.nn.init.calculate_gain: 1 for linear/conv/sigmoid, 5/3 for tanh, sqrt(2) for relu,
+    /// sqrt(2 / (1 + slope^2)) for leaky_relu (slope = <paramref name="param"/>, default 0.01), 3/4 for selu.
+    /// </summary>
+    public static double CalculateGain(string nonlinearity, double? param = null) => nonlinearity switch
+    {
+        "linear" or "identity" or "conv1d" or "conv2d" or "conv3d" or "conv_transpose1d" or "conv_transpose2d" or "conv_transpose3d" or "sigmoid" => 1,
+        "tanh" => 5.0 / 3,
+        "relu" => Math.Sqrt(2.0),
+        "leaky_relu" => Math.Sqrt(2.0 / (1 + Math.Pow(param ?? 0.01, 2))),
+        "selu" => 3.0 / 4,
+        _ => throw new ArgumentException($"init.calculate_gain: unsupported nonlinearity '{nonlinearity}'; expected one of linear, conv1d, conv2d, conv3d, conv_transpose1d/2d/3d, sigmoid, tanh, relu, leaky_relu, selu"),
+    };
+
+    /// <summary>
+    /// (fan_in, fan_out) of a weight as torch: a [out, in] matrix gives (in, out); a conv weight
+    /// [out, in, k1, k2, ...] multiplies both by the receptive field k1*k2*...
+    /// </summary>
+    public static (int FanIn, int FanOut) CalculateFanInAndFanOut(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.Rank < 2)
+            throw new ArgumentException($"init: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape {Shapes.Format(tensor.ShapeArray)})");
+        int receptive = 1;
+        for (int i = 2; i < tensor.Rank; i++) receptive *= tensor.ShapeArray[i];
+        return (tensor.ShapeArray[1] * receptive, tensor.ShapeArray[0] * receptive);
+    }
+
+    private static int CorrectFan(Tensor tensor, FanMode mode)
+    {
+        var (fanIn, fanOut) = CalculateFanInAndFanOut(tensor);
+        return mode == FanMode.FanIn ? fanIn : fanOut;
+    }
+
+    private static DType FloatType(Tensor tensor, string op) => tensor.IsFloatingPoint ? tensor.DType
+        : throw new ArgumentException($"init.{op}: expected a floating-point tensor, got {tensor.DType.Name()} {Shapes.Format(tensor.ShapeArray)}");
+
+    private static Tensor Fill(Tensor tensor, Tensor values)
+    {
+        if (tensor.Numel == 0) return tensor;
+        using (Autograd.NoGrad()) tensor.Copy_(values);
+        return tensor;
+    }
+}

@@ -1,0 +1,76 @@
+namespace DeepSharp.NN;
+
+/// <summary>How a loss combines its per-element losses (PyTorch's reduction="none"|"mean"|"sum"|"batchmean").</summary>
+public enum Reduction
+{
+    /// <summary>No reduction: one loss per element (or per sample for class losses).</summary>
+    None,
+
+    /// <summary>The mean (for weighted class losses: divided by the sum of the targets' weights).</summary>
+    Mean,
+
+    Sum,
+
+    /// <summary>Sum divided by the batch size; only KLDivLoss accepts it (the true KL divergence per sample).</summary>
+    BatchMean,
+}
+
+/// <summary>
+/// Base of the loss modules: a module over (input, target) pairs. Call it as
+/// <c>loss.Call(logits, labels)</c> (hooks fire) or <c>loss.Forward(logits, labels)</c>.
+/// Class weights are registered as buffers named as in PyTorch (<c>weight</c>, <c>pos_weight</c>).
+/// </summary>
+public abstract class Loss : Module<(Tensor Input, Tensor Target), Tensor>
+{
+    protected Loss(Reduction reduction) => Reduction = reduction;
+
+    public Reduction Reduction { get; }
+
+    public Tensor Call(Tensor input, Tensor target) => Call((input, target));
+
+    public abstract Tensor Forward(Tensor input, Tensor target);
+
+    public sealed override Tensor Forward((Tensor Input, Tensor Target) input) => Forward(input.Input, input.Target);
+
+    protected override string ExtraRepr => Reduction == Reduction.Mean ? "" : $"reduction='{Functional.ReductionName(Reduction)}'";
+}
+
+public static partial class Functional
+{
+    /// <summary>Applies a reduction to elementwise losses. BatchMean is rejected here: only kl_div defines it.</summary>
+    internal static Tensor Reduce(string op, Tensor loss, Reduction reduction) => reduction switch
+    {
+        Reduction.None => loss,
+        Reduction.Mean => loss.Mean(),
+        Reduction.Sum => loss.Sum(),
+        _ => throw new ArgumentException($"{op}: {ReductionName(reduction)} is not a valid value for reduction (expected none, mean or sum)"),
+    };
+
+    internal static LossReduction ToOp(string op, Reduction reduction) => reduction switch
+    {
+        Reduction.None => LossReduction.None,
+        Reduction.Mean => LossReduction.Mean,
+        Reduction.Sum => LossReduction.Sum,
+        _ => throw new ArgumentException($"{op}: {ReductionName(reduction)} is not a valid value for reduction (expected none, mean or sum)"),
+    };
+
+    internal static string ReductionName(Reduction reduction) => reduction switch
+    {
+        Reduction.None => "none",
+        Reduction.Mean => "mean",
+        Reduction.Sum => "sum",
+        Reduction.BatchMean => "batchmean",
+        _ => reduction.ToString(),
+    };
+
+    /// <summary>Shape checks shared by the elementwise losses: target must broadcast to the input.</summary>
+    internal static void CheckPair(string op, Tensor input, Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(target);
+        input.RequireFloat(op);
+        if (target.DType != input.DType)
+            throw new ArgumentException($"{op}: target dtype {target.DType.Name()} does not match the input's {input.DType.Name()}; convert the target with .To(DType.{input.DType})");
+        _ = Shapes.Broadcast(op, input.ShapeArray, target.ShapeArray); // throws, naming both shapes, when they do not broadcast
+    }
+}
