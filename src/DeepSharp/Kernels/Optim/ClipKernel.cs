@@ -1,0 +1,147 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace DeepSharp.Kernels.Optim;
+
+/// <summary>
+/// Gradient clipping: the norms (accumulated in double, so a long float32 gradient loses no
+/// precision), an in-place scale and an in-place clamp.
+/// </summary>
+public static class ClipKernel
+{
+    /// <summary>Σ x², in double.</summary>
+    public static double SumOfSquares<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return SumOfSquares(MemoryMarshal.Cast<T, float>(x));
+        if (typeof(T) == typeof(double)) return SumOfSquares(MemoryMarshal.Cast<T, double>(x));
+        throw new NotSupportedException($"SumOfSquares on {typeof(T).Name}");
+    }
+
+    private static double SumOfSquares(ReadOnlySpan<float> x)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
+        int n = x.Length, i = 0;
+        double sum = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            Vector512<double> a0 = default, a1 = default;
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.LoadUnsafe(ref r, (nuint)i));
+                a0 = Vector512.FusedMultiplyAdd(lo, lo, a0);
+                a1 = Vector512.FusedMultiplyAdd(hi, hi, a1);
+            }
+            sum = Vector512.Sum(a0 + a1);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            Vector256<double> a0 = default, a1 = default;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref r, (nuint)i));
+                a0 = Vector256.FusedMultiplyAdd(lo, lo, a0);
+                a1 = Vector256.FusedMultiplyAdd(hi, hi, a1);
+            }
+            sum = Vector256.Sum(a0 + a1);
+        }
+        for (; i < n; i++)
+        {
+            double v = Unsafe.Add(ref r, i);
+            sum = Math.FusedMultiplyAdd(v, v, sum);
+        }
+        return sum;
+    }
+
+    private static double SumOfSquares(ReadOnlySpan<double> x)
+    {
+        ref double r = ref MemoryMarshal.GetReference(x);
+        int n = x.Length, i = 0;
+        double sum = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<double>.Count)
+        {
+            Vector512<double> a = default;
+            for (; i <= n - Vector512<double>.Count; i += Vector512<double>.Count)
+            {
+                var v = Vector512.LoadUnsafe(ref r, (nuint)i);
+                a = Vector512.FusedMultiplyAdd(v, v, a);
+            }
+            sum = Vector512.Sum(a);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<double>.Count)
+        {
+            Vector256<double> a = default;
+            for (; i <= n - Vector256<double>.Count; i += Vector256<double>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                a = Vector256.FusedMultiplyAdd(v, v, a);
+            }
+            sum = Vector256.Sum(a);
+        }
+        for (; i < n; i++)
+        {
+            double v = Unsafe.Add(ref r, i);
+            sum = Math.FusedMultiplyAdd(v, v, sum);
+        }
+        return sum;
+    }
+
+    /// <summary>max |x| (0 for an empty span), NaN if any element is NaN.</summary>
+    public static double MaxAbs<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T r = ref MemoryMarshal.GetReference(x);
+        int n = x.Length, i = 0;
+        T max = T.Zero;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        {
+            var acc = Vector512<T>.Zero;
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                acc = Vector512.Max(acc, Vector512.Abs(Vector512.LoadUnsafe(ref r, (nuint)i)));
+            for (int k = 0; k < Vector512<T>.Count; k++) max = T.Max(max, acc[k]);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        {
+            var acc = Vector256<T>.Zero;
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                acc = Vector256.Max(acc, Vector256.Abs(Vector256.LoadUnsafe(ref r, (nuint)i)));
+            for (int k = 0; k < Vector256<T>.Count; k++) max = T.Max(max, acc[k]);
+        }
+        for (; i < n; i++) max = T.Max(max, T.Abs(Unsafe.Add(ref r, i)));
+        return double.CreateTruncating(max);
+    }
+
+    /// <summary>Σ |x|^p in double, for the general p-norm (rare: 2 and ∞ have fast paths).</summary>
+    public static double SumOfPowers<T>(ReadOnlySpan<T> x, double p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double sum = 0;
+        foreach (T v in x) sum += Math.Pow(Math.Abs(double.CreateTruncating(v)), p);
+        return sum;
+    }
+
+    /// <summary>x = x · factor.</summary>
+    public static void Scale<T>(Span<T> x, T factor) where T : unmanaged, IFloatingPointIeee754<T> =>
+        FusedUpdate.Run<T, ScaleUpdate<T>>(x.Length, new ScaleUpdate<T>(ref MemoryMarshal.GetReference(x), factor));
+
+    /// <summary>x = min(max(x, min), max); NaN stays NaN (as torch.clamp).</summary>
+    public static void Clamp<T>(Span<T> x, T min, T max) where T : unmanaged, IFloatingPointIeee754<T> =>
+        FusedUpdate.Run<T, ClampUpdate<T>>(x.Length, new ClampUpdate<T>(ref MemoryMarshal.GetReference(x), min, max));
+
+    private readonly ref struct ScaleUpdate<T>(ref T x, T factor) : IFusedUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly ref T _x = ref x;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Apply<TV, TS>(nuint i) where TS : ISimd<TV, T> =>
+            TS.Store(TS.Mul(TS.Load(ref _x, i), TS.Splat(factor)), ref _x, i);
+    }
+
+    private readonly ref struct ClampUpdate<T>(ref T x, T min, T max) : IFusedUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly ref T _x = ref x;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Apply<TV, TS>(nuint i) where TS : ISimd<TV, T> =>
+            TS.Store(TS.Min(TS.Max(TS.Load(ref _x, i), TS.Splat(min)), TS.Splat(max)), ref _x, i);
+    }
+}

@@ -1,0 +1,36 @@
+namespace DeepSharp.Optim;
+
+/// <summary>Hyper-parameters of <see cref="AdamW"/>, with PyTorch's defaults (weight decay 1e-2).</summary>
+public sealed record AdamWOptions(double Lr = 1e-3, double Beta1 = 0.9, double Beta2 = 0.999, double Eps = 1e-8,
+    double WeightDecay = 1e-2, bool Amsgrad = false, bool Maximize = false) : OptimizerOptions(Lr)
+{
+    public override IEnumerable<(string Name, double Value)> HyperParameters() => AdamShared.HyperParameters(this, Beta1, Beta2, Eps, WeightDecay, Amsgrad, Maximize);
+
+    public override OptimizerOptions FromHyperParameters(Func<string, double> value) =>
+        new AdamWOptions(value("lr"), value("beta1"), value("beta2"), value("eps"), value("weight_decay"), value("amsgrad") != 0, value("maximize") != 0);
+
+    public override void Validate()
+    {
+        base.Validate();
+        AdamShared.Validate(this, Beta1, Beta2, Eps, WeightDecay);
+    }
+
+    public override double? CycledMomentum => Beta1;
+
+    public override OptimizerOptions WithCycledMomentum(double momentum) => this with { Beta1 = momentum };
+}
+
+/// <summary>
+/// AdamW (Loshchilov and Hutter): Adam with decoupled weight decay, p ← p·(1 − lr·wd) before the
+/// Adam step, instead of adding wd·p to the gradient.
+/// </summary>
+public sealed class AdamW : Optimizer<AdamWOptions>
+{
+    public AdamW(IEnumerable<Tensor> parameters, AdamWOptions? options = null) : this([new ParamGroup(parameters, options ?? new AdamWOptions())]) { }
+
+    public AdamW(IEnumerable<ParamGroup> groups) : base("AdamW", groups, AdamShared.BufferNames, hasStepCount: true) { }
+
+    protected override void Update(ParamState state, Tensor param, Tensor grad, AdamWOptions o) =>
+        AdamShared.Update(state, param, grad, Buffer(state, 0, param), Buffer(state, 1, param), o.Amsgrad ? Buffer(state, 2, param) : null,
+            o.Lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, decoupled: true, o.Amsgrad, o.Maximize);
+}
