@@ -1,0 +1,19 @@
+namespace DeepSharp.Data;
+
+/// <summary>A finite, indexable collection of (input, target) examples.</summary>
+public interface IDataset
+{
+    int Count { get; }
+
+    /// <summary>Example <paramref name="index"/> (0 &lt;= index &lt; Count), without a batch dimension.</summary>
+    (Tensor Input, Tensor Target) Get(int index);
+}
+
+/// <summary>
+/// A dataset that can build a whole batch at once (for in-memory tensors: one IndexSelect per batch
+/// instead of Count small copies and a stack). The result must equal stacking Get(i) for each index.
+/// </summary>
+public interface IBatchDataset : IDataset
+{
+    (Tensor Input, Tensor Target) GetBatch(ReadOnlySpan<int> indices);
+}
