@@ -1,0 +1,31 @@
+using System.CommandLine;
+using DeepSharp.Cli.Examples;
+using DeepSharp.Cli.Support;
+
+namespace DeepSharp.Cli.Commands;
+
+/// <summary><c>deepsharp examples NAME</c>: the classic demonstrations, each printing what it shows.</summary>
+internal static class ExamplesCommand
+{
+    private static readonly Dictionary<string, (string Help, Func<int, int> Run)> All = new()
+    {
+        ["xor"] = ("a single-layer perceptron cannot learn XOR; a two-layer network can", Xor.Run),
+        ["linear-regression"] = ("gradient descent converges to the closed-form least-squares solution", LinearRegression.Run),
+        ["logistic-regression"] = ("logistic regression separates two Gaussian classes with a linear boundary", ClassificationExamples.Logistic),
+        ["softmax-regression"] = ("softmax regression classifies three Gaussian classes; softmax + cross-entropy gives delta = p - y", ClassificationExamples.Softmax),
+    };
+
+    public static Command Create()
+    {
+        var name = new Argument<string>("name") { Description = "one of: " + string.Join(", ", All.Keys) };
+        var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
+        var command = new Command("examples", "Run a classic demonstration: " + string.Join("; ", All.Select(kv => $"{kv.Key} ({kv.Value.Help})"))) { name, seed };
+        command.SetAction(p =>
+        {
+            string n = p.GetValue(name)!;
+            if (!All.TryGetValue(n, out var example)) throw new CliException($"unknown example '{n}'; available: {string.Join(", ", All.Keys)}");
+            return example.Run(p.GetValue(seed));
+        });
+        return command;
+    }
+}

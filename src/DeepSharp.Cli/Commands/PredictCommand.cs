@@ -1,0 +1,68 @@
+using System.CommandLine;
+using DeepSharp.Cli.Support;
+using DeepSharp.Data;
+using Spectre.Console;
+
+namespace DeepSharp.Cli.Commands;
+
+/// <summary><c>deepsharp predict</c>: class probabilities for one image (PNG/PGM, or one entry of an IDX file).</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = Inputs.ModelHelp, Required = true };
+        var weights = new Option<string>("--weights") { Description = "safetensors weights", Required = true };
+        var input = new Option<string>("--input") { Description = "a PNG or PGM image, or an IDX images file (with --index)", Required = true };
+        var index = new Option<int>("--index") { Description = "image index inside an IDX file", DefaultValueFactory = _ => 0 };
+        var data = new Option<string>("--data") { Description = "dataset whose class names and normalisation to use", DefaultValueFactory = _ => "fashion-mnist" };
+        var command = new Command("predict", "Class probabilities for one image") { model, weights, input, index, data };
+        command.SetAction(p => Run(p.GetValue(model)!, p.GetValue(weights)!, p.GetValue(input)!, p.GetValue(index), p.GetValue(data)!));
+        return command;
+    }
+
+    private static int Run(string modelName, string weights, string inputPath, int index, string dataName)
+    {
+        if (!File.Exists(inputPath)) throw new CliException($"--input: file '{inputPath}' not found");
+        var image = LoadImage(inputPath, index);
+        var classes = dataName == "mnist" ? Mnist.Classes : FashionMnist.Classes;
+        var model = Inputs.CreateModel(modelName, new DataChoice(dataName, null!, null!, null!, 784, classes.Count, classes));
+        Weights.Load(model, weights);
+        model.Eval();
+        Tensor probabilities;
+        using (Autograd.NoGrad())
+        {
+            var logits = model.Call(image.Reshape(1, 1, 28, 28));
+            probabilities = logits.Size(1) == 1 ? Tensor.Cat([logits.Sigmoid().RSub(1), logits.Sigmoid()], 1) : logits.Softmax(1);
+        }
+        var p = probabilities.Reshape(-1).ToDoubleArray();
+        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(Path.GetFileName(inputPath))}[/]");
+        table.AddColumn("class");
+        table.AddColumn(new TableColumn("probability").RightAligned());
+        table.AddColumn("");
+        foreach (int k in Enumerable.Range(0, p.Length).OrderByDescending(k => p[k]))
+        {
+            string name = p.Length == classes.Count ? classes[k] : k == 1 ? "positive" : "negative";
+            table.AddRow(Markup.Escape(name), $"{p[k]:P2}", new string('#', (int)Math.Round(p[k] * 30)));
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    /// <summary>The image as [28, 28] in [0, 1], resized bilinearly when needed.</summary>
+    private static Tensor LoadImage(string path, int index)
+    {
+        Tensor image;
+        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || path.Contains("idx", StringComparison.OrdinalIgnoreCase))
+        {
+            var all = IdxReader.ReadFloat32(path, 255f);
+            if (all.Rank != 3) throw new CliException($"--input: IDX file '{path}' holds shape [{string.Join(", ", all.Shape.ToArray())}], expected images [N, H, W]");
+            if (index < 0 || index >= all.Size(0)) throw new CliException($"--index {index} is outside the {all.Size(0)} images of '{path}'");
+            image = all[index];
+        }
+        else
+        {
+            image = Image.Load(path).ToGrayTensor();
+        }
+        return image.Size(0) == 28 && image.Size(1) == 28 ? image : ImageOps.ResizeBilinear(image, 28, 28);
+    }
+}

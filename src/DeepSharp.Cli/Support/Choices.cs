@@ -1,0 +1,45 @@
+using DeepSharp.Models;
+using DeepSharp.NN;
+using DeepSharp.Optim;
+
+namespace DeepSharp.Cli.Support;
+
+/// <summary>Optimizer, loss and accuracy choices for a model, by name.</summary>
+internal static class Choices
+{
+    public const string OptimizerHelp = "sgd (momentum 0.9), adam (default), adamw, rmsprop, adagrad";
+
+    public static double DefaultLr(string optimizer) => optimizer switch
+    {
+        "sgd" => 0.05,
+        "adagrad" => 0.01,
+        _ => 1e-3,
+    };
+
+    public static Optimizer CreateOptimizer(string name, IEnumerable<Tensor> parameters, double lr) => name switch
+    {
+        "sgd" => new Sgd(parameters, new SgdOptions(Lr: lr, Momentum: 0.9)),
+        "adam" => new Adam(parameters, new AdamOptions(Lr: lr)),
+        "adamw" => new AdamW(parameters, new AdamWOptions(Lr: lr)),
+        "rmsprop" => new RmsProp(parameters, new RmsPropOptions(Lr: lr)),
+        "adagrad" => new Adagrad(parameters, new AdagradOptions(Lr: lr)),
+        _ => throw new CliException($"unknown --optimizer '{name}'; expected {OptimizerHelp}"),
+    };
+
+    /// <summary>Cross-entropy for classifiers; binary cross-entropy against one-vs-rest targets for logistic regression.</summary>
+    public static Func<Tensor, Tensor, Tensor> Loss(Module<Tensor, Tensor> model) => model is LogisticRegression lr
+        ? (output, labels) => Functional.BinaryCrossEntropyWithLogits(output, lr.Targets(labels))
+        : (output, labels) => Functional.CrossEntropy(output, labels);
+
+    /// <summary>Correct-prediction counter matching <see cref="Loss"/> (null: the trainer's default for logits).</summary>
+    public static Func<Tensor, Tensor, long?>? Accuracy(Module<Tensor, Tensor> model) => model is LogisticRegression lr
+        ? (output, labels) =>
+        {
+            var scores = output.ToDoubleArray();
+            var y = labels.ToArray<long>();
+            long correct = 0;
+            for (int i = 0; i < y.Length; i++) if (scores[i] > 0 == (y[i] == lr.PositiveClass)) correct++;
+            return correct;
+        }
+        : null;
+}

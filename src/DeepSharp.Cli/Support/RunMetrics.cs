@@ -1,0 +1,42 @@
+using System.Text.Json.Serialization;
+using DeepSharp.Training;
+
+namespace DeepSharp.Cli.Support;
+
+/// <summary>The metrics.json of a run (snake_case keys).</summary>
+internal sealed record RunMetrics(
+    string Model,
+    string Data,
+    double? TestAccuracy,
+    double TestLoss,
+    int Epochs,
+    double WallSeconds,
+    double SamplesPerSecond,
+    List<Dictionary<string, double>> History,
+    long[][]? ConfusionMatrix,
+    IReadOnlyList<string>? Classes,
+    double[]? Precision,
+    double[]? Recall,
+    double[]? F1)
+{
+    public static RunMetrics From(string model, DataChoice data, EvaluationResult test, TrainingHistory? history, int epochs)
+    {
+        long[][]? confusion = null;
+        double[]? precision = null, recall = null, f1 = null;
+        if (test.Predictions is not null && test.Targets is not null)
+        {
+            var m = Metrics.ConfusionMatrix(test.Predictions, test.Targets, data.Classes);
+            confusion = Enumerable.Range(0, data.Classes).Select(i => Enumerable.Range(0, data.Classes).Select(j => m[i, j]).ToArray()).ToArray();
+            (precision, recall, f1) = Metrics.PrecisionRecallF1(m);
+        }
+        var rows = history?.Epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 }).ToList() ?? [];
+        double sps = rows.Count > 0 ? rows.Average(r => r.GetValueOrDefault("samples_per_second")) : 0;
+        return new RunMetrics(model, data.Name, test.Accuracy, test.Loss, epochs, history?.WallSeconds ?? 0, sps, rows, confusion, data.ClassNames,
+            precision, recall, f1);
+    }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(RunMetrics))]
+internal sealed partial class CliJson : JsonSerializerContext;

@@ -1,0 +1,23 @@
+namespace DeepSharp.Training;
+
+/// <summary>The figures of one epoch: loss, accuracy, val_loss, val_accuracy, lr, samples_per_second, seconds, ...</summary>
+public sealed class EpochLogs : Dictionary<string, double>
+{
+    public EpochLogs(int epoch) => Epoch = epoch;
+
+    /// <summary>Zero-based epoch index.</summary>
+    public int Epoch { get; }
+
+    public double? Get(string key) => TryGetValue(key, out double v) ? v : null;
+}
+
+/// <summary>Everything <see cref="Trainer.Fit"/> measured, one entry per epoch.</summary>
+public sealed class TrainingHistory
+{
+    public List<EpochLogs> Epochs { get; } = [];
+
+    /// <summary>True when a callback (for example early stopping) ended training before the last epoch.</summary>
+    public bool StoppedEarly { get; internal set; }
+
+    public double WallSeconds { get; internal set; }
+}

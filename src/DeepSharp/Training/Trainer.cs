@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using DeepSharp.Data;
+using DeepSharp.NN;
+using DeepSharp.Optim;
+
+namespace DeepSharp.Training;
+
+/// <summary>Options of a <see cref="Trainer"/>.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Stepped after every epoch (ReduceLROnPlateau gets the monitored metric), or after every batch when <see cref="SchedulerPerBatch"/>.</summary>
+    public LRScheduler? Scheduler { get; init; }
+
+    /// <summary>Step the scheduler after every optimizer step (OneCycleLR, warm-up) instead of every epoch.</summary>
+    public bool SchedulerPerBatch { get; init; }
+
+    /// <summary>The metric ReduceLROnPlateau watches (default val_loss, else loss).</summary>
+    public string PlateauMetric { get; init; } = "val_loss";
+
+    /// <summary>Clip the total gradient norm to this value before each step.</summary>
+    public double? ClipGradNorm { get; init; }
+
+    /// <summary>Where progress goes; <see cref="SilentReporter"/> when null.</summary>
+    public ITrainingReporter? Reporter { get; init; }
+
+    /// <summary>Counts correct predictions in a batch (output, target); the default handles logits [N, C] with int64 targets [N].</summary>
+    public Func<Tensor, Tensor, long?>? CountCorrect { get; init; }
+
+    /// <summary>Generators saved in checkpoints besides the data loader's (dropout uses Generator.Default).</summary>
+    public IReadOnlyList<Generator>? Generators { get; init; }
+}
+
+/// <summary>Loss, accuracy and (optionally) predictions over a dataset.</summary>
+public sealed record EvaluationResult(double Loss, double? Accuracy, int Samples, Tensor? Predictions, Tensor? Targets);
+
+/// <summary>
+/// Keras-style training loop over a model, a loss and an optimizer: <see cref="Fit"/> runs epochs of
+/// mini-batch gradient descent with validation, callbacks, LR scheduling and progress reporting;
+/// <see cref="Evaluate"/> and <see cref="Predict"/> run the model without recording gradients.
+/// The whole training state can be saved and resumed exactly with <see cref="SaveCheckpoint"/>/<see cref="LoadCheckpoint"/>.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly Func<Tensor, Tensor, Tensor> _loss;
+    private DataLoader? _train;
+    private DataLoaderState? _resumeLoader;
+
+    public Trainer(Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss, Optimizer optimizer, TrainerOptions? options = null)
+    {
+        Model = model;
+        _loss = loss;
+        Optimizer = optimizer;
+        Options = options ?? new TrainerOptions();
+    }
+
+    public Module<Tensor, Tensor> Model { get; }
+    public Optimizer Optimizer { get; }
+    public TrainerOptions Options { get; }
+
+    /// <summary>Number of completed epochs (the next epoch's zero-based index).</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>Number of optimizer steps taken.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Set by a callback to end <see cref="Fit"/> after the current epoch.</summary>
+    public bool StopTraining { get; set; }
+
+    private ITrainingReporter Reporter => Options.Reporter ?? SilentReporter.Instance;
+
+    /// <summary>Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).</summary>
+    public TrainingHistory Fit(DataLoader train, DataLoader? validation = null, int epochs = 1, IReadOnlyList<ICallback>? callbacks = null)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative, got {epochs}");
+        _train = train;
+        if (_resumeLoader is not null)
+        {
+            train.LoadState(_resumeLoader);
+            _resumeLoader = null;
+        }
+        callbacks ??= [];
+        var history = new TrainingHistory();
+        var wall = Stopwatch.StartNew();
+        StopTraining = false;
+        foreach (var c in callbacks) c.OnTrainBegin(this);
+        Reporter.TrainBegin(epochs - Epoch, train.Count);
+        while (Epoch < epochs && !StopTraining)
+        {
+            foreach (var c in callbacks) c.OnEpochBegin(this, Epoch);
+            var logs = RunEpoch(train, callbacks);
+            if (validation is not null)
+            {
+                var v = Evaluate(validation);
+                logs["val_loss"] = v.Loss;
+                if (v.Accuracy is double acc) logs["val_accuracy"] = acc;
+            }
+            StepSchedulerAfterEpoch(logs);
+            Epoch++;
+            history.Epochs.Add(logs);
+            foreach (var c in callbacks) c.OnEpochEnd(this, logs);
+            Reporter.EpochEnd(logs, epochs);
+        }
+        history.StoppedEarly = StopTraining && Epoch < epochs;
+        history.WallSeconds = wall.Elapsed.TotalSeconds;
+        foreach (var c in callbacks) c.OnTrainEnd(this, history);
+        Reporter.TrainEnd(history);
+        return history;
+    }
+
+    private EpochLogs RunEpoch(DataLoader train, IReadOnlyList<ICallback> callbacks)
+    {
+        Model.Train();
+        var logs = new EpochLogs(Epoch) { ["lr"] = Optimizer.ParamGroups[0].Lr };
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        long correct = 0, samples = 0, classified = 0;
+        int batch = 0;
+        Reporter.EpochBegin(Epoch, train.Count);
+        foreach (var (input, target) in train)
+        {
+            Optimizer.ZeroGrad();
+            var output = Model.Call(input);
+            var loss = _loss(output, target);
+            loss.Backward();
+            if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
+            Optimizer.Step();
+            Step++;
+            if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
+
+            int n = input.Shape.Length > 0 ? input.Size(0) : 1;
+            double l = loss.ToDouble();
+            lossSum += l * n;
+            samples += n;
+            if (Correct(output, target) is long c)
+            {
+                correct += c;
+                classified += n;
+            }
+            batch++;
+            foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, l);
+            Reporter.BatchEnd(batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        logs["loss"] = samples > 0 ? lossSum / samples : double.NaN;
+        if (classified > 0) logs["accuracy"] = (double)correct / classified;
+        logs["seconds"] = seconds;
+        logs["samples_per_second"] = seconds > 0 ? samples / seconds : 0;
+        return logs;
+    }
+
+    private void StepSchedulerAfterEpoch(EpochLogs logs)
+    {
+        var scheduler = Options.Scheduler;
+        if (scheduler is null || Options.SchedulerPerBatch) return;
+        if (scheduler is ReduceLROnPlateau plateau)
+        {
+            double metric = logs.Get(Options.PlateauMetric) ?? logs.Get("loss") ?? double.NaN;
+            plateau.Step(metric);
+        }
+        else scheduler.Step();
+    }
+
+    private long? Correct(Tensor output, Tensor target) => Options.CountCorrect is { } f ? f(output, target) : CountCorrect(output, target);
+
+    /// <summary>Correct predictions in a classification batch (logits [N, C], int64 targets [N]); null otherwise.</summary>
+    public static long? CountCorrect(Tensor output, Tensor target)
+    {
+        if (target.DType != DType.Int64 || output.Rank != 2 || target.Rank != 1 || target.Size(0) != output.Size(0)) return null;
+        var predicted = output.Argmax(1).ToArray<long>();
+        var labels = target.ToArray<long>();
+        long correct = 0;
+        for (int i = 0; i < labels.Length; i++) if (predicted[i] == labels[i]) correct++;
+        return correct;
+    }
+
+    /// <summary>Mean loss and accuracy over a dataset in eval mode without gradients; optionally keeps argmax predictions.</summary>
+    public EvaluationResult Evaluate(DataLoader data, bool keepPredictions = false)
+    {
+        bool wasTraining = Model.Training;
+        Model.Eval();
+        using var _ = Autograd.NoGrad();
+        double lossSum = 0;
+        long correct = 0, samples = 0, classified = 0;
+        var predictions = new List<Tensor>();
+        var targets = new List<Tensor>();
+        foreach (var (input, target) in data)
+        {
+            var output = Model.Call(input);
+            int n = input.Shape.Length > 0 ? input.Size(0) : 1;
+            lossSum += _loss(output, target).ToDouble() * n;
+            samples += n;
+            if (Correct(output, target) is long c)
+            {
+                correct += c;
+                classified += n;
+                if (keepPredictions && output.Rank == 2 && output.Size(1) > 1)
+                {
+                    predictions.Add(output.Argmax(1));
+                    targets.Add(target);
+                }
+            }
+        }
+        Model.Train(wasTraining);
+        return new EvaluationResult(samples > 0 ? lossSum / samples : double.NaN, classified > 0 ? (double)correct / classified : null, (int)samples,
+            predictions.Count > 0 ? Tensor.Cat(predictions) : null, targets.Count > 0 ? Tensor.Cat(targets) : null);
+    }
+
+    /// <summary>The model's output for one batch, in eval mode without gradients.</summary>
+    public Tensor Predict(Tensor input)
+    {
+        bool wasTraining = Model.Training;
+        Model.Eval();
+        try
+        {
+            using var _ = Autograd.NoGrad();
+            return Model.Call(input);
+        }
+        finally
+        {
+            Model.Train(wasTraining);
+        }
+    }
+
+    /// <summary>Writes model, optimizer, scheduler, generators, data-loader position, epoch and step to one file, atomically.</summary>
+    public void SaveCheckpoint(string path)
+    {
+        var loader = _train is null ? null
+            : new DataLoaderState(Epoch, _train.Generator.Seed, _train.Generator.Offset, 0); // between epochs: the next epoch starts here
+        Checkpoint.Save(path, Model, Optimizer, Options.Scheduler, AllGenerators(), new CheckpointProgress(Epoch, Step, loader));
+    }
+
+    /// <summary>Restores everything <see cref="SaveCheckpoint"/> wrote; the next <see cref="Fit"/> continues exactly as uninterrupted training would.</summary>
+    public void LoadCheckpoint(string path)
+    {
+        var progress = Checkpoint.Load(path, Model, Optimizer, Options.Scheduler, AllGenerators());
+        Epoch = progress.Epoch;
+        Step = progress.Step;
+        _resumeLoader = progress.Loader;
+    }
+
+    private List<Generator> AllGenerators()
+    {
+        var list = new List<Generator>();
+        if (_train is not null && !ReferenceEquals(_train.Generator, Generator.Default)) list.Add(_train.Generator);
+        list.Add(Generator.Default);
+        foreach (var g in Options.Generators ?? []) if (!list.Contains(g)) list.Add(g);
+        return list;
+    }
+}
