@@ -24,22 +24,23 @@ internal static class TrainCommand
         var batch = new Option<int>("--batch-size") { Description = "mini-batch size", DefaultValueFactory = _ => 64 };
         var lr = new Option<double?>("--lr") { Description = "learning rate (default: 0.05 for sgd, 1e-3 for adam)" };
         var optimizer = new Option<string>("--optimizer") { Description = Choices.OptimizerHelp, DefaultValueFactory = _ => "adam" };
+        var schedule = new Option<string>("--lr-schedule") { Description = "cosine (anneal to 0 over the run, default), step (x0.1 every third of the run) or none", DefaultValueFactory = _ => "cosine" };
         var seed = new Option<int>("--seed") { Description = "random seed (same seed, same run)", DefaultValueFactory = _ => 42 };
         var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
         var output = new Option<string?>("--out") { Description = "output directory (default: runs/MODEL)" };
         var resume = new Option<string?>("--resume") { Description = "checkpoint file to resume from (e.g. runs/mlp/checkpoint/last.safetensors)" };
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/ and DIR/metrics.json")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, seed, threads, output, resume,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, seed, threads, output, resume,
         };
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume))));
+            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
-        string Optimizer, int Seed, int? Threads, string? Out, string? Resume);
+        string Optimizer, string Schedule, int Seed, int? Threads, string? Out, string? Resume);
 
     internal static int Run(TrainSettings s)
     {
@@ -62,6 +63,7 @@ internal static class TrainCommand
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
         var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
         {
+            Scheduler = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs),
             Reporter = new ConsoleReporter(),
             CountCorrect = Choices.Accuracy(model),
         });

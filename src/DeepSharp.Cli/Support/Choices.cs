@@ -26,6 +26,15 @@ internal static class Choices
         _ => throw new CliException($"unknown --optimizer '{name}'; expected {OptimizerHelp}"),
     };
 
+    /// <summary>An epoch-stepped learning-rate schedule over <paramref name="epochs"/> epochs.</summary>
+    public static LRScheduler? CreateSchedule(string name, Optimizer optimizer, int epochs) => name switch
+    {
+        "cosine" => new CosineAnnealingLR(optimizer, Math.Max(epochs, 1)),
+        "step" => new StepLR(optimizer, Math.Max(epochs / 3, 1), 0.1),
+        "none" => null,
+        _ => throw new CliException($"unknown --lr-schedule '{name}'; expected cosine, step or none"),
+    };
+
     /// <summary>Cross-entropy for classifiers; binary cross-entropy against one-vs-rest targets for logistic regression.</summary>
     public static Func<Tensor, Tensor, Tensor> Loss(Module<Tensor, Tensor> model) => model is LogisticRegression lr
         ? (output, labels) => Functional.BinaryCrossEntropyWithLogits(output, lr.Targets(labels))

@@ -239,11 +239,10 @@ public sealed class Trainer
         _resumeLoader = progress.Loader;
     }
 
+    /// <summary>Generators saved besides the data loader's (whose state travels in its DataLoaderState).</summary>
     private List<Generator> AllGenerators()
     {
-        var list = new List<Generator>();
-        if (_train is not null && !ReferenceEquals(_train.Generator, Generator.Default)) list.Add(_train.Generator);
-        list.Add(Generator.Default);
+        var list = new List<Generator> { Generator.Default };
         foreach (var g in Options.Generators ?? []) if (!list.Contains(g)) list.Add(g);
         return list;
     }
