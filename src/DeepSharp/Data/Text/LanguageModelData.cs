@@ -1,0 +1,122 @@
+namespace DeepSharp.Data.Text;
+
+/// <summary>
+/// Language-modelling examples cut from one token stream: example i is the window
+/// tokens[i*T .. i*T+T) as input and the same window shifted by one as target (next-token prediction).
+/// </summary>
+public sealed class LanguageModelDataset : IBatchDataset
+{
+    private readonly long[] _tokens;
+
+    public LanguageModelDataset(long[] tokens, int sequenceLength)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (sequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(sequenceLength), $"language model data: sequence length must be positive, got {sequenceLength}");
+        if (tokens.Length < sequenceLength + 1)
+            throw new ArgumentException($"language model data: {tokens.Length} tokens are fewer than one sequence of {sequenceLength} + 1");
+        _tokens = tokens;
+        SequenceLength = sequenceLength;
+    }
+
+    public int SequenceLength { get; }
+
+    public int Count => (_tokens.Length - 1) / SequenceLength;
+
+    public (Tensor Input, Tensor Target) Get(int index) => GetBatch([index]) is var (x, y) ? (x.Squeeze(0), y.Squeeze(0)) : default;
+
+    public (Tensor Input, Tensor Target) GetBatch(ReadOnlySpan<int> indices)
+    {
+        int t = SequenceLength;
+        var x = new long[indices.Length * t];
+        var y = new long[indices.Length * t];
+        for (int b = 0; b < indices.Length; b++)
+        {
+            int i = indices[b];
+            if ((uint)i >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(indices), $"language model data: index {i} is outside [0, {Count})");
+            _tokens.AsSpan(i * t, t).CopyTo(x.AsSpan(b * t, t));
+            _tokens.AsSpan(i * t + 1, t).CopyTo(y.AsSpan(b * t, t));
+        }
+        return (Tensor.From(x, indices.Length, t), Tensor.From(y, indices.Length, t));
+    }
+}
+
+/// <summary>
+/// Truncated-BPTT batching (char-rnn style): the stream is cut into B parallel streams and batch k
+/// holds window k of every stream, so the hidden state of batch k is the right start for batch k+1.
+/// </summary>
+public sealed class StreamBatches
+{
+    private readonly long[] _tokens;
+
+    public StreamBatches(long[] tokens, int batchSize, int sequenceLength)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (batchSize <= 0 || sequenceLength <= 0) throw new ArgumentException($"stream batches: batch size {batchSize} and sequence length {sequenceLength} must be positive");
+        _tokens = tokens;
+        BatchSize = batchSize;
+        SequenceLength = sequenceLength;
+        StreamLength = (tokens.Length - 1) / batchSize;
+        if (StreamLength < sequenceLength)
+            throw new ArgumentException($"stream batches: {tokens.Length} tokens cannot fill {batchSize} streams of at least {sequenceLength + 1} tokens");
+    }
+
+    public int BatchSize { get; }
+    public int SequenceLength { get; }
+    public int StreamLength { get; }
+
+    /// <summary>Batches per pass over the stream.</summary>
+    public int Count => StreamLength / SequenceLength;
+
+    /// <summary>Window k of every stream: input [B, T] and target [B, T] (shifted by one).</summary>
+    public (Tensor Input, Tensor Target) this[int k]
+    {
+        get
+        {
+            if ((uint)k >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(k), $"stream batches: batch {k} is outside [0, {Count})");
+            int t = SequenceLength;
+            var x = new long[BatchSize * t];
+            var y = new long[BatchSize * t];
+            for (int b = 0; b < BatchSize; b++)
+            {
+                int start = b * StreamLength + k * t;
+                _tokens.AsSpan(start, t).CopyTo(x.AsSpan(b * t, t));
+                _tokens.AsSpan(start + 1, t).CopyTo(y.AsSpan(b * t, t));
+            }
+            return (Tensor.From(x, BatchSize, t), Tensor.From(y, BatchSize, t));
+        }
+    }
+}
+
+/// <summary>The tinyshakespeare corpus (about 1.1 MB of plays), located like the image datasets.</summary>
+public static class TinyShakespeare
+{
+    /// <summary>SHA-256 of the canonical input.txt (as in ../shared/data/SHA256SUMS).</summary>
+    public const string Sha256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed";
+
+    /// <summary>The text, from an explicit file, DEEPSHARP_DATA/tinyshakespeare, the repo's data/ or /usr/share/datasets.</summary>
+    public static string Load(string? path = null)
+    {
+        if (path is not null)
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"tinyshakespeare: '{path}' not found");
+            return File.ReadAllText(path);
+        }
+        var searched = new List<string>();
+        foreach (var (dir, why) in DatasetLocator.Candidates("tinyshakespeare", null))
+        {
+            var file = Path.Combine(dir, "input.txt");
+            searched.Add($"{file} ({why})");
+            if (File.Exists(file)) return File.ReadAllText(file);
+        }
+        throw new FileNotFoundException("tinyshakespeare: input.txt not found. Searched:\n  - " + string.Join("\n  - ", searched) +
+            "\nPut the corpus (https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt) in one of these places or pass --data text:PATH.");
+    }
+
+    /// <summary>The first (1 - validationFraction) of the text for training, the rest for validation (a contiguous split, as char-rnn).</summary>
+    public static (string Train, string Validation) Split(string text, double validationFraction = 0.1)
+    {
+        if (validationFraction is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(validationFraction), "validation fraction must be in (0, 1)");
+        int cut = (int)(text.Length * (1 - validationFraction));
+        return (text[..cut], text[cut..]);
+    }
+}
