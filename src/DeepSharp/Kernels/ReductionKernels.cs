@@ -8,7 +8,7 @@ namespace DeepSharp.Kernels;
 /// single-dim (or adjacent-dims) reduction of a contiguous tensor already has. inner == 1 is
 /// a row reduction (vectorised along r); inner &gt; 1 accumulates whole rows (vectorised along inner).
 /// </summary>
-public static class Reduction
+public static class ReductionKernels
 {
     public static void Sum<T>(ReadOnlySpan<T> src, int outer, int r, int inner, Span<T> dst) where T : unmanaged, INumber<T>
     {
@@ -93,43 +93,46 @@ public static class Reduction
             }
     }
 
-    /// <summary>Numerically stable softmax (or log-softmax) of each contiguous row of length n.</summary>
+    /// <summary>
+    /// Numerically stable softmax (or log-softmax) of each contiguous row of length n. Rows are shifted
+    /// by their max first, then the exponentials of all rows are taken in one vector call: for short
+    /// rows (10 classes) per-row call overhead would otherwise dominate.
+    /// </summary>
     public static void Softmax<T>(ReadOnlySpan<T> src, Span<T> dst, int rows, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (rows == 0 || n == 0) return;
+        int total = rows * n;
         for (int row = 0; row < rows; row++)
         {
             var x = src.Slice(row * n, n);
-            var y = dst.Slice(row * n, n);
-            if (n == 0) continue;
             T m = TensorPrimitives.Max(x);
             if (T.IsNegativeInfinity(m)) m = T.Zero; // an all -inf row: keep exp finite
-            TensorPrimitives.Subtract(x, m, y);
-            if (log)
+            TensorPrimitives.Subtract(x, m, dst.Slice(row * n, n));
+        }
+        if (!log)
+        {
+            TensorPrimitives.Exp(dst[..total], dst[..total]);
+            for (int row = 0; row < rows; row++)
             {
-                // y = (x - m) - log(sum(exp(x - m))); the exp pass needs scratch, reuse dst row.
-                T sum = SumExp(y);
-                TensorPrimitives.Subtract(y, T.Log(sum), y);
-            }
-            else
-            {
-                TensorPrimitives.Exp(y, y);
+                var y = dst.Slice(row * n, n);
                 TensorPrimitives.Multiply(y, T.One / TensorPrimitives.Sum(y), y);
             }
+            return;
         }
-    }
-
-    private static T SumExp<T>(ReadOnlySpan<T> shifted) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        const int Chunk = 512;
-        Span<T> tmp = stackalloc T[Math.Min(Chunk, shifted.Length)];
-        T sum = T.Zero;
-        for (int i = 0; i < shifted.Length; i += Chunk)
+        var exp = System.Buffers.ArrayPool<T>.Shared.Rent(total);
+        try
         {
-            int len = Math.Min(Chunk, shifted.Length - i);
-            TensorPrimitives.Exp(shifted.Slice(i, len), tmp[..len]);
-            sum += TensorPrimitives.Sum(tmp[..len]);
+            TensorPrimitives.Exp(dst[..total], exp.AsSpan(0, total));
+            for (int row = 0; row < rows; row++)
+            {
+                var y = dst.Slice(row * n, n);
+                TensorPrimitives.Subtract(y, T.Log(TensorPrimitives.Sum(exp.AsSpan(row * n, n))), y);
+            }
         }
-        return sum;
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(exp);
+        }
     }
 
     /// <summary>Softmax backward per row: dx = y * (g - sum(g*y)); log-softmax: dx = g - exp(y) * sum(g).</summary>

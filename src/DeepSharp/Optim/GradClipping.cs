@@ -55,7 +55,7 @@ public static class GradClipping
             }
             if (g.DType == DType.Float32) ClipKernel.Clamp(g.Span<float>(), (float)-clipValue, (float)clipValue);
             else ClipKernel.Clamp(g.Span<double>(), -clipValue, clipValue);
-            g.Storage.Version++;
+            g.BumpVersion();
         }
     }
 
@@ -89,6 +89,6 @@ public static class GradClipping
         }
         if (g.DType == DType.Float32) ClipKernel.Scale(g.Span<float>(), (float)factor);
         else ClipKernel.Scale(g.Span<double>(), factor);
-        g.Storage.Version++;
+        g.BumpVersion();
     }
 }

@@ -113,7 +113,7 @@ public abstract class Optimizer
             Update(state, work, grad, options);
             Tensor.CopyElements(work, p);
         }
-        p.Storage.Version++; // an in-place write: autograd must see that saved copies of p are stale
+        p.BumpVersion(); // an in-place write: autograd must see that saved copies of p are stale
     }
 
     /// <summary>Updates one parameter (contiguous, float32 or float64) from its gradient (contiguous, same shape and dtype).</summary>

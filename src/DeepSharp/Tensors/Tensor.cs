@@ -81,6 +81,9 @@ public sealed partial class Tensor
     /// <summary>The version counter shared with all views; bumped by every in-place write.</summary>
     public int Version => Storage.Version;
 
+    /// <summary>Records an in-place write done directly on the storage (by a fused kernel), so autograd sees saved copies as stale.</summary>
+    internal void BumpVersion() => Storage.Version++;
+
     internal string Describe() => $"{DType.Name()} {Shapes.Format(ShapeArray)}";
 
     // ---- raw element access (internal; kernels take spans) ----

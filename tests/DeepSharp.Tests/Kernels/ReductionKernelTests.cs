@@ -27,12 +27,12 @@ public sealed class ReductionKernelTests
     {
         var x = Data(outer * r * inner, outer * 1000 + r * 10 + inner);
         var sum = new double[outer * inner];
-        Reduction.Sum<double>(x, outer, r, inner, sum);
+        ReductionKernels.Sum<double>(x, outer, r, inner, sum);
         var prod = new double[outer * inner];
-        Reduction.Prod<double>(x, outer, r, inner, prod);
+        ReductionKernels.Prod<double>(x, outer, r, inner, prod);
         var max = new double[outer * inner];
         var idx = new long[outer * inner];
-        if (r > 0) Reduction.ArgExtreme<double>(x, outer, r, inner, true, max, idx);
+        if (r > 0) ReductionKernels.ArgExtreme<double>(x, outer, r, inner, true, max, idx);
         for (int o = 0; o < outer; o++)
             for (int i = 0; i < inner; i++)
             {
@@ -63,8 +63,8 @@ public sealed class ReductionKernelTests
             var x = Data(2 * n, n);
             var y = new double[2 * n];
             var ly = new double[2 * n];
-            Reduction.Softmax<double>(x, y, 2, n, log: false);
-            Reduction.Softmax<double>(x, ly, 2, n, log: true);
+            ReductionKernels.Softmax<double>(x, y, 2, n, log: false);
+            ReductionKernels.Softmax<double>(x, ly, 2, n, log: true);
             for (int row = 0; row < 2; row++)
             {
                 double m = x.Skip(row * n).Take(n).Max();
@@ -84,7 +84,7 @@ public sealed class ReductionKernelTests
         double[] x = [2, 0, 3, 0.5];
         double[] g = [1];
         var d = new double[4];
-        Reduction.ProdBackward<double>(x, g, 1, 4, 1, d);
+        ReductionKernels.ProdBackward<double>(x, g, 1, 4, 1, d);
         Assert.Equal([0.0, 3.0, 0.0, 0.0], d);
     }
 }

@@ -93,9 +93,9 @@ public sealed partial class Tensor
         var result = Empty(l.OutShape, src.DType);
         switch (src.DType)
         {
-            case DType.Float32: Reduction.Sum(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
-            case DType.Float64: Reduction.Sum(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
-            default: Reduction.Sum(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
+            case DType.Float32: ReductionKernels.Sum(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
+            case DType.Float64: ReductionKernels.Sum(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
+            default: ReductionKernels.Sum(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
         }
         if (Autograd.ShouldRecord(this)) result.GradFn = new SumBackward("SumBackward", this, l.KeepShape, 1);
         return result;
@@ -178,9 +178,9 @@ public sealed partial class Tensor
         var indices = Empty(l.OutShape, DType.Int64);
         switch (DType)
         {
-            case DType.Float32: Reduction.ArgExtreme(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, max, values.Span<float>(), indices.Span<long>()); break;
-            case DType.Float64: Reduction.ArgExtreme(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, max, values.Span<double>(), indices.Span<long>()); break;
-            case DType.Int64: Reduction.ArgExtreme(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, max, values.Span<long>(), indices.Span<long>()); break;
+            case DType.Float32: ReductionKernels.ArgExtreme(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, max, values.Span<float>(), indices.Span<long>()); break;
+            case DType.Float64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, max, values.Span<double>(), indices.Span<long>()); break;
+            case DType.Int64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, max, values.Span<long>(), indices.Span<long>()); break;
             default: throw new ArgumentException($"{op}: not supported for bool tensors");
         }
         if (Autograd.ShouldRecord(this)) values.GradFn = new ExtremeBackward(this, indices, l.Outer, l.R, l.Inner, max);
@@ -252,9 +252,9 @@ public sealed partial class Tensor
         var result = Empty(l.OutShape, DType);
         switch (DType)
         {
-            case DType.Float32: Reduction.Prod(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
-            case DType.Float64: Reduction.Prod(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
-            case DType.Int64: Reduction.Prod(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
+            case DType.Float32: ReductionKernels.Prod(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
+            case DType.Float64: ReductionKernels.Prod(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
+            case DType.Int64: ReductionKernels.Prod(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
             default: throw new ArgumentException("prod: not supported for bool tensors");
         }
         if (Autograd.ShouldRecord(this)) result.GradFn = new ProdBackward(this, dim);
@@ -273,9 +273,9 @@ public sealed partial class Tensor
             var result = Empty((int[])x.ShapeArray.Clone(), x.DType);
             var gc = g.ContiguousData();
             if (x.DType == DType.Float32)
-                Reduction.ProdBackward(l.Source.ReadSpan<float>(), gc.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>());
+                ReductionKernels.ProdBackward(l.Source.ReadSpan<float>(), gc.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>());
             else
-                Reduction.ProdBackward(l.Source.ReadSpan<double>(), gc.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>());
+                ReductionKernels.ProdBackward(l.Source.ReadSpan<double>(), gc.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>());
             return [result];
         }
 

@@ -21,8 +21,8 @@ public sealed partial class Tensor
         var y = EmptyLike(x);
         int n = x.Rank == 0 ? 1 : x.ShapeArray[^1];
         int rows = n == 0 ? 0 : x.Numel / n;
-        if (x.DType == DType.Float32) Reduction.Softmax(x.ReadSpan<float>(), y.Span<float>(), rows, n, log);
-        else Reduction.Softmax(x.ReadSpan<double>(), y.Span<double>(), rows, n, log);
+        if (x.DType == DType.Float32) ReductionKernels.Softmax(x.ReadSpan<float>(), y.Span<float>(), rows, n, log);
+        else ReductionKernels.Softmax(x.ReadSpan<double>(), y.Span<double>(), rows, n, log);
         var result = y.SwapToLast(d);
         if (Autograd.ShouldRecord(this)) result.GradFn = new SoftmaxBackward(this, result, d, log);
         return result;
@@ -51,8 +51,8 @@ public sealed partial class Tensor
             var dx = EmptyLike(y);
             int n = y.Rank == 0 ? 1 : y.ShapeArray[^1];
             int rows = n == 0 ? 0 : y.Numel / n;
-            if (y.DType == DType.Float32) Reduction.SoftmaxBackward(y.ReadSpan<float>(), gl.ReadSpan<float>(), dx.Span<float>(), rows, n, log);
-            else Reduction.SoftmaxBackward(y.ReadSpan<double>(), gl.ReadSpan<double>(), dx.Span<double>(), rows, n, log);
+            if (y.DType == DType.Float32) ReductionKernels.SoftmaxBackward(y.ReadSpan<float>(), gl.ReadSpan<float>(), dx.Span<float>(), rows, n, log);
+            else ReductionKernels.SoftmaxBackward(y.ReadSpan<double>(), gl.ReadSpan<double>(), dx.Span<double>(), rows, n, log);
             return [dx.SwapToLast(dim)];
         }
 

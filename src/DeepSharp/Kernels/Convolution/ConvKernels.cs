@@ -28,7 +28,9 @@ public static unsafe class ConvKernels
     {
         int weightSize = g.OutChannels * g.K;
         int chunks = ChunkCount(g);
-        int parts = Math.Min(chunks, WorkerPool.IsInParallelRegion ? 1 : WorkerPool.Threads);
+        // A fixed number of partial sums, independent of the thread count, so results are bit-identical
+        // whatever WorkerPool.Threads is (the partials are then added in a fixed order).
+        int parts = Math.Min(chunks, DeterministicParts);
         var partials = parts > 1 ? ArrayPool<T>.Shared.Rent((parts - 1) * weightSize) : null;
         try
         {
@@ -58,6 +60,8 @@ public static unsafe class ConvKernels
             }
         }
     }
+
+    private const int DeterministicParts = 4;
 
     private static int ChunkCount(in ConvGeometry g) => (g.Batch + g.ChunkImages - 1) / g.ChunkImages;
 
