@@ -69,6 +69,13 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: {name} must have shape {Shapes.Format(shape)}, got {Shapes.Format(t.ShapeArray)}");
     }
 
+    /// <summary>The tensor's own backing array when it is exactly its elements (no copy per call), else a copy.</summary>
+    private static T[] DirectArray<T>(Tensor t) where T : unmanaged
+    {
+        var data = t.Array<T>();
+        return t.IsContiguous && t.Offset == 0 && data.Length == t.Numel ? data : t.ToArray<T>();
+    }
+
     private static RecurrentLayer<T> Run<T>(RecurrentCell cell, Tensor x, Tensor h0, Tensor? c0, Tensor wIh, Tensor wHh, Tensor? bIh, Tensor? bHh,
         int[]? lengths, bool reverse, Tensor combined, int steps, int batch, int input, int hidden) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
@@ -76,7 +83,7 @@ public sealed partial class Tensor
         var z = combined.Span<T>();
         int yLen = steps * batch * hidden, hLen = batch * hidden;
         layer.Forward(x.ContiguousData().ReadSpan<T>(), h0.ContiguousData().ReadSpan<T>(), c0 is null ? default : c0.ContiguousData().ReadSpan<T>(),
-            wIh.ContiguousData().ToArray<T>(), wHh.ContiguousData().ToArray<T>(),
+            DirectArray<T>(wIh), DirectArray<T>(wHh),
             bIh is null ? default : bIh.ContiguousData().ReadSpan<T>(), bHh is null ? default : bHh.ContiguousData().ReadSpan<T>(),
             z[..yLen], z.Slice(yLen, hLen), cell == RecurrentCell.Lstm ? z.Slice(yLen + hLen, hLen) : default);
         return layer;
@@ -116,8 +123,8 @@ public sealed partial class Tensor
             var dwHh = NeedsGrad(iwHh) ? new T[wHh.Numel] : null;
             var dbIh = ibIh >= 0 && NeedsGrad(ibIh) ? new T[wIh.ShapeArray[0]] : [];
             var dbHh = ibHh >= 0 && NeedsGrad(ibHh) ? new T[wHh.ShapeArray[0]] : [];
-            layer.Backward(x.ToArray<T>(), g[..yLen], g.Slice(yLen, hLen), lstm ? g.Slice(yLen + hLen, hLen) : default,
-                wIh.ToArray<T>(), wHh.ToArray<T>(), dx, dh0, dc0, dwIh, dwHh, dbIh, dbHh);
+            layer.Backward(DirectArray<T>(x), g[..yLen], g.Slice(yLen, hLen), lstm ? g.Slice(yLen + hLen, hLen) : default,
+                DirectArray<T>(wIh), DirectArray<T>(wHh), dx, dh0, dc0, dwIh, dwHh, dbIh, dbHh);
             if (dx is not null) grads[ix] = From(dx, x.ShapeArray);
             if (NeedsGrad(ih0)) grads[ih0] = From(dh0, batch, hidden);
             if (ic0 >= 0 && NeedsGrad(ic0)) grads[ic0] = From(dc0, batch, hidden);

@@ -60,7 +60,7 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
 
         // Input projection of all steps at once: xp[t] = x[t] W_ih^T + b_ih (+ b_hh except for GRU's n gate).
         var xp = new T[_steps * bg];
-        Linear(x.ToArray(), _steps * _batch, _input, wIh, gh, xp, 0);
+        Linear(x, _steps * _batch, _input, wIh, gh, xp);
         for (int r = 0; r < _steps * _batch; r++)
         {
             var row = xp.AsSpan(r * gh, gh);
@@ -74,7 +74,7 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
             int t = TimeOf(s);
             var hPrev = _h.AsSpan(s * bh, bh);
             var hNext = _h.AsSpan((s + 1) * bh, bh);
-            Linear(_h, _batch, _hidden, wHh, gh, hp, s * bh);
+            Linear(_h.AsSpan(s * bh, bh), _batch, _hidden, wHh, gh, hp);
             var act = _act.AsSpan(s * bg, bg);
             for (int b = 0; b < _batch; b++)
             {
@@ -168,6 +168,7 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
         var dGates = new T[_steps * bg];                        // gradient at the pre-activations fed by x (in time order)
         var dHGates = _cell == RecurrentCell.Gru ? new T[_steps * bg] : dGates; // ... and by h (differs only for GRU's n gate)
         var dhPrev = new T[bh];
+        var direct = _cell == RecurrentCell.Gru ? new T[n] : null; // GRU: z * dh flows straight to h_prev
         for (int s = _steps - 1; s >= 0; s--)
         {
             int t = TimeOf(s);
@@ -184,7 +185,7 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
             {
                 if (!Active(b, t)) continue;
                 var row = dh.AsSpan(b * n, n);
-                var direct = _cell == RecurrentCell.Gru ? row.ToArray() : null; // GRU: z * dh flows straight to h_prev
+                if (direct is not null) row.CopyTo(direct);
                 dhPrev.AsSpan(b * n, n).CopyTo(row);
                 if (direct is not null)
                 {
@@ -261,12 +262,12 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
         }
     }
 
-    // out[rows, outF] = in[rows, inF] W^T, with W [outF, inF]; in starts at inOffset.
-    private static unsafe void Linear(T[] input, int rows, int inF, T[] w, int outF, T[] output, int inOffset)
+    // out[rows, outF] = in[rows, inF] W^T, with W [outF, inF].
+    private static unsafe void Linear(ReadOnlySpan<T> input, int rows, int inF, T[] w, int outF, T[] output)
     {
         if (rows == 0 || outF == 0) return;
         fixed (T* pi = input, pw = w, po = output)
-            Gemm.Run("rnn", false, true, rows, outF, inF, T.One, pi + inOffset, Math.Max(inF, 1), pw, Math.Max(inF, 1), T.Zero, po, outF);
+            Gemm.Run("rnn", false, true, rows, outF, inF, T.One, pi, Math.Max(inF, 1), pw, Math.Max(inF, 1), T.Zero, po, outF);
     }
 
     // out[rows, outF] = g[rows, gF] W, with W [gF, outF]; g starts at gOffset.

@@ -1,0 +1,66 @@
+namespace DeepSharp.NN;
+
+// Attention as compositions of differentiable ops (matmul, softmax, masks): scaled dot-product attention
+// and the mask conventions shared by the attention modules.
+public static partial class Functional
+{
+    /// <summary>
+    /// softmax(q k^T * scale + mask) v for query [..., L, E], key [..., S, E], value [..., S, Ev] (leading dims
+    /// broadcast), scale = 1/sqrt(E) unless given (F.scaled_dot_product_attention). Returns the output
+    /// [..., L, Ev] and the attention weights [..., L, S] (after dropout, as used).
+    /// <paramref name="attnMask"/> broadcasts to [..., L, S] and follows PyTorch's SDPA convention: a bool mask
+    /// is true where a query MAY attend (the opposite of MultiheadAttention's masks); a float mask is added to
+    /// the scores. <paramref name="isCausal"/> lets query i see keys 0..i only (top-left aligned when L != S).
+    /// Dropout with probability <paramref name="dropoutP"/> is applied to the weights whenever it is positive,
+    /// like PyTorch's functional form (pass 0 in eval mode). Rows whose keys are all masked give NaN, as PyTorch.
+    /// </summary>
+    public static AttentionOutput ScaledDotProductAttention(Tensor query, Tensor key, Tensor value, Tensor? attnMask = null,
+        double dropoutP = 0, bool isCausal = false, double? scale = null, Generator? generator = null)
+    {
+        const string op = "scaled_dot_product_attention";
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        if (query.Rank < 2 || key.Rank < 2 || value.Rank < 2)
+            throw new ArgumentException($"{op}: query, key and value need at least 2 dims [..., L, E], got {Shapes.Format(query.ShapeArray)}, {Shapes.Format(key.ShapeArray)} and {Shapes.Format(value.ShapeArray)}");
+        int l = query.Size(-2), e = query.Size(-1), s = key.Size(-2);
+        if (key.Size(-1) != e)
+            throw new ArgumentException($"{op}: query and key must have the same embedding size, got query {Shapes.Format(query.ShapeArray)} and key {Shapes.Format(key.ShapeArray)}");
+        if (value.Size(-2) != s)
+            throw new ArgumentException($"{op}: key and value must have the same sequence length, got key {Shapes.Format(key.ShapeArray)} and value {Shapes.Format(value.ShapeArray)}");
+        if (isCausal && attnMask is not null) throw new ArgumentException($"{op}: pass either attnMask or isCausal, not both");
+        if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ArgumentException($"{op}: dropout probability has to be between 0 and 1, got {dropoutP}");
+
+        var q = query.Mul(scale ?? 1 / Math.Sqrt(e));
+        var scores = q.MatMul(key.Transpose(-2, -1)); // [..., L, S]
+        var additive = isCausal ? AdditiveMask(op, CausalMask(l, s), query.DType, allowedWhereTrue: true)
+            : attnMask is null ? null : AdditiveMask(op, attnMask, query.DType, allowedWhereTrue: true);
+        if (additive is not null) scores = scores + additive;
+        var weights = scores.Softmax(-1);
+        if (dropoutP > 0) weights = Dropout(weights, dropoutP, true, generator);
+        return new AttentionOutput(weights.MatMul(value), weights);
+    }
+
+    /// <summary>[L, S] bool, true where key j &lt;= query i (torch.ones(L, S).tril()).</summary>
+    internal static Tensor CausalMask(int l, int s)
+    {
+        var allowed = new bool[l * s];
+        for (int i = 0; i < l; i++)
+            for (int j = 0; j <= i && j < s; j++) allowed[i * s + j] = true;
+        return Tensor.From(allowed, l, s);
+    }
+
+    /// <summary>
+    /// A mask as scores to add: float masks pass through (converted to <paramref name="dtype"/>); bool masks
+    /// become 0 where attention is allowed and -inf elsewhere. <paramref name="allowedWhereTrue"/> picks the
+    /// convention: true for SDPA, false for MultiheadAttention and the additive/Luong modules (true = ignore).
+    /// </summary>
+    internal static Tensor AdditiveMask(string op, Tensor mask, DType dtype, bool allowedWhereTrue)
+    {
+        if (mask.IsFloatingPoint) return mask.To(dtype);
+        if (mask.DType != DType.Bool) throw new ArgumentException($"{op}: masks must be bool or floating point, got {mask.Describe()}");
+        var zero = Tensor.Scalar(0, dtype);
+        var blocked = Tensor.Scalar(double.NegativeInfinity, dtype);
+        return allowedWhereTrue ? Tensor.Where(mask, zero, blocked) : Tensor.Where(mask, blocked, zero);
+    }
+}

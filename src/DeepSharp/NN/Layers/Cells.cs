@@ -1,0 +1,135 @@
+using System.Globalization;
+using DeepSharp.Kernels;
+
+namespace DeepSharp.NN;
+
+/// <summary>
+/// One time step of a recurrent cell, for loops the caller writes (decoders, attention). Parameters as
+/// PyTorch's cells: <c>weight_ih</c> [G*H, I], <c>weight_hh</c> [G*H, H], <c>bias_ih</c>, <c>bias_hh</c> [G*H],
+/// all starting at U(-1/sqrt(H), 1/sqrt(H)). Inputs are [B, I] (or unbatched [I]); a missing state is zeros.
+/// </summary>
+public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
+{
+    private protected RNNCellBase(RecurrentCell cell, int inputSize, int hiddenSize, bool bias, DType dtype, Generator? generator)
+    {
+        if (inputSize <= 0 || hiddenSize <= 0)
+            throw new ArgumentException($"{GetType().Name}: input_size and hidden_size must be greater than zero, got {inputSize} and {hiddenSize}");
+        Cell = cell;
+        InputSize = inputSize;
+        HiddenSize = hiddenSize;
+        int gates = cell.Gates() * hiddenSize;
+        WeightIh = RegisterParameter("weight_ih", Tensor.Zeros([gates, inputSize], dtype));
+        WeightHh = RegisterParameter("weight_hh", Tensor.Zeros([gates, hiddenSize], dtype));
+        if (bias)
+        {
+            BiasIh = RegisterParameter("bias_ih", Tensor.Zeros([gates], dtype));
+            BiasHh = RegisterParameter("bias_hh", Tensor.Zeros([gates], dtype));
+        }
+        ResetParameters(generator);
+    }
+
+    public RecurrentCell Cell { get; }
+
+    public int InputSize { get; }
+
+    public int HiddenSize { get; }
+
+    public Tensor WeightIh { get; }
+
+    public Tensor WeightHh { get; }
+
+    public Tensor? BiasIh { get; }
+
+    public Tensor? BiasHh { get; }
+
+    /// <summary>Re-draws every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch.</summary>
+    public void ResetParameters(Generator? generator = null)
+    {
+        double bound = 1 / Math.Sqrt(HiddenSize);
+        foreach (var p in Parameters()) Init.Uniform_(p, -bound, bound, generator);
+    }
+
+    /// <summary>The given state, or zeros shaped like the hidden state for <paramref name="input"/>.</summary>
+    private protected Tensor StateOrZeros(Tensor input, Tensor? state)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (state is not null) return state;
+        int[] shape = input.Rank == 2 ? [input.ShapeArray[0], HiddenSize] : [HiddenSize];
+        return Tensor.Zeros(shape, input.IsFloatingPoint ? input.DType : WeightIh.DType);
+    }
+
+    protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture, $"{InputSize}, {HiddenSize}")
+        + (BiasIh is null ? ", bias=False" : "") + (Cell == RecurrentCell.RnnRelu ? ", nonlinearity=relu" : "");
+}
+
+/// <summary>One Elman RNN step h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu (nn.RNNCell).</summary>
+public sealed class RNNCell(int inputSize, int hiddenSize, bool bias = true, string nonlinearity = "tanh", DType dtype = DType.Float32, Generator? generator = null)
+    : RNNCellBase<Tensor>(CellOf(nonlinearity), inputSize, hiddenSize, bias, dtype, generator)
+{
+    public string Nonlinearity => Cell == RecurrentCell.RnnRelu ? "relu" : "tanh";
+
+    public override Tensor Forward(Tensor input) => Forward(input, null);
+
+    /// <summary>h' from input [B, I] (or [I]) and hx [B, H] (or [H]; zeros when null).</summary>
+    public Tensor Forward(Tensor input, Tensor? hx) =>
+        Functional.RnnCell(input, StateOrZeros(input, hx), WeightIh, WeightHh, BiasIh, BiasHh, Nonlinearity);
+
+    /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
+    public Tensor Call(Tensor input, Tensor? hx)
+    {
+        if (!HasHooks) return Forward(input, hx);
+        RunForwardPreHooks(input);
+        var output = Forward(input, hx);
+        RunForwardHooks(input, output);
+        return AttachBackwardHooks(output);
+    }
+
+    private static RecurrentCell CellOf(string nonlinearity) => nonlinearity switch
+    {
+        "tanh" => RecurrentCell.RnnTanh,
+        "relu" => RecurrentCell.RnnRelu,
+        _ => throw new ArgumentException($"RNNCell: unknown nonlinearity '{nonlinearity}'; expected \"tanh\" or \"relu\""),
+    };
+}
+
+/// <summary>One GRU step with gates r, z, n (nn.GRUCell).</summary>
+public sealed class GRUCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+    : RNNCellBase<Tensor>(RecurrentCell.Gru, inputSize, hiddenSize, bias, dtype, generator)
+{
+    public override Tensor Forward(Tensor input) => Forward(input, null);
+
+    /// <summary>h' from input [B, I] (or [I]) and hx [B, H] (or [H]; zeros when null).</summary>
+    public Tensor Forward(Tensor input, Tensor? hx) =>
+        Functional.GruCell(input, StateOrZeros(input, hx), WeightIh, WeightHh, BiasIh, BiasHh);
+
+    /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
+    public Tensor Call(Tensor input, Tensor? hx)
+    {
+        if (!HasHooks) return Forward(input, hx);
+        RunForwardPreHooks(input);
+        var output = Forward(input, hx);
+        RunForwardHooks(input, output);
+        return AttachBackwardHooks(output);
+    }
+}
+
+/// <summary>One LSTM step with gates i, f, g, o (nn.LSTMCell); returns (h', c').</summary>
+public sealed class LSTMCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+    : RNNCellBase<(Tensor H, Tensor C)>(RecurrentCell.Lstm, inputSize, hiddenSize, bias, dtype, generator)
+{
+    public override (Tensor H, Tensor C) Forward(Tensor input) => Forward(input, null, null);
+
+    /// <summary>(h', c') from input [B, I] (or [I]) and the state hx, cx [B, H] (or [H]; zeros when null).</summary>
+    public (Tensor H, Tensor C) Forward(Tensor input, Tensor? hx, Tensor? cx) =>
+        Functional.LstmCell(input, StateOrZeros(input, hx), StateOrZeros(input, cx), WeightIh, WeightHh, BiasIh, BiasHh);
+
+    /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
+    public (Tensor H, Tensor C) Call(Tensor input, Tensor? hx, Tensor? cx)
+    {
+        if (!HasHooks) return Forward(input, hx, cx);
+        RunForwardPreHooks(input);
+        var output = Forward(input, hx, cx);
+        RunForwardHooks(input, output);
+        return output;
+    }
+}
