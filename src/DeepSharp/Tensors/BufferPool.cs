@@ -12,6 +12,12 @@ internal static class BufferPool<T> where T : unmanaged
     private static readonly int s_elementSize = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
     private static readonly Dictionary<int, Stack<T[]>> s_free = [];
     private static long s_pooledBytes;
+    private static long s_freshBytes;
+
+    // Buffers come back when the GC finalizes dead storages. A loop that allocates little else (a data
+    // loader's worker) may go long between collections and keep allocating fresh large arrays; after
+    // this many fresh bytes a cheap gen0 collection lets the finalizers hand the dead buffers back.
+    private const long FreshBytesBeforeCollect = 256L << 20;
 
     public static bool ShouldPool(int length) => (long)length * s_elementSize >= MinPooledBytes;
 
@@ -24,6 +30,11 @@ internal static class BufferPool<T> where T : unmanaged
                 s_pooledBytes -= (long)length * s_elementSize;
                 return stack.Pop();
             }
+        }
+        if (Interlocked.Add(ref s_freshBytes, (long)length * s_elementSize) > FreshBytesBeforeCollect)
+        {
+            Interlocked.Exchange(ref s_freshBytes, 0);
+            GC.Collect(0, GCCollectionMode.Forced, blocking: true);
         }
         return GC.AllocateUninitializedArray<T>(length);
     }
