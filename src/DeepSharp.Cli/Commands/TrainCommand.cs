@@ -25,22 +25,23 @@ internal static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "learning rate (default: 0.05 for sgd, 1e-3 for adam)" };
         var optimizer = new Option<string>("--optimizer") { Description = Choices.OptimizerHelp, DefaultValueFactory = _ => "adam" };
         var schedule = new Option<string>("--lr-schedule") { Description = "cosine (anneal to 0 over the run, default), step (x0.1 every third of the run) or none", DefaultValueFactory = _ => "cosine" };
+        var augment = new Option<string?>("--augment") { Description = "training-image augmentation, comma-separated: " + AugmentationParser.Help };
         var seed = new Option<int>("--seed") { Description = "random seed (same seed, same run)", DefaultValueFactory = _ => 42 };
         var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
         var output = new Option<string?>("--out") { Description = "output directory (default: runs/MODEL)" };
         var resume = new Option<string?>("--resume") { Description = "checkpoint file to resume from (e.g. runs/mlp/checkpoint/last.safetensors)" };
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/ and DIR/metrics.json")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, seed, threads, output, resume,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume,
         };
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume))));
+            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
-        string Optimizer, string Schedule, int Seed, int? Threads, string? Out, string? Resume);
+        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume);
 
     internal static int Run(TrainSettings s)
     {
@@ -67,7 +68,20 @@ internal static class TrainCommand
             Reporter = new ConsoleReporter(),
             CountCorrect = Choices.Accuracy(model),
         });
-        var train = new DataLoader(data.Train, s.BatchSize, shuffle: true, generator: loaderGenerator);
+        ITransform? augmentation = null;
+        if (!string.IsNullOrEmpty(s.Augment))
+        {
+            if (data.Features != 784) throw new CliException("--augment applies to 28x28 image datasets (fashion-mnist, mnist)");
+            try
+            {
+                augmentation = AugmentationParser.Parse(s.Augment, 28, 1);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException($"--augment: {e.Message}");
+            }
+        }
+        var train = new DataLoader(data.Train, s.BatchSize, shuffle: true, generator: loaderGenerator, transform: augmentation);
         var validation = new DataLoader(data.Validation, 1000);
         var test = new DataLoader(data.Test, 1000);
         if (s.Resume is not null)
