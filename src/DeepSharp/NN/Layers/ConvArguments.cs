@@ -1,0 +1,108 @@
+namespace DeepSharp.NN;
+
+/// <summary>
+/// A (height, width) pair for kernel sizes, strides, padding and dilation. An int converts to (n, n) and
+/// a tuple to (h, w), as PyTorch's int-or-tuple arguments: <c>new Conv2d(3, 8, 3, stride: 2)</c> or <c>kernelSize: (1, 7)</c>.
+/// </summary>
+public readonly record struct Size2d(int H, int W)
+{
+    public static implicit operator Size2d(int n) => new(n, n);
+
+    public static implicit operator Size2d((int H, int W) pair) => new(pair.H, pair.W);
+
+    /// <summary>PyTorch's repr of the pair, e.g. <c>(3, 3)</c>.</summary>
+    public override string ToString() => $"({H}, {W})";
+
+    /// <summary>"n" when both are equal, else "(h, w)": how PyTorch prints a pooling size given as an int.</summary>
+    internal string ToShortString() => H == W ? H.ToString(System.Globalization.CultureInfo.InvariantCulture) : ToString();
+}
+
+/// <summary>
+/// Convolution padding: explicit (an int or an (h, w) pair) or one of PyTorch's strings, "valid" (no
+/// padding) and "same" (output size = input size; stride 1 only). The default value is zero padding.
+/// </summary>
+public readonly record struct ConvPadding
+{
+    private enum Kind { Explicit, Valid, Same }
+
+    private readonly Kind _kind;
+
+    private ConvPadding(Kind kind, int h, int w)
+    {
+        _kind = kind;
+        H = h;
+        W = w;
+    }
+
+    /// <summary>Explicit padding; negative values are rejected.</summary>
+    public ConvPadding(int h, int w) : this(Kind.Explicit, h, w)
+    {
+        if (h < 0 || w < 0) throw new ArgumentException($"ConvPadding: padding must be non-negative, got ({h}, {w})");
+    }
+
+    public static ConvPadding Same { get; } = new(Kind.Same, 0, 0);
+
+    public static ConvPadding Valid { get; } = new(Kind.Valid, 0, 0);
+
+    /// <summary>Rows added at the top and bottom (explicit padding only).</summary>
+    public int H { get; }
+
+    /// <summary>Columns added at the left and right (explicit padding only).</summary>
+    public int W { get; }
+
+    public bool IsSame => _kind == Kind.Same;
+
+    public bool IsExplicit => _kind == Kind.Explicit;
+
+    public static implicit operator ConvPadding(int n) => new(n, n);
+
+    public static implicit operator ConvPadding((int H, int W) pair) => new(pair.H, pair.W);
+
+    public static implicit operator ConvPadding(string mode) => mode switch
+    {
+        "same" => Same,
+        "valid" => Valid,
+        _ => throw new ArgumentException($"ConvPadding: invalid padding string '{mode}', should be one of {{'valid', 'same'}}"),
+    };
+
+    /// <summary>
+    /// The symmetric padding to pass to the convolution and the extra zeros to add at the bottom/right first.
+    /// For "same" the total dilation*(k-1) is split as PyTorch does: total/2 on both sides, and when the total
+    /// is odd one more row/column at the end, added to the input with a pad (an asymmetric split a conv cannot express).
+    /// </summary>
+    internal (Size2d Symmetric, Size2d Extra) Resolve(string op, Size2d kernel, Size2d dilation, Size2d stride)
+    {
+        switch (_kind)
+        {
+            case Kind.Valid:
+                return (new Size2d(0, 0), new Size2d(0, 0));
+            case Kind.Same:
+                if (stride.H != 1 || stride.W != 1)
+                    throw new ArgumentException($"{op}: padding='same' is not supported for strided convolutions (stride {stride})");
+                int th = dilation.H * (kernel.H - 1), tw = dilation.W * (kernel.W - 1);
+                return (new Size2d(th / 2, tw / 2), new Size2d(th - th / 2 - th / 2, tw - tw / 2 - tw / 2));
+            default:
+                return (new Size2d(H, W), new Size2d(0, 0));
+        }
+    }
+
+    /// <summary>As PyTorch prints it: <c>(1, 1)</c>, <c>same</c> or <c>valid</c>.</summary>
+    public override string ToString() => _kind switch
+    {
+        Kind.Same => "same",
+        Kind.Valid => "valid",
+        _ => $"({H}, {W})",
+    };
+}
+
+/// <summary>Python's repr of numbers, for PyTorch-identical module printing (1e-05, 1.0, 0.1).</summary>
+internal static class PyRepr
+{
+    public static string Float(double value)
+    {
+        if (double.IsNaN(value)) return "nan";
+        if (double.IsInfinity(value)) return value > 0 ? "inf" : "-inf";
+        var s = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture).Replace('E', 'e');
+        return s.Contains('.', StringComparison.Ordinal) || s.Contains('e', StringComparison.Ordinal) ? s : s + ".0";
+    }
+}

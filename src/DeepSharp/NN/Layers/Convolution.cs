@@ -1,0 +1,183 @@
+namespace DeepSharp.NN;
+
+/// <summary>
+/// Weight shapes, default initialisation and printing shared by the convolution layers (PyTorch's _ConvNd):
+/// weight ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) and bias ~ the same bound,
+/// where fan_in = weight.size(1) * kernel area (for a transposed conv this is out_channels/groups * area, as PyTorch).
+/// </summary>
+public abstract class ConvLayer : Module<Tensor, Tensor>
+{
+    private protected ConvLayer(string layer, int inChannels, int outChannels, int groups, int[] weightShape, bool bias, DType dtype, Generator? generator)
+    {
+        if (inChannels <= 0 || outChannels <= 0)
+            throw new ArgumentException($"{layer}: in_channels ({inChannels}) and out_channels ({outChannels}) must be positive");
+        if (groups <= 0) throw new ArgumentException($"{layer}: groups must be a positive integer, got {groups}");
+        if (inChannels % groups != 0) throw new ArgumentException($"{layer}: in_channels ({inChannels}) must be divisible by groups ({groups})");
+        if (outChannels % groups != 0) throw new ArgumentException($"{layer}: out_channels ({outChannels}) must be divisible by groups ({groups})");
+        foreach (int k in weightShape.AsSpan(2))
+            if (k <= 0) throw new ArgumentException($"{layer}: kernel sizes must be positive, got weight shape {Shapes.Format(weightShape)}");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        Groups = groups;
+        Weight = RegisterParameter("weight", Tensor.Zeros(weightShape, dtype));
+        if (bias) Bias = RegisterParameter("bias", Tensor.Zeros([outChannels], dtype));
+        ResetParameters(generator);
+    }
+
+    public int InChannels { get; }
+
+    public int OutChannels { get; }
+
+    public int Groups { get; }
+
+    public Tensor Weight { get; }
+
+    public Tensor? Bias { get; }
+
+    /// <summary>Re-draws weight and bias with PyTorch's default initialisation.</summary>
+    public void ResetParameters(Generator? generator = null)
+    {
+        Init.KaimingUniform_(Weight, a: Math.Sqrt(5), generator: generator);
+        if (Bias is null) return;
+        int fanIn = Init.CalculateFanInAndFanOut(Weight).FanIn;
+        if (fanIn == 0) return;
+        double bound = 1 / Math.Sqrt(fanIn);
+        Init.Uniform_(Bias, -bound, bound, generator);
+    }
+
+    private protected string Repr(string kernel, string stride, string? padding, string? dilation, string? outputPadding)
+    {
+        var s = $"{InChannels}, {OutChannels}, kernel_size={kernel}, stride={stride}";
+        if (padding is not null) s += $", padding={padding}";
+        if (dilation is not null) s += $", dilation={dilation}";
+        if (outputPadding is not null) s += $", output_padding={outputPadding}";
+        if (Groups != 1) s += $", groups={Groups}";
+        if (Bias is null) s += ", bias=False";
+        return s;
+    }
+}
+
+/// <summary>
+/// 2-D convolution over [N, C, H, W] (or unbatched [C, H, W]), PyTorch's nn.Conv2d: weight
+/// [out, in/groups, kh, kw], bias [out]. Padding is an int, a pair, "valid" or "same" (stride 1).
+/// Output size per dim: floor((H + 2 pad - dilation (k - 1) - 1) / stride) + 1.
+/// </summary>
+public sealed class Conv2d : ConvLayer
+{
+    public Conv2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, ConvPadding padding = default,
+        Size2d? dilation = null, int groups = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+        : base("Conv2d", inChannels, outChannels, groups, [outChannels, inChannels / Math.Max(groups, 1), kernelSize.H, kernelSize.W], bias, dtype, generator)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? 1;
+        Padding = padding;
+        Dilation = dilation ?? 1;
+        if (Stride.H <= 0 || Stride.W <= 0 || Dilation.H <= 0 || Dilation.W <= 0)
+            throw new ArgumentException($"Conv2d: stride {Stride} and dilation {Dilation} must be positive");
+        padding.Resolve("Conv2d", kernelSize, Dilation, Stride); // rejects "same" with a stride now, not at the first forward
+    }
+
+    public Size2d KernelSize { get; }
+
+    public Size2d Stride { get; }
+
+    public ConvPadding Padding { get; }
+
+    public Size2d Dilation { get; }
+
+    public override Tensor Forward(Tensor input) => Functional.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+
+    protected override string ExtraRepr => Repr(KernelSize.ToString(), Stride.ToString(),
+        Padding.IsExplicit && Padding.H == 0 && Padding.W == 0 ? null : Padding.ToString(),
+        Dilation == new Size2d(1, 1) ? null : Dilation.ToString(), null);
+}
+
+/// <summary>1-D convolution over [N, C, L] (or [C, L]), PyTorch's nn.Conv1d: weight [out, in/groups, k], bias [out].</summary>
+public sealed class Conv1d : ConvLayer
+{
+    public Conv1d(int inChannels, int outChannels, int kernelSize, int stride = 1, ConvPadding padding = default, int dilation = 1,
+        int groups = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+        : base("Conv1d", inChannels, outChannels, groups, [outChannels, inChannels / Math.Max(groups, 1), kernelSize], bias, dtype, generator)
+    {
+        if (stride <= 0 || dilation <= 0) throw new ArgumentException($"Conv1d: stride ({stride}) and dilation ({dilation}) must be positive");
+        if (padding.IsExplicit && padding.H != padding.W)
+            throw new ArgumentException($"Conv1d: padding must be a single int, \"same\" or \"valid\", got {padding}");
+        padding.Resolve("Conv1d", (1, kernelSize), (1, dilation), (1, stride));
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        Dilation = dilation;
+    }
+
+    public int KernelSize { get; }
+
+    public int Stride { get; }
+
+    public ConvPadding Padding { get; }
+
+    public int Dilation { get; }
+
+    public override Tensor Forward(Tensor input) => Functional.Conv1d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+
+    protected override string ExtraRepr => Repr($"({KernelSize},)", $"({Stride},)",
+        Padding.IsExplicit ? (Padding.W == 0 ? null : $"({Padding.W},)") : Padding.ToString(),
+        Dilation == 1 ? null : $"({Dilation},)", null);
+}
+
+/// <summary>
+/// Transposed 2-D convolution (the gradient of Conv2d with respect to its input, "deconvolution"),
+/// PyTorch's nn.ConvTranspose2d: weight [in, out/groups, kh, kw], bias [out];
+/// out = (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+/// </summary>
+public sealed class ConvTranspose2d : ConvLayer
+{
+    public ConvTranspose2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, Size2d padding = default,
+        Size2d outputPadding = default, int groups = 1, bool bias = true, Size2d? dilation = null, DType dtype = DType.Float32, Generator? generator = null)
+        : base("ConvTranspose2d", inChannels, outChannels, groups, [inChannels, outChannels / Math.Max(groups, 1), kernelSize.H, kernelSize.W], bias, dtype, generator)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? 1;
+        Padding = padding;
+        OutputPadding = outputPadding;
+        Dilation = dilation ?? 1;
+        if (Stride.H <= 0 || Stride.W <= 0 || Dilation.H <= 0 || Dilation.W <= 0 || padding.H < 0 || padding.W < 0)
+            throw new ArgumentException($"ConvTranspose2d: stride {Stride} and dilation {Dilation} must be positive and padding {padding} non-negative");
+        if (outputPadding.H < 0 || outputPadding.W < 0 || outputPadding.H >= Math.Max(Stride.H, Dilation.H) || outputPadding.W >= Math.Max(Stride.W, Dilation.W))
+            throw new ArgumentException($"ConvTranspose2d: output padding {outputPadding} must be non-negative and smaller than either stride {Stride} or dilation {Dilation}");
+    }
+
+    public Size2d KernelSize { get; }
+
+    public Size2d Stride { get; }
+
+    public Size2d Padding { get; }
+
+    public Size2d OutputPadding { get; }
+
+    public Size2d Dilation { get; }
+
+    public override Tensor Forward(Tensor input) =>
+        Functional.ConvTranspose2d(input, Weight, Bias, Stride, Padding, OutputPadding, Groups, Dilation);
+
+    /// <summary>
+    /// Forward to a requested spatial size (PyTorch's forward(input, output_size)): output_padding is chosen
+    /// so that the output is exactly <paramref name="outputSize"/>, which must lie within one stride of the minimum.
+    /// </summary>
+    public Tensor Forward(Tensor input, Size2d outputSize)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank is not (3 or 4))
+            throw new ArgumentException($"ConvTranspose2d: expected a 3-D or 4-D input, got {Shapes.Format(input.ShapeArray)}");
+        int h = input.ShapeArray[^2], w = input.ShapeArray[^1];
+        int minH = (h - 1) * Stride.H - 2 * Padding.H + Dilation.H * (KernelSize.H - 1) + 1;
+        int minW = (w - 1) * Stride.W - 2 * Padding.W + Dilation.W * (KernelSize.W - 1) + 1;
+        if (outputSize.H < minH || outputSize.H >= minH + Stride.H || outputSize.W < minW || outputSize.W >= minW + Stride.W)
+            throw new ArgumentException($"ConvTranspose2d: requested an output size of {outputSize}, but valid sizes range from ({minH}, {minW}) to ({minH + Stride.H - 1}, {minW + Stride.W - 1}) for input {Shapes.Format(input.ShapeArray)}");
+        return Functional.ConvTranspose2d(input, Weight, Bias, Stride, Padding, (outputSize.H - minH, outputSize.W - minW), Groups, Dilation);
+    }
+
+    protected override string ExtraRepr => Repr(KernelSize.ToString(), Stride.ToString(),
+        Padding == new Size2d(0, 0) ? null : Padding.ToString(),
+        Dilation == new Size2d(1, 1) ? null : Dilation.ToString(),
+        OutputPadding == new Size2d(0, 0) ? null : OutputPadding.ToString());
+}

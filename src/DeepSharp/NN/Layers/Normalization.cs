@@ -1,0 +1,256 @@
+namespace DeepSharp.NN;
+
+/// <summary>
+/// Batch normalisation (PyTorch's _BatchNorm): y = (x - mean) / sqrt(var + eps) * weight + bias per channel
+/// (dim 1). In training the batch's statistics are used and, with <see cref="TrackRunningStats"/>, the running
+/// statistics move towards them: r = (1 - momentum) r + momentum * stat (unbiased variance), or with
+/// momentum null a cumulative average (factor 1 / num_batches_tracked). In eval the running statistics are used.
+/// State dict: weight, bias (affine), running_mean, running_var, num_batches_tracked (int64 scalar).
+/// </summary>
+public abstract class BatchNormBase : Module<Tensor, Tensor>
+{
+    private protected BatchNormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, DType dtype)
+    {
+        if (numFeatures <= 0) throw new ArgumentException($"{GetType().Name}: num_features must be positive, got {numFeatures}");
+        if (!(eps > 0)) throw new ArgumentException($"{GetType().Name}: eps must be positive, got {eps}");
+        NumFeatures = numFeatures;
+        Eps = eps;
+        Momentum = momentum;
+        Affine = affine;
+        TrackRunningStats = trackRunningStats;
+        if (affine)
+        {
+            Weight = RegisterParameter("weight", Tensor.Ones([numFeatures], dtype));
+            Bias = RegisterParameter("bias", Tensor.Zeros([numFeatures], dtype));
+        }
+        if (trackRunningStats)
+        {
+            RunningMean = Tensor.Zeros([numFeatures], dtype);
+            RunningVar = Tensor.Ones([numFeatures], dtype);
+            NumBatchesTracked = Tensor.Zeros([], DType.Int64);
+        }
+        // Registered even when null so the names exist, as PyTorch (null buffers are not saved).
+        RegisterBuffer("running_mean", RunningMean);
+        RegisterBuffer("running_var", RunningVar);
+        RegisterBuffer("num_batches_tracked", NumBatchesTracked);
+    }
+
+    public int NumFeatures { get; }
+
+    public double Eps { get; }
+
+    /// <summary>Weight of the newest batch in the running statistics; null for a cumulative moving average.</summary>
+    public double? Momentum { get; set; }
+
+    public bool Affine { get; }
+
+    public bool TrackRunningStats { get; }
+
+    public Tensor? Weight { get; }
+
+    public Tensor? Bias { get; }
+
+    public Tensor? RunningMean { get; }
+
+    public Tensor? RunningVar { get; }
+
+    /// <summary>Number of training batches seen (int64 scalar); drives the cumulative average when Momentum is null.</summary>
+    public Tensor? NumBatchesTracked { get; }
+
+    /// <summary>Running mean 0, running variance 1, batch count 0.</summary>
+    public void ResetRunningStats()
+    {
+        if (!TrackRunningStats) return;
+        using (Autograd.NoGrad())
+        {
+            RunningMean!.Zero_();
+            RunningVar!.Fill_(1);
+            NumBatchesTracked!.Zero_();
+        }
+    }
+
+    /// <summary>Resets the running statistics and sets weight 1, bias 0.</summary>
+    public void ResetParameters()
+    {
+        ResetRunningStats();
+        if (Weight is not null) Init.Ones_(Weight);
+        if (Bias is not null) Init.Zeros_(Bias);
+    }
+
+    /// <summary>Throws unless the input has a rank this layer accepts (BatchNorm1d: 2 or 3, BatchNorm2d: 4).</summary>
+    private protected abstract void CheckInputDim(Tensor input);
+
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckInputDim(input);
+        if (input.ShapeArray[1] != NumFeatures)
+            throw new ArgumentException($"{TypeName}({NumFeatures}): expected {NumFeatures} channels in dim 1 of the input, got {Shapes.Format(input.ShapeArray)}");
+        double factor = Momentum ?? 0;
+        if (Training && TrackRunningStats)
+        {
+            using (Autograd.NoGrad()) NumBatchesTracked!.Add_(1);
+            if (Momentum is null) factor = 1.0 / NumBatchesTracked!.Item<long>();
+        }
+        // Batch statistics in training, and in eval when there are no running statistics to use.
+        bool useBatchStats = Training || RunningMean is null;
+        bool passStats = !Training || TrackRunningStats;
+        return Functional.BatchNorm(input, passStats ? RunningMean : null, passStats ? RunningVar : null, Weight, Bias, useBatchStats, factor, Eps);
+    }
+
+    protected override string ExtraRepr =>
+        $"{NumFeatures}, eps={PyRepr.Float(Eps)}, momentum={(Momentum is { } m ? PyRepr.Float(m) : "None")}, affine={PyBool(Affine)}, track_running_stats={PyBool(TrackRunningStats)}";
+}
+
+/// <summary>Batch normalisation of [N, C] or [N, C, L] over N (and L), per channel (nn.BatchNorm1d).</summary>
+public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
+    : BatchNormBase(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
+{
+    private protected override void CheckInputDim(Tensor input)
+    {
+        if (input.Rank is not (2 or 3))
+            throw new ArgumentException($"BatchNorm1d: expected 2D or 3D input (got {input.Rank}D input of shape {Shapes.Format(input.ShapeArray)})");
+    }
+}
+
+/// <summary>Batch normalisation of [N, C, H, W] over N, H and W, per channel (nn.BatchNorm2d).</summary>
+public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
+    : BatchNormBase(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
+{
+    private protected override void CheckInputDim(Tensor input)
+    {
+        if (input.Rank != 4)
+            throw new ArgumentException($"BatchNorm2d: expected 4D input (got {input.Rank}D input of shape {Shapes.Format(input.ShapeArray)})");
+    }
+}
+
+/// <summary>
+/// Layer normalisation (nn.LayerNorm): each sample is normalised over its trailing <see cref="NormalizedShape"/>
+/// dims (biased variance), then scaled by weight and shifted by bias of that shape (elementwise affine).
+/// </summary>
+public sealed class LayerNorm : Module<Tensor, Tensor>
+{
+    private readonly int[] _normalizedShape;
+
+    public LayerNorm(int[] normalizedShape, double eps = 1e-5, bool elementwiseAffine = true, DType dtype = DType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(normalizedShape);
+        if (normalizedShape.Length == 0 || normalizedShape.Any(d => d <= 0))
+            throw new ArgumentException($"LayerNorm: normalized_shape must be non-empty with positive sizes, got {Shapes.Format(normalizedShape)}");
+        _normalizedShape = (int[])normalizedShape.Clone();
+        Eps = eps;
+        ElementwiseAffine = elementwiseAffine;
+        if (elementwiseAffine)
+        {
+            Weight = RegisterParameter("weight", Tensor.Ones(_normalizedShape, dtype));
+            Bias = RegisterParameter("bias", Tensor.Zeros(_normalizedShape, dtype));
+        }
+    }
+
+    public LayerNorm(int normalizedShape, double eps = 1e-5, bool elementwiseAffine = true, DType dtype = DType.Float32)
+        : this([normalizedShape], eps, elementwiseAffine, dtype) { }
+
+    public IReadOnlyList<int> NormalizedShape => _normalizedShape;
+
+    public double Eps { get; }
+
+    public bool ElementwiseAffine { get; }
+
+    public Tensor? Weight { get; }
+
+    public Tensor? Bias { get; }
+
+    /// <summary>Weight 1, bias 0.</summary>
+    public void ResetParameters()
+    {
+        if (Weight is not null) Init.Ones_(Weight);
+        if (Bias is not null) Init.Zeros_(Bias);
+    }
+
+    public override Tensor Forward(Tensor input) => Functional.LayerNorm(input, _normalizedShape, Weight, Bias, Eps);
+
+    protected override string ExtraRepr =>
+        $"({string.Join(", ", _normalizedShape)}{(_normalizedShape.Length == 1 ? "," : "")}), eps={PyRepr.Float(Eps)}, elementwise_affine={PyBool(ElementwiseAffine)}";
+}
+
+/// <summary>
+/// Group normalisation (nn.GroupNorm): the C channels of [N, C, *] are split into <see cref="NumGroups"/>
+/// groups, each normalised over its channels and positions per sample; then a per-channel affine.
+/// Batch-size independent, so it behaves the same in training and eval.
+/// </summary>
+public sealed class GroupNorm : Module<Tensor, Tensor>
+{
+    public GroupNorm(int numGroups, int numChannels, double eps = 1e-5, bool affine = true, DType dtype = DType.Float32)
+    {
+        if (numGroups <= 0 || numChannels <= 0)
+            throw new ArgumentException($"GroupNorm: num_groups ({numGroups}) and num_channels ({numChannels}) must be positive");
+        if (numChannels % numGroups != 0)
+            throw new ArgumentException($"GroupNorm: num_channels ({numChannels}) must be divisible by num_groups ({numGroups})");
+        NumGroups = numGroups;
+        NumChannels = numChannels;
+        Eps = eps;
+        Affine = affine;
+        if (affine)
+        {
+            Weight = RegisterParameter("weight", Tensor.Ones([numChannels], dtype));
+            Bias = RegisterParameter("bias", Tensor.Zeros([numChannels], dtype));
+        }
+    }
+
+    public int NumGroups { get; }
+
+    public int NumChannels { get; }
+
+    public double Eps { get; }
+
+    public bool Affine { get; }
+
+    public Tensor? Weight { get; }
+
+    public Tensor? Bias { get; }
+
+    /// <summary>Weight 1, bias 0.</summary>
+    public void ResetParameters()
+    {
+        if (Weight is not null) Init.Ones_(Weight);
+        if (Bias is not null) Init.Zeros_(Bias);
+    }
+
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank < 2 || input.ShapeArray[1] != NumChannels)
+            throw new ArgumentException($"GroupNorm({NumGroups}, {NumChannels}): expected an input [N, {NumChannels}, *], got {Shapes.Format(input.ShapeArray)}");
+        return Functional.GroupNorm(input, NumGroups, Weight, Bias, Eps);
+    }
+
+    protected override string ExtraRepr => $"{NumGroups}, {NumChannels}, eps={PyRepr.Float(Eps)}, affine={PyBool(Affine)}";
+}
+
+/// <summary>
+/// Local response normalisation across channels (nn.LocalResponseNorm, AlexNet 2012):
+/// b_c = a_c / (k + alpha/n * sum_{c' in [c - n/2, c + (n-1)/2]} a_{c'}^2)^beta with n = <see cref="Size"/>.
+/// </summary>
+public sealed class LocalResponseNorm : Module<Tensor, Tensor>
+{
+    public LocalResponseNorm(int size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
+    {
+        if (size < 1) throw new ArgumentException($"LocalResponseNorm: size must be positive, got {size}");
+        Size = size;
+        Alpha = alpha;
+        Beta = beta;
+        K = k;
+    }
+
+    public int Size { get; }
+
+    public double Alpha { get; }
+
+    public double Beta { get; }
+
+    public double K { get; }
+
+    public override Tensor Forward(Tensor input) => Functional.LocalResponseNorm(input, Size, Alpha, Beta, K);
+
+    protected override string ExtraRepr => $"{Size}, alpha={PyRepr.Float(Alpha)}, beta={PyRepr.Float(Beta)}, k={PyRepr.Float(K)}";
+}
