@@ -12,17 +12,24 @@ internal static class BufferPool<T> where T : unmanaged
     private static readonly int s_elementSize = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
     private static readonly Dictionary<int, Stack<T[]>> s_free = [];
     private static long s_pooledBytes;
-    private static long s_freshBytes;
+    private static long s_rentedBytes;
 
-    // Buffers come back when the GC finalizes dead storages. A loop that allocates little else (a data
-    // loader's worker) may go long between collections and keep allocating fresh large arrays; after
-    // this many fresh bytes a cheap gen0 collection lets the finalizers hand the dead buffers back.
-    private const long FreshBytesBeforeCollect = 256L << 20;
+    // Buffers come back when the GC finalizes dead storages, but collections are paced by small-object
+    // allocation, which knows nothing of the large buffers rented here: a conv net renting hundreds of
+    // MB per step would pile up gigabytes of dead buffers between collections. So after this many rented
+    // bytes a collection of the young generations (cheap: few survivors) lets finalizers return them.
+    // Gen1, not gen0: a step's storages are still alive at the previous collection and get promoted.
+    private const long RentedBytesBeforeCollect = 128L << 20;
 
     public static bool ShouldPool(int length) => (long)length * s_elementSize >= MinPooledBytes;
 
     public static T[] Rent(int length)
     {
+        if (Interlocked.Add(ref s_rentedBytes, (long)length * s_elementSize) > RentedBytesBeforeCollect)
+        {
+            Interlocked.Exchange(ref s_rentedBytes, 0);
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+        }
         lock (s_free)
         {
             if (s_free.TryGetValue(length, out var stack) && stack.Count > 0)
@@ -30,11 +37,6 @@ internal static class BufferPool<T> where T : unmanaged
                 s_pooledBytes -= (long)length * s_elementSize;
                 return stack.Pop();
             }
-        }
-        if (Interlocked.Add(ref s_freshBytes, (long)length * s_elementSize) > FreshBytesBeforeCollect)
-        {
-            Interlocked.Exchange(ref s_freshBytes, 0);
-            GC.Collect(0, GCCollectionMode.Forced, blocking: true);
         }
         return GC.AllocateUninitializedArray<T>(length);
     }
