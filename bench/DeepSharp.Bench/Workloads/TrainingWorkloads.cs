@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using DeepSharp.Data;
+using DeepSharp.Models;
+using DeepSharp.NN;
+using DeepSharp.Optim;
+
+namespace DeepSharp.Bench.Workloads;
+
+/// <summary>
+/// Training and inference throughput with the definitions of ../shared/bench/peer_torch.py: SGD
+/// (lr 0.05, momentum 0.9), cross-entropy, consecutive Fashion-MNIST slices, 3 warm-up steps, then
+/// the mean over the measured steps. Also allocation and GC counts per training step.
+/// </summary>
+internal static class TrainingWorkloads
+{
+    private static readonly Lazy<TensorDataset> s_data = new(() => FashionMnist.Train());
+
+    public static IEnumerable<IWorkload> Create()
+    {
+        yield return new Workload("mlp_b64_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 64, 300));
+        yield return new Workload("mlp_b8_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 8, 500));
+        yield return new Workload("mlp_infer_b1_us", MlpInferB1);
+        yield return new Workload("mlp_b64_bytes_per_step", () => Allocation(64, 300).BytesPerStep);
+        yield return new Workload("mlp_b64_gc_per_1000_steps", () => Allocation(64, 1000).Gcs * 1000.0 / 1000);
+        yield return new Workload("mlp_b64_memory_growth_mb", MemoryGrowth);
+    }
+
+    /// <summary>A training step over batch i, exactly as peer_torch.py slices the data.</summary>
+    private sealed class Stepper(Module<Tensor, Tensor> model, int batchSize)
+    {
+        private readonly Optimizer _optimizer = new Sgd(model.Parameters(), new SgdOptions(Lr: 0.05, Momentum: 0.9));
+        private readonly Tensor _x = s_data.Value.Inputs;
+        private readonly Tensor _y = s_data.Value.Targets;
+        private int _i;
+
+        public void Step()
+        {
+            int j = _i * batchSize % (60000 - batchSize);
+            _i++;
+            var x = _x.Narrow(0, j, batchSize);
+            var y = _y.Narrow(0, j, batchSize);
+            var loss = Functional.CrossEntropy(model.Call(x), y);
+            _optimizer.ZeroGrad();
+            loss.Backward();
+            _optimizer.Step();
+        }
+    }
+
+    public static double TrainRate(Func<Module<Tensor, Tensor>> create, int batchSize, int steps)
+    {
+        var stepper = new Stepper(create(), batchSize);
+        for (int i = 0; i < 3; i++) stepper.Step();
+        // Best of three timed rounds: the machine is shared, the minimum is the least disturbed.
+        double best = double.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < steps; i++) stepper.Step();
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds / steps);
+        }
+        return batchSize / best;
+    }
+
+    private static double MlpInferB1()
+    {
+        var model = ModelZoo.Create("mlp");
+        model.Eval();
+        var x = Tensor.Randn([1, 784], new Generator(3));
+        using var _ = Autograd.NoGrad();
+        for (int i = 0; i < 2000; i++) model.Call(x);
+        double best = double.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < 2000; i++) model.Call(x);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMicroseconds / 2000);
+        }
+        return best;
+    }
+
+    private static (double BytesPerStep, int Gcs) Allocation(int batchSize, int steps)
+    {
+        var stepper = new Stepper(ModelZoo.Create("mlp"), batchSize);
+        for (int i = 0; i < 50; i++) stepper.Step();
+        long bytes = GC.GetTotalAllocatedBytes(precise: true);
+        int gcs = GC.CollectionCount(0);
+        for (int i = 0; i < steps; i++) stepper.Step();
+        return ((GC.GetTotalAllocatedBytes(precise: true) - bytes) / (double)steps, GC.CollectionCount(0) - gcs);
+    }
+
+    /// <summary>Managed heap after 10,000 steps minus after 1,000 (after a full collection): ~0 when nothing leaks.</summary>
+    private static double MemoryGrowth()
+    {
+        var stepper = new Stepper(ModelZoo.Create("mlp"), 64);
+        long after1k = 0;
+        for (int i = 1; i <= 10_000; i++)
+        {
+            stepper.Step();
+            if (i == 1000) after1k = Settle();
+        }
+        return (Settle() - after1k) / 1e6;
+
+        static long Settle()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            return GC.GetTotalMemory(forceFullCollection: true);
+        }
+    }
+}

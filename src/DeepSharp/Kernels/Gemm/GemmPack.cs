@@ -1,0 +1,214 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace DeepSharp.Kernels;
+
+/// <summary>
+/// Packing into the micro-kernel's layouts. Transposes are absorbed here, and panels are zero-padded to MR/NR
+/// so the kernel never needs an edge case in its k loop.
+/// </summary>
+internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> where K : struct, IGemmMicroKernel<T>
+{
+    /// <summary>
+    /// Packs op(A)[0..mc, 0..kc] (origin already applied to <paramref name="a"/>) as ceil(mc/MR) micro-panels,
+    /// each kc steps of MR values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackA(bool transA, T* a, nint lda, int mc, int kc, T* dst)
+    {
+        int mr = K.MR;
+        for (int ir = 0; ir < mc; ir += mr, dst += mr * kc)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            if (transA)
+                PackRowsContiguous(a + ir, lda, rows, kc, dst);
+            else
+                PackRowsStrided(a + ir * lda, lda, rows, kc, dst);
+        }
+    }
+
+    /// <summary>Packs one NR-wide micro-panel: op(B)[0..kc, 0..cols] into kc steps of NR values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackBPanel(bool transB, T* b, nint ldb, int cols, int kc, T* dst)
+    {
+        int nr = K.NR;
+        if (transB)
+        {
+            // op(B)[p, j] = b[j*ldb + p]: stored rows become panel columns.
+            Transpose(b, ldb, cols, kc, dst, nr);
+            ZeroColumns(dst, nr, cols, kc);
+        }
+        else if (cols == nr)
+        {
+            for (int p = 0; p < kc; p++, dst += nr)
+                CopyPanelRow(b + p * ldb, dst);
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++, dst += nr)
+            {
+                T* src = b + p * ldb;
+                int j = 0;
+                for (; j < cols; j++)
+                    dst[j] = src[j];
+                for (; j < nr; j++)
+                    dst[j] = T.Zero;
+            }
+        }
+    }
+
+    // A stored m x k (row-major, not transposed): micro-panel element (p, i) = a[i*lda + p].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackRowsStrided(T* a, nint lda, int rows, int kc, T* dst)
+    {
+        Transpose(a, lda, rows, kc, dst, K.MR);
+        ZeroColumns(dst, K.MR, rows, kc);
+    }
+
+    // A stored k x m (transposed): micro-panel row p is a[p*lda + 0..rows], already contiguous.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackRowsContiguous(T* a, nint lda, int rows, int kc, T* dst)
+    {
+        int mr = K.MR;
+        if (rows == mr)
+        {
+            for (int p = 0; p < kc; p++, dst += mr)
+                CopyRow(a + p * lda, dst, mr);
+            return;
+        }
+        for (int p = 0; p < kc; p++, dst += mr)
+        {
+            T* s = a + p * lda;
+            int i = 0;
+            for (; i < rows; i++)
+                dst[i] = s[i];
+            for (; i < mr; i++)
+                dst[i] = T.Zero;
+        }
+    }
+
+    /// <summary>dst[p*width + i] = src[i*ld + p] for i &lt; rows, p &lt; kc, by 4x4 register transposes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose(T* src, nint ld, int rows, int kc, T* dst, int width)
+    {
+        int i = 0;
+        if (typeof(T) == typeof(float) && Sse.IsSupported)
+        {
+            for (; i + 4 <= rows; i += 4)
+                Transpose4Rows((float*)(src + i * ld), ld, kc, (float*)(dst + i), width);
+        }
+        else if (typeof(T) == typeof(double) && Avx.IsSupported)
+        {
+            for (; i + 4 <= rows; i += 4)
+                Transpose4Rows((double*)(src + i * ld), ld, kc, (double*)(dst + i), width);
+        }
+        for (; i < rows; i++)
+        {
+            T* s = src + i * ld;
+            T* d = dst + i;
+            for (int p = 0; p < kc; p++, d += width)
+                d[0] = s[p];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose4Rows(float* s0, nint ld, int kc, float* d, int width)
+    {
+        float* s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4, d += 4 * width)
+        {
+            Vector128<float> r0 = Sse.LoadVector128(s0 + p), r1 = Sse.LoadVector128(s1 + p);
+            Vector128<float> r2 = Sse.LoadVector128(s2 + p), r3 = Sse.LoadVector128(s3 + p);
+            Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackHigh(r0, r1);
+            Vector128<float> t2 = Sse.UnpackLow(r2, r3), t3 = Sse.UnpackHigh(r2, r3);
+            Sse.Store(d, Sse.MoveLowToHigh(t0, t2));
+            Sse.Store(d + width, Sse.MoveHighToLow(t2, t0));
+            Sse.Store(d + 2 * width, Sse.MoveLowToHigh(t1, t3));
+            Sse.Store(d + 3 * width, Sse.MoveHighToLow(t3, t1));
+        }
+        for (; p < kc; p++, d += width)
+        {
+            d[0] = s0[p];
+            d[1] = s1[p];
+            d[2] = s2[p];
+            d[3] = s3[p];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose4Rows(double* s0, nint ld, int kc, double* d, int width)
+    {
+        double* s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4, d += 4 * width)
+        {
+            Vector256<double> r0 = Avx.LoadVector256(s0 + p), r1 = Avx.LoadVector256(s1 + p);
+            Vector256<double> r2 = Avx.LoadVector256(s2 + p), r3 = Avx.LoadVector256(s3 + p);
+            Vector256<double> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+            Vector256<double> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Avx.Store(d, Avx.Permute2x128(t0, t2, 0x20));
+            Avx.Store(d + width, Avx.Permute2x128(t1, t3, 0x20));
+            Avx.Store(d + 2 * width, Avx.Permute2x128(t0, t2, 0x31));
+            Avx.Store(d + 3 * width, Avx.Permute2x128(t1, t3, 0x31));
+        }
+        for (; p < kc; p++, d += width)
+        {
+            d[0] = s0[p];
+            d[1] = s1[p];
+            d[2] = s2[p];
+            d[3] = s3[p];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(T* src, T* dst, int count)
+    {
+        int o = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; o + Vector256<T>.Count <= count; o += Vector256<T>.Count)
+                Vector256.Store(Vector256.Load(src + o), dst + o);
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; o + Vector128<T>.Count <= count; o += Vector128<T>.Count)
+                Vector128.Store(Vector128.Load(src + o), dst + o);
+        }
+        for (; o < count; o++)
+            dst[o] = src[o];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ZeroColumns(T* dst, int width, int from, int kc)
+    {
+        if (from == width)
+            return;
+        for (int p = 0; p < kc; p++, dst += width)
+            for (int j = from; j < width; j++)
+                dst[j] = T.Zero;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyPanelRow(T* src, T* dst)
+    {
+        int bytes = K.NR * sizeof(T);
+        if (Vector512.IsHardwareAccelerated && bytes % 64 == 0)
+        {
+            for (int o = 0; o < K.NR; o += Vector512<T>.Count)
+                Vector512.Store(Vector512.Load(src + o), dst + o);
+        }
+        else if (Vector256.IsHardwareAccelerated && bytes % 32 == 0)
+        {
+            for (int o = 0; o < K.NR; o += Vector256<T>.Count)
+                Vector256.Store(Vector256.Load(src + o), dst + o);
+        }
+        else
+        {
+            for (int o = 0; o < K.NR; o++)
+                dst[o] = src[o];
+        }
+    }
+}
