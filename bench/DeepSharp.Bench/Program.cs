@@ -12,6 +12,9 @@ using DeepSharp.Kernels;
 IWorkload[] all =
 [
     .. GemmWorkloads.Create(),
+    .. TensorWorkloads.Create(),
+    .. TrainingWorkloads.Create(),
+    .. InsightWorkloads.Create(),
 ];
 
 var names = new List<string>();

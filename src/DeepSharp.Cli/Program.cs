@@ -10,5 +10,8 @@ var root = new RootCommand("DeepSharp: deep learning from first principles in C#
     PredictCommand.Create(),
     SummaryCommand.Create(),
     ExamplesCommand.Create(),
+    InspectCommand.Create(),
+    ReportCommand.Create(),
+    ExplainBackpropCommand.Create(),
 };
 return CliRunner.Run(root, args);

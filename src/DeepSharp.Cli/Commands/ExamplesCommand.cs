@@ -13,6 +13,7 @@ internal static class ExamplesCommand
         ["linear-regression"] = ("gradient descent converges to the closed-form least-squares solution", LinearRegression.Run),
         ["logistic-regression"] = ("logistic regression separates two Gaussian classes with a linear boundary", ClassificationExamples.Logistic),
         ["softmax-regression"] = ("softmax regression classifies three Gaussian classes; softmax + cross-entropy gives delta = p - y", ClassificationExamples.Softmax),
+        ["vanishing-gradients"] = ("a deep sigmoid MLP's gradients vanish towards the input; ReLU with He initialisation keeps them", VanishingGradients.Run),
     };
 
     public static Command Create()

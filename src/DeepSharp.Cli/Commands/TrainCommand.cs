@@ -12,7 +12,7 @@ namespace DeepSharp.Cli.Commands;
 /// <summary><c>deepsharp train</c>: train a zoo model and write weights, checkpoints and metrics.</summary>
 internal static class TrainCommand
 {
-    public const string DefaultModel = "mlp";
+    public const string DefaultModel = "lenet5";
 
     public static Command Create()
     {
@@ -30,18 +30,19 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
         var output = new Option<string?>("--out") { Description = "output directory (default: runs/MODEL)" };
         var resume = new Option<string?>("--resume") { Description = "checkpoint file to resume from (e.g. runs/mlp/checkpoint/last.safetensors)" };
+        var report = new Option<bool>("--report") { Description = "record activation and gradient statistics every 50 steps and write DIR/report.html" };
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/ and DIR/metrics.json")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report,
         };
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume))));
+            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
-        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume);
+        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false);
 
     internal static int Run(TrainSettings s)
     {
@@ -93,13 +94,17 @@ internal static class TrainCommand
                                $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {WorkerPool.Threads} threads");
 
         var checkpoints = new ModelCheckpoint(Path.Combine(outDir, "checkpoint"), monitor: "val_accuracy");
-        var history = trainer.Fit(train, validation, s.Epochs, [checkpoints, new MetricsLogger(Path.Combine(outDir, "history.csv"))]);
+        var recorder = s.Report ? ReportCommand.CreateRecorder(outDir) : null;
+        List<ICallback> callbacks = [checkpoints, new MetricsLogger(Path.Combine(outDir, "history.csv"))];
+        if (recorder is not null) callbacks.Add(recorder);
+        var history = trainer.Fit(train, validation, s.Epochs, callbacks);
         var result = trainer.Evaluate(test, keepPredictions: true);
         SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { ["model"] = s.Model });
 
         var metrics = RunMetrics.From(s.Model, data, result, history, trainer.Epoch);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, CliJson.Default.RunMetrics));
         Report.Summary(metrics, outDir);
+        if (recorder is not null) AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(ReportCommand.Generate(outDir, s.DataDir))}[/]");
         return 0;
     }
 }
