@@ -27,6 +27,11 @@ public static class Pooling
     public static void MaxForward<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, in PoolGeometry g, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
+        if (g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 })
+        {
+            MaxForward2x2(x, y, indices, g.InH, g.InW, g.OutH, g.OutW, plane0, plane1);
+            return;
+        }
         int inPlane = g.InH * g.InW, outPlane = g.OutH * g.OutW;
         for (int pl = plane0; pl < plane1; pl++)
         {
@@ -58,6 +63,42 @@ public static class Pooling
                     y[o] = best;
                     indices[o] = bestIdx;
                 }
+        }
+    }
+
+    /// <summary>The common 2x2 stride-2 window (LeNet, VGG, most CNNs): two input rows per output row, no bounds checks needed.</summary>
+    private static void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, int inH, int inW, int outH, int outW, int plane0, int plane1)
+        where T : unmanaged, INumber<T>
+    {
+        int inPlane = inH * inW, outPlane = outH * outW;
+        for (int pl = plane0; pl < plane1; pl++)
+        {
+            var src = x.Slice(pl * inPlane, inPlane);
+            var dst = y.Slice(pl * outPlane, outPlane);
+            var idx = indices.Slice(pl * outPlane, outPlane);
+            for (int oy = 0; oy < outH; oy++)
+            {
+                int r0 = 2 * oy * inW, r1 = r0 + inW;
+                var top = src.Slice(r0, 2 * outW);
+                var bottom = src.Slice(r1, 2 * outW);
+                var outRow = dst.Slice(oy * outW, outW);
+                var idxRow = idx.Slice(oy * outW, outW);
+                for (int ox = 0; ox < outW; ox++)
+                {
+                    // Scan order (row-major inside the window) and the NaN rule match the generic path.
+                    int c = 2 * ox;
+                    T best = top[c];
+                    int at = r0 + c;
+                    T v = top[c + 1];
+                    if (!T.IsNaN(best) && (v > best || T.IsNaN(v))) { best = v; at = r0 + c + 1; }
+                    v = bottom[c];
+                    if (!T.IsNaN(best) && (v > best || T.IsNaN(v))) { best = v; at = r1 + c; }
+                    v = bottom[c + 1];
+                    if (!T.IsNaN(best) && (v > best || T.IsNaN(v))) { best = v; at = r1 + c + 1; }
+                    outRow[ox] = best;
+                    idxRow[ox] = at;
+                }
+            }
         }
     }
 
