@@ -27,7 +27,7 @@ public static class Pooling
     public static void MaxForward<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, in PoolGeometry g, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
-        if (g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 })
+        if (g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 } && 2 * g.OutH <= g.InH && 2 * g.OutW <= g.InW)
         {
             MaxForward2x2(x, y, indices, g.InH, g.InW, g.OutH, g.OutW, plane0, plane1);
             return;
@@ -66,7 +66,7 @@ public static class Pooling
         }
     }
 
-    /// <summary>The common 2x2 stride-2 window (LeNet, VGG, most CNNs): two input rows per output row, no bounds checks needed.</summary>
+    /// <summary>The common 2x2 stride-2 window (LeNet, VGG, most CNNs) when every window lies inside the input (no ceil-mode overhang).</summary>
     private static void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, int inH, int inW, int outH, int outW, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
