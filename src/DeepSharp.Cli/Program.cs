@@ -13,5 +13,6 @@ var root = new RootCommand("DeepSharp: deep learning from first principles in C#
     InspectCommand.Create(),
     ReportCommand.Create(),
     ExplainBackpropCommand.Create(),
+    SampleCommand.Create(),
 };
 return CliRunner.Run(root, args);

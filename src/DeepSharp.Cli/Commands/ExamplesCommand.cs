@@ -14,6 +14,7 @@ internal static class ExamplesCommand
         ["logistic-regression"] = ("logistic regression separates two Gaussian classes with a linear boundary", ClassificationExamples.Logistic),
         ["softmax-regression"] = ("softmax regression classifies three Gaussian classes; softmax + cross-entropy gives delta = p - y", ClassificationExamples.Softmax),
         ["vanishing-gradients"] = ("a deep sigmoid MLP's gradients vanish towards the input; ReLU with He initialisation keeps them", VanishingGradients.Run),
+        ["seq2seq"] = ("a GRU encoder-decoder with attention learns to reverse digit strings (>= 99% held-out exact match) and shows its attention", Seq2SeqExample.Run),
     };
 
     public static Command Create()

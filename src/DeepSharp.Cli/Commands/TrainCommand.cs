@@ -22,7 +22,7 @@ internal static class TrainCommand
         var label = new Option<string?>("--label") { Description = "CSV label column name (default: last column)" };
         var epochs = new Option<int>("--epochs") { Description = "number of epochs", DefaultValueFactory = _ => 10 };
         var batch = new Option<int>("--batch-size") { Description = "mini-batch size", DefaultValueFactory = _ => 64 };
-        var lr = new Option<double?>("--lr") { Description = "learning rate (default: 0.05 for sgd, 1e-3 for adam)" };
+        var lr = new Option<double?>("--lr") { Description = "learning rate (default: 0.05 for sgd, 1e-3 for adam, 2e-3 for adam on lenet5)" };
         var optimizer = new Option<string>("--optimizer") { Description = Choices.OptimizerHelp, DefaultValueFactory = _ => "adam" };
         var schedule = new Option<string>("--lr-schedule") { Description = "cosine (anneal to 0 over the run, default), step (x0.1 every third of the run) or none", DefaultValueFactory = _ => "cosine" };
         var augment = new Option<string?>("--augment") { Description = "training-image augmentation, comma-separated: " + AugmentationParser.Help };
@@ -61,7 +61,7 @@ internal static class TrainCommand
         var loaderGenerator = new Generator((ulong)s.Seed + 1);
         var data = Inputs.Load(s.Data, s.DataDir, s.Seed, s.Label);
         var model = Inputs.CreateModel(s.Model, data, new Generator((ulong)s.Seed));
-        double lr = s.Lr ?? Choices.DefaultLr(s.Optimizer);
+        double lr = s.Lr ?? Choices.DefaultLr(s.Optimizer, s.Model);
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
         var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
         {
