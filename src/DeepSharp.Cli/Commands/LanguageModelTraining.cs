@@ -167,7 +167,7 @@ internal static class LanguageModelTraining
         {
             inner.EpochEnd(logs, totalEpochs);
             if (logs.Get("val_loss") is double v)
-                AnsiConsole.MarkupLine($"[grey]  validation: {v:F4} nats/char, {v / Math.Log(2):F3} bits/char, perplexity {Math.Exp(v):F3}; training {logs["loss"]:F4} nats/char; {logs["tokens_per_second"]:N0} chars/s[/]");
+                AnsiConsole.MarkupLine($"[grey]  val {v:F4} nats/char = {v / Math.Log(2):F3} bits/char, perplexity {Math.Exp(v):F3}; {logs["tokens_per_second"]:N0} chars/s[/]");
         }
 
         public void TrainEnd(TrainingHistory history) => inner.TrainEnd(history);

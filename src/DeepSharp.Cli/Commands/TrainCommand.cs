@@ -46,6 +46,7 @@ internal static class TrainCommand
 
     internal static int Run(TrainSettings s)
     {
+        if (LanguageModelTraining.Handles(s.Model, s.Data)) return LanguageModelTraining.Run(s);
         if (s.Epochs < 0) throw new CliException($"--epochs must be non-negative, got {s.Epochs}");
         if (s.BatchSize <= 0) throw new CliException($"--batch-size must be positive, got {s.BatchSize}");
         if (s.Threads is int t)

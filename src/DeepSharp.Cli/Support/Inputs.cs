@@ -9,7 +9,7 @@ internal sealed record DataChoice(string Name, IDataset Train, IDataset Validati
 
 internal static class Inputs
 {
-    public const string DataHelp = "fashion-mnist (default), mnist, or csv:PATH (numeric columns, label in the last column or --label)";
+    public const string DataHelp = "fashion-mnist (default), mnist, or csv:PATH (numeric columns, label in the last column or --label); for char-lstm/char-gru: tinyshakespeare (default) or text:PATH";
 
     /// <summary>
     /// Loads --data. Image datasets keep their official test split and hold out 5,000 training images
@@ -42,7 +42,7 @@ internal static class Inputs
         }
     }
 
-    public static string ModelHelp => "model: " + string.Join(", ", ModelZoo.Names.Keys);
+    public static string ModelHelp => "model: " + string.Join(", ", ModelZoo.Names.Keys) + ", char-lstm, char-gru (character language models)";
 
     public static Module<Tensor, Tensor> CreateModel(string name, DataChoice? data, Generator? generator = null)
     {

@@ -49,6 +49,7 @@ public static class ModelZoo
         ["resnet18"] = "ResNet-18, torchvision layout (11.7M params at 3x224x224/1000); small inputs: 3x3 stride-1 stem, no max-pool",
         ["resnet34"] = "ResNet-34, torchvision layout (21.8M params at 3x224x224/1000); small inputs: 3x3 stride-1 stem, no max-pool",
         ["resnet20"] = "ResNet-20 for CIFAR-sized images: 3 stages x 3 basic blocks, 16/32/64 ch, 1x1-conv+BN projection shortcuts (272K params)",
+        ["seq-gru"] = "sequence classifier: a GRU (128 units) reads the image row by row (28 steps of 28 pixels), Linear(128, 10) on its last state",
     };
 
     public static Module<Tensor, Tensor> Create(string name, ModelOptions? options = null)
@@ -71,6 +72,7 @@ public static class ModelZoo
             "resnet18" => ResNet.ResNet18(o),
             "resnet34" => ResNet.ResNet34(o),
             "resnet20" => ResNet.ResNet20(o),
+            "seq-gru" => SequenceClassifier.Create(o),
             _ => throw new ArgumentException($"ModelZoo: unknown model '{name}'; available: {string.Join(", ", Names.Keys)}"),
         };
     }

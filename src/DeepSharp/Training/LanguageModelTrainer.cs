@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using DeepSharp.Data.Text;
+using DeepSharp.Models;
+using DeepSharp.NN;
+using DeepSharp.Optim;
+using DeepSharp.Serialization;
+
+namespace DeepSharp.Training;
+
+/// <summary>Options of a <see cref="LanguageModelTrainer"/>.</summary>
+public sealed record LanguageModelTrainerOptions
+{
+    /// <summary>Parallel streams the token sequence is cut into (rows of a batch).</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Time steps per batch: gradients flow back at most this far (truncated BPTT).</summary>
+    public int SequenceLength { get; init; } = 100;
+
+    /// <summary>Clip the total gradient norm to this value before each step (char-rnn uses 5); null to not clip.</summary>
+    public double? ClipGradNorm { get; init; } = 5.0;
+
+    /// <summary>Learning-rate schedule, stepped after every optimizer step (<see cref="SchedulerPerBatch"/>) or every epoch.</summary>
+    public LRScheduler? Scheduler { get; init; }
+
+    public bool SchedulerPerBatch { get; init; } = true;
+
+    /// <summary>Progress (a bar per epoch and a line per epoch with <see cref="ConsoleReporter"/>); silent when null.</summary>
+    public ITrainingReporter? Reporter { get; init; }
+
+    /// <summary>Writes <c>last.safetensors</c> after every epoch and <c>best.safetensors</c> when val_loss improves; none when null.</summary>
+    public string? CheckpointDirectory { get; init; }
+
+    /// <summary>Generators saved in checkpoints besides Generator.Default (e.g. the model's dropout generator).</summary>
+    public IReadOnlyList<Generator>? Generators { get; init; }
+}
+
+/// <summary>
+/// Trains a <see cref="CharRnn"/> on a token stream with truncated backpropagation through time: the stream is cut
+/// into <c>BatchSize</c> parallel streams (<see cref="StreamBatches"/>), batch k holds window k of every stream, and
+/// the hidden state at the end of batch k is carried, detached, into batch k+1 (so the model sees the whole text
+/// in order while gradients stop at batch boundaries). The state resets to zero at the start of every epoch.
+/// Loss is the mean cross-entropy over all [B*T] predictions in nats per token; validation streams the
+/// held-out tokens the same way without gradients. Epoch logs: loss, val_loss, perplexity = exp(val_loss),
+/// lr, tokens_per_second (also as samples_per_second), seconds.
+/// </summary>
+public sealed class LanguageModelTrainer
+{
+    public LanguageModelTrainer(CharRnn model, Optimizer optimizer, LanguageModelTrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Model = model;
+        Optimizer = optimizer;
+        Options = options ?? new LanguageModelTrainerOptions();
+        if (Options.BatchSize <= 0 || Options.SequenceLength <= 0)
+            throw new ArgumentException($"LanguageModelTrainer: batch size ({Options.BatchSize}) and sequence length ({Options.SequenceLength}) must be positive");
+    }
+
+    public CharRnn Model { get; }
+
+    public Optimizer Optimizer { get; }
+
+    public LanguageModelTrainerOptions Options { get; }
+
+    /// <summary>Completed epochs (the next epoch's zero-based index).</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>Optimizer steps taken.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>The detached state carried into the next training batch (null: zeros).</summary>
+    public RecurrentState? State { get; private set; }
+
+    private ITrainingReporter Reporter => Options.Reporter ?? SilentReporter.Instance;
+
+    /// <summary>Forgets the carried state: the next batch starts from zeros.</summary>
+    public void ResetState() => State = null;
+
+    /// <summary>
+    /// One TBPTT step on input/target [B, T] (int64) from the carried <see cref="State"/>: forward, mean
+    /// cross-entropy, backward, clipping, optimizer (and per-batch scheduler) step. Keeps the final state, detached.
+    /// Returns the loss in nats per token.
+    /// </summary>
+    public double TrainStep(Tensor input, Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(target);
+        if (!input.Shape.SequenceEqual(target.Shape))
+            throw new ArgumentException($"LanguageModelTrainer: input {Shapes.Format(input.ShapeArray)} and target {Shapes.Format(target.ShapeArray)} must have the same shape [B, T]");
+        if (State is not null && State.H.ShapeArray[1] != input.ShapeArray[0]) State = null; // a different number of streams
+        Model.Train();
+        Optimizer.ZeroGrad();
+        var (logits, state) = Model.Forward(input, State);
+        var loss = Functional.CrossEntropy(logits.Reshape(-1, Model.Config.VocabSize), target.Reshape(-1));
+        loss.Backward();
+        if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
+        Optimizer.Step();
+        Step++;
+        if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
+        State = state.Detach(); // values carry over; gradients stop at this batch boundary
+        return loss.ToDouble();
+    }
+
+    /// <summary>Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).</summary>
+    public TrainingHistory Fit(long[] trainTokens, long[]? validationTokens, int epochs)
+    {
+        ArgumentNullException.ThrowIfNull(trainTokens);
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "LanguageModelTrainer.Fit: epochs must be non-negative");
+        var batches = new StreamBatches(trainTokens, Options.BatchSize, Options.SequenceLength);
+        var history = new TrainingHistory();
+        var wall = Stopwatch.StartNew();
+        double bestValidation = double.PositiveInfinity;
+        if (Options.CheckpointDirectory is { } dir) Directory.CreateDirectory(dir);
+        Reporter.TrainBegin(epochs - Epoch, batches.Count);
+        while (Epoch < epochs)
+        {
+            var logs = RunEpoch(batches);
+            if (validationTokens is not null)
+            {
+                double v = Evaluate(validationTokens);
+                logs["val_loss"] = v;
+                logs["perplexity"] = Math.Exp(v);
+            }
+            if (!Options.SchedulerPerBatch) StepSchedulerAfterEpoch(logs);
+            Epoch++;
+            history.Epochs.Add(logs);
+            if (Options.CheckpointDirectory is { } checkpoints)
+            {
+                SaveCheckpoint(Path.Combine(checkpoints, "last.safetensors"));
+                if (logs.Get("val_loss") is double val && val < bestValidation)
+                {
+                    bestValidation = val;
+                    SaveCheckpoint(Path.Combine(checkpoints, "best.safetensors"));
+                }
+            }
+            Reporter.EpochEnd(logs, epochs);
+        }
+        history.WallSeconds = wall.Elapsed.TotalSeconds;
+        Reporter.TrainEnd(history);
+        return history;
+    }
+
+    private EpochLogs RunEpoch(StreamBatches batches)
+    {
+        var logs = new EpochLogs(Epoch) { ["lr"] = Optimizer.ParamGroups[0].Lr };
+        ResetState();
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        long tokens = 0;
+        int perBatch = batches.BatchSize * batches.SequenceLength;
+        Reporter.EpochBegin(Epoch, batches.Count);
+        for (int k = 0; k < batches.Count; k++)
+        {
+            var (input, target) = batches[k];
+            lossSum += TrainStep(input, target);
+            tokens += perBatch;
+            Reporter.BatchEnd(k + 1, lossSum / (k + 1), null, tokens / clock.Elapsed.TotalSeconds);
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        logs["loss"] = batches.Count > 0 ? lossSum / batches.Count : double.NaN;
+        logs["seconds"] = seconds;
+        logs["tokens_per_second"] = seconds > 0 ? tokens / seconds : 0;
+        logs["samples_per_second"] = logs["tokens_per_second"];
+        return logs;
+    }
+
+    private void StepSchedulerAfterEpoch(EpochLogs logs)
+    {
+        if (Options.Scheduler is ReduceLROnPlateau plateau) plateau.Step(logs.Get("val_loss") ?? logs.Get("loss") ?? double.NaN);
+        else Options.Scheduler?.Step();
+    }
+
+    /// <summary>
+    /// Mean cross-entropy (nats per token) of predicting each token of <paramref name="tokens"/> from the ones
+    /// before it, streamed like training (parallel streams, state carried across windows) in eval mode without
+    /// gradients. Short texts use fewer streams or one shorter window.
+    /// </summary>
+    public double Evaluate(long[] tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Length < 2) throw new ArgumentException($"LanguageModelTrainer.Evaluate: need at least 2 tokens, got {tokens.Length}");
+        int t = Math.Min(Options.SequenceLength, tokens.Length - 1);
+        int b = Math.Max(1, Math.Min(Options.BatchSize, (tokens.Length - 1) / t));
+        var batches = new StreamBatches(tokens, b, t);
+        bool wasTraining = Model.Training;
+        Model.Eval();
+        try
+        {
+            using var _ = Autograd.NoGrad();
+            RecurrentState? state = null;
+            double sum = 0;
+            for (int k = 0; k < batches.Count; k++)
+            {
+                var (input, target) = batches[k];
+                (var logits, state) = Model.Forward(input, state);
+                sum += Functional.CrossEntropy(logits.Reshape(-1, Model.Config.VocabSize), target.Reshape(-1)).ToDouble();
+            }
+            return sum / batches.Count;
+        }
+        finally
+        {
+            Model.Train(wasTraining);
+        }
+    }
+
+    // ---- checkpoints ----
+
+    /// <summary>
+    /// Writes model, optimizer, scheduler, generators, epoch and step to one safetensors file (atomically), in the
+    /// format of <see cref="Checkpoint"/>, plus the model's configuration and vocabulary in the metadata so that
+    /// <see cref="CharRnn.Load"/> can rebuild the model from the checkpoint alone.
+    /// </summary>
+    public void SaveCheckpoint(string path)
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (k, v) in Model.StateDict()) tensors["model." + k] = v;
+        foreach (var (k, v) in Optimizer.StateDict()) tensors["optimizer." + k] = v;
+        if (Options.Scheduler is { } scheduler) foreach (var (k, v) in scheduler.StateDict()) tensors["scheduler." + k] = v;
+        var meta = new CheckpointMetadata("deepsharp-checkpoint-v1", Epoch, Step,
+            AllGenerators().Select(g => $"{g.Seed.ToString(CultureInfo.InvariantCulture)}:{g.Offset.ToString(CultureInfo.InvariantCulture)}").ToList(), null);
+        var metadata = Model.Metadata();
+        metadata["deepsharp"] = JsonSerializer.Serialize(meta, TrainingJson.Default.CheckpointMetadata);
+        SafeTensors.Save(path, tensors, metadata);
+    }
+
+    /// <summary>Restores what <see cref="SaveCheckpoint"/> wrote; training continues with the next epoch (from a zero state, as every epoch).</summary>
+    public void LoadCheckpoint(string path)
+    {
+        var progress = Checkpoint.Load(path, Model, Optimizer, Options.Scheduler, AllGenerators());
+        Epoch = progress.Epoch;
+        Step = progress.Step;
+        ResetState();
+    }
+
+    private List<Generator> AllGenerators()
+    {
+        var list = new List<Generator> { Generator.Default };
+        foreach (var g in Options.Generators ?? []) if (!list.Contains(g)) list.Add(g);
+        return list;
+    }
+}
