@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DeepSharp.Kernels;
 
@@ -67,39 +70,95 @@ public static class Pooling
     }
 
     /// <summary>The common 2x2 stride-2 window (LeNet, VGG, most CNNs) when every window lies inside the input (no ceil-mode overhang).</summary>
-    private static void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, int inH, int inW, int outH, int outW, int plane0, int plane1)
+    private static unsafe void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, int inH, int inW, int outH, int outW, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
         int inPlane = inH * inW, outPlane = outH * outW;
-        for (int pl = plane0; pl < plane1; pl++)
+        fixed (T* px = x, py = y)
+        fixed (long* pi = indices)
         {
-            var src = x.Slice(pl * inPlane, inPlane);
-            var dst = y.Slice(pl * outPlane, outPlane);
-            var idx = indices.Slice(pl * outPlane, outPlane);
-            for (int oy = 0; oy < outH; oy++)
+            for (int pl = plane0; pl < plane1; pl++)
             {
-                int r0 = 2 * oy * inW, r1 = r0 + inW;
-                var top = src.Slice(r0, 2 * outW);
-                var bottom = src.Slice(r1, 2 * outW);
-                var outRow = dst.Slice(oy * outW, outW);
-                var idxRow = idx.Slice(oy * outW, outW);
-                for (int ox = 0; ox < outW; ox++)
+                T* src = px + (long)pl * inPlane;
+                T* dst = py + (long)pl * outPlane;
+                long* idx = pi + (long)pl * outPlane;
+                for (int oy = 0; oy < outH; oy++)
                 {
-                    // Scan order (row-major inside the window) and the NaN rule match the generic path.
-                    int c = 2 * ox;
-                    T best = top[c];
-                    int at = r0 + c;
-                    T v = top[c + 1];
-                    if (!T.IsNaN(best) && (v > best || T.IsNaN(v))) { best = v; at = r0 + c + 1; }
-                    v = bottom[c];
-                    if (!T.IsNaN(best) && (v > best || T.IsNaN(v))) { best = v; at = r1 + c; }
-                    v = bottom[c + 1];
-                    if (!T.IsNaN(best) && (v > best || T.IsNaN(v))) { best = v; at = r1 + c + 1; }
-                    outRow[ox] = best;
-                    idxRow[ox] = at;
+                    int r0 = 2 * oy * inW;
+                    if (typeof(T) == typeof(float) && Avx512F.IsSupported)
+                        MaxRow2x2Avx512((float*)src, r0, inW, outW, (float*)dst + oy * outW, idx + oy * outW);
+                    else
+                        MaxRow2x2(src, r0, inW, outW, dst + oy * outW, idx + oy * outW);
                 }
             }
         }
+    }
+
+    // Candidates in the generic path's scan order (top-left, top-right, bottom-left, bottom-right); a later
+    // one wins when it is larger or NaN, and nothing replaces a NaN. Branch-free: with real data the
+    // comparisons are coin flips, and mispredicted branches cost more than the arithmetic.
+    private static unsafe void MaxRow2x2<T>(T* src, int r0, int inW, int outW, T* dst, long* idx) where T : unmanaged, INumber<T>
+    {
+        int r1 = r0 + inW;
+        for (int ox = 0; ox < outW; ox++)
+        {
+            int c = 2 * ox;
+            T best = src[r0 + c];
+            int at = r0 + c;
+            Take(ref best, ref at, src[r0 + c + 1], r0 + c + 1);
+            Take(ref best, ref at, src[r1 + c], r1 + c);
+            Take(ref best, ref at, src[r1 + c + 1], r1 + c + 1);
+            dst[ox] = best;
+            idx[ox] = at;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take<T>(ref T best, ref int at, T v, int index) where T : INumber<T>
+    {
+        bool take = !T.IsNaN(best) & !(v <= best);
+        best = take ? v : best;
+        at = take ? index : at;
+    }
+
+    private static readonly Vector512<int> s_evenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> s_oddLanes = s_evenLanes + Vector512<int>.One;
+
+    // Sixteen windows at a time: two rows of 32 inputs are split into even and odd columns, then the same
+    // scan order and NaN rule as MaxRow2x2 with masked selects; row tails use masked loads and stores.
+    private static unsafe void MaxRow2x2Avx512(float* src, int r0, int inW, int outW, float* dst, long* idx)
+    {
+        float* top = src + r0, bottom = top + inW;
+        for (int ox = 0; ox < outW; ox += 16)
+        {
+            int windows = Math.Min(16, outW - ox), inputs = 2 * windows;
+            var lo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs)).AsSingle();
+            var hi = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs - 16)).AsSingle();
+            float* t = top + 2 * ox, b = bottom + 2 * ox;
+            var t0 = Avx512F.MaskLoad(t, lo, Vector512<float>.Zero);
+            var t1 = Avx512F.MaskLoad(t + 16, hi, Vector512<float>.Zero);
+            var b0 = Avx512F.MaskLoad(b, lo, Vector512<float>.Zero);
+            var b1 = Avx512F.MaskLoad(b + 16, hi, Vector512<float>.Zero);
+            var best = Avx512F.PermuteVar16x32x2(t0, s_evenLanes, t1);
+            var first = Vector512.Create(r0 + 2 * ox) + s_evenLanes;
+            var at = first;
+            Take(ref best, ref at, Avx512F.PermuteVar16x32x2(t0, s_oddLanes, t1), first + Vector512<int>.One);
+            Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, s_evenLanes, b1), first + Vector512.Create(inW));
+            Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, s_oddLanes, b1), first + Vector512.Create(inW + 1));
+            var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows));
+            Avx512F.MaskStore(dst + ox, keep.AsSingle(), best);
+            Avx512F.MaskStore(idx + ox, Avx512F.ConvertToVector512Int64(keep.GetLower()), Avx512F.ConvertToVector512Int64(at.GetLower()));
+            if (windows > 8)
+                Avx512F.MaskStore(idx + ox + 8, Avx512F.ConvertToVector512Int64(keep.GetUpper()), Avx512F.ConvertToVector512Int64(at.GetUpper()));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(ref Vector512<float> best, ref Vector512<int> at, Vector512<float> v, Vector512<int> index)
+    {
+        var take = Vector512.Equals(best, best) & ~Vector512.LessThanOrEqual(v, best);
+        best = Vector512.ConditionalSelect(take, v, best);
+        at = Vector512.ConditionalSelect(take.AsInt32(), index, at);
     }
 
     /// <summary>gx[plane, index] += gy (gx must be zeroed by the caller).</summary>

@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DeepSharp.Kernels;
 
@@ -14,6 +17,11 @@ public static class Im2Col
     public static void Unfold<T>(ReadOnlySpan<T> image, in ConvGeometry g, int c0, int channels, Span<T> col, int ld, int colOffset)
         where T : unmanaged, INumber<T>
     {
+        if (UseMaskedRows<T>(g))
+        {
+            UnfoldMasked(image, g, c0, channels, col, ld, colOffset);
+            return;
+        }
         int oh = g.OutH, ow = g.OutW, h = g.InH, w = g.InW;
         int row = 0;
         for (int c = 0; c < channels; c++)
@@ -52,6 +60,11 @@ public static class Im2Col
     public static void Fold<T>(ReadOnlySpan<T> col, int ld, int colOffset, in ConvGeometry g, int c0, int channels, Span<T> image)
         where T : unmanaged, INumber<T>
     {
+        if (UseMaskedRows<T>(g))
+        {
+            FoldMasked(col, ld, colOffset, g, c0, channels, image);
+            return;
+        }
         int oh = g.OutH, ow = g.OutW, h = g.InH, w = g.InW;
         int row = 0;
         for (int c = 0; c < channels; c++)
@@ -80,6 +93,100 @@ public static class Im2Col
                     }
                 }
         }
+    }
+
+    // Stride-1 rows are short (LeNet: 28 and 10 columns), so per-row span copies and clears cost more in call
+    // overhead than in data movement. With AVX-512 each row is a few masked vector moves instead: lanes outside
+    // [lo, hi) (the padding) are never read and come out as zeros, and nothing past the row is written.
+    private static bool UseMaskedRows<T>(in ConvGeometry g) =>
+        g.StrideW == 1 && Avx512F.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
+
+    private static unsafe void UnfoldMasked<T>(ReadOnlySpan<T> image, in ConvGeometry g, int c0, int channels, Span<T> col, int ld, int colOffset)
+        where T : unmanaged, INumber<T>
+    {
+        int oh = g.OutH, ow = g.OutW, h = g.InH, w = g.InW, lanes = Vector512<T>.Count;
+        fixed (T* pImage = image, pCol = col)
+        {
+            T* dstRow = pCol + colOffset;
+            for (int c = 0; c < channels; c++)
+            {
+                T* plane = pImage + (long)(c0 + c) * h * w;
+                for (int ky = 0; ky < g.KernelH; ky++)
+                    for (int kx = 0; kx < g.KernelW; kx++, dstRow += ld)
+                    {
+                        int dx = kx * g.DilationW - g.PadW;
+                        int lo = Math.Clamp(-dx, 0, ow), hi = Math.Clamp(w - dx, lo, ow);
+                        for (int oy = 0; oy < oh; oy++)
+                        {
+                            int iy = oy * g.StrideH - g.PadH + ky * g.DilationH;
+                            T* dst = dstRow + oy * ow;
+                            bool inside = (uint)iy < (uint)h;
+                            T* src = plane + (long)iy * w + dx; // only dereferenced in lanes [lo, hi) of an inside row
+                            for (int x0 = 0; x0 < ow; x0 += lanes)
+                            {
+                                var store = Lanes<T>(0, ow - x0);
+                                var v = inside ? LoadLanes(src + x0, Lanes<T>(lo - x0, hi - x0)) : Vector512<T>.Zero;
+                                StoreLanes(dst + x0, store, v);
+                            }
+                        }
+                    }
+            }
+        }
+    }
+
+    private static unsafe void FoldMasked<T>(ReadOnlySpan<T> col, int ld, int colOffset, in ConvGeometry g, int c0, int channels, Span<T> image)
+        where T : unmanaged, INumber<T>
+    {
+        int oh = g.OutH, ow = g.OutW, h = g.InH, w = g.InW, lanes = Vector512<T>.Count;
+        fixed (T* pImage = image, pCol = col)
+        {
+            T* srcRow = pCol + colOffset;
+            for (int c = 0; c < channels; c++)
+            {
+                T* plane = pImage + (long)(c0 + c) * h * w;
+                for (int ky = 0; ky < g.KernelH; ky++)
+                    for (int kx = 0; kx < g.KernelW; kx++, srcRow += ld)
+                    {
+                        int dx = kx * g.DilationW - g.PadW;
+                        int lo = Math.Clamp(-dx, 0, ow), hi = Math.Clamp(w - dx, lo, ow);
+                        if (lo >= hi) continue;
+                        for (int oy = 0; oy < oh; oy++)
+                        {
+                            int iy = oy * g.StrideH - g.PadH + ky * g.DilationH;
+                            if ((uint)iy >= (uint)h) continue;
+                            T* src = srcRow + oy * ow;
+                            T* dst = plane + (long)iy * w + dx;
+                            for (int x0 = lo - lo % lanes; x0 < hi; x0 += lanes)
+                            {
+                                var mask = Lanes<T>(lo - x0, hi - x0);
+                                StoreLanes(dst + x0, mask, LoadLanes(dst + x0, mask) + LoadLanes(src + x0, mask));
+                            }
+                        }
+                    }
+            }
+        }
+    }
+
+    /// <summary>Lanes l with from &lt;= l &lt; to set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Lanes<T>(int from, int to) where T : unmanaged, INumber<T>
+    {
+        var i = Vector512<T>.Indices;
+        return Vector512.GreaterThanOrEqual(i, Vector512.Create(T.CreateTruncating(from))) & Vector512.LessThan(i, Vector512.Create(T.CreateTruncating(to)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<T> LoadLanes<T>(T* p, Vector512<T> mask) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Avx512F.MaskLoad((float*)p, mask.AsSingle(), Vector512<float>.Zero).As<float, T>();
+        return Avx512F.MaskLoad((double*)p, mask.AsDouble(), Vector512<double>.Zero).As<double, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreLanes<T>(T* p, Vector512<T> mask, Vector512<T> v) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) Avx512F.MaskStore((float*)p, mask.AsSingle(), v.AsSingle());
+        else Avx512F.MaskStore((double*)p, mask.AsDouble(), v.AsDouble());
     }
 
     private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);
