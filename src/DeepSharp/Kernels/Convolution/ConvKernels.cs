@@ -13,8 +13,11 @@ namespace DeepSharp.Kernels;
 public static unsafe class ConvKernels
 {
     /// <summary>y[n, o, p] = sum_k w[o, k] col[k, p] + bias[o]. bias may be null.</summary>
-    public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) where T : unmanaged, INumber<T> =>
-        RunChunks(g, new ForwardTask<T>(x, w, bias, y, g));
+    public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) where T : unmanaged, INumber<T>
+    {
+        if (DirectConv.Applies<T>(g)) DirectConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g);
+        else RunChunks(g, new ForwardTask<T>(x, w, bias, y, g));
+    }
 
     /// <summary>gx = fold(w^T gy); gx is fully overwritten.</summary>
     public static void BackwardInput<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, INumber<T>
@@ -26,29 +29,10 @@ public static unsafe class ConvKernels
     /// <summary>gw = sum over images of gy col^T (overwritten); gb[o] = sum of gy over images and positions when gb is not null.</summary>
     public static void BackwardWeight<T>(T* x, T* gy, T* gw, T* gb, ConvGeometry g) where T : unmanaged, INumber<T>
     {
-        int weightSize = g.OutChannels * g.K;
-        int chunks = ChunkCount(g);
-        // A fixed number of partial sums, independent of the thread count, so results are bit-identical
-        // whatever WorkerPool.Threads is (the partials are then added in a fixed order).
-        int parts = Math.Min(chunks, DeterministicParts);
-        var partials = parts > 1 ? ArrayPool<T>.Shared.Rent((parts - 1) * weightSize) : null;
-        try
-        {
-            fixed (T* extra = partials)
-            {
-                var task = new BackwardWeightTask<T>(x, gy, gw, extra, weightSize, parts, g);
-                WorkerPool.For(parts, task);
-                for (int t = 1; t < parts; t++)
-                {
-                    var acc = new Span<T>(gw, weightSize);
-                    TensorPrimitives.Add(acc, new ReadOnlySpan<T>(extra + (t - 1) * weightSize, weightSize), acc);
-                }
-            }
-        }
-        finally
-        {
-            if (partials is not null) ArrayPool<T>.Shared.Return(partials);
-        }
+        if (DirectConv.Applies<T>(g))
+            DirectConv.BackwardWeight((float*)x, (float*)gy, (float*)gw, g, Math.Min(g.Batch, DeterministicParts));
+        else
+            BackwardWeightIm2Col(x, gy, gw, g);
         if (gb is not null)
         {
             int p = g.P;
@@ -58,6 +42,40 @@ public static unsafe class ConvKernels
                 for (int n = 0; n < g.Batch; n++) s += TensorPrimitives.Sum(new ReadOnlySpan<T>(gy + ((long)n * g.OutChannels + o) * p, p));
                 gb[o] = s;
             }
+        }
+    }
+
+    private static void BackwardWeightIm2Col<T>(T* x, T* gy, T* gw, ConvGeometry g) where T : unmanaged, INumber<T>
+    {
+        int weightSize = g.OutChannels * g.K;
+        int chunks = ChunkCount(g);
+        // A fixed number of partial sums, independent of the thread count, so results are bit-identical
+        // whatever WorkerPool.Threads is (the partials are then added in a fixed order).
+        int parts = Math.Min(chunks, DeterministicParts);
+        var partials = ArrayPool<T>.Shared.Rent(parts * weightSize);
+        try
+        {
+            fixed (T* acc = partials)
+            {
+                var task = new BackwardWeightTask<T>(x, gy, acc, weightSize, parts, g);
+                WorkerPool.For(parts, task);
+                var total = new Span<T>(acc, weightSize);
+                for (int t = 1; t < parts; t++)
+                    TensorPrimitives.Add(total, new ReadOnlySpan<T>(acc + (long)t * weightSize, weightSize), total);
+                // The partials hold gw^T per group ([K, O/groups]); gw is [O/groups, K] per group.
+                int og = g.GroupOut, k = g.K;
+                for (int gi = 0; gi < g.Groups; gi++)
+                {
+                    T* src = acc + (long)gi * og * k, dst = gw + (long)gi * og * k;
+                    for (int r = 0; r < k; r++)
+                        for (int o = 0; o < og; o++)
+                            dst[o * k + r] = src[r * og + o];
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(partials);
         }
     }
 
@@ -178,13 +196,17 @@ public static unsafe class ConvKernels
         }
     }
 
-    /// <summary>Part t accumulates chunks t, t+parts, ... into gw (t = 0) or its own partial buffer.</summary>
-    private sealed class BackwardWeightTask<T>(T* x, T* gy, T* gw, T* partials, int weightSize, int parts, ConvGeometry g) : IParallelTask
+    /// <summary>
+    /// Part t accumulates gw^T = col gy^T over chunks t, t+parts, ... into its own partial buffer. The transposed
+    /// product has the long dimension (positions) as the GEMM's k with both operands contiguous along it, and the
+    /// few output channels as n, which the unpacked GEMM handles as dot products without packing.
+    /// </summary>
+    private sealed class BackwardWeightTask<T>(T* x, T* gy, T* partials, int weightSize, int parts, ConvGeometry g) : IParallelTask
         where T : unmanaged, INumber<T>
     {
         public void Run(int part)
         {
-            T* acc = part == 0 ? gw : partials + (long)(part - 1) * weightSize;
+            T* acc = partials + (long)part * weightSize;
             new Span<T>(acc, weightSize).Clear();
             int p = g.P, k = g.K, og = g.GroupOut;
             int chunks = ChunkCount(g);
@@ -209,7 +231,7 @@ public static unsafe class ConvKernels
                             }
                             T* colBlock = direct ? x + ((long)n0 * g.InChannels + gi * g.GroupIn) * g.InPlane : pc;
                             if (!direct) UnfoldChunk(x, g, gi, n0, nb, pc);
-                            Gemm(false, true, og, k, nb * p, gyBlock, nb * p, colBlock, nb * p, T.One, acc + (long)gi * og * k, k);
+                            Gemm(false, true, k, og, nb * p, colBlock, nb * p, gyBlock, nb * p, T.One, acc + (long)gi * og * k, og);
                         }
                     }
                 }
