@@ -227,10 +227,13 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
             {
                 var c = _c.AsSpan((s + 1) * bh + b * n, n);
                 var cPrev = _c.AsSpan(s * bh + b * n, n);
+                // tanh(c) once per row with the vectorised kernel: scalar tanh dominated this loop.
+                Span<T> tanhC = n <= 1024 ? stackalloc T[n] : new T[n];
+                TensorPrimitives.Tanh(c, tanhC);
                 for (int j = 0; j < n; j++)
                 {
                     T i = a[j], f = a[n + j], g = a[2 * n + j], o = a[3 * n + j];
-                    T tc = T.Tanh(c[j]);
+                    T tc = tanhC[j];
                     T dcj = dc[j] + dh[j] * o * (T.One - tc * tc);
                     dg[j] = dcj * g * i * (T.One - i);               // d pre_i
                     dg[n + j] = dcj * cPrev[j] * f * (T.One - f);     // d pre_f
