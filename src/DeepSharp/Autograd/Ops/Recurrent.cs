@@ -56,6 +56,8 @@ public sealed partial class Tensor
         if (bHh is not null) inputs.Add(bHh);
         if (Autograd.ShouldRecord(inputs.ToArray()))
             combined.GradFn = new RecurrentBackward([.. inputs], kernel, x, wIh, wHh, lstm, bIh is not null, bHh is not null, steps, batch, hidden);
+        else
+            ((IDisposable)kernel).Dispose(); // nothing will run backward: its buffers go back to the pool now
 
         var y = combined.Narrow(0, 0, yLen).View(steps, batch, hidden);
         var hN = combined.Narrow(0, yLen, hLen).View(batch, hidden);
@@ -137,6 +139,7 @@ public sealed partial class Tensor
 
         protected internal override void ReleaseSaved()
         {
+            (_kernel as IDisposable)?.Dispose();
             _kernel = null;
             _x.Release();
             _wIh.Release();

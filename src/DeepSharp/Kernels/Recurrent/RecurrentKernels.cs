@@ -11,7 +11,7 @@ namespace DeepSharp.Kernels;
 /// Sequences may have per-example lengths: an example is active at step t when t &lt; length, and
 /// inactive steps leave its state unchanged and output zeros (packed-sequence semantics), in both directions.
 /// </summary>
-public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class RecurrentLayer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly RecurrentCell _cell;
     private readonly int _steps, _batch, _input, _hidden, _gates;
@@ -48,18 +48,18 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
         Span<T> y, Span<T> hN, Span<T> cN)
     {
         int bh = _batch * _hidden, gh = _gates * _hidden, bg = _batch * gh;
-        _h = new T[(_steps + 1) * bh];
+        _h = Scratch((_steps + 1) * bh);
         h0.CopyTo(_h);
         if (_cell == RecurrentCell.Lstm)
         {
-            _c = new T[(_steps + 1) * bh];
+            _c = Scratch((_steps + 1) * bh);
             c0.CopyTo(_c);
         }
-        _act = new T[_steps * bg];
-        if (_cell == RecurrentCell.Gru) _hn = new T[_steps * bh];
+        _act = Scratch(_steps * bg);
+        if (_cell == RecurrentCell.Gru) _hn = Scratch(_steps * bh);
 
         // Input projection of all steps at once: xp[t] = x[t] W_ih^T + b_ih (+ b_hh except for GRU's n gate).
-        var xp = new T[_steps * bg];
+        var xp = Scratch(_steps * bg);
         Linear(x, _steps * _batch, _input, wIh, gh, xp);
         for (int r = 0; r < _steps * _batch; r++)
         {
@@ -96,6 +96,7 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
         }
         _h.AsSpan(_steps * bh, bh).CopyTo(hN);
         if (_cell == RecurrentCell.Lstm) _c.AsSpan(_steps * bh, bh).CopyTo(cN);
+        BufferPool<T>.Return(xp);
     }
 
     private void StepForward(Span<T> pre, Span<T> hp, Span<T> a, ReadOnlySpan<T> hPrev, Span<T> h, int s, int b, ReadOnlySpan<T> bHh)
@@ -165,8 +166,8 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
         var dc = new T[bh];
         if (!dhN.IsEmpty) dhN.CopyTo(dh);
         if (!dcN.IsEmpty && _cell == RecurrentCell.Lstm) dcN.CopyTo(dc);
-        var dGates = new T[_steps * bg];                        // gradient at the pre-activations fed by x (in time order)
-        var dHGates = _cell == RecurrentCell.Gru ? new T[_steps * bg] : dGates; // ... and by h (differs only for GRU's n gate)
+        var dGates = Scratch(_steps * bg);                        // gradient at the pre-activations fed by x (in time order)
+        var dHGates = _cell == RecurrentCell.Gru ? Scratch(_steps * bg) : dGates; // ... and by h (differs only for GRU's n gate)
         var dhPrev = new T[bh];
         var direct = _cell == RecurrentCell.Gru ? new T[n] : null; // GRU: z * dh flows straight to h_prev
         for (int s = _steps - 1; s >= 0; s--)
@@ -202,13 +203,33 @@ public sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754
         if (dwIh is not null) GemmTN(dGates, x, rows, gh, _input, dwIh);
         if (dwHh is not null)
         {
-            var hPrevTime = new T[rows * n];
+            var hPrevTime = Scratch(rows * n);
             for (int s = 0; s < _steps; s++) _h.AsSpan(s * bh, bh).CopyTo(hPrevTime.AsSpan(TimeOf(s) * bh, bh));
             GemmTN(dHGates, hPrevTime, rows, gh, n, dwHh);
+            BufferPool<T>.Return(hPrevTime);
         }
         if (!dbIh.IsEmpty) SumRows(dGates, rows, gh, dbIh);
         if (!dbHh.IsEmpty) SumRows(dHGates, rows, gh, dbHh);
         if (dx is not null) Linear2(dGates, 0, rows, gh, wIh, _input, dx);
+        if (!ReferenceEquals(dHGates, dGates)) BufferPool<T>.Return(dHGates);
+        BufferPool<T>.Return(dGates);
+    }
+
+    // The per-sequence buffers are megabytes (steps x batch x gates x hidden) and the same sizes recur every
+    // step: pooled, they skip the page faults and large-object collections of fresh arrays. Zeroed, as new arrays.
+    private static T[] Scratch(int length)
+    {
+        var array = BufferPool<T>.Rent(length);
+        array.AsSpan().Clear();
+        return array;
+    }
+
+    /// <summary>Returns the saved activations to the buffer pool; the layer cannot run backward afterwards.</summary>
+    public void Dispose()
+    {
+        foreach (var buffer in new[] { _h, _c, _act, _hn })
+            if (buffer.Length > 0) BufferPool<T>.Return(buffer);
+        _h = _c = _act = _hn = [];
     }
 
     private void StepBackward(int s, int t, int b, Span<T> dh, Span<T> dc, Span<T> dg, Span<T> dhg)
