@@ -24,6 +24,10 @@ public static unsafe class Gemm
     // Below this many multiply-adds a second thread costs more (hand-off ~1-2 µs, wake-up more) than it saves.
     internal static long ParallelThreshold = 96L * 96 * 96;
 
+    // A matrix-vector product streams its whole matrix once, so it is bound by memory (L2) bandwidth, not
+    // arithmetic: from this many elements (512 KB of float32) splitting it over cores' caches pays.
+    internal static long GemvParallelThreshold = 128L * 1024;
+
     // From this many multiply-adds (~80 µs on one core) a product is worth waking napping workers for
     // (8-60 µs for the caller); smaller ones use only workers that are already awake.
     internal static long WakeThreshold = 8L << 20;
@@ -87,7 +91,7 @@ public static unsafe class Gemm
             return;
         }
         long work = (long)m * n * k;
-        if (work < ParallelThreshold)
+        if (work < ParallelThreshold && !(m == 1 && work >= GemvParallelThreshold))
             threads = 1;
         else if (!WakeWorkersFor(work))
             threads = WorkerPool.ReadyThreads(threads);
