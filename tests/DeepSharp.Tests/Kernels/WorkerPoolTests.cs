@@ -201,3 +201,63 @@ public sealed class WorkerPoolTests
         Assert.Equal(1, WorkerPool.ReadyThreads(1));
     });
 }
+
+/// <summary>
+/// Results must not depend on the thread count, nor on how many workers happened to be awake (small products
+/// only use awake ones, so the split varies from call to call): the same bits every time.
+/// </summary>
+[Collection("WorkerPool")]
+public sealed class ThreadIndependenceTests
+{
+    [Theory]
+    [InlineData(false, false, 64, 400, 120)]  // row blocks, split by columns
+    [InlineData(false, true, 70, 300, 96)]    // dot products
+    [InlineData(true, false, 300, 10, 200)]   // transposed row blocks
+    [InlineData(false, false, 1, 700, 784)]   // matrix-vector
+    [InlineData(true, false, 120, 400, 64)]   // packed
+    public void GemmGivesTheSameBitsWhateverTheSplit(bool transA, bool transB, int m, int n, int k)
+    {
+        var gen = new Generator(5);
+        var a = Tensor.Randn([transA ? k : m, transA ? m : k], gen).ToArray<float>();
+        var b = Tensor.Randn([transB ? n : k, transB ? k : n], gen).ToArray<float>();
+        float[] Run()
+        {
+            var c = new float[m * n];
+            Gemm.Sgemm(transA, transB, m, n, k, 1f, a, transA ? m : k, b, transB ? k : n, 0f, c, n);
+            return c;
+        }
+        var reference = WithThreads(1, Run);
+        for (int i = 0; i < 40; i++)
+            Assert.Equal(reference, WithThreads(2, Run));
+    }
+
+    [Fact]
+    public void LeNetGradientsAreTheSameWhateverTheThreadCount()
+    {
+        string Step()
+        {
+            var model = DeepSharp.Models.ModelZoo.Create("lenet5", new DeepSharp.Models.ModelOptions(Generator: new Generator(3)));
+            var x = Tensor.Randn([64, 1, 28, 28], new Generator(1));
+            var y = Tensor.Randint(0, 10, [64], new Generator(2));
+            DeepSharp.NN.Functional.CrossEntropy(model.Call(x), y).Backward();
+            return string.Join(";", model.Parameters().Select(p => string.Join(",", p.Grad!.ToArray<float>())));
+        }
+        var reference = WithThreads(1, Step);
+        for (int i = 0; i < 5; i++)
+            Assert.Equal(reference, WithThreads(2, Step));
+    }
+
+    private static T WithThreads<T>(int threads, Func<T> body)
+    {
+        int saved = WorkerPool.Threads;
+        WorkerPool.Threads = threads;
+        try
+        {
+            return body();
+        }
+        finally
+        {
+            WorkerPool.Threads = saved;
+        }
+    }
+}

@@ -46,10 +46,11 @@ internal static unsafe class GemmDirect<T> where T : unmanaged, INumber<T>
             return;
         // Fewer than 16 columns of C fill at most one (masked) vector per row; with a long k it pays to
         // vectorise along k (dot products) or along m (transposed row blocks) instead.
-        bool narrow = j1 - j0 < 16 && job.K >= 64;
+        // Decided on the whole product, not this part, so that every part takes the same form.
+        bool narrow = job.N < 16 && job.K >= 64;
         if (job.TransA && narrow && Vector512.IsHardwareAccelerated)
             TransposedRowBlockForm(job, i0, i1, j0, j1);
-        else if (job.TransB || (!job.TransA && narrow) || (j1 - j0 < 16 && !Vector512.IsHardwareAccelerated))
+        else if (job.TransB || (!job.TransA && narrow) || (job.N < 16 && !Vector512.IsHardwareAccelerated))
             DotForm(job, i0, i1, j0, j1);
         else if (Vector512.IsHardwareAccelerated)
             RowBlockForm(job, i0, i1, j0, j1);
@@ -414,20 +415,23 @@ internal static unsafe class GemmDirect<T> where T : unmanaged, INumber<T>
     {
         int i = 0;
         T sum = T.Zero;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        if (Vector512.IsHardwareAccelerated)
         {
+            // Exactly one lane of Dot4 (same accumulators, order and masked tail): a column gets the same bits
+            // whichever of the two computes it, so results do not depend on how columns were split over threads.
             int w = Vector512<T>.Count;
-            Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (; i + 4 * w <= n; i += 4 * w)
+            Vector512<T> s0 = default, t0 = default;
+            for (; i + 2 * w <= n; i += 2 * w)
             {
                 s0 = SimdFma.Fma(Vector512.Load(x + i), Vector512.Load(y + i), s0);
-                s1 = SimdFma.Fma(Vector512.Load(x + i + w), Vector512.Load(y + i + w), s1);
-                s2 = SimdFma.Fma(Vector512.Load(x + i + 2 * w), Vector512.Load(y + i + 2 * w), s2);
-                s3 = SimdFma.Fma(Vector512.Load(x + i + 3 * w), Vector512.Load(y + i + 3 * w), s3);
+                t0 = SimdFma.Fma(Vector512.Load(x + i + w), Vector512.Load(y + i + w), t0);
             }
-            for (; i + w <= n; i += w)
-                s0 = SimdFma.Fma(Vector512.Load(x + i), Vector512.Load(y + i), s0);
-            sum = Vector512.Sum(s0 + s1 + (s2 + s3));
+            for (; i < n; i += w)
+            {
+                Vector512<T> mask = SimdFma.FirstLanes<T>(n - i);
+                s0 = SimdFma.Fma(SimdFma.LoadMasked(x + i, mask), SimdFma.LoadMasked(y + i, mask), s0);
+            }
+            return Vector512.Sum(s0 + t0);
         }
         else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
         {
@@ -472,10 +476,12 @@ internal static unsafe class GemmDirect<T> where T : unmanaged, INumber<T>
         {
             int extent = SplitRows ? M : N;
             int lo = (int)((long)extent * index / Parts), hi = (int)((long)extent * (index + 1) / Parts);
-            // Parts start on multiples of 16 (a cache line of float C for columns; whole vectors for the
-            // transposed row blocks) so no line is written by two threads and no vector is ragged mid-part.
-            lo = index == 0 ? 0 : Math.Min(extent, (lo + 8) & ~15);
-            hi = index == Parts - 1 ? extent : Math.Min(extent, (hi + 8) & ~15);
+            // Parts start on multiples of 64, the width of a row block (four vectors of float, eight of double):
+            // every element then goes through the same block or tail code, with the same arithmetic, however
+            // many parts there are, so results do not depend on the thread count. (It also keeps cache lines
+            // of C to one thread.)
+            lo = index == 0 ? 0 : Math.Min(extent, (lo + 32) & ~63);
+            hi = index == Parts - 1 ? extent : Math.Min(extent, (hi + 32) & ~63);
             if (SplitRows)
                 RunRange(this, lo, hi, 0, N);
             else
