@@ -76,7 +76,8 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
         var parts = new List<string> { $"epoch {logs.Epoch + 1}/{totalEpochs}" };
         foreach (var key in new[] { "loss", "accuracy", "val_loss", "val_accuracy" })
             if (logs.Get(key) is double v) parts.Add(key.Contains("acc", StringComparison.Ordinal) ? $"{key} {v:P2}" : $"{key} {v:F4}");
-        if (logs.Get("samples_per_second") is double sps) parts.Add($"{sps:N0} samples/s");
+        if (logs.Get("tokens_per_second") is double tps) parts.Add($"{tps:N0} tokens/s"); // language models count characters or words
+        else if (logs.Get("samples_per_second") is double sps) parts.Add($"{sps:N0} samples/s");
         if (logs.Get("seconds") is double s) parts.Add($"{s:F1}s");
         _console.MarkupLine(Markup.Escape(string.Join("  ", parts)));
     }
