@@ -84,8 +84,6 @@ internal static unsafe class DirectConv
                 new ReadOnlySpan<float>(image + ((long)c * h + r) * w, w).CopyTo(new Span<float>(padded + ((long)c * hp + r + g.PadH) * wp + g.PadW, w));
     }
 
-    private static Vector512<float> OutputLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
-
     private sealed class ForwardTask(float* x, float* w, float* bias, float* y, ConvGeometry g) : IParallelTask
     {
         public void Run(int n)
@@ -129,8 +127,8 @@ internal static unsafe class DirectConv
                                     }
                                 }
                             float* dst = output + (long)o0 * plane + oy * ow + x0;
-                            Store(dst, plane, rows, OutputLanes(ow - x0), a0, a1, a2, a3);
-                            if (x0 + Lanes < ow) Store(dst + Lanes, plane, rows, OutputLanes(ow - x0 - Lanes), e0, e1, e2, e3);
+                            Store(dst, plane, rows, SimdFma.FirstLanes<float>(ow - x0), a0, a1, a2, a3);
+                            if (x0 + Lanes < ow) Store(dst + Lanes, plane, rows, SimdFma.FirstLanes<float>(ow - x0 - Lanes), e0, e1, e2, e3);
                         }
                 }
             }

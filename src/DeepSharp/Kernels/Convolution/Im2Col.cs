@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace DeepSharp.Kernels;
 
@@ -99,7 +98,7 @@ public static class Im2Col
     // overhead than in data movement. With AVX-512 each row is a few masked vector moves instead: lanes outside
     // [lo, hi) (the padding) are never read and come out as zeros, and nothing past the row is written.
     private static bool UseMaskedRows<T>(in ConvGeometry g) =>
-        g.StrideW == 1 && Avx512F.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
+        g.StrideW == 1 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
     private static unsafe void UnfoldMasked<T>(ReadOnlySpan<T> image, in ConvGeometry g, int c0, int channels, Span<T> col, int ld, int colOffset)
         where T : unmanaged, INumber<T>
@@ -125,8 +124,8 @@ public static class Im2Col
                             for (int x0 = 0; x0 < ow; x0 += lanes)
                             {
                                 var store = Lanes<T>(0, ow - x0);
-                                var v = inside ? LoadLanes(src + x0, Lanes<T>(lo - x0, hi - x0)) : Vector512<T>.Zero;
-                                StoreLanes(dst + x0, store, v);
+                                var v = inside ? SimdFma.LoadMasked(src + x0, Lanes<T>(lo - x0, hi - x0)) : Vector512<T>.Zero;
+                                SimdFma.StoreMasked(dst + x0, store, v);
                             }
                         }
                     }
@@ -159,7 +158,7 @@ public static class Im2Col
                             for (int x0 = lo - lo % lanes; x0 < hi; x0 += lanes)
                             {
                                 var mask = Lanes<T>(lo - x0, hi - x0);
-                                StoreLanes(dst + x0, mask, LoadLanes(dst + x0, mask) + LoadLanes(src + x0, mask));
+                                SimdFma.StoreMasked(dst + x0, mask, SimdFma.LoadMasked(dst + x0, mask) + SimdFma.LoadMasked(src + x0, mask));
                             }
                         }
                     }
@@ -173,20 +172,6 @@ public static class Im2Col
     {
         var i = Vector512<T>.Indices;
         return Vector512.GreaterThanOrEqual(i, Vector512.Create(T.CreateTruncating(from))) & Vector512.LessThan(i, Vector512.Create(T.CreateTruncating(to)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<T> LoadLanes<T>(T* p, Vector512<T> mask) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float)) return Avx512F.MaskLoad((float*)p, mask.AsSingle(), Vector512<float>.Zero).As<float, T>();
-        return Avx512F.MaskLoad((double*)p, mask.AsDouble(), Vector512<double>.Zero).As<double, T>();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void StoreLanes<T>(T* p, Vector512<T> mask, Vector512<T> v) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float)) Avx512F.MaskStore((float*)p, mask.AsSingle(), v.AsSingle());
-        else Avx512F.MaskStore((double*)p, mask.AsDouble(), v.AsDouble());
     }
 
     private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);

@@ -102,6 +102,18 @@ internal static class SimdFma
         throw new NotSupportedException(typeof(T).Name);
     }
 
+    /// <summary>Stores the lanes in mask without touching memory outside them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreMasked<T>(T* p, Vector512<T> mask, Vector512<T> x) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            Avx512F.MaskStore((float*)p, mask.AsSingle(), x.AsSingle());
+        else if (typeof(T) == typeof(double))
+            Avx512F.MaskStore((double*)p, mask.AsDouble(), x.AsDouble());
+        else
+            throw new NotSupportedException(typeof(T).Name);
+    }
+
     /// <summary>c[lanes in mask] = alpha * x + beta * c; beta == 0 reads nothing. Masked lanes never fault.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void PutMasked<T>(T* c, Vector512<T> mask, Vector512<T> x, Vector512<T> va, Vector512<T> vb, bool read)
