@@ -85,7 +85,7 @@ public static class Pooling
                 for (int oy = 0; oy < outH; oy++)
                 {
                     int r0 = 2 * oy * inW;
-                    if (typeof(T) == typeof(float) && Avx512F.IsSupported)
+                    if (typeof(T) == typeof(float) && SimdWidth.Current == 512)
                         MaxRow2x2Avx512((float*)src, r0, inW, outW, (float*)dst + oy * outW, idx + oy * outW);
                     else
                         MaxRow2x2(src, r0, inW, outW, dst + oy * outW, idx + oy * outW);

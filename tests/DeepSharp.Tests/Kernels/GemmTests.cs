@@ -1,5 +1,4 @@
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using DeepSharp.Kernels;
 
 namespace DeepSharp.Tests.Kernels;
@@ -261,15 +260,15 @@ public sealed unsafe class GemmTests
                 }
     }
 
-    public static TheoryData<string> KernelNames => ["avx512", "avx2", "vector128", "scalar"];
+    // Every packed micro-kernel configuration (vector width x rows per tile), run directly whatever the
+    // dispatcher would pick on this machine; configurations wider than the CPU runs are skipped.
+    public static TheoryData<int, int> KernelConfigs => new() { { 512, 12 }, { 256, 12 }, { 256, 6 }, { 128, 12 }, { 128, 6 }, { 0, 6 } };
 
-    // The micro-kernels for machines without AVX-512 (or without AVX2) are tested here directly.
     [Theory]
-    [MemberData(nameof(KernelNames))]
-    public void EveryMicroKernelMatchesReference(string kernel)
+    [MemberData(nameof(KernelConfigs))]
+    public void EveryMicroKernelMatchesReference(int width, int rows)
     {
-        if ((kernel == "avx512" && !Vector512.IsHardwareAccelerated) || (kernel == "avx2" && !(Avx2.IsSupported && Fma.IsSupported))
-            || (kernel == "vector128" && !Vector128.IsHardwareAccelerated))
+        if (width > SimdWidth.Hardware)
             return;
         foreach (var (m, n, k) in new[] { (37, 45, 70), (13, 17, 9), (64, 96, 600) })
         {
@@ -289,29 +288,82 @@ public sealed unsafe class GemmTests
                 fixed (float* pa = a, pb = b, pc = c)
                 fixed (double* pad = ad, pbd = bd, pcd = cd)
                 {
-                    switch (kernel)
-                    {
-                        case "avx512":
-                            GemmDriver<float, Avx512Kernel<float>>.Run(ta, tb, m, n, k, (float)alpha, pa, lda, pb, ldb, (float)beta, pc, ldc, threads);
-                            GemmDriver<double, Avx512Kernel<double>>.Run(ta, tb, m, n, k, alpha, pad, lda, pbd, ldb, beta, pcd, ldc, threads);
-                            break;
-                        case "avx2":
-                            GemmDriver<float, Avx2Kernel<float>>.Run(ta, tb, m, n, k, (float)alpha, pa, lda, pb, ldb, (float)beta, pc, ldc, threads);
-                            GemmDriver<double, Avx2Kernel<double>>.Run(ta, tb, m, n, k, alpha, pad, lda, pbd, ldb, beta, pcd, ldc, threads);
-                            break;
-                        case "vector128":
-                            GemmDriver<float, Vector128Kernel<float>>.Run(ta, tb, m, n, k, (float)alpha, pa, lda, pb, ldb, (float)beta, pc, ldc, threads);
-                            GemmDriver<double, Vector128Kernel<double>>.Run(ta, tb, m, n, k, alpha, pad, lda, pbd, ldb, beta, pcd, ldc, threads);
-                            break;
-                        default:
-                            GemmDriver<float, ScalarKernel<float>>.Run(ta, tb, m, n, k, (float)alpha, pa, lda, pb, ldb, (float)beta, pc, ldc, threads);
-                            GemmDriver<double, ScalarKernel<double>>.Run(ta, tb, m, n, k, alpha, pad, lda, pbd, ldb, beta, pcd, ldc, threads);
-                            break;
-                    }
+                    RunKernel(width, rows, ta, tb, m, n, k, (float)alpha, pa, lda, pb, ldb, (float)beta, pc, ldc, threads);
+                    RunKernel(width, rows, ta, tb, m, n, k, alpha, pad, lda, pbd, ldb, beta, pcd, ldc, threads);
                 }
-                string what = $"{kernel} {m}x{n}x{k} ta={ta} tb={tb} alpha={alpha} beta={beta} T={threads}";
+                string what = $"{width}x{rows} kernel {m}x{n}x{k} ta={ta} tb={tb} alpha={alpha} beta={beta} T={threads}";
                 Check(p, alpha, beta, e => c[e / n * ldc + e % n], Math.Pow(2, -23), "s" + what);
                 Check(p, alpha, beta, e => cd[e / n * ldc + e % n], Math.Pow(2, -52), "d" + what);
+            }
+        }
+    }
+
+    private static void RunKernel<T>(int width, int rows, bool ta, bool tb, int m, int n, int k, T alpha, T* a, int lda,
+        T* b, int ldb, T beta, T* c, int ldc, int threads) where T : unmanaged, System.Numerics.INumber<T>
+    {
+        switch (width, rows)
+        {
+            case (512, _): GemmDriver<T, PackedKernel<T, Vector512<T>, Simd512<T>, Rows12>>.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); break;
+            case (256, 12): GemmDriver<T, PackedKernel<T, Vector256<T>, Simd256<T>, Rows12>>.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); break;
+            case (256, _): GemmDriver<T, PackedKernel<T, Vector256<T>, Simd256<T>, Rows6>>.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); break;
+            case (128, 12): GemmDriver<T, PackedKernel<T, Vector128<T>, Simd128<T>, Rows12>>.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); break;
+            case (128, _): GemmDriver<T, PackedKernel<T, Vector128<T>, Simd128<T>, Rows6>>.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); break;
+            default: GemmDriver<T, PackedKernel<T, T, Simd1<T>, Rows6>>.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); break;
+        }
+    }
+
+    public static TheoryData<int> Widths => [512, 256, 128, 0];
+
+    // Odd shapes through the public entry points at every vector width this machine runs: each dimension
+    // from 1 to 67 against fixed others (tails, fewer columns than a vector, single rows and columns, the
+    // direct/packed boundary), all four transpose combinations, padded (strided) operands with NaN in the
+    // padding, alpha/beta with and without reading C, one and two threads; float64 reference.
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void OddShapesMatchReferenceAtEveryWidth(int width)
+    {
+        if (width > SimdWidth.Hardware)
+            return;
+        var shapes = new List<(int M, int N, int K)>();
+        for (int d = 1; d <= 67; d++)
+            shapes.AddRange([(d, 13, 67), (67, d, 33), (40, 50, d), (d, d, d)]);
+        int index = 0;
+        foreach (var (m, n, k) in shapes)
+        {
+            Problem p = Make(m, n, k, index);
+            var (alpha, beta) = Scalars[index % 2];
+            int threads = 1 + index / 2 % 2, pad = index % 3;
+            index++;
+            foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+                float[] a = Store(p.A, m, k, ta, lda, float.NaN, v => (float)v);
+                float[] b = Store(p.B, k, n, tb, ldb, float.NaN, v => (float)v);
+                float[] c = Store(p.C0, m, n, false, ldc, -777f, v => beta == 0 ? float.NaN : (float)v);
+                double[] ad = Store(p.A, m, k, ta, lda, double.NaN, v => v);
+                double[] bd = Store(p.B, k, n, tb, ldb, double.NaN, v => v);
+                double[] cd = Store(p.C0, m, n, false, ldc, -777.0, v => beta == 0 ? double.NaN : v);
+                int saved = WorkerPool.Threads;
+                WorkerPool.Threads = threads;
+                try
+                {
+                    using (SimdWidth.Force(width))
+                    {
+                        Gemm.Sgemm(ta, tb, m, n, k, (float)alpha, a, lda, b, ldb, (float)beta, c, ldc);
+                        Gemm.Dgemm(ta, tb, m, n, k, alpha, ad, lda, bd, ldb, beta, cd, ldc);
+                    }
+                }
+                finally
+                {
+                    WorkerPool.Threads = saved;
+                }
+                string what = $"gemm at {width} bits {m}x{n}x{k} ta={ta} tb={tb} alpha={alpha} beta={beta} pad={pad} T={threads}";
+                Check(p, alpha, beta, e => c[e / n * ldc + e % n], Math.Pow(2, -23), "s" + what);
+                Check(p, alpha, beta, e => cd[e / n * ldc + e % n], Math.Pow(2, -52), "d" + what);
+                for (int i = 0; i < m; i++)
+                    for (int j = n; j < ldc; j++)
+                        Assert.True(c[i * ldc + j] == -777f && cd[i * ldc + j] == -777.0, $"{what}: padding C[{i},{j}] was overwritten");
             }
         }
     }

@@ -96,9 +96,10 @@ public static class Im2Col
 
     // Stride-1 rows are short (LeNet: 28 and 10 columns), so per-row span copies and clears cost more in call
     // overhead than in data movement. With AVX-512 each row is a few masked vector moves instead: lanes outside
-    // [lo, hi) (the padding) are never read and come out as zeros, and nothing past the row is written.
+    // [lo, hi) (the padding) are never read and come out as zeros, and nothing past the row is written. Other
+    // CPUs have no cheap masked moves and take the span copies, which are vectorised at every width.
     private static bool UseMaskedRows<T>(in ConvGeometry g) =>
-        g.StrideW == 1 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
+        g.StrideW == 1 && SimdWidth.Current == 512 && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
     private static unsafe void UnfoldMasked<T>(ReadOnlySpan<T> image, in ConvGeometry g, int c0, int channels, Span<T> col, int ld, int colOffset)
         where T : unmanaged, INumber<T>
@@ -123,9 +124,9 @@ public static class Im2Col
                             T* src = plane + (long)iy * w + dx; // only dereferenced in lanes [lo, hi) of an inside row
                             for (int x0 = 0; x0 < ow; x0 += lanes)
                             {
-                                var store = Lanes<T>(0, ow - x0);
-                                var v = inside ? SimdFma.LoadMasked(src + x0, Lanes<T>(lo - x0, hi - x0)) : Vector512<T>.Zero;
-                                SimdFma.StoreMasked(dst + x0, store, v);
+                                var store = Simd512<T>.FirstLanes(ow - x0);
+                                var v = inside ? Simd512<T>.LoadMasked(src + x0, Simd512<T>.LaneRange(lo - x0, hi - x0)) : Vector512<T>.Zero;
+                                Simd512<T>.StoreMasked(v, dst + x0, store);
                             }
                         }
                     }
@@ -157,21 +158,13 @@ public static class Im2Col
                             T* dst = plane + (long)iy * w + dx;
                             for (int x0 = lo - lo % lanes; x0 < hi; x0 += lanes)
                             {
-                                var mask = Lanes<T>(lo - x0, hi - x0);
-                                SimdFma.StoreMasked(dst + x0, mask, SimdFma.LoadMasked(dst + x0, mask) + SimdFma.LoadMasked(src + x0, mask));
+                                var mask = Simd512<T>.LaneRange(lo - x0, hi - x0);
+                                Simd512<T>.StoreMasked(Simd512<T>.LoadMasked(dst + x0, mask) + Simd512<T>.LoadMasked(src + x0, mask), dst + x0, mask);
                             }
                         }
                     }
             }
         }
-    }
-
-    /// <summary>Lanes l with from &lt;= l &lt; to set.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Lanes<T>(int from, int to) where T : unmanaged, INumber<T>
-    {
-        var i = Vector512<T>.Indices;
-        return Vector512.GreaterThanOrEqual(i, Vector512.Create(T.CreateTruncating(from))) & Vector512.LessThan(i, Vector512.Create(T.CreateTruncating(to)));
     }
 
     private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);

@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace DeepSharp.Kernels;
 
@@ -16,10 +15,9 @@ public static unsafe class Gemm
     internal const long DirectThreshold = 32 * 32 * 32;
 
     // With this few rows of A, packing B costs more than it saves; B is read in place. Up to DirectMaxRowsL2
-    // rows still pay when B fits in L2 (measured on Zen 5: 1 MB L2).
-    internal static int DirectMaxRows = 8;
-    internal static int DirectMaxRowsL2 = 64;
-    internal static long L2Bytes = 1 << 20;
+    // rows still pay when B fits in L2.
+    private const int DirectMaxRows = 8;
+    private const int DirectMaxRowsL2 = 64;
 
     // Below this many multiply-adds a second thread costs more (hand-off ~1-2 µs, wake-up more) than it saves.
     internal static long ParallelThreshold = 96L * 96 * 96;
@@ -87,7 +85,7 @@ public static unsafe class Gemm
         if (k == 0 || alpha == T.Zero)
         {
             for (int i = 0; i < m; i++)
-                GemmDirect<T>.Scale(c + i * ldc, n, beta);
+                GemmDirect.Scale(c + i * ldc, n, beta);
             return;
         }
         long work = (long)m * n * k;
@@ -95,29 +93,52 @@ public static unsafe class Gemm
             threads = 1;
         else if (!WakeWorkersFor(work))
             threads = WorkerPool.ReadyThreads(threads);
-        if (UseDirect(transA, transB, m, n, k, sizeof(T)))
-            GemmDirect<T>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
-        else if (Vector512.IsHardwareAccelerated)
-            GemmDriver<T, Avx512Kernel<T>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
-        else if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
-            GemmDriver<T, Avx2Kernel<T>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
-        else if (Vector128.IsHardwareAccelerated)
-            GemmDriver<T, Vector128Kernel<T>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+        int width = SimdWidth.Current;
+        if (UseDirect(transA, transB, m, n, k, sizeof(T), Math.Max(1, width / 8 / sizeof(T))))
+            GemmDirect.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
         else
-            GemmDriver<T, ScalarKernel<T>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+            RunPacked(width, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+    }
+
+    // The micro-kernel for the width and register file: 12 x 2 vectors with 32 registers, 6 x 2 with 16.
+    private static void RunPacked<T>(int width, bool transA, bool transB, int m, int n, int k, T alpha, T* a, nint lda,
+        T* b, nint ldb, T beta, T* c, nint ldc, int threads) where T : unmanaged, INumber<T>
+    {
+        bool wide = SimdWidth.VectorRegisters >= 32;
+        switch (width)
+        {
+            case 512:
+                GemmDriver<T, PackedKernel<T, Vector512<T>, Simd512<T>, Rows12>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                break;
+            case 256 when wide:
+                GemmDriver<T, PackedKernel<T, Vector256<T>, Simd256<T>, Rows12>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                break;
+            case 256:
+                GemmDriver<T, PackedKernel<T, Vector256<T>, Simd256<T>, Rows6>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                break;
+            case 128 when wide:
+                GemmDriver<T, PackedKernel<T, Vector128<T>, Simd128<T>, Rows12>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                break;
+            case 128:
+                GemmDriver<T, PackedKernel<T, Vector128<T>, Simd128<T>, Rows6>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                break;
+            default:
+                GemmDriver<T, PackedKernel<T, T, Simd1<T>, Rows6>>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                break;
+        }
     }
 
     // The unpacked path wins for tiny products, GEMV shapes and few rows of A against a row-major B (its row
     // blocks read B in place); with B transposed it only has dot products, which pay for very few rows.
-    private static bool UseDirect(bool transA, bool transB, int m, int n, int k, int elementSize)
+    private static bool UseDirect(bool transA, bool transB, int m, int n, int k, int elementSize, int lanes)
     {
         if ((long)m * n * k < DirectThreshold || m == 1 || n == 1)
             return true;
-        if (n < 16 && (!transA || Vector512.IsHardwareAccelerated))
-            return true; // dot products along rows of A, or row blocks along m over A as stored (C^T = op(B)^T A)
+        if (n < lanes)
+            return true; // fewer columns than a vector: dot products along k, or row blocks along m over A as stored
         if (transB)
             return m <= 4;
-        return m <= DirectMaxRows || (!transA && m <= DirectMaxRowsL2 && (long)k * n * elementSize <= L2Bytes);
+        return m <= DirectMaxRows || (!transA && m <= DirectMaxRowsL2 && (long)k * n * elementSize <= GemmBlocking.L2Bytes);
     }
 
     private static void RunBatched<T>(string name, int count, bool transA, bool transB, int m, int n, int k, T alpha,

@@ -20,12 +20,8 @@ namespace DeepSharp.Kernels;
 /// </summary>
 internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> where K : struct, IGemmMicroKernel<T>
 {
-    // Blocking in elements. A KC-deep micro-panel pair is re-read from L1/L2 for every tile, so a large KC
-    // amortises the C load/store per tile; the MC x KC block of A (576 KB float) sits in the 1 MB L2 and the
-    // KC x NC panel of B (3 MB float) in L3. Mutable for tuning from the benchmarks.
-    internal static int KC = 384;
-    internal static int MC = RoundUp(384 * 4 / sizeof(T), K.MR);
-    internal static int NC = 2048 * 4 / sizeof(T);
+    // Blocking in elements, from this CPU's cache sizes (GemmBlocking).
+    private static readonly (int Kc, int Mc, int Nc) s_blocking = GemmBlocking.For(K.MR, K.NR, sizeof(T));
 
     [ThreadStatic] private static Job? t_job;
 
@@ -39,8 +35,7 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
             job.TransA = transA; job.TransB = transB; job.M = m; job.N = n; job.K = k;
             job.A = a; job.Lda = lda; job.B = b; job.Ldb = ldb; job.C = c; job.Ldc = ldc;
             job.Alpha = alpha; job.Beta = beta;
-            // Read the tunables once: a concurrent change must not mix block sizes within one call.
-            job.Kc = KC; job.Mc = MC; job.Nc = NC;
+            (job.Kc, job.Mc, job.Nc) = s_blocking;
             ChooseSplit(job, threads);
             int items = job.RowGroups * job.ColGroups;
             if (items == 1)

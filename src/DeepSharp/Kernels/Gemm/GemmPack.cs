@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace DeepSharp.Kernels;
@@ -94,7 +95,7 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
     private static void Transpose(T* src, nint ld, int rows, int kc, T* dst, int width)
     {
         int i = 0;
-        if (typeof(T) == typeof(float) && Sse.IsSupported)
+        if (typeof(T) == typeof(float) && (Sse.IsSupported || AdvSimd.Arm64.IsSupported))
         {
             for (; i + 4 <= rows; i += 4)
                 Transpose4Rows((float*)(src + i * ld), ld, kc, (float*)(dst + i), width);
@@ -118,7 +119,22 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
     {
         float* s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
         int p = 0;
-        for (; p + 4 <= kc; p += 4, d += 4 * width)
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            // NEON: interleave pairs of rows, then pairs of pairs (as 64-bit lanes).
+            for (; p + 4 <= kc; p += 4, d += 4 * width)
+            {
+                Vector128<float> r0 = Vector128.Load(s0 + p), r1 = Vector128.Load(s1 + p);
+                Vector128<float> r2 = Vector128.Load(s2 + p), r3 = Vector128.Load(s3 + p);
+                Vector128<double> t0 = AdvSimd.Arm64.ZipLow(r0, r1).AsDouble(), t1 = AdvSimd.Arm64.ZipHigh(r0, r1).AsDouble();
+                Vector128<double> t2 = AdvSimd.Arm64.ZipLow(r2, r3).AsDouble(), t3 = AdvSimd.Arm64.ZipHigh(r2, r3).AsDouble();
+                AdvSimd.Arm64.ZipLow(t0, t2).AsSingle().Store(d);
+                AdvSimd.Arm64.ZipHigh(t0, t2).AsSingle().Store(d + width);
+                AdvSimd.Arm64.ZipLow(t1, t3).AsSingle().Store(d + 2 * width);
+                AdvSimd.Arm64.ZipHigh(t1, t3).AsSingle().Store(d + 3 * width);
+            }
+        }
+        for (; Sse.IsSupported && p + 4 <= kc; p += 4, d += 4 * width)
         {
             Vector128<float> r0 = Sse.LoadVector128(s0 + p), r1 = Sse.LoadVector128(s1 + p);
             Vector128<float> r2 = Sse.LoadVector128(s2 + p), r3 = Sse.LoadVector128(s3 + p);

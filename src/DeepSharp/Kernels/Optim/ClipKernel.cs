@@ -9,7 +9,7 @@ namespace DeepSharp.Kernels.Optim;
 /// Gradient clipping: the norms (accumulated in double, so a long float32 gradient loses no
 /// precision), an in-place scale and an in-place clamp.
 /// </summary>
-public static class ClipKernel
+internal static class ClipKernel
 {
     /// <summary>Σ x², in double.</summary>
     public static double SumOfSquares<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
@@ -24,32 +24,43 @@ public static class ClipKernel
         ref float r = ref MemoryMarshal.GetReference(x);
         int n = x.Length, i = 0;
         double sum = 0;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        if (SimdWidth.Current == 512 && n >= Vector512<float>.Count)
         {
             Vector512<double> a0 = default, a1 = default;
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 var (lo, hi) = Vector512.Widen(Vector512.LoadUnsafe(ref r, (nuint)i));
-                a0 = Vector512.FusedMultiplyAdd(lo, lo, a0);
-                a1 = Vector512.FusedMultiplyAdd(hi, hi, a1);
+                a0 = Simd512<double>.Fma(lo, lo, a0);
+                a1 = Simd512<double>.Fma(hi, hi, a1);
             }
             sum = Vector512.Sum(a0 + a1);
         }
-        else if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        else if (SimdWidth.Current == 256 && n >= Vector256<float>.Count)
         {
             Vector256<double> a0 = default, a1 = default;
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
                 var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref r, (nuint)i));
-                a0 = Vector256.FusedMultiplyAdd(lo, lo, a0);
-                a1 = Vector256.FusedMultiplyAdd(hi, hi, a1);
+                a0 = Simd256<double>.Fma(lo, lo, a0);
+                a1 = Simd256<double>.Fma(hi, hi, a1);
             }
             sum = Vector256.Sum(a0 + a1);
+        }
+        else if (SimdWidth.Current == 128 && n >= Vector128<float>.Count)
+        {
+            Vector128<double> a0 = default, a1 = default;
+            for (; i <= n - Vector128<float>.Count; i += Vector128<float>.Count)
+            {
+                var (lo, hi) = Vector128.Widen(Vector128.LoadUnsafe(ref r, (nuint)i));
+                a0 = Simd128<double>.Fma(lo, lo, a0);
+                a1 = Simd128<double>.Fma(hi, hi, a1);
+            }
+            sum = Vector128.Sum(a0 + a1);
         }
         for (; i < n; i++)
         {
             double v = Unsafe.Add(ref r, i);
-            sum = Math.FusedMultiplyAdd(v, v, sum);
+            sum = Simd1<double>.Fma(v, v, sum);
         }
         return sum;
     }
@@ -59,30 +70,40 @@ public static class ClipKernel
         ref double r = ref MemoryMarshal.GetReference(x);
         int n = x.Length, i = 0;
         double sum = 0;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<double>.Count)
+        if (SimdWidth.Current == 512 && n >= Vector512<double>.Count)
         {
             Vector512<double> a = default;
             for (; i <= n - Vector512<double>.Count; i += Vector512<double>.Count)
             {
                 var v = Vector512.LoadUnsafe(ref r, (nuint)i);
-                a = Vector512.FusedMultiplyAdd(v, v, a);
+                a = Simd512<double>.Fma(v, v, a);
             }
             sum = Vector512.Sum(a);
         }
-        else if (Vector256.IsHardwareAccelerated && n >= Vector256<double>.Count)
+        else if (SimdWidth.Current == 256 && n >= Vector256<double>.Count)
         {
             Vector256<double> a = default;
             for (; i <= n - Vector256<double>.Count; i += Vector256<double>.Count)
             {
                 var v = Vector256.LoadUnsafe(ref r, (nuint)i);
-                a = Vector256.FusedMultiplyAdd(v, v, a);
+                a = Simd256<double>.Fma(v, v, a);
             }
             sum = Vector256.Sum(a);
+        }
+        else if (SimdWidth.Current == 128 && n >= Vector128<double>.Count)
+        {
+            Vector128<double> a = default;
+            for (; i <= n - Vector128<double>.Count; i += Vector128<double>.Count)
+            {
+                var v = Vector128.LoadUnsafe(ref r, (nuint)i);
+                a = Simd128<double>.Fma(v, v, a);
+            }
+            sum = Vector128.Sum(a);
         }
         for (; i < n; i++)
         {
             double v = Unsafe.Add(ref r, i);
-            sum = Math.FusedMultiplyAdd(v, v, sum);
+            sum = Simd1<double>.Fma(v, v, sum);
         }
         return sum;
     }
@@ -91,24 +112,28 @@ public static class ClipKernel
     public static double MaxAbs<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length, i = 0;
-        T max = T.Zero;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        int n = x.Length;
+        T max = SimdWidth.Current switch
         {
-            var acc = Vector512<T>.Zero;
-            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
-                acc = Vector512.Max(acc, Vector512.Abs(Vector512.LoadUnsafe(ref r, (nuint)i)));
-            for (int k = 0; k < Vector512<T>.Count; k++) max = T.Max(max, acc[k]);
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
-        {
-            var acc = Vector256<T>.Zero;
-            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
-                acc = Vector256.Max(acc, Vector256.Abs(Vector256.LoadUnsafe(ref r, (nuint)i)));
-            for (int k = 0; k < Vector256<T>.Count; k++) max = T.Max(max, acc[k]);
-        }
-        for (; i < n; i++) max = T.Max(max, T.Abs(Unsafe.Add(ref r, i)));
+            512 => MaxAbs<T, Vector512<T>, Simd512<T>>(ref r, n),
+            256 => MaxAbs<T, Vector256<T>, Simd256<T>>(ref r, n),
+            128 => MaxAbs<T, Vector128<T>, Simd128<T>>(ref r, n),
+            _ => MaxAbs<T, T, Simd1<T>>(ref r, n),
+        };
         return double.CreateTruncating(max);
+    }
+
+    private static unsafe T MaxAbs<T, TV, S>(ref T x, int n) where T : unmanaged, IFloatingPointIeee754<T> where TV : unmanaged where S : ISimd<TV, T>
+    {
+        int i = 0, w = S.Count;
+        TV acc = S.Zero;
+        for (; i <= n - w; i += w)
+            acc = S.Max(acc, S.Abs(S.Load(ref x, (nuint)i)));
+        T max = T.Zero;
+        T* lanes = (T*)&acc;
+        for (int k = 0; k < w; k++) max = Simd1<T>.Max(max, lanes[k]);
+        for (; i < n; i++) max = Simd1<T>.Max(max, T.Abs(Unsafe.Add(ref x, i)));
+        return max;
     }
 
     /// <summary>Σ |x|^p in double, for the general p-norm (rare: 2 and ∞ have fast paths).</summary>

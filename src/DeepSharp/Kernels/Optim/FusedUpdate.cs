@@ -8,31 +8,38 @@ namespace DeepSharp.Kernels.Optim;
 /// once against <see cref="ISimd{TV, T}"/>. Implementations are ref structs holding refs to the
 /// arrays, so that one pass reads and writes each array once.
 /// </summary>
-public interface IFusedUpdate<T> where T : unmanaged
+internal interface IFusedUpdate<T> where T : unmanaged
 {
     /// <summary>Updates the elements [i, i + TS.Count).</summary>
     void Apply<TV, TS>(nuint i) where TS : ISimd<TV, T>;
 }
 
-public static class FusedUpdate
+internal static class FusedUpdate
 {
-    /// <summary>Runs <paramref name="update"/> over [0, length): Vector512, then Vector256, then one at a time.</summary>
+    /// <summary>Runs <paramref name="update"/> over [0, length) at the calling thread's vector width, then one at a time.</summary>
     public static void Run<T, TUpdate>(int length, TUpdate update)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TUpdate : IFusedUpdate<T>, allows ref struct
     {
-        nuint n = (nuint)length, i = 0;
-        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        nuint n = (nuint)length;
+        nuint i = SimdWidth.Current switch
         {
-            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
-                update.Apply<Vector512<T>, Simd512<T>>(i);
-        }
-        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
-        {
-            for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
-                update.Apply<Vector256<T>, Simd256<T>>(i);
-        }
+            512 => Vectors<T, TUpdate, Vector512<T>, Simd512<T>>(n, update),
+            256 => Vectors<T, TUpdate, Vector256<T>, Simd256<T>>(n, update),
+            128 => Vectors<T, TUpdate, Vector128<T>, Simd128<T>>(n, update),
+            _ => 0,
+        };
         for (; i < n; i++) update.Apply<T, Simd1<T>>(i);
+    }
+
+    // Whole vectors from the start; returns where the scalar tail begins.
+    private static nuint Vectors<T, TUpdate, TV, S>(nuint n, TUpdate update)
+        where T : unmanaged where TUpdate : IFusedUpdate<T>, allows ref struct where S : ISimd<TV, T>
+    {
+        nuint i = 0, w = (nuint)S.Count;
+        for (; i + w <= n; i += w)
+            update.Apply<TV, S>(i);
+        return i;
     }
 
     /// <summary>Throws unless every state span has the parameter's length (empty spans are skipped by the caller).</summary>
