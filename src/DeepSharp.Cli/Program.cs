@@ -14,5 +14,6 @@ var root = new RootCommand("DeepSharp: deep learning from first principles in C#
     ReportCommand.Create(),
     ExplainBackpropCommand.Create(),
     SampleCommand.Create(),
+    SelfCheckCommand.Create(),
 };
 return CliRunner.Run(root, args);

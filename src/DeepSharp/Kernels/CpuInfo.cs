@@ -71,6 +71,9 @@ public static class CpuInfo
     /// <summary>Whether the cache sizes were read from the OS (false: typical sizes assumed).</summary>
     public static bool CachesFromOs { get; }
 
+    /// <summary>The vector width kernels run at, in bits (512, 256, 128; 0 when the runtime offers no SIMD).</summary>
+    public static int VectorBits => SimdWidth.Hardware;
+
     /// <summary>The vector instruction sets the runtime uses, e.g. "AVX-512, FMA" or "AdvSimd".</summary>
     public static string VectorIsa =>
         SimdWidth.Hardware switch

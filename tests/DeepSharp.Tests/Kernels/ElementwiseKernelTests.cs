@@ -2,11 +2,9 @@ using DeepSharp.Kernels;
 
 namespace DeepSharp.Tests.Kernels;
 
-/// <summary>Span kernels against scalar references for every length 0..300 (vector bodies and all tails).</summary>
+/// <summary>Span kernels against scalar references at every vector width, for lengths 0..67 and 300 (vector bodies and all tails).</summary>
 public sealed class ElementwiseKernelTests
 {
-    private const int MaxLength = 300;
-
     private static float[] Data(int n, int seed, float lo = -3, float hi = 3)
     {
         var r = new Random(seed);
@@ -15,10 +13,7 @@ public sealed class ElementwiseKernelTests
         return x;
     }
 
-    private static void ForEachLength(Action<int> check)
-    {
-        for (int n = 0; n <= MaxLength; n++) check(n);
-    }
+    private static void ForEachLength(Action<int> check) => KernelCases.ForEachWidthAndLength(check);
 
     [Fact]
     public void FusedGradientOperatorsMatchScalarFormulas()

@@ -5,8 +5,9 @@ namespace DeepSharp.Tests.Optim;
 
 /// <summary>
 /// The fused update kernels against scalar references written as PyTorch's op sequence in double,
-/// for every length 0..300 (all vector widths and tails), float32 and float64, every flag
-/// combination; and the vector paths against the one-element path bit for bit.
+/// at every vector width this machine runs, for every length 0..67 (whole vectors of every width and
+/// every tail) and 300, float32 and float64, every flag combination; and the vector paths against the
+/// one-element path bit for bit.
 /// </summary>
 public sealed class OptimKernelTests
 {
@@ -166,36 +167,33 @@ public sealed class OptimKernelTests
     }
 
     [Fact]
-    public void ClipKernels()
+    public void ClipKernels() => DeepSharp.Tests.Kernels.KernelCases.ForEachWidthAndLength(n =>
     {
-        for (int n = 0; n <= MaxLength; n++)
-        {
-            var rng = new Random(n);
-            var d = Enumerable.Range(0, n).Select(_ => Normal(rng) * 3).ToArray();
-            var f = d.Select(v => (float)v).ToArray();
-            Assert.Equal(f.Sum(v => (double)v * v), ClipKernel.SumOfSquares<float>(f), 1e-9);
-            Assert.Equal(d.Sum(v => v * v), ClipKernel.SumOfSquares<double>(d), 1e-9);
-            Assert.Equal(n == 0 ? 0 : f.Max(v => Math.Abs((double)v)), ClipKernel.MaxAbs<float>(f));
-            Assert.Equal(n == 0 ? 0 : d.Max(Math.Abs), ClipKernel.MaxAbs<double>(d));
-            Assert.Equal(d.Sum(v => Math.Pow(Math.Abs(v), 3)), ClipKernel.SumOfPowers<double>(d, 3), 1e-9);
+        var rng = new Random(n);
+        var d = Enumerable.Range(0, n).Select(_ => Normal(rng) * 3).ToArray();
+        var f = d.Select(v => (float)v).ToArray();
+        Assert.Equal(f.Sum(v => (double)v * v), ClipKernel.SumOfSquares<float>(f), 1e-9);
+        Assert.Equal(d.Sum(v => v * v), ClipKernel.SumOfSquares<double>(d), 1e-9);
+        Assert.Equal(n == 0 ? 0 : f.Max(v => Math.Abs((double)v)), ClipKernel.MaxAbs<float>(f));
+        Assert.Equal(n == 0 ? 0 : d.Max(Math.Abs), ClipKernel.MaxAbs<double>(d));
+        Assert.Equal(d.Sum(v => Math.Pow(Math.Abs(v), 3)), ClipKernel.SumOfPowers<double>(d, 3), 1e-9);
 
-            var scaled = f.ToArray();
-            ClipKernel.Scale<float>(scaled, 0.25f);
-            Assert.Equal(f.Select(v => v * 0.25f).ToArray(), scaled);
-            var clamped = d.ToArray();
-            ClipKernel.Clamp<double>(clamped, -1, 1.5);
-            Assert.Equal(d.Select(v => Math.Clamp(v, -1, 1.5)).ToArray(), clamped);
-            if (n > 0)
-            {
-                // NaN anywhere (also in a vector lane) propagates, as torch.max and clamp do.
-                var withNaN = f.ToArray();
-                withNaN[n / 2] = float.NaN;
-                Assert.True(double.IsNaN(ClipKernel.MaxAbs<float>(withNaN)));
-                ClipKernel.Clamp<float>(withNaN, -1, 1);
-                Assert.True(float.IsNaN(withNaN[n / 2]));
-            }
+        var scaled = f.ToArray();
+        ClipKernel.Scale<float>(scaled, 0.25f);
+        Assert.Equal(f.Select(v => v * 0.25f).ToArray(), scaled);
+        var clamped = d.ToArray();
+        ClipKernel.Clamp<double>(clamped, -1, 1.5);
+        Assert.Equal(d.Select(v => Math.Clamp(v, -1, 1.5)).ToArray(), clamped);
+        if (n > 0)
+        {
+            // NaN anywhere (also in a vector lane) propagates, as torch.max and clamp do.
+            var withNaN = f.ToArray();
+            withNaN[n / 2] = float.NaN;
+            Assert.True(double.IsNaN(ClipKernel.MaxAbs<float>(withNaN)));
+            ClipKernel.Clamp<float>(withNaN, -1, 1);
+            Assert.True(float.IsNaN(withNaN[n / 2]));
         }
-    }
+    });
 
     [Fact]
     public void LengthMismatchIsAnError()
@@ -211,13 +209,16 @@ public sealed class OptimKernelTests
     /// </summary>
     private static void Check(string name, Kernel<float> kernel32, Kernel<double> kernel64, Reference reference, params Func<Random, double>[] init)
     {
-        for (int n = 0; n <= MaxLength; n++)
+        DeepSharp.Tests.Kernels.KernelCases.AtEveryWidth(width =>
         {
-            var rng = new Random(n * 31 + name.Length);
-            var streams = init.Select(f => Enumerable.Range(0, n).Select(_ => f(rng)).ToArray()).ToArray();
-            Run(name, n, streams, kernel32, reference, rtol: 2e-5, atol: 1e-6);
-            Run(name, n, streams, kernel64, reference, rtol: 1e-12, atol: 1e-14);
-        }
+            foreach (int n in DeepSharp.Tests.Kernels.KernelCases.Lengths)
+            {
+                var rng = new Random(n * 31 + name.Length);
+                var streams = init.Select(f => Enumerable.Range(0, n).Select(_ => f(rng)).ToArray()).ToArray();
+                Run($"{name} at {width} bits", n, streams, kernel32, reference, rtol: 2e-5, atol: 1e-6);
+                Run($"{name} at {width} bits", n, streams, kernel64, reference, rtol: 1e-12, atol: 1e-14);
+            }
+        });
     }
 
     private static void Run<T>(string name, int n, double[][] streams, Kernel<T> kernel, Reference reference, double rtol, double atol)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using DeepSharp.Data;
-using Xunit.Abstractions;
 
 namespace DeepSharp.Tests.Data;
 
