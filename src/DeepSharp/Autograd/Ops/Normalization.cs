@@ -105,6 +105,7 @@ public sealed partial class Tensor
             int next = 1;
             if (hasWeight) grads[next] = NeedsGrad(next++) ? From(sumGXhat).To(x.DType) : null;
             if (hasBias) grads[next] = NeedsGrad(next) ? From(sumG).To(x.DType) : null;
+            KeepAlive(grad, g, x);
             return grads;
         }
 

@@ -97,6 +97,7 @@ public sealed partial class Tensor
             case DType.Float64: ReductionKernels.Sum(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
             default: ReductionKernels.Sum(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
         }
+        KeepAlive(src, l.Source); // the layout's source may be a permuted copy only the span points into
         if (Autograd.ShouldRecord(this)) result.GradFn = new SumBackward("SumBackward", this, l.KeepShape, 1);
         return result;
     }
@@ -183,6 +184,7 @@ public sealed partial class Tensor
             case DType.Int64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, max, values.Span<long>(), indices.Span<long>()); break;
             default: throw new ArgumentException($"{op}: not supported for bool tensors");
         }
+        KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) values.GradFn = new ExtremeBackward(this, indices, l.Outer, l.R, l.Inner, max);
         return (values, indices);
     }
@@ -202,6 +204,7 @@ public sealed partial class Tensor
             var idx = indices.ToArray<long>();
             if (_dtype == DType.Float32) Scatter(gc.ReadSpan<float>(), result.Span<float>());
             else Scatter(gc.ReadSpan<double>(), result.Span<double>());
+            KeepAlive(g, gc);
             return [result];
 
             void Scatter<T>(ReadOnlySpan<T> gs, Span<T> dst) where T : unmanaged
@@ -257,6 +260,7 @@ public sealed partial class Tensor
             case DType.Int64: ReductionKernels.Prod(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
             default: throw new ArgumentException("prod: not supported for bool tensors");
         }
+        KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ProdBackward(this, dim);
         return result;
     }
@@ -276,6 +280,7 @@ public sealed partial class Tensor
                 ReductionKernels.ProdBackward(l.Source.ReadSpan<float>(), gc.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>());
             else
                 ReductionKernels.ProdBackward(l.Source.ReadSpan<double>(), gc.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>());
+            KeepAlive(l.Source, g, gc);
             return [result];
         }
 
