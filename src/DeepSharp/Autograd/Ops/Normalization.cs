@@ -21,6 +21,7 @@ public sealed partial class Tensor
         foreach (var (t, name) in new[] { (runningMean, "running_mean"), (runningVar, "running_var"), (weight, "weight"), (bias, "bias") })
             if (t is not null && (t.Rank != 1 || t.ShapeArray[0] != c))
                 throw new ArgumentException($"batch_norm: {name} must have shape [{c}] for input {Shapes.Format(input.ShapeArray)}, got {Shapes.Format(t.ShapeArray)}");
+        if (input.Numel == 0) return EmptyBatchNorm(input, weight, bias);
         var x = input.ContiguousData();
         var mean = new double[c];
         var invStd = new double[c];
@@ -62,6 +63,21 @@ public sealed partial class Tensor
         if (bias is not null) inputs.Add(bias);
         if (Autograd.ShouldRecord(inputs.ToArray()))
             y.GradFn = new BatchNormBackward([.. inputs], x, weight is not null, bias is not null, gamma, mean, invStd, training);
+        return y;
+    }
+
+    /// <summary>
+    /// An empty batch, as PyTorch: there are no statistics, so the running ones are left alone, and the output is the
+    /// (empty) input passed through the affine parameters so that they still get (all-zero) gradients.
+    /// </summary>
+    private static Tensor EmptyBatchNorm(Tensor input, Tensor? weight, Tensor? bias)
+    {
+        var channel = new int[input.Rank];
+        System.Array.Fill(channel, 1);
+        channel[1] = input.ShapeArray[1];
+        var y = input.Clone();
+        if (weight is not null) y = y * weight.Reshape(channel);
+        if (bias is not null) y = y + bias.Reshape(channel);
         return y;
     }
 

@@ -49,10 +49,16 @@ public sealed partial class Tensor
         }
         // Non-adjacent dims: move the reduced dims to the end and copy.
         var perm = new List<int>();
-        for (int i = 0; i < Rank; i++) if (System.Array.IndexOf(d, i) < 0) perm.Add(i);
+        int kept = 1; // not Numel / r: with an empty reduced dim that would leave the outputs unwritten
+        for (int i = 0; i < Rank; i++)
+            if (System.Array.IndexOf(d, i) < 0)
+            {
+                perm.Add(i);
+                kept *= ShapeArray[i];
+            }
         perm.AddRange(d);
         var moved = PermutedView([.. perm]).ContiguousData();
-        return new ReduceLayout(moved, r == 0 ? 0 : Numel / r, r, 1, keepShape, final);
+        return new ReduceLayout(moved, kept, r, 1, keepShape, final);
     }
 
     private static int Prod(int[] shape, int from, int to)
