@@ -5,8 +5,26 @@ using DeepSharp.Training;
 
 namespace DeepSharp.Tests.Tensors;
 
+// Alone: the pool is process-wide, so other tests renting from it would perturb PooledBytes, and the stress mode's
+// full collections would slow everything running beside it.
+[CollectionDefinition(nameof(BufferPoolTests), DisableParallelization = true)]
+public sealed class BufferPoolCollection;
+
+[Collection(nameof(BufferPoolTests))]
 public sealed class BufferPoolTests
 {
+    [Fact]
+    public void LargeBuffersAreReusedFromThePool()
+    {
+        long before = BufferPool<float>.PooledBytes;
+        for (int i = 0; i < 50; i++) _ = Tensor.Zeros(256, 256) + 1;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.True(BufferPool<float>.PooledBytes > before);
+        var rented = Tensor.Zeros(256, 256);
+        Assert.Equal(0.0, rented.Sum().ToDouble()); // zeroed even when reused
+    }
+
     [Fact]
     public void TheSuiteRunsWithPoisonedBuffers()
     {
