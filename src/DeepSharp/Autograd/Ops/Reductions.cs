@@ -160,7 +160,11 @@ public sealed partial class Tensor
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var mask = _x.Unpack(this).Eq(_v.Unpack(this)).To(g.DType);
+            // The gradient is shared among the elements equal to the result; when the result is NaN (NaN wins, as in
+            // PyTorch) those are the NaNs, which Eq never matches: without this every gradient was 0 * inf = NaN.
+            var x = _x.Unpack(this);
+            var v = _v.Unpack(this);
+            var mask = (double.IsNaN(v.ToDouble()) ? x.Ne(x) : x.Eq(v)).To(g.DType);
             return [mask * (g / mask.Sum())];
         }
 
@@ -248,7 +252,39 @@ public sealed partial class Tensor
 
     public Tensor Var(int dim, bool unbiased = true, bool keepDim = false) => Var([dim], unbiased, keepDim);
 
-    public Tensor Std(int[]? dims = null, bool unbiased = true, bool keepDim = false) => Var(dims, unbiased, keepDim).Sqrt();
+    /// <summary>
+    /// Standard deviation: sqrt of <see cref="Var"/>. Its gradient is (x - mean) / ((n - ddof) std), and 0 where the std
+    /// is 0 (a constant slice), as PyTorch: through sqrt it would be 0 * inf = NaN.
+    /// </summary>
+    public Tensor Std(int[]? dims = null, bool unbiased = true, bool keepDim = false)
+    {
+        RequireFloat("std");
+        var (_, keepShape, _, n) = ReduceShapes("std", dims, keepDim);
+        bool record = Autograd.ShouldRecord(this);
+        Tensor result;
+        using (Autograd.NoGrad()) result = Var(dims, unbiased, keepDim).Sqrt();
+        if (record) result.GradFn = new StdBackward(this, result, dims, keepShape, n - (unbiased ? 1 : 0));
+        return result;
+    }
+
+    private sealed class StdBackward(Tensor x, Tensor std, int[]? dims, int[] keepShape, int divisor) : Node(x)
+    {
+        private SavedTensor _x = new(x), _std = new(std);
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var x = _x.Unpack(this);
+            var std = _std.Unpack(this).Reshape(keepShape);
+            var scale = MapScalar("std", g.Reshape(keepShape), std, (gv, sv) => sv == 0 ? 0 : gv / (divisor * sv));
+            return [(x - x.Mean(dims, keepDim: true)) * scale];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _x.Release();
+            _std.Release();
+        }
+    }
 
     public Tensor Std(int dim, bool unbiased = true, bool keepDim = false) => Std([dim], unbiased, keepDim);
 

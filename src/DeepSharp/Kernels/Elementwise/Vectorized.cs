@@ -80,9 +80,10 @@ public readonly struct LeakyReluOperator<T>(T slope) : IUnaryOperator<T> where T
 /// <summary>Binary operators for gradients: x is the incoming gradient, y the saved value.</summary>
 public readonly struct ReluGradOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
 {
-    public T Invoke(T g, T y) => y > T.Zero ? g : T.Zero;
-    public Vector512<T> Invoke(Vector512<T> g, Vector512<T> y) => Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<T>.Zero), g, Vector512<T>.Zero);
-    public Vector256<T> Invoke(Vector256<T> g, Vector256<T> y) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<T>.Zero), g, Vector256<T>.Zero);
+    // Blocked where y <= 0, passed elsewhere, NaN included (PyTorch's threshold_backward).
+    public T Invoke(T g, T y) => y <= T.Zero ? T.Zero : g;
+    public Vector512<T> Invoke(Vector512<T> g, Vector512<T> y) => Vector512.ConditionalSelect(Vector512.LessThanOrEqual(y, Vector512<T>.Zero), Vector512<T>.Zero, g);
+    public Vector256<T> Invoke(Vector256<T> g, Vector256<T> y) => Vector256.ConditionalSelect(Vector256.LessThanOrEqual(y, Vector256<T>.Zero), Vector256<T>.Zero, g);
 }
 
 public readonly struct LeakyReluGradOperator<T>(T slope) : IBinaryOperator<T> where T : unmanaged, INumber<T>
