@@ -139,6 +139,10 @@ def apply_op(op, args, xs):
         return torch.prod(a, dim=args["dim"], keepdim=kd) if "dim" in args else torch.prod(a)
     if op == "logsumexp":
         return torch.logsumexp(a, dim=args["dim"], keepdim=kd)
+    if op == "cumsum":
+        return torch.cumsum(a, dim=args["dim"])
+    if op == "cumprod":
+        return torch.cumprod(a, dim=args["dim"])
     if op == "norm":
         return torch.norm(a, p=args["p"], dim=args.get("dim"), keepdim=kd)
     if op == "softmax":
@@ -601,6 +605,33 @@ def reduction_cases():
     case("prod/rank0", "prod", {}, lambda g: [g.pos([])])
     case("prod/empty_reduce_dim0", "prod", {"dim": 0, "keepdim": False}, lambda g: [g.pos([0, 3])])
     case("prod/empty_keep_dim1", "prod", {"dim": 1, "keepdim": False}, lambda g: [g.pos([0, 3])])
+
+    # scans: any dim, rank 0, size-0 and size-1 dims; cumprod with zeros (first, middle, last, repeated)
+    for op in ("cumsum", "cumprod"):
+        case(f"{op}/1d", op, {"dim": 0}, lambda g: [g.signed_mag([6])])
+        case(f"{op}/dim0", op, {"dim": 0}, lambda g: [g.signed_mag([4, 3])])
+        case(f"{op}/dim_neg1", op, {"dim": -1}, lambda g: [g.signed_mag([3, 5])])
+        case(f"{op}/dim1_rank3", op, {"dim": 1}, lambda g: [g.signed_mag([2, 4, 3])])
+        case(f"{op}/rank0", op, {"dim": 0}, lambda g: [g.signed_mag([])])
+        case(f"{op}/size1_dim", op, {"dim": 1}, lambda g: [g.signed_mag([3, 1, 2])])
+        case(f"{op}/empty_other_dim", op, {"dim": 1}, lambda g: [g.signed_mag([0, 3])])
+        case(f"{op}/empty_scanned_dim", op, {"dim": 0}, lambda g: [g.signed_mag([0, 3])])
+
+    def with_zeros(shape, zeros):
+        def make(g):
+            x = g.signed_mag(shape)
+            flat = x.reshape(-1)
+            for i in zeros:
+                flat[i] = 0.0
+            return [flat.reshape(shape)]
+        return make
+    case("cumprod/one_zero_middle", "cumprod", {"dim": 0}, with_zeros([6], [2]))
+    case("cumprod/zero_first", "cumprod", {"dim": 0}, with_zeros([5], [0]))
+    case("cumprod/zero_last", "cumprod", {"dim": 0}, with_zeros([5], [4]))
+    case("cumprod/two_zeros", "cumprod", {"dim": 0}, with_zeros([7], [1, 4]))
+    case("cumprod/zeros_per_row", "cumprod", {"dim": 1}, with_zeros([3, 4], [1, 4, 5, 11]))
+    case("cumprod/zeros_dim0_rank3", "cumprod", {"dim": 0}, with_zeros([4, 2, 3], [3, 6, 13, 14]))
+    case("cumsum/with_zeros", "cumsum", {"dim": -1}, with_zeros([2, 5], [0, 7]))
 
     case("logsumexp/dim1", "logsumexp", {"dim": 1, "keepdim": False}, lambda g: [g.U([3, 4])])
     case("logsumexp/dim0_keepdim", "logsumexp", {"dim": 0, "keepdim": True}, lambda g: [g.U([3, 4])])

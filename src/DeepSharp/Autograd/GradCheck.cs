@@ -31,7 +31,8 @@ public static partial class Autograd
             int inputIndex = Array.IndexOf(inputs, x);
             var data = x.Array<double>();
             var positions = x.StorageIndices().ToArray();
-            var a = analytic[n].ContiguousData().ReadSpan<double>();
+            var analyticData = analytic[n].ContiguousData(); // kept alive below: the loop allocates while reading it
+            var a = analyticData.ReadSpan<double>();
             for (int e = 0; e < positions.Length; e++)
             {
                 int p = positions[e];
@@ -52,16 +53,19 @@ public static partial class Autograd
                         $"GradCheck: gradient mismatch for input {inputIndex} ({x.Describe()}) at element {e} {FormatIndex(x.ShapeArray, e)}: " +
                         $"analytic {got:R}, numeric {numeric:R} (|diff| {Math.Abs(got - numeric):G3} > atol {atol} + rtol {rtol} * |numeric|)");
             }
+            Tensor.KeepAlive(analyticData);
         }
         return true;
     }
 
     private static double Project(Tensor output, Tensor projection)
     {
-        var o = output.ContiguousData().ReadSpan<double>();
+        var oc = output.ContiguousData();
+        var o = oc.ReadSpan<double>();
         var p = projection.ReadSpan<double>();
         double s = 0;
         for (int i = 0; i < o.Length; i++) s += o[i] * p[i];
+        Tensor.KeepAlive(output, oc);
         return s;
     }
 

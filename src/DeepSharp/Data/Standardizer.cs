@@ -35,7 +35,8 @@ public sealed class Standardizer : ITransform
         ArgumentNullException.ThrowIfNull(features);
         if (features.Rank != 2 || features.Size(0) == 0)
             throw new ArgumentException($"Standardizer.Fit: expected features [N, F] with N > 0, got {features.DType.Name()} {Shapes.Format(features.Shape)}");
-        var x = features.To(DType.Float64).ContiguousData().ReadSpan<double>();
+        var values = features.To(DType.Float64).ContiguousData(); // kept alive below: the loops allocate while reading it
+        var x = values.ReadSpan<double>();
         int n = features.Size(0), f = features.Size(1);
         var sum = new double[f];
         for (int r = 0; r < n; r++)
@@ -49,6 +50,7 @@ public sealed class Standardizer : ITransform
                 double d = x[r * f + c] - mean[c];
                 sq[c] += d * d;
             }
+        Tensor.KeepAlive(values);
         var m = new float[f];
         var s = new float[f];
         for (int c = 0; c < f; c++)

@@ -83,6 +83,7 @@ public static class ActivationStatistics
         // A vectorised min/max fixes the histogram range, then one fused pass does everything else.
         var (lo, hi) = range ?? (data.DType == DType.Float32 ? AutoRange(data.ReadSpan<float>()) : AutoRange(data.ReadSpan<double>()));
         var moments = data.DType == DType.Float32 ? ScanSingle(data.ReadSpan<float>(), saturation, lo, hi, counts) : Scan(data.ReadSpan<double>(), saturation, lo, hi, counts);
+        Tensor.KeepAlive(output, data);
         long finite = data.Numel - moments.NonFinite;
         double mean = finite > 0 ? moments.Sum / finite : double.NaN;
         double variance = finite > 0 ? Math.Max(moments.SumSquares / finite - mean * mean, 0) : double.NaN;

@@ -28,6 +28,7 @@ internal static class TensorValues
                 c.ToDoubleArray().CopyTo(destination, 0);
                 break;
         }
+        Tensor.KeepAlive(t, c); // c may be a contiguous copy only the span points into
     }
 
     /// <summary>Sum of squares in double precision (the square of the L2 norm); NaN/inf propagate.</summary>
@@ -49,6 +50,7 @@ internal static class TensorValues
         {
             foreach (double v in c.ToDoubleArray()) s += v * v;
         }
+        Tensor.KeepAlive(t, c);
         return s;
     }
 
@@ -81,6 +83,7 @@ internal static class TensorValues
             var v = c.ToDoubleArray();
             for (int i = 0; i < v.Length; i++) s += (v[i] - reference[i]) * (v[i] - reference[i]);
         }
+        Tensor.KeepAlive(t, c);
         return s;
     }
 }

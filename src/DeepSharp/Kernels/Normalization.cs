@@ -19,8 +19,11 @@ public static class Normalization
         double count = (double)n * s;
         for (int ch = 0; ch < c; ch++)
         {
+            // A double sum of float32 values is exact for any realistic count, so a constant channel has exactly its
+            // value as mean, zero deviations and zero variance (a float sum rounds, and the error then passes
+            // through 1/sqrt(eps) ~ 316 into the output and the gradients).
             double sum = 0;
-            for (int i = 0; i < n; i++) sum += double.CreateTruncating(TensorPrimitives.Sum(x.Slice((i * c + ch) * s, s)));
+            for (int i = 0; i < n; i++) sum += WidenedSum(x.Slice((i * c + ch) * s, s));
             double m = count > 0 ? sum / count : 0;
             double sq = 0;
             for (int i = 0; i < n; i++)
@@ -28,6 +31,52 @@ public static class Normalization
             mean[ch] = m;
             variance[ch] = count > 0 ? sq / count : 0;
         }
+    }
+
+    /// <summary>Sum of the elements in double precision (float32 widened before adding), vectorised.</summary>
+    private static double WidenedSum<T>(ReadOnlySpan<T> row) where T : unmanaged, INumber<T>
+    {
+        if (typeof(T) == typeof(double)) return double.CreateTruncating(TensorPrimitives.Sum(row));
+        int j = 0;
+        double sum = 0;
+        var values = MemoryMarshal.Cast<T, float>(row);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> a0 = default, a1 = default;
+            for (; j + Vector256<float>.Count <= values.Length; j += Vector256<float>.Count)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Create(values.Slice(j, Vector256<float>.Count)));
+                a0 += lo;
+                a1 += hi;
+            }
+            sum = Vector256.Sum(a0 + a1);
+        }
+        for (; j < values.Length; j++) sum += values[j];
+        return sum;
+    }
+
+    /// <summary>Sum of g * (x - m) in double precision: centred, so no cancellation between sum(g x) and m sum(g).</summary>
+    private static double CenteredDot<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, double m) where T : unmanaged, INumber<T>
+    {
+        int j = 0;
+        double sum = 0;
+        if (Vector256.IsHardwareAccelerated && typeof(T) == typeof(float))
+        {
+            var gs = MemoryMarshal.Cast<T, float>(g);
+            var xs = MemoryMarshal.Cast<T, float>(x);
+            var vm = Vector256.Create(m);
+            Vector256<double> a0 = default, a1 = default;
+            for (; j + Vector256<float>.Count <= xs.Length; j += Vector256<float>.Count)
+            {
+                var (xlo, xhi) = Vector256.Widen(Vector256.Create(xs.Slice(j, Vector256<float>.Count)));
+                var (glo, ghi) = Vector256.Widen(Vector256.Create(gs.Slice(j, Vector256<float>.Count)));
+                a0 = Vector256.FusedMultiplyAdd(glo, xlo - vm, a0);
+                a1 = Vector256.FusedMultiplyAdd(ghi, xhi - vm, a1);
+            }
+            sum = Vector256.Sum(a0 + a1);
+        }
+        for (; j < x.Length; j++) sum += double.CreateTruncating(g[j]) * (double.CreateTruncating(x[j]) - m);
+        return sum;
     }
 
     /// <summary>Sum of (x - m)^2 in double precision (two-pass variance: no cancellation), vectorised.</summary>
@@ -71,23 +120,27 @@ public static class Normalization
         return sq;
     }
 
-    /// <summary>y[n, c, :] = x[n, c, :] * scale[c] + shift[c].</summary>
-    public static void ChannelAffine<T>(ReadOnlySpan<T> x, Span<T> y, int n, int c, int s, ReadOnlySpan<double> scale, ReadOnlySpan<double> shift)
-        where T : unmanaged, INumber<T>
+    /// <summary>
+    /// y[n, c, :] = (x[n, c, :] - center[c]) * scale[c] + shift[c]. Centred first: the folded form x * scale + (shift -
+    /// center * scale) cancels two large terms when scale is large (a near-constant channel: scale ~ 1/sqrt(eps)).
+    /// </summary>
+    public static void ChannelAffine<T>(ReadOnlySpan<T> x, Span<T> y, int n, int c, int s, ReadOnlySpan<double> center,
+        ReadOnlySpan<double> scale, ReadOnlySpan<double> shift) where T : unmanaged, INumber<T>
     {
         for (int i = 0; i < n; i++)
             for (int ch = 0; ch < c; ch++)
             {
                 int o = (i * c + ch) * s;
                 var row = y.Slice(o, s);
-                TensorPrimitives.Multiply(x.Slice(o, s), T.CreateTruncating(scale[ch]), row);
+                TensorPrimitives.Subtract(x.Slice(o, s), T.CreateTruncating(center[ch]), row);
+                TensorPrimitives.Multiply(row, T.CreateTruncating(scale[ch]), row);
                 TensorPrimitives.Add(row, T.CreateTruncating(shift[ch]), row);
             }
     }
 
-    /// <summary>sumG[c] = sum g, sumGX[c] = sum g*x over N and S.</summary>
-    public static void ChannelGradSums<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, Span<double> sumG, Span<double> sumGX)
-        where T : unmanaged, INumber<T>
+    /// <summary>sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double.</summary>
+    public static void ChannelGradSums<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> center,
+        Span<double> sumG, Span<double> sumGXc) where T : unmanaged, INumber<T>
     {
         for (int ch = 0; ch < c; ch++)
         {
@@ -95,26 +148,27 @@ public static class Normalization
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * s;
-                a += double.CreateTruncating(TensorPrimitives.Sum(g.Slice(o, s)));
-                b += double.CreateTruncating(TensorPrimitives.Dot(g.Slice(o, s), x.Slice(o, s)));
+                a += WidenedSum(g.Slice(o, s));
+                b += CenteredDot(g.Slice(o, s), x.Slice(o, s), center[ch]);
             }
             sumG[ch] = a;
-            sumGX[ch] = b;
+            sumGXc[ch] = b;
         }
     }
 
-    /// <summary>dx[n, c, :] = a[c] * g + b[c] * x + k[c]: the batch-norm input gradient in one pass.</summary>
+    /// <summary>dx[n, c, :] = a[c] * g + b[c] * (x - center[c]) + k[c]: the batch-norm input gradient, x centred first.</summary>
     public static void ChannelLinear<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, Span<T> dx, int n, int c, int s,
-        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> k) where T : unmanaged, INumber<T>
+        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> center, ReadOnlySpan<double> k) where T : unmanaged, INumber<T>
     {
         for (int i = 0; i < n; i++)
             for (int ch = 0; ch < c; ch++)
             {
                 int o = (i * c + ch) * s;
                 var d = dx.Slice(o, s);
-                TensorPrimitives.Multiply(g.Slice(o, s), T.CreateTruncating(a[ch]), d);
+                TensorPrimitives.Subtract(x.Slice(o, s), T.CreateTruncating(center[ch]), d);
+                TensorPrimitives.Multiply(d, T.CreateTruncating(b[ch]), d);
+                TensorPrimitives.MultiplyAdd(g.Slice(o, s), T.CreateTruncating(a[ch]), d, d);
                 TensorPrimitives.Add(d, T.CreateTruncating(k[ch]), d);
-                TensorPrimitives.MultiplyAdd(x.Slice(o, s), T.CreateTruncating(b[ch]), d, d);
             }
     }
 
@@ -125,7 +179,7 @@ public static class Normalization
         for (int r = 0; r < rows; r++)
         {
             var row = x.Slice(r * length, length);
-            double m = length > 0 ? double.CreateTruncating(TensorPrimitives.Sum(row)) / length : 0;
+            double m = length > 0 ? WidenedSum(row) / length : 0;
             double sq = 0;
             for (int j = 0; j < row.Length; j++)
             {

@@ -36,13 +36,15 @@ public static class InitExtra
             if (!(v[i] >= a && v[i] <= b)) outside.Add(i);
         while (outside.Count > 0)
         {
-            var redraw = Tensor.Normal([outside.Count], mean, std, generator, DType.Float64).Span<double>();
+            var draws = Tensor.Normal([outside.Count], mean, std, generator, DType.Float64);
+            var redraw = draws.Span<double>();
             var still = new List<int>();
             for (int j = 0; j < outside.Count; j++)
             {
                 v[outside[j]] = redraw[j];
                 if (!(redraw[j] >= a && redraw[j] <= b)) still.Add(outside[j]);
             }
+            Tensor.KeepAlive(draws); // the loop allocates while reading it
             outside = still;
         }
         return values;

@@ -8,6 +8,12 @@ namespace DeepSharp.NN;
 /// traversal order follow PyTorch, so state-dict keys such as <c>0.weight</c> or <c>fc1.bias</c> match.
 /// Layers with a forward derive from <see cref="Module{TIn, TOut}"/>; the state dict, dtype
 /// conversion, hooks and the summary live in the other Module.*.cs files.
+/// <para>
+/// A child that was assigned to a field but never passed to <see cref="RegisterModule{T}"/> would be invisible to
+/// Parameters(), StateDict() and the optimizer. It cannot be found without reflection, but it is always called in
+/// its parent's forward: every Call checks that the module being called is registered somewhere under the module
+/// whose Call is running at the bottom of this thread's call stack, and throws otherwise (see <see cref="EnterCall"/>).
+/// </para>
 /// </summary>
 public abstract partial class Module
 {
@@ -16,6 +22,12 @@ public abstract partial class Module
     private readonly OrderedDictionary<string, Module> _modules = [];
 
     private readonly record struct Buffer(Tensor? Value, bool Persistent);
+
+    // Modules whose Call is running on this thread, outermost first; bumped on every RegisterModule anywhere, so
+    // cached descendant sets know when they are stale.
+    [ThreadStatic] private static List<Module>? t_calls;
+    private static int s_structureVersion;
+    private (int Version, HashSet<Module> Set)? _descendants;
 
     /// <summary>True in training mode (the default); dropout and batch norm behave differently in eval mode.</summary>
     public bool Training { get; private set; } = true;
@@ -56,7 +68,46 @@ public abstract partial class Module
         CheckName("RegisterModule", name, _modules);
         if (ReferenceEquals(module, this)) throw new ArgumentException($"RegisterModule: {TypeName} cannot be its own child");
         _modules[name] = module;
+        Interlocked.Increment(ref s_structureVersion);
         return module;
+    }
+
+    /// <summary>
+    /// Marks this module's Call as running until the scope is disposed. Called at the start of every Call (the typed
+    /// Call of <see cref="Module{TIn, TOut}"/> and the multi-argument ones of recurrent, attention and transformer
+    /// layers). When another module's Call is already running on this thread, this module must be that outermost
+    /// module or one of its registered descendants: a layer kept in a field without RegisterModule is caught at the
+    /// first forward pass, with its name, instead of silently never training and never being saved.
+    /// </summary>
+    private protected CallScope EnterCall()
+    {
+        var calls = t_calls ??= [];
+        if (calls.Count > 0)
+        {
+            var root = calls[0];
+            if (!ReferenceEquals(root, this) && !root.Descendants().Contains(this))
+                throw new InvalidOperationException(
+                    $"{TypeName} was called inside {calls[^1].TypeName}'s forward but is not registered in {root.TypeName} or any of its submodules, " +
+                    $"so its parameters are missing from Parameters(), StateDict() and the optimizer: it would never train and never be saved. " +
+                    $"Register it where it is created, e.g. `_layer = RegisterModule(\"layer\", new {TypeName}(...));`.");
+        }
+        calls.Add(this);
+        return new CallScope(calls);
+    }
+
+    private protected readonly struct CallScope(List<Module> calls) : IDisposable
+    {
+        public void Dispose() => calls.RemoveAt(calls.Count - 1);
+    }
+
+    /// <summary>This module and all its registered descendants (cached until any module registers a child).</summary>
+    private HashSet<Module> Descendants()
+    {
+        int version = Volatile.Read(ref s_structureVersion);
+        if (_descendants is { } cached && cached.Version == version) return cached.Set;
+        var set = new HashSet<Module>(NamedModules().Select(m => m.Module), ReferenceEqualityComparer.Instance);
+        _descendants = (version, set);
+        return set;
     }
 
     private void CheckName<T>(string op, string name, OrderedDictionary<string, T> own)

@@ -12,6 +12,7 @@ public abstract class Module<TIn, TOut> : Module
     /// <summary>Runs the forward pre-hooks, Forward, the forward hooks, and attaches the backward hooks.</summary>
     public TOut Call(TIn input)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(input);
         RunForwardPreHooks(input);
         var output = Forward(input);

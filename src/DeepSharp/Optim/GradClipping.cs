@@ -75,8 +75,9 @@ public static class GradClipping
     private static double Accumulate<T>(Tensor g, double p) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = g.ReadSpan<T>();
-        if (double.IsPositiveInfinity(p)) return ClipKernel.MaxAbs(x);
-        return p == 2 ? ClipKernel.SumOfSquares(x) : ClipKernel.SumOfPowers(x, p);
+        double result = double.IsPositiveInfinity(p) ? ClipKernel.MaxAbs(x) : p == 2 ? ClipKernel.SumOfSquares(x) : ClipKernel.SumOfPowers(x, p);
+        Tensor.KeepAlive(g); // may be a contiguous copy of a gradient
+        return result;
     }
 
     private static void Scale(Tensor g, double factor)

@@ -114,6 +114,7 @@ public abstract class Optimizer
             Tensor.CopyElements(work, p);
         }
         p.BumpVersion(); // an in-place write: autograd must see that saved copies of p are stale
+        Tensor.KeepAlive(grad); // may be a contiguous copy the update read through a span
     }
 
     /// <summary>Updates one parameter (contiguous, float32 or float64) from its gradient (contiguous, same shape and dtype).</summary>

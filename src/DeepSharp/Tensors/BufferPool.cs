@@ -1,9 +1,19 @@
+using System.Runtime.InteropServices;
+
 namespace DeepSharp;
 
 /// <summary>
 /// Exact-size pool for large element arrays. Training allocates the same sizes every step, so
 /// keying by exact length reuses buffers without the 2x waste of power-of-two buckets.
 /// Small arrays are not pooled: gen0 allocation is cheaper than any pool for them.
+/// <para>
+/// A pooled array goes back to the pool when its <see cref="PooledStorage{T}"/> is finalized. The GC only
+/// tracks the storage, not spans over its array: code that reads a tensor through a span must keep the
+/// tensor (or its storage) reachable until it is done, with <see cref="GC.KeepAlive"/> after the last read
+/// when the tensor is a temporary (a ContiguousData or Materialize copy). Otherwise a collection in the
+/// middle of the kernel can hand the array to the next renter, possibly on another thread, while the kernel
+/// still reads it. <see cref="PoolDiagnostics"/> makes such bugs show up deterministically in tests.
+/// </para>
 /// </summary>
 internal static class BufferPool<T> where T : unmanaged
 {
@@ -25,7 +35,13 @@ internal static class BufferPool<T> where T : unmanaged
 
     public static T[] Rent(int length)
     {
-        if (Interlocked.Add(ref s_rentedBytes, (long)length * s_elementSize) > RentedBytesBeforeCollect)
+        if (PoolDiagnostics.CollectOnRent)
+        {
+            // Stress mode: every dead storage is finalized (and its array poisoned and pooled) right now.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        else if (Interlocked.Add(ref s_rentedBytes, (long)length * s_elementSize) > RentedBytesBeforeCollect)
         {
             Interlocked.Exchange(ref s_rentedBytes, 0);
             GC.Collect(1, GCCollectionMode.Forced, blocking: true);
@@ -38,12 +54,15 @@ internal static class BufferPool<T> where T : unmanaged
                 return stack.Pop();
             }
         }
-        return GC.AllocateUninitializedArray<T>(length);
+        var array = GC.AllocateUninitializedArray<T>(length);
+        if (PoolDiagnostics.Poison) PoolDiagnostics.Fill(array.AsSpan());
+        return array;
     }
 
     public static void Return(T[] array)
     {
         long bytes = (long)array.Length * s_elementSize;
+        if (PoolDiagnostics.Poison) PoolDiagnostics.Fill(array.AsSpan()); // whoever still reads it sees NaN, not plausible data
         lock (s_free)
         {
             if (s_pooledBytes + bytes > MaxPooledBytes) return; // let the GC have it
@@ -67,5 +86,49 @@ internal static class BufferPool<T> where T : unmanaged
             s_free.Clear();
             s_pooledBytes = 0;
         }
+    }
+}
+
+/// <summary>
+/// Debug switches that turn silent reads of memory nobody wrote into loud NaNs. Off by default (no cost but
+/// a static read); the test suite turns <see cref="Poison"/> on for its whole run, and the environment
+/// variable <c>DEEPSHARP_POISON_BUFFERS=1</c> turns it on in any process (the CLI, a user's program).
+/// </summary>
+internal static class PoolDiagnostics
+{
+    [ThreadStatic] private static int t_collectOnRent;
+
+    /// <summary>
+    /// Fill uninitialised tensor storage (Empty without zeroing, any size) and every array handed back to
+    /// the pool with NaN (float, double), 0x5A5A... (int64) or true (bool). A kernel that reads elements
+    /// it never wrote, or a span over a buffer already returned, then produces NaN instead of stale data.
+    /// </summary>
+    public static bool Poison = Environment.GetEnvironmentVariable("DEEPSHARP_POISON_BUFFERS") == "1";
+
+    /// <summary>True while this thread is inside <see cref="CollectOnEveryRent"/>.</summary>
+    public static bool CollectOnRent => t_collectOnRent > 0;
+
+    /// <summary>
+    /// Until disposed, every pool rent on this thread first runs a full collection and waits for finalizers,
+    /// so any storage that has become unreachable is returned (and poisoned) before the rent. A kernel still
+    /// reading such a storage's array through a span then sees the poison deterministically. Slow: tests only.
+    /// </summary>
+    public static Scope CollectOnEveryRent()
+    {
+        t_collectOnRent++;
+        return new Scope();
+    }
+
+    public readonly struct Scope : IDisposable
+    {
+        public void Dispose() => t_collectOnRent--;
+    }
+
+    internal static void Fill<T>(Span<T> data) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) MemoryMarshal.Cast<T, float>(data).Fill(float.NaN);
+        else if (typeof(T) == typeof(double)) MemoryMarshal.Cast<T, double>(data).Fill(double.NaN);
+        else if (typeof(T) == typeof(long)) MemoryMarshal.Cast<T, long>(data).Fill(0x5A5A_5A5A_5A5A_5A5A);
+        else if (typeof(T) == typeof(bool)) MemoryMarshal.Cast<T, bool>(data).Fill(true);
     }
 }

@@ -44,7 +44,11 @@ internal class Storage<T> : Storage where T : unmanaged
     public static Storage<T> Allocate(int length, bool zeroed)
     {
         if (!BufferPool<T>.ShouldPool(length))
-            return new Storage<T>(length == 0 ? [] : new T[length], length);
+        {
+            var array = length == 0 ? [] : new T[length];
+            if (!zeroed && PoolDiagnostics.Poison) PoolDiagnostics.Fill(array.AsSpan()); // as a pooled buffer would be: not zero
+            return new Storage<T>(array, length);
+        }
         var data = BufferPool<T>.Rent(length);
         if (zeroed) Array.Clear(data, 0, length);
         return new PooledStorage<T>(data, length);

@@ -17,6 +17,7 @@ public sealed partial class Tensor
             case DType.Int64: Copy<long>(src, srcStrides, dst); break;
             default: Copy<bool>(src, srcStrides, dst); break;
         }
+        KeepAlive(src, dst); // src may be a temporary view whose storage nothing else holds
 
         static void Copy<T>(Tensor src, int[] srcStrides, Tensor dst) where T : unmanaged
         {

@@ -66,6 +66,7 @@ public sealed partial class Tensor
                 break;
             default: throw new ArgumentException($"{op}: not supported for bool tensors");
         }
+        KeepAlive(x, xc); // x or its contiguous copy may be a temporary only the spans point into
         return result;
 
         void Apply<T, TOp>(ReadOnlySpan<T> xs, T scalar, Span<T> dst, TOp o) where TOp : struct, IBinarySpanOp<T>
@@ -84,6 +85,7 @@ public sealed partial class Tensor
         if (x.Numel == 0) return result;
         if (x.DType == DType.Float32) f.Apply(xc.ReadSpan<float>(), result.Span<float>());
         else d.Apply(xc.ReadSpan<double>(), result.Span<double>());
+        KeepAlive(x, xc);
         return result;
     }
 
@@ -95,6 +97,7 @@ public sealed partial class Tensor
         var result = EmptyLike(x);
         if (x.DType == DType.Float32) Vectorized.Map(xc.ReadSpan<float>(), result.Span<float>(), f);
         else Vectorized.Map(xc.ReadSpan<double>(), result.Span<double>(), d);
+        KeepAlive(x, xc);
         return result;
     }
 
@@ -107,6 +110,7 @@ public sealed partial class Tensor
         var result = EmptyLike(saved);
         if (saved.DType == DType.Float32) Vectorized.Map(gc.ReadSpan<float>(), sc.ReadSpan<float>(), result.Span<float>(), f);
         else Vectorized.Map(gc.ReadSpan<double>(), sc.ReadSpan<double>(), result.Span<double>(), d);
+        KeepAlive(g, gc, saved, sc);
         return result;
     }
 
@@ -128,6 +132,7 @@ public sealed partial class Tensor
             var r = result.Span<double>();
             for (int i = 0; i < s.Length; i++) r[i] = fn(s[i]);
         }
+        KeepAlive(x, xc);
         return result;
     }
 
@@ -152,11 +157,19 @@ public sealed partial class Tensor
             var r = result.Span<double>();
             for (int i = 0; i < s.Length; i++) r[i] = fn(s[i], t[i]);
         }
+        KeepAlive(x, xc, y, yc);
         return result;
     }
 
     /// <summary>Runs a binary span op into the contiguous <paramref name="dst"/> whose shape is the broadcast shape.</summary>
     internal static void RunBinary<T, TOp>(Tensor a, Tensor b, Tensor dst, TOp op)
+        where T : unmanaged where TOp : struct, IBinarySpanOp<T>
+    {
+        RunBinarySpans<T, TOp>(a, b, dst, op);
+        KeepAlive(a, b); // operands may be temporaries of the caller (other.MulRaw(alpha))
+    }
+
+    private static void RunBinarySpans<T, TOp>(Tensor a, Tensor b, Tensor dst, TOp op)
         where T : unmanaged where TOp : struct, IBinarySpanOp<T>
     {
         var d = dst.Span<T>();
@@ -170,12 +183,16 @@ public sealed partial class Tensor
         }
         if (b.Numel == 1 && aFull)
         {
-            op.Apply(a.ContiguousData().ReadSpan<T>(), b.Array<T>()[b.Offset], d);
+            var ac = a.ContiguousData();
+            op.Apply(ac.ReadSpan<T>(), b.Array<T>()[b.Offset], d);
+            KeepAlive(ac);
             return;
         }
         if (a.Numel == 1 && bFull)
         {
-            op.Apply(a.Array<T>()[a.Offset], b.ContiguousData().ReadSpan<T>(), d);
+            var bc = b.ContiguousData();
+            op.Apply(a.Array<T>()[a.Offset], bc.ReadSpan<T>(), d);
+            KeepAlive(bc);
             return;
         }
         var shape = dst.ShapeArray;
@@ -213,7 +230,10 @@ public sealed partial class Tensor
                 return;
             }
         }
-        op.Apply(Materialize(a, shape).ReadSpan<T>(), Materialize(b, shape).ReadSpan<T>(), d);
+        var am = Materialize(a, shape);
+        var bm = Materialize(b, shape);
+        op.Apply(am.ReadSpan<T>(), bm.ReadSpan<T>(), d);
+        KeepAlive(am, bm);
     }
 
     /// <summary>True when <paramref name="small"/> (leading 1s ignored) equals the trailing dims of <paramref name="full"/>: a bias row.</summary>

@@ -118,7 +118,9 @@ public sealed partial class Tensor
     {
         CheckDType<T>("ToArray");
         var c = ContiguousData();
-        return c.ReadSpan<T>().ToArray();
+        var result = c.ReadSpan<T>().ToArray();
+        KeepAlive(this, c);
+        return result;
     }
 
     /// <summary>The single value of a one-element tensor.</summary>
@@ -175,6 +177,19 @@ public sealed partial class Tensor
                 index[d] = 0;
             }
         }
+    }
+
+    /// <summary>
+    /// Keeps tensors reachable up to this call. A span or array taken from a tensor does not keep its storage
+    /// alive: once the tensor's last reference is gone, a collection may finalize the storage and hand its array
+    /// to the next pool renter (possibly another thread) while a kernel still reads it. Code that reads a
+    /// temporary through a span (a ContiguousData or Materialize copy, an operand nobody else holds) calls this
+    /// after the kernel. The test suite's stress mode (<see cref="PoolDiagnostics.CollectOnEveryRent"/>) and
+    /// poisoned buffers make a missing call show up as NaN.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    internal static void KeepAlive(Tensor? a, Tensor? b = null, Tensor? c = null, Tensor? d = null, Tensor? e = null, Tensor? f = null)
+    {
     }
 
     /// <summary>This tensor if contiguous, else a contiguous copy. Not recorded by autograd.</summary>

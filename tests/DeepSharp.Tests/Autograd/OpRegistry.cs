@@ -92,6 +92,9 @@ internal static class OpRegistry
         ["std"] = (x, a) => x[0].Std(a.IntsOrNull("dim"), a.Bool("unbiased", true), a.Bool("keepdim")),
         ["prod"] = (x, a) => x[0].Prod(a.IntOrNull("dim"), a.Bool("keepdim")),
         ["logsumexp"] = (x, a) => x[0].LogSumExp(a.Ints("dim"), a.Bool("keepdim")),
+        // scans
+        ["cumsum"] = (x, a) => x[0].Cumsum(a.Int("dim")),
+        ["cumprod"] = (x, a) => x[0].Cumprod(a.Int("dim")),
         ["norm"] = (x, a) => x[0].Norm(a.Double("p", 2), a.IntsOrNull("dim"), a.Bool("keepdim")),
         ["softmax"] = (x, a) => x[0].Softmax(a.Int("dim")),
         ["log_softmax"] = (x, a) => x[0].LogSoftmax(a.Int("dim")),

@@ -6,6 +6,38 @@ namespace DeepSharp.Tests.NN;
 /// <summary>Loss behaviour beyond the PyTorch fixtures: the fused ops' graphs, float32 stability, error messages.</summary>
 public sealed class LossTests
 {
+    // Regression (issue 11): MseLoss and the other regression losses broadcast an [N, 1] output against [N] targets
+    // into an [N, N] loss without a word (PyTorch warns). Now a clear error.
+    public static TheoryData<string> RegressionLosses => new(["mse", "l1", "smooth_l1", "huber", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"]);
+
+    private static Tensor RegressionLoss(string name, Tensor input, Tensor target) => name switch
+    {
+        "mse" => Functional.MseLoss(input, target),
+        "l1" => Functional.L1Loss(input, target),
+        "smooth_l1" => Functional.SmoothL1Loss(input, target),
+        "huber" => Functional.HuberLoss(input, target),
+        "MSELoss" => new MSELoss().Call(input, target),
+        "L1Loss" => new L1Loss().Call(input, target),
+        "SmoothL1Loss" => new SmoothL1Loss().Call(input, target),
+        _ => new HuberLoss().Call(input, target),
+    };
+
+    [Theory]
+    [MemberData(nameof(RegressionLosses))]
+    public void RegressionLossesRefuseTargetsOfAnotherShape(string name)
+    {
+        var output = Tensor.Randn([5, 1], new Generator(1));
+        var target = Tensor.Randn([5], new Generator(2));
+        var ex = Assert.Throws<ArgumentException>(() => RegressionLoss(name, output, target));
+        Assert.Contains("target shape [5] differs from the input shape [5, 1]", ex.Message);
+        Assert.Contains("[5, 5] loss", ex.Message);
+        Assert.Contains("input.Squeeze(-1) or target.Unsqueeze(-1)", ex.Message);
+        Assert.Contains("target.Squeeze(-1)", Assert.Throws<ArgumentException>(() => RegressionLoss(name, target, output)).Message);
+        Assert.Throws<ArgumentException>(() => RegressionLoss(name, output, Tensor.Scalar(0.0, DType.Float32)));
+        // Matching shapes work as before.
+        Assert.Equal(RegressionLoss(name, output.Squeeze(-1), target).ToDouble(), RegressionLoss(name, output, target.Unsqueeze(-1)).ToDouble(), 6);
+    }
+
     [Fact]
     public void CrossEntropyIsOneFusedNodeWithTheGoldenPairGradient()
     {

@@ -34,6 +34,7 @@ public sealed partial class Tensor
         var x = ContiguousData();
         if (DType == DType.Float32) Blend(x.ReadSpan<float>(), result.Span<float>(), (float)alpha);
         else Blend(x.ReadSpan<double>(), result.Span<double>(), alpha);
+        KeepAlive(x);
         return Record(result, "EluBackward", false, true,
             (g, _, y) => MapFloat(g, y!, new EluGradOperator<float>((float)alpha), new EluGradOperator<double>(alpha)));
 
@@ -99,7 +100,9 @@ public sealed partial class Tensor
         var r = EmptyLike(this);
         long l = double.IsNegativeInfinity(lo) ? long.MinValue : (long)Math.Ceiling(lo);
         long h = double.IsPositiveInfinity(hi) ? long.MaxValue : (long)Math.Floor(hi);
-        new ClampOp<long>(l, h).Apply(ContiguousData().ReadSpan<long>(), r.Span<long>());
+        var x = ContiguousData();
+        new ClampOp<long>(l, h).Apply(x.ReadSpan<long>(), r.Span<long>());
+        KeepAlive(this, x);
         return r;
     }
 

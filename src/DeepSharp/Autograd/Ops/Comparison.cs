@@ -36,11 +36,15 @@ public sealed partial class Tensor
             case DType.Int64: Run<long>(Materialize(this, shape), Materialize(other, shape), dst, kind); break;
             default:
                 if (kind is not (CompareKind.Eq or CompareKind.Ne)) throw new ArgumentException($"{op}: ordering comparisons are not defined for bool tensors");
-                var a = Materialize(this, shape).ReadSpan<bool>();
-                var b = Materialize(other, shape).ReadSpan<bool>();
+                var am = Materialize(this, shape);
+                var bm = Materialize(other, shape);
+                var a = am.ReadSpan<bool>();
+                var b = bm.ReadSpan<bool>();
                 for (int i = 0; i < dst.Length; i++) dst[i] = (a[i] == b[i]) == (kind == CompareKind.Eq);
+                KeepAlive(am, bm);
                 break;
         }
+        KeepAlive(this, other);
         return result;
 
         static void Run<T>(Tensor a, Tensor b, Span<bool> dst, CompareKind kind) where T : unmanaged, INumber<T>
@@ -59,6 +63,7 @@ public sealed partial class Tensor
                     _ => x[i] >= y[i],
                 };
             }
+            KeepAlive(a, b);
         }
     }
 
@@ -66,9 +71,11 @@ public sealed partial class Tensor
     {
         var m = AsBool("logical_not");
         var result = EmptyLike(m);
-        var s = m.ContiguousData().ReadSpan<bool>();
+        var mc = m.ContiguousData();
+        var s = mc.ReadSpan<bool>();
         var d = result.Span<bool>();
         for (int i = 0; i < d.Length; i++) d[i] = !s[i];
+        KeepAlive(m, mc);
         return result;
     }
 
@@ -79,21 +86,32 @@ public sealed partial class Tensor
     private Tensor Logical(Tensor other, string op, Func<bool, bool, bool> fn)
     {
         var shape = Shapes.Broadcast(op, ShapeArray, other.ShapeArray);
-        var a = Materialize(AsBool(op), shape).ReadSpan<bool>();
-        var b = Materialize(other.AsBool(op), shape).ReadSpan<bool>();
+        var am = Materialize(AsBool(op), shape);
+        var bm = Materialize(other.AsBool(op), shape);
         var result = Empty(shape, DType.Bool);
+        var a = am.ReadSpan<bool>();
+        var b = bm.ReadSpan<bool>();
         var d = result.Span<bool>();
         for (int i = 0; i < d.Length; i++) d[i] = fn(a[i], b[i]);
+        KeepAlive(am, bm);
         return result;
     }
 
     private Tensor AsBool(string op) => DType == DType.Bool ? this : Ne(0.0);
 
     /// <summary>True if any element is nonzero.</summary>
-    public bool Any() => AsBool("any").ContiguousData().ReadSpan<bool>().Contains(true);
+    public bool Any() => ContainsBool("any", true);
 
     /// <summary>True if every element is nonzero.</summary>
-    public bool All() => !AsBool("all").ContiguousData().ReadSpan<bool>().Contains(false);
+    public bool All() => !ContainsBool("all", false);
+
+    private bool ContainsBool(string op, bool value)
+    {
+        var m = AsBool(op).ContiguousData();
+        bool found = m.ReadSpan<bool>().Contains(value);
+        KeepAlive(m);
+        return found;
+    }
 
     /// <summary>Elementwise cond ? a : b with broadcasting between all three.</summary>
     public static Tensor Where(Tensor condition, Tensor a, Tensor b)
@@ -101,7 +119,7 @@ public sealed partial class Tensor
         if (condition.DType != DType.Bool) throw new ArgumentException($"where: condition must be a bool tensor, got {condition.DType.Name()}");
         CheckSameDType("where", a, b);
         var shape = Shapes.Broadcast("where", Shapes.Broadcast("where", condition.ShapeArray, a.ShapeArray), b.ShapeArray);
-        var c = Materialize(condition, shape).ReadSpan<bool>();
+        var c = Materialize(condition, shape);
         var result = Empty(shape, a.DType);
         switch (a.DType)
         {
@@ -110,15 +128,18 @@ public sealed partial class Tensor
             case DType.Int64: Select<long>(c, Materialize(a, shape), Materialize(b, shape), result); break;
             default: Select<bool>(c, Materialize(a, shape), Materialize(b, shape), result); break;
         }
+        KeepAlive(condition, c);
         if (Autograd.ShouldRecord(a, b)) result.GradFn = new WhereBackward(condition, a, b);
         return result;
 
-        static void Select<T>(ReadOnlySpan<bool> c, Tensor a, Tensor b, Tensor dst) where T : unmanaged
+        static void Select<T>(Tensor condition, Tensor a, Tensor b, Tensor dst) where T : unmanaged
         {
+            var c = condition.ReadSpan<bool>();
             var x = a.ReadSpan<T>();
             var y = b.ReadSpan<T>();
             var d = dst.Span<T>();
             for (int i = 0; i < d.Length; i++) d[i] = c[i] ? x[i] : y[i];
+            KeepAlive(condition, a, b);
         }
     }
 
@@ -188,9 +209,11 @@ public sealed partial class Tensor
                 System.Numerics.Tensors.TensorPrimitives.ConvertChecked(
                     System.Runtime.InteropServices.MemoryMarshal.Cast<TFrom, float>(s),
                     System.Runtime.InteropServices.MemoryMarshal.Cast<TTo, double>(d));
+                KeepAlive(src);
                 return;
             }
             for (int i = 0; i < d.Length; i++) d[i] = f(s[i]);
+            KeepAlive(src);
         }
     }
 

@@ -100,6 +100,7 @@ public sealed partial class Tensor
         var bc = bias?.ContiguousData();
         if (y.DType == DType.Float32) Run<float>();
         else Run<double>();
+        KeepAlive(xc, wc, bc); // fixed pins the arrays, but only live tensors keep their storages out of the pool
 
         void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
         {
@@ -114,6 +115,7 @@ public sealed partial class Tensor
         var wc = w.ContiguousData();
         if (output.DType == DType.Float32) Run<float>();
         else Run<double>();
+        KeepAlive(gc, wc);
         if (bias is not null) output.AddInPlaceRaw(bias.Reshape(1, -1, 1, 1));
 
         void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
@@ -155,9 +157,16 @@ public sealed partial class Tensor
             if (NeedsGrad(0))
                 grads[0] = _transposed ? Empty([g.Batch, g.OutChannels, g.OutH, g.OutW], gy.DType) : Empty([g.Batch, g.InChannels, g.InH, g.InW], gy.DType);
             if (NeedsGrad(1)) grads[1] = Empty((int[])w.ShapeArray.Clone(), gy.DType);
-            if (gy.DType == DType.Float32) Run<float>(gy, w, x, grads[0], grads[1]);
+            if (gy.Numel == 0 || x?.Numel == 0)
+            {
+                // An empty batch (or empty maps): nothing to propagate, and the weight gradient is a sum over nothing.
+                grads[0]?.FillRaw(0);
+                grads[1]?.FillRaw(0);
+            }
+            else if (gy.DType == DType.Float32) Run<float>(gy, w, x, grads[0], grads[1]);
             else Run<double>(gy, w, x, grads[0], grads[1]);
             if (Next.Length > 2 && NeedsGrad(2)) grads[2] = gy.Sum([0, 2, 3]);
+            KeepAlive(grad, gy, w, x);
             return grads;
         }
 

@@ -7,12 +7,43 @@ namespace DeepSharp;
 // changed afterwards is detected at backward time instead of giving a silently wrong gradient.
 public sealed partial class Tensor
 {
-    private void CheckInPlace(string op)
+    /// <param name="sameValueEverywhere">fill_ and zero_ write one value to every element, so an expanded view is fine (as PyTorch).</param>
+    private void CheckInPlace(string op, bool sameValueEverywhere = false)
     {
+        if (!sameValueEverywhere) CheckNoInternalOverlap(op);
         if (Autograd.IsGradEnabled && IsLeaf && RequiresGrad)
             throw new InvalidOperationException(
                 $"{op}: a leaf tensor that requires grad ({Describe()}) is being used in an in-place operation; " +
                 "update it inside `using var _ = Autograd.NoGrad();` or use the out-of-place op");
+    }
+
+    /// <summary>
+    /// Refuses to write into a tensor in which several elements share one memory location (an expanded view,
+    /// stride 0 on a dim of size &gt; 1): which write wins would be arbitrary. PyTorch's assert_no_internal_overlap.
+    /// </summary>
+    private void CheckNoInternalOverlap(string op)
+    {
+        for (int d = 0; d < Rank; d++)
+            if (StrideArray[d] == 0 && ShapeArray[d] > 1)
+                throw new InvalidOperationException(
+                    $"{op}: unsupported operation: more than one element of the written-to tensor refers to a single memory location " +
+                    $"({Describe()} with strides {Shapes.Format(StrideArray)}: dimension {d} is expanded). Please Clone() the tensor before performing the operation.");
+    }
+
+    /// <summary>
+    /// Refuses an in-place op whose input overlaps the written-to tensor only in part (x[1:].Add_(x[:-1])): the result
+    /// would depend on the order the kernel visits the elements. Exactly the same elements (x.Add_(x)) are fine.
+    /// As PyTorch's assert_no_partial_overlap, only decided for contiguous layouts.
+    /// </summary>
+    private void CheckNoPartialOverlap(string op, Tensor input)
+    {
+        if (!ReferenceEquals(Storage, input.Storage) || Numel == 0 || input.Numel == 0 || !IsContiguous || !input.IsContiguous) return;
+        int start = Offset, end = Offset + Numel, inStart = input.Offset, inEnd = input.Offset + input.Numel;
+        if (start == inStart && end == inEnd) return;
+        if (start < inEnd && inStart < end)
+            throw new InvalidOperationException(
+                $"{op}: unsupported operation: some elements of the input tensor and the written-to tensor refer to a single memory location " +
+                $"(input {input.Describe()} at storage offset {inStart}, written-to {Describe()} at storage offset {start}). Please Clone() the input before performing the operation.");
     }
 
     /// <summary>
@@ -69,6 +100,7 @@ public sealed partial class Tensor
     public Tensor Add_(Tensor other, double alpha = 1)
     {
         CheckInPlaceShape("add_", other);
+        CheckNoPartialOverlap("add_", other);
         return InPlace("add_", Autograd.ShouldRecord(this, other), t => t.Add(other, alpha),
             () => alpha == 1 && WriteBinary(other, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>)));
     }
@@ -78,6 +110,7 @@ public sealed partial class Tensor
     public Tensor Mul_(Tensor other)
     {
         CheckInPlaceShape("mul_", other);
+        CheckNoPartialOverlap("mul_", other);
         return InPlace("mul_", Autograd.ShouldRecord(this, other), t => t.Mul(other),
             () => WriteBinary(other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>)));
     }
@@ -85,6 +118,7 @@ public sealed partial class Tensor
     public Tensor Div_(Tensor other)
     {
         CheckInPlaceShape("div_", other);
+        CheckNoPartialOverlap("div_", other);
         return InPlace("div_", Autograd.ShouldRecord(this, other), t => t.Div(other),
             () => IsFloatingPoint && WriteBinary(other, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>)));
     }
@@ -104,10 +138,13 @@ public sealed partial class Tensor
     /// <summary>Sets every element to zero.</summary>
     public Tensor Zero_() => Fill_(0);
 
-    /// <summary>Sets every element to <paramref name="value"/>. The tensor's history is cut (as for PyTorch's fill_, its gradient is zero).</summary>
+    /// <summary>
+    /// Sets every element to <paramref name="value"/>. The tensor's history is cut (as for PyTorch's fill_, its gradient is zero).
+    /// Allowed on expanded views, as in PyTorch: every write stores the same value.
+    /// </summary>
     public Tensor Fill_(double value)
     {
-        CheckInPlace("fill_");
+        CheckInPlace("fill_", sameValueEverywhere: true);
         if (IsContiguous) FillRaw(value);
         else CopyElements(Scalar(value, DType), new int[Rank], this);
         if (GradFn is not null) GradFn = new FillBackward();
@@ -126,6 +163,8 @@ public sealed partial class Tensor
     public Tensor Copy_(Tensor src)
     {
         CheckInPlaceShape("copy_", src);
+        CheckNoInternalOverlap("copy_");
+        CheckNoPartialOverlap("copy_", src);
         var converted = src.DType == DType ? src : src.To(DType);
         return InPlace("copy_", Autograd.ShouldRecord(converted), _ => converted.Expand(ShapeArray).Clone(),
             () =>

@@ -32,6 +32,7 @@ public sealed partial class Tensor
             for (int o = 0; o < outer; o++)
                 for (int j = 0; j < idx.Length; j++)
                     x.Slice((o * r + (int)idx[j]) * inner, inner).CopyTo(y.Slice((o * idx.Length + j) * inner, inner));
+            KeepAlive(s);
         }
     }
 
@@ -46,6 +47,7 @@ public sealed partial class Tensor
             var gc = g.ContiguousData();
             if (g.DType == DType.Float32) Add(gc.ReadSpan<float>(), result.Span<float>());
             else Add(gc.ReadSpan<double>(), result.Span<double>());
+            KeepAlive(g, gc);
             return [result];
 
             void Add<T>(ReadOnlySpan<T> gs, Span<T> dst) where T : unmanaged, System.Numerics.INumber<T>

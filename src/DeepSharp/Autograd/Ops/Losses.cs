@@ -46,7 +46,7 @@ internal static class LossOps
             throw new ArgumentException($"{op}: label_smoothing must be in [0, 1], got {labelSmoothing}");
 
         var x = ClassLast(input);
-        var targets = target.ContiguousData().ReadSpan<long>().ToArray();
+        var targets = target.ToArray<long>();
         var w = weight?.ToDoubleArray();
         for (int r = 0; r < rows; r++)
         {
@@ -67,6 +67,7 @@ internal static class LossOps
         double weightSum = input.DType == DType.Float32
             ? RowLosses<float>(logp.ReadSpan<float>(), targets, w, ignoreIndex, labelSmoothing, classes, perRow)
             : RowLosses<double>(logp.ReadSpan<double>(), targets, w, ignoreIndex, labelSmoothing, classes, perRow);
+        Tensor.KeepAlive(x, logp); // x may be a contiguous copy, and LogSoftmaxRows allocates while reading it
 
         Tensor result;
         if (reduction == LossReduction.None)
@@ -157,6 +158,7 @@ internal static class LossOps
             T log = T.Log(sum);
             for (int j = 0; j < lr.Length; j++) lr[j] -= log;
         }
+        Tensor.KeepAlive(scratch);
     }
 
     private static T RowMax<T>(ReadOnlySpan<T> row) where T : unmanaged, IFloatingPointIeee754<T>
@@ -256,6 +258,7 @@ internal static class LossOps
                 var logp = _logp ?? throw new InvalidOperationException($"{Name}: trying to backward through the graph a second time; call Backward(retainGraph: true) to keep saved values");
                 if (_dtype == DType.Float32) LogitsGrad(logp.ReadSpan<float>(), dx.Span<float>(), scales);
                 else LogitsGrad(logp.ReadSpan<double>(), dx.Span<double>(), scales);
+                Tensor.KeepAlive(logp);
             }
             else if (_dtype == DType.Float32) LogProbGrad(dx.Span<float>(), scales);
             else LogProbGrad(dx.Span<double>(), scales);
@@ -316,6 +319,7 @@ internal static class LossOps
         var result = Tensor.EmptyLike(input);
         if (input.DType == DType.Float32) BceForward(op, x.ReadSpan<float>(), y.ReadSpan<float>(), w is null ? default : w.ReadSpan<float>(), result.Span<float>());
         else BceForward(op, x.ReadSpan<double>(), y.ReadSpan<double>(), w is null ? default : w.ReadSpan<double>(), result.Span<double>());
+        Tensor.KeepAlive(x, y, w);
         if (Autograd.ShouldRecord(input)) result.GradFn = new BinaryLossBackward("BinaryCrossEntropyBackward", input, target, w, null, logits: false);
         return result;
     }
@@ -334,6 +338,7 @@ internal static class LossOps
             BceLogitsForward(x.ReadSpan<float>(), y.ReadSpan<float>(), w is null ? default : w.ReadSpan<float>(), pw is null ? default : pw.ReadSpan<float>(), result.Span<float>());
         else
             BceLogitsForward(x.ReadSpan<double>(), y.ReadSpan<double>(), w is null ? default : w.ReadSpan<double>(), pw is null ? default : pw.ReadSpan<double>(), result.Span<double>());
+        Tensor.KeepAlive(x, y, w, pw);
         if (Autograd.ShouldRecord(input)) result.GradFn = new BinaryLossBackward("BinaryCrossEntropyWithLogitsBackward", input, target, w, pw, logits: true);
         return result;
     }
@@ -431,6 +436,7 @@ internal static class LossOps
             var dx = Tensor.EmptyLike(x);
             if (x.DType == DType.Float32) Run(x.ReadSpan<float>(), y.ReadSpan<float>(), gc.ReadSpan<float>(), Read<float>(_w), Read<float>(_pw), dx.Span<float>());
             else Run(x.ReadSpan<double>(), y.ReadSpan<double>(), gc.ReadSpan<double>(), Read<double>(_w), Read<double>(_pw), dx.Span<double>());
+            Tensor.KeepAlive(x, y, g, gc);
             return [dx];
 
             static ReadOnlySpan<T> Read<T>(Tensor? t) where T : unmanaged => t is null ? default : t.ReadSpan<T>();

@@ -152,6 +152,7 @@ public sealed partial class Tensor
             fixed (double* pa = a.Array<double>(), pb = b.Array<double>(), pc = c.Array<double>())
                 Gemm.Dgemm(da.Value.Trans, db.Value.Trans, m, n, k, 1.0, pa + a.Offset, da.Value.Ld, pb + b.Offset, db.Value.Ld, beta, pc + c.Offset, ldc);
         }
+        KeepAlive(a, b, c); // fixed pins the arrays, but only a live tensor keeps its storage from going back to the pool
     }
 
     /// <summary>[..., m, k] @ [..., k, n] with broadcast batch dims; both ranks &gt;= 2.</summary>
@@ -228,6 +229,7 @@ public sealed partial class Tensor
                 Gemm.DgemmBatched(count, a.Trans, b.Trans, m, n, k, 1.0, pa + a.Tensor.Offset, a.Ld, a.BatchStride,
                     pb + b.Tensor.Offset, b.Ld, b.BatchStride, 0.0, pc, Math.Max(n, 1), (long)m * n);
         }
+        KeepAlive(a.Tensor, b.Tensor, c);
     }
 
     /// <summary>dA = g B^T, dB = A^T g, each summed over the batch dims its input was broadcast along.</summary>

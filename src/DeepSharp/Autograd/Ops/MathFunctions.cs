@@ -31,7 +31,9 @@ public sealed partial class Tensor
         if (DType == DType.Int64)
         {
             var r = EmptyLike(this);
-            System.Numerics.Tensors.TensorPrimitives.Abs(ContiguousData().ReadSpan<long>(), r.Span<long>());
+            var x = ContiguousData();
+            System.Numerics.Tensors.TensorPrimitives.Abs(x.ReadSpan<long>(), r.Span<long>());
+            KeepAlive(this, x);
             return r;
         }
         return Record(UnaryFloat("abs", this, default(AbsOp<float>), default(AbsOp<double>)),

@@ -21,6 +21,7 @@ public sealed partial class Tensor
         foreach (var (t, name) in new[] { (runningMean, "running_mean"), (runningVar, "running_var"), (weight, "weight"), (bias, "bias") })
             if (t is not null && (t.Rank != 1 || t.ShapeArray[0] != c))
                 throw new ArgumentException($"batch_norm: {name} must have shape [{c}] for input {Shapes.Format(input.ShapeArray)}, got {Shapes.Format(t.ShapeArray)}");
+        if (input.Numel == 0) return EmptyBatchNorm(input, weight, bias);
         var x = input.ContiguousData();
         var mean = new double[c];
         var invStd = new double[c];
@@ -47,21 +48,37 @@ public sealed partial class Tensor
         }
         var gamma = weight?.ToDoubleArray();
         var beta = bias?.ToDoubleArray();
+        // y = (x - mean) * (gamma * invStd) + beta, centred first (see ChannelAffine).
         var scale = new double[c];
         var shift = new double[c];
         for (int i = 0; i < c; i++)
         {
             scale[i] = (gamma?[i] ?? 1) * invStd[i];
-            shift[i] = (beta?[i] ?? 0) - mean[i] * scale[i];
+            shift[i] = beta?[i] ?? 0;
         }
         var y = EmptyLike(input);
-        if (x.DType == DType.Float32) Normalization.ChannelAffine(x.ReadSpan<float>(), y.Span<float>(), n, c, s, scale, shift);
-        else Normalization.ChannelAffine(x.ReadSpan<double>(), y.Span<double>(), n, c, s, scale, shift);
+        if (x.DType == DType.Float32) Normalization.ChannelAffine(x.ReadSpan<float>(), y.Span<float>(), n, c, s, mean, scale, shift);
+        else Normalization.ChannelAffine(x.ReadSpan<double>(), y.Span<double>(), n, c, s, mean, scale, shift);
         var inputs = new List<Tensor> { input };
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
         if (Autograd.ShouldRecord(inputs.ToArray()))
             y.GradFn = new BatchNormBackward([.. inputs], x, weight is not null, bias is not null, gamma, mean, invStd, training);
+        return y;
+    }
+
+    /// <summary>
+    /// An empty batch, as PyTorch: there are no statistics, so the running ones are left alone, and the output is the
+    /// (empty) input passed through the affine parameters so that they still get (all-zero) gradients.
+    /// </summary>
+    private static Tensor EmptyBatchNorm(Tensor input, Tensor? weight, Tensor? bias)
+    {
+        var channel = new int[input.Rank];
+        System.Array.Fill(channel, 1);
+        channel[1] = input.ShapeArray[1];
+        var y = input.Clone();
+        if (weight is not null) y = y * weight.Reshape(channel);
+        if (bias is not null) y = y + bias.Reshape(channel);
         return y;
     }
 
@@ -75,12 +92,14 @@ public sealed partial class Tensor
             var x = _x.Unpack(this);
             var g = grad.ContiguousData();
             int n = x.ShapeArray[0], c = x.ShapeArray[1], s = n * c == 0 ? 0 : x.Numel / (n * c);
+            // sum(g xhat) = invStd sum(g (x - mean)), summed centred: sum(g x) - mean sum(g) cancels (a constant channel
+            // gave weight gradients of 5e-4 where the exact value is 0).
             var sumG = new double[c];
-            var sumGX = new double[c];
-            if (x.DType == DType.Float32) Normalization.ChannelGradSums(g.ReadSpan<float>(), x.ReadSpan<float>(), n, c, s, sumG, sumGX);
-            else Normalization.ChannelGradSums(g.ReadSpan<double>(), x.ReadSpan<double>(), n, c, s, sumG, sumGX);
+            var sumGXc = new double[c];
+            if (x.DType == DType.Float32) Normalization.ChannelGradSums(g.ReadSpan<float>(), x.ReadSpan<float>(), n, c, s, mean, sumG, sumGXc);
+            else Normalization.ChannelGradSums(g.ReadSpan<double>(), x.ReadSpan<double>(), n, c, s, mean, sumG, sumGXc);
             var sumGXhat = new double[c];
-            for (int i = 0; i < c; i++) sumGXhat[i] = invStd[i] * (sumGX[i] - mean[i] * sumG[i]);
+            for (int i = 0; i < c; i++) sumGXhat[i] = invStd[i] * sumGXc[i];
 
             var grads = new Tensor?[Next.Length];
             if (NeedsGrad(0))
@@ -93,18 +112,19 @@ public sealed partial class Tensor
                 {
                     a[i] = (gamma?[i] ?? 1) * invStd[i];
                     if (!training) continue;
-                    // dx = a (g - mean(g) - xhat mean(g xhat)), written as a g + b x + k.
+                    // dx = a (g - mean(g) - xhat mean(g xhat)), written as a g + b (x - mean) + k.
                     b[i] = -a[i] * invStd[i] * sumGXhat[i] / count;
-                    k[i] = a[i] * (mean[i] * invStd[i] * sumGXhat[i] - sumG[i]) / count;
+                    k[i] = -a[i] * sumG[i] / count;
                 }
                 var dx = EmptyLike(x);
-                if (x.DType == DType.Float32) Normalization.ChannelLinear(g.ReadSpan<float>(), x.ReadSpan<float>(), dx.Span<float>(), n, c, s, a, b, k);
-                else Normalization.ChannelLinear(g.ReadSpan<double>(), x.ReadSpan<double>(), dx.Span<double>(), n, c, s, a, b, k);
+                if (x.DType == DType.Float32) Normalization.ChannelLinear(g.ReadSpan<float>(), x.ReadSpan<float>(), dx.Span<float>(), n, c, s, a, b, mean, k);
+                else Normalization.ChannelLinear(g.ReadSpan<double>(), x.ReadSpan<double>(), dx.Span<double>(), n, c, s, a, b, mean, k);
                 grads[0] = dx;
             }
             int next = 1;
             if (hasWeight) grads[next] = NeedsGrad(next++) ? From(sumGXhat).To(x.DType) : null;
             if (hasBias) grads[next] = NeedsGrad(next) ? From(sumG).To(x.DType) : null;
+            KeepAlive(grad, g, x);
             return grads;
         }
 

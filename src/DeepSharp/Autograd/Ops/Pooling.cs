@@ -22,6 +22,7 @@ public sealed partial class Tensor
         var idx = indices.Array<long>();
         if (input.DType == DType.Float32) Run<float>();
         else Run<double>();
+        KeepAlive(x); // a contiguous copy only the kernel's arrays point into
         if (Autograd.ShouldRecord(input)) values.GradFn = new MaxPoolBackward(input, indices, g);
         return (values, indices);
 
@@ -80,6 +81,7 @@ public sealed partial class Tensor
         var x = input.ContiguousData();
         if (input.DType == DType.Float32) Run<float>();
         else Run<double>();
+        KeepAlive(x); // a contiguous copy only the kernel's arrays point into
         if (Autograd.ShouldRecord(input)) output.GradFn = new AdaptiveAvgBackward(input, outputSize);
         return output;
 
@@ -107,6 +109,7 @@ public sealed partial class Tensor
         var idx = indices.Array<long>();
         if (input.DType == DType.Float32) Run<float>();
         else Run<double>();
+        KeepAlive(x); // a contiguous copy only the kernel's arrays point into
         var g = new PoolGeometry(planes, h, w, outputSize.H, outputSize.W, 1, 1, 1, 1, 0, 0);
         if (Autograd.ShouldRecord(input)) values.GradFn = new MaxPoolBackward(input, indices, g);
         return (values, indices);
@@ -168,6 +171,7 @@ public sealed partial class Tensor
     {
         if (dst.DType == DType.Float32) Run<float>();
         else Run<double>();
+        KeepAlive(src, dst); // src is often a caller's temporary contiguous copy
 
         void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
         {
@@ -190,6 +194,7 @@ public sealed partial class Tensor
             var idx = indices.Array<long>();
             if (gx.DType == DType.Float32) Run<float>();
             else Run<double>();
+            KeepAlive(grad, gy);
             return [gx];
 
             void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
@@ -227,6 +232,7 @@ public sealed partial class Tensor
             int planes = h * w == 0 ? 0 : gx.Numel / (h * w);
             if (gx.DType == DType.Float32) Run<float>();
             else Run<double>();
+            KeepAlive(grad, gy);
             return [gx];
 
             void Run<T>() where T : unmanaged, System.Numerics.INumber<T>

@@ -84,10 +84,16 @@ public sealed partial class Tensor
         var layer = new RecurrentLayer<T>(cell, steps, batch, input, hidden, reverse, lengths);
         var z = combined.Span<T>();
         int yLen = steps * batch * hidden, hLen = batch * hidden;
-        layer.Forward(x.ContiguousData().ReadSpan<T>(), h0.ContiguousData().ReadSpan<T>(), c0 is null ? default : c0.ContiguousData().ReadSpan<T>(),
+        // Contiguous copies (a batch-first x is a transposed view) are temporaries that only the spans below
+        // point into: they are held in locals and kept alive past the kernel, which rents pool buffers (and so
+        // may trigger a collection) before it reads x. A dead copy would go back to the pool mid-kernel.
+        Tensor xc = x.ContiguousData(), h0c = h0.ContiguousData();
+        Tensor? c0c = c0?.ContiguousData(), bIhc = bIh?.ContiguousData(), bHhc = bHh?.ContiguousData();
+        layer.Forward(xc.ReadSpan<T>(), h0c.ReadSpan<T>(), c0c is null ? default : c0c.ReadSpan<T>(),
             DirectArray<T>(wIh), DirectArray<T>(wHh),
-            bIh is null ? default : bIh.ContiguousData().ReadSpan<T>(), bHh is null ? default : bHh.ContiguousData().ReadSpan<T>(),
+            bIhc is null ? default : bIhc.ReadSpan<T>(), bHhc is null ? default : bHhc.ReadSpan<T>(),
             z[..yLen], z.Slice(yLen, hLen), cell == RecurrentCell.Lstm ? z.Slice(yLen + hLen, hLen) : default);
+        KeepAlive(xc, h0c, c0c, bIhc, bHhc, combined);
         return layer;
     }
 
@@ -113,7 +119,8 @@ public sealed partial class Tensor
         private Tensor?[] Run<T>(RecurrentLayer<T> layer, Tensor grad, Tensor x, Tensor wIh, Tensor wHh) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
             int yLen = steps * batch * hidden, hLen = batch * hidden;
-            var g = grad.ContiguousData().ReadSpan<T>();
+            var gc = grad.ContiguousData(); // kept alive below: the kernel rents buffers while reading it
+            var g = gc.ReadSpan<T>();
             var grads = new Tensor?[Next.Length];
             int idx = 0;
             int ix = idx++, ih0 = idx++, ic0 = lstm ? idx++ : -1, iwIh = idx++, iwHh = idx++;
@@ -127,6 +134,7 @@ public sealed partial class Tensor
             var dbHh = ibHh >= 0 && NeedsGrad(ibHh) ? new T[wHh.ShapeArray[0]] : [];
             layer.Backward(DirectArray<T>(x), g[..yLen], g.Slice(yLen, hLen), lstm ? g.Slice(yLen + hLen, hLen) : default,
                 DirectArray<T>(wIh), DirectArray<T>(wHh), dx, dh0, dc0, dwIh, dwHh, dbIh, dbHh);
+            KeepAlive(gc, x, wIh, wHh);
             if (dx is not null) grads[ix] = From(dx, x.ShapeArray);
             if (NeedsGrad(ih0)) grads[ih0] = From(dh0, batch, hidden);
             if (ic0 >= 0 && NeedsGrad(ic0)) grads[ic0] = From(dc0, batch, hidden);

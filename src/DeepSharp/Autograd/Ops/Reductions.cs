@@ -49,10 +49,16 @@ public sealed partial class Tensor
         }
         // Non-adjacent dims: move the reduced dims to the end and copy.
         var perm = new List<int>();
-        for (int i = 0; i < Rank; i++) if (System.Array.IndexOf(d, i) < 0) perm.Add(i);
+        int kept = 1; // not Numel / r: with an empty reduced dim that would leave the outputs unwritten
+        for (int i = 0; i < Rank; i++)
+            if (System.Array.IndexOf(d, i) < 0)
+            {
+                perm.Add(i);
+                kept *= ShapeArray[i];
+            }
         perm.AddRange(d);
         var moved = PermutedView([.. perm]).ContiguousData();
-        return new ReduceLayout(moved, r == 0 ? 0 : Numel / r, r, 1, keepShape, final);
+        return new ReduceLayout(moved, kept, r, 1, keepShape, final);
     }
 
     private static int Prod(int[] shape, int from, int to)
@@ -97,6 +103,7 @@ public sealed partial class Tensor
             case DType.Float64: ReductionKernels.Sum(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
             default: ReductionKernels.Sum(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
         }
+        KeepAlive(src, l.Source); // the layout's source may be a permuted copy only the span points into
         if (Autograd.ShouldRecord(this)) result.GradFn = new SumBackward("SumBackward", this, l.KeepShape, 1);
         return result;
     }
@@ -153,7 +160,11 @@ public sealed partial class Tensor
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var mask = _x.Unpack(this).Eq(_v.Unpack(this)).To(g.DType);
+            // The gradient is shared among the elements equal to the result; when the result is NaN (NaN wins, as in
+            // PyTorch) those are the NaNs, which Eq never matches: without this every gradient was 0 * inf = NaN.
+            var x = _x.Unpack(this);
+            var v = _v.Unpack(this);
+            var mask = (double.IsNaN(v.ToDouble()) ? x.Ne(x) : x.Eq(v)).To(g.DType);
             return [mask * (g / mask.Sum())];
         }
 
@@ -183,6 +194,7 @@ public sealed partial class Tensor
             case DType.Int64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, max, values.Span<long>(), indices.Span<long>()); break;
             default: throw new ArgumentException($"{op}: not supported for bool tensors");
         }
+        KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) values.GradFn = new ExtremeBackward(this, indices, l.Outer, l.R, l.Inner, max);
         return (values, indices);
     }
@@ -202,6 +214,7 @@ public sealed partial class Tensor
             var idx = indices.ToArray<long>();
             if (_dtype == DType.Float32) Scatter(gc.ReadSpan<float>(), result.Span<float>());
             else Scatter(gc.ReadSpan<double>(), result.Span<double>());
+            KeepAlive(g, gc);
             return [result];
 
             void Scatter<T>(ReadOnlySpan<T> gs, Span<T> dst) where T : unmanaged
@@ -239,7 +252,39 @@ public sealed partial class Tensor
 
     public Tensor Var(int dim, bool unbiased = true, bool keepDim = false) => Var([dim], unbiased, keepDim);
 
-    public Tensor Std(int[]? dims = null, bool unbiased = true, bool keepDim = false) => Var(dims, unbiased, keepDim).Sqrt();
+    /// <summary>
+    /// Standard deviation: sqrt of <see cref="Var"/>. Its gradient is (x - mean) / ((n - ddof) std), and 0 where the std
+    /// is 0 (a constant slice), as PyTorch: through sqrt it would be 0 * inf = NaN.
+    /// </summary>
+    public Tensor Std(int[]? dims = null, bool unbiased = true, bool keepDim = false)
+    {
+        RequireFloat("std");
+        var (_, keepShape, _, n) = ReduceShapes("std", dims, keepDim);
+        bool record = Autograd.ShouldRecord(this);
+        Tensor result;
+        using (Autograd.NoGrad()) result = Var(dims, unbiased, keepDim).Sqrt();
+        if (record) result.GradFn = new StdBackward(this, result, dims, keepShape, n - (unbiased ? 1 : 0));
+        return result;
+    }
+
+    private sealed class StdBackward(Tensor x, Tensor std, int[]? dims, int[] keepShape, int divisor) : Node(x)
+    {
+        private SavedTensor _x = new(x), _std = new(std);
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var x = _x.Unpack(this);
+            var std = _std.Unpack(this).Reshape(keepShape);
+            var scale = MapScalar("std", g.Reshape(keepShape), std, (gv, sv) => sv == 0 ? 0 : gv / (divisor * sv));
+            return [(x - x.Mean(dims, keepDim: true)) * scale];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _x.Release();
+            _std.Release();
+        }
+    }
 
     public Tensor Std(int dim, bool unbiased = true, bool keepDim = false) => Std([dim], unbiased, keepDim);
 
@@ -257,6 +302,7 @@ public sealed partial class Tensor
             case DType.Int64: ReductionKernels.Prod(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
             default: throw new ArgumentException("prod: not supported for bool tensors");
         }
+        KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ProdBackward(this, dim);
         return result;
     }
@@ -276,6 +322,7 @@ public sealed partial class Tensor
                 ReductionKernels.ProdBackward(l.Source.ReadSpan<float>(), gc.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>());
             else
                 ReductionKernels.ProdBackward(l.Source.ReadSpan<double>(), gc.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>());
+            KeepAlive(l.Source, g, gc);
             return [result];
         }
 

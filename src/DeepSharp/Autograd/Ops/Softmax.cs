@@ -23,6 +23,7 @@ public sealed partial class Tensor
         int rows = n == 0 ? 0 : x.Numel / n;
         if (x.DType == DType.Float32) ReductionKernels.Softmax(x.ReadSpan<float>(), y.Span<float>(), rows, n, log);
         else ReductionKernels.Softmax(x.ReadSpan<double>(), y.Span<double>(), rows, n, log);
+        KeepAlive(x);
         var result = y.SwapToLast(d);
         if (Autograd.ShouldRecord(this)) result.GradFn = new SoftmaxBackward(this, result, d, log);
         return result;
@@ -53,6 +54,7 @@ public sealed partial class Tensor
             int rows = n == 0 ? 0 : y.Numel / n;
             if (y.DType == DType.Float32) ReductionKernels.SoftmaxBackward(y.ReadSpan<float>(), gl.ReadSpan<float>(), dx.Span<float>(), rows, n, log);
             else ReductionKernels.SoftmaxBackward(y.ReadSpan<double>(), gl.ReadSpan<double>(), dx.Span<double>(), rows, n, log);
+            KeepAlive(y, gl, g);
             return [dx.SwapToLast(dim)];
         }
 

@@ -26,6 +26,10 @@ internal readonly struct ImageBatch
         Images = images;
     }
 
+    /// <summary>
+    /// The input, contiguous (a copy when it was not). Transforms read it through spans, which do not keep its
+    /// storage out of the buffer pool: each one ends with <c>Tensor.KeepAlive(b.Source)</c>.
+    /// </summary>
     public Tensor Source { get; }
 
     public int Images { get; }

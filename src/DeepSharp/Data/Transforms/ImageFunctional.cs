@@ -13,6 +13,7 @@ public static class ImageFunctional
         var b = new ImageBatch(image, "HorizontalFlip");
         var output = b.NewOutput();
         ImageKernels.FlipHorizontal(b.Source.ReadSpan<float>(), output.Span<float>(), b.Images * b.Channels * b.Height, b.Width);
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 
@@ -21,6 +22,7 @@ public static class ImageFunctional
         var b = new ImageBatch(image, "VerticalFlip");
         var output = b.NewOutput();
         ImageKernels.FlipVertical(b.Source.ReadSpan<float>(), output.Span<float>(), b.Images * b.Channels, b.Height, b.Width);
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 
@@ -112,6 +114,7 @@ public static class ImageFunctional
         int size = b.Channels * b.Plane;
         for (int n = 0; n < b.Images; n++)
             ImageKernels.FillRect(data.Slice(n * size, size), b.Channels, b.Height, b.Width, top, left, height, width, value);
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 
@@ -145,6 +148,7 @@ public static class ImageFunctional
         ImageKernels.IndexMap(cols, left, b.Width, mode);
         for (int n = 0; n < b.Images; n++)
             ImageKernels.Remap(b.Image(n), b.Channels, b.Height, b.Width, b.OutputImage(output, n), rows, cols, fill);
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 
@@ -156,6 +160,7 @@ public static class ImageFunctional
         var taps = new ResizeTaps(outHeight, outWidth);
         taps.Compute(height, width);
         for (int n = 0; n < b.Images; n++) taps.Resize(b.Image(n), b.Channels, b.Height, b.Width, top, left, b.OutputImage(output, n));
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 
@@ -164,6 +169,7 @@ public static class ImageFunctional
         var output = b.NewOutput();
         for (int n = 0; n < b.Images; n++)
             ImageKernels.Affine(b.Image(n), b.OutputImage(output, n), b.Channels, b.Height, b.Width, m, interpolation, fill);
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 

@@ -48,6 +48,7 @@ public sealed class Normalize : ITransform
                 TensorPrimitives.Subtract(src.Slice((n * b.Channels + c) * plane, plane), _mean[k], d);
                 TensorPrimitives.Divide(d, _std[k], d);
             }
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 

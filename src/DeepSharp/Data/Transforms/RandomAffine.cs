@@ -47,6 +47,7 @@ public sealed class RandomRotation : ITransform
             ImageKernels.InverseAffine(m, cx, cy, -angle, 0, 0, 1, 0, 0); // F.rotate passes -angle to the affine matrix
             ImageKernels.Affine(b.Image(n), b.OutputImage(output, n), b.Channels, b.Height, b.Width, m, Interpolation, _fill);
         }
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 
@@ -122,6 +123,7 @@ public sealed class RandomAffine : ITransform
             ImageKernels.InverseAffine(m, cx, cy, angle, tx, ty, scale, sx, sy);
             ImageKernels.Affine(b.Image(n), b.OutputImage(output, n), b.Channels, b.Height, b.Width, m, Interpolation, _fill);
         }
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 

@@ -59,6 +59,7 @@ public sealed class RandomCrop : ITransform
             for (int k = 0; k < tw; k++) cols[k] = Source(j + k, extraX, w1, Padding.Left, b.Width);
             ImageKernels.Remap(b.Image(n), b.Channels, b.Height, b.Width, b.OutputImage(output, n), rows, cols, _fill);
         }
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 

@@ -66,6 +66,7 @@ public sealed class RandomErasing : ITransform
                 for (int y = r.Top; y < r.Top + r.Height; y++)
                     noise.FillNormal(image.Slice((c * b.Height + y) * b.Width + r.Left, r.Width), 0, 1);
         }
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 

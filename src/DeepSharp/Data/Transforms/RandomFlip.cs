@@ -46,6 +46,7 @@ internal static class RandomFlip
             else if (horizontal) ImageKernels.FlipHorizontal(src, dst, b.Channels * b.Height, b.Width);
             else ImageKernels.FlipVertical(src, dst, b.Channels, b.Height, b.Width);
         }
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 }

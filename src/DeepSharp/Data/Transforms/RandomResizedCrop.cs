@@ -45,6 +45,7 @@ public sealed class RandomResizedCrop : ITransform
             taps.Compute(h, w);
             taps.Resize(b.Image(n), b.Channels, b.Height, b.Width, top, left, b.OutputImage(output, n));
         }
+        Tensor.KeepAlive(b.Source);
         return output;
     }
 

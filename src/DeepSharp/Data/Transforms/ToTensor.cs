@@ -43,8 +43,9 @@ public sealed class ToTensor : ITransform
             _ => image.Permute(0, 3, 1, 2),
         };
         if (image.DType != DType.Int64) return chw.Contiguous();
-        var pixels = chw.ContiguousData().ReadSpan<long>();
+        var source = chw.ContiguousData();
         var output = Tensor.Empty((int[])chw.ShapeArray.Clone(), DType.Float32);
+        var pixels = source.ReadSpan<long>();
         var dst = output.Span<float>();
         for (int i = 0; i < pixels.Length; i++)
         {
@@ -52,6 +53,7 @@ public sealed class ToTensor : ITransform
             if ((ulong)v > 255) throw new ArgumentException($"ToTensor: pixel values must be 0..255, got {v} in {image.Describe()}");
             dst[i] = v / 255f;
         }
+        Tensor.KeepAlive(source);
         return output;
     }
 

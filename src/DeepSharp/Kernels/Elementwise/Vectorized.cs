@@ -90,7 +90,8 @@ internal readonly struct LeakyReluOperator<T>(T slope) : IUnaryOperator<T> where
 /// <summary>Binary operators for gradients: x is the incoming gradient, y the saved value.</summary>
 internal readonly struct ReluGradOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
 {
-    public TV Invoke<TV, S>(TV g, TV y) where S : ISimd<TV, T> => S.Select(S.GreaterThan(y, S.Zero), g, S.Zero);
+    // Blocked where y <= 0, passed elsewhere, NaN included (PyTorch's threshold_backward).
+    public TV Invoke<TV, S>(TV g, TV y) where S : ISimd<TV, T> => S.Select(S.LessThanOrEqual(y, S.Zero), S.Zero, g);
 }
 
 internal readonly struct LeakyReluGradOperator<T>(T slope) : IBinaryOperator<T> where T : unmanaged, INumber<T>

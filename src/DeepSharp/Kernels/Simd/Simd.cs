@@ -53,6 +53,9 @@ internal interface ISimd<TV, T> where T : unmanaged
     /// <summary>All-ones lanes where a &gt; b (false for NaN), zero elsewhere.</summary>
     static abstract TV GreaterThan(TV a, TV b);
 
+    /// <summary>All-ones lanes where a &lt;= b (false for NaN), zero elsewhere.</summary>
+    static abstract TV LessThanOrEqual(TV a, TV b);
+
     /// <summary>Lanes of a where mask is set, of b elsewhere.</summary>
     static abstract TV Select(TV mask, TV a, TV b);
 
@@ -180,6 +183,9 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T> where T : un
     public static Vector512<T> GreaterThan(Vector512<T> a, Vector512<T> b) => Vector512.GreaterThan(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> LessThanOrEqual(Vector512<T> a, Vector512<T> b) => Vector512.LessThanOrEqual(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Select(Vector512<T> mask, Vector512<T> a, Vector512<T> b) => Vector512.ConditionalSelect(mask, a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -273,6 +279,9 @@ internal readonly unsafe struct Simd256<T> : ISimd<Vector256<T>, T> where T : un
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> GreaterThan(Vector256<T> a, Vector256<T> b) => Vector256.GreaterThan(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> LessThanOrEqual(Vector256<T> a, Vector256<T> b) => Vector256.LessThanOrEqual(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Select(Vector256<T> mask, Vector256<T> a, Vector256<T> b) => Vector256.ConditionalSelect(mask, a, b);
@@ -369,6 +378,9 @@ internal readonly unsafe struct Simd128<T> : ISimd<Vector128<T>, T> where T : un
     public static Vector128<T> GreaterThan(Vector128<T> a, Vector128<T> b) => Vector128.GreaterThan(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> LessThanOrEqual(Vector128<T> a, Vector128<T> b) => Vector128.LessThanOrEqual(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Select(Vector128<T> mask, Vector128<T> a, Vector128<T> b) => Vector128.ConditionalSelect(mask, a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -452,6 +464,9 @@ internal readonly unsafe struct Simd1<T> : ISimd<T, T> where T : unmanaged, INum
     // The scalar "mask" is 1 (set) or 0; Select tests it against zero.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T GreaterThan(T a, T b) => a > b ? T.One : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T LessThanOrEqual(T a, T b) => a <= b ? T.One : T.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Select(T mask, T a, T b) => mask != T.Zero ? a : b;

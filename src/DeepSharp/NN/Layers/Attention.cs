@@ -64,6 +64,7 @@ public abstract class AttentionBase : Module<Tensor, AttentionOutput>
     /// <summary>Forward through the hooks; the hooks see <paramref name="query"/> as the input.</summary>
     public AttentionOutput Call(Tensor query, Tensor keys, Tensor? values = null, Tensor? mask = null)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(query, keys, values, mask);
         RunForwardPreHooks(query);
         var output = Forward(query, keys, values, mask);
@@ -223,6 +224,7 @@ public sealed class MultiheadAttention : Module<Tensor, AttentionOutput>
     public AttentionOutput Forward(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask = null, bool needWeights = true,
         Tensor? attnMask = null, bool averageAttnWeights = true)
     {
+        using var call = EnterCall();
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
@@ -304,6 +306,7 @@ public sealed class MultiheadAttention : Module<Tensor, AttentionOutput>
     public AttentionOutput Call(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask = null, bool needWeights = true,
         Tensor? attnMask = null, bool averageAttnWeights = true)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights);
         RunForwardPreHooks(query);
         var output = Forward(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights);

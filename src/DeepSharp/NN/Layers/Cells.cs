@@ -77,6 +77,7 @@ public sealed class RNNCell(int inputSize, int hiddenSize, bool bias = true, str
     /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
     public Tensor Call(Tensor input, Tensor? hx)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(input, hx);
         RunForwardPreHooks(input);
         var output = Forward(input, hx);
@@ -105,6 +106,7 @@ public sealed class GRUCell(int inputSize, int hiddenSize, bool bias = true, DTy
     /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
     public Tensor Call(Tensor input, Tensor? hx)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(input, hx);
         RunForwardPreHooks(input);
         var output = Forward(input, hx);
@@ -126,6 +128,7 @@ public sealed class LSTMCell(int inputSize, int hiddenSize, bool bias = true, DT
     /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
     public (Tensor H, Tensor C) Call(Tensor input, Tensor? hx, Tensor? cx)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(input, hx, cx);
         RunForwardPreHooks(input);
         var output = Forward(input, hx, cx);

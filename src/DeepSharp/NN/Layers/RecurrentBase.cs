@@ -183,6 +183,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
     /// <summary>Forward through the hooks (as <see cref="Module{TIn, TOut}.Call"/>); the hooks see <paramref name="input"/> as the input.</summary>
     public RecurrentOutput Call(Tensor input, Tensor? h0, Tensor? c0 = null, int[]? lengths = null)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(input, h0, c0, lengths);
         RunForwardPreHooks(input);
         var output = Forward(input, h0, c0, lengths);

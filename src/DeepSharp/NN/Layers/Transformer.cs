@@ -76,6 +76,7 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     /// <summary>Forward through the hooks; the hooks see <paramref name="src"/> as the input.</summary>
     public Tensor Call(Tensor src, Tensor? srcMask, Tensor? srcKeyPaddingMask = null)
     {
+        using var call = EnterCall();
         if (!HasHooks) return Forward(src, srcMask, srcKeyPaddingMask);
         RunForwardPreHooks(src);
         var output = Forward(src, srcMask, srcKeyPaddingMask);

@@ -73,4 +73,22 @@ public static partial class Functional
             throw new ArgumentException($"{op}: target dtype {target.DType.Name()} does not match the input's {input.DType.Name()}; convert the target with .To(DType.{input.DType})");
         _ = Shapes.Broadcast(op, input.ShapeArray, target.ShapeArray); // throws, naming both shapes, when they do not broadcast
     }
+
+    /// <summary>
+    /// The regression losses compare each prediction with its own target, so the shapes must be equal. Broadcasting
+    /// would silently compare every prediction with every target: an [N, 1] output against [N] targets gives an
+    /// [N, N] loss that still trains, badly (PyTorch warns "Using a target size that is different to the input size").
+    /// </summary>
+    internal static void CheckSameShapePair(string op, Tensor input, Tensor target)
+    {
+        CheckPair(op, input, target);
+        if (input.Shape.SequenceEqual(target.Shape)) return;
+        var broadcast = Shapes.Broadcast(op, input.ShapeArray, target.ShapeArray);
+        string hint = input.Rank == target.Rank + 1 && input.ShapeArray[^1] == 1 ? $"; use input.Squeeze(-1) or target.Unsqueeze(-1)"
+            : target.Rank == input.Rank + 1 && target.ShapeArray[^1] == 1 ? $"; use target.Squeeze(-1) or input.Unsqueeze(-1)"
+            : "; reshape one of them";
+        throw new ArgumentException(
+            $"{op}: target shape {Shapes.Format(target.ShapeArray)} differs from the input shape {Shapes.Format(input.ShapeArray)}. " +
+            $"Broadcasting them would compare every input with every target (a {Shapes.Format(broadcast)} loss), which is almost certainly not intended{hint}");
+    }
 }

@@ -1,6 +1,6 @@
 namespace DeepSharp.NN;
 
-// Regression losses on d = input - target (broadcast): MSE, L1 (MAE), smooth L1 and Huber.
+// Regression losses on d = input - target (same shapes): MSE, L1 (MAE), smooth L1 and Huber.
 // Built from differentiable ops, so gradients flow to the target too when it requires grad.
 
 public static partial class Functional
@@ -8,7 +8,7 @@ public static partial class Functional
     /// <summary>Mean squared error: d^2. With identity output, dL/dinput = 2 d / n (the "golden pair").</summary>
     public static Tensor MseLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
-        CheckPair("mse_loss", input, target);
+        CheckSameShapePair("mse_loss", input, target);
         var d = input - target;
         return Reduce("mse_loss", d * d, reduction);
     }
@@ -16,7 +16,7 @@ public static partial class Functional
     /// <summary>Mean absolute error |d| (its gradient at d = 0 is 0).</summary>
     public static Tensor L1Loss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
-        CheckPair("l1_loss", input, target);
+        CheckSameShapePair("l1_loss", input, target);
         return Reduce("l1_loss", (input - target).Abs(), reduction);
     }
 
@@ -25,7 +25,7 @@ public static partial class Functional
     {
         const string op = "smooth_l1_loss";
         if (!(beta >= 0)) throw new ArgumentException($"{op}: beta must be non-negative, got {beta}");
-        CheckPair(op, input, target);
+        CheckSameShapePair(op, input, target);
         if (beta == 0) return Reduce(op, (input - target).Abs(), reduction);
         var d = input - target;
         var z = d.Abs();
@@ -37,7 +37,7 @@ public static partial class Functional
     {
         const string op = "huber_loss";
         if (!(delta > 0)) throw new ArgumentException($"{op}: delta must be positive, got {delta}");
-        CheckPair(op, input, target);
+        CheckSameShapePair(op, input, target);
         var d = input - target;
         var z = d.Abs();
         return Reduce(op, Tensor.Where(z.Lt(delta), d * d * 0.5, (z - 0.5 * delta) * delta), reduction);

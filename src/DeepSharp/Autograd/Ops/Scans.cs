@@ -1,0 +1,73 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Scans along one dim: cumsum and cumprod (torch.cumsum, torch.cumprod), forward next to backward.
+// The input is laid out contiguously as [outer, n, inner] with n the scanned dim.
+public sealed partial class Tensor
+{
+    /// <summary>Cumulative sum along <paramref name="dim"/>: y[.., k, ..] = x[.., 0, ..] + ... + x[.., k, ..].</summary>
+    public Tensor Cumsum(int dim) => Scan("cumsum", dim, product: false);
+
+    /// <summary>Cumulative product along <paramref name="dim"/>. Its gradient is exact when the input holds zeros.</summary>
+    public Tensor Cumprod(int dim) => Scan("cumprod", dim, product: true);
+
+    private Tensor Scan(string op, int dim, bool product)
+    {
+        if (DType == DType.Bool) throw new ArgumentException($"{op}: not supported for bool tensors; convert with .To(DType.Int64) or .Float()");
+        var (outer, n, inner) = ScanLayout(op, dim);
+        var x = ContiguousData();
+        var result = EmptyLike(this);
+        switch (DType)
+        {
+            case DType.Float32: ScanKernels.Forward(x.ReadSpan<float>(), outer, n, inner, product, result.Span<float>()); break;
+            case DType.Float64: ScanKernels.Forward(x.ReadSpan<double>(), outer, n, inner, product, result.Span<double>()); break;
+            default: ScanKernels.Forward(x.ReadSpan<long>(), outer, n, inner, product, result.Span<long>()); break;
+        }
+        KeepAlive(x);
+        if (Autograd.ShouldRecord(this)) result.GradFn = new ScanBackward(this, product ? result : null, outer, n, inner);
+        return result;
+    }
+
+    /// <summary>[outer, n, inner] around the scanned dim; a scalar scans over its single element (dim 0 or -1).</summary>
+    private (int Outer, int N, int Inner) ScanLayout(string op, int dim)
+    {
+        int d = Shapes.NormalizeDim(op, dim, Rank);
+        if (Rank == 0) return (1, 1, 1);
+        return (Prod(ShapeArray, 0, d), ShapeArray[d], Prod(ShapeArray, d + 1, Rank));
+    }
+
+    /// <summary>cumsum: dx = reversed cumulative sum of g. cumprod: see <see cref="ScanKernels.ProductBackward{T}"/>.</summary>
+    private sealed class ScanBackward(Tensor x, Tensor? product, int outer, int n, int inner) : Node(x)
+    {
+        private readonly bool _product = product is not null;
+        private SavedTensor _x = product is null ? default : new(x), _y = product is null ? default : new(product);
+
+        public override string Name => _product ? "CumprodBackward" : "CumsumBackward";
+
+        protected internal override Tensor?[] Backward(Tensor grad)
+        {
+            var g = grad.ContiguousData();
+            var dx = EmptyLike(grad);
+            if (!_product)
+            {
+                if (g.DType == DType.Float32) ScanKernels.SumBackward(g.ReadSpan<float>(), outer, n, inner, dx.Span<float>());
+                else ScanKernels.SumBackward(g.ReadSpan<double>(), outer, n, inner, dx.Span<double>());
+                KeepAlive(grad, g);
+                return [dx];
+            }
+            var x = _x.Unpack(this).ContiguousData();
+            var y = _y.Unpack(this).ContiguousData();
+            if (g.DType == DType.Float32) ScanKernels.ProductBackward(x.ReadSpan<float>(), y.ReadSpan<float>(), g.ReadSpan<float>(), outer, n, inner, dx.Span<float>());
+            else ScanKernels.ProductBackward(x.ReadSpan<double>(), y.ReadSpan<double>(), g.ReadSpan<double>(), outer, n, inner, dx.Span<double>());
+            KeepAlive(grad, g, x, y);
+            return [dx];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _x.Release();
+            _y.Release();
+        }
+    }
+}
