@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 
 namespace DeepSharp.Data;
 
@@ -27,7 +28,7 @@ internal sealed class GzipReader : Stream
     private Feeder? _feeder;
     private DeflateStream? _inflate;
     private long _memberStart;
-    private uint _crc;
+    private readonly Crc32 _crc = new();
     private long _size;
     private bool _end;
 
@@ -54,7 +55,7 @@ internal sealed class GzipReader : Stream
             int n = _inflate.Read(buffer);
             if (n > 0)
             {
-                _crc = Crc32.Append(_crc, buffer[..n]);
+                _crc.Append(buffer[..n]);
                 _size += n;
                 return n;
             }
@@ -74,7 +75,8 @@ internal sealed class GzipReader : Stream
         if (fixedPart[2] != 8) throw new InvalidDataException($"{_where}: unknown gzip compression method {fixedPart[2]} (expected 8, deflate)");
         int flags = fixedPart[3];
         if ((flags & 0xE0) != 0) throw new InvalidDataException($"{_where}: reserved gzip header flags 0x{flags & 0xE0:X2} are set (corrupt header)");
-        uint headerCrc = Crc32.Append(0, fixedPart);
+        var headerCrc = new Crc32();
+        headerCrc.Append(fixedPart);
         p += 10;
         if ((flags & 0x04) != 0) // FEXTRA: 2-byte length, then that many bytes
         {
@@ -82,22 +84,24 @@ internal sealed class GzipReader : Stream
             if (ReadAt(p, xlen) < 2) throw new InvalidDataException($"{_where}: truncated gzip header (extra field length)");
             int extra = BinaryPrimitives.ReadUInt16LittleEndian(xlen);
             if (p + 2 + extra > _length) throw new InvalidDataException($"{_where}: truncated gzip header (extra field of {extra} bytes)");
-            headerCrc = Crc32.Append(headerCrc, xlen);
-            headerCrc = AppendCrcOfRange(headerCrc, p + 2, extra);
+            headerCrc.Append(xlen);
+            var extraBytes = new byte[extra];
+            ReadAt(p + 2, extraBytes);
+            headerCrc.Append(extraBytes);
             p += 2 + extra;
         }
-        if ((flags & 0x08) != 0) p = SkipZeroTerminated(p, "file name", ref headerCrc);
-        if ((flags & 0x10) != 0) p = SkipZeroTerminated(p, "comment", ref headerCrc);
+        if ((flags & 0x08) != 0) p = SkipZeroTerminated(p, "file name", headerCrc);
+        if ((flags & 0x10) != 0) p = SkipZeroTerminated(p, "comment", headerCrc);
         if ((flags & 0x02) != 0) // FHCRC: low 16 bits of the CRC-32 of the header so far
         {
             Span<byte> crc16 = stackalloc byte[2];
             if (ReadAt(p, crc16) < 2) throw new InvalidDataException($"{_where}: truncated gzip header (header CRC)");
-            if (BinaryPrimitives.ReadUInt16LittleEndian(crc16) != (ushort)headerCrc)
+            if (BinaryPrimitives.ReadUInt16LittleEndian(crc16) != (ushort)headerCrc.GetCurrentHashAsUInt32())
                 throw new InvalidDataException($"{_where}: gzip header CRC mismatch (corrupt header)");
             p += 2;
         }
         _feeder = new Feeder(_file, p, _length);
-        _crc = 0;
+        _crc.Reset();
         _size = 0;
         return new DeflateStream(_feeder, CompressionMode.Decompress, leaveOpen: true);
     }
@@ -110,13 +114,14 @@ internal sealed class GzipReader : Stream
         _inflate = null;
         // The trailer starts where the deflate data ended: inside the last chunks handed to zlib, or right after them.
         long lo = Math.Max(feeder.Start, feeder.WindowStart), hi = Math.Min(feeder.Served, _length - 8);
+        uint crc = _crc.GetCurrentHashAsUInt32();
         long trailer = -1;
         if (hi >= lo)
         {
             var window = new byte[hi - lo + 8];
             int got = ReadAt(lo, window);
             for (int i = 0; i + 8 <= got && trailer < 0; i++)
-                if (BinaryPrimitives.ReadUInt32LittleEndian(window.AsSpan(i)) == _crc && BinaryPrimitives.ReadUInt32LittleEndian(window.AsSpan(i + 4)) == (uint)_size)
+                if (BinaryPrimitives.ReadUInt32LittleEndian(window.AsSpan(i)) == crc && BinaryPrimitives.ReadUInt32LittleEndian(window.AsSpan(i + 4)) == (uint)_size)
                     trailer = lo + i;
         }
         if (trailer < 0)
@@ -134,7 +139,7 @@ internal sealed class GzipReader : Stream
             throw new InvalidDataException($"{_where}: {_length - _memberStart} bytes of trailing garbage after the gzip data (at byte {_memberStart})");
     }
 
-    private long SkipZeroTerminated(long p, string what, ref uint headerCrc)
+    private long SkipZeroTerminated(long p, string what, Crc32 headerCrc)
     {
         Span<byte> block = stackalloc byte[256];
         while (true)
@@ -143,17 +148,10 @@ internal sealed class GzipReader : Stream
             if (got == 0) throw new InvalidDataException($"{_where}: truncated gzip header (unterminated {what})");
             int zero = block[..got].IndexOf((byte)0);
             int take = zero >= 0 ? zero + 1 : got;
-            headerCrc = Crc32.Append(headerCrc, block[..take]);
+            headerCrc.Append(block[..take]);
             p += take;
             if (zero >= 0) return p;
         }
-    }
-
-    private uint AppendCrcOfRange(uint crc, long start, int count)
-    {
-        var bytes = new byte[count];
-        ReadAt(start, bytes);
-        return Crc32.Append(crc, bytes);
     }
 
     private int ReadAt(long position, Span<byte> buffer)

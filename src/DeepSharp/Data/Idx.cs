@@ -153,10 +153,15 @@ public static class IdxReader
         if (!source.ExactSize)
         {
             // The header is a claim: inflate first (the buffer grows with the data), then allocate the tensor.
-            var bytes = ReadGrowing(stream, source, header);
+            var chunks = ReadChunks(stream, source, header);
             CheckEnd(stream, source, header);
             var staged = Tensor.Empty(header.Shape, DType.Float32);
-            IdxDecode.BytesToFloats(bytes, staged.Span<float>(), divisor);
+            var to = staged.Span<float>();
+            foreach (var part in chunks)
+            {
+                IdxDecode.BytesToFloats(part, to, divisor);
+                to = to[part.Length..];
+            }
             return staged;
         }
         var result = Tensor.Empty(header.Shape, DType.Float32);
@@ -285,7 +290,14 @@ public static class IdxReader
         }
         else
         {
-            data = ReadGrowing(stream, source, header);
+            var chunks = ReadChunks(stream, source, header);
+            data = GC.AllocateUninitializedArray<byte>((int)header.DataBytes);
+            int at = 0;
+            foreach (var chunk in chunks)
+            {
+                chunk.CopyTo(data, at);
+                at += chunk.Length;
+            }
         }
         CheckEnd(stream, source, header);
         IdxDecode.FromBigEndian(header.Type, data);
@@ -293,21 +305,23 @@ public static class IdxReader
     }
 
     /// <summary>
-    /// Reads the header's data bytes into a buffer that starts at 1 MiB (or the claim, if smaller) and
-    /// doubles as data arrives, so what is allocated follows what the stream really holds.
+    /// Reads the header's data bytes in 1 MiB chunks, allocated as data arrives, so what is allocated
+    /// follows what the stream really holds rather than what the header claims.
     /// </summary>
-    private static byte[] ReadGrowing(Stream stream, Source source, Header header)
+    private static List<byte[]> ReadChunks(Stream stream, Source source, Header header)
     {
-        long expected = header.DataBytes;
-        var data = new byte[Math.Min(expected, 1 << 20)];
-        int read = 0;
-        while (true)
+        const int ChunkBytes = 1 << 20;
+        var chunks = new List<byte[]>();
+        long read = 0;
+        while (read < header.DataBytes)
         {
-            read += stream.ReadAtLeast(data.AsSpan(read), data.Length - read, throwOnEndOfStream: false);
-            if (read < data.Length) throw Truncated(source, header, read);
-            if (read == expected) return data;
-            Array.Resize(ref data, (int)Math.Min(expected, 2L * data.Length));
+            var chunk = GC.AllocateUninitializedArray<byte>((int)Math.Min(ChunkBytes, header.DataBytes - read));
+            int got = stream.ReadAtLeast(chunk, chunk.Length, throwOnEndOfStream: false);
+            read += got;
+            if (got < chunk.Length) throw Truncated(source, header, read);
+            chunks.Add(chunk);
         }
+        return chunks;
     }
 
     private static InvalidDataException Truncated(Source source, Header header, long read) =>

@@ -265,5 +265,5 @@ public static class Png
     }
 
     /// <summary>The CRC-32 (ISO-HDLC) that PNG chunks carry.</summary>
-    public static uint Crc32(ReadOnlySpan<byte> data) => global::DeepSharp.Data.Crc32.Compute(data);
+    public static uint Crc32(ReadOnlySpan<byte> data) => System.IO.Hashing.Crc32.HashToUInt32(data);
 }

@@ -186,7 +186,7 @@ public sealed class PngTests
     }
 
     [Fact]
-    public void Crc32MatchesTheBitwiseDefinitionAtEveryLengthAndWhenAppended()
+    public void Crc32MatchesTheBitwiseDefinitionAtEveryLength()
     {
         Assert.Equal(0xCBF43926u, Png.Crc32("123456789"u8));
         var data = new byte[300];
@@ -200,8 +200,6 @@ public sealed class PngTests
                 for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
             }
             Assert.Equal(~c, Png.Crc32(data.AsSpan(0, n)));
-            int split = n / 3;
-            Assert.Equal(~c, DeepSharp.Data.Crc32.Append(DeepSharp.Data.Crc32.Compute(data.AsSpan(0, split)), data.AsSpan(split, n - split)));
         }
     }
 }
