@@ -52,7 +52,15 @@ internal sealed class GzipReader : Stream
         while (!_end)
         {
             _inflate ??= StartMember();
-            int n = _inflate.Read(buffer);
+            int n;
+            try { n = _inflate.Read(buffer); }
+            catch (Feeder.ReadFailure e) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException!); throw; }
+            catch (IOException e)
+            {
+                // Not the file (its errors come wrapped in ReadFailure): zlib, whose unexpected codes DeflateStream
+                // reports as (internal) ZLibException, an IOException.
+                throw new InvalidDataException($"{_where}: corrupt compressed data (zlib error): {e.Message}", e);
+            }
             if (n > 0)
             {
                 _crc.Append(buffer[..n]);
@@ -196,8 +204,13 @@ internal sealed class GzipReader : Stream
         {
             int want = (int)Math.Min(Math.Min(buffer.Length, FeedChunk), length - Served);
             if (want <= 0) return 0;
-            file.Position = Served;
-            int got = file.Read(buffer[..want]);
+            int got;
+            try
+            {
+                file.Position = Served;
+                got = file.Read(buffer[..want]);
+            }
+            catch (IOException e) { throw new ReadFailure(e); }
             WindowStart = _lastChunkStart;
             _lastChunkStart = Served;
             Served += got;
@@ -213,5 +226,8 @@ internal sealed class GzipReader : Stream
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        /// <summary>An I/O error of the file itself, carried through DeflateStream so it is not taken for a zlib error.</summary>
+        public sealed class ReadFailure(IOException inner) : IOException(inner.Message, inner);
     }
 }

@@ -271,4 +271,15 @@ public sealed class IdxGzipTests
         Assert.Contains("compression method 7", Reject([.. plain[..2], 7, .. plain[3..]]));
         Assert.Contains("reserved gzip header flags", Reject([.. plain[..3], 0x80, .. plain[4..]]));
     }
+
+    [Fact]
+    public void AnUnexpectedZlibErrorIsInvalidData()
+    {
+        // Guard for the wrapping of zlib errors in GzipReader: a reserved deflate block type (BTYPE 11) is
+        // corrupt data, reported with the file name (a raw deflate stream cannot ask for a preset dictionary,
+        // the Z_NEED_DICT case that threw ZLibException from the PNG reader).
+        var gz = IdxTests.Gzip(IdxTests.Idx(0x08, [3], [1, 2, 3]));
+        gz[10] = 0x07; // BFINAL 1, BTYPE 11
+        Assert.Contains("(gzip)", Reject(gz));
+    }
 }

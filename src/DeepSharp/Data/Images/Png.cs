@@ -146,6 +146,12 @@ public static class Png
         {
             throw new InvalidDataException($"{source}: corrupt compressed PNG image data (after {read} bytes): {e.Message}", e);
         }
+        catch (IOException e)
+        {
+            // The input is a MemoryStream, so this is zlib: codes ZLibStream does not map to InvalidDataException
+            // come as (internal) ZLibException, an IOException, e.g. Z_NEED_DICT for a header with FDICT set.
+            throw new InvalidDataException($"{source}: corrupt compressed PNG image data (after {read} bytes; a preset dictionary is not allowed in PNG): {e.Message}", e);
+        }
         return buffer;
     }
 

@@ -202,4 +202,14 @@ public sealed class PngTests
             Assert.Equal(~c, Png.Crc32(data.AsSpan(0, n)));
         }
     }
+
+    [Fact]
+    public void AZlibStreamAskingForAPresetDictionaryIsInvalidData()
+    {
+        // Found by the 100,000-input campaign: FLG 0x7D sets FDICT, zlib answers Z_NEED_DICT and
+        // ZLibStream threw ZLibException (an IOException), not InvalidDataException.
+        var idat = Zlib([0, 1, 2, 3]);
+        idat[1] = 0x7D; // 0x787D is a multiple of 31: a valid header check, with the preset-dictionary bit
+        Assert.Contains("corrupt compressed PNG image data", Reject(PngFile(("IHDR", Ihdr(3, 1, 8, 0)), ("IDAT", idat), ("IEND", []))));
+    }
 }
