@@ -142,10 +142,10 @@ public sealed class CsvDataset : IBatchDataset
             for (int c = 0; c < fields.Length; c++)
             {
                 if (c == label) continue;
-                features[(long)r * f + k++] = (float)ParseNumber(fields[c], where, lineNo, names[c], options.HasHeader, r == 0 && !options.HasHeader);
+                features[(long)r * f + k++] = ParseFloat32(fields[c], where, lineNo, names[c], options.HasHeader, r == 0 && !options.HasHeader);
             }
             labels[r] = fields[label];
-            if (values is not null) values[r] = (float)ParseNumber(fields[label], where, lineNo, names[label], options.HasHeader, false);
+            if (values is not null) values[r] = ParseFloat32(fields[label], where, lineNo, names[label], options.HasHeader, false);
             else if (labels[r].Length == 0) throw new InvalidDataException($"{where}, line {lineNo}: empty label in column '{names[label]}'");
         }
 
@@ -158,13 +158,17 @@ public sealed class CsvDataset : IBatchDataset
         return new CsvDataset(source, x, Tensor.From(ids), featureNames, names[label], classes);
     }
 
-    private static double ParseNumber(string text, string where, int line, string column, bool hasHeader, bool firstRowWithoutHeader)
+    /// <summary>A float32 from a field: finite, and within float32's range (a double such as 1e39 would become infinity).</summary>
+    private static float ParseFloat32(string text, string where, int line, string column, bool hasHeader, bool firstRowWithoutHeader)
     {
         if (text.Length == 0) throw new InvalidDataException($"{where}, line {line}, column '{column}': empty value (expected a number)");
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
             throw new InvalidDataException($"{where}, line {line}, column '{column}': '{text}' is not a number{(firstRowWithoutHeader && !hasHeader ? " (does the file have a header? set HasHeader: true)" : "")}");
         if (!double.IsFinite(v)) throw new InvalidDataException($"{where}, line {line}, column '{column}': '{text}' is not a finite number");
-        return v;
+        float f = (float)v;
+        if (float.IsInfinity(f))
+            throw new InvalidDataException($"{where}, line {line}, column '{column}': '{text}' is outside the float32 range (magnitude at most {float.MaxValue.ToString(CultureInfo.InvariantCulture)})");
+        return f;
     }
 
     /// <summary>Distinct labels, sorted numerically when all are numbers (so "2" &lt; "10"), else ordinally.</summary>

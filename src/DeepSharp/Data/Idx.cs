@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -104,10 +103,13 @@ public sealed class IdxData
 
 /// <summary>
 /// Reads IDX files, raw or gzip-compressed (detected by the gzip magic 1f 8b). The header is fully
-/// validated before the data buffer is allocated: magic 00 00 type ndims, a known type code,
-/// dimensions whose product (checked) fits a tensor, and a size consistent with the file (exactly,
-/// for raw files; within deflate's maximum 1032:1 ratio for gzip, so a tiny file can never make us
-/// allocate gigabytes). Truncated files and trailing bytes are rejected. Errors name the file.
+/// validated before the data is read: magic 00 00 type ndims, a known type code, dimensions whose
+/// product (checked) fits a tensor, and a size consistent with the file (exactly, for raw files;
+/// within deflate's maximum 1032:1 ratio for gzip). A raw file's size is known, so its buffer is
+/// allocated at once; a compressed file's header is only a claim, so its buffer grows with the data
+/// actually inflated and a small file claiming large dimensions fails after allocating about as much
+/// as it really holds. Gzip trailers (CRC-32 and length) are checked, so a cut file is an error.
+/// Truncated files and trailing bytes are rejected. Errors name the file.
 /// </summary>
 public static class IdxReader
 {
@@ -132,12 +134,36 @@ public static class IdxReader
     public static Tensor ReadFloat32(string path, float divisor = 1) => ReadFloat32(path, divisor, requireUInt8: false);
 
     /// <summary>ReadFloat32 for files that must hold UInt8 elements (images), rejecting any other type up front.</summary>
-    internal static Tensor ReadFloat32(string path, float divisor, bool requireUInt8) => WithFile(path, (stream, source) =>
+    internal static Tensor ReadFloat32(string path, float divisor, bool requireUInt8) =>
+        WithFile(path, (stream, source) => ReadFloat32(stream, source, divisor, requireUInt8));
+
+    /// <summary>The bytes of a whole IDX file, raw or gzip; <paramref name="name"/> appears in errors.</summary>
+    internal static IdxData Parse(byte[] file, string name) => WithContent(new MemoryStream(file, writable: false), name, ReadData);
+
+    /// <summary><see cref="ReadFloat32(string, float)"/> over the bytes of a whole IDX file, raw or gzip.</summary>
+    internal static Tensor ParseFloat32(byte[] file, string name, float divisor = 1) =>
+        WithContent(new MemoryStream(file, writable: false), name, (stream, source) => ReadFloat32(stream, source, divisor, requireUInt8: false));
+
+    private static Tensor ReadFloat32(Stream stream, Source source, float divisor, bool requireUInt8)
     {
         var header = ReadHeader(stream, source);
         if (requireUInt8 && header.Type != IdxType.UInt8)
             throw new InvalidDataException($"{source.Where}: holds {header.Type} elements, expected UInt8 (type code 0x08)");
         if (header.Type != IdxType.UInt8) return ReadPayload(stream, source, header).ToFloat32(divisor);
+        if (!source.ExactSize)
+        {
+            // The header is a claim: inflate first (the buffer grows with the data), then allocate the tensor.
+            var chunks = ReadChunks(stream, source, header);
+            CheckEnd(stream, source, header);
+            var staged = Tensor.Empty(header.Shape, DType.Float32);
+            var to = staged.Span<float>();
+            foreach (var part in chunks)
+            {
+                IdxDecode.BytesToFloats(part, to, divisor);
+                to = to[part.Length..];
+            }
+            return staged;
+        }
         var result = Tensor.Empty(header.Shape, DType.Float32);
         var dst = result.Span<float>();
         var chunk = new byte[1 << 16];
@@ -152,13 +178,16 @@ public static class IdxReader
         }
         CheckEnd(stream, source, header);
         return result;
-    });
+    }
 
     /// <summary>Where the bytes come from: the name for errors, and the size the data must fit.</summary>
     /// <param name="SizeBound">Exact size of an uncompressed source, or an upper bound on a decompressed one.</param>
     private readonly record struct Source(string Path, bool Compressed, long SizeBound)
     {
         public string Where => $"IDX file '{Path}'{(Compressed ? " (gzip)" : "")}";
+
+        /// <summary>Whether the data size is known exactly (a raw file of known length), so the header's claim has been checked against it.</summary>
+        public bool ExactSize => !Compressed && SizeBound != long.MaxValue;
     }
 
     private sealed record Header(IdxType Type, int[] Shape, long DataBytes)
@@ -175,23 +204,26 @@ public static class IdxReader
         {
             throw new FileNotFoundException($"IDX file '{path}' does not exist", path, e);
         }
-        using (file)
-        {
-            Span<byte> magic = stackalloc byte[2];
-            int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-            file.Position = 0;
-            if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-            {
-                var source = new Source(path, Compressed: true, checked(file.Length * MaxGzipRatio + 1024));
-                using var gz = new GZipStream(file, CompressionMode.Decompress);
-                return Guard(source, () => body(gz, source));
-            }
-            var raw = new Source(path, Compressed: false, file.Length);
-            return Guard(raw, () => body(file, raw));
-        }
+        using (file) return WithContent(file, path, body);
     }
 
-    /// <summary>GZipStream reports corrupt or truncated compressed data without a file name: add it.</summary>
+    /// <summary>Runs <paramref name="body"/> on a seekable stream holding a whole file from position 0, decompressing gzip.</summary>
+    private static T WithContent<T>(Stream file, string path, Func<Stream, Source, T> body)
+    {
+        Span<byte> magic = stackalloc byte[2];
+        int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        file.Position = 0;
+        if (got == 2 && GzipReader.HasMagic(magic))
+        {
+            var source = new Source(path, Compressed: true, checked(file.Length * MaxGzipRatio + 1024));
+            using var gz = new GzipReader(file, source.Where);
+            return Guard(source, () => body(gz, source));
+        }
+        var raw = new Source(path, Compressed: false, file.Length);
+        return Guard(raw, () => body(file, raw));
+    }
+
+    /// <summary>zlib reports corrupt compressed data without a file name: add it.</summary>
     private static T Guard<T>(Source source, Func<T> body)
     {
         try { return body(); }
@@ -249,12 +281,47 @@ public static class IdxReader
 
     private static IdxData ReadPayload(Stream stream, Source source, Header header)
     {
-        var data = new byte[header.DataBytes];
-        int read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
-        if (read < data.Length) throw Truncated(source, header, read);
+        byte[] data;
+        if (source.ExactSize)
+        {
+            data = new byte[header.DataBytes];
+            int read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+            if (read < data.Length) throw Truncated(source, header, read);
+        }
+        else
+        {
+            var chunks = ReadChunks(stream, source, header);
+            data = GC.AllocateUninitializedArray<byte>((int)header.DataBytes);
+            int at = 0;
+            foreach (var chunk in chunks)
+            {
+                chunk.CopyTo(data, at);
+                at += chunk.Length;
+            }
+        }
         CheckEnd(stream, source, header);
         IdxDecode.FromBigEndian(header.Type, data);
         return new IdxData(source.Path, header.Type, header.Shape, data);
+    }
+
+    /// <summary>
+    /// Reads the header's data bytes in 1 MiB chunks, allocated as data arrives, so what is allocated
+    /// follows what the stream really holds rather than what the header claims.
+    /// </summary>
+    private static List<byte[]> ReadChunks(Stream stream, Source source, Header header)
+    {
+        const int ChunkBytes = 1 << 20;
+        var chunks = new List<byte[]>();
+        long read = 0;
+        while (read < header.DataBytes)
+        {
+            var chunk = GC.AllocateUninitializedArray<byte>((int)Math.Min(ChunkBytes, header.DataBytes - read));
+            int got = stream.ReadAtLeast(chunk, chunk.Length, throwOnEndOfStream: false);
+            read += got;
+            if (got < chunk.Length) throw Truncated(source, header, read);
+            chunks.Add(chunk);
+        }
+        return chunks;
     }
 
     private static InvalidDataException Truncated(Source source, Header header, long read) =>

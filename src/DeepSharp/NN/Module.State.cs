@@ -43,6 +43,18 @@ public abstract partial class Module
     /// </summary>
     public LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
     {
+        var commit = PrepareLoadStateDict(state, strict, out var result);
+        commit();
+        return result;
+    }
+
+    /// <summary>
+    /// The checking half of <see cref="LoadStateDict"/>: throws on an invalid state and changes nothing;
+    /// otherwise returns the action that copies it in (values already converted to each tensor's dtype,
+    /// so the action cannot fail). Lets a checkpoint validate model, optimizer and scheduler before applying any.
+    /// </summary>
+    internal Action PrepareLoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict, out LoadStateDictResult result)
+    {
         ArgumentNullException.ThrowIfNull(state);
         var entries = StateEntries();
         var expected = new HashSet<string>(entries.Select(e => e.Key), StringComparer.Ordinal);
@@ -64,12 +76,20 @@ public abstract partial class Module
             foreach (var e in errors) sb.Append("\n\t").Append(e);
             throw new ArgumentException(sb.ToString());
         }
+        var copies = new List<(Tensor Target, Tensor Value)>(entries.Count);
         using (Autograd.NoGrad())
         {
             foreach (var (key, tensor) in entries)
-                if (state.TryGetValue(key, out var value)) tensor.Copy_(value);
+                if (state.TryGetValue(key, out var value)) copies.Add((tensor, value.DType == tensor.DType ? value : value.Detach().To(tensor.DType)));
         }
-        return new LoadStateDictResult(missing, unexpected);
+        result = new LoadStateDictResult(missing, unexpected);
+        return () =>
+        {
+            using (Autograd.NoGrad())
+            {
+                foreach (var (target, value) in copies) target.Copy_(value);
+            }
+        };
     }
 
     /// <summary>

@@ -88,7 +88,10 @@ public abstract class LRScheduler
     }
 
     /// <summary>Restores a <see cref="StateDict"/>; nothing changes unless the whole dict is valid.</summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict)
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict) => PrepareLoadStateDict(stateDict)();
+
+    /// <summary>The checking half of <see cref="LoadStateDict"/>: throws on an invalid dict and changes nothing; otherwise returns the action that applies it.</summary>
+    internal Action PrepareLoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
         var reader = new StateDictReader(GetType().Name, stateDict);
@@ -97,11 +100,14 @@ public abstract class LRScheduler
         var lastLr = reader.Doubles("last_lr", _lastLr.Length);
         var commit = LoadState(reader);
         reader.EnsureAllUsed();
-        LastEpoch = lastEpoch;
-        StepCount = stepCount;
-        _baseLrs = baseLrs;
-        _lastLr = lastLr;
-        commit();
+        return () =>
+        {
+            LastEpoch = lastEpoch;
+            StepCount = stepCount;
+            _baseLrs = baseLrs;
+            _lastLr = lastLr;
+            commit();
+        };
     }
 
     /// <summary>Adds the derived scheduler's fields to a state dict.</summary>

@@ -180,7 +180,10 @@ public abstract class Optimizer
     /// hyper-parameters and every parameter's state (copied, converted to the parameter's dtype).
     /// Nothing changes unless the whole dict is valid; unknown keys are an error.
     /// </summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict)
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict) => PrepareLoadStateDict(stateDict)();
+
+    /// <summary>The checking half of <see cref="LoadStateDict"/>: throws on an invalid dict and changes nothing; otherwise returns the action that applies it.</summary>
+    internal Action PrepareLoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
         var reader = new StateDictReader(_name, stateDict);
@@ -220,12 +223,15 @@ public abstract class Optimizer
         }
         reader.EnsureAllUsed();
 
-        for (int g = 0; g < _groups.Count; g++)
+        return () =>
         {
-            _groups[g].SetOptionsUnchecked(options[g]);
-            _groups[g].InitialLr = initialLrs[g];
-        }
-        _state = states;
+            for (int g = 0; g < _groups.Count; g++)
+            {
+                _groups[g].SetOptionsUnchecked(options[g]);
+                _groups[g].InitialLr = initialLrs[g];
+            }
+            _state = states;
+        };
     }
 
     private static Tensor CopyAs(Tensor saved, Tensor param)

@@ -1,11 +1,15 @@
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace DeepSharp.Serialization;
 
 /// <summary>
-/// Writes files all-or-nothing: the content goes to a temp file in the same directory, is flushed to
-/// disk, then replaces the target with one rename. A crash or exception midway leaves the previous
-/// file (if any) untouched and removes the temp file, so checkpoints and downloads are never half-written.
+/// Writes files all-or-nothing: the content goes to a temp file in the same directory
+/// (<c>.NAME.GUID.tmp</c>), is flushed to disk, then replaces the target with one rename, and the
+/// directory is flushed so the new name is durable too. An exception midway leaves the previous file
+/// (if any) untouched and removes the temp file, so checkpoints and downloads are never half-written.
+/// A process killed midway cannot remove its temp file: the next write to the same target removes
+/// such stale temp files (ours by name, and not held open by a live writer).
 /// </summary>
 public static class AtomicFile
 {
@@ -36,9 +40,10 @@ public static class AtomicFile
 }
 
 /// <summary>A write in progress to a temp file that becomes the target only on <see cref="Commit"/>.</summary>
-public sealed class AtomicFileWriter : IDisposable
+public sealed partial class AtomicFileWriter : IDisposable
 {
     private readonly FileStream _stream;
+    private readonly string _directory;
     private bool _done;
 
     internal AtomicFileWriter(string path)
@@ -48,7 +53,10 @@ public sealed class AtomicFileWriter : IDisposable
         string dir = Path.GetDirectoryName(TargetPath) ?? throw new ArgumentException($"'{path}' has no parent directory", nameof(path));
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"cannot write '{TargetPath}': directory '{dir}' does not exist");
         if (Directory.Exists(TargetPath)) throw new IOException($"cannot write '{TargetPath}': it is a directory");
-        // Same directory so the final rename never crosses file systems (and stays atomic).
+        _directory = dir;
+        RemoveStaleTempFiles(dir, Path.GetFileName(TargetPath));
+        // Same directory so the final rename never crosses file systems (and stays atomic). FileShare.None also
+        // takes an advisory lock (flock on Unix) that tells other writers this temp file is live.
         TempPath = Path.Combine(dir, $".{Path.GetFileName(TargetPath)}.{Guid.NewGuid():N}.tmp");
         _stream = new FileStream(TempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
     }
@@ -57,18 +65,30 @@ public sealed class AtomicFileWriter : IDisposable
 
     public string TempPath { get; }
 
+    /// <summary>Whether the commit flushed the directory (fsync) after the rename; false before it, and on Windows.</summary>
+    internal bool DirectorySynced { get; private set; }
+
     /// <summary>The temp file's stream; write the whole content here.</summary>
     public Stream Stream => _done ? throw new ObjectDisposedException(nameof(AtomicFileWriter), $"the write to '{TargetPath}' is already finished") : _stream;
 
-    /// <summary>Flushes the content to disk and moves it over the target (replacing any existing file).</summary>
+    /// <summary>Flushes the content to disk, moves it over the target (replacing any existing file) and flushes the directory.</summary>
     public void Commit()
     {
         ObjectDisposedException.ThrowIf(_done, this);
         try
         {
             _stream.Flush(flushToDisk: true);
-            _stream.Dispose();
-            File.Move(TempPath, TargetPath, overwrite: true);
+            if (OperatingSystem.IsWindows())
+            {
+                _stream.Dispose(); // Windows cannot rename a file that is open without FileShare.Delete
+                File.Move(TempPath, TargetPath, overwrite: true);
+            }
+            else
+            {
+                // Rename while the lock is held, so no other writer ever sees this temp file unlocked and takes it for stale.
+                File.Move(TempPath, TargetPath, overwrite: true);
+                _stream.Dispose();
+            }
             _done = true;
         }
         catch
@@ -76,6 +96,9 @@ public sealed class AtomicFileWriter : IDisposable
             Discard();
             throw;
         }
+        // The rename is done: the file is complete whatever happens next. Flushing the directory makes the new
+        // name itself survive a power cut; failing to (a file system without directory fsync) is not an error.
+        DirectorySynced = SyncDirectory(_directory);
     }
 
     public void Dispose()
@@ -91,4 +114,73 @@ public sealed class AtomicFileWriter : IDisposable
         catch (IOException) { } // best effort: the target is intact either way
         catch (UnauthorizedAccessException) { }
     }
+
+    /// <summary>
+    /// Deletes temp files that a killed writer left for <paramref name="fileName"/> in <paramref name="dir"/>:
+    /// exactly our naming (<c>.NAME.</c> 32 hex digits <c>.tmp</c>), and only when they can be opened with
+    /// FileShare.None, that is when no live writer holds them (it keeps its lock until after the rename).
+    /// On Windows a file modified in the last 10 s is also left alone: a writer closes its temp file just
+    /// before renaming it there. Best effort: whatever cannot be removed stays.
+    /// </summary>
+    internal static void RemoveStaleTempFiles(string dir, string fileName)
+    {
+        string prefix = "." + fileName + ".";
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFiles(dir, "*.tmp", new EnumerationOptions { MatchType = MatchType.Simple, AttributesToSkip = 0, IgnoreInaccessible = true });
+            foreach (string candidate in candidates)
+            {
+                if (!IsTempName(Path.GetFileName(candidate.AsSpan()), prefix)) continue;
+                if (OperatingSystem.IsWindows() && File.GetLastWriteTimeUtc(candidate) > DateTime.UtcNow.AddSeconds(-10)) continue;
+                try
+                {
+                    // Deleted on close, while our lock is still held.
+                    using var stale = new FileStream(candidate, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+                }
+                catch (IOException) { } // held by a live writer, or already gone
+                catch (UnauthorizedAccessException) { }
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private static bool IsTempName(ReadOnlySpan<char> name, string prefix)
+    {
+        if (!name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith(".tmp", StringComparison.Ordinal)) return false;
+        var guid = name[prefix.Length..^4];
+        if (guid.Length != 32) return false;
+        foreach (char c in guid)
+            if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// fsync(2) on a directory, so that a rename in it is on disk. .NET cannot open a directory as a file
+    /// (File.OpenHandle refuses), hence open/fsync/close from libc through source-generated (AOT-safe)
+    /// P/Invoke. Windows has no directory flush through these APIs (NTFS journals the rename): false there.
+    /// </summary>
+    internal static bool SyncDirectory(string dir)
+    {
+        if (OperatingSystem.IsWindows() || OperatingSystem.IsBrowser() || OperatingSystem.IsWasi()) return false;
+        try
+        {
+            int fd = Open(dir, 0 /* O_RDONLY */);
+            if (fd < 0) return false;
+            try { return Fsync(fd) == 0; }
+            finally { _ = Close(fd); }
+        }
+        catch (DllNotFoundException) { return false; }
+        catch (EntryPointNotFoundException) { return false; }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
 }

@@ -39,10 +39,14 @@ internal static class SafeTensorsReader
         // The spec requires the header to start with '{' (and allows trailing spaces as padding).
         if (header.Length == 0 || header[0] != (byte)'{')
             throw new InvalidDataException($"{where}: the header must be a JSON object starting with '{{', found {(header.Length == 0 ? "an empty header" : $"byte 0x{header[0]:X2}")}");
+        // JsonDocument checks UTF-8 only when a string is decoded, with InvalidOperationException: check it all first.
+        if (FirstInvalidUtf8(header) is int bad)
+            throw new InvalidDataException($"{where}: the header is not valid UTF-8 (invalid byte 0x{header[bad]:X2} at header offset {bad})");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new InvalidDataException($"{where}: the header is not valid JSON: {e.Message}", e); }
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{where}: the header must be a JSON object, found {doc.RootElement.ValueKind}");
@@ -57,6 +61,20 @@ internal static class SafeTensorsReader
             }
             return (infos, metadata);
         }
+        catch (InvalidOperationException e)
+        {
+            // Valid UTF-8 can still escape a lone surrogate ("\ud800"), which decodes to no valid string.
+            throw new InvalidDataException($"{where}: the header holds a string that is not valid Unicode (an escaped lone surrogate?): {e.Message}", e);
+        }
+    }
+
+    /// <summary>The offset of the first byte that does not start a valid UTF-8 sequence, or null when all is valid.</summary>
+    private static int? FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes)) return null;
+        int at = 0;
+        while (System.Text.Rune.DecodeFromUtf8(bytes[at..], out _, out int used) == System.Buffers.OperationStatus.Done) at += used;
+        return at;
     }
 
     private static void ReadMetadata(JsonElement value, Dictionary<string, string> metadata, string where)

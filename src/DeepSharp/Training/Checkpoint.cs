@@ -33,33 +33,119 @@ public static class Checkpoint
         SafeTensors.Save(path, tensors, new Dictionary<string, string> { ["deepsharp"] = JsonSerializer.Serialize(meta, TrainingJson.Default.CheckpointMetadata) });
     }
 
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="Save"/>. Everything is parsed and checked first (file
+    /// format, metadata, generator and data-loader states, and the model, optimizer and scheduler states
+    /// against the objects given); only then is anything applied, so a failed load leaves every object as
+    /// it was. A malformed or mismatching checkpoint is an <see cref="InvalidDataException"/> naming the problem.
+    /// </summary>
     public static CheckpointProgress Load(string path, Module model, Optimizer? optimizer, LRScheduler? scheduler, IReadOnlyList<Generator> generators)
     {
-        var content = SafeTensors.Load(path);
-        if (content.Metadata is null || !content.Metadata.TryGetValue("deepsharp", out var json))
-            throw new InvalidDataException($"checkpoint {path}: not a DeepSharp checkpoint (no 'deepsharp' metadata); to load bare weights use Module.LoadStateDict");
-        var meta = JsonSerializer.Deserialize(json, TrainingJson.Default.CheckpointMetadata)
-            ?? throw new InvalidDataException($"checkpoint {path}: unreadable metadata");
-        if (meta.Format != Format) throw new InvalidDataException($"checkpoint {path}: format '{meta.Format}' is not '{Format}'");
-        model.LoadStateDict(Part(content.Tensors, "model."));
-        optimizer?.LoadStateDict(Part(content.Tensors, "optimizer."));
-        scheduler?.LoadStateDict(Part(content.Tensors, "scheduler."));
-        if (meta.Generators.Count != generators.Count)
-            throw new InvalidDataException($"checkpoint {path}: holds {meta.Generators.Count} generator states but {generators.Count} generators are being restored");
-        for (int i = 0; i < generators.Count; i++)
-        {
-            var parts = meta.Generators[i].Split(':');
-            generators[i].SetState((ulong.Parse(parts[0], CultureInfo.InvariantCulture), long.Parse(parts[1], CultureInfo.InvariantCulture)));
-        }
-        DataLoaderState? loader = null;
-        if (meta.Loader is not null)
-        {
-            var p = meta.Loader.Split(':');
-            loader = new DataLoaderState(int.Parse(p[0], CultureInfo.InvariantCulture), ulong.Parse(p[1], CultureInfo.InvariantCulture),
-                long.Parse(p[2], CultureInfo.InvariantCulture), int.Parse(p[3], CultureInfo.InvariantCulture));
-        }
-        return new CheckpointProgress(meta.Epoch, meta.Step, loader);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(generators);
+        return Load(SafeTensors.Load(path), $"checkpoint {path}", model, optimizer, scheduler, generators);
     }
+
+    /// <summary><see cref="Load(string, Module, Optimizer?, LRScheduler?, IReadOnlyList{Generator})"/> from a loaded file; <paramref name="where"/> starts every error.</summary>
+    internal static CheckpointProgress Load(SafeTensorsContent content, string where, Module model, Optimizer? optimizer, LRScheduler? scheduler, IReadOnlyList<Generator> generators)
+    {
+        if (!content.Metadata.TryGetValue("deepsharp", out var json))
+            throw new InvalidDataException($"{where}: not a DeepSharp checkpoint (no 'deepsharp' metadata); to load bare weights use Module.LoadStateDict");
+        var meta = ParseMetadata(json, where);
+        if (meta.Generators.Count != generators.Count)
+            throw new InvalidDataException($"{where}: holds {meta.Generators.Count} generator states but {generators.Count} generators are being restored");
+
+        var apply = new List<Action>
+        {
+            Prepare(where, "model", () => model.PrepareLoadStateDict(Part(content.Tensors, "model."), strict: true, out _)),
+        };
+        if (optimizer is not null) apply.Add(Prepare(where, "optimizer", () => optimizer.PrepareLoadStateDict(Part(content.Tensors, "optimizer."))));
+        if (scheduler is not null) apply.Add(Prepare(where, "scheduler", () => scheduler.PrepareLoadStateDict(Part(content.Tensors, "scheduler."))));
+
+        // Everything is valid: apply it all (none of these actions can fail).
+        foreach (var action in apply) action();
+        for (int i = 0; i < generators.Count; i++) generators[i].SetState(meta.Generators[i]);
+        return new CheckpointProgress(meta.Epoch, meta.Step, meta.Loader);
+    }
+
+    /// <summary>Runs a state's checks, reporting a state that does not fit as invalid data of this checkpoint.</summary>
+    private static Action Prepare(string where, string part, Func<Action> prepare)
+    {
+        try { return prepare(); }
+        catch (Exception e) when (e is ArgumentException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{where}: the {part} state does not fit the {part} being restored: {e.Message}", e);
+        }
+    }
+
+    private sealed record Metadata(int Epoch, long Step, List<(ulong Seed, long Offset)> Generators, DataLoaderState? Loader);
+
+    /// <summary>The "deepsharp" metadata entry, every field checked (written by <see cref="CheckpointMetadata"/>'s serializer, PascalCase).</summary>
+    private static Metadata ParseMetadata(string json, string where)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 4 }); }
+        catch (JsonException e) { throw new InvalidDataException($"{where}: the 'deepsharp' metadata is not valid JSON: {e.Message}", e); }
+        using (doc)
+        try
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: the 'deepsharp' metadata must be a JSON object, found {root.ValueKind}");
+            var format = Field(root, "Format", where);
+            if (format.ValueKind != JsonValueKind.String || format.GetString() != Format)
+                throw new InvalidDataException($"{where}: format {format.GetRawText()} is not '{Format}'");
+            var epoch = Field(root, "Epoch", where);
+            int epochValue = 0;
+            if (epoch.ValueKind != JsonValueKind.Number || !epoch.TryGetInt32(out epochValue) || epochValue < 0)
+                throw new InvalidDataException($"{where}: 'Epoch' must be a non-negative 32-bit integer, found {epoch.GetRawText()}");
+            var step = Field(root, "Step", where);
+            long stepValue = 0;
+            if (step.ValueKind != JsonValueKind.Number || !step.TryGetInt64(out stepValue) || stepValue < 0)
+                throw new InvalidDataException($"{where}: 'Step' must be a non-negative 64-bit integer, found {step.GetRawText()}");
+            var generators = Field(root, "Generators", where);
+            if (generators.ValueKind != JsonValueKind.Array)
+                throw new InvalidDataException($"{where}: 'Generators' must be an array of \"seed:offset\" strings, found {generators.ValueKind}");
+            var states = new List<(ulong, long)>();
+            foreach (var g in generators.EnumerateArray())
+            {
+                var parts = Split(g, 2, $"generator state {states.Count}", "seed:offset", where);
+                states.Add((UInt64(parts[0], $"generator state {states.Count} seed", where), NonNegative(parts[1], $"generator state {states.Count} offset", where)));
+            }
+            DataLoaderState? loader = null;
+            if (root.TryGetProperty("Loader", out var l) && l.ValueKind != JsonValueKind.Null)
+            {
+                var p = Split(l, 4, "'Loader'", "epoch:seed:offset:batch", where);
+                loader = new DataLoaderState(checked((int)NonNegative(p[0], "loader epoch", where, int.MaxValue)), UInt64(p[1], "loader seed", where),
+                    NonNegative(p[2], "loader offset", where), checked((int)NonNegative(p[3], "loader batch", where, int.MaxValue)));
+            }
+            return new Metadata(epochValue, stepValue, states, loader);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"{where}: the 'deepsharp' metadata holds a string that is not valid Unicode: {e.Message}", e);
+        }
+    }
+
+    private static JsonElement Field(JsonElement root, string name, string where) =>
+        root.TryGetProperty(name, out var value) ? value : throw new InvalidDataException($"{where}: the 'deepsharp' metadata has no '{name}'");
+
+    private static string[] Split(JsonElement value, int count, string what, string form, string where)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+            throw new InvalidDataException($"{where}: {what} must be a \"{form}\" string, found {value.GetRawText()}");
+        var parts = value.GetString()!.Split(':');
+        if (parts.Length != count)
+            throw new InvalidDataException($"{where}: {what} '{value.GetString()}' has {parts.Length} field(s), expected {count} ({form})");
+        return parts;
+    }
+
+    private static ulong UInt64(string text, string what, string where) =>
+        ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong v) ? v
+            : throw new InvalidDataException($"{where}: {what} '{text}' is not an integer in [0, {ulong.MaxValue}]");
+
+    private static long NonNegative(string text, string what, string where, long max = long.MaxValue) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && v <= max ? v
+            : throw new InvalidDataException($"{where}: {what} '{text}' is not an integer in [0, {max}]");
 
     private static Dictionary<string, Tensor> Part(IReadOnlyDictionary<string, Tensor> all, string prefix) =>
         all.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);

@@ -131,4 +131,17 @@ public sealed class CsvTests
         var e = Assert.Throws<InvalidDataException>(() => CsvDataset.Load(path));
         Assert.Contains($"CSV '{path}', line 3", e.Message);
     }
+
+    [Fact]
+    public void ValuesBeyondTheFloat32RangeAreAnErrorNamingLineAndColumn()
+    {
+        // These loaded as +-Infinity without a word: finite as doubles, not as float32.
+        Assert.Contains("line 3, column 'b': '1e39' is outside the float32 range", Reject("a,b,label\n1,2,x\n3,1e39,y\n"));
+        Assert.Contains("line 2, column 'a': '-3.5e38' is outside the float32 range", Reject("a,b,label\n-3.5e38,2,x\n"));
+        Assert.Contains("line 2, column 'y': '4e38' is outside the float32 range",
+            Reject("x,y\n1,4e38\n", new CsvOptions(Task: CsvTask.Regression)));
+        // The largest float32 (and what rounds to it) still loads; so do tiny values, which round towards 0.
+        var ds = Parse("a,label\n3.4028235e38,x\n-3.4028234e38,x\n1e-50,x\n");
+        Assert.Equal([float.MaxValue, -float.MaxValue, 0f], ds.Features.ToArray<float>());
+    }
 }

@@ -190,3 +190,96 @@ public sealed class IdxTests
         Assert.Contains("/no/such/file.idx", e.Message);
     }
 }
+
+public sealed class IdxGzipTests
+{
+    private static byte[] Payload(int n) => Enumerable.Range(0, n).Select(i => (byte)(i * 31 + i / 7)).ToArray();
+
+    private static string Reject(byte[] file, Func<byte[], string, object>? read = null)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => (read ?? ((b, n) => IdxReader.Parse(b, n)))(file, "t.gz"));
+        Assert.Contains("IDX file 't.gz' (gzip)", e.Message);
+        return e.Message;
+    }
+
+    [Fact]
+    public void AGzipCutBeforeOrInsideItsTrailerIsRejected()
+    {
+        var whole = IdxTests.Gzip(IdxTests.Idx(0x08, [10, 10], Payload(100)));
+        Assert.Equal(Payload(100), IdxReader.Parse(whole, "t.gz").Data);
+        // GZipStream returns everything it inflated when the input stops: these read as complete files before.
+        foreach (int cut in new[] { 1, 4, 7, 8 })
+        {
+            Assert.Contains("trailer", Reject(whole[..^cut]));
+            Assert.Contains("trailer", Reject(whole[..^cut], (b, n) => IdxReader.ParseFloat32(b, n)));
+        }
+    }
+
+    [Fact]
+    public void TrailerCrcAndLengthMustMatchTheData()
+    {
+        var whole = IdxTests.Gzip(IdxTests.Idx(0x08, [10, 10], Payload(100)));
+        var badCrc = (byte[])whole.Clone();
+        badCrc[^8] ^= 1;
+        Assert.Contains("(gzip)", Reject(badCrc));
+        var badLength = (byte[])whole.Clone();
+        badLength[^4] ^= 1;
+        Assert.Contains("(gzip)", Reject(badLength));
+        Assert.Contains("trailing garbage", Reject([.. whole, 0, 0, 0]));
+    }
+
+    [Fact]
+    public void ASmallGzipClaimingLargeDimensionsAllocatesAboutWhatItHolds()
+    {
+        // The campaign's case: ~0.1 MB of gzip whose header claims 95 MB (within deflate's 1032:1 bound)
+        // made Read allocate 95 MiB and ReadFloat32 382 MiB before finding the data missing.
+        var random = new byte[100_000];
+        new Random(11).NextBytes(random);
+        var file = IdxTests.Gzip(IdxTests.Idx(0x08, [95, 1000, 1000], random));
+        Assert.InRange(file.Length, 100_000, 120_000);
+        foreach (var read in new Func<byte[], string, object>[] { (b, n) => IdxReader.Parse(b, n), (b, n) => IdxReader.ParseFloat32(b, n, 255f) })
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            string message = Reject(file, read);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Contains("only 100000 follow the header", message);
+            Assert.True(allocated < 16 << 20, $"allocated {allocated} bytes");
+        }
+    }
+
+    [Fact]
+    public void MultiMemberGzipAndOptionalHeaderFieldsRead()
+    {
+        var idx = IdxTests.Idx(0x08, [3, 100], Payload(300));
+        var twoMembers = IdxTests.Gzip(idx[..150]).Concat(IdxTests.Gzip(idx[150..])).ToArray();
+        Assert.Equal(Payload(300), IdxReader.Parse(twoMembers, "t.gz").Data);
+
+        // FEXTRA, FNAME, FCOMMENT and FHCRC (GZipStream writes none of them).
+        var plain = IdxTests.Gzip(idx);
+        var header = new List<byte>(plain[..10]);
+        header[3] = 0x04 | 0x08 | 0x10 | 0x02;
+        header.AddRange([3, 0, (byte)'a', (byte)'b', (byte)'c']);
+        header.AddRange("train.idx\0"u8.ToArray());
+        header.AddRange("made by hand\0"u8.ToArray());
+        uint crc = Png.Crc32(header.ToArray());
+        header.AddRange([(byte)crc, (byte)(crc >> 8)]);
+        var fancy = header.Concat(plain[10..]).ToArray();
+        Assert.Equal(Payload(300), IdxReader.ParseFloat32(fancy, "t.gz").ToArray<float>().Select(f => (byte)f));
+        fancy[header.Count - 1] ^= 0xFF;
+        Assert.Contains("header CRC", Reject(fancy));
+        Assert.Contains("unterminated file name", Reject([.. plain[..3], 0x08, .. plain[4..10], (byte)'x', (byte)'y']));
+        Assert.Contains("compression method 7", Reject([.. plain[..2], 7, .. plain[3..]]));
+        Assert.Contains("reserved gzip header flags", Reject([.. plain[..3], 0x80, .. plain[4..]]));
+    }
+
+    [Fact]
+    public void AnUnexpectedZlibErrorIsInvalidData()
+    {
+        // Guard for the wrapping of zlib errors in GzipReader: a reserved deflate block type (BTYPE 11) is
+        // corrupt data, reported with the file name (a raw deflate stream cannot ask for a preset dictionary,
+        // the Z_NEED_DICT case that threw ZLibException from the PNG reader).
+        var gz = IdxTests.Gzip(IdxTests.Idx(0x08, [3], [1, 2, 3]));
+        gz[10] = 0x07; // BFINAL 1, BTYPE 11
+        Assert.Contains("(gzip)", Reject(gz));
+    }
+}

@@ -245,4 +245,26 @@ public sealed class SafeTensorsTests
 
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
     }
+
+    [Fact]
+    public void InvalidUtf8InTheHeaderIsInvalidData()
+    {
+        // Each threw InvalidOperationException ("Cannot transcode invalid UTF-8 JSON text to UTF-16").
+        static byte[] WithBytes(string header, string marker, params byte[] replacement)
+        {
+            var file = Raw(header, 4);
+            int at = file.AsSpan().IndexOf(Encoding.ASCII.GetBytes(marker));
+            replacement.CopyTo(file, at);
+            return file;
+        }
+        const string Header = """{"__metadata__":{"note":"vvvv"},"nnnn":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""";
+        Assert.Contains("not valid UTF-8", Reject(WithBytes(Header, "nnnn", 0xFF, 0xFE, 0x41, 0x42)));       // tensor name
+        Assert.Contains("not valid UTF-8", Reject(WithBytes(Header, "vvvv", 0xC3, 0x28, 0x41, 0x42)));       // metadata value
+        Assert.Contains("not valid UTF-8", Reject(WithBytes(Header, "note", 0xED, 0xA0, 0x80, 0x41)));       // metadata key: an encoded surrogate
+        Assert.Contains("not valid UTF-8", Reject(WithBytes(Header, "F32", 0xF8, 0x88, 0x80)));                  // dtype
+        // JSON escapes of lone surrogates decode to no valid string either.
+        Assert.Contains("not valid Unicode", Reject(Raw(Header.Replace("nnnn", "\\ud800"), 4)));
+        // Valid multi-byte UTF-8 is fine.
+        Assert.Equal(["é✓"], SafeTensors.Load(Raw(Header.Replace("nnnn", "é✓"), 4)).Names);
+    }
 }

@@ -5,8 +5,11 @@ namespace DeepSharp.Data;
 
 /// <summary>
 /// A small PNG codec: decodes non-interlaced 8- and 16-bit gray, gray+alpha, RGB, RGBA and 8-bit
-/// palette images; encodes 8-bit gray, RGB and RGBA. Chunks are length- and CRC-checked and the
-/// image size is validated before allocating, so a malformed file is an error, never a crash.
+/// palette images; encodes 8-bit gray, RGB and RGBA. Decoding follows the chunk rules of the PNG
+/// specification (signature, IHDR first and once, CRC on every chunk, unknown critical chunks
+/// refused, ancillary ones skipped) and never trusts the header's size: the scanline buffer grows
+/// with the data actually inflated, so a tiny file claiming a huge image fails fast, without
+/// allocating it. Every malformed file is an <see cref="InvalidDataException"/> naming the problem.
 /// </summary>
 public static class Png
 {
@@ -15,34 +18,51 @@ public static class Png
 
     public static bool IsPng(ReadOnlySpan<byte> bytes) => bytes.Length >= 8 && bytes[..8].SequenceEqual(Signature);
 
+    /// <summary>What IHDR declares, validated.</summary>
+    private sealed record Header(int Width, int Height, int BitDepth, int ColorType, int Samples)
+    {
+        public int BytesPerPixel => Samples * BitDepth / 8;
+
+        public long Stride => (long)Width * BytesPerPixel;
+
+        /// <summary>Filter byte plus scanline, for every row.</summary>
+        public long ScanlineBytes => (Stride + 1) * Height;
+
+        public string Describe() => $"{Width}x{Height} {ColorType switch { 0 => "gray", 2 => "RGB", 3 => "palette", 4 => "gray+alpha", _ => "RGBA" }} {BitDepth}-bit";
+    }
+
     public static Image Decode(byte[] bytes, string source = "png")
     {
+        ArgumentNullException.ThrowIfNull(bytes);
         if (!IsPng(bytes)) throw new InvalidDataException($"{source}: not a PNG file (bad signature)");
-        int pos = 8, width = 0, height = 0, bitDepth = 0, colorType = -1;
+        int pos = 8;
+        Header? header = null;
         byte[]? palette = null;
         using var idat = new MemoryStream();
         bool end = false;
         while (!end)
         {
-            if (pos + 12 > bytes.Length) throw new InvalidDataException($"{source}: truncated PNG (chunk header at byte {pos})");
+            if (pos + 12L > bytes.Length) throw new InvalidDataException($"{source}: truncated PNG (chunk header at byte {pos}; is the IEND chunk missing?)");
             uint length = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(pos));
-            if (length > int.MaxValue || pos + 12L + length > bytes.Length) throw new InvalidDataException($"{source}: truncated PNG chunk at byte {pos} (length {length})");
-            var type = System.Text.Encoding.ASCII.GetString(bytes, pos + 4, 4);
+            if (length > int.MaxValue || pos + 12L + length > bytes.Length) throw new InvalidDataException($"{source}: truncated PNG chunk at byte {pos} (length {length}, {bytes.Length - pos - 12L} bytes left)");
+            var typeBytes = bytes.AsSpan(pos + 4, 4);
+            foreach (byte t in typeBytes)
+                if (!char.IsAsciiLetter((char)t)) throw new InvalidDataException($"{source}: invalid chunk type bytes {Convert.ToHexString(typeBytes)} at byte {pos} (chunk types are four ASCII letters)");
+            var type = System.Text.Encoding.ASCII.GetString(typeBytes);
             var body = bytes.AsSpan(pos + 8, (int)length);
             uint crc = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(pos + 8 + (int)length));
-            if (Crc32(bytes.AsSpan(pos + 4, 4 + (int)length)) != crc) throw new InvalidDataException($"{source}: CRC mismatch in PNG chunk {type}");
+            if (Crc32(bytes.AsSpan(pos + 4, 4 + (int)length)) != crc) throw new InvalidDataException($"{source}: CRC mismatch in PNG chunk {type} at byte {pos}");
+            if (header is null && type != "IHDR") throw new InvalidDataException($"{source}: the first chunk is {type}, expected IHDR (a PNG starts with its header chunk)");
             switch (type)
             {
                 case "IHDR":
-                    if (length != 13) throw new InvalidDataException($"{source}: IHDR has length {length}, expected 13");
-                    width = checked((int)BinaryPrimitives.ReadUInt32BigEndian(body));
-                    height = checked((int)BinaryPrimitives.ReadUInt32BigEndian(body[4..]));
-                    bitDepth = body[8];
-                    colorType = body[9];
-                    if (body[12] != 0) throw new InvalidDataException($"{source}: interlaced PNGs are not supported");
-                    if (width <= 0 || height <= 0 || (long)width * height > MaxPixels) throw new InvalidDataException($"{source}: invalid PNG size {width}x{height}");
+                    if (header is not null) throw new InvalidDataException($"{source}: a second IHDR chunk at byte {pos} (a PNG has exactly one)");
+                    header = ReadHeader(body, source);
                     break;
                 case "PLTE":
+                    if (palette is not null) throw new InvalidDataException($"{source}: a second PLTE chunk at byte {pos}");
+                    if (idat.Length > 0) throw new InvalidDataException($"{source}: PLTE chunk after the image data (it must come before IDAT)");
+                    if (length == 0 || length % 3 != 0 || length > 768) throw new InvalidDataException($"{source}: PLTE chunk of {length} bytes (expected 1 to 256 RGB entries, a multiple of 3 bytes)");
                     palette = body.ToArray();
                     break;
                 case "IDAT":
@@ -51,57 +71,123 @@ public static class Png
                 case "IEND":
                     end = true;
                     break;
+                default:
+                    // Bit 5 of the first type byte (lower case) marks an ancillary chunk, safe to skip; a
+                    // critical chunk we do not know may change how the image reads, so it is an error.
+                    if ((typeBytes[0] & 0x20) == 0) throw new InvalidDataException($"{source}: unknown critical chunk '{type}' at byte {pos} (cannot be skipped safely)");
+                    break;
             }
             pos += 12 + (int)length;
         }
-        if (colorType < 0) throw new InvalidDataException($"{source}: PNG has no IHDR chunk");
-        int samples = colorType switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => throw new InvalidDataException($"{source}: unknown PNG color type {colorType}") };
-        if (!(bitDepth == 8 || (bitDepth == 16 && colorType != 3))) throw new InvalidDataException($"{source}: PNG bit depth {bitDepth} with color type {colorType} is not supported (8 or 16 bits)");
-        int bpp = samples * bitDepth / 8;
-        int stride = width * bpp;
-        var raw = new byte[(long)(stride + 1) * height];
+        if (header is null) throw new InvalidDataException($"{source}: PNG has no IHDR chunk");
+        if (idat.Length == 0) throw new InvalidDataException($"{source}: PNG has no IDAT chunk (no image data)");
+        if (header.ColorType == 3 && palette is null) throw new InvalidDataException($"{source}: palette PNG without a PLTE chunk");
         idat.Position = 0;
-        using (var z = new ZLibStream(idat, CompressionMode.Decompress))
-        {
-            int read = 0;
-            while (read < raw.Length)
-            {
-                int n = z.Read(raw, read, raw.Length - read);
-                if (n == 0) throw new InvalidDataException($"{source}: PNG image data is truncated ({read} of {raw.Length} bytes)");
-                read += n;
-            }
-        }
-        var pixels = Unfilter(raw, height, stride, bpp, source);
-        return ToImage(pixels, width, height, colorType, bitDepth, samples, palette, source);
+        var raw = Inflate(idat, header, source);
+        Unfilter(raw, header, source);
+        return ToImage(raw, header, palette, source);
     }
 
-    private static byte[] Unfilter(byte[] raw, int height, int stride, int bpp, string source)
+    private static Header ReadHeader(ReadOnlySpan<byte> body, string source)
     {
-        var output = new byte[(long)stride * height];
-        for (int y = 0; y < height; y++)
+        if (body.Length != 13) throw new InvalidDataException($"{source}: IHDR has length {body.Length}, expected 13");
+        uint width = BinaryPrimitives.ReadUInt32BigEndian(body), height = BinaryPrimitives.ReadUInt32BigEndian(body[4..]);
+        int bitDepth = body[8], colorType = body[9];
+        if (width == 0 || height == 0) throw new InvalidDataException($"{source}: invalid PNG size {width}x{height} (width and height must be positive)");
+        if (width > int.MaxValue) throw new InvalidDataException($"{source}: PNG width {width} exceeds the format's limit of 2^31-1");
+        if (height > int.MaxValue) throw new InvalidDataException($"{source}: PNG height {height} exceeds the format's limit of 2^31-1");
+        if ((long)width * height > MaxPixels) throw new InvalidDataException($"{source}: PNG size {width}x{height} is {(long)width * height} pixels, more than the {MaxPixels} this decoder accepts");
+        int samples = colorType switch
         {
-            int filter = raw[y * (stride + 1)];
-            var line = raw.AsSpan(y * (stride + 1) + 1, stride);
-            var cur = output.AsSpan(y * stride, stride);
-            var prev = y > 0 ? output.AsSpan((y - 1) * stride, stride) : default;
-            for (int x = 0; x < stride; x++)
+            0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4,
+            _ => throw new InvalidDataException($"{source}: unknown PNG color type {colorType} (expected 0, 2, 3, 4 or 6)"),
+        };
+        if (!(bitDepth == 8 || (bitDepth == 16 && colorType != 3)))
+            throw new InvalidDataException($"{source}: PNG bit depth {bitDepth} with color type {colorType} is not supported (8 or 16 bits; 8 for palette images)");
+        if (body[10] != 0) throw new InvalidDataException($"{source}: unknown PNG compression method {body[10]} (expected 0, deflate)");
+        if (body[11] != 0) throw new InvalidDataException($"{source}: unknown PNG filter method {body[11]} (expected 0)");
+        if (body[12] == 1) throw new InvalidDataException($"{source}: interlaced PNGs are not supported");
+        if (body[12] != 0) throw new InvalidDataException($"{source}: unknown PNG interlace method {body[12]} (expected 0 or 1)");
+        var header = new Header((int)width, (int)height, bitDepth, colorType, samples);
+        if (header.ScanlineBytes > Array.MaxLength)
+            throw new InvalidDataException($"{source}: PNG image {header.Describe()} needs {header.ScanlineBytes} bytes of scanlines, more than one array can hold");
+        return header;
+    }
+
+    /// <summary>
+    /// Inflates exactly the scanline bytes the header declares. The buffer starts small and doubles as
+    /// data arrives, so memory follows what the compressed stream really holds, never the header's claim.
+    /// </summary>
+    private static byte[] Inflate(Stream compressed, Header header, string source)
+    {
+        long expected = header.ScanlineBytes;
+        var buffer = new byte[(int)Math.Min(expected, 64 * 1024)];
+        int read = 0;
+        try
+        {
+            using var z = new ZLibStream(compressed, CompressionMode.Decompress);
+            while (true)
             {
-                int a = x >= bpp ? cur[x - bpp] : 0;
-                int b = y > 0 ? prev[x] : 0;
-                int c = x >= bpp && y > 0 ? prev[x - bpp] : 0;
-                int predictor = filter switch
+                if (read == buffer.Length)
                 {
-                    0 => 0,
-                    1 => a,
-                    2 => b,
-                    3 => (a + b) / 2,
-                    4 => Paeth(a, b, c),
-                    _ => throw new InvalidDataException($"{source}: unknown PNG filter type {filter} on row {y}"),
-                };
-                cur[x] = (byte)(line[x] + predictor);
+                    if (read == expected) break;
+                    Array.Resize(ref buffer, (int)Math.Min(expected, 2L * buffer.Length));
+                }
+                int n = z.Read(buffer, read, buffer.Length - read);
+                if (n == 0)
+                    throw new InvalidDataException($"{source}: PNG image data is truncated: {header.Describe()} needs {expected} bytes of scanlines, the compressed data holds {read}");
+                read += n;
+            }
+            Span<byte> probe = stackalloc byte[1];
+            if (z.Read(probe) != 0)
+                throw new InvalidDataException($"{source}: too much image data: the compressed data holds more than the {expected} bytes of scanlines that {header.Describe()} needs");
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(source + ":", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{source}: corrupt compressed PNG image data (after {read} bytes): {e.Message}", e);
+        }
+        catch (IOException e)
+        {
+            // The input is a MemoryStream, so this is zlib: codes ZLibStream does not map to InvalidDataException
+            // come as (internal) ZLibException, an IOException, e.g. Z_NEED_DICT for a header with FDICT set.
+            throw new InvalidDataException($"{source}: corrupt compressed PNG image data (after {read} bytes; a preset dictionary is not allowed in PNG): {e.Message}", e);
+        }
+        return buffer;
+    }
+
+    /// <summary>Reverses the per-row filters in place: each row's bytes follow its filter-type byte.</summary>
+    private static void Unfilter(byte[] raw, Header header, string source)
+    {
+        int stride = (int)header.Stride, bpp = header.BytesPerPixel, row = stride + 1;
+        for (int y = 0; y < header.Height; y++)
+        {
+            int filter = raw[y * row];
+            var cur = raw.AsSpan(y * row + 1, stride);
+            var prev = y > 0 ? raw.AsSpan((y - 1) * row + 1, stride) : default;
+            switch (filter)
+            {
+                case 0:
+                    break;
+                case 1:
+                    for (int x = bpp; x < stride; x++) cur[x] += cur[x - bpp];
+                    break;
+                case 2:
+                    if (y > 0) for (int x = 0; x < stride; x++) cur[x] += prev[x];
+                    break;
+                case 3:
+                    for (int x = 0; x < stride; x++) cur[x] += (byte)(((x >= bpp ? cur[x - bpp] : 0) + (y > 0 ? prev[x] : 0)) / 2);
+                    break;
+                case 4:
+                    for (int x = 0; x < stride; x++)
+                    {
+                        int a = x >= bpp ? cur[x - bpp] : 0, b = y > 0 ? prev[x] : 0, c = x >= bpp && y > 0 ? prev[x - bpp] : 0;
+                        cur[x] += (byte)Paeth(a, b, c);
+                    }
+                    break;
+                default:
+                    throw new InvalidDataException($"{source}: unknown PNG filter type {filter} on row {y} (expected 0 to 4)");
             }
         }
-        return output;
     }
 
     private static int Paeth(int a, int b, int c)
@@ -110,35 +196,35 @@ public static class Png
         return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
     }
 
-    private static Image ToImage(byte[] data, int width, int height, int colorType, int bitDepth, int samples, byte[]? palette, string source)
+    /// <summary>8-bit pixels from the unfiltered scanlines: 16-bit samples keep their high byte, palettes expand to RGB, alpha is kept only for RGBA.</summary>
+    private static Image ToImage(byte[] raw, Header header, byte[]? palette, string source)
     {
-        int step = bitDepth / 8; // 16-bit samples keep their high byte
-        int n = width * height;
-        switch (colorType)
+        int width = header.Width, height = header.Height, row = (int)header.Stride + 1;
+        if (header.ColorType == 3)
         {
-            case 3:
-            {
-                if (palette is null) throw new InvalidDataException($"{source}: palette PNG without a PLTE chunk");
-                var rgb = new byte[n * 3];
-                for (int i = 0; i < n; i++)
+            var rgb = new byte[width * height * 3];
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++)
                 {
-                    int e = data[i] * 3;
-                    if (e + 2 >= palette.Length) throw new InvalidDataException($"{source}: palette index {data[i]} out of range");
-                    rgb[i * 3] = palette[e];
-                    rgb[i * 3 + 1] = palette[e + 1];
-                    rgb[i * 3 + 2] = palette[e + 2];
+                    int index = raw[y * row + 1 + x], e = index * 3;
+                    if (e + 2 >= palette!.Length) throw new InvalidDataException($"{source}: palette index {index} at pixel ({x}, {y}) is outside the {palette.Length / 3}-entry palette");
+                    int o = (y * width + x) * 3;
+                    rgb[o] = palette[e];
+                    rgb[o + 1] = palette[e + 1];
+                    rgb[o + 2] = palette[e + 2];
                 }
-                return new Image(width, height, 3, rgb);
-            }
-            default:
-            {
-                int channels = colorType switch { 0 or 4 => 1, 2 => 3, _ => 4 };
-                var px = new byte[n * channels];
-                for (int i = 0; i < n; i++)
-                    for (int ch = 0; ch < channels; ch++) px[i * channels + ch] = data[(i * samples + ch) * step];
-                return new Image(width, height, channels, px);
-            }
+            return new Image(width, height, 3, rgb);
         }
+        int channels = header.ColorType switch { 0 or 4 => 1, 2 => 3, _ => 4 };
+        int step = header.BitDepth / 8, bpp = header.BytesPerPixel;
+        var px = new byte[width * height * channels];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                int s = y * row + 1 + x * bpp, o = (y * width + x) * channels;
+                for (int ch = 0; ch < channels; ch++) px[o + ch] = raw[s + ch * step];
+            }
+        return new Image(width, height, channels, px);
     }
 
     /// <summary>Encodes an 8-bit gray, RGB or RGBA image (filter 0 per row, zlib-compressed).</summary>
@@ -184,25 +270,6 @@ public static class Png
         s.Write(crc);
     }
 
-    private static readonly uint[] CrcTable = BuildCrcTable();
-
-    private static uint[] BuildCrcTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
-    }
-
     /// <summary>The CRC-32 (ISO-HDLC) that PNG chunks carry.</summary>
-    public static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint c = 0xFFFFFFFFu;
-        foreach (byte b in data) c = CrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
-        return c ^ 0xFFFFFFFFu;
-    }
+    public static uint Crc32(ReadOnlySpan<byte> data) => System.IO.Hashing.Crc32.HashToUInt32(data);
 }
