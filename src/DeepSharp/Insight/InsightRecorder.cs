@@ -66,6 +66,7 @@ public sealed class InsightRecorder : ICallback
     private int _epoch;
     private bool _lossWarned;
     private double _lr = double.NaN; // the learning rate the armed step trains with
+    private double _nextLr = double.NaN; // the learning rate the next step trains with (a per-batch scheduler moves it after each step)
 
     public InsightRecorder(InsightOptions? options = null)
     {
@@ -90,18 +91,22 @@ public sealed class InsightRecorder : ICallback
     public void OnTrainBegin(Trainer trainer)
     {
         if (Log.BatchLosses.Count == 0) Log.FirstStep = trainer.Step + 1;
+        _nextLr = trainer.Optimizer.ParamGroups[0].Lr;
         if (IsRecordedStep(trainer.Step + 1)) Arm(trainer);
     }
 
     public void OnEpochBegin(Trainer trainer, int epoch)
     {
         _epoch = epoch;
-        if (Armed) _lr = trainer.Optimizer.ParamGroups[0].Lr; // an epoch scheduler has just stepped
+        _nextLr = trainer.Optimizer.ParamGroups[0].Lr; // an epoch scheduler has just stepped
+        if (Armed) _lr = _nextLr;
     }
 
     public void OnBatchEnd(Trainer trainer, long step, double loss)
     {
         Log.BatchLosses.Add(loss);
+        Log.Lrs.Add(_nextLr);
+        _nextLr = trainer.Optimizer.ParamGroups[0].Lr;
         if (!double.IsFinite(loss) && !_lossWarned)
         {
             _lossWarned = true;
