@@ -35,14 +35,35 @@ internal static class ReportCommand
 
     /// <summary>
     /// The recorder <c>train --report</c> adds to its callbacks: statistics every 50 steps, saved to
-    /// RUN_DIR/insight.json after every epoch, warnings printed as they happen.
+    /// RUN_DIR/insight.json after every epoch, warnings printed as they happen. A run resumed from the checkpoint
+    /// <paramref name="resumeFrom"/> continues the log in RUN_DIR, else the one of the checkpoint's run folder, so the
+    /// report covers the whole run; a fresh run starts a fresh log.
     /// </summary>
-    public static InsightRecorder CreateRecorder(string runDir, int every = 50) => new(new InsightOptions
+    public static InsightRecorder CreateRecorder(string runDir, string? resumeFrom = null, int every = 50)
     {
-        Every = every,
-        LogPath = Path.Combine(runDir, InsightLog.FileName),
-        OnWarning = w => AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(w.Message)}"),
-    });
+        InsightLog? earlier = null;
+        string?[] dirs = resumeFrom is null ? [] : [runDir, Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeFrom)))];
+        foreach (var dir in dirs)
+        {
+            var path = dir is null ? null : Path.Combine(dir, InsightLog.FileName);
+            if (path is null || !File.Exists(path)) continue;
+            try
+            {
+                earlier = InsightLog.Load(path);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new CliException($"--report: cannot continue the statistics of the earlier epochs: {e.Message}");
+            }
+            break;
+        }
+        return new InsightRecorder(new InsightOptions
+        {
+            Every = every,
+            LogPath = Path.Combine(runDir, InsightLog.FileName),
+            OnWarning = w => AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(w.Message)}"),
+        }, earlier);
+    }
 
     /// <summary>Builds the report of <paramref name="runDir"/> and returns the path of the HTML file.</summary>
     public static string Generate(string runDir, string? dataDir, string? output = null)

@@ -114,7 +114,7 @@ internal static class TrainCommand
                                $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {WorkerPool.Threads} threads");
 
         var checkpoints = new ModelCheckpoint(output.Sub("checkpoint"), monitor: "val_accuracy");
-        var recorder = s.Report ? ReportCommand.CreateRecorder(outDir) : null;
+        var recorder = s.Report ? ReportCommand.CreateRecorder(outDir, s.Resume) : null;
         var logger = new MetricsLogger(Path.Combine(outDir, "history.csv")) { Earlier = earlier };
         List<ICallback> callbacks = [checkpoints, logger];
         if (recorder is not null) callbacks.Add(recorder);
@@ -190,8 +190,9 @@ internal static class TrainCommand
         save(path);
         output.Complete();
         string where = batch > 0 ? $"during epoch {epoch + 1} (after batch {batch})" : $"after epoch {epoch}";
-        AnsiConsole.WriteLine($"interrupted {where}; saved a checkpoint to resume from: {path}");
-        AnsiConsole.WriteLine($"resume with: {CliRunner.CommandLineWith("--resume", path)}");
+        // Plain Console: a terminal soft-wraps these lines, so the command can be copied whole.
+        Console.Out.WriteLine($"interrupted {where}; saved a checkpoint to resume from: {path}");
+        Console.Out.WriteLine($"resume with: {CliRunner.CommandLineWith("--resume", path)}");
         Terminal.RestoreCursor();
         return Interruption.ExitCode;
     }
