@@ -73,6 +73,8 @@ internal static class ReportCommand
         var weightsPath = Path.Combine(runDir, "model.safetensors");
         if (!File.Exists(metricsPath)) throw new CliException($"report: '{metricsPath}' not found; train with deepsharp train --out {runDir} first");
         if (!File.Exists(weightsPath)) throw new CliException($"report: '{weightsPath}' not found; train with deepsharp train --out {runDir} first");
+        // --out is checked before the (slow) report is built.
+        using var folder = output is null ? null : OutputDirectory.Prepare(Path.GetDirectoryName(Path.GetFullPath(output))!, "--out");
         string json = File.ReadAllText(metricsPath);
         RunMetrics metrics;
         try
@@ -98,11 +100,10 @@ internal static class ReportCommand
         var report = ModelCatalog.IsLanguageModel(modelName)
             ? LanguageModelReport(runDir, json, metricsPath, weightsPath, modelName)
             : ClassifierReport(runDir, metrics, dataDir, modelName, weightsPath, content);
-        if (output is null) return RunReport.Write(runDir, report);
-        var dir = Path.GetDirectoryName(Path.GetFullPath(output))!;
-        Directory.CreateDirectory(dir);
-        AtomicFile.WriteAllText(output, RunReport.Render(report));
-        return output;
+        if (folder is null) return RunReport.Write(runDir, report);
+        AtomicFile.WriteAllText(output!, RunReport.Render(report));
+        folder.Complete();
+        return output!;
     }
 
     private static ReportData ClassifierReport(string runDir, RunMetrics metrics, string? dataDir, string modelName, string weightsPath, SafeTensorsContent content)

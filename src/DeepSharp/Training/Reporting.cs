@@ -39,6 +39,7 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
     private int _epoch;
     private int _batches;
     private TimeSpan _lastLine;
+    private int _startBatch; // batches of the epoch done before this run (a resumed epoch); -1 until the first batch
 
     /// <summary>Time between progress lines within an epoch when the console is not interactive.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(15);
@@ -57,6 +58,7 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
         _batches = batches;
         _epochClock.Restart();
         _lastLine = TimeSpan.Zero;
+        _startBatch = -1;
         if (!_console.Profile.Capabilities.Interactive) return;
         var ready = new TaskCompletionSource();
         _done = new TaskCompletionSource();
@@ -76,6 +78,7 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
 
     public void BatchEnd(int batch, double meanLoss, double? accuracy, double samplesPerSecond)
     {
+        if (_startBatch < 0) _startBatch = batch - 1;
         if (_task is not null)
         {
             _task.Value = batch;
@@ -94,7 +97,8 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
         };
         if (accuracy is double acc) parts.Add($"accuracy {Percent(acc)}");
         parts.Add($"{samplesPerSecond:N0} {RateUnit}");
-        if (batch > 0) parts.Add($"{elapsed.TotalSeconds:F0}s elapsed, about {elapsed.TotalSeconds / batch * (_batches - batch):F0}s left in the epoch");
+        int done = batch - _startBatch;
+        if (done > 0) parts.Add($"{elapsed.TotalSeconds:F0}s elapsed, about {elapsed.TotalSeconds / done * (_batches - batch):F0}s left in the epoch");
         _console.WriteLine(string.Join("  ", parts));
     }
 

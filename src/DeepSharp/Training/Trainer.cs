@@ -144,7 +144,7 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         long correct = 0, samples = 0, classified = 0;
-        int batch = 0;
+        int batch = 0, first = train.State.Batch; // batches of this epoch done before a resume (0 otherwise)
         Reporter.EpochBegin(Epoch, train.Count);
         foreach (var (input, target) in train)
         {
@@ -168,7 +168,7 @@ public sealed class Trainer
             }
             batch++;
             foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, l);
-            Reporter.BatchEnd(batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
+            Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
             if (cancellationToken.IsCancellationRequested)
             {
                 var position = train.State;

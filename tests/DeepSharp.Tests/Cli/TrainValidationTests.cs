@@ -77,6 +77,17 @@ public sealed class TrainValidationTests
     }
 
     [Fact]
+    public void ReportChecksItsOutBeforeWorking()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("run"));
+        File.WriteAllText(Path.Combine(dir.File("run"), "metrics.json"), "{}");
+        File.WriteAllText(Path.Combine(dir.File("run"), "model.safetensors"), "");
+        var r = CliProcess.Run(dir.Path, "report", dir.File("run"), "--out", "/proc/deepsharp_out/report.html");
+        AssertCleanFailure(r, "--out: cannot write to '/proc/deepsharp_out'");
+    }
+
+    [Fact]
     public void AnExistingOutFolderIsNeverRemoved()
     {
         using var dir = new TempDir();

@@ -32,6 +32,11 @@ public sealed class ResumeAndInterruptTests
         return (trainer, model, loader);
     }
 
+    private sealed class BatchRecorder(List<int> batches) : ITrainingReporter
+    {
+        public void BatchEnd(int batch, double meanLoss, double? accuracy, double samplesPerSecond) => batches.Add(batch);
+    }
+
     private static float[] Weights(Module model) => model.Parameters().SelectMany(p => p.ToArray<float>()).ToArray();
 
     private sealed class CancelAt(long step, CancellationTokenSource source) : ICallback
@@ -65,9 +70,13 @@ public sealed class ResumeAndInterruptTests
         var (resumed, resumedModel, resumedLoader) = Setup(data, 3, perBatch);
         resumed.LoadCheckpoint(dir.File("ckpt.safetensors"));
         Assert.Equal(4, resumed.ResumePosition!.Batch);
-        var rest = resumed.Fit(resumedLoader, epochs: 3);
+        var batches = new List<int>();
+        var reporting = new Trainer(resumed.Model, (o, t) => Functional.CrossEntropy(o, t), resumed.Optimizer, resumed.Options with { Reporter = new BatchRecorder(batches) });
+        reporting.LoadCheckpoint(dir.File("ckpt.safetensors"));
+        var rest = reporting.Fit(resumedLoader, epochs: 3);
+        Assert.Equal(5, batches[0]); // the resumed epoch reports its batches by their place in the epoch: 5..10
         Assert.False(rest.Interrupted);
-        Assert.Equal(straight.Step, resumed.Step);
+        Assert.Equal(straight.Step, reporting.Step);
         Assert.Equal(Weights(straightModel), Weights(resumedModel));
     }
 
