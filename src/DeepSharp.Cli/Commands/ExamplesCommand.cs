@@ -19,15 +19,25 @@ internal static class ExamplesCommand
 
     public static Command Create()
     {
-        var name = new Argument<string>("name") { Description = "one of: " + string.Join(", ", All.Keys) };
+        var name = new Argument<string?>("name") { Description = "one of: " + string.Join(", ", All.Keys) + " (without a name: the list)", Arity = ArgumentArity.ZeroOrOne };
         var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
-        var command = new Command("examples", "Run a classic demonstration: " + string.Join("; ", All.Select(kv => $"{kv.Key} ({kv.Value.Help})"))) { name, seed };
+        var command = new Command("examples", "Run a classic demonstration; without a name, list them") { name, seed };
         command.SetAction(p =>
         {
-            string n = p.GetValue(name)!;
+            string? n = p.GetValue(name);
+            if (n is null) return List();
             if (!All.TryGetValue(n, out var example)) throw new CliException($"unknown example '{n}'; available: {string.Join(", ", All.Keys)}");
             return example.Run(p.GetValue(seed));
         });
         return command;
+    }
+
+    /// <summary>The examples, one per line with what each shows, and how to run one.</summary>
+    private static int List()
+    {
+        int width = All.Keys.Max(k => k.Length);
+        Console.WriteLine("examples (run one with: deepsharp examples NAME):");
+        foreach (var (key, (help, _)) in All) Console.WriteLine($"  {key.PadRight(width)}  {help}");
+        return 0;
     }
 }

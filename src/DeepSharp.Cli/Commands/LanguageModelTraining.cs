@@ -36,19 +36,10 @@ internal static class LanguageModelTraining
     internal static int Run(TrainCommand.TrainSettings s)
     {
         ArgumentNullException.ThrowIfNull(s);
-        if (s.Model is not ("char-lstm" or "char-gru"))
-            throw new CliException($"--data {s.Data} is text: train a character model with --model char-lstm or --model char-gru (got '{s.Model}')");
-        if (s.Epochs < 0) throw new CliException($"--epochs must be non-negative, got {s.Epochs}");
-        if (s.BatchSize <= 0) throw new CliException($"--batch-size must be positive, got {s.BatchSize}");
-        if (s.Threads is int t)
-        {
-            if (t < 1) throw new CliException($"--threads must be at least 1, got {t}");
-            WorkerPool.Threads = t;
-        }
+        if (!ModelCatalog.IsLanguageModel(s.Model))
+            throw new CliException($"--data {s.Data} is text: train a character model with --model {string.Join(" or --model ", ModelCatalog.LanguageModels)} (got '{s.Model}')");
         if (s.Augment is not null) throw new CliException("--augment applies to image data; character models train on text without augmentation");
-        if (s.Resume is not null && !File.Exists(s.Resume)) throw new CliException($"--resume: checkpoint '{s.Resume}' not found");
-        string outDir = s.Out ?? Path.Combine("runs", s.Model);
-        Directory.CreateDirectory(outDir);
+        if (s.Label is not null) throw new CliException("--label applies to CSV data; character models train on text");
 
         var (dataName, text) = LoadText(s.Data, s.DataDir);
         var (trainText, validationText) = TinyShakespeare.Split(text, ValidationFraction);
@@ -57,6 +48,8 @@ internal static class LanguageModelTraining
         var validationTokens = vocabulary.Encode(validationText);
         if (trainTokens.Length < s.BatchSize * (SequenceLength + 1))
             throw new CliException($"--data: {trainTokens.Length:N0} training characters cannot fill {s.BatchSize} streams of {SequenceLength + 1}; use a longer text or a smaller --batch-size");
+        using var output = OutputDirectory.Prepare(s.Out ?? Path.Combine("runs", s.Model));
+        string outDir = output.Path;
 
         Generator.Default.ManualSeed((ulong)s.Seed);
         var generator = new Generator((ulong)s.Seed);
@@ -65,7 +58,7 @@ internal static class LanguageModelTraining
         double lr = s.Lr ?? DefaultLr;
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
         int batchesPerEpoch = new StreamBatches(trainTokens, s.BatchSize, SequenceLength).Count;
-        var (scheduler, perBatch) = CreateSchedule(s.Schedule, optimizer, s.Epochs, batchesPerEpoch);
+        var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, batchesPerEpoch, cosinePerBatch: true);
         var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
         {
             BatchSize = s.BatchSize,
@@ -73,40 +66,73 @@ internal static class LanguageModelTraining
             ClipGradNorm = ClipNorm,
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
-            Reporter = new PerplexityReporter(new ConsoleReporter()),
-            CheckpointDirectory = Path.Combine(outDir, "checkpoint"),
+            Reporter = new PerplexityReporter(new ConsoleReporter { RateUnit = "chars/s" }),
+            CheckpointDirectory = output.Sub("checkpoint"),
             Generators = [generator],
         });
+        List<Dictionary<string, double>> earlier = [];
         if (s.Resume is not null)
         {
-            trainer.LoadCheckpoint(s.Resume);
-            AnsiConsole.MarkupLine($"[grey]resumed from {Markup.Escape(s.Resume)} after epoch {trainer.Epoch}[/]");
+            TrainCommand.Resume(s, trainer.LoadCheckpoint, () => trainer.Epoch);
+            earlier = EarlierHistory(s.Resume, outDir, trainer.Epoch);
+            var at = trainer.ResumeBatch > 0 ? $", batch {trainer.ResumeBatch} of epoch {trainer.Epoch + 1}" : "";
+            AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
+                (scheduler is null ? "" : $", {s.Schedule} schedule re-planned for {s.Epochs} epochs (lr now {optimizer.ParamGroups[0].Lr:G4})")));
         }
         AnsiConsole.MarkupLine(Markup.Escape($"{s.Model} on {dataName}: {trainTokens.Length:N0} train / {validationTokens.Length:N0} validation characters, " +
             $"{vocabulary.Count} symbols; embedding {config.EmbeddingDim}, {config.NumLayers}x{config.HiddenSize} {config.Cell.ToUpperInvariant()}, dropout {config.Dropout}, {model.ParameterCount:N0} parameters; " +
             $"{s.Optimizer} lr {lr.ToString(CultureInfo.InvariantCulture)} ({s.Schedule}), batch {s.BatchSize} x {SequenceLength} steps, clip {ClipNorm}, {WorkerPool.Threads} threads"));
 
-        var history = trainer.Fit(trainTokens, validationTokens, s.Epochs);
+        TrainingHistory history;
+        using (Interruption.Current.BeginGraceful("training"))
+            history = trainer.Fit(trainTokens, validationTokens, s.Epochs, Interruption.Current.Token);
+        if (history.Interrupted) return TrainCommand.Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
+
         double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens);
-        model.Save(Path.Combine(outDir, "model.safetensors"));
+        model.Save(Path.Combine(outDir, "model.safetensors")); // metadata: model name, configuration, vocabulary
         vocabulary.Save(Path.Combine(outDir, "vocab.json"));
         AtomicFile.WriteAllText(Path.Combine(outDir, "char_rnn.json"), config.ToJson());
 
         string prime = validationText.Length > 0 && SamplePrime.All(c => vocabulary.Contains(c.ToString())) ? SamplePrime : "";
         string sample = model.Sample(prime, 300, new SamplingOptions(0.8), (ulong)s.Seed);
-        var metrics = LanguageModelMetrics.From(s, dataName, config, model.ParameterCount, lr, validation, history, trainer.Epoch, sample);
+        var rows = earlier.Concat(history.Epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 })).ToList();
+        var metrics = LanguageModelMetrics.From(s, dataName, config, model.ParameterCount, lr, validation, rows, history.WallSeconds, trainer.Epoch, sample);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, LanguageModelJson.Default.LanguageModelMetrics));
+        output.Complete();
         Summary(metrics, outDir);
         AnsiConsole.MarkupLine("[bold]sample[/] (temperature 0.8):");
-        Console.WriteLine(sample);
+        AnsiConsole.WriteLine(sample);
+        if (s.Report) AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(ReportCommand.Generate(outDir, s.DataDir))}[/]");
         return 0;
+    }
+
+    /// <summary>The epochs before the resume, from DIR/metrics.json or the checkpoint's run folder (rows up to <paramref name="epoch"/>).</summary>
+    private static List<Dictionary<string, double>> EarlierHistory(string resume, string outDir, int epoch)
+    {
+        var runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resume)));
+        foreach (var path in new[] { Path.Combine(outDir, "metrics.json"), runDir is null ? null : Path.Combine(runDir, "metrics.json") })
+        {
+            if (path is null || !File.Exists(path)) continue;
+            try
+            {
+                var previous = JsonSerializer.Deserialize(File.ReadAllText(path), LanguageModelJson.Default.LanguageModelMetrics);
+                return previous?.History?.Where(r => r.TryGetValue("epoch", out double e) && e <= epoch).ToList() ?? [];
+            }
+            catch (JsonException e)
+            {
+                throw new CliException($"--resume: the history of the earlier epochs, '{path}', is not readable: {e.Message}");
+            }
+        }
+        return [];
     }
 
     /// <summary>The corpus: tinyshakespeare (default; also for the image default "fashion-mnist") or text:PATH.</summary>
     private static (string Name, string Text) LoadText(string spec, string? dataDir)
     {
+        if (dataDir is not null && !Directory.Exists(dataDir)) throw new CliException($"--data-dir: directory '{dataDir}' does not exist");
         if (spec.StartsWith("text:", StringComparison.Ordinal))
         {
+            if (dataDir is not null) throw new CliException($"--data-dir applies to tinyshakespeare; --data {spec} names its file itself");
             var path = spec[5..];
             if (!File.Exists(path)) throw new CliException($"--data: text file '{path}' not found");
             var text = File.ReadAllText(path);
@@ -130,15 +156,6 @@ internal static class LanguageModelTraining
             throw new CliException(e.Message);
         }
     }
-
-    /// <summary>cosine: anneal to 0 over all batches of the run (stepped per batch); step: x0.1 every third of the epochs; none.</summary>
-    private static (LRScheduler? Scheduler, bool PerBatch) CreateSchedule(string name, Optimizer optimizer, int epochs, int batchesPerEpoch) => name switch
-    {
-        "cosine" => (new CosineAnnealingLR(optimizer, Math.Max(epochs * batchesPerEpoch, 1)), true),
-        "step" => (new StepLR(optimizer, Math.Max(epochs / 3, 1), 0.1), false),
-        "none" => (null, false),
-        _ => throw new CliException($"unknown --lr-schedule '{name}'; expected cosine, step or none"),
-    };
 
     private static void Summary(LanguageModelMetrics m, string outDir)
     {
@@ -197,12 +214,12 @@ internal sealed record LanguageModelMetrics(
     List<Dictionary<string, double>> History,
     string Sample)
 {
+    /// <summary>The metrics of a run; <paramref name="rows"/> holds every epoch (those before a resume included), with 1-based "epoch".</summary>
     public static LanguageModelMetrics From(TrainCommand.TrainSettings s, string data, CharRnnConfig config, long parameters, double lr, double validation,
-        TrainingHistory history, int epochs, string sample)
+        List<Dictionary<string, double>> rows, double wallSeconds, int epochs, string sample)
     {
-        var rows = history.Epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 }).ToList();
         double tps = rows.Count > 0 ? rows.Average(r => r.GetValueOrDefault("tokens_per_second")) : 0;
-        return new LanguageModelMetrics(s.Model, data, validation, validation, Math.Exp(validation), validation / Math.Log(2), epochs, history.WallSeconds,
+        return new LanguageModelMetrics(s.Model, data, validation, validation, Math.Exp(validation), validation / Math.Log(2), epochs, wallSeconds,
             tps, tps, parameters, config, s.BatchSize, LanguageModelTraining.SequenceLength, lr, s.Optimizer, s.Schedule, LanguageModelTraining.ClipNorm, rows, sample);
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DeepSharp.Cli.Support;
 using DeepSharp.Data;
+using DeepSharp.Training;
 using Spectre.Console;
 
 namespace DeepSharp.Cli.Commands;
@@ -10,23 +11,27 @@ internal static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = Inputs.ModelHelp, Required = true };
-        var weights = new Option<string>("--weights") { Description = "safetensors weights", Required = true };
+        var model = new Option<string?>("--model") { Description = ModelCatalog.Help(languageModels: false) + " (default: the model named in the weights file)" };
+        var weights = new Option<string>("--weights") { Description = Weights.Help, Required = true };
         var input = new Option<string>("--input") { Description = "a PNG or PGM image, or an IDX images file (with --index)", Required = true };
         var index = new Option<int>("--index") { Description = "image index inside an IDX file", DefaultValueFactory = _ => 0 };
         var data = new Option<string>("--data") { Description = "dataset whose class names and normalisation to use", DefaultValueFactory = _ => "fashion-mnist" };
         var command = new Command("predict", "Class probabilities for one image") { model, weights, input, index, data };
-        command.SetAction(p => Run(p.GetValue(model)!, p.GetValue(weights)!, p.GetValue(input)!, p.GetValue(index), p.GetValue(data)!));
+        command.SetAction(p => Run(p.GetValue(model), p.GetValue(weights)!, p.GetValue(input)!, p.GetValue(index), p.GetValue(data)!));
         return command;
     }
 
-    private static int Run(string modelName, string weights, string inputPath, int index, string dataName)
+    private static int Run(string? modelOption, string weights, string inputPath, int index, string dataName)
     {
+        if (modelOption is not null) ModelCatalog.Require(modelOption, "predict", languageModels: false);
+        if (dataName is not ("fashion-mnist" or "mnist")) throw new CliException($"predict: --data names the class names to use: fashion-mnist or mnist, got '{dataName}'");
+        var (path, content, modelName) = Weights.Open(weights, modelOption, "predict");
+        ModelCatalog.Require(modelName, "predict", languageModels: false);
         if (!File.Exists(inputPath)) throw new CliException($"--input: file '{inputPath}' not found");
         var image = LoadImage(inputPath, index);
         var classes = dataName == "mnist" ? Mnist.Classes : FashionMnist.Classes;
-        var model = Inputs.CreateModel(modelName, new DataChoice(dataName, null!, null!, null!, 784, classes.Count, classes));
-        Weights.Load(model, weights);
+        var model = ModelCatalog.CreateClassifier(modelName, 784, classes.Count);
+        Weights.Load(model, modelName, path, content);
         model.Eval();
         Tensor probabilities;
         using (Autograd.NoGrad())
@@ -42,7 +47,7 @@ internal static class PredictCommand
         foreach (int k in Enumerable.Range(0, p.Length).OrderByDescending(k => p[k]))
         {
             string name = p.Length == classes.Count ? classes[k] : k == 1 ? "positive" : "negative";
-            table.AddRow(Markup.Escape(name), $"{p[k]:P2}", new string('#', (int)Math.Round(p[k] * 30)));
+            table.AddRow(Markup.Escape(name), ConsoleReporter.Percent(p[k]), new string('#', (int)Math.Round(p[k] * 30)));
         }
         AnsiConsole.Write(table);
         return 0;

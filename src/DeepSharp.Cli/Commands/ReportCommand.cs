@@ -4,6 +4,8 @@ using System.Text.Json;
 using DeepSharp.Cli.Support;
 using DeepSharp.Data;
 using DeepSharp.Insight;
+using DeepSharp.Models;
+using DeepSharp.Training;
 using DeepSharp.Serialization;
 using Spectre.Console;
 
@@ -33,14 +35,35 @@ internal static class ReportCommand
 
     /// <summary>
     /// The recorder <c>train --report</c> adds to its callbacks: statistics every 50 steps, saved to
-    /// RUN_DIR/insight.json after every epoch, warnings printed as they happen.
+    /// RUN_DIR/insight.json after every epoch, warnings printed as they happen. A run resumed from the checkpoint
+    /// <paramref name="resumeFrom"/> continues the log in RUN_DIR, else the one of the checkpoint's run folder, so the
+    /// report covers the whole run; a fresh run starts a fresh log.
     /// </summary>
-    public static InsightRecorder CreateRecorder(string runDir, int every = 50) => new(new InsightOptions
+    public static InsightRecorder CreateRecorder(string runDir, string? resumeFrom = null, int every = 50)
     {
-        Every = every,
-        LogPath = Path.Combine(runDir, InsightLog.FileName),
-        OnWarning = w => AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(w.Message)}"),
-    });
+        InsightLog? earlier = null;
+        string?[] dirs = resumeFrom is null ? [] : [runDir, Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeFrom)))];
+        foreach (var dir in dirs)
+        {
+            var path = dir is null ? null : Path.Combine(dir, InsightLog.FileName);
+            if (path is null || !File.Exists(path)) continue;
+            try
+            {
+                earlier = InsightLog.Load(path);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new CliException($"--report: cannot continue the statistics of the earlier epochs: {e.Message}");
+            }
+            break;
+        }
+        return new InsightRecorder(new InsightOptions
+        {
+            Every = every,
+            LogPath = Path.Combine(runDir, InsightLog.FileName),
+            OnWarning = w => AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(w.Message)}"),
+        }, earlier);
+    }
 
     /// <summary>Builds the report of <paramref name="runDir"/> and returns the path of the HTML file.</summary>
     public static string Generate(string runDir, string? dataDir, string? output = null)
@@ -50,27 +73,58 @@ internal static class ReportCommand
         var weightsPath = Path.Combine(runDir, "model.safetensors");
         if (!File.Exists(metricsPath)) throw new CliException($"report: '{metricsPath}' not found; train with deepsharp train --out {runDir} first");
         if (!File.Exists(weightsPath)) throw new CliException($"report: '{weightsPath}' not found; train with deepsharp train --out {runDir} first");
-        var metrics = JsonSerializer.Deserialize(File.ReadAllText(metricsPath), CliJson.Default.RunMetrics)
-            ?? throw new CliException($"report: '{metricsPath}' is empty");
+        // --out is checked before the (slow) report is built.
+        using var folder = output is null ? null : OutputDirectory.Prepare(Path.GetDirectoryName(Path.GetFullPath(output))!, "--out");
+        string json = File.ReadAllText(metricsPath);
+        RunMetrics metrics;
+        try
+        {
+            metrics = JsonSerializer.Deserialize(json, CliJson.Default.RunMetrics) ?? throw new CliException($"report: '{metricsPath}' is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"report: '{metricsPath}' is not a metrics file written by deepsharp train ({e.Message})");
+        }
+        SafeTensorsContent content;
+        try
+        {
+            content = SafeTensors.Load(weightsPath);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            throw new CliException($"report: cannot read '{weightsPath}': {CliRunner.OneLine(e)}");
+        }
+        string modelName = Weights.SavedModel(content) ?? metrics.Model
+            ?? throw new CliException($"report: neither '{weightsPath}' nor '{metricsPath}' says which model the run trained");
+        ModelCatalog.Require(modelName, "report", languageModels: true);
+        var report = ModelCatalog.IsLanguageModel(modelName)
+            ? LanguageModelReport(runDir, json, metricsPath, weightsPath, modelName)
+            : ClassifierReport(runDir, metrics, dataDir, modelName, weightsPath, content);
+        if (folder is null) return RunReport.Write(runDir, report);
+        AtomicFile.WriteAllText(output!, RunReport.Render(report));
+        folder.Complete();
+        return output!;
+    }
+
+    private static ReportData ClassifierReport(string runDir, RunMetrics metrics, string? dataDir, string modelName, string weightsPath, SafeTensorsContent content)
+    {
         var statsPath = Path.Combine(runDir, InsightLog.FileName);
         var stats = File.Exists(statsPath) ? InsightLog.Load(statsPath) : null;
-        string modelName = SafeTensors.Load(weightsPath).Metadata.TryGetValue("model", out var saved) ? saved : metrics.Model;
-
         var (test, data) = TestSet(metrics.Data, dataDir);
-        var model = Inputs.CreateModel(modelName, data);
-        Weights.Load(model, weightsPath);
+        var model = ModelCatalog.CreateClassifier(modelName, data);
+        Weights.Load(model, modelName, weightsPath, content);
         var summary = new List<KeyValuePair<string, string>>
         {
             new("model", $"{modelName} ({model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters)"),
             new("data", metrics.Data),
-            new("test accuracy", metrics.TestAccuracy is double a ? a.ToString("P2", CultureInfo.InvariantCulture) : "–"),
+            new("test accuracy", metrics.TestAccuracy is double a ? ConsoleReporter.Percent(a) : "–"),
             new("test loss", metrics.TestLoss.ToString("F4", CultureInfo.InvariantCulture)),
             new("epochs", metrics.Epochs.ToString(CultureInfo.InvariantCulture)),
             new("wall time", $"{metrics.WallSeconds:F1} s"),
             new("training throughput", $"{metrics.SamplesPerSecond:N0} samples/s"),
             new("statistics", stats is null ? "not recorded (train with --report)" : $"every {stats.Every} steps, {stats.Steps.Count} records, {stats.Warnings.Count} warnings"),
         };
-        var report = ReportBuilder.Build(model, new ReportInputs
+        return ReportBuilder.Build(model, new ReportInputs
         {
             Title = $"DeepSharp report: {modelName} on {metrics.Data}",
             TestInputs = test.Inputs,
@@ -81,11 +135,70 @@ internal static class ReportCommand
             Summary = summary,
             ConfusionMatrix = metrics.ConfusionMatrix,
         });
-        if (output is null) return RunReport.Write(runDir, report);
-        var dir = Path.GetDirectoryName(Path.GetFullPath(output))!;
-        Directory.CreateDirectory(dir);
-        AtomicFile.WriteAllText(output, RunReport.Render(report));
-        return output;
+    }
+
+    /// <summary>
+    /// The report of a character language model: summary, loss and learning-rate curves, the LSTM's gates over a
+    /// sample of its own text; the class-based sections say why they are empty.
+    /// </summary>
+    private static ReportData LanguageModelReport(string runDir, string json, string metricsPath, string weightsPath, string modelName)
+    {
+        LanguageModelMetrics m;
+        try
+        {
+            m = JsonSerializer.Deserialize(json, LanguageModelJson.Default.LanguageModelMetrics) ?? throw new CliException($"report: '{metricsPath}' is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"report: '{metricsPath}' is not the metrics file of a {modelName} run ({e.Message})");
+        }
+        CharRnn model;
+        try
+        {
+            model = CharRnn.Load(weightsPath);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliException($"report: {e.Message}");
+        }
+        var summary = new List<KeyValuePair<string, string>>
+        {
+            new("model", $"{modelName} ({model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters; {model.Config.NumLayers}x{model.Config.HiddenSize} {model.Config.Cell.ToUpperInvariant()}, vocabulary {model.Config.VocabSize})"),
+            new("data", m.Data),
+            new("validation loss", $"{m.ValLoss:F4} nats/char ({m.BitsPerChar:F3} bits/char)"),
+            new("validation perplexity", $"{m.Perplexity:F3}"),
+            new("epochs", m.Epochs.ToString(CultureInfo.InvariantCulture)),
+            new("wall time", $"{m.WallSeconds:F1} s"),
+            new("training throughput", $"{m.TokensPerSecond:N0} chars/s"),
+            new("sample (temperature 0.8)", m.Sample),
+            new("statistics", "not recorded: activation and gradient statistics are recorded for the classifiers"),
+        };
+        var (attention, gates) = (new List<LabeledImage>(), new List<LabeledImage>());
+        if (model.Vocabulary is { } vocabulary && m.Sample.Length > 1)
+        {
+            var text = new string(m.Sample.Where(ch => vocabulary.Contains(ch.ToString())).Take(80).ToArray());
+            if (text.Length > 1) (attention, gates) = ReportBuilder.SequenceViews(model, Tensor.From(vocabulary.Encode(text), 1, text.Length));
+        }
+        string notClasses = $"{modelName} is a character language model: it predicts the next character, so there are no class predictions to show.";
+        var notes = new Dictionary<string, string>
+        {
+            ["activations"] = "Activation statistics are recorded for the classifiers (train --report); not for character models.",
+            ["gradients"] = "Gradient statistics are recorded for the classifiers (train --report); not for character models.",
+            ["confusion"] = notClasses,
+            ["misclassified"] = notClasses,
+            ["attributions"] = "Attributions explain image classifiers; a character model has no image input.",
+            ["filters"] = "A character model has no convolutional layer, so there are no filters or feature maps to show.",
+        };
+        if (gates.Count == 0) notes["attention"] = $"{modelName} has no LSTM or attention layer whose gates or weights could be shown.";
+        return new ReportData
+        {
+            Title = $"DeepSharp report: {modelName} on {m.Data}",
+            Summary = summary,
+            History = m.History.Select(h => (IReadOnlyDictionary<string, double>)h).ToList(),
+            Attention = attention,
+            Gates = gates,
+            Notes = notes,
+        };
     }
 
     /// <summary>The test split of --data as one tensor pair, and the dataset description the zoo needs.</summary>
@@ -93,7 +206,7 @@ internal static class ReportCommand
     {
         if (spec is "fashion-mnist" or "mnist")
         {
-            var options = new MnistOptions(Directory: dataDir);
+            var options = new MnistOptions(Directory: Inputs.ImageDataDirectory(spec, dataDir, training: false));
             var test = spec == "fashion-mnist" ? FashionMnist.Test(options) : Mnist.Test(options);
             var classes = spec == "fashion-mnist" ? FashionMnist.Classes : Mnist.Classes;
             return (test, new DataChoice(spec, test, test, test, 784, classes.Count, classes));

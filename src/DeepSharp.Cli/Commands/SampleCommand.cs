@@ -13,7 +13,7 @@ internal static class SampleCommand
 {
     public static Command Create()
     {
-        var weights = new Option<string>("--weights") { Description = "run directory (uses model.safetensors, else checkpoint/best or last) or a .safetensors file", Required = true };
+        var weights = new Option<string>("--weights") { Description = Weights.Help, Required = true };
         var length = new Option<int>("--length") { Description = "characters to generate", DefaultValueFactory = _ => 500 };
         var temperature = new Option<double>("--temperature") { Description = "softmax temperature: below 1 is more conservative, 0 is greedy", DefaultValueFactory = _ => 0.8 };
         var prime = new Option<string>("--prime") { Description = "text to start from (default: a newline)", DefaultValueFactory = _ => "" };
@@ -29,7 +29,7 @@ internal static class SampleCommand
         if (length < 0) throw new CliException($"--length must be non-negative, got {length}");
         if (!(temperature >= 0) || double.IsInfinity(temperature)) throw new CliException($"--temperature must be >= 0 (0 = greedy), got {temperature}");
         if (topK is int k && k <= 0) throw new CliException($"--top-k must be positive, got {k}");
-        string path = ResolveWeights(weights);
+        string path = Weights.Resolve(weights);
         CharRnn model;
         try
         {
@@ -37,7 +37,7 @@ internal static class SampleCommand
         }
         catch (InvalidDataException e)
         {
-            throw new CliException($"--weights: {e.Message}");
+            throw new CliException($"--weights: {e.Message}; sample generates text with {string.Join(" or ", ModelCatalog.LanguageModels)}");
         }
         var vocabulary = model.Vocabulary ?? throw new CliException($"--weights: '{path}' has no vocabulary (no 'vocabulary' metadata and no vocab.json beside it)");
         foreach (char c in prime)
@@ -47,15 +47,5 @@ internal static class SampleCommand
         if (seed is null) Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"(seed {s})"));
         Console.WriteLine(model.Sample(prime, length, new SamplingOptions(temperature, topK), s));
         return 0;
-    }
-
-    /// <summary>A file as given; a directory's model.safetensors, else its checkpoint/best.safetensors or checkpoint/last.safetensors.</summary>
-    private static string ResolveWeights(string weights)
-    {
-        if (File.Exists(weights)) return weights;
-        if (!Directory.Exists(weights)) throw new CliException($"--weights: '{weights}' is neither a file nor a directory");
-        string[] candidates = [Path.Combine(weights, "model.safetensors"), Path.Combine(weights, "checkpoint", "best.safetensors"), Path.Combine(weights, "checkpoint", "last.safetensors")];
-        return candidates.FirstOrDefault(File.Exists)
-            ?? throw new CliException($"--weights: no model in '{weights}' (looked for {string.Join(", ", candidates)})");
     }
 }

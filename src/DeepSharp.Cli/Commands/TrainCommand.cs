@@ -16,22 +16,23 @@ internal static class TrainCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = Inputs.ModelHelp, DefaultValueFactory = _ => DefaultModel };
+        var model = new Option<string>("--model") { Description = ModelCatalog.Help(languageModels: true) + "; " + ModelCatalog.LayoutRule, DefaultValueFactory = _ => DefaultModel };
         var data = new Option<string>("--data") { Description = Inputs.DataHelp, DefaultValueFactory = _ => "fashion-mnist" };
-        var dataDir = new Option<string?>("--data-dir") { Description = "directory holding the dataset files (default: search DEEPSHARP_DATA, data/, /usr/share/datasets)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "directory holding the dataset files (default: search DEEPSHARP_DATA, data/, /usr/share/datasets); when given, the data must be there" };
         var label = new Option<string?>("--label") { Description = "CSV label column name (default: last column)" };
-        var epochs = new Option<int>("--epochs") { Description = "number of epochs", DefaultValueFactory = _ => 10 };
+        var epochs = new Option<int>("--epochs") { Description = "total number of epochs (with --resume: including those already trained)", DefaultValueFactory = _ => 10 };
         var batch = new Option<int>("--batch-size") { Description = "mini-batch size", DefaultValueFactory = _ => 64 };
-        var lr = new Option<double?>("--lr") { Description = "learning rate (default: 0.05 for sgd, 1e-3 for adam, 2e-3 for adam on lenet5)" };
+        var lr = new Option<double?>("--lr") { Description = "learning rate, positive (default: 0.05 for sgd, 1e-3 for adam, 2e-3 for adam on lenet5)" };
         var optimizer = new Option<string>("--optimizer") { Description = Choices.OptimizerHelp, DefaultValueFactory = _ => "adam" };
-        var schedule = new Option<string>("--lr-schedule") { Description = "cosine (anneal to 0 over the run, default), step (x0.1 every third of the run) or none", DefaultValueFactory = _ => "cosine" };
+        var schedule = new Option<string>("--lr-schedule") { Description = Choices.ScheduleHelp, DefaultValueFactory = _ => "cosine" };
         var augment = new Option<string?>("--augment") { Description = "training-image augmentation, comma-separated: " + AugmentationParser.Help };
         var seed = new Option<int>("--seed") { Description = "random seed (same seed, same run)", DefaultValueFactory = _ => 42 };
         var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
         var output = new Option<string?>("--out") { Description = "output directory (default: runs/MODEL)" };
-        var resume = new Option<string?>("--resume") { Description = "checkpoint file to resume from (e.g. runs/mlp/checkpoint/last.safetensors)" };
-        var report = new Option<bool>("--report") { Description = "record activation and gradient statistics every 50 steps and write DIR/report.html" };
-        var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/ and DIR/metrics.json")
+        var resume = new Option<string?>("--resume") { Description = "checkpoint to resume from (e.g. runs/lenet5/checkpoint/last.safetensors); training continues up to --epochs in total, history included" };
+        var report = new Option<bool>("--report") { Description = "record activation and gradient statistics while training and write DIR/report.html" };
+        var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/, DIR/history.csv and DIR/metrics.json. " +
+                                           "Ctrl-C stops after the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once).")
         {
             model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report,
         };
@@ -44,68 +45,155 @@ internal static class TrainCommand
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
         string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false);
 
+    /// <summary>Checks every option that can be checked without data, before anything is created or loaded.</summary>
+    internal static void Validate(TrainSettings s)
+    {
+        ModelCatalog.Require(s.Model, "train", languageModels: true);
+        if (s.Epochs < 1) throw new CliException($"--epochs must be at least 1, got {s.Epochs}");
+        if (s.BatchSize <= 0) throw new CliException($"--batch-size must be positive, got {s.BatchSize}");
+        if (s.Lr is double lr && (!(lr > 0) || double.IsInfinity(lr)))
+            throw new CliException($"--lr must be a positive number, got {lr.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        if (s.Threads is int t && t < 1) throw new CliException($"--threads must be at least 1, got {t}");
+        Choices.ValidateSchedule(s.Schedule);
+        if (s.Optimizer is not ("sgd" or "adam" or "adamw" or "rmsprop" or "adagrad")) throw new CliException($"unknown --optimizer '{s.Optimizer}'; expected {Choices.OptimizerHelp}");
+        if (s.Resume is not null && !File.Exists(s.Resume))
+            throw new CliException(Directory.Exists(s.Resume)
+                ? $"--resume: '{s.Resume}' is a directory; pass a checkpoint file such as {Path.Combine(s.Resume, "checkpoint", "last.safetensors")}"
+                : $"--resume: checkpoint '{s.Resume}' not found");
+        if (s.Threads is int threads) WorkerPool.Threads = threads;
+    }
+
     internal static int Run(TrainSettings s)
     {
+        Validate(s);
         if (LanguageModelTraining.Handles(s.Model, s.Data)) return LanguageModelTraining.Run(s);
-        if (s.Epochs < 0) throw new CliException($"--epochs must be non-negative, got {s.Epochs}");
-        if (s.BatchSize <= 0) throw new CliException($"--batch-size must be positive, got {s.BatchSize}");
-        if (s.Threads is int t)
-        {
-            if (t < 1) throw new CliException($"--threads must be at least 1, got {t}");
-            WorkerPool.Threads = t;
-        }
-        if (s.Resume is not null && !File.Exists(s.Resume)) throw new CliException($"--resume: checkpoint '{s.Resume}' not found");
-        string outDir = s.Out ?? Path.Combine("runs", s.Model);
-        Directory.CreateDirectory(outDir);
-
-        Generator.Default.ManualSeed((ulong)s.Seed);
-        var loaderGenerator = new Generator((ulong)s.Seed + 1);
-        var data = Inputs.Load(s.Data, s.DataDir, s.Seed, s.Label);
-        var model = Inputs.CreateModel(s.Model, data, new Generator((ulong)s.Seed));
-        double lr = s.Lr ?? Choices.DefaultLr(s.Optimizer, s.Model);
-        var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
-        var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
-        {
-            Scheduler = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs),
-            Reporter = new ConsoleReporter(),
-            CountCorrect = Choices.Accuracy(model),
-        });
         ITransform? augmentation = null;
         if (!string.IsNullOrEmpty(s.Augment))
         {
-            if (data.Features != 784) throw new CliException("--augment applies to 28x28 image datasets (fashion-mnist, mnist)");
             try
             {
                 augmentation = AugmentationParser.Parse(s.Augment, 28, 1);
             }
             catch (ArgumentException e)
             {
-                throw new CliException($"--augment: {e.Message}");
+                throw new CliException($"--augment: {CliRunner.OneLine(e)}");
             }
         }
+        using var output = OutputDirectory.Prepare(s.Out ?? Path.Combine("runs", s.Model));
+        string outDir = output.Path;
+
+        Generator.Default.ManualSeed((ulong)s.Seed);
+        var loaderGenerator = new Generator((ulong)s.Seed + 1);
+        var data = Inputs.Load(s.Data, s.DataDir, s.Seed, s.Label);
+        if (augmentation is not null && data.Features != 784) throw new CliException("--augment applies to 28x28 image datasets (fashion-mnist, mnist)");
+        var model = ModelCatalog.CreateClassifier(s.Model, data, new Generator((ulong)s.Seed));
+        double lr = s.Lr ?? Choices.DefaultLr(s.Optimizer, s.Model);
+        var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
         var train = new DataLoader(data.Train, s.BatchSize, shuffle: true, generator: loaderGenerator, transform: augmentation);
         var validation = new DataLoader(data.Validation, 1000);
         var test = new DataLoader(data.Test, 1000);
+        var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, train.Count, cosinePerBatch: false);
+        var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
+        {
+            Scheduler = scheduler,
+            SchedulerPerBatch = perBatch,
+            Reporter = new ConsoleReporter(),
+            CountCorrect = Choices.Accuracy(model),
+            CheckpointMetadata = new Dictionary<string, string> { [Weights.ModelKey] = s.Model },
+        });
+        IReadOnlyList<EpochLogs>? earlier = null;
         if (s.Resume is not null)
         {
-            trainer.LoadCheckpoint(s.Resume);
-            AnsiConsole.MarkupLine($"[grey]resumed from {Markup.Escape(s.Resume)} after epoch {trainer.Epoch}[/]");
+            Resume(s, trainer.LoadCheckpoint, () => trainer.Epoch);
+            earlier = EarlierHistory(s.Resume, outDir);
+            var at = trainer.ResumePosition is { Batch: > 0 } p ? $", batch {p.Batch} of epoch {trainer.Epoch + 1}" : "";
+            AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
+                (scheduler is null ? "" : $", {s.Schedule} schedule re-planned for {s.Epochs} epochs (lr now {optimizer.ParamGroups[0].Lr:G4})")));
         }
-        AnsiConsole.MarkupLine($"[bold]{s.Model}[/] on {data.Name}: {data.Train.Count:N0} train / {data.Validation.Count:N0} validation / {data.Test.Count:N0} test, " +
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(s.Model)}[/] on {Markup.Escape(data.Name)}: {data.Train.Count:N0} train / {data.Validation.Count:N0} validation / {data.Test.Count:N0} test, " +
                                $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {WorkerPool.Threads} threads");
 
-        var checkpoints = new ModelCheckpoint(Path.Combine(outDir, "checkpoint"), monitor: "val_accuracy");
-        var recorder = s.Report ? ReportCommand.CreateRecorder(outDir) : null;
-        List<ICallback> callbacks = [checkpoints, new MetricsLogger(Path.Combine(outDir, "history.csv"))];
+        var checkpoints = new ModelCheckpoint(output.Sub("checkpoint"), monitor: "val_accuracy");
+        var recorder = s.Report ? ReportCommand.CreateRecorder(outDir, s.Resume) : null;
+        var logger = new MetricsLogger(Path.Combine(outDir, "history.csv")) { Earlier = earlier };
+        List<ICallback> callbacks = [checkpoints, logger];
         if (recorder is not null) callbacks.Add(recorder);
-        var history = trainer.Fit(train, validation, s.Epochs, callbacks);
-        var result = trainer.Evaluate(test, keepPredictions: true);
-        SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { ["model"] = s.Model });
+        TrainingHistory history;
+        using (Interruption.Current.BeginGraceful("training"))
+            history = trainer.Fit(train, validation, s.Epochs, callbacks, Interruption.Current.Token);
+        if (history.Interrupted) return Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
-        var metrics = RunMetrics.From(s.Model, data, result, history, trainer.Epoch);
+        var result = trainer.Evaluate(test, keepPredictions: true);
+        SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { [Weights.ModelKey] = s.Model });
+
+        var metrics = RunMetrics.From(s.Model, data, result, logger.Epochs, history.WallSeconds, trainer.Epoch);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, CliJson.Default.RunMetrics));
+        output.Complete();
         Report.Summary(metrics, outDir);
         if (recorder is not null) AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(ReportCommand.Generate(outDir, s.DataDir))}[/]");
         return 0;
+    }
+
+    /// <summary>Restores a checkpoint with the schedule re-planned for this run; a mismatch names the model the file was saved from.</summary>
+    internal static void Resume(TrainSettings s, Action<string, bool> load, Func<int> epoch)
+    {
+        try
+        {
+            load(s.Resume!, true);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or InvalidOperationException or FormatException or OverflowException)
+        {
+            string? saved = null;
+            try
+            {
+                saved = Weights.SavedModel(SafeTensors.Load(s.Resume!));
+            }
+            catch (Exception inner) when (inner is InvalidDataException or IOException)
+            {
+                // Unreadable: the first error says why.
+            }
+            if (saved is not null && saved != s.Model)
+                throw new CliException($"--resume: '{s.Resume}' is a checkpoint of model '{saved}', not '{s.Model}'; use --model {saved}");
+            throw new CliException($"--resume: cannot restore '{s.Resume}': {CliRunner.OneLine(e)}");
+        }
+        if (epoch() >= s.Epochs)
+            throw new CliException($"--resume: '{s.Resume}' has already trained {epoch()} epochs and --epochs is {s.Epochs}; " +
+                                   $"ask for more epochs (e.g. --epochs {epoch() + 1}) to train further, or use deepsharp eval to evaluate it");
+    }
+
+    /// <summary>The history of the epochs before the resume: DIR/history.csv, else the one next to the checkpoint's run folder.</summary>
+    private static IReadOnlyList<EpochLogs>? EarlierHistory(string resume, string outDir)
+    {
+        var runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resume)));
+        foreach (var csv in new[] { Path.Combine(outDir, "history.csv"), runDir is null ? null : Path.Combine(runDir, "history.csv") })
+        {
+            if (csv is null || !File.Exists(csv)) continue;
+            try
+            {
+                return MetricsLogger.ReadCsv(csv);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new CliException($"--resume: the history of the earlier epochs, {e.Message}");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// After Ctrl-C: save a checkpoint of the state reached (mid-epoch included), say how to resume, exit 130.
+    /// </summary>
+    internal static int Interrupted(TrainSettings s, string outDir, OutputDirectory output, Action<string> save, int epoch, int batch)
+    {
+        string path = Path.Combine(outDir, "checkpoint", "last.safetensors");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        save(path);
+        output.Complete();
+        string where = batch > 0 ? $"during epoch {epoch + 1} (after batch {batch})" : $"after epoch {epoch}";
+        // Plain Console: a terminal soft-wraps these lines, so the command can be copied whole.
+        Console.Out.WriteLine($"interrupted {where}; saved a checkpoint to resume from: {path}");
+        Console.Out.WriteLine($"resume with: {CliRunner.CommandLineWith("--resume", path)}");
+        Terminal.RestoreCursor();
+        return Interruption.ExitCode;
     }
 }

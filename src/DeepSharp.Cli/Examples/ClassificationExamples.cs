@@ -44,7 +44,7 @@ internal static class ClassificationExamples
         double b = model.Bias!.ToDouble();
         AnsiConsole.MarkupLine("[bold]logistic regression[/]: p(y=1|x) = sigmoid(w.x + b), trained with binary cross-entropy (delta = p - y)");
         AnsiConsole.MarkupLine($"two Gaussian classes around (-1.5,-1) and (1.5,1), 400 points; decision boundary {w[0]:F3} x1 + {w[1]:F3} x2 + {b:F3} = 0");
-        AnsiConsole.MarkupLine($"training accuracy [green]{accuracy:P1}[/] (the classes overlap slightly, so 100% is not expected)");
+        AnsiConsole.MarkupLine($"training accuracy [green]{Training.ConsoleReporter.Percent(accuracy)}[/] (the classes overlap slightly, so 100% is not expected)");
         return accuracy > 0.9 ? 0 : 1;
     }
 
@@ -70,7 +70,7 @@ internal static class ClassificationExamples
         for (int j = 0; j < 3; j++) table.AddColumn($"pred {j}");
         for (int i = 0; i < 3; i++) table.AddRow($"class {i}", $"{confusion[i, 0]}", $"{confusion[i, 1]}", $"{confusion[i, 2]}");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"training accuracy [green]{accuracy:P1}[/] on three Gaussian classes (450 points)");
+        AnsiConsole.MarkupLine($"training accuracy [green]{Training.ConsoleReporter.Percent(accuracy)}[/] on three Gaussian classes (450 points)");
         return accuracy > 0.9 ? 0 : 1;
     }
 }

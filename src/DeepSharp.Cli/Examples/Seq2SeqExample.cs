@@ -22,7 +22,16 @@ internal static class Seq2SeqExample
     private const int MinLength = 5, MaxLength = 12, BatchSize = 64, MaxSteps = 1500, CheckEvery = 250, HeldOut = 1000;
     private const double Target = 0.99;
 
-    public static int Run(int seed)
+    /// <summary>Time between progress lines between the held-out checks, so that a log never goes quiet for long.</summary>
+    public static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(10);
+
+    public static int Run(int seed) => Run(seed, AnsiConsole.Console, MaxSteps, ProgressInterval);
+
+    /// <summary>
+    /// The example on <paramref name="console"/>, with at most <paramref name="maxSteps"/> training steps, a progress line every
+    /// <paramref name="progressInterval"/> and beam search on the first <paramref name="beamExamples"/> held-out strings.
+    /// </summary>
+    internal static int Run(int seed, IAnsiConsole console, int maxSteps, TimeSpan progressInterval, int beamExamples = 200)
     {
         var clock = Stopwatch.StartNew();
         var data = new Generator((ulong)seed + 1);
@@ -32,12 +41,13 @@ internal static class Seq2SeqExample
             PadId: Pad, BosId: Bos, EosId: Eos), generator: new Generator((ulong)seed));
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 3e-3));
         var schedule = new CosineAnnealingLR(optimizer, MaxSteps); // decays per step: late steps settle instead of oscillating
-        AnsiConsole.MarkupLine($"[bold]seq2seq with attention[/]: reverse digit strings of {MinLength}-{MaxLength} digits " +
+        console.MarkupLine($"[bold]seq2seq with attention[/]: reverse digit strings of {MinLength}-{MaxLength} digits " +
                                $"(GRU encoder/decoder, 128 hidden, additive attention, {model.ParameterCount:N0} parameters; teacher forcing 1.0, Adam 3e-3 with cosine decay, batch {BatchSize})");
 
         double accuracy = 0, lossSum = 0;
         int step = 0;
-        while (step < MaxSteps)
+        var lastLine = TimeSpan.Zero;
+        while (step < maxSteps)
         {
             var batch = Enumerable.Range(0, BatchSize).Select(_ => TrainingDigits(data, unseen)).ToArray();
             var (source, lengths) = Sources(batch);
@@ -51,23 +61,33 @@ internal static class Seq2SeqExample
             schedule.Step();
             lossSum += loss.ToDouble();
             step++;
-            if (step % CheckEvery != 0) continue;
+            if (step % CheckEvery != 0)
+            {
+                if (clock.Elapsed - lastLine >= progressInterval)
+                {
+                    lastLine = clock.Elapsed;
+                    console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"step {step,5}/{maxSteps}  loss {lossSum / (step % CheckEvery):F4}  {clock.Elapsed.TotalSeconds:F0}s (held-out check every {CheckEvery} steps)"));
+                }
+                continue;
+            }
             accuracy = GreedyAccuracy(model, heldOut);
-            AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-                $"step {step,5}  loss {lossSum / CheckEvery:F4}  held-out exact match {accuracy:P1}  {clock.Elapsed.TotalSeconds:F0}s"));
+            lastLine = clock.Elapsed;
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"step {step,5}/{maxSteps}  loss {lossSum / CheckEvery:F4}  held-out exact match {Training.ConsoleReporter.Percent(accuracy)}  {clock.Elapsed.TotalSeconds:F0}s"));
             lossSum = 0;
             if (accuracy >= 0.995) break;
         }
 
-        var beamSubset = heldOut.Take(200).ToArray();
+        var beamSubset = heldOut.Take(beamExamples).ToArray();
         int beamCorrect = beamSubset.Count(d => model.BeamSearch(Tensor.From(Tokens(d), d.Length), beamWidth: 3, maxLength: MaxLength + 1)[0].Tokens.SequenceEqual(Reversed(d)));
         var color = accuracy >= Target ? "green" : "red";
-        AnsiConsole.MarkupLine($"held-out exact match (greedy, {HeldOut:N0} unseen strings): [{color}]{accuracy:P2}[/]; " +
-                               $"beam search (width 3, first 200): {beamCorrect / 200.0:P1}; {step} steps, {clock.Elapsed.TotalSeconds:F1} s");
+        console.MarkupLine($"held-out exact match (greedy, {HeldOut:N0} unseen strings): [{color}]{Training.ConsoleReporter.Percent(accuracy)}[/]; " +
+                               $"beam search (width 3, first {beamSubset.Length}): {Training.ConsoleReporter.Percent((double)beamCorrect / beamSubset.Length)}; {step} steps, {clock.Elapsed.TotalSeconds:F1} s");
 
         var example = heldOut.First(d => d.Length >= 10);
         var result = model.Greedy(Tensor.From(Tokens(example), 1, example.Length), null, MaxLength + 1)[0];
-        PrintHeatMap(example, result);
+        PrintHeatMap(console, example, result);
         return accuracy >= Target ? 0 : 1;
     }
 
@@ -135,7 +155,7 @@ internal static class Seq2SeqExample
     }
 
     /// <summary>Rows: output tokens (and EOS); columns: source digits; darker = more attention.</summary>
-    private static void PrintHeatMap(int[] source, Seq2SeqResult result)
+    private static void PrintHeatMap(IAnsiConsole console, int[] source, Seq2SeqResult result)
     {
         const string shades = " .:-=+*#%@";
         var sb = new StringBuilder();
@@ -153,6 +173,6 @@ internal static class Seq2SeqExample
             sb.Append('\n');
         }
         sb.Append("  (shade = attention weight, ' ' = 0 ... '@' = 1)");
-        Console.WriteLine(sb.ToString());
+        console.WriteLine(sb.ToString());
     }
 }

@@ -35,7 +35,7 @@ internal static class Xor
             }
             bestPerceptron = Math.Max(bestPerceptron, Accuracy(perceptron.Call(x), y, threshold: 0.5));
         }
-        AnsiConsole.MarkupLine($"single-layer perceptron (100 epochs of the perceptron rule): best accuracy [red]{bestPerceptron:P0}[/] " +
+        AnsiConsole.MarkupLine($"single-layer perceptron (100 epochs of the perceptron rule): best accuracy [red]{Training.ConsoleReporter.Percent(bestPerceptron)}[/] " +
                                "(a line cannot separate XOR: at most 3 of 4 points, 75%)");
         PrintTable("perceptron", perceptron.Call(x));
 
@@ -55,7 +55,7 @@ internal static class Xor
             probabilities = mlp.Call(x).Sigmoid();
             mlpAccuracy = Accuracy(probabilities, y, threshold: 0.5);
         }
-        AnsiConsole.MarkupLine($"two-layer network 2-4-1 (tanh, 2000 Adam steps): accuracy [green]{mlpAccuracy:P0}[/]");
+        AnsiConsole.MarkupLine($"two-layer network 2-4-1 (tanh, 2000 Adam steps): accuracy [green]{Training.ConsoleReporter.Percent(mlpAccuracy)}[/]");
         PrintTable("two-layer network", probabilities);
         return mlpAccuracy == 1 && bestPerceptron <= 0.75 ? 0 : 1;
     }

@@ -18,22 +18,43 @@ internal static class Choices
         _ => 1e-3,
     };
 
-    public static Optimizer CreateOptimizer(string name, IEnumerable<Tensor> parameters, double lr) => name switch
+    public static Optimizer CreateOptimizer(string name, IEnumerable<Tensor> parameters, double lr)
     {
-        "sgd" => new Sgd(parameters, new SgdOptions(Lr: lr, Momentum: 0.9)),
-        "adam" => new Adam(parameters, new AdamOptions(Lr: lr)),
-        "adamw" => new AdamW(parameters, new AdamWOptions(Lr: lr)),
-        "rmsprop" => new RmsProp(parameters, new RmsPropOptions(Lr: lr)),
-        "adagrad" => new Adagrad(parameters, new AdagradOptions(Lr: lr)),
-        _ => throw new CliException($"unknown --optimizer '{name}'; expected {OptimizerHelp}"),
-    };
+        if (!(lr > 0) || double.IsInfinity(lr)) throw new CliException($"--lr must be a positive number, got {lr.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        return name switch
+        {
+            "sgd" => new Sgd(parameters, new SgdOptions(Lr: lr, Momentum: 0.9)),
+            "adam" => new Adam(parameters, new AdamOptions(Lr: lr)),
+            "adamw" => new AdamW(parameters, new AdamWOptions(Lr: lr)),
+            "rmsprop" => new RmsProp(parameters, new RmsPropOptions(Lr: lr)),
+            "adagrad" => new Adagrad(parameters, new AdagradOptions(Lr: lr)),
+            _ => throw new CliException($"unknown --optimizer '{name}'; expected {OptimizerHelp}"),
+        };
+    }
 
-    /// <summary>An epoch-stepped learning-rate schedule over <paramref name="epochs"/> epochs.</summary>
-    public static LRScheduler? CreateSchedule(string name, Optimizer optimizer, int epochs) => name switch
+    public const string ScheduleHelp = "cosine (default: from --lr down towards 0 over the run, lr x (1 + cos(pi t/T)) / 2; stepped once per epoch for classifiers, " +
+                                       "after every batch for char-lstm/char-gru), step (x0.1 after every third of the epochs) or none. " +
+                                       "With --resume the schedule is re-planned for the new --epochs and continues from the checkpoint's position " +
+                                       "(epochs already trained keep the learning rates they had)";
+
+    /// <summary>Checks --lr-schedule before any work starts.</summary>
+    public static void ValidateSchedule(string name)
     {
-        "cosine" => new CosineAnnealingLR(optimizer, Math.Max(epochs, 1)),
-        "step" => new StepLR(optimizer, Math.Max(epochs / 3, 1), 0.1),
-        "none" => null,
+        if (name is not ("cosine" or "step" or "none")) throw new CliException($"unknown --lr-schedule '{name}'; expected cosine, step or none");
+    }
+
+    /// <summary>
+    /// The learning-rate schedule of a run of <paramref name="epochs"/> epochs of <paramref name="batchesPerEpoch"/> batches, and
+    /// whether it is stepped after every batch: cosine anneals over the epochs (stepped per epoch, so that a run extended with
+    /// --resume from 1 epoch trains exactly as a longer run), or over every batch with <paramref name="cosinePerBatch"/> (the
+    /// character models); step is a per-epoch staircase.
+    /// </summary>
+    public static (LRScheduler? Scheduler, bool PerBatch) CreateSchedule(string name, Optimizer optimizer, int epochs, int batchesPerEpoch, bool cosinePerBatch) => name switch
+    {
+        "cosine" when cosinePerBatch => (new CosineAnnealingLR(optimizer, (int)Math.Clamp((long)Math.Max(epochs, 1) * Math.Max(batchesPerEpoch, 1), 1, int.MaxValue - 1)), true),
+        "cosine" => (new CosineAnnealingLR(optimizer, Math.Max(epochs, 1)), false),
+        "step" => (new StepLR(optimizer, Math.Max(epochs / 3, 1), 0.1), false),
+        "none" => (null, false),
         _ => throw new CliException($"unknown --lr-schedule '{name}'; expected cosine, step or none"),
     };
 

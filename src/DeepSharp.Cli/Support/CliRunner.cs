@@ -7,9 +7,15 @@ internal sealed class CliException(string message) : Exception(message);
 
 internal static class CliRunner
 {
-    /// <summary>Parses and runs; every failure becomes one line on stderr and a non-zero exit code.</summary>
+    /// <summary>The arguments the command was started with (for the "resume with" hint after Ctrl-C).</summary>
+    public static IReadOnlyList<string> Arguments { get; private set; } = [];
+
+    /// <summary>Configures the terminal and Ctrl-C, parses and runs; every failure becomes one line on stderr and a non-zero exit code.</summary>
     public static int Run(RootCommand root, string[] args)
     {
+        Arguments = args;
+        Terminal.Configure();
+        Interruption.Install();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -18,19 +24,56 @@ internal static class CliRunner
         }
         try
         {
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            // Ctrl-C is ours (Interruption), not System.CommandLine's.
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
         catch (Exception ex)
         {
+            Terminal.RestoreCursor();
             Console.Error.WriteLine($"deepsharp: {OneLine(ex)}");
             return 1;
         }
     }
 
-    private static string OneLine(Exception ex)
+    /// <summary>
+    /// The message of the innermost meaningful exception on one line, without .NET's argument decorations
+    /// (" (Parameter 'x')", "Actual value was ..."): the message itself names the problem.
+    /// </summary>
+    internal static string OneLine(Exception ex)
     {
         while (ex is AggregateException { InnerException: { } inner }) ex = inner;
         while (ex is System.Reflection.TargetInvocationException { InnerException: { } inner2 }) ex = inner2;
-        return ex.Message.ReplaceLineEndings(" ");
+        string message = ex.Message;
+        if (ex is ArgumentOutOfRangeException range && range.ActualValue is not null)
+        {
+            int at = message.LastIndexOf("Actual value was ", StringComparison.Ordinal);
+            if (at >= 0) message = message[..at].TrimEnd();
+        }
+        if (ex is ArgumentException { ParamName: { } name })
+        {
+            string suffix = $" (Parameter '{name}')";
+            int at = message.LastIndexOf(suffix, StringComparison.Ordinal);
+            if (at >= 0) message = message.Remove(at, suffix.Length);
+        }
+        return message.ReplaceLineEndings(" ").Trim();
     }
+
+    /// <summary>The command line that repeats this run with <paramref name="option"/> set to <paramref name="value"/> (replacing an earlier value).</summary>
+    public static string CommandLineWith(string option, string value)
+    {
+        var args = new List<string>();
+        for (int i = 0; i < Arguments.Count; i++)
+        {
+            string a = Arguments[i];
+            if (a == option) { i++; continue; }
+            if (a.StartsWith(option + "=", StringComparison.Ordinal)) continue;
+            args.Add(a);
+        }
+        args.Add(option);
+        args.Add(value);
+        return "deepsharp " + string.Join(' ', args.Select(Quote));
+    }
+
+    private static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=,+@%".Contains(c)) ? arg : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -1,32 +1,36 @@
 using DeepSharp.Data;
-using DeepSharp.Models;
-using DeepSharp.NN;
 
 namespace DeepSharp.Cli.Support;
 
-/// <summary>A dataset chosen with --data, split into train, validation and test.</summary>
-internal sealed record DataChoice(string Name, IDataset Train, IDataset Validation, IDataset Test, int Features, int Classes, IReadOnlyList<string> ClassNames);
+/// <summary>A dataset chosen with --data, split into train, validation and test; images are Channels x ImageSize x ImageSize.</summary>
+internal sealed record DataChoice(string Name, IDataset Train, IDataset Validation, IDataset Test, int Features, int Classes, IReadOnlyList<string> ClassNames,
+    int Channels = 1, int ImageSize = 28);
 
 internal static class Inputs
 {
     public const string DataHelp = "fashion-mnist (default), mnist, or csv:PATH (numeric columns, label in the last column or --label); for char-lstm/char-gru: tinyshakespeare (default) or text:PATH";
 
+    private static readonly string[] s_trainFiles = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"];
+    private static readonly string[] s_testFiles = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
     /// <summary>
     /// Loads --data. Image datasets keep their official test split and hold out 5,000 training images
-    /// (chosen with the seed) for validation; CSV files are split 70/15/15.
+    /// (chosen with the seed) for validation; CSV files are split 70/15/15. <paramref name="training"/>
+    /// false loads only what evaluation needs (the test split).
     /// </summary>
-    public static DataChoice Load(string spec, string? dataDir, int seed, string? labelColumn = null, bool validation = true)
+    public static DataChoice Load(string spec, string? dataDir, int seed, string? labelColumn = null, bool validation = true, bool training = true)
     {
-        var options = new MnistOptions(Directory: dataDir);
         switch (spec)
         {
             case "fashion-mnist":
             case "mnist":
             {
                 bool fashion = spec == "fashion-mnist";
-                var train = fashion ? FashionMnist.Train(options) : Mnist.Train(options);
+                var options = new MnistOptions(Directory: ImageDataDirectory(spec, dataDir, training));
                 var test = fashion ? FashionMnist.Test(options) : Mnist.Test(options);
                 var classes = fashion ? FashionMnist.Classes : Mnist.Classes;
+                if (!training) return new DataChoice(spec, test, test, test, 784, 10, classes);
+                var train = fashion ? FashionMnist.Train(options) : Mnist.Train(options);
                 if (!validation) return new DataChoice(spec, train, test, test, 784, 10, classes);
                 var parts = Datasets.RandomSplit(train, [train.Count - 5000, 5000], new Generator((ulong)seed + 7));
                 return new DataChoice(spec, parts[0], parts[1], test, 784, 10, classes);
@@ -34,20 +38,36 @@ internal static class Inputs
             default:
                 if (!spec.StartsWith("csv:", StringComparison.Ordinal))
                     throw new CliException($"unknown --data '{spec}'; expected {DataHelp}");
+                if (dataDir is not null) throw new CliException($"--data-dir applies to fashion-mnist and mnist; --data {spec} names its file itself");
                 var path = spec[4..];
                 if (!File.Exists(path)) throw new CliException($"--data: CSV file '{path}' not found");
                 var all = CsvDataset.Load(path, new CsvOptions(LabelColumn: labelColumn));
                 var split = Datasets.RandomSplit(all, [0.7, 0.15, 0.15], new Generator((ulong)seed + 7));
-                return new DataChoice(spec, split[0], split[1], split[2], all.Features.Size(1), Math.Max(all.Classes.Count, 1), all.Classes);
+                int features = all.Features.Size(1);
+                return new DataChoice(spec, split[0], split[1], split[2], features, Math.Max(all.Classes.Count, 1), all.Classes, 1, SquareSide(features));
         }
     }
 
-    public static string ModelHelp => "model: " + string.Join(", ", ModelZoo.Names.Keys) + ", char-lstm, char-gru (character language models)";
-
-    public static Module<Tensor, Tensor> CreateModel(string name, DataChoice? data, Generator? generator = null)
+    /// <summary>
+    /// An explicit --data-dir must hold the dataset (in it, or in its fashion-mnist/ or mnist/ subfolder); it is
+    /// never silently passed over for another copy. Null: the default search (DEEPSHARP_DATA, data/, /usr/share/datasets).
+    /// </summary>
+    public static string? ImageDataDirectory(string spec, string? dataDir, bool training = true)
     {
-        if (!ModelZoo.Names.ContainsKey(name)) throw new CliException($"unknown --model '{name}'; available: {string.Join(", ", ModelZoo.Names.Keys)}");
-        var options = new ModelOptions(InputFeatures: data?.Features ?? 784, NumClasses: data?.Classes ?? 10, Generator: generator);
-        return ModelZoo.Create(name, options);
+        if (dataDir is null) return null;
+        if (!Directory.Exists(dataDir)) throw new CliException($"--data-dir: directory '{dataDir}' does not exist");
+        string[] needed = training ? [.. s_trainFiles, .. s_testFiles] : s_testFiles;
+        foreach (var candidate in new[] { Path.Combine(dataDir, spec), dataDir })
+            if (needed.All(f => File.Exists(Path.Combine(candidate, f)) || File.Exists(Path.Combine(candidate, f + ".gz"))))
+                return candidate;
+        throw new CliException($"--data-dir: '{dataDir}' does not hold the {spec} files ({string.Join(", ", needed.Select(f => f + "[.gz]"))}) " +
+                               $"in it or in '{Path.Combine(dataDir, spec)}'");
+    }
+
+    /// <summary>The side of a square image of <paramref name="features"/> pixels, else 28 (what the conv nets are sized for by default).</summary>
+    private static int SquareSide(int features)
+    {
+        int s = (int)Math.Round(Math.Sqrt(features));
+        return s * s == features ? s : 28;
     }
 }

@@ -10,7 +10,7 @@ internal static class Report
         var table = new Table().Border(TableBorder.Rounded).Title("[bold]run summary[/]");
         table.AddColumn("metric");
         table.AddColumn(new TableColumn("value").RightAligned());
-        if (m.TestAccuracy is double acc) table.AddRow("test accuracy", $"{acc:P2}");
+        if (m.TestAccuracy is double acc) table.AddRow("test accuracy", DeepSharp.Training.ConsoleReporter.Percent(acc));
         table.AddRow("test loss", $"{m.TestLoss:F4}");
         table.AddRow("epochs", m.Epochs.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("wall time", $"{m.WallSeconds:F1} s");

@@ -19,7 +19,8 @@ internal sealed record RunMetrics(
     double[]? Recall,
     double[]? F1)
 {
-    public static RunMetrics From(string model, DataChoice data, EvaluationResult test, TrainingHistory? history, int epochs)
+    /// <summary>The metrics of a run: <paramref name="epochs"/> holds every epoch's logs (those before a resume included).</summary>
+    public static RunMetrics From(string model, DataChoice data, EvaluationResult test, IReadOnlyList<EpochLogs> epochs, double wallSeconds, int epochCount)
     {
         long[][]? confusion = null;
         double[]? precision = null, recall = null, f1 = null;
@@ -29,9 +30,9 @@ internal sealed record RunMetrics(
             confusion = Enumerable.Range(0, data.Classes).Select(i => Enumerable.Range(0, data.Classes).Select(j => m[i, j]).ToArray()).ToArray();
             (precision, recall, f1) = Metrics.PrecisionRecallF1(m);
         }
-        var rows = history?.Epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 }).ToList() ?? [];
+        var rows = epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 }).ToList();
         double sps = rows.Count > 0 ? rows.Average(r => r.GetValueOrDefault("samples_per_second")) : 0;
-        return new RunMetrics(model, data.Name, test.Accuracy, test.Loss, epochs, history?.WallSeconds ?? 0, sps, rows, confusion, data.ClassNames,
+        return new RunMetrics(model, data.Name, test.Accuracy, test.Loss, epochCount, wallSeconds, sps, rows, confusion, data.ClassNames,
             precision, recall, f1);
     }
 }

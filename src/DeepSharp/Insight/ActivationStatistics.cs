@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 using DeepSharp.NN;
 
@@ -80,9 +82,27 @@ public static class ActivationStatistics
         if (bins < 1) throw new ArgumentOutOfRangeException(nameof(bins), $"activation statistics: bins must be positive, got {bins}");
         var data = output.ContiguousData();
         var counts = new long[bins];
-        // A vectorised min/max fixes the histogram range, then one fused pass does everything else.
-        var (lo, hi) = range ?? (data.DType == DType.Float32 ? AutoRange(data.ReadSpan<float>()) : AutoRange(data.ReadSpan<double>()));
-        var moments = data.DType == DType.Float32 ? ScanSingle(data.ReadSpan<float>(), saturation, lo, hi, counts) : Scan(data.ReadSpan<double>(), saturation, lo, hi, counts);
+        // float32 (every layer of a float32 model): one SIMD pass for the moments, min and max (which fix the histogram
+        // range), then one pass for the histogram. Non-finite values, and float64, take the generic path: range first,
+        // then everything in one scalar pass.
+        double lo, hi;
+        MomentSums moments;
+        if (data.DType == DType.Float32 && MomentsSingle(data.ReadSpan<float>(), saturation) is { } fast)
+        {
+            (lo, hi) = range ?? AutoRange(fast.Min, fast.Max);
+            HistogramSingle(data.ReadSpan<float>(), lo, hi, counts);
+            moments = fast;
+        }
+        else if (data.DType == DType.Float32)
+        {
+            (lo, hi) = range ?? AutoRange(data.ReadSpan<float>());
+            moments = Scan(data.ReadSpan<float>(), saturation, lo, hi, counts);
+        }
+        else
+        {
+            (lo, hi) = range ?? AutoRange(data.ReadSpan<double>());
+            moments = Scan(data.ReadSpan<double>(), saturation, lo, hi, counts);
+        }
         Tensor.KeepAlive(output, data);
         long finite = data.Numel - moments.NonFinite;
         double mean = finite > 0 ? moments.Sum / finite : double.NaN;
@@ -164,11 +184,11 @@ public static class ActivationStatistics
     private readonly record struct MomentSums(double Sum, double SumSquares, long Zeros, long Saturated, long NonFinite, double Min, double Max);
 
     /// <summary>
-    /// The float32 fast path of <see cref="Scan{T}"/>: moments, zeros and saturation with SIMD (float
-    /// partial sums over chunks of 4096 values, added up in double), then a scalar histogram pass.
-    /// A NaN or infinity anywhere makes the sums non-finite, and the generic path redoes the work.
+    /// The float32 fast path of <see cref="Scan{T}"/> without the histogram: moments, zeros, saturation, min and max
+    /// with SIMD (float partial sums over chunks of 4096 values, added up in double). Null when a NaN or infinity
+    /// makes the sums non-finite: the generic path then does the work.
     /// </summary>
-    private static MomentSums ScanSingle(ReadOnlySpan<float> values, SaturationKind saturation, double lo, double hi, long[] counts)
+    private static MomentSums? MomentsSingle(ReadOnlySpan<float> values, SaturationKind saturation)
     {
         int n = values.Length, width = Vector<float>.Count, i = 0;
         double sum = 0, sumSquares = 0;
@@ -218,23 +238,41 @@ public static class ActivationStatistics
             vmax = Math.Max(vmax, v);
             if (checkSaturation && (v <= tailLo || v >= tailHi)) saturated++;
         }
-        if (!double.IsFinite(sum) || !double.IsFinite(sumSquares)) return Scan(values, saturation, lo, hi, counts);
-
-        HistogramSingle(values, lo, hi, counts);
+        if (!double.IsFinite(sum) || !double.IsFinite(sumSquares)) return null;
+        if (values.IsEmpty) (vmin, vmax) = (double.NaN, double.NaN); // AutoRange gives (0, 1), as for the generic path
         return new MomentSums(sum, sumSquares, zeros, saturated, 0, vmin, vmax);
     }
 
     /// <summary>
-    /// Histogram of finite float values with four interleaved sub-histograms: runs of equal values
-    /// (a ReLU's zeros) would otherwise serialise on one counter's load-increment-store.
+    /// Histogram of finite float values. The bin of each value, clamp((v - lo) * scale, 0, last) truncated, is computed
+    /// a vector at a time (the same float operations as the scalar tail, so the counts do not depend on the vector
+    /// width), and each vector lane counts into its own sub-histogram: runs of equal values (a ReLU's zeros) would
+    /// otherwise serialise on one counter's load-increment-store.
     /// </summary>
     private static void HistogramSingle(ReadOnlySpan<float> values, double lo, double hi, long[] counts)
     {
         int bins = counts.Length, last = bins - 1;
         float scale = hi > lo ? (float)(bins / (hi - lo)) : 0, offset = (float)lo;
-        var sub = bins <= 1024 ? stackalloc int[4 * bins] : new int[4 * bins];
+        int lanes = Math.Max(Vector<int>.Count, 4);
+        var sub = lanes * bins <= 4096 ? stackalloc int[lanes * bins] : new int[lanes * bins];
         sub.Clear();
-        int j = 0;
+        int j = 0, width = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vOffset = new Vector<float>(offset);
+            var vScale = new Vector<float>(scale);
+            var vLast = new Vector<float>(last);
+            // Lane k counts into sub[k * bins + bin]: adding k * bins to the bins in the vector addresses the lane's histogram.
+            var laneBase = Vector<int>.Indices * bins;
+            Span<int> index = stackalloc int[Vector<int>.Count];
+            ref int histogram = ref MemoryMarshal.GetReference(sub);
+            for (; j + width <= values.Length; j += width)
+            {
+                var position = Vector.Min(Vector.Max((new Vector<float>(values.Slice(j, width)) - vOffset) * vScale, Vector<float>.Zero), vLast);
+                (Vector.ConvertToInt32(position) + laneBase).CopyTo(index);
+                foreach (int i in index) Unsafe.Add(ref histogram, i)++; // i < lanes * bins: clamped above
+            }
+        }
         for (; j + 4 <= values.Length; j += 4)
         {
             sub[Bin(values[j])]++;
@@ -243,7 +281,8 @@ public static class ActivationStatistics
             sub[3 * bins + Bin(values[j + 3])]++;
         }
         for (; j < values.Length; j++) sub[Bin(values[j])]++;
-        for (int b = 0; b < bins; b++) counts[b] += (long)sub[b] + sub[bins + b] + sub[2 * bins + b] + sub[3 * bins + b];
+        for (int k = 0; k < lanes; k++)
+            for (int b = 0; b < bins; b++) counts[b] += sub[k * bins + b];
 
         int Bin(float v)
         {

@@ -48,6 +48,9 @@ public sealed class InsightLog
 
     public long FirstStep { get; set; } = 1;
 
+    /// <summary>The learning rate of every training batch, in order, aligned with <see cref="BatchLosses"/> (empty in logs written before it was recorded).</summary>
+    public List<double> Lrs { get; set; } = [];
+
     /// <summary>The step count at the end of each epoch (for epoch markers on charts).</summary>
     public List<long> EpochEnds { get; set; } = [];
 

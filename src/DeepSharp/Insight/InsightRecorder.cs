@@ -66,13 +66,21 @@ public sealed class InsightRecorder : ICallback
     private int _epoch;
     private bool _lossWarned;
     private double _lr = double.NaN; // the learning rate the armed step trains with
+    private double _nextLr = double.NaN; // the learning rate the next step trains with (a per-batch scheduler moves it after each step)
 
-    public InsightRecorder(InsightOptions? options = null)
+    /// <param name="options">What to record and how often.</param>
+    /// <param name="earlier">
+    /// The log of the run this training resumes (e.g. the insight.json a checkpointed run wrote): recording continues in
+    /// it. When training begins, everything recorded after the trainer's current step is dropped (a resume from an older
+    /// checkpoint), and steps the log does not cover up to there are marked missing (NaN), so the log stays aligned by step.
+    /// </param>
+    public InsightRecorder(InsightOptions? options = null, InsightLog? earlier = null)
     {
         Options = options ?? new InsightOptions();
         if (Options.Every < 1) throw new ArgumentOutOfRangeException(nameof(options), $"InsightRecorder: Every must be at least 1, got {Options.Every}");
         if (Options.HistogramBins < 1) throw new ArgumentOutOfRangeException(nameof(options), $"InsightRecorder: HistogramBins must be at least 1, got {Options.HistogramBins}");
-        Log = new InsightLog { Every = Options.Every, VanishingThreshold = Options.VanishingThreshold, ExplodingThreshold = Options.ExplodingThreshold };
+        Log = earlier ?? new InsightLog();
+        (Log.Every, Log.VanishingThreshold, Log.ExplodingThreshold) = (Options.Every, Options.VanishingThreshold, Options.ExplodingThreshold);
     }
 
     public InsightOptions Options { get; }
@@ -89,19 +97,24 @@ public sealed class InsightRecorder : ICallback
 
     public void OnTrainBegin(Trainer trainer)
     {
+        ContinueAt(trainer.Step);
         if (Log.BatchLosses.Count == 0) Log.FirstStep = trainer.Step + 1;
+        _nextLr = trainer.Optimizer.ParamGroups[0].Lr;
         if (IsRecordedStep(trainer.Step + 1)) Arm(trainer);
     }
 
     public void OnEpochBegin(Trainer trainer, int epoch)
     {
         _epoch = epoch;
-        if (Armed) _lr = trainer.Optimizer.ParamGroups[0].Lr; // an epoch scheduler has just stepped
+        _nextLr = trainer.Optimizer.ParamGroups[0].Lr; // an epoch scheduler has just stepped
+        if (Armed) _lr = _nextLr;
     }
 
     public void OnBatchEnd(Trainer trainer, long step, double loss)
     {
         Log.BatchLosses.Add(loss);
+        Log.Lrs.Add(_nextLr);
+        _nextLr = trainer.Optimizer.ParamGroups[0].Lr;
         if (!double.IsFinite(loss) && !_lossWarned)
         {
             _lossWarned = true;
@@ -127,6 +140,28 @@ public sealed class InsightRecorder : ICallback
     {
         Disarm();
         if (Options.LogPath is { } path) Log.Save(path);
+    }
+
+    /// <summary>Aligns an earlier log with a trainer at <paramref name="step"/>: later records are dropped, missing steps filled with NaN.</summary>
+    private void ContinueAt(long step)
+    {
+        if (Log.BatchLosses.Count == 0) return;
+        long keep = step - Log.FirstStep + 1;
+        if (keep < 0)
+        {
+            // The log starts after the checkpoint: nothing in it belongs to this run's past.
+            (Log.BatchLosses, Log.Lrs, Log.Steps, Log.EpochEnds, Log.Warnings) = ([], [], [], [], []);
+            return;
+        }
+        while (Log.Lrs.Count < Log.BatchLosses.Count) Log.Lrs.Add(double.NaN); // a log from before learning rates were recorded
+        foreach (var list in new[] { Log.BatchLosses, Log.Lrs })
+        {
+            if (list.Count > keep) list.RemoveRange((int)keep, list.Count - (int)keep);
+            while (list.Count < keep) list.Add(double.NaN);
+        }
+        Log.Steps.RemoveAll(s => s.Step > step);
+        Log.EpochEnds.RemoveAll(e => e > step);
+        Log.Warnings.RemoveAll(w => w.Step > step);
     }
 
     // ---- manual use (custom training loops) ----

@@ -12,7 +12,7 @@ internal static class ImageModels
     /// Images smaller than this use the small-input layout (no early downsampling), which keeps 28x28
     /// (Fashion-MNIST) and 32x32 (CIFAR) inputs from shrinking to nothing; larger images use torchvision's layout.
     /// </summary>
-    public const int SmallInputLimit = 64;
+    public const int SmallInputLimit = ModelOptions.SmallImageLimit;
 
     public static bool IsSmall(ModelOptions o) => o.ImageSize < SmallInputLimit;
 

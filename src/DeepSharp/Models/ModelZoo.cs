@@ -17,6 +17,12 @@ public sealed record ModelOptions(int InputFeatures = 784, int NumClasses = 10, 
     DType DType = DType.Float32, Generator? Generator = null, int InputChannels = 1, int ImageSize = 28, double WidthMultiplier = 1,
     bool InitWeights = true)
 {
+    /// <summary>
+    /// Conv nets take torchvision's (ImageNet) layout for images of at least this many pixels a side, and a
+    /// small-input layout with less early downsampling below (e.g. ResNet-18/34: a 3x3 stride-1 stem without max-pool).
+    /// </summary>
+    public const int SmallImageLimit = 64;
+
     /// <summary>torchvision's canonical configuration: 3x224x224 images and 1000 (ImageNet) classes.</summary>
     public static ModelOptions ImageNet => new(NumClasses: 1000, InputChannels: 3, ImageSize: 224);
 

@@ -48,6 +48,31 @@ public abstract class LRScheduler
         }
     }
 
+    /// <summary>
+    /// Starts the schedule over from its base learning rates and advances it by <paramref name="steps"/> steps, so that
+    /// the optimizer's learning rates are those of a run that has followed this schedule from the start for that many
+    /// steps (epochs, or optimizer steps for a per-batch schedule). A resumed run whose plan changed uses it: build the
+    /// schedule for the new plan (e.g. cosine over the new total number of epochs), restore the checkpoint without the
+    /// old schedule's state, then restart at the checkpoint's position. The same plan gives the same learning rates
+    /// as restoring the saved state would.
+    /// </summary>
+    public virtual void Restart(long steps)
+    {
+        if (steps < 0 || steps >= int.MaxValue) throw new ArgumentOutOfRangeException(nameof(steps), steps, $"{GetType().Name}.Restart: steps must be in [0, {int.MaxValue})");
+        var groups = Optimizer.ParamGroups;
+        if (groups.Count != _baseLrs.Length)
+            throw new InvalidOperationException($"{GetType().Name}: the optimizer has {groups.Count} parameter groups but the scheduler was created for {_baseLrs.Length}");
+        for (int i = 0; i < groups.Count; i++)
+        {
+            groups[i].InitialLr = _baseLrs[i];
+            groups[i].Lr = _baseLrs[i];
+        }
+        LastEpoch = -1;
+        StepCount = 0;
+        Step(); // the constructor's step (epoch 0)
+        for (long s = 0; s < steps; s++) Step();
+    }
+
     /// <summary>Group <paramref name="index"/>'s learning rate for epoch <see cref="LastEpoch"/>; the group still holds the previous one.</summary>
     protected abstract double ComputeLr(int index, ParamGroup group);
 

@@ -79,6 +79,10 @@ public sealed class ReduceLROnPlateau : LRScheduler
 
     public int CooldownCounter { get; private set; }
 
+    /// <summary>Not available: the plateau schedule depends on the metrics it was given, which a restart cannot replay.</summary>
+    public override void Restart(long steps) =>
+        throw new NotSupportedException("ReduceLROnPlateau.Restart: the schedule depends on the monitored metric's history and cannot be replayed; restore its saved state instead");
+
     /// <summary>Not available: this scheduler needs the monitored metric.</summary>
     public override void Step() =>
         throw new InvalidOperationException("ReduceLROnPlateau.Step: pass the monitored metric, Step(metric)");

@@ -21,7 +21,9 @@ public static class Checkpoint
 {
     private const string Format = "deepsharp-checkpoint-v1";
 
-    public static void Save(string path, Module model, Optimizer? optimizer, LRScheduler? scheduler, IReadOnlyList<Generator> generators, CheckpointProgress progress)
+    /// <param name="metadata">Extra metadata entries stored beside the checkpoint's own (e.g. "model"); the key "deepsharp" is reserved.</param>
+    public static void Save(string path, Module model, Optimizer? optimizer, LRScheduler? scheduler, IReadOnlyList<Generator> generators, CheckpointProgress progress,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         var tensors = new Dictionary<string, Tensor>();
         foreach (var (k, v) in model.StateDict()) tensors["model." + k] = v;
@@ -30,7 +32,9 @@ public static class Checkpoint
         var meta = new CheckpointMetadata(Format, progress.Epoch, progress.Step,
             generators.Select(g => $"{g.Seed.ToString(CultureInfo.InvariantCulture)}:{g.Offset.ToString(CultureInfo.InvariantCulture)}").ToList(),
             progress.Loader is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.Epoch}:{l.Seed}:{l.Offset}:{l.Batch}") : null);
-        SafeTensors.Save(path, tensors, new Dictionary<string, string> { ["deepsharp"] = JsonSerializer.Serialize(meta, TrainingJson.Default.CheckpointMetadata) });
+        Dictionary<string, string> entries = metadata is null ? [] : metadata.Where(kv => kv.Key != "deepsharp").ToDictionary(kv => kv.Key, kv => kv.Value);
+        entries["deepsharp"] = JsonSerializer.Serialize(meta, TrainingJson.Default.CheckpointMetadata);
+        SafeTensors.Save(path, tensors, entries);
     }
 
     /// <summary>

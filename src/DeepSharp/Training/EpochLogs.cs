@@ -19,5 +19,8 @@ public sealed class TrainingHistory
     /// <summary>True when a callback (for example early stopping) ended training before the last epoch.</summary>
     public bool StoppedEarly { get; internal set; }
 
+    /// <summary>True when a cancellation stopped training before the requested number of epochs (see <see cref="Trainer.Fit"/>).</summary>
+    public bool Interrupted { get; internal set; }
+
     public double WallSeconds { get; internal set; }
 }

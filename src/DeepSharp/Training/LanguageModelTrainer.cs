@@ -47,6 +47,9 @@ public sealed record LanguageModelTrainerOptions
 /// </summary>
 public sealed class LanguageModelTrainer
 {
+    private int _resumeBatch;
+    private int? _interruptedAt;
+
     public LanguageModelTrainer(CharRnn model, Optimizer optimizer, LanguageModelTrainerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -103,8 +106,13 @@ public sealed class LanguageModelTrainer
         return loss.ToDouble();
     }
 
-    /// <summary>Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).</summary>
-    public TrainingHistory Fit(long[] trainTokens, long[]? validationTokens, int epochs)
+    /// <summary>
+    /// Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).
+    /// When <paramref name="cancellationToken"/> is cancelled, the step in progress finishes and training stops there
+    /// (<see cref="TrainingHistory.Interrupted"/>); <see cref="SaveCheckpoint"/> then records the position, and a trainer
+    /// restored from it continues with the next batch of that epoch, from a zero state (the carried state is not saved).
+    /// </summary>
+    public TrainingHistory Fit(long[] trainTokens, long[]? validationTokens, int epochs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trainTokens);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "LanguageModelTrainer.Fit: epochs must be non-negative");
@@ -114,9 +122,22 @@ public sealed class LanguageModelTrainer
         double bestValidation = double.PositiveInfinity;
         if (Options.CheckpointDirectory is { } dir) Directory.CreateDirectory(dir);
         Reporter.TrainBegin(epochs - Epoch, batches.Count);
+        _interruptedAt = null;
+        if (_resumeBatch > batches.Count)
+            throw new ArgumentException($"LanguageModelTrainer.Fit: the checkpoint stopped at batch {_resumeBatch} of an epoch, but this text gives {batches.Count} batches per epoch (another text or batch size?)");
         while (Epoch < epochs)
         {
-            var logs = RunEpoch(batches);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                history.Interrupted = true;
+                break;
+            }
+            var logs = RunEpoch(batches, cancellationToken);
+            if (logs is null)
+            {
+                history.Interrupted = true;
+                break;
+            }
             if (validationTokens is not null)
             {
                 double v = Evaluate(validationTokens);
@@ -136,13 +157,19 @@ public sealed class LanguageModelTrainer
                 }
             }
             Reporter.EpochEnd(logs, epochs);
+            if (cancellationToken.IsCancellationRequested && Epoch < epochs)
+            {
+                history.Interrupted = true;
+                break;
+            }
         }
         history.WallSeconds = wall.Elapsed.TotalSeconds;
         Reporter.TrainEnd(history);
         return history;
     }
 
-    private EpochLogs RunEpoch(StreamBatches batches)
+    /// <summary>One epoch (from the resume batch, if any); null when cancelled before its last batch.</summary>
+    private EpochLogs? RunEpoch(StreamBatches batches, CancellationToken cancellationToken)
     {
         var logs = new EpochLogs(Epoch) { ["lr"] = Optimizer.ParamGroups[0].Lr };
         ResetState();
@@ -150,16 +177,24 @@ public sealed class LanguageModelTrainer
         double lossSum = 0;
         long tokens = 0;
         int perBatch = batches.BatchSize * batches.SequenceLength;
+        int first = _resumeBatch, done = 0;
+        _resumeBatch = 0;
         Reporter.EpochBegin(Epoch, batches.Count);
-        for (int k = 0; k < batches.Count; k++)
+        for (int k = first; k < batches.Count; k++)
         {
             var (input, target) = batches[k];
             lossSum += TrainStep(input, target);
             tokens += perBatch;
-            Reporter.BatchEnd(k + 1, lossSum / (k + 1), null, tokens / clock.Elapsed.TotalSeconds);
+            done++;
+            Reporter.BatchEnd(k + 1, lossSum / done, null, tokens / clock.Elapsed.TotalSeconds);
+            if (cancellationToken.IsCancellationRequested && k + 1 < batches.Count)
+            {
+                _interruptedAt = k + 1;
+                return null;
+            }
         }
         double seconds = clock.Elapsed.TotalSeconds;
-        logs["loss"] = batches.Count > 0 ? lossSum / batches.Count : double.NaN;
+        logs["loss"] = done > 0 ? lossSum / done : double.NaN;
         logs["seconds"] = seconds;
         logs["tokens_per_second"] = seconds > 0 ? tokens / seconds : 0;
         logs["samples_per_second"] = logs["tokens_per_second"];
@@ -218,21 +253,36 @@ public sealed class LanguageModelTrainer
         foreach (var (k, v) in Model.StateDict()) tensors["model." + k] = v;
         foreach (var (k, v) in Optimizer.StateDict()) tensors["optimizer." + k] = v;
         if (Options.Scheduler is { } scheduler) foreach (var (k, v) in scheduler.StateDict()) tensors["scheduler." + k] = v;
+        // The stream position within an unfinished epoch travels as a data-loader position (epoch:0:0:batch).
+        string? loader = _interruptedAt is int batch ? string.Create(CultureInfo.InvariantCulture, $"{Epoch}:0:0:{batch}") : null;
         var meta = new CheckpointMetadata("deepsharp-checkpoint-v1", Epoch, Step,
-            AllGenerators().Select(g => $"{g.Seed.ToString(CultureInfo.InvariantCulture)}:{g.Offset.ToString(CultureInfo.InvariantCulture)}").ToList(), null);
+            AllGenerators().Select(g => $"{g.Seed.ToString(CultureInfo.InvariantCulture)}:{g.Offset.ToString(CultureInfo.InvariantCulture)}").ToList(), loader);
         var metadata = Model.Metadata();
         metadata["deepsharp"] = JsonSerializer.Serialize(meta, TrainingJson.Default.CheckpointMetadata);
         SafeTensors.Save(path, tensors, metadata);
     }
 
-    /// <summary>Restores what <see cref="SaveCheckpoint"/> wrote; training continues with the next epoch (from a zero state, as every epoch).</summary>
-    public void LoadCheckpoint(string path)
+    /// <summary>
+    /// Restores what <see cref="SaveCheckpoint"/> wrote; training continues with the next epoch (from a zero state, as every
+    /// epoch), or within the epoch where an interrupted run stopped. With <paramref name="replanSchedule"/>, the schedule
+    /// state in the file is ignored and <see cref="LanguageModelTrainerOptions.Scheduler"/>, built for this run's plan, is
+    /// restarted at the checkpoint's position (its step for a per-batch schedule, else its epoch), as <see cref="Trainer.LoadCheckpoint"/> does.
+    /// </summary>
+    public void LoadCheckpoint(string path, bool replanSchedule = false)
     {
-        var progress = Checkpoint.Load(path, Model, Optimizer, Options.Scheduler, AllGenerators());
+        var progress = Checkpoint.Load(path, Model, Optimizer, replanSchedule ? null : Options.Scheduler, AllGenerators());
         Epoch = progress.Epoch;
         Step = progress.Step;
+        _resumeBatch = progress.Loader is { } l && l.Epoch == Epoch ? l.Batch : 0;
         ResetState();
+        if (replanSchedule) Options.Scheduler?.Restart(Options.SchedulerPerBatch ? Step : Epoch);
     }
+
+    /// <summary>The batches of the current epoch done when the last <see cref="Fit"/> was cancelled within it, else null.</summary>
+    public int? InterruptedAt => _interruptedAt;
+
+    /// <summary>The batch of the current epoch training resumes at (0 unless restored from a checkpoint saved mid-epoch).</summary>
+    public int ResumeBatch => _resumeBatch;
 
     private List<Generator> AllGenerators()
     {

@@ -28,6 +28,9 @@ public sealed record TrainerOptions
 
     /// <summary>Generators saved in checkpoints besides the data loader's (dropout uses Generator.Default).</summary>
     public IReadOnlyList<Generator>? Generators { get; init; }
+
+    /// <summary>Extra metadata written into every checkpoint (for example the model's name, so that tools can say what a file holds).</summary>
+    public IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
 }
 
 /// <summary>Loss, accuracy and (optionally) predictions over a dataset.</summary>
@@ -44,6 +47,7 @@ public sealed class Trainer
     private readonly Func<Tensor, Tensor, Tensor> _loss;
     private DataLoader? _train;
     private DataLoaderState? _resumeLoader;
+    private DataLoaderState? _interruptedAt; // where an interrupted epoch stopped (a checkpoint resumes there)
 
     public Trainer(Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss, Optimizer optimizer, TrainerOptions? options = null)
     {
@@ -68,12 +72,21 @@ public sealed class Trainer
 
     private ITrainingReporter Reporter => Options.Reporter ?? SilentReporter.Instance;
 
-    /// <summary>Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).</summary>
-    public TrainingHistory Fit(DataLoader train, DataLoader? validation = null, int epochs = 1, IReadOnlyList<ICallback>? callbacks = null)
+    /// <summary>
+    /// Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).
+    /// When <paramref name="cancellationToken"/> is cancelled, the step in progress finishes and training stops there:
+    /// the epoch is left unfinished (no validation, no epoch-end callbacks, no epoch scheduler step), the history says
+    /// <see cref="TrainingHistory.Interrupted"/>, and <see cref="SaveCheckpoint"/> then saves a checkpoint from which
+    /// <see cref="Fit"/> continues with the next batch of that epoch (its logs then cover the batches after the resume).
+    /// A cancellation during validation or at the end of an epoch stops after that epoch.
+    /// </summary>
+    public TrainingHistory Fit(DataLoader train, DataLoader? validation = null, int epochs = 1, IReadOnlyList<ICallback>? callbacks = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative, got {epochs}");
         _train = train;
+        _interruptedAt = null;
         if (_resumeLoader is not null)
         {
             train.LoadState(_resumeLoader);
@@ -87,8 +100,18 @@ public sealed class Trainer
         Reporter.TrainBegin(epochs - Epoch, train.Count);
         while (Epoch < epochs && !StopTraining)
         {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                history.Interrupted = true;
+                break;
+            }
             foreach (var c in callbacks) c.OnEpochBegin(this, Epoch);
-            var logs = RunEpoch(train, callbacks);
+            var logs = RunEpoch(train, callbacks, cancellationToken);
+            if (logs is null)
+            {
+                history.Interrupted = true;
+                break;
+            }
             if (validation is not null)
             {
                 var v = Evaluate(validation);
@@ -100,6 +123,11 @@ public sealed class Trainer
             history.Epochs.Add(logs);
             foreach (var c in callbacks) c.OnEpochEnd(this, logs);
             Reporter.EpochEnd(logs, epochs);
+            if (cancellationToken.IsCancellationRequested && Epoch < epochs)
+            {
+                history.Interrupted = true;
+                break;
+            }
         }
         history.StoppedEarly = StopTraining && Epoch < epochs;
         history.WallSeconds = wall.Elapsed.TotalSeconds;
@@ -108,14 +136,15 @@ public sealed class Trainer
         return history;
     }
 
-    private EpochLogs RunEpoch(DataLoader train, IReadOnlyList<ICallback> callbacks)
+    /// <summary>One epoch; null when <paramref name="cancellationToken"/> stopped it before its last batch (the position is kept for checkpoints).</summary>
+    private EpochLogs? RunEpoch(DataLoader train, IReadOnlyList<ICallback> callbacks, CancellationToken cancellationToken)
     {
         Model.Train();
         var logs = new EpochLogs(Epoch) { ["lr"] = Optimizer.ParamGroups[0].Lr };
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         long correct = 0, samples = 0, classified = 0;
-        int batch = 0;
+        int batch = 0, first = train.State.Batch; // batches of this epoch done before a resume (0 otherwise)
         Reporter.EpochBegin(Epoch, train.Count);
         foreach (var (input, target) in train)
         {
@@ -139,7 +168,16 @@ public sealed class Trainer
             }
             batch++;
             foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, l);
-            Reporter.BatchEnd(batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
+            Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                var position = train.State;
+                if (position.Batch < train.Count)
+                {
+                    _interruptedAt = position with { Epoch = Epoch };
+                    return null;
+                }
+            }
         }
         double seconds = clock.Elapsed.TotalSeconds;
         logs["loss"] = samples > 0 ? lossSum / samples : double.NaN;
@@ -222,22 +260,37 @@ public sealed class Trainer
         }
     }
 
-    /// <summary>Writes model, optimizer, scheduler, generators, data-loader position, epoch and step to one file, atomically.</summary>
+    /// <summary>
+    /// Writes model, optimizer, scheduler, generators, data-loader position, epoch and step to one file, atomically.
+    /// After an interrupted <see cref="Fit"/> the position is the middle of the unfinished epoch.
+    /// </summary>
     public void SaveCheckpoint(string path)
     {
-        var loader = _train is null ? null
-            : new DataLoaderState(Epoch, _train.Generator.Seed, _train.Generator.Offset, 0); // between epochs: the next epoch starts here
-        Checkpoint.Save(path, Model, Optimizer, Options.Scheduler, AllGenerators(), new CheckpointProgress(Epoch, Step, loader));
+        var loader = _interruptedAt ?? (_train is null ? null
+            : new DataLoaderState(Epoch, _train.Generator.Seed, _train.Generator.Offset, 0)); // between epochs: the next epoch starts here
+        Checkpoint.Save(path, Model, Optimizer, Options.Scheduler, AllGenerators(), new CheckpointProgress(Epoch, Step, loader), Options.CheckpointMetadata);
     }
 
-    /// <summary>Restores everything <see cref="SaveCheckpoint"/> wrote; the next <see cref="Fit"/> continues exactly as uninterrupted training would.</summary>
-    public void LoadCheckpoint(string path)
+    /// <summary>
+    /// Restores everything <see cref="SaveCheckpoint"/> wrote; the next <see cref="Fit"/> continues exactly as uninterrupted training would.
+    /// With <paramref name="replanSchedule"/>, the schedule state in the file is ignored and <see cref="TrainerOptions.Scheduler"/>,
+    /// built for this run's plan, is restarted at the checkpoint's position (<see cref="LRScheduler.Restart"/>: its epoch, or its
+    /// step for a per-batch schedule): extending a run to more epochs then trains as if that many had been planned from the start.
+    /// </summary>
+    public void LoadCheckpoint(string path, bool replanSchedule = false)
     {
-        var progress = Checkpoint.Load(path, Model, Optimizer, Options.Scheduler, AllGenerators());
+        var progress = Checkpoint.Load(path, Model, Optimizer, replanSchedule ? null : Options.Scheduler, AllGenerators());
         Epoch = progress.Epoch;
         Step = progress.Step;
         _resumeLoader = progress.Loader;
+        if (replanSchedule) Options.Scheduler?.Restart(Options.SchedulerPerBatch ? Step : Epoch);
     }
+
+    /// <summary>Where the last <see cref="Fit"/> stopped when it was cancelled within an epoch (its epoch and the batches done), else null.</summary>
+    public DataLoaderState? InterruptedAt => _interruptedAt;
+
+    /// <summary>Where the data loader resumes: the epoch, and the batch within it (0 unless the checkpoint was saved mid-epoch).</summary>
+    public DataLoaderState? ResumePosition => _resumeLoader;
 
     /// <summary>Generators saved besides the data loader's (whose state travels in its DataLoaderState).</summary>
     private List<Generator> AllGenerators()

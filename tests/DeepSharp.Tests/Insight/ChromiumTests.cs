@@ -14,8 +14,11 @@ namespace DeepSharp.Tests.Insight;
 [Collection("WorkerPool")]
 public sealed partial class ChromiumTests
 {
-    [GeneratedRegex("<div id=\"render-marker\"[^>]*>rendered:([a-z,]*);images:(\\d+);broken:(\\d+)</div>")]
+    [GeneratedRegex("<div id=\"render-marker\"([^>]*)>(.*?)</div>")]
     private static partial Regex MarkerPattern();
+
+    private static string Attribute(string attributes, string name) =>
+        Regex.Match(attributes, $"{name}=\"([^\"]*)\"") is { Success: true } m ? m.Groups[1].Value : throw new InvalidOperationException($"no {name} in {attributes}");
 
     private static string Browser()
     {
@@ -66,9 +69,12 @@ public sealed partial class ChromiumTests
 
         var marker = MarkerPattern().Match(dom);
         Assert.True(marker.Success, $"render marker not found in the DOM; stderr: {log}");
-        Assert.Equal(RunReport.SectionIds, marker.Groups[1].Value.Split(','));
-        Assert.True(int.Parse(marker.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) >= 20);
-        Assert.Equal("0", marker.Groups[3].Value);
+        string attributes = marker.Groups[1].Value;
+        Assert.Contains("hidden", attributes, StringComparison.Ordinal);
+        Assert.Equal("", marker.Groups[2].Value); // nothing visible: no debug line on the page
+        Assert.Equal(RunReport.SectionIds, Attribute(attributes, "data-rendered").Split(','));
+        Assert.True(int.Parse(Attribute(attributes, "data-images"), System.Globalization.CultureInfo.InvariantCulture) >= 15);
+        Assert.Equal("0", Attribute(attributes, "data-broken"));
         var console = log.Split('\n').Where(l => l.Contains("CONSOLE", StringComparison.Ordinal)).ToList();
         Assert.Contains(console, l => l.Contains("deepsharp-report rendered:", StringComparison.Ordinal));
         Assert.DoesNotContain(console, l => l.Contains("Uncaught", StringComparison.Ordinal) || l.Contains(":ERROR:CONSOLE", StringComparison.Ordinal)

@@ -12,7 +12,7 @@ public sealed partial class ReportTests
     [GeneratedRegex("<section id=\"([a-z]+)\" data-section=\"[a-z]+\">(.*?)</section>", RegexOptions.Singleline)]
     private static partial Regex SectionPattern();
 
-    [GeneratedRegex("src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\"")]
+    [GeneratedRegex("(?:src|href)=\"data:image/png;base64,([A-Za-z0-9+/=]+)\"")]
     private static partial Regex ImagePattern();
 
     private static Dictionary<string, string> Sections(string html) =>
@@ -30,7 +30,8 @@ public sealed partial class ReportTests
             Assert.False(body.Contains("class=\"empty\"", StringComparison.Ordinal), $"section {id} is empty: {body[..Math.Min(300, body.Length)]}");
 
         Assert.Equal(4, Regex.Count(sections["curves"], "<svg")); // loss, accuracy, batch loss, learning rate
-        Assert.Equal(2, Regex.Count(sections["activations"], "<svg")); // std and zeros (no sigmoid/tanh layer, so no saturation chart)
+        Assert.Equal(2, Regex.Count(sections["activations"], "<figure><svg")); // std and zeros (no sigmoid/tanh layer, so no saturation chart)
+        Assert.Equal(5, Regex.Count(sections["activations"], "<figure class=\"strip\"[^>]*><svg")); // one histogram plot per hooked layer
         Assert.Contains("histograms of conv", sections["activations"], StringComparison.Ordinal);
         Assert.Equal(2, Regex.Count(sections["gradients"], "<svg"));
         Assert.Contains("<svg", sections["confusion"], StringComparison.Ordinal);

@@ -1,13 +1,20 @@
 using System.Globalization;
 using System.Text;
+using DeepSharp.Data;
 
 namespace DeepSharp.Insight;
 
 /// <summary>One line of a chart: points (X[i], Y[i]); non-finite points (and non-positive ones on a log axis) break the line.</summary>
 public sealed record ChartSeries(string Name, double[] X, double[] Y, string Color, bool Dashed = false);
 
-/// <summary>Chart settings. <see cref="Markers"/> are x positions drawn as faint vertical lines (e.g. epoch ends).</summary>
-public sealed record ChartOptions(string Title, string XLabel = "", string YLabel = "", bool LogY = false, int Width = 520, int Height = 280, double[]? Markers = null);
+/// <summary>
+/// Chart settings. <see cref="Markers"/> are x positions drawn as faint vertical lines (e.g. epoch ends). With
+/// <see cref="IntegerX"/> (epochs) the x axis has ticks at whole numbers only, and a single x value sits in the
+/// middle of an axis from x - 0.5 to x + 0.5. <see cref="Width"/> and <see cref="Height"/> are those of the plot and
+/// its axes; the legend, sized to the longest series name, is added on the right.
+/// </summary>
+public sealed record ChartOptions(string Title, string XLabel = "", string YLabel = "", bool LogY = false, int Width = 520, int Height = 280, double[]? Markers = null,
+    bool IntegerX = false);
 
 /// <summary>
 /// Maps a data interval [<see cref="Min"/>, <see cref="Max"/>] onto pixels [<see cref="From"/>, <see cref="To"/>],
@@ -35,15 +42,43 @@ public static class SvgChart
     public static IReadOnlyList<string> Palette { get; } =
         ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 
-    private const int Left = 64, Top = 30, Bottom = 44, LegendWidth = 150;
+    private const int Left = 64, Top = 30, Bottom = 44, LegendWidth = 150, LegendRow = 16;
+
+    /// <summary>
+    /// A generous estimate of the width of <paramref name="text"/> in the 11-pixel sans-serif of legends and tick
+    /// labels (wide letters count more), so that space reserved for a label is never too small.
+    /// </summary>
+    public static double TextWidth(string text, double fontSize = 11)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        double em = 0;
+        foreach (char c in text)
+            em += c switch
+            {
+                'i' or 'l' or 'j' or '.' or ',' or ':' or ';' or '\'' or '|' or '!' => 0.3,
+                'f' or 't' or 'r' or ' ' or '(' or ')' or '[' or ']' or '-' => 0.4,
+                'm' or 'w' or 'M' or 'W' or '%' or '@' => 0.9,
+                >= 'A' and <= 'Z' => 0.72,
+                _ => 0.6,
+            };
+        return em * fontSize;
+    }
 
     public static string Line(IReadOnlyList<ChartSeries> series, ChartOptions options)
     {
         ArgumentNullException.ThrowIfNull(series);
         ArgumentNullException.ThrowIfNull(options);
-        int right = series.Count > 1 ? LegendWidth : 16;
+        bool legend = series.Count > 1;
+        // The plot keeps its place (options.Width - LegendWidth); the legend gets what its longest name needs.
+        int plotRight = legend ? options.Width - LegendWidth : options.Width - 16;
+        int legendWidth = legend ? 10 + 24 + (int)Math.Ceiling(series.Max(l => TextWidth(l.Name))) + 8 : 16;
+        int width = plotRight + legendWidth;
+        int height = legend ? Math.Max(options.Height, Top + 6 + LegendRow * series.Count + 4) : options.Height;
         var (xMin, xMax, yMin, yMax) = Extent(series, options.LogY);
-        var xTicks = Ticks(xMin, xMax);
+        if (options.IntegerX && series.SelectMany(l => l.X.Where(double.IsFinite)).Distinct().Count() == 1)
+            (xMin, xMax) = (xMin + 0.5, xMax - 0.5); // one epoch: x ± 0.5 (Extent widened it by 1 on each side)
+        // Only ticks inside the axis: rounded tick ranges may start before the data (a stray "0" left of the axis).
+        var xTicks = (options.IntegerX ? IntegerTicks(xMin, xMax) : Ticks(xMin, xMax)).Where(t => t >= xMin - 1e-9 * Math.Abs(xMax - xMin) && t <= xMax + 1e-9 * Math.Abs(xMax - xMin)).ToArray();
         double[] yTicks;
         if (options.LogY)
         {
@@ -57,11 +92,11 @@ public static class SvgChart
             yTicks = Ticks(yMin, yMax);
             (yMin, yMax) = (Math.Min(yMin, yTicks[0]), Math.Max(yMax, yTicks[^1]));
         }
-        var xa = new Axis(xMin, xMax, Left, options.Width - right);
+        var xa = new Axis(xMin, xMax, Left, plotRight);
         var ya = new Axis(yMin, yMax, options.Height - Bottom, Top, options.LogY);
 
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{options.Width}\" height=\"{options.Height}\" viewBox=\"0 0 {options.Width} {options.Height}\" role=\"img\">");
+        sb.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\">");
         sb.Append("<title>").Append(Escape(options.Title)).Append("</title>");
         sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"18\" class=\"chart-title\">{Escape(options.Title)}</text>");
         // Grid and tick labels.
@@ -96,11 +131,11 @@ public static class SvgChart
                 for (int i = 0; i < Math.Min(line.X.Length, line.Y.Length); i++)
                     if (xa.Accepts(line.X[i]) && ya.Accepts(line.Y[i]))
                         sb.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{F(xa.Map(line.X[i]))}\" cy=\"{F(ya.Map(line.Y[i]))}\" r=\"2.5\" fill=\"{line.Color}\"/>");
-            if (series.Count > 1)
+            if (legend)
             {
-                double ly = Top + 6 + 16 * s, lx = options.Width - right + 10;
+                double ly = Top + 6 + LegendRow * s, lx = plotRight + 10;
                 sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{F(lx)}\" y1=\"{F(ly)}\" x2=\"{F(lx + 18)}\" y2=\"{F(ly)}\" stroke=\"{line.Color}\" stroke-width=\"2.5\"{dash}/>");
-                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(lx + 24)}\" y=\"{F(ly + 4)}\" class=\"legend\">{Escape(Truncate(line.Name, 18))}</text>");
+                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(lx + 24)}\" y=\"{F(ly + 4)}\" class=\"legend\">{Escape(line.Name)}</text>");
             }
         }
         return sb.Append("</svg>").ToString();
@@ -142,6 +177,60 @@ public static class SvgChart
         return [.. ticks];
     }
 
+    /// <summary>Whole-number ticks in [min, max], 1, 2 or 5 times a power of ten apart (at least 1), about <paramref name="count"/> of them.</summary>
+    public static double[] IntegerTicks(double min, double max, int count = 6)
+    {
+        double first = Math.Ceiling(min - 1e-9), last = Math.Floor(max + 1e-9);
+        if (last < first) return [];
+        double raw = Math.Max(1, (last - first) / Math.Max(count, 1));
+        double magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        double step = Math.Max(1, (raw / magnitude) switch { <= 1 => magnitude, <= 2 => 2 * magnitude, <= 5 => 5 * magnitude, _ => 10 * magnitude });
+        var ticks = new List<double>();
+        for (double t = Math.Ceiling(first / step) * step; t <= last; t += step) ticks.Add(t);
+        if (ticks.Count == 0) ticks.Add(first);
+        return [.. ticks];
+    }
+
+    /// <summary>
+    /// An image (e.g. histograms over time, one column per recorded step) in a frame with axes: x from
+    /// <paramref name="xMin"/> to <paramref name="xMax"/> across the image, y from <paramref name="yMin"/> (bottom) to
+    /// <paramref name="yMax"/> (top), with ticks, axis labels and a title.
+    /// </summary>
+    public static string ImagePlot(Image image, string title, double xMin, double xMax, double yMin, double yMax, string xLabel, string yLabel,
+        int plotWidth = 300, int plotHeight = 160)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var yTicks = Ticks(yMin, yMax, 4).Where(t => t >= yMin && t <= yMax).ToArray();
+        var xTicks = (xMax - xMin >= 2 ? IntegerTicks(xMin, xMax, 5) : Ticks(xMin, xMax, 5)).Where(t => t >= xMin && t <= xMax).ToArray();
+        int left = Math.Max(Left, 14 + 8 + (int)Math.Ceiling(yTicks.Select(t => TextWidth(Label(t, false), 10)).DefaultIfEmpty(0).Max())), top = Top;
+        int width = left + plotWidth + 16, height = top + plotHeight + Bottom;
+        double titleWidth = TextWidth(title, 13) * 1.05;
+        if (titleWidth + 4 > width) width = (int)Math.Ceiling(titleWidth) + 4;
+        var xa = new Axis(xMin, xMax, left, left + plotWidth);
+        var ya = new Axis(yMin, yMax, top + plotHeight, top);
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\">");
+        sb.Append("<title>").Append(Escape(title)).Append("</title>");
+        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"4\" y=\"18\" class=\"chart-title\">{Escape(title)}</text>");
+        sb.Append(CultureInfo.InvariantCulture, $"<image x=\"{left}\" y=\"{top}\" width=\"{plotWidth}\" height=\"{plotHeight}\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"{Raster.DataUri(image)}\"/>");
+        sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{left}\" y=\"{top}\" width=\"{plotWidth}\" height=\"{plotHeight}\" class=\"frame\"/>");
+        foreach (double t in yTicks)
+        {
+            double y = ya.Map(t);
+            sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left - 4}\" y1=\"{F(y)}\" x2=\"{left}\" y2=\"{F(y)}\" class=\"axis\"/>");
+            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{F(y + 4)}\" text-anchor=\"end\" class=\"tick\">{Label(t, false)}</text>");
+        }
+        foreach (double t in xTicks)
+        {
+            double x = xa.Map(t);
+            sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{F(x)}\" y1=\"{top + plotHeight}\" x2=\"{F(x)}\" y2=\"{top + plotHeight + 4}\" class=\"axis\"/>");
+            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(x)}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\" class=\"tick\">{Label(t, false)}</text>");
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(left + plotWidth / 2.0)}\" y=\"{height - 8}\" text-anchor=\"middle\" class=\"axis-label\">{Escape(xLabel)}</text>");
+        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"14\" y=\"{F(top + plotHeight / 2.0)}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {F(top + plotHeight / 2.0)})\" class=\"axis-label\">{Escape(yLabel)}</text>");
+        return sb.Append("</svg>").ToString();
+    }
+
     private static double[] LogTicks(double lo, double hi)
     {
         var ticks = new List<double>();
@@ -161,8 +250,11 @@ public static class SvgChart
         ArgumentNullException.ThrowIfNull(colors);
         ArgumentNullException.ThrowIfNull(text);
         int rows = colors.Length, cols = rows > 0 ? colors[0].Length : 0;
-        int labelW = 96, labelH = 90;
-        int width = labelW + cols * cell + 20, height = labelH + rows * cell + 20;
+        // Room for the longest label (rows: horizontal; columns: rotated by 50 degrees), so that no name is cut.
+        double longestRow = Enumerable.Range(0, rows).Select(i => TextWidth(Label(rowLabels, i), 10)).DefaultIfEmpty(0).Max();
+        double longestColumn = Enumerable.Range(0, cols).Select(j => TextWidth(Label(columnLabels, j), 10)).DefaultIfEmpty(0).Max();
+        int labelW = Math.Max(96, (int)Math.Ceiling(longestRow) + 12), labelH = Math.Max(90, (int)Math.Ceiling(longestColumn * 0.77) + 24);
+        int width = labelW + cols * cell + Math.Max(20, (int)Math.Ceiling(longestColumn * 0.65 - cell / 2.0) + 8), height = labelH + rows * cell + 20;
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"heatmap\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\">");
         sb.Append("<title>").Append(Escape(title)).Append("</title>");
@@ -170,12 +262,12 @@ public static class SvgChart
         for (int j = 0; j < cols; j++)
         {
             double x = labelW + j * cell + cell / 2.0;
-            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(x)}\" y=\"{labelH - 6}\" transform=\"rotate(-50 {F(x)} {labelH - 6})\" class=\"tick\">{Escape(Truncate(Label(columnLabels, j), 14))}</text>");
+            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(x)}\" y=\"{labelH - 6}\" transform=\"rotate(-50 {F(x)} {labelH - 6})\" class=\"tick\">{Escape(Label(columnLabels, j))}</text>");
         }
         for (int i = 0; i < rows; i++)
         {
             double y = labelH + i * cell;
-            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{labelW - 6}\" y=\"{F(y + cell / 2.0 + 4)}\" text-anchor=\"end\" class=\"tick\">{Escape(Truncate(Label(rowLabels, i), 14))}</text>");
+            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{labelW - 6}\" y=\"{F(y + cell / 2.0 + 4)}\" text-anchor=\"end\" class=\"tick\">{Escape(Label(rowLabels, i))}</text>");
             for (int j = 0; j < cols; j++)
             {
                 double t = colors[i][j];
@@ -217,7 +309,6 @@ public static class SvgChart
 
     private static string Label(IReadOnlyList<string> labels, int i) => i < labels.Count ? labels[i] : i.ToString(CultureInfo.InvariantCulture);
 
-    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
     /// <summary>Pixel coordinates with at most one decimal, invariant culture.</summary>
     internal static string F(double v) => Math.Round(v, 1).ToString("0.#", CultureInfo.InvariantCulture);

@@ -110,7 +110,7 @@ public static class ReportBuilder
                 for (int i = 0; i < evaluated && misclassified.Count < inputs.MisclassifiedCount; i++)
                     if (predicted[i] != (int)labels[i])
                         misclassified.Add(new LabeledImage(Raster.Upscale(Raster.Gray(AsImage(x[i], imageShape.Value)), 3),
-                            $"#{i} true: {Name((int)labels[i])}\npredicted: {Name(predicted[i])} ({confidence[i]:P0})"));
+                            $"#{i} true: {Name((int)labels[i])}\npredicted: {Name(predicted[i])} ({confidence[i] * 100:F0}%)"));
         }
 
         // Attributions, filters, feature maps: only for image inputs.

@@ -9,8 +9,8 @@ namespace DeepSharp.Insight;
 /// Writes a run report: one self-contained HTML file (inline CSS, inline SVG charts, PNG images as
 /// base64 data URIs, a few lines of inline JS) that needs no network to view. Sections, by id:
 /// summary, curves, activations, gradients, confusion, misclassified, attributions, filters, attention.
-/// After the page loads, the script writes which sections rendered (non-zero height) and how many
-/// images decoded into the element #render-marker and logs the same line to the console.
+/// After the page loads, the script records which sections rendered (non-zero height) and how many
+/// images decoded in data attributes of the hidden element #render-marker and logs the same on the console.
 /// </summary>
 public static class RunReport
 {
@@ -51,7 +51,7 @@ public static class RunReport
         Section(sb, data, "filters", s => Filters(s, data));
         Section(sb, data, "attention", s => Attention(s, data));
 
-        sb.Append("<footer><div id=\"render-marker\">not rendered</div></footer>\n<script>").Append(Script).Append("</script>\n</body></html>\n");
+        sb.Append("<footer><div id=\"render-marker\" hidden></div></footer>\n<script>").Append(Script).Append("</script>\n</body></html>\n");
         return sb.ToString();
     }
 
@@ -94,7 +94,7 @@ public static class RunReport
     {
         bool any = false;
         var epochs = data.History.Select((h, i) => h.TryGetValue("epoch", out double e) ? e : i + 1).ToArray();
-        double[] Column(string key) => data.History.Select(h => h.TryGetValue(key, out double v) ? v : double.NaN).ToArray();
+        double[] Column(string key, double scale = 1) => data.History.Select(h => h.TryGetValue(key, out double v) ? v * scale : double.NaN).ToArray();
         bool Has(string key) => data.History.Any(h => h.ContainsKey(key));
         sb.Append("<div class=\"figures\">");
         if (data.History.Count > 0)
@@ -102,45 +102,61 @@ public static class RunReport
             var loss = new List<ChartSeries>();
             if (Has("loss")) loss.Add(new ChartSeries("train loss", epochs, Column("loss"), SvgChart.Palette[0]));
             if (Has("val_loss")) loss.Add(new ChartSeries("validation loss", epochs, Column("val_loss"), SvgChart.Palette[1], Dashed: true));
-            if (loss.Count > 0) any |= Figure(sb, SvgChart.Line(loss, new ChartOptions("Loss per epoch", "epoch", "loss")));
+            if (loss.Count > 0) any |= Figure(sb, SvgChart.Line(loss, new ChartOptions("Loss per epoch", "epoch", "loss", IntegerX: true)));
+            // Accuracy in percent, as everywhere else (console, summary, confusion matrix).
             var acc = new List<ChartSeries>();
-            if (Has("accuracy")) acc.Add(new ChartSeries("train accuracy", epochs, Column("accuracy"), SvgChart.Palette[0]));
-            if (Has("val_accuracy")) acc.Add(new ChartSeries("validation accuracy", epochs, Column("val_accuracy"), SvgChart.Palette[1], Dashed: true));
-            if (acc.Count > 0) any |= Figure(sb, SvgChart.Line(acc, new ChartOptions("Accuracy per epoch", "epoch", "accuracy")));
+            if (Has("accuracy")) acc.Add(new ChartSeries("train accuracy", epochs, Column("accuracy", 100), SvgChart.Palette[0]));
+            if (Has("val_accuracy")) acc.Add(new ChartSeries("validation accuracy", epochs, Column("val_accuracy", 100), SvgChart.Palette[1], Dashed: true));
+            if (acc.Count > 0) any |= Figure(sb, SvgChart.Line(acc, new ChartOptions("Accuracy per epoch (%)", "epoch", "accuracy (%)", IntegerX: true)));
         }
         var stats = data.Statistics;
+        var markers = stats?.EpochEnds.Select(e => (double)e).ToArray();
         if (stats is { BatchLosses.Count: > 0 })
         {
             var (x, y) = Downsample(stats.BatchLosses, stats.FirstStep, 400);
             any |= Figure(sb, SvgChart.Line([new ChartSeries("batch loss", x, y, SvgChart.Palette[0])],
-                new ChartOptions("Training loss per step (window mean)", "step", "loss", Markers: stats.EpochEnds.Select(e => (double)e).ToArray())));
+                new ChartOptions("Training loss per step (window mean)", "step", "loss", Markers: markers)));
         }
-        if (stats is { Steps.Count: > 0 } && stats.Steps.Any(s => double.IsFinite(s.Lr)))
+        if (stats is { Lrs.Count: > 0 })
+        {
+            // The learning rate of every step (a per-epoch schedule shows as steps at the epoch ends).
+            var (x, y) = Sample(stats.Lrs, stats.FirstStep, 400);
+            any |= Figure(sb, SvgChart.Line([new ChartSeries("learning rate", x, y, SvgChart.Palette[2])], new ChartOptions("Learning rate per step", "step", "lr", Markers: markers)));
+            if (stats.Lrs.Distinct().Count() == 1)
+                sb.Append("<p class=\"note\">The learning rate was ").Append(N(stats.Lrs[0]))
+                  .Append(" on every step of this run (a schedule stepped once per epoch changes it only between epochs).</p>");
+        }
+        else if (stats is { Steps.Count: > 0 } && stats.Steps.Any(s => double.IsFinite(s.Lr)))
             any |= Figure(sb, SvgChart.Line([new ChartSeries("learning rate", stats.Steps.Select(s => (double)s.Step).ToArray(), stats.Steps.Select(s => s.Lr).ToArray(), SvgChart.Palette[2])],
-                new ChartOptions("Learning rate", "step", "lr")));
+                new ChartOptions("Learning rate on the recorded steps", "step", "lr", Markers: markers)));
         else if (Has("lr"))
-            any |= Figure(sb, SvgChart.Line([new ChartSeries("learning rate", epochs, Column("lr"), SvgChart.Palette[2])], new ChartOptions("Learning rate per epoch", "epoch", "lr")));
+            any |= Figure(sb, SvgChart.Line([new ChartSeries("learning rate", epochs, Column("lr"), SvgChart.Palette[2])], new ChartOptions("Learning rate per epoch", "epoch", "lr", IntegerX: true)));
         sb.Append("</div>");
         return any;
     }
+
+    /// <summary>A layer as charts and captions name it: its dotted name and its type, e.g. "3 (ReLU)" or "layer1.0.conv1 (Conv2d)".</summary>
+    private static string LayerLabel(string layer, IReadOnlyDictionary<string, string> types) =>
+        types.TryGetValue(layer, out var type) ? $"{layer} ({type})" : layer;
 
     private static bool Activations(StringBuilder sb, ReportData data)
     {
         if (data.Statistics is not { Steps.Count: > 0 } stats || stats.Layers.Count == 0) return false;
         var layers = stats.Layers.Select(l => l.Name).ToList();
+        var types = LayerTypes(stats);
         sb.Append("<p class=\"note\">Recorded every ").Append(stats.Every).Append(" steps through forward hooks. Zeros: exact zeros (dead ReLUs). ")
-          .Append("Saturation: sigmoid/tanh outputs within 0.02 of their limits. Histograms: one column per recorded step on a common value axis per layer, brightness = log(1 + count).</p>");
+          .Append("Saturation: sigmoid/tanh outputs within 0.02 of their limits. Histograms: one column per recorded step (x: step) on a common value axis per layer (y: value), brightness = log(1 + count).</p>");
         var steps = stats.Steps.Select(s => (double)s.Step).ToArray();
         double[] Series(string layer, Func<ActivationSummary, double> pick) =>
             stats.Steps.Select(s => s.Activations.FirstOrDefault(a => a.Layer == layer) is { } a ? pick(a) : double.NaN).ToArray();
         sb.Append("<div class=\"figures\">");
-        Figure(sb, SvgChart.Line(layers.Select((l, i) => new ChartSeries(l, steps, Series(l, a => a.Std), Color(i))).ToList(),
+        Figure(sb, SvgChart.Line(layers.Select((l, i) => new ChartSeries(LayerLabel(l, types), steps, Series(l, a => a.Std), Color(i))).ToList(),
             new ChartOptions("Activation std per layer", "step", "std")));
-        Figure(sb, SvgChart.Line(layers.Select((l, i) => new ChartSeries(l, steps, Series(l, a => a.ZeroFraction), Color(i))).ToList(),
+        Figure(sb, SvgChart.Line(layers.Select((l, i) => new ChartSeries(LayerLabel(l, types), steps, Series(l, a => a.ZeroFraction), Color(i))).ToList(),
             new ChartOptions("Fraction of exact zeros per layer", "step", "fraction")));
         var saturating = stats.Layers.Where(l => stats.Steps.Any(s => s.Activations.Any(a => a.Layer == l.Name && a.Saturation is not null))).Select(l => l.Name).ToList();
         if (saturating.Count > 0)
-            Figure(sb, SvgChart.Line(saturating.Select((l, i) => new ChartSeries(l, steps, Series(l, a => a.Saturation ?? double.NaN), Color(i))).ToList(),
+            Figure(sb, SvgChart.Line(saturating.Select((l, i) => new ChartSeries(LayerLabel(l, types), steps, Series(l, a => a.Saturation ?? double.NaN), Color(i))).ToList(),
                 new ChartOptions("Saturated fraction (sigmoid/tanh)", "step", "fraction")));
         sb.Append("</div><div class=\"strips\">");
         foreach (var layer in stats.Layers)
@@ -148,10 +164,11 @@ public static class RunReport
             var records = stats.Steps.Select(s => s.Activations.FirstOrDefault(a => a.Layer == layer.Name)).Where(a => a is not null).Select(a => a!).ToList();
             if (records.Count == 0) continue;
             var (strip, lo, hi) = HistogramStrip(records);
-            sb.Append("<figure class=\"strip\"><img alt=\"histograms of ").Append(E(layer.Name)).Append("\" src=\"").Append(Raster.DataUri(strip)).Append("\"><figcaption><b>")
-              .Append(E(layer.Name)).Append("</b> ").Append(E(layer.Type)).Append(' ').Append(E(Shapes.Format(layer.Shape))).Append("<br>values ")
-              .Append(N(lo)).Append(" (bottom) to ").Append(N(hi)).Append(" (top), steps ")
-              .Append(stats.Steps[0].Step).Append(" to ").Append(stats.Steps[^1].Step).Append("</figcaption></figure>");
+            long first = stats.Steps.First(s => s.Activations.Any(a => a.Layer == layer.Name)).Step, last = stats.Steps.Last(s => s.Activations.Any(a => a.Layer == layer.Name)).Step;
+            // Column c covers recorded step c: the x axis runs from the first to the last recorded step across the image.
+            sb.Append("<figure class=\"strip\" aria-label=\"histograms of ").Append(E(layer.Name)).Append("\">")
+              .Append(SvgChart.ImagePlot(strip, $"{LayerLabel(layer.Name, types)} {Shapes.Format(layer.Shape)}", first, Math.Max(last, first + 1), lo, hi, "step", "value"))
+              .Append("</figure>");
         }
         sb.Append("</div><table><tr><th>layer</th><th>type</th><th>mean</th><th>std</th><th>zeros</th><th>saturated</th><th>min</th><th>max</th></tr>");
         foreach (var a in stats.Steps[^1].Activations)
@@ -181,8 +198,7 @@ public static class RunReport
             for (int b = 0; b < bins; b++)
                 values[(bins - 1 - b) * columns + c] = top > 0 ? Math.Log(1 + counts[b]) / top : 0;
         }
-        var image = Raster.Heat(Tensor.From(values, bins, columns), 0, 1);
-        return (Raster.Upscale(image, Math.Clamp(240 / Math.Max(columns, bins), 1, 8)), lo, hi);
+        return (Raster.Heat(Tensor.From(values, bins, columns), 0, 1), lo, hi);
     }
 
     private static bool Gradients(StringBuilder sb, ReportData data)
@@ -191,11 +207,12 @@ public static class RunReport
         sb.Append("<p class=\"note\">Per layer, the L2 norm of the gradient (all its parameters) and the update-to-weight ratio ||w_after − w_before|| / ||w_before|| of the optimizer step, on every recorded step. ")
           .Append("Warnings: a parameter's gradient norm below ").Append(N(stats.VanishingThreshold)).Append(" (vanishing), above ").Append(N(stats.ExplodingThreshold))
           .Append(" (exploding) or not finite.</p><div class=\"figures\">");
+        var types = LayerTypes(stats);
         var norms = stats.LayerGradientNorms();
-        Figure(sb, SvgChart.Line(norms.Select((l, i) => new ChartSeries(l.Layer, l.Steps.Select(s => (double)s).ToArray(), l.Norms, Color(i))).ToList(),
+        Figure(sb, SvgChart.Line(norms.Select((l, i) => new ChartSeries(LayerLabel(l.Layer, types), l.Steps.Select(s => (double)s).ToArray(), l.Norms, Color(i))).ToList(),
             new ChartOptions("Gradient norm per layer (log scale)", "step", "||grad||", LogY: true)));
         var ratios = stats.LayerUpdateRatios();
-        Figure(sb, SvgChart.Line(ratios.Select((l, i) => new ChartSeries(l.Layer, l.Steps.Select(s => (double)s).ToArray(), l.Ratios, Color(i))).ToList(),
+        Figure(sb, SvgChart.Line(ratios.Select((l, i) => new ChartSeries(LayerLabel(l.Layer, types), l.Steps.Select(s => (double)s).ToArray(), l.Ratios, Color(i))).ToList(),
             new ChartOptions("Update / weight ratio per layer (log scale)", "step", "ratio", LogY: true)));
         sb.Append("</div><table><tr><th>parameter</th><th>grad norm</th><th>weight norm</th><th>update norm</th><th>update / weight</th></tr>");
         foreach (var g in stats.Steps[^1].Gradients)
@@ -302,6 +319,23 @@ public static class RunReport
         sb.Append("</figure>");
     }
 
+    /// <summary>Layer name to module type, from the hooked layers of the log.</summary>
+    private static Dictionary<string, string> LayerTypes(InsightLog stats)
+    {
+        var types = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var l in stats.Layers) types.TryAdd(l.Name, l.Type);
+        return types;
+    }
+
+    /// <summary>Every k-th value (and the last), so that at most about <paramref name="points"/> points are drawn; values are kept exact (a learning-rate step stays a step).</summary>
+    private static (double[] X, double[] Y) Sample(List<double> values, long firstStep, int points)
+    {
+        int stride = Math.Max(1, (values.Count + points - 1) / points);
+        var index = Enumerable.Range(0, (values.Count + stride - 1) / stride).Select(i => i * stride).ToList();
+        if (index[^1] != values.Count - 1) index.Add(values.Count - 1);
+        return (index.Select(i => (double)(firstStep + i)).ToArray(), index.Select(i => values[i]).ToArray());
+    }
+
     /// <summary>Window means so that at most <paramref name="points"/> points are drawn.</summary>
     private static (double[] X, double[] Y) Downsample(List<double> values, long firstStep, int points)
     {
@@ -344,10 +378,11 @@ public static class RunReport
         svg text{font-family:system-ui,sans-serif}.chart-title{font-size:13px;font-weight:600}.tick{font-size:10px;fill:#555}
         .axis-label{font-size:11px;fill:#333}.legend{font-size:11px;fill:#333}.cell{font-size:10px}
         .grid{stroke:#eee}.frame{fill:none;stroke:#bbb}.marker{stroke:#ccc;stroke-dasharray:2 3}
-        #render-marker{color:#aaa;font-size:11px;margin-top:30px}
+        .axis{stroke:#888}
         """;
 
-    // Marks what rendered once everything (images included) has loaded; the headless-browser test reads it.
+    // Marks what rendered once everything (images included) has loaded, in attributes of a hidden element and on the
+    // console (nothing visible on the page); the headless-browser test reads them.
     private const string Script = """
         window.addEventListener('load', function () {
           var ok = [], sections = document.querySelectorAll('section[data-section]');
@@ -356,11 +391,11 @@ public static class RunReport
           }
           var images = document.images, broken = 0;
           for (var j = 0; j < images.length; j++) if (!images[j].complete || images[j].naturalWidth === 0) broken++;
-          var text = 'rendered:' + ok.join(',') + ';images:' + images.length + ';broken:' + broken;
           var marker = document.getElementById('render-marker');
-          marker.textContent = text;
           marker.setAttribute('data-rendered', ok.join(','));
-          console.log('deepsharp-report ' + text);
+          marker.setAttribute('data-images', String(images.length));
+          marker.setAttribute('data-broken', String(broken));
+          console.log('deepsharp-report rendered:' + ok.join(',') + ';images:' + images.length + ';broken:' + broken);
         });
         """;
 }

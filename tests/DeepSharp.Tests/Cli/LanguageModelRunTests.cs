@@ -1,0 +1,52 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using DeepSharp.Tests.Serialization;
+
+namespace DeepSharp.Tests.Cli;
+
+/// <summary>A character model's run: report works on it (and says what does not apply), and a resumed run keeps its history.</summary>
+public sealed class LanguageModelRunTests
+{
+    private static string WriteText(string dir)
+    {
+        var sb = new StringBuilder();
+        for (int i = 0; i < 24; i++) sb.Append("ROMEO: But soft, what light through yonder window breaks?\nJULIET: Ay me!\n");
+        var path = Path.Combine(dir, "text.txt");
+        File.WriteAllText(path, sb.ToString());
+        return path;
+    }
+
+    [Fact]
+    public void ReportOnACharLstmRunShowsItsCurvesAndGatesAndAResumeKeepsTheHistory()
+    {
+        using var dir = new TempDir();
+        var text = WriteText(dir.Path);
+        var run = dir.File("run");
+        string[] train = ["train", "--model", "char-lstm", "--data", "text:" + text, "--batch-size", "2", "--out", run];
+        var first = CliProcess.Run(dir.Path, [.. train, "--epochs", "1"]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var second = CliProcess.Run(dir.Path, [.. train, "--epochs", "2", "--resume", Path.Combine(run, "checkpoint", "last.safetensors"), "--report"]);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        using (var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))))
+            Assert.Equal([1.0, 2], metrics.RootElement.GetProperty("history").EnumerateArray().Select(r => r.GetProperty("epoch").GetDouble()));
+
+        var report = CliProcess.Run(dir.Path, "report", run);
+        Assert.True(report.ExitCode == 0, report.ToString());
+        var html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.Contains("DeepSharp report: char-lstm", html, StringComparison.Ordinal);
+        Assert.Contains("Loss per epoch", html, StringComparison.Ordinal);
+        Assert.Contains("LSTM rnn: input gate", html, StringComparison.Ordinal);
+        Assert.Contains("char-lstm is a character language model", html, StringComparison.Ordinal);
+        Assert.DoesNotMatch(new Regex("unknown --model|available:"), report.All);
+    }
+
+    [Fact]
+    public void CommandsForClassifiersSayWhatToUseForACharacterModel()
+    {
+        using var dir = new TempDir();
+        var r = CliProcess.Run(dir.Path, "eval", "--model", "char-lstm", "--weights", dir.File("w.safetensors"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("'char-lstm' is a character language model; eval takes the classifiers", r.Stderr, StringComparison.Ordinal);
+    }
+}
