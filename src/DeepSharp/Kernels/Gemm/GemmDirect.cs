@@ -272,15 +272,16 @@ internal static unsafe class GemmDirect<T, TV, S> where T : unmanaged, INumber<T
 
     /// <summary>
     /// C[i, j] = alpha * op(A)(i,:) . op(B)(:,j) + beta * C[i, j]. op(A) rows are contiguous unless A is
-    /// transposed, op(B) columns unless B is not: the strided operand is gathered once (A per row, B per chunk of
-    /// columns that stays in L2 while every row of A streams past it).
+    /// transposed, op(B) columns unless B is not: the strided operand is gathered once (A per block of rows, B per
+    /// chunk of columns that stays in L2 while every row of A streams past it). Tiles of up to 4 rows x 3 columns
+    /// share their loads: 7 vector loads feed 12 FMAs per step along k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotForm(Job job, int i0, int i1, int j0, int j1)
     {
         int k = job.K;
         GemmScratch scratch = GemmScratch.Current;
-        T* aRow = job.TransA ? (T*)scratch.A((nuint)k * (nuint)sizeof(T)) : null;
+        T* aRows = job.TransA ? (T*)scratch.A((nuint)4 * (nuint)k * (nuint)sizeof(T)) : null;
         int chunk = (int)Math.Clamp(GemmBlocking.L2Bytes / 8 / ((long)k * sizeof(T)), 1, j1 - j0);
         T* gathered = job.TransB ? null : (T*)scratch.Vec((nuint)chunk * (nuint)k * (nuint)sizeof(T));
         for (int jb = j0; jb < j1; jb += chunk)
@@ -297,85 +298,115 @@ internal static unsafe class GemmDirect<T, TV, S> where T : unmanaged, INumber<T
                         gathered[j * k + p] = src[j];
                 }
             }
-            for (int i = i0; i < i1; i++)
+            for (int i = i0; i < i1; i += 4)
             {
-                T* row = job.A + i * job.Lda;
+                int rows = Math.Min(4, i1 - i);
+                T* a = job.A + i * job.Lda;
+                nint rowStride = job.Lda;
                 if (job.TransA)
                 {
-                    for (int p = 0; p < k; p++)
-                        aRow[p] = job.A[p * job.Lda + i];
-                    row = aRow;
+                    for (int r = 0; r < rows; r++)
+                        for (int p = 0; p < k; p++)
+                            aRows[r * k + p] = job.A[p * job.Lda + i + r];
+                    a = aRows;
+                    rowStride = k;
                 }
                 T* c = job.C + i * job.Ldc + jb;
-                int j = 0;
-                for (; j + 4 <= width; j += 4)
+                for (int j = 0; j < width; j += 3)
                 {
-                    T* q = cols + j * colStride;
-                    var (d0, d1, d2, d3) = Dot4(row, q, q + colStride, q + 2 * colStride, q + 3 * colStride, k);
-                    Store(c + j, d0, job.Alpha, job.Beta);
-                    Store(c + j + 1, d1, job.Alpha, job.Beta);
-                    Store(c + j + 2, d2, job.Alpha, job.Beta);
-                    Store(c + j + 3, d3, job.Alpha, job.Beta);
+                    T* b = cols + j * colStride;
+                    switch (rows * 3 + Math.Min(3, width - j))
+                    {
+                        case 4: DotTile<Rows1, Rows1>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 5: DotTile<Rows1, Rows2>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 6: DotTile<Rows1, Rows3>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 7: DotTile<Rows2, Rows1>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 8: DotTile<Rows2, Rows2>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 9: DotTile<Rows2, Rows3>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 10: DotTile<Rows3, Rows1>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 11: DotTile<Rows3, Rows2>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 12: DotTile<Rows3, Rows3>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 13: DotTile<Rows4, Rows1>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        case 14: DotTile<Rows4, Rows2>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                        default: DotTile<Rows4, Rows3>(a, rowStride, b, colStride, k, c + j, job.Ldc, job.Alpha, job.Beta); break;
+                    }
                 }
-                for (; j < width; j++)
-                    Store(c + j, Dot(row, cols + j * colStride, k), job.Alpha, job.Beta);
             }
         }
+    }
+
+    /// <summary>
+    /// R x C dot products of length k: rows a + r*aStride, columns b + j*bStride (both contiguous along k). Each
+    /// output has one accumulator, summed in k order with a partial last vector, so its bits do not depend on the
+    /// tile it was computed in (nor, therefore, on how the product was split over threads).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotTile<R, C>(T* a, nint aStride, T* b, nint bStride, int k, T* c, nint ldc, T alpha, T beta)
+        where R : struct, IRowCount where C : struct, IRowCount
+    {
+        int w = S.Count, p = 0;
+        T* a0 = a, a1 = a + aStride, a2 = a + 2 * aStride, a3 = a + 3 * aStride;
+        T* b0 = b, b1 = b + bStride, b2 = b + 2 * bStride;
+        TV x00 = S.Zero, x01 = S.Zero, x02 = S.Zero, x10 = S.Zero, x11 = S.Zero, x12 = S.Zero;
+        TV x20 = S.Zero, x21 = S.Zero, x22 = S.Zero, x30 = S.Zero, x31 = S.Zero, x32 = S.Zero;
+        for (; p + w <= k; p += w)
+            Step<R, C>(S.Load(a0 + p), R.Value > 1 ? S.Load(a1 + p) : S.Zero, R.Value > 2 ? S.Load(a2 + p) : S.Zero, R.Value > 3 ? S.Load(a3 + p) : S.Zero,
+                S.Load(b0 + p), C.Value > 1 ? S.Load(b1 + p) : S.Zero, C.Value > 2 ? S.Load(b2 + p) : S.Zero,
+                ref x00, ref x01, ref x02, ref x10, ref x11, ref x12, ref x20, ref x21, ref x22, ref x30, ref x31, ref x32);
+        if (p < k)
+        {
+            int n = k - p;
+            Step<R, C>(S.LoadFirst(a0 + p, n), R.Value > 1 ? S.LoadFirst(a1 + p, n) : S.Zero, R.Value > 2 ? S.LoadFirst(a2 + p, n) : S.Zero,
+                R.Value > 3 ? S.LoadFirst(a3 + p, n) : S.Zero,
+                S.LoadFirst(b0 + p, n), C.Value > 1 ? S.LoadFirst(b1 + p, n) : S.Zero, C.Value > 2 ? S.LoadFirst(b2 + p, n) : S.Zero,
+                ref x00, ref x01, ref x02, ref x10, ref x11, ref x12, ref x20, ref x21, ref x22, ref x30, ref x31, ref x32);
+        }
+        PutRow<C>(c, x00, x01, x02, alpha, beta);
+        if (R.Value > 1) PutRow<C>(c + ldc, x10, x11, x12, alpha, beta);
+        if (R.Value > 2) PutRow<C>(c + 2 * ldc, x20, x21, x22, alpha, beta);
+        if (R.Value > 3) PutRow<C>(c + 3 * ldc, x30, x31, x32, alpha, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step<R, C>(TV a0, TV a1, TV a2, TV a3, TV b0, TV b1, TV b2,
+        ref TV x00, ref TV x01, ref TV x02, ref TV x10, ref TV x11, ref TV x12,
+        ref TV x20, ref TV x21, ref TV x22, ref TV x30, ref TV x31, ref TV x32)
+        where R : struct, IRowCount where C : struct, IRowCount
+    {
+        x00 = S.Fma(a0, b0, x00);
+        if (C.Value > 1) x01 = S.Fma(a0, b1, x01);
+        if (C.Value > 2) x02 = S.Fma(a0, b2, x02);
+        if (R.Value > 1)
+        {
+            x10 = S.Fma(a1, b0, x10);
+            if (C.Value > 1) x11 = S.Fma(a1, b1, x11);
+            if (C.Value > 2) x12 = S.Fma(a1, b2, x12);
+        }
+        if (R.Value > 2)
+        {
+            x20 = S.Fma(a2, b0, x20);
+            if (C.Value > 1) x21 = S.Fma(a2, b1, x21);
+            if (C.Value > 2) x22 = S.Fma(a2, b2, x22);
+        }
+        if (R.Value > 3)
+        {
+            x30 = S.Fma(a3, b0, x30);
+            if (C.Value > 1) x31 = S.Fma(a3, b1, x31);
+            if (C.Value > 2) x32 = S.Fma(a3, b2, x32);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PutRow<C>(T* c, TV x0, TV x1, TV x2, T alpha, T beta) where C : struct, IRowCount
+    {
+        Store(c, S.Sum(x0), alpha, beta);
+        if (C.Value > 1) Store(c + 1, S.Sum(x1), alpha, beta);
+        if (C.Value > 2) Store(c + 2, S.Sum(x2), alpha, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(T* c, T dot, T alpha, T beta) =>
         *c = beta == T.Zero ? alpha * dot : alpha * dot + beta * *c;
-
-    /// <summary>Four dot products of x with y0..y3: x is loaded once for all four; two accumulators each hide FMA latency.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (T, T, T, T) Dot4(T* x, T* y0, T* y1, T* y2, T* y3, int n)
-    {
-        int w = S.Count, i = 0;
-        TV s0 = S.Zero, s1 = S.Zero, s2 = S.Zero, s3 = S.Zero;
-        TV t0 = S.Zero, t1 = S.Zero, t2 = S.Zero, t3 = S.Zero;
-        for (; i + 2 * w <= n; i += 2 * w)
-        {
-            TV a = S.Load(x + i), b = S.Load(x + i + w);
-            s0 = S.Fma(a, S.Load(y0 + i), s0); t0 = S.Fma(b, S.Load(y0 + i + w), t0);
-            s1 = S.Fma(a, S.Load(y1 + i), s1); t1 = S.Fma(b, S.Load(y1 + i + w), t1);
-            s2 = S.Fma(a, S.Load(y2 + i), s2); t2 = S.Fma(b, S.Load(y2 + i + w), t2);
-            s3 = S.Fma(a, S.Load(y3 + i), s3); t3 = S.Fma(b, S.Load(y3 + i + w), t3);
-        }
-        // Up to two partial vectors finish the row without reading past it.
-        for (; i < n; i += w)
-        {
-            int count = Math.Min(w, n - i);
-            TV a = S.LoadFirst(x + i, count);
-            s0 = S.Fma(a, S.LoadFirst(y0 + i, count), s0);
-            s1 = S.Fma(a, S.LoadFirst(y1 + i, count), s1);
-            s2 = S.Fma(a, S.LoadFirst(y2 + i, count), s2);
-            s3 = S.Fma(a, S.LoadFirst(y3 + i, count), s3);
-        }
-        return (S.Sum(S.Add(s0, t0)), S.Sum(S.Add(s1, t1)), S.Sum(S.Add(s2, t2)), S.Sum(S.Add(s3, t3)));
-    }
-
-    /// <summary>
-    /// Exactly one lane of <see cref="Dot4"/> (same accumulators, order and tail): a column gets the same bits
-    /// whichever of the two computes it, so results do not depend on how columns were split over threads.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T Dot(T* x, T* y, int n)
-    {
-        int w = S.Count, i = 0;
-        TV s0 = S.Zero, t0 = S.Zero;
-        for (; i + 2 * w <= n; i += 2 * w)
-        {
-            s0 = S.Fma(S.Load(x + i), S.Load(y + i), s0);
-            t0 = S.Fma(S.Load(x + i + w), S.Load(y + i + w), t0);
-        }
-        for (; i < n; i += w)
-        {
-            int count = Math.Min(w, n - i);
-            s0 = S.Fma(S.LoadFirst(x + i, count), S.LoadFirst(y + i, count), s0);
-        }
-        return S.Sum(S.Add(s0, t0));
-    }
 
     private sealed class Job : IParallelTask
     {
@@ -390,9 +421,9 @@ internal static unsafe class GemmDirect<T, TV, S> where T : unmanaged, INumber<T
             int extent = SplitRows ? M : N;
             int lo = (int)((long)extent * index / Parts), hi = (int)((long)extent * (index + 1) / Parts);
             // Parts start on multiples of 64, a multiple of every row-block width (at most four vectors of 16
-            // floats) and of the four columns of Dot4: every element then goes through the same block or tail
-            // code, with the same arithmetic, however many parts there are, so results do not depend on the
-            // thread count. (It also keeps cache lines of C to one thread.)
+            // floats): every element then goes through the same block or tail code, with the same arithmetic,
+            // however many parts there are, so results do not depend on the thread count (dot products do not
+            // depend on their tile anyway). It also keeps cache lines of C to one thread.
             lo = index == 0 ? 0 : Math.Min(extent, (lo + 32) & ~63);
             hi = index == Parts - 1 ? extent : Math.Min(extent, (hi + 32) & ~63);
             if (SplitRows)

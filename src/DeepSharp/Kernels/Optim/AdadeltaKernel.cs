@@ -46,11 +46,11 @@ public static class AdadeltaKernel
             TV p = TS.Load(ref _p, i), g = TS.Load(ref _g, i);
             if (Maximize) g = TS.Neg(g);
             if (HasDecay) g = TS.Fma(p, TS.Splat(WeightDecay), g);
-            TV s = TS.Fma(TS.Mul(TS.Splat(OneMinusRho), g), g, TS.Mul(TS.Load(ref _s, i), TS.Splat(Rho)));
+            TV s = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(TS.Mul(TS.Splat(OneMinusRho), g), g, TS.Mul(TS.Load(ref _s, i), TS.Splat(Rho))));
             TS.Store(s, ref _s, i);
             TV eps = TS.Splat(Eps), u = TS.Load(ref _u, i);
             TV delta = TS.Mul(TS.Div(TS.Sqrt(TS.Add(u, eps)), TS.Sqrt(TS.Add(s, eps))), g);
-            TS.Store(TS.Fma(TS.Mul(TS.Splat(OneMinusRho), delta), delta, TS.Mul(u, TS.Splat(Rho))), ref _u, i);
+            TS.Store(FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(TS.Mul(TS.Splat(OneMinusRho), delta), delta, TS.Mul(u, TS.Splat(Rho)))), ref _u, i);
             TS.Store(TS.Fma(delta, TS.Splat(NegLr), p), ref _p, i);
         }
     }

@@ -59,8 +59,8 @@ public static class AdamKernel
             if (Maximize) g = TS.Neg(g);
             if (CoupledDecay) g = TS.Fma(p, TS.Splat(WeightDecay), g);
             if (DecoupledDecay) p = TS.Mul(p, TS.Splat(DecayFactor));
-            TV m = TS.Fma(g, TS.Splat(OneMinusBeta1), TS.Mul(TS.Load(ref _m, i), TS.Splat(Beta1)));
-            TV v = TS.Fma(TS.Mul(TS.Splat(OneMinusBeta2), g), g, TS.Mul(TS.Load(ref _v, i), TS.Splat(Beta2)));
+            TV m = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(g, TS.Splat(OneMinusBeta1), TS.Mul(TS.Load(ref _m, i), TS.Splat(Beta1))));
+            TV v = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(TS.Mul(TS.Splat(OneMinusBeta2), g), g, TS.Mul(TS.Load(ref _v, i), TS.Splat(Beta2))));
             TS.Store(m, ref _m, i);
             TS.Store(v, ref _v, i);
             if (Amsgrad)

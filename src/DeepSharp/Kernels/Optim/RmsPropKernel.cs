@@ -53,12 +53,12 @@ public static class RmsPropKernel
             TV p = TS.Load(ref _p, i), g = TS.Load(ref _g, i);
             if (Maximize) g = TS.Neg(g);
             if (HasDecay) g = TS.Fma(p, TS.Splat(WeightDecay), g);
-            TV s = TS.Fma(TS.Mul(TS.Splat(OneMinusAlpha), g), g, TS.Mul(TS.Load(ref _s, i), TS.Splat(Alpha)));
+            TV s = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(TS.Mul(TS.Splat(OneMinusAlpha), g), g, TS.Mul(TS.Load(ref _s, i), TS.Splat(Alpha))));
             TS.Store(s, ref _s, i);
             TV r;
             if (Centered)
             {
-                TV a = TS.Fma(g, TS.Splat(OneMinusAlpha), TS.Mul(TS.Load(ref _a, i), TS.Splat(Alpha)));
+                TV a = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(g, TS.Splat(OneMinusAlpha), TS.Mul(TS.Load(ref _a, i), TS.Splat(Alpha))));
                 TS.Store(a, ref _a, i);
                 r = TS.Sqrt(TS.Fma(TS.Neg(a), a, s));
             }
@@ -69,7 +69,7 @@ public static class RmsPropKernel
             r = TS.Add(r, TS.Splat(Eps));
             if (HasMomentum)
             {
-                TV b = TS.Fma(TS.Load(ref _buf, i), TS.Splat(Momentum), TS.Div(g, r));
+                TV b = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(TS.Load(ref _buf, i), TS.Splat(Momentum), TS.Div(g, r)));
                 TS.Store(b, ref _buf, i);
                 TS.Store(TS.Fma(b, TS.Splat(NegLr), p), ref _p, i);
             }

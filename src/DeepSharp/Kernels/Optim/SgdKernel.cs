@@ -54,7 +54,7 @@ public static class SgdKernel
             if (HasDecay) d = TS.Fma(p, TS.Splat(WeightDecay), d);
             if (HasMomentum)
             {
-                TV b = FirstStep ? d : TS.Fma(d, TS.Splat(OneMinusDampening), TS.Mul(TS.Load(ref _buf, i), TS.Splat(Momentum)));
+                TV b = FusedUpdate.FlushSubnormal<T, TV, TS>(FirstStep ? d : TS.Fma(d, TS.Splat(OneMinusDampening), TS.Mul(TS.Load(ref _buf, i), TS.Splat(Momentum))));
                 TS.Store(b, ref _buf, i);
                 d = Nesterov ? TS.Fma(b, TS.Splat(Momentum), d) : b;
             }
