@@ -117,6 +117,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 
     private sealed class ForwardTask(float* x, float* w, float* bias, float* y, ConvGeometry g) : IParallelTask
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int n)
         {
             int c = g.InChannels, hp = PaddedRows(g), wp = PaddedWidth(g), oh = g.OutH, ow = g.OutW, kh = g.KernelH, kw = g.KernelW, taps = g.K;
@@ -181,6 +182,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 
     private sealed class WeightTask(float* x, float* gy, TV* acc, ConvGeometry g, int parts) : IParallelTask
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int part)
         {
             int c = g.InChannels, hp = PaddedRows(g), wp = PaddedWidth(g), oh = g.OutH, ow = g.OutW, kh = g.KernelH, kw = g.KernelW, taps = g.K;

@@ -62,6 +62,7 @@ internal static class Vectorized
     }
 
     // Whole vectors from the start; returns where the scalar tail begins.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Unary<T, TOp, TV, S>(ref T x, ref T dst, int n, TOp op)
         where T : unmanaged where TOp : struct, IUnaryOperator<T> where S : ISimd<TV, T>
     {
@@ -71,6 +72,7 @@ internal static class Vectorized
         return i;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Binary<T, TOp, TV, S>(ref T x, ref T y, ref T dst, int n, TOp op)
         where T : unmanaged where TOp : struct, IBinaryOperator<T> where S : ISimd<TV, T>
     {

@@ -123,6 +123,7 @@ internal static class ClipKernel
         return double.CreateTruncating(max);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe T MaxAbs<T, TV, S>(ref T x, int n) where T : unmanaged, IFloatingPointIeee754<T> where TV : unmanaged where S : ISimd<TV, T>
     {
         int i = 0, w = S.Count;
