@@ -62,6 +62,6 @@ foreach (IWorkload w in selected)
     Console.Error.WriteLine($"{value.ToString("F2", CultureInfo.InvariantCulture)} ({Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s)");
     json.Append(CultureInfo.InvariantCulture, $"\"{w.Name}\": {value:F2}, ");
 }
-json.Append(CultureInfo.InvariantCulture, $"\"threads\": {WorkerPool.Threads}}}");
+json.Append(CultureInfo.InvariantCulture, $"\"threads\": {WorkerPool.Threads}, \"cpu\": \"{CpuInfo.Model.Replace("\"", "'", StringComparison.Ordinal)}\", \"vectors\": \"{CpuInfo.VectorIsa}\"}}");
 Console.WriteLine(json.ToString());
 return 0;

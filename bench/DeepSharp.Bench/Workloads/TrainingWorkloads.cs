@@ -19,12 +19,14 @@ internal static class TrainingWorkloads
     {
         yield return new Workload("mlp_b64_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 64, 300));
         yield return new Workload("mlp_b8_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 8, 500));
+        yield return new Workload("mlp_b1_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 1, 2000));
         yield return new Workload("mlp_infer_b1_us", MlpInferB1);
         yield return new Workload("lenet_b64_samples_per_s", () => TrainRate(() => ModelZoo.Create("lenet5"), 64, 100));
         yield return new Workload("resnet20_b64_samples_per_s", () => TrainRate(() => ModelZoo.Create("resnet20"), 64, 30));
         yield return new Workload("mlp_b64_bytes_per_step", () => Allocation(64, 300).BytesPerStep);
         yield return new Workload("mlp_b64_gc_per_1000_steps", () => Allocation(64, 1000).Gcs * 1000.0 / 1000);
         yield return new Workload("mlp_b64_memory_growth_mb", MemoryGrowth);
+        yield return new Workload("infer_varying_batch_peak_rss_mb", VaryingBatchPeakRss);
     }
 
     /// <summary>A training step over batch i, exactly as peer_torch.py slices the data.</summary>
@@ -92,6 +94,31 @@ internal static class TrainingWorkloads
         int gcs = GC.CollectionCount(0);
         for (int i = 0; i < steps; i++) stepper.Step();
         return ((GC.GetTotalAllocatedBytes(precise: true) - bytes) / (double)steps, GC.CollectionCount(0) - gcs);
+    }
+
+    /// <summary>
+    /// A server's memory: 1,500 no-grad LeNet forwards with seeded random batch sizes 1-256, then the process's
+    /// peak resident set (VmHWM) in MB. The pool's size classes, cap and trimming keep it bounded.
+    /// </summary>
+    private static double VaryingBatchPeakRss()
+    {
+        var model = ModelZoo.Create("lenet5");
+        model.Eval();
+        var rng = new Random(1234);
+        var images = Tensor.Rand([256, 1, 28, 28], new Generator(5));
+        using var _ = Autograd.NoGrad();
+        for (int i = 0; i < 1500; i++)
+            model.Call(images.Narrow(0, 0, rng.Next(1, 257)));
+        return PeakRssMb();
+    }
+
+    internal static double PeakRssMb()
+    {
+        if (!File.Exists("/proc/self/status")) return double.NaN;
+        foreach (string line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+        return double.NaN;
     }
 
     /// <summary>Managed heap after 10,000 steps minus after 1,000 (after a full collection): ~0 when nothing leaks.</summary>

@@ -3,8 +3,17 @@ using System.Runtime.InteropServices;
 namespace DeepSharp;
 
 /// <summary>
-/// Exact-size pool for large element arrays. Training allocates the same sizes every step, so
-/// keying by exact length reuses buffers without the 2x waste of power-of-two buckets.
+/// Pool for large element arrays, bounded in three ways so that memory stays flat when shapes vary (a server
+/// answering batches of every size) as well as in steady training:
+/// <list type="bullet">
+/// <item>size classes: a request is rounded up to the next quarter power of two (at most 19 % larger), so a batch
+/// of 57 reuses the buffer of a batch of 60 instead of pooling one array per exact length;</item>
+/// <item>a cap on idle bytes (<see cref="MemoryPool.CapBytes"/>), beyond which returned arrays are left to the GC;</item>
+/// <item>trimming: after every full (gen 2) collection, arrays that stayed idle since the previous one are
+/// released, so a burst of large shapes does not pin its buffers for the life of the process.</item>
+/// </list>
+/// The library never forces a collection: the arrays are managed, so the GC counts what the pool's misses
+/// allocate, and collections paced by that return the arrays of dead storages through their finalizers.
 /// Small arrays are not pooled: gen0 allocation is cheaper than any pool for them.
 /// <para>
 /// A pooled array goes back to the pool when its <see cref="PooledStorage{T}"/> is finalized. The GC only
@@ -18,43 +27,50 @@ namespace DeepSharp;
 internal static class BufferPool<T> where T : unmanaged
 {
     private const int MinPooledBytes = 16 * 1024;
-    private const long MaxPooledBytes = 2L << 30;
     private static readonly int s_elementSize = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-    private static readonly Dictionary<int, Stack<T[]>> s_free = [];
-    private static long s_pooledBytes;
-    private static long s_rentedBytes;
+    private static readonly Dictionary<int, Stack<Entry>> s_free = [];
+    private static long s_pooledBytes, s_rentedBytes, s_hits, s_misses;
+    private static int s_epoch; // bumped by every gen2 collection; entries remember the epoch they were returned in
 
-    // Buffers come back when the GC finalizes dead storages, but collections are paced by small-object
-    // allocation, which knows nothing of the large buffers rented here: a conv net renting hundreds of
-    // MB per step would pile up gigabytes of dead buffers between collections. So after this many rented
-    // bytes a collection of the young generations (cheap: few survivors) lets finalizers return them.
-    // Gen1, not gen0: a step's storages are still alive at the previous collection and get promoted.
-    private const long RentedBytesBeforeCollect = 128L << 20;
+    private readonly record struct Entry(T[] Array, int Epoch);
+
+    static BufferPool() => MemoryPool.Register(Trim, () => (s_pooledBytes, s_rentedBytes, s_hits, s_misses));
 
     public static bool ShouldPool(int length) => (long)length * s_elementSize >= MinPooledBytes;
 
+    /// <summary>The length an array rented for <paramref name="length"/> elements has: the next size class.</summary>
+    internal static int ClassLength(int length)
+    {
+        // Classes are 2^(e/4) elements rounded to a multiple of 16, for e = ceil(4 log2 length).
+        if (length <= 16) return length;
+        int e = (int)Math.Ceiling(4 * Math.Log2(length));
+        if (ClassSize(e - 1) >= length) e--; // rounding to 16 can make the class below large enough
+        return (int)Math.Min(Math.Max(ClassSize(e), length), Array.MaxLength);
+
+        static long ClassSize(int e) => (long)Math.Ceiling(Math.Pow(2, e / 4.0) / 16) * 16;
+    }
+
     public static T[] Rent(int length)
     {
-        if (PoolDiagnostics.CollectOnRent)
-        {
-            // Stress mode: every dead storage is finalized (and its array poisoned and pooled) right now.
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-        else if (Interlocked.Add(ref s_rentedBytes, (long)length * s_elementSize) > RentedBytesBeforeCollect)
-        {
-            Interlocked.Exchange(ref s_rentedBytes, 0);
-            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
-        }
+        PoolDiagnostics.BeforeRent?.Invoke();
+        int classLength = ClassLength(length);
+        // The GC sees a rent from the pool as no allocation at all, yet dead storages only give their arrays
+        // back when a collection finalizes them. Rented bytes are declared as memory pressure (and withdrawn on
+        // return), so collections are scheduled by how much tensor memory is outstanding, not only by the small
+        // objects allocated meanwhile.
+        if (classLength > 0) GC.AddMemoryPressure((long)classLength * s_elementSize);
         lock (s_free)
         {
-            if (s_free.TryGetValue(length, out var stack) && stack.Count > 0)
+            s_rentedBytes += (long)classLength * s_elementSize;
+            if (s_free.TryGetValue(classLength, out var stack) && stack.Count > 0)
             {
-                s_pooledBytes -= (long)length * s_elementSize;
-                return stack.Pop();
+                s_pooledBytes -= (long)classLength * s_elementSize;
+                s_hits++;
+                return stack.Pop().Array;
             }
+            s_misses++;
         }
-        var array = GC.AllocateUninitializedArray<T>(length);
+        var array = GC.AllocateUninitializedArray<T>(classLength);
         if (PoolDiagnostics.Poison) PoolDiagnostics.Fill(array.AsSpan());
         return array;
     }
@@ -62,14 +78,36 @@ internal static class BufferPool<T> where T : unmanaged
     public static void Return(T[] array)
     {
         long bytes = (long)array.Length * s_elementSize;
+        if (bytes > 0) GC.RemoveMemoryPressure(bytes);
         if (PoolDiagnostics.Poison) PoolDiagnostics.Fill(array.AsSpan()); // whoever still reads it sees NaN, not plausible data
         lock (s_free)
         {
-            if (s_pooledBytes + bytes > MaxPooledBytes) return; // let the GC have it
+            s_rentedBytes -= bytes;
+            if (s_pooledBytes + bytes > MemoryPool.CapBytes / MemoryPool.ElementTypes || array.Length != ClassLength(array.Length))
+                return; // let the GC have it
             if (!s_free.TryGetValue(array.Length, out var stack))
-                s_free[array.Length] = stack = new Stack<T[]>();
-            stack.Push(array);
+                s_free[array.Length] = stack = new Stack<Entry>();
+            stack.Push(new Entry(array, s_epoch));
             s_pooledBytes += bytes;
+        }
+    }
+
+    /// <summary>Releases arrays idle since the previous trim (all of them when <paramref name="all"/>).</summary>
+    private static void Trim(bool all)
+    {
+        lock (s_free)
+        {
+            int oldest = s_epoch;
+            s_epoch++;
+            foreach (var (length, stack) in s_free)
+            {
+                if (stack.Count == 0) continue;
+                // Stacks pop the most recent first, so idle entries are at the bottom: keep the recent ones.
+                var keep = stack.Where(e => !all && e.Epoch >= oldest).Reverse().ToArray();
+                s_pooledBytes -= (long)(stack.Count - keep.Length) * length * s_elementSize;
+                stack.Clear();
+                foreach (var e in keep) stack.Push(e);
+            }
         }
     }
 
@@ -78,13 +116,96 @@ internal static class BufferPool<T> where T : unmanaged
     {
         get { lock (s_free) return s_pooledBytes; }
     }
+}
 
-    public static void Clear()
+/// <summary>
+/// The tensor memory pool: large tensor buffers are recycled instead of allocated per operation. Its statistics
+/// show what it holds; <see cref="CapBytes"/> bounds the idle part; <see cref="Trim"/> releases idle buffers now
+/// (the pool also trims itself after every full garbage collection).
+/// </summary>
+public static class MemoryPool
+{
+    internal const int ElementTypes = 4; // float, double, long, bool share the cap
+    private static readonly List<(Action<bool> Trim, Func<(long Pooled, long Rented, long Hits, long Misses)> Stats)> s_pools = [];
+
+    static MemoryPool() => Gen2Callback.Register(() => TrimAll(all: false));
+
+    /// <summary>
+    /// The most bytes kept idle for reuse, across element types. Default: 1 GiB or an eighth of the memory
+    /// available to the process, whichever is smaller; <c>DEEPSHARP_POOL_CAP_MB</c> overrides it.
+    /// </summary>
+    public static long CapBytes { get; set; } = DefaultCap();
+
+    /// <summary>Bytes idle in the pool, ready for reuse.</summary>
+    public static long PooledBytes => Sum().Pooled;
+
+    /// <summary>Bytes of pooled-size buffers currently held by tensors (or by storages the GC has not finalized yet).</summary>
+    public static long RentedBytes => Sum().Rented;
+
+    /// <summary>Requests served from the pool.</summary>
+    public static long Hits => Sum().Hits;
+
+    /// <summary>Requests that allocated a new buffer.</summary>
+    public static long Misses => Sum().Misses;
+
+    /// <summary>Releases every idle buffer to the garbage collector.</summary>
+    public static void Trim() => TrimAll(all: true);
+
+    internal static void Register(Action<bool> trim, Func<(long, long, long, long)> stats)
     {
-        lock (s_free)
+        lock (s_pools) s_pools.Add((trim, stats));
+    }
+
+    private static void TrimAll(bool all)
+    {
+        (Action<bool> Trim, Func<(long, long, long, long)> Stats)[] pools;
+        lock (s_pools) pools = [.. s_pools];
+        foreach (var p in pools) p.Trim(all);
+    }
+
+    private static (long Pooled, long Rented, long Hits, long Misses) Sum()
+    {
+        (long, long, long, long) total = default;
+        lock (s_pools)
         {
-            s_free.Clear();
-            s_pooledBytes = 0;
+            foreach (var p in s_pools)
+            {
+                var (a, b, c, d) = p.Stats();
+                total = (total.Item1 + a, total.Item2 + b, total.Item3 + c, total.Item4 + d);
+            }
+        }
+        return total;
+    }
+
+    private static long DefaultCap()
+    {
+        if (long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_POOL_CAP_MB"), out long mb) && mb >= 0)
+            return mb << 20;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return Math.Min(1L << 30, available > 0 ? available / 8 : 1L << 30);
+    }
+
+    /// <summary>Calls back after every gen 2 collection: an object that resurrects itself in its finalizer.</summary>
+    private sealed class Gen2Callback
+    {
+        private readonly Action _callback;
+
+        private Gen2Callback(Action callback) => _callback = callback;
+
+        public static void Register(Action callback) => _ = new Gen2Callback(callback);
+
+        ~Gen2Callback()
+        {
+            try
+            {
+                _callback();
+            }
+            catch (InvalidOperationException)
+            {
+                // never let a trimming problem take the finalizer thread down
+            }
+            if (!Environment.HasShutdownStarted)
+                GC.ReRegisterForFinalize(this);
         }
     }
 }
@@ -96,8 +217,6 @@ internal static class BufferPool<T> where T : unmanaged
 /// </summary>
 internal static class PoolDiagnostics
 {
-    [ThreadStatic] private static int t_collectOnRent;
-
     /// <summary>
     /// Fill uninitialised tensor storage (Empty without zeroing, any size) and every array handed back to
     /// the pool with NaN (float, double), 0x5A5A... (int64) or true (bool). A kernel that reads elements
@@ -105,24 +224,12 @@ internal static class PoolDiagnostics
     /// </summary>
     public static bool Poison = Environment.GetEnvironmentVariable("DEEPSHARP_POISON_BUFFERS") == "1";
 
-    /// <summary>True while this thread is inside <see cref="CollectOnEveryRent"/>.</summary>
-    public static bool CollectOnRent => t_collectOnRent > 0;
-
     /// <summary>
-    /// Until disposed, every pool rent on this thread first runs a full collection and waits for finalizers,
-    /// so any storage that has become unreachable is returned (and poisoned) before the rent. A kernel still
-    /// reading such a storage's array through a span then sees the poison deterministically. Slow: tests only.
+    /// Called before every rent when set. The test suite's stress mode sets it to run a full collection first,
+    /// so any storage that has become unreachable is returned (and poisoned) before the rent, and a kernel still
+    /// reading such a storage's array through a span sees the poison deterministically.
     /// </summary>
-    public static Scope CollectOnEveryRent()
-    {
-        t_collectOnRent++;
-        return new Scope();
-    }
-
-    public readonly struct Scope : IDisposable
-    {
-        public void Dispose() => t_collectOnRent--;
-    }
+    [ThreadStatic] public static Action? BeforeRent;
 
     internal static void Fill<T>(Span<T> data) where T : unmanaged
     {

@@ -184,7 +184,7 @@ public sealed partial class Tensor
     /// alive: once the tensor's last reference is gone, a collection may finalize the storage and hand its array
     /// to the next pool renter (possibly another thread) while a kernel still reads it. Code that reads a
     /// temporary through a span (a ContiguousData or Materialize copy, an operand nobody else holds) calls this
-    /// after the kernel. The test suite's stress mode (<see cref="PoolDiagnostics.CollectOnEveryRent"/>) and
+    /// after the kernel. The test suite's stress mode (<see cref="PoolDiagnostics.BeforeRent"/> running a full collection) and
     /// poisoned buffers make a missing call show up as NaN.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

@@ -26,6 +26,55 @@ public sealed class BufferPoolTests
     }
 
     [Fact]
+    public void NearbyLengthsShareASizeClass()
+    {
+        // Quarter powers of two, multiples of 16, at most 19 % above the request.
+        foreach (int n in new[] { 4096, 5000, 16384, 16385, 100_000, 1_234_567 })
+        {
+            int c = BufferPool<float>.ClassLength(n);
+            Assert.True(c >= n && c <= n * 1.19 + 16 && c % 16 == 0, $"{n} -> {c}");
+            Assert.Equal(c, BufferPool<float>.ClassLength(c));
+        }
+        Assert.Equal(BufferPool<float>.ClassLength(60_000), BufferPool<float>.ClassLength(57_000));
+        var a = BufferPool<float>.Rent(60_000);
+        BufferPool<float>.Return(a);
+        Assert.Same(a, BufferPool<float>.Rent(57_000)); // a batch of 57 reuses the buffer of a batch of 60
+        BufferPool<float>.Return(a);
+    }
+
+    [Fact]
+    public void IdleBytesStayUnderTheCapAndTrimReleasesThem()
+    {
+        long saved = MemoryPool.CapBytes;
+        try
+        {
+            MemoryPool.Trim();
+            MemoryPool.CapBytes = MemoryPool.ElementTypes * (4L << 20); // 4 MiB per element type
+            var arrays = Enumerable.Range(0, 40).Select(_ => BufferPool<float>.Rent(64 * 1024)).ToList(); // 256 KiB each
+            foreach (var a in arrays) BufferPool<float>.Return(a);
+            Assert.InRange(BufferPool<float>.PooledBytes, 1, 4L << 20);
+            MemoryPool.Trim();
+            Assert.Equal(0, BufferPool<float>.PooledBytes);
+        }
+        finally
+        {
+            MemoryPool.CapBytes = saved;
+        }
+    }
+
+    [Fact]
+    public void StatisticsCountHitsAndMisses()
+    {
+        MemoryPool.Trim();
+        long hits = MemoryPool.Hits, misses = MemoryPool.Misses;
+        var a = BufferPool<double>.Rent(300_000);
+        BufferPool<double>.Return(a);
+        _ = BufferPool<double>.Rent(300_000);
+        // Other test collections rent concurrently: the counters can only have grown by more.
+        Assert.True(MemoryPool.Misses >= misses + 1 && MemoryPool.Hits >= hits + 1);
+    }
+
+    [Fact]
     public void TheSuiteRunsWithPoisonedBuffers()
     {
         Assert.True(PoolDiagnostics.Poison, "TestSetup's module initializer turns buffer poisoning on for the whole run");
@@ -48,13 +97,13 @@ public sealed class BufferPoolTests
     public void StressModeReturnsDeadStoragesBeforeEveryRent()
     {
         static WeakReference Dead() => new(Tensor.Ones(64, 64).Storage);
-        using (PoolDiagnostics.CollectOnEveryRent())
+        using (PoolStress.CollectOnEveryRent())
         {
             var weak = Dead();
             _ = Tensor.Zeros(64, 64);
             Assert.False(weak.IsAlive);
         }
-        Assert.False(PoolDiagnostics.CollectOnRent);
+        Assert.False(PoolStress.Active);
     }
 
     // Regression (issue 11): `eval --model seq-gru` gave a different accuracy about 1 run in 8. The GRU reads its
@@ -74,7 +123,7 @@ public sealed class BufferPoolTests
         for (int run = 0; run < 4; run++)
         {
             float[] logits;
-            using (PoolDiagnostics.CollectOnEveryRent()) logits = model.Call(images).ToArray<float>();
+            using (PoolStress.CollectOnEveryRent()) logits = model.Call(images).ToArray<float>();
             AssertFinite("seq-gru logits", logits);
             if (first is null) first = logits;
             else Assert.Equal(first, logits);
@@ -91,7 +140,7 @@ public sealed class BufferPoolTests
         {
             var model = SequenceClassifier.Create(new ModelOptions(Generator: new Generator(14)));
             float[] grad;
-            using (PoolDiagnostics.CollectOnEveryRent())
+            using (PoolStress.CollectOnEveryRent())
             {
                 Functional.CrossEntropy(model.Call(images), labels).Backward();
                 grad = model.Rnn.LayerWeights(0).WeightIh.Grad!.ToArray<float>();
@@ -114,7 +163,7 @@ public sealed class BufferPoolTests
         for (int run = 0; run < 3; run++)
         {
             EvaluationResult result;
-            using (PoolDiagnostics.CollectOnEveryRent()) result = trainer.Evaluate(new DataLoader(data, 100), keepPredictions: true);
+            using (PoolStress.CollectOnEveryRent()) result = trainer.Evaluate(new DataLoader(data, 100), keepPredictions: true);
             Assert.True(double.IsFinite(result.Loss), $"run {run}: loss {result.Loss}");
             if (first is null) first = result;
             else
@@ -137,7 +186,7 @@ public sealed class BufferPoolTests
         var (value, grads) = Run(StressCases[name]);
         AssertFinite(name, value);
         (float[], float[][]) stressed;
-        using (PoolDiagnostics.CollectOnEveryRent()) stressed = Run(StressCases[name]);
+        using (PoolStress.CollectOnEveryRent()) stressed = Run(StressCases[name]);
         Assert.Equal(value, stressed.Item1);
         for (int i = 0; i < grads.Length; i++) Assert.Equal(grads[i], stressed.Item2[i]);
     }

@@ -71,11 +71,11 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: {name} must have shape {Shapes.Format(shape)}, got {Shapes.Format(t.ShapeArray)}");
     }
 
-    /// <summary>The tensor's own backing array when it is exactly its elements (no copy per call), else a copy.</summary>
+    /// <summary>The tensor's own backing array when it starts with its elements in order (no copy per call), else a copy.</summary>
     private static T[] DirectArray<T>(Tensor t) where T : unmanaged
     {
         var data = t.Array<T>();
-        return t.IsContiguous && t.Offset == 0 && data.Length == t.Numel ? data : t.ToArray<T>();
+        return t.IsContiguous && t.Offset == 0 ? data : t.ToArray<T>(); // pooled arrays may be longer (size classes): the kernels index only the first Numel
     }
 
     private static RecurrentLayer<T> Run<T>(RecurrentCell cell, Tensor x, Tensor h0, Tensor? c0, Tensor wIh, Tensor wHh, Tensor? bIh, Tensor? bHh,
