@@ -36,8 +36,10 @@ def run(cmd):
 
 
 def bench_dll():
-    subprocess.run(["dotnet", "build", "-c", "Release", "-v", "q", "-nologo", os.path.join(ROOT, "bench", "DeepSharp.Bench")],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    # No shared compiler or MSBuild servers: another job's paused server must not stall this build.
+    env = dict(os.environ, MSBUILDDISABLENODEREUSE="1", DOTNET_CLI_USE_MSBUILD_SERVER="0")
+    subprocess.run(["dotnet", "build", "-c", "Release", "-v", "q", "-nologo", "-p:UseSharedCompilation=false",
+                    os.path.join(ROOT, "bench", "DeepSharp.Bench")], check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     return os.path.join(ROOT, "bench", "DeepSharp.Bench", "bin", "Release", "net10.0", "DeepSharp.Bench.dll")
 
 
