@@ -15,8 +15,9 @@ internal static class SelfCheckCommand
 {
     public static Command Create()
     {
-        var command = new Command("selfcheck", "Check that the kernels and gradients compute correctly on this machine (a few seconds)");
-        command.SetAction(_ => Run());
+        var mpi = new Option<bool>("--mpi") { Description = "check MPI's collectives across the processes of an MPI job instead (mpirun -np 2 deepsharp selfcheck --mpi)" };
+        var command = new Command("selfcheck", "Check that the kernels and gradients compute correctly on this machine (a few seconds)") { mpi };
+        command.SetAction(p => p.GetValue(mpi) ? MpiCheck.Run() : Run());
         return command;
     }
 

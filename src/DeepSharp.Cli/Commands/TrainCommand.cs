@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using DeepSharp.Cli.Support;
 using DeepSharp.Data;
+using DeepSharp.Distributed;
 using DeepSharp.Kernels;
 using DeepSharp.Serialization;
 using DeepSharp.Training;
@@ -27,23 +28,24 @@ internal static class TrainCommand
         var schedule = new Option<string>("--lr-schedule") { Description = Choices.ScheduleHelp, DefaultValueFactory = _ => "cosine" };
         var augment = new Option<string?>("--augment") { Description = "training-image augmentation, comma-separated: " + AugmentationParser.Help };
         var seed = new Option<int>("--seed") { Description = "random seed (same seed, same run)", DefaultValueFactory = _ => 42 };
-        var threads = new Option<int?>("--threads") { Description = "worker threads (default: all cores)" };
+        var threads = new Option<int?>("--threads") { Description = "worker threads per process (default: all cores, shared among the processes an MPI launcher starts on one machine)" };
         var output = new Option<string?>("--out") { Description = "output directory (default: runs/MODEL)" };
         var resume = new Option<string?>("--resume") { Description = "checkpoint to resume from (e.g. runs/lenet5/checkpoint/last.safetensors); training continues up to --epochs in total, history included" };
         var report = new Option<bool>("--report") { Description = "record activation and gradient statistics while training and write DIR/report.html" };
+        var distributed = new Option<bool>("--distributed") { Description = "data-parallel training over MPI; implied when started by mpirun/srun, required to be: --batch-size is per process" };
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/, DIR/history.csv and DIR/metrics.json. " +
                                            "Ctrl-C stops after the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once).")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, distributed,
         };
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report))));
+            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report), p.GetValue(distributed))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
-        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false);
+        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false, bool Distributed = false);
 
     /// <summary>Checks every option that can be checked without data, before anything is created or loaded.</summary>
     internal static void Validate(TrainSettings s)
@@ -66,7 +68,21 @@ internal static class TrainCommand
     internal static int Run(TrainSettings s)
     {
         Validate(s);
+        var world = DistributedRun.Start(s.Distributed, s.Threads);
+        if (world is not null)
+        {
+            if (LanguageModelTraining.Handles(s.Model, s.Data)) throw new CliException($"data-parallel training of language models ({s.Model}) is not supported yet; run it in one process");
+            if (s.Report) throw new CliException("--report is not supported with data-parallel training yet");
+            return DistributedRun.Run(world, () => Run(s, world));
+        }
         if (LanguageModelTraining.Handles(s.Model, s.Data)) return LanguageModelTraining.Run(s);
+        return Run(s, null);
+    }
+
+    /// <summary>One process's training; with <paramref name="world"/>, its rank's share of data-parallel training (only rank 0 prints and writes).</summary>
+    private static int Run(TrainSettings s, Communicator? world)
+    {
+        bool root = world is null || world.IsRoot;
         ITransform? augmentation = null;
         if (!string.IsNullOrEmpty(s.Augment))
         {
@@ -79,27 +95,32 @@ internal static class TrainCommand
                 throw new CliException($"--augment: {CliRunner.OneLine(e)}");
             }
         }
-        using var output = OutputDirectory.Prepare(s.Out ?? Path.Combine("runs", s.Model));
-        string outDir = output.Path;
+        string outDir = s.Out ?? Path.Combine("runs", s.Model);
+        using var output = root ? OutputDirectory.Prepare(outDir) : null;
 
-        Generator.Default.ManualSeed((ulong)s.Seed);
+        // Dropout draws from Generator.Default: ranks differ so that they do not drop the same units on different data.
+        Generator.Default.ManualSeed((ulong)s.Seed + 1_000_003UL * (ulong)(world?.Rank ?? 0));
         var loaderGenerator = new Generator((ulong)s.Seed + 1);
         var data = Inputs.Load(s.Data, s.DataDir, s.Seed, s.Label);
         if (augmentation is not null && data.Features != 784) throw new CliException("--augment applies to 28x28 image datasets (fashion-mnist, mnist)");
         var model = ModelCatalog.CreateClassifier(s.Model, data, new Generator((ulong)s.Seed));
         double lr = s.Lr ?? Choices.DefaultLr(s.Optimizer, s.Model);
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
-        var train = new DataLoader(data.Train, s.BatchSize, shuffle: true, generator: loaderGenerator, transform: augmentation);
-        var validation = new DataLoader(data.Validation, 1000);
+        // Every rank draws the same shuffled order (same seed) and takes its shard of it.
+        var train = new DataLoader(data.Train, s.BatchSize, shuffle: true, generator: loaderGenerator, transform: augmentation,
+            sampler: world is null ? null : new DistributedSampler(world.Rank, world.Size));
+        var validation = new DataLoader(data.Validation, 1000, sampler: world is null ? null : new DistributedSampler(world.Rank, world.Size, pad: false));
         var test = new DataLoader(data.Test, 1000);
+        using var dataParallel = world is null ? null : new DataParallel(model, world);
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, train.Count, cosinePerBatch: false);
         var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
         {
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
-            Reporter = new ConsoleReporter(),
+            Reporter = root ? new ConsoleReporter() : null,
             CountCorrect = Choices.Accuracy(model),
             CheckpointMetadata = new Dictionary<string, string> { [Weights.ModelKey] = s.Model },
+            DataParallel = dataParallel,
         });
         IReadOnlyList<EpochLogs>? earlier = null;
         if (s.Resume is not null)
@@ -107,20 +128,30 @@ internal static class TrainCommand
             Resume(s, trainer.LoadCheckpoint, () => trainer.Epoch);
             earlier = EarlierHistory(s.Resume, outDir);
             var at = trainer.ResumePosition is { Batch: > 0 } p ? $", batch {p.Batch} of epoch {trainer.Epoch + 1}" : "";
-            AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
+            if (root) AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
                 (scheduler is null ? "" : $", {s.Schedule} schedule re-planned for {s.Epochs} epochs (lr now {optimizer.ParamGroups[0].Lr:G4})")));
         }
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(s.Model)}[/] on {Markup.Escape(data.Name)}: {data.Train.Count:N0} train / {data.Validation.Count:N0} validation / {data.Test.Count:N0} test, " +
-                               $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {WorkerPool.Threads} threads");
+        if (world is not null && root)
+            AnsiConsole.MarkupLine($"data-parallel over {world.Size} processes: global batch {world.Size * s.BatchSize}, {train.Count:N0} steps per epoch, " +
+                                   $"{dataParallel!.GradientBytesPerStep / 1024.0:N0} KiB of gradients in {dataParallel.Buckets} allreduce(s) per step");
+        if (root) AnsiConsole.MarkupLine($"[bold]{Markup.Escape(s.Model)}[/] on {Markup.Escape(data.Name)}: {data.Train.Count:N0} train / {data.Validation.Count:N0} validation / {data.Test.Count:N0} test, " +
+                               $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {WorkerPool.Threads} threads{(world is null ? "" : " per process")}");
 
+        if (output is null)
+        {
+            // Another rank of a data-parallel job: train in step with rank 0, which writes and reports everything.
+            trainer.Fit(train, validation, s.Epochs);
+            return 0;
+        }
         var checkpoints = new ModelCheckpoint(output.Sub("checkpoint"), monitor: "val_accuracy");
         var recorder = s.Report ? ReportCommand.CreateRecorder(outDir, s.Resume) : null;
         var logger = new MetricsLogger(Path.Combine(outDir, "history.csv")) { Earlier = earlier };
         List<ICallback> callbacks = [checkpoints, logger];
         if (recorder is not null) callbacks.Add(recorder);
         TrainingHistory history;
-        using (Interruption.Current.BeginGraceful("training"))
-            history = trainer.Fit(train, validation, s.Epochs, callbacks, Interruption.Current.Token);
+        // Ctrl-C stops one process at a step boundary, which a data-parallel job cannot do alone: mpirun ends it.
+        using (world is null ? Interruption.Current.BeginGraceful("training") : null)
+            history = trainer.Fit(train, validation, s.Epochs, callbacks, world is null ? Interruption.Current.Token : default);
         if (history.Interrupted) return Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
         var result = trainer.Evaluate(test, keepPredictions: true);

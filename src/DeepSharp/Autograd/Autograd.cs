@@ -118,7 +118,11 @@ public static partial class Autograd
                     captured![slot] = captured[slot] is null ? grad : captured[slot]! + grad;
                 if (node is AccumulateGrad acc)
                 {
-                    if (capture is null) acc.Accumulate(grad, gradOwned);
+                    if (capture is null)
+                    {
+                        acc.Accumulate(grad, gradOwned);
+                        acc.RunPostAccumulateHooks();
+                    }
                     continue;
                 }
                 grads = node.Backward(grad);

@@ -54,6 +54,8 @@ public sealed class AccumulateGrad : Node
 {
     internal readonly Tensor Variable;
 
+    internal List<Action<Tensor>>? PostAccumulateHooks;
+
     internal AccumulateGrad(Tensor variable) : base(0) => Variable = variable;
 
     public override string Name => "AccumulateGrad";
@@ -69,6 +71,12 @@ public sealed class AccumulateGrad : Node
             v.Grad = owned && grad.IsContiguous ? grad : grad.Clone();
         else
             v.Grad.AddInPlaceRaw(grad);
+    }
+
+    internal void RunPostAccumulateHooks()
+    {
+        if (PostAccumulateHooks is not { Count: > 0 } hooks) return;
+        foreach (var hook in hooks.ToArray()) hook(Variable);
     }
 }
 

@@ -64,6 +64,21 @@ public sealed partial class Tensor
         return new HookHandle(() => hooks.Remove(hook));
     }
 
+    /// <summary>
+    /// Registers a function called with this leaf once Backward has added its gradient into .Grad (PyTorch's
+    /// register_post_accumulate_grad_hook): the moment a parameter's gradient is final for this backward pass,
+    /// which data-parallel training uses to start communicating while the rest of backward runs.
+    /// </summary>
+    public HookHandle RegisterPostAccumulateGradHook(Action<Tensor> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        if (!IsLeaf || !_requiresGrad) throw new InvalidOperationException("RegisterPostAccumulateGradHook: only leaf tensors that require grad accumulate gradients");
+        var node = (AccumulateGrad)GradEdge()!;
+        var hooks = node.PostAccumulateHooks ??= [];
+        hooks.Add(hook);
+        return new HookHandle(() => hooks.Remove(hook));
+    }
+
     /// <summary>Keeps the gradient of a non-leaf tensor in .Grad after Backward.</summary>
     public void RetainGrad()
     {

@@ -16,6 +16,8 @@ namespace DeepSharp.Data;
 /// <item>The transform gets, for batch b of an epoch, a generator seeded from the epoch's draw and
 /// b: augmentation is reproducible and independent of timing and prefetch depth.</item>
 /// <item><see cref="State"/>/<see cref="LoadState"/> save and restore the position for checkpoints.</item>
+/// <item>With a <see cref="DistributedSampler"/>, each epoch's order is cut to this rank's shard (data-parallel
+/// training: every rank draws the same order from the same seed) and the transform seeds also depend on the rank.</item>
 /// </list>
 /// Generator use per epoch: a permutation of Count values when shuffling, then one value when there
 /// is a transform; nothing otherwise. The generator is only touched on the enumerating thread, when
@@ -32,7 +34,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
     private (ulong Seed, long Offset) _epochStart;
 
     public DataLoader(IDataset dataset, int batchSize, bool shuffle = false, bool dropLast = false, Generator? generator = null,
-        ITransform? transform = null, int prefetch = 2)
+        ITransform? transform = null, int prefetch = 2, DistributedSampler? sampler = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), $"DataLoader: batch size must be positive, got {batchSize}");
@@ -43,6 +45,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         DropLast = dropLast;
         Transform = transform;
         Prefetch = prefetch;
+        Sampler = sampler;
         _generator = generator ?? Generator.Default;
     }
 
@@ -62,8 +65,14 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
 
     public Generator Generator => _generator;
 
-    /// <summary>Batches per epoch: ceil(Count / BatchSize), or floor with DropLast.</summary>
-    public int Count => DropLast ? Dataset.Count / BatchSize : (int)(((long)Dataset.Count + BatchSize - 1) / BatchSize);
+    /// <summary>This rank's share of each epoch in data-parallel training (null: the whole dataset).</summary>
+    public DistributedSampler? Sampler { get; }
+
+    /// <summary>Examples per epoch: the dataset's, or this rank's shard of it.</summary>
+    public int Examples => Sampler?.Count(Dataset.Count) ?? Dataset.Count;
+
+    /// <summary>Batches per epoch: ceil(Examples / BatchSize), or floor with DropLast.</summary>
+    public int Count => DropLast ? Examples / BatchSize : (int)(((long)Examples + BatchSize - 1) / BatchSize);
 
     /// <summary>The epoch in progress, or the next one when no enumeration is running (0-based).</summary>
     public int Epoch => _epoch;
@@ -97,6 +106,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         _epochStart = _generator.GetState();
         int n = Dataset.Count;
         int[] order = Shuffle ? _generator.Permutation(n) : Identity(n);
+        if (Sampler is not null) order = Sampler.Shard(order);
         ulong epochSeed = Transform is null ? 0 : _generator.Bits(_generator.Reserve(1));
         _consumed = _resumeBatch;
         _resumeBatch = 0;
@@ -132,7 +142,8 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         var (input, target) = DatasetChecks.Batch(Dataset, indices);
         if (Transform is not null)
         {
-            input = Transform.Apply(input, new Generator(BatchSeed(epochSeed, b)))
+            int stream = Sampler is null ? b : b * Sampler.WorldSize + Sampler.Rank; // ranks augment differently
+            input = Transform.Apply(input, new Generator(BatchSeed(epochSeed, stream)))
                 ?? throw new InvalidOperationException($"DataLoader: the transform returned null for batch {b}");
         }
         return (input, target);

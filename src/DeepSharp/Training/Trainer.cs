@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DeepSharp.Data;
+using DeepSharp.Distributed;
 using DeepSharp.NN;
 using DeepSharp.Optim;
 
@@ -31,6 +32,13 @@ public sealed record TrainerOptions
 
     /// <summary>Extra metadata written into every checkpoint (for example the model's name, so that tools can say what a file holds).</summary>
     public IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
+
+    /// <summary>
+    /// Data-parallel training over MPI: rank 0's state is broadcast when Fit starts, gradients are averaged across ranks
+    /// before every step, and epoch metrics (and evaluations of loaders with a <see cref="DistributedSampler"/>) are
+    /// summed over ranks. The train loader must carry a padded DistributedSampler so that every rank takes the same steps.
+    /// </summary>
+    public DataParallel? DataParallel { get; init; }
 }
 
 /// <summary>Loss, accuracy and (optionally) predictions over a dataset.</summary>
@@ -85,6 +93,8 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative, got {epochs}");
+        if (Options.DataParallel is not null && train.Sampler is not { Pad: true })
+            throw new ArgumentException("Fit: data-parallel training needs a train loader with a padded DistributedSampler (every rank must take the same number of steps)", nameof(train));
         _train = train;
         _interruptedAt = null;
         if (_resumeLoader is not null)
@@ -96,6 +106,7 @@ public sealed class Trainer
         var history = new TrainingHistory();
         var wall = Stopwatch.StartNew();
         StopTraining = false;
+        Options.DataParallel?.BroadcastState();
         foreach (var c in callbacks) c.OnTrainBegin(this);
         Reporter.TrainBegin(epochs - Epoch, train.Count);
         while (Epoch < epochs && !StopTraining)
@@ -149,9 +160,11 @@ public sealed class Trainer
         foreach (var (input, target) in train)
         {
             Optimizer.ZeroGrad();
+            Options.DataParallel?.BeginStep();
             var output = Model.Call(input);
             var loss = _loss(output, target);
             loss.Backward();
+            Options.DataParallel?.SynchronizeGradients();
             if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
             Optimizer.Step();
             Step++;
@@ -179,12 +192,20 @@ public sealed class Trainer
                 }
             }
         }
+        if (Options.DataParallel is { } dp) (lossSum, samples, correct, classified) = SumOverRanks(dp, lossSum, samples, correct, classified);
         double seconds = clock.Elapsed.TotalSeconds;
         logs["loss"] = samples > 0 ? lossSum / samples : double.NaN;
         if (classified > 0) logs["accuracy"] = (double)correct / classified;
         logs["seconds"] = seconds;
         logs["samples_per_second"] = seconds > 0 ? samples / seconds : 0;
         return logs;
+    }
+
+    /// <summary>The whole job's sums of a rank's loss and counts (float64 holds the counts exactly up to 2^53).</summary>
+    private static (double, long, long, long) SumOverRanks(DataParallel dp, double lossSum, long samples, long correct, long classified)
+    {
+        var s = dp.Sum(lossSum, samples, correct, classified);
+        return (s[0], (long)s[1], (long)s[2], (long)s[3]);
     }
 
     private void StepSchedulerAfterEpoch(EpochLogs logs)
@@ -240,6 +261,7 @@ public sealed class Trainer
             }
         }
         Model.Train(wasTraining);
+        if (Options.DataParallel is { } dp && data.Sampler is not null) (lossSum, samples, correct, classified) = SumOverRanks(dp, lossSum, samples, correct, classified);
         return new EvaluationResult(samples > 0 ? lossSum / samples : double.NaN, classified > 0 ? (double)correct / classified : null, (int)samples,
             predictions.Count > 0 ? Tensor.Cat(predictions) : null, targets.Count > 0 ? Tensor.Cat(targets) : null);
     }

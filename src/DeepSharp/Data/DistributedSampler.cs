@@ -1,0 +1,43 @@
+namespace DeepSharp.Data;
+
+/// <summary>
+/// The share of each epoch that one rank of a data-parallel job trains on (PyTorch's DistributedSampler). Every rank
+/// draws the same shuffled order (same seed), pads it by wrapping around to a multiple of the world size, and takes
+/// every <c>WorldSize</c>-th index starting at its rank. Interleaving makes the union of the ranks' batch b exactly
+/// the contiguous batch b of a single process whose batch is WorldSize times larger, and padding gives every rank the
+/// same number of batches, so that no rank waits forever in a collective the others never start.
+/// Without <see cref="Pad"/> (evaluation, where each example must count once) the shards differ by at most one example.
+/// </summary>
+public sealed record DistributedSampler
+{
+    public DistributedSampler(int rank, int worldSize, bool pad = true)
+    {
+        if (worldSize < 1) throw new ArgumentOutOfRangeException(nameof(worldSize), $"DistributedSampler: world size must be at least 1, got {worldSize}");
+        if ((uint)rank >= (uint)worldSize) throw new ArgumentOutOfRangeException(nameof(rank), $"DistributedSampler: rank {rank} is outside 0..{worldSize - 1}");
+        Rank = rank;
+        WorldSize = worldSize;
+        Pad = pad;
+    }
+
+    public int Rank { get; }
+
+    public int WorldSize { get; }
+
+    /// <summary>Repeat examples from the start of the order so that every rank gets ceil(n / WorldSize) of them.</summary>
+    public bool Pad { get; }
+
+    /// <summary>How many of <paramref name="datasetCount"/> examples this rank takes per epoch.</summary>
+    public int Count(int datasetCount) => Pad
+        ? (int)(((long)datasetCount + WorldSize - 1) / WorldSize)
+        : datasetCount / WorldSize + (Rank < datasetCount % WorldSize ? 1 : 0);
+
+    /// <summary>This rank's indices from an epoch's order of the whole dataset.</summary>
+    public int[] Shard(int[] order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        int n = order.Length;
+        var shard = new int[n == 0 ? 0 : Count(n)];
+        for (int i = 0; i < shard.Length; i++) shard[i] = order[(int)((Rank + (long)i * WorldSize) % n)];
+        return shard;
+    }
+}
