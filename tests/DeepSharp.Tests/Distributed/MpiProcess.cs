@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Text;
+using DeepSharp.Tests.Cli;
+
+namespace DeepSharp.Tests.Distributed;
+
+/// <summary>
+/// Runs the built <c>deepsharp</c> command as an MPI job: <c>mpirun --allow-run-as-root --oversubscribe -np N dotnet
+/// DeepSharp.Cli.dll ...</c> (oversubscribe: more ranks than this machine's cores). Tests call <see cref="RequireMpirun"/>
+/// first: without Open MPI they are skipped with the reason (CI installs openmpi-bin, so there they run).
+/// </summary>
+internal static class MpiProcess
+{
+    public static string? Mpirun => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Select(dir => Path.Combine(dir, "mpirun")).FirstOrDefault(File.Exists);
+
+    public static void RequireMpirun()
+    {
+        if (Mpirun is null) Assert.Skip("Open MPI is not installed (no mpirun on PATH): apt-get install openmpi-bin to run the multi-process tests");
+    }
+
+    public static CliResult Run(string workingDirectory, int processes, IEnumerable<string> args, int timeoutSeconds = 180)
+    {
+        var psi = new ProcessStartInfo(Mpirun!)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        foreach (var a in (string[])["--allow-run-as-root", "--oversubscribe", "-np", processes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet", CliProcess.Dll])
+            psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        using var process = Process.Start(psi)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeoutSeconds * 1000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"mpirun -np {processes} deepsharp {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
+        }
+        process.WaitForExit();
+        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
