@@ -152,6 +152,9 @@ internal static class TrainCommand
         // Ctrl-C stops one process at a step boundary, which a data-parallel job cannot do alone: mpirun ends it.
         using (world is null ? Interruption.Current.BeginGraceful("training") : null)
             history = trainer.Fit(train, validation, s.Epochs, callbacks, world is null ? Interruption.Current.Token : default);
+        if (dataParallel is { Steps: > 0 } dpStats)
+            AnsiConsole.MarkupLine($"gradient allreduce: {1000 * dpStats.SynchronizeSeconds / dpStats.Steps:F2} ms per step after backward (rank 0), " +
+                                   $"{dpStats.BucketsStartedDuringBackward} of {dpStats.Steps * dpStats.Buckets} buckets started during backward");
         if (history.Interrupted) return Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
         var result = trainer.Evaluate(test, keepPredictions: true);

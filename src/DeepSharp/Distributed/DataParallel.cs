@@ -67,6 +67,15 @@ public sealed class DataParallel : IDisposable
     /// <summary>Buckets whose allreduce was started from a hook, during backward (the rest start in SynchronizeGradients).</summary>
     public long BucketsStartedDuringBackward { get; private set; }
 
+    /// <summary>Steps synchronized so far.</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>
+    /// Time spent in <see cref="SynchronizeGradients"/>, after backward: the communication not hidden behind backward
+    /// (plus copying the averages into .Grad).
+    /// </summary>
+    public double SynchronizeSeconds { get; private set; }
+
     /// <summary>Copies rank 0's parameters and buffers into every rank's model.</summary>
     public void BroadcastState()
     {
@@ -85,6 +94,7 @@ public sealed class DataParallel : IDisposable
     /// <summary>Call after backward, before the optimizer step: every .Grad then holds the mean of the ranks' gradients.</summary>
     public void SynchronizeGradients()
     {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         foreach (var bucket in _buckets)
         {
             if (bucket.Ready == bucket.Parameters.Length) continue;
@@ -109,6 +119,8 @@ public sealed class DataParallel : IDisposable
         }
         foreach (var bucket in _buckets) bucket.Reset();
         _nextToStart = 0;
+        Steps++;
+        SynchronizeSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
     /// <summary>Sums values over all ranks (metrics: loss sums, sample and correct counts).</summary>
