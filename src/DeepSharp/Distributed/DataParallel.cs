@@ -139,7 +139,7 @@ public sealed class DataParallel : IDisposable
     private void OnGradientReady(Tensor parameter)
     {
         var (bucket, offset) = _slots[parameter];
-        if (!bucket.Filled.Add(parameter)) return;
+        if (bucket.Filled.Contains(parameter)) return;
         Fill(bucket, parameter, offset);
         if (bucket.Ready == bucket.Parameters.Length)
         {

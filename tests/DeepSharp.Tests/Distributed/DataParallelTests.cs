@@ -67,6 +67,23 @@ public sealed class DataParallelTests : IDisposable
     }
 
     [Fact]
+    public void ResumedDataParallelRunEqualsTheUninterruptedOne()
+    {
+        MpiProcess.RequireMpirun();
+        string csv = CliProcess.WriteTinyCsv(_dir, rows: 240);
+        string[] Args(string output, int epochs) =>
+            ["train", "--model", "mlp", "--data", $"csv:{csv}", "--epochs", $"{epochs}", "--batch-size", "4", "--optimizer", "adam", "--threads", "1", "--out", output];
+
+        var straight = MpiProcess.Run(_dir, 2, Args("straight", 2));
+        Assert.True(straight.ExitCode == 0, straight.ToString());
+        var first = MpiProcess.Run(_dir, 2, Args("resumed", 1));
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var rest = MpiProcess.Run(_dir, 2, [.. Args("resumed", 2), "--resume", Path.Combine("resumed", "checkpoint", "last.safetensors")]);
+        Assert.True(rest.ExitCode == 0, rest.ToString());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "straight", "model.safetensors")), File.ReadAllBytes(Path.Combine(_dir, "resumed", "model.safetensors")));
+    }
+
+    [Fact]
     public void AFailingRankStopsTheWholeJobWithItsMessage()
     {
         MpiProcess.RequireMpirun();
