@@ -59,8 +59,10 @@ internal static class LanguageModelTraining
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
         int batchesPerEpoch = new StreamBatches(trainTokens, s.BatchSize, SequenceLength).Count;
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, batchesPerEpoch, cosinePerBatch: true);
+        using var monitors = RunMonitors.Create(s, outDir, model);
         var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
         {
+            Monitors = monitors.Monitors,
             BatchSize = s.BatchSize,
             SequenceLength = SequenceLength,
             ClipGradNorm = ClipNorm,

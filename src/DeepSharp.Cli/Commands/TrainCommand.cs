@@ -31,19 +31,26 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "output directory (default: runs/MODEL)" };
         var resume = new Option<string?>("--resume") { Description = "checkpoint to resume from (e.g. runs/lenet5/checkpoint/last.safetensors); training continues up to --epochs in total, history included" };
         var report = new Option<bool>("--report") { Description = "record activation and gradient statistics while training and write DIR/report.html" };
+        var tensorBoard = new Option<string?>("--tensorboard")
+        {
+            Description = "write TensorBoard event files (loss and lr per step, epoch metrics, weight histograms) into DIR (default: the run folder)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/, DIR/history.csv and DIR/metrics.json. " +
                                            "Ctrl-C stops after the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once).")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, tensorBoard,
         };
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report))));
+            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report),
+            p.GetResult(tensorBoard) is null ? null : p.GetValue(tensorBoard) ?? "")));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
-        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false);
+        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false,
+        string? TensorBoard = null); // --tensorboard: null when off, "" for the run folder, else the folder given
 
     /// <summary>Checks every option that can be checked without data, before anything is created or loaded.</summary>
     internal static void Validate(TrainSettings s)
@@ -93,8 +100,10 @@ internal static class TrainCommand
         var validation = new DataLoader(data.Validation, 1000);
         var test = new DataLoader(data.Test, 1000);
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, train.Count, cosinePerBatch: false);
+        using var monitors = RunMonitors.Create(s, outDir, model);
         var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
         {
+            Monitors = monitors.Monitors,
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
             Reporter = new ConsoleReporter(),
