@@ -104,7 +104,13 @@ internal static class LanguageModelTraining
         Summary(metrics, outDir);
         AnsiConsole.MarkupLine("[bold]sample[/] (temperature 0.8):");
         AnsiConsole.WriteLine(sample);
-        if (s.Report) AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(ReportCommand.Generate(outDir, s.DataDir))}[/]");
+        if (s.Report)
+        {
+            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
+            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
+            monitors.Dashboard?.ShowReport(reportPath);
+        }
+        monitors.KeepDashboardOpen();
         return 0;
     }
 
