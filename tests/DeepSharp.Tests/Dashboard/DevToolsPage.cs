@@ -70,7 +70,12 @@ internal sealed partial class DevToolsPage : IDisposable
         }
     }
 
-    public Task NavigateAsync(Uri url) => SendAsync("Page.navigate", new JsonObject { ["url"] = url.AbsoluteUri });
+    /// <summary>Opens <paramref name="url"/> and waits until its document has loaded.</summary>
+    public async Task NavigateAsync(Uri url)
+    {
+        await SendAsync("Page.navigate", new JsonObject { ["url"] = url.AbsoluteUri });
+        await WaitUntilAsync($"location.href === {JsonValue.Create(url.AbsoluteUri).ToJsonString()} && document.readyState === 'complete'", TimeSpan.FromSeconds(60));
+    }
 
     /// <summary>Evaluates an expression in the page; its value as a string (String(value)).</summary>
     public async Task<string> EvalAsync(string expression)
@@ -80,11 +85,11 @@ internal sealed partial class DevToolsPage : IDisposable
         return result?["result"]?["value"]?.GetValue<string>() ?? "";
     }
 
-    /// <summary>Waits until <paramref name="condition"/> is true in the page, checking every 100 ms.</summary>
+    /// <summary>Waits until <paramref name="condition"/> is true in the page (an expression that throws counts as false), checking every 100 ms.</summary>
     public async Task WaitUntilAsync(string condition, TimeSpan timeout)
     {
         var clock = Stopwatch.StartNew();
-        while (await EvalAsync(condition) != "true")
+        while (await EvalAsync($"(() => {{ try {{ return {condition}; }} catch {{ return false; }} }})()") != "true")
         {
             if (clock.Elapsed > timeout) throw new TimeoutException($"the page did not reach '{condition}' within {timeout.TotalSeconds} s; errors: {string.Join(" | ", Errors)}");
             await Task.Delay(100);
