@@ -85,13 +85,15 @@ if want("charlstm_b32_t64_h256_tokens_per_s"):
         nn.utils.clip_grad_norm_(lm.parameters(), 1.0); lopt.step()
     res["charlstm_b32_t64_h256_tokens_per_s"] = 32 * 64 / tm(lstep, 20)
 # Inference latency (eval mode, no grad) at batch 1 and 64: NAME_infer_bB_us.
-for name, make, shape in (("mlp", lambda: mlp, (784,)), ("lenet", LeNet, (1, 28, 28)), ("resnet20", ResNet20, (1, 28, 28))):
+# Repetitions (batch 1, batch 64) keep each workload to a few seconds.
+for name, make, shape, reps in (("mlp", lambda: mlp, (784,), (2000, 200)), ("lenet", LeNet, (1, 28, 28), (2000, 200)),
+                                ("resnet20", ResNet20, (1, 28, 28), (200, 20))):
     for b in (1, 64):
         key = f"{name}_infer_b{b}_us"
         if not want(key): continue
         model = make().eval(); x = torch.randn((b,) + shape)
         with torch.no_grad():
-            res[key] = tm(lambda: model(x), 2000 if b == 1 else 200, 50) * 1e6
+            res[key] = tm(lambda: model(x), reps[0 if b == 1 else 1], 50 if b == 1 else 5) * 1e6
 # A server's memory: 1,500 no-grad LeNet forwards with seeded random batch sizes 1-256, then peak RSS (VmHWM).
 # Run it alone in its process (compare_bench.py does), or the other workloads' memory counts too.
 if want("infer_varying_batch_peak_rss_mb"):

@@ -109,8 +109,10 @@ if (Want("charlstm_b32_t64_h256_tokens_per_s"))
 }
 
 // Inference latency (eval mode, no grad) at batch 1 and 64: NAME_infer_bB_us.
-foreach (var (name, make, shape) in new (string, Func<Module<TorchTensor, TorchTensor>>, long[])[] {
-    ("mlp", () => mlp, new long[] { 784 }), ("lenet", LeNet, new long[] { 1, 28, 28 }), ("resnet20", () => new ResNet20(), new long[] { 1, 28, 28 }) })
+// Repetitions (batch 1, batch 64) keep each workload to a few seconds.
+foreach (var (name, make, shape, reps) in new (string, Func<Module<TorchTensor, TorchTensor>>, long[], (int B1, int B64))[] {
+    ("mlp", () => mlp, new long[] { 784 }, (2000, 200)), ("lenet", LeNet, new long[] { 1, 28, 28 }, (2000, 200)),
+    ("resnet20", () => new ResNet20(), new long[] { 1, 28, 28 }, (200, 20)) })
 {
     foreach (long b in new long[] { 1, 64 })
     {
@@ -119,7 +121,7 @@ foreach (var (name, make, shape) in new (string, Func<Module<TorchTensor, TorchT
         var model = make(); model.eval();
         var x = randn(new long[] { b }.Concat(shape).ToArray());
         using var ng = no_grad();
-        res.Add((key, Time(() => { using var d = NewDisposeScope(); model.forward(x); }, b == 1 ? 2000 : 200, 50) * 1e6));
+        res.Add((key, Time(() => { using var d = NewDisposeScope(); model.forward(x); }, b == 1 ? reps.B1 : reps.B64, b == 1 ? 50 : 5) * 1e6));
     }
 }
 
