@@ -1,5 +1,6 @@
 using DeepSharp.Data;
 using DeepSharp.Insight.TensorBoard;
+using DeepSharp.Models;
 using DeepSharp.NN;
 using DeepSharp.Optim;
 using DeepSharp.Tests.Serialization;
@@ -36,5 +37,28 @@ public sealed class TensorBoardMonitorTests
         Assert.Equal(new long[] { 3, 6 }, epochLoss.Select(s => s.Step));
         Assert.Equal(history.Epochs.Select(e => (float)e["loss"]), epochLoss.Select(s => s.Value));
         Assert.Contains(events, e => e.Step == 6 && e.Values.Any(v => v.One(1)!.AsString == "weights/0.weight" && v.One(5) is not null));
+    }
+
+    [Fact]
+    public void TheLanguageModelTrainerWritesTheSameSeries()
+    {
+        using var dir = new TempDir();
+        var g = new Generator(4);
+        var tokens = Enumerable.Range(0, 900).Select(i => (long)((i * 7 + i / 13) % 11)).ToArray();
+        var model = new CharRnn(new CharRnnConfig(11, "gru", EmbeddingDim: 8, HiddenSize: 16), generator: g);
+        var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));
+        string path;
+        LanguageModelTrainer trainer;
+        using (var writer = new SummaryWriter(dir.Path))
+        {
+            path = writer.FilePath;
+            trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions { BatchSize = 4, SequenceLength = 20, Monitors = [new TensorBoardMonitor(writer)] });
+            trainer.Fit(tokens[..800], tokens[800..], epochs: 2);
+        }
+        var events = EventFileReader.Read(path);
+        var losses = events.Where(e => e.Values.Any(v => v.One(1)!.AsString == "train/loss")).Select(e => e.Step).ToList();
+        Assert.Equal(Enumerable.Range(1, (int)trainer.Step).Select(i => (long)i), losses);
+        Assert.Equal(2, events.Count(e => e.Values.Any(v => v.One(1)!.AsString == "epoch/perplexity")));
+        Assert.Contains("tokens per batch", events[1].Values[0].One(8)!.AsMessage.One(8)!.AsString, StringComparison.Ordinal);
     }
 }
