@@ -39,6 +39,8 @@ public sealed record TrainerOptions
     /// summed over ranks. The train loader must carry a padded DistributedSampler so that every rank takes the same steps.
     /// </summary>
     public DataParallel? DataParallel { get; init; }
+    /// <summary>Receive every step's loss and every epoch's logs (TensorBoard files, the live dashboard).</summary>
+    public IReadOnlyList<ITrainingMonitor>? Monitors { get; init; }
 }
 
 /// <summary>Loss, accuracy and (optionally) predictions over a dataset.</summary>
@@ -80,6 +82,8 @@ public sealed class Trainer
 
     private ITrainingReporter Reporter => Options.Reporter ?? SilentReporter.Instance;
 
+    private IReadOnlyList<ITrainingMonitor> Monitors => Options.Monitors ?? [];
+
     /// <summary>
     /// Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).
     /// When <paramref name="cancellationToken"/> is cancelled, the step in progress finishes and training stops there:
@@ -109,6 +113,8 @@ public sealed class Trainer
         Options.DataParallel?.BroadcastState();
         foreach (var c in callbacks) c.OnTrainBegin(this);
         Reporter.TrainBegin(epochs - Epoch, train.Count);
+        var plan = new RunPlan(epochs, Epoch, Step, train.Count, train.BatchSize);
+        foreach (var m in Monitors) m.RunBegin(plan);
         while (Epoch < epochs && !StopTraining)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -133,6 +139,7 @@ public sealed class Trainer
             Epoch++;
             history.Epochs.Add(logs);
             foreach (var c in callbacks) c.OnEpochEnd(this, logs);
+            foreach (var m in Monitors) m.EpochEnd(Step, logs);
             Reporter.EpochEnd(logs, epochs);
             if (cancellationToken.IsCancellationRequested && Epoch < epochs)
             {
@@ -143,6 +150,7 @@ public sealed class Trainer
         history.StoppedEarly = StopTraining && Epoch < epochs;
         history.WallSeconds = wall.Elapsed.TotalSeconds;
         foreach (var c in callbacks) c.OnTrainEnd(this, history);
+        foreach (var m in Monitors) m.RunEnd(history);
         Reporter.TrainEnd(history);
         return history;
     }
@@ -159,6 +167,7 @@ public sealed class Trainer
         Reporter.EpochBegin(Epoch, train.Count);
         foreach (var (input, target) in train)
         {
+            double stepLr = Optimizer.ParamGroups[0].Lr;
             Optimizer.ZeroGrad();
             Options.DataParallel?.BeginStep();
             var output = Model.Call(input);
@@ -181,6 +190,7 @@ public sealed class Trainer
             }
             batch++;
             foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, l);
+            foreach (var m in Monitors) m.StepEnd(Step, Epoch, l, stepLr);
             Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
             if (cancellationToken.IsCancellationRequested)
             {
