@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using DeepSharp.Kernels;
 using DeepSharp.NN;
 
 namespace DeepSharp.Inference;
@@ -13,6 +14,10 @@ namespace DeepSharp.Inference;
 /// Thread-safe: each concurrent call takes its own activation block from a pool (one block per caller in flight),
 /// and the plan itself is immutable. The weights are a snapshot taken by <see cref="Prepare"/>: prepare again after
 /// changing them. A plan prepared for batch N serves any batch from 0 to N.
+/// </para>
+/// <para>
+/// Threads: preparation times each convolution, linear and pooling step alone and on the worker pool, and a step
+/// uses the pool only from the batch size where that was faster on this machine (<see cref="PooledFromBatch"/>).
 /// </para>
 /// </summary>
 /// <example><code>
@@ -31,6 +36,7 @@ public sealed class InferenceModel
     private readonly ConcurrentBag<Arena> _arenas = [];
     private readonly Module<Tensor, Tensor>? _wholeEager; // a model with float64 parameters: the plan's steps are float32
     private readonly DType _dtype = DType.Float32;
+    private readonly int[] _pooledFrom; // per step: the smallest batch that uses the worker pool (ThreadingTuner)
 
     private InferenceModel(Module<Tensor, Tensor> model, DType dtype, int[] inputShape, int[] outputSample)
         : this([], new PlanValue(inputShape[1..]) { IsInput = true }, new PlanValue(outputSample), 0, inputShape)
@@ -47,6 +53,9 @@ public sealed class InferenceModel
         _arenaFloats = arenaFloats;
         _inputShape = inputShape;
         _indicesPerSample = steps.OfType<PoolStep>().Select(s => s.IndicesPerSample).DefaultIfEmpty(0).Max();
+        var arena = Rent();
+        _pooledFrom = ThreadingTuner.Tune(steps, arena, Math.Max(inputShape[0], 1), input.SampleSize);
+        _arenas.Add(arena);
     }
 
     /// <summary>
@@ -91,6 +100,12 @@ public sealed class InferenceModel
     public IReadOnlyList<string> Steps => _wholeEager is null ? _steps.Select(s => s.Describe()).ToArray()
         : [$"eager {_wholeEager.TypeName} (the plan's kernels are float32, its parameters are {_dtype.Name()})"];
 
+    /// <summary>
+    /// Per step, the smallest batch from which it runs on the worker pool (1: every batch; int.MaxValue: never), as
+    /// measured on this machine by <see cref="Prepare"/> with <see cref="WorkerPool.Threads"/> threads (see ThreadingTuner).
+    /// </summary>
+    public IReadOnlyList<int> PooledFromBatch => _pooledFrom;
+
     /// <summary>Paths of the modules that run eagerly inside the plan (empty when everything is planned; the model's type when it all is).</summary>
     public IReadOnlyList<string> EagerModules => _wholeEager is null ? _steps.OfType<EagerStep>().Select(s => s.Name).ToArray() : [_wholeEager.TypeName];
 
@@ -117,7 +132,16 @@ public sealed class InferenceModel
             {
                 arena.Input = px + x.Offset;
                 arena.Batch = batch;
-                foreach (var step in _steps) step.Run(arena);
+                for (int i = 0; i < _steps.Length; i++)
+                {
+                    if (batch >= _pooledFrom[i])
+                    {
+                        _steps[i].Run(arena);
+                        continue;
+                    }
+                    using var _ = WorkerPool.RunInline();
+                    _steps[i].Run(arena);
+                }
                 arena.Span(_output).CopyTo(result.Span<float>());
                 arena.Input = null;
             }

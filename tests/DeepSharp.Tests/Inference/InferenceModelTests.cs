@@ -87,6 +87,23 @@ public sealed class InferenceModelTests
         Assert.True(prepared.ActivationBytes < 3 * 16 * 32 * 32 * sizeof(float) + 4096, $"{prepared.ActivationBytes} bytes of activations");
     }
 
+    [Theory]
+    [InlineData(100, 6400, 80, 3300, 64, 1)]            // the pool pays at batch 1
+    [InlineData(100, 6400, 150, 6300, 64, int.MaxValue)] // never 5 % faster
+    [InlineData(10, 640, 40, 340, 64, 8)]               // 10b alone, 35.2 + 4.76b pooled: 0.95 * 10b is below from b = 7.4
+    [InlineData(10, 10, 40, 40, 1, int.MaxValue)]       // one batch size only
+    public void ThePoolIsUsedFromTheMeasuredCrossover(double single1, double singleMax, double pooled1, double pooledMax, int maxBatch, int expected) =>
+        Assert.Equal(expected, ThreadingTuner.FirstPooledBatch(single1, singleMax, pooled1, pooledMax, maxBatch));
+
+    [Fact]
+    public void EveryStepHasAThreadingChoice()
+    {
+        var (model, sample) = Create("resnet20");
+        var prepared = InferenceModel.Prepare(model, [4, .. sample]);
+        Assert.Equal(prepared.Steps.Count, prepared.PooledFromBatch.Count);
+        Assert.All(prepared.PooledFromBatch, b => Assert.True(b >= 1));
+    }
+
     [Fact]
     public void UnknownModulesRunEagerlyInsideThePlan()
     {
@@ -107,10 +124,11 @@ public sealed class InferenceModelTests
         model.Eval();
         int calls = 0;
         ((Linear)model[0]).RegisterForwardHook((_, _, _) => calls++);
-        var prepared = InferenceModel.Prepare(model, 2, 4);
+        var prepared = InferenceModel.Prepare(model, 2, 4); // calls it too: for its output shape, and timing the steps
+        int before = calls;
         prepared.Run(Tensor.Randn([2, 4], new Generator(1)));
         Assert.Equal(["0"], prepared.EagerModules);
-        Assert.Equal(2, calls); // once when planning (for the output shape), once in the call
+        Assert.Equal(before + 1, calls);
     }
 
     [Fact]
