@@ -37,15 +37,10 @@ internal static unsafe class ThreadingTuner
                         steps[i].Run(arena);
                         continue;
                     }
-                    single[i, b] = double.MaxValue;
-                    pooled[i, b] = double.MaxValue;
-                    for (int r = 0; r <= Repeats; r++) // the first round warms up and is not counted
-                    {
-                        double s = Time(steps[i], arena, inline: true), p = Time(steps[i], arena, inline: false);
-                        if (r == 0) continue;
-                        single[i, b] = Math.Min(single[i, b], s);
-                        pooled[i, b] = Math.Min(pooled[i, b], p);
-                    }
+                    // Each mode back to back, as consecutive steps of a call run: a pooled step right after another finds
+                    // the workers awake. The first call of each mode warms up and is not counted.
+                    single[i, b] = Best(steps[i], arena, inline: true);
+                    pooled[i, b] = Best(steps[i], arena, inline: false);
                 }
             }
             arena.Input = null;
@@ -68,6 +63,14 @@ internal static unsafe class ThreadingTuner
         double perSampleGain = Margin * singlePerSample - pooledPerSample;
         if (perSampleGain <= 0) return maxBatch;
         return (int)Math.Clamp(Math.Ceiling((pooledFixed - Margin * singleFixed) / perSampleGain), 2, maxBatch);
+    }
+
+    private static double Best(PlanStep step, Arena arena, bool inline)
+    {
+        Time(step, arena, inline);
+        double best = double.MaxValue;
+        for (int r = 0; r < Repeats; r++) best = Math.Min(best, Time(step, arena, inline));
+        return best;
     }
 
     private static double Time(PlanStep step, Arena arena, bool inline)
