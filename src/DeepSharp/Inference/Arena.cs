@@ -17,6 +17,9 @@ internal sealed unsafe class Arena
         Base = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_data));
     }
 
+    /// <summary>Zeros every activation (before timing steps on it).</summary>
+    public void Clear() => _data.AsSpan().Clear();
+
     /// <summary>Start of the activation block (pinned for the arena's lifetime).</summary>
     public float* Base { get; }
 

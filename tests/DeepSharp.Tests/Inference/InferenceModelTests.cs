@@ -88,12 +88,14 @@ public sealed class InferenceModelTests
     }
 
     [Theory]
-    [InlineData(100, 6400, 80, 3300, 64, 1)]            // the pool pays at batch 1
-    [InlineData(100, 6400, 150, 6300, 64, int.MaxValue)] // never 5 % faster
-    [InlineData(10, 640, 40, 340, 64, 8)]               // 10b alone, 35.2 + 4.76b pooled: 0.95 * 10b is below from b = 7.4
-    [InlineData(10, 10, 40, 40, 1, int.MaxValue)]       // one batch size only
-    public void ThePoolIsUsedFromTheMeasuredCrossover(double single1, double singleMax, double pooled1, double pooledMax, int maxBatch, int expected) =>
-        Assert.Equal(expected, ThreadingTuner.FirstPooledBatch(single1, singleMax, pooled1, pooledMax, maxBatch));
+    [InlineData(100, 6400, 80, 3300, 64, 64, 1)]            // the pool pays at batch 1
+    [InlineData(100, 6400, 150, 6300, 64, 64, int.MaxValue)] // never 5 % faster
+    [InlineData(10, 640, 40, 340, 64, 64, 8)]               // 10b alone, 35.2 + 4.76b pooled: 0.95 * 10b is below from b = 7.4
+    [InlineData(10, 80, 64.76, 98.1, 8, 64, 13)]            // 10b alone, 60 + 4.76b pooled, measured at 8: extrapolated to 12.7
+    [InlineData(10, 80, 64.76, 98.1, 8, 10, int.MaxValue)]  // ... beyond the largest batch
+    [InlineData(10, 10, 40, 40, 1, 1, int.MaxValue)]        // one batch size only
+    public void ThePoolIsUsedFromTheMeasuredCrossover(double single1, double singleAt, double pooled1, double pooledAt, int batch, int maxBatch, int expected) =>
+        Assert.Equal(expected, ThreadingTuner.FirstPooledBatch(single1, singleAt, pooled1, pooledAt, batch, maxBatch));
 
     [Fact]
     public void EveryStepHasAThreadingChoice()
