@@ -1,4 +1,5 @@
 using System.Globalization;
+using DeepSharp.Inference;
 using DeepSharp.NN;
 
 namespace DeepSharp.Models;
@@ -8,7 +9,7 @@ namespace DeepSharp.Models;
 /// where the shortcut is the identity, or <c>downsample</c> = Sequential(1x1 conv with the block's stride, BN) when
 /// the stride or the width changes (keys downsample.0.weight, downsample.1.*).
 /// </summary>
-public sealed class BasicBlock : Module<Tensor, Tensor>
+public sealed class BasicBlock : Module<Tensor, Tensor>, IInferencePlannable
 {
     public BasicBlock(int inPlanes, int planes, int stride = 1, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -42,6 +43,13 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
         var shortcut = Downsample is null ? input : Downsample.Call(input);
         return Relu.Call(residual + shortcut);
     }
+
+    PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input)
+    {
+        var residual = plan.Call(Bn2, plan.Call(Conv2, plan.Call(Relu, plan.Call(Bn1, plan.Call(Conv1, input)))));
+        var shortcut = Downsample is null ? input : plan.Call(Downsample, input);
+        return plan.Call(Relu, plan.Add(residual, shortcut));
+    }
 }
 
 /// <summary>
@@ -52,7 +60,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
 /// Stem: 7x7 stride-2 conv and 3x3 stride-2 max-pool for images of 64 pixels and more; for small inputs a 3x3
 /// stride-1 conv and no max-pool (Identity, keys unchanged), the usual CIFAR adaptation: 28 -> 28, 14, 7, 4.
 /// </summary>
-public sealed class ResNet : Module<Tensor, Tensor>
+public sealed class ResNet : Module<Tensor, Tensor>, IInferencePlannable
 {
     private readonly List<Sequential> _stages = [];
 
@@ -136,5 +144,12 @@ public sealed class ResNet : Module<Tensor, Tensor>
         var x = MaxPool.Call(Relu.Call(Bn1.Call(Conv1.Call(input))));
         foreach (var stage in _stages) x = stage.Call(x);
         return Fc.Call(AvgPool.Call(x).Flatten(1));
+    }
+
+    PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input)
+    {
+        var x = plan.Call(MaxPool, plan.Call(Relu, plan.Call(Bn1, plan.Call(Conv1, input))));
+        foreach (var stage in _stages) x = plan.Call(stage, x);
+        return plan.Call(Fc, plan.Flatten(plan.Call(AvgPool, x), 1));
     }
 }
