@@ -1,4 +1,5 @@
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -9,7 +10,7 @@ namespace DeepSharp.Models;
 /// with a 3x3 stride-1 convolution instead of 11x11 stride 4, pool to 2x2 instead of 6x6 and use 1024
 /// hidden units instead of 4096: 28 -> 13 -> 6 -> 2 after the three max-pools.
 /// </summary>
-public sealed class AlexNet : Module<Tensor, Tensor>
+public sealed class AlexNet : Module<Tensor, Tensor>, IOnnxExportable
 {
     public AlexNet(ModelOptions? options = null, double dropout = 0.5)
     {
@@ -60,4 +61,7 @@ public sealed class AlexNet : Module<Tensor, Tensor>
         ImageModels.CheckInput("AlexNet", input, InputChannels);
         return Classifier.Call(AvgPool.Call(Features.Call(input)).Flatten(1));
     }
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
+        graph.Module(Classifier, graph.Flatten(graph.Module(AvgPool, graph.Module(Features, input)), 1));
 }

@@ -1,4 +1,5 @@
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -9,7 +10,7 @@ namespace DeepSharp.Models;
 /// images of <see cref="PositiveClass"/> and 0 for every other class (see <see cref="Targets"/>).
 /// Inputs of rank &gt; 2 ([N, 1, 28, 28]) are flattened first. State dict: linear.weight, linear.bias.
 /// </summary>
-public sealed class LogisticRegression : Module<Tensor, Tensor>
+public sealed class LogisticRegression : Module<Tensor, Tensor>, IOnnxExportable
 {
     public LogisticRegression(int inputFeatures = 784, int positiveClass = 0, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -24,6 +25,9 @@ public sealed class LogisticRegression : Module<Tensor, Tensor>
     public Linear Linear { get; }
 
     public override Tensor Forward(Tensor input) => Linear.Call(input.Rank > 2 ? input.Flatten(1) : input);
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
+        graph.Module(Linear, input.Rank > 2 ? graph.Flatten(input, 1) : input);
 
     /// <summary>sigmoid(logit): the probability of the positive class, [N, 1].</summary>
     public Tensor PredictProbability(Tensor input) => Call(input).Sigmoid();
