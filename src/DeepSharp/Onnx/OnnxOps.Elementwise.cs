@@ -45,6 +45,15 @@ internal static partial class OnnxOps
         ops["Floor"] = n => One(Map(n.Input(0), Math.Floor));
         ops["Ceil"] = n => One(Map(n.Input(0), Math.Ceiling));
         ops["Round"] = n => One(Map(n.Input(0), v => Math.Round(v, MidpointRounding.ToEven)));
+        ops["Asin"] = n => One(Map(n.Input(0), Math.Asin));
+        ops["Acos"] = n => One(Map(n.Input(0), Math.Acos));
+        ops["Atan"] = n => One(Map(n.Input(0), Math.Atan));
+        ops["Sinh"] = n => One((n.Input(0).Exp() - n.Input(0).Neg().Exp()) * 0.5);
+        ops["Cosh"] = n => One((n.Input(0).Exp() + n.Input(0).Neg().Exp()) * 0.5);
+        ops["Asinh"] = n => One(Map(n.Input(0), Math.Asinh));
+        ops["Acosh"] = n => One(Map(n.Input(0), Math.Acosh));
+        ops["Atanh"] = n => One(Map(n.Input(0), Math.Atanh));
+        ops["Shrink"] = n => One(Shrink(n.Input(0), n.Float("lambd", 0.5), n.Float("bias", 0)));
         ops["IsNaN"] = n => One(n.Input(0).Ne(n.Input(0)));
         ops["IsInf"] = n => One(IsInf(n));
         ops["LeakyRelu"] = n => One(n.Input(0).LeakyRelu(n.Float("alpha", 0.01)));
@@ -52,7 +61,7 @@ internal static partial class OnnxOps
         ops["Selu"] = n => One(n.Input(0).Elu(n.Float("alpha", 1.67326319217681884765625)) * n.Float("gamma", 1.05070102214813232421875));
         ops["Celu"] = n => One(Celu(n.Input(0), n.Float("alpha", 1)));
         ops["ThresholdedRelu"] = n => One(Tensor.Where(n.Input(0).Gt(n.Float("alpha", 1)), n.Input(0), Tensor.ZerosLike(n.Input(0))));
-        ops["PRelu"] = n => One(Tensor.Where(n.Input(0).Lt(0), n.Input(0) * n.Input(1), n.Input(0)));
+        ops["PRelu"] = n => One(PRelu(n.Input(0), n.Input(1)));
         ops["Softplus"] = n => One(n.Input(0).Softplus());
         ops["Softsign"] = n => One(n.Input(0) / (n.Input(0).Abs() + 1));
         ops["HardSigmoid"] = n => One((n.Input(0) * n.Float("alpha", 0.2) + n.Float("beta", 0.5)).Clamp(0, 1));
@@ -109,6 +118,22 @@ internal static partial class OnnxOps
         return r.To(a.DType);
     }
 
+    /// <summary>A 1-D slope of the channel count is per channel (dim 1), as opset 6 defines it and old exporters write it.</summary>
+    private static Tensor PRelu(Tensor x, Tensor slope)
+    {
+        if (slope.Rank == 1 && x.Rank > 2 && slope.Numel == x.ShapeArray[1] && slope.Numel != x.ShapeArray[^1])
+            slope = slope.Reshape([slope.Numel, .. Enumerable.Repeat(1, x.Rank - 2)]);
+        return Tensor.Where(x.Lt(0), x * slope, x);
+    }
+
+    private static Tensor Shrink(Tensor x, double lambda, double bias)
+    {
+        var t = x.IsFloatingPoint ? x : x.To(DType.Float64);
+        var zero = Tensor.ZerosLike(t);
+        var y = Tensor.Where(t.Lt(-lambda), t + bias, Tensor.Where(t.Gt(lambda), t - bias, zero));
+        return x.IsFloatingPoint ? y : y.To(x.DType);
+    }
+
     private static Tensor Celu(Tensor x, double alpha) =>
         x.Relu() + ((x / alpha).Exp() - 1).Mul(alpha).Clamp(max: 0);
 
@@ -126,7 +151,7 @@ internal static partial class OnnxOps
         var x = n.Input(0);
         double? lo = n.Opset < 11 ? n.Float("min", double.NegativeInfinity) : n.Optional(1)?.To(DType.Float64).ToArray<double>()[0];
         double? hi = n.Opset < 11 ? n.Float("max", double.PositiveInfinity) : n.Optional(2)?.To(DType.Float64).ToArray<double>()[0];
-        return Unary(x, t => t.Clamp(lo, hi));
+        return lo is null && hi is null ? x : Unary(x, t => t.Clamp(lo, hi));
     }
 
     private static Tensor Cast(Tensor x, int to, OnnxNode n)
@@ -141,6 +166,6 @@ internal static partial class OnnxOps
     {
         var values = x.To(DType.Float64).ToArray<double>();
         for (int i = 0; i < values.Length; i++) values[i] = f(values[i]);
-        return Tensor.From(values, x.ShapeArray).To(x.DType == DType.Bool ? DType.Float64 : x.DType);
+        return OnnxTensors.Make(values, x.ShapeArray).To(x.DType == DType.Bool ? DType.Float64 : x.DType);
     }
 }

@@ -16,7 +16,7 @@ internal static partial class OnnxOps
         ops["GlobalAveragePool"] = n => One(n.Input(0).Mean(Enumerable.Range(2, n.Input(0).Rank - 2).ToArray(), keepDim: true));
         ops["GlobalMaxPool"] = n => One(GlobalMax(n.Input(0)));
         ops["BatchNormalization"] = n => BatchNorm(n);
-        ops["LayerNormalization"] = n => One(LayerNorm(n));
+        ops["LayerNormalization"] = n => LayerNorm(n);
         ops["InstanceNormalization"] = n => One(Functional.GroupNorm(n.Input(0), n.Input(0).ShapeArray[1], n.Input(1), n.Input(2), n.Float("epsilon", 1e-5)));
         ops["LRN"] = n => One(Functional.LocalResponseNorm(n.Input(0), (int)n.Int("size", 1), n.Float("alpha", 1e-4), n.Float("beta", 0.75), n.Float("bias", 1)));
         ops["Softmax"] = n => One(SoftmaxFamily(n, (x, d) => x.Softmax(d)));
@@ -97,19 +97,45 @@ internal static partial class OnnxOps
             : Functional.Conv2d(padded, w, bias, ((int)strides[0], (int)strides[1]), (sym[0], sym[1]), ((int)dilations[0], (int)dilations[1]), groups);
     }
 
+    /// <summary>
+    /// The full transposed convolution (no padding), then the pads cropped from its borders: this covers asymmetric
+    /// pads, auto_pad and output_shape alike. 1-D runs as 2-D with a height of 1.
+    /// </summary>
     private static Tensor ConvTranspose(OnnxNode n)
     {
         var x = n.Input(0);
         var w = n.Input(1);
-        if (x.Rank != 4) throw n.Unsupported($"a {x.Rank - 2}-D transposed convolution");
-        long[] strides = n.Ints("strides") ?? [1, 1];
-        long[] dilations = n.Ints("dilations") ?? [1, 1];
-        long[] outPad = n.Ints("output_padding") ?? [0, 0];
-        long[] pads = n.Ints("pads") ?? [0, 0, 0, 0];
-        if (n.Has("output_shape") || n.String("auto_pad", "NOTSET") != "NOTSET") throw n.Unsupported("output_shape/auto_pad");
-        if (pads[0] != pads[2] || pads[1] != pads[3]) throw n.Unsupported("asymmetric pads");
-        return Functional.ConvTranspose2d(x, w, n.Optional(2), ((int)strides[0], (int)strides[1]), ((int)pads[0], (int)pads[1]),
+        int d = x.Rank - 2;
+        if (d is not (1 or 2)) throw n.Unsupported($"a {d}-D transposed convolution");
+        long[] kernel = w.ShapeArray[2..].Select(v => (long)v).ToArray();
+        long[] strides = n.Ints("strides") ?? Enumerable.Repeat(1L, d).ToArray();
+        long[] dilations = n.Ints("dilations") ?? Enumerable.Repeat(1L, d).ToArray();
+        long[] outPad = n.Ints("output_padding") ?? new long[d];
+        var begin = new int[d];
+        var end = new int[d];
+        string auto = n.String("auto_pad", "NOTSET");
+        long[]? outShape = n.Ints("output_shape");
+        if (outShape is null && auto is "SAME_UPPER" or "SAME_LOWER") outShape = Enumerable.Range(0, d).Select(i => x.ShapeArray[2 + i] * strides[i]).ToArray();
+        for (int i = 0; i < d; i++)
+        {
+            long full = (x.ShapeArray[2 + i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 + outPad[i];
+            if (outShape is not null)
+            {
+                long total = full - outShape[^(d - i)];
+                (begin[i], end[i]) = auto == "SAME_LOWER" ? ((int)(total - total / 2), (int)(total / 2)) : ((int)(total / 2), (int)(total - total / 2));
+            }
+            else if (n.Ints("pads") is { } pads) (begin[i], end[i]) = ((int)pads[i], (int)pads[i + d]);
+        }
+        if (d == 1)
+        {
+            x = x.Unsqueeze(2);
+            w = w.Unsqueeze(2);
+            (kernel, strides, dilations, outPad, begin, end) = ([1, .. kernel], [1, .. strides], [1, .. dilations], [0, .. outPad], [0, .. begin], [0, .. end]);
+        }
+        var y = Functional.ConvTranspose2d(x, w, n.Optional(2), ((int)strides[0], (int)strides[1]), (0, 0),
             ((int)outPad[0], (int)outPad[1]), (int)n.Int("group", 1), ((int)dilations[0], (int)dilations[1]));
+        y = y.Pad(TorchPads(begin.Select(v => -v).ToArray(), end.Select(v => -v).ToArray()));
+        return d == 1 ? y.Squeeze(2) : y;
     }
 
     private static Tensor Pool(OnnxNode n, bool max)
@@ -122,15 +148,19 @@ internal static partial class OnnxOps
         long[] dilations = n.Ints("dilations") ?? Enumerable.Repeat(1L, d).ToArray();
         bool ceil = n.Int("ceil_mode", 0) != 0;
         var (begin, end) = Pads(n, x.ShapeArray[2..], kernel, strides, dilations);
+        if (!x.IsFloatingPoint) return Pool(WithInput(n, 0, x.To(DType.Float64)), max).To(x.DType);
         if (!max)
         {
             bool includePad = n.Int("count_include_pad", 0) != 0;
             if (dilations.Any(v => v != 1)) throw n.Unsupported("dilated average pooling");
-            if (begin.Zip(end).Any(p => p.First != p.Second) && !includePad) throw n.Unsupported("asymmetric pads without count_include_pad");
-            var (px, ps) = SplitPads(x, begin, end, 0);
-            return d == 1
-                ? Functional.AvgPool2d(px.Unsqueeze(2), (1, (int)kernel[0]), (1, (int)strides[0]), (0, ps[0]), ceil, includePad).Squeeze(2)
-                : Functional.AvgPool2d(px, ((int)kernel[0], (int)kernel[1]), ((int)strides[0], (int)strides[1]), (ps[0], ps[1]), ceil, includePad);
+            bool simple = Enumerable.Range(0, d).All(i => begin[i] == end[i] && 2 * begin[i] <= kernel[i]);
+            if (simple) return AvgPoolNd(x, kernel, strides, begin, ceil, includePad);
+            // Pads a pooling layer cannot take: average the zero-padded input, then divide by the share of the
+            // window that is real input (or by nothing when padding counts).
+            int[] torchPads = TorchPads(begin, end);
+            int[] none = new int[d];
+            var sum = AvgPoolNd(x.Pad(torchPads, 0), kernel, strides, none, ceil, true);
+            return includePad ? sum : sum / AvgPoolNd(Tensor.OnesLike(x).Pad(torchPads, 0), kernel, strides, none, ceil, true);
         }
         // Max pooling pads with -inf; pads larger than half the kernel (allowed by ONNX) go onto the input too.
         bool big = Enumerable.Range(0, d).Any(i => 2 * begin[i] > kernel[i] || 2 * end[i] > kernel[i]);
@@ -138,6 +168,17 @@ internal static partial class OnnxOps
         return d == 1
             ? Functional.MaxPool1d(mx, (int)kernel[0], (int)strides[0], ms[0], (int)dilations[0], ceil)
             : Functional.MaxPool2d(mx, ((int)kernel[0], (int)kernel[1]), ((int)strides[0], (int)strides[1]), (ms[0], ms[1]), ((int)dilations[0], (int)dilations[1]), ceil);
+    }
+
+    private static Tensor AvgPoolNd(Tensor x, long[] kernel, long[] strides, int[] pads, bool ceil, bool includePad) => kernel.Length == 1
+        ? Functional.AvgPool2d(x.Unsqueeze(2), (1, (int)kernel[0]), (1, (int)strides[0]), (0, pads[0]), ceil, includePad).Squeeze(2)
+        : Functional.AvgPool2d(x, ((int)kernel[0], (int)kernel[1]), ((int)strides[0], (int)strides[1]), (pads[0], pads[1]), ceil, includePad);
+
+    private static OnnxNode WithInput(OnnxNode n, int i, Tensor value)
+    {
+        var copy = new OnnxNode(n.Proto, n.Opset, n.Training) { Inputs = (Tensor?[])n.Inputs.Clone() };
+        copy.Inputs[i] = value;
+        return copy;
     }
 
     private static int[] TorchPads(int[] begin, int[] end)
@@ -162,7 +203,20 @@ internal static partial class OnnxOps
         return One(Functional.BatchNorm(x, n.Input(3), n.Input(4), n.Input(1), n.Input(2), training: false, eps: n.Float("epsilon", 1e-5)));
     }
 
-    private static Tensor LayerNorm(OnnxNode n)
+    /// <summary>Y, and the optional Mean and InvStdDev outputs (over the normalised axes, kept as size 1).</summary>
+    private static Tensor?[] LayerNorm(OnnxNode n)
+    {
+        var y = LayerNormY(n);
+        if (n.OutputCount == 1) return [y];
+        var x = n.Input(0);
+        int axis = Axis(n.Int("axis", -1), x.Rank, n);
+        int[] dims = Enumerable.Range(axis, x.Rank - axis).ToArray();
+        var mean = x.Mean(dims, keepDim: true);
+        var variance = x.Var(dims, unbiased: false, keepDim: true);
+        return [y, mean, (variance + n.Float("epsilon", 1e-5)).Rsqrt()];
+    }
+
+    private static Tensor LayerNormY(OnnxNode n)
     {
         var x = n.Input(0);
         int axis = Axis(n.Int("axis", -1), x.Rank, n);

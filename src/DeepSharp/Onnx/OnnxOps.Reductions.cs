@@ -49,7 +49,13 @@ internal static partial class OnnxOps
     private static Tensor ArgReduce(OnnxNode n, Func<Tensor, int, bool, Tensor> f)
     {
         var x = n.Input(0);
-        return f(x.IsFloatingPoint ? x : x.To(DType.Float64), Axis(n.Int("axis", 0), x.Rank, n), n.Int("keepdims", 1) != 0);
+        var t = x.IsFloatingPoint ? x : x.To(DType.Float64);
+        int axis = Axis(n.Int("axis", 0), x.Rank, n);
+        bool keep = n.Int("keepdims", 1) != 0;
+        if (n.Int("select_last_index", 0) == 0) return f(t, axis, keep);
+        // The last of equal extremes: the first in the flipped tensor, mapped back.
+        var flipped = f(Flip(t, axis), axis, keep);
+        return Arith(Tensor.Scalar(x.ShapeArray[axis] - 1, DType.Int64), flipped, (a, b) => a - b);
     }
 
     private static Tensor CumSum(OnnxNode n)

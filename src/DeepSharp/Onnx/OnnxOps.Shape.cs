@@ -25,6 +25,11 @@ internal static partial class OnnxOps
         ops["Tile"] = n => One(Tile(n.Input(0), n.IntsInput(1)!));
         ops["Range"] = n => One(Range(n));
         ops["Pad"] = n => One(Pad(n));
+        ops["Trilu"] = n => One(Trilu(n.Input(0), n.IntsInput(1)?[0] ?? 0, n.Int("upper", 1) != 0));
+        ops["EyeLike"] = n => One(EyeLike(n));
+        ops["DepthToSpace"] = n => One(DepthToSpace(n.Input(0), (int)n.Int("blocksize", 1), n.String("mode", "DCR") == "CRD"));
+        ops["SpaceToDepth"] = n => One(SpaceToDepth(n.Input(0), (int)n.Int("blocksize", 1)));
+        ops["OneHot"] = n => One(OneHot(n));
         ops["Dropout"] = n => n.OutputCount > 1 ? [n.Input(0), Tensor.Ones(n.Input(0).ShapeArray, DType.Bool)] : One(n.Input(0));
     }
 
@@ -153,7 +158,7 @@ internal static partial class OnnxOps
         bool any = false;
         for (int i = 0; i < v.Length; i++)
             if (v[i] < 0) { v[i] += size; any = true; }
-        return any ? Tensor.From(v, index.ShapeArray) : index.To(DType.Int64);
+        return any ? OnnxTensors.Make(v, index.ShapeArray) : index.To(DType.Int64);
     }
 
     /// <summary>ONNX Gather: x.shape[:axis] + indices.shape + x.shape[axis+1:].</summary>
@@ -229,6 +234,84 @@ internal static partial class OnnxOps
         return Tensor.From(values, count).To(start.DType);
     }
 
+    /// <summary>Edge (repeat the border) or reflect (mirror without the border) padding, as a gather of indices per axis.</summary>
+    private static Tensor PadByIndex(Tensor x, int[] begin, int[] end, bool reflect)
+    {
+        for (int axis = 0; axis < x.Rank; axis++)
+        {
+            if (begin[axis] == 0 && end[axis] == 0) continue;
+            int size = x.ShapeArray[axis];
+            var index = new long[begin[axis] + size + end[axis]];
+            for (int i = 0; i < index.Length; i++)
+            {
+                long j = i - begin[axis];
+                if (reflect)
+                {
+                    long period = 2L * (size - 1);
+                    j = period == 0 ? 0 : ((j % period) + period) % period;
+                    if (j >= size) j = period - j;
+                }
+                else j = Math.Clamp(j, 0, size - 1);
+                index[i] = j;
+            }
+            x = x.IndexSelect(axis, Tensor.From(index, index.Length));
+        }
+        return x;
+    }
+
+    /// <summary>Zeroes below (upper) or above (lower) the k-th diagonal of the last two dims.</summary>
+    private static Tensor Trilu(Tensor x, long k, bool upper)
+    {
+        int rows = x.ShapeArray[^2], cols = x.ShapeArray[^1];
+        var diff = Tensor.Arange(0, cols, 1, DType.Float64).Unsqueeze(0) - Tensor.Arange(0, rows, 1, DType.Float64).Unsqueeze(1);
+        var keep = upper ? diff.Ge(k) : diff.Le(k);
+        return Where(keep, x, Tensor.ZerosLike(x));
+    }
+
+    private static Tensor EyeLike(OnnxNode n)
+    {
+        var x = n.Input(0);
+        int rows = x.ShapeArray[0], cols = x.ShapeArray[1];
+        long k = n.Int("k", 0);
+        var values = new double[rows * cols];
+        for (int r = 0; r < rows; r++)
+            if (r + k >= 0 && r + k < cols) values[r * cols + r + k] = 1;
+        var dtype = n.Has("dtype") ? OnnxTensors.DTypeOf((int)n.Int("dtype", 1)) ?? throw n.Unsupported("this dtype") : x.DType;
+        return Tensor.From(values, rows, cols).To(dtype);
+    }
+
+    private static Tensor DepthToSpace(Tensor x, int b, bool crd)
+    {
+        int n = x.ShapeArray[0], c = x.ShapeArray[1], h = x.ShapeArray[2], w = x.ShapeArray[3];
+        var t = crd ? x.Reshape(n, c / (b * b), b, b, h, w).Permute(0, 1, 4, 2, 5, 3)
+                    : x.Reshape(n, b, b, c / (b * b), h, w).Permute(0, 3, 4, 1, 5, 2);
+        return t.Reshape(n, c / (b * b), h * b, w * b);
+    }
+
+    private static Tensor SpaceToDepth(Tensor x, int b)
+    {
+        int n = x.ShapeArray[0], c = x.ShapeArray[1], h = x.ShapeArray[2], w = x.ShapeArray[3];
+        return x.Reshape(n, c, h / b, b, w / b, b).Permute(0, 3, 5, 1, 2, 4).Reshape(n, c * b * b, h / b, w / b);
+    }
+
+    private static Tensor OneHot(OnnxNode n)
+    {
+        var indices = n.Input(0).To(DType.Float64);
+        int depth = (int)n.Input(1).To(DType.Float64).ToArray<double>()[0];
+        var values = n.Input(2);
+        int rank = indices.Rank + 1;
+        int axis = Axis(n.Int("axis", -1), rank, n);
+        indices = Tensor.Where(indices.Lt(0), indices + depth, indices).Unsqueeze(axis);
+        var shape = Enumerable.Repeat(1, rank).ToArray();
+        shape[axis] = depth;
+        var positions = Tensor.Arange(0, depth, 1, DType.Float64).Reshape(shape);
+        var hot = indices.Eq(positions);
+        var off = values.Select(0, 0);
+        var on = values.Select(0, 1);
+        var result = Where(hot, on.Expand(hot.ShapeArray), off.Expand(hot.ShapeArray));
+        return result;
+    }
+
     private static Tensor Pad(OnnxNode n)
     {
         var x = n.Input(0);
@@ -243,6 +326,8 @@ internal static partial class OnnxOps
             begin[axisList[i]] = (int)pads[i];
             end[axisList[i]] = (int)pads[i + axisList.Length];
         }
+        string mode = n.String("mode", "constant");
+        if (mode != "constant") return PadByIndex(x, begin, end, mode == "reflect");
         // Tensor.Pad takes (before, after) pairs from the last dim backwards, as PyTorch's F.pad.
         var torchPads = new int[2 * x.Rank];
         for (int d = 0; d < x.Rank; d++)

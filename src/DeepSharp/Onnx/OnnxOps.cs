@@ -149,10 +149,8 @@ internal static partial class OnnxOps
                 return "MaxPool(indices output)";
             case "MaxPool" or "AveragePool" or "Conv" or "ConvTranspose" when node.Ints("kernel_shape") is { Length: > 2 }:
                 return node.OpType + "(3-D)";
-            case "Pad" when node.String("mode", "constant") != "constant":
+            case "Pad" when node.String("mode", "constant") is not ("constant" or "edge" or "reflect"):
                 return "Pad(mode=" + node.String("mode", "") + ")";
-            case "ArgMax" or "ArgMin" when node.Int("select_last_index", 0) != 0:
-                return node.OpType + "(select_last_index=1)";
         }
         return null;
     }

@@ -71,7 +71,7 @@ internal static class OnnxTensors
         int n = Shapes.Numel(shape, "ONNX tensor");
         ReadOnlySpan<byte> raw = p.HasRawData ? p.RawData.Span : default;
         bool useRaw = p.HasRawData;
-        Tensor Check(Tensor t) => t.Numel == n ? t
+        Tensor Check(Tensor t) => t.Numel == n ? (shape.Length == 0 ? t.Reshape([]) : t)
             : throw new InvalidDataException($"ONNX: tensor '{p.Name}' has {t.Numel} values for shape {Shapes.Format(shape)}");
         switch (p.DataType)
         {
@@ -107,6 +107,10 @@ internal static class OnnxTensors
                 throw new NotSupportedException($"ONNX: tensor '{p.Name}' has element type {ElementTypeName(p.DataType)}, which DeepSharp cannot hold");
         }
     }
+
+    /// <summary>Tensor.From that keeps an empty shape as rank 0 (Tensor.From reads an empty shape as "1-D, all the data").</summary>
+    public static Tensor Make<T>(T[] data, int[] shape) where T : unmanaged =>
+        shape.Length == 0 ? Tensor.From(data, 1).Reshape([]) : Tensor.From(data, shape);
 
     private static T[] Raw<T>(ReadOnlySpan<byte> raw) where T : unmanaged
     {
