@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""Runs DeepSharp's bench and PyTorch's peer script side by side on this machine (1 and 2 threads each),
-takes each side's best per workload, and prints a markdown table of DeepSharp/PyTorch ratios
-(for *_us workloads the ratio is PyTorch time / DeepSharp time, so > 1 always means DeepSharp is faster).
+"""Runs DeepSharp's bench and its two peers side by side on this machine, each at 1 and 2 threads, one after
+the other in one run, and prints a markdown table with each side's best and the ratios against the peers.
 
-Usage: python3 scripts/compare_bench.py [WORKLOAD ...]   (needs /usr/bin/python3 with torch for the peer)
+Peers: bench/TorchSharpPeer (TorchSharp over LibTorch 2.10: MKL, oneDNN; what a .NET user would pick instead)
+and scripts/peer_torch.py (Debian's PyTorch 1.13, generic BLAS: a weak baseline).
+Ratios: DeepSharp's best / the peer's best, inverted for times (_us) and memory (_mb), so above 1 always means
+DeepSharp is better. infer_varying_batch_peak_rss_mb measures a process's peak memory, so each side runs it
+alone in a fresh process.
+
+Usage: python3 scripts/compare_bench.py [--json FILE] [WORKLOAD ...]
+Pause other work on the machine while it runs (it takes 15-25 minutes for everything on 2 cores).
 """
 import json
 import os
@@ -11,6 +17,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "data", "fashion-mnist")
+ALONE = {"infer_varying_batch_peak_rss_mb"}  # workloads that need a process of their own
+LOWER_IS_BETTER = ("_us", "_mb", "_pct", "_per_step", "_per_1000_steps")
 
 
 def last_json(out):
@@ -21,36 +30,77 @@ def last_json(out):
     raise RuntimeError("no JSON line in output:\n" + out[-2000:])
 
 
-def run_deepsharp(threads, names):
-    cmd = ["dotnet", "run", "-c", "Release", "--project", os.path.join(ROOT, "bench", "DeepSharp.Bench"), "--", "--threads", str(threads)] + names
+def run(cmd):
+    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     return last_json(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
 
 
-def run_torch(threads):
-    cmd = ["/usr/bin/python3", os.path.join(ROOT, "scripts", "peer_torch.py"), str(threads), os.path.join(ROOT, "data", "fashion-mnist")]
-    return last_json(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
+def bench_dll():
+    # No shared compiler or MSBuild servers: another job's paused server must not stall this build.
+    env = dict(os.environ, MSBUILDDISABLENODEREUSE="1", DOTNET_CLI_USE_MSBUILD_SERVER="0")
+    subprocess.run(["dotnet", "build", "-c", "Release", "-v", "q", "-nologo", "-p:UseSharedCompilation=false",
+                    os.path.join(ROOT, "bench", "DeepSharp.Bench")], check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, "bench", "DeepSharp.Bench", "bin", "Release", "net10.0", "DeepSharp.Bench.dll")
 
 
-def best(a, b, key):
-    vals = [v[key] for v in (a, b) if key in v]
-    if not vals:
-        return None
-    return min(vals) if key.endswith("_us") else max(vals)
+def sides():
+    dll = bench_dll()
+    return {
+        "DeepSharp": lambda t, names: ["dotnet", dll, "--threads", str(t)] + names,
+        "TorchSharp": lambda t, names: ["bash", os.path.join(ROOT, "bench", "TorchSharpPeer", "run.sh"), str(t), DATA] + names,
+        "PyTorch": lambda t, names: ["/usr/bin/python3", os.path.join(ROOT, "scripts", "peer_torch.py"), str(t), DATA] + names,
+    }
 
 
-def main(names):
-    ds = {t: run_deepsharp(t, names) for t in (1, 2)}
-    pt = {t: run_torch(t) for t in (1, 2)}
-    keys = [k for k in ds[1] if k != "threads" and (not names or k in names)]
-    print("| workload | DeepSharp 1T | DeepSharp 2T | PyTorch 1T | PyTorch 2T | ratio (best vs best) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for k in keys:
-        d, p = best(ds[1], ds[2], k), best(pt[1], pt[2], k)
-        ratio = "" if d is None or p is None or d == 0 else (f"{p / d:.2f}x" if k.endswith("_us") else f"{d / p:.2f}x")
-        fmt = lambda v: "-" if v is None else f"{v:,.2f}"
-        print(f"| {k} | {fmt(ds[1].get(k))} | {fmt(ds[2].get(k))} | {fmt(pt[1].get(k))} | {fmt(pt[2].get(k))} | {ratio} |")
+def measure(command, threads, names):
+    """One side at one thread count: the shared-process workloads in one run, each ALONE workload in its own."""
+    shared = [n for n in names if n not in ALONE] if names else []
+    alone = [n for n in names if n in ALONE] if names else sorted(ALONE)
+    result = {}
+    if shared or not names:
+        # With no names a side runs everything; its ALONE figures from that run are replaced below.
+        result.update(run(command(threads, shared)))
+    for name in alone:
+        result.update({k: v for k, v in run(command(threads, [name])).items() if k == name})
+    return result
+
+
+def better(key):
+    return min if key.endswith(LOWER_IS_BETTER) else max
+
+
+def best(runs, key):
+    values = [r[key] for r in runs.values() if isinstance(r.get(key), (int, float))]
+    return better(key)(values) if values else None
+
+
+def ratio(ours, theirs, key):
+    if ours is None or theirs is None or ours == 0 or theirs == 0:
+        return ""
+    return f"{(theirs / ours if better(key) is min else ours / theirs):.2f}x"
+
+
+def main(argv):
+    out = None
+    if argv[:1] == ["--json"]:
+        out, argv = argv[1], argv[2:]
+    names = argv
+    results = {side: {t: measure(command, t, names) for t in (1, 2)} for side, command in sides().items()}
+    ds = results["DeepSharp"]
+    print(f"CPU: {ds[1].get('cpu', '?')} ({ds[1].get('vectors', '?')}), {os.cpu_count()} logical cores")
     print()
-    print("raw:", json.dumps({"deepsharp": ds, "torch": pt}))
+    print("| workload | DeepSharp 1T | DeepSharp 2T | TorchSharp 1T | TorchSharp 2T | PyTorch 1T | PyTorch 2T | vs TorchSharp | vs PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    keys = [k for k in ds[1] if isinstance(ds[1][k], (int, float)) and k != "threads"]
+    fmt = lambda v: "-" if v is None else f"{v:,.2f}"
+    for k in keys:
+        ours = best(ds, k)
+        cells = [fmt(results[s][t].get(k)) for s in results for t in (1, 2)]
+        vs = [ratio(ours, best(results[s], k), k) for s in ("TorchSharp", "PyTorch")]
+        print(f"| {k} | " + " | ".join(cells + vs) + " |")
+    if out:
+        with open(out, "w") as f:
+            json.dump({s: {str(t): r for t, r in v.items()} for s, v in results.items()}, f, indent=1)
 
 
 if __name__ == "__main__":

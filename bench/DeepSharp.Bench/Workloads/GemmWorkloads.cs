@@ -71,9 +71,14 @@ internal static unsafe class GemmWorkloads
         var probe = new FmaProbe { Iterations = 20_000_000 };
         int threads = WorkerPool.Threads;
         WorkerPool.For(threads, probe); // warm up: JIT, wake the workers
-        long start = Stopwatch.GetTimestamp();
-        WorkerPool.For(threads, probe);
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        // Best of three, as the GEMM workloads: on a shared (virtual) machine one round can lose a core for a while.
+        double seconds = double.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            WorkerPool.For(threads, probe);
+            seconds = Math.Min(seconds, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
         return threads * probe.Iterations * FmaProbe.FlopsPerIteration / seconds / 1e9;
     }
 

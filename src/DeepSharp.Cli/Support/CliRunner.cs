@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace DeepSharp.Cli.Support;
 
-/// <summary>An error the user can fix; printed as one line without a stack trace.</summary>
+/// <summary>An error the user can fix; printed without a stack trace.</summary>
 internal sealed class CliException(string message) : Exception(message);
 
 internal static class CliRunner
@@ -30,9 +30,21 @@ internal static class CliRunner
         catch (Exception ex)
         {
             Terminal.RestoreCursor();
-            Console.Error.WriteLine($"deepsharp: {OneLine(ex)}");
+            Console.Error.WriteLine($"deepsharp: {Explanation(ex)}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// A missing dataset's explanation keeps its lines (where it looked, what to do), indented under the first;
+    /// every other error is one line.
+    /// </summary>
+    internal static string Explanation(Exception ex)
+    {
+        while (ex is AggregateException { InnerException: { } inner }) ex = inner;
+        if (ex is not FileNotFoundException || !ex.Message.Contains('\n', StringComparison.Ordinal)) return OneLine(ex);
+        var lines = ex.Message.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return string.Join(Environment.NewLine + "  ", lines);
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ internal static class DatasetLocator
         string downloadNote;
         if (download)
         {
+            string? firstCreated = FirstMissingAncestor(target);
             try
             {
                 Directory.CreateDirectory(target);
@@ -34,6 +35,7 @@ internal static class DatasetLocator
             catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or InvalidDataException or TaskCanceledException or InvalidOperationException)
             {
                 downloadNote = $"Downloading into {target} failed: {e.Message}";
+                RemoveCreatedIfEmpty(target, firstCreated);
             }
         }
         else
@@ -41,6 +43,30 @@ internal static class DatasetLocator
             downloadNote = "Downloading was disabled (Download: false).";
         }
         throw new FileNotFoundException(Explain(name, folder, files, mirrors, searched, downloadNote));
+    }
+
+    /// <summary>The outermost folder of <paramref name="dir"/>'s path that does not exist yet (null: it exists).</summary>
+    private static string? FirstMissingAncestor(string dir)
+    {
+        string? missing = null;
+        for (var d = new DirectoryInfo(dir); d is not null && !d.Exists; d = d.Parent) missing = d.FullName;
+        return missing;
+    }
+
+    /// <summary>A failed download leaves nothing behind: the folders it created go if nothing landed in them.</summary>
+    private static void RemoveCreatedIfEmpty(string dir, string? firstCreated)
+    {
+        if (firstCreated is null) return;
+        try
+        {
+            for (var d = new DirectoryInfo(dir); d is not null && d.FullName.Length >= firstCreated.Length; d = d.Parent)
+            {
+                if (!d.Exists || d.EnumerateFileSystemInfos().Any()) return;
+                d.Delete();
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static string Explain(string name, string folder, DataFile[] files, string[] mirrors, List<string> searched, string downloadNote)
