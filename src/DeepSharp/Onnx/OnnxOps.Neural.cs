@@ -84,12 +84,13 @@ internal static partial class OnnxOps
         var x = n.Input(0);
         var w = n.Input(1);
         int d = x.Rank - 2;
-        if (d is not (1 or 2)) throw n.Unsupported($"a {d}-D convolution");
+        if (d is not (1 or 2 or 3)) throw n.Unsupported($"a {d}-D convolution");
         long[] kernel = n.Ints("kernel_shape") ?? w.ShapeArray[2..].Select(v => (long)v).ToArray();
         long[] strides = n.Ints("strides") ?? Enumerable.Repeat(1L, d).ToArray();
         long[] dilations = n.Ints("dilations") ?? Enumerable.Repeat(1L, d).ToArray();
         int groups = (int)n.Int("group", 1);
         var (begin, end) = Pads(n, x.ShapeArray[2..], kernel, strides, dilations);
+        if (d == 3) return Conv3d(x.Pad(TorchPads(begin, end), 0), w, n.Optional(2), strides, dilations, groups);
         var (padded, sym) = SplitPads(x, begin, end, 0);
         var bias = n.Optional(2);
         return d == 1
@@ -142,13 +143,14 @@ internal static partial class OnnxOps
     {
         var x = n.Input(0);
         int d = x.Rank - 2;
-        if (d is not (1 or 2)) throw n.Unsupported($"{d}-D pooling");
+        if (d is not (1 or 2 or 3)) throw n.Unsupported($"{d}-D pooling");
         long[] kernel = n.Ints("kernel_shape")!;
         long[] strides = n.Ints("strides") ?? Enumerable.Repeat(1L, d).ToArray();
         long[] dilations = n.Ints("dilations") ?? Enumerable.Repeat(1L, d).ToArray();
         bool ceil = n.Int("ceil_mode", 0) != 0;
         var (begin, end) = Pads(n, x.ShapeArray[2..], kernel, strides, dilations);
         if (!x.IsFloatingPoint) return Pool(WithInput(n, 0, x.To(DType.Float64)), max).To(x.DType);
+        if (d == 3) return Pool3d(x, kernel, strides, dilations, begin, end, max, n.Int("count_include_pad", 0) != 0);
         if (!max)
         {
             bool includePad = n.Int("count_include_pad", 0) != 0;
@@ -168,6 +170,50 @@ internal static partial class OnnxOps
         return d == 1
             ? Functional.MaxPool1d(mx, (int)kernel[0], (int)strides[0], ms[0], (int)dilations[0], ceil)
             : Functional.MaxPool2d(mx, ((int)kernel[0], (int)kernel[1]), ((int)strides[0], (int)strides[1]), (ms[0], ms[1]), ((int)dilations[0], (int)dilations[1]), ceil);
+    }
+
+    /// <summary>
+    /// 3-D convolution of an already padded input as a sum of 2-D convolutions, one per kernel depth, for each output
+    /// depth: out[:, :, z] = sum_k conv2d(x[:, :, z s + k d], w[:, :, k]).
+    /// </summary>
+    private static Tensor Conv3d(Tensor x, Tensor w, Tensor? bias, long[] strides, long[] dilations, int groups)
+    {
+        int depth = x.ShapeArray[2], kd = w.ShapeArray[2];
+        int outDepth = (depth - (int)dilations[0] * (kd - 1) - 1) / (int)strides[0] + 1;
+        var planes = new Tensor[outDepth];
+        for (int z = 0; z < outDepth; z++)
+        {
+            Tensor? acc = null;
+            for (int k = 0; k < kd; k++)
+            {
+                var y = Functional.Conv2d(x.Select(2, z * (int)strides[0] + k * (int)dilations[0]), w.Select(2, k), null,
+                    ((int)strides[1], (int)strides[2]), 0, ((int)dilations[1], (int)dilations[2]), groups);
+                acc = acc is null ? y : acc + y;
+            }
+            planes[z] = acc!;
+        }
+        var result = Tensor.Stack(planes, 2);
+        return bias is null ? result : result + bias.Reshape(bias.Numel, 1, 1, 1);
+    }
+
+    /// <summary>3-D pooling: each output depth reduces its (dilated) depth window, then pools the plane in 2-D.</summary>
+    private static Tensor Pool3d(Tensor x, long[] kernel, long[] strides, long[] dilations, int[] begin, int[] end, bool max, bool includePad)
+    {
+        var padded = x.Pad(TorchPads(begin, end), max ? double.NegativeInfinity : 0);
+        Tensor Plane(Tensor t, int z)
+        {
+            var window = t.Slice(2, z * (int)strides[0], z * (int)strides[0] + (int)(dilations[0] * (kernel[0] - 1)) + 1, (int)dilations[0]);
+            var reduced = max ? window.Max(2).Values : window.Mean(2);
+            return max
+                ? Functional.MaxPool2d(reduced, ((int)kernel[1], (int)kernel[2]), ((int)strides[1], (int)strides[2]), 0, ((int)dilations[1], (int)dilations[2]))
+                : Functional.AvgPool2d(reduced, ((int)kernel[1], (int)kernel[2]), ((int)strides[1], (int)strides[2]), 0);
+        }
+        int outDepth = (padded.ShapeArray[2] - (int)(dilations[0] * (kernel[0] - 1)) - 1) / (int)strides[0] + 1;
+        var result = Tensor.Stack(Enumerable.Range(0, outDepth).Select(z => Plane(padded, z)).ToArray(), 2);
+        if (max || includePad || begin.All(p => p == 0) && end.All(p => p == 0)) return result;
+        // count_include_pad = 0: divide by the share of each window that is real input.
+        var mask = Tensor.OnesLike(x).Pad(TorchPads(begin, end), 0);
+        return result / Tensor.Stack(Enumerable.Range(0, outDepth).Select(z => Plane(mask, z)).ToArray(), 2);
     }
 
     private static Tensor AvgPoolNd(Tensor x, long[] kernel, long[] strides, int[] pads, bool ceil, bool includePad) => kernel.Length == 1

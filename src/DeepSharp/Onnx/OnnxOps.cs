@@ -147,8 +147,12 @@ internal static partial class OnnxOps
                 return node.OpType + "(activations " + string.Join("/", acts) + ")";
             case "MaxPool" when node.OutputCount > 1 && node.Proto.Output[1].Length > 0:
                 return "MaxPool(indices output)";
-            case "MaxPool" or "AveragePool" or "Conv" or "ConvTranspose" when node.Ints("kernel_shape") is { Length: > 2 }:
+            case "MaxPool" or "AveragePool" or "Conv" when node.Ints("kernel_shape") is { Length: > 3 }:
+                return node.OpType + "(4-D and more)";
+            case "ConvTranspose" when node.Ints("kernel_shape") is { Length: > 2 }:
                 return node.OpType + "(3-D)";
+            case "MaxPool" or "AveragePool" when node.Ints("kernel_shape") is { Length: 3 } && node.Int("ceil_mode", 0) != 0:
+                return node.OpType + "(3-D, ceil_mode)";
             case "Pad" when node.String("mode", "constant") is not ("constant" or "edge" or "reflect"):
                 return "Pad(mode=" + node.String("mode", "") + ")";
         }
