@@ -50,6 +50,23 @@ public sealed partial class Tensor
     }
 
     /// <summary>x op s (or s op x when <paramref name="scalarFirst"/>) with a C# scalar converted to x's dtype.</summary>
+    /// <summary>tensor op scalar for floating-point tensors only (the op has no integer form).</summary>
+    internal static Tensor ScalarFloat<TF, TD>(string op, Tensor x, double s, TF f, TD d)
+        where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double>
+    {
+        if (x.DType is not (DType.Float32 or DType.Float64))
+            throw new ArgumentException($"{op}: needs a float32 or float64 tensor, got {x.DType.Name()}; convert with .To(DType.Float32)");
+        return ScalarNumeric(op, x, s, false, f, d, default(NoIntegerOp));
+    }
+
+    /// <summary>Stands in for the integer kernel of a float-only op; <see cref="ScalarFloat"/> never lets it run.</summary>
+    private readonly struct NoIntegerOp : IBinarySpanOp<long>
+    {
+        public void Apply(ReadOnlySpan<long> x, ReadOnlySpan<long> y, Span<long> dst) => throw new System.Diagnostics.UnreachableException();
+        public void Apply(ReadOnlySpan<long> x, long y, Span<long> dst) => throw new System.Diagnostics.UnreachableException();
+        public void Apply(long x, ReadOnlySpan<long> y, Span<long> dst) => throw new System.Diagnostics.UnreachableException();
+    }
+
     internal static Tensor ScalarNumeric<TF, TD, TL>(string op, Tensor x, double s, bool scalarFirst, TF f, TD d, TL l)
         where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double> where TL : struct, IBinarySpanOp<long>
     {

@@ -99,13 +99,6 @@ public sealed partial class Tensor
 
     internal ReadOnlySpan<T> ReadSpan<T>() where T : unmanaged => Span<T>();
 
-    /// <summary>The storage from the offset on, for strided kernels.</summary>
-    internal Span<T> StridedSpan<T>() where T : unmanaged
-    {
-        var data = ((Storage<T>)Storage).Data;
-        return new Span<T>(data, Offset, Storage.Length - Offset);
-    }
-
     internal void CheckDType<T>(string op) where T : unmanaged
     {
         var want = DTypeExtensions.Of<T>();

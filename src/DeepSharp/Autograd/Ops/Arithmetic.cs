@@ -200,7 +200,7 @@ public sealed partial class Tensor
     public Tensor Pow(double exponent)
     {
         RequireFloat("pow");
-        var result = ScalarNumeric("pow", this, exponent, false, default(PowOp<float>), default(PowOp<double>), default(AddOp<long>));
+        var result = ScalarFloat("pow", this, exponent, default(PowOp<float>), default(PowOp<double>));
         if (Autograd.ShouldRecord(this)) result.GradFn = new PowScalarBackward(this, exponent);
         return result;
     }

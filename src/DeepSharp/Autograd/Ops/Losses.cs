@@ -14,8 +14,8 @@ internal enum LossReduction
 
 /// <summary>
 /// Loss primitives with fused backward rules, used every training step: cross-entropy / NLL over
-/// class indices (log-softmax, pick, weight, smoothing and reduction in one pass over contiguous
-/// rows; backward is softmax - onehot, scaled) and the two binary cross-entropies (one elementwise
+/// class indices (log-softmax, pick, weight, smoothing and reduction row by row over contiguous
+/// rows, a few passes over each row and no intermediate tensors; backward is softmax - onehot, scaled) and the two binary cross-entropies (one elementwise
 /// pass each way). The composite losses (MSE, Huber, KL, margins) live in NN/Losses.
 /// </summary>
 internal static class LossOps

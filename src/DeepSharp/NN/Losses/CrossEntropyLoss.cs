@@ -1,7 +1,7 @@
 namespace DeepSharp.NN;
 
 // Cross-entropy (softmax + NLL) and NLL over classes. Class-index targets run through the fused
-// LossOps.ClassIndexLoss (one pass forward, softmax - onehot backward); probability targets are
+// LossOps.ClassIndexLoss (row by row without intermediate tensors; backward softmax - onehot); probability targets are
 // composed from log_softmax so that gradients can also reach the targets.
 
 public static partial class Functional
