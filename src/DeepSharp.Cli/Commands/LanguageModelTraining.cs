@@ -59,8 +59,10 @@ internal static class LanguageModelTraining
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
         int batchesPerEpoch = new StreamBatches(trainTokens, s.BatchSize, SequenceLength).Count;
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, batchesPerEpoch, cosinePerBatch: true);
+        using var monitors = RunMonitors.Create(s, outDir, model);
         var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
         {
+            Monitors = monitors.Monitors,
             BatchSize = s.BatchSize,
             SequenceLength = SequenceLength,
             ClipGradNorm = ClipNorm,
@@ -102,7 +104,13 @@ internal static class LanguageModelTraining
         Summary(metrics, outDir);
         AnsiConsole.MarkupLine("[bold]sample[/] (temperature 0.8):");
         AnsiConsole.WriteLine(sample);
-        if (s.Report) AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(ReportCommand.Generate(outDir, s.DataDir))}[/]");
+        if (s.Report)
+        {
+            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
+            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
+            monitors.Dashboard?.ShowReport(reportPath);
+        }
+        monitors.KeepDashboardOpen();
         return 0;
     }
 

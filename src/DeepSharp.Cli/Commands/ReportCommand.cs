@@ -39,7 +39,7 @@ internal static class ReportCommand
     /// <paramref name="resumeFrom"/> continues the log in RUN_DIR, else the one of the checkpoint's run folder, so the
     /// report covers the whole run; a fresh run starts a fresh log.
     /// </summary>
-    public static InsightRecorder CreateRecorder(string runDir, string? resumeFrom = null, int every = 50)
+    public static InsightRecorder CreateRecorder(string runDir, string? resumeFrom = null, int every = 50, Func<InsightOptions, InsightOptions>? watch = null)
     {
         InsightLog? earlier = null;
         string?[] dirs = resumeFrom is null ? [] : [runDir, Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeFrom)))];
@@ -57,13 +57,17 @@ internal static class ReportCommand
             }
             break;
         }
-        return new InsightRecorder(new InsightOptions
+        var options = new InsightOptions
         {
             Every = every,
             LogPath = Path.Combine(runDir, InsightLog.FileName),
-            OnWarning = w => AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(w.Message)}"),
-        }, earlier);
+            OnWarning = PrintWarning,
+        };
+        return new InsightRecorder(watch is null ? options : watch(options), earlier);
     }
+
+    /// <summary>A recorder's warning on the console, as it fires.</summary>
+    public static void PrintWarning(InsightWarning w) => AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(w.Message)}");
 
     /// <summary>Builds the report of <paramref name="runDir"/> and returns the path of the HTML file.</summary>
     public static string Generate(string runDir, string? dataDir, string? output = null)

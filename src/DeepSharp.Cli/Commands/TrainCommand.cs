@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using DeepSharp.Cli.Support;
+using DeepSharp.Dashboard;
 using DeepSharp.Data;
 using DeepSharp.Kernels;
 using DeepSharp.Serialization;
@@ -31,19 +32,33 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "output directory (default: runs/MODEL)" };
         var resume = new Option<string?>("--resume") { Description = "checkpoint to resume from (e.g. runs/lenet5/checkpoint/last.safetensors); training continues up to --epochs in total, history included" };
         var report = new Option<bool>("--report") { Description = "record activation and gradient statistics while training and write DIR/report.html" };
+        var tensorBoard = new Option<string?>("--tensorboard")
+        {
+            Description = "write TensorBoard event files (loss and lr per step, epoch metrics, weight histograms) into DIR (default: the run folder)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var dashboard = new Option<int?>("--dashboard")
+        {
+            Description = $"serve a live page of the run (curves, throughput, ETA, layer statistics, warnings) on PORT (default {DashboardOptions.DefaultPort}, 0: any free port)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var dashboardBind = new Option<string?>("--dashboard-bind") { Description = "the address the dashboard listens on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)" };
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/, DIR/history.csv and DIR/metrics.json. " +
                                            "Ctrl-C stops after the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once).")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, tensorBoard, dashboard, dashboardBind,
         };
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report))));
+            p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report),
+            p.GetResult(tensorBoard) is null ? null : p.GetValue(tensorBoard) ?? "",
+            p.GetResult(dashboard) is null ? null : p.GetValue(dashboard) ?? DashboardOptions.DefaultPort, p.GetValue(dashboardBind))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
-        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false);
+        string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false,
+        string? TensorBoard = null, int? Dashboard = null, string? DashboardBind = null); // --tensorboard: null when off, "" for the run folder, else the folder given
 
     /// <summary>Checks every option that can be checked without data, before anything is created or loaded.</summary>
     internal static void Validate(TrainSettings s)
@@ -60,6 +75,12 @@ internal static class TrainCommand
             throw new CliException(Directory.Exists(s.Resume)
                 ? $"--resume: '{s.Resume}' is a directory; pass a checkpoint file such as {Path.Combine(s.Resume, "checkpoint", "last.safetensors")}"
                 : $"--resume: checkpoint '{s.Resume}' not found");
+        if (s.Dashboard is int port && port is < 0 or > 65535) throw new CliException($"--dashboard: port {port} is not a TCP port (1-65535, or 0 for any free port)");
+        if (s.DashboardBind is { } bind)
+        {
+            if (s.Dashboard is null) throw new CliException("--dashboard-bind applies to --dashboard; add --dashboard [PORT]");
+            if (!System.Net.IPAddress.TryParse(bind, out _)) throw new CliException($"--dashboard-bind: '{bind}' is not an IP address (for example 127.0.0.1, 0.0.0.0 or ::)");
+        }
         if (s.Threads is int threads) WorkerPool.Threads = threads;
     }
 
@@ -93,8 +114,10 @@ internal static class TrainCommand
         var validation = new DataLoader(data.Validation, 1000);
         var test = new DataLoader(data.Test, 1000);
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, train.Count, cosinePerBatch: false);
+        using var monitors = RunMonitors.Create(s, outDir, model);
         var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
         {
+            Monitors = monitors.Monitors,
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
             Reporter = new ConsoleReporter(),
@@ -114,7 +137,8 @@ internal static class TrainCommand
                                $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {WorkerPool.Threads} threads");
 
         var checkpoints = new ModelCheckpoint(output.Sub("checkpoint"), monitor: "val_accuracy");
-        var recorder = s.Report ? ReportCommand.CreateRecorder(outDir, s.Resume) : null;
+        var recorder = s.Report ? ReportCommand.CreateRecorder(outDir, s.Resume, watch: monitors.Dashboard is { } d ? d.Watch : null)
+            : monitors.DashboardRecorder();
         var logger = new MetricsLogger(Path.Combine(outDir, "history.csv")) { Earlier = earlier };
         List<ICallback> callbacks = [checkpoints, logger];
         if (recorder is not null) callbacks.Add(recorder);
@@ -127,10 +151,17 @@ internal static class TrainCommand
         SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { [Weights.ModelKey] = s.Model });
 
         var metrics = RunMetrics.From(s.Model, data, result, logger.Epochs, history.WallSeconds, trainer.Epoch);
+        if (metrics.ConfusionMatrix is not null) monitors.Dashboard?.ShowConfusion(metrics.ConfusionMatrix, metrics.Classes);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, CliJson.Default.RunMetrics));
         output.Complete();
         Report.Summary(metrics, outDir);
-        if (recorder is not null) AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(ReportCommand.Generate(outDir, s.DataDir))}[/]");
+        if (s.Report)
+        {
+            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
+            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
+            monitors.Dashboard?.ShowReport(reportPath);
+        }
+        monitors.KeepDashboardOpen();
         return 0;
     }
 

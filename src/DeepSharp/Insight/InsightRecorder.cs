@@ -33,6 +33,9 @@ public sealed record InsightOptions
     /// <summary>Called for each warning as it is found (e.g. print it); warnings are also kept in the log.</summary>
     public Action<InsightWarning>? OnWarning { get; init; }
 
+    /// <summary>Called with each recorded step as soon as it is complete (e.g. to show it live); records are also kept in the log.</summary>
+    public Action<StepRecord>? OnStep { get; init; }
+
     /// <summary>When set, the log is saved there after every epoch and at the end of training.</summary>
     public string? LogPath { get; init; }
 }
@@ -216,6 +219,7 @@ public sealed class InsightRecorder : ICallback
         _snapshot = false;
         var record = new StepRecord(step, epoch, loss, lr, activations, gradients);
         Log.Steps.Add(record);
+        Options.OnStep?.Invoke(record);
         return record;
     }
 

@@ -34,6 +34,9 @@ public sealed record LanguageModelTrainerOptions
 
     /// <summary>Generators saved in checkpoints besides Generator.Default (e.g. the model's dropout generator).</summary>
     public IReadOnlyList<Generator>? Generators { get; init; }
+
+    /// <summary>Receive every step's loss and every epoch's logs (TensorBoard files, the live dashboard).</summary>
+    public IReadOnlyList<ITrainingMonitor>? Monitors { get; init; }
 }
 
 /// <summary>
@@ -77,6 +80,8 @@ public sealed class LanguageModelTrainer
     public RecurrentState? State { get; private set; }
 
     private ITrainingReporter Reporter => Options.Reporter ?? SilentReporter.Instance;
+
+    private IReadOnlyList<ITrainingMonitor> Monitors => Options.Monitors ?? [];
 
     /// <summary>Forgets the carried state: the next batch starts from zeros.</summary>
     public void ResetState() => State = null;
@@ -122,6 +127,8 @@ public sealed class LanguageModelTrainer
         double bestValidation = double.PositiveInfinity;
         if (Options.CheckpointDirectory is { } dir) Directory.CreateDirectory(dir);
         Reporter.TrainBegin(epochs - Epoch, batches.Count);
+        var plan = new RunPlan(epochs, Epoch, Step, batches.Count, batches.BatchSize * batches.SequenceLength, "tokens");
+        foreach (var m in Monitors) m.RunBegin(plan);
         _interruptedAt = null;
         if (_resumeBatch > batches.Count)
             throw new ArgumentException($"LanguageModelTrainer.Fit: the checkpoint stopped at batch {_resumeBatch} of an epoch, but this text gives {batches.Count} batches per epoch (another text or batch size?)");
@@ -156,6 +163,7 @@ public sealed class LanguageModelTrainer
                     SaveCheckpoint(Path.Combine(checkpoints, "best.safetensors"));
                 }
             }
+            foreach (var m in Monitors) m.EpochEnd(Step, logs);
             Reporter.EpochEnd(logs, epochs);
             if (cancellationToken.IsCancellationRequested && Epoch < epochs)
             {
@@ -164,6 +172,7 @@ public sealed class LanguageModelTrainer
             }
         }
         history.WallSeconds = wall.Elapsed.TotalSeconds;
+        foreach (var m in Monitors) m.RunEnd(history);
         Reporter.TrainEnd(history);
         return history;
     }
@@ -183,7 +192,10 @@ public sealed class LanguageModelTrainer
         for (int k = first; k < batches.Count; k++)
         {
             var (input, target) = batches[k];
-            lossSum += TrainStep(input, target);
+            double stepLr = Optimizer.ParamGroups[0].Lr;
+            double loss = TrainStep(input, target);
+            lossSum += loss;
+            foreach (var m in Monitors) m.StepEnd(Step, Epoch, loss, stepLr);
             tokens += perBatch;
             done++;
             Reporter.BatchEnd(k + 1, lossSum / done, null, tokens / clock.Elapsed.TotalSeconds);

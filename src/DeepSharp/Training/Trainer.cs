@@ -31,6 +31,9 @@ public sealed record TrainerOptions
 
     /// <summary>Extra metadata written into every checkpoint (for example the model's name, so that tools can say what a file holds).</summary>
     public IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
+
+    /// <summary>Receive every step's loss and every epoch's logs (TensorBoard files, the live dashboard).</summary>
+    public IReadOnlyList<ITrainingMonitor>? Monitors { get; init; }
 }
 
 /// <summary>Loss, accuracy and (optionally) predictions over a dataset.</summary>
@@ -72,6 +75,8 @@ public sealed class Trainer
 
     private ITrainingReporter Reporter => Options.Reporter ?? SilentReporter.Instance;
 
+    private IReadOnlyList<ITrainingMonitor> Monitors => Options.Monitors ?? [];
+
     /// <summary>
     /// Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).
     /// When <paramref name="cancellationToken"/> is cancelled, the step in progress finishes and training stops there:
@@ -98,6 +103,8 @@ public sealed class Trainer
         StopTraining = false;
         foreach (var c in callbacks) c.OnTrainBegin(this);
         Reporter.TrainBegin(epochs - Epoch, train.Count);
+        var plan = new RunPlan(epochs, Epoch, Step, train.Count, train.BatchSize);
+        foreach (var m in Monitors) m.RunBegin(plan);
         while (Epoch < epochs && !StopTraining)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -122,6 +129,7 @@ public sealed class Trainer
             Epoch++;
             history.Epochs.Add(logs);
             foreach (var c in callbacks) c.OnEpochEnd(this, logs);
+            foreach (var m in Monitors) m.EpochEnd(Step, logs);
             Reporter.EpochEnd(logs, epochs);
             if (cancellationToken.IsCancellationRequested && Epoch < epochs)
             {
@@ -132,6 +140,7 @@ public sealed class Trainer
         history.StoppedEarly = StopTraining && Epoch < epochs;
         history.WallSeconds = wall.Elapsed.TotalSeconds;
         foreach (var c in callbacks) c.OnTrainEnd(this, history);
+        foreach (var m in Monitors) m.RunEnd(history);
         Reporter.TrainEnd(history);
         return history;
     }
@@ -148,6 +157,7 @@ public sealed class Trainer
         Reporter.EpochBegin(Epoch, train.Count);
         foreach (var (input, target) in train)
         {
+            double stepLr = Optimizer.ParamGroups[0].Lr;
             Optimizer.ZeroGrad();
             var output = Model.Call(input);
             var loss = _loss(output, target);
@@ -168,6 +178,7 @@ public sealed class Trainer
             }
             batch++;
             foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, l);
+            foreach (var m in Monitors) m.StepEnd(Step, Epoch, l, stepLr);
             Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
             if (cancellationToken.IsCancellationRequested)
             {

@@ -20,7 +20,7 @@ public sealed partial class ChromiumTests
     private static string Attribute(string attributes, string name) =>
         Regex.Match(attributes, $"{name}=\"([^\"]*)\"") is { Success: true } m ? m.Groups[1].Value : throw new InvalidOperationException($"no {name} in {attributes}");
 
-    private static string Browser()
+    internal static string Browser()
     {
         var candidates = new List<string>();
         if (Environment.GetEnvironmentVariable("DEEPSHARP_CHROMIUM") is { Length: > 0 } configured) candidates.Add(configured);

@@ -1,0 +1,40 @@
+using DeepSharp.NN;
+using DeepSharp.Training;
+
+namespace DeepSharp.Insight.TensorBoard;
+
+/// <summary>
+/// Writes a run to TensorBoard as it trains, from either trainer (<see cref="TrainerOptions.Monitors"/>,
+/// <see cref="LanguageModelTrainerOptions.Monitors"/>): <c>train/loss</c> and <c>train/lr</c> on every step,
+/// every value of the epoch logs as <c>epoch/KEY</c> at the epoch's last step, and, when a model is given,
+/// a histogram of every parameter after each epoch. The file is flushed after every epoch.
+/// </summary>
+public sealed class TensorBoardMonitor(SummaryWriter writer, Module? model = null) : ITrainingMonitor
+{
+    public SummaryWriter Writer { get; } = writer ?? throw new ArgumentNullException(nameof(writer));
+
+    public void RunBegin(RunPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        Writer.AddText("run", $"{plan.Epochs} epochs of {plan.BatchesPerEpoch} steps, {plan.SamplesPerBatch} {plan.RateUnit} per batch" +
+            (plan.FirstStep > 0 ? $", resumed at step {plan.FirstStep}" : ""), plan.FirstStep);
+    }
+
+    public void StepEnd(long step, int epoch, double loss, double lr)
+    {
+        Writer.AddScalar("train/loss", loss, step);
+        Writer.AddScalar("train/lr", lr, step);
+    }
+
+    public void EpochEnd(long step, EpochLogs logs)
+    {
+        ArgumentNullException.ThrowIfNull(logs);
+        foreach (var (key, value) in logs) Writer.AddScalar("epoch/" + key, value, step);
+        if (model is not null)
+            foreach (var (name, p) in model.NamedParameters())
+                if (p.Numel > 0) Writer.AddHistogram("weights/" + name, p, step);
+        Writer.Flush();
+    }
+
+    public void RunEnd(TrainingHistory history) => Writer.Flush();
+}
