@@ -79,7 +79,7 @@ public sealed class OnnxImportTests
     }
 
     [Fact]
-    public void PyTorchResNetKeepsStateDictKeysAndFineTunes()
+    public void PyTorchLeNetKeepsStateDictKeysAndFineTunes()
     {
         var (model, input, _) = LoadFixture("lenet5");
         Assert.Contains("0.weight", model.StateDict().Keys);
