@@ -14,6 +14,7 @@ IWorkload[] all =
     .. GemmWorkloads.Create(),
     .. TensorWorkloads.Create(),
     .. TrainingWorkloads.Create(),
+    .. InferenceWorkloads.Create(),
     .. SequenceWorkloads.Create(),
     .. InsightWorkloads.Create(),
 ];

@@ -20,7 +20,6 @@ internal static class TrainingWorkloads
         yield return new Workload("mlp_b64_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 64, 300));
         yield return new Workload("mlp_b8_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 8, 500));
         yield return new Workload("mlp_b1_samples_per_s", () => TrainRate(() => ModelZoo.Create("mlp"), 1, 2000));
-        yield return new Workload("mlp_infer_b1_us", MlpInferB1);
         yield return new Workload("lenet_b64_samples_per_s", () => TrainRate(() => ModelZoo.Create("lenet5"), 64, 100));
         yield return new Workload("resnet20_b64_samples_per_s", () => TrainRate(() => ModelZoo.Create("resnet20"), 64, 30));
         yield return new Workload("mlp_b64_bytes_per_step", () => Allocation(64, 300).BytesPerStep);
@@ -66,24 +65,6 @@ internal static class TrainingWorkloads
             best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds / steps);
         }
         return batchSize / best;
-    }
-
-    private static double MlpInferB1()
-    {
-        var model = ModelZoo.Create("mlp");
-        model.Eval();
-        var x = Tensor.Randn([1, 784], new Generator(3));
-        using var _ = Autograd.NoGrad();
-        var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < 1) model.Call(x);
-        double best = double.MaxValue;
-        for (int round = 0; round < 5; round++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < 2000; i++) model.Call(x);
-            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMicroseconds / 2000);
-        }
-        return best;
     }
 
     private static (double BytesPerStep, int Gcs) Allocation(int batchSize, int steps)

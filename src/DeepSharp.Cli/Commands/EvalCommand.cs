@@ -33,7 +33,7 @@ internal static class EvalCommand
         var model = ModelCatalog.CreateClassifier(modelName, data);
         Weights.Load(model, modelName, path, content);
         var trainer = new Trainer(model, Choices.Loss(model), Choices.CreateOptimizer("sgd", model.Parameters(), 0.01),
-            new TrainerOptions { CountCorrect = Choices.Accuracy(model) });
+            new TrainerOptions { CountCorrect = Choices.Accuracy(model), PreparedInference = true });
         var result = trainer.Evaluate(new DataLoader(data.Test, 1000), keepPredictions: true);
         var metrics = RunMetrics.From(modelName, data, result, [], 0, 0);
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(modelName)}[/] ({Markup.Escape(path)}) on {Markup.Escape(data.Name)} test ({result.Samples:N0} samples): " +

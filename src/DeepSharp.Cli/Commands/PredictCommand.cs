@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DeepSharp.Cli.Support;
 using DeepSharp.Data;
+using DeepSharp.Inference;
 using DeepSharp.Training;
 using Spectre.Console;
 
@@ -36,7 +37,7 @@ internal static class PredictCommand
         Tensor probabilities;
         using (Autograd.NoGrad())
         {
-            var logits = model.Call(image.Reshape(1, 1, 28, 28));
+            var logits = InferenceModel.Prepare(model, 1, 1, 28, 28).Run(image.Reshape(1, 1, 28, 28));
             probabilities = logits.Size(1) == 1 ? Tensor.Cat([logits.Sigmoid().RSub(1), logits.Sigmoid()], 1) : logits.Softmax(1);
         }
         var p = probabilities.Reshape(-1).ToDoubleArray();

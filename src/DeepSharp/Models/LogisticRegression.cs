@@ -1,3 +1,4 @@
+using DeepSharp.Inference;
 using DeepSharp.NN;
 using DeepSharp.Onnx;
 
@@ -10,7 +11,7 @@ namespace DeepSharp.Models;
 /// images of <see cref="PositiveClass"/> and 0 for every other class (see <see cref="Targets"/>).
 /// Inputs of rank &gt; 2 ([N, 1, 28, 28]) are flattened first. State dict: linear.weight, linear.bias.
 /// </summary>
-public sealed class LogisticRegression : Module<Tensor, Tensor>, IOnnxExportable
+public sealed class LogisticRegression : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     public LogisticRegression(int inputFeatures = 784, int positiveClass = 0, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -28,6 +29,8 @@ public sealed class LogisticRegression : Module<Tensor, Tensor>, IOnnxExportable
 
     OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
         graph.Module(Linear, input.Rank > 2 ? graph.Flatten(input, 1) : input);
+
+    PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input) => plan.Call(Linear, input.Rank > 2 ? plan.Flatten(input, 1) : input);
 
     /// <summary>sigmoid(logit): the probability of the positive class, [N, 1].</summary>
     public Tensor PredictProbability(Tensor input) => Call(input).Sigmoid();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using DeepSharp.Inference;
 using DeepSharp.NN;
 using DeepSharp.Onnx;
 
@@ -9,7 +10,7 @@ namespace DeepSharp.Models;
 /// where the shortcut is the identity, or <c>downsample</c> = Sequential(1x1 conv with the block's stride, BN) when
 /// the stride or the width changes (keys downsample.0.weight, downsample.1.*).
 /// </summary>
-public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable
+public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     public BasicBlock(int inPlanes, int planes, int stride = 1, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -50,6 +51,13 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable
         var shortcut = Downsample is null ? input : graph.Module(Downsample, input);
         return graph.Module(Relu, graph.Add(residual, shortcut));
     }
+
+    PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input)
+    {
+        var residual = plan.Call(Bn2, plan.Call(Conv2, plan.Call(Relu, plan.Call(Bn1, plan.Call(Conv1, input)))));
+        var shortcut = Downsample is null ? input : plan.Call(Downsample, input);
+        return plan.Call(Relu, plan.Add(residual, shortcut));
+    }
 }
 
 /// <summary>
@@ -60,7 +68,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable
 /// Stem: 7x7 stride-2 conv and 3x3 stride-2 max-pool for images of 64 pixels and more; for small inputs a 3x3
 /// stride-1 conv and no max-pool (Identity, keys unchanged), the usual CIFAR adaptation: 28 -> 28, 14, 7, 4.
 /// </summary>
-public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable
+public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     private readonly List<Sequential> _stages = [];
 
@@ -151,5 +159,12 @@ public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable
         var x = graph.Module(MaxPool, graph.Module(Relu, graph.Module(Bn1, graph.Module(Conv1, input))));
         foreach (var stage in _stages) x = graph.Module(stage, x);
         return graph.Module(Fc, graph.Flatten(graph.Module(AvgPool, x), 1));
+    }
+
+    PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input)
+    {
+        var x = plan.Call(MaxPool, plan.Call(Relu, plan.Call(Bn1, plan.Call(Conv1, input))));
+        foreach (var stage in _stages) x = plan.Call(stage, x);
+        return plan.Call(Fc, plan.Flatten(plan.Call(AvgPool, x), 1));
     }
 }

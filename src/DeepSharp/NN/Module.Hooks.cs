@@ -6,7 +6,7 @@ public abstract partial class Module
     private List<Action<Module, object?, object?>>? _forwardHooks;
     private List<Action<Module, Tensor>>? _backwardHooks;
 
-    private protected bool HasHooks => _forwardPreHooks is { Count: > 0 } || _forwardHooks is { Count: > 0 } || _backwardHooks is { Count: > 0 };
+    internal bool HasHooks => _forwardPreHooks is { Count: > 0 } || _forwardHooks is { Count: > 0 } || _backwardHooks is { Count: > 0 };
 
     /// <summary>Called with (module, input) before every Forward run through Call.</summary>
     public HookHandle RegisterForwardPreHook(Action<Module, object?> hook) => AddHook(ref _forwardPreHooks, hook);

@@ -141,6 +141,26 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void PreparedInferenceEvaluatesAsTheEagerModel()
+    {
+        var data = Small(250); // batches of 100, 100, 50: the last one reuses the plan of the first
+        var model = ModelZoo.Create("cnn", new ModelOptions(Generator: new Generator(4), WidthMultiplier: 0.25));
+        Trainer Make(bool prepared) => new(model, (o, t) => Functional.CrossEntropy(o, t), new Sgd(model.Parameters(), new SgdOptions(Lr: 0.1)),
+            new TrainerOptions { PreparedInference = prepared });
+        Make(false).Fit(new DataLoader(data, 50), epochs: 1); // running statistics away from their initial 0 and 1
+        var eager = Make(false).Evaluate(new DataLoader(data, 100), keepPredictions: true);
+        var prepared = Make(true).Evaluate(new DataLoader(data, 100), keepPredictions: true);
+        Assert.Equal(eager.Loss, prepared.Loss, 4);
+        Assert.Equal(eager.Accuracy, prepared.Accuracy);
+        Assert.Equal(eager.Predictions!.ToArray<long>(), prepared.Predictions!.ToArray<long>());
+        Assert.True(model.Training); // Evaluate restores the mode
+        var x = Tensor.Stack([data.Get(0).Input, data.Get(1).Input, data.Get(2).Input]);
+        var p = Make(true).Predict(x).ToArray<float>();
+        var e = Make(false).Predict(x).ToArray<float>();
+        for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], p[i], 3);
+    }
+
+    [Fact]
     public void LoadingSomethingThatIsNotACheckpointFailsClearly()
     {
         var dir = Directory.CreateTempSubdirectory("deepsharp-bad");

@@ -12,11 +12,14 @@ namespace DeepSharp.Kernels;
 /// </summary>
 public static unsafe class ConvKernels
 {
-    /// <summary>y[n, o, p] = sum_k w[o, k] col[k, p] + bias[o]. bias may be null.</summary>
-    public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// y[n, o, p] = sum_k w[o, k] col[k, p] + bias[o], then max(y, 0) when <paramref name="relu"/> (the inference
+    /// path's fused activation, applied while each chunk's output is still in cache). bias may be null.
+    /// </summary>
+    public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g, bool relu = false) where T : unmanaged, INumber<T>
     {
-        if (DirectConv.Applies<T>(g)) DirectConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g);
-        else RunChunks(g, new ForwardTask<T>(x, w, bias, y, g));
+        if (DirectConv.Applies<T>(g)) DirectConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
+        else RunChunks(g, new ForwardTask<T>(x, w, bias, y, g, relu));
     }
 
     /// <summary>gx = fold(w^T gy); gx is fully overwritten.</summary>
@@ -117,7 +120,7 @@ public static unsafe class ConvKernels
     private static void Gemm<T>(bool ta, bool tb, int m, int n, int k, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, INumber<T> =>
         Kernels.Gemm.Run("conv", ta, tb, m, n, k, T.One, a, lda, b, ldb, beta, c, ldc);
 
-    private sealed class ForwardTask<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) : IParallelTask where T : unmanaged, INumber<T>
+    private sealed class ForwardTask<T>(T* x, T* w, T* bias, T* y, ConvGeometry g, bool relu) : IParallelTask where T : unmanaged, INumber<T>
     {
         public void Run(int chunk)
         {
@@ -139,12 +142,13 @@ public static unsafe class ConvKernels
                         Gemm(false, false, og, nb * p, k, wg, k, b, nb * p, T.Zero, outBlock, nb * p);
                         if (nb > 1) Scatter(pt, g.OutChannels, gi * og, og, n0, nb, p, y);
                     }
-                    if (bias is not null)
+                    if (bias is not null || relu)
                         for (int j = 0; j < nb; j++)
                             for (int o = 0; o < g.OutChannels; o++)
                             {
                                 var row = new Span<T>(y + ((long)(n0 + j) * g.OutChannels + o) * p, p);
-                                TensorPrimitives.Add(row, bias[o], row);
+                                if (bias is not null) TensorPrimitives.Add(row, bias[o], row);
+                                if (relu) TensorPrimitives.Max(row, T.Zero, row); // NaN stays NaN, as relu
                             }
                 }
             }

@@ -32,14 +32,14 @@ internal static unsafe class DirectConv
     // Output columns in an even number of vector-wide chunks (the loops take them in pairs).
     internal static int ChunkWidth(in ConvGeometry g, int lanes) => (g.OutW + 2 * lanes - 1) / (2 * lanes) * 2 * lanes;
 
-    /// <summary>y[n, o] = sum over taps of w[o, tap] * shifted x[n] (+ bias[o]); images split over the pool.</summary>
-    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g)
+    /// <summary>y[n, o] = sum over taps of w[o, tap] * shifted x[n] (+ bias[o]), max(y, 0) when relu; images split over the pool.</summary>
+    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false)
     {
         switch (SimdWidth.Current)
         {
-            case 512: DirectConv<Vector512<float>, Simd512<float>>.Forward(x, w, bias, y, g); break;
-            case 256: DirectConv<Vector256<float>, Simd256<float>>.Forward(x, w, bias, y, g); break;
-            default: DirectConv<Vector128<float>, Simd128<float>>.Forward(x, w, bias, y, g); break;
+            case 512: DirectConv<Vector512<float>, Simd512<float>>.Forward(x, w, bias, y, g, relu); break;
+            case 256: DirectConv<Vector256<float>, Simd256<float>>.Forward(x, w, bias, y, g, relu); break;
+            default: DirectConv<Vector128<float>, Simd128<float>>.Forward(x, w, bias, y, g, relu); break;
         }
     }
 
@@ -60,9 +60,9 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 {
     private const int Block = 4; // output channels per pass
 
-    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g)
+    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu)
     {
-        var task = new ForwardTask(x, w, bias, y, g);
+        var task = new ForwardTask(x, w, bias, y, g, relu);
         if (g.Batch == 1) task.Run(0);
         else WorkerPool.For(g.Batch, task);
     }
@@ -115,7 +115,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 new ReadOnlySpan<float>(image + ((long)c * h + r) * w, w).CopyTo(new Span<float>(padded + ((long)c * hp + r + g.PadH) * wp + g.PadW, w));
     }
 
-    private sealed class ForwardTask(float* x, float* w, float* bias, float* y, ConvGeometry g) : IParallelTask
+    private sealed class ForwardTask(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu) : IParallelTask
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int n)
@@ -154,6 +154,13 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                                         a3 = S.Fma(c3, v, a3); e3 = S.Fma(c3, u, e3);
                                     }
                                 }
+                            if (relu)
+                            {
+                                // The fused activation of the inference path; IEEE maximum keeps NaN, as relu.
+                                TV zero = S.Zero;
+                                a0 = S.Max(a0, zero); a1 = S.Max(a1, zero); a2 = S.Max(a2, zero); a3 = S.Max(a3, zero);
+                                e0 = S.Max(e0, zero); e1 = S.Max(e1, zero); e2 = S.Max(e2, zero); e3 = S.Max(e3, zero);
+                            }
                             float* dst = output + (long)o0 * plane + oy * ow + x0;
                             Store(dst, plane, rows, ow - x0, a0, a1, a2, a3);
                             if (x0 + lanes < ow) Store(dst + lanes, plane, rows, ow - x0 - lanes, e0, e1, e2, e3);

@@ -43,6 +43,22 @@ public static class WorkerPool
     /// <summary>True while the current thread runs inside a parallel loop (so further parallelism would run inline).</summary>
     internal static bool IsInParallelRegion => t_inParallel;
 
+    /// <summary>
+    /// Until disposed, parallel loops and GEMMs started on this thread run on this thread alone: for a caller that
+    /// measured one thread to be faster for a piece of work (the inference plan's per-step choice).
+    /// </summary>
+    internal static InlineScope RunInline()
+    {
+        bool previous = t_inParallel;
+        t_inParallel = true;
+        return new InlineScope(previous);
+    }
+
+    internal readonly struct InlineScope(bool previous) : IDisposable
+    {
+        public void Dispose() => t_inParallel = previous;
+    }
+
     /// <summary>Runs <paramref name="task"/> for every index in [0, count) and returns when all are done.</summary>
     /// <remarks>The first exception thrown by any index is rethrown here; indices not yet started are skipped.</remarks>
     public static void For(int count, IParallelTask task) => For(count, task, wakeSleepers: true);

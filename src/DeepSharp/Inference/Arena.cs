@@ -1,0 +1,42 @@
+namespace DeepSharp.Inference;
+
+/// <summary>
+/// The activations of one call in flight: a single pinned block laid out by <see cref="MemoryPlanner"/>, allocated
+/// once and reused by every later call. Concurrent callers each take their own arena from the model's pool.
+/// </summary>
+internal sealed unsafe class Arena
+{
+    private readonly float[] _data;
+    private readonly long[] _indices;
+
+    public Arena(long floats, long indices)
+    {
+        _data = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(floats, 1)), pinned: true);
+        _indices = GC.AllocateUninitializedArray<long>(checked((int)Math.Max(indices, 1)), pinned: true);
+        if (PoolDiagnostics.Poison) _data.AsSpan().Fill(float.NaN); // a step reading what no step wrote shows up as NaN
+        Base = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_data));
+    }
+
+    /// <summary>Zeros every activation (before timing steps on it).</summary>
+    public void Clear() => _data.AsSpan().Clear();
+
+    /// <summary>Start of the activation block (pinned for the arena's lifetime).</summary>
+    public float* Base { get; }
+
+    /// <summary>Scratch for the winner indices that the max-pooling kernel records (the plan discards them).</summary>
+    public Span<long> Indices => _indices;
+
+    /// <summary>The caller's input for the call in flight (pinned by the caller).</summary>
+    public float* Input { get; set; }
+
+    /// <summary>Samples in the call in flight.</summary>
+    public int Batch { get; set; }
+
+    public float* Pointer(PlanValue value)
+    {
+        var root = value.Root;
+        return root.IsInput ? Input : Base + root.Offset;
+    }
+
+    public Span<float> Span(PlanValue value) => new(Pointer(value), checked(Batch * value.SampleSize));
+}

@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using DeepSharp.Kernels;
+using DeepSharp.NN;
+
+namespace DeepSharp.Inference;
+
+/// <summary>
+/// An eval-mode model prepared once for inputs of one shape: batch norm folded into the convolution and linear
+/// weights before it, ReLU applied in the epilogue of the step that produces its input, the sequence of kernels
+/// fixed, and every activation placed in one block allocated once (<see cref="MemoryPlanner"/>). Calls record no
+/// gradients and allocate only their output. Layers the planner does not know run eagerly inside the plan
+/// (<see cref="EagerModules"/>); a model whose parameters are not float32 runs eagerly as a whole.
+/// <para>
+/// Thread-safe: each concurrent call takes its own activation block from a pool (one block per caller in flight),
+/// and the plan itself is immutable. The weights are a snapshot taken by <see cref="Prepare"/>: prepare again after
+/// changing them. A plan prepared for batch N serves any batch from 0 to N.
+/// </para>
+/// <para>
+/// Threads: preparation times each convolution, linear and pooling step alone and on the worker pool, and a step
+/// uses the pool only from the batch size where that was faster on this machine (<see cref="PooledFromBatch"/>).
+/// </para>
+/// </summary>
+/// <example><code>
+/// model.Eval();
+/// var fast = InferenceModel.Prepare(model, [64, 3, 32, 32]);
+/// Tensor logits = fast.Run(images);   // same values as model.Call(images), within float32 rounding
+/// </code></example>
+public sealed class InferenceModel
+{
+    private readonly PlanStep[] _steps;
+    private readonly PlanValue _input;
+    private readonly PlanValue _output;
+    private readonly long _arenaFloats;
+    private readonly long _indicesPerSample;
+    private readonly int[] _inputShape;
+    private readonly ConcurrentBag<Arena> _arenas = [];
+    private readonly Module<Tensor, Tensor>? _wholeEager; // a model with float64 parameters: the plan's steps are float32
+    private readonly DType _dtype = DType.Float32;
+    private readonly int[] _pooledFrom; // per step: the smallest batch that uses the worker pool (ThreadingTuner)
+
+    private InferenceModel(Module<Tensor, Tensor> model, DType dtype, int[] inputShape, int[] outputSample)
+        : this([], new PlanValue(inputShape[1..]) { IsInput = true }, new PlanValue(outputSample), 0, inputShape)
+    {
+        _wholeEager = model;
+        _dtype = dtype;
+    }
+
+    private InferenceModel(PlanStep[] steps, PlanValue input, PlanValue output, long arenaFloats, int[] inputShape)
+    {
+        _steps = steps;
+        _input = input;
+        _output = output;
+        _arenaFloats = arenaFloats;
+        _inputShape = inputShape;
+        _indicesPerSample = steps.OfType<PoolStep>().Select(s => s.IndicesPerSample).DefaultIfEmpty(0).Max();
+        var arena = Rent();
+        _pooledFrom = ThreadingTuner.Tune(steps, arena, Math.Max(inputShape[0], 1), input.SampleSize);
+        _arenas.Add(arena);
+    }
+
+    /// <summary>
+    /// Plans <paramref name="model"/> (in eval mode) for inputs of <paramref name="inputShape"/>, whose first dim is the
+    /// largest batch the plan will be called with. Validates the shape by planning it: a shape the model rejects fails
+    /// here with the model's own error.
+    /// </summary>
+    public static InferenceModel Prepare(Module<Tensor, Tensor> model, params int[] inputShape)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputShape);
+        if (inputShape.Length == 0 || inputShape.Any(d => d < 0))
+            throw new ArgumentException($"InferenceModel.Prepare: the input shape must start with the batch size and have no negative sizes, got {Shapes.Format(inputShape)}");
+        var training = model.NamedModules().FirstOrDefault(m => m.Module.Training).Module;
+        if (training is not null)
+            throw new InvalidOperationException(
+                $"InferenceModel.Prepare: {(ReferenceEquals(training, model) ? model.TypeName : training.TypeName)} is in training mode, where batch norm uses batch statistics and dropout drops; call model.Eval() first");
+        var shape = (int[])inputShape.Clone();
+        var other = model.Parameters().Concat(model.Buffers()).FirstOrDefault(t => t.IsFloatingPoint && t.DType != DType.Float32);
+        if (other is not null)
+        {
+            Tensor y;
+            using (Autograd.NoGrad()) y = model.Call(Tensor.Zeros(shape, other.DType));
+            return new InferenceModel(model, other.DType, shape, y.ShapeArray.Length > 0 ? y.ShapeArray[1..] : []);
+        }
+        int maxBatch = Math.Max(shape[0], 1);
+        var input = new PlanValue(shape[1..]) { IsInput = true };
+        var builder = new PlanBuilder(model, maxBatch);
+        var output = builder.Call(model, input);
+        var steps = Fusion.Apply(builder.Steps, output);
+        long floats = MemoryPlanner.Assign(steps, output, maxBatch);
+        return new InferenceModel([.. steps], input, output, floats, shape);
+    }
+
+    /// <summary>The shape given to <see cref="Prepare"/> (its first dim is the largest batch).</summary>
+    public IReadOnlyList<int> InputShape => _inputShape;
+
+    /// <summary>The output shape for the largest batch.</summary>
+    public IReadOnlyList<int> OutputShape => [_inputShape[0], .. _output.SampleShape];
+
+    /// <summary>The planned steps in order, one line each (e.g. <c>conv2d 3x3 16->16 +bn +relu [N, 16, 32, 32]</c>).</summary>
+    public IReadOnlyList<string> Steps => _wholeEager is null ? _steps.Select(s => s.Describe()).ToArray()
+        : [$"eager {_wholeEager.TypeName} (the plan's kernels are float32, its parameters are {_dtype.Name()})"];
+
+    /// <summary>
+    /// Per step, the smallest batch from which it runs on the worker pool (1: every batch; int.MaxValue: never), as
+    /// measured on this machine by <see cref="Prepare"/> with <see cref="WorkerPool.Threads"/> threads (see ThreadingTuner).
+    /// </summary>
+    public IReadOnlyList<int> PooledFromBatch => _pooledFrom;
+
+    /// <summary>Paths of the modules that run eagerly inside the plan (empty when everything is planned; the model's type when it all is).</summary>
+    public IReadOnlyList<string> EagerModules => _wholeEager is null ? _steps.OfType<EagerStep>().Select(s => s.Name).ToArray() : [_wholeEager.TypeName];
+
+    /// <summary>Bytes of activations one call in flight uses (one such block per concurrent caller).</summary>
+    public long ActivationBytes => _arenaFloats * sizeof(float) + _indicesPerSample * _inputShape[0] * sizeof(long);
+
+    /// <summary>The model's output for <paramref name="input"/>, a float32 batch of the prepared shape of at most the prepared batch size.</summary>
+    public unsafe Tensor Run(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckInput(input);
+        if (_wholeEager is not null)
+        {
+            using (Autograd.NoGrad()) return _wholeEager.Call(input);
+        }
+        int batch = input.ShapeArray[0];
+        var result = Tensor.Empty([batch, .. _output.SampleShape], DType.Float32);
+        if (result.Numel == 0) return result;
+        var x = input.ContiguousData();
+        var arena = Rent();
+        try
+        {
+            fixed (float* px = x.Array<float>())
+            {
+                arena.Input = px + x.Offset;
+                arena.Batch = batch;
+                for (int i = 0; i < _steps.Length; i++)
+                {
+                    if (batch >= _pooledFrom[i])
+                    {
+                        _steps[i].Run(arena);
+                        continue;
+                    }
+                    using var _ = WorkerPool.RunInline();
+                    _steps[i].Run(arena);
+                }
+                arena.Span(_output).CopyTo(result.Span<float>());
+                arena.Input = null;
+            }
+        }
+        finally
+        {
+            _arenas.Add(arena);
+        }
+        Tensor.KeepAlive(x);
+        return result;
+    }
+
+    private Arena Rent() => _arenas.TryTake(out var arena) ? arena : new Arena(_arenaFloats, _indicesPerSample * Math.Max(_inputShape[0], 1));
+
+    private void CheckInput(Tensor input)
+    {
+        var shape = input.ShapeArray;
+        if (input.DType != _dtype || shape.Length != _inputShape.Length || !shape.AsSpan(1).SequenceEqual(_inputShape.AsSpan(1)))
+            throw new ArgumentException(
+                $"InferenceModel.Run: expected {_dtype.Name()} input [N{string.Concat(_inputShape.Skip(1).Select(d => ", " + d))}] with N <= {_inputShape[0]} (the prepared shape), got {input.Describe()}");
+        if (shape[0] > _inputShape[0])
+            throw new ArgumentException($"InferenceModel.Run: batch {shape[0]} is larger than the {_inputShape[0]} the model was prepared for; prepare it with the largest batch it will see");
+    }
+
+    public override string ToString() =>
+        $"InferenceModel {Shapes.Format(_inputShape)} -> [N{string.Concat(_output.SampleShape.Select(d => ", " + d))}], {ActivationBytes / 1024.0:F0} KiB of activations per caller\n  " + string.Join("\n  ", Steps);
+}

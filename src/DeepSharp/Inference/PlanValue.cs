@@ -1,0 +1,29 @@
+namespace DeepSharp.Inference;
+
+/// <summary>
+/// One activation of a plan: its shape per sample (the batch dim is left out, so a plan serves every batch up to
+/// the one it was prepared for) and where it lives. A view (flatten, dropout in eval) shares its source's buffer.
+/// </summary>
+internal sealed class PlanValue(int[] sampleShape, PlanValue? viewOf = null)
+{
+    public int[] SampleShape { get; } = sampleShape;
+
+    /// <summary>Elements per sample.</summary>
+    public int SampleSize { get; } = Shapes.Numel(sampleShape);
+
+    /// <summary>The value this one is a view of, or null.</summary>
+    public PlanValue? Source { get; } = viewOf;
+
+    /// <summary>The value whose buffer this one reads (itself unless it is a view).</summary>
+    public PlanValue Root => Source?.Root ?? this;
+
+    /// <summary>The model's input: read in place from the caller's tensor, never written.</summary>
+    public bool IsInput { get; init; }
+
+    /// <summary>Offset in floats of this root's buffer in an arena (set by <see cref="MemoryPlanner"/>).</summary>
+    public long Offset { get; set; }
+
+    public int Rank => SampleShape.Length + 1;
+
+    public string Describe() => "[N" + string.Concat(SampleShape.Select(d => ", " + d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+}

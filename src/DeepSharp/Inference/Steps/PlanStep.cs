@@ -1,0 +1,27 @@
+namespace DeepSharp.Inference;
+
+/// <summary>
+/// One operation of a plan: reads its inputs and writes its output in an <see cref="Arena"/>, for the arena's batch.
+/// Steps hold their own snapshot of the weights they need, so a plan is immutable and shared by concurrent callers.
+/// </summary>
+internal abstract class PlanStep(PlanValue[] inputs, PlanValue output)
+{
+    public PlanValue[] Inputs { get; } = inputs;
+
+    /// <summary>The value written; fusion moves a removed step's output here.</summary>
+    public PlanValue Output { get; set; } = output;
+
+    /// <summary>Multiply-adds (or element operations) per sample: what the threading decision weighs.</summary>
+    public abstract long WorkPerSample { get; }
+
+    public abstract void Run(Arena arena);
+
+    /// <summary>One line for <see cref="InferenceModel.Steps"/>, e.g. <c>conv2d 3x3 16->16 +bn +relu [N, 16, 32, 32]</c>.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>A step whose output can go through max(x, 0) before it is stored (the fused ReLU).</summary>
+internal interface IReluEpilogue
+{
+    bool Relu { get; set; }
+}
