@@ -15,5 +15,6 @@ var root = new RootCommand("DeepSharp: deep learning from first principles in C#
     ExplainBackpropCommand.Create(),
     SampleCommand.Create(),
     SelfCheckCommand.Create(),
+    ExportCommand.Create(),
 };
 return CliRunner.Run(root, args);

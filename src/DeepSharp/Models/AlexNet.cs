@@ -1,5 +1,6 @@
 using DeepSharp.Inference;
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -10,7 +11,7 @@ namespace DeepSharp.Models;
 /// with a 3x3 stride-1 convolution instead of 11x11 stride 4, pool to 2x2 instead of 6x6 and use 1024
 /// hidden units instead of 4096: 28 -> 13 -> 6 -> 2 after the three max-pools.
 /// </summary>
-public sealed class AlexNet : Module<Tensor, Tensor>, IInferencePlannable
+public sealed class AlexNet : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     public AlexNet(ModelOptions? options = null, double dropout = 0.5)
     {
@@ -61,6 +62,9 @@ public sealed class AlexNet : Module<Tensor, Tensor>, IInferencePlannable
         ImageModels.CheckInput("AlexNet", input, InputChannels);
         return Classifier.Call(AvgPool.Call(Features.Call(input)).Flatten(1));
     }
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
+        graph.Module(Classifier, graph.Flatten(graph.Module(AvgPool, graph.Module(Features, input)), 1));
 
     PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input) =>
         plan.Call(Classifier, plan.Flatten(plan.Call(AvgPool, plan.Call(Features, input)), 1));

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using DeepSharp.Data.Text;
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 using DeepSharp.Serialization;
 
 namespace DeepSharp.Models;
@@ -59,7 +60,7 @@ public sealed record CharRnnConfig(int VocabSize, string Cell = "lstm", int Embe
 /// <c>head.bias</c>. Initialisation is PyTorch's default for each layer.
 /// </para>
 /// </summary>
-public sealed class CharRnn : Module<Tensor, Tensor>
+public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Dropout? _outputDropout;
 
@@ -110,6 +111,13 @@ public sealed class CharRnn : Module<Tensor, Tensor>
 
     /// <summary>Logits [B, T, V] from tokens [B, T], starting from a zero state.</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null).Logits;
+
+    /// <summary>ONNX: logits [B, T, V] from int64 tokens [B, T], from a zero state (the state is not an output).</summary>
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input)
+    {
+        var (output, _, _) = graph.Recurrent(Rnn, graph.Module(Embed, input));
+        return graph.Module(Head, output);
+    }
 
     /// <summary>
     /// Logits [B, T, V] for tokens [B, T] (int64) starting from <paramref name="state"/> (zeros when null),

@@ -1,9 +1,10 @@
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
 /// <summary>Conv (no bias) + BatchNorm2d(eps = 0.001) + ReLU, torchvision's BasicConv2d (keys conv.weight, bn.*).</summary>
-public sealed class BasicConv2d : Module<Tensor, Tensor>
+public sealed class BasicConv2d : Module<Tensor, Tensor>, IOnnxExportable
 {
     public BasicConv2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, ConvPadding padding = default,
         DType dtype = DType.Float32, Generator? generator = null)
@@ -17,6 +18,9 @@ public sealed class BasicConv2d : Module<Tensor, Tensor>
     public BatchNorm2d Bn { get; }
 
     public override Tensor Forward(Tensor input) => Bn.Call(Conv.Call(input)).Relu();
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
+        graph.Relu(graph.Module(Bn, graph.Module(Conv, input)));
 }
 
 /// <summary>
@@ -24,7 +28,7 @@ public sealed class BasicConv2d : Module<Tensor, Tensor>
 /// concatenated along channels: 1x1; 1x1 then 3x3; 1x1 then 3x3 (torchvision's known substitute for the
 /// paper's 5x5, kept so its weights load); 3x3 max-pool (stride 1, ceil mode) then 1x1.
 /// </summary>
-public sealed class Inception : Module<Tensor, Tensor>
+public sealed class Inception : Module<Tensor, Tensor>, IOnnxExportable
 {
     public Inception(int inChannels, int ch1x1, int ch3x3Reduce, int ch3x3, int ch5x5Reduce, int ch5x5, int poolProj,
         DType dtype = DType.Float32, Generator? generator = null)
@@ -54,6 +58,9 @@ public sealed class Inception : Module<Tensor, Tensor>
 
     public override Tensor Forward(Tensor input) =>
         Tensor.Cat([Branch1.Call(input), Branch2.Call(input), Branch3.Call(input), Branch4.Call(input)], 1);
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
+        graph.Concat([graph.Module(Branch1, input), graph.Module(Branch2, input), graph.Module(Branch3, input), graph.Module(Branch4, input)], 1);
 }
 
 /// <summary>
@@ -64,7 +71,7 @@ public sealed class Inception : Module<Tensor, Tensor>
 /// Small inputs (under 64 pixels) start with a 3x3 stride-1 conv1 and replace maxpool1 with Identity
 /// (keys unchanged): 28 -> 14 -> 7 -> 4 after maxpool2..4.
 /// </summary>
-public sealed class GoogLeNet : Module<Tensor, Tensor>
+public sealed class GoogLeNet : Module<Tensor, Tensor>, IOnnxExportable
 {
     public GoogLeNet(ModelOptions? options = null, double dropout = 0.2, bool transformInput = false)
     {
@@ -160,6 +167,15 @@ public sealed class GoogLeNet : Module<Tensor, Tensor>
         x = MaxPool4.Call(Inception4e.Call(x));
         x = Inception5b.Call(Inception5a.Call(x));
         return Fc.Call(Dropout.Call(AvgPool.Call(x).Flatten(1)));
+    }
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input)
+    {
+        if (TransformInput) throw new NotSupportedException("ONNX export: GoogLeNet with transformInput is not supported; normalise the input before the model instead");
+        Module<Tensor, Tensor>[] layers = [Conv1, MaxPool1, Conv2, Conv3, MaxPool2, Inception3a, Inception3b, MaxPool3, Inception4a, Inception4b,
+            Inception4c, Inception4d, Inception4e, MaxPool4, Inception5a, Inception5b, AvgPool];
+        var x = layers.Aggregate(input, (v, layer) => graph.Module(layer, v));
+        return graph.Module(Fc, graph.Module(Dropout, graph.Flatten(x, 1)));
     }
 
     private static Tensor Transform(Tensor x)

@@ -1,5 +1,6 @@
 using DeepSharp.Inference;
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -10,7 +11,7 @@ namespace DeepSharp.Models;
 /// images of <see cref="PositiveClass"/> and 0 for every other class (see <see cref="Targets"/>).
 /// Inputs of rank &gt; 2 ([N, 1, 28, 28]) are flattened first. State dict: linear.weight, linear.bias.
 /// </summary>
-public sealed class LogisticRegression : Module<Tensor, Tensor>, IInferencePlannable
+public sealed class LogisticRegression : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     public LogisticRegression(int inputFeatures = 784, int positiveClass = 0, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -25,6 +26,9 @@ public sealed class LogisticRegression : Module<Tensor, Tensor>, IInferencePlann
     public Linear Linear { get; }
 
     public override Tensor Forward(Tensor input) => Linear.Call(input.Rank > 2 ? input.Flatten(1) : input);
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
+        graph.Module(Linear, input.Rank > 2 ? graph.Flatten(input, 1) : input);
 
     PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input) => plan.Call(Linear, input.Rank > 2 ? plan.Flatten(input, 1) : input);
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using DeepSharp.Inference;
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -11,7 +12,7 @@ namespace DeepSharp.Models;
 /// 0.weight, 0.bias, 2.weight, 2.bias, 4.weight, 4.bias. Inputs of rank &gt; 2 ([N, 1, 28, 28])
 /// are flattened to [N, features] first. Outputs are logits (use CrossEntropyLoss).
 /// </summary>
-public sealed class Mlp : Module<Tensor, Tensor>, IInferencePlannable
+public sealed class Mlp : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     private readonly List<Module<Tensor, Tensor>> _layers = [];
 
@@ -46,6 +47,13 @@ public sealed class Mlp : Module<Tensor, Tensor>, IInferencePlannable
     {
         var x = input.Rank > 2 ? input.Flatten(1) : input;
         foreach (var layer in _layers) x = layer.Call(x);
+        return x;
+    }
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input)
+    {
+        var x = input.Rank > 2 ? graph.Flatten(input, 1) : input;
+        foreach (var layer in _layers) x = graph.Module(layer, x);
         return x;
     }
 

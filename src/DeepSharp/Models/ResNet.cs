@@ -1,6 +1,7 @@
 using System.Globalization;
 using DeepSharp.Inference;
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -9,7 +10,7 @@ namespace DeepSharp.Models;
 /// where the shortcut is the identity, or <c>downsample</c> = Sequential(1x1 conv with the block's stride, BN) when
 /// the stride or the width changes (keys downsample.0.weight, downsample.1.*).
 /// </summary>
-public sealed class BasicBlock : Module<Tensor, Tensor>, IInferencePlannable
+public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     public BasicBlock(int inPlanes, int planes, int stride = 1, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -44,6 +45,13 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IInferencePlannable
         return Relu.Call(residual + shortcut);
     }
 
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input)
+    {
+        var residual = graph.Module(Bn2, graph.Module(Conv2, graph.Module(Relu, graph.Module(Bn1, graph.Module(Conv1, input)))));
+        var shortcut = Downsample is null ? input : graph.Module(Downsample, input);
+        return graph.Module(Relu, graph.Add(residual, shortcut));
+    }
+
     PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input)
     {
         var residual = plan.Call(Bn2, plan.Call(Conv2, plan.Call(Relu, plan.Call(Bn1, plan.Call(Conv1, input)))));
@@ -60,7 +68,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IInferencePlannable
 /// Stem: 7x7 stride-2 conv and 3x3 stride-2 max-pool for images of 64 pixels and more; for small inputs a 3x3
 /// stride-1 conv and no max-pool (Identity, keys unchanged), the usual CIFAR adaptation: 28 -> 28, 14, 7, 4.
 /// </summary>
-public sealed class ResNet : Module<Tensor, Tensor>, IInferencePlannable
+public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     private readonly List<Sequential> _stages = [];
 
@@ -144,6 +152,13 @@ public sealed class ResNet : Module<Tensor, Tensor>, IInferencePlannable
         var x = MaxPool.Call(Relu.Call(Bn1.Call(Conv1.Call(input))));
         foreach (var stage in _stages) x = stage.Call(x);
         return Fc.Call(AvgPool.Call(x).Flatten(1));
+    }
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input)
+    {
+        var x = graph.Module(MaxPool, graph.Module(Relu, graph.Module(Bn1, graph.Module(Conv1, input))));
+        foreach (var stage in _stages) x = graph.Module(stage, x);
+        return graph.Module(Fc, graph.Flatten(graph.Module(AvgPool, x), 1));
     }
 
     PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -10,7 +11,7 @@ namespace DeepSharp.Models;
 /// (nn.GRU/nn.LSTM with batch_first=True), <c>fc.weight</c>, <c>fc.bias</c>. Also takes sequences
 /// [N, T, features] directly.
 /// </summary>
-public sealed class SequenceClassifier : Module<Tensor, Tensor>
+public sealed class SequenceClassifier : Module<Tensor, Tensor>, IOnnxExportable
 {
     public SequenceClassifier(int inputFeatures, int numClasses, int hiddenSize = 128, int numLayers = 1, string cell = "gru",
         double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
@@ -66,6 +67,19 @@ public sealed class SequenceClassifier : Module<Tensor, Tensor>
             throw new ArgumentException($"SequenceClassifier: each step must have {InputFeatures} features (channels x width), got input {Shapes.Format(input.ShapeArray)}");
         var (_, hN, _) = Rnn.Call(sequence, null);
         return Fc.Call(hN.Select(0, hN.ShapeArray[0] - 1)); // the last layer's final state [N, H]
+    }
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input)
+    {
+        Forward(input.Sample); // validates the shape with Forward's messages
+        var sequence = input;
+        if (input.Rank == 4)
+        {
+            int c = input.Shape[1], h = input.Shape[2], w = input.Shape[3];
+            sequence = c == 1 ? graph.Reshape(input, 0, h, w) : graph.Reshape(graph.Transpose(input, 0, 2, 1, 3), 0, h, c * w);
+        }
+        var (_, hN, _) = graph.Recurrent(Rnn, sequence);
+        return graph.Module(Fc, graph.Select(hN, 0, hN.Shape[0] - 1));
     }
 
     protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture, $"steps=rows, features={InputFeatures}");

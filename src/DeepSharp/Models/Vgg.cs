@@ -1,5 +1,6 @@
 using DeepSharp.Inference;
 using DeepSharp.NN;
+using DeepSharp.Onnx;
 
 namespace DeepSharp.Models;
 
@@ -11,7 +12,7 @@ namespace DeepSharp.Models;
 /// the last two max-pools become Identity (28 -> 14 -> 7 -> 3, blocks 4 and 5 run at 3x3), the average
 /// pool is global (1x1) and the classifier has 512 hidden units instead of 4096.
 /// </summary>
-public sealed class Vgg : Module<Tensor, Tensor>, IInferencePlannable
+public sealed class Vgg : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
     /// <summary>Marks a 2x2 max-pool in a configuration; other entries are the output channels of a 3x3 conv.</summary>
     public const int M = 0;
@@ -81,6 +82,9 @@ public sealed class Vgg : Module<Tensor, Tensor>, IInferencePlannable
         ImageModels.CheckInput("VGG", input, InputChannels);
         return Classifier.Call(AvgPool.Call(Features.Call(input)).Flatten(1));
     }
+
+    OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
+        graph.Module(Classifier, graph.Flatten(graph.Module(AvgPool, graph.Module(Features, input)), 1));
 
     PlanValue IInferencePlannable.Plan(PlanBuilder plan, PlanValue input) =>
         plan.Call(Classifier, plan.Flatten(plan.Call(AvgPool, plan.Call(Features, input)), 1));

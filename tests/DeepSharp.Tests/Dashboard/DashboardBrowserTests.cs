@@ -89,7 +89,7 @@ public sealed class DashboardBrowserTests
             var history = await training;
             Assert.True(history.Interrupted);
             dashboard.ShowConfusion([[50, 2, 0, 0], [1, 60, 3, 0], [0, 0, 55, 1], [4, 0, 0, 58]], ["a", "b", "c", "d"]);
-            await page.WaitUntilAsync("document.getElementById('status').textContent === 'interrupted' && document.querySelectorAll('#confusion td').length === 20", TimeSpan.FromSeconds(20));
+            await page.WaitUntilAsync("document.body.dataset.status === 'interrupted' && document.querySelectorAll('#confusion td').length === 20", TimeSpan.FromSeconds(20));
             if (Environment.GetEnvironmentVariable("DEEPSHARP_DASHBOARD_SCREENSHOT") is { Length: > 0 } shot) await File.WriteAllBytesAsync(shot, await page.ScreenshotAsync());
             var png = Png.Decode(await page.ScreenshotAsync());
             Assert.True(png.Pixels.Distinct().Count() > 20, "the screenshot is blank");
@@ -125,7 +125,8 @@ public sealed class DashboardBrowserTests
 
             using var page = await DevToolsPage.OpenAsync(browser, dir.File("profile"));
             await page.NavigateAsync(dashboard.Url);
-            await page.WaitUntilAsync("document.getElementById('status').textContent === 'finished'", TimeSpan.FromSeconds(60));
+            // body.dataset.status is set by the render that follows the status event, so step and charts are drawn by then.
+            await page.WaitUntilAsync("document.body.dataset.status === 'finished'", TimeSpan.FromSeconds(60));
             Assert.Equal(trainer.Step.ToString(System.Globalization.CultureInfo.InvariantCulture), await page.EvalAsync("document.getElementById('step').textContent"));
             Assert.Equal("true", await page.EvalAsync("document.querySelectorAll('#warnings li').length > 0"));
             var first = await page.EvalAsync("document.querySelector('#warnings li').textContent");

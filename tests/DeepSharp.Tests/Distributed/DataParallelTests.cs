@@ -3,10 +3,15 @@ using DeepSharp.Tests.Cli;
 
 namespace DeepSharp.Tests.Distributed;
 
+/// <summary>MPI jobs oversubscribe the cores: they run alone, so that timing-sensitive tests elsewhere are not starved.</summary>
+[CollectionDefinition(nameof(MpiJobs), DisableParallelization = true)]
+public sealed class MpiJobs;
+
 /// <summary>
 /// Real MPI jobs of 2 and 3 processes (3: shards that are not a power of two): the collectives, and data-parallel
 /// training of the CLI against one process with the same global batch.
 /// </summary>
+[Collection(nameof(MpiJobs))]
 public sealed class DataParallelTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("deepsharp-mpi-").FullName;
