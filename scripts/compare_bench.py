@@ -88,6 +88,9 @@ def main(argv):
     results = {side: {t: measure(command, t, names) for t in (1, 2)} for side, command in sides().items()}
     ds = results["DeepSharp"]
     print(f"CPU: {ds[1].get('cpu', '?')} ({ds[1].get('vectors', '?')}), {os.cpu_count()} logical cores")
+    for side in ("TorchSharp", "PyTorch"):
+        if results[side][1].get("cpu", ds[1].get("cpu")) != ds[1].get("cpu"):
+            print(f"warning: {side} reports CPU {results[side][1].get('cpu')!r}: the sides did not run on the same machine")
     print()
     print("| workload | DeepSharp 1T | DeepSharp 2T | TorchSharp 1T | TorchSharp 2T | PyTorch 1T | PyTorch 2T | vs TorchSharp | vs PyTorch |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

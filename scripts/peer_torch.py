@@ -102,4 +102,6 @@ if want("infer_varying_batch_peak_rss_mb"):
         for _ in range(1500): model(images[:rng.randint(1, 256)])
     res["infer_varying_batch_peak_rss_mb"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 res["threads"] = th
-print(json.dumps({k: round(v, 2) for k, v in res.items()}))
+out = {k: round(v, 2) for k, v in res.items()}
+out["cpu"] = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")  # as DeepSharp's bench
+print(json.dumps(out))

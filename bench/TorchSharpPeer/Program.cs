@@ -144,7 +144,9 @@ if (Want("infer_varying_batch_peak_rss_mb"))
 
 var sb = new StringBuilder("{");
 foreach (var (name, value) in res) sb.Append(CultureInfo.InvariantCulture, $"\"{name}\": {Math.Round(value, 2)}, ");
-sb.Append(CultureInfo.InvariantCulture, $"\"threads\": {threads}}}");
+// The CPU with every result, as DeepSharp's bench records it.
+string cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?" : "?";
+sb.Append(CultureInfo.InvariantCulture, $"\"threads\": {threads}, \"cpu\": \"{cpu.Replace("\"", "'", StringComparison.Ordinal)}\"}}");
 Console.WriteLine(sb.ToString());
 
 sealed class CharLM : Module<TorchTensor, TorchTensor>
