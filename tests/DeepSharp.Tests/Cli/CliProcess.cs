@@ -57,16 +57,20 @@ internal static partial class CliProcess
 
     public static CliResult Run(string workingDirectory, params string[] args) => Run(workingDirectory, args, null);
 
-    public static CliResult Run(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment, int timeoutSeconds = 120)
+    public static CliResult Run(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment, int timeoutSeconds = 120) =>
+        RunToEnd(StartInfo(workingDirectory, args, environment), $"deepsharp {string.Join(' ', args)}", timeoutSeconds);
+
+    /// <summary>Runs a process with no input to its end (killed with its children after the timeout) and collects its output.</summary>
+    public static CliResult RunToEnd(ProcessStartInfo psi, string what, int timeoutSeconds)
     {
-        using var process = Process.Start(StartInfo(workingDirectory, args, environment))!;
+        using var process = Process.Start(psi)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeoutSeconds * 1000))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"deepsharp {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
+            throw new TimeoutException($"{what} did not finish within {timeoutSeconds} s");
         }
         process.WaitForExit();
         return new CliResult(process.ExitCode, stdout.Result, stderr.Result);

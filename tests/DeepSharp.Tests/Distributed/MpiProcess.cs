@@ -36,16 +36,6 @@ internal static class MpiProcess
             psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        using var process = Process.Start(psi)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeoutSeconds * 1000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"mpirun -np {processes} deepsharp {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
-        }
-        process.WaitForExit();
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+        return CliProcess.RunToEnd(psi, $"mpirun -np {processes} deepsharp {string.Join(' ', args)}", timeoutSeconds);
     }
 }
