@@ -7,8 +7,11 @@ namespace DeepSharp.Dashboard;
 
 internal sealed record RunStarted(string Title, int Epochs, int FirstEpoch, long FirstStep, int BatchesPerEpoch, int SamplesPerBatch, string RateUnit, double StartedAt);
 
-/// <summary>Steps since the previous batch of steps; <see cref="Time"/> in seconds since the run started.</summary>
-internal sealed record StepBatch(long[] Step, int[] Epoch, double[] Loss, double[] Lr, double[] Time);
+/// <summary>
+/// Steps since the previous batch of steps; <see cref="Time"/> in seconds since the run started; <see cref="Accuracy"/>
+/// holds the batch accuracies of a classifier (null for other models).
+/// </summary>
+internal sealed record StepBatch(long[] Step, int[] Epoch, double[] Loss, double[] Lr, double[] Time, double?[] Accuracy);
 
 internal sealed record EpochEnded(int Epoch, long Step, double Time, Dictionary<string, double> Logs);
 

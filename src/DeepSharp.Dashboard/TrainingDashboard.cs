@@ -29,13 +29,17 @@ public sealed record DashboardOptions
     /// <summary>The page's heading.</summary>
     public string Title { get; init; } = "DeepSharp training";
 
+    /// <summary>Class names for the confusion matrix, by class index (indices are shown where names are missing).</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+
     /// <summary>Steps go to the page in batches at most this often (a page then redraws 4 times a second, not per step).</summary>
     public TimeSpan UpdateInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 }
 
 /// <summary>
-/// A live page for a training run, served by Kestrel: loss, accuracy and learning-rate curves, throughput and ETA,
-/// per-layer activation and gradient statistics, warnings, the confusion matrix and a link to the report. Attach
+/// A live page for a training run, served by Kestrel: loss, accuracy and learning-rate curves per step and per epoch,
+/// throughput and ETA, per-layer activation and gradient statistics, warnings, the confusion matrix of each evaluation
+/// and a link to the report. Attach
 /// it as a monitor (<see cref="TrainerOptions.Monitors"/> or <see cref="LanguageModelTrainerOptions.Monitors"/>);
 /// with an <see cref="InsightRecorder"/> built from <see cref="Watch"/>, layer statistics and gradient warnings show
 /// up as they are recorded. Updates are pushed with server-sent events from a log of the whole run, so a page opened
@@ -50,13 +54,16 @@ public sealed class TrainingDashboard : ITrainingMonitor, IAsyncDisposable
 {
     private static readonly byte[] s_page = LoadPage();
 
+    /// <summary>Evaluations with more classes than this show no confusion matrix (the page's table would be unreadable).</summary>
+    public const int MaxConfusionClasses = 100;
+
     private readonly RunLog _log = new();
     private readonly WebApplication _app;
     private readonly DashboardOptions _options;
     private readonly CancellationTokenSource _closing = new();
     private readonly Stopwatch _clock = new();
     private readonly Stopwatch _sinceSent = Stopwatch.StartNew();
-    private readonly List<(long Step, int Epoch, double Loss, double Lr, double Time)> _pending = [];
+    private readonly List<(StepMetrics Step, double Time)> _pending = [];
     private string? _reportPath;
     private int _clients;
     private bool _lossWarned;
@@ -141,12 +148,28 @@ public sealed class TrainingDashboard : ITrainingMonitor, IAsyncDisposable
             (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds), DashboardJson.Default.RunStarted);
     }
 
-    public void StepEnd(long step, int epoch, double loss, double lr)
+    public void StepEnd(in StepMetrics step)
     {
-        _pending.Add((step, epoch, loss, lr, _clock.Elapsed.TotalSeconds));
-        if (!double.IsFinite(loss) && !_lossWarned)
-            Warn(new InsightWarning(step, "loss", "non-finite-loss", loss, $"step {step}: the loss is {loss.ToString(CultureInfo.InvariantCulture)} (training diverged; lower the learning rate or clip gradients)"));
+        _pending.Add((step, _clock.Elapsed.TotalSeconds));
+        if (!double.IsFinite(step.Loss) && !_lossWarned)
+            Warn(new InsightWarning(step.Step, "loss", "non-finite-loss", step.Loss,
+                $"step {step.Step}: the loss is {step.Loss.ToString(CultureInfo.InvariantCulture)} (training diverged; lower the learning rate or clip gradients)"));
         else if (_sinceSent.Elapsed >= _options.UpdateInterval) SendSteps();
+    }
+
+    /// <summary>Shows the confusion matrix of each evaluation of a classifier (from its predictions and targets).</summary>
+    public void Evaluated(long step, int epoch, EvaluationResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Predictions is not { } predicted || result.Targets is not { } targets || predicted.Numel == 0) return;
+        if (targets.Min().Item<long>() < 0) return; // ignored targets (ignore_index) have no row
+        // The class count: the names given, else the largest class id seen (a class never seen nor predicted at the end is not shown).
+        long seen = Math.Max(predicted.Max().Item<long>(), targets.Max().Item<long>()) + 1;
+        int classes = (int)Math.Min(Math.Max(seen, _options.ClassNames?.Count ?? 0), MaxConfusionClasses + 1);
+        if (classes > MaxConfusionClasses || seen > classes) return; // a table the page could not show readably
+        var m = Metrics.ConfusionMatrix(predicted, targets, classes);
+        var matrix = Enumerable.Range(0, classes).Select(i => Enumerable.Range(0, classes).Select(j => m[i, j]).ToArray()).ToArray();
+        ShowConfusion(matrix, _options.ClassNames, $"validation, epoch {epoch + 1}");
     }
 
     public void EpochEnd(long step, EpochLogs logs)
@@ -229,8 +252,8 @@ public sealed class TrainingDashboard : ITrainingMonitor, IAsyncDisposable
     {
         _sinceSent.Restart();
         if (_pending.Count == 0) return;
-        var batch = new StepBatch(_pending.Select(p => p.Step).ToArray(), _pending.Select(p => p.Epoch).ToArray(), _pending.Select(p => p.Loss).ToArray(),
-            _pending.Select(p => p.Lr).ToArray(), _pending.Select(p => Math.Round(p.Time, 4)).ToArray());
+        var batch = new StepBatch(_pending.Select(p => p.Step.Step).ToArray(), _pending.Select(p => p.Step.Epoch).ToArray(), _pending.Select(p => p.Step.Loss).ToArray(),
+            _pending.Select(p => p.Step.Lr).ToArray(), _pending.Select(p => Math.Round(p.Time, 4)).ToArray(), _pending.Select(p => p.Step.Accuracy).ToArray());
         _pending.Clear();
         Append("steps", batch, DashboardJson.Default.StepBatch);
     }

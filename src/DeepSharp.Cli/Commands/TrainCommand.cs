@@ -135,7 +135,7 @@ internal static class TrainCommand
         var test = new DataLoader(data.Test, 1000);
         using var dataParallel = world is null ? null : new DataParallel(model, world);
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, train.Count, cosinePerBatch: false);
-        using var monitors = RunMonitors.Create(s, outDir, model);
+        using var monitors = RunMonitors.Create(s, outDir, model, data.ClassNames);
         var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
         {
             Monitors = monitors.Monitors,

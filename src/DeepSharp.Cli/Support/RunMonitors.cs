@@ -19,13 +19,14 @@ internal sealed class RunMonitors : IDisposable
     /// <summary>The live page (--dashboard), else null.</summary>
     public TrainingDashboard? Dashboard { get; private set; }
 
-    public static RunMonitors Create(TrainCommand.TrainSettings s, string outDir, Module model)
+    /// <summary>The monitors the settings ask for; <paramref name="classNames"/> label a classifier's confusion matrix on the dashboard.</summary>
+    public static RunMonitors Create(TrainCommand.TrainSettings s, string outDir, Module model, IReadOnlyList<string>? classNames = null)
     {
         var run = new RunMonitors();
         try
         {
             if (s.TensorBoard is { } dir) run.StartTensorBoard(dir.Length == 0 ? outDir : dir, model);
-            if (s.Dashboard is int port) run.StartDashboard(s, port);
+            if (s.Dashboard is int port) run.StartDashboard(s, port, classNames);
         }
         catch
         {
@@ -49,13 +50,14 @@ internal sealed class RunMonitors : IDisposable
         AnsiConsole.MarkupLine($"tensorboard: [bold]{Markup.Escape(_writer.FilePath)}[/] (view with: tensorboard --logdir {Markup.Escape(logDir)})");
     }
 
-    private void StartDashboard(TrainCommand.TrainSettings s, int port)
+    private void StartDashboard(TrainCommand.TrainSettings s, int port, IReadOnlyList<string>? classNames)
     {
         var options = new DashboardOptions
         {
             Port = port,
             Bind = s.DashboardBind is { } bind ? IPAddress.Parse(bind) : IPAddress.Loopback,
             Title = $"{s.Model} on {s.Data}",
+            ClassNames = classNames,
         };
         try
         {

@@ -195,7 +195,7 @@ public sealed class LanguageModelTrainer
             double stepLr = Optimizer.ParamGroups[0].Lr;
             double loss = TrainStep(input, target);
             lossSum += loss;
-            foreach (var m in Monitors) m.StepEnd(Step, Epoch, loss, stepLr);
+            foreach (var m in Monitors) m.StepEnd(new StepMetrics(Step, Epoch, loss, stepLr));
             tokens += perBatch;
             done++;
             Reporter.BatchEnd(k + 1, lossSum / done, null, tokens / clock.Elapsed.TotalSeconds);

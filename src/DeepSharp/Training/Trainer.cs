@@ -140,7 +140,9 @@ public sealed class Trainer
             }
             if (validation is not null)
             {
-                var v = Evaluate(validation);
+                // Monitors get the predictions for a confusion matrix (one int64 per sample).
+                var v = Evaluate(validation, keepPredictions: Monitors.Count > 0);
+                foreach (var m in Monitors) m.Evaluated(Step, Epoch, v);
                 logs["val_loss"] = v.Loss;
                 if (v.Accuracy is double acc) logs["val_accuracy"] = acc;
             }
@@ -192,14 +194,16 @@ public sealed class Trainer
             double l = loss.ToDouble();
             lossSum += l * n;
             samples += n;
+            double? batchAccuracy = null;
             if (Correct(output, target) is long c)
             {
                 correct += c;
                 classified += n;
+                batchAccuracy = (double)c / n;
             }
             batch++;
             foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, l);
-            foreach (var m in Monitors) m.StepEnd(Step, Epoch, l, stepLr);
+            foreach (var m in Monitors) m.StepEnd(new StepMetrics(Step, Epoch, l, stepLr, batchAccuracy));
             Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
             if (cancellationToken.IsCancellationRequested)
             {

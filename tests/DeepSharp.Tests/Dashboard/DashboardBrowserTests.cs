@@ -36,7 +36,7 @@ public sealed class DashboardBrowserTests
     /// <summary>Slows training to a pace a browser can watch (about 200 steps a second), so the test does not depend on the machine's speed.</summary>
     private sealed class Pace : ITrainingMonitor
     {
-        public void StepEnd(long step, int epoch, double loss, double lr) => Thread.Sleep(5);
+        public void StepEnd(in StepMetrics step) => Thread.Sleep(5);
     }
 
     private static (Trainer Trainer, DataLoader Train, DataLoader Validation) Run(double lr, TrainingDashboard dashboard)
@@ -84,12 +84,16 @@ public sealed class DashboardBrowserTests
             Assert.NotEqual("-", await page.EvalAsync("document.getElementById('eta').textContent"));
             Assert.Equal("true", await page.EvalAsync("document.querySelectorAll('#layers tr').length >= 4")); // header + 3 layers
             Assert.Equal("true", await page.EvalAsync("document.getElementById('lr-chart').querySelector('path') !== null"));
+            // Batch accuracy per step, and the confusion matrix of each epoch's validation (4 rows of a label and 4 counts).
+            Assert.Equal("true", await page.EvalAsync("document.getElementById('acc-chart').dataset.points > 0"));
+            await page.WaitUntilAsync("document.querySelectorAll('#confusion td').length === 20", TimeSpan.FromSeconds(20));
+            Assert.StartsWith("(validation, epoch ", await page.EvalAsync("document.getElementById('confusion-title').textContent"), StringComparison.Ordinal);
 
             cancel.Cancel();
             var history = await training;
             Assert.True(history.Interrupted);
             dashboard.ShowConfusion([[50, 2, 0, 0], [1, 60, 3, 0], [0, 0, 55, 1], [4, 0, 0, 58]], ["a", "b", "c", "d"]);
-            await page.WaitUntilAsync("document.body.dataset.status === 'interrupted' && document.querySelectorAll('#confusion td').length === 20", TimeSpan.FromSeconds(20));
+            await page.WaitUntilAsync("document.body.dataset.status === 'interrupted' && document.getElementById('confusion-title').textContent === '(test set)'", TimeSpan.FromSeconds(20));
             if (Environment.GetEnvironmentVariable("DEEPSHARP_DASHBOARD_SCREENSHOT") is { Length: > 0 } shot) await File.WriteAllBytesAsync(shot, await page.ScreenshotAsync());
             var png = Png.Decode(await page.ScreenshotAsync());
             Assert.True(png.Pixels.Distinct().Count() > 20, "the screenshot is blank");

@@ -5,7 +5,7 @@ namespace DeepSharp.Insight.TensorBoard;
 
 /// <summary>
 /// Writes a run to TensorBoard as it trains, from either trainer (<see cref="TrainerOptions.Monitors"/>,
-/// <see cref="LanguageModelTrainerOptions.Monitors"/>): <c>train/loss</c> and <c>train/lr</c> on every step,
+/// <see cref="LanguageModelTrainerOptions.Monitors"/>): <c>train/loss</c>, <c>train/lr</c> and (for a classifier) <c>train/accuracy</c> on every step,
 /// every value of the epoch logs as <c>epoch/KEY</c> at the epoch's last step, and, when a model is given,
 /// a histogram of every parameter after each epoch. The file is flushed after every epoch.
 /// </summary>
@@ -20,10 +20,11 @@ public sealed class TensorBoardMonitor(SummaryWriter writer, Module? model = nul
             (plan.FirstStep > 0 ? $", resumed at step {plan.FirstStep}" : ""), plan.FirstStep);
     }
 
-    public void StepEnd(long step, int epoch, double loss, double lr)
+    public void StepEnd(in StepMetrics step)
     {
-        Writer.AddScalar("train/loss", loss, step);
-        Writer.AddScalar("train/lr", lr, step);
+        Writer.AddScalar("train/loss", step.Loss, step.Step);
+        Writer.AddScalar("train/lr", step.Lr, step.Step);
+        if (step.Accuracy is double accuracy) Writer.AddScalar("train/accuracy", accuracy, step.Step);
     }
 
     public void EpochEnd(long step, EpochLogs logs)

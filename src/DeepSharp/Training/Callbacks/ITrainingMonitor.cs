@@ -9,6 +9,14 @@ namespace DeepSharp.Training;
 /// <param name="RateUnit">What the throughput counts: "samples" or "tokens".</param>
 public sealed record RunPlan(int Epochs, int FirstEpoch, long FirstStep, int BatchesPerEpoch, int SamplesPerBatch, string RateUnit = "samples");
 
+/// <summary>One optimizer step as <see cref="ITrainingMonitor.StepEnd"/> sees it.</summary>
+/// <param name="Step">Optimizer steps taken so far, this one included.</param>
+/// <param name="Epoch">The zero-based epoch the step belongs to.</param>
+/// <param name="Loss">The batch loss.</param>
+/// <param name="Lr">The learning rate the step trained with (of the first parameter group).</param>
+/// <param name="Accuracy">The batch accuracy of a classifier (argmax of logits [N, C] against int64 targets); null otherwise.</param>
+public readonly record struct StepMetrics(long Step, int Epoch, double Loss, double Lr, double? Accuracy = null);
+
 /// <summary>
 /// Progress of a run as plain numbers, from <see cref="Trainer"/> (<see cref="TrainerOptions.Monitors"/>) and
 /// <see cref="LanguageModelTrainer"/> alike: what TensorBoard event files and the live dashboard need. Monitors
@@ -18,8 +26,14 @@ public interface ITrainingMonitor
 {
     void RunBegin(RunPlan plan) { }
 
-    /// <summary>After every optimizer step: the batch loss and the learning rate that step trained with.</summary>
-    void StepEnd(long step, int epoch, double loss, double lr) { }
+    /// <summary>After every optimizer step: the batch loss, the learning rate that step trained with and, for a classifier, the batch accuracy.</summary>
+    void StepEnd(in StepMetrics step) { }
+
+    /// <summary>
+    /// After each evaluation on the validation set, before <see cref="EpochEnd"/>: its loss, accuracy and, for a
+    /// classifier, its predictions and targets (what a confusion matrix needs).
+    /// </summary>
+    void Evaluated(long step, int epoch, EvaluationResult result) { }
 
     /// <summary>After each epoch and its validation, with the epoch's logs.</summary>
     void EpochEnd(long step, EpochLogs logs) { }

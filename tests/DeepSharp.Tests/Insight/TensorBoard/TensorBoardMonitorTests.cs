@@ -33,6 +33,11 @@ public sealed class TensorBoardMonitorTests
         var scalars = events.SelectMany(e => e.Values.Where(v => v.One(2) is not null).Select(v => (Tag: v.One(1)!.AsString, e.Step, Value: v.One(2)!.AsFloat))).ToList();
         Assert.Equal(new long[] { 1, 2, 3, 4, 5, 6 }, scalars.Where(s => s.Tag == "train/loss").Select(s => s.Step));
         Assert.Equal(new[] { 0.1f, 0.1f, 0.1f, 0.05f, 0.05f, 0.05f }, scalars.Where(s => s.Tag == "train/lr").Select(s => s.Value));
+        // Batch accuracy of a classifier: a multiple of 1/32 in [0, 1] on every step, averaging to the epoch's accuracy.
+        var accuracy = scalars.Where(s => s.Tag == "train/accuracy").ToList();
+        Assert.Equal(new long[] { 1, 2, 3, 4, 5, 6 }, accuracy.Select(s => s.Step));
+        Assert.All(accuracy, a => Assert.Equal(0, a.Value * 32 % 1, 4));
+        Assert.Equal(history.Epochs[1]["accuracy"], accuracy.Skip(3).Average(a => a.Value), 5);
         var epochLoss = scalars.Where(s => s.Tag == "epoch/loss").ToList();
         Assert.Equal(new long[] { 3, 6 }, epochLoss.Select(s => s.Step));
         Assert.Equal(history.Epochs.Select(e => (float)e["loss"]), epochLoss.Select(s => s.Value));
