@@ -29,7 +29,8 @@ internal static class EvalCommand
         var (path, content, modelName) = Weights.Open(weightsOption, modelOption, "eval");
         ModelCatalog.Require(modelName, "eval", languageModels: false);
         using var output = outDir is null ? null : OutputDirectory.Prepare(outDir);
-        var data = Inputs.Load(dataSpec, dataDir, seed: 42, training: false);
+        // An images:DIR folder is read at the image size the weights were trained at.
+        var data = Inputs.Load(dataSpec, dataDir, seed: 42, training: false, imageSize: Weights.SavedData(content)?.ImageSize ?? Inputs.DefaultImageSize);
         var model = ModelCatalog.CreateClassifier(modelName, data);
         Weights.Load(model, modelName, path, content);
         var trainer = new Trainer(model, Choices.Loss(model), Choices.CreateOptimizer("sgd", model.Parameters(), 0.01),

@@ -7,16 +7,16 @@ using Spectre.Console;
 
 namespace DeepSharp.Cli.Commands;
 
-/// <summary><c>deepsharp predict</c>: class probabilities for one image (PNG/PGM, or one entry of an IDX file).</summary>
+/// <summary><c>deepsharp predict</c>: class probabilities for one image (JPEG, PNG, BMP, GIF, PGM, …, or one entry of an IDX file).</summary>
 internal static class PredictCommand
 {
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = ModelCatalog.Help(languageModels: false) + " (default: the model named in the weights file)" };
         var weights = new Option<string>("--weights") { Description = Weights.Help, Required = true };
-        var input = new Option<string>("--input") { Description = "a PNG or PGM image, or an IDX images file (with --index)", Required = true };
+        var input = new Option<string>("--input") { Description = "an image (JPEG, PNG, BMP, GIF, PGM, …), or an IDX images file (with --index)", Required = true };
         var index = new Option<int>("--index") { Description = "image index inside an IDX file", DefaultValueFactory = _ => 0 };
-        var data = new Option<string>("--data") { Description = "dataset whose class names and normalisation to use", DefaultValueFactory = _ => "fashion-mnist" };
+        var data = new Option<string>("--data") { Description = "dataset whose class names to use for weights that do not record their own (fashion-mnist or mnist)", DefaultValueFactory = _ => "fashion-mnist" };
         var command = new Command("predict", "Class probabilities for one image") { model, weights, input, index, data };
         command.SetAction(p => Run(p.GetValue(model), p.GetValue(weights)!, p.GetValue(input)!, p.GetValue(index), p.GetValue(data)!));
         return command;
@@ -29,15 +29,16 @@ internal static class PredictCommand
         var (path, content, modelName) = Weights.Open(weights, modelOption, "predict");
         ModelCatalog.Require(modelName, "predict", languageModels: false);
         if (!File.Exists(inputPath)) throw new CliException($"--input: file '{inputPath}' not found");
-        var image = LoadImage(inputPath, index);
-        var classes = dataName == "mnist" ? Mnist.Classes : FashionMnist.Classes;
-        var model = ModelCatalog.CreateClassifier(modelName, 784, classes.Count);
+        // Weights trained by this version say what they were trained on (classes, channels, image size); older ones are 28x28 gray.
+        var (classes, channels, size) = Weights.SavedData(content) ?? (dataName == "mnist" ? Mnist.Classes : FashionMnist.Classes, 1, 28);
+        var image = LoadImage(inputPath, index, channels, size);
+        var model = ModelCatalog.CreateClassifier(modelName, channels * size * size, classes.Count, channels, size);
         Weights.Load(model, modelName, path, content);
         model.Eval();
         Tensor probabilities;
         using (Autograd.NoGrad())
         {
-            var logits = InferenceModel.Prepare(model, 1, 1, 28, 28).Run(image.Reshape(1, 1, 28, 28));
+            var logits = InferenceModel.Prepare(model, 1, channels, size, size).Run(image.Reshape(1, channels, size, size));
             probabilities = logits.Size(1) == 1 ? Tensor.Cat([logits.Sigmoid().RSub(1), logits.Sigmoid()], 1) : logits.Softmax(1);
         }
         var p = probabilities.Reshape(-1).ToDoubleArray();
@@ -54,21 +55,28 @@ internal static class PredictCommand
         return 0;
     }
 
-    /// <summary>The image as [28, 28] in [0, 1], resized bilinearly when needed.</summary>
-    private static Tensor LoadImage(string path, int index)
+    /// <summary>
+    /// The image as [C, S, S] in [0, 1]: a file (JPEG, PNG, BMP, GIF, PGM, …) scaled and centre-cropped as training
+    /// images were, or one entry of an IDX file resized bilinearly.
+    /// </summary>
+    private static Tensor LoadImage(string path, int index, int channels, int size)
     {
-        Tensor image;
         if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || path.Contains("idx", StringComparison.OrdinalIgnoreCase))
         {
             var all = IdxReader.ReadFloat32(path, 255f);
             if (all.Rank != 3) throw new CliException($"--input: IDX file '{path}' holds shape [{string.Join(", ", all.Shape.ToArray())}], expected images [N, H, W]");
             if (index < 0 || index >= all.Size(0)) throw new CliException($"--index {index} is outside the {all.Size(0)} images of '{path}'");
-            image = all[index];
+            var image = all[index].Unsqueeze(0);
+            if (image.Size(1) != size || image.Size(2) != size) image = ImageOps.ResizeBilinear(image, size, size);
+            return channels == 1 ? image : image.Expand(channels, size, size).Contiguous();
         }
-        else
+        try
         {
-            image = Image.Load(path).ToGrayTensor();
+            return ImageFolderDataset.Prepare(Image.Load(path), size, channels);
         }
-        return image.Size(0) == 28 && image.Size(1) == 28 ? image : ImageOps.ResizeBilinear(image, 28, 28);
+        catch (InvalidDataException e)
+        {
+            throw new CliException($"--input: {e.Message}");
+        }
     }
 }

@@ -44,23 +44,24 @@ internal static class TrainCommand
             Arity = ArgumentArity.ZeroOrOne,
         };
         var dashboardBind = new Option<string?>("--dashboard-bind") { Description = "the address the dashboard listens on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)" };
+        var imageSize = new Option<int>("--image-size") { Description = $"side of the square RGB images made from --data images:DIR (default {Inputs.DefaultImageSize})", DefaultValueFactory = _ => Inputs.DefaultImageSize };
         var distributed = new Option<bool>("--distributed") { Description = "data-parallel training over MPI; implied when started by mpirun/srun, required to be: --batch-size is per process" };
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/, DIR/history.csv and DIR/metrics.json. " +
                                            "Ctrl-C stops after the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once).")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, tensorBoard, dashboard, dashboardBind, distributed,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, tensorBoard, dashboard, dashboardBind, distributed, imageSize,
         };
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
             p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report),
             p.GetResult(tensorBoard) is null ? null : p.GetValue(tensorBoard) ?? "",
-            p.GetResult(dashboard) is null ? null : p.GetValue(dashboard) ?? DashboardOptions.DefaultPort, p.GetValue(dashboardBind), p.GetValue(distributed))));
+            p.GetResult(dashboard) is null ? null : p.GetValue(dashboard) ?? DashboardOptions.DefaultPort, p.GetValue(dashboardBind), p.GetValue(distributed), p.GetValue(imageSize))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
         string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false,
-        string? TensorBoard = null, int? Dashboard = null, string? DashboardBind = null, bool Distributed = false); // --tensorboard: null when off, "" for the run folder, else the folder given
+        string? TensorBoard = null, int? Dashboard = null, string? DashboardBind = null, bool Distributed = false, int ImageSize = Inputs.DefaultImageSize); // --tensorboard: null when off, "" for the run folder, else the folder given
 
     /// <summary>Checks every option that can be checked without data, before anything is created or loaded.</summary>
     internal static void Validate(TrainSettings s)
@@ -71,6 +72,7 @@ internal static class TrainCommand
         if (s.Lr is double lr && (!(lr > 0) || double.IsInfinity(lr)))
             throw new CliException($"--lr must be a positive number, got {lr.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         if (s.Threads is int t && t < 1) throw new CliException($"--threads must be at least 1, got {t}");
+        if (s.ImageSize is < 8 or > 1024) throw new CliException($"--image-size must be between 8 and 1024, got {s.ImageSize}");
         Choices.ValidateSchedule(s.Schedule);
         if (s.Optimizer is not ("sgd" or "adam" or "adamw" or "rmsprop" or "adagrad")) throw new CliException($"unknown --optimizer '{s.Optimizer}'; expected {Choices.OptimizerHelp}");
         if (s.Resume is not null && !File.Exists(s.Resume))
@@ -123,7 +125,7 @@ internal static class TrainCommand
         // Dropout draws from Generator.Default: ranks differ so that they do not drop the same units on different data.
         Generator.Default.ManualSeed((ulong)s.Seed + 1_000_003UL * (ulong)(world?.Rank ?? 0));
         var loaderGenerator = new Generator((ulong)s.Seed + 1);
-        var data = Inputs.Load(s.Data, s.DataDir, s.Seed, s.Label);
+        var data = Inputs.Load(s.Data, s.DataDir, s.Seed, s.Label, imageSize: s.ImageSize);
         if (augmentation is not null && data.Features != 784) throw new CliException("--augment applies to 28x28 image datasets (fashion-mnist, mnist)");
         var model = ModelCatalog.CreateClassifier(s.Model, data, new Generator((ulong)s.Seed));
         double lr = s.Lr ?? Choices.DefaultLr(s.Optimizer, s.Model);
@@ -143,7 +145,7 @@ internal static class TrainCommand
             SchedulerPerBatch = perBatch,
             Reporter = root ? new ConsoleReporter() : null,
             CountCorrect = Choices.Accuracy(model),
-            CheckpointMetadata = new Dictionary<string, string> { [Weights.ModelKey] = s.Model },
+            CheckpointMetadata = Weights.Metadata(s.Model, data),
             DataParallel = dataParallel,
         });
         IReadOnlyList<EpochLogs>? earlier = null;
@@ -183,7 +185,7 @@ internal static class TrainCommand
         if (history.Interrupted) return Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
         var result = trainer.Evaluate(test, keepPredictions: true);
-        SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { [Weights.ModelKey] = s.Model });
+        SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), Weights.Metadata(s.Model, data));
 
         var metrics = RunMetrics.From(s.Model, data, result, logger.Epochs, history.WallSeconds, trainer.Epoch);
         if (metrics.ConfusionMatrix is not null) monitors.Dashboard?.ShowConfusion(metrics.ConfusionMatrix, metrics.Classes);

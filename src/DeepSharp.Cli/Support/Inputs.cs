@@ -8,7 +8,10 @@ internal sealed record DataChoice(string Name, IDataset Train, IDataset Validati
 
 internal static class Inputs
 {
-    public const string DataHelp = "fashion-mnist (default), mnist, or csv:PATH (numeric columns, label in the last column or --label); for char-lstm/char-gru: tinyshakespeare (default) or text:PATH";
+    public const string DataHelp = "fashion-mnist (default), mnist, csv:PATH (numeric columns, label in the last column or --label), or images:DIR (a folder per class of JPEG/PNG/BMP/GIF images); for char-lstm/char-gru: tinyshakespeare (default) or text:PATH";
+
+    /// <summary>Side of the square RGB images made from an images:DIR folder unless --image-size says otherwise.</summary>
+    public const int DefaultImageSize = 32;
 
     private static readonly string[] s_trainFiles = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"];
     private static readonly string[] s_testFiles = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
@@ -16,9 +19,11 @@ internal static class Inputs
     /// <summary>
     /// Loads --data. Image datasets keep their official test split and hold out 5,000 training images
     /// (chosen with the seed) for validation; CSV files are split 70/15/15. <paramref name="training"/>
-    /// false loads only what evaluation needs (the test split).
+    /// false loads only what evaluation needs (the test split). An images:DIR folder is split 70/15/15 like a CSV file,
+    /// its images made RGB <paramref name="imageSize"/> x <paramref name="imageSize"/>.
     /// </summary>
-    public static DataChoice Load(string spec, string? dataDir, int seed, string? labelColumn = null, bool validation = true, bool training = true)
+    public static DataChoice Load(string spec, string? dataDir, int seed, string? labelColumn = null, bool validation = true, bool training = true,
+        int imageSize = DefaultImageSize)
     {
         switch (spec)
         {
@@ -34,6 +39,24 @@ internal static class Inputs
                 if (!validation) return new DataChoice(spec, train, test, test, 784, 10, classes);
                 var parts = Datasets.RandomSplit(train, [train.Count - 5000, 5000], new Generator((ulong)seed + 7));
                 return new DataChoice(spec, parts[0], parts[1], test, 784, 10, classes);
+            }
+            case var _ when spec.StartsWith("images:", StringComparison.Ordinal):
+            {
+                if (dataDir is not null) throw new CliException($"--data-dir applies to fashion-mnist and mnist; --data {spec} names its folder itself");
+                string folder = spec["images:".Length..];
+                if (!Directory.Exists(folder)) throw new CliException($"--data: image folder '{folder}' not found");
+                ImageFolderDataset images;
+                try
+                {
+                    images = new ImageFolderDataset(folder, new ImageFolderOptions { ImageSize = imageSize, Channels = 3 });
+                }
+                catch (ArgumentException e)
+                {
+                    throw new CliException($"--data: {CliRunner.OneLine(e).Replace("ImageFolderDataset: ", "", StringComparison.Ordinal)}");
+                }
+                if (images.Count < 3) throw new CliException($"--data: '{folder}' holds {images.Count} image(s); train, validation and test need at least 3");
+                var parts = Datasets.RandomSplit(images, [0.7, 0.15, 0.15], new Generator((ulong)seed + 7));
+                return new DataChoice(spec, parts[0], parts[1], parts[2], 3 * imageSize * imageSize, images.Classes.Count, images.Classes, 3, imageSize);
             }
             default:
                 if (!spec.StartsWith("csv:", StringComparison.Ordinal))

@@ -9,6 +9,9 @@ internal static class Weights
     /// <summary>The metadata key naming the zoo model a file holds (written by train, in model.safetensors and checkpoints).</summary>
     public const string ModelKey = "model";
 
+    /// <summary>Metadata keys of what a classifier was trained on: class names (one per line), input channels and image side.</summary>
+    public const string ClassesKey = "classes", ChannelsKey = "input_channels", ImageSizeKey = "image_size";
+
     public const string Help = "weights: a run folder (uses its model.safetensors, else checkpoint/best or last) or a .safetensors file (model or checkpoint)";
 
     /// <summary>A file as given; a run folder's model.safetensors, else its checkpoint/best.safetensors or checkpoint/last.safetensors.</summary>
@@ -40,6 +43,26 @@ internal static class Weights
         else if (saved is not null && saved != model)
             throw new CliException($"--weights: '{path}' holds the weights of model '{saved}', not '{model}'; use --model {saved} (or leave --model out)");
         return (path, content, model);
+    }
+
+    /// <summary>What train writes with a classifier's weights: the model, and the classes and image layout of its data.</summary>
+    public static Dictionary<string, string> Metadata(string model, DataChoice data) => new()
+    {
+        [ModelKey] = model,
+        [ClassesKey] = string.Join('\n', data.ClassNames),
+        [ChannelsKey] = data.Channels.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [ImageSizeKey] = data.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>The classes and image layout recorded by <see cref="Metadata"/>, or null for files written before they were.</summary>
+    public static (IReadOnlyList<string> Classes, int Channels, int ImageSize)? SavedData(SafeTensorsContent content)
+    {
+        var m = content.Metadata;
+        if (!m.TryGetValue(ClassesKey, out var classes) || classes.Length == 0
+            || !m.TryGetValue(ChannelsKey, out var c) || !int.TryParse(c, System.Globalization.CultureInfo.InvariantCulture, out int channels) || channels is not (1 or 3)
+            || !m.TryGetValue(ImageSizeKey, out var s) || !int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out int size) || size is < 1 or > 4096)
+            return null;
+        return (classes.Split('\n'), channels, size);
     }
 
     /// <summary>The model named in the file's metadata (train writes it), or null.</summary>

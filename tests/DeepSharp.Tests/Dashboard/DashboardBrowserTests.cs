@@ -95,7 +95,7 @@ public sealed class DashboardBrowserTests
             dashboard.ShowConfusion([[50, 2, 0, 0], [1, 60, 3, 0], [0, 0, 55, 1], [4, 0, 0, 58]], ["a", "b", "c", "d"]);
             await page.WaitUntilAsync("document.body.dataset.status === 'interrupted' && document.getElementById('confusion-title').textContent === '(test set)'", TimeSpan.FromSeconds(20));
             if (Environment.GetEnvironmentVariable("DEEPSHARP_DASHBOARD_SCREENSHOT") is { Length: > 0 } shot) await File.WriteAllBytesAsync(shot, await page.ScreenshotAsync());
-            var png = Png.Decode(await page.ScreenshotAsync());
+            var png = Image.Decode(await page.ScreenshotAsync());
             Assert.True(png.Pixels.Distinct().Count() > 20, "the screenshot is blank");
 
             int finalStep = Int(await page.EvalAsync("document.getElementById('step').textContent"));

@@ -13,7 +13,7 @@ namespace DeepSharp.Tests.Fuzzing;
 /// <summary>The readers under fuzzing, each with valid seed inputs and format-aware mutations.</summary>
 internal static class FuzzTargets
 {
-    public static readonly string[] Names = ["checkpoint", "vocabulary", "png", "pgm", "idx", "idx-gzip", "csv", "safetensors"];
+    public static readonly string[] Names = ["checkpoint", "vocabulary", "png", "pgm", "image", "idx", "idx-gzip", "csv", "safetensors"];
 
     public static FuzzTarget Create(string name) => name switch
     {
@@ -21,6 +21,7 @@ internal static class FuzzTargets
         "vocabulary" => Vocabulary(),
         "png" => Png(),
         "pgm" => Pgm(),
+        "image" => OtherImages(),
         "idx" => Idx(),
         "idx-gzip" => IdxGzip(),
         "csv" => Csv(),
@@ -180,6 +181,16 @@ internal static class FuzzTargets
             "P2 1 1 1 1"u8.ToArray(),
         ],
         Parse = bytes => DeepSharp.Data.Pgm.Decode(bytes, "pgm fuzz"),
+    };
+
+    // ---- JPEG, GIF, BMP (StbImageSharp behind Image.Decode) ----
+
+    private static FuzzTarget OtherImages() => new()
+    {
+        Name = "image",
+        Seeds = [.. new[] { "baseline.jpg", "progressive.jpg", "gray.jpg", "palette.gif", "rgb.bmp" }
+            .Select(f => File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "fixtures", "images", f)))],
+        Parse = bytes => DeepSharp.Data.Image.Decode(bytes, "image fuzz"),
     };
 
     // ---- IDX, raw and gzip; inputs alternate between Parse and ParseFloat32 by their length ----

@@ -69,7 +69,7 @@ public sealed class FuzzTests
     public void TheCorpusHasCasesForEveryReaderThatCrashedBefore()
     {
         var names = CorpusFiles().Select(row => row.Data.Item1).Distinct().ToList();
-        Assert.Equal(["checkpoint", "idx-gzip", "pgm", "png", "safetensors", "vocabulary"], names.Order(StringComparer.Ordinal));
+        Assert.Equal(["checkpoint", "idx-gzip", "image", "pgm", "png", "safetensors", "vocabulary"], names.Order(StringComparer.Ordinal));
     }
 
     [Fact]

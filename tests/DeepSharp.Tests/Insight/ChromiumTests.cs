@@ -63,7 +63,7 @@ public sealed partial class ChromiumTests
             "--window-size=1280,4000", "--hide-scrollbars", "--dump-dom", url);
 
         Assert.True(File.Exists(shot), $"no screenshot (exit {exit}): {log}");
-        var png = Png.Decode(File.ReadAllBytes(shot));
+        var png = Image.Decode(File.ReadAllBytes(shot));
         Assert.Equal((1280, 4000), (png.Width, png.Height));
         Assert.True(png.Pixels.Distinct().Count() > 50, "the screenshot is blank");
 

@@ -82,13 +82,13 @@ public sealed class RenderTests
         Assert.Equal((3, 2, 3), (heat.Width, heat.Height, heat.Channels));
         Assert.Equal([68, 1, 84], heat.Pixels[..3]);
         Assert.Equal([253, 231, 37], heat.Pixels[^3..]);
-        var decoded = Png.Decode(Png.Encode(heat));
+        var decoded = Image.Decode(Png.Encode(heat));
         Assert.Equal(heat, decoded with { Pixels = heat.Pixels });
         Assert.Equal(heat.Pixels, decoded.Pixels);
 
         var uri = Raster.DataUri(heat);
         Assert.StartsWith("data:image/png;base64,", uri, StringComparison.Ordinal);
-        Assert.Equal(heat.Pixels, Png.Decode(Convert.FromBase64String(uri[22..])).Pixels);
+        Assert.Equal(heat.Pixels, Image.Decode(Convert.FromBase64String(uri[22..])).Pixels);
     }
 
     [Fact]

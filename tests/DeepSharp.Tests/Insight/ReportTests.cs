@@ -43,7 +43,7 @@ public sealed partial class ReportTests
         // Every image is a valid PNG made by the project's encoder.
         var images = ImagePattern().Matches(html);
         Assert.True(images.Count >= 20, $"{images.Count} images");
-        foreach (Match m in images) Assert.True(Png.Decode(Convert.FromBase64String(m.Groups[1].Value)).Width > 0);
+        foreach (Match m in images) Assert.True(Image.Decode(Convert.FromBase64String(m.Groups[1].Value)).Width > 0);
         // Self-contained: no external resources.
         Assert.DoesNotMatch("(src|href)=\"(https?:)?//", html);
     }

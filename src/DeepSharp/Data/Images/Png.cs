@@ -4,8 +4,9 @@ using System.IO.Compression;
 namespace DeepSharp.Data;
 
 /// <summary>
-/// A small PNG codec: decodes non-interlaced 8- and 16-bit gray, gray+alpha, RGB, RGBA and 8-bit
-/// palette images; encodes 8-bit gray, RGB and RGBA. Decoding follows the chunk rules of the PNG
+/// A small PNG codec: decodes 8- and 16-bit gray, gray+alpha, RGB, RGBA and 8-bit palette images, plain or
+/// Adam7-interlaced; encodes 8-bit gray, RGB and RGBA. (A general image library decodes the other formats; PNG
+/// stays here because this decoder's memory follows the data, which a fuzzing campaign holds it to.) Decoding follows the chunk rules of the PNG
 /// specification (signature, IHDR first and once, CRC on every chunk, unknown critical chunks
 /// refused, ancillary ones skipped) and never trusts the header's size: the scanline buffer grows
 /// with the data actually inflated, so a tiny file claiming a huge image fails fast, without
@@ -18,15 +19,29 @@ public static class Png
 
     public static bool IsPng(ReadOnlySpan<byte> bytes) => bytes.Length >= 8 && bytes[..8].SequenceEqual(Signature);
 
+    /// <summary>Adam7's seven passes: the first column and row of each, and its steps between columns and rows.</summary>
+    private static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+
     /// <summary>What IHDR declares, validated.</summary>
-    private sealed record Header(int Width, int Height, int BitDepth, int ColorType, int Samples)
+    private sealed record Header(int Width, int Height, int BitDepth, int ColorType, int Samples, bool Interlaced = false)
     {
-        public int BytesPerPixel => Samples * BitDepth / 8;
+        /// <summary>The filters' byte distance to the pixel on the left: at least 1 (below 8 bits, several pixels share a byte).</summary>
+        public int BytesPerPixel => Math.Max(1, Samples * BitDepth / 8);
 
-        public long Stride => (long)Width * BytesPerPixel;
+        public long Stride => ((long)Width * Samples * BitDepth + 7) / 8;
 
-        /// <summary>Filter byte plus scanline, for every row.</summary>
-        public long ScanlineBytes => (Stride + 1) * Height;
+        /// <summary>Filter byte plus scanline, for every row (of every pass, when interlaced).</summary>
+        public long ScanlineBytes => Interlaced ? Passes().Sum(p => p.Header.ScanlineBytes) : (Stride + 1) * Height;
+
+        /// <summary>The non-empty Adam7 passes as images of their own, with where their pixels go.</summary>
+        public IEnumerable<(Header Header, int X0, int Y0, int Dx, int Dy)> Passes()
+        {
+            foreach (var (x0, y0, dx, dy) in Adam7)
+            {
+                int w = (Width - x0 + dx - 1) / dx, h = (Height - y0 + dy - 1) / dy;
+                if (w > 0 && h > 0) yield return (this with { Width = w, Height = h, Interlaced = false }, x0, y0, dx, dy);
+            }
+        }
 
         public string Describe() => $"{Width}x{Height} {ColorType switch { 0 => "gray", 2 => "RGB", 3 => "palette", 4 => "gray+alpha", _ => "RGBA" }} {BitDepth}-bit";
     }
@@ -84,8 +99,27 @@ public static class Png
         if (header.ColorType == 3 && palette is null) throw new InvalidDataException($"{source}: palette PNG without a PLTE chunk");
         idat.Position = 0;
         var raw = Inflate(idat, header, source);
-        Unfilter(raw, header, source);
-        return ToImage(raw, header, palette, source);
+        if (!header.Interlaced)
+        {
+            Unfilter(raw, header, source);
+            return ToImage(raw, header, palette, source);
+        }
+        // Interlaced: each pass is a small image of its own (filtered on its own); its pixels go every Dx columns, Dy rows.
+        Image? full = null;
+        long offset = 0;
+        foreach (var (pass, x0, y0, dx, dy) in header.Passes())
+        {
+            var part = raw.AsSpan((int)offset, (int)pass.ScanlineBytes).ToArray();
+            offset += pass.ScanlineBytes;
+            Unfilter(part, pass, source);
+            var image = ToImage(part, pass, palette, source);
+            full ??= new Image(header.Width, header.Height, image.Channels, new byte[header.Width * header.Height * image.Channels]);
+            int c = image.Channels;
+            for (int y = 0; y < pass.Height; y++)
+                for (int x = 0; x < pass.Width; x++)
+                    image.Pixels.AsSpan((y * pass.Width + x) * c, c).CopyTo(full.Pixels.AsSpan(((y0 + y * dy) * header.Width + x0 + x * dx) * c));
+        }
+        return full!;
     }
 
     private static Header ReadHeader(ReadOnlySpan<byte> body, string source)
@@ -102,13 +136,13 @@ public static class Png
             0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4,
             _ => throw new InvalidDataException($"{source}: unknown PNG color type {colorType} (expected 0, 2, 3, 4 or 6)"),
         };
-        if (!(bitDepth == 8 || (bitDepth == 16 && colorType != 3)))
-            throw new InvalidDataException($"{source}: PNG bit depth {bitDepth} with color type {colorType} is not supported (8 or 16 bits; 8 for palette images)");
+        bool allowed = colorType switch { 0 => bitDepth is 1 or 2 or 4 or 8 or 16, 3 => bitDepth is 1 or 2 or 4 or 8, _ => bitDepth is 8 or 16 };
+        if (!allowed)
+            throw new InvalidDataException($"{source}: PNG bit depth {bitDepth} is not allowed with color type {colorType} (gray: 1, 2, 4, 8, 16; palette: 1, 2, 4, 8; others: 8, 16)");
         if (body[10] != 0) throw new InvalidDataException($"{source}: unknown PNG compression method {body[10]} (expected 0, deflate)");
         if (body[11] != 0) throw new InvalidDataException($"{source}: unknown PNG filter method {body[11]} (expected 0)");
-        if (body[12] == 1) throw new InvalidDataException($"{source}: interlaced PNGs are not supported");
-        if (body[12] != 0) throw new InvalidDataException($"{source}: unknown PNG interlace method {body[12]} (expected 0 or 1)");
-        var header = new Header((int)width, (int)height, bitDepth, colorType, samples);
+        if (body[12] > 1) throw new InvalidDataException($"{source}: unknown PNG interlace method {body[12]} (expected 0 or 1)");
+        var header = new Header((int)width, (int)height, bitDepth, colorType, samples, Interlaced: body[12] == 1);
         if (header.ScanlineBytes > Array.MaxLength)
             throw new InvalidDataException($"{source}: PNG image {header.Describe()} needs {header.ScanlineBytes} bytes of scanlines, more than one array can hold");
         return header;
@@ -200,6 +234,19 @@ public static class Png
     private static Image ToImage(byte[] raw, Header header, byte[]? palette, string source)
     {
         int width = header.Width, height = header.Height, row = (int)header.Stride + 1;
+        if (header.BitDepth < 8)
+        {
+            // Gray or palette indices packed several to a byte, most significant bits first; gray scales to 0-255.
+            int bits = header.BitDepth, mask = (1 << bits) - 1;
+            var unpacked = new byte[height * (width + 1)];
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++)
+                {
+                    int bit = x * bits, v = (raw[y * row + 1 + bit / 8] >> (8 - bits - bit % 8)) & mask;
+                    unpacked[y * (width + 1) + 1 + x] = (byte)(header.ColorType == 3 ? v : v * 255 / mask);
+                }
+            return ToImage(unpacked, header with { BitDepth = 8 }, palette, source);
+        }
         if (header.ColorType == 3)
         {
             var rgb = new byte[width * height * 3];

@@ -114,11 +114,11 @@ public sealed class PngTests
     {
         var idat = ("IDAT", Zlib([0, 0]));
         var iend = ("IEND", Array.Empty<byte>());
-        Assert.Contains("interlaced", Reject(PngFile(("IHDR", Ihdr(1, 1, 8, 0, interlace: 1)), idat, iend)));
         Assert.Contains("interlace method 7", Reject(PngFile(("IHDR", Ihdr(1, 1, 8, 0, interlace: 7)), idat, iend)));
         Assert.Contains("color type 5", Reject(PngFile(("IHDR", Ihdr(1, 1, 8, 5)), idat, iend)));
-        Assert.Contains("bit depth 4", Reject(PngFile(("IHDR", Ihdr(1, 1, 4, 0)), idat, iend)));
-        Assert.Contains("bit depth 16 with color type 3", Reject(PngFile(("IHDR", Ihdr(1, 1, 16, 3)), idat, iend)));
+        Assert.Contains("bit depth 4 is not allowed with color type 2", Reject(PngFile(("IHDR", Ihdr(1, 1, 4, 2)), idat, iend)));
+        Assert.Contains("bit depth 16 is not allowed with color type 3", Reject(PngFile(("IHDR", Ihdr(1, 1, 16, 3)), idat, iend)));
+        Assert.Contains("bit depth 3", Reject(PngFile(("IHDR", Ihdr(1, 1, 3, 0)), idat, iend)));
         var badMethod = Ihdr(1, 1, 8, 0);
         badMethod[10] = 1;
         Assert.Contains("compression method 1", Reject(PngFile(("IHDR", badMethod), idat, iend)));
@@ -180,9 +180,47 @@ public sealed class PngTests
             for (int c = 0; c < 3; c++) Assert.Equal(plte[indices[i] * 3 + c], image.Pixels[i * 3 + c]);
         Assert.Contains("palette index 3", Reject(PngFile(("IHDR", Ihdr(1, 1, 8, 3)), ("PLTE", plte), ("IDAT", Zlib([0, 3])), ("IEND", []))));
 
+        // 2-bit gray, 5 pixels a row (two bytes, the last partly padding): levels 0-3 scale to 0, 85, 170, 255.
+        byte[] packed = [0, 0b00_01_10_11, 0b01_000000, 0, 0b11_10_01_00, 0b10_000000];
+        image = Png.Decode(PngFile(("IHDR", Ihdr(5, 2, 2, 0)), ("IDAT", Zlib(packed)), ("IEND", [])));
+        Assert.Equal(new byte[] { 0, 85, 170, 255, 85, 255, 170, 85, 0, 170 }, image.Pixels);
+
         // What Encode writes, Decode reads back.
         var rgb = new Image(5, 3, 3, Enumerable.Range(0, 45).Select(i => (byte)(i * 5)).ToArray());
         Assert.Equal(rgb.Pixels, Png.Decode(Png.Encode(rgb)).Pixels);
+    }
+
+    [Theory]
+    [InlineData(13, 11, 8, 2)]  // RGB: every pass non-empty
+    [InlineData(3, 2, 16, 6)]   // RGBA16, smaller than one 8x8 block: passes 2, 3 and 5 are empty
+    [InlineData(1, 1, 8, 0)]    // one pixel: only the first pass
+    public void DecodesAdam7InterlacedImages(int w, int h, int bitDepth, int colorType)
+    {
+        int samples = colorType switch { 0 => 1, 2 => 3, _ => 4 }, bpp = samples * bitDepth / 8;
+        var pixels = new byte[w * h * bpp];
+        new Random(w * 100 + h).NextBytes(pixels);
+        // The seven passes, each a small image of its own, filtered on its own (written from the spec).
+        (int X0, int Y0, int Dx, int Dy)[] adam7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+        using var raw = new MemoryStream();
+        int pass = 0;
+        foreach (var (x0, y0, dx, dy) in adam7)
+        {
+            int pw = (w - x0 + dx - 1) / dx, ph = (h - y0 + dy - 1) / dy;
+            if (pw <= 0 || ph <= 0) continue;
+            var part = new byte[pw * ph * bpp];
+            for (int y = 0; y < ph; y++)
+                for (int x = 0; x < pw; x++)
+                    pixels.AsSpan(((y0 + y * dy) * w + x0 + x * dx) * bpp, bpp).CopyTo(part.AsSpan((y * pw + x) * bpp));
+            int p = pass++;
+            raw.Write(Filter(part, ph, pw * bpp, bpp, y => (y + p) % 5));
+        }
+        var image = Png.Decode(PngFile(("IHDR", Ihdr((uint)w, (uint)h, (byte)bitDepth, (byte)colorType, interlace: 1)), ("IDAT", Zlib(raw.ToArray())), ("IEND", [])));
+        Assert.Equal((w, h, samples), (image.Width, image.Height, image.Channels));
+        int step = bitDepth / 8;
+        for (int i = 0; i < w * h * samples; i++) Assert.Equal(pixels[i * step], image.Pixels[i]); // 16-bit: the high byte
+        // A stream one byte short of the passes' scanlines is truncated, as for a plain image.
+        var shortRaw = raw.ToArray()[..^1];
+        Assert.Contains("truncated", Reject(PngFile(("IHDR", Ihdr((uint)w, (uint)h, (byte)bitDepth, (byte)colorType, interlace: 1)), ("IDAT", Zlib(shortRaw)), ("IEND", []))));
     }
 
     [Fact]

@@ -81,7 +81,7 @@ public sealed class SummaryWriterTests
 
         var img = events[2].Values[0].One(4)!.AsMessage;
         Assert.Equal((2ul, 3ul, 3ul), (img.One(1)!.Number, img.One(2)!.Number, img.One(3)!.Number));
-        var decoded = Png.Decode(img.One(4)!.Bytes!);
+        var decoded = Image.Decode(img.One(4)!.Bytes!);
         Assert.Equal(image.Pixels, decoded.Pixels);
 
         var text = events[3].Values[0];
