@@ -31,7 +31,22 @@ public static partial class Functional
         if (isCausal && attnMask is not null) throw new ArgumentException($"{op}: pass either attnMask or isCausal, not both");
         if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ArgumentException($"{op}: dropout probability has to be between 0 and 1, got {dropoutP}");
 
-        var q = query.Mul(scale ?? 1 / Math.Sqrt(e));
+        double factor = scale ?? 1 / Math.Sqrt(e);
+        if (CanFuse(query, key, value, attnMask, dropoutP))
+        {
+            // Fused (FlashAttention) path: the [L, S] weights are never formed; they are computed only if a caller
+            // reads Weights (without gradient). Explicit masks, dropout, broadcast leading dims and empty inputs take
+            // the composed path below.
+            var output = Tensor.FusedAttention(query, key, value, isCausal, factor);
+            Tensor q0 = query.Detach(), k0 = key.Detach();
+            return new AttentionOutput(output, () =>
+            {
+                using var _ = Autograd.NoGrad();
+                return Weights(q0, k0, factor, isCausal ? AdditiveMask(op, CausalMask(l, s), query.DType, allowedWhereTrue: true) : null);
+            });
+        }
+
+        var q = query.Mul(factor);
         var scores = q.MatMul(key.Transpose(-2, -1)); // [..., L, S]
         var additive = isCausal ? AdditiveMask(op, CausalMask(l, s), query.DType, allowedWhereTrue: true)
             : attnMask is null ? null : AdditiveMask(op, attnMask, query.DType, allowedWhereTrue: true);
@@ -39,6 +54,27 @@ public static partial class Functional
         var weights = scores.Softmax(-1);
         if (dropoutP > 0) weights = Dropout(weights, dropoutP, true, generator);
         return new AttentionOutput(weights.MatMul(value), weights);
+    }
+
+    private static Tensor Weights(Tensor query, Tensor key, double scale, Tensor? additive)
+    {
+        var scores = query.Mul(scale).MatMul(key.Transpose(-2, -1));
+        return (additive is null ? scores : scores + additive).Softmax(-1);
+    }
+
+    /// <summary>
+    /// Whether the fused kernel handles these arguments: no explicit mask, no dropout, float32 or float64 alike,
+    /// the same leading (batch, head) dims, at least one key and a non-empty embedding. Dropout stays composed
+    /// because its mask must come from <see cref="Generator"/> draws that match the composed op's.
+    /// </summary>
+    private static bool CanFuse(Tensor q, Tensor k, Tensor v, Tensor? attnMask, double dropoutP)
+    {
+        if (attnMask is not null || dropoutP > 0) return false;
+        if (q.DType is not (DType.Float32 or DType.Float64) || k.DType != q.DType || v.DType != q.DType) return false;
+        if (k.Rank != q.Rank || v.Rank != q.Rank) return false;
+        for (int i = 0; i < q.Rank - 2; i++)
+            if (k.ShapeArray[i] != q.ShapeArray[i] || v.ShapeArray[i] != q.ShapeArray[i]) return false;
+        return k.ShapeArray[^2] > 0 && q.ShapeArray[^1] > 0;
     }
 
     /// <summary>[L, S] bool, true where key j &lt;= query i (torch.ones(L, S).tril()).</summary>
