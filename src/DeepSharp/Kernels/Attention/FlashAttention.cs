@@ -34,6 +34,9 @@ internal static unsafe class FlashAttention
         return (64, bc & ~15);
     }
 
+    /// <summary>Query rows and keys per backward tile: small enough for a causal mask to skip whole tiles.</summary>
+    internal static int BackwardBlock = 64;
+
     // Below this many multiply-adds (q k^T and P v together) a hand-off to the workers does not pay.
     internal static long ParallelThreshold = 64L * 64 * 64;
 
@@ -73,7 +76,7 @@ internal static unsafe class FlashAttention
         {
             Q = q, K = k, V = v, O = o, Lse = lse, G = g, DQ = dq, DK = dk, DV = dvOut,
             L = l, S = s, D = d, Dv = dv, Scale = scale, Causal = causal,
-            Br = Math.Min(64, l), Bc = Math.Min(64, s),
+            Br = Math.Min(BackwardBlock, l), Bc = Math.Min(BackwardBlock, s),
         };
         Run(bh, task, 2L * bh * l * s * (d + dv) / (causal ? 2 : 1));
     }
@@ -184,11 +187,10 @@ internal static unsafe class FlashAttention
                         {
                             var row = new Span<T>(p + r * w, w);
                             int n = Visible(Causal, i0 + r, j0, w);
-                            var seen = row[..n];
-                            TensorPrimitives.Subtract(seen, lse[i0 + r], seen);
-                            TensorPrimitives.Exp(seen, seen);
-                            row[n..].Clear();
+                            TensorPrimitives.Subtract(row[..n], lse[i0 + r], row[..n]);
+                            row[n..].Fill(T.NegativeInfinity);
                         }
+                        TensorPrimitives.Exp(new ReadOnlySpan<T>(p, h * w), new Span<T>(p, h * w)); // one call for the tile
                         // dV_j += P^T dO_i
                         Gemm.RunUnchecked(true, false, w, Dv, h, T.One, p, w, gi, Dv, T.One, dvj, Dv, 1);
                         // dP = dO_i v_j^T, then dS = P * (dP - D_i) in place
@@ -197,8 +199,8 @@ internal static unsafe class FlashAttention
                         {
                             var dsRow = new Span<T>(dp + r * w, w);
                             TensorPrimitives.Subtract(dsRow, rowDot[i0 + r], dsRow);
-                            TensorPrimitives.Multiply(dsRow, new ReadOnlySpan<T>(p + r * w, w), dsRow);
                         }
+                        TensorPrimitives.Multiply(new ReadOnlySpan<T>(dp, h * w), new ReadOnlySpan<T>(p, h * w), new Span<T>(dp, h * w));
                         // dQ_i += scale dS k_j;  dK_j += scale dS^T q_i
                         Gemm.RunUnchecked(false, false, h, D, w, Scale, dp, w, kj, D, T.One, dq + (long)i0 * D, D, 1);
                         Gemm.RunUnchecked(true, false, w, D, h, Scale, dp, w, qi, D, T.One, dkj, D, 1);
