@@ -17,6 +17,36 @@ internal static class TransformerWorkloads
         yield return new Workload("sdpa_causal_b64_t128_d32_composed_ms", () => Attention(fused: false));
         yield return new Workload("gelu_2048x512_fwd_bwd_ms", () => Gelu("none"));
         yield return new Workload("gelu_tanh_2048x512_fwd_bwd_ms", () => Gelu("tanh"));
+        yield return new Workload("gpt_block_b16_t128_c128_h4_fwd_bwd_ms", GptBlock);
+    }
+
+    /// <summary>
+    /// One pre-norm GPT block, forward + backward: x + proj(causal SDPA(split(qkv(ln1(x))))), then
+    /// + fc2(gelu_tanh(fc1(ln2(.)))); x [16, 128, 128], 4 heads, MLP 4C.
+    /// </summary>
+    private static double GptBlock()
+    {
+        const int b = 16, t = 128, c = 128, h = 4, d = c / h;
+        var g = new Generator(3);
+        var ln1 = new LayerNorm(c);
+        var ln2 = new LayerNorm(c);
+        var qkv = new Linear(c, 3 * c, generator: g);
+        var proj = new Linear(c, c, generator: g);
+        var fc1 = new Linear(c, 4 * c, generator: g);
+        var fc2 = new Linear(4 * c, c, generator: g);
+        var x = Tensor.Randn([b, t, c], g, requiresGrad: true);
+        var grad = Tensor.Randn([b, t, c], g);
+        return BestMs(() =>
+        {
+            var parts = qkv.Call(ln1.Call(x)).Chunk(3, -1);
+            Tensor Heads(Tensor z) => z.View(b, t, h, d).Transpose(1, 2);
+            var a = Functional.ScaledDotProductAttention(Heads(parts[0]), Heads(parts[1]), Heads(parts[2]), isCausal: true).Output;
+            var x2 = x + proj.Call(a.Transpose(1, 2).Reshape(b, t, c));
+            var y = x2 + fc2.Call(fc1.Call(ln2.Call(x2)).Gelu("tanh"));
+            y.Backward(grad);
+            x.Grad = null;
+            foreach (var m in new Module[] { ln1, ln2, qkv, proj, fc1, fc2 }) m.ZeroGrad();
+        });
     }
 
     /// <summary>The composed form of causal SDPA, as Functional.ScaledDotProductAttention computed it before fusion.</summary>

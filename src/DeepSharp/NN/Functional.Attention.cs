@@ -34,15 +34,16 @@ public static partial class Functional
         double factor = scale ?? 1 / Math.Sqrt(e);
         if (CanFuse(query, key, value, attnMask, dropoutP))
         {
-            // Fused (FlashAttention) path: the [L, S] weights are never formed; they are computed only if a caller
-            // reads Weights (without gradient). Explicit masks, dropout, broadcast leading dims and empty inputs take
-            // the composed path below.
+            // Fused (FlashAttention) path: the [L, S] weights are never formed unless a caller reads Weights; then
+            // they are computed from query and key by the composition, recorded for autograd as the call would have
+            // been (so a loss on the weights still reaches q and k). Explicit masks, dropout, broadcast leading dims
+            // and empty inputs take the composed path below.
             var output = Tensor.FusedAttention(query, key, value, isCausal, factor);
-            Tensor q0 = query.Detach(), k0 = key.Detach();
+            bool record = Autograd.IsGradEnabled;
             return new AttentionOutput(output, () =>
             {
-                using var _ = Autograd.NoGrad();
-                return Weights(q0, k0, factor, isCausal ? AdditiveMask(op, CausalMask(l, s), query.DType, allowedWhereTrue: true) : null);
+                using var _ = Autograd.SetGradEnabled(record);
+                return Weights(query, key, factor, isCausal ? AdditiveMask(op, CausalMask(l, s), query.DType, allowedWhereTrue: true) : null);
             });
         }
 

@@ -157,7 +157,7 @@ public sealed class FusedAttentionTests
         var result = Functional.ScaledDotProductAttention(q, k, v, isCausal: true);
         Assert.Equal("ScaledDotProductFlashAttentionBackward", result.Output.GradFn!.Name);
         var weights = result.Weights!;
-        Assert.False(weights.RequiresGrad);
+        Assert.True(weights.RequiresGrad); // recorded like the call: a loss on the weights reaches q
         Assert.Same(weights, result.Weights); // computed once
         var scores = q.Detach().MatMul(k.Transpose(1, 2)) / 2;
         var mask = new bool[6 * 9];
@@ -168,6 +168,9 @@ public sealed class FusedAttentionTests
         var (output, w2) = result;
         Assert.Same(result.Output, output);
         Assert.Same(weights, w2);
+
+        using (DeepSharp.Autograd.NoGrad())
+            Assert.False(Functional.ScaledDotProductAttention(q, k, v, isCausal: true).Weights!.RequiresGrad);
     }
 
     [Fact]

@@ -15,11 +15,11 @@ public sealed record AttentionOutput(Tensor Output, Tensor? Weights) : ITuple
 
     /// <summary>
     /// Weights computed on first read (the fused scaled dot-product attention never forms them): the function runs
-    /// once, without gradient.
+    /// once.
     /// </summary>
     internal AttentionOutput(Tensor output, Func<Tensor> computeWeights) : this(output, (Tensor?)null) => _computeWeights = computeWeights;
 
-    /// <summary>The attention weights; for the fused scaled dot-product attention computed on first read, without gradient.</summary>
+    /// <summary>The attention weights; for the fused scaled dot-product attention computed on first read (from the query and key as they are then).</summary>
     public Tensor? Weights
     {
         get
