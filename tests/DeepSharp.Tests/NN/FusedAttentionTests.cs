@@ -80,6 +80,16 @@ public sealed class FusedAttentionTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void FusedMatchesComposedOverSeveralKeyTiles(bool causal)
+    {
+        // Longer than one forward and one backward key tile (at most 256 keys each), with ragged last tiles.
+        CheckAgainstComposed([2], 300, 300, 8, 8, causal, DType.Float64, 1e-10);
+        CheckAgainstComposed([1], 70, 520, 3, 4, causal, DType.Float64, 1e-10);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void FusedMatchesComposedWithOtherValueSizesScalesAndRanks(bool causal)
     {
         CheckAgainstComposed([2, 3], 9, 11, 5, 3, causal, DType.Float64, 1e-10);

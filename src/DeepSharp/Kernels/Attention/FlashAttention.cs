@@ -34,8 +34,11 @@ internal static unsafe class FlashAttention
         return (64, bc & ~15);
     }
 
-    /// <summary>Query rows and keys per backward tile: small enough for a causal mask to skip whole tiles.</summary>
-    internal static int BackwardBlock = 64;
+    /// <summary>
+    /// Keys per backward tile (query rows: 64). Wide tiles mean fewer, larger GEMMs; a causal mask still skips work
+    /// because each query block only reaches the keys up to its last row.
+    /// </summary>
+    internal static int BackwardKeys = 256;
 
     // Below this many multiply-adds (q k^T and P v together) a hand-off to the workers does not pay.
     internal static long ParallelThreshold = 64L * 64 * 64;
@@ -76,7 +79,7 @@ internal static unsafe class FlashAttention
         {
             Q = q, K = k, V = v, O = o, Lse = lse, G = g, DQ = dq, DK = dk, DV = dvOut,
             L = l, S = s, D = d, Dv = dv, Scale = scale, Causal = causal,
-            Br = Math.Min(BackwardBlock, l), Bc = Math.Min(BackwardBlock, s),
+            Br = Math.Min(64, l), Bc = Math.Min(BackwardKeys, s),
         };
         Run(bh, task, 2L * bh * l * s * (d + dv) / (causal ? 2 : 1));
     }
@@ -174,12 +177,13 @@ internal static unsafe class FlashAttention
                     rowDot[i] = TensorPrimitives.Dot(new ReadOnlySpan<T>(g + (long)i * Dv, Dv), new ReadOnlySpan<T>(o + (long)i * Dv, Dv));
                 for (int j0 = 0; j0 < S; j0 += bc)
                 {
-                    int w = Math.Min(bc, S - j0);
+                    int width = Math.Min(bc, S - j0);
                     T* kj = k + (long)j0 * D, vj = v + (long)j0 * Dv, dkj = dk + (long)j0 * D, dvj = dv + (long)j0 * Dv;
                     for (int i0 = Causal ? Math.Min(j0, L) / br * br : 0; i0 < L; i0 += br)
                     {
                         int h = Math.Min(br, L - i0);
                         if (Causal && j0 > i0 + h - 1) continue;
+                        int w = Causal ? Math.Min(width, i0 + h - j0) : width; // keys past the block's last row: never seen
                         T* qi = q + (long)i0 * D, gi = g + (long)i0 * Dv;
                         // P = exp(scale q_i k_j^T - lse_i), zero where the causal mask hides a key
                         Gemm.RunUnchecked(false, true, h, w, D, Scale, qi, D, kj, D, T.Zero, p, w, 1);
