@@ -184,7 +184,7 @@ public sealed class FusedAttentionTests
     }
 
     [Fact]
-    public void MasksDropoutAndBroadcastStillTakeTheComposedPath()
+    public void MasksFullDropoutAndBroadcastStillTakeTheComposedPath()
     {
         var g = new Generator(9);
         var q = Tensor.Randn([2, 3, 4], g, requiresGrad: true);
@@ -192,9 +192,57 @@ public sealed class FusedAttentionTests
         var v = Tensor.Randn([2, 5, 4], g);
         var mask = Tensor.Ones([3, 5]).Gt(0);
         Assert.NotEqual("ScaledDotProductFlashAttentionBackward", Functional.ScaledDotProductAttention(q, k, v, mask).Output.GradFn!.Name);
-        Assert.NotEqual("ScaledDotProductFlashAttentionBackward", Functional.ScaledDotProductAttention(q, k, v, dropoutP: 0.5, generator: g).Output.GradFn!.Name);
+        Assert.NotEqual("ScaledDotProductFlashAttentionBackward", Functional.ScaledDotProductAttention(q, k, v, dropoutP: 1, generator: g).Output.GradFn!.Name);
         var kb = Tensor.Randn([1, 5, 4], g);
         Close(Composed(q, kb, v, false, 0.5), Functional.ScaledDotProductAttention(q, kb, v).Output, "broadcast key", 1e-5);
+    }
+
+    [Theory]
+    [InlineData(false, DType.Float64)]
+    [InlineData(true, DType.Float64)]
+    [InlineData(true, DType.Float32)]
+    public void DropoutDropsTheSameWeightsAsTheComposedPath(bool causal, DType dtype)
+    {
+        // Same generator state: the fused op regenerates Functional.Dropout's mask from the generator's counters.
+        var g = new Generator(12);
+        var q = Leaf(g, dtype, 2, 3, 70, 8);
+        var k = Leaf(g, dtype, 2, 3, 70, 8);
+        var v = Leaf(g, dtype, 2, 3, 70, 6);
+        var gradOut = Tensor.Randn([2, 3, 70, 6], g, dtype);
+        const double p = 0.3;
+        var (g1, g2) = (new Generator(77), new Generator(77));
+        Tensor? fusedWeights = null;
+        var fused = ValueAndGrads((a, b, c) =>
+        {
+            var r = Functional.ScaledDotProductAttention(a, b, c, dropoutP: p, isCausal: causal, generator: g1);
+            Assert.Equal("ScaledDotProductFlashAttentionBackward", r.Output.GradFn!.Name);
+            fusedWeights = r.Weights;
+            return r.Output;
+        }, q, k, v, gradOut);
+        Tensor? composedWeights = null;
+        var composed = ValueAndGrads((a, b, c) =>
+        {
+            var scores = a.MatMul(b.Transpose(-2, -1)) / Math.Sqrt(8);
+            if (causal) scores = scores + Functional.AdditiveMask("test", Functional.CausalMask(70, 70), dtype, allowedWhereTrue: true);
+            composedWeights = Functional.Dropout(scores.Softmax(-1), p, true, g2);
+            return composedWeights.MatMul(c);
+        }, q, k, v, gradOut);
+        double tol = dtype == DType.Float64 ? 1e-10 : 2e-5;
+        string[] names = ["output", "dq", "dk", "dv"];
+        for (int i = 0; i < 4; i++) Close(composed[i], fused[i], $"{names[i]} with dropout causal={causal} {dtype}", tol);
+        Close(composedWeights!.Detach(), fusedWeights!.Detach(), "weights after dropout", tol);
+        Assert.Equal(g2.Offset, g1.Offset);
+        double dropped = fusedWeights!.Detach().Eq(0).To(DType.Float64).Mean().ToDouble();
+        Assert.InRange(dropped, causal ? 0.6 : 0.25, causal ? 0.7 : 0.35); // causal: 49 % masked + 30 % of the other 51 %
+    }
+
+    [Fact]
+    public void DropoutPassesGradCheckWithAFixedGenerator()
+    {
+        var g = new Generator(13);
+        Tensor[] inputs = [Leaf(g, DType.Float64, 2, 6, 3), Leaf(g, DType.Float64, 2, 6, 3), Leaf(g, DType.Float64, 2, 6, 4)];
+        Assert.True(DeepSharp.Autograd.GradCheck(x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], dropoutP: 0.4, isCausal: true,
+            generator: new Generator(5)).Output, inputs));
     }
 
     [Fact]

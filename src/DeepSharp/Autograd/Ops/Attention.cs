@@ -10,9 +10,10 @@ public sealed partial class Tensor
     /// <summary>
     /// softmax(scale q k^T) v for q [..., L, E], k [..., S, E], v [..., S, Ev] with identical leading dims
     /// (any strides; non-contiguous inputs are copied), S &gt;= 1 and E &gt;= 1. <paramref name="causal"/> lets
-    /// query i see keys 0..i (top-left aligned when L != S). Returns [..., L, Ev].
+    /// query i see keys 0..i (top-left aligned when L != S). <paramref name="dropout"/> drops attention weights by
+    /// counter (regenerated in backward). Returns [..., L, Ev].
     /// </summary>
-    internal static Tensor FusedAttention(Tensor query, Tensor key, Tensor value, bool causal, double scale)
+    internal static Tensor FusedAttention(Tensor query, Tensor key, Tensor value, bool causal, double scale, FlashAttention.Dropout dropout = default)
     {
         const string op = "scaled_dot_product_attention";
         CheckFusedAttention(op, query, key, value);
@@ -30,14 +31,14 @@ public sealed partial class Tensor
         {
             if (query.DType == DType.Float32)
                 fixed (float* pq = q.ReadSpan<float>(), pk = k.ReadSpan<float>(), pv = v.ReadSpan<float>(), po = o.Span<float>(), pl = lse.Span<float>())
-                    FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, (float)scale, causal);
+                    FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, (float)scale, causal, dropout);
             else
                 fixed (double* pq = q.ReadSpan<double>(), pk = k.ReadSpan<double>(), pv = v.ReadSpan<double>(), po = o.Span<double>(), pl = lse.Span<double>())
-                    FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, scale, causal);
+                    FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, scale, causal, dropout);
         }
         KeepAlive(q, k, v);
         if (Autograd.ShouldRecord([query, key, value]))
-            o.GradFn = new AttentionBackward(query, key, value, q, k, v, o, lse, slices, causal, scale);
+            o.GradFn = new AttentionBackward(query, key, value, q, k, v, o, lse, slices, causal, scale, dropout);
         return o;
     }
 
@@ -58,7 +59,7 @@ public sealed partial class Tensor
     }
 
     private sealed class AttentionBackward(Tensor query, Tensor key, Tensor value, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
-        int slices, bool causal, double scale) : Node(query, key, value)
+        int slices, bool causal, double scale, FlashAttention.Dropout dropout) : Node(query, key, value)
     {
         // The contiguous operands the kernel read (the inputs themselves when already contiguous).
         private SavedTensor _q = new(q), _k = new(k), _v = new(v), _o = new(o), _lse = new(lse);
@@ -78,11 +79,11 @@ public sealed partial class Tensor
                 if (q.DType == DType.Float32)
                     fixed (float* pq = q.ReadSpan<float>(), pk = k.ReadSpan<float>(), pv = v.ReadSpan<float>(), po = o.ReadSpan<float>(),
                            pl = lse.ReadSpan<float>(), pg = g.ReadSpan<float>(), pdq = dq.Span<float>(), pdk = dk.Span<float>(), pdv = dv.Span<float>())
-                        FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, (float)scale, causal);
+                        FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, (float)scale, causal, dropout);
                 else
                     fixed (double* pq = q.ReadSpan<double>(), pk = k.ReadSpan<double>(), pv = v.ReadSpan<double>(), po = o.ReadSpan<double>(),
                            pl = lse.ReadSpan<double>(), pg = g.ReadSpan<double>(), pdq = dq.Span<double>(), pdk = dk.Span<double>(), pdv = dv.Span<double>())
-                        FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, scale, causal);
+                        FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, scale, causal, dropout);
             }
             KeepAlive(q, k, v, o, lse, g);
             KeepAlive(grad);

@@ -14,6 +14,7 @@ namespace DeepSharp.Kernels;
 ///           O /= l;  lse = m + log l                    (lse is all backward needs of the softmax)
 /// backward: D_i = rowsum(dO_i * O_i); for each key block j and query block i, recompute
 ///             P = exp(scale q_i k_j^T - lse_i);  dV_j += P^T dO_i;  dP = dO_i v_j^T
+///           (with dropout mask Z: O uses P Z, so dV_j += (P Z)^T dO_i and dP = (dO_i v_j^T) Z; D_i is unchanged)
 ///             dS = P * (dP - D_i);  dQ_i += scale dS k_j;  dK_j += scale dS^T q_i
 /// </code>
 /// Causal attention is top-left aligned (query i sees keys 0..i, as torch.ones(L, S).tril()): blocks of keys
@@ -23,6 +24,34 @@ namespace DeepSharp.Kernels;
 /// </summary>
 internal static unsafe class FlashAttention
 {
+    /// <summary>
+    /// Dropout on the attention weights, reproducible in backward: weight (row i, key j) of slice b is kept when the
+    /// generator's uniform number at counter Base + (b L + i) S + j is at least P (kept weights are scaled by
+    /// 1/(1 - P)). These are the counters and the comparison of <c>Functional.Dropout(weights)</c> on the composed
+    /// [.., L, S] weights drawn from the same generator state, so both paths drop the same weights.
+    /// </summary>
+    internal readonly record struct Dropout(bool Active, ulong Seed, long Base, double P)
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public bool Keep<T>(long counter) where T : unmanaged
+        {
+            ulong bits = CounterRandom.Bits(Seed, Base + counter);
+            return typeof(T) == typeof(float) ? CounterRandom.Single(bits) >= (float)P : CounterRandom.Double(bits) >= P;
+        }
+
+        /// <summary>tile[r, c] (rows of w) times the keep mask and 1/(1 - P), for rows i0.. and keys j0.. of a slice.</summary>
+        public void Apply<T>(T* tile, int rows, int w, long slice, int l, int s, int i0, int j0) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            T scale = typeof(T) == typeof(float) ? T.CreateTruncating((float)(1 / (1 - P))) : T.CreateTruncating(1 / (1 - P));
+            for (int r = 0; r < rows; r++)
+            {
+                long c0 = (slice * l + i0 + r) * s + j0;
+                T* row = tile + (long)r * w;
+                for (int c = 0; c < w; c++) row[c] = Keep<T>(c0 + c) ? row[c] * scale : T.Zero;
+            }
+        }
+    }
+
     /// <summary>
     /// Query rows per forward block and keys per tile. A [Br, Bc] score tile plus a [Bc, D] key and value tile
     /// stay in L2; Bc is the larger so that the running rescale of O happens rarely.
@@ -47,7 +76,7 @@ internal static unsafe class FlashAttention
     /// o [bh, l, dv] = softmax(scale q k^T [+ causal mask]) v and lse [bh, l] = the log of each row's softmax
     /// denominator (with the max added back). q [bh, l, d], k [bh, s, d], v [bh, s, dv], all contiguous; s &gt;= 1.
     /// </summary>
-    public static void Forward<T>(T* q, T* k, T* v, T* o, T* lse, int bh, int l, int s, int d, int dv, T scale, bool causal)
+    public static void Forward<T>(T* q, T* k, T* v, T* o, T* lse, int bh, int l, int s, int d, int dv, T scale, bool causal, Dropout dropout = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (bh == 0 || l == 0) return;
@@ -58,7 +87,7 @@ internal static unsafe class FlashAttention
         var task = new ForwardTask<T>
         {
             Q = q, K = k, V = v, O = o, Lse = lse, L = l, S = s, D = d, Dv = dv, Scale = scale, Causal = causal,
-            Br = br, Bc = bc, QueryBlocks = blocks,
+            Br = br, Bc = bc, QueryBlocks = blocks, Drop = dropout,
         };
         Run(bh * blocks, task, (long)bh * l * s * (d + dv) / (causal ? 2 : 1));
     }
@@ -68,7 +97,7 @@ internal static unsafe class FlashAttention
     /// saved q, k, v, o, lse and the output gradient g [bh, l, dv].
     /// </summary>
     public static void Backward<T>(T* q, T* k, T* v, T* o, T* lse, T* g, T* dq, T* dk, T* dvOut,
-        int bh, int l, int s, int d, int dv, T scale, bool causal) where T : unmanaged, IFloatingPointIeee754<T>
+        int bh, int l, int s, int d, int dv, T scale, bool causal, Dropout dropout = default) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (bh == 0) return;
         new Span<T>(dq, bh * l * d).Clear();
@@ -78,7 +107,7 @@ internal static unsafe class FlashAttention
         var task = new BackwardTask<T>
         {
             Q = q, K = k, V = v, O = o, Lse = lse, G = g, DQ = dq, DK = dk, DV = dvOut,
-            L = l, S = s, D = d, Dv = dv, Scale = scale, Causal = causal,
+            L = l, S = s, D = d, Dv = dv, Scale = scale, Causal = causal, Drop = dropout,
             Br = Math.Min(64, l), Bc = Math.Min(BackwardKeys, s),
         };
         Run(bh, task, 2L * bh * l * s * (d + dv) / (causal ? 2 : 1));
@@ -101,6 +130,7 @@ internal static unsafe class FlashAttention
         public int L, S, D, Dv, Br, Bc, QueryBlocks;
         public T Scale;
         public bool Causal;
+        public Dropout Drop;
 
         public void Run(int index)
         {
@@ -141,6 +171,8 @@ internal static unsafe class FlashAttention
                             TensorPrimitives.Multiply(orow, alpha, orow);
                         }
                     }
+                    // the running sum l counts every weight; dropout acts on what multiplies v (as on the composed weights)
+                    if (Drop.Active) Drop.Apply(p, br, w, slice, L, S, i0, j0);
                     // o += p v_j  [br, dv]
                     Gemm.RunUnchecked(false, false, br, Dv, w, T.One, p, w, v + (long)j0 * Dv, Dv, T.One, o, Dv, 1);
                 }
@@ -161,6 +193,7 @@ internal static unsafe class FlashAttention
         public int L, S, D, Dv, Br, Bc;
         public T Scale;
         public bool Causal;
+        public Dropout Drop;
 
         public void Run(int slice)
         {
@@ -195,16 +228,18 @@ internal static unsafe class FlashAttention
                             row[n..].Fill(T.NegativeInfinity);
                         }
                         TensorPrimitives.Exp(new ReadOnlySpan<T>(p, h * w), new Span<T>(p, h * w)); // one call for the tile
-                        // dV_j += P^T dO_i
-                        Gemm.RunUnchecked(true, false, w, Dv, h, T.One, p, w, gi, Dv, T.One, dvj, Dv, 1);
-                        // dP = dO_i v_j^T, then dS = P * (dP - D_i) in place
+                        // dP = dO_i v_j^T (through the dropout mask Z: dP = (dO v^T) Z), then dS = P * (dP - D_i) in place
                         Gemm.RunUnchecked(false, true, h, w, Dv, T.One, gi, Dv, vj, Dv, T.Zero, dp, w, 1);
+                        if (Drop.Active) Drop.Apply(dp, h, w, slice, L, S, i0, j0);
                         for (int r = 0; r < h; r++)
                         {
                             var dsRow = new Span<T>(dp + r * w, w);
                             TensorPrimitives.Subtract(dsRow, rowDot[i0 + r], dsRow);
                         }
                         TensorPrimitives.Multiply(new ReadOnlySpan<T>(dp, h * w), new ReadOnlySpan<T>(p, h * w), new Span<T>(dp, h * w));
+                        // dV_j += (P Z)^T dO_i
+                        if (Drop.Active) Drop.Apply(p, h, w, slice, L, S, i0, j0);
+                        Gemm.RunUnchecked(true, false, w, Dv, h, T.One, p, w, gi, Dv, T.One, dvj, Dv, 1);
                         // dQ_i += scale dS k_j;  dK_j += scale dS^T q_i
                         Gemm.RunUnchecked(false, false, h, D, w, Scale, dp, w, kj, D, T.One, dq + (long)i0 * D, D, 1);
                         Gemm.RunUnchecked(true, false, w, D, h, Scale, dp, w, qi, D, T.One, dkj, D, 1);
@@ -214,4 +249,26 @@ internal static unsafe class FlashAttention
             System.Buffers.ArrayPool<T>.Shared.Return(scratch);
         }
     }
+}
+
+/// <summary>
+/// The library's counter-based random numbers (SplitMix64 finaliser over seed and counter): any element of a stream
+/// can be computed on its own, in any order, on any thread. <c>Generator</c> draws through it.
+/// </summary>
+internal static class CounterRandom
+{
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static ulong Bits(ulong seed, long counter)
+    {
+        ulong z = seed * 0xD1B54A32D192ED03UL + (ulong)counter * 0x9E3779B97F4A7C15UL + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Uniform in [0, 1) with 24 random bits (exactly representable as float).</summary>
+    public static float Single(ulong bits) => (bits >> 40) * (1.0f / (1 << 24));
+
+    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
+    public static double Double(ulong bits) => (bits >> 11) * (1.0 / (1UL << 53));
 }
