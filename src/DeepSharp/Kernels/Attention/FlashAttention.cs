@@ -42,7 +42,7 @@ internal static unsafe class FlashAttention
         /// <summary>tile[r, c] (rows of w) times the keep mask and 1/(1 - P), for rows i0.. and keys j0.. of a slice.</summary>
         public void Apply<T>(T* tile, int rows, int w, long slice, int l, int s, int i0, int j0) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            T scale = typeof(T) == typeof(float) ? T.CreateTruncating((float)(1 / (1 - P))) : T.CreateTruncating(1 / (1 - P));
+            T scale = Scale<T>();
             for (int r = 0; r < rows; r++)
             {
                 long c0 = (slice * l + i0 + r) * s + j0;
@@ -50,6 +50,22 @@ internal static unsafe class FlashAttention
                 for (int c = 0; c < w; c++) row[c] = Keep<T>(c0 + c) ? row[c] * scale : T.Zero;
             }
         }
+
+        /// <summary>The mask itself (1/(1 - P) where kept, 0 where dropped) into mask[rows, w].</summary>
+        public void Fill<T>(T* mask, int rows, int w, long slice, int l, int s, int i0, int j0) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            T scale = Scale<T>();
+            for (int r = 0; r < rows; r++)
+            {
+                long c0 = (slice * l + i0 + r) * s + j0;
+                T* row = mask + (long)r * w;
+                for (int c = 0; c < w; c++) row[c] = Keep<T>(c0 + c) ? scale : T.Zero;
+            }
+        }
+
+        // As Functional.Dropout: the scale rounded to the element type.
+        private T Scale<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            typeof(T) == typeof(float) ? T.CreateTruncating((float)(1 / (1 - P))) : T.CreateTruncating(1 / (1 - P));
     }
 
     /// <summary>
@@ -201,10 +217,11 @@ internal static unsafe class FlashAttention
             T* o = O + (long)slice * L * Dv, g = G + (long)slice * L * Dv, lse = Lse + (long)slice * L;
             T* dq = DQ + (long)slice * L * D, dk = DK + (long)slice * S * D, dv = DV + (long)slice * S * Dv;
             int br = Br, bc = Bc;
-            T[] scratch = System.Buffers.ArrayPool<T>.Shared.Rent(2 * br * bc + L);
+            int tiles = Drop.Active ? 3 : 2;
+            T[] scratch = System.Buffers.ArrayPool<T>.Shared.Rent(tiles * br * bc + L);
             fixed (T* s0 = scratch)
             {
-                T* p = s0, dp = s0 + br * bc, rowDot = dp + br * bc;
+                T* p = s0, dp = s0 + br * bc, rowDot = s0 + tiles * br * bc, z = dp + br * bc; // z: the dropout mask tile
                 // D_i = rowsum(dO_i * O_i) = sum_j P_ij dP_ij
                 for (int i = 0; i < L; i++)
                     rowDot[i] = TensorPrimitives.Dot(new ReadOnlySpan<T>(g + (long)i * Dv, Dv), new ReadOnlySpan<T>(o + (long)i * Dv, Dv));
@@ -230,7 +247,11 @@ internal static unsafe class FlashAttention
                         TensorPrimitives.Exp(new ReadOnlySpan<T>(p, h * w), new Span<T>(p, h * w)); // one call for the tile
                         // dP = dO_i v_j^T (through the dropout mask Z: dP = (dO v^T) Z), then dS = P * (dP - D_i) in place
                         Gemm.RunUnchecked(false, true, h, w, Dv, T.One, gi, Dv, vj, Dv, T.Zero, dp, w, 1);
-                        if (Drop.Active) Drop.Apply(dp, h, w, slice, L, S, i0, j0);
+                        if (Drop.Active)
+                        {
+                            Drop.Fill(z, h, w, slice, L, S, i0, j0);
+                            TensorPrimitives.Multiply(new ReadOnlySpan<T>(dp, h * w), new ReadOnlySpan<T>(z, h * w), new Span<T>(dp, h * w));
+                        }
                         for (int r = 0; r < h; r++)
                         {
                             var dsRow = new Span<T>(dp + r * w, w);
@@ -238,7 +259,7 @@ internal static unsafe class FlashAttention
                         }
                         TensorPrimitives.Multiply(new ReadOnlySpan<T>(dp, h * w), new ReadOnlySpan<T>(p, h * w), new Span<T>(dp, h * w));
                         // dV_j += (P Z)^T dO_i
-                        if (Drop.Active) Drop.Apply(p, h, w, slice, L, S, i0, j0);
+                        if (Drop.Active) TensorPrimitives.Multiply(new ReadOnlySpan<T>(p, h * w), new ReadOnlySpan<T>(z, h * w), new Span<T>(p, h * w));
                         Gemm.RunUnchecked(true, false, w, Dv, h, T.One, p, w, gi, Dv, T.One, dvj, Dv, 1);
                         // dQ_i += scale dS k_j;  dK_j += scale dS^T q_i
                         Gemm.RunUnchecked(false, false, h, D, w, Scale, dp, w, kj, D, T.One, dq + (long)i0 * D, D, 1);
