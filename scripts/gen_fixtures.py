@@ -145,6 +145,12 @@ def apply_op(op, args, xs):
         return torch.cumprod(a, dim=args["dim"])
     if op == "norm":
         return torch.norm(a, p=args["p"], dim=args.get("dim"), keepdim=kd)
+    if op == "scaled_dot_product_attention":
+        # torch 1.13 has the private form (torch >= 2.0: F.scaled_dot_product_attention, same semantics);
+        # is_causal masks top-left aligned (torch.ones(L, S).tril()).
+        if hasattr(F, "scaled_dot_product_attention"):
+            return F.scaled_dot_product_attention(xs[0], xs[1], xs[2], is_causal=args["is_causal"])
+        return F._scaled_dot_product_attention(xs[0], xs[1], xs[2], None, 0.0, False, args["is_causal"])[0]
     if op == "softmax":
         return torch.softmax(a, dim=args["dim"])
     if op == "log_softmax":
@@ -1099,6 +1105,21 @@ def conv_cases():
     case("pad/last_only", "pad", {"pads": [3, 0]}, lambda g: [g.U([2, 2])])
 
 
+def attention_cases():
+    # q [..., L, E], k [..., S, E], v [..., S, Ev]; float32 values and gradients of the fused attention
+    shapes = [
+        ("causal_b2_h3_t7_d5", True, [2, 3, 7, 5], [2, 3, 7, 5], [2, 3, 7, 5]),
+        ("causal_t33_d17", True, [1, 2, 33, 17], [1, 2, 33, 17], [1, 2, 33, 17]),
+        ("causal_l3_s6_top_left", True, [2, 3, 4], [2, 6, 4], [2, 6, 3]),
+        ("causal_t1", True, [2, 1, 1, 4], [2, 1, 1, 4], [2, 1, 1, 4]),
+        ("full_l1_s9_decode", False, [2, 2, 1, 8], [2, 2, 9, 8], [2, 2, 9, 8]),
+        ("full_l5_s3", False, [3, 5, 2], [3, 3, 2], [3, 3, 6]),
+    ]
+    for name, causal, qs, ks, vs in shapes:
+        case(f"scaled_dot_product_attention/{name}", "scaled_dot_product_attention", {"is_causal": causal},
+             lambda g, qs=qs, ks=ks, vs=vs: [g.U(qs), g.U(ks), g.U(vs)])
+
+
 def build():
     recurrent_cases()
     conv_cases()
@@ -1111,6 +1132,7 @@ def build():
     join_cases()
     indexing_cases()
     comparison_cases()
+    attention_cases()
 
 
 def write_validated(path, gradcheck=True):

@@ -17,6 +17,7 @@ IWorkload[] all =
     .. InferenceWorkloads.Create(),
     .. SequenceWorkloads.Create(),
     .. InsightWorkloads.Create(),
+    .. TransformerWorkloads.Create(),
 ];
 
 var names = new List<string>();

@@ -172,6 +172,56 @@ public static class Normalization
             }
     }
 
+    /// <summary>
+    /// Layer norm of contiguous rows of length n: y = (x - mean) invStd gamma + beta, gamma and beta per column
+    /// (pass empty spans for none).
+    /// </summary>
+    public static void LayerNormForward<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int n, ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd,
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.Slice(r * n, n);
+            var yr = y.Slice(r * n, n);
+            TensorPrimitives.Subtract(xr, T.CreateTruncating(mean[r]), yr);
+            TensorPrimitives.Multiply(yr, T.CreateTruncating(invStd[r]), yr);
+            if (!gamma.IsEmpty) TensorPrimitives.Multiply(yr, gamma, yr);
+            if (!beta.IsEmpty) TensorPrimitives.Add(yr, beta, yr);
+        }
+    }
+
+    /// <summary>
+    /// Gradients of <see cref="LayerNormForward{T}"/>: dx = invStd (gh - mean(gh) - xhat mean(gh xhat)) with
+    /// gh = g gamma, accumulated in double; dGamma += sum over rows of g xhat and dBeta += sum of g when given.
+    /// </summary>
+    public static void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> dx, int rows, int n, ReadOnlySpan<double> mean,
+        ReadOnlySpan<double> invStd, ReadOnlySpan<double> gamma, Span<double> dGamma, Span<double> dBeta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xhat = new double[n];
+        var gh = new double[n];
+        bool affine = !gamma.IsEmpty, wantGamma = !dGamma.IsEmpty, wantBeta = !dBeta.IsEmpty;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.Slice(r * n, n);
+            var gr = g.Slice(r * n, n);
+            double m = mean[r], s = invStd[r], sumGh = 0, sumGhX = 0;
+            for (int j = 0; j < n; j++)
+            {
+                double xh = (double.CreateTruncating(xr[j]) - m) * s, gj = double.CreateTruncating(gr[j]);
+                double ghj = affine ? gj * gamma[j] : gj;
+                xhat[j] = xh;
+                gh[j] = ghj;
+                sumGh += ghj;
+                sumGhX += ghj * xh;
+                if (wantGamma) dGamma[j] += gj * xh;
+                if (wantBeta) dBeta[j] += gj;
+            }
+            double meanGh = sumGh / n, meanGhX = sumGhX / n;
+            var dr = dx.Slice(r * n, n);
+            for (int j = 0; j < n; j++) dr[j] = T.CreateTruncating(s * (gh[j] - meanGh - xhat[j] * meanGhX));
+        }
+    }
+
     /// <summary>Mean and 1/sqrt(biased variance + eps) of each contiguous row.</summary>
     public static void RowStats<T>(ReadOnlySpan<T> x, int rows, int length, double eps, Span<double> mean, Span<double> invStd)
         where T : unmanaged, INumber<T>

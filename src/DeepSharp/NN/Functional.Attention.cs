@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 // Attention as compositions of differentiable ops (matmul, softmax, masks): scaled dot-product attention
@@ -31,7 +33,33 @@ public static partial class Functional
         if (isCausal && attnMask is not null) throw new ArgumentException($"{op}: pass either attnMask or isCausal, not both");
         if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ArgumentException($"{op}: dropout probability has to be between 0 and 1, got {dropoutP}");
 
-        var q = query.Mul(scale ?? 1 / Math.Sqrt(e));
+        double factor = scale ?? 1 / Math.Sqrt(e);
+        if (CanFuse(query, key, value, attnMask, dropoutP))
+        {
+            // Fused (FlashAttention) path: the [L, S] weights are never formed unless a caller reads Weights; then
+            // they are computed from query and key by the composition, recorded for autograd as the call would have
+            // been (so a loss on the weights still reaches q and k). Explicit masks, dropout of 1, broadcast leading
+            // dims and empty inputs take the composed path below.
+            // Dropout draws the composed path's counters from the generator, so both paths drop the same weights.
+            int slices = 1;
+            for (int i = 0; i < query.Rank - 2; i++) slices *= query.ShapeArray[i];
+            var dropout = default(FlashAttention.Dropout);
+            if (dropoutP > 0)
+            {
+                var gen = generator ?? Generator.Default;
+                dropout = new FlashAttention.Dropout(true, gen.Seed, gen.Reserve((long)slices * l * s), dropoutP);
+            }
+            var output = Tensor.FusedAttention(query, key, value, isCausal, factor, dropout);
+            bool record = Autograd.IsGradEnabled;
+            return new AttentionOutput(output, () =>
+            {
+                using var _ = Autograd.SetGradEnabled(record);
+                var weights = Weights(query, key, factor, isCausal ? AdditiveMask(op, CausalMask(l, s), query.DType, allowedWhereTrue: true) : null);
+                return dropout.Active ? weights * DropoutMask(weights, dropout) : weights;
+            });
+        }
+
+        var q = query.Mul(factor);
         var scores = q.MatMul(key.Transpose(-2, -1)); // [..., L, S]
         var additive = isCausal ? AdditiveMask(op, CausalMask(l, s), query.DType, allowedWhereTrue: true)
             : attnMask is null ? null : AdditiveMask(op, attnMask, query.DType, allowedWhereTrue: true);
@@ -39,6 +67,41 @@ public static partial class Functional
         var weights = scores.Softmax(-1);
         if (dropoutP > 0) weights = Dropout(weights, dropoutP, true, generator);
         return new AttentionOutput(weights.MatMul(value), weights);
+    }
+
+    /// <summary>The fused op's dropout mask for weights [..., L, S]: 1/(1 - p) where kept, 0 where dropped.</summary>
+    private static Tensor DropoutMask(Tensor weights, FlashAttention.Dropout dropout)
+    {
+        var mask = Tensor.Ones((int[])weights.ShapeArray.Clone(), weights.DType);
+        int l = weights.Size(-2), s = weights.Size(-1);
+        unsafe
+        {
+            if (mask.DType == DType.Float32)
+                fixed (float* m = mask.Span<float>()) dropout.Apply(m, mask.Numel / Math.Max(s, 1), s, 0, l, s, 0, 0);
+            else
+                fixed (double* m = mask.Span<double>()) dropout.Apply(m, mask.Numel / Math.Max(s, 1), s, 0, l, s, 0, 0);
+        }
+        return mask;
+    }
+
+    private static Tensor Weights(Tensor query, Tensor key, double scale, Tensor? additive)
+    {
+        var scores = query.Mul(scale).MatMul(key.Transpose(-2, -1));
+        return (additive is null ? scores : scores + additive).Softmax(-1);
+    }
+
+    /// <summary>
+    /// Whether the fused kernel handles these arguments: no explicit mask, dropout below 1, float32 or float64
+    /// alike, the same leading (batch, head) dims, at least one key and a non-empty embedding.
+    /// </summary>
+    private static bool CanFuse(Tensor q, Tensor k, Tensor v, Tensor? attnMask, double dropoutP)
+    {
+        if (attnMask is not null || dropoutP >= 1) return false;
+        if (q.DType is not (DType.Float32 or DType.Float64) || k.DType != q.DType || v.DType != q.DType) return false;
+        if (k.Rank != q.Rank || v.Rank != q.Rank) return false;
+        for (int i = 0; i < q.Rank - 2; i++)
+            if (k.ShapeArray[i] != q.ShapeArray[i] || v.ShapeArray[i] != q.ShapeArray[i]) return false;
+        return k.ShapeArray[^2] > 0 && q.ShapeArray[^1] > 0;
     }
 
     /// <summary>[L, S] bool, true where key j &lt;= query i (torch.ones(L, S).tril()).</summary>

@@ -39,19 +39,13 @@ public sealed class Generator
     internal long Reserve(long count) => Interlocked.Add(ref _offset, count) - count;
 
     /// <summary>The 64 random bits at a counter position (SplitMix64 finaliser over seed and counter).</summary>
-    internal ulong Bits(long counter)
-    {
-        ulong z = Seed * 0xD1B54A32D192ED03UL + (ulong)counter * 0x9E3779B97F4A7C15UL + 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    internal ulong Bits(long counter) => Kernels.CounterRandom.Bits(Seed, counter);
 
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
-    internal double UniformDouble(long counter) => (Bits(counter) >> 11) * (1.0 / (1UL << 53));
+    internal double UniformDouble(long counter) => Kernels.CounterRandom.Double(Bits(counter));
 
     /// <summary>Uniform in [0, 1) with 24 random bits (exactly representable as float).</summary>
-    internal float UniformSingle(long counter) => (Bits(counter) >> 40) * (1.0f / (1 << 24));
+    internal float UniformSingle(long counter) => Kernels.CounterRandom.Single(Bits(counter));
 
     internal void FillUniform(Span<float> dst, double low, double high)
     {

@@ -96,6 +96,7 @@ internal static class OpRegistry
         ["cumsum"] = (x, a) => x[0].Cumsum(a.Int("dim")),
         ["cumprod"] = (x, a) => x[0].Cumprod(a.Int("dim")),
         ["norm"] = (x, a) => x[0].Norm(a.Double("p", 2), a.IntsOrNull("dim"), a.Bool("keepdim")),
+        ["scaled_dot_product_attention"] = (x, a) => DeepSharp.NN.Functional.ScaledDotProductAttention(x[0], x[1], x[2], isCausal: a.Bool("is_causal")).Output,
         ["softmax"] = (x, a) => x[0].Softmax(a.Int("dim")),
         ["log_softmax"] = (x, a) => x[0].LogSoftmax(a.Int("dim")),
         // products

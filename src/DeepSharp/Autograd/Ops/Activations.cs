@@ -50,6 +50,26 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Gelu(string approximate = "none")
     {
+        if (approximate is not ("none" or "tanh"))
+            throw new ArgumentException($"gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"");
+        if (DType == DType.Float32)
+        {
+            // float32: vector kernels (Kernels/Elementwise/Gelu.cs); float64 below stays exact.
+            bool tanh = approximate == "tanh";
+            var xc = ContiguousData();
+            var y = EmptyLike(this);
+            GeluKernels.Forward(xc.ReadSpan<float>(), y.Span<float>(), tanh);
+            KeepAlive(xc);
+            return Record(y, "GeluBackward", true, false, (g, x, _) =>
+            {
+                var gc = g.ContiguousData();
+                var xs = x!.ContiguousData();
+                var dx = EmptyLike(xs);
+                GeluKernels.Backward(gc.ReadSpan<float>(), xs.ReadSpan<float>(), dx.Span<float>(), tanh);
+                KeepAlive(g, gc, x, xs);
+                return dx;
+            });
+        }
         switch (approximate)
         {
             case "none":

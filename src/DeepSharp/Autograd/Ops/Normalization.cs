@@ -170,17 +170,35 @@ public sealed partial class Tensor
         var invStd = new double[rows];
         if (x.DType == DType.Float32) Normalization.RowStats(x.ReadSpan<float>(), rows, length, eps, mean, invStd);
         else Normalization.RowStats(x.ReadSpan<double>(), rows, length, eps, mean, invStd);
-        var gamma = weight?.Reshape(-1).ToDoubleArray();
-        var beta = bias?.Reshape(-1).ToDoubleArray();
-        var xs = x.ToDoubleArray();
-        var ys = new double[xs.Length];
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < length; j++)
-            {
-                int i = r * length + j, a = affineIndex(r, j);
-                ys[i] = (xs[i] - mean[r]) * invStd[r] * (gamma?[a] ?? 1) + (beta?[a] ?? 0);
-            }
-        var y = From(ys, input.ShapeArray).To(input.DType);
+        Tensor y;
+        if (op == "layer_norm")
+        {
+            // Affine parameters per column: span kernels in the input's dtype.
+            var w = weight?.ContiguousData();
+            var b = bias?.ContiguousData();
+            y = EmptyLike(x);
+            if (x.DType == DType.Float32)
+                Normalization.LayerNormForward(x.ReadSpan<float>(), y.Span<float>(), rows, length, mean, invStd,
+                    w is null ? default : w.ReadSpan<float>(), b is null ? default : b.ReadSpan<float>());
+            else
+                Normalization.LayerNormForward(x.ReadSpan<double>(), y.Span<double>(), rows, length, mean, invStd,
+                    w is null ? default : w.ReadSpan<double>(), b is null ? default : b.ReadSpan<double>());
+            KeepAlive(x, w, b);
+        }
+        else
+        {
+            var gamma = weight?.Reshape(-1).ToDoubleArray();
+            var beta = bias?.Reshape(-1).ToDoubleArray();
+            var xs = x.ToDoubleArray();
+            var ys = new double[xs.Length];
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < length; j++)
+                {
+                    int i = r * length + j, a = affineIndex(r, j);
+                    ys[i] = (xs[i] - mean[r]) * invStd[r] * (gamma?[a] ?? 1) + (beta?[a] ?? 0);
+                }
+            y = From(ys, input.ShapeArray).To(input.DType);
+        }
         var inputs = new List<Tensor> { input };
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
@@ -202,6 +220,7 @@ public sealed partial class Tensor
         protected internal override Tensor?[] Backward(Tensor grad)
         {
             var x = _x.Unpack(this);
+            if (op == "layer_norm") return LayerNormBackward(x, grad);
             var xs = x.ToDoubleArray();
             var gs = grad.ToDoubleArray();
             var dx = new double[xs.Length];
@@ -249,6 +268,26 @@ public sealed partial class Tensor
                 }
                 grads[next] = From(dBeta, inputs[next].ShapeArray).To(x.DType);
             }
+            return grads;
+        }
+
+        /// <summary>Layer norm (affine index = column): the span kernel in the input's dtype.</summary>
+        private Tensor?[] LayerNormBackward(Tensor x, Tensor grad)
+        {
+            var g = grad.ContiguousData();
+            var dx = EmptyLike(x);
+            var dGamma = _gamma is not null && NeedsGrad(1) ? new double[length] : null;
+            int biasInput = _gamma is not null ? 2 : 1;
+            var dBeta = hasBias && NeedsGrad(biasInput) ? new double[length] : null;
+            if (x.DType == DType.Float32)
+                Normalization.LayerNormBackward(x.ReadSpan<float>(), g.ReadSpan<float>(), dx.Span<float>(), rows, length, mean, invStd, _gamma, dGamma, dBeta);
+            else
+                Normalization.LayerNormBackward(x.ReadSpan<double>(), g.ReadSpan<double>(), dx.Span<double>(), rows, length, mean, invStd, _gamma, dGamma, dBeta);
+            KeepAlive(x, g, grad);
+            var grads = new Tensor?[Next.Length];
+            if (NeedsGrad(0)) grads[0] = dx;
+            if (dGamma is not null) grads[1] = From(dGamma, _affineShape!).To(x.DType);
+            if (dBeta is not null) grads[biasInput] = From(dBeta, inputs[biasInput].ShapeArray).To(x.DType);
             return grads;
         }
 

@@ -61,6 +61,12 @@ internal interface ISimd<TV, T> where T : unmanaged
 
     /// <summary>The sum of the lanes.</summary>
     static abstract T Sum(TV a);
+
+    /// <summary>
+    /// 2^n for lanes holding whole numbers n in the normal exponent range (float [-126, 127], double
+    /// [-1022, 1023]), built from the exponent bits: the scaling step of exp.
+    /// </summary>
+    static abstract TV Pow2(TV n);
 }
 
 /// <summary>Whether FMA is fused on this CPU: one answer for every width.</summary>
@@ -190,6 +196,16 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T> where T : un
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> a) => Vector512.Sum(a);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Pow2(Vector512<T> n)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.ShiftLeft(Vector512.ConvertToInt32(n.AsSingle()) + Vector512.Create(127), 23).As<int, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.ShiftLeft(Vector512.ConvertToInt64(n.AsDouble()) + Vector512.Create(1023L), 52).As<long, T>();
+        throw new NotSupportedException("Pow2 is defined for float and double");
+    }
 }
 
 internal readonly unsafe struct Simd256<T> : ISimd<Vector256<T>, T> where T : unmanaged, INumber<T>
@@ -288,6 +304,16 @@ internal readonly unsafe struct Simd256<T> : ISimd<Vector256<T>, T> where T : un
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> a) => Vector256.Sum(a);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Pow2(Vector256<T> n)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.ShiftLeft(Vector256.ConvertToInt32(n.AsSingle()) + Vector256.Create(127), 23).As<int, T>();
+        if (typeof(T) == typeof(double))
+            return Vector256.ShiftLeft(Vector256.ConvertToInt64(n.AsDouble()) + Vector256.Create(1023L), 52).As<long, T>();
+        throw new NotSupportedException("Pow2 is defined for float and double");
+    }
 }
 
 /// <summary>128-bit registers: SSE on x64 without AVX2, and NEON (AdvSimd) on every ARM64 CPU.</summary>
@@ -385,6 +411,16 @@ internal readonly unsafe struct Simd128<T> : ISimd<Vector128<T>, T> where T : un
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector128<T> a) => Vector128.Sum(a);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Pow2(Vector128<T> n)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector128.ShiftLeft(Vector128.ConvertToInt32(n.AsSingle()) + Vector128.Create(127), 23).As<int, T>();
+        if (typeof(T) == typeof(double))
+            return Vector128.ShiftLeft(Vector128.ConvertToInt64(n.AsDouble()) + Vector128.Create(1023L), 52).As<long, T>();
+        throw new NotSupportedException("Pow2 is defined for float and double");
+    }
 }
 
 /// <summary>One element: the scalar tail, and the whole loop where SIMD is unavailable.</summary>
@@ -473,6 +509,16 @@ internal readonly unsafe struct Simd1<T> : ISimd<T, T> where T : unmanaged, INum
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T a) => a;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Pow2(T n)
+    {
+        if (typeof(T) == typeof(float))
+            return Unsafe.BitCast<int, T>(((int)Unsafe.BitCast<T, float>(n) + 127) << 23);
+        if (typeof(T) == typeof(double))
+            return Unsafe.BitCast<long, T>(((long)Unsafe.BitCast<T, double>(n) + 1023) << 52);
+        throw new NotSupportedException("Pow2 is defined for float and double");
+    }
 }
 
 /// <summary>Lane-by-lane partial loads and stores, for CPUs and element types without masked moves.</summary>

@@ -10,6 +10,34 @@ namespace DeepSharp.NN;
 /// </summary>
 public sealed record AttentionOutput(Tensor Output, Tensor? Weights) : ITuple
 {
+    private Tensor? _weights = Weights;
+    private Func<Tensor>? _computeWeights;
+
+    /// <summary>
+    /// Weights computed on first read (the fused scaled dot-product attention never forms them): the function runs
+    /// once.
+    /// </summary>
+    internal AttentionOutput(Tensor output, Func<Tensor> computeWeights) : this(output, (Tensor?)null) => _computeWeights = computeWeights;
+
+    /// <summary>The attention weights; for the fused scaled dot-product attention computed on first read (from the query and key as they are then).</summary>
+    public Tensor? Weights
+    {
+        get
+        {
+            if (_computeWeights is { } compute)
+            {
+                _weights = compute();
+                _computeWeights = null;
+            }
+            return _weights;
+        }
+        init
+        {
+            _weights = value;
+            _computeWeights = null;
+        }
+    }
+
     int ITuple.Length => 2;
 
     object? ITuple.this[int index] => index switch
