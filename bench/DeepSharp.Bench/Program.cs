@@ -16,6 +16,7 @@ IWorkload[] all =
     .. TrainingWorkloads.Create(),
     .. InferenceWorkloads.Create(),
     .. SequenceWorkloads.Create(),
+    .. GptWorkloads.Create(),
     .. InsightWorkloads.Create(),
     .. TransformerWorkloads.Create(),
 ];

@@ -1,6 +1,7 @@
 // Peer baseline for .NET users: TorchSharp 0.107 over LibTorch 2.10 (CPU: MKL GEMM, oneDNN convolutions),
 // the same named workloads and definitions as scripts/peer_torch.py and DeepSharp's bench. A copy of
-// ../shared/bench/torchsharp with two workloads added: mlp_b1_samples_per_s and infer_varying_batch_peak_rss_mb.
+// ../shared/bench/torchsharp with workloads added: mlp_b1_samples_per_s, infer_varying_batch_peak_rss_mb,
+// gpt_train_tokens_per_s and gpt_generate_tokens_per_s.
 // Usage (from the project root): bench/TorchSharpPeer/run.sh THREADS data/fashion-mnist [NAME ...]
 // Prints one JSON object, workload name -> figure (higher is better except *_us), as its last line.
 using System.Diagnostics;
@@ -108,6 +109,34 @@ if (Want("charlstm_b32_t64_h256_tokens_per_s"))
     res.Add(("charlstm_b32_t64_h256_tokens_per_s", 32 * 64 / Time(LStep, 20)));
 }
 
+// GPT (issue #18), as bench/DeepSharp.Bench/Workloads/GptWorkloads.cs: 4 layers, 4 heads, width 128, context 128,
+// vocabulary 65, tied lm_head; train on one fixed batch 16 x 128 with AdamW (lr 1e-3, betas 0.9/0.95, weight decay 0.1:
+// on every parameter here, as TorchSharp's flat parameter list takes it; the cost is the same) and clipping at 1.0;
+// generate 100 greedy tokens after a 16-token prompt with a per-layer KV cache (keys and values concatenated).
+if (Want("gpt_train_tokens_per_s"))
+{
+    var gpt = new Gpt(65, 4, 4, 128, 128);
+    var gopt = optim.AdamW(gpt.parameters(), 1e-3, 0.9, 0.95, 1e-8, 0.1);
+    var tok = randint(0, 65, new long[] { 16, 129 });
+    void GStep()
+    {
+        using var d = NewDisposeScope();
+        var logits = gpt.forward(tok.narrow(1, 0, 128));
+        var loss = functional.cross_entropy(logits.reshape(-1, 65), tok.narrow(1, 1, 128).reshape(-1));
+        gopt.zero_grad(); loss.backward();
+        torch.nn.utils.clip_grad_norm_(gpt.parameters(), 1.0); gopt.step();
+    }
+    res.Add(("gpt_train_tokens_per_s", 16 * 128 / Time(GStep, 10, 2)));
+}
+if (Want("gpt_generate_tokens_per_s"))
+{
+    var gpt = new Gpt(65, 4, 4, 128, 128);
+    gpt.eval();
+    var prompt = tensor(Enumerable.Range(0, 16).Select(i => (long)(i * 7 % 65)).ToArray(), new long[] { 1, 16 });
+    using var ng = no_grad();
+    res.Add(("gpt_generate_tokens_per_s", 100 / Time(() => { using var d = NewDisposeScope(); gpt.Generate(prompt, 100); }, 1, 1)));
+}
+
 // Inference latency (eval mode, no grad) at batch 1 and 64: NAME_infer_bB_us.
 // Repetitions (batch 1, batch 64) keep each workload to a few seconds.
 foreach (var (name, make, shape, reps) in new (string, Func<Module<TorchTensor, TorchTensor>>, long[], (int B1, int B64))[] {
@@ -148,6 +177,92 @@ foreach (var (name, value) in res) sb.Append(CultureInfo.InvariantCulture, $"\"{
 string cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?" : "?";
 sb.Append(CultureInfo.InvariantCulture, $"\"threads\": {threads}, \"cpu\": \"{cpu.Replace("\"", "'", StringComparison.Ordinal)}\"}}");
 Console.WriteLine(sb.ToString());
+
+/// <summary>nanoGPT's GPT: token + position embeddings, pre-LayerNorm blocks, final LayerNorm, lm_head tied to wte.</summary>
+sealed class Gpt : Module<TorchTensor, TorchTensor>
+{
+    private readonly TorchSharp.Modules.Embedding wte, wpe;
+    private readonly TorchSharp.Modules.ModuleList<GptBlock> h = new();
+    private readonly Module<TorchTensor, TorchTensor> ln_f;
+    private readonly long context;
+
+    public Gpt(long vocab, int layers, long heads, long width, long context) : base("GPT")
+    {
+        this.context = context;
+        wte = Embedding(vocab, width);
+        wpe = Embedding(context, width);
+        for (int i = 0; i < layers; i++) h.Add(new GptBlock(heads, width));
+        ln_f = LayerNorm(width);
+        RegisterComponents();
+    }
+
+    public override TorchTensor forward(TorchTensor idx) => Forward(idx, null, 0);
+
+    /// <summary>Logits [B, T, V]; with caches, the tokens continue the cached ones from position <paramref name="start"/>.</summary>
+    public TorchTensor Forward(TorchTensor idx, (TorchTensor? K, TorchTensor? V)[]? caches, long start)
+    {
+        long t = idx.shape[1];
+        var x = wte.forward(idx) + wpe.forward(arange(start, start + t, dtype: ScalarType.Int64));
+        for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, caches, i);
+        return functional.linear(ln_f.forward(x), wte.weight!);
+    }
+
+    /// <summary>Greedy tokens after <paramref name="prompt"/> [1, T] with a KV cache (within the context).</summary>
+    public long[] Generate(TorchTensor prompt, int count)
+    {
+        var caches = new (TorchTensor? K, TorchTensor? V)[h.Count];
+        var logits = Forward(prompt, caches, 0);
+        long pos = prompt.shape[1];
+        var result = new long[count];
+        for (int i = 0; i < count; i++)
+        {
+            var next = logits[0, -1].argmax().reshape(1, 1);
+            result[i] = next.item<long>();
+            if (pos >= context) break;
+            logits = Forward(next, caches, pos++);
+        }
+        return result;
+    }
+}
+
+sealed class GptBlock : Module<TorchTensor, TorchTensor>
+{
+    private readonly Module<TorchTensor, TorchTensor> ln_1, ln_2, c_attn, attn_proj, c_fc, mlp_proj;
+    private readonly long heads, width;
+
+    public GptBlock(long heads, long width) : base("Block")
+    {
+        this.heads = heads; this.width = width;
+        ln_1 = LayerNorm(width); ln_2 = LayerNorm(width);
+        c_attn = Linear(width, 3 * width); attn_proj = Linear(width, width);
+        c_fc = Linear(width, 4 * width); mlp_proj = Linear(4 * width, width);
+        RegisterComponents();
+    }
+
+    public override TorchTensor forward(TorchTensor x) => Forward(x, null, 0);
+
+    public TorchTensor Forward(TorchTensor x, (TorchTensor? K, TorchTensor? V)[]? caches, int layer)
+    {
+        long b = x.shape[0], t = x.shape[1], d = width / heads;
+        var qkv = c_attn.forward(ln_1.forward(x)).chunk(3, 2);
+        var q = qkv[0].view(b, t, heads, d).transpose(1, 2);
+        var k = qkv[1].view(b, t, heads, d).transpose(1, 2);
+        var v = qkv[2].view(b, t, heads, d).transpose(1, 2);
+        bool causal = true;
+        if (caches is not null)
+        {
+            var (ck, cv) = caches[layer];
+            if (ck is not null) { k = cat(new[] { ck, k }, 2); v = cat(new[] { cv!, v }, 2); causal = false; }
+            caches[layer] = (k.detach().MoveToOuterDisposeScope(), v.detach().MoveToOuterDisposeScope());
+        }
+        var att = matmul(q, k.transpose(-2, -1)) * (1.0 / Math.Sqrt(d));
+        if (causal) att = att.masked_fill(ones(t, t, dtype: ScalarType.Bool).tril().logical_not(), double.NegativeInfinity);
+        var y = matmul(att.softmax(-1), v).transpose(1, 2).contiguous().view(b, t, width);
+        x = x + attn_proj.forward(y);
+        // GPT-2 uses GELU's tanh approximation; TorchSharp's functional.gelu is the exact one (the same cost).
+        return x + mlp_proj.forward(functional.gelu(c_fc.forward(ln_2.forward(x))));
+    }
+}
 
 sealed class CharLM : Module<TorchTensor, TorchTensor>
 {

@@ -36,6 +36,7 @@ internal static class ExportCommand
         Tensor sample;
         if (language)
         {
+            if (name == "gpt") throw new CliException("export: ONNX export of the gpt is not supported yet (char-lstm and char-gru are)");
             if (shape.Length != 1) throw new CliException($"--input-shape for {name} is the sequence length T (one number), got '{inputShape}'");
             int vocabulary = content.Tensors.TryGetValue("embed.weight", out var embed) ? embed.Shape[0]
                 : throw new CliException($"--weights: '{path}' has no embed.weight, so it is not a {name} model");

@@ -29,9 +29,9 @@ internal static class LanguageModelTraining
     public const double ValidationFraction = 0.1;
     public const string SamplePrime = "ROMEO:";
 
-    /// <summary>True for the models and data this trainer handles (char-lstm, char-gru, text:PATH).</summary>
+    /// <summary>True for the models and data this trainer handles (char-lstm, char-gru, gpt, text:PATH).</summary>
     public static bool Handles(string model, string data) =>
-        model is "char-lstm" or "char-gru" || data.StartsWith("text:", StringComparison.Ordinal) || data == "tinyshakespeare";
+        ModelCatalog.IsLanguageModel(model) || data.StartsWith("text:", StringComparison.Ordinal) || data == "tinyshakespeare";
 
     internal static int Run(TrainCommand.TrainSettings s)
     {
@@ -40,6 +40,7 @@ internal static class LanguageModelTraining
             throw new CliException($"--data {s.Data} is text: train a character model with --model {string.Join(" or --model ", ModelCatalog.LanguageModels)} (got '{s.Model}')");
         if (s.Augment is not null) throw new CliException("--augment applies to image data; character models train on text without augmentation");
         if (s.Label is not null) throw new CliException("--label applies to CSV data; character models train on text");
+        if (s.Model == "gpt") return RunGpt(s);
 
         var (dataName, text) = LoadText(s.Data, s.DataDir);
         var (trainText, validationText) = TinyShakespeare.Split(text, ValidationFraction);
@@ -68,7 +69,7 @@ internal static class LanguageModelTraining
             ClipGradNorm = ClipNorm,
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
-            Reporter = new PerplexityReporter(new ConsoleReporter { RateUnit = "chars/s" }),
+            Reporter = new PerplexityReporter(new ConsoleReporter { RateUnit = "chars/s" }, "char"),
             CheckpointDirectory = output.Sub("checkpoint"),
             Generators = [generator],
         });
@@ -101,7 +102,129 @@ internal static class LanguageModelTraining
         var metrics = LanguageModelMetrics.From(s, dataName, config, model.ParameterCount, lr, validation, rows, history.WallSeconds, trainer.Epoch, sample);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, LanguageModelJson.Default.LanguageModelMetrics));
         output.Complete();
-        Summary(metrics, outDir);
+        Summary(metrics, outDir, "char");
+        AnsiConsole.MarkupLine("[bold]sample[/] (temperature 0.8):");
+        AnsiConsole.WriteLine(sample);
+        if (s.Report)
+        {
+            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
+            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
+            monitors.Dashboard?.ShowReport(reportPath);
+        }
+        monitors.KeepDashboardOpen();
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>train --model gpt</c>: a GPT on random windows of the text (characters or GPT-2 subwords), AdamW with decay
+    /// groups, linear warm-up then cosine decay, clipping at 1; an "epoch" is --steps-per-epoch optimizer steps,
+    /// followed by validation over the held-out text and a checkpoint.
+    /// </summary>
+    private static int RunGpt(TrainCommand.TrainSettings s)
+    {
+        var g = s.Gpt ?? new GptTrainOptions(null, null, null, null, null, null, null, null, null, null, null, false, false, false);
+        var (dataName, text) = LoadText(s.Data, s.DataDir);
+        var (trainText, validationText) = TinyShakespeare.Split(text, ValidationFraction);
+        ITextTokenizer tokenizer = g.IsGpt2 ? TextTokenizers.Create("gpt2") : new CharTokenizer(Vocabulary.FromCharacters(text));
+        string unit = g.IsGpt2 ? "token" : "char";
+        var trainTokens = tokenizer.Encode(trainText);
+        var validationTokens = tokenizer.Encode(validationText);
+        int context = g.ContextOrDefault;
+        int batch = g.BatchGiven ? s.BatchSize : GptTrainOptions.DefaultBatch;
+        int epochs = g.EpochsGiven ? s.Epochs : GptTrainOptions.DefaultEpochs;
+        if (trainTokens.Length < context + 1 || validationTokens.Length < 2)
+            throw new CliException($"--data: {trainTokens.Length:N0} training and {validationTokens.Length:N0} validation tokens are too few for windows of {context} + 1; use a longer text or a smaller --context");
+        using var output = OutputDirectory.Prepare(s.Out ?? Path.Combine("runs", s.Model));
+        string outDir = output.Path;
+
+        Generator.Default.ManualSeed((ulong)s.Seed);
+        var generator = new Generator((ulong)s.Seed);
+        var windows = new Generator((ulong)s.Seed + 2);
+        var config = new GptConfig(tokenizer.VocabSize, g.LayersOrDefault, g.HeadsOrDefault, g.WidthOrDefault, context, g.Dropout ?? GptTrainOptions.DefaultDropout);
+        Gpt model;
+        try
+        {
+            model = new Gpt(config, generator: generator) { Tokenizer = tokenizer };
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException(CliRunner.OneLine(e));
+        }
+        double lr = s.Lr ?? GptTrainOptions.DefaultLr;
+        double weightDecay = g.WeightDecay ?? GptTrainOptions.DefaultWeightDecay;
+        string optimizerName = g.OptimizerGiven ? s.Optimizer : "adamw";
+        var optimizer = optimizerName == "adamw"
+            ? new AdamW(AdamW.WeightDecayGroups(model.Parameters(), new AdamWOptions(Lr: lr, Beta2: GptTrainOptions.Beta2, WeightDecay: weightDecay)))
+            : Choices.CreateOptimizer(optimizerName, model.Parameters(), lr);
+        int stepsPerEpoch = g.StepsPerEpoch ?? GptTrainOptions.DefaultStepsPerEpoch;
+        int totalSteps = (int)Math.Min(int.MaxValue - 1, (long)epochs * stepsPerEpoch);
+        int warmup = Math.Min(g.Warmup ?? GptTrainOptions.DefaultWarmup, totalSteps);
+        double minLr = g.MinLr ?? lr * GptTrainOptions.DefaultMinLrFactor;
+        var (scheduler, perBatch) = s.Schedule == "cosine"
+            ? (new WarmupCosineLR(optimizer, warmup, totalSteps, minLr), true)
+            : Choices.CreateSchedule(s.Schedule, optimizer, epochs, stepsPerEpoch, cosinePerBatch: true);
+        var settings = s with { Epochs = epochs, BatchSize = batch };
+        using var monitors = RunMonitors.Create(settings, outDir, model);
+        var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
+        {
+            Monitors = monitors.Monitors,
+            BatchSize = batch,
+            SequenceLength = context,
+            GradientAccumulationSteps = g.GradAccum ?? 1,
+            StepsPerEpoch = stepsPerEpoch,
+            WindowGenerator = windows,
+            ClipGradNorm = GptTrainOptions.ClipNorm,
+            Scheduler = scheduler,
+            SchedulerPerBatch = perBatch,
+            Reporter = new PerplexityReporter(new ConsoleReporter { RateUnit = unit + "s/s" }, unit),
+            CheckpointDirectory = output.Sub("checkpoint"),
+            Generators = [generator],
+        });
+        List<Dictionary<string, double>> earlier = [];
+        if (s.Resume is not null)
+        {
+            TrainCommand.Resume(settings, trainer.LoadCheckpoint, () => trainer.Epoch);
+            earlier = EarlierHistory(s.Resume, outDir, trainer.Epoch);
+            AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch} (step {trainer.Step}); training to epoch {epochs}"));
+        }
+        AnsiConsole.MarkupLine(Markup.Escape($"gpt on {dataName} ({tokenizer.Name} tokens): {trainTokens.Length:N0} train / {validationTokens.Length:N0} validation tokens, " +
+            $"vocabulary {tokenizer.VocabSize:N0}; {config.Layers} layers, {config.Heads} heads, width {config.Width}, context {config.Context}, dropout {config.Dropout}, " +
+            $"{model.ParameterCount:N0} parameters; {optimizerName} lr {lr.ToString(CultureInfo.InvariantCulture)} " +
+            $"({(s.Schedule == "cosine" ? $"warm-up {warmup}, cosine to {minLr.ToString(CultureInfo.InvariantCulture)}" : s.Schedule)}), weight decay {weightDecay.ToString(CultureInfo.InvariantCulture)}, " +
+            $"batch {batch} x {context}{(g.GradAccum is int acc and > 1 ? $" x {acc} accumulated" : "")}, {epochs} epochs of {stepsPerEpoch} steps, clip {GptTrainOptions.ClipNorm}, {WorkerPool.Threads} threads"));
+
+        TrainingHistory history;
+        using (Interruption.Current.BeginGraceful("training"))
+            history = trainer.Fit(trainTokens, validationTokens, epochs, Interruption.Current.Token);
+        if (history.Interrupted) return TrainCommand.Interrupted(settings, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
+
+        double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens);
+        model.Save(Path.Combine(outDir, "model.safetensors")); // metadata: model name, configuration, tokenizer (and characters)
+        if (tokenizer is CharTokenizer chars) chars.Vocabulary.Save(Path.Combine(outDir, "vocab.json"));
+        AtomicFile.WriteAllText(Path.Combine(outDir, "gpt.json"), config.ToJson());
+
+        string prime = SamplePrime;
+        try
+        {
+            tokenizer.Encode(prime);
+        }
+        catch (ArgumentException)
+        {
+            prime = "";
+        }
+        string sample = model.Sample(prime, 300, new SamplingOptions(0.8), (ulong)s.Seed);
+        var rows = earlier.Concat(history.Epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 })).ToList();
+        var metrics = LanguageModelMetrics.From(settings, dataName, null, model.ParameterCount, lr, validation, rows, history.WallSeconds, trainer.Epoch, sample) with
+        {
+            Gpt = config,
+            Tokenizer = tokenizer.Name,
+            SequenceLength = context,
+            Optimizer = optimizerName,
+            ClipGradNorm = GptTrainOptions.ClipNorm,
+        };
+        AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, LanguageModelJson.Default.LanguageModelMetrics));
+        output.Complete();
+        Summary(metrics, outDir, unit);
         AnsiConsole.MarkupLine("[bold]sample[/] (temperature 0.8):");
         AnsiConsole.WriteLine(sample);
         if (s.Report)
@@ -165,22 +288,22 @@ internal static class LanguageModelTraining
         }
     }
 
-    private static void Summary(LanguageModelMetrics m, string outDir)
+    private static void Summary(LanguageModelMetrics m, string outDir, string unit)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("[bold]run summary[/]");
         table.AddColumn("metric");
         table.AddColumn(new TableColumn("value").RightAligned());
-        table.AddRow("validation loss", $"{m.ValLoss:F4} nats/char ({m.BitsPerChar:F3} bits/char)");
+        table.AddRow("validation loss", $"{m.ValLoss:F4} nats/{unit} ({m.BitsPerChar:F3} bits/{unit})");
         table.AddRow("validation perplexity", $"{m.Perplexity:F3}");
         table.AddRow("epochs", m.Epochs.ToString(CultureInfo.InvariantCulture));
         table.AddRow("wall time", $"{m.WallSeconds:F1} s");
-        table.AddRow("training throughput", $"{m.TokensPerSecond:N0} chars/s");
+        table.AddRow("training throughput", $"{m.TokensPerSecond:N0} {unit}s/s");
         table.AddRow("output", Markup.Escape(outDir));
         AnsiConsole.Write(table);
     }
 
     /// <summary>Adds perplexity and bits per character to the console reporter's epoch line.</summary>
-    private sealed class PerplexityReporter(ITrainingReporter inner) : ITrainingReporter
+    private sealed class PerplexityReporter(ITrainingReporter inner, string unit) : ITrainingReporter
     {
         public void TrainBegin(int epochs, int batchesPerEpoch) => inner.TrainBegin(epochs, batchesPerEpoch);
 
@@ -192,7 +315,7 @@ internal static class LanguageModelTraining
         {
             inner.EpochEnd(logs, totalEpochs);
             if (logs.Get("val_loss") is double v)
-                AnsiConsole.MarkupLine($"[grey]  val {v:F4} nats/char = {v / Math.Log(2):F3} bits/char, perplexity {Math.Exp(v):F3}; {logs["tokens_per_second"]:N0} chars/s[/]");
+                AnsiConsole.MarkupLine($"[grey]  val {v:F4} nats/{unit} = {v / Math.Log(2):F3} bits/{unit}, perplexity {Math.Exp(v):F3}; {logs["tokens_per_second"]:N0} {unit}s/s[/]");
         }
 
         public void TrainEnd(TrainingHistory history) => inner.TrainEnd(history);
@@ -212,7 +335,7 @@ internal sealed record LanguageModelMetrics(
     double SamplesPerSecond,
     double TokensPerSecond,
     long Parameters,
-    CharRnnConfig Config,
+    CharRnnConfig? Config,
     int BatchSize,
     int SequenceLength,
     double Lr,
@@ -222,8 +345,14 @@ internal sealed record LanguageModelMetrics(
     List<Dictionary<string, double>> History,
     string Sample)
 {
+    /// <summary>The GPT's sizes (gpt runs; <see cref="Config"/> is then null).</summary>
+    public GptConfig? Gpt { get; init; }
+
+    /// <summary>"char" or "gpt2" (gpt runs); losses are per token of this tokenizer.</summary>
+    public string? Tokenizer { get; init; }
+
     /// <summary>The metrics of a run; <paramref name="rows"/> holds every epoch (those before a resume included), with 1-based "epoch".</summary>
-    public static LanguageModelMetrics From(TrainCommand.TrainSettings s, string data, CharRnnConfig config, long parameters, double lr, double validation,
+    public static LanguageModelMetrics From(TrainCommand.TrainSettings s, string data, CharRnnConfig? config, long parameters, double lr, double validation,
         List<Dictionary<string, double>> rows, double wallSeconds, int epochs, string sample)
     {
         double tps = rows.Count > 0 ? rows.Average(r => r.GetValueOrDefault("tokens_per_second")) : 0;

@@ -156,6 +156,7 @@ internal static class ReportCommand
         {
             throw new CliException($"report: '{metricsPath}' is not the metrics file of a {modelName} run ({e.Message})");
         }
+        if (modelName == GptConfig.ModelName) return GptReport(json, m, weightsPath, modelName);
         CharRnn model;
         try
         {
@@ -202,6 +203,54 @@ internal static class ReportCommand
             Attention = attention,
             Gates = gates,
             Notes = notes,
+        };
+    }
+
+    /// <summary>The report of a gpt run: summary, loss and learning-rate curves and its sample.</summary>
+    private static ReportData GptReport(string json, LanguageModelMetrics m, string weightsPath, string modelName)
+    {
+        Gpt model;
+        try
+        {
+            model = Gpt.Load(weightsPath, TextTokenizers.Resolve);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliException($"report: {e.Message}");
+        }
+        var c = model.Config;
+        string unit = model.Tokenizer?.Name == "gpt2" ? "token" : "char";
+        var summary = new List<KeyValuePair<string, string>>
+        {
+            new("model", $"{modelName} ({model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters; {c.Layers} layers, {c.Heads} heads, width {c.Width}, context {c.Context}, vocabulary {c.VocabSize})"),
+            new("tokenizer", model.Tokenizer?.Name ?? "unknown"),
+            new("data", m.Data),
+            new("validation loss", $"{m.ValLoss:F4} nats/{unit} ({m.BitsPerChar:F3} bits/{unit})"),
+            new("validation perplexity", $"{m.Perplexity:F3}"),
+            new("epochs", m.Epochs.ToString(CultureInfo.InvariantCulture)),
+            new("wall time", $"{m.WallSeconds:F1} s"),
+            new("training throughput", $"{m.TokensPerSecond:N0} {unit}s/s"),
+            new("sample (temperature 0.8)", m.Sample),
+            new("statistics", "not recorded: activation and gradient statistics are recorded for the classifiers"),
+        };
+        string notClasses = $"{modelName} is a language model: it predicts the next token, so there are no class predictions to show.";
+        return new ReportData
+        {
+            Title = $"DeepSharp report: {modelName} on {m.Data}",
+            Summary = summary,
+            History = m.History.Select(h => (IReadOnlyDictionary<string, double>)h).ToList(),
+            Attention = [],
+            Gates = [],
+            Notes = new Dictionary<string, string>
+            {
+                ["activations"] = "Activation statistics are recorded for the classifiers (train --report); not for language models.",
+                ["gradients"] = "Gradient statistics are recorded for the classifiers (train --report); not for language models.",
+                ["confusion"] = notClasses,
+                ["misclassified"] = notClasses,
+                ["attributions"] = "Attributions explain image classifiers; a language model has no image input.",
+                ["filters"] = "A GPT has no convolutional layer, so there are no filters or feature maps to show.",
+                ["attention"] = "Attention maps of the GPT are not drawn yet.",
+            },
         };
     }
 

@@ -56,7 +56,7 @@ internal static class SummaryCommand
         if (language)
         {
             if (shape.Length != 1) throw new CliException($"--input-shape for {name} is the sequence length T (one number), got '{text}'");
-            model = CharRnn.Create(name, k);
+            model = ModelZoo.CreateLanguageModel(name, k);
             input = [1, shape[0]];
             dtype = DType.Int64;
         }

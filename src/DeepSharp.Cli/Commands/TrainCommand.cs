@@ -46,22 +46,27 @@ internal static class TrainCommand
         var dashboardBind = new Option<string?>("--dashboard-bind") { Description = "the address the dashboard listens on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)" };
         var imageSize = new Option<int>("--image-size") { Description = $"side of the square RGB images made from --data images:DIR (default {Inputs.DefaultImageSize})", DefaultValueFactory = _ => Inputs.DefaultImageSize };
         var distributed = new Option<bool>("--distributed") { Description = "data-parallel training over MPI; implied when started by mpirun/srun, required to be: --batch-size is per process" };
+        var gpt = GptTrainOptions.CreateOptions();
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/, DIR/history.csv and DIR/metrics.json. " +
                                            "Ctrl-C stops after the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once).")
         {
             model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, tensorBoard, dashboard, dashboardBind, distributed, imageSize,
         };
+        foreach (var option in gpt.All) command.Options.Add(option);
         command.SetAction(p => Run(new TrainSettings(
             p.GetValue(model)!, p.GetValue(data)!, p.GetValue(dataDir), p.GetValue(label), p.GetValue(epochs), p.GetValue(batch),
             p.GetValue(lr), p.GetValue(optimizer)!, p.GetValue(schedule)!, p.GetValue(augment), p.GetValue(seed), p.GetValue(threads), p.GetValue(output), p.GetValue(resume), p.GetValue(report),
             p.GetResult(tensorBoard) is null ? null : p.GetValue(tensorBoard) ?? "",
-            p.GetResult(dashboard) is null ? null : p.GetValue(dashboard) ?? DashboardOptions.DefaultPort, p.GetValue(dashboardBind), p.GetValue(distributed), p.GetValue(imageSize))));
+            p.GetResult(dashboard) is null ? null : p.GetValue(dashboard) ?? DashboardOptions.DefaultPort, p.GetValue(dashboardBind), p.GetValue(distributed),
+            gpt.Read(p, batchGiven: p.GetResult(batch) is { Implicit: false }, optimizerGiven: p.GetResult(optimizer) is { Implicit: false }, epochsGiven: p.GetResult(epochs) is { Implicit: false }),
+            p.GetValue(imageSize))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
         string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false,
-        string? TensorBoard = null, int? Dashboard = null, string? DashboardBind = null, bool Distributed = false, int ImageSize = Inputs.DefaultImageSize); // --tensorboard: null when off, "" for the run folder, else the folder given
+        string? TensorBoard = null, int? Dashboard = null, string? DashboardBind = null, bool Distributed = false, GptTrainOptions? Gpt = null,
+        int ImageSize = Inputs.DefaultImageSize); // --tensorboard: null when off, "" for the run folder, else the folder given
 
     /// <summary>Checks every option that can be checked without data, before anything is created or loaded.</summary>
     internal static void Validate(TrainSettings s)
@@ -85,6 +90,7 @@ internal static class TrainCommand
             if (s.Dashboard is null) throw new CliException("--dashboard-bind applies to --dashboard; add --dashboard [PORT]");
             if (!System.Net.IPAddress.TryParse(bind, out _)) throw new CliException($"--dashboard-bind: '{bind}' is not an IP address (for example 127.0.0.1, 0.0.0.0 or ::)");
         }
+        s.Gpt?.Validate(s.Model);
         if (s.Threads is int threads) WorkerPool.Threads = threads;
     }
 

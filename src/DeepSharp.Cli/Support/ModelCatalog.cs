@@ -10,8 +10,8 @@ namespace DeepSharp.Cli.Support;
 /// </summary>
 internal static class ModelCatalog
 {
-    /// <summary>Character-level language models: train, summary, report and sample take them.</summary>
-    public static IReadOnlyList<string> LanguageModels { get; } = ["char-lstm", "char-gru"];
+    /// <summary>Language models (character RNNs and the GPT): train, summary, report and sample take them.</summary>
+    public static IReadOnlyList<string> LanguageModels { get; } = [.. ModelZoo.LanguageModelNames.Keys];
 
     /// <summary>Classifiers of images or feature vectors (the model zoo): train, eval, predict, inspect, summary and report take them.</summary>
     public static IReadOnlyList<string> Classifiers { get; } = [.. ModelZoo.Names.Keys];
@@ -34,7 +34,7 @@ internal static class ModelCatalog
 
     /// <summary>"mlp, logreg, ..." for help texts; <paramref name="languageModels"/> adds the character models.</summary>
     public static string Help(bool languageModels) => languageModels
-        ? $"model: {string.Join(", ", Classifiers)} (classifiers); {string.Join(", ", LanguageModels)} (character language models)"
+        ? $"model: {string.Join(", ", Classifiers)} (classifiers); {string.Join(", ", LanguageModels)} (language models)"
         : $"model: {string.Join(", ", Classifiers)}";
 
     /// <summary>Throws unless <paramref name="name"/> is a model this command takes; the message lists exactly those.</summary>
@@ -42,7 +42,7 @@ internal static class ModelCatalog
     {
         if (IsClassifier(name) || (languageModels && IsLanguageModel(name))) return;
         if (IsLanguageModel(name))
-            throw new CliException($"{command}: '{name}' is a character language model; {command} takes the classifiers {string.Join(", ", Classifiers)} " +
+            throw new CliException($"{command}: '{name}' is a language model; {command} takes the classifiers {string.Join(", ", Classifiers)} " +
                                    $"(use deepsharp sample or deepsharp report for {string.Join("/", LanguageModels)} runs)");
         throw new CliException($"unknown --model '{name}'; available: {string.Join(", ", languageModels ? All : Classifiers)}");
     }

@@ -275,4 +275,5 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
 /// <summary>Source-generated JSON for model configurations (no reflection: AOT-safe).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(CharRnnConfig))]
+[JsonSerializable(typeof(GptConfig))]
 internal sealed partial class ModelsJson : JsonSerializerContext;

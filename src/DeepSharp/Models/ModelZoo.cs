@@ -58,6 +58,29 @@ public static class ModelZoo
         ["seq-gru"] = "sequence classifier: a GRU (128 units) reads the image row by row (28 steps of 28 pixels), Linear(128, 10) on its last state",
     };
 
+    /// <summary>
+    /// The language models by name (trained by <see cref="Training.LanguageModelTrainer"/>, not classifiers): tokens [B, T]
+    /// in, next-token logits [B, T, V] out; <see cref="CreateLanguageModel"/> builds them.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> LanguageModelNames { get; } = new Dictionary<string, string>
+    {
+        ["char-lstm"] = "character LSTM: embedding 64, 1x512 LSTM, linear head (char-rnn; truncated BPTT)",
+        ["char-gru"] = "character GRU: embedding 64, 1x512 GRU, linear head (char-rnn; truncated BPTT)",
+        ["gpt"] = "GPT (nanoGPT layout): 4 pre-LayerNorm blocks, 4 heads, width 128, context 128, GELU MLP, lm_head tied to the token embedding",
+    };
+
+    /// <summary>A language model by name with its default sizes for a vocabulary of <paramref name="vocabSize"/> tokens.</summary>
+    public static Module<Tensor, Tensor> CreateLanguageModel(string name, int vocabSize, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return name switch
+        {
+            "char-lstm" or "char-gru" => CharRnn.Create(name, vocabSize, dtype, generator),
+            "gpt" => new Gpt(new GptConfig(vocabSize), dtype, generator),
+            _ => throw new ArgumentException($"ModelZoo: unknown language model '{name}'; available: {string.Join(", ", LanguageModelNames.Keys)}"),
+        };
+    }
+
     public static Module<Tensor, Tensor> Create(string name, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(name);

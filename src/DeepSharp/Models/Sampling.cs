@@ -3,15 +3,18 @@ namespace DeepSharp.Models;
 /// <summary>
 /// How the next token is picked from a model's logits. <see cref="Temperature"/> 0 is greedy decoding
 /// (argmax); otherwise the logits are divided by the temperature (below 1 sharpens, above 1 flattens),
-/// optionally cut to the <see cref="TopK"/> largest, softmaxed and sampled.
+/// optionally cut to the <see cref="TopK"/> largest, softmaxed, optionally cut to the nucleus of probability
+/// <see cref="TopP"/> (the most likely tokens whose probabilities first add up to at least TopP, renormalised),
+/// and sampled.
 /// </summary>
-public sealed record SamplingOptions(double Temperature = 1.0, int? TopK = null)
+public sealed record SamplingOptions(double Temperature = 1.0, int? TopK = null, double? TopP = null)
 {
     public void Validate()
     {
         if (!(Temperature >= 0) || double.IsInfinity(Temperature))
             throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, $"sampling: temperature must be finite and >= 0 (0 = greedy), got {Temperature}");
         if (TopK is int k && k <= 0) throw new ArgumentOutOfRangeException(nameof(TopK), k, $"sampling: top-k must be positive, got {k}");
+        if (TopP is double p && !(p > 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), p, $"sampling: top-p must be in (0, 1], got {p}");
     }
 }
 
@@ -45,7 +48,7 @@ public static class Sampling
     /// <summary>
     /// The sampling distribution of <paramref name="logits"/> under <paramref name="options"/>: zero outside
     /// the top k (ties broken towards the lower index, so exactly k entries are non-zero), softmax(logits / T)
-    /// inside; one-hot on the argmax at temperature 0.
+    /// inside, then (with top-p) zero outside the nucleus and renormalised; one-hot on the argmax at temperature 0.
     /// </summary>
     public static double[] Probabilities(ReadOnlySpan<float> logits, SamplingOptions options)
     {
@@ -74,7 +77,31 @@ public static class Sampling
             sum += e;
         }
         for (int i = 0; i < p.Length; i++) p[i] /= sum;
+        if (options.TopP is double topP && topP < 1) Nucleus(p, topP);
         return p;
+    }
+
+    /// <summary>
+    /// Keeps the most likely entries of the distribution <paramref name="p"/> in order of decreasing probability (lower
+    /// index first on ties) until their total reaches <paramref name="topP"/> (at least one), zeroes the rest and renormalises.
+    /// </summary>
+    internal static void Nucleus(double[] p, double topP)
+    {
+        var order = new int[p.Length];
+        int n = 0;
+        for (int i = 0; i < p.Length; i++)
+            if (p[i] > 0) order[n++] = i;
+        var candidates = order.AsSpan(0, n);
+        candidates.Sort((a, b) => p[a] != p[b] ? p[b].CompareTo(p[a]) : a.CompareTo(b));
+        double total = 0;
+        int kept = 0;
+        while (kept < n && (kept == 0 || total < topP))
+        {
+            total += p[candidates[kept]];
+            kept++;
+        }
+        for (int j = kept; j < n; j++) p[candidates[j]] = 0;
+        for (int i = 0; i < p.Length; i++) p[i] /= total;
     }
 
     /// <summary>Picks the next token from <paramref name="logits"/>: greedy at temperature 0, else a draw from <see cref="Probabilities"/>.</summary>

@@ -30,6 +30,23 @@ public sealed class AdamW : Optimizer<AdamWOptions>
 
     public AdamW(IEnumerable<ParamGroup> groups) : base("AdamW", groups, AdamShared.BufferNames, hasStepCount: true) { }
 
+    /// <summary>
+    /// nanoGPT's two parameter groups: weight decay <see cref="AdamWOptions.WeightDecay"/> for every parameter with two or
+    /// more dims (linear and embedding weights), none for the rest (biases, norm weights); groups that would be empty are left out.
+    /// </summary>
+    public static IReadOnlyList<ParamGroup> WeightDecayGroups(IEnumerable<Tensor> parameters, AdamWOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(options);
+        var all = parameters.ToList();
+        var decay = all.Where(p => p.Rank >= 2).ToList();
+        var noDecay = all.Where(p => p.Rank < 2).ToList();
+        var groups = new List<ParamGroup>(2);
+        if (decay.Count > 0) groups.Add(new ParamGroup(decay, options));
+        if (noDecay.Count > 0) groups.Add(new ParamGroup(noDecay, options with { WeightDecay = 0 }));
+        return groups;
+    }
+
     protected override void Update(ParamState state, Tensor param, Tensor grad, AdamWOptions o) =>
         AdamShared.Update(state, param, grad, Buffer(state, 0, param), Buffer(state, 1, param), o.Amsgrad ? Buffer(state, 2, param) : null,
             o.Lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, decoupled: true, o.Amsgrad, o.Maximize);

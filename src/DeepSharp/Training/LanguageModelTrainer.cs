@@ -15,8 +15,20 @@ public sealed record LanguageModelTrainerOptions
     /// <summary>Parallel streams the token sequence is cut into (rows of a batch).</summary>
     public int BatchSize { get; init; } = 64;
 
-    /// <summary>Time steps per batch: gradients flow back at most this far (truncated BPTT).</summary>
+    /// <summary>Time steps per batch: gradients flow back at most this far (truncated BPTT); for a <see cref="Gpt"/>, the window length (at most its context).</summary>
     public int SequenceLength { get; init; } = 100;
+
+    /// <summary>Micro-batches whose gradients are summed (each loss divided by this count) before one optimizer step: an effective batch this many times larger.</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>
+    /// For a <see cref="Gpt"/>: optimizer steps per epoch, each on random windows (an "epoch" is then the interval between
+    /// validations and checkpoints). Null: as many steps as cover the training tokens once.
+    /// </summary>
+    public int? StepsPerEpoch { get; init; }
+
+    /// <summary>Draws the random windows a <see cref="Gpt"/> trains on (saved in checkpoints); Generator.Default when null.</summary>
+    public Generator? WindowGenerator { get; init; }
 
     /// <summary>Clip the total gradient norm to this value before each step (char-rnn uses 5); null to not clip.</summary>
     public double? ClipGradNorm { get; init; } = 5.0;
@@ -40,7 +52,11 @@ public sealed record LanguageModelTrainerOptions
 }
 
 /// <summary>
-/// Trains a <see cref="CharRnn"/> on a token stream with truncated backpropagation through time: the stream is cut
+/// Trains a language model on a token stream. A <see cref="Gpt"/> trains on random windows of
+/// <see cref="LanguageModelTrainerOptions.SequenceLength"/> tokens (targets shifted by one; nothing carried between
+/// batches), <see cref="LanguageModelTrainerOptions.StepsPerEpoch"/> optimizer steps per epoch, with optional gradient
+/// accumulation; validation runs over consecutive non-overlapping windows of the held-out tokens.
+/// A <see cref="CharRnn"/> trains with truncated backpropagation through time: the stream is cut
 /// into <c>BatchSize</c> parallel streams (<see cref="StreamBatches"/>), batch k holds window k of every stream, and
 /// the hidden state at the end of batch k is carried, detached, into batch k+1 (so the model sees the whole text
 /// in order while gradients stop at batch boundaries). The state resets to zero at the start of every epoch.
@@ -53,18 +69,44 @@ public sealed class LanguageModelTrainer
     private int _resumeBatch;
     private int? _interruptedAt;
 
+    private readonly CharRnn? _rnn;
+    private readonly Gpt? _gpt;
+    private RandomWindows? _windows;
+
     public LanguageModelTrainer(CharRnn model, Optimizer optimizer, LanguageModelTrainerOptions? options = null)
+        : this(model, optimizer, options, model?.Config.VocabSize ?? 0) => _rnn = model;
+
+    public LanguageModelTrainer(Gpt model, Optimizer optimizer, LanguageModelTrainerOptions? options = null)
+        : this(model, optimizer, options, model?.Config.VocabSize ?? 0)
+    {
+        _gpt = model;
+        if (Options.SequenceLength > model!.Config.Context)
+            throw new ArgumentException($"LanguageModelTrainer: windows of {Options.SequenceLength} tokens exceed the GPT's context of {model.Config.Context}");
+    }
+
+    private LanguageModelTrainer(Module<Tensor, Tensor> model, Optimizer optimizer, LanguageModelTrainerOptions? options, int vocabSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         Model = model;
+        VocabSize = vocabSize;
         Optimizer = optimizer;
         Options = options ?? new LanguageModelTrainerOptions();
         if (Options.BatchSize <= 0 || Options.SequenceLength <= 0)
             throw new ArgumentException($"LanguageModelTrainer: batch size ({Options.BatchSize}) and sequence length ({Options.SequenceLength}) must be positive");
+        if (Options.GradientAccumulationSteps <= 0)
+            throw new ArgumentException($"LanguageModelTrainer: gradient accumulation steps must be positive, got {Options.GradientAccumulationSteps}");
+        if (Options.StepsPerEpoch is int spe && spe <= 0)
+            throw new ArgumentException($"LanguageModelTrainer: steps per epoch must be positive, got {spe}");
     }
 
-    public CharRnn Model { get; }
+    /// <summary>The model being trained (a <see cref="CharRnn"/> or a <see cref="Gpt"/>).</summary>
+    public Module<Tensor, Tensor> Model { get; }
+
+    private int VocabSize { get; }
+
+    /// <summary>True for models trained on random windows without carried state (<see cref="Gpt"/>).</summary>
+    private bool Windowed => _gpt is not null;
 
     public Optimizer Optimizer { get; }
 
@@ -97,11 +139,12 @@ public sealed class LanguageModelTrainer
         ArgumentNullException.ThrowIfNull(target);
         if (!input.Shape.SequenceEqual(target.Shape))
             throw new ArgumentException($"LanguageModelTrainer: input {Shapes.Format(input.ShapeArray)} and target {Shapes.Format(target.ShapeArray)} must have the same shape [B, T]");
+        if (_rnn is null) return TrainStep([(input, target)]);
         if (State is not null && State.H.ShapeArray[1] != input.ShapeArray[0]) State = null; // a different number of streams
         Model.Train();
         Optimizer.ZeroGrad();
-        var (logits, state) = Model.Forward(input, State);
-        var loss = Functional.CrossEntropy(logits.Reshape(-1, Model.Config.VocabSize), target.Reshape(-1));
+        var (logits, state) = _rnn.Forward(input, State);
+        var loss = Functional.CrossEntropy(logits.Reshape(-1, VocabSize), target.Reshape(-1));
         loss.Backward();
         if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
         Optimizer.Step();
@@ -109,6 +152,43 @@ public sealed class LanguageModelTrainer
         if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
         State = state.Detach(); // values carry over; gradients stop at this batch boundary
         return loss.ToDouble();
+    }
+
+    /// <summary>
+    /// One optimizer step of a <see cref="Gpt"/> over <paramref name="microBatches"/> (input/target [B, T] each): the
+    /// gradients of the micro-batches' mean losses, each divided by their count, add up; then clipping, the step and the
+    /// per-batch scheduler step. Returns the mean loss in nats per token.
+    /// </summary>
+    public double TrainStep(IReadOnlyList<(Tensor Input, Tensor Target)> microBatches)
+    {
+        ArgumentNullException.ThrowIfNull(microBatches);
+        if (_gpt is null) throw new InvalidOperationException("LanguageModelTrainer: micro-batch steps are for a Gpt; a CharRnn trains with TrainStep(input, target) and its carried state");
+        if (microBatches.Count == 0) throw new ArgumentException("LanguageModelTrainer: no micro-batches to train on");
+        Model.Train();
+        Optimizer.ZeroGrad();
+        double sum = 0, scale = 1.0 / microBatches.Count;
+        foreach (var (input, target) in microBatches)
+        {
+            var logits = _gpt.Call(input);                                         // [B, T, V]
+            var loss = Functional.CrossEntropy(logits.Reshape(-1, VocabSize), target.Reshape(-1));
+            (microBatches.Count == 1 ? loss : loss.Mul(scale)).Backward();
+            sum += loss.ToDouble();
+        }
+        if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
+        Optimizer.Step();
+        Step++;
+        if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
+        return sum * scale;
+    }
+
+    /// <summary>Optimizer steps per epoch of <paramref name="trainTokens"/> with the current options.</summary>
+    public int StepsPerEpoch(long[] trainTokens)
+    {
+        ArgumentNullException.ThrowIfNull(trainTokens);
+        if (!Windowed) return new StreamBatches(trainTokens, Options.BatchSize, Options.SequenceLength).Count;
+        if (Options.StepsPerEpoch is int steps) return steps;
+        long perStep = (long)Options.BatchSize * Options.SequenceLength * Options.GradientAccumulationSteps;
+        return (int)Math.Max(1, Math.Min(int.MaxValue, trainTokens.Length / perStep));
     }
 
     /// <summary>
@@ -121,17 +201,41 @@ public sealed class LanguageModelTrainer
     {
         ArgumentNullException.ThrowIfNull(trainTokens);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "LanguageModelTrainer.Fit: epochs must be non-negative");
-        var batches = new StreamBatches(trainTokens, Options.BatchSize, Options.SequenceLength);
+        int count, perStep;
+        Func<int, double> step;
+        if (Windowed)
+        {
+            _windows = new RandomWindows(trainTokens, Options.BatchSize, Options.SequenceLength, Options.WindowGenerator ?? Generator.Default);
+            count = StepsPerEpoch(trainTokens);
+            perStep = Options.BatchSize * Options.SequenceLength * Options.GradientAccumulationSteps;
+            var micro = new (Tensor, Tensor)[Options.GradientAccumulationSteps];
+            step = _ =>
+            {
+                for (int i = 0; i < micro.Length; i++) micro[i] = _windows.Next();
+                return TrainStep(micro);
+            };
+        }
+        else
+        {
+            var stream = new StreamBatches(trainTokens, Options.BatchSize, Options.SequenceLength);
+            count = stream.Count;
+            perStep = stream.BatchSize * stream.SequenceLength;
+            step = k =>
+            {
+                var (input, target) = stream[k];
+                return TrainStep(input, target);
+            };
+        }
         var history = new TrainingHistory();
         var wall = Stopwatch.StartNew();
         double bestValidation = double.PositiveInfinity;
         if (Options.CheckpointDirectory is { } dir) Directory.CreateDirectory(dir);
-        Reporter.TrainBegin(epochs - Epoch, batches.Count);
-        var plan = new RunPlan(epochs, Epoch, Step, batches.Count, batches.BatchSize * batches.SequenceLength, "tokens");
+        Reporter.TrainBegin(epochs - Epoch, count);
+        var plan = new RunPlan(epochs, Epoch, Step, count, perStep, "tokens");
         foreach (var m in Monitors) m.RunBegin(plan);
         _interruptedAt = null;
-        if (_resumeBatch > batches.Count)
-            throw new ArgumentException($"LanguageModelTrainer.Fit: the checkpoint stopped at batch {_resumeBatch} of an epoch, but this text gives {batches.Count} batches per epoch (another text or batch size?)");
+        if (_resumeBatch > count)
+            throw new ArgumentException($"LanguageModelTrainer.Fit: the checkpoint stopped at batch {_resumeBatch} of an epoch, but this text gives {count} batches per epoch (another text or batch size?)");
         while (Epoch < epochs)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -139,7 +243,7 @@ public sealed class LanguageModelTrainer
                 history.Interrupted = true;
                 break;
             }
-            var logs = RunEpoch(batches, cancellationToken);
+            var logs = RunEpoch(count, perStep, step, cancellationToken);
             if (logs is null)
             {
                 history.Interrupted = true;
@@ -178,28 +282,26 @@ public sealed class LanguageModelTrainer
     }
 
     /// <summary>One epoch (from the resume batch, if any); null when cancelled before its last batch.</summary>
-    private EpochLogs? RunEpoch(StreamBatches batches, CancellationToken cancellationToken)
+    private EpochLogs? RunEpoch(int count, int perBatch, Func<int, double> step, CancellationToken cancellationToken)
     {
         var logs = new EpochLogs(Epoch) { ["lr"] = Optimizer.ParamGroups[0].Lr };
         ResetState();
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         long tokens = 0;
-        int perBatch = batches.BatchSize * batches.SequenceLength;
         int first = _resumeBatch, done = 0;
         _resumeBatch = 0;
-        Reporter.EpochBegin(Epoch, batches.Count);
-        for (int k = first; k < batches.Count; k++)
+        Reporter.EpochBegin(Epoch, count);
+        for (int k = first; k < count; k++)
         {
-            var (input, target) = batches[k];
             double stepLr = Optimizer.ParamGroups[0].Lr;
-            double loss = TrainStep(input, target);
+            double loss = step(k);
             lossSum += loss;
             foreach (var m in Monitors) m.StepEnd(new StepMetrics(Step, Epoch, loss, stepLr));
             tokens += perBatch;
             done++;
             Reporter.BatchEnd(k + 1, lossSum / done, null, tokens / clock.Elapsed.TotalSeconds);
-            if (cancellationToken.IsCancellationRequested && k + 1 < batches.Count)
+            if (cancellationToken.IsCancellationRequested && k + 1 < count)
             {
                 _interruptedAt = k + 1;
                 return null;
@@ -228,6 +330,7 @@ public sealed class LanguageModelTrainer
     {
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.Length < 2) throw new ArgumentException($"LanguageModelTrainer.Evaluate: need at least 2 tokens, got {tokens.Length}");
+        if (_gpt is not null) return EvaluateWindows(tokens);
         int t = Math.Min(Options.SequenceLength, tokens.Length - 1);
         int b = Math.Max(1, Math.Min(Options.BatchSize, (tokens.Length - 1) / t));
         var batches = new StreamBatches(tokens, b, t);
@@ -241,10 +344,38 @@ public sealed class LanguageModelTrainer
             for (int k = 0; k < batches.Count; k++)
             {
                 var (input, target) = batches[k];
-                (var logits, state) = Model.Forward(input, state);
-                sum += Functional.CrossEntropy(logits.Reshape(-1, Model.Config.VocabSize), target.Reshape(-1)).ToDouble();
+                (var logits, state) = _rnn!.Forward(input, state);
+                sum += Functional.CrossEntropy(logits.Reshape(-1, VocabSize), target.Reshape(-1)).ToDouble();
             }
             return sum / batches.Count;
+        }
+        finally
+        {
+            Model.Train(wasTraining);
+        }
+    }
+
+    /// <summary>A GPT's mean loss over consecutive non-overlapping windows (each token predicted from the earlier ones of its window).</summary>
+    private double EvaluateWindows(long[] tokens)
+    {
+        int t = Math.Min(Options.SequenceLength, tokens.Length - 1);
+        var windows = new LanguageModelDataset(tokens, t);
+        bool wasTraining = Model.Training;
+        Model.Eval();
+        try
+        {
+            using var _ = Autograd.NoGrad();
+            double sum = 0;
+            var indices = new int[Options.BatchSize];
+            for (int start = 0; start < windows.Count; start += Options.BatchSize)
+            {
+                int n = Math.Min(Options.BatchSize, windows.Count - start);
+                for (int i = 0; i < n; i++) indices[i] = start + i;
+                var (input, target) = windows.GetBatch(indices.AsSpan(0, n));
+                var logits = _gpt!.Call(input);
+                sum += n * Functional.CrossEntropy(logits.Reshape(-1, VocabSize), target.Reshape(-1)).ToDouble();
+            }
+            return sum / windows.Count;
         }
         finally
         {
@@ -269,7 +400,7 @@ public sealed class LanguageModelTrainer
         string? loader = _interruptedAt is int batch ? string.Create(CultureInfo.InvariantCulture, $"{Epoch}:0:0:{batch}") : null;
         var meta = new CheckpointMetadata("deepsharp-checkpoint-v1", Epoch, Step,
             AllGenerators().Select(g => $"{g.Seed.ToString(CultureInfo.InvariantCulture)}:{g.Offset.ToString(CultureInfo.InvariantCulture)}").ToList(), loader);
-        var metadata = Model.Metadata();
+        var metadata = _rnn?.Metadata() ?? _gpt!.Metadata();
         metadata["deepsharp"] = JsonSerializer.Serialize(meta, TrainingJson.Default.CheckpointMetadata);
         SafeTensors.Save(path, tensors, metadata);
     }
@@ -300,6 +431,7 @@ public sealed class LanguageModelTrainer
     {
         var list = new List<Generator> { Generator.Default };
         foreach (var g in Options.Generators ?? []) if (!list.Contains(g)) list.Add(g);
+        if (Options.WindowGenerator is { } windows && !list.Contains(windows)) list.Add(windows);
         return list;
     }
 }

@@ -47,6 +47,44 @@ public sealed class LanguageModelRunTests
         using var dir = new TempDir();
         var r = CliProcess.Run(dir.Path, "eval", "--model", "char-lstm", "--weights", dir.File("w.safetensors"));
         Assert.NotEqual(0, r.ExitCode);
-        Assert.Contains("'char-lstm' is a character language model; eval takes the classifiers", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("'char-lstm' is a language model; eval takes the classifiers", r.Stderr, StringComparison.Ordinal);
+    }
+    [Fact]
+    public void AGptTrainsResumesSamplesAndReports()
+    {
+        using var dir = new TempDir();
+        var text = WriteText(dir.Path);
+        var run = dir.File("gpt");
+        string[] train = ["train", "--model", "gpt", "--data", "text:" + text, "--layers", "1", "--heads", "2", "--width", "16", "--context", "16",
+            "--batch-size", "4", "--steps-per-epoch", "3", "--warmup", "2", "--out", run];
+        var first = CliProcess.Run(dir.Path, [.. train, "--epochs", "1"]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("1 layers, 2 heads, width 16, context 16", first.Stdout, StringComparison.Ordinal);
+        var second = CliProcess.Run(dir.Path, [.. train, "--epochs", "2", "--resume", Path.Combine(run, "checkpoint", "last.safetensors")]);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        using (var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))))
+        {
+            Assert.Equal([1.0, 2], metrics.RootElement.GetProperty("history").EnumerateArray().Select(r => r.GetProperty("epoch").GetDouble()));
+            Assert.Equal(16, metrics.RootElement.GetProperty("gpt").GetProperty("width").GetInt32());
+            Assert.Equal("char", metrics.RootElement.GetProperty("tokenizer").GetString());
+        }
+
+        var sample = CliProcess.Run(dir.Path, "sample", "--weights", run, "--prime", "ROMEO:", "--length", "30", "--top-k", "5", "--top-p", "0.9", "--seed", "3");
+        Assert.True(sample.ExitCode == 0, sample.ToString());
+        Assert.StartsWith("ROMEO:", sample.Stdout, StringComparison.Ordinal);
+        Assert.True(sample.Stdout.TrimEnd('\n').Length >= 30, sample.Stdout);
+        var again = CliProcess.Run(dir.Path, "sample", "--weights", run, "--prime", "ROMEO:", "--length", "30", "--top-k", "5", "--top-p", "0.9", "--seed", "3");
+        Assert.Equal(sample.Stdout, again.Stdout);
+
+        var report = CliProcess.Run(dir.Path, "report", run);
+        Assert.True(report.ExitCode == 0, report.ToString());
+        Assert.Contains("DeepSharp report: gpt", File.ReadAllText(Path.Combine(run, "report.html")), StringComparison.Ordinal);
+
+        var bad = CliProcess.Run(dir.Path, "train", "--model", "gpt", "--data", "text:" + text, "--width", "10", "--heads", "3", "--out", dir.File("bad"));
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("--width 10 must be divisible by --heads 3", bad.Stderr, StringComparison.Ordinal);
+        var wrongModel = CliProcess.Run(dir.Path, "train", "--model", "char-lstm", "--tokenizer", "gpt2", "--out", dir.File("bad2"));
+        Assert.NotEqual(0, wrongModel.ExitCode);
+        Assert.Contains("apply to --model gpt", wrongModel.Stderr, StringComparison.Ordinal);
     }
 }

@@ -48,7 +48,7 @@ public sealed partial class ModelChoiceTests
     {
         var option = Create(command).Options.Single(o => o.Name == "--model");
         var listed = ListedModels(option.Description!);
-        List<string> expected = [.. ModelZoo.Names.Keys, .. languageModels ? new[] { "char-lstm", "char-gru" } : []];
+        List<string> expected = [.. ModelZoo.Names.Keys, .. languageModels ? new[] { "char-lstm", "char-gru", "gpt" } : []];
         Assert.Equal(expected, listed);
 
         using var dir = new TempDir();
@@ -171,8 +171,8 @@ public sealed partial class ModelChoiceTests
     }
 
     [Fact]
-    public void ModelCatalogListsEveryZooModelAndTheCharacterModels()
+    public void ModelCatalogListsEveryZooModelAndTheLanguageModels()
     {
-        Assert.Equal([.. ModelZoo.Names.Keys, "char-lstm", "char-gru"], ModelCatalog.All);
+        Assert.Equal([.. ModelZoo.Names.Keys, "char-lstm", "char-gru", "gpt"], ModelCatalog.All);
     }
 }

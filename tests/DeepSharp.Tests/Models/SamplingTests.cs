@@ -66,4 +66,35 @@ public sealed class SamplingTests
         Assert.Throws<ArgumentException>(() => Sampling.Sample([], new SamplingOptions(1), new Generator()));
         Assert.Throws<ArgumentException>(() => Sampling.Probabilities([float.NegativeInfinity, float.NegativeInfinity], new SamplingOptions(1)));
     }
+    [Fact]
+    public void TopPKeepsTheSmallestNucleusReachingP()
+    {
+        // softmax of ln(p) gives p back: 0.5, 0.25, 0.15, 0.1
+        float[] logits = [MathF.Log(0.25f), MathF.Log(0.5f), MathF.Log(0.1f), MathF.Log(0.15f)];
+        var p = Sampling.Probabilities(logits, new SamplingOptions(1.0, TopP: 0.7));
+        Assert.Equal(4, p.Length);
+        Assert.Equal(0.25 / 0.75, p[0], 1e-6); // 0.5 + 0.25 = 0.75 >= 0.7: two tokens, renormalised
+        Assert.Equal(0.5 / 0.75, p[1], 1e-6);
+        Assert.Equal(0, p[2]);
+        Assert.Equal(0, p[3]);
+        Assert.Equal(1.0, Sampling.Probabilities(logits, new SamplingOptions(1.0, TopP: 0.3))[1], 1e-12); // the top token alone
+        Assert.Equal(3, Sampling.Probabilities(logits, new SamplingOptions(1.0, TopP: 0.8)).Count(x => x > 0)); // 0.75 < 0.8: a third
+        Assert.Equal(4, Sampling.Probabilities(logits, new SamplingOptions(1.0, TopP: 1.0)).Count(x => x > 0));
+        var g = new Generator(4);
+        for (int i = 0; i < 500; i++) Assert.Contains(Sampling.Sample(logits, new SamplingOptions(1.0, TopP: 0.7), g), new[] { 0, 1 });
+    }
+
+    [Fact]
+    public void TopKThenTopPCombine()
+    {
+        float[] logits = [MathF.Log(0.25f), MathF.Log(0.5f), MathF.Log(0.1f), MathF.Log(0.15f)];
+        // top-k 3 keeps 0.5, 0.25, 0.15 (renormalised by 0.9); top-p 0.9 then needs all three (0.556 + 0.278 < 0.9).
+        var p = Sampling.Probabilities(logits, new SamplingOptions(1.0, TopK: 3, TopP: 0.9));
+        Assert.Equal(0, p[2]);
+        Assert.Equal(0.15 / 0.9, p[3], 1e-6);
+        Assert.Equal(1.0, p.Sum(), 1e-12);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Sampling.Probabilities(logits, new SamplingOptions(1.0, TopP: 0)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Sampling.Probabilities(logits, new SamplingOptions(1.0, TopP: 1.5)));
+        Assert.Equal(1, Sampling.Sample(logits, new SamplingOptions(0, TopP: 0.1), new Generator())); // greedy ignores it
+    }
 }

@@ -87,6 +87,52 @@ public sealed class StreamBatches
     }
 }
 
+/// <summary>
+/// Random training windows (nanoGPT's get_batch): each batch holds <see cref="BatchSize"/> windows of
+/// <see cref="SequenceLength"/> tokens starting at uniformly drawn offsets, the targets shifted by one.
+/// The offsets come from a <see cref="Generator"/>, so a saved generator state gives the same batches again.
+/// </summary>
+public sealed class RandomWindows
+{
+    private readonly long[] _tokens;
+    private readonly Generator _generator;
+    private readonly long[] _starts;
+
+    public RandomWindows(long[] tokens, int batchSize, int sequenceLength, Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(generator);
+        if (batchSize <= 0 || sequenceLength <= 0) throw new ArgumentException($"random windows: batch size {batchSize} and sequence length {sequenceLength} must be positive");
+        if (tokens.Length < sequenceLength + 1)
+            throw new ArgumentException($"random windows: {tokens.Length} tokens are fewer than one window of {sequenceLength} + 1");
+        _tokens = tokens;
+        _generator = generator;
+        BatchSize = batchSize;
+        SequenceLength = sequenceLength;
+        _starts = new long[batchSize];
+    }
+
+    public int BatchSize { get; }
+
+    public int SequenceLength { get; }
+
+    /// <summary>The next batch: input [B, T] and target [B, T] (int64).</summary>
+    public (Tensor Input, Tensor Target) Next()
+    {
+        int t = SequenceLength;
+        _generator.FillInt(_starts, 0, _tokens.Length - t); // the target of the last input token must exist
+        var x = new long[BatchSize * t];
+        var y = new long[BatchSize * t];
+        for (int b = 0; b < BatchSize; b++)
+        {
+            int start = (int)_starts[b];
+            _tokens.AsSpan(start, t).CopyTo(x.AsSpan(b * t, t));
+            _tokens.AsSpan(start + 1, t).CopyTo(y.AsSpan(b * t, t));
+        }
+        return (Tensor.From(x, BatchSize, t), Tensor.From(y, BatchSize, t));
+    }
+}
+
 /// <summary>The tinyshakespeare corpus (about 1.1 MB of plays), located like the image datasets.</summary>
 public static class TinyShakespeare
 {
