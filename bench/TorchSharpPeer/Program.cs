@@ -112,7 +112,8 @@ if (Want("charlstm_b32_t64_h256_tokens_per_s"))
 // GPT (issue #18), as bench/DeepSharp.Bench/Workloads/GptWorkloads.cs: 4 layers, 4 heads, width 128, context 128,
 // vocabulary 65, tied lm_head; train on one fixed batch 16 x 128 with AdamW (lr 1e-3, betas 0.9/0.95, weight decay 0.1:
 // on every parameter here, as TorchSharp's flat parameter list takes it; the cost is the same) and clipping at 1.0;
-// generate 100 greedy tokens after a 16-token prompt with a per-layer KV cache (keys and values concatenated).
+// generate 100 greedy tokens after a 16-token prompt with a per-layer KV cache (keys and values concatenated);
+// attention through LibTorch's scaled_dot_product_attention.
 if (Want("gpt_train_tokens_per_s"))
 {
     var gpt = new Gpt(65, 4, 4, 128, 128);
@@ -255,9 +256,8 @@ sealed class GptBlock : Module<TorchTensor, TorchTensor>
             if (ck is not null) { k = cat(new[] { ck, k }, 2); v = cat(new[] { cv!, v }, 2); causal = false; }
             caches[layer] = (k.detach().MoveToOuterDisposeScope(), v.detach().MoveToOuterDisposeScope());
         }
-        var att = matmul(q, k.transpose(-2, -1)) * (1.0 / Math.Sqrt(d));
-        if (causal) att = att.masked_fill(ones(t, t, dtype: ScalarType.Bool).tril().logical_not(), double.NegativeInfinity);
-        var y = matmul(att.softmax(-1), v).transpose(1, 2).contiguous().view(b, t, width);
+        // LibTorch's fused SDPA (flash/memory-efficient kernels where it has them), as nanoGPT uses it.
+        var y = functional.scaled_dot_product_attention(q, k, v, null, 0.0, causal).transpose(1, 2).contiguous().view(b, t, width);
         x = x + attn_proj.forward(y);
         // GPT-2 uses GELU's tanh approximation; TorchSharp's functional.gelu is the exact one (the same cost).
         return x + mlp_proj.forward(functional.gelu(c_fc.forward(ln_2.forward(x))));

@@ -64,6 +64,7 @@ internal static class LanguageModelTraining
         var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
         {
             Monitors = monitors.Monitors,
+            Insight = monitors.DashboardRecorder(),
             BatchSize = s.BatchSize,
             SequenceLength = SequenceLength,
             ClipGradNorm = ClipNorm,
@@ -130,8 +131,8 @@ internal static class LanguageModelTraining
         var trainTokens = tokenizer.Encode(trainText);
         var validationTokens = tokenizer.Encode(validationText);
         int context = g.ContextOrDefault;
-        int batch = g.BatchGiven ? s.BatchSize : GptTrainOptions.DefaultBatch;
-        int epochs = g.EpochsGiven ? s.Epochs : GptTrainOptions.DefaultEpochs;
+        int batch = g.BatchGiven ? s.BatchSize : g.BatchOrDefault;
+        int epochs = g.EpochsGiven ? s.Epochs : g.EpochsOrDefault;
         if (trainTokens.Length < context + 1 || validationTokens.Length < 2)
             throw new CliException($"--data: {trainTokens.Length:N0} training and {validationTokens.Length:N0} validation tokens are too few for windows of {context} + 1; use a longer text or a smaller --context");
         using var output = OutputDirectory.Prepare(s.Out ?? Path.Combine("runs", s.Model));
@@ -168,6 +169,7 @@ internal static class LanguageModelTraining
         var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
         {
             Monitors = monitors.Monitors,
+            Insight = monitors.DashboardRecorder(),
             BatchSize = batch,
             SequenceLength = context,
             GradientAccumulationSteps = g.GradAccum ?? 1,

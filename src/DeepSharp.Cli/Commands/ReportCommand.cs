@@ -239,7 +239,6 @@ internal static class ReportCommand
             Title = $"DeepSharp report: {modelName} on {m.Data}",
             Summary = summary,
             History = m.History.Select(h => (IReadOnlyDictionary<string, double>)h).ToList(),
-            Attention = [],
             Gates = [],
             Notes = new Dictionary<string, string>
             {
@@ -249,9 +248,26 @@ internal static class ReportCommand
                 ["misclassified"] = notClasses,
                 ["attributions"] = "Attributions explain image classifiers; a language model has no image input.",
                 ["filters"] = "A GPT has no convolutional layer, so there are no filters or feature maps to show.",
-                ["attention"] = "Attention maps of the GPT are not drawn yet.",
             },
+            Attention = GptAttention(model, m.Sample),
         };
+    }
+
+    /// <summary>Every block's and head's attention over the first tokens of the run's sample (at most 48: the maps stay legible).</summary>
+    private static List<LabeledImage> GptAttention(Gpt model, string sample)
+    {
+        var images = new List<LabeledImage>();
+        if (model.Tokenizer is not { } tokenizer || sample.Length == 0) return images;
+        var ids = tokenizer.Encode(sample);
+        int t = Math.Min(Math.Min(ids.Length, 48), model.Config.Context);
+        if (t < 2) return images;
+        var maps = model.AttentionMaps(Tensor.From(ids[..t], t));
+        string shown = tokenizer.Decode(ids[..t]).Replace("\n", "⏎", StringComparison.Ordinal);
+        for (int layer = 0; layer < maps.Count; layer++)
+            for (int head = 0; head < maps[layer].Size(0); head++)
+                images.Add(new LabeledImage(Raster.Upscale(Raster.Heat(maps[layer][head], 0, null), Math.Max(1, 144 / t)),
+                    $"block {layer}, head {head}: rows = queries, columns = keys, over the first {t} tokens of the sample \"{shown}\""));
+        return images;
     }
 
     /// <summary>The test split of --data as one tensor pair, and the dataset description the zoo needs.</summary>

@@ -135,6 +135,36 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return LmHead.Call(x);                                           // [B, T or 1, V]
     }
 
+    /// <summary>
+    /// What every head of every block attends to for one sequence of int64 <paramref name="tokens"/> [T] (1 &lt;= T
+    /// &lt;= context): per block a tensor [H, T, T] whose row i holds query i's weights over keys 0..i (zero above the
+    /// diagonal), computed in eval mode without gradients. The insight report draws them.
+    /// </summary>
+    public IReadOnlyList<Tensor> AttentionMaps(Tensor tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Rank != 1 || tokens.DType != DType.Int64 || tokens.Numel == 0 || tokens.Numel > Config.Context)
+            throw new ArgumentException($"Gpt.AttentionMaps: expected int64 tokens [T] with 1 <= T <= {Config.Context}, got {tokens.Describe()}");
+        bool training = Training;
+        Eval();
+        try
+        {
+            using var _ = Autograd.NoGrad();
+            var x = Transformer.Embed(tokens.Unsqueeze(0), 0);                  // [1, T, C]
+            var maps = new List<Tensor>();
+            foreach (var block in Transformer.H)
+            {
+                maps.Add(block.Attn.Weights(block.Ln1.Call(x))[0].Contiguous()); // [H, T, T]
+                x = block.Call(x);
+            }
+            return maps;
+        }
+        finally
+        {
+            Train(training);
+        }
+    }
+
     /// <summary>An empty key/value cache for <paramref name="batch"/> sequences of up to <see cref="GptConfig.Context"/> tokens.</summary>
     public GptKvCache CreateCache(int batch = 1) => new(this, batch);
 
@@ -410,11 +440,8 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
     internal Tensor Forward(Tensor x, GptKvCache.LayerCache? cache, int start)
     {
         using var call = EnterCall();
-        int b = x.ShapeArray[0], t = x.ShapeArray[1], d = Width / Heads;
-        var qkv = CAttn.Call(x).Split(Width, 2);                                 // 3 x [B, T, C]
-        var q = qkv[0].Reshape(b, t, Heads, d).Transpose(1, 2);                    // [B, H, T, D]
-        var k = qkv[1].Reshape(b, t, Heads, d).Transpose(1, 2);
-        var v = qkv[2].Reshape(b, t, Heads, d).Transpose(1, 2);
+        int b = x.ShapeArray[0], t = x.ShapeArray[1];
+        var (q, k, v) = Project(x);
         bool causal = true;
         if (cache is not null)
         {
@@ -429,6 +456,21 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         var y = Functional.ScaledDotProductAttention(q, k, v, dropoutP: p, isCausal: causal, generator: _generator).Output; // [B, H, T, D]
         y = y.Transpose(1, 2).Reshape(b, t, Width);                               // heads side by side again
         return ResidDropout.Call(CProj.Call(y));
+    }
+
+    /// <summary>q, k and v [B, H, T, D] of [B, T, C]: one c_attn product, split, heads apart.</summary>
+    private (Tensor Q, Tensor K, Tensor V) Project(Tensor x)
+    {
+        int b = x.ShapeArray[0], t = x.ShapeArray[1], d = Width / Heads;
+        var qkv = CAttn.Call(x).Split(Width, 2);                                 // 3 x [B, T, C]
+        return (qkv[0].Reshape(b, t, Heads, d).Transpose(1, 2), qkv[1].Reshape(b, t, Heads, d).Transpose(1, 2), qkv[2].Reshape(b, t, Heads, d).Transpose(1, 2));
+    }
+
+    /// <summary>The attention weights of <paramref name="x"/> [B, T, C] (the block's normalised input): [B, H, T, T], causal.</summary>
+    internal Tensor Weights(Tensor x)
+    {
+        var (q, k, v) = Project(x);
+        return Functional.ScaledDotProductAttention(q, k, v, isCausal: true).Weights!; // SDPA always gives its weights (computed on read)
     }
 
     protected override string ExtraRepr => $"heads={Heads}, width={Width}";

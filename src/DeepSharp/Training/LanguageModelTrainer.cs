@@ -49,6 +49,13 @@ public sealed record LanguageModelTrainerOptions
 
     /// <summary>Receive every step's loss and every epoch's logs (TensorBoard files, the live dashboard).</summary>
     public IReadOnlyList<ITrainingMonitor>? Monitors { get; init; }
+
+    /// <summary>
+    /// Records per-layer activation statistics, gradient norms and their warnings on every
+    /// <c>Insight.Options.Every</c>-th step (what <see cref="Trainer.Fit"/> gets from an InsightRecorder callback);
+    /// none when null. The dashboard's <c>Watch</c> options send them to the live page.
+    /// </summary>
+    public Insight.InsightRecorder? Insight { get; init; }
 }
 
 /// <summary>
@@ -295,7 +302,10 @@ public sealed class LanguageModelTrainer
         for (int k = first; k < count; k++)
         {
             double stepLr = Optimizer.ParamGroups[0].Lr;
+            var insight = Options.Insight is { } r && r.IsRecordedStep(Step + 1) ? r : null;
+            insight?.RecordNextStep(Model);
             double loss = step(k);
+            insight?.CompleteStep(Model, Step, loss, Epoch, stepLr);
             lossSum += loss;
             foreach (var m in Monitors) m.StepEnd(new StepMetrics(Step, Epoch, loss, stepLr));
             tokens += perBatch;

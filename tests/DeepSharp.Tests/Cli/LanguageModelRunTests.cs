@@ -78,7 +78,12 @@ public sealed class LanguageModelRunTests
 
         var report = CliProcess.Run(dir.Path, "report", run);
         Assert.True(report.ExitCode == 0, report.ToString());
-        Assert.Contains("DeepSharp report: gpt", File.ReadAllText(Path.Combine(run, "report.html")), StringComparison.Ordinal);
+        var html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.Contains("DeepSharp report: gpt", html, StringComparison.Ordinal);
+        // Attention maps: one per block and head (1 block of 2 heads here), drawn from the run's sample.
+        Assert.Contains("block 0, head 0: rows = queries", html, StringComparison.Ordinal);
+        Assert.Contains("block 0, head 1: rows = queries", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("block 1, head 0", html, StringComparison.Ordinal);
 
         var bad = CliProcess.Run(dir.Path, "train", "--model", "gpt", "--data", "text:" + text, "--width", "10", "--heads", "3", "--out", dir.File("bad"));
         Assert.NotEqual(0, bad.ExitCode);

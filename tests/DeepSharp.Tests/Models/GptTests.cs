@@ -180,6 +180,42 @@ public sealed class GptTests
     }
 
     [Fact]
+    public void AttentionMapsAreTheCausalSoftmaxOfEveryHead()
+    {
+        var model = GoldenModel();
+        var tokens = Tensor.From(new long[] { 3, 1, 4, 1, 5, 9, 2 }, 7);
+        var maps = model.AttentionMaps(tokens);
+        Assert.Equal(Tiny.Layers, maps.Count);
+        Assert.True(model.Training); // restored
+        // Block 0 by hand: softmax(q k^T / sqrt(D)) with keys after the query masked, from c_attn of ln_1 of the embeddings.
+        var block = model.Transformer.H[0];
+        using (DeepSharp.Autograd.NoGrad())
+        {
+            model.Eval();
+            var h = block.Ln1.Call(model.Transformer.Embed(tokens.Unsqueeze(0), 0))[0];        // [T, C]
+            var qkv = block.Attn.CAttn.Call(h).Split(Tiny.Width, 1);
+            int d = Tiny.Width / Tiny.Heads;
+            for (int head = 0; head < Tiny.Heads; head++)
+            {
+                var q = qkv[0].Narrow(1, head * d, d);
+                var k = qkv[1].Narrow(1, head * d, d);
+                var scores = q.MatMul(k.T()).Mul(1 / Math.Sqrt(d)).ToDoubleArray();
+                var map = maps[0][head].ToDoubleArray();
+                for (int i = 0; i < 7; i++)
+                {
+                    double max = Enumerable.Range(0, i + 1).Max(j => scores[i * 7 + j]);
+                    double sum = Enumerable.Range(0, i + 1).Sum(j => Math.Exp(scores[i * 7 + j] - max));
+                    for (int j = 0; j < 7; j++)
+                        Assert.Equal(j <= i ? Math.Exp(scores[i * 7 + j] - max) / sum : 0, map[i * 7 + j], 5);
+                }
+            }
+            model.Train();
+        }
+        Assert.Throws<ArgumentException>(() => model.AttentionMaps(Tensor.From(new long[] { 1, 2 }, 1, 2)));
+        Assert.Throws<ArgumentException>(() => model.AttentionMaps(Tensor.From(new long[Tiny.Context + 1], Tiny.Context + 1)));
+    }
+
+    [Fact]
     public void TiedWeightsStayTiedAfterSaveLoadAndAStep()
     {
         var vocabulary = Vocabulary.FromCharacters("hello world\n");

@@ -44,6 +44,22 @@ public sealed class GptTrainingTests
     }
 
     [Fact]
+    public void AnInsightRecorderSeesEveryBlockOnItsStepsAsWithFit()
+    {
+        var (model, tokens) = Setup();
+        var recorded = new List<DeepSharp.Insight.StepRecord>();
+        var insight = new DeepSharp.Insight.InsightRecorder(new DeepSharp.Insight.InsightOptions { Every = 4, OnStep = recorded.Add });
+        var trainer = new LanguageModelTrainer(model, new AdamW(model.Parameters()), new LanguageModelTrainerOptions
+            { BatchSize = 4, SequenceLength = 16, StepsPerEpoch = 10, WindowGenerator = new Generator(3), Insight = insight });
+        trainer.Fit(tokens, null, epochs: 1);
+        Assert.Equal(new long[] { 1, 5, 9 }, recorded.Select(r => r.Step));
+        var first = recorded[0];
+        Assert.Contains(first.Activations, a => a.Layer.StartsWith("transformer.h.1.", StringComparison.Ordinal)); // the last block's layers too
+        Assert.Contains(first.Gradients, g => g.Parameter == "transformer.h.0.attn.c_attn.weight" && g.GradNorm > 0 && double.IsFinite(g.UpdateNorm));
+        Assert.False(insight.Armed); // no hooks left behind
+    }
+
+    [Fact]
     public void AccumulatedMicroBatchesGiveTheGradientOfTheirUnion()
     {
         var (model, tokens) = Setup();
