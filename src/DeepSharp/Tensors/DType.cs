@@ -31,12 +31,16 @@ public static class DTypeExtensions
 
     public static bool IsFloatingPoint(this DType dtype) => dtype is DType.Float32 or DType.Float64;
 
-    internal static DType Of<T>() where T : unmanaged
+    internal static DType Of<T>() where T : unmanaged =>
+        TryOf<T>() ?? throw new NotSupportedException($"element type {typeof(T).Name} is not a DeepSharp dtype (float, double, long, bool)");
+
+    /// <summary>The dtype whose elements are <typeparamref name="T"/>, or null.</summary>
+    internal static DType? TryOf<T>() where T : unmanaged
     {
         if (typeof(T) == typeof(float)) return DType.Float32;
         if (typeof(T) == typeof(double)) return DType.Float64;
         if (typeof(T) == typeof(long)) return DType.Int64;
         if (typeof(T) == typeof(bool)) return DType.Bool;
-        throw new NotSupportedException($"element type {typeof(T).Name} is not a DeepSharp dtype (float, double, long, bool)");
+        return null;
     }
 }

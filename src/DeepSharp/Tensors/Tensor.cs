@@ -116,12 +116,17 @@ public sealed partial class Tensor
         return result;
     }
 
-    /// <summary>The single value of a one-element tensor.</summary>
+    /// <summary>
+    /// The single value of a one-element tensor as <typeparamref name="T"/>, converted like PyTorch's <c>item&lt;T&gt;()</c>
+    /// when the element type differs: floating point to integers truncates toward zero, anything to bool is "not zero",
+    /// and a value <typeparamref name="T"/> cannot hold (out of range, NaN to an integer) is an <see cref="OverflowException"/>.
+    /// T is one of double, float, Half, long, int, short, sbyte, ulong, uint, ushort, byte or bool.
+    /// </summary>
     public T Item<T>() where T : unmanaged
     {
-        CheckDType<T>("Item");
         if (_numel != 1) throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar, got shape {Shapes.Format(ShapeArray)}");
-        return Array<T>()[Offset];
+        if (DTypeExtensions.TryOf<T>() == DType) return Array<T>()[Offset];
+        return ScalarConversion.To<T>(this, Offset);
     }
 
     /// <summary>The single value of a one-element tensor of any dtype, as double.</summary>
