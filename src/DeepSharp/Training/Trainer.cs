@@ -50,6 +50,17 @@ public sealed record TrainerOptions
 
     /// <summary>Receive every step's loss and every epoch's logs (TensorBoard files, the live dashboard).</summary>
     public IReadOnlyList<ITrainingMonitor>? Monitors { get; init; }
+
+    /// <summary>
+    /// Batches whose gradients add up before each optimizer step (gradient accumulation: a step sees N batches while
+    /// memory holds one). Each batch's loss is divided by the number of batches in its group, so a step's gradient is
+    /// the mean over the group (the last group of an epoch may be smaller). Callbacks and monitors see one call per step
+    /// with the group's mean loss. Not with <see cref="DataParallel"/>.
+    /// </summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Stop after this many optimizer steps in total: the epoch in progress ends there, is validated and counts as done.</summary>
+    public long? MaxSteps { get; init; }
 }
 
 /// <summary>Loss, accuracy and (optionally) predictions over a dataset.</summary>
@@ -108,6 +119,11 @@ public sealed class Trainer
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative, got {epochs}");
         if (Options.DataParallel is not null && train.Sampler is not { Pad: true })
             throw new ArgumentException("Fit: data-parallel training needs a train loader with a padded DistributedSampler (every rank must take the same number of steps)", nameof(train));
+        if (Options.GradientAccumulationSteps < 1)
+            throw new ArgumentException($"Fit: GradientAccumulationSteps must be at least 1, got {Options.GradientAccumulationSteps}");
+        if (Options.GradientAccumulationSteps > 1 && Options.DataParallel is not null)
+            throw new ArgumentException("Fit: gradient accumulation is not supported with data-parallel training yet (raise the per-process batch size instead)");
+        if (Options.MaxSteps is long max && max < 0) throw new ArgumentException($"Fit: MaxSteps must be non-negative, got {max}");
         _train = train;
         _interruptedAt = null;
         if (_resumeLoader is not null)
@@ -118,7 +134,7 @@ public sealed class Trainer
         callbacks ??= [];
         var history = new TrainingHistory();
         var wall = Stopwatch.StartNew();
-        StopTraining = false;
+        StopTraining = Options.MaxSteps is long limit && Step >= limit;
         Options.DataParallel?.BroadcastState();
         foreach (var c in callbacks) c.OnTrainBegin(this);
         Reporter.TrainBegin(epochs - Epoch, train.Count);
@@ -176,36 +192,56 @@ public sealed class Trainer
         long correct = 0, samples = 0, classified = 0;
         int batch = 0, first = train.State.Batch; // batches of this epoch done before a resume (0 otherwise)
         Reporter.EpochBegin(Epoch, train.Count);
+        int accumulate = Options.GradientAccumulationSteps, group = 0, inGroup = 0;
+        double groupLoss = 0;
+        long groupCorrect = 0, groupClassified = 0;
         foreach (var (input, target) in train)
         {
             double stepLr = Optimizer.ParamGroups[0].Lr;
-            Optimizer.ZeroGrad();
-            Options.DataParallel?.BeginStep();
+            if (inGroup == 0)
+            {
+                Optimizer.ZeroGrad();
+                Options.DataParallel?.BeginStep();
+                group = Math.Min(accumulate, train.Count - (first + batch)); // the epoch's last group may be smaller
+                (groupLoss, groupCorrect, groupClassified) = (0, 0, 0);
+            }
             var output = Model.Call(input);
             var loss = _loss(output, target);
-            loss.Backward();
-            Options.DataParallel?.SynchronizeGradients();
-            if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
-            Optimizer.Step();
-            Step++;
-            if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
+            (group == 1 ? loss : loss.Mul(1.0 / group)).Backward();
+            inGroup++;
 
             int n = input.Shape.Length > 0 ? input.Size(0) : 1;
             double l = loss.ToDouble();
             lossSum += l * n;
             samples += n;
-            double? batchAccuracy = null;
+            groupLoss += l;
             if (Correct(output, target) is long c)
             {
                 correct += c;
                 classified += n;
-                batchAccuracy = (double)c / n;
+                groupCorrect += c;
+                groupClassified += n;
             }
             batch++;
-            foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, l);
-            foreach (var m in Monitors) m.StepEnd(new StepMetrics(Step, Epoch, l, stepLr, batchAccuracy));
+            if (inGroup == group)
+            {
+                inGroup = 0;
+                Options.DataParallel?.SynchronizeGradients();
+                if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
+                Optimizer.Step();
+                Step++;
+                if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
+                double stepLoss = groupLoss / group;
+                foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, stepLoss);
+                foreach (var m in Monitors) m.StepEnd(new StepMetrics(Step, Epoch, stepLoss, stepLr, groupClassified > 0 ? (double)groupCorrect / groupClassified : null));
+            }
             Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
-            if (cancellationToken.IsCancellationRequested)
+            if (inGroup == 0 && Options.MaxSteps is long maxSteps && Step >= maxSteps)
+            {
+                StopTraining = true; // the step limit: this epoch ends here
+                break;
+            }
+            if (inGroup == 0 && cancellationToken.IsCancellationRequested) // an interruption waits for the group's step
             {
                 var position = train.State;
                 if (position.Batch < train.Count)
