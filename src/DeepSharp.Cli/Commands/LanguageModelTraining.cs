@@ -106,13 +106,7 @@ internal static class LanguageModelTraining
         Summary(metrics, outDir, "char");
         AnsiConsole.MarkupLine("[bold]sample[/] (temperature 0.8):");
         AnsiConsole.WriteLine(sample);
-        if (s.Report)
-        {
-            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
-            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
-            monitors.Dashboard?.ShowReport(reportPath);
-        }
-        monitors.KeepDashboardOpen();
+        monitors.Finish(s, outDir);
         return 0;
     }
 
@@ -229,13 +223,7 @@ internal static class LanguageModelTraining
         Summary(metrics, outDir, unit);
         AnsiConsole.MarkupLine("[bold]sample[/] (temperature 0.8):");
         AnsiConsole.WriteLine(sample);
-        if (s.Report)
-        {
-            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
-            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
-            monitors.Dashboard?.ShowReport(reportPath);
-        }
-        monitors.KeepDashboardOpen();
+        monitors.Finish(s, outDir);
         return 0;
     }
 

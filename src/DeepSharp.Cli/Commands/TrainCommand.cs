@@ -198,13 +198,7 @@ internal static class TrainCommand
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, CliJson.Default.RunMetrics));
         output.Complete();
         Report.Summary(metrics, outDir);
-        if (s.Report)
-        {
-            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
-            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
-            monitors.Dashboard?.ShowReport(reportPath);
-        }
-        monitors.KeepDashboardOpen();
+        monitors.Finish(s, outDir);
         return 0;
     }
 

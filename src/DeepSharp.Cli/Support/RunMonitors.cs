@@ -88,8 +88,23 @@ internal sealed class RunMonitors : IDisposable
     public InsightRecorder? DashboardRecorder() =>
         Dashboard is null ? null : new InsightRecorder(Dashboard.Watch(new InsightOptions { Every = 200, OnWarning = ReportCommand.PrintWarning }));
 
+    /// <summary>
+    /// The end of a finished run: with --report, writes DIR/report.html and links it on the dashboard; then keeps the
+    /// dashboard open as <see cref="KeepDashboardOpen"/> says.
+    /// </summary>
+    public void Finish(TrainCommand.TrainSettings s, string outDir)
+    {
+        if (s.Report)
+        {
+            string reportPath = ReportCommand.Generate(outDir, s.DataDir);
+            AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(reportPath)}[/]");
+            Dashboard?.ShowReport(reportPath);
+        }
+        KeepDashboardOpen();
+    }
+
     /// <summary>On a terminal, the page stays served after the run until Enter; in a script the run ends at once.</summary>
-    public void KeepDashboardOpen()
+    private void KeepDashboardOpen()
     {
         if (Dashboard is null || Console.IsInputRedirected || Console.IsOutputRedirected) return;
         Console.Out.WriteLine($"dashboard: the run is over; {Dashboard.Url} stays open until you press Enter");

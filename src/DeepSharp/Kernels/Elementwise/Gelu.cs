@@ -50,16 +50,22 @@ internal static class SimdMath
         TV n = S.Sub(S.Fma(xc, S.Splat(1.44269504088896341f), S.Splat(RoundMagic)), S.Splat(RoundMagic));
         TV r = S.Fma(n, S.Splat(-0.693359375f), xc);
         r = S.Fma(n, S.Splat(2.12194440e-4f), r);
+        TV e = Scaled<TV, S>(r, n);
+        e = S.Select(S.GreaterThan(x, S.Splat(Overflow)), S.Splat(float.PositiveInfinity), e);
+        return S.Select(S.GreaterThan(S.Splat(ExpLo), x), S.Zero, e);
+    }
+
+    /// <summary>e^r 2^n for the reduced argument r (|r| &lt;= ln2/2): 1 + r + r² p(r) with a degree-5 polynomial, scaled by 2^n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Scaled<TV, S>(TV r, TV n) where S : ISimd<TV, float>
+    {
         TV p = S.Splat(1.9875691500e-4f);
         p = S.Fma(p, r, S.Splat(1.3981999507e-3f));
         p = S.Fma(p, r, S.Splat(8.3334519073e-3f));
         p = S.Fma(p, r, S.Splat(4.1665795894e-2f));
         p = S.Fma(p, r, S.Splat(1.6666665459e-1f));
         p = S.Fma(p, r, S.Splat(5.0000001201e-1f));
-        TV e = S.Fma(p, S.Mul(r, r), S.Add(r, S.Splat(1f)));
-        e = S.Mul(e, S.Pow2(n));
-        e = S.Select(S.GreaterThan(x, S.Splat(Overflow)), S.Splat(float.PositiveInfinity), e);
-        return S.Select(S.GreaterThan(S.Splat(ExpLo), x), S.Zero, e);
+        return S.Mul(S.Fma(p, S.Mul(r, r), S.Add(r, S.Splat(1f))), S.Pow2(n));
     }
 
     /// <summary>
@@ -75,14 +81,7 @@ internal static class SimdMath
         TV n = S.Sub(S.Fma(xc, S.Splat(1.44269504088896341f), S.Splat(RoundMagic)), S.Splat(RoundMagic));
         TV r = S.Fma(n, S.Splat(-0.693359375f), a);
         r = S.Add(S.Fma(n, S.Splat(2.12194440e-4f), r), b);
-        TV p = S.Splat(1.9875691500e-4f);
-        p = S.Fma(p, r, S.Splat(1.3981999507e-3f));
-        p = S.Fma(p, r, S.Splat(8.3334519073e-3f));
-        p = S.Fma(p, r, S.Splat(4.1665795894e-2f));
-        p = S.Fma(p, r, S.Splat(1.6666665459e-1f));
-        p = S.Fma(p, r, S.Splat(5.0000001201e-1f));
-        TV e = S.Fma(p, S.Mul(r, r), S.Add(r, S.Splat(1f)));
-        e = S.Mul(e, S.Pow2(n));
+        TV e = Scaled<TV, S>(r, n);
         return S.Select(S.GreaterThan(S.Splat(ExpLo), sum), S.Zero, e);
     }
 
