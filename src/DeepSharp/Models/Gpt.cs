@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using DeepSharp.Data.Text;
+using DeepSharp.Kernels;
 using DeepSharp.NN;
 using DeepSharp.Serialization;
 
@@ -441,18 +442,18 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
     {
         using var call = EnterCall();
         int b = x.ShapeArray[0], t = x.ShapeArray[1];
-        var (q, k, v) = Project(x);
-        bool causal = true;
-        if (cache is not null)
-        {
-            (k, v) = cache.Append(k, v, start);                                   // [B, H, start+T, D]
-            if (start > 0)
-            {
-                if (t != 1) throw new ArgumentException($"Gpt: a cache that already holds {start} tokens takes one new token at a time, got {t}");
-                causal = false; // one query after every cached key: it may see all of them
-            }
-        }
         double p = Training ? DropoutP : 0;
+        if (cache is null)
+        {
+            // Training and plain evaluation: one op from the packed projections to the merged heads (Tensor.FusedPackedAttention).
+            var dropout = FlashAttention.Dropout.Draw(p, _generator, (long)b * Heads * t * t);
+            var merged = Tensor.FusedPackedAttention(CAttn.Call(x), Heads, causal: true, 1 / Math.Sqrt(Width / Heads), dropout);
+            return ResidDropout.Call(CProj.Call(merged));
+        }
+        var (q, k, v) = Project(x);
+        (k, v) = cache.Append(k, v, start);                                       // [B, H, start+T, D]
+        if (start > 0 && t != 1) throw new ArgumentException($"Gpt: a cache that already holds {start} tokens takes one new token at a time, got {t}");
+        bool causal = start == 0; // a later query comes after every cached key: it may see all of them
         var y = Functional.ScaledDotProductAttention(q, k, v, dropoutP: p, isCausal: causal, generator: _generator).Output; // [B, H, T, D]
         y = y.Transpose(1, 2).Reshape(b, t, Width);                               // heads side by side again
         return ResidDropout.Call(CProj.Call(y));
