@@ -46,7 +46,7 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module<Tensor, Tens
 /// <summary>x for x &gt; 0, alpha (e^x - 1) otherwise.</summary>
 public sealed class ELU(double alpha = 1) : Module<Tensor, Tensor>
 {
-    /// <summary>The value alpha (e^x - 1) approaches for very negative x, in magnitude (default 1).</summary>
+    /// <summary>Scale of the negative part: outputs approach -alpha for very negative x (default 1).</summary>
     public double Alpha { get; } = alpha;
 
     /// <summary>Applies ELU elementwise; the output has the input's shape.</summary>

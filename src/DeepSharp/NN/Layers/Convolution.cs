@@ -200,7 +200,10 @@ public sealed class ConvTranspose2d : ConvLayer
     /// <summary>Spacing between kernel elements (default 1).</summary>
     public Size2d Dilation { get; }
 
-    /// <summary>Maps [N, in_channels, H, W] (or unbatched) to [N, out_channels, H_out, W_out] with the size formula above.</summary>
+    /// <summary>
+    /// Maps [N, in_channels, H, W] (or [C, H, W]) to [N, out_channels, H_out, W_out], with
+    /// H_out = (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1 (likewise W_out).
+    /// </summary>
     public override Tensor Forward(Tensor input) =>
         Functional.ConvTranspose2d(input, Weight, Bias, Stride, Padding, OutputPadding, Groups, Dilation);
 

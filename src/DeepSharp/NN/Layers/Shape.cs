@@ -31,7 +31,7 @@ public sealed class Unflatten(int dim, params int[] sizes) : Module<Tensor, Tens
     /// <summary>The dim that is split.</summary>
     public int Dim { get; } = dim;
 
-    /// <summary>The sizes it is split into; their product must equal the dim's size.</summary>
+    /// <summary>The sizes it is split into; their product must equal the dim's size (one may be -1, inferred).</summary>
     public IReadOnlyList<int> Sizes => _sizes;
 
     /// <summary>Splits dim <see cref="Dim"/> into <see cref="Sizes"/>, e.g. [N, 784] into [N, 1, 28, 28] with dim 1 and sizes (1, 28, 28).</summary>

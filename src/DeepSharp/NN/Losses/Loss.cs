@@ -32,7 +32,7 @@ public abstract class Loss : Module<(Tensor Input, Tensor Target), Tensor>
     /// <summary>The loss of <paramref name="input"/> against <paramref name="target"/>, running the module's hooks (which see the pair as input).</summary>
     public Tensor Call(Tensor input, Tensor target) => Call((input, target));
 
-    /// <summary>The loss of <paramref name="input"/> (predictions) against <paramref name="target"/>: a scalar, or per element with Reduction.None.</summary>
+    /// <summary>The loss of <paramref name="input"/> (predictions) against <paramref name="target"/>: a scalar, or with Reduction.None one loss per element (per sample for class losses).</summary>
     public abstract Tensor Forward(Tensor input, Tensor target);
 
     /// <summary>The loss of the (input, target) pair; see <see cref="Forward(Tensor, Tensor)"/>.</summary>
