@@ -186,6 +186,35 @@ public sealed partial class Tensor
         KeepAlive(a, b); // operands may be temporaries of the caller (other.MulRaw(alpha))
     }
 
+    // A residual add or a gradient sum of 128k elements and more (512 KB of float32) is split over the threads that
+    // are awake; from 1M elements napping ones are woken.
+    private const int ParallelBinaryMinElements = 1 << 17;
+    private const int ParallelBinaryWakeElements = 1 << 20;
+
+    /// <summary>op over equal-length spans, in one contiguous part per thread when long (dst may alias a or b index for index).</summary>
+    private static unsafe void ApplyInParts<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d, TOp op)
+        where T : unmanaged where TOp : struct, IBinarySpanOp<T>
+    {
+        int parts = WorkerPool.Parts(d.Length, ParallelBinaryMinElements);
+        if (parts <= 1)
+        {
+            op.Apply(a, b, d);
+            return;
+        }
+        fixed (T* pa = a, pb = b, pd = d)
+            WorkerPool.For(parts, new BinaryPartsTask<T, TOp>(pa, pb, pd, d.Length, parts, op), d.Length >= ParallelBinaryWakeElements);
+    }
+
+    private sealed unsafe class BinaryPartsTask<T, TOp>(T* a, T* b, T* d, int n, int parts, TOp op) : IParallelTask
+        where T : unmanaged where TOp : struct, IBinarySpanOp<T>
+    {
+        public void Run(int index)
+        {
+            var (start, end) = WorkerPool.Range(index, parts, n, 64);
+            op.Apply(new ReadOnlySpan<T>(a + start, end - start), new ReadOnlySpan<T>(b + start, end - start), new Span<T>(d + start, end - start));
+        }
+    }
+
     private static void RunBinarySpans<T, TOp>(Tensor a, Tensor b, Tensor dst, TOp op)
         where T : unmanaged where TOp : struct, IBinarySpanOp<T>
     {
@@ -195,7 +224,7 @@ public sealed partial class Tensor
         bool aFull = a.Numel == n, bFull = b.Numel == n;
         if (aFull && bFull && a.IsContiguous && b.IsContiguous)
         {
-            op.Apply(a.ReadSpan<T>(), b.ReadSpan<T>(), d);
+            ApplyInParts(a.ReadSpan<T>(), b.ReadSpan<T>(), d, op);
             return;
         }
         if (b.Numel == 1 && aFull)

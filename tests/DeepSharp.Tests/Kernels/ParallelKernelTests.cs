@@ -109,4 +109,24 @@ public sealed class ParallelKernelTests
             Assert.True(Math.Abs(dBeta[j] - refBeta[j]) <= 1e-5 * rows, $"dBeta {j}: {dBeta[j]} vs {refBeta[j]}");
         }
     });
+    [Fact]
+    public void LongAddsAndCopiesSplitOverThreadsTouchEveryElementOnce() => WithTwoThreads(() =>
+    {
+        const int n = (1 << 20) + 77; // past the wake-up size too, with a ragged last part
+        var g = new Generator(5);
+        var a = Tensor.Randn([n], g);
+        var b = Tensor.Randn([n], g);
+        var sum = a + b;
+        float[] av = a.ToArray<float>(), bv = b.ToArray<float>(), sv = sum.ToArray<float>();
+        for (int i = 0; i < n; i++) Assert.Equal(av[i] + bv[i], sv[i]);
+        a.Add_(b); // in place: the destination aliases the first operand part for part
+        Assert.Equal(sv, a.ToArray<float>());
+
+        // A transposing copy split along the first dim.
+        var m = Tensor.Randn([1031, 517], g);
+        var t = m.Transpose(0, 1).Contiguous();
+        float[] mv = m.ToArray<float>(), tv = t.ToArray<float>();
+        for (int i = 0; i < 1031; i++)
+            for (int j = 0; j < 517; j++) Assert.Equal(mv[i * 517 + j], tv[j * 1031 + i]);
+    });
 }
