@@ -48,6 +48,7 @@ packages=$(dotnet nuget locals global-packages --list </dev/null | sed -n 's/^gl
 run_sample() {
   local name=$1; shift
   local log=$logs/$name.log build_start=$SECONDS
+  rm -rf "samples/$name/bin" "samples/$name/obj"   # an incremental build could keep the DeepSharp.dll of an earlier pack
   if ! dotnet build "samples/$name" "${build_flags[@]}" -p:DeepSharpVersion="$version" </dev/null >"$log" 2>&1; then
     fail "$name (build)" "$log"; return
   fi
@@ -68,6 +69,7 @@ run_sample CartPole
 # AotInference: NativeAOT publish, then the native binary twice (train and save, then load the saved weights).
 start=$SECONDS
 aot=$work/aot
+rm -rf samples/AotInference/bin samples/AotInference/obj
 log=$logs/AotInference.log
 if dotnet publish samples/AotInference "${build_flags[@]}" -r linux-x64 -p:PublishAot=true -p:DeepSharpVersion="$version" -o "$aot" \
      </dev/null >"$log" 2>&1; then

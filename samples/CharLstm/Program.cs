@@ -102,7 +102,10 @@ string Generate(string start, int length, double temperature)
     var sampler = new Generator(seed: 42);
     var options = new SamplingOptions(Temperature: temperature);
     var output = new System.Text.StringBuilder(start);
-    var (logits, s) = model.Forward(Tensor.From(vocabulary.Encode(start), 1, start.Length), null);   // [1, T, vocab]
+    // The state starts at zero, which training (carrying the state from window to window) almost never saw; a blank
+    // line before the prime warms it up where a new paragraph or speech begins in the text.
+    string warmed = "\n\n" + start;
+    var (logits, s) = model.Forward(Tensor.From(vocabulary.Encode(warmed), 1, warmed.Length), null);   // [1, T, vocab]
     for (int i = 0; i < length; i++)
     {
         var last = Sampling.Row(logits.Select(1, logits.Size(1) - 1));      // the logits after the last character
