@@ -28,7 +28,7 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
         ResetParameters(generator);
     }
 
-    public RecurrentCell Cell { get; }
+    internal RecurrentCell Cell { get; }
 
     public int InputSize { get; }
 

@@ -83,7 +83,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
         ResetParameters(generator);
     }
 
-    public RecurrentCell Cell { get; }
+    internal RecurrentCell Cell { get; }
 
     public int InputSize { get; }
 
