@@ -22,9 +22,10 @@ torch.manual_seed(0);
 var res = new List<(string Name, double Value)>();
 bool Want(string name) => only.Count == 0 || only.Contains(name);
 
-double Time(Action f, int reps, int warm = 3)
+double Time(Action f, int reps, int warm = 3, double warmSeconds = 0)
 {
-    for (int i = 0; i < warm; i++) f();
+    long warmStart = Stopwatch.GetTimestamp();
+    for (int i = 0; i < warm || Stopwatch.GetElapsedTime(warmStart).TotalSeconds < warmSeconds; i++) f();
     // Best of three rounds, as DeepSharp's bench does: the machine is shared, the minimum is the least disturbed.
     double best = double.MaxValue;
     for (int round = 0; round < 3; round++)
@@ -127,7 +128,7 @@ if (Want("gpt_train_tokens_per_s"))
         gopt.zero_grad(); loss.backward();
         torch.nn.utils.clip_grad_norm_(gpt.parameters(), 1.0); gopt.step();
     }
-    res.Add(("gpt_train_tokens_per_s", 16 * 128 / Time(GStep, 10, 2)));
+    res.Add(("gpt_train_tokens_per_s", 16 * 128 / Time(GStep, 10, 2, warmSeconds: 3)));
 }
 if (Want("gpt_generate_tokens_per_s"))
 {

@@ -5,7 +5,7 @@ internal sealed record LoggedEvent(int Id, string Type, string Json);
 
 /// <summary>
 /// Every event of the run, in order, kept for the whole run so that a page opened (or reconnected) mid-run
-/// catches up from the start. Appends come from the training thread; readers wait for <see cref="Changed"/>.
+/// catches up from the start. Appends come from the training thread; readers wait for the <c>Changed</c> task of <see cref="Since"/>.
 /// </summary>
 internal sealed class RunLog
 {

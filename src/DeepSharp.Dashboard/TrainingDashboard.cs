@@ -18,6 +18,7 @@ namespace DeepSharp.Dashboard;
 /// <summary>Where and how a <see cref="TrainingDashboard"/> serves its page.</summary>
 public sealed record DashboardOptions
 {
+    /// <summary>The default TCP port, 8050.</summary>
     public const int DefaultPort = 8050;
 
     /// <summary>TCP port; 0 picks a free one (see <see cref="TrainingDashboard.Url"/>).</summary>
@@ -139,6 +140,7 @@ public sealed class TrainingDashboard : ITrainingMonitor, IAsyncDisposable
 
     // ---- ITrainingMonitor ----
 
+    /// <summary>Starts the run's clock and sends the run plan to the page.</summary>
     public void RunBegin(RunPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -148,6 +150,7 @@ public sealed class TrainingDashboard : ITrainingMonitor, IAsyncDisposable
             (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds), DashboardJson.Default.RunStarted);
     }
 
+    /// <summary>Queues the step; queued steps go to the page at most every <see cref="DashboardOptions.UpdateInterval"/>. A non-finite loss raises a warning once.</summary>
     public void StepEnd(in StepMetrics step)
     {
         _pending.Add((step, _clock.Elapsed.TotalSeconds));
@@ -172,6 +175,7 @@ public sealed class TrainingDashboard : ITrainingMonitor, IAsyncDisposable
         ShowConfusion(matrix, _options.ClassNames, $"validation, epoch {epoch + 1}");
     }
 
+    /// <summary>Sends the queued steps and the epoch's logs.</summary>
     public void EpochEnd(long step, EpochLogs logs)
     {
         ArgumentNullException.ThrowIfNull(logs);
@@ -179,6 +183,7 @@ public sealed class TrainingDashboard : ITrainingMonitor, IAsyncDisposable
         Append("epoch", new EpochEnded(logs.Epoch, step, _clock.Elapsed.TotalSeconds, new Dictionary<string, double>(logs)), DashboardJson.Default.EpochEnded);
     }
 
+    /// <summary>Sends the queued steps and the run's end: finished, stopped early or interrupted, with its wall time.</summary>
     public void RunEnd(TrainingHistory history)
     {
         ArgumentNullException.ThrowIfNull(history);

@@ -19,6 +19,10 @@ public static partial class Autograd
     /// <summary>Re-enables recording inside a no-grad region until disposed.</summary>
     public static GradModeScope EnableGrad() => SetGradEnabled(true);
 
+    /// <summary>
+    /// Turns recording on or off for this thread until the returned scope is disposed, which restores the
+    /// previous mode (torch.set_grad_enabled used as a context manager).
+    /// </summary>
     public static GradModeScope SetGradEnabled(bool enabled)
     {
         var scope = new GradModeScope(!t_gradDisabled);
@@ -26,10 +30,12 @@ public static partial class Autograd
         return scope;
     }
 
+    /// <summary>Restores the grad mode that was in effect before <see cref="SetGradEnabled"/>, <see cref="NoGrad"/> or <see cref="EnableGrad"/> when disposed.</summary>
     public readonly struct GradModeScope : IDisposable
     {
         private readonly bool _previous;
         internal GradModeScope(bool previous) => _previous = previous;
+        /// <summary>Restores the previous grad mode on this thread.</summary>
         public void Dispose() => t_gradDisabled = !_previous;
     }
 
@@ -45,8 +51,8 @@ public static partial class Autograd
     }
 
     /// <summary>
-    /// Gradients of <paramref name="outputs"/> with respect to <paramref name="inputs"/>, without
-    /// touching any .Grad (like torch.autograd.grad). Inputs that do not influence the outputs get zeros.
+    /// Gradients of <paramref name="output"/> with respect to <paramref name="inputs"/>, without
+    /// touching any .Grad (like torch.autograd.grad). Inputs that do not influence the output get zeros.
     /// </summary>
     public static Tensor[] Grad(Tensor output, Tensor[] inputs, Tensor? gradOutput = null, bool retainGraph = false)
     {

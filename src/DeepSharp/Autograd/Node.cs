@@ -17,14 +17,19 @@ public abstract class Node
 
     internal List<Func<Tensor, Tensor?>>? PreHooks;
 
+    /// <summary>A node with <paramref name="inputs"/> edges, all null until set.</summary>
     protected Node(int inputs) => Next = inputs == 0 ? [] : new Node?[inputs];
 
+    /// <summary>A node with one input; the edge points to the input's GradFn or gradient accumulator (null when it needs no gradient).</summary>
     protected Node(Tensor input) => Next = [input.GradEdge()];
 
+    /// <summary>A node with two inputs, one edge each.</summary>
     protected Node(Tensor a, Tensor b) => Next = [a.GradEdge(), b.GradEdge()];
 
+    /// <summary>A node with three inputs, one edge each.</summary>
     protected Node(Tensor a, Tensor b, Tensor c) => Next = [a.GradEdge(), b.GradEdge(), c.GradEdge()];
 
+    /// <summary>A node with one edge per input, in order.</summary>
     protected Node(ReadOnlySpan<Tensor> inputs)
     {
         Next = new Node?[inputs.Length];
@@ -46,6 +51,7 @@ public abstract class Node
     /// <summary>Drops saved tensors once Backward has run without retain-graph.</summary>
     protected internal virtual void ReleaseSaved() { }
 
+    /// <summary>The node's <see cref="Name"/> in angle brackets, e.g. "&lt;MulBackward&gt;".</summary>
     public override string ToString() => $"<{Name}>";
 }
 
@@ -58,8 +64,11 @@ public sealed class AccumulateGrad : Node
 
     internal AccumulateGrad(Tensor variable) : base(0) => Variable = variable;
 
+    /// <inheritdoc/>
     public override string Name => "AccumulateGrad";
 
+    /// <summary>Not used: the engine adds the gradient into the leaf directly.</summary>
+    /// <exception cref="InvalidOperationException">Always.</exception>
     protected internal override Tensor?[] Backward(Tensor grad) => throw new InvalidOperationException("AccumulateGrad is applied by the engine");
 
     internal void Accumulate(Tensor grad, bool owned)
@@ -129,6 +138,7 @@ public sealed class HookHandle : IDisposable
 
     internal HookHandle(Action remove) => _remove = remove;
 
+    /// <summary>Removes the hook; calling it again does nothing.</summary>
     public void Dispose()
     {
         _remove?.Invoke();

@@ -2,6 +2,7 @@ using System.Globalization;
 
 namespace DeepSharp.Data;
 
+/// <summary>How <see cref="CsvDataset"/> reads the label column.</summary>
 public enum CsvTask
 {
     /// <summary>Labels are class names (any text), mapped to int64 class ids.</summary>
@@ -44,6 +45,7 @@ public sealed class CsvDataset : IBatchDataset
         _classes = classes;
     }
 
+    /// <summary>The path (or name) the rows were read from, as used in error messages.</summary>
     public string Source { get; }
 
     /// <summary>[N, F] float32.</summary>
@@ -52,21 +54,26 @@ public sealed class CsvDataset : IBatchDataset
     /// <summary>[N] int64 class ids, or [N] float32 for regression.</summary>
     public Tensor Targets { get; }
 
+    /// <summary>Names of the feature columns, in the order of <see cref="Features"/>' second dimension.</summary>
     public IReadOnlyList<string> FeatureNames => _featureNames;
 
+    /// <summary>Name of the label column (its zero-based index as text when the file has no header).</summary>
     public string LabelName { get; }
 
     /// <summary>Class names by id (empty for regression).</summary>
     public IReadOnlyList<string> Classes => _classes;
 
+    /// <inheritdoc/>
     public int Count => Features.Size(0);
 
+    /// <inheritdoc/>
     public (Tensor Input, Tensor Target) Get(int index)
     {
         DatasetChecks.Index(index, Count, nameof(CsvDataset));
         return (Features[index], Targets[index]);
     }
 
+    /// <inheritdoc/>
     public (Tensor Input, Tensor Target) GetBatch(ReadOnlySpan<int> indices)
     {
         var index = DatasetChecks.IndexTensor(indices, Count, nameof(CsvDataset));
@@ -80,6 +87,10 @@ public sealed class CsvDataset : IBatchDataset
         return new CsvDataset(Source, standardizer.Apply(Features), Targets, _featureNames, LabelName, _classes);
     }
 
+    /// <summary>Reads a CSV file (see <see cref="Parse"/> for the format and the errors).</summary>
+    /// <param name="path">The file to read; its byte-order mark, if any, picks the encoding.</param>
+    /// <param name="options">Label column, task, header and delimiter; defaults to <see cref="CsvOptions"/>' defaults.</param>
+    /// <exception cref="InvalidDataException">A row is malformed (the message names the file, line and column).</exception>
     public static CsvDataset Load(string path, CsvOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

@@ -33,6 +33,16 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
     private int _consumed;
     private (ulong Seed, long Offset) _epochStart;
 
+    /// <summary>Creates a loader over <paramref name="dataset"/> (PyTorch's <c>DataLoader(dataset, batch_size, shuffle, drop_last)</c>).</summary>
+    /// <param name="dataset">The examples; an <see cref="IBatchDataset"/> builds each batch in one call.</param>
+    /// <param name="batchSize">Examples per batch; the last one may be smaller unless <paramref name="dropLast"/>.</param>
+    /// <param name="shuffle">Draw a new permutation each epoch instead of reading in index order.</param>
+    /// <param name="dropLast">Skip the last batch of an epoch when it is smaller than <paramref name="batchSize"/>.</param>
+    /// <param name="generator">Source of the shuffling and transform seeds; null uses Generator.Default.</param>
+    /// <param name="transform">Applied to each input batch on the worker thread (e.g. augmentation).</param>
+    /// <param name="prefetch">Batches the background worker may build ahead; 0 builds them in MoveNext.</param>
+    /// <param name="sampler">This rank's shard for data-parallel training; null reads the whole dataset.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive or <paramref name="prefetch"/> is negative.</exception>
     public DataLoader(IDataset dataset, int batchSize, bool shuffle = false, bool dropLast = false, Generator? generator = null,
         ITransform? transform = null, int prefetch = 2, DistributedSampler? sampler = null)
     {
@@ -49,12 +59,16 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         _generator = generator ?? Generator.Default;
     }
 
+    /// <summary>The dataset the batches are read from.</summary>
     public IDataset Dataset { get; }
 
+    /// <summary>Examples per batch (the last batch of an epoch may be smaller unless <see cref="DropLast"/>).</summary>
     public int BatchSize { get; }
 
+    /// <summary>Whether each epoch reads the examples in a fresh random order.</summary>
     public bool Shuffle { get; }
 
+    /// <summary>Whether the last, smaller batch of an epoch is skipped.</summary>
     public bool DropLast { get; }
 
     /// <summary>Applied to each input batch on the worker (targets are left as they are).</summary>
@@ -63,6 +77,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
     /// <summary>How many finished batches the worker may queue ahead (0: batches are built in MoveNext).</summary>
     public int Prefetch { get; }
 
+    /// <summary>The generator that draws each epoch's permutation and transform seed.</summary>
     public Generator Generator => _generator;
 
     /// <summary>This rank's share of each epoch in data-parallel training (null: the whole dataset).</summary>
@@ -100,6 +115,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         _resumeBatch = state.Batch;
     }
 
+    /// <summary>Starts a new epoch (ending any unfinished one) and yields its batches: inputs and targets stacked along a new dim 0.</summary>
     public IEnumerator<(Tensor Input, Tensor Target)> GetEnumerator()
     {
         End(); // a new epoch supersedes an unfinished enumeration

@@ -10,6 +10,11 @@ namespace DeepSharp.Data;
 /// </summary>
 public sealed record DistributedSampler
 {
+    /// <summary>The shard of rank <paramref name="rank"/> out of <paramref name="worldSize"/> (PyTorch's <c>DistributedSampler</c>).</summary>
+    /// <param name="rank">This process's rank, 0 &lt;= rank &lt; worldSize.</param>
+    /// <param name="worldSize">Number of ranks sharing each epoch.</param>
+    /// <param name="pad">Repeat examples so every rank gets the same count (see <see cref="Pad"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="worldSize"/> is below 1 or <paramref name="rank"/> is outside 0..worldSize-1.</exception>
     public DistributedSampler(int rank, int worldSize, bool pad = true)
     {
         if (worldSize < 1) throw new ArgumentOutOfRangeException(nameof(worldSize), $"DistributedSampler: world size must be at least 1, got {worldSize}");
@@ -19,8 +24,10 @@ public sealed record DistributedSampler
         Pad = pad;
     }
 
+    /// <summary>This rank, 0..WorldSize-1.</summary>
     public int Rank { get; }
 
+    /// <summary>Number of ranks the data is split across.</summary>
     public int WorldSize { get; }
 
     /// <summary>Repeat examples from the start of the order so that every rank gets ceil(n / WorldSize) of them.</summary>

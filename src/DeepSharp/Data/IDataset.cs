@@ -3,6 +3,7 @@ namespace DeepSharp.Data;
 /// <summary>A finite, indexable collection of (input, target) examples.</summary>
 public interface IDataset
 {
+    /// <summary>Number of examples.</summary>
     int Count { get; }
 
     /// <summary>Example <paramref name="index"/> (0 &lt;= index &lt; Count), without a batch dimension.</summary>
@@ -15,5 +16,6 @@ public interface IDataset
 /// </summary>
 public interface IBatchDataset : IDataset
 {
+    /// <summary>The examples at <paramref name="indices"/>, stacked along a new dim 0 (equal to stacking <see cref="IDataset.Get"/> for each index).</summary>
     (Tensor Input, Tensor Target) GetBatch(ReadOnlySpan<int> indices);
 }

@@ -9,11 +9,17 @@ namespace DeepSharp.Data;
 /// <summary>Element type codes of the IDX format (the third magic byte).</summary>
 public enum IdxType : byte
 {
+    /// <summary>Unsigned 8-bit integers (MNIST's pixels and labels).</summary>
     UInt8 = 0x08,
+    /// <summary>Signed 8-bit integers.</summary>
     Int8 = 0x09,
+    /// <summary>Signed 16-bit integers.</summary>
     Int16 = 0x0B,
+    /// <summary>Signed 32-bit integers.</summary>
     Int32 = 0x0C,
+    /// <summary>32-bit floats.</summary>
     Float32 = 0x0D,
+    /// <summary>64-bit floats.</summary>
     Float64 = 0x0E,
 }
 
@@ -36,13 +42,16 @@ public sealed class IdxData
     /// <summary>Where the data came from (file path), for error messages.</summary>
     public string Source { get; }
 
+    /// <summary>Element type declared in the header.</summary>
     public IdxType Type { get; }
 
+    /// <summary>Dimensions declared in the header, e.g. [60000, 28, 28] for MNIST's training images.</summary>
     public ReadOnlySpan<int> Shape => _shape;
 
     /// <summary>Element bytes in machine order, row-major.</summary>
     public byte[] Data { get; }
 
+    /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
     public int Numel => Shapes.Numel(_shape);
 
     /// <summary>The natural tensor: integer types as int64, Float32 as float32, Float64 as float64.</summary>
@@ -116,6 +125,7 @@ public static class IdxReader
     // Deflate emits at least one bit per 258-byte match, so no stream inflates more than ~1032x.
     private const long MaxGzipRatio = 1032;
 
+    /// <summary>Reads an IDX file, raw or gzip-compressed (detected by its magic bytes).</summary>
     public static IdxData Read(string path) => WithFile(path, ReadData);
 
     /// <summary>Reads an uncompressed IDX stream to its end; <paramref name="name"/> appears in errors.</summary>
@@ -181,6 +191,8 @@ public static class IdxReader
     }
 
     /// <summary>Where the bytes come from: the name for errors, and the size the data must fit.</summary>
+    /// <param name="Path">The file name or stream name shown in errors.</param>
+    /// <param name="Compressed">Whether the file is gzip-compressed.</param>
     /// <param name="SizeBound">Exact size of an uncompressed source, or an upper bound on a decompressed one.</param>
     private readonly record struct Source(string Path, bool Compressed, long SizeBound)
     {

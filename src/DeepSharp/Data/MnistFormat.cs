@@ -95,10 +95,15 @@ public static class FashionMnist
         new("t10k-labels-idx1-ubyte.gz", 5148, ["67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"]),
         Classes: 10);
 
+    /// <summary>The 60,000 training images (see <see cref="Load"/>).</summary>
     public static TensorDataset Train(MnistOptions? options = null) => Load(train: true, options);
 
+    /// <summary>The 10,000 test images (see <see cref="Load"/>).</summary>
     public static TensorDataset Test(MnistOptions? options = null) => Load(train: false, options);
 
+    /// <summary>Loads a split as a <see cref="TensorDataset"/> of float32 images [N, 1, 28, 28] and int64 labels [N], downloading the files when they are not found locally and <see cref="MnistOptions.Download"/> allows it.</summary>
+    /// <param name="train">The training split (true) or the test split (false).</param>
+    /// <param name="options">Folder, download and normalisation; defaults to <see cref="MnistOptions"/>' defaults.</param>
     public static TensorDataset Load(bool train, MnistOptions? options = null) => MnistFormat.Load(Spec, train, options);
 }
 
@@ -109,6 +114,7 @@ public static class FashionMnist
 /// </summary>
 public static class Mnist
 {
+    /// <summary>Class names by id: the digits "0" to "9".</summary>
     public static IReadOnlyList<string> Classes { get; } = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
     /// <summary>Mean and std of the training pixels after scaling to [0, 1] (the usual 0.1307, 0.3081).</summary>
@@ -122,9 +128,14 @@ public static class Mnist
         new("t10k-labels-idx1-ubyte.gz", 4542, ["f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"]),
         Classes: 10);
 
+    /// <summary>The 60,000 training images (see <see cref="Load"/>).</summary>
     public static TensorDataset Train(MnistOptions? options = null) => Load(train: true, options);
 
+    /// <summary>The 10,000 test images (see <see cref="Load"/>).</summary>
     public static TensorDataset Test(MnistOptions? options = null) => Load(train: false, options);
 
+    /// <summary>Loads a split as a <see cref="TensorDataset"/> of float32 images [N, 1, 28, 28] and int64 labels [N], downloading the files when they are not found locally and <see cref="MnistOptions.Download"/> allows it.</summary>
+    /// <param name="train">The training split (true) or the test split (false).</param>
+    /// <param name="options">Folder, download and normalisation; defaults to <see cref="MnistOptions"/>' defaults.</param>
     public static TensorDataset Load(bool train, MnistOptions? options = null) => MnistFormat.Load(Spec, train, options);
 }

@@ -11,6 +11,10 @@ public sealed class Standardizer : ITransform
     private readonly float[] _mean;
     private readonly float[] _std;
 
+    /// <summary>A standardizer with the given per-feature statistics.</summary>
+    /// <param name="mean">Mean of each feature.</param>
+    /// <param name="std">Standard deviation of each feature (positive).</param>
+    /// <exception cref="ArgumentException">The arrays differ in length, or a value is not finite or a std is not positive.</exception>
     public Standardizer(float[] mean, float[] std)
     {
         ArgumentNullException.ThrowIfNull(mean);
@@ -23,10 +27,13 @@ public sealed class Standardizer : ITransform
         _std = (float[])std.Clone();
     }
 
+    /// <summary>Per-feature means.</summary>
     public ReadOnlySpan<float> Mean => _mean;
 
+    /// <summary>Per-feature standard deviations.</summary>
     public ReadOnlySpan<float> Std => _std;
 
+    /// <summary>Number of features F.</summary>
     public int Features => _mean.Length;
 
     /// <summary>Statistics of the columns of <paramref name="features"/> [N, F] (N &gt; 0), accumulated in float64.</summary>

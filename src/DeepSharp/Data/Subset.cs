@@ -5,6 +5,8 @@ public sealed class Subset : IBatchDataset
 {
     private readonly int[] _indices;
 
+    /// <summary>The examples of <paramref name="dataset"/> at <paramref name="indices"/>, in that order (PyTorch's <c>Subset</c>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside the dataset.</exception>
     public Subset(IDataset dataset, ReadOnlySpan<int> indices)
     {
         ArgumentNullException.ThrowIfNull(dataset);
@@ -13,19 +15,23 @@ public sealed class Subset : IBatchDataset
         _indices = indices.ToArray();
     }
 
+    /// <summary>The underlying dataset.</summary>
     public IDataset Dataset { get; }
 
     /// <summary>Indices into <see cref="Dataset"/>.</summary>
     public ReadOnlySpan<int> Indices => _indices;
 
+    /// <inheritdoc/>
     public int Count => _indices.Length;
 
+    /// <inheritdoc/>
     public (Tensor Input, Tensor Target) Get(int index)
     {
         DatasetChecks.Index(index, Count, nameof(Subset));
         return Dataset.Get(_indices[index]);
     }
 
+    /// <inheritdoc/>
     public (Tensor Input, Tensor Target) GetBatch(ReadOnlySpan<int> indices)
     {
         var mapped = new int[indices.Length];

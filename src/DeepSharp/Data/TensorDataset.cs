@@ -6,6 +6,8 @@ namespace DeepSharp.Data;
 /// </summary>
 public sealed class TensorDataset : IBatchDataset
 {
+    /// <summary>Pairs the rows of <paramref name="inputs"/> with those of <paramref name="targets"/> (PyTorch's <c>TensorDataset</c>).</summary>
+    /// <exception cref="ArgumentException">A tensor is a scalar, or their first dimensions differ.</exception>
     public TensorDataset(Tensor inputs, Tensor targets)
     {
         ArgumentNullException.ThrowIfNull(inputs);
@@ -18,18 +20,23 @@ public sealed class TensorDataset : IBatchDataset
         Targets = targets;
     }
 
+    /// <summary>Inputs, one example per index of dim 0.</summary>
     public Tensor Inputs { get; }
 
+    /// <summary>Targets, one per index of dim 0.</summary>
     public Tensor Targets { get; }
 
+    /// <inheritdoc/>
     public int Count => Inputs.Size(0);
 
+    /// <inheritdoc/>
     public (Tensor Input, Tensor Target) Get(int index)
     {
         DatasetChecks.Index(index, Count, nameof(TensorDataset));
         return (Inputs[index], Targets[index]);
     }
 
+    /// <inheritdoc/>
     public (Tensor Input, Tensor Target) GetBatch(ReadOnlySpan<int> indices)
     {
         var index = DatasetChecks.IndexTensor(indices, Count, nameof(TensorDataset));

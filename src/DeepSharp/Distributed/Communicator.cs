@@ -137,6 +137,7 @@ public sealed unsafe class MpiRequest
         _pin = pin;
     }
 
+    /// <summary>Whether the operation has completed (set by <see cref="Wait"/> or <see cref="Test"/>).</summary>
     public bool IsCompleted { get; private set; }
 
     /// <summary>Blocks until the operation is complete (MPI_Wait); the buffer then holds the result.</summary>

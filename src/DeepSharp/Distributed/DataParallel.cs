@@ -32,6 +32,12 @@ public sealed class DataParallel : IDisposable
     private readonly List<HookHandle> _hooks = [];
     private int _nextToStart; // buckets start strictly in index order
 
+    /// <summary>Wraps <paramref name="model"/> for data-parallel training over <paramref name="communicator"/> and hooks every trainable parameter.</summary>
+    /// <param name="model">This rank's copy of the model.</param>
+    /// <param name="communicator">The ranks that share the training.</param>
+    /// <param name="bucketBytes">Gradient bytes per allreduce bucket (default 25 MiB, as DDP).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bucketBytes"/> is not positive.</exception>
+    /// <exception cref="NotSupportedException">A trainable parameter is not contiguous float32.</exception>
     public DataParallel(Module model, Communicator communicator, long bucketBytes = DefaultBucketBytes)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -56,6 +62,7 @@ public sealed class DataParallel : IDisposable
         }
     }
 
+    /// <summary>The communicator the gradients are averaged over.</summary>
     public Communicator Communicator { get; }
 
     /// <summary>Number of gradient buckets (the allreduce calls per step).</summary>
@@ -130,6 +137,7 @@ public sealed class DataParallel : IDisposable
         return values;
     }
 
+    /// <summary>Removes the gradient hooks.</summary>
     public void Dispose()
     {
         foreach (var h in _hooks) h.Dispose();

@@ -166,6 +166,7 @@ public sealed class InferenceModel
             throw new ArgumentException($"InferenceModel.Run: batch {shape[0]} is larger than the {_inputShape[0]} the model was prepared for; prepare it with the largest batch it will see");
     }
 
+    /// <summary>Input and output shapes, activation memory and the compiled steps, one per line.</summary>
     public override string ToString() =>
         $"InferenceModel {Shapes.Format(_inputShape)} -> [N{string.Concat(_output.SampleShape.Select(d => ", " + d))}], {ActivationBytes / 1024.0:F0} KiB of activations per caller\n  " + string.Join("\n  ", Steps);
 }

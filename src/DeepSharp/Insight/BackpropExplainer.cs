@@ -38,6 +38,7 @@ public sealed record BackpropExplanation(
     double Epsilon,
     double Tolerance)
 {
+    /// <summary>Whether the formula gradients match autograd and the numerical gradients, and the forward values match the model's, all within <see cref="Tolerance"/>.</summary>
     public bool Agrees => MaxDiffAutograd <= Tolerance && MaxDiffNumeric <= Tolerance && MaxDiffForward <= Tolerance;
 }
 
@@ -48,6 +49,12 @@ public sealed record BackpropExplanation(
 /// </summary>
 public static class BackpropExplainer
 {
+    /// <summary>Builds a sigmoid MLP with the given layer widths (float64, seeded), runs one input through it and backpropagates the mean squared error by hand, by autograd and numerically.</summary>
+    /// <param name="sizes">Layer widths from input to output (default [2, 3, 2]).</param>
+    /// <param name="seed">Seed of the weights, the input and the target.</param>
+    /// <param name="epsilon">Step of the central differences.</param>
+    /// <param name="tolerance">Largest absolute difference for <see cref="BackpropExplanation.Agrees"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="sizes"/> has fewer than two entries or a width below 1.</exception>
     public static BackpropExplanation Run(int[]? sizes = null, ulong seed = 0, double epsilon = 1e-6, double tolerance = 1e-6)
     {
         sizes ??= [2, 3, 2];
@@ -123,8 +130,10 @@ public static class BackpropExplainer
         return new BackpropExplanation(sizes, a[0], target, loss, result, maxAutograd, maxNumeric, forwardDiff, epsilon, tolerance);
     }
 
+    /// <summary>σ(v) = 1 / (1 + e^(-v)).</summary>
     public static double Sigmoid(double v) => 1 / (1 + Math.Exp(-v));
 
+    /// <summary>σ'(v) = σ(v) (1 - σ(v)).</summary>
     public static double SigmoidPrime(double v) => Sigmoid(v) * (1 - Sigmoid(v));
 
     /// <summary>(C(p + ε) - C(p - ε)) / 2ε for every element of <paramref name="parameter"/>, restoring it afterwards.</summary>

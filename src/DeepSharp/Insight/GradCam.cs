@@ -17,6 +17,13 @@ public sealed record GradCamResult(Tensor Map, Tensor Coarse, double[] ChannelWe
 /// </summary>
 public static class GradCam
 {
+    /// <summary>Grad-CAM of class <paramref name="target"/> for one image, computed at <paramref name="layer"/>; the model runs in eval mode.</summary>
+    /// <param name="model">A classifier giving logits [1, K].</param>
+    /// <param name="layer">A module inside <paramref name="model"/> whose output is [1, K, h, w] (usually the last convolution).</param>
+    /// <param name="input">One image [1, C, H, W].</param>
+    /// <param name="target">The class whose score is explained.</param>
+    /// <exception cref="ArgumentException">The input is not [1, C, H, W], the layer is not called or its output is not [1, K, h, w], or no gradient reaches it.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is not one of the model's outputs.</exception>
     public static GradCamResult Compute(Module<Tensor, Tensor> model, Module layer, Tensor input, int target)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -27,25 +27,33 @@ public sealed record StepRecord(long Step, int Epoch, double Loss, double Lr, Li
 /// </summary>
 public sealed class InsightLog
 {
+    /// <summary>The log's file name in a run folder.</summary>
     public const string FileName = "insight.json";
+    /// <summary>The format tag written to and required in <see cref="Format"/>.</summary>
     public const string CurrentFormat = "deepsharp-insight-v1";
 
+    /// <summary>Format tag of the file; <see cref="Load"/> accepts only <see cref="CurrentFormat"/>.</summary>
     public string Format { get; set; } = CurrentFormat;
 
     /// <summary>Statistics were recorded on steps 1, 1 + Every, 1 + 2 Every, ...</summary>
     public int Every { get; set; }
 
+    /// <summary>Gradient norms below this were warned about as vanishing.</summary>
     public double VanishingThreshold { get; set; }
 
+    /// <summary>Gradient norms above this were warned about as exploding.</summary>
     public double ExplodingThreshold { get; set; }
 
+    /// <summary>The hooked layers, with their output shapes.</summary>
     public List<LayerInfo> Layers { get; set; } = [];
 
+    /// <summary>The recorded steps, in order.</summary>
     public List<StepRecord> Steps { get; set; } = [];
 
     /// <summary>The loss of every training batch, in order; entry i belongs to step <see cref="FirstStep"/> + i.</summary>
     public List<double> BatchLosses { get; set; } = [];
 
+    /// <summary>The step of <see cref="BatchLosses"/>[0].</summary>
     public long FirstStep { get; set; } = 1;
 
     /// <summary>The learning rate of every training batch, in order, aligned with <see cref="BatchLosses"/> (empty in logs written before it was recorded).</summary>
@@ -54,6 +62,7 @@ public sealed class InsightLog
     /// <summary>The step count at the end of each epoch (for epoch markers on charts).</summary>
     public List<long> EpochEnds { get; set; } = [];
 
+    /// <summary>Gradient problems found, in order.</summary>
     public List<InsightWarning> Warnings { get; set; } = [];
 
     /// <summary>Per layer (parameters grouped by their module path), the gradient norm sqrt(sum ||g_p||^2) on every recorded step.</summary>
@@ -108,6 +117,9 @@ public sealed class InsightLog
     /// <summary>Writes the log as JSON, atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, InsightJson.Default.InsightLog));
 
+    /// <summary>Reads a log written by <see cref="Save"/>.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not valid JSON or not in <see cref="CurrentFormat"/>.</exception>
     public static InsightLog Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"insight log '{path}' not found", path);

@@ -14,14 +14,19 @@ public sealed record InsightOptions
     /// <summary>Record on steps 1, 1 + Every, 1 + 2 Every, ... (default 50).</summary>
     public int Every { get; init; } = 50;
 
+    /// <summary>Bins of each activation histogram (default 32).</summary>
     public int HistogramBins { get; init; } = 32;
 
+    /// <summary>A parameter whose gradient norm is below this gets a "vanishing" warning (default 1e-7).</summary>
     public double VanishingThreshold { get; init; } = 1e-7;
 
+    /// <summary>A parameter whose gradient norm is above this gets an "exploding" warning (default 1e3).</summary>
     public double ExplodingThreshold { get; init; } = 1e3;
 
+    /// <summary>Record activation statistics of the hooked layers (default true).</summary>
     public bool RecordActivations { get; init; } = true;
 
+    /// <summary>Record gradient norms and update ratios of the parameters (default true).</summary>
     public bool RecordGradients { get; init; } = true;
 
     /// <summary>
@@ -86,8 +91,10 @@ public sealed class InsightRecorder : ICallback
         (Log.Every, Log.VanishingThreshold, Log.ExplodingThreshold) = (Options.Every, Options.VanishingThreshold, Options.ExplodingThreshold);
     }
 
+    /// <summary>What is recorded and how often.</summary>
     public InsightOptions Options { get; }
 
+    /// <summary>What has been recorded so far (the earlier run's log when resuming).</summary>
     public InsightLog Log { get; }
 
     /// <summary>True between <see cref="RecordNextStep"/> and <see cref="CompleteStep"/>: hooks are attached.</summary>
@@ -98,6 +105,7 @@ public sealed class InsightRecorder : ICallback
 
     // ---- ICallback ----
 
+    /// <summary>Aligns the log with the trainer's step and arms the hooks if the first step is recorded.</summary>
     public void OnTrainBegin(Trainer trainer)
     {
         ContinueAt(trainer.Step);
@@ -106,6 +114,7 @@ public sealed class InsightRecorder : ICallback
         if (IsRecordedStep(trainer.Step + 1)) Arm(trainer);
     }
 
+    /// <summary>Notes the epoch and the learning rate the next step trains with.</summary>
     public void OnEpochBegin(Trainer trainer, int epoch)
     {
         _epoch = epoch;
@@ -113,6 +122,7 @@ public sealed class InsightRecorder : ICallback
         if (Armed) _lr = _nextLr;
     }
 
+    /// <summary>Appends the batch loss and learning rate, warns once about a non-finite loss, completes an armed step and arms the next recorded one.</summary>
     public void OnBatchEnd(Trainer trainer, long step, double loss)
     {
         Log.BatchLosses.Add(loss);
@@ -133,12 +143,14 @@ public sealed class InsightRecorder : ICallback
         _lr = trainer.Optimizer.ParamGroups[0].Lr;
     }
 
+    /// <summary>Marks the epoch's end and saves the log when <see cref="InsightOptions.LogPath"/> is set.</summary>
     public void OnEpochEnd(Trainer trainer, EpochLogs logs)
     {
         Log.EpochEnds.Add(trainer.Step);
         if (Options.LogPath is { } path) Log.Save(path);
     }
 
+    /// <summary>Removes the hooks and saves the log when <see cref="InsightOptions.LogPath"/> is set.</summary>
     public void OnTrainEnd(Trainer trainer, TrainingHistory history)
     {
         Disarm();

@@ -18,6 +18,9 @@ public sealed class AttentionCapture : IDisposable
     private readonly List<HookHandle> _hooks = [];
     private readonly List<AttentionMap> _maps = [];
 
+    /// <summary>Puts a forward hook on every module of <paramref name="model"/> (itself included) that keeps the attention weights it returns.</summary>
+    /// <param name="model">The model whose attention weights are captured.</param>
+    /// <param name="extract">Picks the weights from a module and its output (null: not attention); by default the tuple element that looks like attention weights.</param>
     public AttentionCapture(Module model, Func<Module, object?, Tensor?>? extract = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -32,8 +35,10 @@ public sealed class AttentionCapture : IDisposable
         }
     }
 
+    /// <summary>The attention maps captured so far, in call order.</summary>
     public IReadOnlyList<AttentionMap> Maps => _maps;
 
+    /// <summary>Removes the hooks.</summary>
     public void Dispose()
     {
         foreach (var h in _hooks) h.Dispose();

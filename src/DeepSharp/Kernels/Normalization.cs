@@ -172,72 +172,164 @@ internal static class Normalization
             }
     }
 
+    // Layer-norm passes cost a few cycles per element: from 16k elements (two 128-wide rows per 1k) a second
+    // thread pays for its hand-off.
+    private const long ParallelMinElements = 1 << 14;
+
     /// <summary>
     /// Layer norm of contiguous rows of length n: y = (x - mean) invStd gamma + beta, gamma and beta per column
-    /// (pass empty spans for none).
+    /// (pass empty spans for none). Rows are split over the worker pool.
     /// </summary>
-    public static void LayerNormForward<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int n, ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd,
+    public static unsafe void LayerNormForward<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int n, ReadOnlySpan<double> mean, ReadOnlySpan<double> invStd,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int r = 0; r < rows; r++)
+        CheckRows(x.Length, y.Length, rows, n, mean.Length, invStd.Length);
+        if (!gamma.IsEmpty && gamma.Length < n || !beta.IsEmpty && beta.Length < n)
+            throw new ArgumentException("LayerNormForward: gamma and beta need one value per column");
+        fixed (T* px = x, py = y, pg = gamma, pb = beta)
+        fixed (double* pm = mean, ps = invStd)
         {
-            var xr = x.Slice(r * n, n);
-            var yr = y.Slice(r * n, n);
-            TensorPrimitives.Subtract(xr, T.CreateTruncating(mean[r]), yr);
-            TensorPrimitives.Multiply(yr, T.CreateTruncating(invStd[r]), yr);
-            if (!gamma.IsEmpty) TensorPrimitives.Multiply(yr, gamma, yr);
-            if (!beta.IsEmpty) TensorPrimitives.Add(yr, beta, yr);
+            T* cx = px, cy = py, cg = gamma.IsEmpty ? null : pg, cb = beta.IsEmpty ? null : pb;
+            double* cm = pm, cs = ps;
+            ForRowRanges(rows, n, (r0, r1) =>
+            {
+                for (int r = r0; r < r1; r++)
+                {
+                    var xr = new ReadOnlySpan<T>(cx + (long)r * n, n);
+                    var yr = new Span<T>(cy + (long)r * n, n);
+                    TensorPrimitives.Subtract(xr, T.CreateTruncating(cm[r]), yr); // centred first: no cancellation
+                    TensorPrimitives.Multiply(yr, T.CreateTruncating(cs[r]), yr);
+                    if (cg != null && cb != null) TensorPrimitives.MultiplyAdd(yr, new ReadOnlySpan<T>(cg, n), new ReadOnlySpan<T>(cb, n), yr);
+                    else if (cg != null) TensorPrimitives.Multiply(yr, new ReadOnlySpan<T>(cg, n), yr);
+                    else if (cb != null) TensorPrimitives.Add(yr, new ReadOnlySpan<T>(cb, n), yr);
+                }
+            });
         }
     }
 
     /// <summary>
     /// Gradients of <see cref="LayerNormForward{T}"/>: dx = invStd (gh - mean(gh) - xhat mean(gh xhat)) with
-    /// gh = g gamma, accumulated in double; dGamma += sum over rows of g xhat and dBeta += sum of g when given.
+    /// gh = g gamma; dGamma += sum over rows of g xhat and dBeta += sum of g when given. Row sums are vector sums in T
+    /// (as PyTorch's float kernel); the column sums over rows go into double every <see cref="FlushRows"/> rows, one
+    /// partial sum per part of the rows.
     /// </summary>
-    public static void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> dx, int rows, int n, ReadOnlySpan<double> mean,
+    public static unsafe void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> dx, int rows, int n, ReadOnlySpan<double> mean,
         ReadOnlySpan<double> invStd, ReadOnlySpan<double> gamma, Span<double> dGamma, Span<double> dBeta) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var xhat = new double[n];
-        var gh = new double[n];
-        bool affine = !gamma.IsEmpty, wantGamma = !dGamma.IsEmpty, wantBeta = !dBeta.IsEmpty;
-        for (int r = 0; r < rows; r++)
+        CheckRows(x.Length, dx.Length, rows, n, mean.Length, invStd.Length);
+        if (g.Length < x.Length) throw new ArgumentException("LayerNormBackward: the gradient is shorter than the input");
+        bool wantGamma = !dGamma.IsEmpty, wantBeta = !dBeta.IsEmpty;
+        T[]? gammaT = gamma.IsEmpty ? null : new T[n];
+        for (int j = 0; gammaT is not null && j < n; j++) gammaT[j] = T.CreateTruncating(gamma[j]);
+        int parts = WorkerPool.Parts((long)rows * n, ParallelMinElements);
+        var partGamma = wantGamma ? new double[parts * n] : null;
+        var partBeta = wantBeta ? new double[parts * n] : null;
+        fixed (T* px = x, pg = g, pdx = dx)
+        fixed (double* pm = mean, ps = invStd)
         {
-            var xr = x.Slice(r * n, n);
-            var gr = g.Slice(r * n, n);
-            double m = mean[r], s = invStd[r], sumGh = 0, sumGhX = 0;
-            for (int j = 0; j < n; j++)
-            {
-                double xh = (double.CreateTruncating(xr[j]) - m) * s, gj = double.CreateTruncating(gr[j]);
-                double ghj = affine ? gj * gamma[j] : gj;
-                xhat[j] = xh;
-                gh[j] = ghj;
-                sumGh += ghj;
-                sumGhX += ghj * xh;
-                if (wantGamma) dGamma[j] += gj * xh;
-                if (wantBeta) dBeta[j] += gj;
-            }
-            double meanGh = sumGh / n, meanGhX = sumGhX / n;
-            var dr = dx.Slice(r * n, n);
-            for (int j = 0; j < n; j++) dr[j] = T.CreateTruncating(s * (gh[j] - meanGh - xhat[j] * meanGhX));
+            T* cx = px, cg = pg, cdx = pdx;
+            double* cm = pm, cs = ps;
+            ForRowRanges(rows, n, parts, (part, r0, r1) =>
+                LayerNormBackwardRows(cx, cg, cdx, r0, r1, n, cm, cs, gammaT,
+                    partGamma is null ? default : partGamma.AsSpan(part * n, n), partBeta is null ? default : partBeta.AsSpan(part * n, n)));
+        }
+        for (int part = 0; part < parts; part++)
+        {
+            if (partGamma is not null) TensorPrimitives.Add(dGamma[..n], partGamma.AsSpan(part * n, n), dGamma[..n]);
+            if (partBeta is not null) TensorPrimitives.Add(dBeta[..n], partBeta.AsSpan(part * n, n), dBeta[..n]);
         }
     }
 
-    /// <summary>Mean and 1/sqrt(biased variance + eps) of each contiguous row.</summary>
-    public static void RowStats<T>(ReadOnlySpan<T> x, int rows, int length, double eps, Span<double> mean, Span<double> invStd)
+    private const int FlushRows = 32;
+
+    private static unsafe void LayerNormBackwardRows<T>(T* x, T* g, T* dx, int r0, int r1, int n, double* mean, double* invStd,
+        T[]? gamma, Span<double> dGamma, Span<double> dBeta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xhat = new T[n];
+        var gh = gamma is null ? null : new T[n];
+        var accGamma = dGamma.IsEmpty ? null : new T[n];
+        var accBeta = dBeta.IsEmpty ? null : new T[n];
+        for (int r = r0; r < r1; r++)
+        {
+            var gr = new ReadOnlySpan<T>(g + (long)r * n, n);
+            T s = T.CreateTruncating(invStd[r]);
+            TensorPrimitives.Subtract(new ReadOnlySpan<T>(x + (long)r * n, n), T.CreateTruncating(mean[r]), xhat);
+            TensorPrimitives.Multiply(xhat, s, xhat);
+            ReadOnlySpan<T> ghr = gr;
+            if (gh is not null)
+            {
+                TensorPrimitives.Multiply(gr, gamma, gh);
+                ghr = gh;
+            }
+            T meanGh = TensorPrimitives.Sum(ghr) / T.CreateTruncating(n);
+            T meanGhX = TensorPrimitives.Dot(ghr, xhat) / T.CreateTruncating(n);
+            if (accGamma is not null) TensorPrimitives.MultiplyAdd(gr, xhat, accGamma, accGamma);
+            if (accBeta is not null) TensorPrimitives.Add(accBeta, gr, accBeta);
+            var dr = new Span<T>(dx + (long)r * n, n);
+            TensorPrimitives.MultiplyAdd(xhat, -meanGhX, ghr, dr); // gh - xhat mean(gh xhat)
+            TensorPrimitives.Subtract(dr, meanGh, dr);
+            TensorPrimitives.Multiply(dr, s, dr);
+            if ((r - r0) % FlushRows == FlushRows - 1 || r == r1 - 1)
+            {
+                Flush(accGamma, dGamma);
+                Flush(accBeta, dBeta);
+            }
+        }
+    }
+
+    private static void Flush<T>(T[]? acc, Span<double> total) where T : unmanaged, INumber<T>
+    {
+        if (acc is null) return;
+        for (int j = 0; j < acc.Length; j++) total[j] += double.CreateTruncating(acc[j]);
+        Array.Clear(acc);
+    }
+
+    /// <summary>Mean and 1/sqrt(biased variance + eps) of each contiguous row (double sums, two passes); rows split over the worker pool.</summary>
+    public static unsafe void RowStats<T>(ReadOnlySpan<T> x, int rows, int length, double eps, Span<double> mean, Span<double> invStd)
         where T : unmanaged, INumber<T>
     {
-        for (int r = 0; r < rows; r++)
+        CheckRows(x.Length, x.Length, rows, length, mean.Length, invStd.Length);
+        fixed (T* px = x)
+        fixed (double* pm = mean, ps = invStd)
         {
-            var row = x.Slice(r * length, length);
-            double m = length > 0 ? WidenedSum(row) / length : 0;
-            double sq = 0;
-            for (int j = 0; j < row.Length; j++)
+            T* cx = px;
+            double* cm = pm, cs = ps;
+            ForRowRanges(rows, length, (r0, r1) =>
             {
-                double d = double.CreateTruncating(row[j]) - m;
-                sq += d * d;
-            }
-            mean[r] = m;
-            invStd[r] = 1 / Math.Sqrt((length > 0 ? sq / length : 0) + eps);
+                for (int r = r0; r < r1; r++)
+                {
+                    var row = new ReadOnlySpan<T>(cx + (long)r * length, length);
+                    double m = length > 0 ? WidenedSum(row) / length : 0;
+                    double sq = SquaredDeviations(row, m);
+                    cm[r] = m;
+                    cs[r] = 1 / Math.Sqrt((length > 0 ? sq / length : 0) + eps);
+                }
+            });
         }
+    }
+
+    private static void CheckRows(int xLength, int yLength, int rows, int n, int meanLength, int invStdLength)
+    {
+        long need = (long)rows * n;
+        if (rows < 0 || n < 0 || xLength < need || yLength < need || meanLength < rows || invStdLength < rows)
+            throw new ArgumentException($"normalization kernel: {rows} rows of {n} need {need} elements and {rows} statistics");
+    }
+
+    private static void ForRowRanges(int rows, int n, Action<int, int> body) =>
+        ForRowRanges(rows, n, WorkerPool.Parts((long)rows * n, ParallelMinElements), (_, r0, r1) => body(r0, r1));
+
+    // Rows split into `parts` contiguous ranges, one per thread; small jobs run inline.
+    private static void ForRowRanges(int rows, int n, int parts, Action<int, int, int> body)
+    {
+        if (parts <= 1)
+        {
+            body(0, 0, rows);
+            return;
+        }
+        WorkerPool.For(parts, part =>
+        {
+            var (r0, r1) = WorkerPool.Range(part, parts, rows, 1);
+            body(part, r0, r1);
+        }, wakeSleepers: (long)rows * n >= 1 << 18);
     }
 }

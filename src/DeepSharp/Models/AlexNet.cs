@@ -13,6 +13,10 @@ namespace DeepSharp.Models;
 /// </summary>
 public sealed class AlexNet : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
+    /// <summary>Builds AlexNet for <paramref name="options"/> (input channels, image size, classes, width).</summary>
+    /// <param name="options">Input and output sizes, dtype and generator; defaults to <see cref="ModelOptions"/>' defaults.</param>
+    /// <param name="dropout">Dropout probability before the two hidden linear layers (default 0.5, as torchvision).</param>
+    /// <exception cref="ArgumentException">The options are invalid or the image is too small for the network.</exception>
     public AlexNet(ModelOptions? options = null, double dropout = 0.5)
     {
         var o = options ?? new ModelOptions();
@@ -49,14 +53,20 @@ public sealed class AlexNet : Module<Tensor, Tensor>, IOnnxExportable, IInferenc
             new Linear(hidden, o.NumClasses, dtype: dt, generator: g)));
     }
 
+    /// <summary>Channels C of the input images [N, C, H, W].</summary>
     public int InputChannels { get; }
 
+    /// <summary>The convolution and max-pool stack (torchvision's <c>features</c>).</summary>
     public Sequential Features { get; }
 
+    /// <summary>Adaptive average pool to 6x6 (2x2 for small inputs).</summary>
     public AdaptiveAvgPool2d AvgPool { get; }
 
+    /// <summary>Dropout, the two hidden linear layers and the output layer (torchvision's <c>classifier</c>).</summary>
     public Sequential Classifier { get; }
 
+    /// <summary>Class logits [N, classes] for images [N, C, H, W].</summary>
+    /// <exception cref="ArgumentException">The input is not [N, <see cref="InputChannels"/>, H, W].</exception>
     public override Tensor Forward(Tensor input)
     {
         ImageModels.CheckInput("AlexNet", input, InputChannels);

@@ -34,6 +34,8 @@ public sealed record CharRnnConfig(int VocabSize, string Cell = "lstm", int Embe
     [JsonIgnore]
     public string ModelName => "char-" + Cell;
 
+    /// <summary>Checks the configuration.</summary>
+    /// <exception cref="ArgumentException">The cell is not "lstm" or "gru", a size is not positive or the dropout is outside [0, 1).</exception>
     public void Validate()
     {
         if (Cell is not ("lstm" or "gru")) throw new ArgumentException($"CharRnn: cell must be \"lstm\" or \"gru\", got '{Cell}'");
@@ -42,8 +44,11 @@ public sealed record CharRnnConfig(int VocabSize, string Cell = "lstm", int Embe
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"CharRnn: dropout must be in [0, 1), got {Dropout}");
     }
 
+    /// <summary>The configuration as JSON (snake_case keys), as stored in the weights' metadata.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, ModelsJson.Default.CharRnnConfig);
 
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    /// <exception cref="InvalidDataException">The JSON is <c>null</c>.</exception>
     public static CharRnnConfig FromJson(string json) =>
         JsonSerializer.Deserialize(json, ModelsJson.Default.CharRnnConfig) ?? throw new InvalidDataException("CharRnn: empty model configuration JSON");
 }
@@ -64,6 +69,11 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Dropout? _outputDropout;
 
+    /// <summary>Builds the model for <paramref name="config"/>.</summary>
+    /// <param name="config">Vocabulary size, cell type and sizes; validated first.</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights and of dropout masks; null uses the default generator.</param>
+    /// <exception cref="ArgumentException">The configuration is invalid.</exception>
     public CharRnn(CharRnnConfig config, DType dtype = DType.Float32, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -93,20 +103,25 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
         return Create(name, options.NumClasses, options.DType, options.Generator);
     }
 
+    /// <summary>The sizes the model was built with.</summary>
     public CharRnnConfig Config { get; }
 
+    /// <summary>Token embedding [V, E] (key <c>embed.weight</c>).</summary>
     public Embedding Embed { get; }
 
     /// <summary>The recurrent stack (an <see cref="LSTM"/> or <see cref="GRU"/>, batch-first).</summary>
     public RecurrentBase Rnn { get; }
 
+    /// <summary>Output layer from the hidden state to next-token logits, Linear(H, V).</summary>
     public Linear Head { get; }
 
+    /// <summary>Whether the recurrent stack is an LSTM (its state then has a cell state C).</summary>
     public bool IsLstm => Config.Cell == "lstm";
 
     /// <summary>The token table the model was trained with (saved with the weights; needed by <see cref="Sample(string, int, SamplingOptions?, ulong)"/>).</summary>
     public Vocabulary? Vocabulary { get; set; }
 
+    /// <inheritdoc/>
     public override string TypeName => "CharRnn";
 
     /// <summary>Logits [B, T, V] from tokens [B, T], starting from a zero state.</summary>
@@ -268,6 +283,7 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
         return null;
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture,
         $"vocab={Config.VocabSize}, cell={Config.Cell}, embedding={Config.EmbeddingDim}, hidden={Config.HiddenSize}, layers={Config.NumLayers}, dropout={Config.Dropout}");
 }

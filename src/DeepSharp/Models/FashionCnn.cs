@@ -11,6 +11,8 @@ namespace DeepSharp.Models;
 /// </summary>
 public static class FashionCnn
 {
+    /// <summary>Builds the network for <paramref name="options"/> (input channels, image size, classes, width).</summary>
+    /// <exception cref="ArgumentException">The options are invalid or the image is smaller than 4 pixels.</exception>
     public static Sequential Create(ModelOptions? options = null)
     {
         var o = options ?? new ModelOptions();

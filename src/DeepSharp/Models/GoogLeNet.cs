@@ -6,6 +6,14 @@ namespace DeepSharp.Models;
 /// <summary>Conv (no bias) + BatchNorm2d(eps = 0.001) + ReLU, torchvision's BasicConv2d (keys conv.weight, bn.*).</summary>
 public sealed class BasicConv2d : Module<Tensor, Tensor>, IOnnxExportable
 {
+    /// <summary>Conv2d(<paramref name="inChannels"/>, <paramref name="outChannels"/>, <paramref name="kernelSize"/>) without bias, then BatchNorm2d and ReLU.</summary>
+    /// <param name="inChannels">Input channels.</param>
+    /// <param name="outChannels">Output channels.</param>
+    /// <param name="kernelSize">Kernel size.</param>
+    /// <param name="stride">Stride (default 1).</param>
+    /// <param name="padding">Zero padding (default none).</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights; null uses the default generator.</param>
     public BasicConv2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, ConvPadding padding = default,
         DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -13,10 +21,13 @@ public sealed class BasicConv2d : Module<Tensor, Tensor>, IOnnxExportable
         Bn = RegisterModule("bn", new BatchNorm2d(outChannels, eps: 0.001, dtype: dtype));
     }
 
+    /// <summary>The convolution (keys <c>conv.*</c>).</summary>
     public Conv2d Conv { get; }
 
+    /// <summary>The batch norm (keys <c>bn.*</c>).</summary>
     public BatchNorm2d Bn { get; }
 
+    /// <summary>relu(bn(conv(x))) for x [N, C, H, W].</summary>
     public override Tensor Forward(Tensor input) => Bn.Call(Conv.Call(input)).Relu();
 
     OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>
@@ -30,6 +41,16 @@ public sealed class BasicConv2d : Module<Tensor, Tensor>, IOnnxExportable
 /// </summary>
 public sealed class Inception : Module<Tensor, Tensor>, IOnnxExportable
 {
+    /// <summary>An Inception module with the given branch widths (torchvision's argument order).</summary>
+    /// <param name="inChannels">Input channels.</param>
+    /// <param name="ch1x1">Output channels of the 1x1 branch.</param>
+    /// <param name="ch3x3Reduce">1x1 reduction before the 3x3 branch.</param>
+    /// <param name="ch3x3">Output channels of the 3x3 branch.</param>
+    /// <param name="ch5x5Reduce">1x1 reduction before the "5x5" branch.</param>
+    /// <param name="ch5x5">Output channels of the "5x5" branch (a 3x3 conv, as torchvision).</param>
+    /// <param name="poolProj">Output channels of the 1x1 after the max-pool.</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights; null uses the default generator.</param>
     public Inception(int inChannels, int ch1x1, int ch3x3Reduce, int ch3x3, int ch5x5Reduce, int ch5x5, int poolProj,
         DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -46,16 +67,22 @@ public sealed class Inception : Module<Tensor, Tensor>, IOnnxExportable
         OutChannels = ch1x1 + ch3x3 + ch5x5 + poolProj;
     }
 
+    /// <summary>Channels of the output: the sum of the four branches' widths.</summary>
     public int OutChannels { get; }
 
+    /// <summary>The 1x1 branch.</summary>
     public BasicConv2d Branch1 { get; }
 
+    /// <summary>The 1x1 then 3x3 branch.</summary>
     public Sequential Branch2 { get; }
 
+    /// <summary>The 1x1 then second 3x3 branch (the paper's 5x5).</summary>
     public Sequential Branch3 { get; }
 
+    /// <summary>The 3x3 max-pool then 1x1 branch.</summary>
     public Sequential Branch4 { get; }
 
+    /// <summary>The four branches concatenated along channels: [N, OutChannels, H, W] for [N, C, H, W].</summary>
     public override Tensor Forward(Tensor input) =>
         Tensor.Cat([Branch1.Call(input), Branch2.Call(input), Branch3.Call(input), Branch4.Call(input)], 1);
 
@@ -73,6 +100,11 @@ public sealed class Inception : Module<Tensor, Tensor>, IOnnxExportable
 /// </summary>
 public sealed class GoogLeNet : Module<Tensor, Tensor>, IOnnxExportable
 {
+    /// <summary>Builds GoogLeNet for <paramref name="options"/> (input channels, image size, classes, width).</summary>
+    /// <param name="options">Input and output sizes, dtype and generator; defaults to <see cref="ModelOptions"/>' defaults.</param>
+    /// <param name="dropout">Dropout probability before the final linear layer (default 0.2).</param>
+    /// <param name="transformInput">See <see cref="TransformInput"/>; needs 3 input channels.</param>
+    /// <exception cref="ArgumentException">The options are invalid, the image is too small, or transformInput is set without 3 channels.</exception>
     public GoogLeNet(ModelOptions? options = null, double dropout = 0.2, bool transformInput = false)
     {
         var o = options ?? new ModelOptions();
@@ -111,49 +143,71 @@ public sealed class GoogLeNet : Module<Tensor, Tensor>, IOnnxExportable
         if (o.InitWeights) TruncNormalInit(g);
     }
 
+    /// <summary>Channels C of the input images [N, C, H, W].</summary>
     public int InputChannels { get; }
 
     /// <summary>Re-normalises ImageNet-normalised input to the [-1, 1] scaling the original weights were trained with (torchvision's transform_input).</summary>
     public bool TransformInput { get; }
 
+    /// <summary>The stem convolution: 7x7 stride 2 (3x3 stride 1 for small inputs).</summary>
     public BasicConv2d Conv1 { get; }
 
+    /// <summary>3x3 stride-2 max-pool after conv1 (Identity for small inputs).</summary>
     public Module<Tensor, Tensor> MaxPool1 { get; }
 
+    /// <summary>1x1 convolution of the stem.</summary>
     public BasicConv2d Conv2 { get; }
 
+    /// <summary>3x3 convolution of the stem (64 to 192 channels at width 1).</summary>
     public BasicConv2d Conv3 { get; }
 
+    /// <summary>Max-pool before inception3a.</summary>
     public MaxPool2d MaxPool2 { get; }
 
+    /// <summary>Inception block 3a.</summary>
     public Inception Inception3a { get; }
 
+    /// <summary>Inception block 3b.</summary>
     public Inception Inception3b { get; }
 
+    /// <summary>Max-pool before inception4a.</summary>
     public MaxPool2d MaxPool3 { get; }
 
+    /// <summary>Inception block 4a.</summary>
     public Inception Inception4a { get; }
 
+    /// <summary>Inception block 4b.</summary>
     public Inception Inception4b { get; }
 
+    /// <summary>Inception block 4c.</summary>
     public Inception Inception4c { get; }
 
+    /// <summary>Inception block 4d.</summary>
     public Inception Inception4d { get; }
 
+    /// <summary>Inception block 4e.</summary>
     public Inception Inception4e { get; }
 
+    /// <summary>Max-pool before inception5a.</summary>
     public MaxPool2d MaxPool4 { get; }
 
+    /// <summary>Inception block 5a.</summary>
     public Inception Inception5a { get; }
 
+    /// <summary>Inception block 5b.</summary>
     public Inception Inception5b { get; }
 
+    /// <summary>Global average pool to 1x1.</summary>
     public AdaptiveAvgPool2d AvgPool { get; }
 
+    /// <summary>Dropout before the classifier.</summary>
     public Dropout Dropout { get; }
 
+    /// <summary>The classifier, Linear(1024, classes) at width 1.</summary>
     public Linear Fc { get; }
 
+    /// <summary>Class logits [N, classes] for images [N, C, H, W].</summary>
+    /// <exception cref="ArgumentException">The input is not [N, <see cref="InputChannels"/>, H, W].</exception>
     public override Tensor Forward(Tensor input)
     {
         ImageModels.CheckInput("GoogLeNet", input, InputChannels);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using DeepSharp.Data.Text;
+using DeepSharp.Kernels;
 using DeepSharp.NN;
 using DeepSharp.Serialization;
 
@@ -33,8 +34,11 @@ public sealed record GptConfig(int VocabSize, int Layers = 4, int Heads = 4, int
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Gpt: dropout must be in [0, 1), got {Dropout}");
     }
 
+    /// <summary>The configuration as JSON (snake_case keys), as stored in the weights' metadata.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, ModelsJson.Default.GptConfig);
 
+    /// <summary>Reads a configuration written by <see cref="ToJson"/>.</summary>
+    /// <exception cref="InvalidDataException">The JSON is <c>null</c>.</exception>
     public static GptConfig FromJson(string json) =>
         JsonSerializer.Deserialize(json, ModelsJson.Default.GptConfig) ?? throw new InvalidDataException("Gpt: empty model configuration JSON");
 }
@@ -59,6 +63,11 @@ public sealed class Gpt : Module<Tensor, Tensor>
 {
     private readonly Generator? _generator;
 
+    /// <summary>Builds the model for <paramref name="config"/> with nanoGPT's initialisation.</summary>
+    /// <param name="config">Vocabulary and sizes; validated first.</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights and of dropout masks; null uses the default generator.</param>
+    /// <exception cref="ArgumentException">The configuration is invalid.</exception>
     public Gpt(GptConfig config, DType dtype = DType.Float32, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -77,6 +86,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return new Gpt(new GptConfig(options.NumClasses), options.DType, options.Generator);
     }
 
+    /// <summary>The sizes the model was built with.</summary>
     public GptConfig Config { get; }
 
     /// <summary>wte, wpe, drop, h (the blocks) and ln_f.</summary>
@@ -88,6 +98,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
     /// <summary>Turns text into token ids and back (saved with the weights by name; needed by <see cref="Sample"/>).</summary>
     public ITextTokenizer? Tokenizer { get; set; }
 
+    /// <inheritdoc/>
     public override string TypeName => "GPT";
 
     /// <summary>Re-draws every parameter with nanoGPT's initialisation (layer norms: weight 1, bias 0).</summary>
@@ -328,6 +339,7 @@ public sealed class Gpt : Module<Tensor, Tensor>
         return model;
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture,
         $"vocab={Config.VocabSize}, layers={Config.Layers}, heads={Config.Heads}, width={Config.Width}, context={Config.Context}, dropout={Config.Dropout}, bias={PyBool(Config.Bias)}");
 }
@@ -348,16 +360,22 @@ public sealed class GptTransformer : Module
         _positions = new Tensor[config.Context + 1];
     }
 
+    /// <summary>Token embedding [V, C] (<c>wte</c>), shared with the output layer.</summary>
     public Embedding Wte { get; }
 
+    /// <summary>Position embedding [context, C] (<c>wpe</c>).</summary>
     public Embedding Wpe { get; }
 
+    /// <summary>Dropout on the summed embeddings.</summary>
     public Dropout Drop { get; }
 
+    /// <summary>The Transformer blocks (<c>h.0</c>, <c>h.1</c>, ...).</summary>
     public ModuleList<GptBlock> H { get; }
 
+    /// <summary>Final layer norm (<c>ln_f</c>).</summary>
     public GptLayerNorm LnF { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "ModuleDict";
 
     /// <summary>drop(wte(tokens) + wpe(start .. start+T-1)): [B, T, C].</summary>
@@ -381,16 +399,22 @@ public sealed class GptBlock : Module<Tensor, Tensor>
         Mlp = RegisterModule("mlp", new GptMlp(config, dtype, generator));
     }
 
+    /// <summary>Layer norm before the attention (<c>ln_1</c>).</summary>
     public GptLayerNorm Ln1 { get; }
 
+    /// <summary>Causal self-attention (<c>attn</c>).</summary>
     public CausalSelfAttention Attn { get; }
 
+    /// <summary>Layer norm before the MLP (<c>ln_2</c>).</summary>
     public GptLayerNorm Ln2 { get; }
 
+    /// <summary>Feed-forward part (<c>mlp</c>).</summary>
     public GptMlp Mlp { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "Block";
 
+    /// <summary>The block over [B, T, C]: x + attn(ln_1(x)), then + mlp(ln_2(x)).</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null, 0);
 
     /// <summary>The block over [B, T, C] whose first position is <paramref name="start"/>, reading and extending <paramref name="cache"/> when given.</summary>
@@ -422,37 +446,43 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         ResidDropout = RegisterModule("resid_dropout", new Dropout(config.Dropout, generator));
     }
 
+    /// <summary>Number of attention heads H.</summary>
     public int Heads { get; }
 
+    /// <summary>Embedding width C (each head gets C / H channels).</summary>
     public int Width { get; }
 
     /// <summary>Dropout probability on the attention weights (training only).</summary>
     public double DropoutP { get; }
 
+    /// <summary>Fused q, k, v projection, Linear(C, 3C) (<c>c_attn</c>).</summary>
     public Linear CAttn { get; }
 
+    /// <summary>Output projection, Linear(C, C) (<c>c_proj</c>).</summary>
     public Linear CProj { get; }
 
+    /// <summary>Dropout on the output projection (<c>resid_dropout</c>).</summary>
     public Dropout ResidDropout { get; }
 
+    /// <summary>Causal self-attention over [B, T, C]; returns [B, T, C].</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null, 0);
 
     internal Tensor Forward(Tensor x, GptKvCache.LayerCache? cache, int start)
     {
         using var call = EnterCall();
         int b = x.ShapeArray[0], t = x.ShapeArray[1];
-        var (q, k, v) = Project(x);
-        bool causal = true;
-        if (cache is not null)
-        {
-            (k, v) = cache.Append(k, v, start);                                   // [B, H, start+T, D]
-            if (start > 0)
-            {
-                if (t != 1) throw new ArgumentException($"Gpt: a cache that already holds {start} tokens takes one new token at a time, got {t}");
-                causal = false; // one query after every cached key: it may see all of them
-            }
-        }
         double p = Training ? DropoutP : 0;
+        if (cache is null)
+        {
+            // Training and plain evaluation: one op from the packed projections to the merged heads (Tensor.FusedPackedAttention).
+            var dropout = FlashAttention.Dropout.Draw(p, _generator, (long)b * Heads * t * t);
+            var merged = Tensor.FusedPackedAttention(CAttn.Call(x), Heads, causal: true, 1 / Math.Sqrt(Width / Heads), dropout);
+            return ResidDropout.Call(CProj.Call(merged));
+        }
+        var (q, k, v) = Project(x);
+        (k, v) = cache.Append(k, v, start);                                       // [B, H, start+T, D]
+        if (start > 0 && t != 1) throw new ArgumentException($"Gpt: a cache that already holds {start} tokens takes one new token at a time, got {t}");
+        bool causal = start == 0; // a later query comes after every cached key: it may see all of them
         var y = Functional.ScaledDotProductAttention(q, k, v, dropoutP: p, isCausal: causal, generator: _generator).Output; // [B, H, T, D]
         y = y.Transpose(1, 2).Reshape(b, t, Width);                               // heads side by side again
         return ResidDropout.Call(CProj.Call(y));
@@ -473,8 +503,10 @@ public sealed class CausalSelfAttention : Module<Tensor, Tensor>
         return Functional.ScaledDotProductAttention(q, k, v, isCausal: true).Weights!; // SDPA always gives its weights (computed on read)
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"heads={Heads}, width={Width}";
 
+    /// <inheritdoc/>
     public override string TypeName => "CausalSelfAttention";
 }
 
@@ -489,16 +521,22 @@ public sealed class GptMlp : Module<Tensor, Tensor>
         Dropout = RegisterModule("dropout", new Dropout(config.Dropout, generator));
     }
 
+    /// <summary>Linear(C, 4C) (<c>c_fc</c>).</summary>
     public Linear CFc { get; }
 
+    /// <summary>GELU, tanh approximation.</summary>
     public GELU Gelu { get; }
 
+    /// <summary>Linear(4C, C) (<c>c_proj</c>).</summary>
     public Linear CProj { get; }
 
+    /// <summary>Dropout on the output.</summary>
     public Dropout Dropout { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "MLP";
 
+    /// <summary>dropout(c_proj(gelu(c_fc(x)))) for x [..., C].</summary>
     public override Tensor Forward(Tensor input) => Dropout.Call(CProj.Call(Gelu.Call(CFc.Call(input))));
 }
 
@@ -507,6 +545,7 @@ public sealed class GptLayerNorm : Module<Tensor, Tensor>
 {
     private readonly int[] _shape;
 
+    /// <summary>A layer norm over the last dim of size <paramref name="size"/>, weight 1 and (if <paramref name="bias"/>) bias 0.</summary>
     public GptLayerNorm(int size, bool bias, DType dtype = DType.Float32)
     {
         _shape = [size];
@@ -514,14 +553,19 @@ public sealed class GptLayerNorm : Module<Tensor, Tensor>
         if (bias) Bias = RegisterParameter("bias", Tensor.Zeros(_shape, dtype));
     }
 
+    /// <summary>Scale [size].</summary>
     public Tensor Weight { get; }
 
+    /// <summary>Shift [size], or null without bias.</summary>
     public Tensor? Bias { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "LayerNorm";
 
+    /// <summary>Normalises x [..., size] over its last dim (eps 1e-5), then scales and shifts.</summary>
     public override Tensor Forward(Tensor input) => Functional.LayerNorm(input, _shape, Weight, Bias, 1e-5);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"({_shape[0]},), bias={PyBool(Bias is not null)}";
 }
 
@@ -532,6 +576,8 @@ public sealed class GptLayerNorm : Module<Tensor, Tensor>
 /// </summary>
 public sealed class TiedLinear : Module<Tensor, Tensor>
 {
+    /// <summary>Uses <paramref name="weight"/> [out, in] (registered as this module's "weight") without copying it.</summary>
+    /// <exception cref="ArgumentException"><paramref name="weight"/> is not two-dimensional.</exception>
     public TiedLinear(Tensor weight)
     {
         ArgumentNullException.ThrowIfNull(weight);
@@ -539,12 +585,16 @@ public sealed class TiedLinear : Module<Tensor, Tensor>
         Weight = RegisterParameter("weight", weight);
     }
 
+    /// <summary>The shared weight [out, in].</summary>
     public Tensor Weight { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "Linear";
 
+    /// <summary>x W^T: [..., in] to [..., out].</summary>
     public override Tensor Forward(Tensor input) => Tensor.Linear(input, Weight);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"in_features={Weight.ShapeArray[1]}, out_features={Weight.ShapeArray[0]}, bias=False, tied=True";
 }
 
@@ -570,11 +620,13 @@ public sealed class GptKvCache
         for (int i = 0; i < _layers.Length; i++) _layers[i] = new LayerCache(this, Tensor.Zeros(shape, dtype), Tensor.Zeros(shape, dtype));
     }
 
+    /// <summary>Sequences in the batch the cache was made for.</summary>
     public int Batch { get; }
 
     /// <summary>Positions filled so far (the next token's position).</summary>
     public int Length { get; private set; }
 
+    /// <summary>Positions the cache can hold: the model's context length.</summary>
     public int Capacity => _model.Config.Context;
 
     /// <summary>Forgets every position (the memory stays allocated).</summary>
@@ -614,25 +666,34 @@ public interface ITextTokenizer
     /// <summary>The name saved with a model ("char", "gpt2").</summary>
     string Name { get; }
 
+    /// <summary>Number of token ids, V.</summary>
     int VocabSize { get; }
 
+    /// <summary>Token ids of <paramref name="text"/>.</summary>
     long[] Encode(string text);
 
+    /// <summary>Text of token <paramref name="ids"/>.</summary>
     string Decode(IReadOnlyList<long> ids);
 }
 
 /// <summary>One token per character of a <see cref="Data.Text.Vocabulary"/> (characters outside it are an error).</summary>
 public sealed class CharTokenizer(Vocabulary vocabulary) : ITextTokenizer
 {
+    /// <summary>The <see cref="Name"/> of character tokenizers: "char".</summary>
     public const string TokenizerName = "char";
 
+    /// <summary>The character table.</summary>
     public Vocabulary Vocabulary { get; } = vocabulary ?? throw new ArgumentNullException(nameof(vocabulary));
 
+    /// <inheritdoc/>
     public string Name => TokenizerName;
 
+    /// <inheritdoc/>
     public int VocabSize => Vocabulary.Count;
 
+    /// <inheritdoc/>
     public long[] Encode(string text) => Vocabulary.Encode(text);
 
+    /// <inheritdoc/>
     public string Decode(IReadOnlyList<long> ids) => Vocabulary.Decode(ids);
 }

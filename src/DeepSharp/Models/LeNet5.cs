@@ -11,6 +11,8 @@ namespace DeepSharp.Models;
 /// </summary>
 public static class LeNet5
 {
+    /// <summary>Builds LeNet-5 for <paramref name="options"/> (input channels, image size, classes).</summary>
+    /// <exception cref="ArgumentException">The options are invalid or the image is smaller than 12 pixels.</exception>
     public static Sequential Create(ModelOptions? options = null)
     {
         var o = options ?? new ModelOptions();

@@ -13,6 +13,12 @@ namespace DeepSharp.Models;
 /// </summary>
 public sealed class LogisticRegression : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
+    /// <summary>A single Linear(<paramref name="inputFeatures"/>, 1) giving one logit per example.</summary>
+    /// <param name="inputFeatures">Features per example after flattening (default 784 for 28x28 images).</param>
+    /// <param name="positiveClass">The class whose label becomes target 1.</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights; null uses the default generator.</param>
+    /// <exception cref="ArgumentException"><paramref name="positiveClass"/> is negative.</exception>
     public LogisticRegression(int inputFeatures = 784, int positiveClass = 0, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (positiveClass < 0) throw new ArgumentException($"LogisticRegression: positive class must be a non-negative class index, got {positiveClass}");
@@ -23,8 +29,10 @@ public sealed class LogisticRegression : Module<Tensor, Tensor>, IOnnxExportable
     /// <summary>The class whose label becomes target 1 (all others become 0).</summary>
     public int PositiveClass { get; }
 
+    /// <summary>The linear layer (keys <c>linear.weight</c>, <c>linear.bias</c>).</summary>
     public Linear Linear { get; }
 
+    /// <summary>Logits [N, 1] for inputs [N, features] (inputs of higher rank are flattened from dim 1).</summary>
     public override Tensor Forward(Tensor input) => Linear.Call(input.Rank > 2 ? input.Flatten(1) : input);
 
     OnnxValue IOnnxExportable.ExportOnnx(OnnxGraphBuilder graph, OnnxValue input) =>

@@ -16,6 +16,13 @@ public sealed class Mlp : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
 {
     private readonly List<Module<Tensor, Tensor>> _layers = [];
 
+    /// <summary>Builds Linear, activation, ..., Linear.</summary>
+    /// <param name="inputFeatures">Features per example after flattening (default 784).</param>
+    /// <param name="hidden">Width of each hidden layer (default [256, 128]).</param>
+    /// <param name="outputs">Output logits per example (default 10).</param>
+    /// <param name="activation">Creates the activation after each hidden layer (default ReLU).</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights; null uses the default generator.</param>
     public Mlp(int inputFeatures = 784, int[]? hidden = null, int outputs = 10, Func<Module<Tensor, Tensor>>? activation = null,
         DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -33,8 +40,10 @@ public sealed class Mlp : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
         Outputs = outputs;
     }
 
+    /// <summary>Features per example the first layer expects.</summary>
     public int InputFeatures { get; }
 
+    /// <summary>Logits per example the last layer produces.</summary>
     public int Outputs { get; }
 
     /// <summary>The layers in order (Linear and activation modules).</summary>
@@ -43,6 +52,7 @@ public sealed class Mlp : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
     private void Add(Module<Tensor, Tensor> layer) =>
         _layers.Add(RegisterModule(_layers.Count.ToString(CultureInfo.InvariantCulture), layer));
 
+    /// <summary>Logits [N, outputs] for inputs [N, features] (inputs of higher rank are flattened from dim 1).</summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input.Rank > 2 ? input.Flatten(1) : input;

@@ -6,6 +6,7 @@ namespace DeepSharp.Models;
 /// <param name="InputFeatures">Features per sample after flattening (784 for 28x28 images), for the MLP and regressions.</param>
 /// <param name="NumClasses">Output classes of classifiers.</param>
 /// <param name="PositiveClass">For "logreg": the class trained as 1 against all others (one-vs-rest).</param>
+/// <param name="DType">Parameter dtype (default float32).</param>
 /// <param name="Generator">Random source for weight initialisation and dropout (Generator.Default when null).</param>
 /// <param name="InputChannels">Channels of the images the conv nets take (1 for Fashion-MNIST, 3 for RGB).</param>
 /// <param name="ImageSize">Side of the square input images. Conv nets use torchvision's layout from 64 pixels up
@@ -81,6 +82,8 @@ public static class ModelZoo
         };
     }
 
+    /// <summary>A classifier by zoo name (see <see cref="Names"/>), e.g. "mlp", "lenet5", "resnet18", built for <paramref name="options"/>.</summary>
+    /// <exception cref="ArgumentException">The name is unknown or the options do not suit the model.</exception>
     public static Module<Tensor, Tensor> Create(string name, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(name);

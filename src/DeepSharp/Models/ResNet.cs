@@ -12,6 +12,12 @@ namespace DeepSharp.Models;
 /// </summary>
 public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable, IInferencePlannable
 {
+    /// <summary>A block from <paramref name="inPlanes"/> to <paramref name="planes"/> channels; a projection shortcut is added when the stride or the width changes.</summary>
+    /// <param name="inPlanes">Input channels.</param>
+    /// <param name="planes">Output channels.</param>
+    /// <param name="stride">Stride of the first convolution (2 halves H and W).</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights; null uses the default generator.</param>
     public BasicBlock(int inPlanes, int planes, int stride = 1, DType dtype = DType.Float32, Generator? generator = null)
     {
         Conv1 = RegisterModule("conv1", new Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false, dtype: dtype, generator: generator));
@@ -25,19 +31,25 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable, IInfer
                 new BatchNorm2d(planes, dtype: dtype)));
     }
 
+    /// <summary>First 3x3 convolution (with the block's stride).</summary>
     public Conv2d Conv1 { get; }
 
+    /// <summary>Batch norm after conv1.</summary>
     public BatchNorm2d Bn1 { get; }
 
+    /// <summary>The ReLU used after bn1 and after the sum.</summary>
     public ReLU Relu { get; }
 
+    /// <summary>Second 3x3 convolution.</summary>
     public Conv2d Conv2 { get; }
 
+    /// <summary>Batch norm after conv2.</summary>
     public BatchNorm2d Bn2 { get; }
 
     /// <summary>The projection shortcut, or null for the identity.</summary>
     public Sequential? Downsample { get; }
 
+    /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)) for x [N, C, H, W].</summary>
     public override Tensor Forward(Tensor input)
     {
         var residual = Bn2.Call(Conv2.Call(Relu.Call(Bn1.Call(Conv1.Call(input)))));
@@ -72,7 +84,9 @@ public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInference
 {
     private readonly List<Sequential> _stages = [];
 
+    /// <summary>A ResNet with <paramref name="blocks"/>.Count stages of basic blocks.</summary>
     /// <param name="blocks">Basic blocks per stage, e.g. [2, 2, 2, 2] for ResNet-18.</param>
+    /// <param name="options">Input and output sizes, dtype and generator; defaults to <see cref="ModelOptions"/>' defaults.</param>
     /// <param name="widths">Channels per stage, e.g. [64, 128, 256, 512] (scaled by ModelOptions.WidthMultiplier); the stem has widths[0].</param>
     /// <param name="smallStem">3x3 stride-1 stem without max-pool; null chooses it for images under 64 pixels.</param>
     /// <param name="zeroInitResidual">Start each block's last BN weight at 0, so every block starts as the identity (torchvision's option).</param>
@@ -129,23 +143,32 @@ public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInference
     /// </summary>
     public static ResNet ResNet20(ModelOptions? options = null) => new([3, 3, 3], [16, 32, 64], options, smallStem: true);
 
+    /// <summary>Channels C of the input images [N, C, H, W].</summary>
     public int InputChannels { get; }
 
+    /// <summary>The stem convolution: 7x7 stride 2, or 3x3 stride 1 for the small stem.</summary>
     public Conv2d Conv1 { get; }
 
+    /// <summary>Batch norm after conv1.</summary>
     public BatchNorm2d Bn1 { get; }
 
+    /// <summary>ReLU after bn1.</summary>
     public ReLU Relu { get; }
 
+    /// <summary>3x3 stride-2 max-pool of the stem (Identity for the small stem).</summary>
     public Module<Tensor, Tensor> MaxPool { get; }
 
     /// <summary>layer1, layer2, ...</summary>
     public IReadOnlyList<Sequential> Stages => _stages;
 
+    /// <summary>Global average pool to 1x1.</summary>
     public AdaptiveAvgPool2d AvgPool { get; }
 
+    /// <summary>The classifier, Linear(last width, classes).</summary>
     public Linear Fc { get; }
 
+    /// <summary>Class logits [N, classes] for images [N, C, H, W].</summary>
+    /// <exception cref="ArgumentException">The input is not [N, <see cref="InputChannels"/>, H, W].</exception>
     public override Tensor Forward(Tensor input)
     {
         ImageModels.CheckInput("ResNet", input, InputChannels);

@@ -9,6 +9,8 @@ namespace DeepSharp.Models;
 /// </summary>
 public sealed record SamplingOptions(double Temperature = 1.0, int? TopK = null, double? TopP = null)
 {
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The temperature is negative or not finite, top-k is not positive or top-p is outside (0, 1].</exception>
     public void Validate()
     {
         if (!(Temperature >= 0) || double.IsInfinity(Temperature))

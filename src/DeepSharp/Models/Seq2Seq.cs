@@ -24,6 +24,8 @@ public enum Seq2SeqAttention
 public sealed record Seq2SeqConfig(int SourceVocab, int TargetVocab, int EmbeddingDim = 32, int HiddenSize = 128, string Cell = "gru",
     Seq2SeqAttention Attention = Seq2SeqAttention.Additive, int PadId = 0, int BosId = 1, int EosId = 2)
 {
+    /// <summary>Checks the configuration.</summary>
+    /// <exception cref="ArgumentException">The cell is unknown, a size is not positive, or a special id is outside a vocabulary.</exception>
     public void Validate()
     {
         if (Cell is not ("gru" or "lstm")) throw new ArgumentException($"Seq2Seq: cell must be \"gru\" or \"lstm\", got '{Cell}'");
@@ -56,6 +58,11 @@ public sealed record BeamHypothesis(long[] Tokens, double LogProbability, double
 /// </summary>
 public sealed class Seq2Seq : Module
 {
+    /// <summary>Builds the encoder and decoder for <paramref name="config"/>.</summary>
+    /// <param name="config">Vocabularies, sizes, cell, attention and special ids; validated first.</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights; null uses the default generator.</param>
+    /// <exception cref="ArgumentException">The configuration is invalid.</exception>
     public Seq2Seq(Seq2SeqConfig config, DType dtype = DType.Float32, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -65,12 +72,16 @@ public sealed class Seq2Seq : Module
         Decoder = RegisterModule("decoder", new Seq2SeqDecoder(config, dtype, generator));
     }
 
+    /// <summary>The sizes and special ids the model was built with.</summary>
     public Seq2SeqConfig Config { get; }
 
+    /// <summary>The encoder (keys <c>encoder.*</c>).</summary>
     public Seq2SeqEncoder Encoder { get; }
 
+    /// <summary>The attention decoder (keys <c>decoder.*</c>).</summary>
     public Seq2SeqDecoder Decoder { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "Seq2Seq";
 
     /// <summary>
@@ -244,8 +255,10 @@ public sealed class Seq2Seq : Module
 /// <summary>What the encoder hands the decoder: outputs [B, S, H], the final state and the padding mask [B, S] (true = padding).</summary>
 public sealed record EncoderMemory(Tensor Outputs, Tensor H, Tensor? C, Tensor? Mask)
 {
+    /// <summary>Batch size B.</summary>
     public int Batch => Outputs.ShapeArray[0];
 
+    /// <summary>Source length S (padded).</summary>
     public int SourceLength => Outputs.ShapeArray[1];
 
     /// <summary>The attention keys after the attention's key projection (W_k h_j or W h_j), computed once per sequence; null for dot scores.</summary>
@@ -273,12 +286,16 @@ public sealed class Seq2SeqEncoder : Module
             : new LSTM(config.EmbeddingDim, config.HiddenSize, batchFirst: true, dtype: dtype, generator: generator));
     }
 
+    /// <summary>The model's configuration.</summary>
     public Seq2SeqConfig Config { get; }
 
+    /// <summary>Source token embedding (key <c>encoder.embed.weight</c>; the pad row stays zero).</summary>
     public Embedding Embed { get; }
 
+    /// <summary>Single-layer batch-first GRU or LSTM over the embedded source.</summary>
     public RecurrentBase Rnn { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "Encoder";
 
     /// <summary>Runs the source [B, S] (int64; lengths give packed-sequence semantics, padding never reaches the state).</summary>
@@ -340,15 +357,19 @@ public sealed class Seq2SeqDecoder : Module
         }
     }
 
+    /// <summary>The model's configuration.</summary>
     public Seq2SeqConfig Config { get; }
 
+    /// <summary>Target token embedding (key <c>decoder.embed.weight</c>; the pad row stays zero).</summary>
     public Embedding Embed { get; }
 
     /// <summary>Luong attention's W_c of tanh(W_c [context; s]) (null with additive attention).</summary>
     public Linear? Combine { get; }
 
+    /// <summary>Linear layer to target-vocabulary logits.</summary>
     public Linear Out { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "Decoder";
 
     /// <summary>The first state: the encoder's final state and a zero feed vector.</summary>
@@ -423,5 +444,6 @@ public sealed class Seq2SeqDecoder : Module
         return projected is null ? memory : memory with { ProjectedKeys = projected };
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture, $"attention={Config.Attention.ToString().ToLowerInvariant()}");
 }

@@ -13,6 +13,16 @@ namespace DeepSharp.Models;
 /// </summary>
 public sealed class SequenceClassifier : Module<Tensor, Tensor>, IOnnxExportable
 {
+    /// <summary>A recurrent classifier over sequences of <paramref name="inputFeatures"/> features per step.</summary>
+    /// <param name="inputFeatures">Features per time step.</param>
+    /// <param name="numClasses">Output logits per example.</param>
+    /// <param name="hiddenSize">Hidden units per recurrent layer (default 128).</param>
+    /// <param name="numLayers">Stacked recurrent layers (default 1).</param>
+    /// <param name="cell">"gru" (default) or "lstm".</param>
+    /// <param name="dropout">Dropout between recurrent layers (default 0).</param>
+    /// <param name="dtype">Parameter dtype (default float32).</param>
+    /// <param name="generator">Source of the initial weights and dropout masks; null uses the default generator.</param>
+    /// <exception cref="ArgumentException">A size is not positive or the cell is unknown.</exception>
     public SequenceClassifier(int inputFeatures, int numClasses, int hiddenSize = 128, int numLayers = 1, string cell = "gru",
         double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -44,10 +54,13 @@ public sealed class SequenceClassifier : Module<Tensor, Tensor>, IOnnxExportable
     /// <summary>Features per time step (channels x image width).</summary>
     public int InputFeatures { get; }
 
+    /// <summary>The recurrent stack (batch-first GRU or LSTM; keys <c>rnn.*</c>).</summary>
     public RecurrentBase Rnn { get; }
 
+    /// <summary>Linear layer from the last hidden state to class logits (keys <c>fc.*</c>).</summary>
     public Linear Fc { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => "SequenceClassifier";
 
     /// <summary>Logits [N, classes] for images [N, C, H, W] (rows as steps) or sequences [N, T, features].</summary>
@@ -82,5 +95,6 @@ public sealed class SequenceClassifier : Module<Tensor, Tensor>, IOnnxExportable
         return graph.Module(Fc, graph.Select(hN, 0, hN.Shape[0] - 1));
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture, $"steps=rows, features={InputFeatures}");
 }

@@ -29,6 +29,12 @@ public sealed class Vgg : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
     /// <summary>VGG-19 (configuration "E").</summary>
     public static IReadOnlyList<int> Vgg19Config { get; } = [64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M];
 
+    /// <summary>Builds a VGG network from a layer configuration.</summary>
+    /// <param name="config">Output channels of each 3x3 conv, with <see cref="M"/> for a max-pool (e.g. <see cref="Vgg16Config"/>).</param>
+    /// <param name="batchNorm">Put BatchNorm2d after every convolution (torchvision's vgg*_bn).</param>
+    /// <param name="options">Input and output sizes, dtype and generator; defaults to <see cref="ModelOptions"/>' defaults.</param>
+    /// <param name="dropout">Dropout probability in the classifier (default 0.5).</param>
+    /// <exception cref="ArgumentException">The options are invalid or the image is too small for the max-pools.</exception>
     public Vgg(IReadOnlyList<int> config, bool batchNorm, ModelOptions? options = null, double dropout = 0.5)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -69,14 +75,20 @@ public sealed class Vgg : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
         if (o.InitWeights) ImageModels.KaimingInit(this, g, linearStd: 0.01);
     }
 
+    /// <summary>Channels C of the input images [N, C, H, W].</summary>
     public int InputChannels { get; }
 
+    /// <summary>The convolution, (batch norm,) ReLU and max-pool stack (torchvision's <c>features</c>).</summary>
     public Sequential Features { get; }
 
+    /// <summary>Adaptive average pool to 7x7 (1x1 for small inputs).</summary>
     public AdaptiveAvgPool2d AvgPool { get; }
 
+    /// <summary>Dropout, hidden linear layers and the output layer (torchvision's <c>classifier</c>).</summary>
     public Sequential Classifier { get; }
 
+    /// <summary>Class logits [N, classes] for images [N, C, H, W].</summary>
+    /// <exception cref="ArgumentException">The input is not [N, <see cref="InputChannels"/>, H, W].</exception>
     public override Tensor Forward(Tensor input)
     {
         ImageModels.CheckInput("VGG", input, InputChannels);

@@ -11,6 +11,7 @@ public sealed class Sequential : Module<Tensor, Tensor>, IReadOnlyList<Module<Te
 {
     private readonly List<Module<Tensor, Tensor>> _layers = [];
 
+    /// <summary>A sequence of the given layers, named "0", "1", ... in order.</summary>
     public Sequential(params Module<Tensor, Tensor>[] layers)
     {
         foreach (var layer in layers) Add(layer);
@@ -24,10 +25,13 @@ public sealed class Sequential : Module<Tensor, Tensor>, IReadOnlyList<Module<Te
         return this;
     }
 
+    /// <summary>The layer at <paramref name="index"/>.</summary>
     public Module<Tensor, Tensor> this[int index] => _layers[index];
 
+    /// <summary>Number of layers.</summary>
     public int Count => _layers.Count;
 
+    /// <summary>Feeds the input through every layer in order (calling each with hooks) and returns the last output.</summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
@@ -35,6 +39,7 @@ public sealed class Sequential : Module<Tensor, Tensor>, IReadOnlyList<Module<Te
         return x;
     }
 
+    /// <summary>Enumerates the layers in order.</summary>
     public IEnumerator<Module<Tensor, Tensor>> GetEnumerator() => _layers.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
@@ -48,11 +53,13 @@ public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
 {
     private readonly List<T> _items = [];
 
+    /// <summary>A list of the given modules, named "0", "1", ... in order.</summary>
     public ModuleList(params T[] modules)
     {
         foreach (var m in modules) Add(m);
     }
 
+    /// <summary>Appends a module under the next index name. Returns this list.</summary>
     public ModuleList<T> Add(T module)
     {
         RegisterModule(_items.Count.ToString(CultureInfo.InvariantCulture), module);
@@ -60,12 +67,16 @@ public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
         return this;
     }
 
+    /// <summary>The module at <paramref name="index"/>.</summary>
     public T this[int index] => _items[index];
 
+    /// <summary>Number of modules.</summary>
     public int Count => _items.Count;
 
+    /// <inheritdoc/>
     public override string TypeName => "ModuleList";
 
+    /// <summary>Enumerates the modules in order.</summary>
     public IEnumerator<T> GetEnumerator() => _items.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
@@ -74,6 +85,7 @@ public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
 /// <summary>A list of any modules (PyTorch's nn.ModuleList).</summary>
 public sealed class ModuleList : ModuleList<Module>
 {
+    /// <summary>A list of the given modules, named "0", "1", ... in order.</summary>
     public ModuleList(params Module[] modules) : base(modules) { }
 }
 
@@ -91,21 +103,30 @@ public class ModuleDict<T> : Module, IReadOnlyDictionary<string, T> where T : Mo
         return this;
     }
 
+    /// <summary>The module registered under <paramref name="key"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No module has that name.</exception>
     public T this[string key] => _items.TryGetValue(key, out var m) ? m
         : throw new KeyNotFoundException($"ModuleDict: no module named '{key}' (have: {string.Join(", ", _items.Keys)})");
 
+    /// <summary>The names, in insertion order.</summary>
     public IEnumerable<string> Keys => _items.Keys;
 
+    /// <summary>The modules, in insertion order.</summary>
     public IEnumerable<T> Values => _items.Values;
 
+    /// <summary>Number of modules.</summary>
     public int Count => _items.Count;
 
+    /// <inheritdoc/>
     public override string TypeName => "ModuleDict";
 
+    /// <summary>True when a module is registered under <paramref name="key"/>.</summary>
     public bool ContainsKey(string key) => _items.ContainsKey(key);
 
+    /// <summary>The module registered under <paramref name="key"/>, if any.</summary>
     public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out T value) => _items.TryGetValue(key, out value);
 
+    /// <summary>Enumerates (name, module) pairs in insertion order.</summary>
     public IEnumerator<KeyValuePair<string, T>> GetEnumerator() => _items.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

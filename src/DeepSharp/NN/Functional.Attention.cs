@@ -43,12 +43,7 @@ public static partial class Functional
             // Dropout draws the composed path's counters from the generator, so both paths drop the same weights.
             int slices = 1;
             for (int i = 0; i < query.Rank - 2; i++) slices *= query.ShapeArray[i];
-            var dropout = default(FlashAttention.Dropout);
-            if (dropoutP > 0)
-            {
-                var gen = generator ?? Generator.Default;
-                dropout = new FlashAttention.Dropout(true, gen.Seed, gen.Reserve((long)slices * l * s), dropoutP);
-            }
+            var dropout = FlashAttention.Dropout.Draw(dropoutP, generator, (long)slices * l * s);
             var output = Tensor.FusedAttention(query, key, value, isCausal, factor, dropout);
             bool record = Autograd.IsGradEnabled;
             return new AttentionOutput(output, () =>

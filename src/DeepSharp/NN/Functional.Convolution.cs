@@ -84,6 +84,7 @@ public static partial class Functional
     public static Tensor MaxPool1d(Tensor input, int kernelSize, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false) =>
         MaxPool1dWithIndices(input, kernelSize, stride, padding, dilation, ceilMode).Values;
 
+    /// <summary>Max pooling along the last dim of [N, C, L] or [C, L], also returning the index of each maximum along L; the stride defaults to the kernel size.</summary>
     public static (Tensor Values, Tensor Indices) MaxPool1dWithIndices(Tensor input, int kernelSize, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -109,8 +110,10 @@ public static partial class Functional
         return Tensor.AdaptiveAvgPool2d(input, (outputSize.H, outputSize.W));
     }
 
+    /// <summary>Max pooling of [N, C, H, W] (or [C, H, W]) to a fixed output size (F.adaptive_max_pool2d); windows as in <see cref="AdaptiveAvgPool2d"/>.</summary>
     public static Tensor AdaptiveMaxPool2d(Tensor input, Size2d outputSize) => AdaptiveMaxPool2dWithIndices(input, outputSize).Values;
 
+    /// <summary>Adaptive max pooling that also returns the flat index of each maximum within its input plane.</summary>
     public static (Tensor Values, Tensor Indices) AdaptiveMaxPool2dWithIndices(Tensor input, Size2d outputSize)
     {
         ArgumentNullException.ThrowIfNull(input);

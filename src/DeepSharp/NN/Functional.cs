@@ -10,24 +10,34 @@ public static partial class Functional
     /// <summary>x W^T + b (weight [out, in], bias [out]).</summary>
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) => Tensor.Linear(input, weight, bias);
 
+    /// <summary>Heaviside step: 1 where x &gt; 0, else 0 (the perceptron's activation); its gradient is zero.</summary>
     public static Tensor Step(Tensor input) => input.Step();
 
+    /// <summary>1 / (1 + e^-x), elementwise (F.sigmoid).</summary>
     public static Tensor Sigmoid(Tensor input) => input.Sigmoid();
 
+    /// <summary>tanh x, elementwise (F.tanh).</summary>
     public static Tensor Tanh(Tensor input) => input.Tanh();
 
+    /// <summary>max(x, 0), elementwise (F.relu).</summary>
     public static Tensor Relu(Tensor input) => input.Relu();
 
+    /// <summary>x where x &gt; 0, negativeSlope * x elsewhere (F.leaky_relu).</summary>
     public static Tensor LeakyRelu(Tensor input, double negativeSlope = 0.01) => input.LeakyRelu(negativeSlope);
 
+    /// <summary>x where x &gt; 0, alpha (e^x - 1) elsewhere (F.elu).</summary>
     public static Tensor Elu(Tensor input, double alpha = 1) => input.Elu(alpha);
 
+    /// <summary>GELU x * Phi(x) (F.gelu): <paramref name="approximate"/> "none" is exact, "tanh" the tanh approximation.</summary>
     public static Tensor Gelu(Tensor input, string approximate = "none") => input.Gelu(approximate);
 
+    /// <summary>log(1 + e^(beta x)) / beta, elementwise, and x itself where beta x &gt; threshold (F.softplus).</summary>
     public static Tensor Softplus(Tensor input, double beta = 1, double threshold = 20) => input.Softplus(beta, threshold);
 
+    /// <summary>Softmax along <paramref name="dim"/>: the values along it become positive and sum to 1 (F.softmax).</summary>
     public static Tensor Softmax(Tensor input, int dim) => input.Softmax(dim);
 
+    /// <summary>log(softmax(x)) along <paramref name="dim"/>, computed stably (F.log_softmax).</summary>
     public static Tensor LogSoftmax(Tensor input, int dim) => input.LogSoftmax(dim);
 
     /// <summary>

@@ -3,7 +3,9 @@ namespace DeepSharp.NN;
 /// <summary>Which fan Kaiming initialisation preserves: fan_in keeps forward activations' variance, fan_out the gradients'.</summary>
 public enum FanMode
 {
+    /// <summary>Scale by the number of inputs of a unit (mode="fan_in").</summary>
     FanIn,
+    /// <summary>Scale by the number of outputs of a unit (mode="fan_out").</summary>
     FanOut,
 }
 
@@ -14,10 +16,13 @@ public enum FanMode
 /// </summary>
 public static class Init
 {
+    /// <summary>Fills with zeros (init.zeros_).</summary>
     public static Tensor Zeros_(Tensor tensor) => Constant_(tensor, 0);
 
+    /// <summary>Fills with ones (init.ones_).</summary>
     public static Tensor Ones_(Tensor tensor) => Constant_(tensor, 1);
 
+    /// <summary>Fills with <paramref name="value"/> (init.constant_).</summary>
     public static Tensor Constant_(Tensor tensor, double value)
     {
         ArgumentNullException.ThrowIfNull(tensor);

@@ -128,6 +128,7 @@ public abstract partial class Module
     /// <summary>Direct children in registration order.</summary>
     public IEnumerable<Module> Children() => NamedChildren().Select(c => c.Module);
 
+    /// <summary>Direct children with their names, in registration order; a module registered twice appears once.</summary>
     public IEnumerable<(string Name, Module Module)> NamedChildren()
     {
         var seen = new HashSet<Module>(ReferenceEqualityComparer.Instance);
@@ -151,6 +152,7 @@ public abstract partial class Module
         }
     }
 
+    /// <summary>This module and every descendant, pre-order, each module once (see <see cref="NamedModules"/>).</summary>
     public IEnumerable<Module> Modules() => NamedModules().Select(m => m.Module);
 
     /// <summary>Every parameter with its dotted name (<c>0.weight</c>); a tensor shared by two modules appears once.</summary>
@@ -162,6 +164,7 @@ public abstract partial class Module
                 if (seen.Add(p)) yield return (Join(prefix, name), p);
     }
 
+    /// <summary>Every parameter, in <see cref="NamedParameters"/> order; shared tensors appear once. Pass these to an optimizer.</summary>
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Parameter);
 
     /// <summary>Every non-null buffer (persistent or not) with its dotted name.</summary>
@@ -173,6 +176,7 @@ public abstract partial class Module
                 if (b.Value is { } value && seen.Add(value)) yield return (Join(prefix, name), value);
     }
 
+    /// <summary>Every non-null buffer (e.g. BatchNorm's running statistics), in <see cref="NamedBuffers"/> order.</summary>
     public IEnumerable<Tensor> Buffers() => NamedBuffers().Select(b => b.Buffer);
 
     /// <summary>Total number of parameter elements (shared parameters counted once).</summary>

@@ -4,22 +4,31 @@ namespace DeepSharp.Onnx;
 // IOnnxExportable modules. Each emits the ONNX node and computes its sample with the matching DeepSharp op.
 public sealed partial class OnnxGraphBuilder
 {
+    /// <summary>Elementwise <paramref name="a"/> + <paramref name="b"/> with broadcasting (ONNX Add).</summary>
     public OnnxValue Add(OnnxValue a, OnnxValue b) => Node("Add", [a, b], a.Sample + b.Sample);
 
+    /// <summary>Elementwise <paramref name="a"/> - <paramref name="b"/> with broadcasting (ONNX Sub).</summary>
     public OnnxValue Sub(OnnxValue a, OnnxValue b) => Node("Sub", [a, b], a.Sample - b.Sample);
 
+    /// <summary>Elementwise <paramref name="a"/> * <paramref name="b"/> with broadcasting (ONNX Mul).</summary>
     public OnnxValue Mul(OnnxValue a, OnnxValue b) => Node("Mul", [a, b], a.Sample * b.Sample);
 
+    /// <summary>Elementwise <paramref name="a"/> / <paramref name="b"/> with broadcasting (ONNX Div).</summary>
     public OnnxValue Div(OnnxValue a, OnnxValue b) => Node("Div", [a, b], a.Sample / b.Sample);
 
+    /// <summary>max(x, 0) elementwise (ONNX Relu).</summary>
     public OnnxValue Relu(OnnxValue x) => Node("Relu", [x], x.Sample.Relu());
 
+    /// <summary>1 / (1 + e^(-x)) elementwise (ONNX Sigmoid).</summary>
     public OnnxValue Sigmoid(OnnxValue x) => Node("Sigmoid", [x], x.Sample.Sigmoid());
 
+    /// <summary>tanh(x) elementwise (ONNX Tanh).</summary>
     public OnnxValue Tanh(OnnxValue x) => Node("Tanh", [x], x.Sample.Tanh());
 
+    /// <summary>Softmax along <paramref name="dim"/> (ONNX Softmax with axis = dim).</summary>
     public OnnxValue Softmax(OnnxValue x, int dim) => Node("Softmax", [x], x.Sample.Softmax(dim), OnnxAttribute.Int("axis", dim));
 
+    /// <summary>Log-softmax along <paramref name="dim"/> (ONNX LogSoftmax with axis = dim).</summary>
     public OnnxValue LogSoftmax(OnnxValue x, int dim) => Node("LogSoftmax", [x], x.Sample.LogSoftmax(dim), OnnxAttribute.Int("axis", dim));
 
     /// <summary>Concatenation along <paramref name="dim"/> (Tensor.Cat).</summary>
@@ -58,6 +67,7 @@ public sealed partial class OnnxGraphBuilder
         return Node("Reshape", [x, Ints("shape", shape)], sample);
     }
 
+    /// <summary>Permutes the dimensions as Tensor.Permute(<paramref name="perm"/>) (ONNX Transpose).</summary>
     public OnnxValue Transpose(OnnxValue x, params int[] perm) =>
         Node("Transpose", [x], x.Sample.Permute(perm), OnnxAttribute.Ints("perm", perm.Select(p => (long)p).ToArray()));
 
@@ -65,10 +75,13 @@ public sealed partial class OnnxGraphBuilder
     public OnnxValue Select(OnnxValue x, int dim, int index) =>
         Node("Gather", [x, Constant(Tensor.Scalar(index, DType.Int64), "index")], x.Sample.Select(dim, index), OnnxAttribute.Int("axis", dim));
 
+    /// <summary>Inserts a dimension of size 1 at <paramref name="dim"/> (ONNX Unsqueeze).</summary>
     public OnnxValue Unsqueeze(OnnxValue x, int dim) => Node("Unsqueeze", [x, Ints("axes", dim)], x.Sample.Unsqueeze(dim));
 
+    /// <summary>Removes dimension <paramref name="dim"/> of size 1 (ONNX Squeeze).</summary>
     public OnnxValue Squeeze(OnnxValue x, int dim) => Node("Squeeze", [x, Ints("axes", dim)], x.Sample.Squeeze(dim));
 
+    /// <summary>Matrix product with batch broadcasting, as Tensor.MatMul (ONNX MatMul).</summary>
     public OnnxValue MatMul(OnnxValue a, OnnxValue b) => Node("MatMul", [a, b], a.Sample.MatMul(b.Sample));
 
     /// <summary>Splits <paramref name="x"/> along <paramref name="dim"/> into pieces of the given sizes.</summary>

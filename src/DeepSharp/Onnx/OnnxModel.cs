@@ -80,8 +80,10 @@ public sealed class OnnxModel : Module<Tensor, Tensor>
     /// <summary>Names of the graph inputs the caller provides (initializers excluded).</summary>
     public IReadOnlyList<string> InputNames => _inputs;
 
+    /// <summary>Names of the graph outputs, in order.</summary>
     public IReadOnlyList<string> OutputNames => _outputs;
 
+    /// <inheritdoc/>
     public override string TypeName => "OnnxModel";
 
     /// <summary>The first output for a model with one input.</summary>
@@ -172,6 +174,7 @@ public sealed class OnnxModel : Module<Tensor, Tensor>
 /// <summary>Holds the initializers of one name prefix of an <see cref="OnnxModel"/>; it has no forward of its own.</summary>
 public sealed class OnnxParameters : Module
 {
+    /// <inheritdoc/>
     public override string TypeName => "OnnxParameters";
 
     internal void AddState(string name, Tensor t)

@@ -10,8 +10,10 @@ namespace DeepSharp.Onnx;
 /// </summary>
 public sealed record OnnxValue(string Name, Tensor Sample)
 {
+    /// <summary>The value's shape (that of <see cref="Sample"/>).</summary>
     public IReadOnlyList<int> Shape => Sample.ShapeArray;
 
+    /// <summary>The value's number of dimensions.</summary>
     public int Rank => Sample.Rank;
 }
 
@@ -22,9 +24,11 @@ public readonly struct OnnxAttribute
 
     internal AttributeProto Proto { get; }
 
+    /// <summary>An integer attribute.</summary>
     public static OnnxAttribute Int(string name, long value) =>
         new(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value });
 
+    /// <summary>A list-of-integers attribute.</summary>
     public static OnnxAttribute Ints(string name, params long[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
@@ -32,9 +36,11 @@ public readonly struct OnnxAttribute
         return new(a);
     }
 
+    /// <summary>A float attribute (stored as float32).</summary>
     public static OnnxAttribute Float(string name, double value) =>
         new(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = (float)value });
 
+    /// <summary>A list-of-floats attribute.</summary>
     public static OnnxAttribute Floats(string name, params float[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Floats };
@@ -42,9 +48,11 @@ public readonly struct OnnxAttribute
         return new(a);
     }
 
+    /// <summary>A string attribute (UTF-8).</summary>
     public static OnnxAttribute String(string name, string value) =>
         new(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) });
 
+    /// <summary>A list-of-strings attribute (UTF-8).</summary>
     public static OnnxAttribute Strings(string name, params string[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Strings };

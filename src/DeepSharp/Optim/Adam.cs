@@ -7,19 +7,24 @@ namespace DeepSharp.Optim;
 public sealed record AdamOptions(double Lr = 1e-3, double Beta1 = 0.9, double Beta2 = 0.999, double Eps = 1e-8,
     double WeightDecay = 0, bool Amsgrad = false, bool Maximize = false) : OptimizerOptions(Lr)
 {
+    /// <inheritdoc/>
     public override IEnumerable<(string Name, double Value)> HyperParameters() => AdamShared.HyperParameters(this, Beta1, Beta2, Eps, WeightDecay, Amsgrad, Maximize);
 
+    /// <inheritdoc/>
     public override OptimizerOptions FromHyperParameters(Func<string, double> value) =>
         new AdamOptions(value("lr"), value("beta1"), value("beta2"), value("eps"), value("weight_decay"), value("amsgrad") != 0, value("maximize") != 0);
 
+    /// <inheritdoc/>
     public override void Validate()
     {
         base.Validate();
         AdamShared.Validate(this, Beta1, Beta2, Eps, WeightDecay);
     }
 
+    /// <inheritdoc/>
     public override double? CycledMomentum => Beta1;
 
+    /// <inheritdoc/>
     public override OptimizerOptions WithCycledMomentum(double momentum) => this with { Beta1 = momentum };
 }
 
@@ -29,10 +34,15 @@ public sealed record AdamOptions(double Lr = 1e-3, double Beta1 = 0.9, double Be
 /// </summary>
 public sealed class Adam : Optimizer<AdamOptions>
 {
+    /// <summary>One parameter group with <paramref name="options"/>, PyTorch's defaults when null (<c>torch.optim.Adam(params)</c>).</summary>
+    /// <exception cref="ArgumentException">The options are invalid or the parameter list is empty.</exception>
     public Adam(IEnumerable<Tensor> parameters, AdamOptions? options = null) : this([new ParamGroup(parameters, options ?? new AdamOptions())]) { }
 
+    /// <summary>Several parameter groups, each with its own options (PyTorch's list of param-group dicts).</summary>
+    /// <exception cref="ArgumentException">A group's options are not AdamOptions, a parameter appears twice, or there are no parameters.</exception>
     public Adam(IEnumerable<ParamGroup> groups) : base("Adam", groups, AdamShared.BufferNames, hasStepCount: true) { }
 
+    /// <inheritdoc/>
     protected override void Update(ParamState state, Tensor param, Tensor grad, AdamOptions o) =>
         AdamShared.Update(state, param, grad, Buffer(state, 0, param), Buffer(state, 1, param), o.Amsgrad ? Buffer(state, 2, param) : null,
             o.Lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, decoupled: false, o.Amsgrad, o.Maximize);

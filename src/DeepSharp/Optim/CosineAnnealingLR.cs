@@ -8,6 +8,8 @@ namespace DeepSharp.Optim;
 /// </summary>
 public sealed class CosineAnnealingLR : LRScheduler
 {
+    /// <summary>Anneals each group's learning rate from its base value to <paramref name="etaMin"/> over <paramref name="tMax"/> epochs (PyTorch's <c>CosineAnnealingLR(optimizer, T_max, eta_min)</c>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tMax"/> is not positive.</exception>
     public CosineAnnealingLR(Optimizer optimizer, int tMax, double etaMin = 0) : base(optimizer)
     {
         if (tMax <= 0) throw new ArgumentOutOfRangeException(nameof(tMax), tMax, "CosineAnnealingLR: tMax must be positive");
@@ -16,10 +18,13 @@ public sealed class CosineAnnealingLR : LRScheduler
         InitialStep();
     }
 
+    /// <summary>Epochs of half a cosine period (PyTorch's T_max).</summary>
     public int TMax { get; private set; }
 
+    /// <summary>The minimum learning rate (PyTorch's eta_min).</summary>
     public double EtaMin { get; private set; }
 
+    /// <inheritdoc/>
     protected override double ComputeLr(int index, ParamGroup group)
     {
         if (LastEpoch == 0) return group.Lr;

@@ -11,6 +11,8 @@ public static class GradClipping
     /// <paramref name="maxNorm"/>: g ← g · min(1, maxNorm / (total + 1e-6)). Parameters without a
     /// gradient are skipped. Returns the total norm before clipping (0 when no parameter has a gradient).
     /// </summary>
+    /// <param name="parameters">The parameters whose gradients are clipped in place.</param>
+    /// <param name="maxNorm">The largest total norm allowed.</param>
     /// <param name="normType">p of the p-norm (&gt; 0), or <see cref="double.PositiveInfinity"/> for the max-norm.</param>
     /// <param name="errorIfNonfinite">Throw instead of scaling when the total norm is NaN or infinite.</param>
     public static double ClipGradNorm(IEnumerable<Tensor> parameters, double maxNorm, double normType = 2, bool errorIfNonfinite = false)

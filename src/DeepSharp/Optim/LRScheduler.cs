@@ -11,6 +11,7 @@ public abstract class LRScheduler
     private double[] _baseLrs = [];
     private double[] _lastLr;
 
+    /// <summary>A scheduler for the parameter groups of <paramref name="optimizer"/>.</summary>
     protected LRScheduler(Optimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -18,6 +19,7 @@ public abstract class LRScheduler
         _lastLr = [.. optimizer.ParamGroups.Select(g => g.Lr)];
     }
 
+    /// <summary>The optimizer whose learning rates are scheduled.</summary>
     public Optimizer Optimizer { get; }
 
     /// <summary>Index of the current epoch: 0 right after construction, +1 per <see cref="Step"/> (PyTorch's last_epoch).</summary>

@@ -7,6 +7,12 @@ namespace DeepSharp.Optim;
 /// </summary>
 public sealed class LinearLR : LRScheduler
 {
+    /// <summary>A linear change of the learning-rate factor, with PyTorch's defaults (1/3 to 1 over 5 epochs).</summary>
+    /// <param name="optimizer">The optimizer to schedule.</param>
+    /// <param name="startFactor">Factor at epoch 0, in (0, 1].</param>
+    /// <param name="endFactor">Factor from epoch <paramref name="totalIters"/> on, in [0, 1].</param>
+    /// <param name="totalIters">Epochs over which the factor changes.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A factor or <paramref name="totalIters"/> is out of range.</exception>
     public LinearLR(Optimizer optimizer, double startFactor = 1.0 / 3, double endFactor = 1.0, int totalIters = 5) : base(optimizer)
     {
         if (!(startFactor > 0 && startFactor <= 1))
@@ -20,12 +26,16 @@ public sealed class LinearLR : LRScheduler
         InitialStep();
     }
 
+    /// <summary>Factor of the base learning rate at epoch 0.</summary>
     public double StartFactor { get; private set; }
 
+    /// <summary>Factor reached after <see cref="TotalIters"/> epochs.</summary>
     public double EndFactor { get; private set; }
 
+    /// <summary>Epochs over which the factor goes from start to end.</summary>
     public int TotalIters { get; private set; }
 
+    /// <inheritdoc/>
     protected override double ComputeLr(int index, ParamGroup group)
     {
         if (LastEpoch == 0) return group.Lr * StartFactor;

@@ -8,6 +8,7 @@ public sealed class MultiStepLR : LRScheduler
 {
     private int[] _milestones;
 
+    /// <summary>Decays the learning rate by <paramref name="gamma"/> at each of <paramref name="milestones"/> (PyTorch's <c>MultiStepLR</c>).</summary>
     public MultiStepLR(Optimizer optimizer, IEnumerable<int> milestones, double gamma = 0.1) : base(optimizer)
     {
         ArgumentNullException.ThrowIfNull(milestones);
@@ -19,8 +20,10 @@ public sealed class MultiStepLR : LRScheduler
     /// <summary>The milestone epochs, sorted, repeated ones kept.</summary>
     public IReadOnlyList<int> Milestones => _milestones;
 
+    /// <summary>The factor applied at each milestone (default 0.1).</summary>
     public double Gamma { get; private set; }
 
+    /// <inheritdoc/>
     protected override double ComputeLr(int index, ParamGroup group)
     {
         int count = 0;

@@ -1,8 +1,11 @@
 namespace DeepSharp.Optim;
 
+/// <summary>How <see cref="OneCycleLR"/> moves between its learning-rate points.</summary>
 public enum AnnealStrategy
 {
+    /// <summary>Cosine annealing (PyTorch's 'cos', the default).</summary>
     Cos,
+    /// <summary>Linear annealing.</summary>
     Linear,
 }
 
@@ -22,6 +25,20 @@ public sealed class OneCycleLR : LRScheduler
     private Phase[] _phases = [];
     private double[] _initialLrs, _maxLrs, _minLrs, _maxMomentums, _baseMomentums;
 
+    /// <summary>The 1cycle schedule with the same peak <paramref name="maxLr"/> for every group, PyTorch's defaults otherwise.</summary>
+    /// <param name="optimizer">The optimizer to schedule.</param>
+    /// <param name="maxLr">Peak learning rate.</param>
+    /// <param name="totalSteps">Steps in the cycle; stepping more often is an error.</param>
+    /// <param name="pctStart">Fraction of the steps spent increasing the learning rate (default 0.3).</param>
+    /// <param name="annealStrategy">Cosine (default) or linear annealing.</param>
+    /// <param name="cycleMomentum">Move the momentum (or Adam's beta1) inversely to the learning rate.</param>
+    /// <param name="baseMomentum">Momentum at the peak learning rate (default 0.85).</param>
+    /// <param name="maxMomentum">Momentum at the start and end (default 0.95).</param>
+    /// <param name="divFactor">Initial lr = maxLr / divFactor (default 25).</param>
+    /// <param name="finalDivFactor">Minimum lr = initial lr / finalDivFactor (default 1e4).</param>
+    /// <param name="threePhase">Go back down to the initial lr before annealing to the minimum (fastai's schedule).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is not positive or <paramref name="pctStart"/> is outside [0, 1].</exception>
+    /// <exception cref="ArgumentException"><paramref name="cycleMomentum"/> is set but an optimizer's options have no momentum.</exception>
     public OneCycleLR(Optimizer optimizer, double maxLr, int totalSteps, double pctStart = 0.3, AnnealStrategy annealStrategy = AnnealStrategy.Cos,
         bool cycleMomentum = true, double baseMomentum = 0.85, double maxMomentum = 0.95, double divFactor = 25, double finalDivFactor = 1e4,
         bool threePhase = false)
@@ -29,7 +46,19 @@ public sealed class OneCycleLR : LRScheduler
     {
     }
 
+    /// <summary>The 1cycle schedule with a peak learning rate per group; the other parameters are as in the single-rate constructor.</summary>
+    /// <param name="optimizer">The optimizer to schedule.</param>
     /// <param name="maxLrs">One peak learning rate per parameter group.</param>
+    /// <param name="totalSteps">Steps in the cycle; stepping more often is an error.</param>
+    /// <param name="pctStart">Fraction of the steps spent increasing the learning rate (default 0.3).</param>
+    /// <param name="annealStrategy">Cosine (default) or linear annealing.</param>
+    /// <param name="cycleMomentum">Move the momentum (or Adam's beta1) inversely to the learning rate.</param>
+    /// <param name="baseMomentum">Momentum at the peak learning rate (default 0.85).</param>
+    /// <param name="maxMomentum">Momentum at the start and end (default 0.95).</param>
+    /// <param name="divFactor">Initial lr = maxLr / divFactor (default 25).</param>
+    /// <param name="finalDivFactor">Minimum lr = initial lr / finalDivFactor (default 1e4).</param>
+    /// <param name="threePhase">Go back down to the initial lr before annealing to the minimum (fastai's schedule).</param>
+    /// <exception cref="ArgumentException"><paramref name="maxLrs"/> does not have one value per group, or momentum cycling is asked of options without momentum.</exception>
     public OneCycleLR(Optimizer optimizer, IReadOnlyList<double> maxLrs, int totalSteps, double pctStart = 0.3, AnnealStrategy annealStrategy = AnnealStrategy.Cos,
         bool cycleMomentum = true, double baseMomentum = 0.85, double maxMomentum = 0.95, double divFactor = 25, double finalDivFactor = 1e4,
         bool threePhase = false)
@@ -64,16 +93,22 @@ public sealed class OneCycleLR : LRScheduler
         InitialStep();
     }
 
+    /// <summary>Steps in the cycle.</summary>
     public int TotalSteps { get; private set; }
 
+    /// <summary>Fraction of the steps spent increasing the learning rate.</summary>
     public double PctStart { get; private set; }
 
+    /// <summary>Cosine or linear annealing.</summary>
     public AnnealStrategy AnnealStrategy { get; private set; }
 
+    /// <summary>Whether the schedule has three phases (up, back to the initial lr, down to the minimum).</summary>
     public bool ThreePhase { get; private set; }
 
+    /// <summary>Whether momentum moves inversely to the learning rate.</summary>
     public bool CycleMomentum { get; private set; }
 
+    /// <inheritdoc/>
     protected override double ComputeLr(int index, ParamGroup group)
     {
         int step = LastEpoch;

@@ -17,7 +17,9 @@ public abstract class Optimizer
     private readonly HashSet<Tensor> _known = new(ReferenceEqualityComparer.Instance);
     private ParamState?[] _state = [];
 
+    /// <summary>Creates an optimizer over <paramref name="groups"/>; derived optimizers call it with their name and state layout.</summary>
     /// <param name="name">The optimizer's name in error messages.</param>
+    /// <param name="groups">The parameter groups; each parameter may appear only once, and there must be at least one.</param>
     /// <param name="bufferNames">State buffers per parameter under PyTorch's names (state.N.exp_avg).</param>
     /// <param name="hasStepCount">Whether the state has a step count (state.N.step); SGD's has none.</param>
     /// <param name="accepts">Whether a group's options are this optimizer's (a type test).</param>
@@ -32,6 +34,7 @@ public abstract class Optimizer
         if (_params.Count == 0) throw new ArgumentException($"{name}: got an empty parameter list");
     }
 
+    /// <summary>The parameter groups, in the order they were added (PyTorch's <c>param_groups</c>).</summary>
     public IReadOnlyList<ParamGroup> ParamGroups => _groups;
 
     /// <summary>Names of the per-parameter state buffers, in <see cref="ParamState.Buffers"/> order.</summary>
@@ -246,6 +249,11 @@ public abstract class Optimizer
 /// <summary>An optimizer whose groups all use <typeparamref name="TOptions"/>.</summary>
 public abstract class Optimizer<TOptions> : Optimizer where TOptions : OptimizerOptions
 {
+    /// <summary>Creates an optimizer over <paramref name="groups"/> whose options must all be <typeparamref name="TOptions"/>.</summary>
+    /// <param name="name">The optimizer's name in error messages.</param>
+    /// <param name="groups">The parameter groups.</param>
+    /// <param name="bufferNames">State buffers per parameter under PyTorch's names (e.g. exp_avg).</param>
+    /// <param name="hasStepCount">Whether the state has a step count (state.N.step).</param>
     protected Optimizer(string name, IEnumerable<ParamGroup> groups, string[] bufferNames, bool hasStepCount)
         : base(name, groups, bufferNames, hasStepCount, static o => o is TOptions)
     {
@@ -254,9 +262,11 @@ public abstract class Optimizer<TOptions> : Optimizer where TOptions : Optimizer
     /// <summary>The options of group <paramref name="group"/>, typed.</summary>
     public TOptions Options(int group = 0) => (TOptions)ParamGroups[group].Options;
 
+    /// <inheritdoc/>
     protected sealed override void Update(ParamState state, Tensor param, Tensor grad, OptimizerOptions options) =>
         Update(state, param, grad, (TOptions)options);
 
+    /// <summary>Updates one parameter (contiguous, float32 or float64) from its gradient (contiguous, same shape and dtype) with its group's typed options.</summary>
     protected abstract void Update(ParamState state, Tensor param, Tensor grad, TOptions options);
 }
 

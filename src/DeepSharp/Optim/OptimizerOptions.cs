@@ -35,5 +35,6 @@ public abstract record OptimizerOptions(double Lr)
         if (!(value >= 0)) throw new ArgumentOutOfRangeException(name, value, $"{GetType().Name}: invalid {name} {value} (expected >= 0)");
     }
 
+    /// <summary>1 for true, 0 for false: how <see cref="HyperParameters"/> stores booleans.</summary>
     protected static double Flag(bool value) => value ? 1 : 0;
 }

@@ -9,6 +9,8 @@ public sealed class ParamGroup
     private readonly Tensor[] _params;
     private OptimizerOptions _options;
 
+    /// <summary>A group of <paramref name="parameters"/> sharing <paramref name="options"/>.</summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
     public ParamGroup(IEnumerable<Tensor> parameters, OptimizerOptions options)
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -18,6 +20,7 @@ public sealed class ParamGroup
         _options = options;
     }
 
+    /// <summary>The group's parameters (PyTorch's <c>params</c> entry).</summary>
     public IReadOnlyList<Tensor> Params => _params;
 
     internal Tensor[] ParamArray => _params;

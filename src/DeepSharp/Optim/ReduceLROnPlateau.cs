@@ -1,5 +1,6 @@
 namespace DeepSharp.Optim;
 
+/// <summary>Whether a lower or a higher metric is better, for <see cref="ReduceLROnPlateau"/>.</summary>
 public enum PlateauMode
 {
     /// <summary>The monitored metric should decrease (a loss).</summary>
@@ -9,6 +10,7 @@ public enum PlateauMode
     Max,
 }
 
+/// <summary>How <see cref="ReduceLROnPlateau"/> decides that a metric improved on the best so far.</summary>
 public enum ThresholdMode
 {
     /// <summary>Better means beyond best · (1 ∓ threshold).</summary>
@@ -28,6 +30,17 @@ public sealed class ReduceLROnPlateau : LRScheduler
 {
     private double[] _minLrs;
 
+    /// <summary>A plateau scheduler with one minimum learning rate for every group, PyTorch's defaults otherwise.</summary>
+    /// <param name="optimizer">The optimizer to schedule.</param>
+    /// <param name="mode">Min for a loss (default), Max for an accuracy.</param>
+    /// <param name="factor">Multiplier applied on a plateau (default 0.1; must be below 1).</param>
+    /// <param name="patience">Epochs without improvement tolerated before reducing (default 10).</param>
+    /// <param name="threshold">Smallest change that counts as an improvement (default 1e-4).</param>
+    /// <param name="thresholdMode">Whether the threshold is relative (default) or absolute.</param>
+    /// <param name="cooldown">Epochs to wait after a reduction before counting again (default 0).</param>
+    /// <param name="minLr">Lower bound on every group's learning rate (default 0).</param>
+    /// <param name="eps">Reductions smaller than this are skipped (default 1e-8).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="factor"/> is not below 1.</exception>
     public ReduceLROnPlateau(Optimizer optimizer, PlateauMode mode = PlateauMode.Min, double factor = 0.1, int patience = 10,
         double threshold = 1e-4, ThresholdMode thresholdMode = ThresholdMode.Rel, int cooldown = 0, double minLr = 0, double eps = 1e-8)
         : this(optimizer, [.. (optimizer ?? throw new ArgumentNullException(nameof(optimizer))).ParamGroups.Select(_ => minLr)],
@@ -35,7 +48,17 @@ public sealed class ReduceLROnPlateau : LRScheduler
     {
     }
 
+    /// <summary>A plateau scheduler with a minimum learning rate per group; the other parameters are as in the single-bound constructor.</summary>
+    /// <param name="optimizer">The optimizer to schedule.</param>
     /// <param name="minLrs">One lower bound per parameter group.</param>
+    /// <param name="mode">Min for a loss (default), Max for an accuracy.</param>
+    /// <param name="factor">Multiplier applied on a plateau (default 0.1; must be below 1).</param>
+    /// <param name="patience">Epochs without improvement tolerated before reducing (default 10).</param>
+    /// <param name="threshold">Smallest change that counts as an improvement (default 1e-4).</param>
+    /// <param name="thresholdMode">Whether the threshold is relative (default) or absolute.</param>
+    /// <param name="cooldown">Epochs to wait after a reduction before counting again (default 0).</param>
+    /// <param name="eps">Reductions smaller than this are skipped (default 1e-8).</param>
+    /// <exception cref="ArgumentException"><paramref name="minLrs"/> does not have one value per group, or <paramref name="factor"/> is not below 1.</exception>
     public ReduceLROnPlateau(Optimizer optimizer, IReadOnlyList<double> minLrs, PlateauMode mode = PlateauMode.Min, double factor = 0.1,
         int patience = 10, double threshold = 1e-4, ThresholdMode thresholdMode = ThresholdMode.Rel, int cooldown = 0, double eps = 1e-8)
         : base(optimizer)
@@ -56,27 +79,37 @@ public sealed class ReduceLROnPlateau : LRScheduler
         Best = WorstValue(mode);
     }
 
+    /// <summary>Whether a lower (Min) or a higher (Max) metric is better.</summary>
     public PlateauMode Mode { get; private set; }
 
+    /// <summary>Multiplier applied to the learning rate on a plateau.</summary>
     public double Factor { get; private set; }
 
+    /// <summary>Epochs without improvement tolerated before a reduction.</summary>
     public int Patience { get; private set; }
 
+    /// <summary>Smallest change that counts as an improvement.</summary>
     public double Threshold { get; private set; }
 
+    /// <summary>Whether <see cref="Threshold"/> is relative or absolute.</summary>
     public ThresholdMode ThresholdMode { get; private set; }
 
+    /// <summary>Epochs to wait after a reduction before counting bad epochs again.</summary>
     public int Cooldown { get; private set; }
 
+    /// <summary>Reductions smaller than this are skipped.</summary>
     public double Eps { get; private set; }
 
+    /// <summary>Lower bound of each group's learning rate.</summary>
     public IReadOnlyList<double> MinLrs => _minLrs;
 
     /// <summary>The best metric seen so far (±infinity before the first step).</summary>
     public double Best { get; private set; }
 
+    /// <summary>Consecutive epochs without improvement so far.</summary>
     public int NumBadEpochs { get; private set; }
 
+    /// <summary>Epochs of cooldown left.</summary>
     public int CooldownCounter { get; private set; }
 
     /// <summary>Not available: the plateau schedule depends on the metrics it was given, which a restart cannot replay.</summary>
@@ -114,6 +147,7 @@ public sealed class ReduceLROnPlateau : LRScheduler
         RecordLastLr();
     }
 
+    /// <summary>Returns the group's current rate: this scheduler changes rates only in <see cref="Step(double)"/>.</summary>
     protected override double ComputeLr(int index, ParamGroup group) => group.Lr;
 
     private void ReduceLr()

@@ -9,6 +9,8 @@ namespace DeepSharp.Optim;
 /// </summary>
 public sealed class WarmupCosineLR : LRScheduler
 {
+    /// <summary>Linear warm-up over <paramref name="warmupSteps"/> steps, cosine decay to <paramref name="minLr"/> at step <paramref name="decaySteps"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="warmupSteps"/> or <paramref name="minLr"/> is negative, or <paramref name="decaySteps"/> is smaller than <paramref name="warmupSteps"/>.</exception>
     public WarmupCosineLR(Optimizer optimizer, int warmupSteps, int decaySteps, double minLr = 0) : base(optimizer)
     {
         if (warmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(warmupSteps), warmupSteps, "WarmupCosineLR: warmupSteps must be non-negative");
@@ -21,8 +23,10 @@ public sealed class WarmupCosineLR : LRScheduler
         InitialStep();
     }
 
+    /// <summary>Steps of linear warm-up.</summary>
     public int WarmupSteps { get; private set; }
 
+    /// <summary>The step at which the cosine decay reaches <see cref="MinLr"/>.</summary>
     public int DecaySteps { get; private set; }
 
     /// <summary>The final learning rate of the first group.</summary>
@@ -37,6 +41,7 @@ public sealed class WarmupCosineLR : LRScheduler
         return minLr + 0.5 * (1 + Math.Cos(Math.PI * ratio)) * (lr - minLr);
     }
 
+    /// <inheritdoc/>
     protected override double ComputeLr(int index, ParamGroup group)
     {
         double base0 = BaseLrs[0], baseLr = BaseLrs[index];

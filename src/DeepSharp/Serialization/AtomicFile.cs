@@ -13,6 +13,9 @@ namespace DeepSharp.Serialization;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> all-or-nothing.</summary>
+    /// <exception cref="DirectoryNotFoundException">The directory of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a directory, or the write fails.</exception>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
         using var writer = Open(path);
@@ -61,8 +64,10 @@ public sealed partial class AtomicFileWriter : IDisposable
         _stream = new FileStream(TempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
     }
 
+    /// <summary>The full path of the file being replaced.</summary>
     public string TargetPath { get; }
 
+    /// <summary>The temp file the content is written to (<c>.NAME.GUID.tmp</c> next to the target).</summary>
     public string TempPath { get; }
 
     /// <summary>Whether the commit flushed the directory (fsync) after the rename; false before it, and on Windows.</summary>
@@ -101,6 +106,7 @@ public sealed partial class AtomicFileWriter : IDisposable
         DirectorySynced = SyncDirectory(_directory);
     }
 
+    /// <summary>Discards the temp file unless <see cref="Commit"/> has run.</summary>
     public void Dispose()
     {
         if (!_done) Discard();

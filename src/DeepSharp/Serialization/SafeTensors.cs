@@ -40,9 +40,11 @@ public static class SafeTensors
         AtomicFile.Write(path, s => WritePlan(s, plan));
     }
 
+    /// <summary>Writes <paramref name="tensors"/> and optional <paramref name="metadata"/> in safetensors format to <paramref name="stream"/>.</summary>
     public static void Save(Stream stream, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
         WritePlan(stream, Plan(tensors, metadata));
 
+    /// <summary>The safetensors bytes of <paramref name="tensors"/> and optional <paramref name="metadata"/>.</summary>
     public static byte[] Serialize(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var plan = Plan(tensors, metadata);
@@ -51,12 +53,16 @@ public static class SafeTensors
         return ms.ToArray();
     }
 
+    /// <summary>Reads and validates a safetensors file.</summary>
+    /// <exception cref="InvalidDataException">The file is not valid safetensors.</exception>
     public static SafeTensorsContent Load(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         return SafeTensorsReader.Read(fs, fs.Length, $"'{path}'");
     }
 
+    /// <summary>Reads and validates safetensors bytes.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not valid safetensors.</exception>
     public static SafeTensorsContent Load(byte[] data)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -168,13 +174,17 @@ public static class SafeTensors
 /// </summary>
 public sealed class SafeTensorsContent(OrderedDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
 {
+    /// <summary>The tensors by name, in file order.</summary>
     public IReadOnlyDictionary<string, Tensor> Tensors => tensors;
 
+    /// <summary>The "__metadata__" entries (empty when the file has none).</summary>
     public IReadOnlyDictionary<string, string> Metadata => metadata;
 
     /// <summary>Tensor names in file order.</summary>
     public IReadOnlyList<string> Names => tensors.Keys;
 
+    /// <summary>The tensor named <paramref name="name"/>.</summary>
+    /// <exception cref="KeyNotFoundException">The file has no tensor of that name.</exception>
     public Tensor this[string name] => tensors.TryGetValue(name, out var t) ? t
         : throw new KeyNotFoundException($"safetensors: no tensor named '{name}' (the file has {tensors.Count}: {string.Join(", ", tensors.Keys.Take(10))}{(tensors.Count > 10 ? ", ..." : "")})");
 }

@@ -3,12 +3,17 @@ namespace DeepSharp;
 /// <summary>Element type of a tensor. Float32 is the default and the fast path.</summary>
 public enum DType
 {
+    /// <summary>32-bit IEEE float (torch.float32); elements are <see cref="float"/>.</summary>
     Float32,
+    /// <summary>64-bit IEEE float (torch.float64); elements are <see cref="double"/>.</summary>
     Float64,
+    /// <summary>64-bit signed integer (torch.int64), used for indices and class labels; elements are <see cref="long"/>.</summary>
     Int64,
+    /// <summary>Boolean (torch.bool), the result of comparisons and masks; elements are <see cref="bool"/>.</summary>
     Bool,
 }
 
+/// <summary>Properties of a <see cref="DType"/>.</summary>
 public static class DTypeExtensions
 {
     /// <summary>PyTorch-style name: float32, float64, int64, bool.</summary>
@@ -21,6 +26,7 @@ public static class DTypeExtensions
         _ => dtype.ToString(),
     };
 
+    /// <summary>Bytes per element: 4 for float32, 8 for float64 and int64, 1 for bool.</summary>
     public static int ElementSize(this DType dtype) => dtype switch
     {
         DType.Float32 => 4,
@@ -29,6 +35,7 @@ public static class DTypeExtensions
         _ => 1,
     };
 
+    /// <summary>True for float32 and float64.</summary>
     public static bool IsFloatingPoint(this DType dtype) => dtype is DType.Float32 or DType.Float64;
 
     internal static DType Of<T>() where T : unmanaged =>

@@ -10,16 +10,19 @@ public sealed class Generator
 {
     private long _offset;
 
+    /// <summary>A generator with the given seed and offset 0.</summary>
     public Generator(ulong seed = 0x5DEECE66DUL) => ManualSeed(seed);
 
     /// <summary>The process-wide generator used when an op is given none.</summary>
     public static Generator Default { get; } = new();
 
+    /// <summary>The seed the stream was started from.</summary>
     public ulong Seed { get; private set; }
 
     /// <summary>Number of 64-bit values consumed so far.</summary>
     public long Offset => Interlocked.Read(ref _offset);
 
+    /// <summary>Restarts the stream: sets the seed and resets <see cref="Offset"/> to 0 (torch.Generator.manual_seed). Returns this generator.</summary>
     public Generator ManualSeed(ulong seed)
     {
         Seed = seed;
@@ -27,8 +30,10 @@ public sealed class Generator
         return this;
     }
 
+    /// <summary>The whole state, (Seed, Offset); pass it to <see cref="SetState"/> to continue the same stream later.</summary>
     public (ulong Seed, long Offset) GetState() => (Seed, Offset);
 
+    /// <summary>Restores a state returned by <see cref="GetState"/>.</summary>
     public void SetState((ulong Seed, long Offset) state)
     {
         Seed = state.Seed;

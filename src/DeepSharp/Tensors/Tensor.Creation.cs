@@ -17,17 +17,28 @@ public sealed partial class Tensor
         return t;
     }
 
+    /// <summary>A float32 tensor holding a copy of <paramref name="data"/> with the given shape (default: 1-D).</summary>
     public static Tensor From(float[] data, params int[] shape) => From<float>(data, shape);
+    /// <summary>A float64 tensor holding a copy of <paramref name="data"/> with the given shape (default: 1-D).</summary>
     public static Tensor From(double[] data, params int[] shape) => From<double>(data, shape);
+    /// <summary>An int64 tensor holding a copy of <paramref name="data"/> with the given shape (default: 1-D).</summary>
     public static Tensor From(long[] data, params int[] shape) => From<long>(data, shape);
+    /// <summary>An int64 tensor holding <paramref name="data"/> widened to long, with the given shape (default: 1-D).</summary>
     public static Tensor From(int[] data, params int[] shape) => From<long>(System.Array.ConvertAll(data, x => (long)x), shape);
+    /// <summary>A bool tensor holding a copy of <paramref name="data"/> with the given shape (default: 1-D).</summary>
     public static Tensor From(bool[] data, params int[] shape) => From<bool>(data, shape);
 
+    /// <summary>A float32 tensor of shape [rows, cols] copied from a 2-D array.</summary>
     public static Tensor From(float[,] data) => FromMulti<float>(data);
+    /// <summary>A float32 tensor of rank 3 copied from a 3-D array (same shape).</summary>
     public static Tensor From(float[,,] data) => FromMulti<float>(data);
+    /// <summary>A float32 tensor of rank 4 copied from a 4-D array (same shape).</summary>
     public static Tensor From(float[,,,] data) => FromMulti<float>(data);
+    /// <summary>A float64 tensor of shape [rows, cols] copied from a 2-D array.</summary>
     public static Tensor From(double[,] data) => FromMulti<double>(data);
+    /// <summary>A float64 tensor of rank 3 copied from a 3-D array (same shape).</summary>
     public static Tensor From(double[,,] data) => FromMulti<double>(data);
+    /// <summary>An int64 tensor of shape [rows, cols] copied from a 2-D array.</summary>
     public static Tensor From(long[,] data) => FromMulti<long>(data);
 
     private static Tensor FromMulti<T>(Array data) where T : unmanaged
@@ -48,8 +59,10 @@ public sealed partial class Tensor
 
     // ---- constant fills ----
 
+    /// <summary>A float32 tensor of zeros (torch.zeros).</summary>
     public static Tensor Zeros(params int[] shape) => Zeros(shape, DType.Float32);
 
+    /// <summary>A tensor of zeros of the given dtype, optionally a leaf that requires grad.</summary>
     public static Tensor Zeros(int[] shape, DType dtype, bool requiresGrad = false)
     {
         var t = Empty((int[])shape.Clone(), dtype, zeroed: true);
@@ -57,10 +70,13 @@ public sealed partial class Tensor
         return t;
     }
 
+    /// <summary>A float32 tensor of ones (torch.ones).</summary>
     public static Tensor Ones(params int[] shape) => Full(shape, 1.0, DType.Float32);
 
+    /// <summary>A tensor of ones of the given dtype, optionally a leaf that requires grad.</summary>
     public static Tensor Ones(int[] shape, DType dtype, bool requiresGrad = false) => Full(shape, 1.0, dtype, requiresGrad);
 
+    /// <summary>A tensor with every element set to <paramref name="value"/> (torch.full).</summary>
     public static Tensor Full(int[] shape, double value, DType dtype = DType.Float32, bool requiresGrad = false)
     {
         var t = Empty((int[])shape.Clone(), dtype);
@@ -69,8 +85,11 @@ public sealed partial class Tensor
         return t;
     }
 
+    /// <summary>Zeros with the shape and dtype of <paramref name="t"/> (not requiring grad).</summary>
     public static Tensor ZerosLike(Tensor t) => Zeros(t.ShapeArray, t.DType);
+    /// <summary>Ones with the shape and dtype of <paramref name="t"/> (not requiring grad).</summary>
     public static Tensor OnesLike(Tensor t) => Ones(t.ShapeArray, t.DType);
+    /// <summary><paramref name="value"/> everywhere, with the shape and dtype of <paramref name="t"/> (not requiring grad).</summary>
     public static Tensor FullLike(Tensor t, double value) => Full(t.ShapeArray, value, t.DType);
 
     /// <summary>Fills every element of a contiguous tensor (no version bump, no autograd checks).</summary>
@@ -120,6 +139,7 @@ public sealed partial class Tensor
         return t;
     }
 
+    /// <summary>Values 0, 1, ... below <paramref name="end"/>; int64 when end is integral, else float32.</summary>
     public static Tensor Arange(double end) => Arange(0, end);
 
     private static bool IsIntegral(double v) => v == Math.Floor(v);
@@ -143,8 +163,11 @@ public sealed partial class Tensor
     public static Tensor Rand(int[] shape, Generator? generator = null, DType dtype = DType.Float32, bool requiresGrad = false) =>
         Uniform(shape, 0, 1, generator, dtype, requiresGrad);
 
+    /// <summary>Float32 samples uniform in [0, 1) from the default generator (torch.rand).</summary>
     public static Tensor Rand(params int[] shape) => Rand(shape, null);
 
+    /// <summary>Samples uniform in [<paramref name="low"/>, <paramref name="high"/>) from <paramref name="generator"/> (default: <see cref="Generator.Default"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="dtype"/> is not float32 or float64.</exception>
     public static Tensor Uniform(int[] shape, double low, double high, Generator? generator = null, DType dtype = DType.Float32, bool requiresGrad = false)
     {
         var t = Empty((int[])shape.Clone(), RequireFloat(dtype, "rand"));
@@ -159,8 +182,11 @@ public sealed partial class Tensor
     public static Tensor Randn(int[] shape, Generator? generator = null, DType dtype = DType.Float32, bool requiresGrad = false) =>
         Normal(shape, 0, 1, generator, dtype, requiresGrad);
 
+    /// <summary>Float32 standard normal samples from the default generator (torch.randn).</summary>
     public static Tensor Randn(params int[] shape) => Randn(shape, null);
 
+    /// <summary>Normal samples with the given mean and standard deviation from <paramref name="generator"/> (default: <see cref="Generator.Default"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="dtype"/> is not float32 or float64.</exception>
     public static Tensor Normal(int[] shape, double mean, double std, Generator? generator = null, DType dtype = DType.Float32, bool requiresGrad = false)
     {
         var t = Empty((int[])shape.Clone(), RequireFloat(dtype, "randn"));

@@ -49,7 +49,6 @@ public sealed partial class Tensor
         return result;
     }
 
-    /// <summary>x op s (or s op x when <paramref name="scalarFirst"/>) with a C# scalar converted to x's dtype.</summary>
     /// <summary>tensor op scalar for floating-point tensors only (the op has no integer form).</summary>
     internal static Tensor ScalarFloat<TF, TD>(string op, Tensor x, double s, TF f, TD d)
         where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double>
@@ -67,6 +66,7 @@ public sealed partial class Tensor
         public void Apply(long x, ReadOnlySpan<long> y, Span<long> dst) => throw new System.Diagnostics.UnreachableException();
     }
 
+    /// <summary>x op s (or s op x when <paramref name="scalarFirst"/>) with a C# scalar converted to x's dtype.</summary>
     internal static Tensor ScalarNumeric<TF, TD, TL>(string op, Tensor x, double s, bool scalarFirst, TF f, TD d, TL l)
         where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double> where TL : struct, IBinarySpanOp<long>
     {

@@ -13,6 +13,10 @@ public sealed partial class Tensor
     private const int ElideThreshold = 1000;
     private const int EdgeItems = 3;
 
+    /// <summary>
+    /// PyTorch-style text, e.g. <c>tensor([1., 2.], shape=[2])</c>, rows on separate lines; more than 1000 elements are shown
+    /// as 3 items per edge; the dtype is shown unless float32, then grad_fn or requires_grad.
+    /// </summary>
     public override string ToString()
     {
         var sb = new StringBuilder("tensor(");

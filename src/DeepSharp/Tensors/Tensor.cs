@@ -53,6 +53,7 @@ public sealed partial class Tensor
 
     internal static Tensor EmptyLike(Tensor t, bool zeroed = false) => Empty((int[])t.ShapeArray.Clone(), t.DType, zeroed);
 
+    /// <summary>The element type.</summary>
     public DType DType => Storage.DType;
 
     /// <summary>The size of each dimension. Rank-0 (scalar) tensors have an empty shape.</summary>
@@ -61,6 +62,7 @@ public sealed partial class Tensor
     /// <summary>Element strides of each dimension (0 on broadcast dimensions).</summary>
     public ReadOnlySpan<int> Strides => StrideArray;
 
+    /// <summary>Index of the first element in the underlying storage (nonzero for some views).</summary>
     public int StorageOffset => Offset;
 
     /// <summary>Number of dimensions.</summary>
@@ -69,13 +71,16 @@ public sealed partial class Tensor
     /// <summary>Total number of elements.</summary>
     public int Numel => _numel;
 
+    /// <summary>True when the elements lie in row-major order without gaps, so the data can be read as one span.</summary>
     public bool IsContiguous => _isContiguous;
 
+    /// <summary>True for float32 and float64 tensors.</summary>
     public bool IsFloatingPoint => DType.IsFloatingPoint();
 
     /// <summary>Size of one dimension (negative dims count from the end).</summary>
     public int Size(int dim) => ShapeArray[Shapes.NormalizeDim("size", dim, Rank)];
 
+    /// <summary>Element stride of one dimension (negative dims count from the end).</summary>
     public int Stride(int dim) => StrideArray[Shapes.NormalizeDim("stride", dim, Rank)];
 
     /// <summary>The version counter shared with all views; bumped by every in-place write.</summary>
@@ -136,6 +141,7 @@ public sealed partial class Tensor
         return GetAsDouble(Offset);
     }
 
+    /// <summary>The single value of a one-element tensor of any dtype, as float.</summary>
     public float ToSingle() => (float)ToDouble();
 
     internal double GetAsDouble(int storageIndex) => DType switch

@@ -21,6 +21,13 @@ public static class Checkpoint
 {
     private const string Format = "deepsharp-checkpoint-v1";
 
+    /// <summary>Writes a checkpoint of the model, optimizer, scheduler, generator states and progress to <paramref name="path"/> atomically.</summary>
+    /// <param name="path">The safetensors file to write.</param>
+    /// <param name="model">Its state dict is stored under "model.*".</param>
+    /// <param name="optimizer">Its state dict is stored under "optimizer.*"; null stores none.</param>
+    /// <param name="scheduler">Its state dict is stored under "scheduler.*"; null stores none.</param>
+    /// <param name="generators">Generators whose states are stored, in the order they must be restored.</param>
+    /// <param name="progress">Epoch, step and data-loader position.</param>
     /// <param name="metadata">Extra metadata entries stored beside the checkpoint's own (e.g. "model"); the key "deepsharp" is reserved.</param>
     public static void Save(string path, Module model, Optimizer? optimizer, LRScheduler? scheduler, IReadOnlyList<Generator> generators, CheckpointProgress progress,
         IReadOnlyDictionary<string, string>? metadata = null)

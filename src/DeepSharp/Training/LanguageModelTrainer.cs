@@ -36,6 +36,7 @@ public sealed record LanguageModelTrainerOptions
     /// <summary>Learning-rate schedule, stepped after every optimizer step (<see cref="SchedulerPerBatch"/>) or every epoch.</summary>
     public LRScheduler? Scheduler { get; init; }
 
+    /// <summary>Step <see cref="Scheduler"/> after every optimizer step (default) instead of after every epoch.</summary>
     public bool SchedulerPerBatch { get; init; } = true;
 
     /// <summary>Progress (a bar per epoch and a line per epoch with <see cref="ConsoleReporter"/>); silent when null.</summary>
@@ -80,9 +81,15 @@ public sealed class LanguageModelTrainer
     private readonly Gpt? _gpt;
     private RandomWindows? _windows;
 
+    /// <summary>A trainer for a character-level RNN (truncated BPTT over parallel streams).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="optimizer"/> is null.</exception>
+    /// <exception cref="ArgumentException">A size in <paramref name="options"/> is not positive.</exception>
     public LanguageModelTrainer(CharRnn model, Optimizer optimizer, LanguageModelTrainerOptions? options = null)
         : this(model, optimizer, options, model?.Config.VocabSize ?? 0) => _rnn = model;
 
+    /// <summary>A trainer for a GPT (random windows of <see cref="LanguageModelTrainerOptions.SequenceLength"/> tokens).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="optimizer"/> is null.</exception>
+    /// <exception cref="ArgumentException">A size in <paramref name="options"/> is not positive, or the windows are longer than the model's context.</exception>
     public LanguageModelTrainer(Gpt model, Optimizer optimizer, LanguageModelTrainerOptions? options = null)
         : this(model, optimizer, options, model?.Config.VocabSize ?? 0)
     {
@@ -115,8 +122,10 @@ public sealed class LanguageModelTrainer
     /// <summary>True for models trained on random windows without carried state (<see cref="Gpt"/>).</summary>
     private bool Windowed => _gpt is not null;
 
+    /// <summary>The optimizer that updates the model.</summary>
     public Optimizer Optimizer { get; }
 
+    /// <summary>Batch and window sizes, schedule, checkpoints and reporting.</summary>
     public LanguageModelTrainerOptions Options { get; }
 
     /// <summary>Completed epochs (the next epoch's zero-based index).</summary>

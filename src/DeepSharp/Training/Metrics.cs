@@ -67,6 +67,8 @@ public static class Metrics
         return (precision, recall, f1);
     }
 
+    /// <summary>Mean of (prediction - target)² over all elements (0 for empty tensors).</summary>
+    /// <exception cref="ArgumentException">The tensors have different numbers of elements.</exception>
     public static double MeanSquaredError(Tensor predictions, Tensor targets)
     {
         var (p, t) = Pair("mse", predictions, targets);
@@ -75,6 +77,8 @@ public static class Metrics
         return p.Length == 0 ? 0 : s / p.Length;
     }
 
+    /// <summary>Mean of |prediction - target| over all elements (0 for empty tensors).</summary>
+    /// <exception cref="ArgumentException">The tensors have different numbers of elements.</exception>
     public static double MeanAbsoluteError(Tensor predictions, Tensor targets)
     {
         var (p, t) = Pair("mae", predictions, targets);

@@ -5,19 +5,26 @@ namespace DeepSharp.Training;
 /// <summary>Receives training progress from <see cref="Trainer"/>.</summary>
 public interface ITrainingReporter
 {
+    /// <summary>Before the first epoch: the epochs this call will train and the batches in each.</summary>
     void TrainBegin(int epochs, int batchesPerEpoch) { }
 
+    /// <summary>Before each epoch: its zero-based index and its number of batches.</summary>
     void EpochBegin(int epoch, int batches) { }
 
+    /// <summary>After each optimizer step: batches done in the epoch, the epoch's mean loss so far, its accuracy (null when not a classifier) and the throughput.</summary>
     void BatchEnd(int batch, double meanLoss, double? accuracy, double samplesPerSecond) { }
 
+    /// <summary>After each epoch, with its logs and the total number of epochs.</summary>
     void EpochEnd(EpochLogs logs, int totalEpochs) { }
 
+    /// <summary>When training ends, with the history.</summary>
     void TrainEnd(TrainingHistory history) { }
 }
 
+/// <summary>Reports nothing.</summary>
 public sealed class SilentReporter : ITrainingReporter
 {
+    /// <summary>The shared instance.</summary>
     public static SilentReporter Instance { get; } = new();
 }
 
@@ -50,8 +57,10 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
     /// <summary>An accuracy (a fraction) as a percentage with two decimals and no space: "87.06%".</summary>
     public static string Percent(double fraction) => (fraction * 100).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) + "%";
 
+    /// <summary>Remembers the number of epochs for the progress lines.</summary>
     public void TrainBegin(int epochs, int batchesPerEpoch) => _epochs = epochs;
 
+    /// <summary>Starts a progress bar for the epoch on an interactive console.</summary>
     public void EpochBegin(int epoch, int batches)
     {
         _epoch = epoch;
@@ -76,6 +85,7 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
         ready.Task.Wait();
     }
 
+    /// <summary>Updates the progress bar, or on a non-interactive console writes a progress line every <see cref="ProgressInterval"/>.</summary>
     public void BatchEnd(int batch, double meanLoss, double? accuracy, double samplesPerSecond)
     {
         if (_startBatch < 0) _startBatch = batch - 1;
@@ -102,6 +112,7 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
         _console.WriteLine(string.Join("  ", parts));
     }
 
+    /// <summary>Closes the progress bar and writes one summary line for the epoch (loss, accuracy, validation, throughput, seconds).</summary>
     public void EpochEnd(EpochLogs logs, int totalEpochs)
     {
         CloseProgress();

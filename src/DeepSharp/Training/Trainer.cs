@@ -79,6 +79,11 @@ public sealed class Trainer
     private DataLoaderState? _resumeLoader;
     private DataLoaderState? _interruptedAt; // where an interrupted epoch stopped (a checkpoint resumes there)
 
+    /// <summary>A trainer for <paramref name="model"/>.</summary>
+    /// <param name="model">The model to train.</param>
+    /// <param name="loss">Loss of a batch from (output, target), e.g. cross-entropy; it must return a scalar.</param>
+    /// <param name="optimizer">Updates the model's parameters after each batch (or accumulated group of batches).</param>
+    /// <param name="options">Batch size, validation, callbacks, scheduling and reporting; defaults to <see cref="TrainerOptions"/>' defaults.</param>
     public Trainer(Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss, Optimizer optimizer, TrainerOptions? options = null)
     {
         Model = model;
@@ -87,8 +92,11 @@ public sealed class Trainer
         Options = options ?? new TrainerOptions();
     }
 
+    /// <summary>The model being trained.</summary>
     public Module<Tensor, Tensor> Model { get; }
+    /// <summary>The optimizer that updates the model.</summary>
     public Optimizer Optimizer { get; }
+    /// <summary>Batch size, callbacks, scheduling and reporting.</summary>
     public TrainerOptions Options { get; }
 
     /// <summary>Number of completed epochs (the next epoch's zero-based index).</summary>

@@ -22,7 +22,7 @@ public sealed class GeluKernelTests
 
     private const double K = 0.7978845608028654; // sqrt(2/pi)
 
-    private static double Reference(double x, bool tanh, bool grad)
+    internal static double Reference(double x, bool tanh, bool grad)
     {
         if (!tanh)
             return grad ? Cdf(x) + x * Math.Exp(-0.5 * x * x) / Math.Sqrt(2 * Math.PI) : x * Cdf(x);
@@ -32,7 +32,7 @@ public sealed class GeluKernelTests
     }
 
     /// <summary>Values spread over [-12, 12] (dense near 0) plus exact special points.</summary>
-    private static float[] Inputs(int n, int seed)
+    internal static float[] Inputs(int n, int seed)
     {
         var rng = new Random(seed);
         var x = new float[n];
@@ -51,7 +51,7 @@ public sealed class GeluKernelTests
     /// number |2u|, and 2u = 2k(x + 0.044715x^3) is itself rounded to float: past |2u| = 6 (x &lt; -2.9, values
     /// below 2e-5) the bound grows with it (PyTorch's float32 0.5x(1 + tanh u) loses all digits there).
     /// </summary>
-    private static void AssertClose(double expected, float actual, double x, bool tanh, string what)
+    internal static void AssertClose(double expected, float actual, double x, bool tanh, string what)
     {
         double twoU = Math.Abs(2 * K * (x + 0.044715 * x * x * x));
         double tol = 1e-6 * Math.Abs(expected) * (tanh ? Math.Max(1, twoU / 6) : 1) + 1e-37;

@@ -77,6 +77,43 @@ public sealed class FusedAttentionTests
             CheckAgainstComposed([2, 3], l, s, d, d, causal, DType.Float64, 1e-10);
     }
 
+    /// <summary>GPT's path: packed qkv [B, T, 3C] to merged heads [B, T, C] in one op, against split, heads forward, composed attention, heads back.</summary>
+    [Theory]
+    [InlineData(2, 7, 3, 5, 0.0)]
+    [InlineData(1, 33, 2, 16, 0.0)]
+    [InlineData(3, 130, 4, 8, 0.0)]
+    [InlineData(2, 9, 3, 4, 0.3)]
+    public void PackedAttentionMatchesTheSplitComposition(int b, int t, int heads, int d, double dropoutP)
+    {
+        int c = heads * d;
+        var g = new Generator(7);
+        var qkv = Tensor.Randn([b, t, 3 * c], g, DType.Float64, requiresGrad: true);
+        var gradOut = Tensor.Randn([b, t, c], g, DType.Float64);
+        double scale = 1 / Math.Sqrt(d);
+
+        var packed = Tensor.FusedPackedAttention(qkv, heads, causal: true, scale,
+            DeepSharp.Kernels.FlashAttention.Dropout.Draw(dropoutP, new Generator(11), (long)b * heads * t * t));
+        packed.Backward(gradOut);
+        var packedGrad = qkv.Grad!;
+        qkv.Grad = null;
+
+        var parts = qkv.Split(c, 2).Select(p => p.Reshape(b, t, heads, d).Transpose(1, 2)).ToArray();
+        var reference = Functional.ScaledDotProductAttention(parts[0], parts[1], parts[2], dropoutP: dropoutP, isCausal: true, generator: new Generator(11))
+            .Output.Transpose(1, 2).Reshape(b, t, c);
+        reference.Backward(gradOut);
+        Close(reference.Detach(), packed.Detach(), $"packed output B={b} T={t} H={heads} D={d} p={dropoutP}", 1e-12);
+        Close(qkv.Grad!, packedGrad, $"packed d(qkv) B={b} T={t} H={heads} D={d} p={dropoutP}", 1e-12);
+    }
+
+    [Fact]
+    public void PackedAttentionSaysWhatIsWrongWithItsInput()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.FusedPackedAttention(Tensor.Zeros([2, 3, 10]), heads: 2, causal: true, scale: 1));
+        Assert.Contains("[B, T, 3C]", ex.Message);
+        Assert.Contains("[2, 3, 10]", ex.Message);
+        Assert.Throws<ArgumentException>(() => Tensor.FusedPackedAttention(Tensor.Zeros([2, 0, 12]), heads: 2, causal: true, scale: 1));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

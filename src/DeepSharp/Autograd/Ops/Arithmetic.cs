@@ -24,6 +24,7 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>this + scalar, elementwise. The scalar is converted to the tensor's dtype (an int64 tensor needs a whole number).</summary>
     public Tensor Add(double scalar)
     {
         var result = ScalarNumeric("add", this, scalar, false, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>));
@@ -31,6 +32,7 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>this - scalar, elementwise.</summary>
     public Tensor Sub(double scalar) => Add(-scalar);
 
     /// <summary>scalar - this.</summary>
@@ -64,6 +66,7 @@ public sealed partial class Tensor
 
     // ---- mul / div ----
 
+    /// <summary>Elementwise product this * other, with broadcasting (torch.mul). Both tensors must have the same dtype.</summary>
     public Tensor Mul(Tensor other)
     {
         var result = BinaryNumeric("mul", this, other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>));
@@ -71,6 +74,7 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>this * scalar, elementwise.</summary>
     public Tensor Mul(double scalar)
     {
         var result = MulRaw(scalar);
@@ -107,6 +111,8 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>Elementwise true division this / other, with broadcasting. Floating-point tensors of the same dtype only.</summary>
+    /// <exception cref="ArgumentException">The tensors are not floating point or their dtypes differ.</exception>
     public Tensor Div(Tensor other)
     {
         RequireFloat("div");
@@ -115,6 +121,8 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>this / scalar, elementwise. Floating-point tensors only.</summary>
+    /// <exception cref="ArgumentException">The tensor is not floating point.</exception>
     public Tensor Div(double scalar)
     {
         RequireFloat("div");
@@ -180,6 +188,7 @@ public sealed partial class Tensor
 
     // ---- neg ----
 
+    /// <summary>-this, elementwise.</summary>
     public Tensor Neg()
     {
         var result = ScalarNumeric("neg", this, 0, true, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>));
@@ -197,6 +206,8 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>this ** exponent, elementwise, for a scalar exponent. Floating-point tensors only.</summary>
+    /// <exception cref="ArgumentException">The tensor is not floating point.</exception>
     public Tensor Pow(double exponent)
     {
         RequireFloat("pow");
@@ -260,8 +271,13 @@ public sealed partial class Tensor
 
     // ---- maximum / minimum ----
 
+    /// <summary>
+    /// Elementwise maximum of this and other, with broadcasting (torch.maximum). Where the two are equal
+    /// the gradient is split evenly between them.
+    /// </summary>
     public Tensor Maximum(Tensor other) => MaxMin(other, max: true);
 
+    /// <summary>Elementwise minimum of this and other, with broadcasting (torch.minimum); ties split the gradient evenly.</summary>
     public Tensor Minimum(Tensor other) => MaxMin(other, max: false);
 
     private Tensor MaxMin(Tensor other, bool max)
@@ -303,17 +319,30 @@ public sealed partial class Tensor
 
     // ---- operators ----
 
+    /// <summary>Elementwise sum with broadcasting; see <see cref="Add(Tensor, double)"/>.</summary>
     public static Tensor operator +(Tensor a, Tensor b) => a.Add(b);
+    /// <summary>Adds a scalar to every element.</summary>
     public static Tensor operator +(Tensor a, double s) => a.Add(s);
+    /// <summary>Adds a scalar to every element.</summary>
     public static Tensor operator +(double s, Tensor a) => a.Add(s);
+    /// <summary>Elementwise difference with broadcasting; see <see cref="Sub(Tensor, double)"/>.</summary>
     public static Tensor operator -(Tensor a, Tensor b) => a.Sub(b);
+    /// <summary>Subtracts a scalar from every element.</summary>
     public static Tensor operator -(Tensor a, double s) => a.Add(-s);
+    /// <summary>scalar - a, elementwise (<see cref="RSub"/>).</summary>
     public static Tensor operator -(double s, Tensor a) => a.RSub(s);
+    /// <summary>Elementwise product with broadcasting (not a matrix product; see MatMul for that).</summary>
     public static Tensor operator *(Tensor a, Tensor b) => a.Mul(b);
+    /// <summary>Multiplies every element by a scalar.</summary>
     public static Tensor operator *(Tensor a, double s) => a.Mul(s);
+    /// <summary>Multiplies every element by a scalar.</summary>
     public static Tensor operator *(double s, Tensor a) => a.Mul(s);
+    /// <summary>Elementwise division with broadcasting; floating-point tensors only.</summary>
     public static Tensor operator /(Tensor a, Tensor b) => a.Div(b);
+    /// <summary>Divides every element by a scalar; floating-point tensors only.</summary>
     public static Tensor operator /(Tensor a, double s) => a.Div(s);
+    /// <summary>scalar / a, elementwise (<see cref="RDiv"/>); floating-point tensors only.</summary>
     public static Tensor operator /(double s, Tensor a) => a.RDiv(s);
+    /// <summary>Elementwise negation.</summary>
     public static Tensor operator -(Tensor a) => a.Neg();
 }

@@ -25,11 +25,59 @@ public sealed partial class Tensor
         var v = value.ContiguousData();
         var outShape = (int[])query.ShapeArray.Clone();
         outShape[^1] = ev;
-        var o = Empty(outShape, query.DType);
-        var lse = Empty([slices * l], query.DType);
+        var (o, lse) = AttentionForward(q, k, v, outShape, slices, causal, scale, dropout);
+        if (Autograd.ShouldRecord([query, key, value]))
+            o.GradFn = new AttentionBackward(query, key, value, q, k, v, o, lse, slices, causal, scale, dropout);
+        return o;
+    }
+
+    /// <summary>
+    /// Self-attention of packed projections, as GPT's c_attn makes them: <paramref name="qkv"/> [B, T, 3C] holds q, k
+    /// and v side by side, each [B, T, C] with <paramref name="heads"/> heads side by side; returns [B, T, C], heads
+    /// side by side again. The same values as splitting, moving the heads forward, <see cref="FusedAttention"/> and
+    /// moving them back, but as one op: its backward writes d(qkv) once, where the split's three views would each
+    /// scatter into a zero-filled [B, T, 3C] gradient to be summed.
+    /// </summary>
+    internal static Tensor FusedPackedAttention(Tensor qkv, int heads, bool causal, double scale, FlashAttention.Dropout dropout = default)
+    {
+        const string op = "scaled_dot_product_attention";
+        if (qkv.Rank != 3 || heads < 1 || qkv.ShapeArray[2] % (3 * heads) != 0 || qkv.ShapeArray[1] == 0)
+            throw new ArgumentException($"{op}: packed attention needs qkv [B, T, 3C] with T >= 1 and C a multiple of the {heads} heads, got {Shapes.Format(qkv.ShapeArray)}");
+        if (qkv.DType is not (DType.Float32 or DType.Float64))
+            throw new ArgumentException($"{op}: packed attention needs float32 or float64, got {qkv.DType.Name()}");
+        int b = qkv.ShapeArray[0], t = qkv.ShapeArray[1], c = qkv.ShapeArray[2] / 3, d = c / heads;
+        var packed = qkv.ContiguousData();
+        var q = HeadsForward(packed, 0, heads);
+        var k = HeadsForward(packed, c, heads);
+        var v = HeadsForward(packed, 2 * c, heads);
+        KeepAlive(packed);
+        var (o, lse) = AttentionForward(q, k, v, [b, heads, t, d], b * heads, causal, scale, dropout);
+        var y = Empty([b, t, c], qkv.DType);
+        CopyElements(o, [heads * t * d, d, t * d, 1], y.ViewOf([b, t, heads, d], [t * c, c, d, 1], 0)); // heads side by side
+        if (Autograd.ShouldRecord(qkv))
+            y.GradFn = new PackedAttentionBackward(qkv, q, k, v, o, lse, heads, causal, scale, dropout);
+        return y;
+    }
+
+    /// <summary>Columns [first, first + C) of contiguous [B, T, 3C] as a contiguous [B, H, T, D] copy.</summary>
+    private static Tensor HeadsForward(Tensor packed, int first, int heads)
+    {
+        int b = packed.ShapeArray[0], t = packed.ShapeArray[1], c3 = packed.ShapeArray[2], d = c3 / 3 / heads;
+        var result = Empty([b, heads, t, d], packed.DType);
+        CopyElements(new Tensor(packed.Storage, [b, heads, t, d], [t * c3, d, c3, 1], packed.Offset + first), result);
+        return result;
+    }
+
+    /// <summary>The kernel's forward on contiguous q, k, v: the output of <paramref name="outShape"/> and each row's log-sum-exp.</summary>
+    private static (Tensor O, Tensor Lse) AttentionForward(Tensor q, Tensor k, Tensor v, int[] outShape, int slices, bool causal, double scale,
+        FlashAttention.Dropout dropout)
+    {
+        int l = q.ShapeArray[^2], e = q.ShapeArray[^1], s = k.ShapeArray[^2], ev = v.ShapeArray[^1];
+        var o = Empty(outShape, q.DType);
+        var lse = Empty([slices * l], q.DType);
         unsafe
         {
-            if (query.DType == DType.Float32)
+            if (q.DType == DType.Float32)
                 fixed (float* pq = q.ReadSpan<float>(), pk = k.ReadSpan<float>(), pv = v.ReadSpan<float>(), po = o.Span<float>(), pl = lse.Span<float>())
                     FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, (float)scale, causal, dropout);
             else
@@ -37,9 +85,30 @@ public sealed partial class Tensor
                     FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, scale, causal, dropout);
         }
         KeepAlive(q, k, v);
-        if (Autograd.ShouldRecord([query, key, value]))
-            o.GradFn = new AttentionBackward(query, key, value, q, k, v, o, lse, slices, causal, scale, dropout);
-        return o;
+        return (o, lse);
+    }
+
+    /// <summary>The kernel's backward: dq, dk, dv (contiguous, shaped as q, k, v) from the saved forward and the contiguous output gradient g.</summary>
+    private static (Tensor Dq, Tensor Dk, Tensor Dv) AttentionGradients(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor g, int slices,
+        bool causal, double scale, FlashAttention.Dropout dropout)
+    {
+        int l = q.ShapeArray[^2], e = q.ShapeArray[^1], s = k.ShapeArray[^2], ev = v.ShapeArray[^1];
+        var dq = EmptyLike(q);
+        var dk = EmptyLike(k);
+        var dv = EmptyLike(v);
+        unsafe
+        {
+            if (q.DType == DType.Float32)
+                fixed (float* pq = q.ReadSpan<float>(), pk = k.ReadSpan<float>(), pv = v.ReadSpan<float>(), po = o.ReadSpan<float>(),
+                       pl = lse.ReadSpan<float>(), pg = g.ReadSpan<float>(), pdq = dq.Span<float>(), pdk = dk.Span<float>(), pdv = dv.Span<float>())
+                    FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, (float)scale, causal, dropout);
+            else
+                fixed (double* pq = q.ReadSpan<double>(), pk = k.ReadSpan<double>(), pv = v.ReadSpan<double>(), po = o.ReadSpan<double>(),
+                       pl = lse.ReadSpan<double>(), pg = g.ReadSpan<double>(), pdq = dq.Span<double>(), pdk = dk.Span<double>(), pdv = dv.Span<double>())
+                    FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, scale, causal, dropout);
+        }
+        KeepAlive(q, k, v, o, lse, g);
+        return (dq, dk, dv);
     }
 
     /// <summary>Whether <see cref="FusedAttention"/> takes these inputs; throws a message naming the problem otherwise.</summary>
@@ -69,25 +138,38 @@ public sealed partial class Tensor
         protected internal override Tensor?[] Backward(Tensor grad)
         {
             Tensor q = _q.Unpack(this), k = _k.Unpack(this), v = _v.Unpack(this), o = _o.Unpack(this), lse = _lse.Unpack(this);
-            var g = grad.ContiguousData();
-            int l = q.ShapeArray[^2], e = q.ShapeArray[^1], s = k.ShapeArray[^2], ev = v.ShapeArray[^1];
-            var dq = EmptyLike(q);
-            var dk = EmptyLike(k);
-            var dv = EmptyLike(v);
-            unsafe
-            {
-                if (q.DType == DType.Float32)
-                    fixed (float* pq = q.ReadSpan<float>(), pk = k.ReadSpan<float>(), pv = v.ReadSpan<float>(), po = o.ReadSpan<float>(),
-                           pl = lse.ReadSpan<float>(), pg = g.ReadSpan<float>(), pdq = dq.Span<float>(), pdk = dk.Span<float>(), pdv = dv.Span<float>())
-                        FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, (float)scale, causal, dropout);
-                else
-                    fixed (double* pq = q.ReadSpan<double>(), pk = k.ReadSpan<double>(), pv = v.ReadSpan<double>(), po = o.ReadSpan<double>(),
-                           pl = lse.ReadSpan<double>(), pg = g.ReadSpan<double>(), pdq = dq.Span<double>(), pdk = dk.Span<double>(), pdv = dv.Span<double>())
-                        FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, scale, causal, dropout);
-            }
-            KeepAlive(q, k, v, o, lse, g);
+            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, grad.ContiguousData(), slices, causal, scale, dropout);
             KeepAlive(grad);
             return [NeedsGrad(0) ? dq : null, NeedsGrad(1) ? dk : null, NeedsGrad(2) ? dv : null];
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            _q.Release(); _k.Release(); _v.Release(); _o.Release(); _lse.Release();
+        }
+    }
+    private sealed class PackedAttentionBackward(Tensor qkv, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int heads, bool causal,
+        double scale, FlashAttention.Dropout dropout) : Node(qkv)
+    {
+        private SavedTensor _q = new(q), _k = new(k), _v = new(v), _o = new(o), _lse = new(lse);
+
+        public override string Name => "ScaledDotProductFlashAttentionBackward";
+
+        protected internal override Tensor?[] Backward(Tensor grad)
+        {
+            Tensor q = _q.Unpack(this), k = _k.Unpack(this), v = _v.Unpack(this), o = _o.Unpack(this), lse = _lse.Unpack(this);
+            int b = q.ShapeArray[0], t = q.ShapeArray[2], d = q.ShapeArray[3], c = heads * d;
+            var gc = grad.ContiguousData();
+            var g = Empty([b, heads, t, d], grad.DType);
+            CopyElements(new Tensor(gc.Storage, [b, heads, t, d], [t * c, d, c, 1], gc.Offset), g); // heads forward
+            KeepAlive(gc, grad);
+            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, g, b * heads, causal, scale, dropout);
+            var dqkv = Empty([b, t, 3 * c], grad.DType);
+            int[] headsBack = [t * 3 * c, d, 3 * c, 1];
+            CopyElements(dq, dqkv.ViewOf([b, heads, t, d], headsBack, 0));
+            CopyElements(dk, dqkv.ViewOf([b, heads, t, d], headsBack, c));
+            CopyElements(dv, dqkv.ViewOf([b, heads, t, d], headsBack, 2 * c));
+            return [dqkv];
         }
 
         protected internal override void ReleaseSaved()

@@ -7,18 +7,30 @@ public sealed partial class Tensor
 {
     private enum CompareKind { Eq, Ne, Lt, Le, Gt, Ge }
 
+    /// <summary>Elementwise this == other with broadcasting, as a bool tensor (torch.eq). Both tensors must have the same dtype.</summary>
     public Tensor Eq(Tensor other) => Compare(other, CompareKind.Eq, "eq");
+    /// <summary>Elementwise this != other with broadcasting, as a bool tensor.</summary>
     public Tensor Ne(Tensor other) => Compare(other, CompareKind.Ne, "ne");
+    /// <summary>Elementwise this &lt; other with broadcasting, as a bool tensor. Not defined for bool tensors.</summary>
     public Tensor Lt(Tensor other) => Compare(other, CompareKind.Lt, "lt");
+    /// <summary>Elementwise this &lt;= other with broadcasting, as a bool tensor. Not defined for bool tensors.</summary>
     public Tensor Le(Tensor other) => Compare(other, CompareKind.Le, "le");
+    /// <summary>Elementwise this &gt; other with broadcasting, as a bool tensor. Not defined for bool tensors.</summary>
     public Tensor Gt(Tensor other) => Compare(other, CompareKind.Gt, "gt");
+    /// <summary>Elementwise this &gt;= other with broadcasting, as a bool tensor. Not defined for bool tensors.</summary>
     public Tensor Ge(Tensor other) => Compare(other, CompareKind.Ge, "ge");
 
+    /// <summary>Elementwise this == s, as a bool tensor; the scalar is first converted to this tensor's dtype.</summary>
     public Tensor Eq(double s) => Compare(ScalarLike(s), CompareKind.Eq, "eq");
+    /// <summary>Elementwise this != s, as a bool tensor; the scalar is first converted to this tensor's dtype.</summary>
     public Tensor Ne(double s) => Compare(ScalarLike(s), CompareKind.Ne, "ne");
+    /// <summary>Elementwise this &lt; s, as a bool tensor; the scalar is first converted to this tensor's dtype.</summary>
     public Tensor Lt(double s) => Compare(ScalarLike(s), CompareKind.Lt, "lt");
+    /// <summary>Elementwise this &lt;= s, as a bool tensor; the scalar is first converted to this tensor's dtype.</summary>
     public Tensor Le(double s) => Compare(ScalarLike(s), CompareKind.Le, "le");
+    /// <summary>Elementwise this &gt; s, as a bool tensor; the scalar is first converted to this tensor's dtype.</summary>
     public Tensor Gt(double s) => Compare(ScalarLike(s), CompareKind.Gt, "gt");
+    /// <summary>Elementwise this &gt;= s, as a bool tensor; the scalar is first converted to this tensor's dtype.</summary>
     public Tensor Ge(double s) => Compare(ScalarLike(s), CompareKind.Ge, "ge");
 
     private Tensor ScalarLike(double s) => Scalar(s, DType);
@@ -67,6 +79,7 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>Elementwise logical not, as a bool tensor; a numeric tensor counts as true where it is not zero.</summary>
     public Tensor LogicalNot()
     {
         var m = AsBool("logical_not");
@@ -79,8 +92,10 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>Elementwise logical and with broadcasting, as a bool tensor; numeric tensors count as true where not zero.</summary>
     public Tensor LogicalAnd(Tensor other) => Logical(other, "logical_and", static (a, b) => a && b);
 
+    /// <summary>Elementwise logical or with broadcasting, as a bool tensor; numeric tensors count as true where not zero.</summary>
     public Tensor LogicalOr(Tensor other) => Logical(other, "logical_or", static (a, b) => a || b);
 
     private Tensor Logical(Tensor other, string op, Func<bool, bool, bool> fn)
@@ -224,8 +239,10 @@ public sealed partial class Tensor
         protected internal override Tensor?[] Backward(Tensor g) => [g.To(_dtype)];
     }
 
-    /// <summary>Shorthands for To(DType.Float32 / Float64 / Int64).</summary>
+    /// <summary>Converts to float32 (To(DType.Float32)).</summary>
     public Tensor Float() => To(DType.Float32);
+    /// <summary>Converts to float64 (To(DType.Float64)).</summary>
     public Tensor Double() => To(DType.Float64);
+    /// <summary>Converts to int64 (To(DType.Int64)).</summary>
     public Tensor Long() => To(DType.Int64);
 }

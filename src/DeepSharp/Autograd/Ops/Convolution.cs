@@ -19,6 +19,7 @@ public sealed partial class Tensor
         return output;
     }
 
+    /// <summary>2-D convolution with the same stride, padding and dilation for height and width (F.conv2d with int arguments).</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, int stride, int padding = 0, int dilation = 1, int groups = 1) =>
         Conv2d(input, weight, bias, (stride, stride), (padding, padding), (dilation, dilation), groups);
 

@@ -7,6 +7,7 @@ namespace DeepSharp;
 // changed afterwards is detected at backward time instead of giving a silently wrong gradient.
 public sealed partial class Tensor
 {
+    /// <param name="op">The op name used in error messages.</param>
     /// <param name="sameValueEverywhere">fill_ and zero_ write one value to every element, so an expanded view is fine (as PyTorch).</param>
     private void CheckInPlace(string op, bool sameValueEverywhere = false)
     {
@@ -97,6 +98,14 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: the result of shape {Shapes.Format(shape)} does not fit in the tensor of shape {Shapes.Format(ShapeArray)}");
     }
 
+    /// <summary>
+    /// this += alpha * other, in place (add_). other must broadcast to this tensor's shape.
+    /// Returns this tensor.
+    /// </summary>
+    /// <exception cref="ArgumentException">The broadcast result does not have this tensor's shape.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// This is a leaf that requires grad while grad mode is on, or other partly overlaps this tensor's memory.
+    /// </exception>
     public Tensor Add_(Tensor other, double alpha = 1)
     {
         CheckInPlaceShape("add_", other);
@@ -105,8 +114,10 @@ public sealed partial class Tensor
             () => alpha == 1 && WriteBinary(other, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>)));
     }
 
+    /// <summary>this -= alpha * other, in place (sub_). Returns this tensor.</summary>
     public Tensor Sub_(Tensor other, double alpha = 1) => Add_(other, -alpha);
 
+    /// <summary>this *= other, in place (mul_); other must broadcast to this tensor's shape. Returns this tensor.</summary>
     public Tensor Mul_(Tensor other)
     {
         CheckInPlaceShape("mul_", other);
@@ -115,6 +126,7 @@ public sealed partial class Tensor
             () => WriteBinary(other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>)));
     }
 
+    /// <summary>this /= other, in place (div_); floating-point tensors only, other must broadcast to this tensor's shape. Returns this tensor.</summary>
     public Tensor Div_(Tensor other)
     {
         CheckInPlaceShape("div_", other);
@@ -123,16 +135,22 @@ public sealed partial class Tensor
             () => IsFloatingPoint && WriteBinary(other, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>)));
     }
 
+    /// <summary>Adds a scalar to every element in place (add_). Returns this tensor.</summary>
     public Tensor Add_(double scalar) => InPlace("add_", Autograd.ShouldRecord(this), t => t.Add(scalar));
 
+    /// <summary>Subtracts a scalar from every element in place (sub_). Returns this tensor.</summary>
     public Tensor Sub_(double scalar) => Add_(-scalar);
 
+    /// <summary>Multiplies every element by a scalar in place (mul_). Returns this tensor.</summary>
     public Tensor Mul_(double scalar) => InPlace("mul_", Autograd.ShouldRecord(this), t => t.Mul(scalar));
 
+    /// <summary>Divides every element by a scalar in place (div_); floating-point tensors only. Returns this tensor.</summary>
     public Tensor Div_(double scalar) => InPlace("div_", Autograd.ShouldRecord(this), t => t.Div(scalar));
 
+    /// <summary>Clamps every element into [min, max] in place (clamp_); a null bound is not applied. Returns this tensor.</summary>
     public Tensor Clamp_(double? min = null, double? max = null) => InPlace("clamp_", Autograd.ShouldRecord(this), t => t.Clamp(min, max));
 
+    /// <summary>Replaces negative elements by zero in place (relu_). Returns this tensor.</summary>
     public Tensor Relu_() => InPlace("relu_", Autograd.ShouldRecord(this), t => t.Relu());
 
     /// <summary>Sets every element to zero.</summary>

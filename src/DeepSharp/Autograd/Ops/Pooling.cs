@@ -36,6 +36,10 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>
+    /// Max pooling of [N, C, H, W] (or [C, H, W]) with a square kernel; the stride defaults to the kernel size
+    /// (F.max_pool2d). Returns only the values.
+    /// </summary>
     public static Tensor MaxPool2d(Tensor input, int kernel, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false) =>
         MaxPool2dWithIndices(input, (kernel, kernel), (stride ?? kernel, stride ?? kernel), (padding, padding), (dilation, dilation), ceilMode).Values;
 
@@ -47,6 +51,7 @@ public sealed partial class Tensor
         return (v.Squeeze(-2), i.Squeeze(-2));
     }
 
+    /// <summary>Max pooling of [N, C, L] (or [C, L]) along L; the stride defaults to the kernel size (F.max_pool1d).</summary>
     public static Tensor MaxPool1d(Tensor input, int kernel, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false) =>
         MaxPool1dWithIndices(input, kernel, stride, padding, dilation, ceilMode).Values;
 
@@ -66,6 +71,10 @@ public sealed partial class Tensor
         return output;
     }
 
+    /// <summary>
+    /// Average pooling of [N, C, H, W] with a square kernel; the stride defaults to the kernel size (F.avg_pool2d).
+    /// With <paramref name="countIncludePad"/> the zero padding counts in the divisor.
+    /// </summary>
     public static Tensor AvgPool2d(Tensor input, int kernel, int? stride = null, int padding = 0, bool ceilMode = false, bool countIncludePad = true) =>
         AvgPool2d(input, (kernel, kernel), (stride ?? kernel, stride ?? kernel), (padding, padding), ceilMode, countIncludePad);
 

@@ -90,8 +90,10 @@ public sealed partial class Tensor
     /// <summary>Sum of all elements (rank-0 result). int64 and bool sum to int64.</summary>
     public Tensor Sum() => Sum(null, false);
 
+    /// <summary>Sum over one dim; with <paramref name="keepDim"/> the dim stays with size 1. int64 and bool sum to int64.</summary>
     public Tensor Sum(int dim, bool keepDim = false) => Sum([dim], keepDim);
 
+    /// <summary>Sum over <paramref name="dims"/> (all when null); with <paramref name="keepDim"/> they stay with size 1. int64 and bool sum to int64.</summary>
     public Tensor Sum(int[]? dims, bool keepDim = false)
     {
         var src = DType == DType.Bool ? To(DType.Int64) : this;
@@ -111,8 +113,11 @@ public sealed partial class Tensor
     /// <summary>Mean of all elements (rank-0 result).</summary>
     public Tensor Mean() => Mean(null, false);
 
+    /// <summary>Mean over one dim; floating-point tensors only.</summary>
     public Tensor Mean(int dim, bool keepDim = false) => Mean([dim], keepDim);
 
+    /// <summary>Mean over <paramref name="dims"/> (all when null); floating-point tensors only.</summary>
+    /// <exception cref="ArgumentException">The tensor is not floating point.</exception>
     public Tensor Mean(int[]? dims, bool keepDim = false)
     {
         RequireFloat("mean");
@@ -139,6 +144,8 @@ public sealed partial class Tensor
     /// <summary>The largest element (rank-0). Its gradient is shared evenly among ties, as PyTorch.</summary>
     public Tensor Max() => ExtremeAll(max: true);
 
+    /// <summary>The smallest element (rank-0). Its gradient is shared evenly among ties.</summary>
+    /// <exception cref="ArgumentException">The tensor is empty.</exception>
     public Tensor Min() => ExtremeAll(max: false);
 
     private Tensor ExtremeAll(bool max)
@@ -178,6 +185,7 @@ public sealed partial class Tensor
     /// <summary>Largest values along a dim and their indices (first occurrence).</summary>
     public (Tensor Values, Tensor Indices) Max(int dim, bool keepDim = false) => Extreme(dim, keepDim, max: true);
 
+    /// <summary>Smallest values along a dim and their indices (first occurrence).</summary>
     public (Tensor Values, Tensor Indices) Min(int dim, bool keepDim = false) => Extreme(dim, keepDim, max: false);
 
     private (Tensor Values, Tensor Indices) Extreme(int dim, bool keepDim, bool max)
@@ -229,6 +237,7 @@ public sealed partial class Tensor
     /// <summary>Index of the largest element along a dim (over the flattened tensor when dim is null).</summary>
     public Tensor Argmax(int? dim = null, bool keepDim = false) => ArgExtreme(dim, keepDim, max: true);
 
+    /// <summary>Index of the smallest element along a dim (over the flattened tensor when dim is null).</summary>
     public Tensor Argmin(int? dim = null, bool keepDim = false) => ArgExtreme(dim, keepDim, max: false);
 
     private Tensor ArgExtreme(int? dim, bool keepDim, bool max)
@@ -250,10 +259,11 @@ public sealed partial class Tensor
         return (centered * centered).Sum(dims, keepDim) / Math.Max(n - (unbiased ? 1 : 0), 0);
     }
 
+    /// <summary>Variance over one dim; unbiased divides by N-1.</summary>
     public Tensor Var(int dim, bool unbiased = true, bool keepDim = false) => Var([dim], unbiased, keepDim);
 
     /// <summary>
-    /// Standard deviation: sqrt of <see cref="Var"/>. Its gradient is (x - mean) / ((n - ddof) std), and 0 where the std
+    /// Standard deviation: sqrt of <see cref="Var(int[], bool, bool)"/>. Its gradient is (x - mean) / ((n - ddof) std), and 0 where the std
     /// is 0 (a constant slice), as PyTorch: through sqrt it would be 0 * inf = NaN.
     /// </summary>
     public Tensor Std(int[]? dims = null, bool unbiased = true, bool keepDim = false)
@@ -286,6 +296,7 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>Standard deviation over one dim; unbiased divides by N-1.</summary>
     public Tensor Std(int dim, bool unbiased = true, bool keepDim = false) => Std([dim], unbiased, keepDim);
 
     // ---- prod ----
@@ -348,6 +359,7 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>log(sum(exp(x))) over one dim, computed stably.</summary>
     public Tensor LogSumExp(int dim, bool keepDim = false) => LogSumExp([dim], keepDim);
 
     /// <summary>Max over several dims, keeping them (no indices, not recorded).</summary>
@@ -396,6 +408,7 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>p-norm over one dim.</summary>
     public Tensor Norm(double p, int dim, bool keepDim = false) => Norm(p, [dim], keepDim);
 
     /// <summary>d||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1).</summary>

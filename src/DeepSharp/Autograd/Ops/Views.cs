@@ -269,6 +269,7 @@ public sealed partial class Tensor
         return result;
     }
 
+    /// <summary>A view of this tensor broadcast to <paramref name="other"/>'s shape (see <see cref="Expand"/>); no data is copied.</summary>
     public Tensor ExpandAs(Tensor other) => Expand(other.ShapeArray);
 
     private sealed class ExpandBackward(Tensor x) : Node(x)

@@ -128,5 +128,6 @@ public sealed record Image(int Width, int Height, int Channels, byte[] Pixels)
         return new Image(values.Size(1), values.Size(0), 1, pixels);
     }
 
+    /// <summary>Encodes the image as PNG and writes it to <paramref name="path"/> atomically (a temporary file, then a rename).</summary>
     public void SavePng(string path) => Serialization.AtomicFile.WriteAllBytes(path, Png.Encode(this));
 }

@@ -29,6 +29,11 @@ public sealed class ImageFolderDataset : IDataset
     private readonly (string Path, int Label)[] _samples;
     private readonly Tensor?[]? _cache;
 
+    /// <summary>Lists the class sub-folders and their image files under <paramref name="root"/>; images are decoded when first read.</summary>
+    /// <param name="root">The folder holding one sub-folder per class.</param>
+    /// <param name="options">Image size, channels, caching and extensions; defaults to <see cref="ImageFolderOptions"/>' defaults.</param>
+    /// <exception cref="ArgumentException">ImageSize is outside 1..4096 or Channels is not 1 or 3.</exception>
+    /// <exception cref="DirectoryNotFoundException"><paramref name="root"/> does not exist.</exception>
     public ImageFolderDataset(string root, ImageFolderOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
@@ -58,13 +63,16 @@ public sealed class ImageFolderDataset : IDataset
         _cache = Options.Cache ? new Tensor?[_samples.Length] : null;
     }
 
+    /// <summary>The folder the classes were read from.</summary>
     public string Root { get; }
 
+    /// <summary>How files become tensors (size, channels, caching).</summary>
     public ImageFolderOptions Options { get; }
 
     /// <summary>Class names (the sub-folders), by label.</summary>
     public IReadOnlyList<string> Classes { get; }
 
+    /// <inheritdoc/>
     public int Count => _samples.Length;
 
     /// <summary>The file and label of example <paramref name="index"/>.</summary>
@@ -74,6 +82,7 @@ public sealed class ImageFolderDataset : IDataset
         return _samples[index];
     }
 
+    /// <summary>Example <paramref name="index"/>: the image as float32 [C, S, S] in [0, 1] and its int64 label.</summary>
     public (Tensor Input, Tensor Target) Get(int index)
     {
         var (path, label) = Sample(index);

@@ -8,6 +8,10 @@ namespace DeepSharp.Data;
 /// </summary>
 public static class Pgm
 {
+    /// <summary>Decodes a binary (P5) or ASCII (P2) PGM file to a one-channel image.</summary>
+    /// <param name="bytes">The file's contents.</param>
+    /// <param name="source">Names the file in error messages.</param>
+    /// <exception cref="InvalidDataException">The bytes are not a valid PGM file.</exception>
     public static Image Decode(byte[] bytes, string source = "pgm")
     {
         ArgumentNullException.ThrowIfNull(bytes);

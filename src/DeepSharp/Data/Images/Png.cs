@@ -17,6 +17,7 @@ public static class Png
     private static readonly byte[] Signature = [137, 80, 78, 71, 13, 10, 26, 10];
     private const long MaxPixels = 1L << 28;
 
+    /// <summary>Whether <paramref name="bytes"/> start with the 8-byte PNG signature.</summary>
     public static bool IsPng(ReadOnlySpan<byte> bytes) => bytes.Length >= 8 && bytes[..8].SequenceEqual(Signature);
 
     /// <summary>Adam7's seven passes: the first column and row of each, and its steps between columns and rows.</summary>
@@ -46,6 +47,10 @@ public static class Png
         public string Describe() => $"{Width}x{Height} {ColorType switch { 0 => "gray", 2 => "RGB", 3 => "palette", 4 => "gray+alpha", _ => "RGBA" }} {BitDepth}-bit";
     }
 
+    /// <summary>Decodes a PNG file to an image.</summary>
+    /// <param name="bytes">The file's contents.</param>
+    /// <param name="source">Names the file in error messages.</param>
+    /// <exception cref="InvalidDataException">The bytes are not a valid or supported PNG file.</exception>
     public static Image Decode(byte[] bytes, string source = "png")
     {
         ArgumentNullException.ThrowIfNull(bytes);

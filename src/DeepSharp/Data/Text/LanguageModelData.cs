@@ -8,6 +8,9 @@ public sealed class LanguageModelDataset : IBatchDataset
 {
     private readonly long[] _tokens;
 
+    /// <summary>Cuts <paramref name="tokens"/> into consecutive windows of <paramref name="sequenceLength"/> tokens.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sequenceLength"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">There are fewer than <paramref name="sequenceLength"/> + 1 tokens.</exception>
     public LanguageModelDataset(long[] tokens, int sequenceLength)
     {
         ArgumentNullException.ThrowIfNull(tokens);
@@ -18,12 +21,16 @@ public sealed class LanguageModelDataset : IBatchDataset
         SequenceLength = sequenceLength;
     }
 
+    /// <summary>Tokens per example, T.</summary>
     public int SequenceLength { get; }
 
+    /// <summary>Number of whole windows: (tokens - 1) / T.</summary>
     public int Count => (_tokens.Length - 1) / SequenceLength;
 
+    /// <summary>Window <paramref name="index"/>: input [T] and target [T] (int64, shifted by one).</summary>
     public (Tensor Input, Tensor Target) Get(int index) => GetBatch([index]) is var (x, y) ? (x.Squeeze(0), y.Squeeze(0)) : default;
 
+    /// <summary>The windows at <paramref name="indices"/>: input [B, T] and target [B, T] (int64, shifted by one).</summary>
     public (Tensor Input, Tensor Target) GetBatch(ReadOnlySpan<int> indices)
     {
         int t = SequenceLength;
@@ -48,6 +55,8 @@ public sealed class StreamBatches
 {
     private readonly long[] _tokens;
 
+    /// <summary>Cuts <paramref name="tokens"/> into <paramref name="batchSize"/> parallel streams read in windows of <paramref name="sequenceLength"/>.</summary>
+    /// <exception cref="ArgumentException">The batch size or sequence length is not positive.</exception>
     public StreamBatches(long[] tokens, int batchSize, int sequenceLength)
     {
         ArgumentNullException.ThrowIfNull(tokens);
@@ -60,8 +69,11 @@ public sealed class StreamBatches
             throw new ArgumentException($"stream batches: {tokens.Length} tokens cannot fill {batchSize} streams of at least {sequenceLength + 1} tokens");
     }
 
+    /// <summary>Number of parallel streams, B.</summary>
     public int BatchSize { get; }
+    /// <summary>Tokens per window, T.</summary>
     public int SequenceLength { get; }
+    /// <summary>Tokens in each stream: (tokens - 1) / B.</summary>
     public int StreamLength { get; }
 
     /// <summary>Batches per pass over the stream.</summary>
@@ -98,6 +110,8 @@ public sealed class RandomWindows
     private readonly Generator _generator;
     private readonly long[] _starts;
 
+    /// <summary>Windows of <paramref name="sequenceLength"/> tokens, <paramref name="batchSize"/> per batch, at offsets drawn from <paramref name="generator"/>.</summary>
+    /// <exception cref="ArgumentException">The batch size or sequence length is not positive, or there are fewer than sequenceLength + 1 tokens.</exception>
     public RandomWindows(long[] tokens, int batchSize, int sequenceLength, Generator generator)
     {
         ArgumentNullException.ThrowIfNull(tokens);
@@ -112,8 +126,10 @@ public sealed class RandomWindows
         _starts = new long[batchSize];
     }
 
+    /// <summary>Windows per batch, B.</summary>
     public int BatchSize { get; }
 
+    /// <summary>Tokens per window, T.</summary>
     public int SequenceLength { get; }
 
     /// <summary>The next batch: input [B, T] and target [B, T] (int64).</summary>

@@ -12,6 +12,7 @@ namespace DeepSharp.Data.Text;
 /// </summary>
 public sealed class Vocabulary
 {
+    /// <summary>The token "&lt;unk&gt;", id 0 of a word vocabulary, that stands for words not in it.</summary>
     public const string Unknown = "<unk>";
     private readonly string[] _tokens;
     private readonly Dictionary<string, int> _ids;
@@ -28,8 +29,10 @@ public sealed class Vocabulary
     /// <summary>"char" or "word".</summary>
     public string Kind { get; }
 
+    /// <summary>Number of tokens (ids are 0..Count-1).</summary>
     public int Count => _tokens.Length;
 
+    /// <summary>The tokens by id.</summary>
     public IReadOnlyList<string> Tokens => _tokens;
 
     /// <summary>The distinct code points of <paramref name="text"/>, in code-point order (as Karpathy's char-rnn, per character).</summary>
@@ -53,14 +56,20 @@ public sealed class Vocabulary
         return new Vocabulary("word", [Unknown, .. counts]);
     }
 
+    /// <summary>Splits <paramref name="text"/> into words at whitespace, as word vocabularies do.</summary>
     public static IEnumerable<string> SplitWords(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>The id of <paramref name="token"/>; in a word vocabulary an unknown word maps to 0 (&lt;unk&gt;).</summary>
+    /// <exception cref="KeyNotFoundException">A character vocabulary does not hold <paramref name="token"/>.</exception>
     public int this[string token] => _ids.TryGetValue(token, out int id) ? id
         : Kind == "word" ? 0 : throw new KeyNotFoundException($"vocabulary: character '{token}' is not in the vocabulary");
 
+    /// <summary>The token with id <paramref name="id"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is outside [0, Count).</exception>
     public string Token(long id) => (ulong)id < (ulong)_tokens.Length ? _tokens[id]
         : throw new ArgumentOutOfRangeException(nameof(id), $"vocabulary: id {id} is outside [0, {_tokens.Length})");
 
+    /// <summary>Whether <paramref name="token"/> has an id of its own.</summary>
     public bool Contains(string token) => _ids.ContainsKey(token);
 
     /// <summary>Token ids of a text (one per code point for a char vocabulary); characters outside a char vocabulary are an error naming them.</summary>
@@ -82,6 +91,7 @@ public sealed class Vocabulary
         return [.. ids];
     }
 
+    /// <summary>Text of token ids: characters concatenated, or words joined by single spaces.</summary>
     public string Decode(IEnumerable<long> ids)
     {
         var sb = new StringBuilder();
@@ -93,6 +103,7 @@ public sealed class Vocabulary
         return sb.ToString();
     }
 
+    /// <summary>The vocabulary as JSON (its kind and tokens), read back by <see cref="FromJson"/>.</summary>
     public string ToJson() => JsonSerializer.Serialize(new VocabularyFile(Kind, _tokens), TextJson.Default.VocabularyFile);
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; anything else is an <see cref="InvalidDataException"/>.</summary>
@@ -102,8 +113,11 @@ public sealed class Vocabulary
         return Parse(() => JsonDocument.Parse(json), "vocabulary");
     }
 
+    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/> atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
+    /// <summary>Reads a vocabulary written by <see cref="Save"/> (a UTF-8 byte-order mark is allowed).</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid vocabulary.</exception>
     public static Vocabulary Load(string path)
     {
         var bytes = File.ReadAllBytes(path);

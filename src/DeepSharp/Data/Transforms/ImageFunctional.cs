@@ -8,6 +8,7 @@ namespace DeepSharp.Data;
 /// </summary>
 public static class ImageFunctional
 {
+    /// <summary>Mirrors a float32 image [C, H, W] or batch [N, C, H, W] left-right (torchvision's <c>hflip</c>); returns a new tensor.</summary>
     public static Tensor HorizontalFlip(Tensor image)
     {
         var b = new ImageBatch(image, "HorizontalFlip");
@@ -17,6 +18,7 @@ public static class ImageFunctional
         return output;
     }
 
+    /// <summary>Mirrors a float32 image [C, H, W] or batch [N, C, H, W] top-bottom (torchvision's <c>vflip</c>); returns a new tensor.</summary>
     public static Tensor VerticalFlip(Tensor image)
     {
         var b = new ImageBatch(image, "VerticalFlip");

@@ -12,6 +12,8 @@ public sealed class Normalize : ITransform
     private readonly float[] _mean;
     private readonly float[] _std;
 
+    /// <summary>Per-channel statistics (one value of each applies to all channels).</summary>
+    /// <exception cref="ArgumentException">The arrays are empty or differ in length, a value is not finite, or a std is zero.</exception>
     public Normalize(float[] mean, float[] std)
     {
         ArgumentNullException.ThrowIfNull(mean);
@@ -25,12 +27,17 @@ public sealed class Normalize : ITransform
         _std = (float[])std.Clone();
     }
 
+    /// <summary>The same mean and std for every channel.</summary>
     public Normalize(float mean, float std) : this([mean], [std]) { }
 
+    /// <summary>Per-channel means (or one for all channels).</summary>
     public IReadOnlyList<float> Mean => _mean;
 
+    /// <summary>Per-channel standard deviations (or one for all channels).</summary>
     public IReadOnlyList<float> Std => _std;
 
+    /// <summary>(x - mean[c]) / std[c] over float32 images [C, H, W] or batches [N, C, H, W]; returns a new tensor.</summary>
+    /// <exception cref="ArgumentException">The number of means is neither 1 nor the image's channel count.</exception>
     public Tensor Apply(Tensor image)
     {
         var b = new ImageBatch(image, "Normalize");
@@ -54,6 +61,7 @@ public sealed class Normalize : ITransform
 
     Tensor ITransform.Apply(Tensor batch, Generator generator) => Apply(batch);
 
+    /// <summary>torchvision-style description, e.g. <c>Normalize(mean=0.5, std=0.25)</c>.</summary>
     public override string ToString() => $"Normalize(mean={Format(_mean)}, std={Format(_std)})";
 
     private static string Format(float[] v) =>

@@ -9,8 +9,10 @@ public readonly record struct Padding(int Left, int Top, int Right, int Bottom)
     /// <summary><paramref name="horizontal"/> on the left and right, <paramref name="vertical"/> on top and bottom.</summary>
     public Padding(int horizontal, int vertical) : this(horizontal, vertical, horizontal, vertical) { }
 
+    /// <summary>The same amount on all four sides.</summary>
     public static implicit operator Padding(int all) => new(all);
 
+    /// <summary>Whether no side is padded.</summary>
     public bool IsZero => Left == 0 && Top == 0 && Right == 0 && Bottom == 0;
 
     internal void Check(string op)
@@ -19,6 +21,7 @@ public readonly record struct Padding(int Left, int Top, int Right, int Bottom)
             throw new ArgumentException($"{op}: padding must be non-negative, got {this}");
     }
 
+    /// <summary>As torchvision writes it: "p", "(h, v)" or "(l, t, r, b)".</summary>
     public override string ToString() => Left == Right && Top == Bottom
         ? (Left == Top ? $"{Left}" : $"({Left}, {Top})")
         : $"({Left}, {Top}, {Right}, {Bottom})";

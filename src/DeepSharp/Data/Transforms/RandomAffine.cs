@@ -15,6 +15,11 @@ public sealed class RandomRotation : ITransform
     public RandomRotation(double degrees, InterpolationMode interpolation = InterpolationMode.Bilinear, Fill fill = default, (double X, double Y)? center = null)
         : this(Ranges.Symmetric(degrees, nameof(RandomRotation), "degrees"), interpolation, fill, center) { }
 
+    /// <summary>Angles uniform in [<paramref name="degrees"/>.Min, <paramref name="degrees"/>.Max].</summary>
+    /// <param name="degrees">Range of the counter-clockwise rotation, in degrees.</param>
+    /// <param name="interpolation">Bilinear (default) or nearest sampling.</param>
+    /// <param name="fill">Value of the uncovered pixels (default 0).</param>
+    /// <param name="center">Rotation centre in pixels from the top-left corner; null: the image centre.</param>
     public RandomRotation((double Min, double Max) degrees, InterpolationMode interpolation = InterpolationMode.Bilinear, Fill fill = default,
         (double X, double Y)? center = null)
     {
@@ -24,15 +29,19 @@ public sealed class RandomRotation : ITransform
         Center = center;
     }
 
+    /// <summary>Range of the rotation angle, in degrees.</summary>
     public (double Min, double Max) Degrees { get; }
 
+    /// <summary>How source pixels are sampled.</summary>
     public InterpolationMode Interpolation { get; }
 
+    /// <summary>Value given to pixels rotated in from outside the image.</summary>
     public Fill Fill => _fill;
 
     /// <summary>The rotation centre in pixel coordinates (origin at the top-left corner); null: the image centre.</summary>
     public (double X, double Y)? Center { get; }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator generator)
     {
         var b = new ImageBatch(batch, nameof(RandomRotation));
@@ -51,6 +60,7 @@ public sealed class RandomRotation : ITransform
         return output;
     }
 
+    /// <summary>torchvision-style description of the settings.</summary>
     public override string ToString() =>
         $"RandomRotation(degrees={Ranges.Format(Degrees)}, {Interpolation}, fill={_fill}{(Center is { } c ? $", center=({c.X}, {c.Y})" : "")})";
 }
@@ -71,6 +81,16 @@ public sealed class RandomAffine : ITransform
         InterpolationMode interpolation = InterpolationMode.Bilinear, Fill fill = default, (double X, double Y)? center = null)
         : this(Ranges.Symmetric(degrees, nameof(RandomAffine), "degrees"), translate, scale, shearX, shearY, interpolation, fill, center) { }
 
+    /// <summary>A random affine transform with rotations uniform in <paramref name="degrees"/>.</summary>
+    /// <param name="degrees">Range of the clockwise rotation, in degrees.</param>
+    /// <param name="translate">Maximum shifts as fractions of width and height, each in [0, 1]; null: none.</param>
+    /// <param name="scale">Range of the scale factor; null: 1 (none).</param>
+    /// <param name="shearX">Range of the shear parallel to x, in degrees; null: none.</param>
+    /// <param name="shearY">Range of the shear parallel to y, in degrees; null: none.</param>
+    /// <param name="interpolation">Bilinear (default) or nearest sampling.</param>
+    /// <param name="fill">Value of the uncovered pixels (default 0).</param>
+    /// <param name="center">Centre of the transform in pixels from the top-left corner; null: the image centre.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A translate fraction is outside [0, 1].</exception>
     public RandomAffine((double Min, double Max) degrees, (double X, double Y)? translate = null, (double Min, double Max)? scale = null,
         (double Min, double Max)? shearX = null, (double Min, double Max)? shearY = null,
         InterpolationMode interpolation = InterpolationMode.Bilinear, Fill fill = default, (double X, double Y)? center = null)
@@ -88,23 +108,31 @@ public sealed class RandomAffine : ITransform
         Center = center;
     }
 
+    /// <summary>Range of the rotation angle, in degrees.</summary>
     public (double Min, double Max) Degrees { get; }
 
     /// <summary>Maximum shifts as fractions of the width (X) and height (Y).</summary>
     public (double X, double Y) Translate { get; }
 
+    /// <summary>Range of the scale factor ((1, 1): no scaling).</summary>
     public (double Min, double Max) Scale { get; }
 
+    /// <summary>Range of the shear parallel to x, in degrees.</summary>
     public (double Min, double Max) ShearX { get; }
 
+    /// <summary>Range of the shear parallel to y, in degrees.</summary>
     public (double Min, double Max) ShearY { get; }
 
+    /// <summary>How source pixels are sampled.</summary>
     public InterpolationMode Interpolation { get; }
 
+    /// <summary>Value given to pixels mapped from outside the image.</summary>
     public Fill Fill => _fill;
 
+    /// <summary>The centre of the transform in pixel coordinates; null: the image centre.</summary>
     public (double X, double Y)? Center { get; }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator generator)
     {
         var b = new ImageBatch(batch, nameof(RandomAffine));
@@ -127,6 +155,7 @@ public sealed class RandomAffine : ITransform
         return output;
     }
 
+    /// <summary>torchvision-style description of the settings that differ from the identity.</summary>
     public override string ToString()
     {
         var s = $"RandomAffine(degrees={Ranges.Format(Degrees)}";

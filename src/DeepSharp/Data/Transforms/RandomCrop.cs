@@ -9,9 +9,17 @@ public sealed class RandomCrop : ITransform
 {
     private readonly Fill _fill;
 
+    /// <summary>A square crop of side <paramref name="size"/>; see the (height, width) constructor.</summary>
     public RandomCrop(int size, Padding padding = default, PaddingMode paddingMode = PaddingMode.Constant, Fill fill = default, bool padIfNeeded = false)
         : this((size, size), padding, paddingMode, fill, padIfNeeded) { }
 
+    /// <summary>A random crop of <paramref name="size"/> after optional padding.</summary>
+    /// <param name="size">Output (height, width).</param>
+    /// <param name="padding">Pixels added to each side first (default none).</param>
+    /// <param name="paddingMode">How padding pixels get their values (default constant <paramref name="fill"/>).</param>
+    /// <param name="fill">Value of constant padding (default 0).</param>
+    /// <param name="padIfNeeded">Pad images smaller than the crop by the shortfall.</param>
+    /// <exception cref="ArgumentException">A size is not positive or the padding is negative.</exception>
     public RandomCrop((int Height, int Width) size, Padding padding = default, PaddingMode paddingMode = PaddingMode.Constant, Fill fill = default,
         bool padIfNeeded = false)
     {
@@ -24,17 +32,22 @@ public sealed class RandomCrop : ITransform
         PadIfNeeded = padIfNeeded;
     }
 
+    /// <summary>Output (height, width).</summary>
     public (int Height, int Width) Size { get; }
 
+    /// <summary>Pixels added to each side before cropping.</summary>
     public Padding Padding { get; }
 
+    /// <summary>How padding pixels get their values.</summary>
     public PaddingMode PaddingMode { get; }
 
+    /// <summary>Value of constant padding.</summary>
     public Fill Fill => _fill;
 
     /// <summary>Pads images smaller than the crop by the shortfall on both sides (torchvision's pad_if_needed).</summary>
     public bool PadIfNeeded { get; }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator generator)
     {
         var b = new ImageBatch(batch, nameof(RandomCrop));
@@ -70,6 +83,7 @@ public sealed class RandomCrop : ITransform
         return s1 < 0 ? -1 : ImageKernels.Resolve(s1 - before, size, PaddingMode);
     }
 
+    /// <summary>torchvision-style description of the settings.</summary>
     public override string ToString() =>
         $"RandomCrop(size={Size.Height}x{Size.Width}, padding={Padding}, mode={PaddingMode}, fill={_fill}{(PadIfNeeded ? ", padIfNeeded" : "")})";
 }
@@ -77,20 +91,25 @@ public sealed class RandomCrop : ITransform
 /// <summary>The central window of each image, zero-padded when the images are smaller (torchvision's CenterCrop).</summary>
 public sealed class CenterCrop : ITransform
 {
+    /// <summary>A square crop of side <paramref name="size"/>.</summary>
     public CenterCrop(int size) : this((size, size)) { }
 
+    /// <summary>A crop of (height, width) <paramref name="size"/>.</summary>
     public CenterCrop((int Height, int Width) size)
     {
         ImageFunctional.CheckSize(size.Height, size.Width, nameof(CenterCrop));
         Size = size;
     }
 
+    /// <summary>Output (height, width).</summary>
     public (int Height, int Width) Size { get; }
 
+    /// <summary>Crops the centre of float32 images [C, H, W] or batches [N, C, H, W]; returns a new tensor.</summary>
     public Tensor Apply(Tensor image) => ImageFunctional.CenterCrop(image, Size.Height, Size.Width);
 
     Tensor ITransform.Apply(Tensor batch, Generator generator) => Apply(batch);
 
+    /// <summary>torchvision-style description, e.g. <c>CenterCrop(size=24x24)</c>.</summary>
     public override string ToString() => $"CenterCrop(size={Size.Height}x{Size.Width})";
 }
 
@@ -103,12 +122,14 @@ public sealed class Resize : ITransform
 {
     private readonly int _smallerEdge;
 
+    /// <summary>The smaller edge becomes <paramref name="size"/>, keeping the aspect ratio.</summary>
     public Resize(int size)
     {
         ImageFunctional.CheckSize(size, size, nameof(Resize));
         _smallerEdge = size;
     }
 
+    /// <summary>Resizes to exactly (height, width) <paramref name="size"/>.</summary>
     public Resize((int Height, int Width) size)
     {
         ImageFunctional.CheckSize(size.Height, size.Width, nameof(Resize));
@@ -128,6 +149,8 @@ public sealed class Resize : ITransform
         return width <= height ? (newLong, _smallerEdge) : (_smallerEdge, newLong);
     }
 
+    /// <summary>Resizes images [..., H, W] (e.g. [C, H, W] or [N, C, H, W]) bilinearly; returns a new tensor.</summary>
+    /// <exception cref="ArgumentException">The tensor has fewer than two dimensions.</exception>
     public Tensor Apply(Tensor image)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -138,5 +161,6 @@ public sealed class Resize : ITransform
 
     Tensor ITransform.Apply(Tensor batch, Generator generator) => Apply(batch);
 
+    /// <summary>torchvision-style description, e.g. <c>Resize(size=32)</c>.</summary>
     public override string ToString() => Size is { } s ? $"Resize(size={s.Height}x{s.Width})" : $"Resize(size={_smallerEdge})";
 }

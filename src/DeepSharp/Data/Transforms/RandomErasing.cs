@@ -17,6 +17,13 @@ public sealed class RandomErasing : ITransform
 
     private readonly Fill _value;
 
+    /// <summary>Random erasing with torchvision's defaults.</summary>
+    /// <param name="p">Probability that an image is erased (default 0.5).</param>
+    /// <param name="scale">Range of the erased area as a fraction of the image's (default (0.02, 0.33)).</param>
+    /// <param name="ratio">Range of the rectangle's height / width (default (0.3, 3.3)).</param>
+    /// <param name="value">Value of the erased pixels (default 0).</param>
+    /// <param name="randomValues">Erase with standard normal noise instead of <paramref name="value"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">p or scale is outside [0, 1], or the ratio is not positive.</exception>
     public RandomErasing(double p = 0.5, (double Min, double Max)? scale = null, (double Min, double Max)? ratio = null, Fill value = default,
         bool randomValues = false)
     {
@@ -29,6 +36,7 @@ public sealed class RandomErasing : ITransform
         RandomValues = randomValues;
     }
 
+    /// <summary>Probability that an image is erased.</summary>
     public double P { get; }
 
     /// <summary>Range of the erased area as a fraction of the image's.</summary>
@@ -37,11 +45,13 @@ public sealed class RandomErasing : ITransform
     /// <summary>Range of the erased rectangle's height / width.</summary>
     public (double Min, double Max) Ratio { get; }
 
+    /// <summary>Value of the erased pixels (unless <see cref="RandomValues"/>).</summary>
     public Fill Value => _value;
 
     /// <summary>Erase with N(0, 1) noise instead of <see cref="Value"/> (torchvision's value="random").</summary>
     public bool RandomValues { get; }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator generator)
     {
         var b = new ImageBatch(batch, nameof(RandomErasing));
@@ -87,6 +97,7 @@ public sealed class RandomErasing : ITransform
         return null;
     }
 
+    /// <summary>torchvision-style description of the settings.</summary>
     public override string ToString() =>
         $"RandomErasing(p={P.ToString(CultureInfo.InvariantCulture)}, scale={Ranges.Format(Scale)}, ratio={Ranges.Format(Ratio)}, value={(RandomValues ? "random" : _value.ToString())})";
 }

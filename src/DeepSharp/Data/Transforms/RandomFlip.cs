@@ -5,24 +5,34 @@ namespace DeepSharp.Data;
 /// <summary>Mirrors each image left-right with probability <see cref="P"/> (torchvision's RandomHorizontalFlip).</summary>
 public sealed class RandomHorizontalFlip : ITransform
 {
+    /// <summary>Flips each image with probability <paramref name="p"/> (default 0.5).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1].</exception>
     public RandomHorizontalFlip(double p = 0.5) => P = RandomFlip.CheckP(p, nameof(RandomHorizontalFlip));
 
+    /// <summary>Probability that an image is flipped.</summary>
     public double P { get; }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator generator) => RandomFlip.Apply(batch, generator, P, horizontal: true);
 
+    /// <summary>torchvision-style description, e.g. <c>RandomHorizontalFlip(p=0.5)</c>.</summary>
     public override string ToString() => $"RandomHorizontalFlip(p={P.ToString(CultureInfo.InvariantCulture)})";
 }
 
 /// <summary>Mirrors each image top-bottom with probability <see cref="P"/> (torchvision's RandomVerticalFlip).</summary>
 public sealed class RandomVerticalFlip : ITransform
 {
+    /// <summary>Flips each image with probability <paramref name="p"/> (default 0.5).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1].</exception>
     public RandomVerticalFlip(double p = 0.5) => P = RandomFlip.CheckP(p, nameof(RandomVerticalFlip));
 
+    /// <summary>Probability that an image is flipped.</summary>
     public double P { get; }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator generator) => RandomFlip.Apply(batch, generator, P, horizontal: false);
 
+    /// <summary>torchvision-style description, e.g. <c>RandomVerticalFlip(p=0.5)</c>.</summary>
     public override string ToString() => $"RandomVerticalFlip(p={P.ToString(CultureInfo.InvariantCulture)})";
 }
 

@@ -11,9 +11,14 @@ public sealed class RandomResizedCrop : ITransform
     private const int Attempts = 10;
     private const int DrawsPerAttempt = 4; // area, log-ratio, top, left
 
+    /// <summary>A square output of side <paramref name="size"/>; see the (height, width) constructor.</summary>
     public RandomResizedCrop(int size, (double Min, double Max)? scale = null, (double Min, double Max)? ratio = null)
         : this((size, size), scale, ratio) { }
 
+    /// <summary>Random crops resized to <paramref name="size"/>, torchvision's defaults otherwise.</summary>
+    /// <param name="size">Output (height, width).</param>
+    /// <param name="scale">Range of the window's area as a fraction of the image's (default (0.08, 1)).</param>
+    /// <param name="ratio">Range of the window's width / height (default (3/4, 4/3)).</param>
     public RandomResizedCrop((int Height, int Width) size, (double Min, double Max)? scale = null, (double Min, double Max)? ratio = null)
     {
         ImageFunctional.CheckSize(size.Height, size.Width, nameof(RandomResizedCrop));
@@ -24,6 +29,7 @@ public sealed class RandomResizedCrop : ITransform
         if (!(Ratio.Min > 0)) throw new ArgumentOutOfRangeException(nameof(ratio), $"RandomResizedCrop: ratio must be positive, got {Ranges.Format(Ratio)}");
     }
 
+    /// <summary>Output (height, width).</summary>
     public (int Height, int Width) Size { get; }
 
     /// <summary>Range of the window's area as a fraction of the image's.</summary>
@@ -32,6 +38,7 @@ public sealed class RandomResizedCrop : ITransform
     /// <summary>Range of the window's width / height.</summary>
     public (double Min, double Max) Ratio { get; }
 
+    /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator generator)
     {
         var b = new ImageBatch(batch, nameof(RandomResizedCrop));
@@ -71,6 +78,7 @@ public sealed class RandomResizedCrop : ITransform
         return ((height - ch) / 2, (width - cw) / 2, ch, cw);
     }
 
+    /// <summary>torchvision-style description of the settings.</summary>
     public override string ToString() =>
         $"RandomResizedCrop(size={Size.Height}x{Size.Width}, scale={Ranges.Format(Scale)}, ratio={Ranges.Format(Ratio)})";
 }

@@ -59,5 +59,6 @@ public sealed class ToTensor : ITransform
 
     Tensor ITransform.Apply(Tensor batch, Generator generator) => Apply(batch);
 
+    /// <summary>Returns "ToTensor()".</summary>
     public override string ToString() => "ToTensor()";
 }

@@ -22,6 +22,7 @@ public sealed record ChartOptions(string Title, string XLabel = "", string YLabe
 /// </summary>
 public readonly record struct Axis(double Min, double Max, double From, double To, bool Log = false)
 {
+    /// <summary>The pixel coordinate of data value <paramref name="v"/> (the middle of the range when Min == Max).</summary>
     public double Map(double v)
     {
         double lo = Log ? Math.Log10(Min) : Min, hi = Log ? Math.Log10(Max) : Max, x = Log ? Math.Log10(v) : v;
@@ -64,6 +65,7 @@ public static class SvgChart
         return em * fontSize;
     }
 
+    /// <summary>An SVG line chart of <paramref name="series"/>, with axes, ticks, optional markers and a legend when there is more than one series.</summary>
     public static string Line(IReadOnlyList<ChartSeries> series, ChartOptions options)
     {
         ArgumentNullException.ThrowIfNull(series);
@@ -241,7 +243,7 @@ public static class SvgChart
     }
 
     /// <summary>
-    /// A heat map of <paramref name="values"/> (rows x columns) with row and column labels; cell colours
+    /// A heat map (rows x columns) with row and column labels; cell colours
     /// come from <paramref name="colors"/> in [0, 1] (viridis), cell text from <paramref name="text"/>.
     /// </summary>
     public static string Heatmap(double[][] colors, string[][] text, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels,

@@ -8,6 +8,7 @@ namespace DeepSharp.Insight;
 /// <summary>What <see cref="ReportBuilder.Build"/> needs: a test set and what training recorded.</summary>
 public sealed record ReportInputs
 {
+    /// <summary>The report's title.</summary>
     public required string Title { get; init; }
 
     /// <summary>Test inputs [N, ...] as the model takes them (images [N, C, H, W] or flat [N, F]).</summary>
@@ -16,12 +17,16 @@ public sealed record ReportInputs
     /// <summary>Class ids [N] (int64).</summary>
     public required Tensor TestTargets { get; init; }
 
+    /// <summary>Class names by id (ids are shown when empty).</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = [];
 
+    /// <summary>Per-epoch logs (loss, accuracy, val_loss, val_accuracy, lr, epoch) for the learning curves.</summary>
     public IReadOnlyList<IReadOnlyDictionary<string, double>> History { get; init; } = [];
 
+    /// <summary>Activation and gradient statistics recorded during training, if any.</summary>
     public InsightLog? Statistics { get; init; }
 
+    /// <summary>Key figures shown at the top (model, data, ...).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Summary { get; init; } = [];
 
     /// <summary>
@@ -30,11 +35,13 @@ public sealed record ReportInputs
     /// </summary>
     public long[][]? ConfusionMatrix { get; init; }
 
+    /// <summary>How many misclassified test examples are shown (default 16).</summary>
     public int MisclassifiedCount { get; init; } = 16;
 
     /// <summary>Test images explained with saliency, Integrated Gradients and Grad-CAM (one per class, first ones found).</summary>
     public int AttributionCount { get; init; } = 4;
 
+    /// <summary>Interpolation steps of Integrated Gradients (default 128).</summary>
     public int IntegratedGradientsSteps { get; init; } = 128;
 
     /// <summary>At most this many test samples are evaluated for the confusion matrix and misclassified examples.</summary>
@@ -48,6 +55,7 @@ public sealed record ReportInputs
 /// </summary>
 public static class ReportBuilder
 {
+    /// <summary>Evaluates <paramref name="model"/> on the test set and computes every model-dependent section of the report.</summary>
     public static ReportData Build(Module<Tensor, Tensor> model, ReportInputs inputs)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -14,6 +14,7 @@ public sealed record AttributionExample(string Caption, Image Input, Image Salie
 /// </summary>
 public sealed class ReportData
 {
+    /// <summary>The report's title.</summary>
     public required string Title { get; init; }
 
     /// <summary>Key figures shown at the top (model, data, test accuracy, ...).</summary>
@@ -28,19 +29,25 @@ public sealed class ReportData
     /// <summary>Counts [true class][predicted class].</summary>
     public long[][]? ConfusionMatrix { get; init; }
 
+    /// <summary>Class names by id.</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = [];
 
+    /// <summary>Misclassified test examples, with captions.</summary>
     public IReadOnlyList<LabeledImage> Misclassified { get; init; } = [];
 
+    /// <summary>Test inputs explained with saliency, Integrated Gradients and Grad-CAM.</summary>
     public IReadOnlyList<AttributionExample> Attributions { get; init; } = [];
 
     /// <summary>The module Grad-CAM used (its dotted name).</summary>
     public string? GradCamLayer { get; init; }
 
+    /// <summary>The first convolution's filters as one image grid, when the model has one.</summary>
     public LabeledImage? Filters { get; init; }
 
+    /// <summary>Feature maps of the first convolution for test image #0, when the model has one.</summary>
     public LabeledImage? FeatureMaps { get; init; }
 
+    /// <summary>Attention maps, when the model returns attention weights.</summary>
     public IReadOnlyList<LabeledImage> Attention { get; init; } = [];
 
     /// <summary>LSTM gate activations over time (one image per gate), when the model has an LSTM.</summary>

@@ -14,6 +14,7 @@ namespace DeepSharp.Insight;
 /// </summary>
 public static class RunReport
 {
+    /// <summary>The report's file name in a run folder.</summary>
     public const string FileName = "report.html";
 
     /// <summary>The section ids, in page order.</summary>
@@ -30,6 +31,7 @@ public static class RunReport
         return path;
     }
 
+    /// <summary>The report as one self-contained HTML page.</summary>
     public static string Render(ReportData data)
     {
         ArgumentNullException.ThrowIfNull(data);

@@ -14,6 +14,7 @@ namespace DeepSharp.Insight.TensorBoard;
 /// </summary>
 public sealed class SummaryWriter : IDisposable
 {
+    /// <summary>The file_version of the first event, as TensorBoard expects.</summary>
     public const string FileVersion = "brain.Event:2";
     private static int s_counter;
 
@@ -39,6 +40,7 @@ public sealed class SummaryWriter : IDisposable
         Flush();
     }
 
+    /// <summary>The folder the event file is in.</summary>
     public string LogDir { get; }
 
     /// <summary>The event file this writer appends to.</summary>
@@ -84,6 +86,7 @@ public sealed class SummaryWriter : IDisposable
         WriteValue(step, wallTime, Value(tag).Message(5, histogram));
     }
 
+    /// <summary>A histogram of the elements of <paramref name="values"/> in <paramref name="bins"/> equal-width buckets (PyTorch's <c>add_histogram</c>).</summary>
     public void AddHistogram(string tag, Tensor values, long step = 0, int bins = 64, double? wallTime = null)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -142,6 +145,7 @@ public sealed class SummaryWriter : IDisposable
         }
     }
 
+    /// <summary>Flushes buffered events and closes the file.</summary>
     public void Dispose()
     {
         lock (_gate)

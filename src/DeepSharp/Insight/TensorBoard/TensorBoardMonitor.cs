@@ -11,8 +11,10 @@ namespace DeepSharp.Insight.TensorBoard;
 /// </summary>
 public sealed class TensorBoardMonitor(SummaryWriter writer, Module? model = null) : ITrainingMonitor
 {
+    /// <summary>The writer the events go to.</summary>
     public SummaryWriter Writer { get; } = writer ?? throw new ArgumentNullException(nameof(writer));
 
+    /// <summary>Writes a text summary of the run plan under the tag "run".</summary>
     public void RunBegin(RunPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -20,6 +22,7 @@ public sealed class TensorBoardMonitor(SummaryWriter writer, Module? model = nul
             (plan.FirstStep > 0 ? $", resumed at step {plan.FirstStep}" : ""), plan.FirstStep);
     }
 
+    /// <summary>Writes <c>train/loss</c>, <c>train/lr</c> and, for a classifier, <c>train/accuracy</c>.</summary>
     public void StepEnd(in StepMetrics step)
     {
         Writer.AddScalar("train/loss", step.Loss, step.Step);
@@ -27,6 +30,7 @@ public sealed class TensorBoardMonitor(SummaryWriter writer, Module? model = nul
         if (step.Accuracy is double accuracy) Writer.AddScalar("train/accuracy", accuracy, step.Step);
     }
 
+    /// <summary>Writes the epoch logs as <c>epoch/KEY</c>, parameter histograms when a model was given, and flushes.</summary>
     public void EpochEnd(long step, EpochLogs logs)
     {
         ArgumentNullException.ThrowIfNull(logs);
@@ -37,5 +41,6 @@ public sealed class TensorBoardMonitor(SummaryWriter writer, Module? model = nul
         Writer.Flush();
     }
 
+    /// <summary>Flushes the writer (it stays open: the caller owns it).</summary>
     public void RunEnd(TrainingHistory history) => Writer.Flush();
 }

@@ -36,6 +36,7 @@ public static class TfRecord
         return ~crc;
     }
 
+    /// <summary>The CRC-32C of <paramref name="data"/>, masked as TFRecord specifies: rotated right by 15 bits plus 0xa282ead8.</summary>
     public static uint MaskedCrc32C(ReadOnlySpan<byte> data)
     {
         uint crc = Crc32C(data);

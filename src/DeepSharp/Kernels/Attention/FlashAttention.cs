@@ -32,6 +32,14 @@ internal static unsafe class FlashAttention
     /// </summary>
     internal readonly record struct Dropout(bool Active, ulong Seed, long Base, double P)
     {
+        /// <summary>Dropout with probability <paramref name="p"/> (none when 0) over <paramref name="weights"/> attention weights, counters reserved from the generator (the default one when null).</summary>
+        public static Dropout Draw(double p, Generator? generator, long weights)
+        {
+            if (p <= 0) return default;
+            var gen = generator ?? Generator.Default;
+            return new Dropout(true, gen.Seed, gen.Reserve(weights), p);
+        }
+
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public bool Keep<T>(long counter) where T : unmanaged
         {

@@ -135,12 +135,15 @@ internal static class SimdMath
 
 internal readonly struct GeluErfOperator : IUnaryOperator<float>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV x) where S : ISimd<TV, float> => S.Mul(x, SimdMath.NormalCdf<TV, S>(x, out _, out _));
 }
 
 internal readonly struct GeluErfGradOperator : IBinaryOperator<float>
 {
     private const float InvSqrt2Pi = 0.3989422804014327f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
 
     public TV Invoke<TV, S>(TV g, TV x) where S : ISimd<TV, float>
     {
@@ -160,12 +163,15 @@ internal readonly struct GeluTanhOperator : IUnaryOperator<float>
     internal static TV MinusTwoU<TV, S>(TV x) where S : ISimd<TV, float> =>
         S.Neg(S.Mul(x, S.Fma(S.Mul(x, x), S.Splat(TwoKC), S.Splat(TwoK))));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+
     public TV Invoke<TV, S>(TV x) where S : ISimd<TV, float> =>
         S.Div(x, S.Add(S.Splat(1f), SimdMath.Exp<TV, S>(MinusTwoU<TV, S>(x))));
 }
 
 internal readonly struct GeluTanhGradOperator : IBinaryOperator<float>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV g, TV x) where S : ISimd<TV, float>
     {
         // s = 1/(1 + e^-2u) and 1 - s = 1/(1 + e^2u) each from its own exponential: no cancellation in 1 - s and

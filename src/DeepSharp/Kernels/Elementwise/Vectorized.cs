@@ -26,14 +26,35 @@ internal interface IBinaryOperator<T> where T : unmanaged
 /// </summary>
 internal static class Vectorized
 {
+    // These formulas cost tens of cycles per vector: from 32k elements (~20 µs on one core) a second thread already
+    // awake pays; from 256k it is worth waking one that naps.
+    private const int ParallelMinElements = 1 << 15;
+    private const int WakeMinElements = 1 << 18;
+
     public static void Map<T, TOp>(ReadOnlySpan<T> x, Span<T> dst, TOp op)
         where T : unmanaged, INumber<T> where TOp : struct, IUnaryOperator<T>
     {
         if (dst.Length < x.Length) throw new ArgumentException("Map: destination is too short");
+        int parts = WorkerPool.Parts(x.Length, ParallelMinElements);
+        if (parts > 1)
+        {
+            unsafe
+            {
+                fixed (T* px = x, pd = dst)
+                    WorkerPool.For(parts, new UnaryTask<T, TOp>(px, pd, x.Length, parts, op, SimdWidth.Current), x.Length >= WakeMinElements);
+            }
+            return;
+        }
+        MapRange(x, dst, op, SimdWidth.Current);
+    }
+
+    private static void MapRange<T, TOp>(ReadOnlySpan<T> x, Span<T> dst, TOp op, int width)
+        where T : unmanaged, INumber<T> where TOp : struct, IUnaryOperator<T>
+    {
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T dr = ref MemoryMarshal.GetReference(dst);
         int n = x.Length;
-        int i = SimdWidth.Current switch
+        int i = width switch
         {
             512 => Unary<T, TOp, Vector512<T>, Simd512<T>>(ref xr, ref dr, n, op),
             256 => Unary<T, TOp, Vector256<T>, Simd256<T>>(ref xr, ref dr, n, op),
@@ -47,11 +68,27 @@ internal static class Vectorized
         where T : unmanaged, INumber<T> where TOp : struct, IBinaryOperator<T>
     {
         if (y.Length != x.Length || dst.Length < x.Length) throw new ArgumentException("Map: span lengths differ");
+        int parts = WorkerPool.Parts(x.Length, ParallelMinElements);
+        if (parts > 1)
+        {
+            unsafe
+            {
+                fixed (T* px = x, py = y, pd = dst)
+                    WorkerPool.For(parts, new BinaryTask<T, TOp>(px, py, pd, x.Length, parts, op, SimdWidth.Current), x.Length >= WakeMinElements);
+            }
+            return;
+        }
+        MapRange(x, y, dst, op, SimdWidth.Current);
+    }
+
+    private static void MapRange<T, TOp>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst, TOp op, int width)
+        where T : unmanaged, INumber<T> where TOp : struct, IBinaryOperator<T>
+    {
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T yr = ref MemoryMarshal.GetReference(y);
         ref T dr = ref MemoryMarshal.GetReference(dst);
         int n = x.Length;
-        int i = SimdWidth.Current switch
+        int i = width switch
         {
             512 => Binary<T, TOp, Vector512<T>, Simd512<T>>(ref xr, ref yr, ref dr, n, op),
             256 => Binary<T, TOp, Vector256<T>, Simd256<T>>(ref xr, ref yr, ref dr, n, op),
@@ -59,6 +96,29 @@ internal static class Vectorized
             _ => 0,
         };
         for (; i < n; i++) Unsafe.Add(ref dr, i) = op.Invoke<T, Simd1<T>>(Unsafe.Add(ref xr, i), Unsafe.Add(ref yr, i));
+    }
+
+    // One contiguous range per part, boundaries on whole 512-bit vectors so every part but the last has no tail;
+    // the workers use the caller's vector width (a test may have forced one on the calling thread).
+    private sealed unsafe class UnaryTask<T, TOp>(T* x, T* dst, int n, int parts, TOp op, int width) : IParallelTask
+        where T : unmanaged, INumber<T> where TOp : struct, IUnaryOperator<T>
+    {
+        public void Run(int index)
+        {
+            var (start, end) = WorkerPool.Range(index, parts, n, 64);
+            MapRange(new ReadOnlySpan<T>(x + start, end - start), new Span<T>(dst + start, end - start), op, width);
+        }
+    }
+
+    private sealed unsafe class BinaryTask<T, TOp>(T* x, T* y, T* dst, int n, int parts, TOp op, int width) : IParallelTask
+        where T : unmanaged, INumber<T> where TOp : struct, IBinaryOperator<T>
+    {
+        public void Run(int index)
+        {
+            var (start, end) = WorkerPool.Range(index, parts, n, 64);
+            MapRange(new ReadOnlySpan<T>(x + start, end - start), new ReadOnlySpan<T>(y + start, end - start),
+                new Span<T>(dst + start, end - start), op, width);
+        }
     }
 
     // Whole vectors from the start; returns where the scalar tail begins.
@@ -86,6 +146,7 @@ internal static class Vectorized
 /// <summary>Unary operators used by activations (forward).</summary>
 internal readonly struct LeakyReluOperator<T>(T slope) : IUnaryOperator<T> where T : unmanaged, INumber<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV x) where S : ISimd<TV, T> => S.Select(S.GreaterThan(x, S.Zero), x, S.Mul(x, S.Splat(slope)));
 }
 
@@ -93,28 +154,33 @@ internal readonly struct LeakyReluOperator<T>(T slope) : IUnaryOperator<T> where
 internal readonly struct ReluGradOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
 {
     // Blocked where y <= 0, passed elsewhere, NaN included (PyTorch's threshold_backward).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV g, TV y) where S : ISimd<TV, T> => S.Select(S.LessThanOrEqual(y, S.Zero), S.Zero, g);
 }
 
 internal readonly struct LeakyReluGradOperator<T>(T slope) : IBinaryOperator<T> where T : unmanaged, INumber<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV g, TV x) where S : ISimd<TV, T> => S.Select(S.GreaterThan(x, S.Zero), g, S.Mul(g, S.Splat(slope)));
 }
 
 /// <summary>d sigmoid = g * y * (1 - y), from the saved output y.</summary>
 internal readonly struct SigmoidGradOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV g, TV y) where S : ISimd<TV, T> => S.Mul(S.Mul(g, y), S.Sub(S.Splat(T.One), y));
 }
 
 /// <summary>d tanh = g * (1 - y^2), from the saved output y.</summary>
 internal readonly struct TanhGradOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV g, TV y) where S : ISimd<TV, T> => S.Mul(g, S.Sub(S.Splat(T.One), S.Mul(y, y)));
 }
 
 /// <summary>ELU gradient from the saved output y: g for x &gt; 0, else g * (y + alpha).</summary>
 internal readonly struct EluGradOperator<T>(T alpha) : IBinaryOperator<T> where T : unmanaged, INumber<T>
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Invoke<TV, S>(TV g, TV y) where S : ISimd<TV, T> => S.Select(S.GreaterThan(y, S.Zero), g, S.Mul(g, S.Add(y, S.Splat(alpha))));
 }

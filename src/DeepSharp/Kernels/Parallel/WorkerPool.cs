@@ -89,11 +89,29 @@ internal static class WorkerPool
         }
     }
 
+    /// <summary>
+    /// How many parts to split <paramref name="work"/> units into: one per thread when each gets at least
+    /// <paramref name="minWorkPerPart"/>, fewer otherwise, 1 inside a parallel region.
+    /// </summary>
+    internal static int Parts(long work, long minWorkPerPart) =>
+        t_inParallel ? 1 : (int)Math.Clamp(work / Math.Max(1, minWorkPerPart), 1, Threads);
+
+    /// <summary>The part-th of <paramref name="parts"/> contiguous ranges of [0, length), boundaries on multiples of <paramref name="align"/>.</summary>
+    internal static (int Start, int End) Range(int part, int parts, int length, int align)
+    {
+        int units = (length + align - 1) / align;
+        int start = (int)Math.Min(length, (long)units * part / parts * align);
+        int end = part == parts - 1 ? length : (int)Math.Min(length, (long)units * (part + 1) / parts * align);
+        return (start, end);
+    }
+
     /// <summary>Convenience overload; allocates a small wrapper per call, prefer an <see cref="IParallelTask"/> in hot paths.</summary>
-    public static void For(int count, Action<int> body)
+    public static void For(int count, Action<int> body) => For(count, body, wakeSleepers: true);
+
+    internal static void For(int count, Action<int> body, bool wakeSleepers)
     {
         ArgumentNullException.ThrowIfNull(body);
-        For(count, new ActionTask(body));
+        For(count, new ActionTask(body), wakeSleepers);
     }
 
     private static void RunInline(int count, IParallelTask task)

@@ -61,8 +61,16 @@ public abstract class AttentionBase : Module<Tensor, AttentionOutput>
     /// <summary>Scores [B, L, S] for queries [B, L, Dq] and keys [B, S, Dk].</summary>
     private protected abstract Tensor Scores(Tensor query, Tensor keys);
 
+    /// <summary>Self-attention: <paramref name="input"/> is the query, the keys and the values.</summary>
     public override AttentionOutput Forward(Tensor input) => Forward(input, input);
 
+    /// <summary>
+    /// Attends <paramref name="query"/> [B, L, Dq] (or one step [B, Dq]) over <paramref name="keys"/> [B, S, Dk];
+    /// <paramref name="values"/> [B, S, Dv] default to the keys. <paramref name="mask"/> (bool, [B, S] or [B, L, S]) is true
+    /// at key positions to ignore. Returns context [B, L, Dv] and weights [B, L, S] (without the L dim for one step).
+    /// Call <see cref="Call(Tensor, Tensor, Tensor, Tensor)"/> instead to run the hooks.
+    /// </summary>
+    /// <exception cref="ArgumentException">The ranks, batch sizes, feature sizes or mask do not fit.</exception>
     public AttentionOutput Forward(Tensor query, Tensor keys, Tensor? values = null, Tensor? mask = null)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -114,6 +122,8 @@ public abstract class AttentionBase : Module<Tensor, AttentionOutput>
 /// </summary>
 public sealed class AdditiveAttention : AttentionBase
 {
+    /// <summary>Additive attention with queries of <paramref name="queryDim"/> features, keys of <paramref name="keyDim"/> and a hidden layer of <paramref name="hiddenDim"/>.</summary>
+    /// <exception cref="ArgumentException">A dim is not positive.</exception>
     public AdditiveAttention(int queryDim, int keyDim, int hiddenDim, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (queryDim <= 0 || keyDim <= 0 || hiddenDim <= 0)
@@ -123,10 +133,13 @@ public sealed class AdditiveAttention : AttentionBase
         V = RegisterModule("v", new Linear(hiddenDim, 1, bias: false, dtype, generator));
     }
 
+    /// <summary>W_q, projecting queries to the hidden size (<c>w_q</c>, weight [hidden, Dq]).</summary>
     public Linear WQ { get; }
 
+    /// <summary>W_k, projecting keys to the hidden size (<c>w_k</c>, weight [hidden, Dk]).</summary>
     public Linear WK { get; }
 
+    /// <summary>v, reducing the tanh features to one score (<c>v</c>, weight [1, hidden]).</summary>
     public Linear V { get; }
 
     private protected override Tensor Scores(Tensor query, Tensor keys)
@@ -155,6 +168,8 @@ public enum LuongScore
 /// </summary>
 public sealed class LuongAttention : AttentionBase
 {
+    /// <summary>Luong attention with the given score for queries of <paramref name="queryDim"/> and keys of <paramref name="keyDim"/> features.</summary>
+    /// <exception cref="ArgumentException">A dim is not positive, or <see cref="LuongScore.Dot"/> is asked for with different sizes.</exception>
     public LuongAttention(LuongScore score, int queryDim, int keyDim, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (queryDim <= 0 || keyDim <= 0) throw new ArgumentException($"LuongAttention: dims must be positive, got query {queryDim}, key {keyDim}");
@@ -167,10 +182,13 @@ public sealed class LuongAttention : AttentionBase
         if (score == LuongScore.General) W = RegisterModule("w", new Linear(keyDim, queryDim, bias: false, dtype, generator));
     }
 
+    /// <summary>The score function, dot or general.</summary>
     public LuongScore Score { get; }
 
+    /// <summary>Features of a query (Dq).</summary>
     public int QueryDim { get; }
 
+    /// <summary>Features of a key (Dk).</summary>
     public int KeyDim { get; }
 
     /// <summary>The "general" score's matrix (null for dot scores).</summary>
@@ -184,6 +202,7 @@ public sealed class LuongAttention : AttentionBase
         return query.MatMul(k.Transpose(1, 2));
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"score={Score.ToString().ToLowerInvariant()}, query_dim={QueryDim.ToString(CultureInfo.InvariantCulture)}, key_dim={KeyDim.ToString(CultureInfo.InvariantCulture)}";
 }
 
@@ -199,6 +218,15 @@ public sealed class LuongAttention : AttentionBase
 /// </summary>
 public sealed class MultiheadAttention : Module<Tensor, AttentionOutput>
 {
+    /// <summary>Multi-head attention over <paramref name="embedDim"/> features split into <paramref name="numHeads"/> heads (torch.nn.MultiheadAttention).</summary>
+    /// <param name="embedDim">Model size E; must be divisible by <paramref name="numHeads"/>.</param>
+    /// <param name="numHeads">Number of parallel heads.</param>
+    /// <param name="dropout">Dropout probability on the attention weights in training mode.</param>
+    /// <param name="bias">Whether the input and output projections have biases.</param>
+    /// <param name="batchFirst">Inputs and outputs are [B, L, E] instead of [L, B, E].</param>
+    /// <param name="dtype">Element type of the parameters.</param>
+    /// <param name="generator">Random source of the initialisation (Generator.Default when null).</param>
+    /// <exception cref="ArgumentException">The sizes are not positive, E is not divisible by the heads, or dropout is outside [0, 1].</exception>
     public MultiheadAttention(int embedDim, int numHeads, double dropout = 0, bool bias = true, bool batchFirst = false,
         DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -215,22 +243,28 @@ public sealed class MultiheadAttention : Module<Tensor, AttentionOutput>
         ResetParameters(generator);
     }
 
+    /// <summary>Model size E of queries and outputs.</summary>
     public int EmbedDim { get; }
 
+    /// <summary>Number of heads.</summary>
     public int NumHeads { get; }
 
+    /// <summary>Features per head, E / heads.</summary>
     public int HeadDim => EmbedDim / NumHeads;
 
     /// <summary>Dropout probability on the attention weights in training mode.</summary>
     public double Dropout { get; }
 
+    /// <summary>True when inputs and outputs are [B, L, E] rather than [L, B, E].</summary>
     public bool BatchFirst { get; }
 
     /// <summary>Rows 0..E-1 project queries, E..2E-1 keys, 2E..3E-1 values.</summary>
     public Tensor InProjWeight { get; }
 
+    /// <summary>The packed projection bias [3E] (<c>in_proj_bias</c>), or null without bias.</summary>
     public Tensor? InProjBias { get; }
 
+    /// <summary>The output projection E -&gt; E (<c>out_proj</c>).</summary>
     public Linear OutProj { get; }
 
     /// <summary>Random source of the attention dropout masks (Generator.Default when null).</summary>

@@ -28,18 +28,25 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
         ResetParameters(generator);
     }
 
+    /// <summary>Which recurrence this cell computes (RNN with tanh or relu, GRU or LSTM).</summary>
     internal RecurrentCell Cell { get; }
 
+    /// <summary>Features of an input step, I.</summary>
     public int InputSize { get; }
 
+    /// <summary>Features of the hidden state, H.</summary>
     public int HiddenSize { get; }
 
+    /// <summary>Input-to-hidden weights [G*H, I] (<c>weight_ih</c>), G = 1, 3 or 4 gates for RNN, GRU, LSTM.</summary>
     public Tensor WeightIh { get; }
 
+    /// <summary>Hidden-to-hidden weights [G*H, H] (<c>weight_hh</c>).</summary>
     public Tensor WeightHh { get; }
 
+    /// <summary>Input-to-hidden bias [G*H] (<c>bias_ih</c>), or null when built without bias.</summary>
     public Tensor? BiasIh { get; }
 
+    /// <summary>Hidden-to-hidden bias [G*H] (<c>bias_hh</c>), or null when built without bias.</summary>
     public Tensor? BiasHh { get; }
 
     /// <summary>Re-draws every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch.</summary>
@@ -58,6 +65,7 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
         return Tensor.Zeros(shape, input.IsFloatingPoint ? input.DType : WeightIh.DType);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture, $"{InputSize}, {HiddenSize}")
         + (BiasIh is null ? ", bias=False" : "") + (Cell == RecurrentCell.RnnRelu ? ", nonlinearity=relu" : "");
 }
@@ -66,8 +74,10 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
 public sealed class RNNCell(int inputSize, int hiddenSize, bool bias = true, string nonlinearity = "tanh", DType dtype = DType.Float32, Generator? generator = null)
     : RNNCellBase<Tensor>(CellOf(nonlinearity), inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>"tanh" or "relu".</summary>
     public string Nonlinearity => Cell == RecurrentCell.RnnRelu ? "relu" : "tanh";
 
+    /// <summary>One step from a zero hidden state; see <see cref="Forward(Tensor, Tensor)"/>.</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null);
 
     /// <summary>h' from input [B, I] (or [I]) and hx [B, H] (or [H]; zeros when null).</summary>
@@ -97,6 +107,7 @@ public sealed class RNNCell(int inputSize, int hiddenSize, bool bias = true, str
 public sealed class GRUCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
     : RNNCellBase<Tensor>(RecurrentCell.Gru, inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>One step from a zero hidden state; see <see cref="Forward(Tensor, Tensor)"/>.</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null);
 
     /// <summary>h' from input [B, I] (or [I]) and hx [B, H] (or [H]; zeros when null).</summary>
@@ -119,6 +130,7 @@ public sealed class GRUCell(int inputSize, int hiddenSize, bool bias = true, DTy
 public sealed class LSTMCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
     : RNNCellBase<(Tensor H, Tensor C)>(RecurrentCell.Lstm, inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>One step from zero hidden and cell states; see <see cref="Forward(Tensor, Tensor, Tensor)"/>.</summary>
     public override (Tensor H, Tensor C) Forward(Tensor input) => Forward(input, null, null);
 
     /// <summary>(h', c') from input [B, I] (or [I]) and the state hx, cx [B, H] (or [H]; zeros when null).</summary>

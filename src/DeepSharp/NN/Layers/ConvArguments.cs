@@ -6,8 +6,10 @@ namespace DeepSharp.NN;
 /// </summary>
 public readonly record struct Size2d(int H, int W)
 {
+    /// <summary>The same size for height and width, as PyTorch's int argument.</summary>
     public static implicit operator Size2d(int n) => new(n, n);
 
+    /// <summary>Separate height and width.</summary>
     public static implicit operator Size2d((int H, int W) pair) => new(pair.H, pair.W);
 
     /// <summary>PyTorch's repr of the pair, e.g. <c>(3, 3)</c>.</summary>
@@ -40,8 +42,10 @@ public readonly record struct ConvPadding
         if (h < 0 || w < 0) throw new ArgumentException($"ConvPadding: padding must be non-negative, got ({h}, {w})");
     }
 
+    /// <summary>padding="same": the output has the input's size (stride 1 only); an odd total puts the extra row/column at the end.</summary>
     public static ConvPadding Same { get; } = new(Kind.Same, 0, 0);
 
+    /// <summary>padding="valid": no padding.</summary>
     public static ConvPadding Valid { get; } = new(Kind.Valid, 0, 0);
 
     /// <summary>Rows added at the top and bottom (explicit padding only).</summary>
@@ -50,14 +54,22 @@ public readonly record struct ConvPadding
     /// <summary>Columns added at the left and right (explicit padding only).</summary>
     public int W { get; }
 
+    /// <summary>True for <see cref="Same"/>.</summary>
     public bool IsSame => _kind == Kind.Same;
 
+    /// <summary>True for explicit (int or pair) padding, including the default zero padding.</summary>
     public bool IsExplicit => _kind == Kind.Explicit;
 
+    /// <summary>The same explicit padding on all sides.</summary>
+    /// <exception cref="ArgumentException"><paramref name="n"/> is negative.</exception>
     public static implicit operator ConvPadding(int n) => new(n, n);
 
+    /// <summary>Explicit padding of H rows (top and bottom) and W columns (left and right).</summary>
+    /// <exception cref="ArgumentException">A value is negative.</exception>
     public static implicit operator ConvPadding((int H, int W) pair) => new(pair.H, pair.W);
 
+    /// <summary>PyTorch's padding strings: "same" or "valid".</summary>
+    /// <exception cref="ArgumentException">Any other string.</exception>
     public static implicit operator ConvPadding(string mode) => mode switch
     {
         "same" => Same,

@@ -24,14 +24,19 @@ public abstract class ConvLayer : Module<Tensor, Tensor>
         ResetParameters(generator);
     }
 
+    /// <summary>Input channels C.</summary>
     public int InChannels { get; }
 
+    /// <summary>Output channels.</summary>
     public int OutChannels { get; }
 
+    /// <summary>Number of channel groups; each output channel sees in_channels/groups input channels.</summary>
     public int Groups { get; }
 
+    /// <summary>The kernel (<c>weight</c>); its shape is given by the layer class.</summary>
     public Tensor Weight { get; }
 
+    /// <summary>The bias [out_channels] (<c>bias</c>), or null when built with bias: false.</summary>
     public Tensor? Bias { get; }
 
     /// <summary>Re-draws weight and bias with PyTorch's default initialisation.</summary>
@@ -64,6 +69,10 @@ public abstract class ConvLayer : Module<Tensor, Tensor>
 /// </summary>
 public sealed class Conv2d : ConvLayer
 {
+    /// <summary>A 2-D convolution layer; stride and dilation default to 1, padding to 0.</summary>
+    /// <exception cref="ArgumentException">
+    /// A size is not positive, the channels are not divisible by <paramref name="groups"/>, or padding "same" is combined with a stride.
+    /// </exception>
     public Conv2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, ConvPadding padding = default,
         Size2d? dilation = null, int groups = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
         : base("Conv2d", inChannels, outChannels, groups, [outChannels, inChannels / Math.Max(groups, 1), kernelSize.H, kernelSize.W], bias, dtype, generator)
@@ -77,16 +86,22 @@ public sealed class Conv2d : ConvLayer
         padding.Resolve("Conv2d", kernelSize, Dilation, Stride); // rejects "same" with a stride now, not at the first forward
     }
 
+    /// <summary>Kernel height and width.</summary>
     public Size2d KernelSize { get; }
 
+    /// <summary>Step between windows (default 1).</summary>
     public Size2d Stride { get; }
 
+    /// <summary>Zero padding: explicit, "same" or "valid" (default 0).</summary>
     public ConvPadding Padding { get; }
 
+    /// <summary>Spacing between kernel elements (default 1).</summary>
     public Size2d Dilation { get; }
 
+    /// <summary>Convolves [N, C, H, W] (or [C, H, W]) into [N, out_channels, H_out, W_out].</summary>
     public override Tensor Forward(Tensor input) => Functional.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => Repr(KernelSize.ToString(), Stride.ToString(),
         Padding.IsExplicit && Padding.H == 0 && Padding.W == 0 ? null : Padding.ToString(),
         Dilation == new Size2d(1, 1) ? null : Dilation.ToString(), null);
@@ -95,6 +110,11 @@ public sealed class Conv2d : ConvLayer
 /// <summary>1-D convolution over [N, C, L] (or [C, L]), PyTorch's nn.Conv1d: weight [out, in/groups, k], bias [out].</summary>
 public sealed class Conv1d : ConvLayer
 {
+    /// <summary>A 1-D convolution layer; padding is an int, "same" or "valid" (default 0).</summary>
+    /// <exception cref="ArgumentException">
+    /// A size is not positive, the channels are not divisible by <paramref name="groups"/>, padding is a pair of different values,
+    /// or padding "same" is combined with a stride.
+    /// </exception>
     public Conv1d(int inChannels, int outChannels, int kernelSize, int stride = 1, ConvPadding padding = default, int dilation = 1,
         int groups = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
         : base("Conv1d", inChannels, outChannels, groups, [outChannels, inChannels / Math.Max(groups, 1), kernelSize], bias, dtype, generator)
@@ -109,16 +129,22 @@ public sealed class Conv1d : ConvLayer
         Dilation = dilation;
     }
 
+    /// <summary>Kernel length.</summary>
     public int KernelSize { get; }
 
+    /// <summary>Step between windows (default 1).</summary>
     public int Stride { get; }
 
+    /// <summary>Zero padding at both ends: explicit, "same" or "valid" (default 0).</summary>
     public ConvPadding Padding { get; }
 
+    /// <summary>Spacing between kernel elements (default 1).</summary>
     public int Dilation { get; }
 
+    /// <summary>Convolves [N, C, L] (or [C, L]) into [N, out_channels, L_out].</summary>
     public override Tensor Forward(Tensor input) => Functional.Conv1d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => Repr($"({KernelSize},)", $"({Stride},)",
         Padding.IsExplicit ? (Padding.W == 0 ? null : $"({Padding.W},)") : Padding.ToString(),
         Dilation == 1 ? null : $"({Dilation},)", null);
@@ -131,6 +157,19 @@ public sealed class Conv1d : ConvLayer
 /// </summary>
 public sealed class ConvTranspose2d : ConvLayer
 {
+    /// <summary>A transposed 2-D convolution layer; stride and dilation default to 1, padding and output padding to 0.</summary>
+    /// <param name="inChannels">Input channels.</param>
+    /// <param name="outChannels">Output channels.</param>
+    /// <param name="kernelSize">Kernel height and width.</param>
+    /// <param name="stride">Upsampling factor (default 1).</param>
+    /// <param name="padding">Rows and columns removed from each side of the full output (default 0).</param>
+    /// <param name="outputPadding">Extra rows/columns added at the bottom/right, to pick among the sizes a strided conv maps to one size; smaller than the stride or the dilation.</param>
+    /// <param name="groups">Number of channel groups.</param>
+    /// <param name="bias">Whether to learn a bias [out].</param>
+    /// <param name="dilation">Spacing between kernel elements (default 1).</param>
+    /// <param name="dtype">Element type of the parameters.</param>
+    /// <param name="generator">Random source of the initialisation (Generator.Default when null).</param>
+    /// <exception cref="ArgumentException">A size is out of range or the channels are not divisible by <paramref name="groups"/>.</exception>
     public ConvTranspose2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, Size2d padding = default,
         Size2d outputPadding = default, int groups = 1, bool bias = true, Size2d? dilation = null, DType dtype = DType.Float32, Generator? generator = null)
         : base("ConvTranspose2d", inChannels, outChannels, groups, [inChannels, outChannels / Math.Max(groups, 1), kernelSize.H, kernelSize.W], bias, dtype, generator)
@@ -146,16 +185,25 @@ public sealed class ConvTranspose2d : ConvLayer
             throw new ArgumentException($"ConvTranspose2d: output padding {outputPadding} must be non-negative and smaller than either stride {Stride} or dilation {Dilation}");
     }
 
+    /// <summary>Kernel height and width.</summary>
     public Size2d KernelSize { get; }
 
+    /// <summary>Upsampling factor (default 1).</summary>
     public Size2d Stride { get; }
 
+    /// <summary>Rows and columns removed from each side of the output (default 0).</summary>
     public Size2d Padding { get; }
 
+    /// <summary>Extra rows and columns at the bottom/right of the output (default 0).</summary>
     public Size2d OutputPadding { get; }
 
+    /// <summary>Spacing between kernel elements (default 1).</summary>
     public Size2d Dilation { get; }
 
+    /// <summary>
+    /// Maps [N, in_channels, H, W] (or [C, H, W]) to [N, out_channels, H_out, W_out], with
+    /// H_out = (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1 (likewise W_out).
+    /// </summary>
     public override Tensor Forward(Tensor input) =>
         Functional.ConvTranspose2d(input, Weight, Bias, Stride, Padding, OutputPadding, Groups, Dilation);
 
@@ -176,6 +224,7 @@ public sealed class ConvTranspose2d : ConvLayer
         return Functional.ConvTranspose2d(input, Weight, Bias, Stride, Padding, (outputSize.H - minH, outputSize.W - minW), Groups, Dilation);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => Repr(KernelSize.ToString(), Stride.ToString(),
         Padding == new Size2d(0, 0) ? null : Padding.ToString(),
         Dilation == new Size2d(1, 1) ? null : Dilation.ToString(),

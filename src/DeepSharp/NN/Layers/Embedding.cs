@@ -8,6 +8,14 @@ namespace DeepSharp.NN;
 /// </summary>
 public sealed class Embedding : Module<Tensor, Tensor>
 {
+    /// <summary>A table of <paramref name="numEmbeddings"/> vectors of <paramref name="embeddingDim"/> features, drawn from N(0, 1).</summary>
+    /// <param name="numEmbeddings">Number of rows (vocabulary size).</param>
+    /// <param name="embeddingDim">Size of each vector.</param>
+    /// <param name="paddingIdx">Row kept at zero and given no gradient; negative values count from the end.</param>
+    /// <param name="dtype">Element type of the table.</param>
+    /// <param name="generator">Random source of the initialisation (Generator.Default when null).</param>
+    /// <exception cref="ArgumentException">A size is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="paddingIdx"/> is outside [-numEmbeddings, numEmbeddings).</exception>
     public Embedding(int numEmbeddings, int embeddingDim, int? paddingIdx = null, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (numEmbeddings < 0 || embeddingDim < 0)
@@ -34,13 +42,16 @@ public sealed class Embedding : Module<Tensor, Tensor>
         return e;
     }
 
+    /// <summary>Number of rows (vocabulary size).</summary>
     public int NumEmbeddings { get; }
 
+    /// <summary>Size of each vector.</summary>
     public int EmbeddingDim { get; }
 
     /// <summary>The row that gets no gradient (normalised to [0, num); null when there is none).</summary>
     public int? PaddingIdx { get; }
 
+    /// <summary>The table [num_embeddings, embedding_dim] (<c>weight</c>).</summary>
     public Tensor Weight { get; }
 
     /// <summary>Re-draws the table from N(0, 1) and zeroes the padding row, as PyTorch.</summary>
@@ -51,7 +62,9 @@ public sealed class Embedding : Module<Tensor, Tensor>
             using (Autograd.NoGrad()) Weight.Select(0, p).Fill_(0);
     }
 
+    /// <summary>Looks up int64 indices of any shape [...] and returns [..., embedding_dim].</summary>
     public override Tensor Forward(Tensor input) => Functional.Embedding(input, Weight, PaddingIdx);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"{NumEmbeddings}, {EmbeddingDim}" + (PaddingIdx is int p ? $", padding_idx={p}" : "");
 }

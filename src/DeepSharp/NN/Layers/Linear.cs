@@ -7,6 +7,8 @@ namespace DeepSharp.NN;
 /// </summary>
 public sealed class Linear : Module<Tensor, Tensor>
 {
+    /// <summary>A layer mapping <paramref name="inFeatures"/> to <paramref name="outFeatures"/>, with a bias unless <paramref name="bias"/> is false.</summary>
+    /// <exception cref="ArgumentException">A feature count is negative.</exception>
     public Linear(int inFeatures, int outFeatures, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (inFeatures < 0 || outFeatures < 0)
@@ -18,12 +20,16 @@ public sealed class Linear : Module<Tensor, Tensor>
         ResetParameters(generator);
     }
 
+    /// <summary>Input features (the last dim of the input).</summary>
     public int InFeatures { get; }
 
+    /// <summary>Output features.</summary>
     public int OutFeatures { get; }
 
+    /// <summary>The weight [out_features, in_features] (<c>weight</c>).</summary>
     public Tensor Weight { get; }
 
+    /// <summary>The bias [out_features] (<c>bias</c>), or null when built with bias: false.</summary>
     public Tensor? Bias { get; }
 
     /// <summary>Re-draws the weights with PyTorch's default initialisation.</summary>
@@ -37,7 +43,9 @@ public sealed class Linear : Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>x W^T + b for input [..., in_features]; returns [..., out_features].</summary>
     public override Tensor Forward(Tensor input) => Tensor.Linear(input, Weight, Bias);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"in_features={InFeatures}, out_features={OutFeatures}, bias={PyBool(Bias is not null)}";
 }

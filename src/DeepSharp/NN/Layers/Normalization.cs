@@ -35,23 +35,31 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
         RegisterBuffer("num_batches_tracked", NumBatchesTracked);
     }
 
+    /// <summary>Number of channels C (dim 1 of the input).</summary>
     public int NumFeatures { get; }
 
+    /// <summary>Added to the variance before the square root (default 1e-5).</summary>
     public double Eps { get; }
 
     /// <summary>Weight of the newest batch in the running statistics; null for a cumulative moving average.</summary>
     public double? Momentum { get; set; }
 
+    /// <summary>Whether the layer learns a per-channel <see cref="Weight"/> and <see cref="Bias"/>.</summary>
     public bool Affine { get; }
 
+    /// <summary>Whether the layer keeps running statistics for eval mode; without them eval also uses the batch's statistics.</summary>
     public bool TrackRunningStats { get; }
 
+    /// <summary>Per-channel scale gamma [C], starting at 1 (<c>weight</c>); null unless <see cref="Affine"/>.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>Per-channel shift beta [C], starting at 0 (<c>bias</c>); null unless <see cref="Affine"/>.</summary>
     public Tensor? Bias { get; }
 
+    /// <summary>Running mean [C], starting at 0 (buffer <c>running_mean</c>); null unless <see cref="TrackRunningStats"/>.</summary>
     public Tensor? RunningMean { get; }
 
+    /// <summary>Running unbiased variance [C], starting at 1 (buffer <c>running_var</c>); null unless <see cref="TrackRunningStats"/>.</summary>
     public Tensor? RunningVar { get; }
 
     /// <summary>Number of training batches seen (int64 scalar); drives the cumulative average when Momentum is null.</summary>
@@ -80,6 +88,11 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
     /// <summary>Throws unless the input has a rank this layer accepts (BatchNorm1d: 2 or 3, BatchNorm2d: 4).</summary>
     private protected abstract void CheckInputDim(Tensor input);
 
+    /// <summary>
+    /// Normalises [N, C, *] per channel: with the batch's statistics in training (updating the running ones),
+    /// with the running statistics in eval. The output has the input's shape.
+    /// </summary>
+    /// <exception cref="ArgumentException">The input's rank does not fit the layer or dim 1 is not <see cref="NumFeatures"/>.</exception>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -98,6 +111,7 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
         return Functional.BatchNorm(input, passStats ? RunningMean : null, passStats ? RunningVar : null, Weight, Bias, useBatchStats, factor, Eps);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr =>
         $"{NumFeatures}, eps={PyRepr.Float(Eps)}, momentum={(Momentum is { } m ? PyRepr.Float(m) : "None")}, affine={PyBool(Affine)}, track_running_stats={PyBool(TrackRunningStats)}";
 }
@@ -132,6 +146,12 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
 {
     private readonly int[] _normalizedShape;
 
+    /// <summary>Layer normalisation over the trailing dims <paramref name="normalizedShape"/>, e.g. [E] for a transformer's features or [C, H, W].</summary>
+    /// <param name="normalizedShape">The sizes of the last dims of the input that each sample is normalised over.</param>
+    /// <param name="eps">Added to the variance before the square root.</param>
+    /// <param name="elementwiseAffine">Whether to learn a weight (starting at 1) and bias (starting at 0) of that shape.</param>
+    /// <param name="dtype">Element type of the parameters.</param>
+    /// <exception cref="ArgumentException"><paramref name="normalizedShape"/> is empty or has a size that is not positive.</exception>
     public LayerNorm(int[] normalizedShape, double eps = 1e-5, bool elementwiseAffine = true, DType dtype = DType.Float32)
     {
         ArgumentNullException.ThrowIfNull(normalizedShape);
@@ -147,17 +167,23 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Layer normalisation over the last dim, of size <paramref name="normalizedShape"/>.</summary>
     public LayerNorm(int normalizedShape, double eps = 1e-5, bool elementwiseAffine = true, DType dtype = DType.Float32)
         : this([normalizedShape], eps, elementwiseAffine, dtype) { }
 
+    /// <summary>The trailing dims normalised over.</summary>
     public IReadOnlyList<int> NormalizedShape => _normalizedShape;
 
+    /// <summary>Added to the variance before the square root (default 1e-5).</summary>
     public double Eps { get; }
 
+    /// <summary>Whether the layer learns <see cref="Weight"/> and <see cref="Bias"/>.</summary>
     public bool ElementwiseAffine { get; }
 
+    /// <summary>Scale of shape <see cref="NormalizedShape"/>, starting at 1 (<c>weight</c>); null without elementwise affine.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>Shift of shape <see cref="NormalizedShape"/>, starting at 0 (<c>bias</c>); null without elementwise affine.</summary>
     public Tensor? Bias { get; }
 
     /// <summary>Weight 1, bias 0.</summary>
@@ -167,8 +193,10 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
         if (Bias is not null) Init.Zeros_(Bias);
     }
 
+    /// <summary>Normalises each sample of [*, normalized_shape] over its trailing dims; the output has the input's shape.</summary>
     public override Tensor Forward(Tensor input) => Functional.LayerNorm(input, _normalizedShape, Weight, Bias, Eps);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr =>
         $"({string.Join(", ", _normalizedShape)}{(_normalizedShape.Length == 1 ? "," : "")}), eps={PyRepr.Float(Eps)}, elementwise_affine={PyBool(ElementwiseAffine)}";
 }
@@ -180,6 +208,8 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
 /// </summary>
 public sealed class GroupNorm : Module<Tensor, Tensor>
 {
+    /// <summary>Group normalisation of <paramref name="numChannels"/> channels in <paramref name="numGroups"/> groups.</summary>
+    /// <exception cref="ArgumentException">A count is not positive or the channels are not divisible by the groups.</exception>
     public GroupNorm(int numGroups, int numChannels, double eps = 1e-5, bool affine = true, DType dtype = DType.Float32)
     {
         if (numGroups <= 0 || numChannels <= 0)
@@ -197,16 +227,22 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Number of groups the channels are split into.</summary>
     public int NumGroups { get; }
 
+    /// <summary>Number of channels C (dim 1 of the input).</summary>
     public int NumChannels { get; }
 
+    /// <summary>Added to the variance before the square root (default 1e-5).</summary>
     public double Eps { get; }
 
+    /// <summary>Whether the layer learns a per-channel <see cref="Weight"/> and <see cref="Bias"/>.</summary>
     public bool Affine { get; }
 
+    /// <summary>Per-channel scale [C], starting at 1 (<c>weight</c>); null unless <see cref="Affine"/>.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>Per-channel shift [C], starting at 0 (<c>bias</c>); null unless <see cref="Affine"/>.</summary>
     public Tensor? Bias { get; }
 
     /// <summary>Weight 1, bias 0.</summary>
@@ -216,6 +252,8 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
         if (Bias is not null) Init.Zeros_(Bias);
     }
 
+    /// <summary>Normalises [N, C, *] per sample and group; the output has the input's shape.</summary>
+    /// <exception cref="ArgumentException">The input has rank below 2 or dim 1 is not <see cref="NumChannels"/>.</exception>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -224,6 +262,7 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
         return Functional.GroupNorm(input, NumGroups, Weight, Bias, Eps);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"{NumGroups}, {NumChannels}, eps={PyRepr.Float(Eps)}, affine={PyBool(Affine)}";
 }
 
@@ -233,6 +272,8 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
 /// </summary>
 public sealed class LocalResponseNorm : Module<Tensor, Tensor>
 {
+    /// <summary>Local response normalisation over <paramref name="size"/> neighbouring channels, with PyTorch's defaults (alpha 1e-4, beta 0.75, k 1).</summary>
+    /// <exception cref="ArgumentException"><paramref name="size"/> is less than 1.</exception>
     public LocalResponseNorm(int size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
     {
         if (size < 1) throw new ArgumentException($"LocalResponseNorm: size must be positive, got {size}");
@@ -242,15 +283,21 @@ public sealed class LocalResponseNorm : Module<Tensor, Tensor>
         K = k;
     }
 
+    /// <summary>Number of neighbouring channels n summed over.</summary>
     public int Size { get; }
 
+    /// <summary>Multiplicative factor alpha (divided by n).</summary>
     public double Alpha { get; }
 
+    /// <summary>Exponent beta.</summary>
     public double Beta { get; }
 
+    /// <summary>Additive constant k.</summary>
     public double K { get; }
 
+    /// <summary>Normalises [N, C, *] across channels; the output has the input's shape.</summary>
     public override Tensor Forward(Tensor input) => Functional.LocalResponseNorm(input, Size, Alpha, Beta, K);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => $"{Size}, alpha={PyRepr.Float(Alpha)}, beta={PyRepr.Float(Beta)}, k={PyRepr.Float(K)}";
 }

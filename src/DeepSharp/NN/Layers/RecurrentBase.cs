@@ -83,14 +83,19 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
         ResetParameters(generator);
     }
 
+    /// <summary>Which recurrence the layers compute (RNN with tanh or relu, GRU or LSTM).</summary>
     internal RecurrentCell Cell { get; }
 
+    /// <summary>Features of an input step, I.</summary>
     public int InputSize { get; }
 
+    /// <summary>Features of the hidden state, H.</summary>
     public int HiddenSize { get; }
 
+    /// <summary>Number of stacked layers; layer l &gt; 0 reads the outputs of layer l - 1.</summary>
     public int NumLayers { get; }
 
+    /// <summary>Whether each layer and direction has the biases b_ih and b_hh.</summary>
     public bool Bias { get; }
 
     /// <summary>Input and output are [B, T, features] instead of [T, B, features]; states are always [L*D, B, H].</summary>
@@ -99,8 +104,10 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
     /// <summary>Dropout probability on the outputs of every layer except the last, in training mode.</summary>
     public double Dropout { get; }
 
+    /// <summary>Whether each layer also runs from the last step to the first; outputs then have 2*H features.</summary>
     public bool Bidirectional { get; }
 
+    /// <summary>D: 2 when bidirectional, else 1.</summary>
     public int NumDirections => Bidirectional ? 2 : 1;
 
     /// <summary>Random source of the between-layer dropout masks (Generator.Default when null).</summary>
@@ -202,6 +209,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
         return batched ? state : state.Unsqueeze(1);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr
     {
         get

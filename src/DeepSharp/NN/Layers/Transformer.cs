@@ -10,6 +10,18 @@ namespace DeepSharp.NN;
 /// </summary>
 public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
 {
+    /// <summary>An encoder block with PyTorch's defaults (feed-forward 2048, dropout 0.1, relu, post-norm, sequence-first).</summary>
+    /// <param name="dModel">Model size E of the input features.</param>
+    /// <param name="nhead">Number of attention heads; must divide <paramref name="dModel"/>.</param>
+    /// <param name="dimFeedforward">Hidden size of the feed-forward network.</param>
+    /// <param name="dropout">Dropout probability of the attention weights, inside the feed-forward network and after each sublayer.</param>
+    /// <param name="activation">"relu" or "gelu".</param>
+    /// <param name="layerNormEps">Epsilon of both LayerNorms.</param>
+    /// <param name="batchFirst">Input and output are [B, S, E] instead of [S, B, E].</param>
+    /// <param name="normFirst">Pre-norm: LayerNorm before each sublayer rather than after the residual.</param>
+    /// <param name="dtype">Element type of the parameters.</param>
+    /// <param name="generator">Random source of the initialisation and dropout masks (Generator.Default when null).</param>
+    /// <exception cref="ArgumentException">The activation is unknown, or the sizes do not fit (see <see cref="MultiheadAttention"/>).</exception>
     public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
         double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, DType dtype = DType.Float32, Generator? generator = null)
     {
@@ -28,28 +40,37 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
         if (generator is not null) SelfAttn.Generator = generator;
     }
 
+    /// <summary>The self-attention sublayer (<c>self_attn</c>).</summary>
     public MultiheadAttention SelfAttn { get; }
 
+    /// <summary>First feed-forward layer d_model -&gt; dim_feedforward (<c>linear1</c>).</summary>
     public Linear Linear1 { get; }
 
+    /// <summary>Dropout after the activation inside the feed-forward network (<c>dropout</c>).</summary>
     public Dropout Dropout { get; }
 
+    /// <summary>Second feed-forward layer dim_feedforward -&gt; d_model (<c>linear2</c>).</summary>
     public Linear Linear2 { get; }
 
     /// <summary>LayerNorm over the last dim (weight and bias [d_model]).</summary>
     public LayerNorm Norm1 { get; }
 
+    /// <summary>LayerNorm of the feed-forward sublayer (weight and bias [d_model]).</summary>
     public LayerNorm Norm2 { get; }
 
+    /// <summary>Dropout on the self-attention output before the residual add (<c>dropout1</c>).</summary>
     public Dropout Dropout1 { get; }
 
+    /// <summary>Dropout on the feed-forward output before the residual add (<c>dropout2</c>).</summary>
     public Dropout Dropout2 { get; }
 
     /// <summary>"relu" or "gelu" (exact, erf-based).</summary>
     public string Activation { get; }
 
+    /// <summary>True for pre-norm (LayerNorm before each sublayer), false for post-norm (after the residual add).</summary>
     public bool NormFirst { get; }
 
+    /// <summary>Encodes <paramref name="input"/> without masks; the output has the input's shape.</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null, null);
 
     /// <summary>

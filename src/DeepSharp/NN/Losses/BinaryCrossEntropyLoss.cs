@@ -66,6 +66,8 @@ public static partial class Functional
 /// <summary>Binary cross-entropy on probabilities (nn.BCELoss); optional per-element weight (buffer <c>weight</c>).</summary>
 public sealed class BCELoss : Loss
 {
+    /// <summary>Binary cross-entropy with an optional weight broadcast over the per-element losses.</summary>
+    /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
     public BCELoss(Tensor? weight = null, Reduction reduction = Reduction.Mean) : base(reduction)
     {
         _ = Functional.ToOp("binary_cross_entropy", reduction);
@@ -73,8 +75,10 @@ public sealed class BCELoss : Loss
         RegisterBuffer("weight", weight);
     }
 
+    /// <summary>Weight multiplied into the per-element losses, or null.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>The loss of probabilities <paramref name="input"/> in [0, 1] against targets in [0, 1] of the same shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.BinaryCrossEntropy(input, target, Weight, Reduction);
 }
 
@@ -84,6 +88,11 @@ public sealed class BCELoss : Loss
 /// </summary>
 public sealed class BCEWithLogitsLoss : Loss
 {
+    /// <summary>Binary cross-entropy on logits with an optional per-element weight and positive-class weight.</summary>
+    /// <param name="weight">Weight multiplied into the per-element losses.</param>
+    /// <param name="reduction">How the per-element losses are combined.</param>
+    /// <param name="posWeight">Weight of positive examples, broadcast along the last dim (e.g. [C]); above 1 favours recall.</param>
+    /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
     public BCEWithLogitsLoss(Tensor? weight = null, Reduction reduction = Reduction.Mean, Tensor? posWeight = null) : base(reduction)
     {
         _ = Functional.ToOp("binary_cross_entropy_with_logits", reduction);
@@ -93,10 +102,13 @@ public sealed class BCEWithLogitsLoss : Loss
         RegisterBuffer("pos_weight", posWeight);
     }
 
+    /// <summary>Weight multiplied into the per-element losses, or null.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>Weight of positive examples (<c>pos_weight</c>), or null.</summary>
     public Tensor? PosWeight { get; }
 
+    /// <summary>The loss of logits <paramref name="input"/> (any real values) against targets in [0, 1] of the same shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) =>
         Functional.BinaryCrossEntropyWithLogits(input, target, Weight, Reduction, PosWeight);
 }

@@ -84,6 +84,12 @@ public static partial class Functional
 /// </summary>
 public sealed class CrossEntropyLoss : Loss
 {
+    /// <summary>Cross-entropy on logits.</summary>
+    /// <param name="weight">Per-class weight [C], or null.</param>
+    /// <param name="ignoreIndex">Class-index target that contributes nothing (default -100, as PyTorch).</param>
+    /// <param name="reduction">How the per-sample losses are combined.</param>
+    /// <param name="labelSmoothing">In [0, 1]: mixes the target with the uniform distribution over classes.</param>
+    /// <exception cref="ArgumentException"><paramref name="labelSmoothing"/> is outside [0, 1], or <paramref name="reduction"/> is BatchMean.</exception>
     public CrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean, double labelSmoothing = 0)
         : base(reduction)
     {
@@ -96,12 +102,19 @@ public sealed class CrossEntropyLoss : Loss
         LabelSmoothing = labelSmoothing;
     }
 
+    /// <summary>Per-class weight [C], or null.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>Class-index target that contributes nothing (default -100).</summary>
     public long IgnoreIndex { get; }
 
+    /// <summary>Label smoothing in [0, 1] (default 0).</summary>
     public double LabelSmoothing { get; }
 
+    /// <summary>
+    /// The loss of logits <paramref name="input"/> [N, C] (or [N, C, d1, ...] or [C]) against int64 class indices
+    /// [N] (or [N, d1, ...] or []) or class probabilities of the input's shape.
+    /// </summary>
     public override Tensor Forward(Tensor input, Tensor target) =>
         Functional.CrossEntropy(input, target, Weight, IgnoreIndex, Reduction, LabelSmoothing);
 }
@@ -109,6 +122,8 @@ public sealed class CrossEntropyLoss : Loss
 /// <summary>Negative log-likelihood on log-probabilities (nn.NLLLoss), with class weights (buffer <c>weight</c>) and ignore_index.</summary>
 public sealed class NLLLoss : Loss
 {
+    /// <summary>Negative log-likelihood with optional per-class weight [C] and an ignored class index (default -100).</summary>
+    /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
     public NLLLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(reduction)
     {
         _ = Functional.ToOp("nll_loss", reduction);
@@ -117,9 +132,12 @@ public sealed class NLLLoss : Loss
         IgnoreIndex = ignoreIndex;
     }
 
+    /// <summary>Per-class weight [C], or null.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>Class-index target that contributes nothing (default -100).</summary>
     public long IgnoreIndex { get; }
 
+    /// <summary>The loss of log-probabilities <paramref name="input"/> [N, C] (or [N, C, d1, ...] or [C]) against int64 class indices [N] (or [N, d1, ...] or []).</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.NllLoss(input, target, Weight, IgnoreIndex, Reduction);
 }

@@ -33,7 +33,9 @@ public static partial class Functional
 /// <summary>KL divergence on log-probability inputs (nn.KLDivLoss); prefer Reduction.BatchMean.</summary>
 public sealed class KLDivLoss(Reduction reduction = Reduction.Mean, bool logTarget = false) : Loss(reduction)
 {
+    /// <summary>Whether the target is given as log-probabilities too.</summary>
     public bool LogTarget { get; } = logTarget;
 
+    /// <summary>KL(target || exp(input)) for log-probabilities <paramref name="input"/> and a target (probabilities, or log-probabilities with <see cref="LogTarget"/>) of a broadcastable shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.KlDiv(input, target, Reduction, LogTarget);
 }

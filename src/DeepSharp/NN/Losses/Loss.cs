@@ -9,6 +9,7 @@ public enum Reduction
     /// <summary>The mean (for weighted class losses: divided by the sum of the targets' weights).</summary>
     Mean,
 
+    /// <summary>The sum of the per-element losses.</summary>
     Sum,
 
     /// <summary>Sum divided by the batch size; only KLDivLoss accepts it (the true KL divergence per sample).</summary>
@@ -22,16 +23,22 @@ public enum Reduction
 /// </summary>
 public abstract class Loss : Module<(Tensor Input, Tensor Target), Tensor>
 {
+    /// <summary>A loss that combines its per-element losses with <paramref name="reduction"/>.</summary>
     protected Loss(Reduction reduction) => Reduction = reduction;
 
+    /// <summary>How the per-element losses are combined (default Mean).</summary>
     public Reduction Reduction { get; }
 
+    /// <summary>The loss of <paramref name="input"/> against <paramref name="target"/>, running the module's hooks (which see the pair as input).</summary>
     public Tensor Call(Tensor input, Tensor target) => Call((input, target));
 
+    /// <summary>The loss of <paramref name="input"/> (predictions) against <paramref name="target"/>: a scalar, or with Reduction.None one loss per element (per sample for class losses).</summary>
     public abstract Tensor Forward(Tensor input, Tensor target);
 
+    /// <summary>The loss of the (input, target) pair; see <see cref="Forward(Tensor, Tensor)"/>.</summary>
     public sealed override Tensor Forward((Tensor Input, Tensor Target) input) => Forward(input.Input, input.Target);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr => Reduction == Reduction.Mean ? "" : $"reduction='{Functional.ReductionName(Reduction)}'";
 }
 

@@ -57,6 +57,8 @@ public static partial class Functional
 /// <summary>Multi-class margin (SVM) loss (nn.MultiMarginLoss); class weights in buffer <c>weight</c>.</summary>
 public sealed class MultiMarginLoss : Loss
 {
+    /// <summary>Multi-class margin loss with exponent <paramref name="p"/> (1 or 2), <paramref name="margin"/> and optional per-class weight [C].</summary>
+    /// <exception cref="ArgumentException"><paramref name="p"/> is not 1 or 2, or <paramref name="reduction"/> is BatchMean.</exception>
     public MultiMarginLoss(int p = 1, double margin = 1, Tensor? weight = null, Reduction reduction = Reduction.Mean) : base(reduction)
     {
         if (p is not (1 or 2)) throw new ArgumentException($"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p}");
@@ -67,19 +69,25 @@ public sealed class MultiMarginLoss : Loss
         RegisterBuffer("weight", weight);
     }
 
+    /// <summary>Exponent of the hinge: 1 (default) or 2 (squared hinge).</summary>
     public int P { get; }
 
+    /// <summary>The margin the true class's score must exceed the others by (default 1).</summary>
     public double Margin { get; }
 
+    /// <summary>Per-class weight [C], or null.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>The loss of scores <paramref name="input"/> [N, C] against int64 class indices [N] (or [C] against a scalar).</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.MultiMarginLoss(input, target, P, Margin, Weight, Reduction);
 }
 
 /// <summary>Hinge embedding loss for similar (1) / dissimilar (-1) pairs (nn.HingeEmbeddingLoss).</summary>
 public sealed class HingeEmbeddingLoss(double margin = 1, Reduction reduction = Reduction.Mean) : Loss(reduction)
 {
+    /// <summary>The margin for dissimilar pairs (default 1).</summary>
     public double Margin { get; } = margin;
 
+    /// <summary>The loss of <paramref name="input"/> (e.g. pair distances) against labels 1 or -1 of a broadcastable shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.HingeEmbeddingLoss(input, target, Margin, Reduction);
 }

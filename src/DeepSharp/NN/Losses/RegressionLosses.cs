@@ -47,27 +47,33 @@ public static partial class Functional
 /// <summary>Mean squared error (nn.MSELoss).</summary>
 public sealed class MSELoss(Reduction reduction = Reduction.Mean) : Loss(reduction)
 {
+    /// <summary>(input - target)^2, reduced; input and target must have the same shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.MseLoss(input, target, Reduction);
 }
 
 /// <summary>Mean absolute error (nn.L1Loss).</summary>
 public sealed class L1Loss(Reduction reduction = Reduction.Mean) : Loss(reduction)
 {
+    /// <summary>|input - target|, reduced; input and target must have the same shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.L1Loss(input, target, Reduction);
 }
 
 /// <summary>Quadratic below beta, linear above (nn.SmoothL1Loss).</summary>
 public sealed class SmoothL1Loss(Reduction reduction = Reduction.Mean, double beta = 1) : Loss(reduction)
 {
+    /// <summary>Where the loss turns from quadratic to linear (default 1; 0 gives L1).</summary>
     public double Beta { get; } = beta;
 
+    /// <summary>Smooth L1 of input - target, reduced; input and target must have the same shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.SmoothL1Loss(input, target, Reduction, Beta);
 }
 
 /// <summary>Quadratic below delta, linear (slope delta) above (nn.HuberLoss).</summary>
 public sealed class HuberLoss(Reduction reduction = Reduction.Mean, double delta = 1) : Loss(reduction)
 {
+    /// <summary>Where the loss turns from quadratic to linear (default 1; must be positive).</summary>
     public double Delta { get; } = delta;
 
+    /// <summary>Huber loss of input - target, reduced; input and target must have the same shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.HuberLoss(input, target, Reduction, Delta);
 }

@@ -10,8 +10,11 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 3,
     private int _wait;
     private Dictionary<string, Tensor>? _bestWeights;
 
+    /// <summary>The epoch-log key watched, e.g. "val_loss" (default) or "val_accuracy".</summary>
     public string Monitor => monitor;
+    /// <summary>Epochs without improvement after which training stops (default 3).</summary>
     public int Patience => patience;
+    /// <summary>Smallest change that counts as an improvement (default 0).</summary>
     public double MinDelta => minDelta;
 
     /// <summary>Epoch (zero-based) at which training was stopped, or -1.</summary>
@@ -19,6 +22,7 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 3,
 
     private bool Higher => higherIsBetter ?? monitor.Contains("acc", StringComparison.Ordinal);
 
+    /// <summary>Resets the best value, the wait count and <see cref="StoppedEpoch"/>.</summary>
     public void OnTrainBegin(Trainer trainer)
     {
         _best = Higher ? double.NegativeInfinity : double.PositiveInfinity;
@@ -26,6 +30,7 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 3,
         StoppedEpoch = -1;
     }
 
+    /// <summary>Tracks <see cref="Monitor"/> (ignored when absent from the logs) and stops training after <see cref="Patience"/> epochs without improvement.</summary>
     public void OnEpochEnd(Trainer trainer, EpochLogs logs)
     {
         if (logs.Get(monitor) is not double value) return;
@@ -44,6 +49,7 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 3,
         }
     }
 
+    /// <summary>Restores the best weights when training was stopped and restoreBestWeights is set.</summary>
     public void OnTrainEnd(Trainer trainer, TrainingHistory history)
     {
         if (restoreBestWeights && _bestWeights is not null && StoppedEpoch >= 0) trainer.Model.LoadStateDict(_bestWeights);

@@ -24,6 +24,7 @@ public readonly record struct StepMetrics(long Step, int Epoch, double Loss, dou
 /// </summary>
 public interface ITrainingMonitor
 {
+    /// <summary>Before the first step, with what the run will do.</summary>
     void RunBegin(RunPlan plan) { }
 
     /// <summary>After every optimizer step: the batch loss, the learning rate that step trained with and, for a classifier, the batch accuracy.</summary>
@@ -38,5 +39,6 @@ public interface ITrainingMonitor
     /// <summary>After each epoch and its validation, with the epoch's logs.</summary>
     void EpochEnd(long step, EpochLogs logs) { }
 
+    /// <summary>When the run ends, with its history.</summary>
     void RunEnd(TrainingHistory history) { }
 }

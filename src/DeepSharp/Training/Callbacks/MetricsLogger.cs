@@ -20,6 +20,7 @@ public sealed class MetricsLogger(string? csvPath = null, string? jsonPath = nul
     /// <summary>Every epoch of the run so far, earlier ones (before a resume) included.</summary>
     public IReadOnlyList<EpochLogs> Epochs => _epochs;
 
+    /// <summary>Starts the list; a resumed trainer gets the earlier epochs' rows from <see cref="Earlier"/> or from the files.</summary>
     public void OnTrainBegin(Trainer trainer)
     {
         _epochs.Clear();
@@ -30,6 +31,7 @@ public sealed class MetricsLogger(string? csvPath = null, string? jsonPath = nul
         _epochs.AddRange(earlier.Where(e => e.Epoch < trainer.Epoch).OrderBy(e => e.Epoch));
     }
 
+    /// <summary>Adds (or replaces) the epoch's row and rewrites the CSV and JSON files atomically.</summary>
     public void OnEpochEnd(Trainer trainer, EpochLogs logs)
     {
         _epochs.RemoveAll(e => e.Epoch == logs.Epoch);

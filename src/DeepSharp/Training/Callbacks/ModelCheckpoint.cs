@@ -9,8 +9,11 @@ public sealed class ModelCheckpoint(string directory, string monitor = "val_loss
 {
     private double _best;
 
+    /// <summary>The folder the checkpoints are written to.</summary>
     public string Directory => directory;
+    /// <summary>Path of the checkpoint written after every epoch: Directory/last.safetensors.</summary>
     public string LastPath => Path.Combine(directory, "last.safetensors");
+    /// <summary>Path of the best checkpoint so far: Directory/best.safetensors.</summary>
     public string BestPath => Path.Combine(directory, "best.safetensors");
 
     /// <summary>Epoch (zero-based) of the best checkpoint so far, or -1.</summary>
@@ -18,12 +21,14 @@ public sealed class ModelCheckpoint(string directory, string monitor = "val_loss
 
     private bool Higher => higherIsBetter ?? monitor.Contains("acc", StringComparison.Ordinal);
 
+    /// <summary>Creates the folder and resets the best value.</summary>
     public void OnTrainBegin(Trainer trainer)
     {
         System.IO.Directory.CreateDirectory(directory);
         _best = Higher ? double.NegativeInfinity : double.PositiveInfinity;
     }
 
+    /// <summary>Writes <see cref="LastPath"/> and, when the monitored value improved, <see cref="BestPath"/>.</summary>
     public void OnEpochEnd(Trainer trainer, EpochLogs logs)
     {
         if (saveLast) trainer.SaveCheckpoint(LastPath);
