@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using DeepSharp.Cli.Support;
 using DeepSharp.Data.Text;
-using DeepSharp.Kernels;
 using DeepSharp.Models;
 using DeepSharp.Optim;
 using DeepSharp.Serialization;
@@ -85,7 +84,7 @@ internal static class LanguageModelTraining
         }
         AnsiConsole.MarkupLine(Markup.Escape($"{s.Model} on {dataName}: {trainTokens.Length:N0} train / {validationTokens.Length:N0} validation characters, " +
             $"{vocabulary.Count} symbols; embedding {config.EmbeddingDim}, {config.NumLayers}x{config.HiddenSize} {config.Cell.ToUpperInvariant()}, dropout {config.Dropout}, {model.ParameterCount:N0} parameters; " +
-            $"{s.Optimizer} lr {lr.ToString(CultureInfo.InvariantCulture)} ({s.Schedule}), batch {s.BatchSize} x {SequenceLength} steps, clip {ClipNorm}, {WorkerPool.Threads} threads"));
+            $"{s.Optimizer} lr {lr.ToString(CultureInfo.InvariantCulture)} ({s.Schedule}), batch {s.BatchSize} x {SequenceLength} steps, clip {ClipNorm}, {Compute.Threads} threads"));
 
         TrainingHistory history;
         using (Interruption.Current.BeginGraceful("training"))
@@ -187,7 +186,7 @@ internal static class LanguageModelTraining
             $"vocabulary {tokenizer.VocabSize:N0}; {config.Layers} layers, {config.Heads} heads, width {config.Width}, context {config.Context}, dropout {config.Dropout}, " +
             $"{model.ParameterCount:N0} parameters; {optimizerName} lr {lr.ToString(CultureInfo.InvariantCulture)} " +
             $"({(s.Schedule == "cosine" ? $"warm-up {warmup}, cosine to {minLr.ToString(CultureInfo.InvariantCulture)}" : s.Schedule)}), weight decay {weightDecay.ToString(CultureInfo.InvariantCulture)}, " +
-            $"batch {batch} x {context}{(g.GradAccum is int acc and > 1 ? $" x {acc} accumulated" : "")}, {epochs} epochs of {stepsPerEpoch} steps, clip {GptTrainOptions.ClipNorm}, {WorkerPool.Threads} threads"));
+            $"batch {batch} x {context}{(g.GradAccum is int acc and > 1 ? $" x {acc} accumulated" : "")}, {epochs} epochs of {stepsPerEpoch} steps, clip {GptTrainOptions.ClipNorm}, {Compute.Threads} threads"));
 
         TrainingHistory history;
         using (Interruption.Current.BeginGraceful("training"))

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using DeepSharp.Kernels;
 
 namespace DeepSharp.Cli.Commands;
 
@@ -23,10 +22,10 @@ internal static class SelfCheckCommand
 
     private static int Run()
     {
-        Console.WriteLine($"cpu      {CpuInfo.Model}");
-        Console.WriteLine($"vectors  {CpuInfo.VectorIsa}; kernels run at {(CpuInfo.VectorBits == 0 ? "scalar width" : $"{CpuInfo.VectorBits} bits")}");
-        Console.WriteLine($"caches   L1d {CpuInfo.L1DataBytes >> 10} KiB, L2 {CpuInfo.L2Bytes >> 10} KiB, L3 {CpuInfo.L3Bytes >> 20} MiB{(CpuInfo.CachesFromOs ? "" : " (assumed: the OS did not say)")}");
-        Console.WriteLine($"threads  {WorkerPool.Threads}; runtime {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}" +
+        Console.WriteLine($"cpu      {Compute.CpuModel}");
+        Console.WriteLine($"vectors  {Compute.InstructionSet}; kernels run at {(Compute.VectorBits == 0 ? "scalar width" : $"{Compute.VectorBits} bits")}");
+        Console.WriteLine($"caches   L1d {Compute.Caches.L1DataBytes >> 10} KiB, L2 {Compute.Caches.L2Bytes >> 10} KiB, L3 {Compute.Caches.L3Bytes >> 20} MiB{(Compute.Caches.FromOperatingSystem ? "" : " (assumed: the OS did not say)")}");
+        Console.WriteLine($"threads  {Compute.Threads}; runtime {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}" +
             $"{(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "" : " (NativeAOT)")}");
         int failures = 0;
         failures += Check("float32 GEMM, 4 transpose forms x odd shapes, vs float64", CheckGemm);
@@ -84,8 +83,11 @@ internal static class SelfCheckCommand
         foreach (bool ta in new[] { false, true })
         foreach (bool tb in new[] { false, true })
         {
-            float[] a = RandomMatrix(rng, m * k), b = RandomMatrix(rng, k * n), c = new float[m * n];
-            Gemm.Sgemm(ta, tb, m, n, k, 1f, a, ta ? m : k, b, tb ? k : n, 0f, c, n);
+            float[] a = RandomMatrix(rng, m * k), b = RandomMatrix(rng, k * n);
+            // Transposed operands are views, which MatMul hands to the GEMM as transpose flags.
+            var left = ta ? Tensor.From(a, k, m).T() : Tensor.From(a, m, k);
+            var right = tb ? Tensor.From(b, n, k).T() : Tensor.From(b, k, n);
+            float[] c = left.MatMul(right).ToArray<float>();
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++)
                 {

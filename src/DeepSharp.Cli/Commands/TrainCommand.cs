@@ -4,7 +4,6 @@ using DeepSharp.Cli.Support;
 using DeepSharp.Dashboard;
 using DeepSharp.Data;
 using DeepSharp.Distributed;
-using DeepSharp.Kernels;
 using DeepSharp.Serialization;
 using DeepSharp.Training;
 using Spectre.Console;
@@ -91,7 +90,7 @@ internal static class TrainCommand
             if (!System.Net.IPAddress.TryParse(bind, out _)) throw new CliException($"--dashboard-bind: '{bind}' is not an IP address (for example 127.0.0.1, 0.0.0.0 or ::)");
         }
         s.Gpt?.Validate(s.Model);
-        if (s.Threads is int threads) WorkerPool.Threads = threads;
+        if (s.Threads is int threads) Compute.Threads = threads;
     }
 
     internal static int Run(TrainSettings s)
@@ -167,7 +166,7 @@ internal static class TrainCommand
             AnsiConsole.MarkupLine($"data-parallel over {world.Size} processes: global batch {world.Size * s.BatchSize}, {train.Count:N0} steps per epoch, " +
                                    $"{dataParallel!.GradientBytesPerStep / 1024.0:N0} KiB of gradients in {dataParallel.Buckets} allreduce(s) per step");
         if (root) AnsiConsole.MarkupLine($"[bold]{Markup.Escape(s.Model)}[/] on {Markup.Escape(data.Name)}: {data.Train.Count:N0} train / {data.Validation.Count:N0} validation / {data.Test.Count:N0} test, " +
-                               $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {WorkerPool.Threads} threads{(world is null ? "" : " per process")}");
+                               $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {Compute.Threads} threads{(world is null ? "" : " per process")}");
 
         if (output is null)
         {

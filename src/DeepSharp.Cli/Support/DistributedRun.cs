@@ -1,5 +1,4 @@
 using DeepSharp.Distributed;
-using DeepSharp.Kernels;
 
 namespace DeepSharp.Cli.Support;
 
@@ -29,7 +28,7 @@ internal static class DistributedRun
         }
         // Processes on one machine share its cores: by default each takes cores / local processes.
         if (threads is null && int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), out int local) && local > 1)
-            WorkerPool.Threads = Math.Max(1, Environment.ProcessorCount / local);
+            Compute.Threads = Math.Max(1, Environment.ProcessorCount / local);
         return world;
     }
 

@@ -34,7 +34,7 @@ internal static class DatasetChecks
     private static Tensor Collate(Tensor[] items, string what, ReadOnlySpan<int> indices)
     {
         for (int i = 1; i < items.Length; i++)
-            if (!items[i].Shape.SequenceEqual(items[0].Shape) || items[i].DType != items[0].DType)
+            if (items[i].Shape != items[0].Shape || items[i].DType != items[0].DType)
                 throw new InvalidOperationException($"collate: example {indices[i]} has {what} {items[i].DType.Name()} {Shapes.Format(items[i].Shape)} but example {indices[0]} has {items[0].DType.Name()} {Shapes.Format(items[0].Shape)}; all examples in a batch must match");
         return Tensor.Stack(items);
     }

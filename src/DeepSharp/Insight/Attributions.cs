@@ -76,7 +76,7 @@ public static class Attributions
         var o = options ?? new IntegratedGradientsOptions();
         if (o.Steps < 1) throw new ArgumentOutOfRangeException(nameof(options), $"integrated gradients: steps must be at least 1, got {o.Steps}");
         var baseline = o.Baseline ?? Tensor.ZerosLike(input);
-        if (!baseline.Shape.SequenceEqual(input.Shape))
+        if (baseline.Shape != input.Shape)
             throw new ArgumentException($"integrated gradients: baseline {Shapes.Format(baseline.ShapeArray)} must have the input's shape {Shapes.Format(input.ShapeArray)}");
         baseline = baseline.To(input.DType);
         using var mode = ModelProbe.Eval(model);

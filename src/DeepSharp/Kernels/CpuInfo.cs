@@ -12,7 +12,7 @@ namespace DeepSharp.Kernels;
 /// and <see cref="CachesFromOs"/> is false. Cache blocking and threading thresholds are derived from these
 /// values, never from constants measured on one machine.
 /// </summary>
-public static class CpuInfo
+internal static class CpuInfo
 {
     private const long DefaultL1 = 32 << 10, DefaultL2 = 1 << 20, DefaultL3 = 8 << 20;
 

@@ -10,7 +10,7 @@ namespace DeepSharp.Kernels;
 /// viewed as [N, C, S] (S = spatial size); rows of length S are contiguous, so every pass is a
 /// vectorised span operation per (n, c) row. Statistics accumulate in double.
 /// </summary>
-public static class Normalization
+internal static class Normalization
 {
     /// <summary>Per-channel mean and biased variance over N and S (two passes, for accuracy).</summary>
     public static void ChannelMoments<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> variance)

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace DeepSharp.Kernels;
 
 /// <summary>Window geometry of a 2-D pooling over <see cref="Planes"/> independent H x W planes.</summary>
-public readonly record struct PoolGeometry(
+internal readonly record struct PoolGeometry(
     int Planes, int InH, int InW, int OutH, int OutW,
     int KernelH, int KernelW, int StrideH, int StrideW, int PadH, int PadW, int DilationH = 1, int DilationW = 1)
 {
@@ -25,7 +25,7 @@ public readonly record struct PoolGeometry(
 /// Max, average and adaptive pooling over planes, forward and backward. Max pooling records the
 /// flat index (iy * W + ix) of each winner inside its plane, as PyTorch's return_indices does.
 /// </summary>
-public static class Pooling
+internal static class Pooling
 {
     public static void MaxForward<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, in PoolGeometry g, int plane0, int plane1)
         where T : unmanaged, INumber<T>

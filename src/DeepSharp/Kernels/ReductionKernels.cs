@@ -8,7 +8,7 @@ namespace DeepSharp.Kernels;
 /// single-dim (or adjacent-dims) reduction of a contiguous tensor already has. inner == 1 is
 /// a row reduction (vectorised along r); inner &gt; 1 accumulates whole rows (vectorised along inner).
 /// </summary>
-public static class ReductionKernels
+internal static class ReductionKernels
 {
     public static void Sum<T>(ReadOnlySpan<T> src, int outer, int r, int inner, Span<T> dst) where T : unmanaged, INumber<T>
     {

@@ -6,7 +6,7 @@ namespace DeepSharp.Kernels;
 /// Cumulative sum and product along the middle axis of a contiguous [outer, n, inner] layout, and their
 /// gradients. Each line (o, i) runs sequentially with a double accumulator, as PyTorch's CPU kernels do.
 /// </summary>
-public static class ScanKernels
+internal static class ScanKernels
 {
     /// <summary>dst[o, k, i] = sum (or product) of src[o, 0..k, i].</summary>
     public static void Forward<T>(ReadOnlySpan<T> src, int outer, int n, int inner, bool product, Span<T> dst) where T : unmanaged, INumber<T>

@@ -5,7 +5,7 @@ namespace DeepSharp.Kernels;
 /// that are contiguous in both are merged first, so the inner loop is as long as possible and
 /// becomes a block copy when both sides are unit-stride. Source stride 0 broadcasts.
 /// </summary>
-public static class StridedCopy
+internal static class StridedCopy
 {
     public static void Copy<T>(ReadOnlySpan<T> src, int srcOffset, ReadOnlySpan<int> srcStrides,
                                Span<T> dst, int dstOffset, ReadOnlySpan<int> dstStrides, ReadOnlySpan<int> shape)

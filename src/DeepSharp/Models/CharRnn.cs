@@ -162,7 +162,7 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
     private void CheckState(RecurrentState state, int batch)
     {
         int[] expected = [Config.NumLayers, batch, Config.HiddenSize];
-        if (!state.H.Shape.SequenceEqual(expected) || (IsLstm && (state.C is null || !state.C.Shape.SequenceEqual(expected))) || (!IsLstm && state.C is not null))
+        if (!state.H.Shape.AsSpan().SequenceEqual(expected) || (IsLstm && (state.C is null || !state.C.Shape.AsSpan().SequenceEqual(expected))) || (!IsLstm && state.C is not null))
             throw new ArgumentException($"CharRnn: the state must be h{(IsLstm ? " and c" : "")} of shape {Shapes.Format(expected)} (layers, batch, hidden), " +
                 $"got h {Shapes.Format(state.H.ShapeArray)}{(state.C is null ? "" : $" and c {Shapes.Format(state.C.ShapeArray)}")}");
     }

@@ -65,7 +65,7 @@ public abstract partial class Module
         {
             if (!state.TryGetValue(key, out var value)) continue;
             if (value is null) errors.Add($"value for '{key}' is null");
-            else if (!value.Shape.SequenceEqual(tensor.Shape))
+            else if (value.Shape != tensor.Shape)
                 errors.Add($"size mismatch for {key}: copying a tensor with shape {Shapes.Format(value.ShapeArray)} from the state dict, the shape in the current model is {Shapes.Format(tensor.ShapeArray)}");
         }
         if (strict && unexpected.Count > 0) errors.Insert(0, "Unexpected key(s) in state_dict: " + string.Join(", ", unexpected.Select(k => $"\"{k}\"")) + ".");

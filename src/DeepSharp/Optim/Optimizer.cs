@@ -101,7 +101,7 @@ public abstract class Optimizer
 
     private void UpdateOne(int index, Tensor p, Tensor grad, OptimizerOptions options)
     {
-        if (grad.DType != p.DType || !grad.Shape.SequenceEqual(p.Shape))
+        if (grad.DType != p.DType || grad.Shape != p.Shape)
             throw new InvalidOperationException($"{_name}: parameter {index} is {p.Describe()} but its gradient is {grad.Describe()}");
         var state = _state[index] ??= new ParamState(_bufferNames.Length);
         if (!grad.IsContiguous) grad = grad.ContiguousData();
@@ -216,7 +216,7 @@ public abstract class Optimizer
             {
                 string key = $"state.{i}.{_bufferNames[b]}";
                 if (reader.TryGet(key) is not { } saved) continue;
-                if (!saved.Shape.SequenceEqual(p.Shape))
+                if (saved.Shape != p.Shape)
                     throw new ArgumentException($"{_name}.LoadStateDict: '{key}' has shape {Shapes.Format(saved.Shape)} but parameter {i} has shape {Shapes.Format(p.Shape)}");
                 if (!saved.IsFloatingPoint)
                     throw new ArgumentException($"{_name}.LoadStateDict: '{key}' is {saved.DType.Name()}, expected a floating-point tensor");

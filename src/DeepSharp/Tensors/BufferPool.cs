@@ -29,12 +29,17 @@ internal static class BufferPool<T> where T : unmanaged
     private const int MinPooledBytes = 16 * 1024;
     private static readonly int s_elementSize = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
     private static readonly Dictionary<int, Stack<Entry>> s_free = [];
-    private static long s_pooledBytes, s_rentedBytes, s_hits, s_misses;
+    private static long s_pooledBytes, s_rentedBytes, s_hits, s_misses, s_pooledBuffers;
     private static int s_epoch; // bumped by every gen2 collection; entries remember the epoch they were returned in
 
     private readonly record struct Entry(T[] Array, int Epoch);
 
-    static BufferPool() => MemoryPool.Register(Trim, () => (s_pooledBytes, s_rentedBytes, s_hits, s_misses));
+    static BufferPool() => MemoryPool.Register(Trim, Stats);
+
+    private static MemoryPool.Counters Stats()
+    {
+        lock (s_free) return new(s_pooledBytes, s_pooledBuffers, s_rentedBytes, s_hits, s_misses);
+    }
 
     public static bool ShouldPool(int length) => (long)length * s_elementSize >= MinPooledBytes;
 
@@ -65,6 +70,7 @@ internal static class BufferPool<T> where T : unmanaged
             if (s_free.TryGetValue(classLength, out var stack) && stack.Count > 0)
             {
                 s_pooledBytes -= (long)classLength * s_elementSize;
+                s_pooledBuffers--;
                 s_hits++;
                 return stack.Pop().Array;
             }
@@ -89,6 +95,7 @@ internal static class BufferPool<T> where T : unmanaged
                 s_free[array.Length] = stack = new Stack<Entry>();
             stack.Push(new Entry(array, s_epoch));
             s_pooledBytes += bytes;
+            s_pooledBuffers++;
         }
     }
 
@@ -105,6 +112,7 @@ internal static class BufferPool<T> where T : unmanaged
                 // Stacks pop the most recent first, so idle entries are at the bottom: keep the recent ones.
                 var keep = stack.Where(e => !all && e.Epoch >= oldest).Reverse().ToArray();
                 s_pooledBytes -= (long)(stack.Count - keep.Length) * length * s_elementSize;
+                s_pooledBuffers -= stack.Count - keep.Length;
                 stack.Clear();
                 foreach (var e in keep) stack.Push(e);
             }
@@ -126,7 +134,10 @@ internal static class BufferPool<T> where T : unmanaged
 public static class MemoryPool
 {
     internal const int ElementTypes = 4; // float, double, long, bool share the cap
-    private static readonly List<(Action<bool> Trim, Func<(long Pooled, long Rented, long Hits, long Misses)> Stats)> s_pools = [];
+    private static readonly List<(Action<bool> Trim, Func<Counters> Stats)> s_pools = [];
+
+    /// <summary>One element type's (or the sum over all types') counters, read under the pool's lock.</summary>
+    internal readonly record struct Counters(long Pooled, long PooledBuffers, long Rented, long Hits, long Misses);
 
     static MemoryPool() => Gen2Callback.Register(() => TrimAll(all: false));
 
@@ -151,27 +162,29 @@ public static class MemoryPool
     /// <summary>Releases every idle buffer to the garbage collector.</summary>
     public static void Trim() => TrimAll(all: true);
 
-    internal static void Register(Action<bool> trim, Func<(long, long, long, long)> stats)
+    internal static void Register(Action<bool> trim, Func<Counters> stats)
     {
         lock (s_pools) s_pools.Add((trim, stats));
     }
 
     private static void TrimAll(bool all)
     {
-        (Action<bool> Trim, Func<(long, long, long, long)> Stats)[] pools;
+        (Action<bool> Trim, Func<Counters> Stats)[] pools;
         lock (s_pools) pools = [.. s_pools];
         foreach (var p in pools) p.Trim(all);
     }
 
-    private static (long Pooled, long Rented, long Hits, long Misses) Sum()
+    /// <summary>The counters summed over element types.</summary>
+    internal static Counters Sum()
     {
-        (long, long, long, long) total = default;
+        Counters total = default;
         lock (s_pools)
         {
             foreach (var p in s_pools)
             {
-                var (a, b, c, d) = p.Stats();
-                total = (total.Item1 + a, total.Item2 + b, total.Item3 + c, total.Item4 + d);
+                var c = p.Stats();
+                total = new(total.Pooled + c.Pooled, total.PooledBuffers + c.PooledBuffers, total.Rented + c.Rented,
+                            total.Hits + c.Hits, total.Misses + c.Misses);
             }
         }
         return total;

@@ -57,7 +57,7 @@ public sealed partial class Tensor
     public DType DType => Storage.DType;
 
     /// <summary>The size of each dimension. Rank-0 (scalar) tensors have an empty shape.</summary>
-    public ReadOnlySpan<int> Shape => ShapeArray;
+    public Shape Shape => Shape.Wrap(ShapeArray);
 
     /// <summary>Element strides of each dimension (0 on broadcast dimensions).</summary>
     public ReadOnlySpan<int> Strides => StrideArray;

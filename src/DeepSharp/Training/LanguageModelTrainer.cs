@@ -153,7 +153,7 @@ public sealed class LanguageModelTrainer
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
-        if (!input.Shape.SequenceEqual(target.Shape))
+        if (input.Shape != target.Shape)
             throw new ArgumentException($"LanguageModelTrainer: input {Shapes.Format(input.ShapeArray)} and target {Shapes.Format(target.ShapeArray)} must have the same shape [B, T]");
         if (_rnn is null) return TrainStep([(input, target)]);
         if (State is not null && State.H.ShapeArray[1] != input.ShapeArray[0]) State = null; // a different number of streams

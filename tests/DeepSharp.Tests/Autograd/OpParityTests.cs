@@ -105,7 +105,7 @@ public sealed class OpParityTests
 
     internal static void AssertClose(Tensor expected, Tensor actual, double rtol, double atol, string what)
     {
-        Assert.True(expected.Shape.SequenceEqual(actual.Shape), $"{what}: shape {Shapes.Format(actual.ShapeArray)} != expected {Shapes.Format(expected.ShapeArray)}");
+        Assert.True(expected.Shape == actual.Shape, $"{what}: shape {Shapes.Format(actual.ShapeArray)} != expected {Shapes.Format(expected.ShapeArray)}");
         Assert.True(expected.DType == actual.DType, $"{what}: dtype {actual.DType.Name()} != expected {expected.DType.Name()}");
         var e = expected.ToDoubleArray();
         var a = actual.ToDoubleArray();

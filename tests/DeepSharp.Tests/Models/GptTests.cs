@@ -29,7 +29,7 @@ public sealed class GptTests
     /// <summary>|actual - expected| &lt;= atol + rtol |expected| elementwise, naming the tensor and the worst element.</summary>
     private static void AssertClose(Tensor expected, Tensor actual, string what, double rtol = 1e-5, double atol = 1e-6)
     {
-        Assert.True(expected.Shape.SequenceEqual(actual.Shape), $"{what}: shape {Shapes.Format(actual.ShapeArray)}, expected {Shapes.Format(expected.ShapeArray)}");
+        Assert.True(expected.Shape == actual.Shape, $"{what}: shape {Shapes.Format(actual.ShapeArray)}, expected {Shapes.Format(expected.ShapeArray)}");
         var e = expected.ToDoubleArray();
         var a = actual.ToDoubleArray();
         double worst = 0;

@@ -4,7 +4,7 @@ namespace DeepSharp.Kernels;
 /// The shape arithmetic of a 2-D convolution (NCHW input, [O, C/groups, kh, kw] weight):
 /// out = floor((in + 2 pad - dilation (k - 1) - 1) / stride) + 1. One-dimensional convolutions use H = 1.
 /// </summary>
-public readonly record struct ConvGeometry(
+internal readonly record struct ConvGeometry(
     int Batch, int InChannels, int InH, int InW,
     int OutChannels, int KernelH, int KernelW,
     int StrideH, int StrideW, int PadH, int PadW, int DilationH, int DilationW, int Groups)

@@ -10,7 +10,7 @@ namespace DeepSharp.Kernels;
 /// scratch, and the GEMMs inside a chunk then run single-threaded. With one chunk (one big image)
 /// the GEMM parallelises itself instead. 1x1 stride-1 convolutions skip the unfolding.
 /// </summary>
-public static unsafe class ConvKernels
+internal static unsafe class ConvKernels
 {
     /// <summary>
     /// y[n, o, p] = sum_k w[o, k] col[k, p] + bias[o], then max(y, 0) when <paramref name="relu"/> (the inference

@@ -10,7 +10,7 @@ namespace DeepSharp.Kernels;
 /// pixel that kernel tap sees (zero in the padding). The block row stride is <c>ld</c> so that
 /// several images can sit side by side in one block and share one GEMM.
 /// </summary>
-public static class Im2Col
+internal static class Im2Col
 {
     /// <summary>col[r, colOffset + p] = x[c, iy, ix] for the channels [c0, c0 + channels) of one image.</summary>
     public static void Unfold<T>(ReadOnlySpan<T> image, in ConvGeometry g, int c0, int channels, Span<T> col, int ld, int colOffset)

@@ -5,62 +5,62 @@ namespace DeepSharp.Kernels;
 
 // Unary math over spans, forwarding to TensorPrimitives (vectorised for float and double).
 
-public readonly struct ExpOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct ExpOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Exp(x, dst);
 }
 
-public readonly struct LogOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct LogOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Log(x, dst);
 }
 
-public readonly struct Log1pOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct Log1pOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.LogP1(x, dst);
 }
 
-public readonly struct SqrtOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct SqrtOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Sqrt(x, dst);
 }
 
-public readonly struct RsqrtOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct RsqrtOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.ReciprocalSqrt(x, dst);
 }
 
-public readonly struct AbsOp<T> : IUnarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct AbsOp<T> : IUnarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Abs(x, dst);
 }
 
-public readonly struct SinOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct SinOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Sin(x, dst);
 }
 
-public readonly struct CosOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct CosOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Cos(x, dst);
 }
 
-public readonly struct TanhOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct TanhOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Tanh(x, dst);
 }
 
-public readonly struct SigmoidOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct SigmoidOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Sigmoid(x, dst);
 }
 
-public readonly struct ExpM1Op<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct ExpM1Op<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.ExpM1(x, dst);
 }
 
-public readonly struct SignOp<T> : IUnarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct SignOp<T> : IUnarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst)
     {
@@ -72,7 +72,7 @@ public readonly struct SignOp<T> : IUnarySpanOp<T> where T : unmanaged, INumber<
     }
 }
 
-public readonly struct ClampOp<T>(T min, T max) : IUnarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct ClampOp<T>(T min, T max) : IUnarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, Span<T> dst)
     {
@@ -82,7 +82,7 @@ public readonly struct ClampOp<T>(T min, T max) : IUnarySpanOp<T> where T : unma
 }
 
 /// <summary>Error function in double precision, used by exact GELU and the normal CDF.</summary>
-public static class SpecialFunctions
+internal static class SpecialFunctions
 {
     private const double TwoOverSqrtPi = 1.1283791670955126;
 

@@ -4,13 +4,13 @@ using System.Numerics.Tensors;
 namespace DeepSharp.Kernels;
 
 /// <summary>An elementwise function over spans; a struct so the JIT specialises and inlines it.</summary>
-public interface IUnarySpanOp<T>
+internal interface IUnarySpanOp<T>
 {
     void Apply(ReadOnlySpan<T> x, Span<T> dst);
 }
 
 /// <summary>A binary elementwise function over spans, with scalar-operand forms for broadcasting.</summary>
-public interface IBinarySpanOp<T>
+internal interface IBinarySpanOp<T>
 {
     void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst);
     void Apply(ReadOnlySpan<T> x, T y, Span<T> dst);
@@ -19,49 +19,49 @@ public interface IBinarySpanOp<T>
 
 // Arithmetic: thin adapters over TensorPrimitives, which is already vectorised for every width.
 
-public readonly struct AddOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct AddOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Add(x, y, dst);
     public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst) => TensorPrimitives.Add(x, y, dst);
     public void Apply(T x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Add(y, x, dst);
 }
 
-public readonly struct SubOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct SubOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Subtract(x, y, dst);
     public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst) => TensorPrimitives.Subtract(x, y, dst);
     public void Apply(T x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Subtract(x, y, dst);
 }
 
-public readonly struct MulOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct MulOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Multiply(x, y, dst);
     public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst) => TensorPrimitives.Multiply(x, y, dst);
     public void Apply(T x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Multiply(y, x, dst);
 }
 
-public readonly struct DivOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct DivOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Divide(x, y, dst);
     public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst) => TensorPrimitives.Divide(x, y, dst);
     public void Apply(T x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Divide(x, y, dst);
 }
 
-public readonly struct MaxOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct MaxOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Max(x, y, dst);
     public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst) => TensorPrimitives.Max(x, y, dst);
     public void Apply(T x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Max(y, x, dst);
 }
 
-public readonly struct MinOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct MinOp<T> : IBinarySpanOp<T> where T : unmanaged, INumber<T>
 {
     public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Min(x, y, dst);
     public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst) => TensorPrimitives.Min(x, y, dst);
     public void Apply(T x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Min(y, x, dst);
 }
 
-public readonly struct PowOp<T> : IBinarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct PowOp<T> : IBinarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TensorPrimitives.Pow(x, y, dst);
     public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst)

@@ -9,7 +9,7 @@ namespace DeepSharp.Kernels;
 /// k x m (lda &gt;= m); likewise B. beta == 0 means C is write-only (its old contents, even NaN, are ignored);
 /// k == 0 or alpha == 0 gives C = beta * C without reading A or B.
 /// </summary>
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     // Below this many multiply-adds packing does not pay; the unpacked path is used.
     internal const long DirectThreshold = 32 * 32 * 32;

@@ -11,7 +11,7 @@ namespace DeepSharp.Kernels.Optim;
 /// Δ = √(u + eps) / √(s + eps) · g          u = ρ·u + (1 − ρ)·Δ²          p = p − lr·Δ
 /// </code>
 /// </summary>
-public static class AdadeltaKernel
+internal static class AdadeltaKernel
 {
     public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> squareAvg, Span<T> accDelta,
         double lr, double rho, double eps, double weightDecay, bool maximize)

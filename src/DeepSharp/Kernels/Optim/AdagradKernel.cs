@@ -10,7 +10,7 @@ namespace DeepSharp.Kernels.Optim;
 /// g = ±grad + wd·p        s = s + g²        p = p − lr/(1 + (t − 1)·lr_decay) · g / (√s + eps)
 /// </code>
 /// </summary>
-public static class AdagradKernel
+internal static class AdagradKernel
 {
     /// <param name="step">The step count t after incrementing (1 on the first step).</param>
     public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> sum,

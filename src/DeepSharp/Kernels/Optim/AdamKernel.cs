@@ -12,7 +12,7 @@ namespace DeepSharp.Kernels.Optim;
 /// p = p − lr/(1 − β1^t) · m / (√v̂ / √(1 − β2^t) + eps)
 /// </code>
 /// </summary>
-public static class AdamKernel
+internal static class AdamKernel
 {
     /// <param name="maxExpAvgSq">Used only when <paramref name="amsgrad"/>; may be empty otherwise.</param>
     /// <param name="step">The step count t after incrementing (1 on the first step).</param>

@@ -12,7 +12,7 @@ namespace DeepSharp.Kernels.Optim;
 /// b = momentum·b + g/r, p = p − lr·b if momentum > 0, else p = p − lr·g/r
 /// </code>
 /// </summary>
-public static class RmsPropKernel
+internal static class RmsPropKernel
 {
     /// <param name="gradAvg">Used only when <paramref name="centered"/>; may be empty otherwise.</param>
     /// <param name="momentumBuffer">Used only when <paramref name="momentum"/> &gt; 0; may be empty otherwise.</param>

@@ -13,7 +13,7 @@ namespace DeepSharp.Kernels.Optim;
 /// p = p − lr·d
 /// </code>
 /// </summary>
-public static class SgdKernel
+internal static class SgdKernel
 {
     /// <param name="momentumBuffer">Used only when <paramref name="momentum"/> ≠ 0; may be empty otherwise.</param>
     /// <param name="firstStep">The buffer does not exist yet: it starts as a copy of d (PyTorch clones it).</param>

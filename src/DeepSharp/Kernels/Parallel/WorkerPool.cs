@@ -3,7 +3,7 @@ using System.Runtime.ExceptionServices;
 namespace DeepSharp.Kernels;
 
 /// <summary>One unit of parallel work; <see cref="Run"/> is called once for each index of a <see cref="WorkerPool.For(int, IParallelTask)"/>.</summary>
-public interface IParallelTask
+internal interface IParallelTask
 {
     void Run(int index);
 }
@@ -13,7 +13,7 @@ public interface IParallelTask
 /// indices out through an atomic counter (so uneven indices balance), lets the calling thread take part
 /// and returns when every index has run. There is no thread creation and no Task per call.
 /// </summary>
-public static class WorkerPool
+internal static class WorkerPool
 {
     private static int s_threads = DefaultThreads();
 

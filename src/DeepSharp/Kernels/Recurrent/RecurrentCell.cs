@@ -1,7 +1,7 @@
 namespace DeepSharp.Kernels;
 
 /// <summary>The recurrent cell types, with PyTorch's gate order.</summary>
-public enum RecurrentCell
+internal enum RecurrentCell
 {
     /// <summary>h' = tanh(W_ih x + b_ih + W_hh h + b_hh).</summary>
     RnnTanh,
@@ -16,7 +16,7 @@ public enum RecurrentCell
     Gru,
 }
 
-public static class RecurrentCellExtensions
+internal static class RecurrentCellExtensions
 {
     /// <summary>Rows of W_ih per hidden unit: 1, 4 or 3.</summary>
     public static int Gates(this RecurrentCell cell) => cell switch

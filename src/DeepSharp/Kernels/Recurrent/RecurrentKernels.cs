@@ -11,7 +11,7 @@ namespace DeepSharp.Kernels;
 /// Sequences may have per-example lengths: an example is active at step t when t &lt; length, and
 /// inactive steps leave its state unchanged and output zeros (packed-sequence semantics), in both directions.
 /// </summary>
-public sealed class RecurrentLayer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class RecurrentLayer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly RecurrentCell _cell;
     private readonly int _steps, _batch, _input, _hidden, _gates;

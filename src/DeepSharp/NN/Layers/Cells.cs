@@ -29,7 +29,7 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
     }
 
     /// <summary>Which recurrence this cell computes (RNN with tanh or relu, GRU or LSTM).</summary>
-    public RecurrentCell Cell { get; }
+    internal RecurrentCell Cell { get; }
 
     /// <summary>Features of an input step, I.</summary>
     public int InputSize { get; }

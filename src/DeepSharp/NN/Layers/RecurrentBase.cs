@@ -84,7 +84,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
     }
 
     /// <summary>Which recurrence the layers compute (RNN with tanh or relu, GRU or LSTM).</summary>
-    public RecurrentCell Cell { get; }
+    internal RecurrentCell Cell { get; }
 
     /// <summary>Features of an input step, I.</summary>
     public int InputSize { get; }

@@ -58,7 +58,7 @@ public static partial class Functional
 
     private static void CheckSameShape(string op, Tensor input, Tensor target)
     {
-        if (!target.Shape.SequenceEqual(input.Shape))
+        if (target.Shape != input.Shape)
             throw new ArgumentException($"{op}: target shape {Shapes.Format(target.ShapeArray)} must equal the input shape {Shapes.Format(input.ShapeArray)}");
     }
 }

@@ -31,7 +31,7 @@ public static partial class Functional
         input.RequireFloat(op);
         if (ignoreIndex >= 0)
             throw new ArgumentException($"{op}: ignore_index ({ignoreIndex}) is not supported for probability (floating-point) targets");
-        if (!target.Shape.SequenceEqual(input.Shape))
+        if (target.Shape != input.Shape)
             throw new ArgumentException($"{op}: probability targets must have the input's shape {Shapes.Format(input.ShapeArray)}, got {Shapes.Format(target.ShapeArray)}");
         if (target.DType != input.DType)
             throw new ArgumentException($"{op}: target dtype {target.DType.Name()} does not match the input's {input.DType.Name()}");

@@ -89,7 +89,7 @@ public static partial class Functional
     internal static void CheckSameShapePair(string op, Tensor input, Tensor target)
     {
         CheckPair(op, input, target);
-        if (input.Shape.SequenceEqual(target.Shape)) return;
+        if (input.Shape == target.Shape) return;
         var broadcast = Shapes.Broadcast(op, input.ShapeArray, target.ShapeArray);
         string hint = input.Rank == target.Rank + 1 && input.ShapeArray[^1] == 1 ? $"; use input.Squeeze(-1) or target.Unsqueeze(-1)"
             : target.Rank == input.Rank + 1 && target.ShapeArray[^1] == 1 ? $"; use target.Squeeze(-1) or input.Unsqueeze(-1)"
