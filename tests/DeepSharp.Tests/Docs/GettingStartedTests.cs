@@ -42,7 +42,12 @@ public sealed class GettingStartedTests
         var a = Tensor.Randn([64, 784], new Generator(seed: 42));
         var w = Tensor.Randn([10, 784]).Mul(0.01).RequiresGrad_();
         var logits = a.MatMul(w.T());        // [64, 10]
-        Assert.Equal([64, 10], logits.Shape.ToArray()); // guide: Console.WriteLine(logits.Shape) prints [64, 10]
+        Assert.Equal([64, 10], logits.Shape.ToArray());
+        Assert.Equal("[64, 10]", Shapes.Format(logits.Shape)); // TODO(lead): Shape: the guide prints logits.Shape itself: Assert.Equal("[64, 10]", logits.Shape.ToString())
+        Assert.Equal(10, logits.Shape[1]);
+        Assert.Equal([10], logits.Shape[1..].ToArray());
+        Assert.Equal(640, logits.Shape.ToArray().Aggregate(1, (p, d) => p * d)); // TODO(lead): Shape: the guide's logits.Shape.Aggregate(1, (p, d) => p * d), without ToArray()
+        Assert.Equal(640, logits.Numel);
         var loss = Functional.CrossEntropy(logits, Tensor.Randint(0, 10, [64]));
         loss.Backward();
         Assert.Equal([10, 784], w.Grad!.Shape.ToArray());
