@@ -131,7 +131,7 @@ internal static class BufferPool<T> where T : unmanaged
 /// show what it holds; <see cref="CapBytes"/> bounds the idle part; <see cref="Trim"/> releases idle buffers now
 /// (the pool also trims itself after every full garbage collection).
 /// </summary>
-public static class MemoryPool
+internal static class MemoryPool
 {
     internal const int ElementTypes = 4; // float, double, long, bool share the cap
     private static readonly List<(Action<bool> Trim, Func<Counters> Stats)> s_pools = [];

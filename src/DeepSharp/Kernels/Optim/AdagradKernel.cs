@@ -12,7 +12,7 @@ namespace DeepSharp.Kernels.Optim;
 /// </summary>
 internal static class AdagradKernel
 {
-    /// <param name="step">The step count t after incrementing (1 on the first step).</param>
+    /// <remarks><paramref name="step"/>: The step count t after incrementing (1 on the first step).</remarks>
     public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> sum,
         double step, double lr, double lrDecay, double weightDecay, double eps, bool maximize)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -14,8 +14,7 @@ namespace DeepSharp.Kernels.Optim;
 /// </summary>
 internal static class AdamKernel
 {
-    /// <param name="maxExpAvgSq">Used only when <paramref name="amsgrad"/>; may be empty otherwise.</param>
-    /// <param name="step">The step count t after incrementing (1 on the first step).</param>
+    /// <remarks><paramref name="maxExpAvgSq"/>: Used only when <paramref name="amsgrad"/>; may be empty otherwise. <paramref name="step"/>: The step count t after incrementing (1 on the first step).</remarks>
     public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> expAvg, Span<T> expAvgSq, Span<T> maxExpAvgSq,
         double step, double lr, double beta1, double beta2, double eps, double weightDecay,
         bool decoupledWeightDecay, bool amsgrad, bool maximize)

@@ -14,8 +14,7 @@ namespace DeepSharp.Kernels.Optim;
 /// </summary>
 internal static class RmsPropKernel
 {
-    /// <param name="gradAvg">Used only when <paramref name="centered"/>; may be empty otherwise.</param>
-    /// <param name="momentumBuffer">Used only when <paramref name="momentum"/> &gt; 0; may be empty otherwise.</param>
+    /// <remarks><paramref name="gradAvg"/>: Used only when <paramref name="centered"/>; may be empty otherwise. <paramref name="momentumBuffer"/>: Used only when <paramref name="momentum"/> &gt; 0; may be empty otherwise.</remarks>
     public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> squareAvg, Span<T> gradAvg, Span<T> momentumBuffer,
         double lr, double alpha, double eps, double weightDecay, double momentum, bool centered, bool maximize)
         where T : unmanaged, IFloatingPointIeee754<T>

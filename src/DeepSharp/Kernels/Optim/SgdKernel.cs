@@ -15,8 +15,7 @@ namespace DeepSharp.Kernels.Optim;
 /// </summary>
 internal static class SgdKernel
 {
-    /// <param name="momentumBuffer">Used only when <paramref name="momentum"/> ≠ 0; may be empty otherwise.</param>
-    /// <param name="firstStep">The buffer does not exist yet: it starts as a copy of d (PyTorch clones it).</param>
+    /// <remarks><paramref name="momentumBuffer"/>: Used only when <paramref name="momentum"/> ≠ 0; may be empty otherwise. <paramref name="firstStep"/>: The buffer does not exist yet: it starts as a copy of d (PyTorch clones it).</remarks>
     public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> momentumBuffer,
         double lr, double momentum, double dampening, double weightDecay, bool nesterov, bool maximize, bool firstStep)
         where T : unmanaged, IFloatingPointIeee754<T>
