@@ -10,19 +10,7 @@ namespace DeepSharp.Tests.Kernels;
 [Collection("WorkerPool")]
 public sealed class ParallelKernelTests
 {
-    private static void WithTwoThreads(Action body)
-    {
-        int saved = WorkerPool.Threads;
-        WorkerPool.Threads = 2;
-        try
-        {
-            body();
-        }
-        finally
-        {
-            WorkerPool.Threads = saved;
-        }
-    }
+    private static void WithTwoThreads(Action body) => WorkerPoolTests.WithThreads(2, body);
 
     // The parts must give exactly what one thread gives at the same vector width (the formula itself is checked
     // against float64 at every width in GeluKernelTests).
@@ -37,20 +25,16 @@ public sealed class ParallelKernelTests
             var g = new float[n];
             for (int i = 0; i < n; i++) g[i] = 1 + i % 3;
             float[] y1 = new float[n], d1 = new float[n], y2 = new float[n], d2 = new float[n];
-            int saved = WorkerPool.Threads;
-            try
+            WorkerPoolTests.WithThreads(1, () =>
             {
-                WorkerPool.Threads = 1;
                 GeluKernels.Forward(x, y1, tanh);
                 GeluKernels.Backward(g, x, d1, tanh);
-                WorkerPool.Threads = 2;
+            });
+            WithTwoThreads(() =>
+            {
                 GeluKernels.Forward(x, y2, tanh);
                 GeluKernels.Backward(g, x, d2, tanh);
-            }
-            finally
-            {
-                WorkerPool.Threads = saved;
-            }
+            });
             Assert.Equal(y1, y2);
             Assert.Equal(d1, d2);
             for (int i = 0; i < n; i += 997) // and the values are GELU's, loosely

@@ -9,7 +9,7 @@ public sealed class WorkerPoolCollection;
 [Collection("WorkerPool")]
 public sealed class WorkerPoolTests
 {
-    private static void WithThreads(int threads, Action body)
+    internal static void WithThreads(int threads, Action body)
     {
         int saved = WorkerPool.Threads;
         WorkerPool.Threads = threads;
