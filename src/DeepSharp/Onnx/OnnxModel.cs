@@ -99,20 +99,42 @@ public sealed class OnnxModel : Module<Tensor, Tensor>
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        var values = new Dictionary<string, Tensor>(_state, StringComparer.Ordinal);
+        var results = RunValues(inputs.ToDictionary(p => p.Key, p => (object)p.Value, StringComparer.Ordinal));
+        return results.ToDictionary(p => p.Key, p => p.Value as Tensor
+            ?? throw new InvalidOperationException($"OnnxModel: output '{p.Key}' is {OnnxNode.KindOf(p.Value)}; call RunValues for graphs with sequence or string outputs"), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Runs the graph on named inputs of any kind the importer carries: a <see cref="Tensor"/>, a sequence of tensors
+    /// (<see cref="IReadOnlyList{Tensor}"/>) or an <see cref="OnnxStringTensor"/>; returns every graph output by name,
+    /// each of one of these kinds.
+    /// </summary>
+    public IReadOnlyDictionary<string, object> RunValues(IReadOnlyDictionary<string, object> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var values = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var (name, t) in _state) values[name] = t;
         foreach (string name in _inputs)
-            values[name] = inputs.TryGetValue(name, out var t) ? t
+            values[name] = inputs.TryGetValue(name, out var v) ? CheckKind(name, v)
                 : throw new ArgumentException($"OnnxModel: missing input '{name}' (inputs: {string.Join(", ", _inputs)})");
-        foreach (var (name, t) in inputs)
+        foreach (var (name, v) in inputs)
             if (!_inputs.Contains(name) && !_state.ContainsKey(name))
                 throw new ArgumentException($"OnnxModel: the model has no input '{name}' (inputs: {string.Join(", ", _inputs)})");
-            else if (_state.ContainsKey(name)) values[name] = t; // an initializer that is also a graph input may be overridden
+            else if (_state.ContainsKey(name)) values[name] = CheckKind(name, v); // an initializer that is also a graph input may be overridden
         OnnxOps.Run(_graph, values, Opset, Training);
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var result = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (string name in _outputs)
-            result[name] = values.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"ONNX: the graph never computes its output '{name}'");
+            result[name] = values.TryGetValue(name, out var v) ? v : throw new InvalidDataException($"ONNX: the graph never computes its output '{name}'");
         return result;
     }
+
+    private static object CheckKind(string name, object? value) => value switch
+    {
+        Tensor or OnnxStringTensor => value,
+        IReadOnlyList<Tensor> seq => seq.ToArray(), // a copy: the graph's sequences never change under the caller
+        null => throw new ArgumentNullException(name, $"OnnxModel: input '{name}' is null"),
+        _ => throw new ArgumentException($"OnnxModel: input '{name}' is a {value.GetType().Name}; pass a Tensor, an IReadOnlyList<Tensor> or an OnnxStringTensor"),
+    };
 
     // ---- parameters: a module per dotted prefix, so the state dict keys are the initializer names ----
 

@@ -27,7 +27,7 @@ internal static partial class OnnxOps
         ops["Not"] = n => One(n.Input(0).LogicalNot());
         ops["Where"] = n => One(Where(n.Input(0), n.Input(1), n.Input(2)));
 
-        ops["Identity"] = n => One(n.Input(0));
+        ops["Identity"] = n => [n.Value(0)]; // any kind of value
         ops["Neg"] = n => One(Unary(n.Input(0), x => x.Neg()));
         ops["Abs"] = n => One(Unary(n.Input(0), x => x.Abs()));
         ops["Sign"] = n => One(Unary(n.Input(0), x => x.Sign()));
@@ -69,8 +69,6 @@ internal static partial class OnnxOps
         ops["Mish"] = n => One(n.Input(0) * n.Input(0).Softplus().Tanh());
         ops["Gelu"] = n => One(n.Input(0).Gelu(n.String("approximate", "none")));
         ops["Clip"] = n => One(Clip(n));
-        ops["Cast"] = n => One(Cast(n.Input(0), (int)n.Int("to", OnnxTensors.Float), n));
-        ops["CastLike"] = n => One(n.Input(0).To(n.Input(1).DType));
     }
 
     /// <summary>Binary arithmetic: floating point directly, integers through float64 (truncating division, as ONNX's integer Div).</summary>

@@ -222,7 +222,7 @@ internal static partial class OnnxOps
 
     private static OnnxNode WithInput(OnnxNode n, int i, Tensor value)
     {
-        var copy = new OnnxNode(n.Proto, n.Opset, n.Training) { Inputs = (Tensor?[])n.Inputs.Clone() };
+        var copy = new OnnxNode(n.Proto, n.Opset, n.Training) { Inputs = (object?[])n.Inputs.Clone() };
         copy.Inputs[i] = value;
         return copy;
     }

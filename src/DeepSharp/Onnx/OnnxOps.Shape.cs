@@ -73,7 +73,7 @@ internal static partial class OnnxOps
 
     private static Tensor Concat(OnnxNode n)
     {
-        var parts = n.Inputs.Where(t => t is not null).Select(t => t!).ToArray();
+        var parts = Enumerable.Range(0, n.Inputs.Length).Where(i => n.Inputs[i] is not null).Select(n.Input).ToArray();
         int axis = Axis(n.Int("axis", 0), parts[0].Rank, n);
         if (parts.Any(p => p.DType != parts[0].DType)) parts = parts.Select(p => p.To(parts[0].DType)).ToArray();
         var kept = parts.Where(p => p.Numel > 0).ToArray(); // ONNX allows empty pieces

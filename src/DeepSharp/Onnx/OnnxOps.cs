@@ -5,7 +5,9 @@ namespace DeepSharp.Onnx;
 
 /// <summary>
 /// One imported ONNX node: its attributes, the opset the model was written for, and its input values (null for an
-/// omitted optional input). Ops read attributes with defaults as the operator documentation gives them.
+/// omitted optional input). A value is a <see cref="Tensor"/>, a sequence (<see cref="IReadOnlyList{Tensor}"/>) or an
+/// <see cref="OnnxStringTensor"/>; most ops read tensors with <see cref="Input"/>, which names the node when the value
+/// is of another kind. Ops read attributes with defaults as the operator documentation gives them.
 /// </summary>
 internal sealed class OnnxNode(NodeProto proto, int opset, bool training)
 {
@@ -17,14 +19,37 @@ internal sealed class OnnxNode(NodeProto proto, int opset, bool training)
 
     public string OpType => Proto.OpType;
 
-    public Tensor?[] Inputs { get; set; } = [];
+    public object?[] Inputs { get; set; } = [];
+
+    /// <summary>Every value computed so far in the graph, by name (for ops that name values in attributes, such as Gradient).</summary>
+    public IReadOnlyDictionary<string, object> Scope { get; set; } = new Dictionary<string, object>();
 
     public int OutputCount => Proto.Output.Count;
 
-    public Tensor Input(int i) => Inputs.Length > i && Inputs[i] is { } t ? t
+    /// <summary>Input <paramref name="i"/> of any kind.</summary>
+    public object Value(int i) => Inputs.Length > i && Inputs[i] is { } v ? v
         : throw new InvalidDataException($"ONNX {Describe}: input {i} is missing");
 
-    public Tensor? Optional(int i) => Inputs.Length > i ? Inputs[i] : null;
+    public Tensor Input(int i) => Value(i) as Tensor ?? throw WrongKind(i, "a tensor");
+
+    public IReadOnlyList<Tensor> SequenceInput(int i) => Value(i) as IReadOnlyList<Tensor> ?? throw WrongKind(i, "a sequence of tensors");
+
+    public OnnxStringTensor StringInput(int i) => Value(i) as OnnxStringTensor ?? throw WrongKind(i, "a string tensor");
+
+    public Tensor? Optional(int i) => Inputs.Length > i && Inputs[i] is { } v ? v as Tensor ?? throw WrongKind(i, "a tensor") : null;
+
+    private InvalidDataException WrongKind(int i, string expected) =>
+        new($"ONNX {Describe}: input {i} ('{Proto.Input[i]}') is {KindOf(Inputs[i])}, expected {expected}");
+
+    /// <summary>Names the kind of a graph value for messages.</summary>
+    public static string KindOf(object? value) => value switch
+    {
+        Tensor t => $"a {t.DType} tensor",
+        IReadOnlyList<Tensor> s => $"a sequence of {s.Count} tensors",
+        OnnxStringTensor => "a string tensor",
+        null => "missing",
+        _ => value.GetType().Name,
+    };
 
     public string Describe => $"{OpType} node '{Proto.Name}'";
 
@@ -53,7 +78,8 @@ internal sealed class OnnxNode(NodeProto proto, int opset, bool training)
 /// <summary>The operator registry and the interpreter loop of imported graphs. The ops live in the OnnxOps.*.cs files by family.</summary>
 internal static partial class OnnxOps
 {
-    internal delegate Tensor?[] Op(OnnxNode node);
+    /// <summary>An operator: the node's output values (tensors, sequences or string tensors) in output order.</summary>
+    internal delegate object?[] Op(OnnxNode node);
 
     private static readonly Dictionary<string, Op> s_ops = CreateRegistry();
 
@@ -65,6 +91,9 @@ internal static partial class OnnxOps
         RegisterNeural(ops);
         RegisterReductions(ops);
         RegisterRecurrent(ops);
+        RegisterSequences(ops);
+        RegisterStrings(ops);
+        RegisterTraining(ops);
         return ops;
     }
 
@@ -80,7 +109,7 @@ internal static partial class OnnxOps
         var missing = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var node in graph.Node)
         {
-            string? problem = node.Domain is not ("" or "ai.onnx") ? node.Domain + "." + node.OpType
+            string? problem = !DomainSupported(node) ? node.Domain + "." + node.OpType
                 : !s_ops.ContainsKey(node.OpType) ? node.OpType
                 : UnsupportedSetting(new OnnxNode(node, opset, false));
             if (problem is not null) missing[problem] = missing.GetValueOrDefault(problem) + 1;
@@ -88,12 +117,25 @@ internal static partial class OnnxOps
         return missing;
     }
 
-    public static void Run(GraphProto graph, Dictionary<string, Tensor> values, int opset, bool training)
+    /// <summary>The default domain, and Gradient from the training preview domain.</summary>
+    private static bool DomainSupported(NodeProto node) =>
+        node.Domain is "" or "ai.onnx" || (node.Domain == TrainingDomain && node.OpType == "Gradient");
+
+    /// <summary>
+    /// Runs the nodes in order. <paramref name="values"/> holds the inputs and initializers and receives every value
+    /// computed. A graph with Gradient nodes is recorded by autograd even under NoGrad, with the tensors they
+    /// differentiate made leaves as they appear.
+    /// </summary>
+    public static void Run(GraphProto graph, Dictionary<string, object> values, int opset, bool training)
     {
+        var differentiated = DifferentiatedValues(graph);
+        using var recording = differentiated.Count > 0 ? Autograd.EnableGrad() : default(Autograd.GradModeScope?);
+        foreach (string name in differentiated)
+            if (values.TryGetValue(name, out var v)) values[name] = Leaf(v, name);
         foreach (var proto in graph.Node)
         {
-            var node = new OnnxNode(proto, opset, training);
-            var inputs = new Tensor?[proto.Input.Count];
+            var node = new OnnxNode(proto, opset, training) { Scope = values };
+            var inputs = new object?[proto.Input.Count];
             for (int i = 0; i < inputs.Length; i++)
             {
                 string name = proto.Input[i];
@@ -102,7 +144,7 @@ internal static partial class OnnxOps
                     : throw new InvalidDataException($"ONNX {node.Describe}: input '{name}' is not computed before the node (the graph is not in topological order)");
             }
             node.Inputs = inputs;
-            Tensor?[] outputs;
+            object?[] outputs;
             try
             {
                 outputs = s_ops[proto.OpType](node);
@@ -115,9 +157,9 @@ internal static partial class OnnxOps
             {
                 string name = proto.Output[i];
                 if (name.Length == 0) continue;
-                if (i >= outputs.Length || outputs[i] is not { } t)
+                if (i >= outputs.Length || outputs[i] is not { } v)
                     throw new NotSupportedException($"ONNX {node.Describe}: output {i} ('{name}') is not computed by DeepSharp");
-                values[name] = t;
+                values[name] = differentiated.Contains(name) ? Leaf(v, name) : v;
             }
         }
     }

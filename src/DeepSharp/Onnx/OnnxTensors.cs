@@ -108,6 +108,27 @@ internal static class OnnxTensors
         }
     }
 
+    /// <summary>What a TensorProto holds: a <see cref="Tensor"/>, or an <see cref="OnnxStringTensor"/> for element type string.</summary>
+    public static object ValueFromProto(TensorProto p) => p.DataType == String ? StringsFromProto(p) : FromProto(p);
+
+    /// <summary>The strings of a string TensorProto (UTF-8 in string_data).</summary>
+    public static OnnxStringTensor StringsFromProto(TensorProto p)
+    {
+        int[] shape = p.Dims.Select(d => checked((int)d)).ToArray();
+        int n = Shapes.Numel(shape, "ONNX tensor");
+        if (p.StringData.Count != n)
+            throw new InvalidDataException($"ONNX: string tensor '{p.Name}' has {p.StringData.Count} values for shape {Shapes.Format(shape)}");
+        return new OnnxStringTensor(p.StringData.Select(b => b.ToStringUtf8()).ToArray(), shape);
+    }
+
+    /// <summary>The tensors of a SequenceProto (sequences of tensors; nested sequences, maps and optionals are not supported).</summary>
+    public static IReadOnlyList<Tensor> FromProto(SequenceProto p)
+    {
+        if (p.SequenceValues.Count > 0 || p.OptionalValues.Count > 0)
+            throw new NotSupportedException($"ONNX: sequence '{p.Name}' holds sequences or optionals; DeepSharp supports sequences of tensors");
+        return p.TensorValues.Select(FromProto).ToArray();
+    }
+
     /// <summary>Tensor.From that keeps an empty shape as rank 0 (Tensor.From reads an empty shape as "1-D, all the data").</summary>
     public static Tensor Make<T>(T[] data, int[] shape) where T : unmanaged =>
         shape.Length == 0 ? Tensor.From(data, 1).Reshape([]) : Tensor.From(data, shape);
