@@ -42,6 +42,7 @@ public sealed class OnnxExportTests
         RandomizeRunningStats(model, g);
         var bytes = OnnxExporter.ExportBytes(model, Tensor.Randn([2, channels, size, size], g));
         AssertValidGraph(bytes);
+        KeepForChecker(bytes, FormattableString.Invariant($"{name}-{channels}x{size}x{size}-w{width}"));
         Assert.True(model.Training, "export must restore the training mode");
         model.Eval();
         foreach (int batch in new[] { 1, 5 })
@@ -100,6 +101,7 @@ public sealed class OnnxExportTests
         Tensor Input(int batchDim) => tokens ? Tensor.Randint(0, 11, shape, g) : Tensor.Randn(shape, g);
         var bytes = OnnxExporter.ExportBytes(model, Input(0), new OnnxExportOptions(BatchDim: null));
         AssertValidGraph(bytes);
+        KeepForChecker(bytes, "layer-" + name);
         model.Eval();
         var x = Input(0);
         using var _ = DeepSharp.Autograd.NoGrad();

@@ -58,6 +58,17 @@ internal static class OnnxTestHelpers
     }
 
     /// <summary>
+    /// Writes an exported file into the folder named by DEEPSHARP_ONNX_EXPORT_DIR, when it is set, for the official
+    /// ONNX checker to read: CI's onnxcheck leg runs the export tests so, then scripts/check_onnx.py over the folder.
+    /// </summary>
+    public static void KeepForChecker(byte[] bytes, string name)
+    {
+        if (Environment.GetEnvironmentVariable("DEEPSHARP_ONNX_EXPORT_DIR") is not { Length: > 0 } dir) return;
+        Directory.CreateDirectory(dir);
+        File.WriteAllBytes(Path.Combine(dir, name + ".onnx"), bytes);
+    }
+
+    /// <summary>
     /// The ONNX checker rules that apply to our files: nodes in topological order (every input defined before use),
     /// every value typed, initializer and value names unique, an opset import.
     /// </summary>
