@@ -18,7 +18,8 @@ internal static class ExportCommand
         var inputShape = new Option<string?>("--input-shape")
         {
             Description = "one input without the batch dimension: C,H,W for image models (default 1,28,28), or the sequence length T for char-lstm/char-gru " +
-                          "(default 100; any length runs, the export only traces one). The batch dimension stays dynamic.",
+                          "(default 100; any length runs, the export only traces one), or for gpt the sequence length the graph takes (default: its context). " +
+                          "The batch dimension stays dynamic.",
         };
         var command = new Command("export", "Export trained weights as an ONNX model (opset 17) that runs in ONNX Runtime") { model, weights, output, inputShape };
         command.SetAction(p => Run(p.GetValue(model), p.GetValue(weights)!, p.GetValue(output)!, p.GetValue(inputShape)));
@@ -31,12 +32,19 @@ internal static class ExportCommand
         var (path, content, name) = Weights.Open(weightsOption, modelOption, "export");
         ModelCatalog.Require(name, "export", languageModels: true);
         bool language = ModelCatalog.IsLanguageModel(name);
-        int[] shape = ParseShape(inputShape ?? (language ? "100" : "1,28,28"));
         Module<Tensor, Tensor> module;
         Tensor sample;
+        if (name == GptConfig.ModelName)
+        {
+            var gpt = LoadGpt(path);
+            int[] length = ParseShape(inputShape ?? gpt.Config.Context.ToString(CultureInfo.InvariantCulture));
+            if (length is not [var t] || t < 1 || t > gpt.Config.Context)
+                throw new CliException($"--input-shape for gpt is the sequence length T, from 1 to its context {gpt.Config.Context}, got '{inputShape}'");
+            return Export(gpt, Tensor.Zeros([1, t], DType.Int64), name, path, outPath, $"[batch, {t}] int64 tokens");
+        }
+        int[] shape = ParseShape(inputShape ?? (language ? "100" : "1,28,28"));
         if (language)
         {
-            if (name == "gpt") throw new CliException("export: ONNX export of the gpt is not supported yet (char-lstm and char-gru are)");
             if (shape.Length != 1) throw new CliException($"--input-shape for {name} is the sequence length T (one number), got '{inputShape}'");
             int vocabulary = content.Tensors.TryGetValue("embed.weight", out var embed) ? embed.Shape[0]
                 : throw new CliException($"--weights: '{path}' has no embed.weight, so it is not a {name} model");
@@ -50,6 +58,11 @@ internal static class ExportCommand
             sample = Tensor.Zeros([1, .. shape]);
         }
         Weights.Load(module, name, path, content);
+        return Export(module, sample, name, path, outPath, $"[batch, {string.Join(", ", shape)}]{(language ? " int64 tokens" : "")}");
+    }
+
+    private static int Export(Module<Tensor, Tensor> module, Tensor sample, string name, string path, string outPath, string inputDescription)
+    {
         try
         {
             module.ExportOnnx(outPath, sample);
@@ -59,8 +72,20 @@ internal static class ExportCommand
             throw new CliException($"export: {CliRunner.OneLine(e)}");
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name} ({path}) -> {outPath}: ONNX opset {OnnxExporter.Opset}, input 'input' [batch, {string.Join(", ", shape)}]{(language ? " int64 tokens" : "")}, output 'output' (logits)"));
+            $"{name} ({path}) -> {outPath}: ONNX opset {OnnxExporter.Opset}, input 'input' {inputDescription}, output 'output' (logits)"));
         return 0;
+    }
+
+    private static Gpt LoadGpt(string path)
+    {
+        try
+        {
+            return Gpt.Load(path);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        {
+            throw new CliException($"--weights: {CliRunner.OneLine(e)}");
+        }
     }
 
     /// <summary>The class count the weights were trained for: the size of the model's last parameter (the classifier's bias) in the file.</summary>

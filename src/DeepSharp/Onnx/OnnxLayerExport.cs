@@ -46,6 +46,12 @@ internal static class OnnxLayerExport
             Step s => g.Node("Cast", [g.Node("Greater", [x, g.Scalar(0, x)], x.Sample.Gt(0))], s.Forward(x.Sample),
                 OnnxAttribute.Int("to", OnnxTensors.ElementType(x.Sample.DType))),
             TransformerEncoderLayer t => OnnxTransformerExport.EncoderLayer(g, t, x),
+            Models.Gpt gpt => OnnxGptExport.Model(g, gpt, x),
+            Models.GptBlock b => OnnxGptExport.Block(g, b, x),
+            Models.CausalSelfAttention a => OnnxGptExport.Attention(g, a, x),
+            Models.GptMlp m => OnnxGptExport.Mlp(g, m, x),
+            Models.GptLayerNorm ln => OnnxGptExport.LayerNorm(g, ln, x),
+            Models.TiedLinear l => OnnxGptExport.TiedLinear(g, l, x),
             _ => null,
         };
         return y;

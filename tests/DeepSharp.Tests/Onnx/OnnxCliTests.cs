@@ -31,4 +31,24 @@ public sealed class OnnxCliTests
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("--input-shape", bad.All, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ExportOfAGptTakesTheSequenceLengthAndRunsInOnnxRuntime()
+    {
+        using var dir = new TempDir();
+        var gpt = new Gpt(new GptConfig(VocabSize: 10, Layers: 1, Heads: 2, Width: 8, Context: 12), generator: new Generator(5));
+        string weights = dir.File("gpt.safetensors");
+        gpt.Save(weights);
+        string onnx = dir.File("gpt.onnx");
+        var r = CliProcess.Run(dir.Path, "export", "--weights", weights, "--out", onnx, "--input-shape", "6");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("[batch, 6] int64 tokens", r.Stdout, StringComparison.Ordinal);
+        gpt.Eval();
+        var x = Tensor.Randint(0, 10, [2, 6], new Generator(1));
+        using (DeepSharp.Autograd.NoGrad()) AssertClose(gpt.Call(x), RunOrt(File.ReadAllBytes(onnx), x), 1e-4, "gpt");
+
+        var bad = CliProcess.Run(dir.Path, "export", "--weights", weights, "--out", onnx, "--input-shape", "13");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("from 1 to its context 12", bad.All, StringComparison.Ordinal);
+    }
 }

@@ -54,6 +54,33 @@ public sealed class OnnxExportTests
     }
 
     [Fact]
+    public void GptRunsInOnnxRuntimeAndImportsBack()
+    {
+        var g = new Generator(11);
+        var gpt = new Gpt(new GptConfig(VocabSize: 13, Layers: 2, Heads: 2, Width: 16, Context: 9, Dropout: 0.1), generator: g);
+        var bytes = OnnxExporter.ExportBytes(gpt, Tensor.Randint(0, 13, [2, 7], g));
+        AssertValidGraph(bytes);
+        KeepForChecker(bytes, "gpt-2l-2h-16w-t7");
+        Assert.True(gpt.Training, "export must restore the training mode");
+        var proto = Onnx_Proto(bytes);
+        Assert.Single(proto.Graph.Initializer, i => i.Name == "transformer.wte.weight"); // tied with lm_head: stored once
+        Assert.DoesNotContain(proto.Graph.Initializer, i => i.Name == "lm_head.weight");
+        gpt.Eval();
+        var imported = DeepSharp.Onnx.OnnxModel.Load(bytes);
+        imported.Eval();
+        foreach (int batch in new[] { 1, 5 })
+        {
+            var x = Tensor.Randint(0, 13, [batch, 7], g);
+            using var _ = DeepSharp.Autograd.NoGrad();
+            var expected = gpt.Call(x);
+            AssertClose(expected, RunOrt(bytes, x), 1e-4, $"gpt batch {batch}");
+            AssertClose(expected, imported.Call(x), 1e-5, $"gpt imported, batch {batch}");
+        }
+        var tooLong = Assert.Throws<NotSupportedException>(() => OnnxExporter.ExportBytes(gpt, Tensor.Zeros([1, 10], DType.Int64)));
+        Assert.Contains("context 9", tooLong.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void InitializersKeepStateDictKeys()
     {
         var model = ModelZoo.Create("resnet20", new ModelOptions(InputChannels: 3, ImageSize: 32, WidthMultiplier: 0.25));
