@@ -241,12 +241,23 @@ internal static partial class OnnxOps
         return x;
     }
 
+    /// <summary>
+    /// Inference mode normalises with the given running statistics. Training mode (opset 14 and later) normalises with
+    /// the batch's mean and population variance over every axis but the channels, and also gives the updated running
+    /// statistics: running * momentum + batch * (1 - momentum).
+    /// </summary>
     private static Tensor?[] BatchNorm(OnnxNode n)
     {
-        if (n.Int("training_mode", 0) != 0 || n.OutputCount > 1 && n.Proto.Output.Skip(1).Any(o => o.Length > 0))
-            throw n.Unsupported("training-mode BatchNormalization");
         var x = n.Input(0);
-        return One(Functional.BatchNorm(x, n.Input(3), n.Input(4), n.Input(1), n.Input(2), training: false, eps: n.Float("epsilon", 1e-5)));
+        double eps = n.Float("epsilon", 1e-5);
+        if (n.Int("training_mode", 0) == 0)
+            return One(Functional.BatchNorm(x, n.Input(3), n.Input(4), n.Input(1), n.Input(2), training: false, eps: eps));
+        int[] axes = Enumerable.Range(0, x.Rank).Where(a => a != 1).ToArray();
+        var mean = x.Mean(axes);
+        var variance = x.Var(axes, unbiased: false);
+        double momentum = n.Float("momentum", 0.9);
+        var y = Functional.BatchNorm(x, mean, variance, n.Input(1), n.Input(2), training: false, eps: eps);
+        return [y, n.Input(3) * momentum + mean * (1 - momentum), n.Input(4) * momentum + variance * (1 - momentum)];
     }
 
     /// <summary>Y, and the optional Mean and InvStdDev outputs (over the normalised axes, kept as size 1).</summary>

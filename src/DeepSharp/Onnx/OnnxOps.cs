@@ -94,6 +94,7 @@ internal static partial class OnnxOps
         RegisterSequences(ops);
         RegisterStrings(ops);
         RegisterTraining(ops);
+        RegisterControlFlow(ops);
         return ops;
     }
 
@@ -113,6 +114,10 @@ internal static partial class OnnxOps
                 : !s_ops.ContainsKey(node.OpType) ? node.OpType
                 : UnsupportedSetting(new OnnxNode(node, opset, false));
             if (problem is not null) missing[problem] = missing.GetValueOrDefault(problem) + 1;
+            foreach (var a in node.Attribute) // the subgraphs of If, Loop, Scan, SequenceMap
+                foreach (var sub in a.G is null ? a.Graphs : a.Graphs.Prepend(a.G))
+                    foreach (var (op, count) in Unsupported(sub, opset))
+                        missing[op] = missing.GetValueOrDefault(op) + count;
         }
         return missing;
     }
@@ -195,6 +200,10 @@ internal static partial class OnnxOps
                 return node.OpType + "(3-D)";
             case "MaxPool" or "AveragePool" when node.Ints("kernel_shape") is { Length: 3 } && node.Int("ceil_mode", 0) != 0:
                 return node.OpType + "(3-D, ceil_mode)";
+            case "BatchNormalization" when node.Opset < 14 && node.OutputCount > 1 && node.Proto.Output.Skip(1).Any(o => o.Length > 0):
+                return "BatchNormalization(training outputs before opset 14)";
+            case "Scan" when node.Opset < 9:
+                return "Scan(opset 8 batch axis)";
             case "Pad" when node.String("mode", "constant") is not ("constant" or "edge" or "reflect"):
                 return "Pad(mode=" + node.String("mode", "") + ")";
         }

@@ -92,4 +92,44 @@ public sealed class OnnxValueKindsTests
         }
         Assert.False(a.RequiresGrad); // the caller's tensors are not turned into leaves
     }
+
+    [Fact]
+    public void LoopAndIfRunTheirSubgraphsAndTrainThroughThem()
+    {
+        // y = w^M * v0 by a Loop whose body reads w from the enclosing graph, then If picks y or -y.
+        var body = new GraphProto { Name = "body" };
+        foreach (var name in new[] { "i", "c_in", "v_in" }) body.Input.Add(new ValueInfoProto { Name = name });
+        body.Node.Add(new NodeProto { OpType = "Identity", Input = { "c_in" }, Output = { "c_out" } });
+        body.Node.Add(new NodeProto { OpType = "Mul", Input = { "v_in", "w" }, Output = { "v_out" } });
+        body.Node.Add(new NodeProto { OpType = "Cast", Input = { "i" }, Output = { "i_f" }, Attribute = { Int("to", 1) } });
+        foreach (var name in new[] { "c_out", "v_out", "i_f" }) body.Output.Add(new ValueInfoProto { Name = name });
+        var thenBranch = new GraphProto { Name = "then", Node = { new NodeProto { OpType = "Identity", Input = { "y" }, Output = { "r" } } }, Output = { new ValueInfoProto { Name = "r" } } };
+        var elseBranch = new GraphProto { Name = "else", Node = { new NodeProto { OpType = "Neg", Input = { "y" }, Output = { "r2" } } }, Output = { new ValueInfoProto { Name = "r2" } } };
+        var graph = new GraphProto { Name = "g" };
+        foreach (var name in new[] { "m", "v0", "flag" }) graph.Input.Add(new ValueInfoProto { Name = name });
+        graph.Initializer.Add(OnnxTensors.ToProto(Tensor.From([1.5f], 1), "w"));
+        graph.Node.Add(new NodeProto { OpType = "Loop", Input = { "m", "", "v0" }, Output = { "y", "steps" },
+            Attribute = { new AttributeProto { Name = "body", Type = AttributeProto.Types.AttributeType.Graph, G = body } } });
+        graph.Node.Add(new NodeProto { OpType = "If", Input = { "flag" }, Output = { "out" }, Attribute = {
+            new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = thenBranch },
+            new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = elseBranch } } });
+        graph.Output.Add(new ValueInfoProto { Name = "out" });
+        graph.Output.Add(new ValueInfoProto { Name = "steps" });
+        var proto = new ModelProto { IrVersion = 8, Graph = graph };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Version = 17 });
+        var model = OnnxModel.Load(proto.ToByteArray());
+        var w = Assert.Single(model.Parameters());
+
+        var r = model.Run(new Dictionary<string, Tensor> { ["m"] = Tensor.Scalar(3, DType.Int64), ["v0"] = Tensor.From([2f], 1), ["flag"] = Tensor.Scalar(0, DType.Bool) });
+        Assert.Equal(-2 * 1.5f * 1.5f * 1.5f, r["out"].ToArray<float>()[0], 5);
+        Assert.Equal([0f, 1f, 2f], r["steps"].ToArray<float>()); // the scan output stacks every iteration's value
+        r["out"].Sum().Backward();
+        Assert.Equal(-2 * 3 * 1.5f * 1.5f, w.Grad!.ToArray<float>()[0], 4); // d(-2 w^3)/dw through three loop iterations
+
+        var nested = new GraphProto { Name = "bad" };
+        nested.Node.Add(new NodeProto { OpType = "FancyOp", Input = { "y" }, Output = { "z" } });
+        graph.Node[1].Attribute[0].G = nested;
+        var e = Assert.Throws<NotSupportedException>(() => OnnxModel.Load(proto.ToByteArray()));
+        Assert.Contains("FancyOp", e.Message, StringComparison.Ordinal); // operators inside subgraphs are checked at load time too
+    }
 }
