@@ -106,7 +106,7 @@ public sealed class OnnxModel : Module<Tensor, Tensor>
 
     /// <summary>
     /// Runs the graph on named inputs of any kind the importer carries: a <see cref="Tensor"/>, a sequence of tensors
-    /// (<see cref="IReadOnlyList{Tensor}"/>) or an <see cref="OnnxStringTensor"/>; returns every graph output by name,
+    /// (<see cref="IReadOnlyList{Tensor}"/>), an <see cref="OnnxStringTensor"/> or an <see cref="OnnxOptional"/>; returns every graph output by name,
     /// each of one of these kinds.
     /// </summary>
     public IReadOnlyDictionary<string, object> RunValues(IReadOnlyDictionary<string, object> inputs)
@@ -131,9 +131,11 @@ public sealed class OnnxModel : Module<Tensor, Tensor>
     private static object CheckKind(string name, object? value) => value switch
     {
         Tensor or OnnxStringTensor => value,
+        OnnxOptional { Value: IReadOnlyList<Tensor> seq } => new OnnxOptional(seq.ToArray()),
+        OnnxOptional => value,
         IReadOnlyList<Tensor> seq => seq.ToArray(), // a copy: the graph's sequences never change under the caller
         null => throw new ArgumentNullException(name, $"OnnxModel: input '{name}' is null"),
-        _ => throw new ArgumentException($"OnnxModel: input '{name}' is a {value.GetType().Name}; pass a Tensor, an IReadOnlyList<Tensor> or an OnnxStringTensor"),
+        _ => throw new ArgumentException($"OnnxModel: input '{name}' is a {value.GetType().Name}; pass a Tensor, an IReadOnlyList<Tensor>, an OnnxStringTensor or an OnnxOptional"),
     };
 
     // ---- parameters: a module per dotted prefix, so the state dict keys are the initializer names ----

@@ -1,6 +1,7 @@
 namespace DeepSharp.Onnx;
 
-// Sequences of tensors: SequenceConstruct/Empty/Insert/Erase/At/Length, SplitToSequence, ConcatFromSequence.
+// Sequences of tensors: SequenceConstruct/Empty/Insert/Erase/At/Length, SplitToSequence, ConcatFromSequence; and
+// optionals (Optional, OptionalHasElement, OptionalGetElement), held as OnnxOptional.
 // A sequence is an immutable IReadOnlyList<Tensor>: every op that changes one returns a new list, so values
 // computed earlier in the graph never change under a later node.
 internal static partial class OnnxOps
@@ -16,6 +17,11 @@ internal static partial class OnnxOps
         ops["SequenceErase"] = n => [SequenceErase(n)];
         ops["SplitToSequence"] = n => [SplitToSequence(n)];
         ops["ConcatFromSequence"] = n => One(ConcatFromSequence(n));
+        ops["Optional"] = n => [n.Inputs.Length > 0 && n.Inputs[0] is { } v ? new OnnxOptional(v) : OnnxOptional.Empty];
+        ops["OptionalHasElement"] = n => One(Tensor.Scalar(n.Inputs.Length > 0 && n.Inputs[0] is { } v && (v is not OnnxOptional o || o.HasValue) ? 1 : 0, DType.Bool));
+        ops["OptionalGetElement"] = n => [n.Value(0) is OnnxOptional o
+            ? o.Value ?? throw new InvalidDataException($"ONNX {n.Describe}: the optional input is empty")
+            : n.Value(0)]; // opset 18 also takes the value itself
     }
 
     private static Tensor[] SequenceConstruct(OnnxNode n)

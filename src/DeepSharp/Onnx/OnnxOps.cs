@@ -5,8 +5,8 @@ namespace DeepSharp.Onnx;
 
 /// <summary>
 /// One imported ONNX node: its attributes, the opset the model was written for, and its input values (null for an
-/// omitted optional input). A value is a <see cref="Tensor"/>, a sequence (<see cref="IReadOnlyList{Tensor}"/>) or an
-/// <see cref="OnnxStringTensor"/>; most ops read tensors with <see cref="Input"/>, which names the node when the value
+/// omitted optional input). A value is a <see cref="Tensor"/>, a sequence (<see cref="IReadOnlyList{Tensor}"/>), an
+/// <see cref="OnnxStringTensor"/> or an <see cref="OnnxOptional"/>; most ops read tensors with <see cref="Input"/>, which names the node when the value
 /// is of another kind. Ops read attributes with defaults as the operator documentation gives them.
 /// </summary>
 internal sealed class OnnxNode(NodeProto proto, int opset, bool training)
@@ -47,6 +47,7 @@ internal sealed class OnnxNode(NodeProto proto, int opset, bool training)
         Tensor t => $"a {t.DType} tensor",
         IReadOnlyList<Tensor> s => $"a sequence of {s.Count} tensors",
         OnnxStringTensor => "a string tensor",
+        OnnxOptional o => o.HasValue ? $"an optional holding {KindOf(o.Value)}" : "an empty optional",
         null => "missing",
         _ => value.GetType().Name,
     };

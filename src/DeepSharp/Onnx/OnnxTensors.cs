@@ -129,6 +129,13 @@ internal static class OnnxTensors
         return p.TensorValues.Select(FromProto).ToArray();
     }
 
+    /// <summary>An OptionalProto's value: empty, or a tensor or sequence of tensors inside.</summary>
+    public static OnnxOptional FromProto(OptionalProto p) =>
+        p.TensorValue is { } t ? new OnnxOptional(ValueFromProto(t))
+        : p.SequenceValue is { } s ? new OnnxOptional(FromProto(s))
+        : p.OptionalValue is not null ? throw new NotSupportedException($"ONNX: optional '{p.Name}' holds an optional; DeepSharp supports optional tensors and sequences")
+        : OnnxOptional.Empty;
+
     /// <summary>Tensor.From that keeps an empty shape as rank 0 (Tensor.From reads an empty shape as "1-D, all the data").</summary>
     public static Tensor Make<T>(T[] data, int[] shape) where T : unmanaged =>
         shape.Length == 0 ? Tensor.From(data, 1).Reshape([]) : Tensor.From(data, shape);
