@@ -1,4 +1,7 @@
 using DeepSharp.Distributed;
+using DeepSharp.NN;
+using DeepSharp.Training;
+using Spectre.Console;
 
 namespace DeepSharp.Cli.Support;
 
@@ -51,4 +54,63 @@ internal static class DistributedRun
         Mpi.Finalize();
         return code;
     }
+
+    /// <summary>
+    /// The gradient averaging of one rank: buckets of <paramref name="bucketMb"/> MiB (--bucket-mb), and Generator.Default
+    /// plus <paramref name="dropout"/> reseeded before every step from (seed, rank, step), so that ranks drop different
+    /// units and a checkpoint resumes at any world size without per-rank generator states.
+    /// </summary>
+    public static DataParallel Create(Module model, Communicator world, double bucketMb, int seed, Generator? dropout = null) =>
+        new(model, world, Math.Max(sizeof(float), (long)(bucketMb * (1 << 20))))
+        {
+            Seed = (ulong)seed,
+            RankGenerators = dropout is null || dropout == Generator.Default ? [Generator.Default] : [Generator.Default, dropout],
+        };
+
+    /// <summary>Rank 0's line on how the job shares a step.</summary>
+    public static void Describe(Communicator world, DataParallel dp, int batchSize, int stepsPerEpoch, string unit = "")
+    {
+        if (!world.IsRoot) return;
+        AnsiConsole.MarkupLine($"data-parallel over {world.Size} processes: global batch {world.Size * batchSize}{unit}, {stepsPerEpoch:N0} steps per epoch, " +
+                               $"{dp.GradientBytesPerStep / 1024.0:N0} KiB of gradients in {dp.Buckets} allreduce(s) per step");
+    }
+}
+
+/// <summary>
+/// The compute/communication split of a data-parallel run (rank 0's figures): printed when training ends, over every
+/// step and, when there was more than one epoch, over the steps after the first (which carries the JIT's warm-up).
+/// </summary>
+internal sealed class CommunicationMonitor(DataParallel dp) : ITrainingMonitor
+{
+    private DataParallelStatistics? _afterFirstEpoch;
+
+    public void EpochEnd(long step, EpochLogs logs) => _afterFirstEpoch ??= dp.Statistics;
+
+    public void Print()
+    {
+        var all = dp.Statistics;
+        if (all.Steps == 0) return;
+        AnsiConsole.MarkupLine(Markup.Escape($"communication (rank 0), {all}"));
+        if (_afterFirstEpoch is { } first && all.Steps > first.Steps)
+            AnsiConsole.MarkupLine(Markup.Escape($"communication (rank 0) after the first epoch, {all - first}"));
+    }
+}
+
+/// <summary>
+/// Test hook (hidden option --stop-after-steps N): after optimizer step N training stops as after a Ctrl-C, saving a
+/// checkpoint of the position reached (mid-epoch included). Every rank of a data-parallel job counts the same steps,
+/// so all stop together, which a signal cannot guarantee.
+/// </summary>
+internal sealed class StopAfterSteps(long steps) : ITrainingMonitor, IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+
+    public CancellationToken Token => _stop.Token;
+
+    public void StepEnd(in StepMetrics step)
+    {
+        if (step.Step >= steps) _stop.Cancel();
+    }
+
+    public void Dispose() => _stop.Dispose();
 }
