@@ -113,7 +113,10 @@ internal static class LanguageModelTraining
         string prime = validationText.Length > 0 && SamplePrime.All(c => vocabulary.Contains(c.ToString())) ? SamplePrime : "";
         string sample = model.Sample(prime, 300, new SamplingOptions(0.8), (ulong)s.Seed);
         var rows = earlier.Concat(history.Epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 })).ToList();
-        var metrics = LanguageModelMetrics.From(s, dataName, config, model.ParameterCount, lr, validation, rows, history.WallSeconds, trainer.Epoch, sample);
+        var metrics = LanguageModelMetrics.From(s, dataName, config, model.ParameterCount, lr, validation, rows, history.WallSeconds, trainer.Epoch, sample) with
+        {
+            Communication = dataParallel?.Statistics,
+        };
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, LanguageModelJson.Default.LanguageModelMetrics));
         output.Complete();
         Summary(metrics, outDir, "char");
@@ -350,6 +353,10 @@ internal sealed record LanguageModelMetrics(
 {
     /// <summary>The GPT's sizes (gpt runs; <see cref="Config"/> is then null).</summary>
     public GptConfig? Gpt { get; init; }
+
+    /// <summary>A data-parallel run's compute/communication split on rank 0 (DataParallel.Statistics over every step), else null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Distributed.DataParallelStatistics? Communication { get; init; }
 
     /// <summary>"char" or "gpt2" (gpt runs); losses are per token of this tokenizer.</summary>
     public string? Tokenizer { get; init; }

@@ -204,7 +204,7 @@ internal static class TrainCommand
         var result = trainer.Evaluate(test, keepPredictions: true);
         SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), Weights.Metadata(s.Model, data));
 
-        var metrics = RunMetrics.From(s.Model, data, result, logger.Epochs, history.WallSeconds, trainer.Epoch);
+        var metrics = RunMetrics.From(s.Model, data, result, logger.Epochs, history.WallSeconds, trainer.Epoch) with { Communication = dataParallel?.Statistics };
         if (metrics.ConfusionMatrix is not null) monitors.Dashboard?.ShowConfusion(metrics.ConfusionMatrix, metrics.Classes);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, CliJson.Default.RunMetrics));
         output.Complete();

@@ -1,7 +1,6 @@
 using DeepSharp.Distributed;
 using DeepSharp.NN;
 using DeepSharp.Training;
-using Spectre.Console;
 
 namespace DeepSharp.Cli.Support;
 
@@ -71,8 +70,9 @@ internal static class DistributedRun
     public static void Describe(Communicator world, DataParallel dp, int batchSize, int stepsPerEpoch, string unit = "")
     {
         if (!world.IsRoot) return;
-        AnsiConsole.MarkupLine($"data-parallel over {world.Size} processes: global batch {world.Size * batchSize}{unit}, {stepsPerEpoch:N0} steps per epoch, " +
-                               $"{dp.GradientBytesPerStep / 1024.0:N0} KiB of gradients in {dp.Buckets} allreduce(s) per step");
+        // Plain Console: one line however narrow the terminal, for logs and scripts.
+        Console.Out.WriteLine($"data-parallel over {world.Size} processes: global batch {world.Size * batchSize}{unit}, {stepsPerEpoch:N0} steps per epoch, " +
+                              $"{dp.GradientBytesPerStep / 1024.0:N0} KiB of gradients in {dp.Buckets} allreduce(s) of at most {dp.BucketBytes / 1024.0:N0} KiB per step");
     }
 }
 
@@ -90,9 +90,9 @@ internal sealed class CommunicationMonitor(DataParallel dp) : ITrainingMonitor
     {
         var all = dp.Statistics;
         if (all.Steps == 0) return;
-        AnsiConsole.MarkupLine(Markup.Escape($"communication (rank 0), {all}"));
+        Console.Out.WriteLine($"communication (rank 0), {all}");
         if (_afterFirstEpoch is { } first && all.Steps > first.Steps)
-            AnsiConsole.MarkupLine(Markup.Escape($"communication (rank 0) after the first epoch, {all - first}"));
+            Console.Out.WriteLine($"communication (rank 0) after the first epoch, {all - first}");
     }
 }
 

@@ -52,6 +52,7 @@ public sealed class DataParallel : IDisposable
         if (bucketBytes <= 0) throw new ArgumentOutOfRangeException(nameof(bucketBytes), $"DataParallel: bucket size must be positive, got {bucketBytes} bytes");
         _model = model;
         Communicator = communicator;
+        BucketBytes = bucketBytes;
         var trainable = model.NamedParameters().Where(p => p.Parameter.RequiresGrad).ToList();
         foreach (var (name, p) in trainable)
             if (p.DType != DType.Float32 || !p.IsContiguous)
@@ -71,6 +72,9 @@ public sealed class DataParallel : IDisposable
 
     /// <summary>The communicator the gradients are averaged over.</summary>
     public Communicator Communicator { get; }
+
+    /// <summary>The bucket capacity asked for, in bytes (a parameter larger than it gets a bucket of its own).</summary>
+    public long BucketBytes { get; }
 
     /// <summary>Number of gradient buckets (the allreduce calls per step).</summary>
     public int Buckets => _buckets.Length;
