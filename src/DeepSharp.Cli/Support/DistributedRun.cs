@@ -78,11 +78,19 @@ internal static class DistributedRun
 
 /// <summary>
 /// The compute/communication split of a data-parallel run (rank 0's figures): printed when training ends, over every
-/// step and, when there was more than one epoch, over the steps after the first (which carries the JIT's warm-up).
+/// step and over the steps after a warm-up (the JIT compiles the first steps): the first epoch, or the first
+/// <see cref="WarmupSteps"/> steps of a run that ends within its first epoch.
 /// </summary>
 internal sealed class CommunicationMonitor(DataParallel dp) : ITrainingMonitor
 {
-    private DataParallelStatistics? _afterFirstEpoch;
+    public const int WarmupSteps = 20;
+
+    private DataParallelStatistics? _afterWarmup, _afterFirstEpoch;
+
+    public void StepEnd(in StepMetrics step)
+    {
+        if (dp.Statistics.Steps == WarmupSteps) _afterWarmup = dp.Statistics;
+    }
 
     public void EpochEnd(long step, EpochLogs logs) => _afterFirstEpoch ??= dp.Statistics;
 
@@ -90,9 +98,10 @@ internal sealed class CommunicationMonitor(DataParallel dp) : ITrainingMonitor
     {
         var all = dp.Statistics;
         if (all.Steps == 0) return;
+        // Plain Console: one line however narrow the terminal, for logs and scripts.
         Console.Out.WriteLine($"communication (rank 0), {all}");
-        if (_afterFirstEpoch is { } first && all.Steps > first.Steps)
-            Console.Out.WriteLine($"communication (rank 0) after the first epoch, {all - first}");
+        var (since, after) = _afterFirstEpoch is not null ? (_afterFirstEpoch, "the first epoch") : (_afterWarmup, $"the first {WarmupSteps} steps");
+        if (since is not null && all.Steps > since.Steps) Console.Out.WriteLine($"communication (rank 0) after {after}, {all - since}");
     }
 }
 

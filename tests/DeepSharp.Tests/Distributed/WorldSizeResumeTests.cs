@@ -64,6 +64,7 @@ public sealed class WorldSizeResumeTests : IDisposable
         string checkpoint = Path.Combine("resumed", "checkpoint", "last.safetensors");
         Assert.Contains($"interrupted during epoch 1 (after batch 5); saved a checkpoint to resume from: {checkpoint}", stopped.Stdout);
         Assert.False(File.Exists(Path.Combine(_dir, "resumed", "model.safetensors")));
+        Assert.Contains($"resume with: deepsharp train --model mlp --data csv:{csv} --epochs 2 --batch-size 6 --optimizer adam --threads 1 --out resumed --resume {checkpoint}", stopped.Stdout);
         // Epoch 0, the loader's generator state, batch 5 of the writer's and example 60 of the order all ranks share.
         using (var meta = JsonDocument.Parse(SafeTensors.Load(Path.Combine(_dir, checkpoint)).Metadata["deepsharp"]))
         {
@@ -78,13 +79,14 @@ public sealed class WorldSizeResumeTests : IDisposable
     }
 
     [Fact]
-    public void ReportAndStatisticsOfADataParallelRunAreWrittenByRankZero()
+    public void ReportTensorBoardAndStatisticsOfADataParallelRunAreWrittenByRankZero()
     {
         MpiProcess.RequireMpirun();
         string csv = CliProcess.WriteTinyCsv(_dir, rows: 240);
         // Buckets of 1 KiB: the mlp's gradients travel in several allreduces, started while backward runs.
-        var run = Job(2, [.. Args(csv, "dp", 2, 6, "sgd"), "--report", "--bucket-mb", "0.001"]);
+        var run = Job(2, [.. Args(csv, "dp", 2, 6, "sgd"), "--report", "--tensorboard", "--bucket-mb", "0.001"]);
         Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Single(Directory.GetFiles(Path.Combine(_dir, "dp"), "events.out.tfevents.*"));
         Assert.True(File.Exists(Path.Combine(_dir, "dp", "report.html")), run.ToString());
         Assert.Contains("DeepSharp report: mlp", File.ReadAllText(Path.Combine(_dir, "dp", "report.html")));
         Assert.Single(run.Stdout.Split('\n'), l => l.StartsWith("report: ", StringComparison.Ordinal));
