@@ -37,6 +37,8 @@ public sealed class DataParallel : IDisposable
     private readonly List<HookHandle> _hooks = [];
     private int _nextToStart; // buckets start strictly in index order
     private long _stepStart;  // timestamp of BeginStep (the forward starts)
+    private double _broadcastSeconds; // this step's buffer broadcast
+    private long _broadcastBytes;
     private DataParallelStatistics _statistics = DataParallelStatistics.Zero;
 
     /// <summary>Wraps <paramref name="model"/> for data-parallel training over <paramref name="communicator"/> and hooks every trainable parameter.</summary>
@@ -134,7 +136,9 @@ public sealed class DataParallel : IDisposable
     /// </summary>
     public void BeginStep(long step)
     {
-        BroadcastBuffers();
+        long start = Stopwatch.GetTimestamp();
+        _broadcastBytes = BroadcastBuffers();
+        _broadcastSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         for (int i = 0; i < RankGenerators.Count; i++) RankGenerators[i].ManualSeed(RankSeed(Seed, Communicator.Rank, step, i));
         foreach (var bucket in _buckets) bucket.Reset();
         _nextToStart = 0;
@@ -177,7 +181,9 @@ public sealed class DataParallel : IDisposable
         foreach (var bucket in _buckets) bucket.Reset();
         _nextToStart = 0;
         _stepStart = 0;
-        _statistics += new DataParallelStatistics(1, compute, exposed, inFlight, Stopwatch.GetElapsedTime(start).TotalSeconds, GradientBytesPerStep, _buckets.Length);
+        _statistics += new DataParallelStatistics(1, compute, exposed, inFlight, Stopwatch.GetElapsedTime(start).TotalSeconds, GradientBytesPerStep, _buckets.Length,
+            _broadcastSeconds, _broadcastBytes);
+        (_broadcastSeconds, _broadcastBytes) = (0, 0);
     }
 
     /// <summary>Sums values over all ranks (metrics: loss sums, sample and correct counts).</summary>
@@ -229,9 +235,16 @@ public sealed class DataParallel : IDisposable
         }
     }
 
-    private void BroadcastBuffers()
+    /// <summary>Broadcasts rank 0's buffers; returns their bytes.</summary>
+    private long BroadcastBuffers()
     {
-        foreach (var (name, b) in _model.NamedBuffers()) Broadcast(name, b);
+        long bytes = 0;
+        foreach (var (name, b) in _model.NamedBuffers())
+        {
+            Broadcast(name, b);
+            bytes += (long)b.Numel * b.DType.ElementSize();
+        }
+        return bytes;
     }
 
     private void Broadcast(string name, Tensor t)
@@ -298,7 +311,10 @@ public sealed class DataParallel : IDisposable
 /// <param name="SynchronizeSeconds">All of SynchronizeGradients: the exposed wait plus starting the last buckets and writing the means into .Grad.</param>
 /// <param name="Bytes">Gradient bytes this rank put into allreduces (the payload; MPI's algorithm decides the traffic on the wire).</param>
 /// <param name="Allreduces">Bucket allreduces started.</param>
-public sealed record DataParallelStatistics(long Steps, double ComputeSeconds, double ExposedSeconds, double AllreduceSeconds, double SynchronizeSeconds, long Bytes, long Allreduces)
+/// <param name="BroadcastSeconds">Broadcasting rank 0's buffers (batch-norm statistics) before each forward: communication outside <paramref name="Bytes"/>, never overlapped.</param>
+/// <param name="BroadcastBytes">Buffer bytes broadcast (0 for a model without buffers).</param>
+public sealed record DataParallelStatistics(long Steps, double ComputeSeconds, double ExposedSeconds, double AllreduceSeconds, double SynchronizeSeconds, long Bytes, long Allreduces,
+    double BroadcastSeconds = 0, long BroadcastBytes = 0)
 {
     /// <summary>No steps yet.</summary>
     public static DataParallelStatistics Zero { get; } = new(0, 0, 0, 0, 0, 0, 0);
@@ -315,7 +331,7 @@ public sealed record DataParallelStatistics(long Steps, double ComputeSeconds, d
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         return new(a.Steps + b.Steps, a.ComputeSeconds + b.ComputeSeconds, a.ExposedSeconds + b.ExposedSeconds, a.AllreduceSeconds + b.AllreduceSeconds,
-            a.SynchronizeSeconds + b.SynchronizeSeconds, a.Bytes + b.Bytes, a.Allreduces + b.Allreduces);
+            a.SynchronizeSeconds + b.SynchronizeSeconds, a.Bytes + b.Bytes, a.Allreduces + b.Allreduces, a.BroadcastSeconds + b.BroadcastSeconds, a.BroadcastBytes + b.BroadcastBytes);
     }
 
     /// <summary>The interval between an earlier value <paramref name="b"/> and a later <paramref name="a"/>.</summary>
@@ -324,16 +340,19 @@ public sealed record DataParallelStatistics(long Steps, double ComputeSeconds, d
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         return new(a.Steps - b.Steps, a.ComputeSeconds - b.ComputeSeconds, a.ExposedSeconds - b.ExposedSeconds, a.AllreduceSeconds - b.AllreduceSeconds,
-            a.SynchronizeSeconds - b.SynchronizeSeconds, a.Bytes - b.Bytes, a.Allreduces - b.Allreduces);
+            a.SynchronizeSeconds - b.SynchronizeSeconds, a.Bytes - b.Bytes, a.Allreduces - b.Allreduces, a.BroadcastSeconds - b.BroadcastSeconds, a.BroadcastBytes - b.BroadcastBytes);
     }
 
     /// <summary>Per-step means in milliseconds, bytes per step and the overlap, on one line.</summary>
     public override string ToString()
     {
         double n = Math.Max(1, Steps);
-        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{Steps} steps: compute (forward+backward) {1000 * ComputeSeconds / n:F2} ms, allreduce in flight {1000 * AllreduceSeconds / n:F2} ms, " +
-            $"exposed after backward {1000 * ExposedSeconds / n:F2} ms (synchronize {1000 * SynchronizeSeconds / n:F2} ms) per step; " +
-            $"{Bytes / n / 1024:F0} KiB in {Allreduces / n:F1} allreduce(s) per step; overlap {100 * Overlap:F1} %");
+        string buffers = BroadcastBytes > 0
+            ? FormattableString.Invariant($"; buffers broadcast before forward {1000 * BroadcastSeconds / n:F2} ms, {BroadcastBytes / n / 1024:F1} KiB per step")
+            : "";
+        return FormattableString.Invariant(
+            $"{Steps} steps: compute (forward+backward) {1000 * ComputeSeconds / n:F2} ms, allreduce in flight {1000 * AllreduceSeconds / n:F2} ms, ") +
+            FormattableString.Invariant($"exposed after backward {1000 * ExposedSeconds / n:F2} ms (synchronize {1000 * SynchronizeSeconds / n:F2} ms) per step; ") +
+            FormattableString.Invariant($"{Bytes / n / 1024:F0} KiB in {Allreduces / n:F1} allreduce(s) per step; overlap {100 * Overlap:F1} %") + buffers;
     }
 }
