@@ -1,4 +1,5 @@
 using DeepSharp.Data;
+using DeepSharp.Distributed;
 
 namespace DeepSharp.Tests.Distributed;
 
@@ -96,6 +97,34 @@ public sealed class DistributedSamplerTests
         var one = Loader(6, null);
         one.LoadState(saved);
         Assert.Equal(single[2..], one.Select(b => b.Target.ToArray<long>()).ToList());
+    }
+
+    [Fact]
+    public void AugmentationSeedsFollowThePositionInTheSharedOrderAndTheRank()
+    {
+        // One rank of one is the plain loader; resumed mid-epoch, the rest of the epoch is augmented as uninterrupted.
+        var data = new TensorDataset(Tensor.Zeros([20, 3]), Tensor.Arange(0, 20).To(DType.Int64));
+        var noise = Transforms.From((x, g) => x.Add(Tensor.Rand([.. x.Shape], g)));
+        DataLoader Loader(DistributedSampler? sampler) => new(data, 4, shuffle: true, generator: new Generator(2), transform: noise, prefetch: 0, sampler: sampler);
+        var plain = Loader(null).Select(b => b.Input.ToArray<float>()).ToList();
+        Assert.Equal(plain, Loader(new DistributedSampler(0, 1)).Select(b => b.Input.ToArray<float>()).ToList());
+
+        var resumed = Loader(null);
+        resumed.LoadState(new DataLoaderState(0, 2, 0, 0) { Samples = 8 });
+        Assert.Equal(plain[2..], resumed.Select(b => b.Input.ToArray<float>()).ToList());
+
+        // Two ranks draw different noise for their halves of a global batch.
+        var ranks = Enumerable.Range(0, 2).Select(r => Loader(new DistributedSampler(r, 2)).First().Input.ToArray<float>()).ToArray();
+        Assert.NotEqual(ranks[0], ranks[1]);
+    }
+
+    [Fact]
+    public void RankSeedsAreFixedBySeedRankStepAndGenerator()
+    {
+        Assert.Equal(DataParallel.RankSeed(42, 1, 7, 0), DataParallel.RankSeed(42, 1, 7, 0));
+        ulong[] seeds = [DataParallel.RankSeed(42, 0, 7, 0), DataParallel.RankSeed(42, 1, 7, 0), DataParallel.RankSeed(42, 1, 8, 0),
+            DataParallel.RankSeed(42, 1, 7, 1), DataParallel.RankSeed(43, 1, 7, 0), DataParallel.RankSeed(42, 7, 1, 0)];
+        Assert.Equal(seeds.Length, seeds.Distinct().Count());
     }
 
     [Fact]
