@@ -32,7 +32,8 @@ internal static class LanguageModelTraining
     public static bool Handles(string model, string data) =>
         ModelCatalog.IsLanguageModel(model) || data.StartsWith("text:", StringComparison.Ordinal) || data == "tinyshakespeare";
 
-    internal static int Run(TrainCommand.TrainSettings s)
+    /// <summary>Trains; with <paramref name="world"/>, this rank's share of data-parallel training of a char model (rank 0 prints and writes).</summary>
+    internal static int Run(TrainCommand.TrainSettings s, Distributed.Communicator? world = null)
     {
         ArgumentNullException.ThrowIfNull(s);
         if (!ModelCatalog.IsLanguageModel(s.Model))
@@ -46,10 +47,12 @@ internal static class LanguageModelTraining
         var vocabulary = Vocabulary.FromCharacters(text);
         var trainTokens = vocabulary.Encode(trainText);
         var validationTokens = vocabulary.Encode(validationText);
-        if (trainTokens.Length < s.BatchSize * (SequenceLength + 1))
-            throw new CliException($"--data: {trainTokens.Length:N0} training characters cannot fill {s.BatchSize} streams of {SequenceLength + 1}; use a longer text or a smaller --batch-size");
-        using var output = OutputDirectory.Prepare(s.Out ?? Path.Combine("runs", s.Model));
-        string outDir = output.Path;
+        int streams = s.BatchSize * (world?.Size ?? 1);
+        if (trainTokens.Length < (long)streams * (SequenceLength + 1))
+            throw new CliException($"--data: {trainTokens.Length:N0} training characters cannot fill {streams} streams of {SequenceLength + 1}; use a longer text or a smaller --batch-size");
+        bool root = world is null || world.IsRoot;
+        using var output = root ? OutputDirectory.Prepare(s.Out ?? Path.Combine("runs", s.Model)) : null;
+        string outDir = output?.Path ?? s.Out ?? Path.Combine("runs", s.Model);
 
         Generator.Default.ManualSeed((ulong)s.Seed);
         var generator = new Generator((ulong)s.Seed);
@@ -57,9 +60,10 @@ internal static class LanguageModelTraining
         var model = new CharRnn(config, generator: generator) { Vocabulary = vocabulary };
         double lr = s.Lr ?? DefaultLr;
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
-        int batchesPerEpoch = new StreamBatches(trainTokens, s.BatchSize, SequenceLength).Count;
+        int batchesPerEpoch = new StreamBatches(trainTokens, streams, SequenceLength).Count;
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, batchesPerEpoch, cosinePerBatch: true);
-        using var monitors = RunMonitors.Create(s, outDir, model);
+        using var dataParallel = world is null ? null : DistributedRun.Create(model, world, s.BucketMb, s.Seed, dropout: generator);
+        using var monitors = RunMonitors.Create(s, outDir, model, dataParallel: dataParallel);
         var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
         {
             Monitors = monitors.Monitors,
@@ -69,26 +73,36 @@ internal static class LanguageModelTraining
             ClipGradNorm = ClipNorm,
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
-            Reporter = new PerplexityReporter(new ConsoleReporter { RateUnit = "chars/s" }, "char"),
-            CheckpointDirectory = output.Sub("checkpoint"),
+            Reporter = root ? new PerplexityReporter(new ConsoleReporter { RateUnit = "chars/s" }, "char") : null,
+            CheckpointDirectory = output?.Sub("checkpoint"),
             Generators = [generator],
+            DataParallel = dataParallel,
         });
         List<Dictionary<string, double>> earlier = [];
         if (s.Resume is not null)
         {
             TrainCommand.Resume(s, trainer.LoadCheckpoint, () => trainer.Epoch);
-            earlier = EarlierHistory(s.Resume, outDir, trainer.Epoch);
+            if (root) earlier = EarlierHistory(s.Resume, outDir, trainer.Epoch);
             var at = trainer.ResumeBatch > 0 ? $", batch {trainer.ResumeBatch} of epoch {trainer.Epoch + 1}" : "";
-            AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
+            if (root) AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
                 (scheduler is null ? "" : $", {s.Schedule} schedule re-planned for {s.Epochs} epochs (lr now {optimizer.ParamGroups[0].Lr:G4})")));
+        }
+        if (world is not null) DistributedRun.Describe(world, dataParallel!, s.BatchSize, batchesPerEpoch, " streams");
+        if (output is null)
+        {
+            // Another rank of a data-parallel job: train in step with rank 0, which writes and reports everything.
+            return trainer.Fit(trainTokens, validationTokens, s.Epochs, monitors.Stop).Interrupted ? Interruption.ExitCode : 0;
         }
         AnsiConsole.MarkupLine(Markup.Escape($"{s.Model} on {dataName}: {trainTokens.Length:N0} train / {validationTokens.Length:N0} validation characters, " +
             $"{vocabulary.Count} symbols; embedding {config.EmbeddingDim}, {config.NumLayers}x{config.HiddenSize} {config.Cell.ToUpperInvariant()}, dropout {config.Dropout}, {model.ParameterCount:N0} parameters; " +
-            $"{s.Optimizer} lr {lr.ToString(CultureInfo.InvariantCulture)} ({s.Schedule}), batch {s.BatchSize} x {SequenceLength} steps, clip {ClipNorm}, {Compute.Threads} threads"));
+            $"{s.Optimizer} lr {lr.ToString(CultureInfo.InvariantCulture)} ({s.Schedule}), batch {s.BatchSize} x {SequenceLength} steps, clip {ClipNorm}, {Compute.Threads} threads{(world is null ? "" : " per process")}"));
 
         TrainingHistory history;
-        using (Interruption.Current.BeginGraceful("training"))
-            history = trainer.Fit(trainTokens, validationTokens, s.Epochs, Interruption.Current.Token);
+        // Ctrl-C stops one process at a step boundary, which a data-parallel job cannot do alone: mpirun ends it.
+        using (world is null ? Interruption.Current.BeginGraceful("training") : null)
+        using (var stop = monitors.StopOn(world is null ? Interruption.Current.Token : default))
+            history = trainer.Fit(trainTokens, validationTokens, s.Epochs, stop.Token);
+        monitors.Communication?.Print();
         if (history.Interrupted) return TrainCommand.Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
 
         double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens);
@@ -99,7 +113,10 @@ internal static class LanguageModelTraining
         string prime = validationText.Length > 0 && SamplePrime.All(c => vocabulary.Contains(c.ToString())) ? SamplePrime : "";
         string sample = model.Sample(prime, 300, new SamplingOptions(0.8), (ulong)s.Seed);
         var rows = earlier.Concat(history.Epochs.Select(e => new Dictionary<string, double>(e) { ["epoch"] = e.Epoch + 1 })).ToList();
-        var metrics = LanguageModelMetrics.From(s, dataName, config, model.ParameterCount, lr, validation, rows, history.WallSeconds, trainer.Epoch, sample);
+        var metrics = LanguageModelMetrics.From(s, dataName, config, model.ParameterCount, lr, validation, rows, history.WallSeconds, trainer.Epoch, sample) with
+        {
+            Communication = dataParallel?.Statistics,
+        };
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, LanguageModelJson.Default.LanguageModelMetrics));
         output.Complete();
         Summary(metrics, outDir, "char");
@@ -336,6 +353,10 @@ internal sealed record LanguageModelMetrics(
 {
     /// <summary>The GPT's sizes (gpt runs; <see cref="Config"/> is then null).</summary>
     public GptConfig? Gpt { get; init; }
+
+    /// <summary>A data-parallel run's compute/communication split on rank 0 (DataParallel.Statistics over every step), else null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Distributed.DataParallelStatistics? Communication { get; init; }
 
     /// <summary>"char" or "gpt2" (gpt runs); losses are per token of this tokenizer.</summary>
     public string? Tokenizer { get; init; }

@@ -45,11 +45,18 @@ internal static class TrainCommand
         var dashboardBind = new Option<string?>("--dashboard-bind") { Description = "the address the dashboard listens on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)" };
         var imageSize = new Option<int>("--image-size") { Description = $"side of the square RGB images made from --data images:DIR (default {Inputs.DefaultImageSize})", DefaultValueFactory = _ => Inputs.DefaultImageSize };
         var distributed = new Option<bool>("--distributed") { Description = "data-parallel training over MPI; implied when started by mpirun/srun, required to be: --batch-size is per process" };
+        var bucketMb = new Option<double>("--bucket-mb")
+        {
+            Description = $"data-parallel: MiB of gradients per allreduce bucket (default {DataParallel.DefaultBucketBytes >> 20}, as PyTorch DDP); smaller buckets start during backward and overlap it",
+            DefaultValueFactory = _ => DataParallel.DefaultBucketBytes / (double)(1 << 20),
+        };
+        // Test hook, not shown in --help: stop as after a Ctrl-C once N optimizer steps are done (every rank of a job at the same step).
+        var stopAfter = new Option<long?>("--stop-after-steps") { Hidden = true };
         var gpt = GptTrainOptions.CreateOptions();
         var command = new Command("train", "Train a model; writes DIR/model.safetensors, DIR/checkpoint/, DIR/history.csv and DIR/metrics.json. " +
                                            "Ctrl-C stops after the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once).")
         {
-            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, tensorBoard, dashboard, dashboardBind, distributed, imageSize,
+            model, data, dataDir, label, epochs, batch, lr, optimizer, schedule, augment, seed, threads, output, resume, report, tensorBoard, dashboard, dashboardBind, distributed, bucketMb, imageSize, stopAfter,
         };
         foreach (var option in gpt.All) command.Options.Add(option);
         command.SetAction(p => Run(new TrainSettings(
@@ -58,14 +65,20 @@ internal static class TrainCommand
             p.GetResult(tensorBoard) is null ? null : p.GetValue(tensorBoard) ?? "",
             p.GetResult(dashboard) is null ? null : p.GetValue(dashboard) ?? DashboardOptions.DefaultPort, p.GetValue(dashboardBind), p.GetValue(distributed),
             gpt.Read(p, batchGiven: p.GetResult(batch) is { Implicit: false }, optimizerGiven: p.GetResult(optimizer) is { Implicit: false }, epochsGiven: p.GetResult(epochs) is { Implicit: false }),
-            p.GetValue(imageSize))));
+            p.GetValue(imageSize), p.GetValue(bucketMb), p.GetValue(stopAfter))));
         return command;
     }
 
     internal sealed record TrainSettings(string Model, string Data, string? DataDir, string? Label, int Epochs, int BatchSize, double? Lr,
         string Optimizer, string Schedule, string? Augment, int Seed, int? Threads, string? Out, string? Resume, bool Report = false,
         string? TensorBoard = null, int? Dashboard = null, string? DashboardBind = null, bool Distributed = false, GptTrainOptions? Gpt = null,
-        int ImageSize = Inputs.DefaultImageSize); // --tensorboard: null when off, "" for the run folder, else the folder given
+        int ImageSize = Inputs.DefaultImageSize, double BucketMb = DataParallel.DefaultBucketBytes / (double)(1 << 20), long? StopAfterSteps = null)
+    {
+        // --tensorboard: null when off, "" for the run folder, else the folder given
+
+        /// <summary>What a rank other than 0 of a data-parallel job does: the same training without files, pages or reports.</summary>
+        public TrainSettings Silent => this with { Report = false, TensorBoard = null, Dashboard = null, DashboardBind = null };
+    }
 
     /// <summary>Checks every option that can be checked without data, before anything is created or loaded.</summary>
     internal static void Validate(TrainSettings s)
@@ -77,6 +90,9 @@ internal static class TrainCommand
             throw new CliException($"--lr must be a positive number, got {lr.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         if (s.Threads is int t && t < 1) throw new CliException($"--threads must be at least 1, got {t}");
         if (s.ImageSize is < 8 or > 1024) throw new CliException($"--image-size must be between 8 and 1024, got {s.ImageSize}");
+        if (!(s.BucketMb > 0) || double.IsInfinity(s.BucketMb))
+            throw new CliException($"--bucket-mb must be a positive number of MiB, got {s.BucketMb.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        if (s.StopAfterSteps is long stop && stop < 1) throw new CliException($"--stop-after-steps must be at least 1, got {stop}");
         Choices.ValidateSchedule(s.Schedule);
         if (s.Optimizer is not ("sgd" or "adam" or "adamw" or "rmsprop" or "adagrad")) throw new CliException($"unknown --optimizer '{s.Optimizer}'; expected {Choices.OptimizerHelp}");
         if (s.Resume is not null && !File.Exists(s.Resume))
@@ -99,10 +115,10 @@ internal static class TrainCommand
         var world = DistributedRun.Start(s.Distributed, s.Threads);
         if (world is not null)
         {
-            if (LanguageModelTraining.Handles(s.Model, s.Data)) throw new CliException($"data-parallel training of language models ({s.Model}) is not supported yet; run it in one process");
-            if (s.Report || s.TensorBoard is not null || s.Dashboard is not null)
-                throw new CliException("--report, --tensorboard and --dashboard are not supported with data-parallel training yet");
-            return DistributedRun.Run(world, () => Run(s, world));
+            if (s.Model == "gpt") throw new CliException("data-parallel training of gpt is not supported yet; run it in one process (char-lstm and char-gru train data-parallel)");
+            // Rank 0 writes the files, reports and pages; the other ranks only train.
+            var mine = world.IsRoot ? s : s.Silent;
+            return DistributedRun.Run(world, () => LanguageModelTraining.Handles(s.Model, s.Data) ? LanguageModelTraining.Run(mine, world) : Run(mine, world));
         }
         if (LanguageModelTraining.Handles(s.Model, s.Data)) return LanguageModelTraining.Run(s);
         return Run(s, null);
@@ -140,9 +156,9 @@ internal static class TrainCommand
             sampler: world is null ? null : new DistributedSampler(world.Rank, world.Size));
         var validation = new DataLoader(data.Validation, 1000, sampler: world is null ? null : new DistributedSampler(world.Rank, world.Size, pad: false));
         var test = new DataLoader(data.Test, 1000);
-        using var dataParallel = world is null ? null : new DataParallel(model, world);
+        using var dataParallel = world is null ? null : DistributedRun.Create(model, world, s.BucketMb, s.Seed);
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, train.Count, cosinePerBatch: false);
-        using var monitors = RunMonitors.Create(s, outDir, model, data.ClassNames);
+        using var monitors = RunMonitors.Create(s, outDir, model, data.ClassNames, dataParallel);
         var trainer = new Trainer(model, Choices.Loss(model), optimizer, new TrainerOptions
         {
             Monitors = monitors.Monitors,
@@ -162,17 +178,14 @@ internal static class TrainCommand
             if (root) AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
                 (scheduler is null ? "" : $", {s.Schedule} schedule re-planned for {s.Epochs} epochs (lr now {optimizer.ParamGroups[0].Lr:G4})")));
         }
-        if (world is not null && root)
-            AnsiConsole.MarkupLine($"data-parallel over {world.Size} processes: global batch {world.Size * s.BatchSize}, {train.Count:N0} steps per epoch, " +
-                                   $"{dataParallel!.GradientBytesPerStep / 1024.0:N0} KiB of gradients in {dataParallel.Buckets} allreduce(s) per step");
+        if (world is not null) DistributedRun.Describe(world, dataParallel!, s.BatchSize, train.Count);
         if (root) AnsiConsole.MarkupLine($"[bold]{Markup.Escape(s.Model)}[/] on {Markup.Escape(data.Name)}: {data.Train.Count:N0} train / {data.Validation.Count:N0} validation / {data.Test.Count:N0} test, " +
                                $"{model.ParameterCount:N0} parameters, {s.Optimizer} lr {lr}, batch {s.BatchSize}, {Compute.Threads} threads{(world is null ? "" : " per process")}");
 
         if (output is null)
         {
             // Another rank of a data-parallel job: train in step with rank 0, which writes and reports everything.
-            trainer.Fit(train, validation, s.Epochs);
-            return 0;
+            return trainer.Fit(train, validation, s.Epochs, cancellationToken: monitors.Stop).Interrupted ? Interruption.ExitCode : 0;
         }
         var checkpoints = new ModelCheckpoint(output.Sub("checkpoint"), monitor: "val_accuracy");
         var recorder = s.Report ? ReportCommand.CreateRecorder(outDir, s.Resume, watch: monitors.Dashboard is { } d ? d.Watch : null)
@@ -183,16 +196,15 @@ internal static class TrainCommand
         TrainingHistory history;
         // Ctrl-C stops one process at a step boundary, which a data-parallel job cannot do alone: mpirun ends it.
         using (world is null ? Interruption.Current.BeginGraceful("training") : null)
-            history = trainer.Fit(train, validation, s.Epochs, callbacks, world is null ? Interruption.Current.Token : default);
-        if (dataParallel is { Steps: > 0 } dpStats)
-            AnsiConsole.MarkupLine($"gradient allreduce: {1000 * dpStats.SynchronizeSeconds / dpStats.Steps:F2} ms per step after backward (rank 0), " +
-                                   $"{dpStats.BucketsStartedDuringBackward} of {dpStats.Steps * dpStats.Buckets} buckets started during backward");
+        using (var stop = monitors.StopOn(world is null ? Interruption.Current.Token : default))
+            history = trainer.Fit(train, validation, s.Epochs, callbacks, stop.Token);
+        monitors.Communication?.Print();
         if (history.Interrupted) return Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
         var result = trainer.Evaluate(test, keepPredictions: true);
         SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), Weights.Metadata(s.Model, data));
 
-        var metrics = RunMetrics.From(s.Model, data, result, logger.Epochs, history.WallSeconds, trainer.Epoch);
+        var metrics = RunMetrics.From(s.Model, data, result, logger.Epochs, history.WallSeconds, trainer.Epoch) with { Communication = dataParallel?.Statistics };
         if (metrics.ConfusionMatrix is not null) monitors.Dashboard?.ShowConfusion(metrics.ConfusionMatrix, metrics.Classes);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, CliJson.Default.RunMetrics));
         output.Complete();

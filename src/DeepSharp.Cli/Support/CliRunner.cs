@@ -77,8 +77,9 @@ internal static class CliRunner
         for (int i = 0; i < Arguments.Count; i++)
         {
             string a = Arguments[i];
-            if (a == option) { i++; continue; }
-            if (a.StartsWith(option + "=", StringComparison.Ordinal)) continue;
+            // The hidden test hook --stop-after-steps would stop the resumed run again at once.
+            if (a == option || a == "--stop-after-steps") { i++; continue; }
+            if (a.StartsWith(option + "=", StringComparison.Ordinal) || a.StartsWith("--stop-after-steps=", StringComparison.Ordinal)) continue;
             args.Add(a);
         }
         args.Add(option);

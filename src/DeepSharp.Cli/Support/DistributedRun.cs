@@ -1,4 +1,6 @@
 using DeepSharp.Distributed;
+using DeepSharp.NN;
+using DeepSharp.Training;
 
 namespace DeepSharp.Cli.Support;
 
@@ -51,4 +53,73 @@ internal static class DistributedRun
         Mpi.Finalize();
         return code;
     }
+
+    /// <summary>
+    /// The gradient averaging of one rank: buckets of <paramref name="bucketMb"/> MiB (--bucket-mb), and Generator.Default
+    /// plus <paramref name="dropout"/> reseeded before every step from (seed, rank, step), so that ranks drop different
+    /// units and a checkpoint resumes at any world size without per-rank generator states.
+    /// </summary>
+    public static DataParallel Create(Module model, Communicator world, double bucketMb, int seed, Generator? dropout = null) =>
+        new(model, world, Math.Max(sizeof(float), (long)(bucketMb * (1 << 20))))
+        {
+            Seed = (ulong)seed,
+            RankGenerators = dropout is null || dropout == Generator.Default ? [Generator.Default] : [Generator.Default, dropout],
+        };
+
+    /// <summary>Rank 0's line on how the job shares a step.</summary>
+    public static void Describe(Communicator world, DataParallel dp, int batchSize, int stepsPerEpoch, string unit = "")
+    {
+        if (!world.IsRoot) return;
+        // Plain Console: one line however narrow the terminal, for logs and scripts.
+        Console.Out.WriteLine($"data-parallel over {world.Size} processes: global batch {world.Size * batchSize}{unit}, {stepsPerEpoch:N0} steps per epoch, " +
+                              $"{dp.GradientBytesPerStep / 1024.0:N0} KiB of gradients in {dp.Buckets} allreduce(s) of at most {dp.BucketBytes / 1024.0:N0} KiB per step");
+    }
+}
+
+/// <summary>
+/// The compute/communication split of a data-parallel run (rank 0's figures): printed when training ends, over every
+/// step and over the steps after a warm-up (the JIT compiles the first steps): the first epoch, or the first
+/// <see cref="WarmupSteps"/> steps of a run that ends within its first epoch.
+/// </summary>
+internal sealed class CommunicationMonitor(DataParallel dp) : ITrainingMonitor
+{
+    public const int WarmupSteps = 20;
+
+    private DataParallelStatistics? _afterWarmup, _afterFirstEpoch;
+
+    public void StepEnd(in StepMetrics step)
+    {
+        if (dp.Statistics.Steps == WarmupSteps) _afterWarmup = dp.Statistics;
+    }
+
+    public void EpochEnd(long step, EpochLogs logs) => _afterFirstEpoch ??= dp.Statistics;
+
+    public void Print()
+    {
+        var all = dp.Statistics;
+        if (all.Steps == 0) return;
+        // Plain Console: one line however narrow the terminal, for logs and scripts.
+        Console.Out.WriteLine($"communication (rank 0), {all}");
+        var (since, after) = _afterFirstEpoch is not null ? (_afterFirstEpoch, "the first epoch") : (_afterWarmup, $"the first {WarmupSteps} steps");
+        if (since is not null && all.Steps > since.Steps) Console.Out.WriteLine($"communication (rank 0) after {after}, {all - since}");
+    }
+}
+
+/// <summary>
+/// Test hook (hidden option --stop-after-steps N): after optimizer step N training stops as after a Ctrl-C, saving a
+/// checkpoint of the position reached (mid-epoch included). Every rank of a data-parallel job counts the same steps,
+/// so all stop together, which a signal cannot guarantee.
+/// </summary>
+internal sealed class StopAfterSteps(long steps) : ITrainingMonitor, IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+
+    public CancellationToken Token => _stop.Token;
+
+    public void StepEnd(in StepMetrics step)
+    {
+        if (step.Step >= steps) _stop.Cancel();
+    }
+
+    public void Dispose() => _stop.Dispose();
 }

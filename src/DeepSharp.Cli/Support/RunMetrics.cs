@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using DeepSharp.Distributed;
 using DeepSharp.Training;
 
 namespace DeepSharp.Cli.Support;
@@ -19,6 +20,9 @@ internal sealed record RunMetrics(
     double[]? Recall,
     double[]? F1)
 {
+    /// <summary>A data-parallel run's compute/communication split on rank 0 (DataParallel.Statistics over every step), else null.</summary>
+    public DataParallelStatistics? Communication { get; init; }
+
     /// <summary>The metrics of a run: <paramref name="epochs"/> holds every epoch's logs (those before a resume included).</summary>
     public static RunMetrics From(string model, DataChoice data, EvaluationResult test, IReadOnlyList<EpochLogs> epochs, double wallSeconds, int epochCount)
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using DeepSharp.Cli.Commands;
 using DeepSharp.Dashboard;
+using DeepSharp.Distributed;
 using DeepSharp.Insight;
 using DeepSharp.Insight.TensorBoard;
 using DeepSharp.NN;
@@ -19,12 +20,28 @@ internal sealed class RunMonitors : IDisposable
     /// <summary>The live page (--dashboard), else null.</summary>
     public TrainingDashboard? Dashboard { get; private set; }
 
-    /// <summary>The monitors the settings ask for; <paramref name="classNames"/> label a classifier's confusion matrix on the dashboard.</summary>
-    public static RunMonitors Create(TrainCommand.TrainSettings s, string outDir, Module model, IReadOnlyList<string>? classNames = null)
+    /// <summary>The compute/communication split of a data-parallel run, else null.</summary>
+    public CommunicationMonitor? Communication { get; private set; }
+
+    private StopAfterSteps? _stopAfter;
+
+    /// <summary>Cancelled after --stop-after-steps (a test hook); never without it.</summary>
+    public CancellationToken Stop => _stopAfter?.Token ?? CancellationToken.None;
+
+    /// <summary>A token cancelled by <paramref name="interruption"/> (Ctrl-C) or by <see cref="Stop"/>, for a trainer's Fit.</summary>
+    public CancellationTokenSource StopOn(CancellationToken interruption) => CancellationTokenSource.CreateLinkedTokenSource(interruption, Stop);
+
+    /// <summary>
+    /// The monitors the settings ask for; <paramref name="classNames"/> label a classifier's confusion matrix on the dashboard;
+    /// with <paramref name="dataParallel"/>, one that keeps the communication statistics.
+    /// </summary>
+    public static RunMonitors Create(TrainCommand.TrainSettings s, string outDir, Module model, IReadOnlyList<string>? classNames = null, DataParallel? dataParallel = null)
     {
         var run = new RunMonitors();
         try
         {
+            if (s.StopAfterSteps is long steps) run.Monitors.Add(run._stopAfter = new StopAfterSteps(steps));
+            if (dataParallel is not null) run.Monitors.Add(run.Communication = new CommunicationMonitor(dataParallel));
             if (s.TensorBoard is { } dir) run.StartTensorBoard(dir.Length == 0 ? outDir : dir, model);
             if (s.Dashboard is int port) run.StartDashboard(s, port, classNames);
         }
@@ -117,5 +134,7 @@ internal sealed class RunMonitors : IDisposable
         Dashboard = null;
         _writer?.Dispose();
         _writer = null;
+        _stopAfter?.Dispose();
+        _stopAfter = null;
     }
 }

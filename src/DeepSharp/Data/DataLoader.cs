@@ -13,11 +13,13 @@ namespace DeepSharp.Data;
 /// transform) into a queue of that many batches while the consumer runs its step. Its exceptions
 /// are rethrown by MoveNext, in batch order. Disposing the enumerator (e.g. <c>break</c> in a
 /// foreach) stops the worker and waits for the batch it is building.</item>
-/// <item>The transform gets, for batch b of an epoch, a generator seeded from the epoch's draw and
-/// b: augmentation is reproducible and independent of timing and prefetch depth.</item>
-/// <item><see cref="State"/>/<see cref="LoadState"/> save and restore the position for checkpoints.</item>
+/// <item>The transform gets, for each batch, a generator seeded from the epoch's draw and the position of the batch's
+/// first example in the epoch's order (with a sampler: in the order all ranks share): augmentation is reproducible and
+/// independent of timing and prefetch depth, and ranks augment differently.</item>
+/// <item><see cref="State"/>/<see cref="LoadState"/> save and restore the position for checkpoints, also in examples of
+/// the epoch's order (<see cref="DataLoaderState.Samples"/>), so that a loader with another batch size or world size resumes it.</item>
 /// <item>With a <see cref="DistributedSampler"/>, each epoch's order is cut to this rank's shard (data-parallel
-/// training: every rank draws the same order from the same seed) and the transform seeds also depend on the rank.</item>
+/// training: every rank draws the same order from the same seed).</item>
 /// </list>
 /// Generator use per epoch: a permutation of Count values when shuffling, then one value when there
 /// is a transform; nothing otherwise. The generator is only touched on the enumerating thread, when
@@ -28,9 +30,11 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
 {
     private readonly Generator _generator;
     private int _epoch;
-    private int _resumeBatch;
+    private int _resumeSamples; // examples of the next epoch's order consumed before it starts (a resumed position)
     private Pipeline? _active;
-    private int _consumed;
+    private int _consumed;      // batches of the active epoch handed out, counted from its start as if it had not been resumed
+    private int _start;         // examples of the active epoch's order consumed before this enumeration began
+    private int _firstBatch;    // the value of _consumed when this enumeration began
     private (ulong Seed, long Offset) _epochStart;
 
     /// <summary>Creates a loader over <paramref name="dataset"/> (PyTorch's <c>DataLoader(dataset, batch_size, shuffle, drop_last)</c>).</summary>
@@ -97,22 +101,35 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
     /// batches handed out so far; between enumerations, the start of the next epoch.
     /// </summary>
     public DataLoaderState State => _active is not null
-        ? new DataLoaderState(_epoch, _epochStart.Seed, _epochStart.Offset, _consumed)
-        : new DataLoaderState(_epoch, _generator.Seed, _generator.Offset, _resumeBatch);
+        ? new DataLoaderState(_epoch, _epochStart.Seed, _epochStart.Offset, _consumed) { Samples = SamplesAfter(_consumed - _firstBatch) }
+        : new DataLoaderState(_epoch, _generator.Seed, _generator.Offset, Count - RemainingBatches(_resumeSamples)) { Samples = _resumeSamples };
+
+    /// <summary>Examples of the shared order consumed once <paramref name="batches"/> batches of the active enumeration are out (all ranks together).</summary>
+    private long SamplesAfter(int batches) => Math.Min(Dataset.Count, _start + (long)batches * BatchSize * (Sampler?.WorldSize ?? 1));
+
+    /// <summary>Batches of an epoch left after <paramref name="start"/> examples of its order are consumed.</summary>
+    private int RemainingBatches(int start)
+    {
+        int examples = Sampler?.Count(Dataset.Count, start) ?? Dataset.Count - start;
+        return DropLast ? examples / BatchSize : (int)(((long)examples + BatchSize - 1) / BatchSize);
+    }
 
     /// <summary>Restores a saved position: the next enumeration replays that epoch from that batch on.</summary>
     public void LoadState(DataLoaderState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Epoch < 0 || state.Batch < 0 || state.Offset < 0)
-            throw new ArgumentException($"DataLoader.LoadState: epoch, batch and offset must be non-negative, got {state}");
-        if (state.Batch > Count)
+        if (state.Epoch < 0 || state.Batch < 0 || state.Offset < 0 || state.Samples < 0)
+            throw new ArgumentException($"DataLoader.LoadState: epoch, batch, offset and samples must be non-negative, got {state}");
+        if (state.Samples is long samples && samples > Dataset.Count)
+            throw new ArgumentException($"DataLoader.LoadState: position {samples} is past the {Dataset.Count} examples of an epoch (was the state saved with another dataset?)");
+        if (state.Samples is null && state.Batch > Count)
             throw new ArgumentException($"DataLoader.LoadState: batch {state.Batch} is past the {Count} batches of an epoch (was the state saved with another dataset or batch size?)");
         End();
         // A loader that draws nothing must not rewind a generator others may share (e.g. Generator.Default).
         if (Shuffle || Transform is not null) _generator.SetState((state.Seed, state.Offset));
         _epoch = state.Epoch;
-        _resumeBatch = state.Batch;
+        // Without a position in examples (an older state), the batch counts in this loader's own units.
+        _resumeSamples = (int)(state.Samples ?? Math.Min(Dataset.Count, (long)state.Batch * BatchSize * (Sampler?.WorldSize ?? 1)));
     }
 
     /// <summary>Starts a new epoch (ending any unfinished one) and yields its batches: inputs and targets stacked along a new dim 0.</summary>
@@ -122,11 +139,13 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         _epochStart = _generator.GetState();
         int n = Dataset.Count;
         int[] order = Shuffle ? _generator.Permutation(n) : Identity(n);
-        if (Sampler is not null) order = Sampler.Shard(order);
+        _start = Math.Min(_resumeSamples, n);
+        _resumeSamples = 0;
+        order = Sampler is not null ? Sampler.Shard(order, _start) : order[_start..];
         ulong epochSeed = Transform is null ? 0 : _generator.Bits(_generator.Reserve(1));
-        _consumed = _resumeBatch;
-        _resumeBatch = 0;
-        _active = new Pipeline(this, order, epochSeed, _consumed);
+        int batches = RemainingBatches(_start);
+        _firstBatch = _consumed = Count - batches;
+        _active = new Pipeline(this, order, epochSeed, batches);
         return new Enumerator(this, _active);
     }
 
@@ -149,8 +168,8 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         return order;
     }
 
-    /// <summary>Batch b of an epoch: gather (or get and stack) the examples, then transform the inputs.</summary>
-    private (Tensor Input, Tensor Target) MakeBatch(int[] order, int b, ulong epochSeed)
+    /// <summary>Batch b of this enumeration: gather (or get and stack) the examples, then transform the inputs.</summary>
+    private (Tensor Input, Tensor Target) MakeBatch(int[] order, int b, ulong epochSeed, int epochStart)
     {
         using var _ = Autograd.NoGrad(); // loading and augmentation are never part of a model's graph
         int start = b * BatchSize;
@@ -158,17 +177,19 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         var (input, target) = DatasetChecks.Batch(Dataset, indices);
         if (Transform is not null)
         {
-            int stream = Sampler is null ? b : b * Sampler.WorldSize + Sampler.Rank; // ranks augment differently
-            input = Transform.Apply(input, new Generator(BatchSeed(epochSeed, stream)))
+            // The position of the batch's first example in the order all ranks share: ranks augment differently, and a
+            // resumed epoch (any batch size or world size) seeds by the same rule.
+            long position = Sampler is null ? epochStart + (long)b * BatchSize : epochStart + (long)b * BatchSize * Sampler.WorldSize + Sampler.Rank;
+            input = Transform.Apply(input, new Generator(BatchSeed(epochSeed, position)))
                 ?? throw new InvalidOperationException($"DataLoader: the transform returned null for batch {b}");
         }
         return (input, target);
     }
 
-    /// <summary>SplitMix64 of (epoch seed, batch): well-separated seeds for neighbouring batches.</summary>
-    private static ulong BatchSeed(ulong epochSeed, int batch)
+    /// <summary>SplitMix64 of (epoch seed, position): well-separated seeds for neighbouring batches.</summary>
+    private static ulong BatchSeed(ulong epochSeed, long position)
     {
-        ulong z = epochSeed + (ulong)(batch + 1) * 0x9E3779B97F4A7C15UL;
+        ulong z = epochSeed + (ulong)(position + 1) * 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
@@ -184,19 +205,20 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
         private readonly int[] _order;
         private readonly ulong _epochSeed;
         private readonly int _batches;
+        private readonly int _start;
         private readonly BoundedQueue<(Tensor, Tensor)>? _queue;
         private readonly Thread? _worker;
         private ExceptionDispatchInfo? _error;
         private int _next; // next batch to build (synchronous mode) or to hand out
 
-        public Pipeline(DataLoader loader, int[] order, ulong epochSeed, int firstBatch)
+        public Pipeline(DataLoader loader, int[] order, ulong epochSeed, int batches)
         {
             _loader = loader;
             _order = order;
             _epochSeed = epochSeed;
-            _batches = loader.Count;
-            _next = firstBatch;
-            if (loader.Prefetch > 0 && firstBatch < _batches)
+            _batches = batches;
+            _start = loader._start;
+            if (loader.Prefetch > 0 && batches > 0)
             {
                 _queue = new BoundedQueue<(Tensor, Tensor)>(loader.Prefetch);
                 _worker = new Thread(Produce) { IsBackground = true, Name = "DeepSharp DataLoader worker" };
@@ -211,7 +233,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
             try
             {
                 for (int b = _next; b < _batches && !_queue!.IsCancelled; b++)
-                    if (!_queue.TryAdd(_loader.MakeBatch(_order, b, _epochSeed))) break;
+                    if (!_queue.TryAdd(_loader.MakeBatch(_order, b, _epochSeed, _start))) break;
             }
             catch (Exception e)
             {
@@ -228,7 +250,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Input, Tensor Target)>
             if (Finished || _next >= _batches) return Finish(out batch);
             if (_queue is null)
             {
-                batch = _loader.MakeBatch(_order, _next, _epochSeed);
+                batch = _loader.MakeBatch(_order, _next, _epochSeed, _start);
             }
             else if (!_queue.TryTake(out batch))
             {

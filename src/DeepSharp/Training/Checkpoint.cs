@@ -38,7 +38,7 @@ public static class Checkpoint
         if (scheduler is not null) foreach (var (k, v) in scheduler.StateDict()) tensors["scheduler." + k] = v;
         var meta = new CheckpointMetadata(Format, progress.Epoch, progress.Step,
             generators.Select(g => $"{g.Seed.ToString(CultureInfo.InvariantCulture)}:{g.Offset.ToString(CultureInfo.InvariantCulture)}").ToList(),
-            progress.Loader is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.Epoch}:{l.Seed}:{l.Offset}:{l.Batch}") : null);
+            progress.Loader is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.Epoch}:{l.Seed}:{l.Offset}:{l.Batch}{(l.Samples is long n ? $":{n}" : "")}") : null);
         Dictionary<string, string> entries = metadata is null ? [] : metadata.Where(kv => kv.Key != "deepsharp").ToDictionary(kv => kv.Key, kv => kv.Value);
         entries["deepsharp"] = JsonSerializer.Serialize(meta, TrainingJson.Default.CheckpointMetadata);
         SafeTensors.Save(path, tensors, entries);
@@ -119,15 +119,19 @@ public static class Checkpoint
             var states = new List<(ulong, long)>();
             foreach (var g in generators.EnumerateArray())
             {
-                var parts = Split(g, 2, $"generator state {states.Count}", "seed:offset", where);
+                var parts = Split(g, [2], $"generator state {states.Count}", "seed:offset", where);
                 states.Add((UInt64(parts[0], $"generator state {states.Count} seed", where), NonNegative(parts[1], $"generator state {states.Count} offset", where)));
             }
             DataLoaderState? loader = null;
             if (root.TryGetProperty("Loader", out var l) && l.ValueKind != JsonValueKind.Null)
             {
-                var p = Split(l, 4, "'Loader'", "epoch:seed:offset:batch", where);
+                // epoch:seed:offset:batch, then the position in examples of the epoch's order (any batch or world size) when known.
+                var p = Split(l, [4, 5], "'Loader'", "epoch:seed:offset:batch[:samples]", where);
                 loader = new DataLoaderState(checked((int)NonNegative(p[0], "loader epoch", where, int.MaxValue)), UInt64(p[1], "loader seed", where),
-                    NonNegative(p[2], "loader offset", where), checked((int)NonNegative(p[3], "loader batch", where, int.MaxValue)));
+                    NonNegative(p[2], "loader offset", where), checked((int)NonNegative(p[3], "loader batch", where, int.MaxValue)))
+                {
+                    Samples = p.Length == 5 ? NonNegative(p[4], "loader samples", where, int.MaxValue) : null,
+                };
             }
             return new Metadata(epochValue, stepValue, states, loader);
         }
@@ -140,13 +144,13 @@ public static class Checkpoint
     private static JsonElement Field(JsonElement root, string name, string where) =>
         root.TryGetProperty(name, out var value) ? value : throw new InvalidDataException($"{where}: the 'deepsharp' metadata has no '{name}'");
 
-    private static string[] Split(JsonElement value, int count, string what, string form, string where)
+    private static string[] Split(JsonElement value, int[] counts, string what, string form, string where)
     {
         if (value.ValueKind != JsonValueKind.String)
             throw new InvalidDataException($"{where}: {what} must be a \"{form}\" string, found {value.GetRawText()}");
         var parts = value.GetString()!.Split(':');
-        if (parts.Length != count)
-            throw new InvalidDataException($"{where}: {what} '{value.GetString()}' has {parts.Length} field(s), expected {count} ({form})");
+        if (!counts.Contains(parts.Length))
+            throw new InvalidDataException($"{where}: {what} '{value.GetString()}' has {parts.Length} field(s), expected {string.Join(" or ", counts)} ({form})");
         return parts;
     }
 

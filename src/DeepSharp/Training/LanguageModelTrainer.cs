@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using DeepSharp.Data.Text;
+using DeepSharp.Distributed;
 using DeepSharp.Models;
 using DeepSharp.NN;
 using DeepSharp.Optim;
@@ -57,6 +58,16 @@ public sealed record LanguageModelTrainerOptions
     /// none when null. The dashboard's <c>Watch</c> options send them to the live page.
     /// </summary>
     public Insight.InsightRecorder? Insight { get; init; }
+
+    /// <summary>
+    /// Data-parallel training of a <see cref="CharRnn"/> over MPI: the text is cut into <see cref="BatchSize"/> x world
+    /// size streams, of which rank r trains streams r x BatchSize to (r + 1) x BatchSize - 1 (each rank carries its own
+    /// streams' state), so that a step equals one process's step with the global batch; gradients are averaged before
+    /// clipping and the step, epoch losses averaged and validation shared out and summed over ranks. Every rank calls
+    /// <see cref="LanguageModelTrainer.Fit"/> (give only rank 0 a <see cref="CheckpointDirectory"/> and a reporter).
+    /// Not for a <see cref="Gpt"/> yet.
+    /// </summary>
+    public DataParallel? DataParallel { get; init; }
 }
 
 /// <summary>
@@ -114,6 +125,13 @@ public sealed class LanguageModelTrainer
             throw new ArgumentException($"LanguageModelTrainer: steps per epoch must be positive, got {spe}");
     }
 
+    /// <summary>Ranks sharing the training (1 without <see cref="LanguageModelTrainerOptions.DataParallel"/>).</summary>
+    private int World => Options.DataParallel?.Communicator.Size ?? 1;
+
+    /// <summary>This rank's rows of a global batch [World x B, T].</summary>
+    private Tensor MyRows(Tensor global) =>
+        Options.DataParallel is { } dp ? global.Narrow(0, dp.Communicator.Rank * (global.ShapeArray[0] / World), global.ShapeArray[0] / World) : global;
+
     /// <summary>The model being trained (a <see cref="CharRnn"/> or a <see cref="Gpt"/>).</summary>
     public Module<Tensor, Tensor> Model { get; }
 
@@ -159,9 +177,11 @@ public sealed class LanguageModelTrainer
         if (State is not null && State.H.ShapeArray[1] != input.ShapeArray[0]) State = null; // a different number of streams
         Model.Train();
         Optimizer.ZeroGrad();
+        Options.DataParallel?.BeginStep(Step);
         var (logits, state) = _rnn.Forward(input, State);
         var loss = Functional.CrossEntropy(logits.Reshape(-1, VocabSize), target.Reshape(-1));
         loss.Backward();
+        Options.DataParallel?.SynchronizeGradients();
         if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
         Optimizer.Step();
         Step++;
@@ -201,7 +221,7 @@ public sealed class LanguageModelTrainer
     public int StepsPerEpoch(long[] trainTokens)
     {
         ArgumentNullException.ThrowIfNull(trainTokens);
-        if (!Windowed) return new StreamBatches(trainTokens, Options.BatchSize, Options.SequenceLength).Count;
+        if (!Windowed) return new StreamBatches(trainTokens, Options.BatchSize * World, Options.SequenceLength).Count;
         if (Options.StepsPerEpoch is int steps) return steps;
         long perStep = (long)Options.BatchSize * Options.SequenceLength * Options.GradientAccumulationSteps;
         return (int)Math.Max(1, Math.Min(int.MaxValue, trainTokens.Length / perStep));
@@ -217,6 +237,11 @@ public sealed class LanguageModelTrainer
     {
         ArgumentNullException.ThrowIfNull(trainTokens);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "LanguageModelTrainer.Fit: epochs must be non-negative");
+        if (Options.DataParallel is { } dp)
+        {
+            if (Windowed) throw new NotSupportedException("LanguageModelTrainer: data-parallel training of a Gpt is not supported yet; train it in one process");
+            dp.BroadcastState();
+        }
         int count, perStep;
         Func<int, double> step;
         if (Windowed)
@@ -233,13 +258,13 @@ public sealed class LanguageModelTrainer
         }
         else
         {
-            var stream = new StreamBatches(trainTokens, Options.BatchSize, Options.SequenceLength);
+            var stream = new StreamBatches(trainTokens, Options.BatchSize * World, Options.SequenceLength); // data-parallel: the global batch
             count = stream.Count;
             perStep = stream.BatchSize * stream.SequenceLength;
             step = k =>
             {
                 var (input, target) = stream[k];
-                return TrainStep(input, target);
+                return TrainStep(MyRows(input), MyRows(target));
             };
         }
         var history = new TrainingHistory();
@@ -327,6 +352,7 @@ public sealed class LanguageModelTrainer
             }
         }
         double seconds = clock.Elapsed.TotalSeconds;
+        if (Options.DataParallel is { } dp) lossSum = dp.Sum(lossSum)[0] / World; // every rank's mean over the same number of rows
         logs["loss"] = done > 0 ? lossSum / done : double.NaN;
         logs["seconds"] = seconds;
         logs["tokens_per_second"] = seconds > 0 ? tokens / seconds : 0;
@@ -343,7 +369,8 @@ public sealed class LanguageModelTrainer
     /// <summary>
     /// Mean cross-entropy (nats per token) of predicting each token of <paramref name="tokens"/> from the ones
     /// before it, streamed like training (parallel streams, state carried across windows) in eval mode without
-    /// gradients. Short texts use fewer streams or one shorter window.
+    /// gradients. Short texts use fewer streams or one shorter window. Data-parallel, the streams of the global batch are
+    /// shared out among the ranks and the result is the same on every rank (each must call this).
     /// </summary>
     public double Evaluate(long[] tokens)
     {
@@ -351,8 +378,11 @@ public sealed class LanguageModelTrainer
         if (tokens.Length < 2) throw new ArgumentException($"LanguageModelTrainer.Evaluate: need at least 2 tokens, got {tokens.Length}");
         if (_gpt is not null) return EvaluateWindows(tokens);
         int t = Math.Min(Options.SequenceLength, tokens.Length - 1);
-        int b = Math.Max(1, Math.Min(Options.BatchSize, (tokens.Length - 1) / t));
+        int b = Math.Max(1, Math.Min(Options.BatchSize * World, (tokens.Length - 1) / t));
         var batches = new StreamBatches(tokens, b, t);
+        // Data-parallel: rank r evaluates streams [b r / N, b (r + 1) / N) (perhaps none); the sums are added over ranks.
+        int rank = Options.DataParallel?.Communicator.Rank ?? 0;
+        int first = (int)((long)b * rank / World), rows = (int)((long)b * (rank + 1) / World) - first;
         bool wasTraining = Model.Training;
         Model.Eval();
         try
@@ -360,12 +390,14 @@ public sealed class LanguageModelTrainer
             using var _ = Autograd.NoGrad();
             RecurrentState? state = null;
             double sum = 0;
-            for (int k = 0; k < batches.Count; k++)
+            for (int k = 0; k < batches.Count && rows > 0; k++)
             {
                 var (input, target) = batches[k];
+                if (rows < b) (input, target) = (input.Narrow(0, first, rows), target.Narrow(0, first, rows));
                 (var logits, state) = _rnn!.Forward(input, state);
-                sum += Functional.CrossEntropy(logits.Reshape(-1, VocabSize), target.Reshape(-1)).ToDouble();
+                sum += Functional.CrossEntropy(logits.Reshape(-1, VocabSize), target.Reshape(-1)).ToDouble() * rows / b;
             }
+            if (Options.DataParallel is { } dp) sum = dp.Sum(sum)[0];
             return sum / batches.Count;
         }
         finally

@@ -209,7 +209,7 @@ public sealed class Trainer
             if (inGroup == 0)
             {
                 Optimizer.ZeroGrad();
-                Options.DataParallel?.BeginStep();
+                Options.DataParallel?.BeginStep(Step);
                 group = Math.Min(accumulate, train.Count - (first + batch)); // the epoch's last group may be smaller
                 (groupLoss, groupCorrect, groupClassified) = (0, 0, 0);
             }
@@ -364,12 +364,14 @@ public sealed class Trainer
 
     /// <summary>
     /// Writes model, optimizer, scheduler, generators, data-loader position, epoch and step to one file, atomically.
-    /// After an interrupted <see cref="Fit"/> the position is the middle of the unfinished epoch.
+    /// After an interrupted <see cref="Fit"/> the position is the middle of the unfinished epoch, counted in examples of the
+    /// epoch's order consumed by all ranks together, so that a data-parallel run resumes it at any world size (the
+    /// ranks' dropout generators follow <see cref="DataParallel.RankGenerators"/>' rule and need no saved state).
     /// </summary>
     public void SaveCheckpoint(string path)
     {
         var loader = _interruptedAt ?? (_train is null ? null
-            : new DataLoaderState(Epoch, _train.Generator.Seed, _train.Generator.Offset, 0)); // between epochs: the next epoch starts here
+            : new DataLoaderState(Epoch, _train.Generator.Seed, _train.Generator.Offset, 0) { Samples = 0 }); // between epochs: the next epoch starts here
         Checkpoint.Save(path, Model, Optimizer, Options.Scheduler, AllGenerators(), new CheckpointProgress(Epoch, Step, loader), Options.CheckpointMetadata);
     }
 

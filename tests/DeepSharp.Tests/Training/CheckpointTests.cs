@@ -72,7 +72,7 @@ public sealed class CheckpointTests
     public void ALoaderWithTooFewFieldsOrBadNumbersIsInvalidData()
     {
         var source = new CheckpointRig(seed: 5);
-        Assert.Contains("'Loader' '1:2:3' has 3 field(s), expected 4", RejectWithoutChange(Edit(source, m => Json(m, "Loader", "\"1:2:3\""))));     // IndexOutOfRange
+        Assert.Contains("'Loader' '1:2:3' has 3 field(s), expected 4 or 5", RejectWithoutChange(Edit(source, m => Json(m, "Loader", "\"1:2:3\""))));     // IndexOutOfRange
         Assert.Contains("loader batch '99999999999'", RejectWithoutChange(Edit(source, m => Json(m, "Loader", "\"1:2:3:99999999999\""))));      // Overflow
         Assert.Contains("loader offset '-3'", RejectWithoutChange(Edit(source, m => Json(m, "Loader", "\"1:2:-3:4\""))));
         Assert.Contains("loader seed 'x'", RejectWithoutChange(Edit(source, m => Json(m, "Loader", "\"1:x:3:4\""))));                           // Format
