@@ -19,7 +19,11 @@ internal static class MpiProcess
         if (Mpirun is null) Assert.Skip("Open MPI is not installed (no mpirun on PATH): apt-get install openmpi-bin to run the multi-process tests");
     }
 
-    public static CliResult Run(string workingDirectory, int processes, IEnumerable<string> args, int timeoutSeconds = 180)
+    public static CliResult Run(string workingDirectory, int processes, IEnumerable<string> args, int timeoutSeconds = 180) =>
+        CliProcess.RunToEnd(StartInfo(workingDirectory, processes, args), $"mpirun -np {processes} deepsharp {string.Join(' ', args)}", timeoutSeconds);
+
+    /// <summary>The mpirun command line of a job of <paramref name="processes"/> ranks running deepsharp with <paramref name="args"/>.</summary>
+    public static ProcessStartInfo StartInfo(string workingDirectory, int processes, IEnumerable<string> args)
     {
         var psi = new ProcessStartInfo(Mpirun!)
         {
@@ -36,6 +40,27 @@ internal static class MpiProcess
             psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        return CliProcess.RunToEnd(psi, $"mpirun -np {processes} deepsharp {string.Join(' ', args)}", timeoutSeconds);
+        return psi;
+    }
+
+    /// <summary>The process ids of the ranks mpirun <paramref name="mpirun"/> started, by rank (read from /proc: parent and OMPI_COMM_WORLD_RANK).</summary>
+    public static Dictionary<int, int> Ranks(int mpirun)
+    {
+        var ranks = new Dictionary<int, int>();
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) != mpirun) continue;
+                foreach (var entry in File.ReadAllText(Path.Combine(dir, "environ")).Split('\0'))
+                    if (entry.StartsWith("OMPI_COMM_WORLD_RANK=", StringComparison.Ordinal))
+                        ranks[int.Parse(entry["OMPI_COMM_WORLD_RANK=".Length..], System.Globalization.CultureInfo.InvariantCulture)] = pid;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { } // a process that ended meanwhile
+        }
+        return ranks;
     }
 }

@@ -79,6 +79,44 @@ public sealed class WorldSizeResumeTests : IDisposable
     }
 
     [Fact]
+    public async Task ARankKilledMidTrainingEndsTheJobAndItsLastCheckpointResumesAtAnotherWorldSize()
+    {
+        MpiProcess.RequireMpirun();
+        // 3,000 rows: 2,100 train examples, 175 global batches of 12 per epoch, so an epoch lasts long enough to be killed in.
+        string csv = CliProcess.WriteTinyCsv(_dir, rows: 3000);
+        const int epochs = 4;
+        string checkpoint = Path.Combine(_dir, "killed", "checkpoint", "last.safetensors");
+        var psi = MpiProcess.StartInfo(_dir, 2, Args(csv, "killed", epochs, 6, "sgd"));
+        using var job = System.Diagnostics.Process.Start(psi)!;
+        job.StandardInput.Close();
+        var stdout = job.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = job.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(checkpoint) && !job.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(10, TestContext.Current.CancellationToken);
+        Assert.True(File.Exists(checkpoint) && !job.HasExited, "the job should have written the checkpoint of epoch 1 and still be training");
+        var ranks = MpiProcess.Ranks(job.Id);
+        Assert.True(ranks.ContainsKey(1), $"rank 1 of mpirun {job.Id} not found: {string.Join(", ", ranks)}");
+        System.Diagnostics.Process.GetProcessById(ranks[1]).Kill(); // SIGKILL: no handler, no message from the rank itself
+
+        // The other rank waits in an allreduce that can never finish: mpirun must end the whole job, and say why.
+        bool ended = job.WaitForExit(60_000);
+        if (!ended) job.Kill(entireProcessTree: true);
+        string output = await stdout + await stderr;
+        Assert.True(ended, "the job hung after a rank was killed:\n" + output);
+        Assert.NotEqual(0, job.ExitCode);
+        Assert.Matches(@"rank 1 .*(signal 9|Killed)", System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " "));
+        Assert.False(File.Exists(Path.Combine(_dir, "killed", "model.safetensors")));
+
+        // What the killed job left behind resumes with 3 processes and ends where one process with the global batch does.
+        var rest = Job(3, [.. Args(csv, "killed", epochs, 4, "sgd"), "--resume", Path.Combine("killed", "checkpoint", "last.safetensors")]);
+        Assert.True(rest.ExitCode == 0, rest.ToString());
+        Assert.Contains("resumed from", rest.Stdout);
+        var single = Job(1, Args(csv, "single", epochs, 12, "sgd"));
+        Assert.True(single.ExitCode == 0, single.ToString());
+        AssertSameWeights("single", "killed");
+    }
+
+    [Fact]
     public void ReportTensorBoardAndStatisticsOfADataParallelRunAreWrittenByRankZero()
     {
         MpiProcess.RequireMpirun();
