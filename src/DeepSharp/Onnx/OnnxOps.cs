@@ -65,6 +65,10 @@ internal static partial class OnnxOps
         RegisterNeural(ops);
         RegisterReductions(ops);
         RegisterRecurrent(ops);
+        RegisterLosses(ops);
+        RegisterIndexing(ops);
+        RegisterResize(ops);
+        RegisterEinsum(ops);
         return ops;
     }
 

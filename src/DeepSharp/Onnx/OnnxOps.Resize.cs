@@ -1,0 +1,8 @@
+namespace DeepSharp.Onnx;
+
+internal static partial class OnnxOps
+{
+    private static void RegisterResize(Dictionary<string, Op> ops)
+    {
+    }
+}
