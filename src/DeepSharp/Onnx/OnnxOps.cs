@@ -143,8 +143,8 @@ internal static partial class OnnxOps
     {
         switch (node.OpType)
         {
-            case "GRU" when node.Int("linear_before_reset", 0) == 0:
-                return "GRU(linear_before_reset=0)";
+            case var _ when FamilySetting(node) is { } setting:
+                return setting;
             case "LSTM" or "GRU" or "RNN" when node.Has("clip") || node.Int("input_forget", 0) != 0 || (node.OpType == "LSTM" && node.Proto.Input.Count > 7 && node.Proto.Input[7].Length > 0):
                 return node.OpType + "(clip/input_forget/peepholes)";
             case "LSTM" or "GRU" or "RNN" when node.Strings("activations") is { } acts && !RecurrentActivationsSupported(node.OpType, acts):
