@@ -1,6 +1,7 @@
 namespace DeepSharp.Onnx;
 
-// Index-driven data movement: GatherND, ScatterND, ScatterElements (and the deprecated Scatter), TopK. The indices are
+// Index-driven data movement: GatherND, ScatterND, ScatterElements (and the deprecated Scatter), TopK, Compress,
+// NonZero, ReverseSequence, Unique. The indices are
 // read as numbers and turned into flat element positions; the data moves with IndexSelect, ScatterAdd and Gather,
 // so gradients flow to the data and update inputs.
 internal static partial class OnnxOps
@@ -12,6 +13,10 @@ internal static partial class OnnxOps
         ops["ScatterElements"] = n => One(ScatterElements(n));
         ops["Scatter"] = n => One(ScatterElements(n));
         ops["TopK"] = n => TopK(n);
+        ops["Compress"] = n => One(Compress(n));
+        ops["NonZero"] = n => One(NonZero(n.Input(0)));
+        ops["ReverseSequence"] = n => One(ReverseSequence(n));
+        ops["Unique"] = n => Unique(n);
     }
 
     private static int Product(ReadOnlySpan<int> dims)
@@ -191,5 +196,102 @@ internal static partial class OnnxOps
         var index = OnnxTensors.Make(picked, shape).Transpose(axis, x.Rank - 1).Contiguous();
         var gathered = x.IsFloatingPoint ? x.Gather(axis, index) : x.To(DType.Float64).Gather(axis, index).To(x.DType);
         return [gathered, index];
+    }
+
+    /// <summary>Compress: the slices along axis (of the flattened input without one) whose condition is true.</summary>
+    private static Tensor Compress(OnnxNode n)
+    {
+        var x = n.Input(0);
+        var condition = n.Input(1).To(DType.Bool).ToArray<bool>();
+        int? axisAttr = n.Has("axis") ? Axis(n.Int("axis", 0), x.Rank, n) : null;
+        if (axisAttr is null) x = x.Reshape(x.Numel);
+        int axis = axisAttr ?? 0;
+        if (condition.Length > x.ShapeArray[axis])
+            throw new InvalidDataException($"ONNX {n.Describe}: a condition of {condition.Length} for an axis of size {x.ShapeArray[axis]}");
+        var keep = Enumerable.Range(0, condition.Length).Where(i => condition[i]).Select(i => (long)i).ToArray();
+        return x.IndexSelect(axis, Tensor.From(keep, keep.Length));
+    }
+
+    /// <summary>NonZero: the coordinates [rank, count] of the non-zero elements in row-major order.</summary>
+    private static Tensor NonZero(Tensor x)
+    {
+        var values = x.To(DType.Float64).ToArray<double>();
+        int rank = Math.Max(x.Rank, 1);
+        var dims = x.Rank == 0 ? [1] : x.ShapeArray;
+        var hits = Enumerable.Range(0, values.Length).Where(i => values[i] != 0).ToArray();
+        var coords = new long[rank * hits.Length];
+        for (int h = 0; h < hits.Length; h++)
+        {
+            long rest = hits[h];
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                coords[d * hits.Length + h] = rest % dims[d];
+                rest /= dims[d];
+            }
+        }
+        return OnnxTensors.Make(coords, [rank, hits.Length]);
+    }
+
+    /// <summary>ReverseSequence: along time_axis, the first sequence_lens[b] steps of each batch entry b reversed, the rest kept.</summary>
+    private static Tensor ReverseSequence(OnnxNode n)
+    {
+        var x = n.Input(0);
+        var lengths = n.Input(1).To(DType.Int64).ToArray<long>();
+        int batchAxis = Axis(n.Int("batch_axis", 1), x.Rank, n), timeAxis = Axis(n.Int("time_axis", 0), x.Rank, n);
+        if (batchAxis == timeAxis || lengths.Length != x.ShapeArray[batchAxis])
+            throw new InvalidDataException($"ONNX {n.Describe}: batch_axis {batchAxis}, time_axis {timeAxis} and {lengths.Length} lengths for input {Shapes.Format(x.ShapeArray)}");
+        int rank = x.Rank, steps = x.ShapeArray[timeAxis];
+        var strides = new long[rank];
+        long s = 1;
+        for (int d = rank - 1; d >= 0; d--) { strides[d] = s; s *= x.ShapeArray[d]; }
+        var map = new long[x.Numel];
+        for (long i = 0; i < map.Length; i++)
+        {
+            long b = i / strides[batchAxis] % x.ShapeArray[batchAxis], t = i / strides[timeAxis] % steps;
+            long length = Math.Clamp(lengths[b], 0, steps);
+            map[i] = t < length ? i + (length - 1 - 2 * t) * strides[timeAxis] : i;
+        }
+        return x.Reshape(x.Numel).IndexSelect(0, Tensor.From(map, map.Length)).Reshape(x.ShapeArray);
+    }
+
+    /// <summary>
+    /// Unique: the distinct slices along axis (elements of the flattened input without one), sorted ascending
+    /// (lexicographically for slices) or in order of first occurrence, with their first indices, the inverse map and counts.
+    /// </summary>
+    private static Tensor?[] Unique(OnnxNode n)
+    {
+        var x = n.Input(0);
+        int? axisAttr = n.Has("axis") ? Axis(n.Int("axis", 0), x.Rank, n) : null;
+        var t = axisAttr is null ? x.Reshape(x.Numel) : x;
+        int axis = axisAttr ?? 0, size = t.ShapeArray[axis];
+        var rows = t.Permute([axis, .. Enumerable.Range(0, t.Rank).Where(d => d != axis)]).Contiguous().Reshape(size, t.Numel / Math.Max(size, 1)).To(DType.Float64);
+        var values = rows.ToArray<double>();
+        int width = size == 0 ? 0 : values.Length / size;
+        int Compare(int a, int b)
+        {
+            for (int k = 0; k < width; k++)
+            {
+                int c = values[a * width + k].CompareTo(values[b * width + k]);
+                if (c != 0) return c;
+            }
+            return 0;
+        }
+        var firsts = new List<int>();
+        var inverse = new long[size];
+        for (int i = 0; i < size; i++)
+        {
+            int found = firsts.FindIndex(f => Compare(f, i) == 0);
+            if (found < 0) { found = firsts.Count; firsts.Add(i); }
+            inverse[i] = found;
+        }
+        var order = Enumerable.Range(0, firsts.Count).ToArray();
+        if (n.Int("sorted", 1) != 0) Array.Sort(order, (a, b) => Compare(firsts[a], firsts[b]));
+        var rank = new long[order.Length];
+        for (int r = 0; r < order.Length; r++) rank[order[r]] = r;
+        var counts = new long[order.Length];
+        for (int i = 0; i < size; i++) counts[rank[inverse[i]]]++;
+        var indices = order.Select(o => (long)firsts[o]).ToArray();
+        var y = t.IndexSelect(axis, Tensor.From(indices, indices.Length));
+        return [y, Tensor.From(indices, indices.Length), Tensor.From(inverse.Select(v => rank[v]).ToArray(), size), Tensor.From(counts, counts.Length)];
     }
 }

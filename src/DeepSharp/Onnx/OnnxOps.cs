@@ -69,6 +69,9 @@ internal static partial class OnnxOps
         RegisterIndexing(ops);
         RegisterResize(ops);
         RegisterEinsum(ops);
+        RegisterMath(ops);
+        RegisterSignal(ops);
+        RegisterDetection(ops);
         return ops;
     }
 
