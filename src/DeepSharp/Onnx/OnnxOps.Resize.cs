@@ -1,6 +1,6 @@
 namespace DeepSharp.Onnx;
 
-// Resize (opset 10, 11-13) and the deprecated Upsample. Interpolation is separable: along each resized axis the
+// Resize (opset 10, 11-13), the deprecated Upsample and GridSample (2-D; bilinear, nearest, bicubic). Interpolation is separable: along each resized axis the
 // output is a fixed matrix [out, in] times the input (nearest: one 1 per row; linear: two weights; cubic: four),
 // applied with MatMul, so the op is differentiable in its input whatever the mode. The coordinate mapping, the
 // neighbour choice (edge-clamped) and the weights follow the operator's reference implementation.
@@ -10,9 +10,21 @@ internal static partial class OnnxOps
     {
         ops["Resize"] = n => One(Resize(n));
         ops["Upsample"] = n => One(Upsample(n));
+        ops["GridSample"] = n => One(GridSample(n));
     }
 
     private static readonly string[] s_resizeModes = ["nearest", "linear", "cubic"];
+    private static readonly string[] s_gridModes = ["bilinear", "nearest", "bicubic"];
+    private static readonly string[] s_gridPaddings = ["zeros", "border", "reflection"];
+
+    /// <summary>GridSample settings DeepSharp does not implement (reported at load time), or null.</summary>
+    private static string? GridSampleSetting(OnnxNode n)
+    {
+        string mode = n.String("mode", "bilinear"), padding = n.String("padding_mode", "zeros");
+        return !s_gridModes.Contains(mode) ? $"GridSample(mode={mode})"
+            : !s_gridPaddings.Contains(padding) ? $"GridSample(padding_mode={padding})"
+            : null;
+    }
     private static readonly string[] s_coordinateModes = ["half_pixel", "asymmetric", "pytorch_half_pixel", "tf_crop_and_resize", "align_corners", "tf_half_pixel_for_nn"];
     private static readonly string[] s_nearestModes = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"];
 
@@ -172,16 +184,8 @@ internal static partial class OnnxOps
                 coeffs[1] = ratio;
                 break;
             case "cubic":
-            {
-                double a = s.CubicA;
-                double Far(double d) => ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;       // 1 < d < 2
-                double Near(double d) => ((a + 2) * d - (a + 3)) * d * d + 1;            // d <= 1
-                coeffs[0] = Far(ratio + 1);
-                coeffs[1] = Near(ratio);
-                coeffs[2] = Near(1 - ratio);
-                coeffs[3] = Far(2 - ratio);
+                CubicWeights(ratio, s.CubicA).CopyTo(coeffs, 0);
                 break;
-            }
             default:
             {
                 bool right = ratio == 1 || s.Nearest switch
@@ -196,5 +200,92 @@ internal static partial class OnnxOps
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// GridSample of X [N, C, H, W] at grid [N, Ho, Wo, 2] ((x, y) in [-1, 1]): each output is a weighted sum of up to
+    /// 16 input pixels (IndexSelect and Mul, so differentiable in X). Coordinates, padding and the cubic weights
+    /// (A = -0.75) follow the operator's definition (that of PyTorch's grid_sample).
+    /// </summary>
+    private static Tensor GridSample(OnnxNode n)
+    {
+        var x = n.Input(0);
+        var gridT = n.Input(1);
+        if (x.Rank != 4 || gridT.Rank != 4 || gridT.ShapeArray[3] != 2 || gridT.ShapeArray[0] != x.ShapeArray[0])
+            throw new InvalidDataException($"ONNX {n.Describe}: input {Shapes.Format(x.ShapeArray)} and grid {Shapes.Format(gridT.ShapeArray)} are not [N, C, H, W] and [N, Ho, Wo, 2]");
+        string mode = n.String("mode", "bilinear"), padding = n.String("padding_mode", "zeros");
+        bool alignCorners = n.Int("align_corners", 0) != 0;
+        int batch = x.ShapeArray[0], channels = x.ShapeArray[1], height = x.ShapeArray[2], width = x.ShapeArray[3];
+        int outH = gridT.ShapeArray[1], outW = gridT.ShapeArray[2], points = outH * outW;
+        int taps = mode switch { "bicubic" => 16, "bilinear" => 4, _ => 1 };
+        var grid = gridT.To(DType.Float64).Contiguous().ToArray<double>();
+        double Unnormalize(double g, int size) => alignCorners ? (g + 1) / 2 * (size - 1) : ((g + 1) * size - 1) / 2;
+        double Reflect(double v, double twiceLow, double twiceHigh)
+        {
+            if (twiceLow == twiceHigh) return 0;
+            double min = twiceLow / 2, span = (twiceHigh - twiceLow) / 2;
+            v = Math.Abs(v - min);
+            double extra = v % span;
+            return Math.Floor(v / span) % 2 == 0 ? extra + min : span - extra + min;
+        }
+        double Pad(double v, int size) => padding switch
+        {
+            "border" => Math.Clamp(v, 0, size - 1),
+            "reflection" => Math.Clamp(alignCorners ? Reflect(v, 0, 2 * (size - 1)) : Reflect(v, -1, 2 * size - 1), 0, size - 1),
+            _ => v,
+        };
+        var parts = new Tensor[batch];
+        var index = new long[points * taps];
+        var weight = new double[points * taps];
+        for (int b = 0; b < batch; b++)
+        {
+            Array.Clear(index);
+            Array.Clear(weight);
+            for (int p = 0; p < points; p++)
+            {
+                double gx = Unnormalize(grid[(b * points + p) * 2], width), gy = Unnormalize(grid[(b * points + p) * 2 + 1], height);
+                int at = p * taps;
+                void Tap(int k, double row, double col, double w)
+                {
+                    if (mode == "bicubic") { row = Pad(row, height); col = Pad(col, width); }
+                    if (row < 0 || row > height - 1 || col < 0 || col > width - 1 || w == 0) return; // zero padding
+                    index[at + k] = (long)row * width + (long)col;
+                    weight[at + k] = w;
+                }
+                if (mode == "bicubic")
+                {
+                    double fx = Math.Floor(gx), fy = Math.Floor(gy);
+                    var wx = CubicWeights(gx - fx, -0.75);
+                    var wy = CubicWeights(gy - fy, -0.75);
+                    for (int i = 0; i < 4; i++)
+                        for (int j = 0; j < 4; j++) Tap(i * 4 + j, fy - 1 + i, fx - 1 + j, wy[i] * wx[j]);
+                    continue;
+                }
+                gx = Pad(gx, width);
+                gy = Pad(gy, height);
+                if (mode == "nearest")
+                {
+                    Tap(0, Math.Round(gy, MidpointRounding.ToEven), Math.Round(gx, MidpointRounding.ToEven), 1);
+                    continue;
+                }
+                double x0 = Math.Floor(gx), y0 = Math.Floor(gy), dx = gx - x0, dy = gy - y0;
+                Tap(0, y0, x0, (1 - dy) * (1 - dx));
+                Tap(1, y0, x0 + 1, (1 - dy) * dx);
+                Tap(2, y0 + 1, x0, dy * (1 - dx));
+                Tap(3, y0 + 1, x0 + 1, dy * dx);
+            }
+            var image = x.Select(0, b).Reshape(channels, height * width);
+            var picked = image.IndexSelect(1, Tensor.From(index, index.Length)) * Tensor.From(weight, weight.Length).To(x.DType);
+            parts[b] = picked.Reshape(channels, points, taps).Sum(2).Reshape(channels, outH, outW);
+        }
+        return Tensor.Stack(parts, 0);
+    }
+
+    /// <summary>The four cubic convolution weights (coefficient a) of the taps at -1, 0, 1, 2 from a position t in [0, 1] past tap 0.</summary>
+    private static double[] CubicWeights(double t, double a)
+    {
+        double Near(double d) => ((a + 2) * d - (a + 3)) * d * d + 1;
+        double Far(double d) => ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
+        return [Far(t + 1), Near(t), Near(1 - t), Far(2 - t)];
     }
 }

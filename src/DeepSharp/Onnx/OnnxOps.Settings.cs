@@ -8,6 +8,7 @@ internal static partial class OnnxOps
     private static string? FamilySetting(OnnxNode node) => node.OpType switch
     {
         "Resize" or "Upsample" => ResizeSetting(node),
+        "GridSample" => GridSampleSetting(node),
         "ScatterElements" or "ScatterND" when node.String("reduction", "none") is not ("none" or "add" or "mul") and var r =>
             $"{node.OpType}(reduction={r})",
         "NegativeLogLikelihoodLoss" or "SoftmaxCrossEntropyLoss" when node.String("reduction", "mean") is not ("none" or "sum" or "mean") and var r =>
