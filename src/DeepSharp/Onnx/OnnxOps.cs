@@ -72,6 +72,7 @@ internal static partial class OnnxOps
         RegisterMath(ops);
         RegisterSignal(ops);
         RegisterDetection(ops);
+        RegisterQuantization(ops);
         return ops;
     }
 

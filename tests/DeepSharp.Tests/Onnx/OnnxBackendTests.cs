@@ -16,7 +16,7 @@ public sealed class OnnxBackendTests(ITestOutputHelper output)
     private const string DataDir = "/usr/share/libonnx-testdata/data";
 
     [Theory]
-    [InlineData("node", 647)]
+    [InlineData("node", 841)]
     [InlineData("pytorch-converted", 82)]
     [InlineData("pytorch-operator", 35)]
     [InlineData("simple", 7)]
