@@ -1,7 +1,7 @@
 namespace DeepSharp.Onnx;
 
 // Index-driven data movement: GatherND, ScatterND, ScatterElements (and the deprecated Scatter), TopK, Compress,
-// NonZero, ReverseSequence, Unique. The indices are
+// NonZero, ReverseSequence, Unique, MaxUnpool. The indices are
 // read as numbers and turned into flat element positions; the data moves with IndexSelect, ScatterAdd and Gather,
 // so gradients flow to the data and update inputs.
 internal static partial class OnnxOps
@@ -17,6 +17,7 @@ internal static partial class OnnxOps
         ops["NonZero"] = n => One(NonZero(n.Input(0)));
         ops["ReverseSequence"] = n => One(ReverseSequence(n));
         ops["Unique"] = n => Unique(n);
+        ops["MaxUnpool"] = n => One(MaxUnpool(n));
     }
 
     private static int Product(ReadOnlySpan<int> dims)
@@ -293,5 +294,41 @@ internal static partial class OnnxOps
         var indices = order.Select(o => (long)firsts[o]).ToArray();
         var y = t.IndexSelect(axis, Tensor.From(indices, indices.Length));
         return [y, Tensor.From(indices, indices.Length), Tensor.From(inverse.Select(v => rank[v]).ToArray(), size), Tensor.From(counts, counts.Length)];
+    }
+
+    /// <summary>
+    /// MaxUnpool: zeros of the output shape (output_shape, or (in - 1) * stride - pads + kernel per spatial axis)
+    /// with X written at its MaxPool indices, which are flat over the whole unpooled tensor.
+    /// </summary>
+    private static Tensor MaxUnpool(OnnxNode n)
+    {
+        var x = n.Input(0);
+        var indices = n.Input(1).To(DType.Int64).ToArray<long>();
+        long[] kernel = n.Ints("kernel_shape") ?? throw new InvalidDataException($"ONNX {n.Describe}: no kernel_shape");
+        int spatial = x.Rank - 2;
+        if (spatial < 1 || kernel.Length != spatial || indices.Length != x.Numel)
+            throw new InvalidDataException($"ONNX {n.Describe}: input {Shapes.Format(x.ShapeArray)}, {indices.Length} indices and kernel {Format(kernel)} do not fit");
+        long[] strides = n.Ints("strides") ?? Enumerable.Repeat(1L, spatial).ToArray();
+        long[] pads = n.Ints("pads") ?? new long[2 * spatial];
+        int[] unpooled = [x.ShapeArray[0], x.ShapeArray[1], .. Enumerable.Range(0, spatial).Select(d => checked((int)((x.ShapeArray[d + 2] - 1) * strides[d] - pads[d] - pads[d + spatial] + kernel[d])))];
+        int[] shape = n.IntsInput(2) is { } given ? [.. given.Select(d => checked((int)d))] : unpooled;
+        if (shape.Length != x.Rank || shape.Zip(unpooled).Any(p => p.First < p.Second))
+            throw new InvalidDataException($"ONNX {n.Describe}: output_shape {Shapes.Format(shape)} is not of rank {x.Rank} and at least {Shapes.Format(unpooled)}");
+        int count = Product(unpooled);
+        var targets = new long[indices.Length];
+        for (int k = 0; k < indices.Length; k++)
+        {
+            // The index is flat in the unpooled shape; a larger output_shape adds zeros at the end of each axis.
+            if (indices[k] < 0 || indices[k] >= count) throw new InvalidDataException($"ONNX {n.Describe}: index {indices[k]} is outside the output of {count} elements");
+            long rest = indices[k], target = 0, stride = 1;
+            for (int d = x.Rank - 1; d >= 0; d--)
+            {
+                target += rest % unpooled[d] * stride;
+                rest /= unpooled[d];
+                stride *= shape[d];
+            }
+            targets[k] = target;
+        }
+        return ScatterFlat(Tensor.Zeros(shape, x.DType), targets, x, "none", n);
     }
 }

@@ -2,7 +2,8 @@ namespace DeepSharp.Onnx;
 
 // Signal processing (opset 17). Windows: HannWindow, HammingWindow, BlackmanWindow, periodic (denominator N) or
 // symmetric (N - 1), cosine sums w[k] = a0 - a1 cos(2 pi k / D) + a2 cos(4 pi k / D). DFT and STFT multiply the real
-// and imaginary parts by cosine and sine matrices (MatMul), so they are differentiable in the signal.
+// and imaginary parts by cosine and sine matrices (MatMul), so they are differentiable in the signal. MelWeightMatrix
+// builds the triangular mel filter bank.
 internal static partial class OnnxOps
 {
     private static void RegisterSignal(Dictionary<string, Op> ops)
@@ -12,6 +13,7 @@ internal static partial class OnnxOps
         ops["BlackmanWindow"] = n => One(Window(n, 0.42, 0.5, 0.08));
         ops["DFT"] = n => One(Dft(n));
         ops["STFT"] = n => One(Stft(n));
+        ops["MelWeightMatrix"] = n => One(MelWeightMatrix(n));
     }
 
     private static Tensor Window(OnnxNode n, double a0, double a1, double a2)
@@ -109,5 +111,45 @@ internal static partial class OnnxOps
         var real = framed.Select(3, 0);
         var imag = signal.ShapeArray[2] == 2 ? framed.Select(3, 1) : null;
         return FourierLast(real, imag, false, onesided);
+    }
+
+    /// <summary>
+    /// MelWeightMatrix [dft_length / 2 + 1, num_mel_bins]: triangles between num_mel_bins + 2 points spaced evenly on
+    /// the mel scale (2595 log10(1 + f / 700)) from lower_edge_hertz by (upper - lower) / (num_mel_bins + 2), each mapped to the spectrogram
+    /// bin floor((dft_length + 1) f / sample_rate); rising from the left point to 1 at the centre, falling to the right.
+    /// </summary>
+    private static Tensor MelWeightMatrix(OnnxNode n)
+    {
+        long Integer(int i) => n.IntsInput(i) is [var v] ? v : throw new InvalidDataException($"ONNX {n.Describe}: input {i} must be one integer");
+        double Real(int i) => n.Input(i).Numel == 1 ? n.Input(i).To(DType.Float64).ToDouble() : throw new InvalidDataException($"ONNX {n.Describe}: input {i} must be one number");
+        long melBins = Integer(0), dftLength = Integer(1), sampleRate = Integer(2);
+        double lower = Real(3), upper = Real(4);
+        if (melBins <= 0 || dftLength <= 0 || sampleRate <= 0 || lower < 0 || upper <= lower)
+            throw new InvalidDataException($"ONNX {n.Describe}: num_mel_bins {melBins}, dft_length {dftLength}, sample_rate {sampleRate}, edges {lower}..{upper} Hz");
+        int spectrogramBins = (int)(dftLength / 2 + 1), bins = (int)melBins;
+        double Mel(double hz) => 2595 * Math.Log10(1 + hz / 700);
+        // The step divides by the number of points (bins + 2), as ONNX 1.12's definition, so the last point stays below upper.
+        double lowMel = Mel(lower), step = (Mel(upper) - lowMel) / (bins + 2);
+        var points = new long[bins + 2];
+        for (int i = 0; i < points.Length; i++)
+        {
+            double hz = 700 * (Math.Pow(10, (i * step + lowMel) / 2595) - 1);
+            points[i] = (long)Math.Floor((dftLength + 1) * hz / sampleRate);
+        }
+        var output = new double[spectrogramBins * bins];
+        void Set(long row, int col, double v)
+        {
+            if (row < 0 || row >= spectrogramBins) throw new InvalidDataException($"ONNX {n.Describe}: the mel points reach bin {row} of {spectrogramBins} (upper_edge_hertz above sample_rate / 2?)");
+            output[row * bins + col] = v;
+        }
+        for (int i = 0; i < bins; i++)
+        {
+            long left = points[i], centre = points[i + 1], right = points[i + 2];
+            if (centre == left) Set(centre, i, 1);
+            else for (long j = left; j <= centre; j++) Set(j, i, (double)(j - left) / (centre - left));
+            for (long j = centre; j < right; j++) Set(j, i, (double)(right - j) / (right - centre));
+        }
+        var dtype = OnnxTensors.DTypeOf((int)n.Int("output_datatype", OnnxTensors.Float)) ?? throw n.Unsupported("this output_datatype");
+        return Tensor.From(output, spectrogramBins, bins).To(dtype);
     }
 }
