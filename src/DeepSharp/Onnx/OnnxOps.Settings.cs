@@ -9,6 +9,7 @@ internal static partial class OnnxOps
     {
         "Resize" or "Upsample" => ResizeSetting(node),
         "GridSample" => GridSampleSetting(node),
+        "TfIdfVectorizer" => TfIdfSetting(node),
         "RoiAlign" when node.String("mode", "avg") != "avg" => "RoiAlign(mode=" + node.String("mode", "") + ")",
         "ScatterElements" or "ScatterND" when node.String("reduction", "none") is not ("none" or "add" or "mul") and var r =>
             $"{node.OpType}(reduction={r})",

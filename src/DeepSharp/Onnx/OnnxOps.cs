@@ -73,6 +73,7 @@ internal static partial class OnnxOps
         RegisterSignal(ops);
         RegisterDetection(ops);
         RegisterQuantization(ops);
+        RegisterText(ops);
         return ops;
     }
 
