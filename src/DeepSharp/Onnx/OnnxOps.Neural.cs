@@ -243,10 +243,32 @@ internal static partial class OnnxOps
 
     private static Tensor?[] BatchNorm(OnnxNode n)
     {
+        if (n.Opset >= 14 && n.Int("training_mode", 0) != 0) return BatchNormTraining(n);
         if (n.Int("training_mode", 0) != 0 || n.OutputCount > 1 && n.Proto.Output.Skip(1).Any(o => o.Length > 0))
-            throw n.Unsupported("training-mode BatchNormalization");
+            throw n.Unsupported("training-mode BatchNormalization before opset 14");
         var x = n.Input(0);
         return One(Functional.BatchNorm(x, n.Input(3), n.Input(4), n.Input(1), n.Input(2), training: false, eps: n.Float("epsilon", 1e-5)));
+    }
+
+    /// <summary>
+    /// Training-mode BatchNormalization (opset 14+): Y normalised with the batch mean and biased variance over every
+    /// axis but 1, and the running statistics input * momentum + batch * (1 - momentum).
+    /// </summary>
+    private static Tensor?[] BatchNormTraining(OnnxNode n)
+    {
+        var x = n.Input(0);
+        if (x.Rank < 2) throw new InvalidDataException($"ONNX {n.Describe}: input {Shapes.Format(x.ShapeArray)} has no channel axis");
+        int[] axes = [0, .. Enumerable.Range(2, x.Rank - 2)];
+        var shape = Enumerable.Repeat(1, x.Rank).ToArray();
+        shape[1] = x.ShapeArray[1];
+        var mean = x.Mean(axes, true);
+        var centered = x - mean;
+        var variance = (centered * centered).Mean(axes, true);
+        var y = centered / (variance + n.Float("epsilon", 1e-5)).Sqrt() * n.Input(1).Reshape(shape) + n.Input(2).Reshape(shape);
+        double momentum = n.Float("momentum", 0.9);
+        var runningMean = n.Input(3) * momentum + mean.Reshape(shape[1]) * (1 - momentum);
+        var runningVar = n.Input(4) * momentum + variance.Reshape(shape[1]) * (1 - momentum);
+        return [y, runningMean, runningVar];
     }
 
     /// <summary>Y, and the optional Mean and InvStdDev outputs (over the normalised axes, kept as size 1).</summary>
