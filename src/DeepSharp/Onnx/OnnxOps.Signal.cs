@@ -73,7 +73,7 @@ internal static partial class OnnxOps
             throw new InvalidDataException($"ONNX {n.Describe}: input {Shapes.Format(x.ShapeArray)} does not end in a real (1) or complex (2) dimension");
         int axis = Axis(n.Int("axis", 1), x.Rank - 1, n);
         bool inverse = n.Int("inverse", 0) != 0, onesided = n.Int("onesided", 0) != 0;
-        if (onesided && (inverse || x.ShapeArray[^1] == 2)) throw n.Unsupported("a one-sided inverse or complex-input DFT");
+        if (onesided && x.ShapeArray[^1] == 2) throw new InvalidDataException($"ONNX {n.Describe}: a one-sided DFT takes a real input, got {Shapes.Format(x.ShapeArray)}");
         var real = x.Select(x.Rank - 1, 0).Transpose(axis, x.Rank - 2);
         var imag = x.ShapeArray[^1] == 2 ? x.Select(x.Rank - 1, 1).Transpose(axis, x.Rank - 2) : null;
         if (n.IntsInput(1) is [var length, ..])
@@ -101,7 +101,7 @@ internal static partial class OnnxOps
         if (step <= 0 || frameLength <= 0 || frameLength > length || (window is not null && window.Numel != frameLength))
             throw new InvalidDataException($"ONNX {n.Describe}: frame_step {step}, frame_length {frameLength}, window {(window is null ? "none" : Shapes.Format(window.ShapeArray))} for a signal of length {length}");
         bool onesided = n.Int("onesided", 1) != 0;
-        if (onesided && signal.ShapeArray[2] == 2) throw n.Unsupported("a one-sided STFT of a complex signal");
+        if (onesided && signal.ShapeArray[2] == 2) throw new InvalidDataException($"ONNX {n.Describe}: a one-sided STFT takes a real signal, got {Shapes.Format(signal.ShapeArray)}");
         int frames = (int)((length - frameLength) / step + 1), width = (int)frameLength;
         var index = new long[frames * width];
         for (int f = 0; f < frames; f++)
