@@ -1,9 +1,9 @@
 namespace DeepSharp.Onnx;
 
-// Einsum in general form: the equation's labels (with "..." for broadcast dimensions, implicit or explicit output)
-// become axes of one common label space. Each operand takes its diagonals for repeated labels, is permuted into
-// that space with size-1 axes for the labels it lacks, the operands are multiplied with broadcasting and the labels
-// not in the output are summed away. Every step is a differentiable tensor op.
+// Einsum in general form: the equation's labels (with "..." for broadcast dimensions, implicit or explicit output).
+// Each operand takes its diagonals for repeated labels; the operands are then contracted pairwise, left to right,
+// each pair as one batched MatMul (shared kept labels the batch, shared dropped labels the inner dimension), and
+// labels no one needs any more are summed away. Every step is a differentiable tensor op.
 internal static partial class OnnxOps
 {
     private static void RegisterEinsum(Dictionary<string, Op> ops) => ops["Einsum"] = n => One(Einsum(n));
@@ -42,23 +42,58 @@ internal static partial class OnnxOps
         if (output.FirstOrDefault(l => !used.Contains(l), -1) is int unknown and >= 0)
             throw new InvalidDataException($"ONNX {n.Describe}: output label '{(char)unknown}' is not in any input of '{equation}'");
         if (output.Distinct().Count() != output.Count) throw new InvalidDataException($"ONNX {n.Describe}: an output label repeats in '{equation}'");
-        var space = output.Concat(labels.SelectMany(l => l).Where(l => !output.Contains(l)).Distinct()).ToList();
 
         bool integer = operands.Any(t => !t.IsFloatingPoint);
         var dtype = integer ? DType.Float64 : operands[0].DType;
-        Tensor? product = null;
-        for (int i = 0; i < operands.Length; i++)
+        var reduced = operands.Select((t, i) => EinsumDiagonals(t.To(dtype), labels[i], n)).ToArray();
+        // Fold the operands left to right; a label stays while the output or a later operand needs it.
+        var (acc, accLabels) = reduced[0];
+        for (int i = 1; i < reduced.Length; i++)
         {
-            var (x, own) = EinsumDiagonals(operands[i].To(dtype), labels[i], n);
-            var present = space.Where(own.Contains).ToArray();
-            x = x.Permute(present.Select(l => own.IndexOf(l)).ToArray());
-            x = x.Reshape(space.Select(l => own.Contains(l) ? x.ShapeArray[Array.IndexOf(present, l)] : 1).ToArray());
-            product = product is null ? x : product * x;
+            var keep = output.Concat(reduced.Skip(i + 1).SelectMany(t => t.Labels)).ToHashSet();
+            (acc, accLabels) = EinsumPair(acc, accLabels, reduced[i].X, reduced[i].Labels, keep, n);
         }
-        var result = product!;
-        if (space.Count > output.Count) result = result.Sum(Enumerable.Range(output.Count, space.Count - output.Count).ToArray());
-        result = result.Contiguous();
+        (acc, accLabels) = SumLabels(acc, accLabels, l => !output.Contains(l));
+        var result = acc.Permute(output.Select(l => accLabels.IndexOf(l)).ToArray()).Contiguous();
         return integer ? result.To(operands[0].DType) : result;
+    }
+
+    /// <summary>Sums away the axes whose labels match <paramref name="drop"/>.</summary>
+    private static (Tensor X, List<int> Labels) SumLabels(Tensor x, List<int> labels, Func<int, bool> drop)
+    {
+        var axes = Enumerable.Range(0, labels.Count).Where(a => drop(labels[a])).ToArray();
+        return axes.Length == 0 ? (x, labels) : (x.Sum(axes), labels.Where(l => !drop(l)).ToList());
+    }
+
+    /// <summary>
+    /// Contracts two operands with one batched MatMul: labels in both and kept are the batch, labels in both and not
+    /// kept are summed by the product, the others stay as rows (a) and columns (b). Shared labels of size 1 on one
+    /// side broadcast. Returns the result with labels batch, a's own, b's own.
+    /// </summary>
+    private static (Tensor X, List<int> Labels) EinsumPair(Tensor a, List<int> la, Tensor b, List<int> lb, HashSet<int> keep, OnnxNode n)
+    {
+        (a, la) = SumLabels(a, la, l => !lb.Contains(l) && !keep.Contains(l));
+        (b, lb) = SumLabels(b, lb, l => !la.Contains(l) && !keep.Contains(l));
+        var batch = la.Where(l => lb.Contains(l) && keep.Contains(l)).ToList();
+        var summed = la.Where(l => lb.Contains(l) && !keep.Contains(l)).ToList();
+        var rows = la.Where(l => !lb.Contains(l)).ToList();
+        var cols = lb.Where(l => !la.Contains(l)).ToList();
+        var size = new Dictionary<int, int>();
+        foreach (var (t, labels) in new[] { (a, la), (b, lb) })
+            for (int k = 0; k < labels.Count; k++)
+            {
+                int d = t.ShapeArray[k];
+                if (size.TryGetValue(labels[k], out int other) && other != d && other != 1 && d != 1)
+                    throw new InvalidDataException($"ONNX {n.Describe}: label '{(labels[k] < EllipsisLabel ? ((char)labels[k]).ToString() : "...")}' has sizes {other} and {d}");
+                size[labels[k]] = Math.Max(d, size.GetValueOrDefault(labels[k], 1));
+            }
+        Tensor Arrange(Tensor t, List<int> labels, List<int> order) =>
+            t.Permute(order.Select(l => labels.IndexOf(l)).ToArray()).Expand(order.Select(l => size[l]).ToArray());
+        int Prod(List<int> group) => group.Aggregate(1, (p, l) => p * size[l]);
+        var left = Arrange(a, la, [.. batch, .. rows, .. summed]).Reshape(Prod(batch), Prod(rows), Prod(summed));
+        var right = Arrange(b, lb, [.. batch, .. summed, .. cols]).Reshape(Prod(batch), Prod(summed), Prod(cols));
+        List<int> result = [.. batch, .. rows, .. cols];
+        return (left.MatMul(right).Reshape(result.Select(l => size[l]).ToArray()), result);
     }
 
     /// <summary>The labels of one term: letters as their character codes, "..." as the last <paramref name="dims"/> of the broadcast labels.</summary>

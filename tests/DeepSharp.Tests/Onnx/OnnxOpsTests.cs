@@ -113,7 +113,7 @@ public sealed class OnnxOpsTests
     /// differences for every input named in <c>wrt</c> (the others are fixed initializers).
     /// </summary>
     public static TheoryData<string> GradientCases() =>
-        ["Resize linear", "Resize cubic", "GridSample", "ScatterND", "ScatterElements mul", "GatherND", "Einsum", "Einsum diagonal",
+        ["Resize linear", "Resize cubic", "GridSample", "ScatterND", "ScatterElements mul", "GatherND", "Einsum", "Einsum diagonal", "Einsum chain",
          "NegativeLogLikelihoodLoss", "GRU reverse lengths", "DFT", "RoiAlign"];
 
     [Theory]
@@ -137,6 +137,7 @@ public sealed class OnnxOpsTests
                 ["data", "updates"], [Attr("reduction", "mul")]),
             "GatherND" => ("GatherND", 13, [("data", R(2, 3, 4)), ("indices", L([2, 1, 0, 3], 2, 2))], ["data"], [Attr("batch_dims", 1)]),
             "Einsum" => ("Einsum", 12, [("a", R(2, 3, 4)), ("b", R(2, 4, 5))], ["a", "b"], [Attr("equation", "bij,bjk->bik")]),
+            "Einsum chain" => ("Einsum", 12, [("a", R(2, 3)), ("b", R(3, 4)), ("c", R(1, 4, 2))], ["a", "b", "c"], [Attr("equation", "ij,jk,...kl->...il")]),
             "Einsum diagonal" => ("Einsum", 12, [("a", R(2, 3, 3)), ("b", R(3))], ["a", "b"], [Attr("equation", "...ii,i")]),
             "NegativeLogLikelihoodLoss" => ("NegativeLogLikelihoodLoss", 13, [("logp", R(3, 4, 2)), ("target", L([1, 3, -1, 0, 2, 2], 3, 2)), ("weight", R(4).Abs() + 0.5)],
                 ["logp", "weight"], [Attr("ignore_index", -1)]),
@@ -164,5 +165,40 @@ public sealed class OnnxOpsTests
         var model = OnnxModel.Load(proto.ToByteArray());
         var points = wrt.Select(w => inputs.First(i => i.Item1 == w).Item2!.RequiresGrad_()).ToArray();
         Assert.True(DeepSharp.Autograd.GradCheck(xs => model.Run(wrt.Select((w, i) => (w, xs[i])).ToDictionary(p => p.w, p => p.Item2))["y"], points));
+    }
+
+    private static Tensor RunEinsum(string equation, params Tensor[] operands)
+    {
+        var graph = new GraphProto { Name = "einsum" };
+        var node = new NodeProto { OpType = "Einsum", Name = "e", Output = { "y" }, Attribute = { Attr("equation", equation) } };
+        var inputs = new Dictionary<string, Tensor>();
+        for (int i = 0; i < operands.Length; i++)
+        {
+            string name = "x" + i;
+            graph.Input.Add(Value(name, OnnxTensors.Double));
+            node.Input.Add(name);
+            inputs[name] = operands[i];
+        }
+        graph.Node.Add(node);
+        graph.Output.Add(Value("y", OnnxTensors.Double));
+        var proto = new ModelProto { IrVersion = 8, Graph = graph };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Version = 12 });
+        return OnnxModel.Load(proto.ToByteArray()).Run(inputs)["y"];
+    }
+
+    [Fact]
+    public void EinsumMatchesDirectTensorOps()
+    {
+        var g = new Generator(3);
+        Tensor R(params int[] shape) => Tensor.Randn(shape, g, DType.Float64);
+        var (a, b, c) = (R(2, 3), R(3, 4), R(4, 2));
+        OnnxTestHelpers.AssertClose(a.MatMul(b).MatMul(c), RunEinsum("ij,jk,kl->il", a, b, c), 1e-12, "chain");
+        var (p, q) = (R(2, 1, 3, 4), R(5, 4, 2));
+        OnnxTestHelpers.AssertClose(p.Expand(2, 5, 3, 4).MatMul(q.Expand(2, 5, 4, 2)), RunEinsum("...ij,...jk", p, q), 1e-12, "broadcast batch (implicit output)");
+        var m = R(4, 4);
+        OnnxTestHelpers.AssertClose((m * Tensor.Eye(4, dtype: DType.Float64)).Sum(), RunEinsum("ii", m), 1e-12, "trace");
+        var (u, v) = (R(3, 5), R(5));
+        OnnxTestHelpers.AssertClose(u.MatMul(v.Reshape(5, 1)).Reshape(3).Sum(), RunEinsum("ij,j->", u, v), 1e-12, "contraction to a scalar");
+        OnnxTestHelpers.AssertClose(a.Transpose(0, 1), RunEinsum("ij->ji", a), 0, "transpose");
     }
 }
