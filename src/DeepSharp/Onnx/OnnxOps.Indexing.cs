@@ -50,6 +50,8 @@ internal static partial class OnnxOps
         int q = indicesT.Rank, k = indicesT.ShapeArray[^1];
         if (b < 0 || b >= q || b + k > data.Rank)
             throw new InvalidDataException($"ONNX {n.Describe}: batch_dims {b} with indices {Shapes.Format(indicesT.ShapeArray)} do not fit data {Shapes.Format(data.ShapeArray)}");
+        if (!indicesT.ShapeArray.AsSpan(0, b).SequenceEqual(data.ShapeArray.AsSpan(0, b)))
+            throw new InvalidDataException($"ONNX {n.Describe}: the first {b} (batch) dims of indices {Shapes.Format(indicesT.ShapeArray)} and data {Shapes.Format(data.ShapeArray)} differ");
         var indices = indicesT.To(DType.Int64).ToArray<long>();
         int batch = Product(data.ShapeArray.AsSpan(0, b));
         int indexed = Product(data.ShapeArray.AsSpan(b, k));

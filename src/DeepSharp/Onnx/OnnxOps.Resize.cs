@@ -33,7 +33,7 @@ internal static partial class OnnxOps
     {
         string mode = n.String("mode", "nearest");
         if (!s_resizeModes.Contains(mode)) return $"{n.OpType}(mode={mode})";
-        if (n.OpType == "Upsample") return mode == "cubic" ? "Upsample(mode=cubic)" : null;
+        if (n.OpType == "Upsample") return mode == "cubic" ? "Upsample(mode=cubic)" : n.Opset < 7 ? "Upsample(opset 1 height_scale/width_scale)" : null;
         string coordinates = n.String("coordinate_transformation_mode", "half_pixel");
         if (!s_coordinateModes.Contains(coordinates)) return $"Resize(coordinate_transformation_mode={coordinates})";
         string nearest = n.String("nearest_mode", "round_prefer_floor");
