@@ -66,7 +66,9 @@ internal static partial class OnnxOps
             }
             var hInit = h0?.Select(0, d) ?? Tensor.Zeros([batch, hidden], x.DType);
             var cInit = cell == RecurrentCell.Lstm ? c0?.Select(0, d) ?? Tensor.Zeros([batch, hidden], x.DType) : null;
-            var (y, hN, cN) = Tensor.RecurrentLayer(cell, x, hInit, cInit, wd, rd, bih, bhh, lengths, reverse);
+            var (y, hN, cN) = cell == RecurrentCell.Gru && n.Int("linear_before_reset", 0) == 0
+                ? GruResetFirst(x, hInit, wd, rd, bih, bhh, lengths, reverse)
+                : Tensor.RecurrentLayer(cell, x, hInit, cInit, wd, rd, bih, bhh, lengths, reverse);
             ys.Add(y);
             hs.Add(hN);
             if (cN is not null) cs.Add(cN);
@@ -81,5 +83,45 @@ internal static partial class OnnxOps
             cAll = cAll?.Transpose(0, 1);
         }
         return [yAll, hAll, cAll];
+    }
+
+    /// <summary>
+    /// A GRU direction with ONNX's default linear_before_reset=0, where the reset gate scales the state before the
+    /// recurrent product: n = tanh(W_n x + b_in + R_n (r * h) + b_hn). Weights are in PyTorch's r, z, n order. Composed
+    /// from tensor ops one step at a time (differentiable); with lengths, steps past a sequence's end keep its state
+    /// and output zeros, as packed sequences.
+    /// </summary>
+    private static (Tensor Output, Tensor HN, Tensor? CN) GruResetFirst(Tensor x, Tensor h, Tensor w, Tensor r, Tensor? bw, Tensor? br,
+        int[]? lengths, bool reverse)
+    {
+        int steps = x.ShapeArray[0], hidden = r.ShapeArray[1];
+        var xw = x.MatMul(w.T());                       // [T, N, 3H], all steps at once
+        if (bw is not null) xw = xw + bw;
+        var rGates = r.Narrow(0, 0, 2 * hidden).T();    // r and z from h
+        var rNew = r.Narrow(0, 2 * hidden, hidden).T(); // n from r * h
+        var ys = new Tensor[steps];
+        for (int k = 0; k < steps; k++)
+        {
+            int t = reverse ? steps - 1 - k : k;
+            var g = xw.Select(0, t);
+            var rz = g.Narrow(1, 0, 2 * hidden) + h.MatMul(rGates);
+            if (br is not null) rz = rz + br.Narrow(0, 0, 2 * hidden);
+            rz = rz.Sigmoid();
+            var reset = rz.Narrow(1, 0, hidden);
+            var update = rz.Narrow(1, hidden, hidden);
+            var candidate = g.Narrow(1, 2 * hidden, hidden) + (reset * h).MatMul(rNew);
+            if (br is not null) candidate = candidate + br.Narrow(0, 2 * hidden, hidden);
+            candidate = candidate.Tanh();
+            var next = candidate + update * (h - candidate); // (1 - z) * n + z * h
+            if (lengths is not null)
+            {
+                var active = Tensor.From(lengths.Select(l => t < l).ToArray(), lengths.Length, 1);
+                next = Tensor.Where(active, next, h);
+                ys[t] = Tensor.Where(active, next, Tensor.ZerosLike(next));
+            }
+            else ys[t] = next;
+            h = next;
+        }
+        return (Tensor.Stack(ys, 0), h, null);
     }
 }

@@ -96,6 +96,15 @@ internal static partial class OnnxOps
         RegisterStrings(ops);
         RegisterTraining(ops);
         RegisterControlFlow(ops);
+        RegisterLosses(ops);
+        RegisterIndexing(ops);
+        RegisterResize(ops);
+        RegisterEinsum(ops);
+        RegisterMath(ops);
+        RegisterSignal(ops);
+        RegisterDetection(ops);
+        RegisterQuantization(ops);
+        RegisterText(ops);
         return ops;
     }
 
@@ -123,9 +132,9 @@ internal static partial class OnnxOps
         return missing;
     }
 
-    /// <summary>The default domain, and Gradient from the training preview domain.</summary>
+    /// <summary>The default domain, and Gradient and the optimizers (Adagrad, Momentum, Adam) from the training preview domain.</summary>
     private static bool DomainSupported(NodeProto node) =>
-        node.Domain is "" or "ai.onnx" || (node.Domain == TrainingDomain && node.OpType == "Gradient");
+        node.Domain is "" or "ai.onnx" || (node.Domain == TrainingDomain && (node.OpType == "Gradient" || s_optimizers.Contains(node.OpType)));
 
     /// <summary>
     /// Runs the nodes in order. <paramref name="values"/> holds the inputs and initializers and receives every value
@@ -187,8 +196,8 @@ internal static partial class OnnxOps
     {
         switch (node.OpType)
         {
-            case "GRU" when node.Int("linear_before_reset", 0) == 0:
-                return "GRU(linear_before_reset=0)";
+            case var _ when FamilySetting(node) is { } setting:
+                return setting;
             case "LSTM" or "GRU" or "RNN" when node.Has("clip") || node.Int("input_forget", 0) != 0 || (node.OpType == "LSTM" && node.Proto.Input.Count > 7 && node.Proto.Input[7].Length > 0):
                 return node.OpType + "(clip/input_forget/peepholes)";
             case "LSTM" or "GRU" or "RNN" when node.Strings("activations") is { } acts && !RecurrentActivationsSupported(node.OpType, acts):

@@ -8,16 +8,19 @@ namespace DeepSharp.Tests.Onnx;
 /// The official ONNX backend test data (Debian's libonnx-testdata, ONNX 1.12): every case whose operators DeepSharp
 /// supports is run and compared with the expected outputs (rtol 1e-3, atol 1e-5, as ONNX's runner for float32).
 /// The counts per category are printed; the passing cases (unsupported ones count as not passing) must not fall
-/// below the counts measured when the importer was written (ONNX 1.12 data): node 690 of 932 (74 %),
-/// pytorch-converted 82 of 82, pytorch-operator 35 of 35, simple 23 of 23. Sequence and string
-/// values are read from the test data (SequenceProto, OptionalProto, string TensorProto) and compared item by item.
+/// below the counts measured (ONNX 1.12 data): node 902 of 932 (97 %; 647 when the importer was first written),
+/// pytorch-converted 82 of 82, pytorch-operator 35 of 35, simple 23 of 23. Sequence, optional and string values are
+/// read from the test data (SequenceProto, OptionalProto, string TensorProto) and compared item by item. Of the node
+/// cases that run and fail: 6 bfloat16 casts (the data holds bfloat16 bits as uint16), 4 training-mode Dropout cases
+/// (numpy's random draws), test_adam_multiple (its expected output was computed with epsilon 1e-2, which the model
+/// does not set: the default is 1e-6) and the 3-D ConvTranspose.
 /// </summary>
 public sealed class OnnxBackendTests(ITestOutputHelper output)
 {
     private const string DataDir = "/usr/share/libonnx-testdata/data";
 
     [Theory]
-    [InlineData("node", 690)]
+    [InlineData("node", 902)]
     [InlineData("pytorch-converted", 82)]
     [InlineData("pytorch-operator", 35)]
     [InlineData("simple", 23)]
