@@ -199,7 +199,7 @@ internal static class TrainCommand
         using (var stop = monitors.StopOn(world is null ? Interruption.Current.Token : default))
             history = trainer.Fit(train, validation, s.Epochs, callbacks, stop.Token);
         monitors.Communication?.Print();
-        if (history.Interrupted) return Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
+        if (history.Interrupted) return Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
         var result = trainer.Evaluate(test, keepPredictions: true);
         SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), Weights.Metadata(s.Model, data));
@@ -262,7 +262,7 @@ internal static class TrainCommand
     /// <summary>
     /// After Ctrl-C: save a checkpoint of the state reached (mid-epoch included), say how to resume, exit 130.
     /// </summary>
-    internal static int Interrupted(TrainSettings s, string outDir, OutputDirectory output, Action<string> save, int epoch, int batch)
+    internal static int Interrupted(string outDir, OutputDirectory output, Action<string> save, int epoch, int batch)
     {
         string path = Path.Combine(outDir, "checkpoint", "last.safetensors");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);

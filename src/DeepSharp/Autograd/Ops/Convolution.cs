@@ -184,8 +184,8 @@ public sealed partial class Tensor
                 if (gw is not null)
                 {
                     T* input = px + x!.Offset;
-                    if (_transposed) ConvKernels.BackwardWeight<T>(dy, input, pgw, null, _g);
-                    else ConvKernels.BackwardWeight<T>(input, dy, pgw, null, _g);
+                    if (_transposed) ConvKernels.BackwardWeight<T>(dy, input, pgw, _g);
+                    else ConvKernels.BackwardWeight<T>(input, dy, pgw, _g);
                 }
             }
         }
