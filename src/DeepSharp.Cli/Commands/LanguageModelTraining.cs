@@ -103,7 +103,7 @@ internal static class LanguageModelTraining
         using (var stop = monitors.StopOn(world is null ? Interruption.Current.Token : default))
             history = trainer.Fit(trainTokens, validationTokens, s.Epochs, stop.Token);
         monitors.Communication?.Print();
-        if (history.Interrupted) return TrainCommand.Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
+        if (history.Interrupted) return TrainCommand.Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
 
         double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens);
         model.Save(Path.Combine(outDir, "model.safetensors")); // metadata: model name, configuration, vocabulary
@@ -208,7 +208,7 @@ internal static class LanguageModelTraining
         TrainingHistory history;
         using (Interruption.Current.BeginGraceful("training"))
             history = trainer.Fit(trainTokens, validationTokens, epochs, Interruption.Current.Token);
-        if (history.Interrupted) return TrainCommand.Interrupted(settings, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
+        if (history.Interrupted) return TrainCommand.Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
 
         double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens);
         model.Save(Path.Combine(outDir, "model.safetensors")); // metadata: model name, configuration, tokenizer (and characters)

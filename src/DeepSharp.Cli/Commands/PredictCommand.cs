@@ -29,6 +29,8 @@ internal static class PredictCommand
         var (path, content, modelName) = Weights.Open(weights, modelOption, "predict");
         ModelCatalog.Require(modelName, "predict", languageModels: false);
         if (!File.Exists(inputPath)) throw new CliException($"--input: file '{inputPath}' not found");
+        if (Weights.TrainedOnTable(content))
+            throw new CliException($"predict: '{path}' was trained on a table of features, and predict classifies images; use deepsharp eval --data csv:PATH for it");
         // Weights trained by this version say what they were trained on (classes, channels, image size); older ones are 28x28 gray.
         var (classes, channels, size) = Weights.SavedData(content) ?? (dataName == "mnist" ? Mnist.Classes : FashionMnist.Classes, 1, 28);
         var image = LoadImage(inputPath, index, channels, size);

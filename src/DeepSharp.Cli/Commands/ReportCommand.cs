@@ -102,7 +102,7 @@ internal static class ReportCommand
             ?? throw new CliException($"report: neither '{weightsPath}' nor '{metricsPath}' says which model the run trained");
         ModelCatalog.Require(modelName, "report", languageModels: true);
         var report = ModelCatalog.IsLanguageModel(modelName)
-            ? LanguageModelReport(runDir, json, metricsPath, weightsPath, modelName)
+            ? LanguageModelReport(json, metricsPath, weightsPath, modelName)
             : ClassifierReport(runDir, metrics, dataDir, modelName, weightsPath, content);
         if (folder is null) return RunReport.Write(runDir, report);
         AtomicFile.WriteAllText(output!, RunReport.Render(report));
@@ -145,7 +145,7 @@ internal static class ReportCommand
     /// The report of a character language model: summary, loss and learning-rate curves, the LSTM's gates over a
     /// sample of its own text; the class-based sections say why they are empty.
     /// </summary>
-    private static ReportData LanguageModelReport(string runDir, string json, string metricsPath, string weightsPath, string modelName)
+    private static ReportData LanguageModelReport(string json, string metricsPath, string weightsPath, string modelName)
     {
         LanguageModelMetrics m;
         try
@@ -156,7 +156,7 @@ internal static class ReportCommand
         {
             throw new CliException($"report: '{metricsPath}' is not the metrics file of a {modelName} run ({e.Message})");
         }
-        if (modelName == GptConfig.ModelName) return GptReport(json, m, weightsPath, modelName);
+        if (modelName == GptConfig.ModelName) return GptReport(m, weightsPath, modelName);
         CharRnn model;
         try
         {
@@ -207,7 +207,7 @@ internal static class ReportCommand
     }
 
     /// <summary>The report of a gpt run: summary, loss and learning-rate curves and its sample.</summary>
-    private static ReportData GptReport(string json, LanguageModelMetrics m, string weightsPath, string modelName)
+    private static ReportData GptReport(LanguageModelMetrics m, string weightsPath, string modelName)
     {
         Gpt model;
         try

@@ -128,18 +128,6 @@ internal static class TrainCommand
     private static int Run(TrainSettings s, Communicator? world)
     {
         bool root = world is null || world.IsRoot;
-        ITransform? augmentation = null;
-        if (!string.IsNullOrEmpty(s.Augment))
-        {
-            try
-            {
-                augmentation = AugmentationParser.Parse(s.Augment, 28, 1);
-            }
-            catch (ArgumentException e)
-            {
-                throw new CliException($"--augment: {CliRunner.OneLine(e)}");
-            }
-        }
         string outDir = s.Out ?? Path.Combine("runs", s.Model);
         using var output = root ? OutputDirectory.Prepare(outDir) : null;
 
@@ -147,7 +135,7 @@ internal static class TrainCommand
         Generator.Default.ManualSeed((ulong)s.Seed + 1_000_003UL * (ulong)(world?.Rank ?? 0));
         var loaderGenerator = new Generator((ulong)s.Seed + 1);
         var data = Inputs.Load(s.Data, s.DataDir, s.Seed, s.Label, imageSize: s.ImageSize);
-        if (augmentation is not null && data.Features != 784) throw new CliException("--augment applies to 28x28 image datasets (fashion-mnist, mnist)");
+        var augmentation = Augmentation(s.Augment, data);
         var model = ModelCatalog.CreateClassifier(s.Model, data, new Generator((ulong)s.Seed));
         double lr = s.Lr ?? Choices.DefaultLr(s.Optimizer, s.Model);
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
@@ -199,7 +187,7 @@ internal static class TrainCommand
         using (var stop = monitors.StopOn(world is null ? Interruption.Current.Token : default))
             history = trainer.Fit(train, validation, s.Epochs, callbacks, stop.Token);
         monitors.Communication?.Print();
-        if (history.Interrupted) return Interrupted(s, outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
+        if (history.Interrupted) return Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
         var result = trainer.Evaluate(test, keepPredictions: true);
         SafeTensors.Save(Path.Combine(outDir, "model.safetensors"), model.StateDict(), Weights.Metadata(s.Model, data));
@@ -211,6 +199,21 @@ internal static class TrainCommand
         Report.Summary(metrics, outDir);
         monitors.Finish(s, outDir);
         return 0;
+    }
+
+    /// <summary>The --augment transforms for the dataset's images (their size and channels), or null without --augment.</summary>
+    private static ITransform? Augmentation(string? spec, DataChoice data)
+    {
+        if (string.IsNullOrEmpty(spec)) return null;
+        if (!data.IsImage) throw new CliException($"--augment applies to images; {data.Name} holds {data.ShapeText}");
+        try
+        {
+            return AugmentationParser.Parse(spec, data.ImageSize, data.Channels);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException($"--augment: {CliRunner.OneLine(e)}");
+        }
     }
 
     /// <summary>Restores a checkpoint with the schedule re-planned for this run; a mismatch names the model the file was saved from.</summary>
@@ -262,7 +265,7 @@ internal static class TrainCommand
     /// <summary>
     /// After Ctrl-C: save a checkpoint of the state reached (mid-epoch included), say how to resume, exit 130.
     /// </summary>
-    internal static int Interrupted(TrainSettings s, string outDir, OutputDirectory output, Action<string> save, int epoch, int batch)
+    internal static int Interrupted(string outDir, OutputDirectory output, Action<string> save, int epoch, int batch)
     {
         string path = Path.Combine(outDir, "checkpoint", "last.safetensors");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);

@@ -2,13 +2,23 @@ using DeepSharp.Data;
 
 namespace DeepSharp.Cli.Support;
 
-/// <summary>A dataset chosen with --data, split into train, validation and test; images are Channels x ImageSize x ImageSize.</summary>
+/// <summary>
+/// A dataset chosen with --data, split into train, validation and test: images of Channels x ImageSize x ImageSize
+/// (Features values when flattened), or a table of Features values per row (Channels and ImageSize 0).
+/// </summary>
 internal sealed record DataChoice(string Name, IDataset Train, IDataset Validation, IDataset Test, int Features, int Classes, IReadOnlyList<string> ClassNames,
-    int Channels = 1, int ImageSize = 28);
+    int Channels = 1, int ImageSize = 28)
+{
+    /// <summary>Whether the examples are images [Channels, ImageSize, ImageSize] (else flat rows of <see cref="Features"/> values).</summary>
+    public bool IsImage => Channels > 0;
+
+    /// <summary>"1x28x28 images" or "rows of 12 features", for messages.</summary>
+    public string ShapeText => IsImage ? $"{Channels}x{ImageSize}x{ImageSize} images" : $"rows of {Features} features";
+}
 
 internal static class Inputs
 {
-    public const string DataHelp = "fashion-mnist (default), mnist, csv:PATH (numeric columns, label in the last column or --label), or images:DIR (a folder per class of JPEG/PNG/BMP/GIF images); for char-lstm/char-gru: tinyshakespeare (default) or text:PATH";
+    public const string DataHelp = "fashion-mnist (default), mnist, csv:PATH (numeric columns, label in the last column or --label; S*S columns are read as SxS gray images), or images:DIR (a folder per class of JPEG/PNG/BMP/GIF images); for char-lstm/char-gru: tinyshakespeare (default) or text:PATH";
 
     /// <summary>Side of the square RGB images made from an images:DIR folder unless --image-size says otherwise.</summary>
     public const int DefaultImageSize = 32;
@@ -18,7 +28,9 @@ internal static class Inputs
 
     /// <summary>
     /// Loads --data. Image datasets keep their official test split and hold out 5,000 training images
-    /// (chosen with the seed) for validation; CSV files are split 70/15/15. <paramref name="training"/>
+    /// (chosen with the seed) for validation; CSV files are split 70/15/15. A CSV file of S*S feature columns
+    /// (pixels, such as 784 for 28x28 digits) is read as 1xSxS images, so that the image models take it too;
+    /// any other CSV file is a table, which only the models that take feature vectors accept. <paramref name="training"/>
     /// false loads only what evaluation needs (the test split). An images:DIR folder is split 70/15/15 like a CSV file,
     /// its images made RGB <paramref name="imageSize"/> x <paramref name="imageSize"/>.
     /// </summary>
@@ -65,9 +77,11 @@ internal static class Inputs
                 var path = spec[4..];
                 if (!File.Exists(path)) throw new CliException($"--data: CSV file '{path}' not found");
                 var all = CsvDataset.Load(path, new CsvOptions(LabelColumn: labelColumn));
-                var split = Datasets.RandomSplit(all, [0.7, 0.15, 0.15], new Generator((ulong)seed + 7));
-                int features = all.Features.Size(1);
-                return new DataChoice(spec, split[0], split[1], split[2], features, Math.Max(all.Classes.Count, 1), all.Classes, 1, SquareSide(features));
+                int features = all.Features.Size(1), side = SquareSide(features);
+                IDataset rows = side > 0 ? new TensorDataset(all.Features.Reshape(all.Count, 1, side, side), all.Targets) : all;
+                var split = Datasets.RandomSplit(rows, [0.7, 0.15, 0.15], new Generator((ulong)seed + 7));
+                return new DataChoice(spec, split[0], split[1], split[2], features, Math.Max(all.Classes.Count, 1), all.Classes,
+                    side > 0 ? 1 : 0, side);
         }
     }
 
@@ -87,10 +101,10 @@ internal static class Inputs
                                $"in it or in '{Path.Combine(dataDir, spec)}'");
     }
 
-    /// <summary>The side of a square image of <paramref name="features"/> pixels, else 28 (what the conv nets are sized for by default).</summary>
+    /// <summary>The side of a square image of <paramref name="features"/> pixels (at least 2x2), else 0: the file is a table.</summary>
     private static int SquareSide(int features)
     {
         int s = (int)Math.Round(Math.Sqrt(features));
-        return s * s == features ? s : 28;
+        return s >= 2 && s * s == features ? s : 0;
     }
 }

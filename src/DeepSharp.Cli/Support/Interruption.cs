@@ -31,9 +31,6 @@ internal sealed class Interruption : IDisposable
     /// <summary>Cancelled by the first Ctrl-C while a graceful stop is possible (<see cref="BeginGraceful"/>).</summary>
     public CancellationToken Token => _graceful?.Token ?? CancellationToken.None;
 
-    /// <summary>Whether a Ctrl-C has asked the current work to stop.</summary>
-    public bool Requested => _requested;
-
     public static void Install() => Console.CancelKeyPress += (_, e) =>
     {
         // The runtime would kill the process after this handler unless cancelled; we decide ourselves.

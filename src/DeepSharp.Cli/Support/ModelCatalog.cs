@@ -28,6 +28,9 @@ internal static class ModelCatalog
         $"conv nets use torchvision's ImageNet layout for images of {ModelOptions.SmallImageLimit}x{ModelOptions.SmallImageLimit} and larger " +
         $"(resnet18/34: 7x7 stride-2 conv + 3x3 max-pool stem) and a small-image layout below {ModelOptions.SmallImageLimit} (resnet18/34: 3x3 stride-1 conv, no max-pool)";
 
+    /// <summary>The classifiers that take flat feature vectors [N, features] (tables) as well as images; the others take images only.</summary>
+    public static IReadOnlyList<string> FeatureModels { get; } = ["mlp", "logreg", "softmax"];
+
     public static bool IsLanguageModel(string name) => LanguageModels.Contains(name);
 
     public static bool IsClassifier(string name) => ModelZoo.Names.ContainsKey(name);
@@ -60,11 +63,32 @@ internal static class ModelCatalog
         }
         catch (ArgumentException e)
         {
-            throw new CliException($"{name}: {CliRunner.OneLine(e)}");
+            throw new CliException($"{name}: {WithoutPrefix(CliRunner.OneLine(e), name)}");
         }
     }
 
-    /// <summary>The classifier for a dataset: image datasets give channels and size, tables only their feature count.</summary>
-    public static Module<Tensor, Tensor> CreateClassifier(string name, DataChoice data, Generator? generator = null) =>
-        CreateClassifier(name, data.Features, data.Classes, data.Channels, data.ImageSize, generator);
+    /// <summary>
+    /// The classifier for a dataset, sized from it: image datasets give channels and size, tables only their feature
+    /// count. A model that cannot take the dataset's shape is a one-line error naming both.
+    /// </summary>
+    public static Module<Tensor, Tensor> CreateClassifier(string name, DataChoice data, Generator? generator = null)
+    {
+        Require(name, "model", languageModels: false);
+        if (!data.IsImage && !FeatureModels.Contains(name))
+            throw new CliException($"--model {name} takes images [C, H, W], but {data.Name} holds {data.ShapeText} (not a square number of pixel columns); " +
+                                   $"train {string.Join(", ", FeatureModels)} on it, or give images (images:DIR, or a CSV file of S*S pixel columns)");
+        try
+        {
+            return ModelZoo.Create(name, new ModelOptions(InputFeatures: data.Features, NumClasses: data.Classes, Generator: generator,
+                InputChannels: data.IsImage ? data.Channels : 1, ImageSize: data.IsImage ? data.ImageSize : 1));
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException($"--model {name} cannot take the {data.ShapeText} of {data.Name}: {WithoutPrefix(CliRunner.OneLine(e), name)}");
+        }
+    }
+
+    /// <summary>A zoo message without its leading "model: ", which the caller's message already names.</summary>
+    private static string WithoutPrefix(string message, string name) =>
+        message.StartsWith(name + ": ", StringComparison.Ordinal) ? message[(name.Length + 2)..] : message;
 }

@@ -45,7 +45,10 @@ internal static class Weights
         return (path, content, model);
     }
 
-    /// <summary>What train writes with a classifier's weights: the model, and the classes and image layout of its data.</summary>
+    /// <summary>
+    /// What train writes with a classifier's weights: the model, and the classes and image layout of its data
+    /// (channels and image size 0 for a table of features).
+    /// </summary>
     public static Dictionary<string, string> Metadata(string model, DataChoice data) => new()
     {
         [ModelKey] = model,
@@ -53,6 +56,10 @@ internal static class Weights
         [ChannelsKey] = data.Channels.ToString(System.Globalization.CultureInfo.InvariantCulture),
         [ImageSizeKey] = data.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
+
+    /// <summary>Whether the weights were trained on a table of features (train records channels 0), not on images.</summary>
+    public static bool TrainedOnTable(SafeTensorsContent content) =>
+        content.Metadata.TryGetValue(ChannelsKey, out var c) && c == "0";
 
     /// <summary>The classes and image layout recorded by <see cref="Metadata"/>, or null for files written before they were.</summary>
     public static (IReadOnlyList<string> Classes, int Channels, int ImageSize)? SavedData(SafeTensorsContent content)

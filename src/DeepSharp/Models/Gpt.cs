@@ -61,8 +61,6 @@ public sealed record GptConfig(int VocabSize, int Layers = 4, int Heads = 4, int
 /// </summary>
 public sealed class Gpt : Module<Tensor, Tensor>
 {
-    private readonly Generator? _generator;
-
     /// <summary>Builds the model for <paramref name="config"/> with nanoGPT's initialisation.</summary>
     /// <param name="config">Vocabulary and sizes; validated first.</param>
     /// <param name="dtype">Parameter dtype (default float32).</param>
@@ -73,7 +71,6 @@ public sealed class Gpt : Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         Config = config;
-        _generator = generator;
         Transformer = RegisterModule("transformer", new GptTransformer(config, dtype, generator));
         LmHead = RegisterModule("lm_head", new TiedLinear(Transformer.Wte.Weight));
         ResetParameters(generator);

@@ -17,15 +17,14 @@ public static partial class Functional
         ArgumentNullException.ThrowIfNull(weight);
         if (input.Rank is not (3 or 4))
             throw new ArgumentException($"conv2d: expected a 3-D (unbatched) or 4-D (batched) input [N, C, H, W], got {Shapes.Format(input.ShapeArray)}");
-        if (weight.Rank != 4)
-            throw new ArgumentException($"conv2d: expected a 4-D weight [O, C/groups, kh, kw], got {Shapes.Format(weight.ShapeArray)}");
+        ConvChecks.Weight("conv2d", weight, 4); // before the kernel size is read for padding "same"
         var s = stride ?? 1;
         var d = dilation ?? 1;
         var (pad, extra) = padding.Resolve("conv2d", (weight.ShapeArray[2], weight.ShapeArray[3]), d, s);
         bool unbatched = input.Rank == 3;
         var x = unbatched ? input.Unsqueeze(0) : input;
         if (extra.H > 0 || extra.W > 0) x = x.Pad([0, extra.W, 0, extra.H]);
-        var y = Tensor.Conv2d(x, weight, bias, (s.H, s.W), (pad.H, pad.W), (d.H, d.W), groups);
+        var y = Tensor.Conv2d(x, weight, bias, s.Pair, pad.Pair, d.Pair, groups);
         return unbatched ? y.Squeeze(0) : y;
     }
 
@@ -36,15 +35,12 @@ public static partial class Functional
         ArgumentNullException.ThrowIfNull(weight);
         if (input.Rank is not (2 or 3))
             throw new ArgumentException($"conv1d: expected a 2-D (unbatched) or 3-D (batched) input [N, C, L], got {Shapes.Format(input.ShapeArray)}");
-        if (weight.Rank != 3)
-            throw new ArgumentException($"conv1d: expected a 3-D weight [O, C/groups, k], got {Shapes.Format(weight.ShapeArray)}");
-        if (padding.IsExplicit && padding.H != padding.W)
-            throw new ArgumentException($"conv1d: padding must be a single int, \"same\" or \"valid\", got {padding}");
-        var (pad, extra) = padding.Resolve("conv1d", (1, weight.ShapeArray[2]), new Size2d(1, dilation), new Size2d(1, stride));
+        ConvChecks.Weight("conv1d", weight, 3); // before the kernel size is read for padding "same"
+        var (pad, extra) = padding.Resolve1d("conv1d", weight.ShapeArray[2], dilation, stride);
         bool unbatched = input.Rank == 2;
         var x = unbatched ? input.Unsqueeze(0) : input;
-        if (extra.W > 0) x = x.Pad([0, extra.W]);
-        var y = Tensor.Conv1d(x, weight, bias, stride, pad.W, dilation, groups);
+        if (extra > 0) x = x.Pad([0, extra]);
+        var y = Tensor.Conv1d(x, weight, bias, stride, pad, dilation, groups);
         return unbatched ? y.Squeeze(0) : y;
     }
 
@@ -62,7 +58,7 @@ public static partial class Functional
         var d = dilation ?? 1;
         bool unbatched = input.Rank == 3;
         var x = unbatched ? input.Unsqueeze(0) : input;
-        var y = Tensor.ConvTranspose2d(x, weight, bias, (s.H, s.W), (padding.H, padding.W), (outputPadding.H, outputPadding.W), groups, (d.H, d.W));
+        var y = Tensor.ConvTranspose2d(x, weight, bias, s.Pair, padding.Pair, outputPadding.Pair, groups, d.Pair);
         return unbatched ? y.Squeeze(0) : y;
     }
 

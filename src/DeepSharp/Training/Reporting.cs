@@ -38,7 +38,6 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
 {
     private readonly IAnsiConsole _console = console ?? AnsiConsole.Console;
     private readonly System.Diagnostics.Stopwatch _epochClock = new();
-    private ProgressContext? _context;
     private ProgressTask? _task;
     private Task? _runner;
     private TaskCompletionSource? _done;
@@ -77,7 +76,6 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async ctx =>
             {
-                _context = ctx;
                 _task = ctx.AddTask($"epoch {epoch + 1}", maxValue: Math.Max(batches, 1));
                 ready.SetResult();
                 await done.Task.ConfigureAwait(false);
@@ -135,6 +133,5 @@ public sealed class ConsoleReporter(IAnsiConsole? console = null) : ITrainingRep
         _runner?.Wait();
         _done = null;
         _task = null;
-        _context = null;
     }
 }

@@ -87,21 +87,21 @@ internal static partial class CliProcess
     private static partial int Kill(int pid, int signal);
 
     /// <summary>
-    /// A small classification table (3 well-separated classes of 8 features, 300 rows) with long class names:
-    /// an mlp trains on it in well under a second.
+    /// A small classification table (3 well-separated classes of <paramref name="features"/> features, 8 by default,
+    /// 300 rows) with long class names: an mlp trains on it in well under a second.
     /// </summary>
-    public static string WriteTinyCsv(string directory, int rows = 300)
+    public static string WriteTinyCsv(string directory, int rows = 300, int features = 8)
     {
         string[] names = ["alpha-class-with-a-long-name", "beta-class-with-a-long-name", "gamma-class-with-a-long-name"];
         var rng = new Random(1);
-        var sb = new StringBuilder(string.Join(',', Enumerable.Range(0, 8).Select(i => $"f{i}")) + ",label\n");
+        var sb = new StringBuilder(string.Join(',', Enumerable.Range(0, features).Select(i => $"f{i}")) + ",label\n");
         for (int n = 0; n < rows; n++)
         {
             int c = n % 3;
-            var values = Enumerable.Range(0, 8).Select(i => ((i % 3 == c ? 2.0 : 0.0) + Gaussian(rng)).ToString("F4", CultureInfo.InvariantCulture));
+            var values = Enumerable.Range(0, features).Select(i => ((i % 3 == c ? 2.0 : 0.0) + Gaussian(rng)).ToString("F4", CultureInfo.InvariantCulture));
             sb.Append(string.Join(',', values)).Append(',').Append(names[c]).Append('\n');
         }
-        string path = Path.Combine(directory, "tiny.csv");
+        string path = Path.Combine(directory, features == 8 ? "tiny.csv" : $"tiny{features}.csv");
         File.WriteAllText(path, sb.ToString());
         return path;
     }

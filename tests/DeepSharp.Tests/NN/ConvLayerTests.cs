@@ -217,6 +217,42 @@ public sealed class ConvLayerTests
         Assert.Throws<ArgumentException>(() => new Conv1d(2, 2, 3, padding: (1, 2)));
     }
 
+    /// <summary>
+    /// One check per argument for the whole family: the layer (at construction), the functional form and the op
+    /// give the same message, each under the name the user called (Conv1d's sizes as the single values given).
+    /// </summary>
+    [Fact]
+    public void LayersFunctionalFormsAndOpsShareOneCheckPerArgument()
+    {
+        var x = Tensor.Zeros(1, 2, 6, 6);
+        var w = Tensor.Zeros(3, 2, 3, 3);
+        string Message(Func<object> a) => Assert.Throws<ArgumentException>(a).Message;
+
+        Assert.Equal("Conv2d: stride (0, 1) and dilation (1, 1) must be positive", Message(() => new Conv2d(2, 3, 3, stride: (0, 1))));
+        Assert.Equal("conv2d: stride (0, 1) and dilation (1, 1) must be positive", Message(() => Functional.Conv2d(x, w, stride: (0, 1))));
+        Assert.Equal("conv2d: stride (0, 1) and dilation (1, 1) must be positive", Message(() => Tensor.Conv2d(x, w, stride: (0, 1))));
+        Assert.Equal("Conv1d: stride 0 and dilation 1 must be positive", Message(() => new Conv1d(2, 3, 3, stride: 0)));
+        Assert.Equal("conv1d: stride 1 and dilation 0 must be positive", Message(() => Tensor.Conv1d(Tensor.Zeros(1, 2, 6), Tensor.Zeros(3, 2, 3), dilation: 0)));
+        Assert.Equal("Conv1d: padding must be a single int, \"same\" or \"valid\", got (1, 2)", Message(() => new Conv1d(2, 2, 3, padding: (1, 2))));
+        Assert.Equal("conv1d: padding must be a single int, \"same\" or \"valid\", got (1, 2)",
+            Message(() => Functional.Conv1d(Tensor.Zeros(1, 2, 6), Tensor.Zeros(3, 2, 3), padding: (1, 2))));
+        Assert.Equal("ConvTranspose2d: padding (-1, 0) must be non-negative", Message(() => new ConvTranspose2d(2, 3, 3, padding: (-1, 0))));
+        Assert.Equal("conv2d: padding (0, -1) must be non-negative", Message(() => Tensor.Conv2d(x, w, padding: (0, -1))));
+        Assert.Equal("conv_transpose2d: groups must be a positive integer, got 0", Message(() => Tensor.ConvTranspose2d(x, Tensor.Zeros(2, 3, 3, 3), groups: 0)));
+        Assert.Equal("Conv2d: groups must be a positive integer, got 0", Message(() => new Conv2d(2, 3, 3, groups: 0)));
+        Assert.Equal("conv_transpose2d: output padding (2, 2) must be non-negative and smaller than either stride (2, 2) or dilation (1, 1)",
+            Message(() => Functional.ConvTranspose2d(x, Tensor.Zeros(2, 3, 3, 3), stride: 2, outputPadding: 2)));
+        Assert.Equal("conv2d: expected a 4-D weight [O, C/groups, kh, kw], got [3, 2, 3]", Message(() => Functional.Conv2d(x, Tensor.Zeros(3, 2, 3))));
+        Assert.Equal("conv2d: expected a 4-D weight [O, C/groups, kh, kw], got [3, 2, 3]", Message(() => Tensor.Conv2d(x, Tensor.Zeros(3, 2, 3))));
+        Assert.Equal("conv1d: expected a 3-D weight [O, C/groups, k], got [3, 2]", Message(() => Functional.Conv1d(Tensor.Zeros(1, 2, 6), Tensor.Zeros(3, 2))));
+
+        // One output-size formula: the layer's requested-size forward and the op agree at every output padding.
+        var up = new ConvTranspose2d(2, 3, 3, stride: 3, padding: 1, dilation: 2);
+        int min = up.Call(x).Size(2);
+        for (int extra = 0; extra < 3; extra++)
+            Assert.Equal([1, 3, min + extra, min + extra], up.Forward(x, (min + extra, min + extra)).ShapeArray);
+    }
+
     [Fact]
     public void ConvolutionWeightsHavePyTorchShapesAndDefaultInit()
     {

@@ -82,7 +82,7 @@ public sealed partial class Tensor
     /// <summary>Elementwise logical not, as a bool tensor; a numeric tensor counts as true where it is not zero.</summary>
     public Tensor LogicalNot()
     {
-        var m = AsBool("logical_not");
+        var m = AsBool();
         var result = EmptyLike(m);
         var mc = m.ContiguousData();
         var s = mc.ReadSpan<bool>();
@@ -101,8 +101,8 @@ public sealed partial class Tensor
     private Tensor Logical(Tensor other, string op, Func<bool, bool, bool> fn)
     {
         var shape = Shapes.Broadcast(op, ShapeArray, other.ShapeArray);
-        var am = Materialize(AsBool(op), shape);
-        var bm = Materialize(other.AsBool(op), shape);
+        var am = Materialize(AsBool(), shape);
+        var bm = Materialize(other.AsBool(), shape);
         var result = Empty(shape, DType.Bool);
         var a = am.ReadSpan<bool>();
         var b = bm.ReadSpan<bool>();
@@ -112,7 +112,7 @@ public sealed partial class Tensor
         return result;
     }
 
-    private Tensor AsBool(string op) => DType == DType.Bool ? this : Ne(0.0);
+    private Tensor AsBool() => DType == DType.Bool ? this : Ne(0.0);
 
     /// <summary>True if any element is nonzero.</summary>
     public bool Any() => ContainsBool("any", true);
@@ -122,7 +122,7 @@ public sealed partial class Tensor
 
     private bool ContainsBool(string op, bool value)
     {
-        var m = AsBool(op).ContiguousData();
+        var m = AsBool().ContiguousData();
         bool found = m.ReadSpan<bool>().Contains(value);
         KeepAlive(m);
         return found;

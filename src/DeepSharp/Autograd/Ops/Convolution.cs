@@ -9,9 +9,15 @@ public sealed partial class Tensor
 {
     /// <summary>2-D convolution of input [N, C, H, W] with weight [O, C/groups, kh, kw] and optional bias [O].</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null,
-        (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1)
+        (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1) =>
+        Conv2d("conv2d", input, weight, bias, stride ?? (1, 1), padding ?? (0, 0), dilation ?? (1, 1), groups, oneD: false);
+
+    /// <summary>conv2d and conv1d (as a conv2d of height 1), validated and named as <paramref name="op"/>.</summary>
+    private static Tensor Conv2d(string op, Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding,
+        (int H, int W) dilation, int groups, bool oneD)
     {
-        var g = ConvShape("conv2d", input, weight, bias, stride ?? (1, 1), padding ?? (0, 0), dilation ?? (1, 1), groups, transposed: false);
+        ConvChecks.Arguments(op, stride, padding, dilation, groups, oneD);
+        var g = ConvShape(op, input, weight, bias, stride, padding, dilation, groups, transposed: false);
         var output = Empty([g.Batch, g.OutChannels, g.OutH, g.OutW], input.DType, zeroed: g.OutH * g.OutW == 0);
         if (output.Numel > 0) ConvForward(input, weight, bias, output, g);
         if (bias is null ? Autograd.ShouldRecord(input, weight) : Autograd.ShouldRecord([input, weight, bias]))
@@ -26,9 +32,9 @@ public sealed partial class Tensor
     /// <summary>1-D convolution of input [N, C, L] with weight [O, C/groups, k].</summary>
     public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1, int groups = 1)
     {
-        if (input.Rank != 3 || weight.Rank != 3)
-            throw new ArgumentException($"conv1d: expected input [N, C, L] and weight [O, C/groups, k], got {Shapes.Format(input.ShapeArray)} and {Shapes.Format(weight.ShapeArray)}");
-        return Conv2d(input.Unsqueeze(2), weight.Unsqueeze(2), bias, (1, stride), (0, padding), (1, dilation), groups).Squeeze(2);
+        if (input.Rank != 3) throw new ArgumentException($"conv1d: expected a 3-D input [N, C, L], got {Shapes.Format(input.ShapeArray)}");
+        ConvChecks.Weight("conv1d", weight, 3);
+        return Conv2d("conv1d", input.Unsqueeze(2), weight.Unsqueeze(2), bias, (1, stride), (0, padding), (1, dilation), groups, oneD: true).Squeeze(2);
     }
 
     /// <summary>
@@ -38,13 +44,14 @@ public sealed partial class Tensor
     public static Tensor ConvTranspose2d(Tensor input, Tensor weight, Tensor? bias = null,
         (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? outputPadding = null, int groups = 1, (int H, int W)? dilation = null)
     {
+        const string name = "conv_transpose2d";
         var s = stride ?? (1, 1);
         var p = padding ?? (0, 0);
         var op = outputPadding ?? (0, 0);
         var d = dilation ?? (1, 1);
-        if (op.H >= Math.Max(s.H, d.H) || op.W >= Math.Max(s.W, d.W) || op.H < 0 || op.W < 0)
-            throw new ArgumentException($"conv_transpose2d: output padding {op} must be smaller than stride {s} or dilation {d}");
-        var g = ConvShape("conv_transpose2d", input, weight, bias, s, p, d, groups, transposed: true, op);
+        ConvChecks.Arguments(name, s, p, d, groups);
+        ConvChecks.OutputPadding(name, op, s, d);
+        var g = ConvShape(name, input, weight, bias, s, p, d, groups, transposed: true, op);
         // g describes the forward convolution whose output has the input's shape.
         var output = Empty([g.Batch, g.InChannels, g.InH, g.InW], input.DType);
         ConvTransposeForward(input, weight, bias, output, g);
@@ -56,12 +63,10 @@ public sealed partial class Tensor
     private static ConvGeometry ConvShape(string op, Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) pad,
         (int H, int W) dilation, int groups, bool transposed, (int H, int W) outputPadding = default)
     {
-        if (input.Rank != 4 || weight.Rank != 4)
-            throw new ArgumentException($"{op}: expected a 4-D input [N, C, H, W] and a 4-D weight, got {Shapes.Format(input.ShapeArray)} and {Shapes.Format(weight.ShapeArray)}");
+        if (input.Rank != 4) throw new ArgumentException($"{op}: expected a 4-D input [N, C, H, W], got {Shapes.Format(input.ShapeArray)}");
+        ConvChecks.Weight(op, weight, 4);
         CheckSameDType(op, input, weight);
         input.RequireFloat(op);
-        if (stride.H < 1 || stride.W < 1 || dilation.H < 1 || dilation.W < 1 || pad.H < 0 || pad.W < 0 || groups < 1)
-            throw new ArgumentException($"{op}: stride {stride} and dilation {dilation} must be positive, padding {pad} non-negative, groups {groups} positive");
         int n = input.ShapeArray[0], c = input.ShapeArray[1], h = input.ShapeArray[2], w = input.ShapeArray[3];
         int kh = weight.ShapeArray[2], kw = weight.ShapeArray[3];
         int inCh, outCh, convH, convW;
@@ -79,8 +84,8 @@ public sealed partial class Tensor
                 throw new ArgumentException($"{op}: weight {Shapes.Format(weight.ShapeArray)} expects {weight.ShapeArray[0]} input channels, but the input {Shapes.Format(input.ShapeArray)} has {c} (groups={groups})");
             outCh = c;                              // the forward conv's output channels
             inCh = weight.ShapeArray[1] * groups;   // the forward conv's input channels = our output channels
-            convH = (h - 1) * stride.H - 2 * pad.H + dilation.H * (kh - 1) + outputPadding.H + 1;
-            convW = (w - 1) * stride.W - 2 * pad.W + dilation.W * (kw - 1) + outputPadding.W + 1;
+            convH = ConvChecks.TransposedOutputSize(h, stride.H, pad.H, dilation.H, kh, outputPadding.H);
+            convW = ConvChecks.TransposedOutputSize(w, stride.W, pad.W, dilation.W, kw, outputPadding.W);
             if (convH <= 0 || convW <= 0)
                 throw new ArgumentException($"{op}: the output size ({convH}, {convW}) computed from input {Shapes.Format(input.ShapeArray)} is too small");
         }
@@ -184,8 +189,8 @@ public sealed partial class Tensor
                 if (gw is not null)
                 {
                     T* input = px + x!.Offset;
-                    if (_transposed) ConvKernels.BackwardWeight<T>(dy, input, pgw, null, _g);
-                    else ConvKernels.BackwardWeight<T>(input, dy, pgw, null, _g);
+                    if (_transposed) ConvKernels.BackwardWeight<T>(dy, input, pgw, _g);
+                    else ConvKernels.BackwardWeight<T>(input, dy, pgw, _g);
                 }
             }
         }
@@ -196,4 +201,51 @@ public sealed partial class Tensor
             _weight.Release();
         }
     }
+}
+
+/// <summary>
+/// The argument checks of the convolution family, in one place: the ops (which every path reaches) call them
+/// with their own names, and the layers call them at construction with theirs (Conv2d, ConvTranspose2d, ...),
+/// so that a bad argument fails when the layer is built and says so in the layer's terms.
+/// </summary>
+internal static class ConvChecks
+{
+    /// <summary>
+    /// Stride and dilation positive, padding non-negative, groups positive. <paramref name="oneD"/> prints
+    /// the 1-D form's single values (the width of the pairs) as the user gave them.
+    /// </summary>
+    public static void Arguments(string op, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation, int groups, bool oneD = false)
+    {
+        if (stride.H < 1 || stride.W < 1 || dilation.H < 1 || dilation.W < 1)
+            throw new ArgumentException($"{op}: stride {Text(stride, oneD)} and dilation {Text(dilation, oneD)} must be positive");
+        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"{op}: padding {Text(padding, oneD)} must be non-negative");
+        Groups(op, groups);
+    }
+
+    /// <summary>A positive group count.</summary>
+    public static void Groups(string op, int groups)
+    {
+        if (groups < 1) throw new ArgumentException($"{op}: groups must be a positive integer, got {groups}");
+    }
+
+    /// <summary>A transposed convolution's output padding: non-negative and smaller than the stride or the dilation, per dim (as PyTorch).</summary>
+    public static void OutputPadding(string op, (int H, int W) outputPadding, (int H, int W) stride, (int H, int W) dilation)
+    {
+        if (outputPadding.H < 0 || outputPadding.W < 0 || outputPadding.H >= Math.Max(stride.H, dilation.H) || outputPadding.W >= Math.Max(stride.W, dilation.W))
+            throw new ArgumentException($"{op}: output padding {outputPadding} must be non-negative and smaller than either stride {stride} or dilation {dilation}");
+    }
+
+    /// <summary>A weight of <paramref name="rank"/> dims [O, C/groups, kernel...].</summary>
+    public static void Weight(string op, Tensor weight, int rank)
+    {
+        if (weight.Rank != rank)
+            throw new ArgumentException($"{op}: expected a {rank}-D weight [O, C/groups, {(rank == 3 ? "k" : "kh, kw")}], got {Shapes.Format(weight.ShapeArray)}");
+    }
+
+    /// <summary>The output size of a transposed convolution along one dim: (in - 1) stride - 2 pad + dilation (k - 1) + outputPadding + 1.</summary>
+    public static int TransposedOutputSize(int input, int stride, int padding, int dilation, int kernel, int outputPadding) =>
+        (input - 1) * stride - 2 * padding + dilation * (kernel - 1) + outputPadding + 1;
+
+    private static string Text((int H, int W) pair, bool oneD) =>
+        oneD ? pair.W.ToString(System.Globalization.CultureInfo.InvariantCulture) : pair.ToString();
 }

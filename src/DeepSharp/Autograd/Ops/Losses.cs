@@ -14,9 +14,11 @@ internal enum LossReduction
 
 /// <summary>
 /// Loss primitives with fused backward rules, used every training step: cross-entropy / NLL over
-/// class indices (log-softmax, pick, weight, smoothing and reduction row by row over contiguous
-/// rows, a few passes over each row and no intermediate tensors; backward is softmax - onehot, scaled) and the two binary cross-entropies (one elementwise
-/// pass each way). The composite losses (MSE, Huber, KL, margins) live in NN/Losses.
+/// class indices (log-softmax into one [rows, C] buffer, kept for backward, with its exp as one vector
+/// call over all rows into a scratch buffer; then pick, weight, smoothing and reduction row by row,
+/// with no tensor per step; backward is softmax - onehot, scaled) and the two binary cross-entropies
+/// (elementwise into the output: plain BCE one loop each way; with logits a few vector passes over the
+/// output buffer, then one loop each way). The composite losses (MSE, Huber, KL, margins) live in NN/Losses.
 /// </summary>
 internal static class LossOps
 {

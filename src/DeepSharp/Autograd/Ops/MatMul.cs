@@ -126,7 +126,7 @@ public sealed partial class Tensor
     private Tensor MatrixT() => new(Storage, [ShapeArray[1], ShapeArray[0]], [StrideArray[1], StrideArray[0]], Offset);
 
     /// <summary>A matrix operand as the GEMM wants it: transposed flag and leading dimension, or null when its strides need a copy.</summary>
-    private static (bool Trans, int Ld)? Describe(int rows, int cols, int rowStride, int colStride)
+    private static (bool Trans, int Ld)? GemmLayout(int rows, int cols, int rowStride, int colStride)
     {
         if (colStride == 1 && (rows <= 1 || rowStride >= cols)) return (false, rows <= 1 ? Math.Max(cols, 1) : rowStride);
         if (rowStride == 1 && (cols <= 1 || colStride >= rows)) return (true, cols <= 1 ? Math.Max(rows, 1) : colStride);
@@ -137,9 +137,9 @@ public sealed partial class Tensor
     private static unsafe void Gemm2D(Tensor a, Tensor b, Tensor c, double beta)
     {
         int m = a.ShapeArray[0], k = a.ShapeArray[1], n = b.ShapeArray[1];
-        var da = Describe(m, k, a.StrideArray[0], a.StrideArray[1]);
+        var da = GemmLayout(m, k, a.StrideArray[0], a.StrideArray[1]);
         if (da is null) { a = a.ContiguousData(); da = (false, Math.Max(k, 1)); }
-        var db = Describe(k, n, b.StrideArray[0], b.StrideArray[1]);
+        var db = GemmLayout(k, n, b.StrideArray[0], b.StrideArray[1]);
         if (db is null) { b = b.ContiguousData(); db = (false, Math.Max(n, 1)); }
         int ldc = Math.Max(n, 1);
         if (c.DType == DType.Float32)
@@ -190,7 +190,7 @@ public sealed partial class Tensor
     {
         var shape = batch.Concat(new[] { rows, cols }).ToArray();
         var strides = Shapes.BroadcastStrides(t.ShapeArray, t.StrideArray, shape);
-        var mat = Describe(rows, cols, strides[^2], strides[^1]);
+        var mat = GemmLayout(rows, cols, strides[^2], strides[^1]);
         long? bs = BatchStride(batch, strides);
         if (mat is null || bs is null)
         {

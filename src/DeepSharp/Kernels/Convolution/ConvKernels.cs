@@ -8,7 +8,9 @@ namespace DeepSharp.Kernels;
 /// 2-D convolution as tiled im2col + GEMM (NCHW, grouped). Images are processed in chunks whose
 /// unfolded block stays cache-sized; chunks are spread over the worker pool, each with its own
 /// scratch, and the GEMMs inside a chunk then run single-threaded. With one chunk (one big image)
-/// the GEMM parallelises itself instead. 1x1 stride-1 convolutions skip the unfolding.
+/// the GEMM parallelises itself instead. A 1x1, stride-1, unpadded convolution skips the unfolding only
+/// when its chunk holds a single image (the image is then its own column matrix); a chunk of several
+/// images is still gathered into one block so that a single GEMM covers them all.
 /// </summary>
 internal static unsafe class ConvKernels
 {
@@ -29,23 +31,16 @@ internal static unsafe class ConvKernels
         RunChunks(g, new BackwardInputTask<T>(gy, w, gx, g));
     }
 
-    /// <summary>gw = sum over images of gy col^T (overwritten); gb[o] = sum of gy over images and positions when gb is not null.</summary>
-    public static void BackwardWeight<T>(T* x, T* gy, T* gw, T* gb, ConvGeometry g) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// gw = sum over images of gy col^T (overwritten). The bias gradient is not computed here: the
+    /// convolution's backward node takes it as the sum of gy over images and positions.
+    /// </summary>
+    public static void BackwardWeight<T>(T* x, T* gy, T* gw, ConvGeometry g) where T : unmanaged, INumber<T>
     {
         if (DirectConv.Applies<T>(g))
             DirectConv.BackwardWeight((float*)x, (float*)gy, (float*)gw, g, Math.Min(g.Batch, DeterministicParts));
         else
             BackwardWeightIm2Col(x, gy, gw, g);
-        if (gb is not null)
-        {
-            int p = g.P;
-            for (int o = 0; o < g.OutChannels; o++)
-            {
-                T s = T.Zero;
-                for (int n = 0; n < g.Batch; n++) s += TensorPrimitives.Sum(new ReadOnlySpan<T>(gy + ((long)n * g.OutChannels + o) * p, p));
-                gb[o] = s;
-            }
-        }
     }
 
     private static void BackwardWeightIm2Col<T>(T* x, T* gy, T* gw, ConvGeometry g) where T : unmanaged, INumber<T>

@@ -15,6 +15,9 @@ public readonly record struct Size2d(int H, int W)
     /// <summary>PyTorch's repr of the pair, e.g. <c>(3, 3)</c>.</summary>
     public override string ToString() => $"({H}, {W})";
 
+    /// <summary>The pair as the tensor ops take it.</summary>
+    internal (int H, int W) Pair => (H, W);
+
     /// <summary>"n" when both are equal, else "(h, w)": how PyTorch prints a pooling size given as an int.</summary>
     internal string ToShortString() => H == W ? H.ToString(System.Globalization.CultureInfo.InvariantCulture) : ToString();
 }
@@ -96,6 +99,18 @@ public readonly record struct ConvPadding
             default:
                 return (new Size2d(H, W), new Size2d(0, 0));
         }
+    }
+
+    /// <summary>
+    /// The 1-D form of <see cref="Resolve"/> (padding along the length only): explicit padding must be a single
+    /// value, not a pair of different ones.
+    /// </summary>
+    internal (int Symmetric, int Extra) Resolve1d(string op, int kernel, int dilation, int stride)
+    {
+        if (IsExplicit && H != W)
+            throw new ArgumentException($"{op}: padding must be a single int, \"same\" or \"valid\", got {this}");
+        var (pad, extra) = Resolve(op, new Size2d(1, kernel), new Size2d(1, dilation), new Size2d(1, stride));
+        return (pad.W, extra.W);
     }
 
     /// <summary>As PyTorch prints it: <c>(1, 1)</c>, <c>same</c> or <c>valid</c>.</summary>

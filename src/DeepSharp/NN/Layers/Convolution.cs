@@ -1,7 +1,8 @@
 namespace DeepSharp.NN;
 
 /// <summary>
-/// Weight shapes, default initialisation and printing shared by the convolution layers (PyTorch's _ConvNd):
+/// Weight shapes, default initialisation and printing shared by the convolution layers (PyTorch's _ConvNd);
+/// stride, padding, dilation and groups are checked by the convolution ops' ConvChecks, called here at construction.
 /// weight ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) and bias ~ the same bound,
 /// where fan_in = weight.size(1) * kernel area (for a transposed conv this is out_channels/groups * area, as PyTorch).
 /// </summary>
@@ -11,7 +12,7 @@ public abstract class ConvLayer : Module<Tensor, Tensor>
     {
         if (inChannels <= 0 || outChannels <= 0)
             throw new ArgumentException($"{layer}: in_channels ({inChannels}) and out_channels ({outChannels}) must be positive");
-        if (groups <= 0) throw new ArgumentException($"{layer}: groups must be a positive integer, got {groups}");
+        ConvChecks.Groups(layer, groups);
         if (inChannels % groups != 0) throw new ArgumentException($"{layer}: in_channels ({inChannels}) must be divisible by groups ({groups})");
         if (outChannels % groups != 0) throw new ArgumentException($"{layer}: out_channels ({outChannels}) must be divisible by groups ({groups})");
         foreach (int k in weightShape.AsSpan(2))
@@ -81,8 +82,7 @@ public sealed class Conv2d : ConvLayer
         Stride = stride ?? 1;
         Padding = padding;
         Dilation = dilation ?? 1;
-        if (Stride.H <= 0 || Stride.W <= 0 || Dilation.H <= 0 || Dilation.W <= 0)
-            throw new ArgumentException($"Conv2d: stride {Stride} and dilation {Dilation} must be positive");
+        ConvChecks.Arguments("Conv2d", Stride.Pair, (padding.H, padding.W), Dilation.Pair, groups);
         padding.Resolve("Conv2d", kernelSize, Dilation, Stride); // rejects "same" with a stride now, not at the first forward
     }
 
@@ -119,10 +119,8 @@ public sealed class Conv1d : ConvLayer
         int groups = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
         : base("Conv1d", inChannels, outChannels, groups, [outChannels, inChannels / Math.Max(groups, 1), kernelSize], bias, dtype, generator)
     {
-        if (stride <= 0 || dilation <= 0) throw new ArgumentException($"Conv1d: stride ({stride}) and dilation ({dilation}) must be positive");
-        if (padding.IsExplicit && padding.H != padding.W)
-            throw new ArgumentException($"Conv1d: padding must be a single int, \"same\" or \"valid\", got {padding}");
-        padding.Resolve("Conv1d", (1, kernelSize), (1, dilation), (1, stride));
+        ConvChecks.Arguments("Conv1d", (1, stride), (padding.W, padding.W), (1, dilation), groups, oneD: true);
+        padding.Resolve1d("Conv1d", kernelSize, dilation, stride);
         KernelSize = kernelSize;
         Stride = stride;
         Padding = padding;
@@ -179,10 +177,8 @@ public sealed class ConvTranspose2d : ConvLayer
         Padding = padding;
         OutputPadding = outputPadding;
         Dilation = dilation ?? 1;
-        if (Stride.H <= 0 || Stride.W <= 0 || Dilation.H <= 0 || Dilation.W <= 0 || padding.H < 0 || padding.W < 0)
-            throw new ArgumentException($"ConvTranspose2d: stride {Stride} and dilation {Dilation} must be positive and padding {padding} non-negative");
-        if (outputPadding.H < 0 || outputPadding.W < 0 || outputPadding.H >= Math.Max(Stride.H, Dilation.H) || outputPadding.W >= Math.Max(Stride.W, Dilation.W))
-            throw new ArgumentException($"ConvTranspose2d: output padding {outputPadding} must be non-negative and smaller than either stride {Stride} or dilation {Dilation}");
+        ConvChecks.Arguments("ConvTranspose2d", Stride.Pair, padding.Pair, Dilation.Pair, groups);
+        ConvChecks.OutputPadding("ConvTranspose2d", outputPadding.Pair, Stride.Pair, Dilation.Pair);
     }
 
     /// <summary>Kernel height and width.</summary>
@@ -217,8 +213,8 @@ public sealed class ConvTranspose2d : ConvLayer
         if (input.Rank is not (3 or 4))
             throw new ArgumentException($"ConvTranspose2d: expected a 3-D or 4-D input, got {Shapes.Format(input.ShapeArray)}");
         int h = input.ShapeArray[^2], w = input.ShapeArray[^1];
-        int minH = (h - 1) * Stride.H - 2 * Padding.H + Dilation.H * (KernelSize.H - 1) + 1;
-        int minW = (w - 1) * Stride.W - 2 * Padding.W + Dilation.W * (KernelSize.W - 1) + 1;
+        int minH = ConvChecks.TransposedOutputSize(h, Stride.H, Padding.H, Dilation.H, KernelSize.H, outputPadding: 0);
+        int minW = ConvChecks.TransposedOutputSize(w, Stride.W, Padding.W, Dilation.W, KernelSize.W, outputPadding: 0);
         if (outputSize.H < minH || outputSize.H >= minH + Stride.H || outputSize.W < minW || outputSize.W >= minW + Stride.W)
             throw new ArgumentException($"ConvTranspose2d: requested an output size of {outputSize}, but valid sizes range from ({minH}, {minW}) to ({minH + Stride.H - 1}, {minW + Stride.W - 1}) for input {Shapes.Format(input.ShapeArray)}");
         return Functional.ConvTranspose2d(input, Weight, Bias, Stride, Padding, (outputSize.H - minH, outputSize.W - minW), Groups, Dilation);
