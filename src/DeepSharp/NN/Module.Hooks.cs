@@ -31,13 +31,39 @@ public abstract partial class Module
         return new HookHandle(() => hooks.Remove(hook));
     }
 
-    private protected void RunForwardPreHooks(object? input)
+    /// <summary>
+    /// The one place a module call runs (every Call goes through here): marks the call (<see cref="EnterCall"/>),
+    /// then, when any hook is registered, runs the forward pre-hooks with <paramref name="input"/>,
+    /// <paramref name="forward"/>, the forward hooks with (input, output), and hooks the output's gradient for the
+    /// backward hooks when the output is a Tensor (a tuple or record of tensors gets no backward hook, as before).
+    /// Without hooks it is EnterCall and <paramref name="forward"/> only: <paramref name="input"/> is not boxed, and
+    /// callers pass a static lambda with the other arguments in <paramref name="args"/>, so nothing is allocated.
+    /// </summary>
+    /// <param name="input">What the hooks see as the module's input (the first argument of a multi-argument Call).</param>
+    /// <param name="args">The module and any further arguments <paramref name="forward"/> needs.</param>
+    /// <param name="forward">The module's Forward over (input, args); a static lambda.</param>
+    private protected TOut CallWithHooks<TIn, TArgs, TOut>(TIn input, TArgs args, Func<TIn, TArgs, TOut> forward)
+    {
+        using var call = EnterCall();
+        if (!HasHooks) return forward(input, args);
+        RunForwardPreHooks(input);
+        var output = forward(input, args);
+        RunForwardHooks(input, output);
+        if (output is Tensor t)
+        {
+            var hooked = AttachBackwardHooks(t);
+            if (!ReferenceEquals(hooked, t)) output = (TOut)(object)hooked;
+        }
+        return output;
+    }
+
+    private void RunForwardPreHooks(object? input)
     {
         if (_forwardPreHooks is not { Count: > 0 } hooks) return;
         foreach (var hook in hooks.ToArray()) hook(this, input);
     }
 
-    private protected void RunForwardHooks(object? input, object? output)
+    private void RunForwardHooks(object? input, object? output)
     {
         if (_forwardHooks is not { Count: > 0 } hooks) return;
         foreach (var hook in hooks.ToArray()) hook(this, input, output);
@@ -48,7 +74,7 @@ public abstract partial class Module
     /// Identity passing a parameter through) is first aliased by a recorded view, so the hook sits
     /// on this call's graph node instead of piling up on the leaf.
     /// </summary>
-    private protected Tensor AttachBackwardHooks(Tensor output)
+    private Tensor AttachBackwardHooks(Tensor output)
     {
         if (_backwardHooks is not { Count: > 0 } || !output.RequiresGrad || !Autograd.IsGradEnabled) return output;
         if (output.IsLeaf) output = output.Reshape(output.ShapeArray);

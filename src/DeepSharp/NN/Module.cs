@@ -73,9 +73,9 @@ public abstract partial class Module
     }
 
     /// <summary>
-    /// Marks this module's Call as running until the scope is disposed. Called at the start of every Call (the typed
-    /// Call of <see cref="Module{TIn, TOut}"/> and the multi-argument ones of recurrent, attention and transformer
-    /// layers). When another module's Call is already running on this thread, this module must be that outermost
+    /// Marks this module's Call as running until the scope is disposed. Called at the start of every Call, by
+    /// <see cref="CallWithHooks"/> (the typed Call of <see cref="Module{TIn, TOut}"/> and the multi-argument ones of
+    /// recurrent, attention and transformer layers all go through it). When another module's Call is already running on this thread, this module must be that outermost
     /// module or one of its registered descendants: a layer kept in a field without RegisterModule is caught at the
     /// first forward pass, with its name, instead of silently never training and never being saved.
     /// </summary>

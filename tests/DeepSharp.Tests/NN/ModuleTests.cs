@@ -1,5 +1,6 @@
 using DeepSharp.Models;
 using DeepSharp.NN;
+using DeepSharp.Tests.Autograd;
 
 namespace DeepSharp.Tests.NN;
 
@@ -228,6 +229,62 @@ public sealed class ModuleTests
         (id.Call(leaf) * 3).Sum().Backward();
         Assert.Equal(2, count);
         Assert.Equal([6f, 6f], leaf.Grad!.ToArray<float>());
+    }
+
+    [Fact]
+    public void EveryMultiArgumentCallRunsTheSameHookSequence()
+    {
+        // Each Call overload with extra arguments runs pre-hooks (seeing the first argument), Forward with all the
+        // arguments, forward hooks (seeing that output), and backward hooks only when the output is a Tensor.
+        var g = new Generator(5);
+        var x = Tensor.Randn([2, 3], g, requiresGrad: true);
+        var h = Tensor.Randn([2, 4], g);
+        var c = Tensor.Randn([2, 4], g);
+        var seq = Tensor.Randn([5, 2, 3], g);
+        var h0 = Tensor.Randn([1, 2, 4], g);
+        var q = Tensor.Randn([2, 3, 4], g, requiresGrad: true);
+        var keys = Tensor.Randn([2, 5, 4], g);
+        var mask = Tensor.Zeros([3, 3]);
+        var target = Tensor.Randn([2, 3], g);
+        var rnnCell = new RNNCell(3, 4, generator: g);
+        var gruCell = new GRUCell(3, 4, generator: g);
+        var lstmCell = new LSTMCell(3, 4, generator: g);
+        var lstm = new LSTM(3, 4, generator: g);
+        var luong = new LuongAttention(LuongScore.Dot, 4, 4);
+        var mha = new MultiheadAttention(4, 2, batchFirst: true, generator: g);
+        var encoder = new TransformerEncoderLayer(4, 2, 8, dropout: 0, batchFirst: true, generator: g);
+        var mse = new MSELoss();
+        var cases = new (Module Module, Tensor Input, Func<object> Call, Func<object> Forward, Func<object, Tensor> First, bool TensorOutput)[]
+        {
+            (rnnCell, x, () => rnnCell.Call(x, h), () => rnnCell.Forward(x, h), o => (Tensor)o, true),
+            (gruCell, x, () => gruCell.Call(x, h), () => gruCell.Forward(x, h), o => (Tensor)o, true),
+            (lstmCell, x, () => lstmCell.Call(x, h, c), () => lstmCell.Forward(x, h, c), o => (((Tensor H, Tensor C))o).H, false),
+            (lstm, seq, () => lstm.Call(seq, h0, h0), () => lstm.Forward(seq, h0, h0), o => ((RecurrentOutput)o).Output, false),
+            (luong, q, () => luong.Call(q, keys, keys, null), () => luong.Forward(q, keys, keys, null), o => ((AttentionOutput)o).Output, false),
+            (mha, q, () => mha.Call(q, q, q, needWeights: false), () => mha.Forward(q, q, q, needWeights: false), o => ((AttentionOutput)o).Output, false),
+            (encoder, q, () => encoder.Call(q, mask), () => encoder.Forward(q, mask), o => (Tensor)o, true),
+            (mse, x, () => mse.Call(x, target), () => mse.Forward(x, target), o => (Tensor)o, true),
+        };
+        foreach (var (module, input, call, forward, first, tensorOutput) in cases)
+        {
+            string name = module.TypeName;
+            var events = new List<string>();
+            object? preInput = null, hookInput = null, hookOutput = null;
+            using var pre = module.RegisterForwardPreHook((_, i) => { events.Add("pre"); preInput = i; });
+            using var post = module.RegisterForwardHook((_, i, o) => { events.Add("forward"); hookInput = i; hookOutput = o; });
+            using var back = module.RegisterBackwardHook((_, _) => events.Add("backward"));
+            var output = call();
+            Assert.Equal(["pre", "forward"], events);
+            if (module is Loss) Assert.True(Equals((x, target), preInput)); // a loss's hooks see the (input, target) pair
+            else Assert.Same(input, preInput);
+            Assert.True(Equals(preInput, hookInput), $"{name}: both hooks see the same input");
+            Assert.True(Equals(output, hookOutput), $"{name}: the forward hook sees the output Call returns");
+            var expected = forward(); // Forward alone runs no hook
+            Assert.Equal(["pre", "forward"], events);
+            OpParityTests.AssertClose(first(expected), first(output), 1e-6, 1e-7, $"{name}: Call and Forward agree");
+            first(output).Sum().Backward();
+            Assert.Equal(tensorOutput ? ["pre", "forward", "backward"] : ["pre", "forward"], events);
+        }
     }
 
     [Fact]

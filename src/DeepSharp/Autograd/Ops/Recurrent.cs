@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -41,28 +43,50 @@ public sealed partial class Tensor
                 if (l < 0 || l > steps) throw new ArgumentException($"{op}: sequence length {l} is outside [0, {steps}]");
         }
 
-        bool lstm = cell == RecurrentCell.Lstm;
-        int yLen = steps * batch * hidden, hLen = batch * hidden;
-        var combined = Empty([yLen + hLen * (lstm ? 2 : 1)], x.DType);
-        object kernel = x.DType == DType.Float32
-            ? Run<float>(cell, x, h0, c0, wIh, wHh, bIh, bHh, lengths, reverse, combined, steps, batch, input, hidden)
-            : Run<double>(cell, x, h0, c0, wIh, wHh, bIh, bHh, lengths, reverse, combined, steps, batch, input, hidden);
+        var call = new RecurrentCall(cell, new RecurrentSizes(steps, batch, input, hidden), x, h0, c0, wIh, wHh, bIh, bHh, lengths, reverse);
+        var combined = x.DType == DType.Float32 ? RunRecurrent<float>(call) : RunRecurrent<double>(call);
 
-        var inputs = new List<Tensor> { x, h0 };
-        if (lstm) inputs.Add(c0!);
-        inputs.Add(wIh);
-        inputs.Add(wHh);
-        if (bIh is not null) inputs.Add(bIh);
-        if (bHh is not null) inputs.Add(bHh);
-        if (Autograd.ShouldRecord(inputs.ToArray()))
-            combined.GradFn = new RecurrentBackward([.. inputs], kernel, x, wIh, wHh, lstm, bIh is not null, bHh is not null, steps, batch, hidden);
-        else
-            ((IDisposable)kernel).Dispose(); // nothing will run backward: its buffers go back to the pool now
-
-        var y = combined.Narrow(0, 0, yLen).View(steps, batch, hidden);
-        var hN = combined.Narrow(0, yLen, hLen).View(batch, hidden);
-        var cN = lstm ? combined.Narrow(0, yLen + hLen, hLen).View(batch, hidden) : null;
+        var sizes = call.Sizes;
+        var y = combined.Narrow(0, 0, sizes.OutputLength).View(steps, batch, hidden);
+        var hN = combined.Narrow(0, sizes.OutputLength, sizes.StateLength).View(batch, hidden);
+        var cN = call.Lstm ? combined.Narrow(0, sizes.OutputLength + sizes.StateLength, sizes.StateLength).View(batch, hidden) : null;
         return (y, hN, cN);
+    }
+
+    /// <summary>The inputs of a recurrent node, in recording order; c0 (LSTM only) and the biases are recorded only when present.</summary>
+    private enum RecurrentInput { X, H0, C0, WeightIh, WeightHh, BiasIh, BiasHh }
+
+    /// <summary>The sizes of one recurrent layer call: T steps, B batch, I input features, H hidden units.</summary>
+    private readonly record struct RecurrentSizes(int Steps, int Batch, int Input, int Hidden)
+    {
+        /// <summary>Elements of y [T, B, H], the first part of the node's combined output.</summary>
+        public int OutputLength => Steps * Batch * Hidden;
+
+        /// <summary>Elements of h_n (and c_n) [B, H], which follow y in the combined output.</summary>
+        public int StateLength => Batch * Hidden;
+    }
+
+    /// <summary>One checked recurrent layer call: the cell, its sizes, the tensors in PyTorch's layout, and the options.</summary>
+    private readonly record struct RecurrentCall(RecurrentCell Cell, RecurrentSizes Sizes, Tensor X, Tensor H0, Tensor? C0,
+        Tensor WeightIh, Tensor WeightHh, Tensor? BiasIh, Tensor? BiasHh, int[]? Lengths, bool Reverse)
+    {
+        public bool Lstm => Cell == RecurrentCell.Lstm;
+
+        /// <summary>Elements of the combined output [y | h_n | c_n].</summary>
+        public int CombinedLength => Sizes.OutputLength + Sizes.StateLength * (Lstm ? 2 : 1);
+
+        /// <summary>The tensor given for <paramref name="input"/>; null when it is absent (c0 of a non-LSTM cell counts as absent).</summary>
+        public Tensor? this[RecurrentInput input] => input switch
+        {
+            RecurrentInput.X => X,
+            RecurrentInput.H0 => H0,
+            RecurrentInput.C0 => Lstm ? C0 : null,
+            RecurrentInput.WeightIh => WeightIh,
+            RecurrentInput.WeightHh => WeightHh,
+            RecurrentInput.BiasIh => BiasIh,
+            RecurrentInput.BiasHh => BiasHh,
+            _ => throw new ArgumentOutOfRangeException(nameof(input)),
+        };
     }
 
     private static void ExpectShape(string op, string name, Tensor t, int[] shape)
@@ -78,76 +102,92 @@ public sealed partial class Tensor
         return t.IsContiguous && t.Offset == 0 ? data : t.ToArray<T>(); // pooled arrays may be longer (size classes): the kernels index only the first Numel
     }
 
-    private static RecurrentLayer<T> Run<T>(RecurrentCell cell, Tensor x, Tensor h0, Tensor? c0, Tensor wIh, Tensor wHh, Tensor? bIh, Tensor? bHh,
-        int[]? lengths, bool reverse, Tensor combined, int steps, int batch, int input, int hidden) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    /// <summary>
+    /// Runs the kernel forward into a new combined output [y | h_n | c_n] and records the node when a gradient is
+    /// needed; otherwise the kernel's saved buffers go back to the pool at once.
+    /// </summary>
+    private static Tensor RunRecurrent<T>(RecurrentCall call) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var layer = new RecurrentLayer<T>(cell, steps, batch, input, hidden, reverse, lengths);
+        var sizes = call.Sizes;
+        var combined = Empty([call.CombinedLength], call.X.DType);
+        var kernel = new RecurrentKernel<T>(call.Cell, sizes.Steps, sizes.Batch, sizes.Input, sizes.Hidden, call.Reverse, call.Lengths);
         var z = combined.Span<T>();
-        int yLen = steps * batch * hidden, hLen = batch * hidden;
+        int yLen = sizes.OutputLength, hLen = sizes.StateLength;
         // Contiguous copies (a batch-first x is a transposed view) are temporaries that only the spans below
         // point into: they are held in locals and kept alive past the kernel, which rents pool buffers (and so
         // may trigger a collection) before it reads x. A dead copy would go back to the pool mid-kernel.
-        Tensor xc = x.ContiguousData(), h0c = h0.ContiguousData();
-        Tensor? c0c = c0?.ContiguousData(), bIhc = bIh?.ContiguousData(), bHhc = bHh?.ContiguousData();
-        layer.Forward(xc.ReadSpan<T>(), h0c.ReadSpan<T>(), c0c is null ? default : c0c.ReadSpan<T>(),
-            DirectArray<T>(wIh), DirectArray<T>(wHh),
+        Tensor xc = call.X.ContiguousData(), h0c = call.H0.ContiguousData();
+        Tensor? c0c = call.C0?.ContiguousData(), bIhc = call.BiasIh?.ContiguousData(), bHhc = call.BiasHh?.ContiguousData();
+        kernel.Forward(xc.ReadSpan<T>(), h0c.ReadSpan<T>(), c0c is null ? default : c0c.ReadSpan<T>(),
+            DirectArray<T>(call.WeightIh), DirectArray<T>(call.WeightHh),
             bIhc is null ? default : bIhc.ReadSpan<T>(), bHhc is null ? default : bHhc.ReadSpan<T>(),
-            z[..yLen], z.Slice(yLen, hLen), cell == RecurrentCell.Lstm ? z.Slice(yLen + hLen, hLen) : default);
+            z[..yLen], z.Slice(yLen, hLen), call.Lstm ? z.Slice(yLen + hLen, hLen) : default);
         KeepAlive(xc, h0c, c0c, bIhc, bHhc, combined);
-        return layer;
+
+        var inputs = new List<Tensor>(RecurrentInputCount);
+        var slots = new int[RecurrentInputCount]; // node input index of each RecurrentInput, -1 when absent
+        for (var input = RecurrentInput.X; input <= RecurrentInput.BiasHh; input++)
+        {
+            var t = call[input];
+            slots[(int)input] = t is null ? -1 : inputs.Count;
+            if (t is not null) inputs.Add(t);
+        }
+        if (Autograd.ShouldRecord(CollectionsMarshal.AsSpan(inputs)))
+            combined.GradFn = new RecurrentBackward<T>([.. inputs], slots, kernel, call);
+        else
+            kernel.Dispose(); // nothing will run backward: its buffers go back to the pool now
+        return combined;
     }
 
-    private sealed class RecurrentBackward(Tensor[] inputs, object kernel, Tensor x, Tensor wIh, Tensor wHh, bool lstm, bool hasBIh, bool hasBHh,
-        int steps, int batch, int hidden) : Node(inputs)
-    {
-        private object? _kernel = kernel;
-        private SavedTensor _x = new(x), _wIh = new(wIh), _wHh = new(wHh);
+    private const int RecurrentInputCount = (int)RecurrentInput.BiasHh + 1;
 
-        public override string Name => lstm ? "LstmBackward" : "RecurrentBackward";
+    private sealed class RecurrentBackward<T>(Tensor[] inputs, int[] slots, RecurrentKernel<T> kernel, RecurrentCall call) : Node(inputs)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly RecurrentSizes _sizes = call.Sizes;
+        private readonly bool _lstm = call.Lstm;
+        private RecurrentKernel<T>? _kernel = kernel;
+        private SavedTensor _x = new(call.X), _wIh = new(call.WeightIh), _wHh = new(call.WeightHh);
+
+        public override string Name => _lstm ? "LstmBackward" : "RecurrentBackward";
+
+        private int Slot(RecurrentInput input) => slots[(int)input];
+
+        private bool Needs(RecurrentInput input) => Slot(input) >= 0 && NeedsGrad(Slot(input));
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            var kernel = _kernel ?? throw new InvalidOperationException($"{Name}: trying to backward through the graph a second time; call Backward(retainGraph: true) to keep it");
+            var layer = _kernel ?? throw new InvalidOperationException($"{Name}: trying to backward through the graph a second time; call Backward(retainGraph: true) to keep it");
             var x = _x.Unpack(this).ContiguousData();
             var wIh = _wIh.Unpack(this).ContiguousData();
             var wHh = _wHh.Unpack(this).ContiguousData();
-            return x.DType == DType.Float32
-                ? Run((RecurrentLayer<float>)kernel, grad, x, wIh, wHh)
-                : Run((RecurrentLayer<double>)kernel, grad, x, wIh, wHh);
-        }
-
-        private Tensor?[] Run<T>(RecurrentLayer<T> layer, Tensor grad, Tensor x, Tensor wIh, Tensor wHh) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-        {
-            int yLen = steps * batch * hidden, hLen = batch * hidden;
+            int batch = _sizes.Batch, hidden = _sizes.Hidden, yLen = _sizes.OutputLength, hLen = _sizes.StateLength;
             var gc = grad.ContiguousData(); // kept alive below: the kernel rents buffers while reading it
             var g = gc.ReadSpan<T>();
-            var grads = new Tensor?[Next.Length];
-            int idx = 0;
-            int ix = idx++, ih0 = idx++, ic0 = lstm ? idx++ : -1, iwIh = idx++, iwHh = idx++;
-            int ibIh = hasBIh ? idx++ : -1, ibHh = hasBHh ? idx : -1;
-            var dx = NeedsGrad(ix) ? new T[x.Numel] : null;
+            var dx = Needs(RecurrentInput.X) ? new T[x.Numel] : null;
             var dh0 = new T[hLen];
             var dc0 = new T[hLen];
-            var dwIh = NeedsGrad(iwIh) ? new T[wIh.Numel] : null;
-            var dwHh = NeedsGrad(iwHh) ? new T[wHh.Numel] : null;
-            var dbIh = ibIh >= 0 && NeedsGrad(ibIh) ? new T[wIh.ShapeArray[0]] : [];
-            var dbHh = ibHh >= 0 && NeedsGrad(ibHh) ? new T[wHh.ShapeArray[0]] : [];
-            layer.Backward(DirectArray<T>(x), g[..yLen], g.Slice(yLen, hLen), lstm ? g.Slice(yLen + hLen, hLen) : default,
+            var dwIh = Needs(RecurrentInput.WeightIh) ? new T[wIh.Numel] : null;
+            var dwHh = Needs(RecurrentInput.WeightHh) ? new T[wHh.Numel] : null;
+            var dbIh = Needs(RecurrentInput.BiasIh) ? new T[wIh.ShapeArray[0]] : [];
+            var dbHh = Needs(RecurrentInput.BiasHh) ? new T[wHh.ShapeArray[0]] : [];
+            layer.Backward(DirectArray<T>(x), g[..yLen], g.Slice(yLen, hLen), _lstm ? g.Slice(yLen + hLen, hLen) : default,
                 DirectArray<T>(wIh), DirectArray<T>(wHh), dx, dh0, dc0, dwIh, dwHh, dbIh, dbHh);
             KeepAlive(gc, x, wIh, wHh);
-            if (dx is not null) grads[ix] = From(dx, x.ShapeArray);
-            if (NeedsGrad(ih0)) grads[ih0] = From(dh0, batch, hidden);
-            if (ic0 >= 0 && NeedsGrad(ic0)) grads[ic0] = From(dc0, batch, hidden);
-            if (dwIh is not null) grads[iwIh] = From(dwIh, wIh.ShapeArray);
-            if (dwHh is not null) grads[iwHh] = From(dwHh, wHh.ShapeArray);
-            if (dbIh.Length > 0) grads[ibIh] = From(dbIh);
-            if (dbHh.Length > 0) grads[ibHh] = From(dbHh);
+            var grads = new Tensor?[Next.Length];
+            if (dx is not null) grads[Slot(RecurrentInput.X)] = From(dx, x.ShapeArray);
+            if (Needs(RecurrentInput.H0)) grads[Slot(RecurrentInput.H0)] = From(dh0, batch, hidden);
+            if (Needs(RecurrentInput.C0)) grads[Slot(RecurrentInput.C0)] = From(dc0, batch, hidden);
+            if (dwIh is not null) grads[Slot(RecurrentInput.WeightIh)] = From(dwIh, wIh.ShapeArray);
+            if (dwHh is not null) grads[Slot(RecurrentInput.WeightHh)] = From(dwHh, wHh.ShapeArray);
+            if (dbIh.Length > 0) grads[Slot(RecurrentInput.BiasIh)] = From(dbIh);
+            if (dbHh.Length > 0) grads[Slot(RecurrentInput.BiasHh)] = From(dbHh);
             return grads;
         }
 
         protected internal override void ReleaseSaved()
         {
-            (_kernel as IDisposable)?.Dispose();
+            _kernel?.Dispose();
             _kernel = null;
             _x.Release();
             _wIh.Release();

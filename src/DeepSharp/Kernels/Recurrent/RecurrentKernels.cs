@@ -11,7 +11,7 @@ namespace DeepSharp.Kernels;
 /// Sequences may have per-example lengths: an example is active at step t when t &lt; length, and
 /// inactive steps leave its state unchanged and output zeros (packed-sequence semantics), in both directions.
 /// </summary>
-internal sealed class RecurrentLayer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class RecurrentKernel<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly RecurrentCell _cell;
     private readonly int _steps, _batch, _input, _hidden, _gates;
@@ -24,7 +24,7 @@ internal sealed class RecurrentLayer<T> : IDisposable where T : unmanaged, IFloa
     private T[] _act = [];    // activated gates per processed step [T, B, G*H]
     private T[] _hn = [];     // GRU: W_hn h + b_hn per step [T, B, H]
 
-    public RecurrentLayer(RecurrentCell cell, int steps, int batch, int input, int hidden, bool reverse, int[]? lengths)
+    public RecurrentKernel(RecurrentCell cell, int steps, int batch, int input, int hidden, bool reverse, int[]? lengths)
     {
         _cell = cell;
         _steps = steps;

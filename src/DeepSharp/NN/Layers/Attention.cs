@@ -98,15 +98,8 @@ public abstract class AttentionBase : Module<Tensor, AttentionOutput>
     }
 
     /// <summary>Forward through the hooks; the hooks see <paramref name="query"/> as the input.</summary>
-    public AttentionOutput Call(Tensor query, Tensor keys, Tensor? values = null, Tensor? mask = null)
-    {
-        using var call = EnterCall();
-        if (!HasHooks) return Forward(query, keys, values, mask);
-        RunForwardPreHooks(query);
-        var output = Forward(query, keys, values, mask);
-        RunForwardHooks(query, output);
-        return output;
-    }
+    public AttentionOutput Call(Tensor query, Tensor keys, Tensor? values = null, Tensor? mask = null) =>
+        CallWithHooks(query, (Layer: this, keys, values, mask), static (q, a) => a.Layer.Forward(q, a.keys, a.values, a.mask));
 
     private protected static void CheckFeatures(string op, string name, Tensor t, int expected)
     {
@@ -366,15 +359,9 @@ public sealed class MultiheadAttention : Module<Tensor, AttentionOutput>
 
     /// <summary>Forward through the hooks; the hooks see <paramref name="query"/> as the input.</summary>
     public AttentionOutput Call(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask = null, bool needWeights = true,
-        Tensor? attnMask = null, bool averageAttnWeights = true)
-    {
-        using var call = EnterCall();
-        if (!HasHooks) return Forward(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights);
-        RunForwardPreHooks(query);
-        var output = Forward(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights);
-        RunForwardHooks(query, output);
-        return output;
-    }
+        Tensor? attnMask = null, bool averageAttnWeights = true) =>
+        CallWithHooks(query, (Layer: this, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights),
+            static (q, a) => a.Layer.Forward(q, a.key, a.value, a.keyPaddingMask, a.needWeights, a.attnMask, a.averageAttnWeights));
 
     /// <summary>attn_mask and key_padding_mask as one additive mask broadcastable to [B*heads, L, S].</summary>
     private Tensor? MergedMask(string op, Tensor? attnMask, Tensor? keyPaddingMask, DType dtype, int batch, int l, int s)

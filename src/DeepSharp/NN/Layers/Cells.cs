@@ -85,15 +85,7 @@ public sealed class RNNCell(int inputSize, int hiddenSize, bool bias = true, str
         Functional.RnnCell(input, StateOrZeros(input, hx), WeightIh, WeightHh, BiasIh, BiasHh, Nonlinearity);
 
     /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
-    public Tensor Call(Tensor input, Tensor? hx)
-    {
-        using var call = EnterCall();
-        if (!HasHooks) return Forward(input, hx);
-        RunForwardPreHooks(input);
-        var output = Forward(input, hx);
-        RunForwardHooks(input, output);
-        return AttachBackwardHooks(output);
-    }
+    public Tensor Call(Tensor input, Tensor? hx) => CallWithHooks(input, (Cell: this, hx), static (x, a) => a.Cell.Forward(x, a.hx));
 
     private static RecurrentCell CellOf(string nonlinearity) => nonlinearity switch
     {
@@ -115,15 +107,7 @@ public sealed class GRUCell(int inputSize, int hiddenSize, bool bias = true, DTy
         Functional.GruCell(input, StateOrZeros(input, hx), WeightIh, WeightHh, BiasIh, BiasHh);
 
     /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
-    public Tensor Call(Tensor input, Tensor? hx)
-    {
-        using var call = EnterCall();
-        if (!HasHooks) return Forward(input, hx);
-        RunForwardPreHooks(input);
-        var output = Forward(input, hx);
-        RunForwardHooks(input, output);
-        return AttachBackwardHooks(output);
-    }
+    public Tensor Call(Tensor input, Tensor? hx) => CallWithHooks(input, (Cell: this, hx), static (x, a) => a.Cell.Forward(x, a.hx));
 }
 
 /// <summary>One LSTM step with gates i, f, g, o (nn.LSTMCell); returns (h', c').</summary>
@@ -138,13 +122,6 @@ public sealed class LSTMCell(int inputSize, int hiddenSize, bool bias = true, DT
         Functional.LstmCell(input, StateOrZeros(input, hx), StateOrZeros(input, cx), WeightIh, WeightHh, BiasIh, BiasHh);
 
     /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
-    public (Tensor H, Tensor C) Call(Tensor input, Tensor? hx, Tensor? cx)
-    {
-        using var call = EnterCall();
-        if (!HasHooks) return Forward(input, hx, cx);
-        RunForwardPreHooks(input);
-        var output = Forward(input, hx, cx);
-        RunForwardHooks(input, output);
-        return output;
-    }
+    public (Tensor H, Tensor C) Call(Tensor input, Tensor? hx, Tensor? cx) =>
+        CallWithHooks(input, (Cell: this, hx, cx), static (x, a) => a.Cell.Forward(x, a.hx, a.cx));
 }

@@ -188,15 +188,8 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
     }
 
     /// <summary>Forward through the hooks (as <see cref="Module{TIn, TOut}.Call"/>); the hooks see <paramref name="input"/> as the input.</summary>
-    public RecurrentOutput Call(Tensor input, Tensor? h0, Tensor? c0 = null, int[]? lengths = null)
-    {
-        using var call = EnterCall();
-        if (!HasHooks) return Forward(input, h0, c0, lengths);
-        RunForwardPreHooks(input);
-        var output = Forward(input, h0, c0, lengths);
-        RunForwardHooks(input, output);
-        return output;
-    }
+    public RecurrentOutput Call(Tensor input, Tensor? h0, Tensor? c0 = null, int[]? lengths = null) =>
+        CallWithHooks(input, (Layer: this, h0, c0, lengths), static (x, a) => a.Layer.Forward(x, a.h0, a.c0, a.lengths));
 
     /// <summary>Checks an initial state [L*D, B, H] (or [L*D, H] unbatched) and returns it as [L*D, B, H].</summary>
     private Tensor? InitialState(string op, string name, Tensor? state, bool batched, int batch)

@@ -95,15 +95,8 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     }
 
     /// <summary>Forward through the hooks; the hooks see <paramref name="src"/> as the input.</summary>
-    public Tensor Call(Tensor src, Tensor? srcMask, Tensor? srcKeyPaddingMask = null)
-    {
-        using var call = EnterCall();
-        if (!HasHooks) return Forward(src, srcMask, srcKeyPaddingMask);
-        RunForwardPreHooks(src);
-        var output = Forward(src, srcMask, srcKeyPaddingMask);
-        RunForwardHooks(src, output);
-        return AttachBackwardHooks(output);
-    }
+    public Tensor Call(Tensor src, Tensor? srcMask, Tensor? srcKeyPaddingMask = null) =>
+        CallWithHooks(src, (Layer: this, srcMask, srcKeyPaddingMask), static (x, a) => a.Layer.Forward(x, a.srcMask, a.srcKeyPaddingMask));
 
     private Tensor SelfAttentionBlock(Tensor x, Tensor? mask, Tensor? keyPaddingMask) =>
         Dropout1.Call(SelfAttn.Call(x, x, x, keyPaddingMask, needWeights: false, attnMask: mask).Output);
