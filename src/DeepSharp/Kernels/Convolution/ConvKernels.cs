@@ -27,8 +27,51 @@ internal static unsafe class ConvKernels
     /// <summary>gx = fold(w^T gy); gx is fully overwritten.</summary>
     public static void BackwardInput<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, INumber<T>
     {
+        if (AsForward(g) is { } flipped)
+        {
+            BackwardInputAsForward(gy, w, gx, g, flipped);
+            return;
+        }
         new Span<T>(gx, checked(g.Batch * g.InChannels * g.InPlane)).Clear();
         RunChunks(g, new BackwardInputTask<T>(gy, w, gx, g));
+    }
+
+    /// <summary>
+    /// For a stride-1, undilated, ungrouped convolution whose padding is at most kernel - 1, the input gradient is
+    /// itself a convolution: gy (O channels) with the weights flipped in space and transposed to [C, O, kh, kw], padded
+    /// by kernel - 1 - padding. Written as one, it unfolds gy and writes gx once instead of scatter-adding every tap of
+    /// the column block into gx (col2im), and it can take the direct kernel. Null for other shapes.
+    /// </summary>
+    internal static ConvGeometry? AsForward(in ConvGeometry g) =>
+        g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1 && g.Groups == 1 &&
+        g.PadH <= g.KernelH - 1 && g.PadW <= g.KernelW - 1 && !g.IsPointwise
+            ? new ConvGeometry(g.Batch, g.OutChannels, g.OutH, g.OutW, g.InChannels, g.KernelH, g.KernelW,
+                1, 1, g.KernelH - 1 - g.PadH, g.KernelW - 1 - g.PadW, 1, 1, 1)
+            : null;
+
+    private static void BackwardInputAsForward<T>(T* gy, T* w, T* gx, in ConvGeometry g, ConvGeometry flipped) where T : unmanaged, INumber<T>
+    {
+        int o = g.OutChannels, c = g.InChannels, kh = g.KernelH, kw = g.KernelW, taps = kh * kw;
+        var rotated = ArrayPool<T>.Shared.Rent(o * c * taps);
+        try
+        {
+            fixed (T* wr = rotated)
+            {
+                // wr[ci, oi, ky, kx] = w[oi, ci, kh-1-ky, kw-1-kx]
+                for (int oi = 0; oi < o; oi++)
+                    for (int ci = 0; ci < c; ci++)
+                    {
+                        T* src = w + ((long)oi * c + ci) * taps;
+                        T* dst = wr + ((long)ci * o + oi) * taps;
+                        for (int t = 0; t < taps; t++) dst[t] = src[taps - 1 - t];
+                    }
+                Forward(gy, wr, (T*)null, gx, flipped);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rotated);
+        }
     }
 
     /// <summary>
