@@ -12,25 +12,46 @@ namespace DeepSharp.Kernels;
 /// </summary>
 internal static class Normalization
 {
-    /// <summary>Per-channel mean and biased variance over N and S (two passes, for accuracy).</summary>
-    public static void ChannelMoments<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> variance)
+    /// <summary>
+    /// Per-channel mean and biased variance over N and S (two passes, for accuracy). Channels are split over the
+    /// worker pool; each channel is summed by one thread in a fixed order, so the result does not depend on the
+    /// thread count.
+    /// </summary>
+    public static unsafe void ChannelMoments<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> variance)
         where T : unmanaged, INumber<T>
     {
+        CheckChannels(x.Length, x.Length, n, c, s, mean.Length, variance.Length);
         double count = (double)n * s;
-        for (int ch = 0; ch < c; ch++)
+        fixed (T* px = x)
+        fixed (double* pm = mean, pv = variance)
         {
-            // A double sum of float32 values is exact for any realistic count, so a constant channel has exactly its
-            // value as mean, zero deviations and zero variance (a float sum rounds, and the error then passes
-            // through 1/sqrt(eps) ~ 316 into the output and the gradients).
-            double sum = 0;
-            for (int i = 0; i < n; i++) sum += WidenedSum(x.Slice((i * c + ch) * s, s));
-            double m = count > 0 ? sum / count : 0;
-            double sq = 0;
-            for (int i = 0; i < n; i++)
-                sq += SquaredDeviations(x.Slice((i * c + ch) * s, s), m);
-            mean[ch] = m;
-            variance[ch] = count > 0 ? sq / count : 0;
+            T* xs = px;
+            double* means = pm, variances = pv;
+            ForRowRanges(c, n * s, (c0, c1) =>
+            {
+                for (int ch = c0; ch < c1; ch++)
+                {
+                    // A double sum of float32 values is exact for any realistic count, so a constant channel has exactly its
+                    // value as mean, zero deviations and zero variance (a float sum rounds, and the error then passes
+                    // through 1/sqrt(eps) ~ 316 into the output and the gradients).
+                    double sum = 0;
+                    for (int i = 0; i < n; i++) sum += WidenedSum(new ReadOnlySpan<T>(xs + ((long)i * c + ch) * s, s));
+                    double m = count > 0 ? sum / count : 0;
+                    double sq = 0;
+                    for (int i = 0; i < n; i++)
+                        sq += SquaredDeviations(new ReadOnlySpan<T>(xs + ((long)i * c + ch) * s, s), m);
+                    means[ch] = m;
+                    variances[ch] = count > 0 ? sq / count : 0;
+                }
+            });
         }
+    }
+
+    private static void CheckChannels(int xLength, int otherLength, int n, int c, int s, int statsA, int statsB)
+    {
+        long need = (long)n * c * s;
+        if (n < 0 || c < 0 || s < 0 || xLength < need || otherLength < need || statsA < c || statsB < c)
+            throw new ArgumentException($"normalization kernel: [{n}, {c}, {s}] needs {need} elements and {c} statistics per channel");
     }
 
     /// <summary>Sum of the elements in double precision (float32 widened before adding), vectorised.</summary>
@@ -123,57 +144,86 @@ internal static class Normalization
     /// <summary>
     /// y[n, c, :] = (x[n, c, :] - center[c]) * scale[c] + shift[c]. Centred first: the folded form x * scale + (shift -
     /// center * scale) cancels two large terms when scale is large (a near-constant channel: scale ~ 1/sqrt(eps)).
+    /// The (n, c) rows are split over the worker pool.
     /// </summary>
-    public static void ChannelAffine<T>(ReadOnlySpan<T> x, Span<T> y, int n, int c, int s, ReadOnlySpan<double> center,
+    public static unsafe void ChannelAffine<T>(ReadOnlySpan<T> x, Span<T> y, int n, int c, int s, ReadOnlySpan<double> center,
         ReadOnlySpan<double> scale, ReadOnlySpan<double> shift) where T : unmanaged, INumber<T>
     {
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++)
-            {
-                int o = (i * c + ch) * s;
-                var row = y.Slice(o, s);
-                TensorPrimitives.Subtract(x.Slice(o, s), T.CreateTruncating(center[ch]), row);
-                TensorPrimitives.Multiply(row, T.CreateTruncating(scale[ch]), row);
-                TensorPrimitives.Add(row, T.CreateTruncating(shift[ch]), row);
-            }
-    }
-
-    /// <summary>sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double.</summary>
-    public static void ChannelGradSums<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> center,
-        Span<double> sumG, Span<double> sumGXc) where T : unmanaged, INumber<T>
-    {
-        for (int ch = 0; ch < c; ch++)
+        CheckChannels(x.Length, y.Length, n, c, s, center.Length, Math.Min(scale.Length, shift.Length));
+        fixed (T* px = x, py = y)
+        fixed (double* pc = center, pscale = scale, pshift = shift)
         {
-            double a = 0, b = 0;
-            for (int i = 0; i < n; i++)
+            T* xs = px, ys = py;
+            double* centers = pc, scales = pscale, shifts = pshift;
+            ForRowRanges(n * c, s, (r0, r1) =>
             {
-                int o = (i * c + ch) * s;
-                a += WidenedSum(g.Slice(o, s));
-                b += CenteredDot(g.Slice(o, s), x.Slice(o, s), center[ch]);
-            }
-            sumG[ch] = a;
-            sumGXc[ch] = b;
+                for (int r = r0; r < r1; r++)
+                {
+                    int ch = r % c;
+                    var row = new Span<T>(ys + (long)r * s, s);
+                    TensorPrimitives.Subtract(new ReadOnlySpan<T>(xs + (long)r * s, s), T.CreateTruncating(centers[ch]), row);
+                    TensorPrimitives.Multiply(row, T.CreateTruncating(scales[ch]), row);
+                    TensorPrimitives.Add(row, T.CreateTruncating(shifts[ch]), row);
+                }
+            });
         }
     }
 
-    /// <summary>dx[n, c, :] = a[c] * g + b[c] * (x - center[c]) + k[c]: the batch-norm input gradient, x centred first.</summary>
-    public static void ChannelLinear<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, Span<T> dx, int n, int c, int s,
-        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> center, ReadOnlySpan<double> k) where T : unmanaged, INumber<T>
+    /// <summary>sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double; channels split over the pool (each summed by one thread, in a fixed order).</summary>
+    public static unsafe void ChannelGradSums<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> center,
+        Span<double> sumG, Span<double> sumGXc) where T : unmanaged, INumber<T>
     {
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++)
+        CheckChannels(g.Length, x.Length, n, c, s, Math.Min(center.Length, sumG.Length), sumGXc.Length);
+        fixed (T* pg = g, px = x)
+        fixed (double* pc = center, pa = sumG, pb = sumGXc)
+        {
+            T* gs = pg, xs = px;
+            double* centers = pc, sumsG = pa, sumsGX = pb;
+            ForRowRanges(c, 2 * n * s, (c0, c1) =>
             {
-                int o = (i * c + ch) * s;
-                var d = dx.Slice(o, s);
-                TensorPrimitives.Subtract(x.Slice(o, s), T.CreateTruncating(center[ch]), d);
-                TensorPrimitives.Multiply(d, T.CreateTruncating(b[ch]), d);
-                TensorPrimitives.MultiplyAdd(g.Slice(o, s), T.CreateTruncating(a[ch]), d, d);
-                TensorPrimitives.Add(d, T.CreateTruncating(k[ch]), d);
-            }
+                for (int ch = c0; ch < c1; ch++)
+                {
+                    double a = 0, b = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        long o = ((long)i * c + ch) * s;
+                        a += WidenedSum(new ReadOnlySpan<T>(gs + o, s));
+                        b += CenteredDot(new ReadOnlySpan<T>(gs + o, s), new ReadOnlySpan<T>(xs + o, s), centers[ch]);
+                    }
+                    sumsG[ch] = a;
+                    sumsGX[ch] = b;
+                }
+            });
+        }
     }
 
-    // Layer-norm passes cost a few cycles per element: from 16k elements (two 128-wide rows per 1k) a second
-    // thread pays for its hand-off.
+    /// <summary>dx[n, c, :] = a[c] * g + b[c] * (x - center[c]) + k[c]: the batch-norm input gradient, x centred first; (n, c) rows split over the pool.</summary>
+    public static unsafe void ChannelLinear<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, Span<T> dx, int n, int c, int s,
+        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> center, ReadOnlySpan<double> k) where T : unmanaged, INumber<T>
+    {
+        CheckChannels(g.Length, Math.Min(x.Length, dx.Length), n, c, s, Math.Min(a.Length, b.Length), Math.Min(center.Length, k.Length));
+        fixed (T* pg = g, px = x, pd = dx)
+        fixed (double* pa = a, pb = b, pc = center, pk = k)
+        {
+            T* gs = pg, xs = px, ds = pd;
+            double* aa = pa, bb = pb, centers = pc, kk = pk;
+            ForRowRanges(n * c, 2 * s, (r0, r1) =>
+            {
+                for (int r = r0; r < r1; r++)
+                {
+                    int ch = r % c;
+                    var d = new Span<T>(ds + (long)r * s, s);
+                    TensorPrimitives.Subtract(new ReadOnlySpan<T>(xs + (long)r * s, s), T.CreateTruncating(centers[ch]), d);
+                    TensorPrimitives.Multiply(d, T.CreateTruncating(bb[ch]), d);
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(gs + (long)r * s, s), T.CreateTruncating(aa[ch]), d, d);
+                    TensorPrimitives.Add(d, T.CreateTruncating(kk[ch]), d);
+                }
+            });
+        }
+    }
+
+    // Layer- and batch-norm passes cost a few cycles per element: from 16k elements (two 128-wide rows per 1k) a
+    // second thread pays for its hand-off.
     private const long ParallelMinElements = 1 << 14;
 
     /// <summary>

@@ -104,6 +104,37 @@ public sealed class ParallelKernelTests
             Assert.True(Math.Abs(dBeta[j] - refBeta[j]) <= 1e-5 * rows, $"dBeta {j}: {dBeta[j]} vs {refBeta[j]}");
         }
     });
+    // Batch norm splits channels (statistics, gradient sums) and (n, c) rows (affine, input gradient) over the pool:
+    // each channel's sums are taken by one thread in a fixed order, so two threads give one thread's bits.
+    [Theory]
+    [InlineData(64, 16, 28 * 28)]
+    [InlineData(5, 3, 7)]
+    [InlineData(2, 33, 1)]
+    public void BatchNormIsTheSameOnOneAndTwoThreads(int n, int c, int s)
+    {
+        (float[] Y, float[] Dx, float[] Dw, float[] Db) Run(int threads)
+        {
+            (float[], float[], float[], float[]) result = default;
+            WorkerPoolTests.WithThreads(threads, () =>
+            {
+                var g = new Generator(3);
+                var x = (Tensor.Randn([n, c, s], g) * 3 + 1).RequiresGrad_();
+                var w = Tensor.Randn([c], g).RequiresGrad_();
+                var b = Tensor.Randn([c], g).RequiresGrad_();
+                var y = Tensor.BatchNorm(x, Tensor.Zeros(c), Tensor.Ones(c), w, b, training: true);
+                (y * Tensor.Randn(y.ShapeArray, g)).Sum().Backward();
+                result = (y.ToArray<float>(), x.Grad!.ToArray<float>(), w.Grad!.ToArray<float>(), b.Grad!.ToArray<float>());
+            });
+            return result;
+        }
+        var one = Run(1);
+        var two = Run(2);
+        Assert.Equal(one.Y, two.Y);
+        Assert.Equal(one.Dx, two.Dx);
+        Assert.Equal(one.Dw, two.Dw);
+        Assert.Equal(one.Db, two.Db);
+    }
+
     [Fact]
     public void LongAddsAndCopiesSplitOverThreadsTouchEveryElementOnce() => WithTwoThreads(() =>
     {
