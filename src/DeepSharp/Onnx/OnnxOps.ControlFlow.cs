@@ -20,15 +20,22 @@ internal static partial class OnnxOps
         ?? throw new InvalidDataException($"ONNX {n.Describe}: the subgraph attribute '{name}' is missing");
 
     /// <summary>
-    /// Runs <paramref name="graph"/> with its inputs bound to <paramref name="inputs"/> in order, in a scope that holds
-    /// the enclosing values, and returns its outputs in order.
+    /// A scope for running <paramref name="graph"/> under <paramref name="n"/>: the enclosing values and the subgraph's
+    /// initializers. A node that runs its body many times (Loop, Scan, SequenceMap) builds it once: every iteration
+    /// rebinds the body's inputs and recomputes every value the body defines, so nothing stale is read.
     /// </summary>
-    private static object[] RunSubgraph(OnnxNode n, GraphProto graph, IReadOnlyList<object?> inputs)
+    private static Dictionary<string, object> SubgraphScope(OnnxNode n, GraphProto graph)
+    {
+        var scope = new Dictionary<string, object>(n.Scope, StringComparer.Ordinal);
+        foreach (var init in graph.Initializer) scope[init.Name] = OnnxTensors.ValueFromProto(init);
+        return scope;
+    }
+
+    /// <summary>Runs <paramref name="graph"/> in <paramref name="scope"/> with its inputs bound to <paramref name="inputs"/> in order, and returns its outputs in order.</summary>
+    private static object[] RunSubgraph(OnnxNode n, GraphProto graph, Dictionary<string, object> scope, IReadOnlyList<object?> inputs)
     {
         if (inputs.Count != graph.Input.Count)
             throw new InvalidDataException($"ONNX {n.Describe}: subgraph '{graph.Name}' takes {graph.Input.Count} inputs, the node passes {inputs.Count}");
-        var scope = new Dictionary<string, object>(n.Scope, StringComparer.Ordinal);
-        foreach (var init in graph.Initializer) scope[init.Name] = OnnxTensors.ValueFromProto(init);
         for (int i = 0; i < inputs.Count; i++)
             if (inputs[i] is { } v) scope[graph.Input[i].Name] = v;
         Run(graph, scope, n.Opset, n.Training);
@@ -41,7 +48,8 @@ internal static partial class OnnxOps
         var cond = n.Input(0);
         if (cond.Numel != 1) throw new InvalidDataException($"ONNX {n.Describe}: the condition must hold one value, got shape {Shapes.Format(cond.ShapeArray)}");
         bool take = cond.To(DType.Float64).ToArray<double>()[0] != 0;
-        return RunSubgraph(n, Subgraph(n, take ? "then_branch" : "else_branch"), []);
+        var branch = Subgraph(n, take ? "then_branch" : "else_branch");
+        return RunSubgraph(n, branch, SubgraphScope(n, branch), []);
     }
 
     /// <summary>
@@ -58,10 +66,11 @@ internal static partial class OnnxOps
         int scans = body.Output.Count - 1 - carried.Length;
         if (scans < 0) throw new InvalidDataException($"ONNX {n.Describe}: the body gives {body.Output.Count} outputs for {carried.Length} loop-carried values");
         var scanned = Enumerable.Range(0, scans).Select(_ => new List<Tensor>()).ToArray();
+        var scope = SubgraphScope(n, body);
         for (long i = 0; (max is null || i < max) && cond; i++)
         {
             if (max is null && i >= 1L << 31) throw new InvalidDataException($"ONNX {n.Describe}: the loop has no trip count and its condition still holds after 2^31 iterations");
-            var outputs = RunSubgraph(n, body, [Tensor.Scalar(i, DType.Int64), Tensor.Scalar(cond ? 1 : 0, DType.Bool), .. carried]);
+            var outputs = RunSubgraph(n, body, scope, [Tensor.Scalar(i, DType.Int64), Tensor.Scalar(cond ? 1 : 0, DType.Bool), .. carried]);
             cond = Value<Tensor>(n, outputs[0], "the body's condition").To(DType.Float64).ToArray<double>()[0] != 0;
             carried = outputs[1..(1 + carried.Length)];
             for (int s = 0; s < scans; s++) scanned[s].Add(Value<Tensor>(n, outputs[1 + carried.Length + s], "a scan output"));
@@ -97,10 +106,11 @@ internal static partial class OnnxOps
             throw new InvalidDataException($"ONNX {n.Describe}: the scan inputs have different lengths along their scan axes");
         object?[] state = n.Inputs[..states];
         var outputs = Enumerable.Range(0, scanOut).Select(_ => new List<Tensor>()).ToArray();
+        var scope = SubgraphScope(n, body);
         for (int step = 0; step < steps; step++)
         {
             var slices = inputs.Select((t, i) => (object?)t.Select(axes[i], inDirs[i] != 0 ? steps - 1 - step : step));
-            var result = RunSubgraph(n, body, [.. state, .. slices]);
+            var result = RunSubgraph(n, body, scope, [.. state, .. slices]);
             state = result[..states];
             for (int s = 0; s < scanOut; s++) outputs[s].Add(Value<Tensor>(n, result[states + s], "a scan output"));
         }
@@ -126,9 +136,10 @@ internal static partial class OnnxOps
             if (e is IReadOnlyList<Tensor> s && s.Count != first.Count)
                 throw new InvalidDataException($"ONNX {n.Describe}: the input sequences have {first.Count} and {s.Count} items");
         var results = Enumerable.Range(0, body.Output.Count).Select(_ => new List<Tensor>()).ToArray();
+        var scope = SubgraphScope(n, body);
         for (int i = 0; i < first.Count; i++)
         {
-            var outputs = RunSubgraph(n, body, [first[i], .. extra.Select(e => e is IReadOnlyList<Tensor> s ? s[i] : e)]);
+            var outputs = RunSubgraph(n, body, scope, [first[i], .. extra.Select(e => e is IReadOnlyList<Tensor> s ? s[i] : e)]);
             for (int o = 0; o < outputs.Length; o++) results[o].Add(Value<Tensor>(n, outputs[o], "a body output"));
         }
         return results.Select(r => (object?)r.ToArray()).ToArray();
