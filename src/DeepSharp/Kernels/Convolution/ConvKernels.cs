@@ -21,6 +21,7 @@ internal static unsafe class ConvKernels
     public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g, bool relu = false) where T : unmanaged, INumber<T>
     {
         if (DirectConv.Applies<T>(g)) DirectConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
+        else if (FlatConv.Applies<T>(g)) FlatConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
         else RunChunks(g, new ForwardTask<T>(x, w, bias, y, g, relu));
     }
 
@@ -82,6 +83,8 @@ internal static unsafe class ConvKernels
     {
         if (DirectConv.Applies<T>(g))
             DirectConv.BackwardWeight((float*)x, (float*)gy, (float*)gw, g, Math.Min(g.Batch, DeterministicParts));
+        else if (FlatConv.Applies<T>(g))
+            FlatConv.BackwardWeight((float*)x, (float*)gy, (float*)gw, g, DeterministicParts);
         else
             BackwardWeightIm2Col(x, gy, gw, g);
     }

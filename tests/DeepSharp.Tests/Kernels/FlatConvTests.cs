@@ -1,0 +1,104 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp.Tests.Kernels;
+
+/// <summary>
+/// The flat-layout direct convolution (stride 1, many input channels) against the same convolution in float64,
+/// which runs through im2col: output, input, weight and bias gradients, over paddings from none to kernel - 1,
+/// odd and tiny planes (positions that end mid-tile), channel counts that leave partial register blocks, chunks of
+/// several images and batch 0 and 1, at every vector width.
+/// </summary>
+public class FlatConvTests
+{
+    [Theory]
+    [InlineData(5, 16, 16, 3, 3, 1, 1, 28, 28)]  // ResNet-20's first stage
+    [InlineData(3, 32, 32, 3, 3, 1, 1, 14, 14)]
+    [InlineData(9, 64, 64, 3, 3, 1, 1, 7, 7)]    // several images per chunk
+    [InlineData(1, 16, 16, 3, 3, 1, 1, 28, 28)]  // batch 1: output channels split over the pool
+    [InlineData(0, 16, 8, 3, 3, 1, 1, 5, 5)]     // empty batch
+    [InlineData(3, 6, 16, 5, 5, 0, 0, 14, 14)]   // LeNet-5's second layer: no padding
+    [InlineData(2, 7, 5, 3, 3, 1, 1, 9, 11)]     // partial blocks of output and input channels
+    [InlineData(2, 5, 6, 5, 5, 2, 2, 6, 13)]
+    [InlineData(3, 9, 7, 2, 3, 1, 0, 8, 5)]      // non-square kernel, padding only in height
+    [InlineData(2, 4, 4, 3, 3, 2, 2, 3, 3)]      // padding kernel - 1 on a 3x3 plane: outputs bigger than the input
+    [InlineData(2, 18, 3, 1, 3, 0, 1, 1, 4)]     // one-row input (a conv1d)
+    public void MatchesTheIm2ColPathInFloat64(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width)
+    {
+        var g = new ConvGeometry(batch, inChannels, height, width, outChannels, kh, kw, 1, 1, padH, padW, 1, 1, 1);
+        Assert.True(FlatConv.Applies<float>(g));
+        KernelCases.AtEveryWidth(_ => Check(batch, inChannels, outChannels, kh, kw, padH, padW, height, width));
+    }
+
+    [Fact]
+    public void FusedBiasAndReluMatchTheReference()
+    {
+        var g = new ConvGeometry(3, 16, 10, 9, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        var gen = new Generator(5);
+        float[] x = Tensor.Randn([3, 16, 10, 9], gen).ToArray<float>(), w = Tensor.Randn([12, 16, 3, 3], gen).ToArray<float>();
+        float[] b = Tensor.Randn([12], gen).ToArray<float>();
+        var expected = Tensor.Conv2d(Tensor.From(x, 3, 16, 10, 9).To(DType.Float64), Tensor.From(w, 12, 16, 3, 3).To(DType.Float64),
+            Tensor.From(b, 12).To(DType.Float64), 1, 1).Relu().ToArray<double>();
+        KernelCases.AtEveryWidth(width =>
+        {
+            if (width == 0) return; // the flat kernel needs vectors
+            var y = new float[expected.Length];
+            unsafe
+            {
+                fixed (float* px = x, pw = w, pb = b, py = y) FlatConv.Forward(px, pw, pb, py, g, relu: true);
+            }
+            for (int i = 0; i < y.Length; i++)
+                Assert.True(Math.Abs(expected[i] - y[i]) <= 1e-4 + 1e-4 * Math.Abs(expected[i]), $"width {width}, y[{i}]: {y[i]} vs {expected[i]}");
+        });
+    }
+
+    [Fact]
+    public void WeightGradientIsTheSameOnOneAndTwoThreads()
+    {
+        var gen = new Generator(8);
+        var x = Tensor.Randn([11, 16, 14, 14], gen);
+        var w = Tensor.Randn([16, 16, 3, 3], gen);
+        var upstream = Tensor.Randn([11, 16, 14, 14], gen);
+        float[] Grad(int threads)
+        {
+            int saved = Compute.Threads;
+            Compute.Threads = threads;
+            try
+            {
+                var wg = w.Detach().RequiresGrad_();
+                (Tensor.Conv2d(x, wg, null, 1, 1) * upstream).Sum().Backward();
+                return wg.Grad!.ToArray<float>();
+            }
+            finally { Compute.Threads = saved; }
+        }
+        Assert.Equal(Grad(1), Grad(2));
+    }
+
+    private static void Check(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width)
+    {
+        var gen = new Generator(17);
+        var x = Tensor.Randn([batch, inChannels, height, width], gen).RequiresGrad_();
+        var w = Tensor.Randn([outChannels, inChannels, kh, kw], gen).RequiresGrad_();
+        var b = Tensor.Randn([outChannels], gen).RequiresGrad_();
+        var x64 = x.Detach().To(DType.Float64).RequiresGrad_();
+        var w64 = w.Detach().To(DType.Float64).RequiresGrad_();
+        var b64 = b.Detach().To(DType.Float64).RequiresGrad_();
+        var y = Tensor.Conv2d(x, w, b, (1, 1), (padH, padW));
+        var y64 = Tensor.Conv2d(x64, w64, b64, (1, 1), (padH, padW));
+        var upstream = Tensor.Randn(y.ShapeArray, gen);
+        (y * upstream).Sum().Backward();
+        (y64 * upstream.To(DType.Float64)).Sum().Backward();
+        AssertClose(y64, y, "output");
+        AssertClose(x64.Grad!, x.Grad!, "input gradient");
+        AssertClose(w64.Grad!, w.Grad!, "weight gradient");
+        AssertClose(b64.Grad!, b.Grad!, "bias gradient");
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual, string what)
+    {
+        var e = expected.To(DType.Float64).ToArray<double>();
+        var a = actual.To(DType.Float64).ToArray<double>();
+        Assert.Equal(e.Length, a.Length);
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-3 + 1e-4 * Math.Abs(e[i]), $"{what}[{i}]: {a[i]} vs {e[i]}");
+    }
+}
