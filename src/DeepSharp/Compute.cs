@@ -80,7 +80,7 @@ public static class Compute
 
     /// <summary>
     /// Releases every idle buffer the memory pool holds to the garbage collector now (buffers still used by tensors
-    /// are unaffected). The pool also trims buffers that stayed idle between two full collections by itself; call
+    /// are unaffected). The pool also trims, by itself, buffers that stayed idle for a second or more (checked at full collections); call
     /// this after a burst of large tensors when the process should give memory back right away.
     /// </summary>
     public static void TrimPool() => MemoryPool.Trim();

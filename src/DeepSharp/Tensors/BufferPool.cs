@@ -9,8 +9,10 @@ namespace DeepSharp;
 /// <item>size classes: a request is rounded up to the next quarter power of two (at most 19 % larger), so a batch
 /// of 57 reuses the buffer of a batch of 60 instead of pooling one array per exact length;</item>
 /// <item>a cap on idle bytes (<see cref="MemoryPool.CapBytes"/>), beyond which returned arrays are left to the GC;</item>
-/// <item>trimming: after every full (gen 2) collection, arrays that stayed idle since the previous one are
-/// released, so a burst of large shapes does not pin its buffers for the life of the process.</item>
+/// <item>trimming: after a full (gen 2) collection at least a second after the previous trim, arrays that stayed
+/// idle since that trim are released, so a burst of large shapes does not pin its buffers for the life of the
+/// process. (Trimming at every full collection emptied the pool in the middle of a training step: with large
+/// activations the memory pressure paces several full collections per step.)</item>
 /// </list>
 /// The library never forces a collection: the arrays are managed, so the GC counts what the pool's misses
 /// allocate, and collections paced by that return the arrays of dead storages through their finalizers.
@@ -70,6 +72,7 @@ internal static class BufferPool<T> where T : unmanaged
             if (s_free.TryGetValue(classLength, out var stack) && stack.Count > 0)
             {
                 s_pooledBytes -= (long)classLength * s_elementSize;
+                MemoryPool.AddIdle(-(long)classLength * s_elementSize);
                 s_pooledBuffers--;
                 s_hits++;
                 return stack.Pop().Array;
@@ -89,7 +92,7 @@ internal static class BufferPool<T> where T : unmanaged
         lock (s_free)
         {
             s_rentedBytes -= bytes;
-            if (s_pooledBytes + bytes > MemoryPool.CapBytes / MemoryPool.ElementTypes || array.Length != ClassLength(array.Length))
+            if (array.Length != ClassLength(array.Length) || !MemoryPool.TryAddIdle(bytes))
                 return; // let the GC have it
             if (!s_free.TryGetValue(array.Length, out var stack))
                 s_free[array.Length] = stack = new Stack<Entry>();
@@ -111,7 +114,9 @@ internal static class BufferPool<T> where T : unmanaged
                 if (stack.Count == 0) continue;
                 // Stacks pop the most recent first, so idle entries are at the bottom: keep the recent ones.
                 var keep = stack.Where(e => !all && e.Epoch >= oldest).Reverse().ToArray();
-                s_pooledBytes -= (long)(stack.Count - keep.Length) * length * s_elementSize;
+                long released = (long)(stack.Count - keep.Length) * length * s_elementSize;
+                s_pooledBytes -= released;
+                MemoryPool.AddIdle(-released);
                 s_pooledBuffers -= stack.Count - keep.Length;
                 stack.Clear();
                 foreach (var e in keep) stack.Push(e);
@@ -129,17 +134,37 @@ internal static class BufferPool<T> where T : unmanaged
 /// <summary>
 /// The tensor memory pool: large tensor buffers are recycled instead of allocated per operation. Its statistics
 /// show what it holds; <see cref="CapBytes"/> bounds the idle part; <see cref="Trim"/> releases idle buffers now
-/// (the pool also trims itself after every full garbage collection).
+/// (the pool also trims itself after full garbage collections, at most once a second).
 /// </summary>
 internal static class MemoryPool
 {
-    internal const int ElementTypes = 4; // float, double, long, bool share the cap
     private static readonly List<(Action<bool> Trim, Func<Counters> Stats)> s_pools = [];
+    private static readonly TimeSpan MinTrimInterval = TimeSpan.FromSeconds(1);
+    private static long s_idleBytes; // over every element type's pool
+    private static long s_lastTrim = System.Diagnostics.Stopwatch.GetTimestamp();
 
     /// <summary>One element type's (or the sum over all types') counters, read under the pool's lock.</summary>
     internal readonly record struct Counters(long Pooled, long PooledBuffers, long Rented, long Hits, long Misses);
 
-    static MemoryPool() => Gen2Callback.Register(() => TrimAll(all: false));
+    static MemoryPool() => Gen2Callback.Register(() =>
+    {
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref s_lastTrim)) >= MinTrimInterval) TrimAll(all: false);
+    });
+
+    /// <summary>Counts <paramref name="bytes"/> as idle when the total stays within <see cref="CapBytes"/>; false otherwise.</summary>
+    internal static bool TryAddIdle(long bytes)
+    {
+        long cap = CapBytes;
+        while (true)
+        {
+            long idle = Interlocked.Read(ref s_idleBytes);
+            if (idle + bytes > cap) return false;
+            if (Interlocked.CompareExchange(ref s_idleBytes, idle + bytes, idle) == idle) return true;
+        }
+    }
+
+    /// <summary>Adds <paramref name="bytes"/> (negative when a buffer leaves the pool) to the idle total.</summary>
+    internal static void AddIdle(long bytes) => Interlocked.Add(ref s_idleBytes, bytes);
 
     /// <summary>
     /// The most bytes kept idle for reuse, across element types. Default: 1 GiB or an eighth of the memory
@@ -171,6 +196,7 @@ internal static class MemoryPool
     {
         (Action<bool> Trim, Func<Counters> Stats)[] pools;
         lock (s_pools) pools = [.. s_pools];
+        Interlocked.Exchange(ref s_lastTrim, System.Diagnostics.Stopwatch.GetTimestamp());
         foreach (var p in pools) p.Trim(all);
     }
 
