@@ -80,7 +80,7 @@ internal readonly unsafe struct FlatLayout
     }
 
     /// <summary>Copies images [n0, n0 + Images) of NCHW <paramref name="source"/> ([n, channels, InH, InW]) into the flat layout, zeros around.</summary>
-    public void Fill(float* source, int channels, int n0, in ConvGeometry g, float* flat)
+    public void Fill<TV, S>(float* source, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
         new Span<float>(flat, checked(channels * ChannelLength)).Clear();
         int h = g.InH, w = g.InW, plane = h * w;
@@ -89,8 +89,7 @@ internal readonly unsafe struct FlatLayout
             {
                 float* src = source + ((long)(n0 + i) * channels + c) * plane;
                 float* dst = flat + (long)c * ChannelLength + ((long)i * ImageRows + g.PadH) * RowStride + g.PadW;
-                for (int r = 0; r < h; r++)
-                    new ReadOnlySpan<float>(src + r * w, w).CopyTo(new Span<float>(dst + (long)r * RowStride, w));
+                for (int r = 0; r < h; r++) CopyRow<TV, S>(src + r * w, dst + (long)r * RowStride, w);
             }
     }
 
@@ -98,7 +97,7 @@ internal readonly unsafe struct FlatLayout
     /// The output gradient of images [n0, n0 + Images) at the positions the forward pass computed them
     /// (image i's output row r at (i * ImageRows + r) * RowStride), zeros at every other position.
     /// </summary>
-    public void FillOutput(float* gy, int channels, int n0, in ConvGeometry g, float* flat)
+    public void FillOutput<TV, S>(float* gy, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
         new Span<float>(flat, checked(channels * Positions)).Clear();
         int oh = g.OutH, ow = g.OutW, plane = oh * ow;
@@ -107,13 +106,12 @@ internal readonly unsafe struct FlatLayout
             {
                 float* src = gy + ((long)(n0 + i) * channels + o) * plane;
                 float* dst = flat + (long)o * Positions + (long)i * ImageRows * RowStride;
-                for (int r = 0; r < oh; r++)
-                    new ReadOnlySpan<float>(src + r * ow, ow).CopyTo(new Span<float>(dst + (long)r * RowStride, ow));
+                for (int r = 0; r < oh; r++) CopyRow<TV, S>(src + r * ow, dst + (long)r * RowStride, ow);
             }
     }
 
     /// <summary>Copies output channels [o0, o1) of the computed positions back to NCHW y, dropping border positions.</summary>
-    public void Extract(float* flat, int o0, int o1, int channels, int n0, in ConvGeometry g, float* y)
+    public void Extract<TV, S>(float* flat, int o0, int o1, int channels, int n0, in ConvGeometry g, float* y) where TV : unmanaged where S : ISimd<TV, float>
     {
         int oh = g.OutH, ow = g.OutW, plane = oh * ow;
         for (int o = o0; o < o1; o++)
@@ -121,9 +119,17 @@ internal readonly unsafe struct FlatLayout
             {
                 float* src = flat + (long)o * Positions + (long)i * ImageRows * RowStride;
                 float* dst = y + ((long)(n0 + i) * channels + o) * plane;
-                for (int r = 0; r < oh; r++)
-                    new ReadOnlySpan<float>(src + (long)r * RowStride, ow).CopyTo(new Span<float>(dst + r * ow, ow));
+                for (int r = 0; r < oh; r++) CopyRow<TV, S>(src + (long)r * RowStride, dst + r * ow, ow);
             }
+    }
+
+    // Rows here are a few dozen floats: inline vector copies (masked at the end), not a Memmove call per row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow<TV, S>(float* src, float* dst, int n) where TV : unmanaged where S : ISimd<TV, float>
+    {
+        int i = 0;
+        for (; i + S.Count <= n; i += S.Count) S.Store(S.Load(src + i), dst + i);
+        if (i < n) S.StoreFirst(S.LoadFirst(src + i, n - i), dst + i, n - i);
     }
 }
 
@@ -143,36 +149,177 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         return slot;
     }
 
-    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu)
+    public static void Forward(float* x, float* weight, float* bias, float* y, ConvGeometry g, bool relu)
+    {
+        var packed = ArrayPool<float>.Shared.Rent((g.OutChannels + R - 1) / R * R * g.K);
+        try
+        {
+            fixed (float* w = packed)
+            {
+                PackWeights(weight, w, g.OutChannels, g.K);
+                ForwardPacked(x, w, bias, y, g, relu);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(packed);
+        }
+    }
+
+    /// <summary>
+    /// Weights [O, K] as blocks of R output channels, tap-major inside a block: packed[(b K + t) R + r] = w[b R + r, t]
+    /// (zero for channels past O), so a tile's R weights of one tap are adjacent.
+    /// </summary>
+    private static void PackWeights(float* w, float* packed, int outChannels, int k)
+    {
+        for (int b = 0; b < (outChannels + R - 1) / R; b++)
+            for (int r = 0; r < R; r++)
+            {
+                int o = b * R + r;
+                float* dst = packed + (long)b * k * R + r;
+                if (o >= outChannels)
+                    for (int t = 0; t < k; t++) dst[t * R] = 0;
+                else
+                    for (int t = 0; t < k; t++) dst[t * R] = w[(long)o * k + t];
+            }
+    }
+
+    private static void ForwardPacked(float* x, float* w, float* bias, float* y, in ConvGeometry g, bool relu)
     {
         int nb = FlatLayout.ChunkImages(g);
         int chunks = (g.Batch + nb - 1) / nb;
         int blocks = (g.OutChannels + R - 1) / R;
         // Few chunks (small batches) also split the output channels, so that a second thread has work.
-        int groups = chunks >= 2 * WorkerPool.Threads ? 1 : Math.Min(blocks, (2 * WorkerPool.Threads + chunks - 1) / chunks);
-        var task = new ForwardTask(x, w, bias, y, g, relu, nb, groups, blocks);
-        if (chunks * groups == 1) task.Run(0);
-        else WorkerPool.For(chunks * groups, task);
-    }
-
-    private sealed class ForwardTask(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, int nb, int groups, int blocks) : IParallelTask
-    {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int item)
+        if (chunks >= 2 * WorkerPool.Threads || blocks == 1 || WorkerPool.Threads == 1)
         {
-            int chunk = item / groups, group = item % groups;
-            int n0 = chunk * nb;
+            var task = new ChunkTask(x, w, bias, y, g, relu, nb);
+            if (chunks == 1) task.Run(0);
+            else WorkerPool.For(chunks, task);
+            return;
+        }
+        // Few chunks (small batches): each chunk is laid out once on this thread, then its output channels are split.
+        int groups = Math.Min(blocks, 2 * WorkerPool.Threads);
+        for (int n0 = 0; n0 < g.Batch; n0 += nb)
+        {
             var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
-            int o0 = (int)((long)blocks * group / groups) * R, o1 = Math.Min(g.OutChannels, (int)((long)blocks * (group + 1) / groups) * R);
             fixed (float* input = Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
                    output = Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
-                layout.Fill(x, g.InChannels, n0, g, input);
-                for (int o = o0; o < o1; o += R)
-                    Block(input, w, bias, output, o, Math.Min(R, o1 - o), layout, g, relu);
-                layout.Extract(output, o0, o1, g.OutChannels, n0, g, y);
+                layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
+                WorkerPool.For(groups, new GroupTask(input, w, bias, output, y, g, relu, layout, n0, groups, blocks));
             }
         }
+    }
+
+    /// <summary>Every output channel of one chunk of images, laid out in the running thread's scratch.</summary>
+    private sealed class ChunkTask(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, int nb) : IParallelTask
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int chunk)
+        {
+            int n0 = chunk * nb;
+            var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
+            fixed (float* input = Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
+                   output = Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
+            {
+                layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
+                Channels(input, w, bias, output, 0, g.OutChannels, layout, g, relu);
+                layout.Extract<TV, S>(output, 0, g.OutChannels, g.OutChannels, n0, g, y);
+            }
+        }
+    }
+
+    /// <summary>One share of the output channels of a chunk already laid out in <paramref name="input"/>.</summary>
+    private sealed class GroupTask(float* input, float* w, float* bias, float* output, float* y, ConvGeometry g, bool relu,
+        FlatLayout layout, int n0, int groups, int blocks) : IParallelTask
+    {
+        public void Run(int group)
+        {
+            int o0 = (int)((long)blocks * group / groups) * R, o1 = Math.Min(g.OutChannels, (int)((long)blocks * (group + 1) / groups) * R);
+            Channels(input, w, bias, output, o0, o1, layout, g, relu);
+            layout.Extract<TV, S>(output, o0, o1, g.OutChannels, n0, g, y);
+        }
+    }
+
+    /// <summary>Output channels [o0, o1): eight at a time where the CPU has the registers for it, then four.</summary>
+    private static void Channels(float* input, float* w, float* bias, float* output, int o0, int o1, in FlatLayout layout, in ConvGeometry g, bool relu)
+    {
+        int o = o0;
+        if (SimdWidth.VectorRegisters >= 32)
+            for (; o + 2 * R <= o1; o += 2 * R) Block8(input, w, bias, output, o, layout, g, relu);
+        for (; o < o1; o += R) Block(input, w, bias, output, o, Math.Min(R, o1 - o), layout, g, relu);
+    }
+
+    /// <summary>
+    /// Output channels [o0, o0 + 8) at every position, 8 x 3 vectors per register tile (24 accumulators): each input
+    /// vector, an unaligned load that usually spans two cache lines, feeds eight FMAs instead of four.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block8(float* input, float* w, float* bias, float* output, int o0, in FlatLayout layout, in ConvGeometry g, bool relu)
+    {
+        int c = g.InChannels, kh = g.KernelH, kw = g.KernelW, taps = c * kh * kw, lanes = S.Count;
+        int stride = layout.RowStride, length = layout.ChannelLength, positions = layout.Positions;
+        float* w0 = w + (long)o0 * taps; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
+        for (int q0 = 0; q0 < positions; q0 += V * lanes)
+        {
+            TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
+            TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
+            TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
+            TV f0 = a0, f1 = a1, f2 = a2, f3 = a3, f4 = a4, f5 = a5, f6 = a6, f7 = a7;
+            float* channel = input + q0;
+            float* wa = w0, wb = w0 + (long)taps * R;
+            for (int ci = 0; ci < c; ci++, channel += length)
+                for (int ky = 0; ky < kh; ky++)
+                {
+                    float* row = channel + ky * stride;
+                    for (int kx = 0; kx < kw; kx++, wa += R, wb += R)
+                    {
+                        TV u = S.Load(row + kx), v = S.Load(row + kx + lanes), z = S.Load(row + kx + 2 * lanes);
+                        TV k = S.Splat(wa[0]);
+                        a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
+                        k = S.Splat(wa[1]);
+                        a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
+                        k = S.Splat(wa[2]);
+                        a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
+                        k = S.Splat(wa[3]);
+                        a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
+                        k = S.Splat(wb[0]);
+                        a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4); f4 = S.Fma(k, z, f4);
+                        k = S.Splat(wb[1]);
+                        a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); f5 = S.Fma(k, z, f5);
+                        k = S.Splat(wb[2]);
+                        a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); f6 = S.Fma(k, z, f6);
+                        k = S.Splat(wb[3]);
+                        a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7);
+                    }
+                }
+            float* dst = output + (long)o0 * positions + q0;
+            Store(dst, relu, a0, e0, f0);
+            Store(dst + positions, relu, a1, e1, f1);
+            Store(dst + 2L * positions, relu, a2, e2, f2);
+            Store(dst + 3L * positions, relu, a3, e3, f3);
+            Store(dst + 4L * positions, relu, a4, e4, f4);
+            Store(dst + 5L * positions, relu, a5, e5, f5);
+            Store(dst + 6L * positions, relu, a6, e6, f6);
+            Store(dst + 7L * positions, relu, a7, e7, f7);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Start(float* bias, int o) => S.Splat(bias is null ? 0 : bias[o]);
+
+    /// <summary>Stores three vectors, through max(v, 0) for the fused ReLU (IEEE maximum keeps NaN, as relu does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* dst, bool relu, TV a, TV e, TV f)
+    {
+        if (relu)
+        {
+            TV zero = S.Zero;
+            a = S.Max(a, zero); e = S.Max(e, zero); f = S.Max(f, zero);
+        }
+        S.Store(a, dst);
+        S.Store(e, dst + S.Count);
+        S.Store(f, dst + 2 * S.Count);
     }
 
     /// <summary>Output channels [o0, o0 + rows) at every position of the chunk, R x V vectors per register tile.</summary>
@@ -181,9 +328,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     {
         int c = g.InChannels, kh = g.KernelH, kw = g.KernelW, taps = c * kh * kw, lanes = S.Count;
         int stride = layout.RowStride, length = layout.ChannelLength, positions = layout.Positions;
-        // Channels missing from the last block reuse channel o0's weights and are not stored.
+        // Channels missing from the last block have zero weights (packed so) and are not stored.
         float* w0 = w + (long)o0 * taps;
-        float* w1 = rows > 1 ? w0 + taps : w0, w2 = rows > 2 ? w0 + 2 * taps : w0, w3 = rows > 3 ? w0 + 3 * taps : w0;
         float b0 = bias is null ? 0 : bias[o0], b1 = bias is null || rows < 2 ? 0 : bias[o0 + 1];
         float b2 = bias is null || rows < 3 ? 0 : bias[o0 + 2], b3 = bias is null || rows < 4 ? 0 : bias[o0 + 3];
         for (int q0 = 0; q0 < positions; q0 += V * lanes)
@@ -192,46 +338,30 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             TV e0 = a0, e1 = a1, e2 = a2, e3 = a3;
             TV f0 = a0, f1 = a1, f2 = a2, f3 = a3;
             float* channel = input + q0;
-            int t = 0;
+            float* wt = w0;
             for (int ci = 0; ci < c; ci++, channel += length)
                 for (int ky = 0; ky < kh; ky++)
                 {
                     float* row = channel + ky * stride;
-                    for (int kx = 0; kx < kw; kx++, t++)
+                    for (int kx = 0; kx < kw; kx++, wt += R)
                     {
                         TV u = S.Load(row + kx), v = S.Load(row + kx + lanes), z = S.Load(row + kx + 2 * lanes);
-                        TV k = S.Splat(w0[t]);
+                        TV k = S.Splat(wt[0]);
                         a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
-                        k = S.Splat(w1[t]);
+                        k = S.Splat(wt[1]);
                         a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
-                        k = S.Splat(w2[t]);
+                        k = S.Splat(wt[2]);
                         a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
-                        k = S.Splat(w3[t]);
+                        k = S.Splat(wt[3]);
                         a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
                     }
                 }
-            if (relu)
-            {
-                // The fused activation of the inference path; IEEE maximum keeps NaN, as relu.
-                TV zero = S.Zero;
-                a0 = S.Max(a0, zero); a1 = S.Max(a1, zero); a2 = S.Max(a2, zero); a3 = S.Max(a3, zero);
-                e0 = S.Max(e0, zero); e1 = S.Max(e1, zero); e2 = S.Max(e2, zero); e3 = S.Max(e3, zero);
-                f0 = S.Max(f0, zero); f1 = S.Max(f1, zero); f2 = S.Max(f2, zero); f3 = S.Max(f3, zero);
-            }
             float* dst = output + (long)o0 * positions + q0;
-            Store(dst, a0, e0, f0);
-            if (rows > 1) Store(dst + positions, a1, e1, f1);
-            if (rows > 2) Store(dst + 2L * positions, a2, e2, f2);
-            if (rows > 3) Store(dst + 3L * positions, a3, e3, f3);
+            Store(dst, relu, a0, e0, f0);
+            if (rows > 1) Store(dst + positions, relu, a1, e1, f1);
+            if (rows > 2) Store(dst + 2L * positions, relu, a2, e2, f2);
+            if (rows > 3) Store(dst + 3L * positions, relu, a3, e3, f3);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* dst, TV a, TV e, TV f)
-    {
-        S.Store(a, dst);
-        S.Store(e, dst + S.Count);
-        S.Store(f, dst + 2 * S.Count);
     }
 
     public static void BackwardWeight(float* x, float* gy, float* gw, ConvGeometry g, int maxParts)
@@ -278,8 +408,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                 {
                     int n0 = chunk * nb;
                     var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
-                    layout.Fill(x, g.InChannels, n0, g, input);
-                    layout.FillOutput(gy, g.OutChannels, n0, g, grad);
+                    layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
+                    layout.FillOutput<TV, S>(gy, g.OutChannels, n0, g, grad);
                     int taps = g.KernelH * g.KernelW;
                     if (g.KernelH == 3 && g.KernelW == 3 && SimdWidth.VectorRegisters >= 32)
                     {
