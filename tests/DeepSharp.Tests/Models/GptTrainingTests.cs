@@ -115,6 +115,39 @@ public sealed class GptTrainingTests
     }
 
     [Fact]
+    public void AnInterruptedRunWithAccumulationSavesItsPositionInStepsAndResumesToTheSameWeights()
+    {
+        static Trainer Make(Gpt m) => new(m, new AdamW(m.Parameters(), new AdamWOptions(Lr: 1e-3)), new TrainerOptions
+        {
+            LanguageModel = new() { BatchSize = 2, SequenceLength = 8, StepsPerEpoch = 6, WindowGenerator = new Generator(5) },
+            GradientAccumulationSteps = 2,
+        });
+        var (whole, tokens) = Setup();
+        Make(whole).Fit(tokens, null, 1);
+
+        var (model, _) = Setup();
+        var first = Make(model);
+        using var stop = new CancellationTokenSource();
+        Assert.True(first.Fit(tokens, null, 1, [new Training.CancelAtStep(4, stop)], stop.Token).Interrupted);
+        Assert.Equal(4, first.InterruptedAt!.Batch); // optimizer steps, as checkpoints have always counted a GPT's position
+        var path = Path.Combine(Path.GetTempPath(), $"gpt-accum-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            first.SaveCheckpoint(path);
+            var (fresh, _) = Setup();
+            var resumed = Make(fresh);
+            resumed.LoadCheckpoint(path);
+            resumed.Fit(tokens, null, 1);
+            Assert.Equal(6, resumed.Step);
+            foreach (var (name, p) in whole.StateDict()) Assert.Equal(p.ToArray<float>(), fresh.StateDict()[name].ToArray<float>());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void WindowsLongerThanTheContextAreRefused()
     {
         var (model, _) = Setup();

@@ -170,6 +170,37 @@ public sealed class LanguageModelTrainerTests
     }
 
     [Fact]
+    public void AnEpochInterruptedMidwayResumesFromItsCheckpointAtTheNextBatchFromAZeroState()
+    {
+        var golden = Golden.Instance;
+        var (_, first) = golden.Setup("lstm");
+        using var stop = new CancellationTokenSource();
+        Assert.True(first.Fit(golden.Train, golden.Validation, 1, [new CancelAtStep(7, stop)], stop.Token).Interrupted);
+        Assert.Equal(7, first.InterruptedAt!.Batch);
+        using var dir = new TempDir();
+        var path = dir.File("ckpt.safetensors");
+        first.SaveCheckpoint(path);
+        // The position is written as the language-model trainer always wrote it: epoch:0:0:batch.
+        Assert.Equal("0:0:0:7", JsonDocument.Parse(SafeTensors.Load(path).Metadata["deepsharp"]).RootElement.GetProperty("Loader").GetString());
+
+        var (_, resumed) = golden.Setup("lstm");
+        resumed.LoadCheckpoint(path);
+        Assert.Equal(7, resumed.ResumePosition!.Batch);
+        var logs = resumed.Fit(golden.Train, golden.Validation, 1).Epochs.Single();
+        Assert.Equal(20, resumed.Step);
+
+        // The same as stepping by hand: 7 batches, then batches 7..19 from a zero state.
+        var (_, manual) = golden.Setup("lstm");
+        var batches = new StreamBatches(golden.Train, manual.Options.LanguageModel.BatchSize, manual.Options.LanguageModel.SequenceLength);
+        for (int k = 0; k < 7; k++) manual.TrainStep(batches[k].Input, batches[k].Target);
+        manual.ResetState();
+        double sum = 0;
+        for (int k = 7; k < batches.Count; k++) sum += manual.TrainStep(batches[k].Input, batches[k].Target);
+        Assert.Equal(sum / 13, logs["loss"], 12);
+        Assert.Equal(manual.Evaluate(golden.Validation).Loss, logs["val_loss"]);
+    }
+
+    [Fact]
     public void CheckpointDirectoryGetsLastAndBest()
     {
         var golden = Golden.Instance;
@@ -193,5 +224,14 @@ public sealed class LanguageModelTrainerTests
         double loss = trainer.Evaluate([0, 1, 2, 3, 0]).Loss;
         Assert.InRange(loss, 0.5, 3); // about ln 4 for an untrained model
         Assert.Throws<ArgumentException>(() => trainer.Evaluate([1]));
+    }
+}
+
+/// <summary>Cancels <paramref name="source"/> after optimizer step <paramref name="step"/>.</summary>
+internal sealed class CancelAtStep(long step, CancellationTokenSource source) : ICallback
+{
+    public void OnBatchEnd(Trainer trainer, long s, double loss)
+    {
+        if (s == step) source.Cancel();
     }
 }
