@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Golden fixtures for DeepSharp's character language models (Models/CharRnn.cs, Training/LanguageModelTrainer.cs).
+"""Golden fixtures for DeepSharp's character language models (Models/CharRnn.cs, Training/Trainer.LanguageModels.cs).
 
 PyTorch builds the char-rnn with the same state-dict names as DeepSharp's CharRnn:
 
     embed = nn.Embedding(V, E); rnn = nn.LSTM/nn.GRU(E, H, num_layers=2, batch_first=True); head = nn.Linear(H, V)
 
-and trains it by truncated BPTT exactly as LanguageModelTrainer does: the first 641 characters of
+and trains it by truncated BPTT exactly as Trainer does for a CharRnn: the first 641 characters of
 data/tinyshakespeare/input.txt (sorted-character vocabulary) are cut into B=4 parallel streams, batch k
 is window k (T=8) of every stream, the final hidden state is carried into the next batch detached;
 loss = cross-entropy over [B*T, V]; zero_grad, backward, clip_grad_norm_(0.4) (active on about half the steps), Adam(lr=1e-2); 20 steps
@@ -80,7 +80,7 @@ def run(cell, train, val, vocab, seed):
         state = detach(state)
         losses.append(loss.item())
     assert len(losses) == STEPS, len(losses)
-    # Validation as LanguageModelTrainer.Evaluate: t = min(T, n-1), b = min(B, (n-1)//t), state carried, no grad.
+    # Validation as Trainer.Evaluate(tokens): t = min(T, n-1), b = min(B, (n-1)//t), state carried, no grad.
     t = min(T, len(val) - 1)
     b = max(1, min(B, (len(val) - 1) // t))
     with torch.no_grad():

@@ -41,7 +41,7 @@ public sealed record DashboardOptions
 /// A live page for a training run, served by Kestrel: loss, accuracy and learning-rate curves per step and per epoch,
 /// throughput and ETA, per-layer activation and gradient statistics, warnings, the confusion matrix of each evaluation
 /// and a link to the report. Attach
-/// it as a monitor (<see cref="TrainerOptions.Monitors"/> or <see cref="LanguageModelTrainerOptions.Monitors"/>);
+/// it as a monitor (<see cref="TrainerOptions.Monitors"/>, for classifiers and language models alike);
 /// with an <see cref="InsightRecorder"/> built from <see cref="Watch"/>, layer statistics and gradient warnings show
 /// up as they are recorded. Updates are pushed with server-sent events from a log of the whole run, so a page opened
 /// mid-run catches up. Monitor calls only append to that log (a few microseconds per step).

@@ -64,17 +64,14 @@ internal static class LanguageModelTraining
         var (scheduler, perBatch) = Choices.CreateSchedule(s.Schedule, optimizer, s.Epochs, batchesPerEpoch, cosinePerBatch: true);
         using var dataParallel = world is null ? null : DistributedRun.Create(model, world, s.BucketMb, s.Seed, dropout: generator);
         using var monitors = RunMonitors.Create(s, outDir, model, dataParallel: dataParallel);
-        var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
+        var trainer = new Trainer(model, optimizer, new TrainerOptions
         {
             Monitors = monitors.Monitors,
-            Insight = monitors.DashboardRecorder(),
-            BatchSize = s.BatchSize,
-            SequenceLength = SequenceLength,
+            LanguageModel = new LanguageModelOptions { BatchSize = s.BatchSize, SequenceLength = SequenceLength },
             ClipGradNorm = ClipNorm,
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
             Reporter = root ? new PerplexityReporter(new ConsoleReporter { RateUnit = "chars/s" }, "char") : null,
-            CheckpointDirectory = output?.Sub("checkpoint"),
             Generators = [generator],
             DataParallel = dataParallel,
         });
@@ -83,7 +80,7 @@ internal static class LanguageModelTraining
         {
             TrainCommand.Resume(s, trainer.LoadCheckpoint, () => trainer.Epoch);
             if (root) earlier = EarlierHistory(s.Resume, outDir, trainer.Epoch);
-            var at = trainer.ResumeBatch > 0 ? $", batch {trainer.ResumeBatch} of epoch {trainer.Epoch + 1}" : "";
+            var at = trainer.ResumePosition is { Batch: > 0 } p ? $", batch {p.Batch} of epoch {trainer.Epoch + 1}" : "";
             if (root) AnsiConsole.MarkupLine(Markup.Escape($"resumed from {s.Resume} after epoch {trainer.Epoch}{at}; training to epoch {s.Epochs}" +
                 (scheduler is null ? "" : $", {s.Schedule} schedule re-planned for {s.Epochs} epochs (lr now {optimizer.ParamGroups[0].Lr:G4})")));
         }
@@ -91,7 +88,7 @@ internal static class LanguageModelTraining
         if (output is null)
         {
             // Another rank of a data-parallel job: train in step with rank 0, which writes and reports everything.
-            return trainer.Fit(trainTokens, validationTokens, s.Epochs, monitors.Stop).Interrupted ? Interruption.ExitCode : 0;
+            return trainer.Fit(trainTokens, validationTokens, s.Epochs, cancellationToken: monitors.Stop).Interrupted ? Interruption.ExitCode : 0;
         }
         AnsiConsole.MarkupLine(Markup.Escape($"{s.Model} on {dataName}: {trainTokens.Length:N0} train / {validationTokens.Length:N0} validation characters, " +
             $"{vocabulary.Count} symbols; embedding {config.EmbeddingDim}, {config.NumLayers}x{config.HiddenSize} {config.Cell.ToUpperInvariant()}, dropout {config.Dropout}, {model.ParameterCount:N0} parameters; " +
@@ -101,11 +98,11 @@ internal static class LanguageModelTraining
         // Ctrl-C stops one process at a step boundary, which a data-parallel job cannot do alone: mpirun ends it.
         using (world is null ? Interruption.Current.BeginGraceful("training") : null)
         using (var stop = monitors.StopOn(world is null ? Interruption.Current.Token : default))
-            history = trainer.Fit(trainTokens, validationTokens, s.Epochs, stop.Token);
+            history = trainer.Fit(trainTokens, validationTokens, s.Epochs, Callbacks(output, monitors), stop.Token);
         monitors.Communication?.Print();
-        if (history.Interrupted) return TrainCommand.Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
+        if (history.Interrupted) return TrainCommand.Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
-        double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens);
+        double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens).Loss;
         model.Save(Path.Combine(outDir, "model.safetensors")); // metadata: model name, configuration, vocabulary
         vocabulary.Save(Path.Combine(outDir, "vocab.json"));
         AtomicFile.WriteAllText(Path.Combine(outDir, "char_rnn.json"), config.ToJson());
@@ -176,20 +173,15 @@ internal static class LanguageModelTraining
             : Choices.CreateSchedule(s.Schedule, optimizer, epochs, stepsPerEpoch, cosinePerBatch: true);
         var settings = s with { Epochs = epochs, BatchSize = batch };
         using var monitors = RunMonitors.Create(settings, outDir, model);
-        var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
+        var trainer = new Trainer(model, optimizer, new TrainerOptions
         {
             Monitors = monitors.Monitors,
-            Insight = monitors.DashboardRecorder(),
-            BatchSize = batch,
-            SequenceLength = context,
+            LanguageModel = new LanguageModelOptions { BatchSize = batch, SequenceLength = context, StepsPerEpoch = stepsPerEpoch, WindowGenerator = windows },
             GradientAccumulationSteps = g.GradAccum ?? 1,
-            StepsPerEpoch = stepsPerEpoch,
-            WindowGenerator = windows,
             ClipGradNorm = GptTrainOptions.ClipNorm,
             Scheduler = scheduler,
             SchedulerPerBatch = perBatch,
             Reporter = new PerplexityReporter(new ConsoleReporter { RateUnit = unit + "s/s" }, unit),
-            CheckpointDirectory = output.Sub("checkpoint"),
             Generators = [generator],
         });
         List<Dictionary<string, double>> earlier = [];
@@ -207,10 +199,10 @@ internal static class LanguageModelTraining
 
         TrainingHistory history;
         using (Interruption.Current.BeginGraceful("training"))
-            history = trainer.Fit(trainTokens, validationTokens, epochs, Interruption.Current.Token);
-        if (history.Interrupted) return TrainCommand.Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt ?? 0);
+            history = trainer.Fit(trainTokens, validationTokens, epochs, Callbacks(output, monitors), Interruption.Current.Token);
+        if (history.Interrupted) return TrainCommand.Interrupted(outDir, output, trainer.SaveCheckpoint, trainer.Epoch, trainer.InterruptedAt?.Batch ?? 0);
 
-        double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens);
+        double validation = history.Epochs.Count > 0 ? history.Epochs[^1]["val_loss"] : trainer.Evaluate(validationTokens).Loss;
         model.Save(Path.Combine(outDir, "model.safetensors")); // metadata: model name, configuration, tokenizer (and characters)
         if (tokenizer is CharTokenizer chars) chars.Vocabulary.Save(Path.Combine(outDir, "vocab.json"));
         AtomicFile.WriteAllText(Path.Combine(outDir, "gpt.json"), config.ToJson());
@@ -241,6 +233,14 @@ internal static class LanguageModelTraining
         AnsiConsole.WriteLine(sample);
         monitors.Finish(s, outDir);
         return 0;
+    }
+
+    /// <summary>Rank 0's callbacks: DIR/checkpoint/{last,best}.safetensors after every epoch, and the dashboard's layer statistics when it is open.</summary>
+    private static List<ICallback> Callbacks(OutputDirectory output, RunMonitors monitors)
+    {
+        List<ICallback> callbacks = [new ModelCheckpoint(output.Sub("checkpoint"))];
+        if (monitors.DashboardRecorder() is { } recorder) callbacks.Add(recorder);
+        return callbacks;
     }
 
     /// <summary>The epochs before the resume, from DIR/metrics.json or the checkpoint's run folder (rows up to <paramref name="epoch"/>).</summary>

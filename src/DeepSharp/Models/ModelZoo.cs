@@ -60,7 +60,7 @@ public static class ModelZoo
     };
 
     /// <summary>
-    /// The language models by name (trained by <see cref="Training.LanguageModelTrainer"/>, not classifiers): tokens [B, T]
+    /// The language models by name (trained by the language-model constructors of <see cref="Training.Trainer"/>, not classifiers): tokens [B, T]
     /// in, next-token logits [B, T, V] out; <see cref="CreateLanguageModel"/> builds them.
     /// </summary>
     public static IReadOnlyDictionary<string, string> LanguageModelNames { get; } = new Dictionary<string, string>

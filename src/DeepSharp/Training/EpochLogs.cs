@@ -13,7 +13,7 @@ public sealed class EpochLogs : Dictionary<string, double>
     public double? Get(string key) => TryGetValue(key, out double v) ? v : null;
 }
 
-/// <summary>Everything <see cref="Trainer.Fit"/> measured, one entry per epoch.</summary>
+/// <summary>Everything <see cref="Trainer"/>.Fit measured, one entry per epoch.</summary>
 public sealed class TrainingHistory
 {
     /// <summary>The logs of each epoch, in order.</summary>
@@ -22,7 +22,7 @@ public sealed class TrainingHistory
     /// <summary>True when a callback (for example early stopping) ended training before the last epoch.</summary>
     public bool StoppedEarly { get; internal set; }
 
-    /// <summary>True when a cancellation stopped training before the requested number of epochs (see <see cref="Trainer.Fit"/>).</summary>
+    /// <summary>True when a cancellation stopped training before the requested number of epochs (see <see cref="Trainer"/>.Fit).</summary>
     public bool Interrupted { get; internal set; }
 
     /// <summary>Wall-clock duration of the run, in seconds.</summary>

@@ -7,75 +7,21 @@ using DeepSharp.Optim;
 
 namespace DeepSharp.Training;
 
-/// <summary>Options of a <see cref="Trainer"/>.</summary>
-public sealed record TrainerOptions
-{
-    /// <summary>Stepped after every epoch (ReduceLROnPlateau gets the monitored metric), or after every batch when <see cref="SchedulerPerBatch"/>.</summary>
-    public LRScheduler? Scheduler { get; init; }
-
-    /// <summary>Step the scheduler after every optimizer step (OneCycleLR, warm-up) instead of every epoch.</summary>
-    public bool SchedulerPerBatch { get; init; }
-
-    /// <summary>The metric ReduceLROnPlateau watches (default val_loss, else loss).</summary>
-    public string PlateauMetric { get; init; } = "val_loss";
-
-    /// <summary>Clip the total gradient norm to this value before each step.</summary>
-    public double? ClipGradNorm { get; init; }
-
-    /// <summary>Where progress goes; <see cref="SilentReporter"/> when null.</summary>
-    public ITrainingReporter? Reporter { get; init; }
-
-    /// <summary>Counts correct predictions in a batch (output, target); the default handles logits [N, C] with int64 targets [N].</summary>
-    public Func<Tensor, Tensor, long?>? CountCorrect { get; init; }
-
-    /// <summary>Generators saved in checkpoints besides the data loader's (dropout uses Generator.Default).</summary>
-    public IReadOnlyList<Generator>? Generators { get; init; }
-
-    /// <summary>
-    /// Run <see cref="Trainer.Evaluate"/> and <see cref="Trainer.Predict"/> through an <see cref="InferenceModel"/> (batch norm
-    /// folded, activations fused, memory planned once) prepared at the start of each call for the batch shape, and again
-    /// whenever a batch is larger or shaped differently; the outputs equal the eager model's within float32 rounding.
-    /// </summary>
-    public bool PreparedInference { get; init; }
-
-    /// <summary>Extra metadata written into every checkpoint (for example the model's name, so that tools can say what a file holds).</summary>
-    public IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
-
-    /// <summary>
-    /// Data-parallel training over MPI: rank 0's state is broadcast when Fit starts, gradients are averaged across ranks
-    /// before every step, and epoch metrics (and evaluations of loaders with a <see cref="DistributedSampler"/>) are
-    /// summed over ranks. The train loader must carry a padded DistributedSampler so that every rank takes the same steps.
-    /// </summary>
-    public DataParallel? DataParallel { get; init; }
-
-    /// <summary>Receive every step's loss and every epoch's logs (TensorBoard files, the live dashboard).</summary>
-    public IReadOnlyList<ITrainingMonitor>? Monitors { get; init; }
-
-    /// <summary>
-    /// Batches whose gradients add up before each optimizer step (gradient accumulation: a step sees N batches while
-    /// memory holds one). Each batch's loss is divided by the number of batches in its group, so a step's gradient is
-    /// the mean over the group (the last group of an epoch may be smaller). Callbacks and monitors see one call per step
-    /// with the group's mean loss. Not with <see cref="DataParallel"/>.
-    /// </summary>
-    public int GradientAccumulationSteps { get; init; } = 1;
-
-    /// <summary>Stop after this many optimizer steps in total: the epoch in progress ends there, is validated and counts as done.</summary>
-    public long? MaxSteps { get; init; }
-}
-
-/// <summary>Loss, accuracy and (optionally) predictions over a dataset.</summary>
-public sealed record EvaluationResult(double Loss, double? Accuracy, int Samples, Tensor? Predictions, Tensor? Targets);
-
 /// <summary>
-/// Keras-style training loop over a model, a loss and an optimizer: <see cref="Fit"/> runs epochs of
-/// mini-batch gradient descent with validation, callbacks, LR scheduling and progress reporting;
-/// <see cref="Evaluate"/> and <see cref="Predict"/> run the model without recording gradients.
-/// The whole training state can be saved and resumed exactly with <see cref="SaveCheckpoint"/>/<see cref="LoadCheckpoint"/>.
+/// Keras-style training loop over a model, a loss and an optimizer, one for every task: <see cref="Fit(DataLoader, DataLoader, int, IReadOnlyList{ICallback}, CancellationToken)"/>
+/// trains a classifier (or any model with a loss) on a data loader, and the language-model constructors' trainer
+/// <see cref="Fit(long[], long[], int, IReadOnlyList{ICallback}, CancellationToken)"/> trains on a token sequence. Both run
+/// epochs of mini-batch gradient descent with validation, callbacks, gradient accumulation, clipping, LR scheduling, a
+/// step limit, data-parallel hooks, monitors and progress reporting; <see cref="Evaluate(DataLoader, bool)"/> and
+/// <see cref="Predict"/> run the model without recording gradients. The whole training state can be saved and resumed
+/// exactly with <see cref="SaveCheckpoint"/>/<see cref="LoadCheckpoint"/>.
 /// </summary>
-public sealed class Trainer
+public sealed partial class Trainer
 {
     private readonly Func<Tensor, Tensor, Tensor> _loss;
-    private DataLoader? _train;
+    private readonly Func<Tensor, Tensor> _forward; // the training forward (a recurrent model carries its state through it)
+    private readonly Func<Dictionary<string, string>>? _modelMetadata; // a language model's configuration, for its checkpoints
+    private TrainingBatches? _train;
     private DataLoaderState? _resumeLoader;
     private DataLoaderState? _interruptedAt; // where an interrupted epoch stopped (a checkpoint resumes there)
 
@@ -83,11 +29,22 @@ public sealed class Trainer
     /// <param name="model">The model to train.</param>
     /// <param name="loss">Loss of a batch from (output, target), e.g. cross-entropy; it must return a scalar.</param>
     /// <param name="optimizer">Updates the model's parameters after each batch (or accumulated group of batches).</param>
-    /// <param name="options">Batch size, validation, callbacks, scheduling and reporting; defaults to <see cref="TrainerOptions"/>' defaults.</param>
+    /// <param name="options">Validation, callbacks, scheduling and reporting; defaults to <see cref="TrainerOptions"/>' defaults.</param>
     public Trainer(Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss, Optimizer optimizer, TrainerOptions? options = null)
+        : this(model, loss, optimizer, options, null, null)
     {
+    }
+
+    private Trainer(Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> loss, Optimizer optimizer, TrainerOptions? options,
+        Func<Tensor, Tensor>? forward, Func<Dictionary<string, string>>? modelMetadata)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(optimizer);
         Model = model;
         _loss = loss;
+        _forward = forward ?? model.Call;
+        _modelMetadata = modelMetadata;
         Optimizer = optimizer;
         Options = options ?? new TrainerOptions();
     }
@@ -96,7 +53,7 @@ public sealed class Trainer
     public Module<Tensor, Tensor> Model { get; }
     /// <summary>The optimizer that updates the model.</summary>
     public Optimizer Optimizer { get; }
-    /// <summary>Batch size, callbacks, scheduling and reporting.</summary>
+    /// <summary>Callbacks, scheduling, accumulation, clipping, reporting and (for language models) batching.</summary>
     public TrainerOptions Options { get; }
 
     /// <summary>Number of completed epochs (the next epoch's zero-based index).</summary>
@@ -105,40 +62,50 @@ public sealed class Trainer
     /// <summary>Number of optimizer steps taken.</summary>
     public long Step { get; private set; }
 
-    /// <summary>Set by a callback to end <see cref="Fit"/> after the current epoch.</summary>
+    /// <summary>Set by a callback to end Fit after the current epoch.</summary>
     public bool StopTraining { get; set; }
 
     private ITrainingReporter Reporter => Options.Reporter ?? SilentReporter.Instance;
 
     private IReadOnlyList<ITrainingMonitor> Monitors => Options.Monitors ?? [];
 
+    /// <summary>Ranks sharing the training (1 without <see cref="TrainerOptions.DataParallel"/>).</summary>
+    private int World => Options.DataParallel?.Communicator.Size ?? 1;
+
     /// <summary>
     /// Trains until <paramref name="epochs"/> epochs are complete in total (a resumed trainer continues where it stopped).
     /// When <paramref name="cancellationToken"/> is cancelled, the step in progress finishes and training stops there:
     /// the epoch is left unfinished (no validation, no epoch-end callbacks, no epoch scheduler step), the history says
     /// <see cref="TrainingHistory.Interrupted"/>, and <see cref="SaveCheckpoint"/> then saves a checkpoint from which
-    /// <see cref="Fit"/> continues with the next batch of that epoch (its logs then cover the batches after the resume).
+    /// Fit continues with the next batch of that epoch (its logs then cover the batches after the resume).
     /// A cancellation during validation or at the end of an epoch stops after that epoch.
     /// </summary>
+    /// <param name="train">The training batches; data-parallel, with a padded <see cref="DistributedSampler"/>.</param>
+    /// <param name="validation">Evaluated after every epoch (val_loss, val_accuracy), or null.</param>
+    /// <param name="epochs">Epochs in total, those of a resumed run included.</param>
+    /// <param name="callbacks">Called around epochs and steps (checkpoints, early stopping, insight, metrics files).</param>
+    /// <param name="cancellationToken">Stops training at the next step boundary.</param>
     public TrainingHistory Fit(DataLoader train, DataLoader? validation = null, int epochs = 1, IReadOnlyList<ICallback>? callbacks = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
-        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative, got {epochs}");
+        if (_modelMetadata is not null)
+            throw new InvalidOperationException("Trainer.Fit: this trainer trains a language model on tokens; call Fit(trainTokens, validationTokens, epochs)");
         if (Options.DataParallel is not null && train.Sampler is not { Pad: true })
             throw new ArgumentException("Fit: data-parallel training needs a train loader with a padded DistributedSampler (every rank must take the same number of steps)", nameof(train));
-        if (Options.GradientAccumulationSteps < 1)
-            throw new ArgumentException($"Fit: GradientAccumulationSteps must be at least 1, got {Options.GradientAccumulationSteps}");
-        if (Options.GradientAccumulationSteps > 1 && Options.DataParallel is not null)
-            throw new ArgumentException("Fit: gradient accumulation is not supported with data-parallel training yet (raise the per-process batch size instead)");
-        if (Options.MaxSteps is long max && max < 0) throw new ArgumentException($"Fit: MaxSteps must be non-negative, got {max}");
+        return Run(new LoaderBatches(train), validation is null ? null : keep => Evaluate(validation, keep), epochs, callbacks, cancellationToken);
+    }
+
+    /// <summary>The loop of both Fit overloads over <paramref name="train"/>'s batches, validating with <paramref name="validate"/> (argument: keep predictions).</summary>
+    private TrainingHistory Run(TrainingBatches train, Func<bool, EvaluationResult>? validate, int epochs, IReadOnlyList<ICallback>? callbacks,
+        CancellationToken cancellationToken)
+    {
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative, got {epochs}");
+        CheckOptions();
         _train = train;
         _interruptedAt = null;
-        if (_resumeLoader is not null)
-        {
-            train.LoadState(_resumeLoader);
-            _resumeLoader = null;
-        }
+        train.Resume(_resumeLoader, Epoch);
+        _resumeLoader = null;
         callbacks ??= [];
         var history = new TrainingHistory();
         var wall = Stopwatch.StartNew();
@@ -146,7 +113,7 @@ public sealed class Trainer
         Options.DataParallel?.BroadcastState();
         foreach (var c in callbacks) c.OnTrainBegin(this);
         Reporter.TrainBegin(epochs - Epoch, train.Count);
-        var plan = new RunPlan(epochs, Epoch, Step, train.Count, train.BatchSize);
+        var plan = train.Plan(epochs, Epoch, Step);
         foreach (var m in Monitors) m.RunBegin(plan);
         while (Epoch < epochs && !StopTraining)
         {
@@ -162,13 +129,14 @@ public sealed class Trainer
                 history.Interrupted = true;
                 break;
             }
-            if (validation is not null)
+            if (validate is not null)
             {
                 // Monitors get the predictions for a confusion matrix (one int64 per sample).
-                var v = Evaluate(validation, keepPredictions: Monitors.Count > 0);
+                var v = validate(Monitors.Count > 0);
                 foreach (var m in Monitors) m.Evaluated(Step, Epoch, v);
                 logs["val_loss"] = v.Loss;
                 if (v.Accuracy is double acc) logs["val_accuracy"] = acc;
+                if (train.PerToken) logs["perplexity"] = Math.Exp(v.Loss);
             }
             StepSchedulerAfterEpoch(logs);
             Epoch++;
@@ -190,73 +158,72 @@ public sealed class Trainer
         return history;
     }
 
+    /// <summary>The options' rules, checked when training starts.</summary>
+    private void CheckOptions()
+    {
+        if (Options.GradientAccumulationSteps < 1)
+            throw new ArgumentException($"Fit: GradientAccumulationSteps must be at least 1, got {Options.GradientAccumulationSteps}");
+        if (Options.GradientAccumulationSteps > 1 && Options.DataParallel is not null)
+            throw new ArgumentException("Fit: gradient accumulation is not supported with data-parallel training yet (raise the per-process batch size instead)");
+        if (Options.MaxSteps is long max && max < 0) throw new ArgumentException($"Fit: MaxSteps must be non-negative, got {max}");
+    }
+
     /// <summary>One epoch; null when <paramref name="cancellationToken"/> stopped it before its last batch (the position is kept for checkpoints).</summary>
-    private EpochLogs? RunEpoch(DataLoader train, IReadOnlyList<ICallback> callbacks, CancellationToken cancellationToken)
+    private EpochLogs? RunEpoch(TrainingBatches train, IReadOnlyList<ICallback> callbacks, CancellationToken cancellationToken)
     {
         Model.Train();
+        ResetState();
         var logs = new EpochLogs(Epoch) { ["lr"] = Optimizer.ParamGroups[0].Lr };
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         long correct = 0, samples = 0, classified = 0;
-        int batch = 0, first = train.State.Batch; // batches of this epoch done before a resume (0 otherwise)
+        var (first, batches) = train.Epoch(); // first: batches of this epoch done before a resume (0 otherwise)
+        int batch = 0;
         Reporter.EpochBegin(Epoch, train.Count);
         int accumulate = Options.GradientAccumulationSteps, group = 0, inGroup = 0;
         double groupLoss = 0;
         long groupCorrect = 0, groupClassified = 0;
-        foreach (var (input, target) in train)
+        double stepLr = 0;
+        foreach (var (input, target) in batches)
         {
-            double stepLr = Optimizer.ParamGroups[0].Lr;
             if (inGroup == 0)
             {
-                Optimizer.ZeroGrad();
-                Options.DataParallel?.BeginStep(Step);
+                stepLr = Optimizer.ParamGroups[0].Lr;
+                BeginStep();
                 group = Math.Min(accumulate, train.Count - (first + batch)); // the epoch's last group may be smaller
                 (groupLoss, groupCorrect, groupClassified) = (0, 0, 0);
             }
-            var output = Model.Call(input);
-            var loss = _loss(output, target);
-            (group == 1 ? loss : loss.Mul(1.0 / group)).Backward();
+            var (l, c, n) = Accumulate(input, target, group);
             inGroup++;
-
-            int n = input.Shape.Length > 0 ? input.Size(0) : 1;
-            double l = loss.ToDouble();
             lossSum += l * n;
             samples += n;
             groupLoss += l;
-            if (Correct(output, target) is long c)
+            if (c is long right)
             {
-                correct += c;
+                correct += right;
                 classified += n;
-                groupCorrect += c;
+                groupCorrect += right;
                 groupClassified += n;
             }
             batch++;
             if (inGroup == group)
             {
                 inGroup = 0;
-                Options.DataParallel?.SynchronizeGradients();
-                if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
-                Optimizer.Step();
-                Step++;
-                if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
+                EndStep();
                 double stepLoss = groupLoss / group;
                 foreach (var cb in callbacks) cb.OnBatchEnd(this, Step, stepLoss);
                 foreach (var m in Monitors) m.StepEnd(new StepMetrics(Step, Epoch, stepLoss, stepLr, groupClassified > 0 ? (double)groupCorrect / groupClassified : null));
             }
-            Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples / clock.Elapsed.TotalSeconds);
+            Reporter.BatchEnd(first + batch, lossSum / samples, classified > 0 ? (double)correct / classified : null, samples * train.UnitsPerRow / clock.Elapsed.TotalSeconds);
             if (inGroup == 0 && Options.MaxSteps is long maxSteps && Step >= maxSteps)
             {
                 StopTraining = true; // the step limit: this epoch ends here
                 break;
             }
-            if (inGroup == 0 && cancellationToken.IsCancellationRequested) // an interruption waits for the group's step
+            if (inGroup == 0 && cancellationToken.IsCancellationRequested && train.StoppedAt(Epoch, first + batch) is { } position) // an interruption waits for the group's step
             {
-                var position = train.State;
-                if (position.Batch < train.Count)
-                {
-                    _interruptedAt = position with { Epoch = Epoch };
-                    return null;
-                }
+                _interruptedAt = position;
+                return null;
             }
         }
         if (Options.DataParallel is { } dp) (lossSum, samples, correct, classified) = SumOverRanks(dp, lossSum, samples, correct, classified);
@@ -264,8 +231,59 @@ public sealed class Trainer
         logs["loss"] = samples > 0 ? lossSum / samples : double.NaN;
         if (classified > 0) logs["accuracy"] = (double)correct / classified;
         logs["seconds"] = seconds;
-        logs["samples_per_second"] = seconds > 0 ? samples / seconds : 0;
+        double rate = seconds > 0 ? samples * train.UnitsPerRow / seconds : 0;
+        if (train.PerToken) logs["tokens_per_second"] = rate;
+        logs["samples_per_second"] = rate;
         return logs;
+    }
+
+    /// <summary>
+    /// One optimizer step on one batch: forward, loss, backward, clipping and the optimizer (and per-batch scheduler) step,
+    /// with the data-parallel hooks. A <see cref="Models.CharRnn"/> starts from the carried <see cref="State"/> and keeps
+    /// its final state, detached. Returns the batch loss (for a language model, in nats per token).
+    /// </summary>
+    public double TrainStep(Tensor input, Tensor target) => TrainStep([(input, target)]);
+
+    /// <summary>
+    /// One optimizer step over <paramref name="batches"/> (gradient accumulation): the gradients of the batches' losses,
+    /// each divided by their count, add up; then clipping, the step and the per-batch scheduler step. Returns the mean loss.
+    /// </summary>
+    public double TrainStep(IReadOnlyList<(Tensor Input, Tensor Target)> batches)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        if (batches.Count == 0) throw new ArgumentException("Trainer.TrainStep: no batches to train on", nameof(batches));
+        Model.Train();
+        BeginStep();
+        double sum = 0;
+        foreach (var (input, target) in batches) sum += Accumulate(input, target, batches.Count).Loss;
+        EndStep();
+        return sum / batches.Count;
+    }
+
+    private void BeginStep()
+    {
+        Optimizer.ZeroGrad();
+        Options.DataParallel?.BeginStep(Step);
+    }
+
+    /// <summary>A batch's forward and backward, its loss divided by <paramref name="group"/>: the batch loss, correct predictions (if any) and rows.</summary>
+    private (double Loss, long? Correct, int Rows) Accumulate(Tensor input, Tensor target, int group)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(target);
+        var output = _forward(input);
+        var loss = _loss(output, target);
+        (group == 1 ? loss : loss.Mul(1.0 / group)).Backward();
+        return (loss.ToDouble(), Correct(output, target), input.Shape.Length > 0 ? input.Size(0) : 1);
+    }
+
+    private void EndStep()
+    {
+        Options.DataParallel?.SynchronizeGradients();
+        if (Options.ClipGradNorm is double maxNorm) GradClipping.ClipGradNorm(Model.Parameters(), maxNorm);
+        Optimizer.Step();
+        Step++;
+        if (Options.SchedulerPerBatch) Options.Scheduler?.Step();
     }
 
     /// <summary>The whole job's sums of a rank's loss and counts (float64 holds the counts exactly up to 2^53).</summary>
@@ -303,9 +321,8 @@ public sealed class Trainer
     /// <summary>Mean loss and accuracy over a dataset in eval mode without gradients; optionally keeps argmax predictions.</summary>
     public EvaluationResult Evaluate(DataLoader data, bool keepPredictions = false)
     {
-        bool wasTraining = Model.Training;
-        Model.Eval();
-        using var _ = Autograd.NoGrad();
+        ArgumentNullException.ThrowIfNull(data);
+        using var eval = new EvalMode(Model);
         double lossSum = 0;
         long correct = 0, samples = 0, classified = 0;
         var predictions = new List<Tensor>();
@@ -328,7 +345,6 @@ public sealed class Trainer
                 }
             }
         }
-        Model.Train(wasTraining);
         if (Options.DataParallel is { } dp && data.Sampler is not null) (lossSum, samples, correct, classified) = SumOverRanks(dp, lossSum, samples, correct, classified);
         return new EvaluationResult(samples > 0 ? lossSum / samples : double.NaN, classified > 0 ? (double)correct / classified : null, (int)samples,
             predictions.Count > 0 ? Tensor.Cat(predictions) : null, targets.Count > 0 ? Tensor.Cat(targets) : null);
@@ -337,17 +353,30 @@ public sealed class Trainer
     /// <summary>The model's output for one batch, in eval mode without gradients.</summary>
     public Tensor Predict(Tensor input)
     {
-        bool wasTraining = Model.Training;
-        Model.Eval();
-        try
+        using var eval = new EvalMode(Model);
+        InferenceModel? prepared = null;
+        return Forward(input, ref prepared);
+    }
+
+    /// <summary>Eval mode without gradient recording until disposed; then the model's mode is restored.</summary>
+    private readonly struct EvalMode : IDisposable
+    {
+        private readonly Module _model;
+        private readonly bool _wasTraining;
+        private readonly Autograd.GradModeScope _noGrad;
+
+        public EvalMode(Module model)
         {
-            using var _ = Autograd.NoGrad();
-            InferenceModel? prepared = null;
-            return Forward(input, ref prepared);
+            _model = model;
+            _wasTraining = model.Training;
+            model.Eval();
+            _noGrad = Autograd.NoGrad();
         }
-        finally
+
+        public void Dispose()
         {
-            Model.Train(wasTraining);
+            _noGrad.Dispose();
+            _model.Train(_wasTraining);
         }
     }
 
@@ -363,20 +392,25 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Writes model, optimizer, scheduler, generators, data-loader position, epoch and step to one file, atomically.
-    /// After an interrupted <see cref="Fit"/> the position is the middle of the unfinished epoch, counted in examples of the
-    /// epoch's order consumed by all ranks together, so that a data-parallel run resumes it at any world size (the
-    /// ranks' dropout generators follow <see cref="DataParallel.RankGenerators"/>' rule and need no saved state).
+    /// Writes model, optimizer, scheduler, generators, data-loader position, epoch and step to one file, atomically, in the
+    /// format of <see cref="Checkpoint"/>; a language model's configuration and vocabulary go into the metadata, so that
+    /// <see cref="Models.CharRnn.Load"/> or <see cref="Models.Gpt.Load"/> rebuilds the model from the checkpoint alone.
+    /// After an interrupted Fit the position is the middle of the unfinished epoch: for a data loader counted in examples
+    /// of the epoch's order consumed by all ranks together, so that a data-parallel run resumes it at any world size (the
+    /// ranks' dropout generators follow <see cref="DataParallel.RankGenerators"/>' rule and need no saved state); for a
+    /// text, in batches.
     /// </summary>
     public void SaveCheckpoint(string path)
     {
-        var loader = _interruptedAt ?? (_train is null ? null
-            : new DataLoaderState(Epoch, _train.Generator.Seed, _train.Generator.Offset, 0) { Samples = 0 }); // between epochs: the next epoch starts here
-        Checkpoint.Save(path, Model, Optimizer, Options.Scheduler, AllGenerators(), new CheckpointProgress(Epoch, Step, loader), Options.CheckpointMetadata);
+        var loader = _interruptedAt ?? _train?.Between(Epoch);
+        var metadata = _modelMetadata?.Invoke() ?? [];
+        foreach (var (k, v) in Options.CheckpointMetadata ?? new Dictionary<string, string>()) metadata[k] = v;
+        Checkpoint.Save(path, Model, Optimizer, Options.Scheduler, AllGenerators(), new CheckpointProgress(Epoch, Step, loader), metadata);
     }
 
     /// <summary>
-    /// Restores everything <see cref="SaveCheckpoint"/> wrote; the next <see cref="Fit"/> continues exactly as uninterrupted training would.
+    /// Restores everything <see cref="SaveCheckpoint"/> wrote; the next Fit continues exactly as uninterrupted training would
+    /// (a recurrent model from a zero state, as every epoch: the carried state is not saved).
     /// With <paramref name="replanSchedule"/>, the schedule state in the file is ignored and <see cref="TrainerOptions.Scheduler"/>,
     /// built for this run's plan, is restarted at the checkpoint's position (<see cref="LRScheduler.Restart"/>: its epoch, or its
     /// step for a per-batch schedule): extending a run to more epochs then trains as if that many had been planned from the start.
@@ -387,13 +421,14 @@ public sealed class Trainer
         Epoch = progress.Epoch;
         Step = progress.Step;
         _resumeLoader = progress.Loader;
+        ResetState();
         if (replanSchedule) Options.Scheduler?.Restart(Options.SchedulerPerBatch ? Step : Epoch);
     }
 
-    /// <summary>Where the last <see cref="Fit"/> stopped when it was cancelled within an epoch (its epoch and the batches done), else null.</summary>
+    /// <summary>Where the last Fit stopped when it was cancelled within an epoch (its epoch and the batches done), else null.</summary>
     public DataLoaderState? InterruptedAt => _interruptedAt;
 
-    /// <summary>Where the data loader resumes: the epoch, and the batch within it (0 unless the checkpoint was saved mid-epoch).</summary>
+    /// <summary>Where training resumes: the epoch, and the batch within it (0 unless the checkpoint was saved mid-epoch).</summary>
     public DataLoaderState? ResumePosition => _resumeLoader;
 
     /// <summary>Generators saved besides the data loader's (whose state travels in its DataLoaderState).</summary>
@@ -401,6 +436,7 @@ public sealed class Trainer
     {
         var list = new List<Generator> { Generator.Default };
         foreach (var g in Options.Generators ?? []) if (!list.Contains(g)) list.Add(g);
+        if (_modelMetadata is not null && Options.LanguageModel.WindowGenerator is { } windows && !list.Contains(windows)) list.Add(windows);
         return list;
     }
 }

@@ -26,12 +26,13 @@ public sealed class GptTrainingTests
     {
         var (model, tokens) = Setup();
         var optimizer = new AdamW(AdamW.WeightDecayGroups(model.Parameters(), new AdamWOptions(Lr: 3e-3, Beta2: 0.95, WeightDecay: 0.1)));
-        var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
+        var trainer = new Trainer(model, optimizer, new TrainerOptions
         {
-            BatchSize = 8, SequenceLength = 16, StepsPerEpoch = 40, GradientAccumulationSteps = 2, ClipGradNorm = 1.0,
-            WindowGenerator = new Generator(3), Scheduler = new WarmupCosineLR(optimizer, 10, 120, 3e-4),
+            LanguageModel = new() { BatchSize = 8, SequenceLength = 16, StepsPerEpoch = 40, WindowGenerator = new Generator(3) },
+            GradientAccumulationSteps = 2, ClipGradNorm = 1.0,
+            Scheduler = new WarmupCosineLR(optimizer, 10, 120, 3e-4), SchedulerPerBatch = true,
         });
-        double before = trainer.Evaluate(tokens);
+        double before = trainer.Evaluate(tokens).Loss;
         var history = trainer.Fit(tokens, tokens, epochs: 3);
         Assert.Equal(3, history.Epochs.Count);
         Assert.Equal(120, trainer.Step);
@@ -49,9 +50,9 @@ public sealed class GptTrainingTests
         var (model, tokens) = Setup();
         var recorded = new List<DeepSharp.Insight.StepRecord>();
         var insight = new DeepSharp.Insight.InsightRecorder(new DeepSharp.Insight.InsightOptions { Every = 4, OnStep = recorded.Add });
-        var trainer = new LanguageModelTrainer(model, new AdamW(model.Parameters()), new LanguageModelTrainerOptions
-            { BatchSize = 4, SequenceLength = 16, StepsPerEpoch = 10, WindowGenerator = new Generator(3), Insight = insight });
-        trainer.Fit(tokens, null, epochs: 1);
+        var trainer = new Trainer(model, new AdamW(model.Parameters()), new TrainerOptions
+            { LanguageModel = new() { BatchSize = 4, SequenceLength = 16, StepsPerEpoch = 10, WindowGenerator = new Generator(3) }, ClipGradNorm = 5 });
+        trainer.Fit(tokens, null, epochs: 1, [insight]);
         Assert.Equal(new long[] { 1, 5, 9 }, recorded.Select(r => r.Step));
         var first = recorded[0];
         Assert.Contains(first.Activations, a => a.Layer.StartsWith("transformer.h.1.", StringComparison.Ordinal)); // the last block's layers too
@@ -66,7 +67,7 @@ public sealed class GptTrainingTests
         var windows = new LanguageModelDataset(tokens, 16);
         var (x, y) = windows.GetBatch([0, 1, 2, 3]);
         // One step of SGD with lr 0 leaves the gradients in place for comparison.
-        var trainer = new LanguageModelTrainer(model, new Sgd(model.Parameters(), new SgdOptions(Lr: 0)), new LanguageModelTrainerOptions { SequenceLength = 16, ClipGradNorm = null });
+        var trainer = new Trainer(model, new Sgd(model.Parameters(), new SgdOptions(Lr: 0)), new TrainerOptions { LanguageModel = new() { SequenceLength = 16 }, ClipGradNorm = null });
         double whole = trainer.TrainStep(x, y);
         var expected = model.Parameters().Select(p => p.Grad!.ToArray<float>()).ToList();
         double halves = trainer.TrainStep([(x.Narrow(0, 0, 2), y.Narrow(0, 0, 2)), (x.Narrow(0, 2, 2), y.Narrow(0, 2, 2))]);
@@ -88,8 +89,8 @@ public sealed class GptTrainingTests
         try
         {
             // The checkpoint saves the window and dropout generators, so the resumed run draws the same windows and masks.
-            LanguageModelTrainer Trainer(Gpt m, Generator g) => new(m, new AdamW(AdamW.WeightDecayGroups(m.Parameters(), new AdamWOptions(Lr: 1e-3))),
-                new LanguageModelTrainerOptions { BatchSize = 4, SequenceLength = 8, StepsPerEpoch = 5, WindowGenerator = new Generator(5), Generators = [g] });
+            Trainer Trainer(Gpt m, Generator g) => new(m, new AdamW(AdamW.WeightDecayGroups(m.Parameters(), new AdamWOptions(Lr: 1e-3))),
+                new TrainerOptions { LanguageModel = new() { BatchSize = 4, SequenceLength = 8, StepsPerEpoch = 5, WindowGenerator = new Generator(5) }, ClipGradNorm = 5, Generators = [g] });
             var first = Trainer(model, dropoutGenerator);
             first.Fit(tokens, null, 1);
             string path = Path.Combine(dir, "ckpt.safetensors");
@@ -114,12 +115,45 @@ public sealed class GptTrainingTests
     }
 
     [Fact]
+    public void AnInterruptedRunWithAccumulationSavesItsPositionInStepsAndResumesToTheSameWeights()
+    {
+        static Trainer Make(Gpt m) => new(m, new AdamW(m.Parameters(), new AdamWOptions(Lr: 1e-3)), new TrainerOptions
+        {
+            LanguageModel = new() { BatchSize = 2, SequenceLength = 8, StepsPerEpoch = 6, WindowGenerator = new Generator(5) },
+            GradientAccumulationSteps = 2,
+        });
+        var (whole, tokens) = Setup();
+        Make(whole).Fit(tokens, null, 1);
+
+        var (model, _) = Setup();
+        var first = Make(model);
+        using var stop = new CancellationTokenSource();
+        Assert.True(first.Fit(tokens, null, 1, [new Training.CancelAtStep(4, stop)], stop.Token).Interrupted);
+        Assert.Equal(4, first.InterruptedAt!.Batch); // optimizer steps, as checkpoints have always counted a GPT's position
+        var path = Path.Combine(Path.GetTempPath(), $"gpt-accum-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            first.SaveCheckpoint(path);
+            var (fresh, _) = Setup();
+            var resumed = Make(fresh);
+            resumed.LoadCheckpoint(path);
+            resumed.Fit(tokens, null, 1);
+            Assert.Equal(6, resumed.Step);
+            foreach (var (name, p) in whole.StateDict()) Assert.Equal(p.ToArray<float>(), fresh.StateDict()[name].ToArray<float>());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void WindowsLongerThanTheContextAreRefused()
     {
         var (model, _) = Setup();
-        var e = Assert.Throws<ArgumentException>(() => new LanguageModelTrainer(model, new AdamW(model.Parameters()), new LanguageModelTrainerOptions { SequenceLength = 17 }));
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(model, new AdamW(model.Parameters()), new TrainerOptions { LanguageModel = new() { SequenceLength = 17 } }));
         Assert.Contains("context of 16", e.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => new LanguageModelTrainer(model, new AdamW(model.Parameters()), new LanguageModelTrainerOptions { SequenceLength = 8, GradientAccumulationSteps = 0 }));
+        Assert.Throws<ArgumentException>(() => new Trainer(model, new AdamW(model.Parameters()), new TrainerOptions { LanguageModel = new() { SequenceLength = 8 }, GradientAccumulationSteps = 0 }));
     }
 
     [Fact]

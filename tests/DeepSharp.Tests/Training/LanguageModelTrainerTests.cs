@@ -34,17 +34,16 @@ public sealed class LanguageModelTrainerTests
 
         public double[] Numbers(string cell, string name) => Case(cell).GetProperty(name).EnumerateArray().Select(e => e.GetDouble()).ToArray();
 
-        public (CharRnn Model, LanguageModelTrainer Trainer) Setup(string cell)
+        public (CharRnn Model, Trainer Trainer) Setup(string cell)
         {
             var config = new CharRnnConfig(Vocabulary.Length, cell, Root.GetProperty("embedding_dim").GetInt32(),
                 Root.GetProperty("hidden_size").GetInt32(), Root.GetProperty("num_layers").GetInt32());
             var model = new CharRnn(config);
             model.LoadStateDict(SafeTensors.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", Case(cell).GetProperty("init").GetString()!)).Tensors);
             var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: Root.GetProperty("optimizer").GetProperty("lr").GetDouble()));
-            var trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions
+            var trainer = new Trainer(model, optimizer, new TrainerOptions
             {
-                BatchSize = Root.GetProperty("batch_size").GetInt32(),
-                SequenceLength = Root.GetProperty("sequence_length").GetInt32(),
+                LanguageModel = new() { BatchSize = Root.GetProperty("batch_size").GetInt32(), SequenceLength = Root.GetProperty("sequence_length").GetInt32() },
                 ClipGradNorm = Root.GetProperty("clip_grad_norm").GetDouble(),
             });
             return (model, trainer);
@@ -63,7 +62,7 @@ public sealed class LanguageModelTrainerTests
         var expected = golden.Numbers(cell, "losses");
         var norms = golden.Numbers(cell, "grad_norms");
         var (model, trainer) = golden.Setup(cell);
-        var batches = new StreamBatches(golden.Train, trainer.Options.BatchSize, trainer.Options.SequenceLength);
+        var batches = new StreamBatches(golden.Train, trainer.Options.LanguageModel.BatchSize, trainer.Options.LanguageModel.SequenceLength);
         Assert.Equal(expected.Length, batches.Count);
         for (int k = 0; k < batches.Count; k++)
         {
@@ -72,7 +71,7 @@ public sealed class LanguageModelTrainerTests
             AssertClose(expected[k], loss, 1e-4, $"{cell} step {k}");
         }
         Assert.Contains(norms, n => n > trainer.Options.ClipGradNorm); // clipping took part
-        AssertClose(golden.Case(cell).GetProperty("val_loss").GetDouble(), trainer.Evaluate(golden.Validation), 1e-4, $"{cell} validation");
+        AssertClose(golden.Case(cell).GetProperty("val_loss").GetDouble(), trainer.Evaluate(golden.Validation).Loss, 1e-4, $"{cell} validation");
         Assert.True(model.Training);
     }
 
@@ -98,7 +97,7 @@ public sealed class LanguageModelTrainerTests
     public void CarriedStateIsDetachedSoNoGradientReachesThePreviousBatch()
     {
         var model = new CharRnn(new CharRnnConfig(7, "lstm", 4, 6, NumLayers: 2), generator: new Generator(3));
-        var trainer = new LanguageModelTrainer(model, new Sgd(model.Parameters(), new SgdOptions(Lr: 0)), new LanguageModelTrainerOptions { ClipGradNorm = null });
+        var trainer = new Trainer(model, new Sgd(model.Parameters(), new SgdOptions(Lr: 0)), new TrainerOptions { ClipGradNorm = null });
         var g = new Generator(4);
         var (x1, y1) = (Tensor.Randint(0, 7, [2, 5], g), Tensor.Randint(0, 7, [2, 5], g));
         var (x2, y2) = (Tensor.Randint(0, 7, [2, 5], g), Tensor.Randint(0, 7, [2, 5], g));
@@ -132,7 +131,7 @@ public sealed class LanguageModelTrainerTests
     public void StateResetsAtEveryEpochStart()
     {
         var model = new CharRnn(new CharRnnConfig(5, "gru", 3, 4), generator: new Generator(1));
-        var trainer = new LanguageModelTrainer(model, new Adam(model.Parameters()), new LanguageModelTrainerOptions { BatchSize = 2, SequenceLength = 3 });
+        var trainer = new Trainer(model, new Adam(model.Parameters()), new TrainerOptions { LanguageModel = new() { BatchSize = 2, SequenceLength = 3 }, ClipGradNorm = 5 });
         var tokens = Enumerable.Range(0, 25).Select(i => (long)(i % 5)).ToArray();
         var seen = new List<bool>();
         model.Rnn.RegisterForwardPreHook((_, _) => seen.Add(trainer.State is null));
@@ -171,14 +170,45 @@ public sealed class LanguageModelTrainerTests
     }
 
     [Fact]
+    public void AnEpochInterruptedMidwayResumesFromItsCheckpointAtTheNextBatchFromAZeroState()
+    {
+        var golden = Golden.Instance;
+        var (_, first) = golden.Setup("lstm");
+        using var stop = new CancellationTokenSource();
+        Assert.True(first.Fit(golden.Train, golden.Validation, 1, [new CancelAtStep(7, stop)], stop.Token).Interrupted);
+        Assert.Equal(7, first.InterruptedAt!.Batch);
+        using var dir = new TempDir();
+        var path = dir.File("ckpt.safetensors");
+        first.SaveCheckpoint(path);
+        // The position is written as the language-model trainer always wrote it: epoch:0:0:batch.
+        Assert.Equal("0:0:0:7", JsonDocument.Parse(SafeTensors.Load(path).Metadata["deepsharp"]).RootElement.GetProperty("Loader").GetString());
+
+        var (_, resumed) = golden.Setup("lstm");
+        resumed.LoadCheckpoint(path);
+        Assert.Equal(7, resumed.ResumePosition!.Batch);
+        var logs = resumed.Fit(golden.Train, golden.Validation, 1).Epochs.Single();
+        Assert.Equal(20, resumed.Step);
+
+        // The same as stepping by hand: 7 batches, then batches 7..19 from a zero state.
+        var (_, manual) = golden.Setup("lstm");
+        var batches = new StreamBatches(golden.Train, manual.Options.LanguageModel.BatchSize, manual.Options.LanguageModel.SequenceLength);
+        for (int k = 0; k < 7; k++) manual.TrainStep(batches[k].Input, batches[k].Target);
+        manual.ResetState();
+        double sum = 0;
+        for (int k = 7; k < batches.Count; k++) sum += manual.TrainStep(batches[k].Input, batches[k].Target);
+        Assert.Equal(sum / 13, logs["loss"], 12);
+        Assert.Equal(manual.Evaluate(golden.Validation).Loss, logs["val_loss"]);
+    }
+
+    [Fact]
     public void CheckpointDirectoryGetsLastAndBest()
     {
         var golden = Golden.Instance;
         using var dir = new TempDir();
         var model = new CharRnn(new CharRnnConfig(golden.Vocabulary.Length, "gru", 4, 8), generator: new Generator(2));
-        var trainer = new LanguageModelTrainer(model, new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2)),
-            new LanguageModelTrainerOptions { BatchSize = 4, SequenceLength = 8, CheckpointDirectory = dir.Path });
-        var history = trainer.Fit(golden.Train, golden.Validation, epochs: 2);
+        var trainer = new Trainer(model, new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2)),
+            new TrainerOptions { LanguageModel = new() { BatchSize = 4, SequenceLength = 8 }, ClipGradNorm = 5 });
+        var history = trainer.Fit(golden.Train, golden.Validation, epochs: 2, [new ModelCheckpoint(dir.Path)]);
         Assert.True(history.Epochs[1]["val_loss"] < history.Epochs[0]["val_loss"]);
         Assert.True(File.Exists(dir.File("last.safetensors")));
         Assert.True(File.Exists(dir.File("best.safetensors")));
@@ -190,9 +220,18 @@ public sealed class LanguageModelTrainerTests
     public void EvaluateHandlesTextsShorterThanOneBatch()
     {
         var model = new CharRnn(new CharRnnConfig(4, "lstm", 3, 5), generator: new Generator(1));
-        var trainer = new LanguageModelTrainer(model, new Adam(model.Parameters()));
-        double loss = trainer.Evaluate([0, 1, 2, 3, 0]);
+        var trainer = new Trainer(model, new Adam(model.Parameters()));
+        double loss = trainer.Evaluate([0, 1, 2, 3, 0]).Loss;
         Assert.InRange(loss, 0.5, 3); // about ln 4 for an untrained model
         Assert.Throws<ArgumentException>(() => trainer.Evaluate([1]));
+    }
+}
+
+/// <summary>Cancels <paramref name="source"/> after optimizer step <paramref name="step"/>.</summary>
+internal sealed class CancelAtStep(long step, CancellationTokenSource source) : ICallback
+{
+    public void OnBatchEnd(Trainer trainer, long s, double loss)
+    {
+        if (s == step) source.Cancel();
     }
 }

@@ -4,8 +4,8 @@ using DeepSharp.Training;
 namespace DeepSharp.Insight.TensorBoard;
 
 /// <summary>
-/// Writes a run to TensorBoard as it trains, from either trainer (<see cref="TrainerOptions.Monitors"/>,
-/// <see cref="LanguageModelTrainerOptions.Monitors"/>): <c>train/loss</c>, <c>train/lr</c> and (for a classifier) <c>train/accuracy</c> on every step,
+/// Writes a run to TensorBoard as it trains, from the trainer (<see cref="TrainerOptions.Monitors"/>,
+/// classifiers and language models alike): <c>train/loss</c>, <c>train/lr</c> and (for a classifier) <c>train/accuracy</c> on every step,
 /// every value of the epoch logs as <c>epoch/KEY</c> at the epoch's last step, and, when a model is given,
 /// a histogram of every parameter after each epoch. The file is flushed after every epoch.
 /// </summary>

@@ -1,9 +1,9 @@
 namespace DeepSharp.Training;
 
-/// <summary>Hooks into <see cref="Trainer.Fit"/>. All methods are optional (default no-ops).</summary>
+/// <summary>Hooks into <see cref="Trainer"/>.Fit. All methods are optional (default no-ops).</summary>
 public interface ICallback
 {
-    /// <summary>Before the first epoch of <see cref="Trainer.Fit"/>.</summary>
+    /// <summary>Before the first epoch of <see cref="Trainer"/>.Fit.</summary>
     void OnTrainBegin(Trainer trainer) { }
 
     /// <summary>Before each epoch; <paramref name="epoch"/> is zero-based.</summary>

@@ -18,9 +18,9 @@ public sealed record RunPlan(int Epochs, int FirstEpoch, long FirstStep, int Bat
 public readonly record struct StepMetrics(long Step, int Epoch, double Loss, double Lr, double? Accuracy = null);
 
 /// <summary>
-/// Progress of a run as plain numbers, from <see cref="Trainer"/> (<see cref="TrainerOptions.Monitors"/>) and
-/// <see cref="LanguageModelTrainer"/> alike: what TensorBoard event files and the live dashboard need. Monitors
-/// do not touch the model, so one implementation serves both trainers. Called on the training thread: keep it cheap.
+/// Progress of a run as plain numbers, from <see cref="Trainer"/> (<see cref="TrainerOptions.Monitors"/>), for
+/// classifiers and language models alike: what TensorBoard event files and the live dashboard need. Monitors
+/// do not touch the model, so one implementation serves every task. Called on the training thread: keep it cheap.
 /// </summary>
 public interface ITrainingMonitor
 {

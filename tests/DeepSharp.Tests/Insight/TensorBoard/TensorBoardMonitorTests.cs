@@ -53,11 +53,11 @@ public sealed class TensorBoardMonitorTests
         var model = new CharRnn(new CharRnnConfig(11, "gru", EmbeddingDim: 8, HiddenSize: 16), generator: g);
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));
         string path;
-        LanguageModelTrainer trainer;
+        Trainer trainer;
         using (var writer = new SummaryWriter(dir.Path))
         {
             path = writer.FilePath;
-            trainer = new LanguageModelTrainer(model, optimizer, new LanguageModelTrainerOptions { BatchSize = 4, SequenceLength = 20, Monitors = [new TensorBoardMonitor(writer)] });
+            trainer = new Trainer(model, optimizer, new TrainerOptions { LanguageModel = new() { BatchSize = 4, SequenceLength = 20 }, ClipGradNorm = 5, Monitors = [new TensorBoardMonitor(writer)] });
             trainer.Fit(tokens[..800], tokens[800..], epochs: 2);
         }
         var events = EventFileReader.Read(path);
