@@ -13,7 +13,7 @@ namespace DeepSharp.Inference;
 /// </summary>
 internal static unsafe class ThreadingTuner
 {
-    private const int Repeats = 3;
+    private const int Repeats = 5;
 
     // Time one measured run of a step may take at the second batch size; bounds the cost of preparing, not a choice.
     private const double BudgetUs = 2000;
@@ -45,9 +45,51 @@ internal static unsafe class ThreadingTuner
                 var (single, pooled) = batch > 1 ? Measure(steps[i], arena) : (single1, pooled1);
                 from[i] = FirstPooledBatch(single1, single, pooled1, pooled, batch, maxBatch);
             }
+            from = Verified(steps, arena, from, maxBatch);
             arena.Input = null;
         }
         return from;
+    }
+
+    /// <summary>
+    /// The per-step choices, or everything on the calling thread, or everything on the pool: whichever runs the whole
+    /// plan fastest at the largest batch, alternating the three so that a drifting machine treats them alike. Steps
+    /// timed alone can disagree with the same steps in sequence (a pooled step wakes workers the next one finds
+    /// awake), and one noisy step timing must not make the plan slower than either uniform choice.
+    /// </summary>
+    private static int[] Verified(PlanStep[] steps, Arena arena, int[] tuned, int maxBatch)
+    {
+        var inline = Enumerable.Repeat(int.MaxValue, steps.Length).ToArray();
+        var pooled = Enumerable.Repeat(1, steps.Length).ToArray();
+        int[][] candidates = [tuned, inline, pooled];
+        var best = new double[candidates.Length];
+        Array.Fill(best, double.MaxValue);
+        arena.Batch = maxBatch;
+        for (int r = 0; r <= Repeats; r++)
+            for (int c = 0; c < candidates.Length; c++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                RunPlan(steps, arena, candidates[c]);
+                if (r > 0) best[c] = Math.Min(best[c], Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            }
+        int winner = 0;
+        for (int c = 1; c < candidates.Length; c++)
+            if (best[c] < 0.97 * best[winner]) winner = c;
+        return candidates[winner];
+    }
+
+    private static void RunPlan(PlanStep[] steps, Arena arena, int[] from)
+    {
+        for (int i = 0; i < steps.Length; i++)
+        {
+            if (arena.Batch >= from[i])
+            {
+                steps[i].Run(arena);
+                continue;
+            }
+            using var _ = WorkerPool.RunInline();
+            steps[i].Run(arena);
+        }
     }
 
     private static bool Tunable(PlanStep step) => step is ConvStep or LinearStep or PoolStep;
@@ -69,17 +111,19 @@ internal static unsafe class ThreadingTuner
         return crossover > maxBatch ? int.MaxValue : (int)Math.Max(crossover, 2);
     }
 
-    // Each mode back to back, as consecutive steps of a call run: a pooled step right after another finds the workers
-    // awake. The first call of each mode warms up and is not counted.
-    private static (double Single, double Pooled) Measure(PlanStep step, Arena arena) =>
-        (Best(step, arena, inline: true), Best(step, arena, inline: false));
-
-    private static double Best(PlanStep step, Arena arena, bool inline)
+    // The two modes alternate, so that a machine whose speed drifts treats them alike; the best of several runs each.
+    // The first call of each mode warms up and is not counted. (Verified checks the choices on the whole plan.)
+    private static (double Single, double Pooled) Measure(PlanStep step, Arena arena)
     {
-        Time(step, arena, inline);
-        double best = double.MaxValue;
-        for (int r = 0; r < Repeats; r++) best = Math.Min(best, Time(step, arena, inline));
-        return best;
+        Time(step, arena, inline: true);
+        Time(step, arena, inline: false);
+        double single = double.MaxValue, pooled = double.MaxValue;
+        for (int r = 0; r < Repeats; r++)
+        {
+            single = Math.Min(single, Time(step, arena, inline: true));
+            pooled = Math.Min(pooled, Time(step, arena, inline: false));
+        }
+        return (single, pooled);
     }
 
     private static double Time(PlanStep step, Arena arena, bool inline)

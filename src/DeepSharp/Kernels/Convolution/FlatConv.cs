@@ -190,7 +190,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         int chunks = (g.Batch + nb - 1) / nb;
         int blocks = (g.OutChannels + R - 1) / R;
         // Few chunks (small batches) also split the output channels, so that a second thread has work.
-        if (chunks >= 2 * WorkerPool.Threads || blocks == 1 || WorkerPool.Threads == 1)
+        if (chunks >= 2 * WorkerPool.Threads || blocks <= 2 || WorkerPool.Threads == 1)
         {
             var task = new ChunkTask(x, w, bias, y, g, relu, nb);
             if (chunks == 1) task.Run(0);
@@ -198,7 +198,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             return;
         }
         // Few chunks (small batches): each chunk is laid out once on this thread, then its output channels are split.
-        int groups = Math.Min(blocks, 2 * WorkerPool.Threads);
+        int groups = Math.Min((blocks + 1) / 2, WorkerPool.Threads); // whole tiles of eight channels where possible
         for (int n0 = 0; n0 < g.Batch; n0 += nb)
         {
             var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
