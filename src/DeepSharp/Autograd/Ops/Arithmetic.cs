@@ -87,28 +87,20 @@ public sealed partial class Tensor
 
     private sealed class MulBackward : Node
     {
-        private SavedTensor _a, _b;
         private readonly int[] _aShape, _bShape;
 
         public MulBackward(Tensor a, Tensor b) : base(a, b)
         {
             _aShape = a.ShapeArray;
             _bShape = b.ShapeArray;
-            if (NeedsGrad(0)) _b = new SavedTensor(b);
-            if (NeedsGrad(1)) _a = new SavedTensor(a);
+            SaveForBackward(NeedsGrad(1) ? a : null, NeedsGrad(0) ? b : null);
         }
 
         protected internal override Tensor?[] Backward(Tensor g) =>
         [
-            NeedsGrad(0) ? Autograd.SumToShape(g * _b.Unpack(this), _aShape) : null,
-            NeedsGrad(1) ? Autograd.SumToShape(g * _a.Unpack(this), _bShape) : null,
+            NeedsGrad(0) ? Autograd.SumToShape(g * Saved(1), _aShape) : null,
+            NeedsGrad(1) ? Autograd.SumToShape(g * Saved(0), _bShape) : null,
         ];
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
-        }
     }
 
     /// <summary>Elementwise true division this / other, with broadcasting. Floating-point tensors of the same dtype only.</summary>
@@ -142,48 +134,34 @@ public sealed partial class Tensor
 
     private sealed class DivBackward : Node
     {
-        private SavedTensor _a, _b;
         private readonly int[] _aShape, _bShape;
 
         public DivBackward(Tensor a, Tensor b) : base(a, b)
         {
             _aShape = a.ShapeArray;
             _bShape = b.ShapeArray;
-            _b = new SavedTensor(b);
-            if (NeedsGrad(1)) _a = new SavedTensor(a);
+            SaveForBackward(NeedsGrad(1) ? a : null, b);
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var b = _b.Unpack(this);
+            var b = Saved(1);
             var gOverB = g / b;
             return
             [
                 NeedsGrad(0) ? Autograd.SumToShape(gOverB, _aShape) : null,
                 // d(a/b)/db = -a/b^2
-                NeedsGrad(1) ? Autograd.SumToShape(-(gOverB * _a.Unpack(this) / b), _bShape) : null,
+                NeedsGrad(1) ? Autograd.SumToShape(-(gOverB * Saved(0) / b), _bShape) : null,
             ];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
         }
     }
 
     /// <summary>d(s/x)/dx = -s/x^2 = -y/x.</summary>
-    private sealed class RDivBackward(Tensor x, Tensor y) : Node(x)
+    private sealed class RDivBackward : Node
     {
-        private SavedTensor _x = new(x), _y = new(y);
+        public RDivBackward(Tensor x, Tensor y) : base(x) => SaveForBackward(x, y);
 
-        protected internal override Tensor?[] Backward(Tensor g) => [-(g * _y.Unpack(this) / _x.Unpack(this))];
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
-        }
+        protected internal override Tensor?[] Backward(Tensor g) => [-(g * Saved(1) / Saved(0))];
     }
 
     // ---- neg ----
@@ -216,56 +194,50 @@ public sealed partial class Tensor
         return result;
     }
 
-    private sealed class PowScalarBackward(Tensor x, double p) : Node(x)
+    private sealed class PowScalarBackward : Node
     {
-        private SavedTensor _x = new(x);
+        private readonly double _p;
+
+        public PowScalarBackward(Tensor x, double p) : base(x)
+        {
+            _p = p;
+            SaveForBackward(x);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            if (p == 0) return [ZerosLike(x)];
-            if (p == 1) return [g];
-            if (p == 2) return [g * x * 2];
-            return [g * x.Pow(p - 1) * p];
+            var x = Saved(0);
+            if (_p == 0) return [ZerosLike(x)];
+            if (_p == 1) return [g];
+            if (_p == 2) return [g * x * 2];
+            return [g * x.Pow(_p - 1) * _p];
         }
-
-        protected internal override void ReleaseSaved() => _x.Release();
     }
 
     private sealed class PowBackward : Node
     {
-        private SavedTensor _a, _b, _y;
         private readonly int[] _aShape, _bShape;
 
         public PowBackward(Tensor a, Tensor b, Tensor y) : base(a, b)
         {
             _aShape = a.ShapeArray;
             _bShape = b.ShapeArray;
-            _a = new SavedTensor(a);
-            _b = new SavedTensor(b);
-            if (NeedsGrad(1)) _y = new SavedTensor(y);
+            SaveForBackward(a, b, NeedsGrad(1) ? y : null);
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var a = _a.Unpack(this);
-            var b = _b.Unpack(this);
+            var a = Saved(0);
+            var b = Saved(1);
             Tensor? ga = null, gb = null;
             if (NeedsGrad(0)) ga = Autograd.SumToShape(g * b * a.Pow(b - 1), _aShape);
             if (NeedsGrad(1))
             {
                 // d(a^b)/db = a^b * log(a); defined as 0 where a == 0 and b >= 0 (as PyTorch).
                 var logA = MapScalar("pow", a, v => v == 0 ? 0 : Math.Log(v));
-                gb = Autograd.SumToShape(g * _y.Unpack(this) * logA, _bShape);
+                gb = Autograd.SumToShape(g * Saved(2) * logA, _bShape);
             }
             return [ga, gb];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
-            _y.Release();
         }
     }
 
@@ -290,30 +262,30 @@ public sealed partial class Tensor
     }
 
     /// <summary>The gradient goes to the larger (smaller) input; ties split it evenly, as PyTorch does.</summary>
-    private sealed class MaxMinBackward(Tensor a, Tensor b, bool max) : Node(a, b)
+    private sealed class MaxMinBackward : Node
     {
-        private SavedTensor _a = new(a), _b = new(b);
+        private readonly bool _max;
 
-        public override string Name => max ? "MaximumBackward" : "MinimumBackward";
+        public MaxMinBackward(Tensor a, Tensor b, bool max) : base(a, b)
+        {
+            _max = max;
+            SaveForBackward(a, b);
+        }
+
+        public override string Name => _max ? "MaximumBackward" : "MinimumBackward";
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var a = _a.Unpack(this);
-            var b = _b.Unpack(this);
+            var a = Saved(0);
+            var b = Saved(1);
             var shape = g.ShapeArray;
             var weightA = MapScalar("maximum", Materialize(a, shape), Materialize(b, shape),
-                (x, y) => x == y ? 0.5 : (x > y) == max ? 1 : 0);
+                (x, y) => x == y ? 0.5 : (x > y) == _max ? 1 : 0);
             return
             [
                 NeedsGrad(0) ? Autograd.SumToShape(g * weightA, a.ShapeArray) : null,
                 NeedsGrad(1) ? Autograd.SumToShape(g * weightA.RSub(1), b.ShapeArray) : null,
             ];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
         }
     }
 

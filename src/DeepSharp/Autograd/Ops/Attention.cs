@@ -127,37 +127,51 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: fused attention needs at least one key and an embedding size of at least 1, got key {Shapes.Format(k.ShapeArray)}");
     }
 
-    private sealed class AttentionBackward(Tensor query, Tensor key, Tensor value, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
-        int slices, bool causal, double scale, FlashAttention.Dropout dropout) : Node(query, key, value)
+    private sealed class AttentionBackward : Node
     {
-        // The contiguous operands the kernel read (the inputs themselves when already contiguous).
-        private SavedTensor _q = new(q), _k = new(k), _v = new(v), _o = new(o), _lse = new(lse);
+        private readonly int slices;
+        private readonly bool causal;
+        private readonly double scale;
+        private readonly FlashAttention.Dropout dropout;
+
+        public AttentionBackward(Tensor query, Tensor key, Tensor value, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
+            int slices, bool causal, double scale, FlashAttention.Dropout dropout) : base(query, key, value)
+        {
+            (this.slices, this.causal, this.scale, this.dropout) = (slices, causal, scale, dropout);
+            // The contiguous operands the kernel read (the inputs themselves when already contiguous).
+            SaveForBackward(q, k, v, o, lse);
+        }
 
         public override string Name => "ScaledDotProductFlashAttentionBackward";
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            Tensor q = _q.Unpack(this), k = _k.Unpack(this), v = _v.Unpack(this), o = _o.Unpack(this), lse = _lse.Unpack(this);
+            Tensor q = Saved(0), k = Saved(1), v = Saved(2), o = Saved(3), lse = Saved(4);
             var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, grad.ContiguousData(), slices, causal, scale, dropout);
             KeepAlive(grad);
             return [NeedsGrad(0) ? dq : null, NeedsGrad(1) ? dk : null, NeedsGrad(2) ? dv : null];
         }
-
-        protected internal override void ReleaseSaved()
-        {
-            _q.Release(); _k.Release(); _v.Release(); _o.Release(); _lse.Release();
-        }
     }
-    private sealed class PackedAttentionBackward(Tensor qkv, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int heads, bool causal,
-        double scale, FlashAttention.Dropout dropout) : Node(qkv)
+
+    private sealed class PackedAttentionBackward : Node
     {
-        private SavedTensor _q = new(q), _k = new(k), _v = new(v), _o = new(o), _lse = new(lse);
+        private readonly int heads;
+        private readonly bool causal;
+        private readonly double scale;
+        private readonly FlashAttention.Dropout dropout;
+
+        public PackedAttentionBackward(Tensor qkv, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int heads, bool causal,
+            double scale, FlashAttention.Dropout dropout) : base(qkv)
+        {
+            (this.heads, this.causal, this.scale, this.dropout) = (heads, causal, scale, dropout);
+            SaveForBackward(q, k, v, o, lse);
+        }
 
         public override string Name => "ScaledDotProductFlashAttentionBackward";
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            Tensor q = _q.Unpack(this), k = _k.Unpack(this), v = _v.Unpack(this), o = _o.Unpack(this), lse = _lse.Unpack(this);
+            Tensor q = Saved(0), k = Saved(1), v = Saved(2), o = Saved(3), lse = Saved(4);
             int b = q.ShapeArray[0], t = q.ShapeArray[2], d = q.ShapeArray[3], c = heads * d;
             var gc = grad.ContiguousData();
             var g = Empty([b, heads, t, d], grad.DType);
@@ -170,11 +184,6 @@ public sealed partial class Tensor
             CopyElements(dk, dqkv.ViewOf([b, heads, t, d], headsBack, c));
             CopyElements(dv, dqkv.ViewOf([b, heads, t, d], headsBack, 2 * c));
             return [dqkv];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _q.Release(); _k.Release(); _v.Release(); _o.Release(); _lse.Release();
         }
     }
 }

@@ -210,7 +210,6 @@ internal static class LossOps
     /// </summary>
     private sealed class ClassIndexLossBackward : Node
     {
-        private Tensor? _logp;
         private readonly long[] _targets;
         private readonly double[]? _w;
         private readonly long _ignore;
@@ -224,7 +223,7 @@ internal static class LossOps
         public ClassIndexLossBackward(Tensor input, Tensor? logp, long[] targets, double[]? w, long ignore, double ls,
             LossReduction reduction, double weightSum, int classes, int rows, bool fromLogits) : base(input)
         {
-            _logp = logp;
+            SaveForBackward(logp);
             _targets = targets;
             _w = w;
             _ignore = ignore;
@@ -257,7 +256,7 @@ internal static class LossOps
             var dx = Tensor.Empty([_rows, _classes], _dtype, zeroed: !_fromLogits);
             if (_fromLogits)
             {
-                var logp = _logp ?? throw new InvalidOperationException($"{Name}: trying to backward through the graph a second time; call Backward(retainGraph: true) to keep saved values");
+                var logp = Saved(0);
                 if (_dtype == DType.Float32) LogitsGrad(logp.ReadSpan<float>(), dx.Span<float>(), scales);
                 else LogitsGrad(logp.ReadSpan<double>(), dx.Span<double>(), scales);
                 Tensor.KeepAlive(logp);
@@ -304,8 +303,6 @@ internal static class LossOps
                 dx[r * _classes + (int)t] = T.CreateTruncating(-scales[r] * (_w is null ? 1 : _w[t]));
             }
         }
-
-        protected internal override void ReleaseSaved() => _logp = null;
     }
 
     // ---- binary cross-entropy (elementwise; the caller reduces) ----
@@ -414,17 +411,12 @@ internal static class LossOps
     private sealed class BinaryLossBackward : Node
     {
         private readonly string _name;
-        private SavedTensor _x, _y;
-        private Tensor? _w, _pw;
         private readonly bool _logits;
 
         public BinaryLossBackward(string name, Tensor input, Tensor target, Tensor? w, Tensor? pw, bool logits) : base(input)
         {
             _name = name;
-            _x = new SavedTensor(input);
-            _y = new SavedTensor(target);
-            _w = w;
-            _pw = pw;
+            SaveForBackward(input, target, w, pw);
             _logits = logits;
         }
 
@@ -432,12 +424,13 @@ internal static class LossOps
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this).ContiguousData();
-            var y = _y.Unpack(this).ContiguousData();
+            var x = Saved(0).ContiguousData();
+            var y = Saved(1).ContiguousData();
+            Tensor? w = SavedOrNull(2), pw = SavedOrNull(3);
             var gc = g.ContiguousData();
             var dx = Tensor.EmptyLike(x);
-            if (x.DType == DType.Float32) Run(x.ReadSpan<float>(), y.ReadSpan<float>(), gc.ReadSpan<float>(), Read<float>(_w), Read<float>(_pw), dx.Span<float>());
-            else Run(x.ReadSpan<double>(), y.ReadSpan<double>(), gc.ReadSpan<double>(), Read<double>(_w), Read<double>(_pw), dx.Span<double>());
+            if (x.DType == DType.Float32) Run(x.ReadSpan<float>(), y.ReadSpan<float>(), gc.ReadSpan<float>(), Read<float>(w), Read<float>(pw), dx.Span<float>());
+            else Run(x.ReadSpan<double>(), y.ReadSpan<double>(), gc.ReadSpan<double>(), Read<double>(w), Read<double>(pw), dx.Span<double>());
             Tensor.KeepAlive(x, y, g, gc);
             return [dx];
 
@@ -470,14 +463,6 @@ internal static class LossOps
                 d *= g[i];
                 dx[i] = w.IsEmpty ? d : d * w[i];
             }
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
-            _w = null;
-            _pw = null;
         }
     }
 }

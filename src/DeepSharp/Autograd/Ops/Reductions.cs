@@ -159,26 +159,26 @@ public sealed partial class Tensor
         return values;
     }
 
-    private sealed class ExtremeAllBackward(Tensor x, Tensor value, bool max) : Node(x)
+    private sealed class ExtremeAllBackward : Node
     {
-        private SavedTensor _x = new(x), _v = new(value);
+        private readonly bool _max;
 
-        public override string Name => max ? "MaxBackward" : "MinBackward";
+        public ExtremeAllBackward(Tensor x, Tensor value, bool max) : base(x)
+        {
+            _max = max;
+            SaveForBackward(x, value);
+        }
+
+        public override string Name => _max ? "MaxBackward" : "MinBackward";
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
             // The gradient is shared among the elements equal to the result; when the result is NaN (NaN wins, as in
             // PyTorch) those are the NaNs, which Eq never matches: without this every gradient was 0 * inf = NaN.
-            var x = _x.Unpack(this);
-            var v = _v.Unpack(this);
+            var x = Saved(0);
+            var v = Saved(1);
             var mask = (double.IsNaN(v.ToDouble()) ? x.Ne(x) : x.Eq(v)).To(g.DType);
             return [mask * (g / mask.Sum())];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _v.Release();
         }
     }
 
@@ -277,22 +277,26 @@ public sealed partial class Tensor
         return result;
     }
 
-    private sealed class StdBackward(Tensor x, Tensor std, int[]? dims, int[] keepShape, int divisor) : Node(x)
+    private sealed class StdBackward : Node
     {
-        private SavedTensor _x = new(x), _std = new(std);
+        private readonly int[]? _dims;
+        private readonly int[] _keepShape;
+        private readonly int _divisor;
+
+        public StdBackward(Tensor x, Tensor std, int[]? dims, int[] keepShape, int divisor) : base(x)
+        {
+            _dims = dims;
+            _keepShape = keepShape;
+            _divisor = divisor;
+            SaveForBackward(x, std);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            var std = _std.Unpack(this).Reshape(keepShape);
-            var scale = MapScalar("std", g.Reshape(keepShape), std, (gv, sv) => sv == 0 ? 0 : gv / (divisor * sv));
-            return [(x - x.Mean(dims, keepDim: true)) * scale];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _std.Release();
+            var x = Saved(0);
+            var std = Saved(1).Reshape(_keepShape);
+            var scale = MapScalar("std", g.Reshape(_keepShape), std, (gv, sv) => sv == 0 ? 0 : gv / (_divisor * sv));
+            return [(x - x.Mean(_dims, keepDim: true)) * scale];
         }
     }
 
@@ -318,15 +322,21 @@ public sealed partial class Tensor
         return result;
     }
 
-    private sealed class ProdBackward(Tensor x, int? dim) : Node(x)
+    private sealed class ProdBackward : Node
     {
-        private SavedTensor _x = new(x);
+        private readonly int? _dim;
+
+        public ProdBackward(Tensor x, int? dim) : base(x)
+        {
+            _dim = dim;
+            SaveForBackward(x);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
+            var x = Saved(0);
             // One dim or all dims: always the adjacent-dims layout, so the result has x's shape.
-            var l = x.Layout("prod", dim is null ? null : [dim.Value], false);
+            var l = x.Layout("prod", _dim is null ? null : [_dim.Value], false);
             var result = Empty((int[])x.ShapeArray.Clone(), x.DType);
             var gc = g.ContiguousData();
             if (x.DType == DType.Float32)
@@ -336,8 +346,6 @@ public sealed partial class Tensor
             KeepAlive(l.Source, g, gc);
             return [result];
         }
-
-        protected internal override void ReleaseSaved() => _x.Release();
     }
 
     // ---- logsumexp / norm ----
@@ -372,21 +380,21 @@ public sealed partial class Tensor
     }
 
     /// <summary>d logsumexp / dx = exp(x - y) (a softmax over the reduced dims).</summary>
-    private sealed class LogSumExpBackward(Tensor x, Tensor y, int[] keepShape) : Node(x)
+    private sealed class LogSumExpBackward : Node
     {
-        private SavedTensor _x = new(x), _y = new(y);
+        private readonly int[] _keepShape;
+
+        public LogSumExpBackward(Tensor x, Tensor y, int[] keepShape) : base(x)
+        {
+            _keepShape = keepShape;
+            SaveForBackward(x, y);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            var y = _y.Unpack(this).Reshape(keepShape);
-            return [g.Reshape(keepShape) * (x - y).Exp()];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
+            var x = Saved(0);
+            var y = Saved(1).Reshape(_keepShape);
+            return [g.Reshape(_keepShape) * (x - y).Exp()];
         }
     }
 
@@ -412,25 +420,27 @@ public sealed partial class Tensor
     public Tensor Norm(double p, int dim, bool keepDim = false) => Norm(p, [dim], keepDim);
 
     /// <summary>d||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1).</summary>
-    private sealed class NormBackward(Tensor x, Tensor norm, int[] keepShape, double p) : Node(x)
+    private sealed class NormBackward : Node
     {
-        private SavedTensor _x = new(x), _n = new(norm);
+        private readonly int[] _keepShape;
+        private readonly double _p;
+
+        public NormBackward(Tensor x, Tensor norm, int[] keepShape, double p) : base(x)
+        {
+            _keepShape = keepShape;
+            _p = p;
+            SaveForBackward(x, norm);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            var n = _n.Unpack(this).Reshape(keepShape);
-            var gk = g.Reshape(keepShape);
-            if (p == 1) return [gk * x.Sign()];
-            var scale = MapScalar("norm", gk, n, (gv, nv) => nv == 0 ? 0 : gv / Math.Pow(nv, p - 1));
-            var local = p == 2 ? x : x.Sign() * x.Abs().Pow(p - 1);
+            var x = Saved(0);
+            var n = Saved(1).Reshape(_keepShape);
+            var gk = g.Reshape(_keepShape);
+            if (_p == 1) return [gk * x.Sign()];
+            var scale = MapScalar("norm", gk, n, (gv, nv) => nv == 0 ? 0 : gv / Math.Pow(nv, _p - 1));
+            var local = _p == 2 ? x : x.Sign() * x.Abs().Pow(_p - 1);
             return [local * scale];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _n.Release();
         }
     }
 }

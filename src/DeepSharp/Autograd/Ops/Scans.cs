@@ -38,10 +38,16 @@ public sealed partial class Tensor
     }
 
     /// <summary>cumsum: dx = reversed cumulative sum of g. cumprod: see <see cref="ScanKernels.ProductBackward{T}"/>.</summary>
-    private sealed class ScanBackward(Tensor x, Tensor? product, int outer, int n, int inner) : Node(x)
+    private sealed class ScanBackward : Node
     {
-        private readonly bool _product = product is not null;
-        private SavedTensor _x = product is null ? default : new(x), _y = product is null ? default : new(product);
+        private readonly bool _product;
+        private readonly int outer, n, inner;
+
+        public ScanBackward(Tensor x, Tensor? product, int outer, int n, int inner) : base(x)
+        {
+            (_product, this.outer, this.n, this.inner) = (product is not null, outer, n, inner);
+            if (product is not null) SaveForBackward(x, product);
+        }
 
         public override string Name => _product ? "CumprodBackward" : "CumsumBackward";
 
@@ -56,18 +62,12 @@ public sealed partial class Tensor
                 KeepAlive(grad, g);
                 return [dx];
             }
-            var x = _x.Unpack(this).ContiguousData();
-            var y = _y.Unpack(this).ContiguousData();
+            var x = Saved(0).ContiguousData();
+            var y = Saved(1).ContiguousData();
             if (g.DType == DType.Float32) ScanKernels.ProductBackward(x.ReadSpan<float>(), y.ReadSpan<float>(), g.ReadSpan<float>(), outer, n, inner, dx.Span<float>());
             else ScanKernels.ProductBackward(x.ReadSpan<double>(), y.ReadSpan<double>(), g.ReadSpan<double>(), outer, n, inner, dx.Span<double>());
             KeepAlive(grad, g, x, y);
             return [dx];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
         }
     }
 }

@@ -39,15 +39,24 @@ public sealed partial class Tensor
         return PermutedView(perm).ContiguousData();
     }
 
-    private sealed class SoftmaxBackward(Tensor x, Tensor y, int dim, bool log) : Node(x)
+    private sealed class SoftmaxBackward : Node
     {
-        private SavedTensor _y = new(y);
+        private readonly int _dim;
+        private readonly bool _log;
 
-        public override string Name => log ? "LogSoftmaxBackward" : "SoftmaxBackward";
+        public SoftmaxBackward(Tensor x, Tensor y, int dim, bool log) : base(x)
+        {
+            (_dim, _log) = (dim, log);
+            SaveForBackward(y);
+        }
+
+        public override string Name => _log ? "LogSoftmaxBackward" : "SoftmaxBackward";
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var y = _y.Unpack(this).SwapToLast(dim);
+            int dim = _dim;
+            bool log = _log;
+            var y = Saved(0).SwapToLast(dim);
             var gl = g.SwapToLast(dim);
             var dx = EmptyLike(y);
             int n = y.Rank == 0 ? 1 : y.ShapeArray[^1];
@@ -57,7 +66,5 @@ public sealed partial class Tensor
             KeepAlive(y, gl, g);
             return [dx.SwapToLast(dim)];
         }
-
-        protected internal override void ReleaseSaved() => _y.Release();
     }
 }
