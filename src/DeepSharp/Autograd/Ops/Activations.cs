@@ -15,7 +15,7 @@ public sealed partial class Tensor
         "SigmoidBackward", Saves.Output, static (g, _, y) => MapFloat(g, y!, default(SigmoidGradOperator<float>), default(SigmoidGradOperator<double>)));
 
     /// <summary>max(x, 0); d/dx = 1 where y &gt; 0.</summary>
-    public Tensor Relu() => Record(ScalarNumeric("relu", this, 0, false, default(MaxOp<float>), default(MaxOp<double>), default(MaxOp<long>)),
+    public Tensor Relu() => Record(Scalar<Max>("relu", this, 0),
         "ReluBackward", Saves.Output, static (g, _, y) => MapFloat(g, y!, default(ReluGradOperator<float>), default(ReluGradOperator<double>)));
 
     /// <summary>x for x &gt; 0, slope*x otherwise.</summary>

@@ -18,8 +18,8 @@ public sealed partial class Tensor
     private Tensor AddScaled(Tensor other, double alpha, string name)
     {
         var result = alpha == -1
-            ? BinaryNumeric("sub", this, other, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>))
-            : BinaryNumeric("add", this, alpha == 1 ? other : other.MulRaw(alpha), default(AddOp<float>), default(AddOp<double>), default(AddOp<long>));
+            ? Binary<Sub>("sub", this, other)
+            : Binary<Add>("add", this, alpha == 1 ? other : other.MulRaw(alpha));
         if (Autograd.ShouldRecord(this, other)) result.GradFn = new AddBackward(this, other, alpha, name);
         return result;
     }
@@ -27,7 +27,7 @@ public sealed partial class Tensor
     /// <summary>this + scalar, elementwise. The scalar is converted to the tensor's dtype (an int64 tensor needs a whole number).</summary>
     public Tensor Add(double scalar)
     {
-        var result = ScalarNumeric("add", this, scalar, false, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>));
+        var result = Scalar<Add>("add", this, scalar);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("AddBackward", this, 1);
         return result;
     }
@@ -38,7 +38,7 @@ public sealed partial class Tensor
     /// <summary>scalar - this.</summary>
     public Tensor RSub(double scalar)
     {
-        var result = ScalarNumeric("rsub", this, scalar, true, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>));
+        var result = Scalar<Sub>("rsub", this, scalar, scalarFirst: true);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("RsubBackward", this, -1);
         return result;
     }
@@ -69,7 +69,7 @@ public sealed partial class Tensor
     /// <summary>Elementwise product this * other, with broadcasting (torch.mul). Both tensors must have the same dtype.</summary>
     public Tensor Mul(Tensor other)
     {
-        var result = BinaryNumeric("mul", this, other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>));
+        var result = Binary<Mul>("mul", this, other);
         if (Autograd.ShouldRecord(this, other)) result.GradFn = new MulBackward(this, other);
         return result;
     }
@@ -83,7 +83,7 @@ public sealed partial class Tensor
     }
 
     internal Tensor MulRaw(double scalar) =>
-        ScalarNumeric("mul", this, scalar, false, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>));
+        Scalar<Mul>("mul", this, scalar);
 
     private sealed class MulBackward : Node
     {
@@ -118,7 +118,7 @@ public sealed partial class Tensor
     public Tensor Div(double scalar)
     {
         RequireFloat("div");
-        var result = ScalarNumeric("div", this, scalar, false, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>));
+        var result = Scalar<Div>("div", this, scalar);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("DivBackward", this, 1 / scalar);
         return result;
     }
@@ -127,7 +127,7 @@ public sealed partial class Tensor
     public Tensor RDiv(double scalar)
     {
         RequireFloat("rdiv");
-        var result = ScalarNumeric("rdiv", this, scalar, true, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>));
+        var result = Scalar<Div>("rdiv", this, scalar, scalarFirst: true);
         if (Autograd.ShouldRecord(this)) result.GradFn = new RDivBackward(this, result);
         return result;
     }
@@ -169,7 +169,7 @@ public sealed partial class Tensor
     /// <summary>-this, elementwise.</summary>
     public Tensor Neg()
     {
-        var result = ScalarNumeric("neg", this, 0, true, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>));
+        var result = Scalar<Sub>("neg", this, 0, scalarFirst: true);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("NegBackward", this, -1);
         return result;
     }
@@ -255,8 +255,8 @@ public sealed partial class Tensor
     private Tensor MaxMin(Tensor other, bool max)
     {
         var result = max
-            ? BinaryNumeric("maximum", this, other, default(MaxOp<float>), default(MaxOp<double>), default(MaxOp<long>))
-            : BinaryNumeric("minimum", this, other, default(MinOp<float>), default(MinOp<double>), default(MinOp<long>));
+            ? Binary<Max>("maximum", this, other)
+            : Binary<Min>("minimum", this, other);
         if (Autograd.ShouldRecord(this, other)) result.GradFn = new MaxMinBackward(this, other, max);
         return result;
     }

@@ -1,0 +1,78 @@
+using System.Numerics;
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+/// <summary>
+/// An elementwise binary op for every numeric element type at once (float32, float64, int64): ops name it once,
+/// <c>Binary&lt;Mul&gt;("mul", a, b)</c>, and the dispatcher instantiates its kernel for the tensor's element type
+/// (instead of every call site passing one kernel struct per type).
+/// </summary>
+internal interface INumericBinaryOp
+{
+    static abstract void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T>;
+    static abstract void Apply<T>(ReadOnlySpan<T> x, T y, Span<T> dst) where T : unmanaged, INumber<T>;
+    static abstract void Apply<T>(T x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T>;
+}
+
+/// <summary>The kernel struct of <typeparamref name="TOp"/> for element type <typeparamref name="T"/> (a struct: specialised and inlined by the JIT).</summary>
+internal readonly struct NumericKernel<TOp, T> : IBinarySpanOp<T> where TOp : INumericBinaryOp where T : unmanaged, INumber<T>
+{
+    public void Apply(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) => TOp.Apply(x, y, dst);
+    public void Apply(ReadOnlySpan<T> x, T y, Span<T> dst) => TOp.Apply(x, y, dst);
+    public void Apply(T x, ReadOnlySpan<T> y, Span<T> dst) => TOp.Apply(x, y, dst);
+}
+
+// The numeric binary ops, each naming its kernel once for all element types.
+internal readonly struct Add : INumericBinaryOp
+{
+    public static void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(AddOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, T y, Span<T> dst) where T : unmanaged, INumber<T> => default(AddOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(T x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(AddOp<T>).Apply(x, y, dst);
+}
+
+internal readonly struct Sub : INumericBinaryOp
+{
+    public static void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(SubOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, T y, Span<T> dst) where T : unmanaged, INumber<T> => default(SubOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(T x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(SubOp<T>).Apply(x, y, dst);
+}
+
+internal readonly struct Mul : INumericBinaryOp
+{
+    public static void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(MulOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, T y, Span<T> dst) where T : unmanaged, INumber<T> => default(MulOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(T x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(MulOp<T>).Apply(x, y, dst);
+}
+
+internal readonly struct Div : INumericBinaryOp
+{
+    public static void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(DivOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, T y, Span<T> dst) where T : unmanaged, INumber<T> => default(DivOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(T x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(DivOp<T>).Apply(x, y, dst);
+}
+
+internal readonly struct Max : INumericBinaryOp
+{
+    public static void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(MaxOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, T y, Span<T> dst) where T : unmanaged, INumber<T> => default(MaxOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(T x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(MaxOp<T>).Apply(x, y, dst);
+}
+
+internal readonly struct Min : INumericBinaryOp
+{
+    public static void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(MinOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, T y, Span<T> dst) where T : unmanaged, INumber<T> => default(MinOp<T>).Apply(x, y, dst);
+    public static void Apply<T>(T x, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, INumber<T> => default(MinOp<T>).Apply(x, y, dst);
+}
+
+public sealed partial class Tensor
+{
+    /// <summary>a op b with broadcasting, for float32, float64 and int64 tensors of the same dtype.</summary>
+    internal static Tensor Binary<TOp>(string op, Tensor a, Tensor b) where TOp : INumericBinaryOp =>
+        BinaryNumeric(op, a, b, default(NumericKernel<TOp, float>), default(NumericKernel<TOp, double>), default(NumericKernel<TOp, long>));
+
+    /// <summary>x op s (or s op x when <paramref name="scalarFirst"/>), the scalar converted to x's dtype.</summary>
+    internal static Tensor Scalar<TOp>(string op, Tensor x, double s, bool scalarFirst = false) where TOp : INumericBinaryOp =>
+        ScalarNumeric(op, x, s, scalarFirst, default(NumericKernel<TOp, float>), default(NumericKernel<TOp, double>), default(NumericKernel<TOp, long>));
+}
