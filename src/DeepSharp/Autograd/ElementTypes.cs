@@ -76,3 +76,43 @@ public sealed partial class Tensor
     internal static Tensor Scalar<TOp>(string op, Tensor x, double s, bool scalarFirst = false) where TOp : INumericBinaryOp =>
         ScalarNumeric(op, x, s, scalarFirst, default(NumericKernel<TOp, float>), default(NumericKernel<TOp, double>), default(NumericKernel<TOp, long>));
 }
+
+/// <summary>A computation written once over a floating-point element type; <see cref="Dispatch.Float"/> picks T from the dtype.</summary>
+internal interface IFloatKernel
+{
+    void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>A computation written once over a numeric element type (float32, float64, int64); see <see cref="Dispatch.Numeric"/>.</summary>
+internal interface INumericKernel
+{
+    void Run<T>() where T : unmanaged, INumber<T>;
+}
+
+/// <summary>
+/// The one place an op's element type becomes a type argument: an op states its kernel call once as a struct
+/// generic over T and passes it here, instead of writing one branch per dtype. Kernel structs are specialised per
+/// T by the JIT (no boxing, no delegate).
+/// </summary>
+internal static class Dispatch
+{
+    /// <summary>Runs <paramref name="kernel"/> for float32 or float64 (the caller has checked the dtype is one of them).</summary>
+    public static void Float<TK>(DType dtype, in TK kernel) where TK : struct, IFloatKernel
+    {
+        if (dtype == DType.Float32) kernel.Run<float>();
+        else if (dtype == DType.Float64) kernel.Run<double>();
+        else throw new ArgumentException($"expected a float32 or float64 tensor, got {dtype.Name()}");
+    }
+
+    /// <summary>Runs <paramref name="kernel"/> for float32, float64 or int64; bool is refused naming <paramref name="op"/>.</summary>
+    public static void Numeric<TK>(string op, DType dtype, in TK kernel) where TK : struct, INumericKernel
+    {
+        switch (dtype)
+        {
+            case DType.Float32: kernel.Run<float>(); break;
+            case DType.Float64: kernel.Run<double>(); break;
+            case DType.Int64: kernel.Run<long>(); break;
+            default: throw new ArgumentException($"{op}: not supported for bool tensors");
+        }
+    }
+}

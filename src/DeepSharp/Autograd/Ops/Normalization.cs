@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -30,8 +31,7 @@ public sealed partial class Tensor
             long count = (long)n * s;
             if (count <= 1) throw new ArgumentException($"batch_norm: expected more than 1 value per channel when training, got input {Shapes.Format(input.ShapeArray)}");
             var variance = new double[c];
-            if (x.DType == DType.Float32) Normalization.ChannelMoments(x.ReadSpan<float>(), n, c, s, mean, variance);
-            else Normalization.ChannelMoments(x.ReadSpan<double>(), n, c, s, mean, variance);
+            Dispatch.Float(x.DType, new ChannelMoments(x, n, c, s, mean, variance));
             for (int i = 0; i < c; i++) invStd[i] = 1 / Math.Sqrt(variance[i] + eps);
             using (Autograd.NoGrad())
             {
@@ -57,8 +57,7 @@ public sealed partial class Tensor
             shift[i] = beta?[i] ?? 0;
         }
         var y = EmptyLike(input);
-        if (x.DType == DType.Float32) Normalization.ChannelAffine(x.ReadSpan<float>(), y.Span<float>(), n, c, s, mean, scale, shift);
-        else Normalization.ChannelAffine(x.ReadSpan<double>(), y.Span<double>(), n, c, s, mean, scale, shift);
+        Dispatch.Float(x.DType, new ChannelAffine(x, y, n, c, s, mean, scale, shift));
         var inputs = new List<Tensor> { input };
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
@@ -111,8 +110,7 @@ public sealed partial class Tensor
             // gave weight gradients of 5e-4 where the exact value is 0).
             var sumG = new double[c];
             var sumGXc = new double[c];
-            if (x.DType == DType.Float32) Normalization.ChannelGradSums(g.ReadSpan<float>(), x.ReadSpan<float>(), n, c, s, _mean, sumG, sumGXc);
-            else Normalization.ChannelGradSums(g.ReadSpan<double>(), x.ReadSpan<double>(), n, c, s, _mean, sumG, sumGXc);
+            Dispatch.Float(x.DType, new ChannelGradSums(g, x, n, c, s, _mean, sumG, sumGXc));
             var sumGXhat = new double[c];
             for (int i = 0; i < c; i++) sumGXhat[i] = _invStd[i] * sumGXc[i];
 
@@ -132,8 +130,7 @@ public sealed partial class Tensor
                     k[i] = -a[i] * sumG[i] / count;
                 }
                 var dx = EmptyLike(x);
-                if (x.DType == DType.Float32) Normalization.ChannelLinear(g.ReadSpan<float>(), x.ReadSpan<float>(), dx.Span<float>(), n, c, s, a, b, _mean, k);
-                else Normalization.ChannelLinear(g.ReadSpan<double>(), x.ReadSpan<double>(), dx.Span<double>(), n, c, s, a, b, _mean, k);
+                Dispatch.Float(x.DType, new ChannelLinear(g, x, dx, n, c, s, a, b, _mean, k));
                 grads[0] = dx;
             }
             int next = 1;
@@ -181,8 +178,7 @@ public sealed partial class Tensor
         var x = input.ContiguousData();
         var mean = new double[rows];
         var invStd = new double[rows];
-        if (x.DType == DType.Float32) Normalization.RowStats(x.ReadSpan<float>(), rows, length, eps, mean, invStd);
-        else Normalization.RowStats(x.ReadSpan<double>(), rows, length, eps, mean, invStd);
+        Dispatch.Float(x.DType, new RowStats(x, rows, length, eps, mean, invStd));
         Tensor y;
         if (op == "layer_norm")
         {
@@ -190,12 +186,7 @@ public sealed partial class Tensor
             var w = weight?.ContiguousData();
             var b = bias?.ContiguousData();
             y = EmptyLike(x);
-            if (x.DType == DType.Float32)
-                Normalization.LayerNormForward(x.ReadSpan<float>(), y.Span<float>(), rows, length, mean, invStd,
-                    w is null ? default : w.ReadSpan<float>(), b is null ? default : b.ReadSpan<float>());
-            else
-                Normalization.LayerNormForward(x.ReadSpan<double>(), y.Span<double>(), rows, length, mean, invStd,
-                    w is null ? default : w.ReadSpan<double>(), b is null ? default : b.ReadSpan<double>());
+            Dispatch.Float(x.DType, new LayerNormRows(x, y, rows, length, mean, invStd, w, b));
             KeepAlive(x, w, b);
         }
         else
@@ -314,10 +305,7 @@ public sealed partial class Tensor
             var dGamma = _gamma is not null && NeedsGrad(1) ? new double[_length] : null;
             int biasInput = _gamma is not null ? 2 : 1;
             var dBeta = _hasBias && NeedsGrad(biasInput) ? new double[_length] : null;
-            if (x.DType == DType.Float32)
-                Normalization.LayerNormBackward(x.ReadSpan<float>(), g.ReadSpan<float>(), dx.Span<float>(), _rows, _length, _mean, _invStd, _gamma, dGamma, dBeta);
-            else
-                Normalization.LayerNormBackward(x.ReadSpan<double>(), g.ReadSpan<double>(), dx.Span<double>(), _rows, _length, _mean, _invStd, _gamma, dGamma, dBeta);
+            Dispatch.Float(x.DType, new LayerNormRowsBackward(x, g, dx, _rows, _length, _mean, _invStd, _gamma, dGamma, dBeta));
             KeepAlive(x, g, grad);
             var grads = new Tensor?[Next.Length];
             if (NeedsGrad(0)) grads[0] = dx;
@@ -325,5 +313,47 @@ public sealed partial class Tensor
             if (dBeta is not null) grads[biasInput] = From(dBeta, _inputs[biasInput].ShapeArray).To(x.DType);
             return grads;
         }
+    }
+
+    // The kernel calls of this file, each written once over the element type (Dispatch.Float picks it).
+
+    private readonly struct ChannelMoments(Tensor x, int n, int c, int s, double[] mean, double[] variance) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelMoments(x.ReadSpan<T>(), n, c, s, mean, variance);
+    }
+
+    private readonly struct ChannelAffine(Tensor x, Tensor y, int n, int c, int s, double[] center, double[] scale, double[] shift) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelAffine(x.ReadSpan<T>(), y.Span<T>(), n, c, s, center, scale, shift);
+    }
+
+    private readonly struct ChannelGradSums(Tensor g, Tensor x, int n, int c, int s, double[] center, double[] sumG, double[] sumGXc) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelGradSums(g.ReadSpan<T>(), x.ReadSpan<T>(), n, c, s, center, sumG, sumGXc);
+    }
+
+    private readonly struct ChannelLinear(Tensor g, Tensor x, Tensor dx, int n, int c, int s, double[] a, double[] b, double[] center, double[] k) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Normalization.ChannelLinear(g.ReadSpan<T>(), x.ReadSpan<T>(), dx.Span<T>(), n, c, s, a, b, center, k);
+    }
+
+    private readonly struct RowStats(Tensor x, int rows, int length, double eps, double[] mean, double[] invStd) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.RowStats(x.ReadSpan<T>(), rows, length, eps, mean, invStd);
+    }
+
+    private readonly struct LayerNormRows(Tensor x, Tensor y, int rows, int length, double[] mean, double[] invStd, Tensor? w, Tensor? b) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Normalization.LayerNormForward(x.ReadSpan<T>(), y.Span<T>(), rows, length, mean, invStd,
+                w is null ? default : w.ReadSpan<T>(), b is null ? default : b.ReadSpan<T>());
+    }
+
+    private readonly struct LayerNormRowsBackward(Tensor x, Tensor g, Tensor dx, int rows, int length, double[] mean, double[] invStd,
+        double[]? gamma, double[]? dGamma, double[]? dBeta) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Normalization.LayerNormBackward(x.ReadSpan<T>(), g.ReadSpan<T>(), dx.Span<T>(), rows, length, mean, invStd, gamma, dGamma, dBeta);
     }
 }

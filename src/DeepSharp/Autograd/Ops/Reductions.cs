@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -99,12 +100,7 @@ public sealed partial class Tensor
         var src = DType == DType.Bool ? To(DType.Int64) : this;
         var l = src.Layout("sum", dims, keepDim);
         var result = Empty(l.OutShape, src.DType);
-        switch (src.DType)
-        {
-            case DType.Float32: ReductionKernels.Sum(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
-            case DType.Float64: ReductionKernels.Sum(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
-            default: ReductionKernels.Sum(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
-        }
+        Dispatch.Numeric("sum", src.DType, new Reduce(l, result, product: false));
         KeepAlive(src, l.Source); // the layout's source may be a permuted copy only the span points into
         if (Autograd.ShouldRecord(this)) result.GradFn = new SumBackward("SumBackward", this, l.KeepShape, 1);
         return result;
@@ -195,16 +191,32 @@ public sealed partial class Tensor
         if (l.R == 0) throw new ArgumentException($"{op}: cannot reduce over dimension {dim} of size 0 (shape {Shapes.Format(ShapeArray)})");
         var values = Empty(l.OutShape, DType);
         var indices = Empty(l.OutShape, DType.Int64);
-        switch (DType)
-        {
-            case DType.Float32: ReductionKernels.ArgExtreme(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, max, values.Span<float>(), indices.Span<long>()); break;
-            case DType.Float64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, max, values.Span<double>(), indices.Span<long>()); break;
-            case DType.Int64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, max, values.Span<long>(), indices.Span<long>()); break;
-            default: throw new ArgumentException($"{op}: not supported for bool tensors");
-        }
+        Dispatch.Numeric(op, DType, new ReduceArgExtreme(l, max, values, indices));
         KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) values.GradFn = new ExtremeBackward(this, indices, l.Outer, l.R, l.Inner, max);
         return (values, indices);
+    }
+
+    /// <summary>Sum or product over the middle axis of an (outer, r, inner) layout.</summary>
+    private readonly struct Reduce(ReduceLayout l, Tensor result, bool product) : INumericKernel
+    {
+        public void Run<T>() where T : unmanaged, INumber<T>
+        {
+            if (product) ReductionKernels.Prod(l.Source.ReadSpan<T>(), l.Outer, l.R, l.Inner, result.Span<T>());
+            else ReductionKernels.Sum(l.Source.ReadSpan<T>(), l.Outer, l.R, l.Inner, result.Span<T>());
+        }
+    }
+
+    private readonly struct ReduceArgExtreme(ReduceLayout l, bool max, Tensor values, Tensor indices) : INumericKernel
+    {
+        public void Run<T>() where T : unmanaged, INumber<T> =>
+            ReductionKernels.ArgExtreme(l.Source.ReadSpan<T>(), l.Outer, l.R, l.Inner, max, values.Span<T>(), indices.Span<long>());
+    }
+
+    private readonly struct ProdGrad(ReduceLayout l, Tensor g, Tensor dx) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ReductionKernels.ProdBackward(l.Source.ReadSpan<T>(), g.ReadSpan<T>(), l.Outer, l.R, l.Inner, dx.Span<T>());
     }
 
     /// <summary>Routes each output gradient to the input element that was selected.</summary>
@@ -220,13 +232,17 @@ public sealed partial class Tensor
             var result = Zeros(_shape, _dtype);
             var gc = g.ContiguousData();
             var idx = indices.ToArray<long>();
-            if (_dtype == DType.Float32) Scatter(gc.ReadSpan<float>(), result.Span<float>());
-            else Scatter(gc.ReadSpan<double>(), result.Span<double>());
+            Dispatch.Float(_dtype, new Scatter(gc, result, idx, outer, r, inner));
             KeepAlive(g, gc);
             return [result];
+        }
 
-            void Scatter<T>(ReadOnlySpan<T> gs, Span<T> dst) where T : unmanaged
+        private readonly struct Scatter(Tensor g, Tensor dx, long[] idx, int outer, int r, int inner) : IFloatKernel
+        {
+            public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
             {
+                ReadOnlySpan<T> gs = g.ReadSpan<T>();
+                Span<T> dst = dx.Span<T>();
                 for (int o = 0; o < outer; o++)
                     for (int i = 0; i < inner; i++)
                         dst[(o * r + (int)idx[o * inner + i]) * inner + i] = gs[o * inner + i];
@@ -310,13 +326,7 @@ public sealed partial class Tensor
     {
         var l = Layout("prod", dim is null ? null : [dim.Value], keepDim && dim is not null);
         var result = Empty(l.OutShape, DType);
-        switch (DType)
-        {
-            case DType.Float32: ReductionKernels.Prod(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
-            case DType.Float64: ReductionKernels.Prod(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
-            case DType.Int64: ReductionKernels.Prod(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
-            default: throw new ArgumentException("prod: not supported for bool tensors");
-        }
+        Dispatch.Numeric("prod", DType, new Reduce(l, result, product: true));
         KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ProdBackward(this, dim);
         return result;
@@ -339,10 +349,7 @@ public sealed partial class Tensor
             var l = x.Layout("prod", _dim is null ? null : [_dim.Value], false);
             var result = Empty((int[])x.ShapeArray.Clone(), x.DType);
             var gc = g.ContiguousData();
-            if (x.DType == DType.Float32)
-                ReductionKernels.ProdBackward(l.Source.ReadSpan<float>(), gc.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>());
-            else
-                ReductionKernels.ProdBackward(l.Source.ReadSpan<double>(), gc.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>());
+            Dispatch.Float(x.DType, new ProdGrad(l, gc, result));
             KeepAlive(l.Source, g, gc);
             return [result];
         }
