@@ -129,15 +129,15 @@ public sealed partial class Tensor
 
     private sealed class AttentionBackward : Node
     {
-        private readonly int slices;
-        private readonly bool causal;
-        private readonly double scale;
-        private readonly FlashAttention.Dropout dropout;
+        private readonly int _slices;
+        private readonly bool _causal;
+        private readonly double _scale;
+        private readonly FlashAttention.Dropout _dropout;
 
         public AttentionBackward(Tensor query, Tensor key, Tensor value, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
             int slices, bool causal, double scale, FlashAttention.Dropout dropout) : base(query, key, value)
         {
-            (this.slices, this.causal, this.scale, this.dropout) = (slices, causal, scale, dropout);
+            (_slices, _causal, _scale, _dropout) = (slices, causal, scale, dropout);
             // The contiguous operands the kernel read (the inputs themselves when already contiguous).
             SaveForBackward(q, k, v, o, lse);
         }
@@ -147,7 +147,7 @@ public sealed partial class Tensor
         protected internal override Tensor?[] Backward(Tensor grad)
         {
             Tensor q = Saved(0), k = Saved(1), v = Saved(2), o = Saved(3), lse = Saved(4);
-            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, grad.ContiguousData(), slices, causal, scale, dropout);
+            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, grad.ContiguousData(), _slices, _causal, _scale, _dropout);
             KeepAlive(grad);
             return [NeedsGrad(0) ? dq : null, NeedsGrad(1) ? dk : null, NeedsGrad(2) ? dv : null];
         }
@@ -155,15 +155,15 @@ public sealed partial class Tensor
 
     private sealed class PackedAttentionBackward : Node
     {
-        private readonly int heads;
-        private readonly bool causal;
-        private readonly double scale;
-        private readonly FlashAttention.Dropout dropout;
+        private readonly int _heads;
+        private readonly bool _causal;
+        private readonly double _scale;
+        private readonly FlashAttention.Dropout _dropout;
 
         public PackedAttentionBackward(Tensor qkv, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int heads, bool causal,
             double scale, FlashAttention.Dropout dropout) : base(qkv)
         {
-            (this.heads, this.causal, this.scale, this.dropout) = (heads, causal, scale, dropout);
+            (_heads, _causal, _scale, _dropout) = (heads, causal, scale, dropout);
             SaveForBackward(q, k, v, o, lse);
         }
 
@@ -172,17 +172,17 @@ public sealed partial class Tensor
         protected internal override Tensor?[] Backward(Tensor grad)
         {
             Tensor q = Saved(0), k = Saved(1), v = Saved(2), o = Saved(3), lse = Saved(4);
-            int b = q.ShapeArray[0], t = q.ShapeArray[2], d = q.ShapeArray[3], c = heads * d;
+            int b = q.ShapeArray[0], t = q.ShapeArray[2], d = q.ShapeArray[3], c = _heads * d;
             var gc = grad.ContiguousData();
-            var g = Empty([b, heads, t, d], grad.DType);
-            CopyElements(new Tensor(gc.Storage, [b, heads, t, d], [t * c, d, c, 1], gc.Offset), g); // heads forward
+            var g = Empty([b, _heads, t, d], grad.DType);
+            CopyElements(new Tensor(gc.Storage, [b, _heads, t, d], [t * c, d, c, 1], gc.Offset), g); // heads forward
             KeepAlive(gc, grad);
-            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, g, b * heads, causal, scale, dropout);
+            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, g, b * _heads, _causal, _scale, _dropout);
             var dqkv = Empty([b, t, 3 * c], grad.DType);
             int[] headsBack = [t * 3 * c, d, 3 * c, 1];
-            CopyElements(dq, dqkv.ViewOf([b, heads, t, d], headsBack, 0));
-            CopyElements(dk, dqkv.ViewOf([b, heads, t, d], headsBack, c));
-            CopyElements(dv, dqkv.ViewOf([b, heads, t, d], headsBack, 2 * c));
+            CopyElements(dq, dqkv.ViewOf([b, _heads, t, d], headsBack, 0));
+            CopyElements(dk, dqkv.ViewOf([b, _heads, t, d], headsBack, c));
+            CopyElements(dv, dqkv.ViewOf([b, _heads, t, d], headsBack, 2 * c));
             return [dqkv];
         }
     }

@@ -52,11 +52,11 @@ public sealed partial class Tensor
     private sealed class ScanBackward : Node
     {
         private readonly bool _product;
-        private readonly int outer, n, inner;
+        private readonly int _outer, _n, _inner;
 
         public ScanBackward(Tensor x, Tensor? product, int outer, int n, int inner) : base(x)
         {
-            (_product, this.outer, this.n, this.inner) = (product is not null, outer, n, inner);
+            (_product, _outer, _n, _inner) = (product is not null, outer, n, inner);
             if (product is not null) SaveForBackward(x, product);
         }
 
@@ -68,13 +68,13 @@ public sealed partial class Tensor
             var dx = EmptyLike(grad);
             if (!_product)
             {
-                Dispatch.Float(g.DType, new ScanGrad(null, null, g, dx, outer, n, inner));
+                Dispatch.Float(g.DType, new ScanGrad(null, null, g, dx, _outer, _n, _inner));
                 KeepAlive(grad, g);
                 return [dx];
             }
             var x = Saved(0).ContiguousData();
             var y = Saved(1).ContiguousData();
-            Dispatch.Float(g.DType, new ScanGrad(x, y, g, dx, outer, n, inner));
+            Dispatch.Float(g.DType, new ScanGrad(x, y, g, dx, _outer, _n, _inner));
             KeepAlive(grad, g, x, y);
             return [dx];
         }
