@@ -89,6 +89,12 @@ internal interface INumericKernel
     void Run<T>() where T : unmanaged, INumber<T>;
 }
 
+/// <summary>A computation written once over any element type, bool included (copies and gathers); see <see cref="Dispatch.Any"/>.</summary>
+internal interface IElementKernel
+{
+    void Run<T>() where T : unmanaged;
+}
+
 /// <summary>
 /// The one place an op's element type becomes a type argument: an op states its kernel call once as a struct
 /// generic over T and passes it here, instead of writing one branch per dtype. Kernel structs are specialised per
@@ -102,6 +108,18 @@ internal static class Dispatch
         if (dtype == DType.Float32) kernel.Run<float>();
         else if (dtype == DType.Float64) kernel.Run<double>();
         else throw new ArgumentException($"expected a float32 or float64 tensor, got {dtype.Name()}");
+    }
+
+    /// <summary>Runs <paramref name="kernel"/> for the element type of <paramref name="dtype"/>, whichever it is.</summary>
+    public static void Any<TK>(DType dtype, in TK kernel) where TK : struct, IElementKernel
+    {
+        switch (dtype)
+        {
+            case DType.Float32: kernel.Run<float>(); break;
+            case DType.Float64: kernel.Run<double>(); break;
+            case DType.Int64: kernel.Run<long>(); break;
+            default: kernel.Run<bool>(); break;
+        }
     }
 
     /// <summary>Runs <paramref name="kernel"/> for float32, float64 or int64; bool is refused naming <paramref name="op"/>.</summary>

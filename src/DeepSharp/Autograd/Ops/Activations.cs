@@ -32,15 +32,21 @@ public sealed partial class Tensor
         RequireFloat("elu");
         var result = UnaryFloat("elu", this, default(ExpM1Op<float>), default(ExpM1Op<double>));
         var x = ContiguousData();
-        if (DType == DType.Float32) Blend(x.ReadSpan<float>(), result.Span<float>(), (float)alpha);
-        else Blend(x.ReadSpan<double>(), result.Span<double>(), alpha);
+        Dispatch.Float(DType, new EluBlend(x, result, alpha));
         KeepAlive(x);
         return Record(result, "EluBackward", Saves.Output,
             (g, _, y) => MapFloat(g, y!, new EluGradOperator<float>((float)alpha), new EluGradOperator<double>(alpha)));
+    }
 
-        static void Blend<T>(ReadOnlySpan<T> x, Span<T> expm1, T a) where T : unmanaged, System.Numerics.INumber<T>
+    /// <summary>y = x where x &gt; 0, alpha * expm1(x) (already in y) elsewhere.</summary>
+    private readonly struct EluBlend(Tensor x, Tensor y, double alpha) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
-            for (int i = 0; i < x.Length; i++) expm1[i] = x[i] > T.Zero ? x[i] : a * expm1[i];
+            ReadOnlySpan<T> xs = x.ReadSpan<T>();
+            Span<T> expm1 = y.Span<T>();
+            T a = T.CreateTruncating(alpha);
+            for (int i = 0; i < xs.Length; i++) expm1[i] = xs[i] > T.Zero ? xs[i] : a * expm1[i];
         }
     }
 
