@@ -81,13 +81,15 @@ public sealed partial class Tensor
     private bool WriteBinary<TOp>(Tensor other) where TOp : INumericBinaryOp
     {
         if (other.DType != DType || !Shapes.Broadcast("in-place", ShapeArray, other.ShapeArray).AsSpan().SequenceEqual(ShapeArray)) return false;
-        switch (DType)
-        {
-            case DType.Float32: RunBinary<float, NumericKernel<TOp, float>>(this, other, this, default); return true;
-            case DType.Float64: RunBinary<double, NumericKernel<TOp, double>>(this, other, this, default); return true;
-            case DType.Int64: RunBinary<long, NumericKernel<TOp, long>>(this, other, this, default); return true;
-            default: return false;
-        }
+        if (DType == DType.Bool) return false;
+        Dispatch.Numeric("in-place", DType, new WriteInto<TOp>(this, other));
+        return true;
+    }
+
+    /// <summary>x = x op other, other broadcast to x's shape.</summary>
+    private readonly struct WriteInto<TOp>(Tensor x, Tensor other) : INumericKernel where TOp : INumericBinaryOp
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.INumber<T> => RunBinary<T, NumericKernel<TOp, T>>(x, other, x, default);
     }
 
     private void CheckInPlaceShape(string op, Tensor other)
