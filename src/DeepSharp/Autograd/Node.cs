@@ -48,8 +48,73 @@ public abstract class Node
     /// <summary>Gradients with respect to each input (null where not needed), given the output gradient.</summary>
     protected internal abstract Tensor?[] Backward(Tensor grad);
 
-    /// <summary>Drops saved tensors once Backward has run without retain-graph.</summary>
-    protected internal virtual void ReleaseSaved() { }
+    // ---- saved tensors: declared once by the op, checked on read, released here ----
+
+    private SavedSlots _saved;
+    private SavedTensor[]? _savedOverflow;
+    private byte _savedCount;
+    private bool _savedReleased;
+    private IDisposable? _savedResource;
+
+    /// <summary>
+    /// Saves tensors the backward pass will read, in slots 0, 1, ... (a null leaves its slot empty, e.g. a
+    /// tensor only needed for an input that needs no gradient). Each is saved with its storage version, so
+    /// <see cref="Saved"/> refuses it if an in-place op changed it since. The node releases them itself once
+    /// Backward has run without retain-graph; ops never free saved tensors by hand.
+    /// </summary>
+    /// <param name="tensors">The tensors to save, in slot order; replaces anything saved before.</param>
+    protected void SaveForBackward(params ReadOnlySpan<Tensor?> tensors)
+    {
+        if (tensors.Length > byte.MaxValue)
+            throw new ArgumentException($"{Name}: at most {byte.MaxValue} tensors can be saved for backward, got {tensors.Length}");
+        for (int i = 0; i < _savedCount; i++) SlotRef(i) = default;
+        _savedOverflow = tensors.Length > SavedSlots.Length ? new SavedTensor[tensors.Length - SavedSlots.Length] : null;
+        _savedCount = (byte)tensors.Length;
+        for (int i = 0; i < tensors.Length; i++)
+            SlotRef(i) = tensors[i] is { } t ? new SavedTensor(t) : default;
+    }
+
+    /// <summary>The tensor saved in slot <paramref name="index"/> by <see cref="SaveForBackward"/>.</summary>
+    /// <exception cref="InvalidOperationException">The saved tensors were already released (a second backward
+    /// without retain-graph), the slot was left empty, or the tensor was modified in place since it was saved.</exception>
+    protected Tensor Saved(int index)
+    {
+        if (_savedReleased)
+            throw new InvalidOperationException(
+                $"{Name}: trying to backward through the graph a second time (or to read saved tensors after they were freed). " +
+                "Saved intermediate values are freed when Backward() runs; call Backward(retainGraph: true) to backward through the graph again.");
+        if ((uint)index >= _savedCount || SlotRef(index).Tensor is null)
+            throw new InvalidOperationException($"{Name}: no tensor was saved for backward in slot {index} ({_savedCount} slot(s) saved)");
+        return SlotRef(index).Unpack(this);
+    }
+
+    /// <summary>The tensor saved in slot <paramref name="index"/>, or null when that slot was left empty (an optional operand).</summary>
+    internal Tensor? SavedOrNull(int index) =>
+        !_savedReleased && ((uint)index >= _savedCount || SlotRef(index).Tensor is null) ? null : Saved(index);
+
+    /// <summary>How many slots <see cref="SaveForBackward"/> filled (empty slots included).</summary>
+    protected int SavedCount => _savedCount;
+
+    /// <summary>Keeps a non-tensor resource (kernel workspace) alive until the saved tensors are released, then disposes it.</summary>
+    internal void SaveResource(IDisposable resource) => _savedResource = resource;
+
+    /// <summary>The resource kept by <see cref="SaveResource"/>, or null once released.</summary>
+    internal IDisposable? SavedResource => _savedReleased ? null : _savedResource;
+
+    /// <summary>True once the saved tensors were released (Backward ran without retain-graph).</summary>
+    internal bool SavedReleased => _savedReleased;
+
+    /// <summary>Drops saved tensors and resources once Backward has run without retain-graph (the engine calls this).</summary>
+    internal void ReleaseSaved()
+    {
+        for (int i = 0; i < _savedCount; i++) SlotRef(i) = default;
+        _savedOverflow = null;
+        _savedReleased = true;
+        _savedResource?.Dispose();
+        _savedResource = null;
+    }
+
+    private ref SavedTensor SlotRef(int i) => ref i < SavedSlots.Length ? ref _saved[i] : ref _savedOverflow![i - SavedSlots.Length];
 
     /// <summary>The node's <see cref="Name"/> in angle brackets, e.g. "&lt;MulBackward&gt;".</summary>
     public override string ToString() => $"<{Name}>";
@@ -93,28 +158,14 @@ public sealed class AccumulateGrad : Node
 /// A tensor saved for backward together with its version at save time. If the storage is
 /// written in place before backward reads it, the gradient would be silently wrong; refuse instead.
 /// </summary>
-internal struct SavedTensor
+internal readonly struct SavedTensor(Tensor tensor)
 {
-    private Tensor? _tensor;
-    private int _version;
-    private bool _released;
+    public readonly Tensor? Tensor = tensor;
+    private readonly int _version = tensor.Storage.Version;
 
-    public SavedTensor(Tensor tensor)
+    public Tensor Unpack(Node owner)
     {
-        _tensor = tensor;
-        _version = tensor.Storage.Version;
-        _released = false;
-    }
-
-    public readonly bool IsSet => _tensor is not null || _released;
-
-    public readonly Tensor Unpack(Node owner)
-    {
-        if (_released)
-            throw new InvalidOperationException(
-                $"{owner.Name}: trying to backward through the graph a second time (or to read saved tensors after they were freed). " +
-                "Saved intermediate values are freed when Backward() runs; call Backward(retainGraph: true) to backward through the graph again.");
-        var t = _tensor ?? throw new InvalidOperationException($"{owner.Name}: saved tensor was never set");
+        var t = Tensor!;
         if (t.Storage.Version != _version)
             throw new InvalidOperationException(
                 $"{owner.Name}: one of the tensors needed for gradient computation has been modified by an in-place operation: " +
@@ -122,13 +173,14 @@ internal struct SavedTensor
                 "Use an out-of-place op (for example x = x + y instead of x.Add_(y)) or clone the tensor before modifying it.");
         return t;
     }
+}
 
-    public void Release()
-    {
-        if (_tensor is null) return;
-        _tensor = null;
-        _released = true;
-    }
+/// <summary>Inline room for the tensors a node saves (no array per recorded op); more spill to an array.</summary>
+[System.Runtime.CompilerServices.InlineArray(Length)]
+internal struct SavedSlots
+{
+    public const int Length = 5;
+    private SavedTensor _first;
 }
 
 /// <summary>Removes a registered hook when disposed.</summary>

@@ -8,21 +8,21 @@ public sealed partial class Tensor
 {
     /// <summary>tanh x; d/dx = 1 - y^2.</summary>
     public Tensor Tanh() => Record(UnaryFloat("tanh", this, default(TanhOp<float>), default(TanhOp<double>)),
-        "TanhBackward", false, true, static (g, _, y) => MapFloat(g, y!, default(TanhGradOperator<float>), default(TanhGradOperator<double>)));
+        "TanhBackward", Saves.Output, static (g, _, y) => MapFloat(g, y!, default(TanhGradOperator<float>), default(TanhGradOperator<double>)));
 
     /// <summary>1/(1+e^-x); d/dx = y(1-y).</summary>
     public Tensor Sigmoid() => Record(UnaryFloat("sigmoid", this, default(SigmoidOp<float>), default(SigmoidOp<double>)),
-        "SigmoidBackward", false, true, static (g, _, y) => MapFloat(g, y!, default(SigmoidGradOperator<float>), default(SigmoidGradOperator<double>)));
+        "SigmoidBackward", Saves.Output, static (g, _, y) => MapFloat(g, y!, default(SigmoidGradOperator<float>), default(SigmoidGradOperator<double>)));
 
     /// <summary>max(x, 0); d/dx = 1 where y &gt; 0.</summary>
-    public Tensor Relu() => Record(ScalarNumeric("relu", this, 0, false, default(MaxOp<float>), default(MaxOp<double>), default(MaxOp<long>)),
-        "ReluBackward", false, true, static (g, _, y) => MapFloat(g, y!, default(ReluGradOperator<float>), default(ReluGradOperator<double>)));
+    public Tensor Relu() => Record(Scalar<Max>("relu", this, 0),
+        "ReluBackward", Saves.Output, static (g, _, y) => MapFloat(g, y!, default(ReluGradOperator<float>), default(ReluGradOperator<double>)));
 
     /// <summary>x for x &gt; 0, slope*x otherwise.</summary>
     public Tensor LeakyRelu(double negativeSlope = 0.01)
     {
         var result = MapFloat("leaky_relu", this, new LeakyReluOperator<float>((float)negativeSlope), new LeakyReluOperator<double>(negativeSlope));
-        return Record(result, "LeakyReluBackward", true, false,
+        return Record(result, "LeakyReluBackward", Saves.Input,
             (g, x, _) => MapFloat(g, x!, new LeakyReluGradOperator<float>((float)negativeSlope), new LeakyReluGradOperator<double>(negativeSlope)));
     }
 
@@ -32,15 +32,21 @@ public sealed partial class Tensor
         RequireFloat("elu");
         var result = UnaryFloat("elu", this, default(ExpM1Op<float>), default(ExpM1Op<double>));
         var x = ContiguousData();
-        if (DType == DType.Float32) Blend(x.ReadSpan<float>(), result.Span<float>(), (float)alpha);
-        else Blend(x.ReadSpan<double>(), result.Span<double>(), alpha);
+        Dispatch.Float(DType, new EluBlend(x, result, alpha));
         KeepAlive(x);
-        return Record(result, "EluBackward", false, true,
+        return Record(result, "EluBackward", Saves.Output,
             (g, _, y) => MapFloat(g, y!, new EluGradOperator<float>((float)alpha), new EluGradOperator<double>(alpha)));
+    }
 
-        static void Blend<T>(ReadOnlySpan<T> x, Span<T> expm1, T a) where T : unmanaged, System.Numerics.INumber<T>
+    /// <summary>y = x where x &gt; 0, alpha * expm1(x) (already in y) elsewhere.</summary>
+    private readonly struct EluBlend(Tensor x, Tensor y, double alpha) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
-            for (int i = 0; i < x.Length; i++) expm1[i] = x[i] > T.Zero ? x[i] : a * expm1[i];
+            ReadOnlySpan<T> xs = x.ReadSpan<T>();
+            Span<T> expm1 = y.Span<T>();
+            T a = T.CreateTruncating(alpha);
+            for (int i = 0; i < xs.Length; i++) expm1[i] = xs[i] > T.Zero ? xs[i] : a * expm1[i];
         }
     }
 
@@ -60,7 +66,7 @@ public sealed partial class Tensor
             var y = EmptyLike(this);
             GeluKernels.Forward(xc.ReadSpan<float>(), y.Span<float>(), tanh);
             KeepAlive(xc);
-            return Record(y, "GeluBackward", true, false, (g, x, _) =>
+            return Record(y, "GeluBackward", Saves.Input, (g, x, _) =>
             {
                 var gc = g.ContiguousData();
                 var xs = x!.ContiguousData();
@@ -73,10 +79,10 @@ public sealed partial class Tensor
         switch (approximate)
         {
             case "none":
-                return Record(MapScalar("gelu", this, static v => v * NormalCdf(v)), "GeluBackward", true, false,
+                return Record(MapScalar("gelu", this, static v => v * NormalCdf(v)), "GeluBackward", Saves.Input,
                     static (g, x, _) => g * MapScalar("gelu", x!, static v => NormalCdf(v) + v * Math.Exp(-0.5 * v * v) / Math.Sqrt(2 * Math.PI)));
             case "tanh":
-                return Record(MapScalar("gelu", this, static v => 0.5 * v * (1 + Math.Tanh(GeluInner(v)))), "GeluBackward", true, false,
+                return Record(MapScalar("gelu", this, static v => 0.5 * v * (1 + Math.Tanh(GeluInner(v)))), "GeluBackward", Saves.Input,
                     static (g, x, _) => g * MapScalar("gelu", x!, static v =>
                     {
                         double t = Math.Tanh(GeluInner(v));
@@ -97,7 +103,7 @@ public sealed partial class Tensor
     public Tensor Softplus(double beta = 1, double threshold = 20)
     {
         var result = MapScalar("softplus", this, v => v * beta > threshold ? v : LogOnePlusExp(v * beta) / beta);
-        return Record(result, "SoftplusBackward", true, false,
+        return Record(result, "SoftplusBackward", Saves.Input,
             (g, x, _) => g * MapScalar("softplus", x!, v => v * beta > threshold ? 1 : 1 / (1 + Math.Exp(-v * beta))));
 
         static double LogOnePlusExp(double z) => z > 0 ? z + Math.Log(1 + Math.Exp(-z)) : Math.Log(1 + Math.Exp(z));
@@ -111,7 +117,7 @@ public sealed partial class Tensor
         var result = DType == DType.Int64
             ? ClampLong(lo, hi)
             : UnaryFloat("clamp", this, new ClampOp<float>((float)lo, (float)hi), new ClampOp<double>(lo, hi));
-        return Record(result, "ClampBackward", true, false,
+        return Record(result, "ClampBackward", Saves.Input,
             (g, x, _) => MapScalar("clamp", g, x!, (gv, xv) => xv >= lo && xv <= hi ? gv : 0));
     }
 
@@ -127,6 +133,6 @@ public sealed partial class Tensor
     }
 
     /// <summary>Heaviside step: 1 where x &gt; 0 else 0 (the perceptron's activation). Its gradient is zero.</summary>
-    public Tensor Step() => Record(MapScalar("step", this, static v => v > 0 ? 1 : 0), "StepBackward", false, false,
+    public Tensor Step() => Record(MapScalar("step", this, static v => v > 0 ? 1 : 0), "StepBackward", Saves.None,
         static (g, _, _) => ZerosLike(g));
 }

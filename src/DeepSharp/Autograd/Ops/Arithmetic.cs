@@ -18,8 +18,8 @@ public sealed partial class Tensor
     private Tensor AddScaled(Tensor other, double alpha, string name)
     {
         var result = alpha == -1
-            ? BinaryNumeric("sub", this, other, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>))
-            : BinaryNumeric("add", this, alpha == 1 ? other : other.MulRaw(alpha), default(AddOp<float>), default(AddOp<double>), default(AddOp<long>));
+            ? Binary<Sub>("sub", this, other)
+            : Binary<Add>("add", this, alpha == 1 ? other : other.MulRaw(alpha));
         if (Autograd.ShouldRecord(this, other)) result.GradFn = new AddBackward(this, other, alpha, name);
         return result;
     }
@@ -27,7 +27,7 @@ public sealed partial class Tensor
     /// <summary>this + scalar, elementwise. The scalar is converted to the tensor's dtype (an int64 tensor needs a whole number).</summary>
     public Tensor Add(double scalar)
     {
-        var result = ScalarNumeric("add", this, scalar, false, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>));
+        var result = Scalar<Add>("add", this, scalar);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("AddBackward", this, 1);
         return result;
     }
@@ -38,7 +38,7 @@ public sealed partial class Tensor
     /// <summary>scalar - this.</summary>
     public Tensor RSub(double scalar)
     {
-        var result = ScalarNumeric("rsub", this, scalar, true, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>));
+        var result = Scalar<Sub>("rsub", this, scalar, scalarFirst: true);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("RsubBackward", this, -1);
         return result;
     }
@@ -69,7 +69,7 @@ public sealed partial class Tensor
     /// <summary>Elementwise product this * other, with broadcasting (torch.mul). Both tensors must have the same dtype.</summary>
     public Tensor Mul(Tensor other)
     {
-        var result = BinaryNumeric("mul", this, other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>));
+        var result = Binary<Mul>("mul", this, other);
         if (Autograd.ShouldRecord(this, other)) result.GradFn = new MulBackward(this, other);
         return result;
     }
@@ -83,32 +83,24 @@ public sealed partial class Tensor
     }
 
     internal Tensor MulRaw(double scalar) =>
-        ScalarNumeric("mul", this, scalar, false, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>));
+        Scalar<Mul>("mul", this, scalar);
 
     private sealed class MulBackward : Node
     {
-        private SavedTensor _a, _b;
         private readonly int[] _aShape, _bShape;
 
         public MulBackward(Tensor a, Tensor b) : base(a, b)
         {
             _aShape = a.ShapeArray;
             _bShape = b.ShapeArray;
-            if (NeedsGrad(0)) _b = new SavedTensor(b);
-            if (NeedsGrad(1)) _a = new SavedTensor(a);
+            SaveForBackward(NeedsGrad(1) ? a : null, NeedsGrad(0) ? b : null);
         }
 
         protected internal override Tensor?[] Backward(Tensor g) =>
         [
-            NeedsGrad(0) ? Autograd.SumToShape(g * _b.Unpack(this), _aShape) : null,
-            NeedsGrad(1) ? Autograd.SumToShape(g * _a.Unpack(this), _bShape) : null,
+            NeedsGrad(0) ? Autograd.SumToShape(g * Saved(1), _aShape) : null,
+            NeedsGrad(1) ? Autograd.SumToShape(g * Saved(0), _bShape) : null,
         ];
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
-        }
     }
 
     /// <summary>Elementwise true division this / other, with broadcasting. Floating-point tensors of the same dtype only.</summary>
@@ -126,7 +118,7 @@ public sealed partial class Tensor
     public Tensor Div(double scalar)
     {
         RequireFloat("div");
-        var result = ScalarNumeric("div", this, scalar, false, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>));
+        var result = Scalar<Div>("div", this, scalar);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("DivBackward", this, 1 / scalar);
         return result;
     }
@@ -135,55 +127,41 @@ public sealed partial class Tensor
     public Tensor RDiv(double scalar)
     {
         RequireFloat("rdiv");
-        var result = ScalarNumeric("rdiv", this, scalar, true, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>));
+        var result = Scalar<Div>("rdiv", this, scalar, scalarFirst: true);
         if (Autograd.ShouldRecord(this)) result.GradFn = new RDivBackward(this, result);
         return result;
     }
 
     private sealed class DivBackward : Node
     {
-        private SavedTensor _a, _b;
         private readonly int[] _aShape, _bShape;
 
         public DivBackward(Tensor a, Tensor b) : base(a, b)
         {
             _aShape = a.ShapeArray;
             _bShape = b.ShapeArray;
-            _b = new SavedTensor(b);
-            if (NeedsGrad(1)) _a = new SavedTensor(a);
+            SaveForBackward(NeedsGrad(1) ? a : null, b);
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var b = _b.Unpack(this);
+            var b = Saved(1);
             var gOverB = g / b;
             return
             [
                 NeedsGrad(0) ? Autograd.SumToShape(gOverB, _aShape) : null,
                 // d(a/b)/db = -a/b^2
-                NeedsGrad(1) ? Autograd.SumToShape(-(gOverB * _a.Unpack(this) / b), _bShape) : null,
+                NeedsGrad(1) ? Autograd.SumToShape(-(gOverB * Saved(0) / b), _bShape) : null,
             ];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
         }
     }
 
     /// <summary>d(s/x)/dx = -s/x^2 = -y/x.</summary>
-    private sealed class RDivBackward(Tensor x, Tensor y) : Node(x)
+    private sealed class RDivBackward : Node
     {
-        private SavedTensor _x = new(x), _y = new(y);
+        public RDivBackward(Tensor x, Tensor y) : base(x) => SaveForBackward(x, y);
 
-        protected internal override Tensor?[] Backward(Tensor g) => [-(g * _y.Unpack(this) / _x.Unpack(this))];
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
-        }
+        protected internal override Tensor?[] Backward(Tensor g) => [-(g * Saved(1) / Saved(0))];
     }
 
     // ---- neg ----
@@ -191,7 +169,7 @@ public sealed partial class Tensor
     /// <summary>-this, elementwise.</summary>
     public Tensor Neg()
     {
-        var result = ScalarNumeric("neg", this, 0, true, default(SubOp<float>), default(SubOp<double>), default(SubOp<long>));
+        var result = Scalar<Sub>("neg", this, 0, scalarFirst: true);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScaleBackward("NegBackward", this, -1);
         return result;
     }
@@ -216,56 +194,50 @@ public sealed partial class Tensor
         return result;
     }
 
-    private sealed class PowScalarBackward(Tensor x, double p) : Node(x)
+    private sealed class PowScalarBackward : Node
     {
-        private SavedTensor _x = new(x);
+        private readonly double _p;
+
+        public PowScalarBackward(Tensor x, double p) : base(x)
+        {
+            _p = p;
+            SaveForBackward(x);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            if (p == 0) return [ZerosLike(x)];
-            if (p == 1) return [g];
-            if (p == 2) return [g * x * 2];
-            return [g * x.Pow(p - 1) * p];
+            var x = Saved(0);
+            if (_p == 0) return [ZerosLike(x)];
+            if (_p == 1) return [g];
+            if (_p == 2) return [g * x * 2];
+            return [g * x.Pow(_p - 1) * _p];
         }
-
-        protected internal override void ReleaseSaved() => _x.Release();
     }
 
     private sealed class PowBackward : Node
     {
-        private SavedTensor _a, _b, _y;
         private readonly int[] _aShape, _bShape;
 
         public PowBackward(Tensor a, Tensor b, Tensor y) : base(a, b)
         {
             _aShape = a.ShapeArray;
             _bShape = b.ShapeArray;
-            _a = new SavedTensor(a);
-            _b = new SavedTensor(b);
-            if (NeedsGrad(1)) _y = new SavedTensor(y);
+            SaveForBackward(a, b, NeedsGrad(1) ? y : null);
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var a = _a.Unpack(this);
-            var b = _b.Unpack(this);
+            var a = Saved(0);
+            var b = Saved(1);
             Tensor? ga = null, gb = null;
             if (NeedsGrad(0)) ga = Autograd.SumToShape(g * b * a.Pow(b - 1), _aShape);
             if (NeedsGrad(1))
             {
                 // d(a^b)/db = a^b * log(a); defined as 0 where a == 0 and b >= 0 (as PyTorch).
                 var logA = MapScalar("pow", a, v => v == 0 ? 0 : Math.Log(v));
-                gb = Autograd.SumToShape(g * _y.Unpack(this) * logA, _bShape);
+                gb = Autograd.SumToShape(g * Saved(2) * logA, _bShape);
             }
             return [ga, gb];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
-            _y.Release();
         }
     }
 
@@ -283,37 +255,37 @@ public sealed partial class Tensor
     private Tensor MaxMin(Tensor other, bool max)
     {
         var result = max
-            ? BinaryNumeric("maximum", this, other, default(MaxOp<float>), default(MaxOp<double>), default(MaxOp<long>))
-            : BinaryNumeric("minimum", this, other, default(MinOp<float>), default(MinOp<double>), default(MinOp<long>));
+            ? Binary<Max>("maximum", this, other)
+            : Binary<Min>("minimum", this, other);
         if (Autograd.ShouldRecord(this, other)) result.GradFn = new MaxMinBackward(this, other, max);
         return result;
     }
 
     /// <summary>The gradient goes to the larger (smaller) input; ties split it evenly, as PyTorch does.</summary>
-    private sealed class MaxMinBackward(Tensor a, Tensor b, bool max) : Node(a, b)
+    private sealed class MaxMinBackward : Node
     {
-        private SavedTensor _a = new(a), _b = new(b);
+        private readonly bool _max;
 
-        public override string Name => max ? "MaximumBackward" : "MinimumBackward";
+        public MaxMinBackward(Tensor a, Tensor b, bool max) : base(a, b)
+        {
+            _max = max;
+            SaveForBackward(a, b);
+        }
+
+        public override string Name => _max ? "MaximumBackward" : "MinimumBackward";
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var a = _a.Unpack(this);
-            var b = _b.Unpack(this);
+            var a = Saved(0);
+            var b = Saved(1);
             var shape = g.ShapeArray;
             var weightA = MapScalar("maximum", Materialize(a, shape), Materialize(b, shape),
-                (x, y) => x == y ? 0.5 : (x > y) == max ? 1 : 0);
+                (x, y) => x == y ? 0.5 : (x > y) == _max ? 1 : 0);
             return
             [
                 NeedsGrad(0) ? Autograd.SumToShape(g * weightA, a.ShapeArray) : null,
                 NeedsGrad(1) ? Autograd.SumToShape(g * weightA.RSub(1), b.ShapeArray) : null,
             ];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
         }
     }
 

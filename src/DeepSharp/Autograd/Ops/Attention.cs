@@ -127,54 +127,63 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: fused attention needs at least one key and an embedding size of at least 1, got key {Shapes.Format(k.ShapeArray)}");
     }
 
-    private sealed class AttentionBackward(Tensor query, Tensor key, Tensor value, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
-        int slices, bool causal, double scale, FlashAttention.Dropout dropout) : Node(query, key, value)
+    private sealed class AttentionBackward : Node
     {
-        // The contiguous operands the kernel read (the inputs themselves when already contiguous).
-        private SavedTensor _q = new(q), _k = new(k), _v = new(v), _o = new(o), _lse = new(lse);
+        private readonly int _slices;
+        private readonly bool _causal;
+        private readonly double _scale;
+        private readonly FlashAttention.Dropout _dropout;
+
+        public AttentionBackward(Tensor query, Tensor key, Tensor value, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
+            int slices, bool causal, double scale, FlashAttention.Dropout dropout) : base(query, key, value)
+        {
+            (_slices, _causal, _scale, _dropout) = (slices, causal, scale, dropout);
+            // The contiguous operands the kernel read (the inputs themselves when already contiguous).
+            SaveForBackward(q, k, v, o, lse);
+        }
 
         public override string Name => "ScaledDotProductFlashAttentionBackward";
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            Tensor q = _q.Unpack(this), k = _k.Unpack(this), v = _v.Unpack(this), o = _o.Unpack(this), lse = _lse.Unpack(this);
-            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, grad.ContiguousData(), slices, causal, scale, dropout);
+            Tensor q = Saved(0), k = Saved(1), v = Saved(2), o = Saved(3), lse = Saved(4);
+            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, grad.ContiguousData(), _slices, _causal, _scale, _dropout);
             KeepAlive(grad);
             return [NeedsGrad(0) ? dq : null, NeedsGrad(1) ? dk : null, NeedsGrad(2) ? dv : null];
         }
-
-        protected internal override void ReleaseSaved()
-        {
-            _q.Release(); _k.Release(); _v.Release(); _o.Release(); _lse.Release();
-        }
     }
-    private sealed class PackedAttentionBackward(Tensor qkv, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int heads, bool causal,
-        double scale, FlashAttention.Dropout dropout) : Node(qkv)
+
+    private sealed class PackedAttentionBackward : Node
     {
-        private SavedTensor _q = new(q), _k = new(k), _v = new(v), _o = new(o), _lse = new(lse);
+        private readonly int _heads;
+        private readonly bool _causal;
+        private readonly double _scale;
+        private readonly FlashAttention.Dropout _dropout;
+
+        public PackedAttentionBackward(Tensor qkv, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int heads, bool causal,
+            double scale, FlashAttention.Dropout dropout) : base(qkv)
+        {
+            (_heads, _causal, _scale, _dropout) = (heads, causal, scale, dropout);
+            SaveForBackward(q, k, v, o, lse);
+        }
 
         public override string Name => "ScaledDotProductFlashAttentionBackward";
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            Tensor q = _q.Unpack(this), k = _k.Unpack(this), v = _v.Unpack(this), o = _o.Unpack(this), lse = _lse.Unpack(this);
-            int b = q.ShapeArray[0], t = q.ShapeArray[2], d = q.ShapeArray[3], c = heads * d;
+            Tensor q = Saved(0), k = Saved(1), v = Saved(2), o = Saved(3), lse = Saved(4);
+            int b = q.ShapeArray[0], t = q.ShapeArray[2], d = q.ShapeArray[3], c = _heads * d;
             var gc = grad.ContiguousData();
-            var g = Empty([b, heads, t, d], grad.DType);
-            CopyElements(new Tensor(gc.Storage, [b, heads, t, d], [t * c, d, c, 1], gc.Offset), g); // heads forward
+            var g = Empty([b, _heads, t, d], grad.DType);
+            CopyElements(new Tensor(gc.Storage, [b, _heads, t, d], [t * c, d, c, 1], gc.Offset), g); // heads forward
             KeepAlive(gc, grad);
-            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, g, b * heads, causal, scale, dropout);
+            var (dq, dk, dv) = AttentionGradients(q, k, v, o, lse, g, b * _heads, _causal, _scale, _dropout);
             var dqkv = Empty([b, t, 3 * c], grad.DType);
             int[] headsBack = [t * 3 * c, d, 3 * c, 1];
-            CopyElements(dq, dqkv.ViewOf([b, heads, t, d], headsBack, 0));
-            CopyElements(dk, dqkv.ViewOf([b, heads, t, d], headsBack, c));
-            CopyElements(dv, dqkv.ViewOf([b, heads, t, d], headsBack, 2 * c));
+            CopyElements(dq, dqkv.ViewOf([b, _heads, t, d], headsBack, 0));
+            CopyElements(dk, dqkv.ViewOf([b, _heads, t, d], headsBack, c));
+            CopyElements(dv, dqkv.ViewOf([b, _heads, t, d], headsBack, 2 * c));
             return [dqkv];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _q.Release(); _k.Release(); _v.Release(); _o.Release(); _lse.Release();
         }
     }
 }

@@ -41,26 +41,26 @@ public sealed partial class Tensor
         var shape = Shapes.Broadcast(op, ShapeArray, other.ShapeArray);
         var result = Empty(shape, DType.Bool);
         var dst = result.Span<bool>();
-        switch (DType)
+        if (DType == DType.Bool)
         {
-            case DType.Float32: Run<float>(Materialize(this, shape), Materialize(other, shape), dst, kind); break;
-            case DType.Float64: Run<double>(Materialize(this, shape), Materialize(other, shape), dst, kind); break;
-            case DType.Int64: Run<long>(Materialize(this, shape), Materialize(other, shape), dst, kind); break;
-            default:
-                if (kind is not (CompareKind.Eq or CompareKind.Ne)) throw new ArgumentException($"{op}: ordering comparisons are not defined for bool tensors");
-                var am = Materialize(this, shape);
-                var bm = Materialize(other, shape);
-                var a = am.ReadSpan<bool>();
-                var b = bm.ReadSpan<bool>();
-                for (int i = 0; i < dst.Length; i++) dst[i] = (a[i] == b[i]) == (kind == CompareKind.Eq);
-                KeepAlive(am, bm);
-                break;
+            if (kind is not (CompareKind.Eq or CompareKind.Ne)) throw new ArgumentException($"{op}: ordering comparisons are not defined for bool tensors");
+            var am = Materialize(this, shape);
+            var bm = Materialize(other, shape);
+            var a = am.ReadSpan<bool>();
+            var b = bm.ReadSpan<bool>();
+            for (int i = 0; i < dst.Length; i++) dst[i] = (a[i] == b[i]) == (kind == CompareKind.Eq);
+            KeepAlive(am, bm);
         }
+        else Dispatch.Numeric(op, DType, new CompareRun(Materialize(this, shape), Materialize(other, shape), result, kind));
         KeepAlive(this, other);
         return result;
+    }
 
-        static void Run<T>(Tensor a, Tensor b, Span<bool> dst, CompareKind kind) where T : unmanaged, INumber<T>
+    private readonly struct CompareRun(Tensor a, Tensor b, Tensor result, CompareKind kind) : INumericKernel
+    {
+        public void Run<T>() where T : unmanaged, INumber<T>
         {
+            var dst = result.Span<bool>();
             var x = a.ReadSpan<T>();
             var y = b.ReadSpan<T>();
             for (int i = 0; i < dst.Length; i++)
@@ -136,25 +136,24 @@ public sealed partial class Tensor
         var shape = Shapes.Broadcast("where", Shapes.Broadcast("where", condition.ShapeArray, a.ShapeArray), b.ShapeArray);
         var c = Materialize(condition, shape);
         var result = Empty(shape, a.DType);
-        switch (a.DType)
-        {
-            case DType.Float32: Select<float>(c, Materialize(a, shape), Materialize(b, shape), result); break;
-            case DType.Float64: Select<double>(c, Materialize(a, shape), Materialize(b, shape), result); break;
-            case DType.Int64: Select<long>(c, Materialize(a, shape), Materialize(b, shape), result); break;
-            default: Select<bool>(c, Materialize(a, shape), Materialize(b, shape), result); break;
-        }
-        KeepAlive(condition, c);
+        var am = Materialize(a, shape);
+        var bm = Materialize(b, shape);
+        Dispatch.Any(a.DType, new SelectWhere(c, am, bm, result));
+        KeepAlive(condition, c, am, bm);
         if (Autograd.ShouldRecord(a, b)) result.GradFn = new WhereBackward(condition, a, b);
         return result;
+    }
 
-        static void Select<T>(Tensor condition, Tensor a, Tensor b, Tensor dst) where T : unmanaged
+    /// <summary>dst = condition ? a : b, all four of the same shape.</summary>
+    private readonly struct SelectWhere(Tensor condition, Tensor a, Tensor b, Tensor dst) : IElementKernel
+    {
+        public void Run<T>() where T : unmanaged
         {
             var c = condition.ReadSpan<bool>();
             var x = a.ReadSpan<T>();
             var y = b.ReadSpan<T>();
             var d = dst.Span<T>();
             for (int i = 0; i < d.Length; i++) d[i] = c[i] ? x[i] : y[i];
-            KeepAlive(condition, a, b);
         }
     }
 

@@ -137,7 +137,6 @@ public sealed partial class Tensor
     /// </summary>
     private sealed class ConvBackward : Node
     {
-        private SavedTensor _input, _weight;
         private readonly ConvGeometry _g;
         private readonly bool _transposed;
 
@@ -146,8 +145,7 @@ public sealed partial class Tensor
         {
             _g = g;
             _transposed = transposed;
-            _weight = new SavedTensor(weight);
-            if (NeedsGrad(1)) _input = new SavedTensor(input);
+            SaveForBackward(NeedsGrad(1) ? input : null, weight);
         }
 
         public override string Name => _transposed ? "ConvTranspose2dBackward" : "ConvolutionBackward";
@@ -156,8 +154,8 @@ public sealed partial class Tensor
         {
             var g = _g;
             var gy = grad.ContiguousData();
-            var w = _weight.Unpack(this).ContiguousData();
-            var x = NeedsGrad(1) ? _input.Unpack(this).ContiguousData() : null;
+            var w = Saved(1).ContiguousData();
+            var x = NeedsGrad(1) ? Saved(0).ContiguousData() : null;
             var grads = new Tensor?[Next.Length];
             // For a transposed conv, our input is the conv's output and our output gradient the conv's input.
             if (NeedsGrad(0))
@@ -193,12 +191,6 @@ public sealed partial class Tensor
                     else ConvKernels.BackwardWeight<T>(input, dy, pgw, _g);
                 }
             }
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _input.Release();
-            _weight.Release();
         }
     }
 }

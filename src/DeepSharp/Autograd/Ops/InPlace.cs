@@ -78,17 +78,18 @@ public sealed partial class Tensor
         return this;
     }
 
-    private bool WriteBinary<TF, TD, TL>(Tensor other, TF f, TD d, TL l)
-        where TF : struct, IBinarySpanOp<float> where TD : struct, IBinarySpanOp<double> where TL : struct, IBinarySpanOp<long>
+    private bool WriteBinary<TOp>(Tensor other) where TOp : INumericBinaryOp
     {
         if (other.DType != DType || !Shapes.Broadcast("in-place", ShapeArray, other.ShapeArray).AsSpan().SequenceEqual(ShapeArray)) return false;
-        switch (DType)
-        {
-            case DType.Float32: RunBinary<float, TF>(this, other, this, f); return true;
-            case DType.Float64: RunBinary<double, TD>(this, other, this, d); return true;
-            case DType.Int64: RunBinary<long, TL>(this, other, this, l); return true;
-            default: return false;
-        }
+        if (DType == DType.Bool) return false;
+        Dispatch.Numeric("in-place", DType, new WriteInto<TOp>(this, other));
+        return true;
+    }
+
+    /// <summary>x = x op other, other broadcast to x's shape.</summary>
+    private readonly struct WriteInto<TOp>(Tensor x, Tensor other) : INumericKernel where TOp : INumericBinaryOp
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.INumber<T> => RunBinary<T, NumericKernel<TOp, T>>(x, other, x, default);
     }
 
     private void CheckInPlaceShape(string op, Tensor other)
@@ -111,7 +112,7 @@ public sealed partial class Tensor
         CheckInPlaceShape("add_", other);
         CheckNoPartialOverlap("add_", other);
         return InPlace("add_", Autograd.ShouldRecord(this, other), t => t.Add(other, alpha),
-            () => alpha == 1 && WriteBinary(other, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>)));
+            () => alpha == 1 && WriteBinary<Add>(other));
     }
 
     /// <summary>this -= alpha * other, in place (sub_). Returns this tensor.</summary>
@@ -123,7 +124,7 @@ public sealed partial class Tensor
         CheckInPlaceShape("mul_", other);
         CheckNoPartialOverlap("mul_", other);
         return InPlace("mul_", Autograd.ShouldRecord(this, other), t => t.Mul(other),
-            () => WriteBinary(other, default(MulOp<float>), default(MulOp<double>), default(MulOp<long>)));
+            () => WriteBinary<Mul>(other));
     }
 
     /// <summary>this /= other, in place (div_); floating-point tensors only, other must broadcast to this tensor's shape. Returns this tensor.</summary>
@@ -132,7 +133,7 @@ public sealed partial class Tensor
         CheckInPlaceShape("div_", other);
         CheckNoPartialOverlap("div_", other);
         return InPlace("div_", Autograd.ShouldRecord(this, other), t => t.Div(other),
-            () => IsFloatingPoint && WriteBinary(other, default(DivOp<float>), default(DivOp<double>), default(DivOp<long>)));
+            () => IsFloatingPoint && WriteBinary<Div>(other));
     }
 
     /// <summary>Adds a scalar to every element in place (add_). Returns this tensor.</summary>
@@ -195,7 +196,7 @@ public sealed partial class Tensor
     /// <summary>this += g without autograd checks (gradient accumulation in the engine).</summary>
     internal void AddInPlaceRaw(Tensor g)
     {
-        if (!WriteBinary(g, default(AddOp<float>), default(AddOp<double>), default(AddOp<long>)))
+        if (!WriteBinary<Add>(g))
             throw new InvalidOperationException($"gradient accumulation: cannot add [{g.Describe()}] into [{Describe()}]");
         Storage.Version++;
     }

@@ -15,24 +15,21 @@ public sealed partial class Tensor
         var src = ContiguousData();
         int outer = Rank == 0 ? 1 : Prod(ShapeArray, 0, d), inner = Rank == 0 ? 1 : Prod(ShapeArray, d + 1, Rank);
         int r = Rank == 0 ? 1 : ShapeArray[d];
-        switch (DType)
-        {
-            case DType.Float32: Rows<float>(src, result); break;
-            case DType.Float64: Rows<double>(src, result); break;
-            case DType.Int64: Rows<long>(src, result); break;
-            default: Rows<bool>(src, result); break;
-        }
+        Dispatch.Any(DType, new SelectRows(src, result, idx, outer, r, inner));
+        KeepAlive(src);
         if (Autograd.ShouldRecord(this)) result.GradFn = new IndexSelectBackward(this, idx, outer, r, inner);
         return result;
+    }
 
-        void Rows<T>(Tensor s, Tensor dst) where T : unmanaged
+    private readonly struct SelectRows(Tensor src, Tensor dst, long[] idx, int outer, int r, int inner) : IElementKernel
+    {
+        public void Run<T>() where T : unmanaged
         {
-            var x = s.ReadSpan<T>();
+            var x = src.ReadSpan<T>();
             var y = dst.Span<T>();
             for (int o = 0; o < outer; o++)
                 for (int j = 0; j < idx.Length; j++)
                     x.Slice((o * r + (int)idx[j]) * inner, inner).CopyTo(y.Slice((o * idx.Length + j) * inner, inner));
-            KeepAlive(s);
         }
     }
 
@@ -45,13 +42,17 @@ public sealed partial class Tensor
         {
             var result = Zeros(_shape, g.DType);
             var gc = g.ContiguousData();
-            if (g.DType == DType.Float32) Add(gc.ReadSpan<float>(), result.Span<float>());
-            else Add(gc.ReadSpan<double>(), result.Span<double>());
+            Dispatch.Float(g.DType, new AddRows(gc, result, idx, outer, r, inner));
             KeepAlive(g, gc);
             return [result];
+        }
 
-            void Add<T>(ReadOnlySpan<T> gs, Span<T> dst) where T : unmanaged, System.Numerics.INumber<T>
+        private readonly struct AddRows(Tensor g, Tensor dx, long[] idx, int outer, int r, int inner) : IFloatKernel
+        {
+            public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
             {
+                ReadOnlySpan<T> gs = g.ReadSpan<T>();
+                Span<T> dst = dx.Span<T>();
                 for (int o = 0; o < outer; o++)
                     for (int j = 0; j < idx.Length; j++)
                     {
@@ -83,21 +84,19 @@ public sealed partial class Tensor
         var idx = CheckIndex("gather", index, Rank == 0 ? 1 : ShapeArray[d], d);
         var result = Empty((int[])index.ShapeArray.Clone(), DType);
         var offsets = GatherOffsets(index.ShapeArray, idx, StrideArray, Offset, d);
-        switch (DType)
-        {
-            case DType.Float32: Take<float>(); break;
-            case DType.Float64: Take<double>(); break;
-            case DType.Int64: Take<long>(); break;
-            default: Take<bool>(); break;
-        }
+        Dispatch.Any(DType, new Take(this, result, offsets));
         if (Autograd.ShouldRecord(this)) result.GradFn = new GatherBackward(this, d, index);
         return result;
+    }
 
-        void Take<T>() where T : unmanaged
+    /// <summary>y[i] = x's storage at offsets[i].</summary>
+    private readonly struct Take(Tensor x, Tensor y, int[] offsets) : IElementKernel
+    {
+        public void Run<T>() where T : unmanaged
         {
-            var x = Array<T>();
-            var y = result.Span<T>();
-            for (int i = 0; i < offsets.Length; i++) y[i] = x[offsets[i]];
+            var xs = x.Array<T>();
+            var ys = y.Span<T>();
+            for (int i = 0; i < offsets.Length; i++) ys[i] = xs[offsets[i]];
         }
     }
 
@@ -151,21 +150,19 @@ public sealed partial class Tensor
         CopyElements(this, result);
         var dstOffsets = GatherOffsets(index.ShapeArray, idx, result.StrideArray, 0, d);
         var srcOffsets = GatherOffsets(index.ShapeArray, null, src.StrideArray, src.Offset, -1);
-        switch (DType)
-        {
-            case DType.Float32: Add<float>(); break;
-            case DType.Float64: Add<double>(); break;
-            case DType.Int64: Add<long>(); break;
-            default: throw new ArgumentException("scatter_add: not supported for bool tensors");
-        }
+        Dispatch.Numeric("scatter_add", DType, new AddAt(result, dstOffsets, src, srcOffsets));
         if (Autograd.ShouldRecord(this, src)) result.GradFn = new ScatterAddBackward(this, src, d, index);
         return result;
+    }
 
-        void Add<T>() where T : unmanaged, System.Numerics.INumber<T>
+    /// <summary>y's storage at dstOffsets[i] += src's storage at srcOffsets[i].</summary>
+    private readonly struct AddAt(Tensor y, int[] dstOffsets, Tensor src, int[] srcOffsets) : INumericKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
         {
-            var y = result.Array<T>();
+            var ys = y.Array<T>();
             var s = src.Array<T>();
-            for (int i = 0; i < dstOffsets.Length; i++) y[dstOffsets[i]] += s[srcOffsets[i]];
+            for (int i = 0; i < dstOffsets.Length; i++) ys[dstOffsets[i]] += s[srcOffsets[i]];
         }
     }
 

@@ -137,7 +137,7 @@ public sealed partial class Tensor
         {
             int d = Rank - 1 - i, before = pads[2 * i], after = pads[2 * i + 1];
             int keep = ShapeArray[d] + Math.Min(before, 0) + Math.Min(after, 0);
-            if (keep <= 0) return Record(result, "ConstantPadNdBackward", false, false, static (g, _, _) => ZerosLike(g));
+            if (keep <= 0) return Record(result, "ConstantPadNdBackward", Saves.None, static (g, _, _) => ZerosLike(g));
             src = src.RawNarrow(d, Math.Max(-before, 0), keep);
             dst = dst.RawNarrow(d, Math.Max(before, 0), keep);
         }

@@ -62,8 +62,7 @@ internal static class LossOps
         if (fromLogits)
         {
             logp = Tensor.Empty([rows, classes], input.DType);
-            if (input.DType == DType.Float32) LogSoftmaxRows(x.ReadSpan<float>(), logp.Span<float>(), rows, classes);
-            else LogSoftmaxRows(x.ReadSpan<double>(), logp.Span<double>(), rows, classes);
+            Dispatch.Float(input.DType, new LogSoftmax(x, logp, rows, classes));
         }
         var perRow = new double[rows];
         double weightSum = input.DType == DType.Float32
@@ -75,8 +74,7 @@ internal static class LossOps
         if (reduction == LossReduction.None)
         {
             result = Tensor.Empty((int[])target.ShapeArray.Clone(), input.DType);
-            if (input.DType == DType.Float32) Store<float>(perRow, result.Span<float>());
-            else Store<double>(perRow, result.Span<double>());
+            Dispatch.Float(input.DType, new StoreRows(perRow, result));
         }
         else
         {
@@ -135,6 +133,30 @@ internal static class LossOps
     /// Stable log-softmax per row: x - max - log(sum(exp(x - max))). The exp runs as one vector call
     /// over all rows: with typical class counts (10) a vector call per row costs more than the row.
     /// </summary>
+    // The kernel calls of this file, each written once over the element type (Dispatch.Float picks it).
+
+    private readonly struct LogSoftmax(Tensor x, Tensor logp, int rows, int classes) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => LogSoftmaxRows(x.ReadSpan<T>(), logp.Span<T>(), rows, classes);
+    }
+
+    private readonly struct StoreRows(double[] values, Tensor dst) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Store<T>(values, dst.Span<T>());
+    }
+
+    /// <summary>Binary cross-entropy on probabilities, or on logits with an optional positive weight.</summary>
+    private readonly struct Bce(string op, Tensor x, Tensor y, Tensor? w, Tensor? pw, Tensor dst, bool logits) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (logits) BceLogitsForward(x.ReadSpan<T>(), y.ReadSpan<T>(), ReadOrEmpty<T>(w), ReadOrEmpty<T>(pw), dst.Span<T>());
+            else BceForward(op, x.ReadSpan<T>(), y.ReadSpan<T>(), ReadOrEmpty<T>(w), dst.Span<T>());
+        }
+    }
+
+    private static ReadOnlySpan<T> ReadOrEmpty<T>(Tensor? t) where T : unmanaged => t is null ? default : t.ReadSpan<T>();
+
     private static void LogSoftmaxRows<T>(ReadOnlySpan<T> x, Span<T> logp, int rows, int classes) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows == 0) return;   // the vector kernels reject empty spans
@@ -210,7 +232,6 @@ internal static class LossOps
     /// </summary>
     private sealed class ClassIndexLossBackward : Node
     {
-        private Tensor? _logp;
         private readonly long[] _targets;
         private readonly double[]? _w;
         private readonly long _ignore;
@@ -224,7 +245,7 @@ internal static class LossOps
         public ClassIndexLossBackward(Tensor input, Tensor? logp, long[] targets, double[]? w, long ignore, double ls,
             LossReduction reduction, double weightSum, int classes, int rows, bool fromLogits) : base(input)
         {
-            _logp = logp;
+            SaveForBackward(logp);
             _targets = targets;
             _w = w;
             _ignore = ignore;
@@ -257,14 +278,22 @@ internal static class LossOps
             var dx = Tensor.Empty([_rows, _classes], _dtype, zeroed: !_fromLogits);
             if (_fromLogits)
             {
-                var logp = _logp ?? throw new InvalidOperationException($"{Name}: trying to backward through the graph a second time; call Backward(retainGraph: true) to keep saved values");
-                if (_dtype == DType.Float32) LogitsGrad(logp.ReadSpan<float>(), dx.Span<float>(), scales);
-                else LogitsGrad(logp.ReadSpan<double>(), dx.Span<double>(), scales);
+                var logp = Saved(0);
+                Dispatch.Float(_dtype, new Grad(this, logp, dx, scales));
                 Tensor.KeepAlive(logp);
             }
-            else if (_dtype == DType.Float32) LogProbGrad(dx.Span<float>(), scales);
-            else LogProbGrad(dx.Span<double>(), scales);
+            else Dispatch.Float(_dtype, new Grad(this, null, dx, scales));
             return [ClassBack(dx, _shape)];
+        }
+
+        /// <summary>The logits gradient from the saved log-probabilities, or the log-probability gradient (logp null).</summary>
+        private readonly struct Grad(ClassIndexLossBackward node, Tensor? logp, Tensor dx, double[] scales) : IFloatKernel
+        {
+            public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+            {
+                if (logp is null) node.LogProbGrad(dx.Span<T>(), scales);
+                else node.LogitsGrad(logp.ReadSpan<T>(), dx.Span<T>(), scales);
+            }
         }
 
         private void LogitsGrad<T>(ReadOnlySpan<T> logp, Span<T> dx, double[] scales) where T : unmanaged, IFloatingPointIeee754<T>
@@ -304,8 +333,6 @@ internal static class LossOps
                 dx[r * _classes + (int)t] = T.CreateTruncating(-scales[r] * (_w is null ? 1 : _w[t]));
             }
         }
-
-        protected internal override void ReleaseSaved() => _logp = null;
     }
 
     // ---- binary cross-entropy (elementwise; the caller reduces) ----
@@ -319,8 +346,7 @@ internal static class LossOps
         const string op = "binary_cross_entropy";
         var (x, y, w) = PrepareBinary(op, input, target, weight, null, out _);
         var result = Tensor.EmptyLike(input);
-        if (input.DType == DType.Float32) BceForward(op, x.ReadSpan<float>(), y.ReadSpan<float>(), w is null ? default : w.ReadSpan<float>(), result.Span<float>());
-        else BceForward(op, x.ReadSpan<double>(), y.ReadSpan<double>(), w is null ? default : w.ReadSpan<double>(), result.Span<double>());
+        Dispatch.Float(input.DType, new Bce(op, x, y, w, null, result, logits: false));
         Tensor.KeepAlive(x, y, w);
         if (Autograd.ShouldRecord(input)) result.GradFn = new BinaryLossBackward("BinaryCrossEntropyBackward", input, target, w, null, logits: false);
         return result;
@@ -336,10 +362,7 @@ internal static class LossOps
         const string op = "binary_cross_entropy_with_logits";
         var (x, y, w) = PrepareBinary(op, input, target, weight, posWeight, out var pw);
         var result = Tensor.EmptyLike(input);
-        if (input.DType == DType.Float32)
-            BceLogitsForward(x.ReadSpan<float>(), y.ReadSpan<float>(), w is null ? default : w.ReadSpan<float>(), pw is null ? default : pw.ReadSpan<float>(), result.Span<float>());
-        else
-            BceLogitsForward(x.ReadSpan<double>(), y.ReadSpan<double>(), w is null ? default : w.ReadSpan<double>(), pw is null ? default : pw.ReadSpan<double>(), result.Span<double>());
+        Dispatch.Float(input.DType, new Bce(op, x, y, w, pw, result, logits: true));
         Tensor.KeepAlive(x, y, w, pw);
         if (Autograd.ShouldRecord(input)) result.GradFn = new BinaryLossBackward("BinaryCrossEntropyWithLogitsBackward", input, target, w, pw, logits: true);
         return result;
@@ -414,17 +437,12 @@ internal static class LossOps
     private sealed class BinaryLossBackward : Node
     {
         private readonly string _name;
-        private SavedTensor _x, _y;
-        private Tensor? _w, _pw;
         private readonly bool _logits;
 
         public BinaryLossBackward(string name, Tensor input, Tensor target, Tensor? w, Tensor? pw, bool logits) : base(input)
         {
             _name = name;
-            _x = new SavedTensor(input);
-            _y = new SavedTensor(target);
-            _w = w;
-            _pw = pw;
+            SaveForBackward(input, target, w, pw);
             _logits = logits;
         }
 
@@ -432,16 +450,20 @@ internal static class LossOps
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this).ContiguousData();
-            var y = _y.Unpack(this).ContiguousData();
+            var x = Saved(0).ContiguousData();
+            var y = Saved(1).ContiguousData();
+            Tensor? w = SavedOrNull(2), pw = SavedOrNull(3);
             var gc = g.ContiguousData();
             var dx = Tensor.EmptyLike(x);
-            if (x.DType == DType.Float32) Run(x.ReadSpan<float>(), y.ReadSpan<float>(), gc.ReadSpan<float>(), Read<float>(_w), Read<float>(_pw), dx.Span<float>());
-            else Run(x.ReadSpan<double>(), y.ReadSpan<double>(), gc.ReadSpan<double>(), Read<double>(_w), Read<double>(_pw), dx.Span<double>());
+            Dispatch.Float(x.DType, new Grad(this, x, y, gc, w, pw, dx));
             Tensor.KeepAlive(x, y, g, gc);
             return [dx];
+        }
 
-            static ReadOnlySpan<T> Read<T>(Tensor? t) where T : unmanaged => t is null ? default : t.ReadSpan<T>();
+        private readonly struct Grad(BinaryLossBackward node, Tensor x, Tensor y, Tensor g, Tensor? w, Tensor? pw, Tensor dx) : IFloatKernel
+        {
+            public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+                node.Run(x.ReadSpan<T>(), y.ReadSpan<T>(), g.ReadSpan<T>(), ReadOrEmpty<T>(w), ReadOrEmpty<T>(pw), dx.Span<T>());
         }
 
         private void Run<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, ReadOnlySpan<T> w, ReadOnlySpan<T> pw, Span<T> dx)
@@ -470,14 +492,6 @@ internal static class LossOps
                 d *= g[i];
                 dx[i] = w.IsEmpty ? d : d * w[i];
             }
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
-            _w = null;
-            _pw = null;
         }
     }
 }

@@ -70,15 +70,13 @@ public sealed partial class Tensor
 
     private sealed class LinearBackward : Node
     {
-        private SavedTensor _x, _w;
         private readonly int[] _inputShape;
 
         public LinearBackward(Tensor input, Tensor weight, Tensor? bias, Tensor x2)
             : base(bias is null ? [input, weight] : [input, weight, bias])
         {
             _inputShape = input.ShapeArray;
-            if (NeedsGrad(0)) _w = new SavedTensor(weight);
-            if (NeedsGrad(1)) _x = new SavedTensor(x2);
+            SaveForBackward(NeedsGrad(1) ? x2 : null, NeedsGrad(0) ? weight : null);
         }
 
         public override string Name => "AddmmBackward";
@@ -91,26 +89,20 @@ public sealed partial class Tensor
             var grads = new Tensor?[Next.Length];
             if (NeedsGrad(0))
             {
-                var w = _w.Unpack(this);
+                var w = Saved(1);
                 var gx = Empty([rows, w.ShapeArray[1]], g.DType);
                 Gemm2D(g2, w, gx, 0);                       // dL/dx = g W
                 grads[0] = gx.Reshape(_inputShape);
             }
             if (NeedsGrad(1))
             {
-                var x = _x.Unpack(this);
+                var x = Saved(0);
                 var gw = Empty([outF, x.ShapeArray[1]], g.DType);
                 Gemm2D(g2.MatrixT(), x, gw, 0);             // dL/dW = g^T x
                 grads[1] = gw;
             }
             if (Next.Length > 2 && NeedsGrad(2)) grads[2] = g2.Sum(0);  // dL/db = sum over rows of g
             return grads;
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _w.Release();
         }
     }
 
@@ -235,27 +227,19 @@ public sealed partial class Tensor
     /// <summary>dA = g B^T, dB = A^T g, each summed over the batch dims its input was broadcast along.</summary>
     private sealed class MatMulBackward : Node
     {
-        private SavedTensor _a, _b;
         private readonly int[] _aShape, _bShape;
 
         public MatMulBackward(Tensor a, Tensor b) : base(a, b)
         {
             _aShape = a.ShapeArray;
             _bShape = b.ShapeArray;
-            if (NeedsGrad(0)) _b = new SavedTensor(b);
-            if (NeedsGrad(1)) _a = new SavedTensor(a);
+            SaveForBackward(NeedsGrad(1) ? a : null, NeedsGrad(0) ? b : null);
         }
 
         protected internal override Tensor?[] Backward(Tensor g) =>
         [
-            NeedsGrad(0) ? Autograd.SumToShape(MatMulCore(g, _b.Unpack(this).Transpose(-2, -1), "matmul"), _aShape) : null,
-            NeedsGrad(1) ? Autograd.SumToShape(MatMulCore(_a.Unpack(this).Transpose(-2, -1), g, "matmul"), _bShape) : null,
+            NeedsGrad(0) ? Autograd.SumToShape(MatMulCore(g, Saved(1).Transpose(-2, -1), "matmul"), _aShape) : null,
+            NeedsGrad(1) ? Autograd.SumToShape(MatMulCore(Saved(0).Transpose(-2, -1), g, "matmul"), _bShape) : null,
         ];
-
-        protected internal override void ReleaseSaved()
-        {
-            _a.Release();
-            _b.Release();
-        }
     }
 }

@@ -7,23 +7,23 @@ public sealed partial class Tensor
 {
     /// <summary>e^x; d/dx = y.</summary>
     public Tensor Exp() => Record(UnaryFloat("exp", this, default(ExpOp<float>), default(ExpOp<double>)),
-        "ExpBackward", false, true, static (g, _, y) => g * y!);
+        "ExpBackward", Saves.Output, static (g, _, y) => g * y!);
 
     /// <summary>ln x; d/dx = 1/x.</summary>
     public Tensor Log() => Record(UnaryFloat("log", this, default(LogOp<float>), default(LogOp<double>)),
-        "LogBackward", true, false, static (g, x, _) => g / x!);
+        "LogBackward", Saves.Input, static (g, x, _) => g / x!);
 
     /// <summary>ln(1 + x), accurate near 0; d/dx = 1/(1+x).</summary>
     public Tensor Log1p() => Record(UnaryFloat("log1p", this, default(Log1pOp<float>), default(Log1pOp<double>)),
-        "Log1pBackward", true, false, static (g, x, _) => g / (x! + 1));
+        "Log1pBackward", Saves.Input, static (g, x, _) => g / (x! + 1));
 
     /// <summary>sqrt x; d/dx = 1/(2y).</summary>
     public Tensor Sqrt() => Record(UnaryFloat("sqrt", this, default(SqrtOp<float>), default(SqrtOp<double>)),
-        "SqrtBackward", false, true, static (g, _, y) => g / (y! * 2));
+        "SqrtBackward", Saves.Output, static (g, _, y) => g / (y! * 2));
 
     /// <summary>1/sqrt x; d/dx = -y^3/2.</summary>
     public Tensor Rsqrt() => Record(UnaryFloat("rsqrt", this, default(RsqrtOp<float>), default(RsqrtOp<double>)),
-        "RsqrtBackward", false, true, static (g, _, y) => g * y!.Pow(3) * -0.5);
+        "RsqrtBackward", Saves.Output, static (g, _, y) => g * y!.Pow(3) * -0.5);
 
     /// <summary>|x|; d/dx = sign(x) (0 at 0, as PyTorch).</summary>
     public Tensor Abs()
@@ -37,24 +37,24 @@ public sealed partial class Tensor
             return r;
         }
         return Record(UnaryFloat("abs", this, default(AbsOp<float>), default(AbsOp<double>)),
-            "AbsBackward", true, false, static (g, x, _) => g * x!.Sign());
+            "AbsBackward", Saves.Input, static (g, x, _) => g * x!.Sign());
     }
 
     /// <summary>-1, 0 or 1; its gradient is zero everywhere.</summary>
     public Tensor Sign() => Record(UnaryFloat("sign", this, default(SignOp<float>), default(SignOp<double>)),
-        "SignBackward", false, false, static (g, _, _) => ZerosLike(g));
+        "SignBackward", Saves.None, static (g, _, _) => ZerosLike(g));
 
     /// <summary>sin x; d/dx = cos x.</summary>
     public Tensor Sin() => Record(UnaryFloat("sin", this, default(SinOp<float>), default(SinOp<double>)),
-        "SinBackward", true, false, static (g, x, _) => g * x!.Cos());
+        "SinBackward", Saves.Input, static (g, x, _) => g * x!.Cos());
 
     /// <summary>cos x; d/dx = -sin x.</summary>
     public Tensor Cos() => Record(UnaryFloat("cos", this, default(CosOp<float>), default(CosOp<double>)),
-        "CosBackward", true, false, static (g, x, _) => -(g * x!.Sin()));
+        "CosBackward", Saves.Input, static (g, x, _) => -(g * x!.Sin()));
 
     /// <summary>erf x; d/dx = 2/sqrt(pi) e^{-x^2}.</summary>
     public Tensor Erf() => Record(MapScalar("erf", this, SpecialFunctions.Erf),
-        "ErfBackward", true, false, static (g, x, _) => g * (x! * x!).Neg().Exp() * (2 / Math.Sqrt(Math.PI)));
+        "ErfBackward", Saves.Input, static (g, x, _) => g * (x! * x!).Neg().Exp() * (2 / Math.Sqrt(Math.PI)));
 
     /// <summary>x^2 (a cheap alias of Pow(2)).</summary>
     public Tensor Square() => Pow(2);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -30,8 +31,7 @@ public sealed partial class Tensor
             long count = (long)n * s;
             if (count <= 1) throw new ArgumentException($"batch_norm: expected more than 1 value per channel when training, got input {Shapes.Format(input.ShapeArray)}");
             var variance = new double[c];
-            if (x.DType == DType.Float32) Normalization.ChannelMoments(x.ReadSpan<float>(), n, c, s, mean, variance);
-            else Normalization.ChannelMoments(x.ReadSpan<double>(), n, c, s, mean, variance);
+            Dispatch.Float(x.DType, new ChannelMoments(x, n, c, s, mean, variance));
             for (int i = 0; i < c; i++) invStd[i] = 1 / Math.Sqrt(variance[i] + eps);
             using (Autograd.NoGrad())
             {
@@ -57,8 +57,7 @@ public sealed partial class Tensor
             shift[i] = beta?[i] ?? 0;
         }
         var y = EmptyLike(input);
-        if (x.DType == DType.Float32) Normalization.ChannelAffine(x.ReadSpan<float>(), y.Span<float>(), n, c, s, mean, scale, shift);
-        else Normalization.ChannelAffine(x.ReadSpan<double>(), y.Span<double>(), n, c, s, mean, scale, shift);
+        Dispatch.Float(x.DType, new ChannelAffine(x, y, n, c, s, mean, scale, shift));
         var inputs = new List<Tensor> { input };
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
@@ -82,24 +81,38 @@ public sealed partial class Tensor
         return y;
     }
 
-    private sealed class BatchNormBackward(Tensor[] inputs, Tensor x, bool hasWeight, bool hasBias, double[]? gamma, double[] mean, double[] invStd, bool training)
-        : Node(inputs)
+    private sealed class BatchNormBackward : Node
     {
-        private SavedTensor _x = new(x);
+        private readonly bool _hasWeight;
+        private readonly bool _hasBias;
+        private readonly double[]? _gamma;
+        private readonly double[] _mean;
+        private readonly double[] _invStd;
+        private readonly bool _training;
+
+        public BatchNormBackward(Tensor[] inputs, Tensor x, bool hasWeight, bool hasBias, double[]? gamma, double[] mean, double[] invStd, bool training) : base(inputs)
+        {
+            _hasWeight = hasWeight;
+            _hasBias = hasBias;
+            _gamma = gamma;
+            _mean = mean;
+            _invStd = invStd;
+            _training = training;
+            SaveForBackward(x);
+        }
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            var x = _x.Unpack(this);
+            var x = Saved(0);
             var g = grad.ContiguousData();
             int n = x.ShapeArray[0], c = x.ShapeArray[1], s = n * c == 0 ? 0 : x.Numel / (n * c);
             // sum(g xhat) = invStd sum(g (x - mean)), summed centred: sum(g x) - mean sum(g) cancels (a constant channel
             // gave weight gradients of 5e-4 where the exact value is 0).
             var sumG = new double[c];
             var sumGXc = new double[c];
-            if (x.DType == DType.Float32) Normalization.ChannelGradSums(g.ReadSpan<float>(), x.ReadSpan<float>(), n, c, s, mean, sumG, sumGXc);
-            else Normalization.ChannelGradSums(g.ReadSpan<double>(), x.ReadSpan<double>(), n, c, s, mean, sumG, sumGXc);
+            Dispatch.Float(x.DType, new ChannelGradSums(g, x, n, c, s, _mean, sumG, sumGXc));
             var sumGXhat = new double[c];
-            for (int i = 0; i < c; i++) sumGXhat[i] = invStd[i] * sumGXc[i];
+            for (int i = 0; i < c; i++) sumGXhat[i] = _invStd[i] * sumGXc[i];
 
             var grads = new Tensor?[Next.Length];
             if (NeedsGrad(0))
@@ -110,25 +123,22 @@ public sealed partial class Tensor
                 var k = new double[c];
                 for (int i = 0; i < c; i++)
                 {
-                    a[i] = (gamma?[i] ?? 1) * invStd[i];
-                    if (!training) continue;
+                    a[i] = (_gamma?[i] ?? 1) * _invStd[i];
+                    if (!_training) continue;
                     // dx = a (g - mean(g) - xhat mean(g xhat)), written as a g + b (x - mean) + k.
-                    b[i] = -a[i] * invStd[i] * sumGXhat[i] / count;
+                    b[i] = -a[i] * _invStd[i] * sumGXhat[i] / count;
                     k[i] = -a[i] * sumG[i] / count;
                 }
                 var dx = EmptyLike(x);
-                if (x.DType == DType.Float32) Normalization.ChannelLinear(g.ReadSpan<float>(), x.ReadSpan<float>(), dx.Span<float>(), n, c, s, a, b, mean, k);
-                else Normalization.ChannelLinear(g.ReadSpan<double>(), x.ReadSpan<double>(), dx.Span<double>(), n, c, s, a, b, mean, k);
+                Dispatch.Float(x.DType, new ChannelLinear(g, x, dx, n, c, s, a, b, _mean, k));
                 grads[0] = dx;
             }
             int next = 1;
-            if (hasWeight) grads[next] = NeedsGrad(next++) ? From(sumGXhat).To(x.DType) : null;
-            if (hasBias) grads[next] = NeedsGrad(next) ? From(sumG).To(x.DType) : null;
+            if (_hasWeight) grads[next] = NeedsGrad(next++) ? From(sumGXhat).To(x.DType) : null;
+            if (_hasBias) grads[next] = NeedsGrad(next) ? From(sumG).To(x.DType) : null;
             KeepAlive(grad, g, x);
             return grads;
         }
-
-        protected internal override void ReleaseSaved() => _x.Release();
     }
 
     /// <summary>Layer normalisation over the trailing dims given by <paramref name="normalizedShape"/>, with optional elementwise affine.</summary>
@@ -168,8 +178,7 @@ public sealed partial class Tensor
         var x = input.ContiguousData();
         var mean = new double[rows];
         var invStd = new double[rows];
-        if (x.DType == DType.Float32) Normalization.RowStats(x.ReadSpan<float>(), rows, length, eps, mean, invStd);
-        else Normalization.RowStats(x.ReadSpan<double>(), rows, length, eps, mean, invStd);
+        Dispatch.Float(x.DType, new RowStats(x, rows, length, eps, mean, invStd));
         Tensor y;
         if (op == "layer_norm")
         {
@@ -177,12 +186,7 @@ public sealed partial class Tensor
             var w = weight?.ContiguousData();
             var b = bias?.ContiguousData();
             y = EmptyLike(x);
-            if (x.DType == DType.Float32)
-                Normalization.LayerNormForward(x.ReadSpan<float>(), y.Span<float>(), rows, length, mean, invStd,
-                    w is null ? default : w.ReadSpan<float>(), b is null ? default : b.ReadSpan<float>());
-            else
-                Normalization.LayerNormForward(x.ReadSpan<double>(), y.Span<double>(), rows, length, mean, invStd,
-                    w is null ? default : w.ReadSpan<double>(), b is null ? default : b.ReadSpan<double>());
+            Dispatch.Float(x.DType, new LayerNormRows(x, y, rows, length, mean, invStd, w, b));
             KeepAlive(x, w, b);
         }
         else
@@ -208,34 +212,56 @@ public sealed partial class Tensor
     }
 
     /// <summary>dx = invstd (gh - mean(gh) - xhat mean(gh xhat)) with gh = g * gamma; dgamma = sum g xhat; dbeta = sum g.</summary>
-    private sealed class RowNormBackward(string op, Tensor[] inputs, Tensor x, Tensor? weight, bool hasBias, int rows, int length,
-        double[] mean, double[] invStd, Func<int, int, int> affineIndex) : Node(inputs)
+    private sealed class RowNormBackward : Node
     {
-        private SavedTensor _x = new(x);
-        private readonly double[]? _gamma = weight?.Reshape(-1).ToDoubleArray();
-        private readonly int[]? _affineShape = weight?.ShapeArray;
+        private readonly string _op;
+        private readonly Tensor[] _inputs; // for the shapes of the affine parameters
+        private readonly bool _hasBias;
+        private readonly int _rows;
+        private readonly int _length;
+        private readonly double[] _mean;
+        private readonly double[] _invStd;
+        private readonly Func<int, int, int> _affineIndex;
 
-        public override string Name => op == "layer_norm" ? "NativeLayerNormBackward" : "NativeGroupNormBackward";
+        public RowNormBackward(string op, Tensor[] inputs, Tensor x, Tensor? weight, bool hasBias, int rows, int length, double[] mean, double[] invStd, Func<int, int, int> affineIndex) : base(inputs)
+        {
+            _op = op;
+            _inputs = inputs;
+            _gamma = weight?.Reshape(-1).ToDoubleArray();
+            _affineShape = weight?.ShapeArray;
+            _hasBias = hasBias;
+            _rows = rows;
+            _length = length;
+            _mean = mean;
+            _invStd = invStd;
+            _affineIndex = affineIndex;
+            SaveForBackward(x);
+        }
+
+        private readonly double[]? _gamma;
+        private readonly int[]? _affineShape;
+
+        public override string Name => _op == "layer_norm" ? "NativeLayerNormBackward" : "NativeGroupNormBackward";
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            var x = _x.Unpack(this);
-            if (op == "layer_norm") return LayerNormBackward(x, grad);
+            var x = Saved(0);
+            if (_op == "layer_norm") return LayerNormBackward(x, grad);
             var xs = x.ToDoubleArray();
             var gs = grad.ToDoubleArray();
             var dx = new double[xs.Length];
             int affine = _gamma?.Length ?? 0;
             var dGamma = new double[Math.Max(affine, 1)];
             var dBeta = new double[Math.Max(affine, 1)];
-            var gh = new double[length];
-            var xhat = new double[length];
-            for (int r = 0; r < rows; r++)
+            var gh = new double[_length];
+            var xhat = new double[_length];
+            for (int r = 0; r < _rows; r++)
             {
                 double meanGh = 0, meanGhX = 0;
-                for (int j = 0; j < length; j++)
+                for (int j = 0; j < _length; j++)
                 {
-                    int i = r * length + j, a = affineIndex(r, j);
-                    xhat[j] = (xs[i] - mean[r]) * invStd[r];
+                    int i = r * _length + j, a = _affineIndex(r, j);
+                    xhat[j] = (xs[i] - _mean[r]) * _invStd[r];
                     gh[j] = gs[i] * (_gamma?[a] ?? 1);
                     meanGh += gh[j];
                     meanGhX += gh[j] * xhat[j];
@@ -245,9 +271,9 @@ public sealed partial class Tensor
                         dBeta[a] += gs[i];
                     }
                 }
-                meanGh /= length;
-                meanGhX /= length;
-                for (int j = 0; j < length; j++) dx[r * length + j] = invStd[r] * (gh[j] - meanGh - xhat[j] * meanGhX);
+                meanGh /= _length;
+                meanGhX /= _length;
+                for (int j = 0; j < _length; j++) dx[r * _length + j] = _invStd[r] * (gh[j] - meanGh - xhat[j] * meanGhX);
             }
             var grads = new Tensor?[Next.Length];
             if (NeedsGrad(0)) grads[0] = From(dx, x.ShapeArray).To(x.DType);
@@ -257,16 +283,16 @@ public sealed partial class Tensor
                 if (NeedsGrad(next)) grads[next] = From(dGamma, _affineShape!).To(x.DType);
                 next++;
             }
-            if (hasBias && NeedsGrad(next))
+            if (_hasBias && NeedsGrad(next))
             {
                 if (affine == 0)
                 {
                     // No weight: the bias has the affine shape of the input's normalised part; sum g per affine index.
-                    dBeta = new double[inputs[next].Numel];
-                    for (int r = 0; r < rows; r++)
-                        for (int j = 0; j < length; j++) dBeta[affineIndex(r, j)] += gs[r * length + j];
+                    dBeta = new double[_inputs[next].Numel];
+                    for (int r = 0; r < _rows; r++)
+                        for (int j = 0; j < _length; j++) dBeta[_affineIndex(r, j)] += gs[r * _length + j];
                 }
-                grads[next] = From(dBeta, inputs[next].ShapeArray).To(x.DType);
+                grads[next] = From(dBeta, _inputs[next].ShapeArray).To(x.DType);
             }
             return grads;
         }
@@ -276,21 +302,58 @@ public sealed partial class Tensor
         {
             var g = grad.ContiguousData();
             var dx = EmptyLike(x);
-            var dGamma = _gamma is not null && NeedsGrad(1) ? new double[length] : null;
+            var dGamma = _gamma is not null && NeedsGrad(1) ? new double[_length] : null;
             int biasInput = _gamma is not null ? 2 : 1;
-            var dBeta = hasBias && NeedsGrad(biasInput) ? new double[length] : null;
-            if (x.DType == DType.Float32)
-                Normalization.LayerNormBackward(x.ReadSpan<float>(), g.ReadSpan<float>(), dx.Span<float>(), rows, length, mean, invStd, _gamma, dGamma, dBeta);
-            else
-                Normalization.LayerNormBackward(x.ReadSpan<double>(), g.ReadSpan<double>(), dx.Span<double>(), rows, length, mean, invStd, _gamma, dGamma, dBeta);
+            var dBeta = _hasBias && NeedsGrad(biasInput) ? new double[_length] : null;
+            Dispatch.Float(x.DType, new LayerNormRowsBackward(x, g, dx, _rows, _length, _mean, _invStd, _gamma, dGamma, dBeta));
             KeepAlive(x, g, grad);
             var grads = new Tensor?[Next.Length];
             if (NeedsGrad(0)) grads[0] = dx;
             if (dGamma is not null) grads[1] = From(dGamma, _affineShape!).To(x.DType);
-            if (dBeta is not null) grads[biasInput] = From(dBeta, inputs[biasInput].ShapeArray).To(x.DType);
+            if (dBeta is not null) grads[biasInput] = From(dBeta, _inputs[biasInput].ShapeArray).To(x.DType);
             return grads;
         }
+    }
 
-        protected internal override void ReleaseSaved() => _x.Release();
+    // The kernel calls of this file, each written once over the element type (Dispatch.Float picks it).
+
+    private readonly struct ChannelMoments(Tensor x, int n, int c, int s, double[] mean, double[] variance) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelMoments(x.ReadSpan<T>(), n, c, s, mean, variance);
+    }
+
+    private readonly struct ChannelAffine(Tensor x, Tensor y, int n, int c, int s, double[] center, double[] scale, double[] shift) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelAffine(x.ReadSpan<T>(), y.Span<T>(), n, c, s, center, scale, shift);
+    }
+
+    private readonly struct ChannelGradSums(Tensor g, Tensor x, int n, int c, int s, double[] center, double[] sumG, double[] sumGXc) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelGradSums(g.ReadSpan<T>(), x.ReadSpan<T>(), n, c, s, center, sumG, sumGXc);
+    }
+
+    private readonly struct ChannelLinear(Tensor g, Tensor x, Tensor dx, int n, int c, int s, double[] a, double[] b, double[] center, double[] k) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Normalization.ChannelLinear(g.ReadSpan<T>(), x.ReadSpan<T>(), dx.Span<T>(), n, c, s, a, b, center, k);
+    }
+
+    private readonly struct RowStats(Tensor x, int rows, int length, double eps, double[] mean, double[] invStd) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.RowStats(x.ReadSpan<T>(), rows, length, eps, mean, invStd);
+    }
+
+    private readonly struct LayerNormRows(Tensor x, Tensor y, int rows, int length, double[] mean, double[] invStd, Tensor? w, Tensor? b) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Normalization.LayerNormForward(x.ReadSpan<T>(), y.Span<T>(), rows, length, mean, invStd,
+                w is null ? default : w.ReadSpan<T>(), b is null ? default : b.ReadSpan<T>());
+    }
+
+    private readonly struct LayerNormRowsBackward(Tensor x, Tensor g, Tensor dx, int rows, int length, double[] mean, double[] invStd,
+        double[]? gamma, double[]? dGamma, double[]? dBeta) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Normalization.LayerNormBackward(x.ReadSpan<T>(), g.ReadSpan<T>(), dx.Span<T>(), rows, length, mean, invStd, gamma, dGamma, dBeta);
     }
 }

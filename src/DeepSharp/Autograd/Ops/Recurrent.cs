@@ -141,13 +141,19 @@ public sealed partial class Tensor
 
     private const int RecurrentInputCount = (int)RecurrentInput.BiasHh + 1;
 
-    private sealed class RecurrentBackward<T>(Tensor[] inputs, int[] slots, RecurrentKernel<T> kernel, RecurrentCall call) : Node(inputs)
+    private sealed class RecurrentBackward<T> : Node
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly RecurrentSizes _sizes = call.Sizes;
-        private readonly bool _lstm = call.Lstm;
-        private RecurrentKernel<T>? _kernel = kernel;
-        private SavedTensor _x = new(call.X), _wIh = new(call.WeightIh), _wHh = new(call.WeightHh);
+        private readonly int[] slots;
+        private readonly RecurrentSizes _sizes;
+        private readonly bool _lstm;
+
+        public RecurrentBackward(Tensor[] inputs, int[] slots, RecurrentKernel<T> kernel, RecurrentCall call) : base(inputs)
+        {
+            (this.slots, _sizes, _lstm) = (slots, call.Sizes, call.Lstm);
+            SaveForBackward(call.X, call.WeightIh, call.WeightHh);
+            SaveResource(kernel); // the kernel's per-step state, disposed with the saved tensors
+        }
 
         public override string Name => _lstm ? "LstmBackward" : "RecurrentBackward";
 
@@ -157,10 +163,10 @@ public sealed partial class Tensor
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            var layer = _kernel ?? throw new InvalidOperationException($"{Name}: trying to backward through the graph a second time; call Backward(retainGraph: true) to keep it");
-            var x = _x.Unpack(this).ContiguousData();
-            var wIh = _wIh.Unpack(this).ContiguousData();
-            var wHh = _wHh.Unpack(this).ContiguousData();
+            var layer = (RecurrentKernel<T>?)SavedResource ?? throw new InvalidOperationException($"{Name}: trying to backward through the graph a second time; call Backward(retainGraph: true) to keep it");
+            var x = Saved(0).ContiguousData();
+            var wIh = Saved(1).ContiguousData();
+            var wHh = Saved(2).ContiguousData();
             int batch = _sizes.Batch, hidden = _sizes.Hidden, yLen = _sizes.OutputLength, hLen = _sizes.StateLength;
             var gc = grad.ContiguousData(); // kept alive below: the kernel rents buffers while reading it
             var g = gc.ReadSpan<T>();
@@ -183,15 +189,6 @@ public sealed partial class Tensor
             if (dbIh.Length > 0) grads[Slot(RecurrentInput.BiasIh)] = From(dbIh);
             if (dbHh.Length > 0) grads[Slot(RecurrentInput.BiasHh)] = From(dbHh);
             return grads;
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _kernel?.Dispose();
-            _kernel = null;
-            _x.Release();
-            _wIh.Release();
-            _wHh.Release();
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -99,12 +100,7 @@ public sealed partial class Tensor
         var src = DType == DType.Bool ? To(DType.Int64) : this;
         var l = src.Layout("sum", dims, keepDim);
         var result = Empty(l.OutShape, src.DType);
-        switch (src.DType)
-        {
-            case DType.Float32: ReductionKernels.Sum(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
-            case DType.Float64: ReductionKernels.Sum(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
-            default: ReductionKernels.Sum(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
-        }
+        Dispatch.Numeric("sum", src.DType, new Reduce(l, result, product: false));
         KeepAlive(src, l.Source); // the layout's source may be a permuted copy only the span points into
         if (Autograd.ShouldRecord(this)) result.GradFn = new SumBackward("SumBackward", this, l.KeepShape, 1);
         return result;
@@ -159,26 +155,26 @@ public sealed partial class Tensor
         return values;
     }
 
-    private sealed class ExtremeAllBackward(Tensor x, Tensor value, bool max) : Node(x)
+    private sealed class ExtremeAllBackward : Node
     {
-        private SavedTensor _x = new(x), _v = new(value);
+        private readonly bool _max;
 
-        public override string Name => max ? "MaxBackward" : "MinBackward";
+        public ExtremeAllBackward(Tensor x, Tensor value, bool max) : base(x)
+        {
+            _max = max;
+            SaveForBackward(x, value);
+        }
+
+        public override string Name => _max ? "MaxBackward" : "MinBackward";
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
             // The gradient is shared among the elements equal to the result; when the result is NaN (NaN wins, as in
             // PyTorch) those are the NaNs, which Eq never matches: without this every gradient was 0 * inf = NaN.
-            var x = _x.Unpack(this);
-            var v = _v.Unpack(this);
+            var x = Saved(0);
+            var v = Saved(1);
             var mask = (double.IsNaN(v.ToDouble()) ? x.Ne(x) : x.Eq(v)).To(g.DType);
             return [mask * (g / mask.Sum())];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _v.Release();
         }
     }
 
@@ -195,16 +191,32 @@ public sealed partial class Tensor
         if (l.R == 0) throw new ArgumentException($"{op}: cannot reduce over dimension {dim} of size 0 (shape {Shapes.Format(ShapeArray)})");
         var values = Empty(l.OutShape, DType);
         var indices = Empty(l.OutShape, DType.Int64);
-        switch (DType)
-        {
-            case DType.Float32: ReductionKernels.ArgExtreme(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, max, values.Span<float>(), indices.Span<long>()); break;
-            case DType.Float64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, max, values.Span<double>(), indices.Span<long>()); break;
-            case DType.Int64: ReductionKernels.ArgExtreme(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, max, values.Span<long>(), indices.Span<long>()); break;
-            default: throw new ArgumentException($"{op}: not supported for bool tensors");
-        }
+        Dispatch.Numeric(op, DType, new ReduceArgExtreme(l, max, values, indices));
         KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) values.GradFn = new ExtremeBackward(this, indices, l.Outer, l.R, l.Inner, max);
         return (values, indices);
+    }
+
+    /// <summary>Sum or product over the middle axis of an (outer, r, inner) layout.</summary>
+    private readonly struct Reduce(ReduceLayout l, Tensor result, bool product) : INumericKernel
+    {
+        public void Run<T>() where T : unmanaged, INumber<T>
+        {
+            if (product) ReductionKernels.Prod(l.Source.ReadSpan<T>(), l.Outer, l.R, l.Inner, result.Span<T>());
+            else ReductionKernels.Sum(l.Source.ReadSpan<T>(), l.Outer, l.R, l.Inner, result.Span<T>());
+        }
+    }
+
+    private readonly struct ReduceArgExtreme(ReduceLayout l, bool max, Tensor values, Tensor indices) : INumericKernel
+    {
+        public void Run<T>() where T : unmanaged, INumber<T> =>
+            ReductionKernels.ArgExtreme(l.Source.ReadSpan<T>(), l.Outer, l.R, l.Inner, max, values.Span<T>(), indices.Span<long>());
+    }
+
+    private readonly struct ProdGrad(ReduceLayout l, Tensor g, Tensor dx) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ReductionKernels.ProdBackward(l.Source.ReadSpan<T>(), g.ReadSpan<T>(), l.Outer, l.R, l.Inner, dx.Span<T>());
     }
 
     /// <summary>Routes each output gradient to the input element that was selected.</summary>
@@ -220,13 +232,17 @@ public sealed partial class Tensor
             var result = Zeros(_shape, _dtype);
             var gc = g.ContiguousData();
             var idx = indices.ToArray<long>();
-            if (_dtype == DType.Float32) Scatter(gc.ReadSpan<float>(), result.Span<float>());
-            else Scatter(gc.ReadSpan<double>(), result.Span<double>());
+            Dispatch.Float(_dtype, new Scatter(gc, result, idx, outer, r, inner));
             KeepAlive(g, gc);
             return [result];
+        }
 
-            void Scatter<T>(ReadOnlySpan<T> gs, Span<T> dst) where T : unmanaged
+        private readonly struct Scatter(Tensor g, Tensor dx, long[] idx, int outer, int r, int inner) : IFloatKernel
+        {
+            public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
             {
+                ReadOnlySpan<T> gs = g.ReadSpan<T>();
+                Span<T> dst = dx.Span<T>();
                 for (int o = 0; o < outer; o++)
                     for (int i = 0; i < inner; i++)
                         dst[(o * r + (int)idx[o * inner + i]) * inner + i] = gs[o * inner + i];
@@ -277,22 +293,26 @@ public sealed partial class Tensor
         return result;
     }
 
-    private sealed class StdBackward(Tensor x, Tensor std, int[]? dims, int[] keepShape, int divisor) : Node(x)
+    private sealed class StdBackward : Node
     {
-        private SavedTensor _x = new(x), _std = new(std);
+        private readonly int[]? _dims;
+        private readonly int[] _keepShape;
+        private readonly int _divisor;
+
+        public StdBackward(Tensor x, Tensor std, int[]? dims, int[] keepShape, int divisor) : base(x)
+        {
+            _dims = dims;
+            _keepShape = keepShape;
+            _divisor = divisor;
+            SaveForBackward(x, std);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            var std = _std.Unpack(this).Reshape(keepShape);
-            var scale = MapScalar("std", g.Reshape(keepShape), std, (gv, sv) => sv == 0 ? 0 : gv / (divisor * sv));
-            return [(x - x.Mean(dims, keepDim: true)) * scale];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _std.Release();
+            var x = Saved(0);
+            var std = Saved(1).Reshape(_keepShape);
+            var scale = MapScalar("std", g.Reshape(_keepShape), std, (gv, sv) => sv == 0 ? 0 : gv / (_divisor * sv));
+            return [(x - x.Mean(_dims, keepDim: true)) * scale];
         }
     }
 
@@ -306,38 +326,33 @@ public sealed partial class Tensor
     {
         var l = Layout("prod", dim is null ? null : [dim.Value], keepDim && dim is not null);
         var result = Empty(l.OutShape, DType);
-        switch (DType)
-        {
-            case DType.Float32: ReductionKernels.Prod(l.Source.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>()); break;
-            case DType.Float64: ReductionKernels.Prod(l.Source.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>()); break;
-            case DType.Int64: ReductionKernels.Prod(l.Source.ReadSpan<long>(), l.Outer, l.R, l.Inner, result.Span<long>()); break;
-            default: throw new ArgumentException("prod: not supported for bool tensors");
-        }
+        Dispatch.Numeric("prod", DType, new Reduce(l, result, product: true));
         KeepAlive(l.Source);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ProdBackward(this, dim);
         return result;
     }
 
-    private sealed class ProdBackward(Tensor x, int? dim) : Node(x)
+    private sealed class ProdBackward : Node
     {
-        private SavedTensor _x = new(x);
+        private readonly int? _dim;
+
+        public ProdBackward(Tensor x, int? dim) : base(x)
+        {
+            _dim = dim;
+            SaveForBackward(x);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
+            var x = Saved(0);
             // One dim or all dims: always the adjacent-dims layout, so the result has x's shape.
-            var l = x.Layout("prod", dim is null ? null : [dim.Value], false);
+            var l = x.Layout("prod", _dim is null ? null : [_dim.Value], false);
             var result = Empty((int[])x.ShapeArray.Clone(), x.DType);
             var gc = g.ContiguousData();
-            if (x.DType == DType.Float32)
-                ReductionKernels.ProdBackward(l.Source.ReadSpan<float>(), gc.ReadSpan<float>(), l.Outer, l.R, l.Inner, result.Span<float>());
-            else
-                ReductionKernels.ProdBackward(l.Source.ReadSpan<double>(), gc.ReadSpan<double>(), l.Outer, l.R, l.Inner, result.Span<double>());
+            Dispatch.Float(x.DType, new ProdGrad(l, gc, result));
             KeepAlive(l.Source, g, gc);
             return [result];
         }
-
-        protected internal override void ReleaseSaved() => _x.Release();
     }
 
     // ---- logsumexp / norm ----
@@ -372,21 +387,21 @@ public sealed partial class Tensor
     }
 
     /// <summary>d logsumexp / dx = exp(x - y) (a softmax over the reduced dims).</summary>
-    private sealed class LogSumExpBackward(Tensor x, Tensor y, int[] keepShape) : Node(x)
+    private sealed class LogSumExpBackward : Node
     {
-        private SavedTensor _x = new(x), _y = new(y);
+        private readonly int[] _keepShape;
+
+        public LogSumExpBackward(Tensor x, Tensor y, int[] keepShape) : base(x)
+        {
+            _keepShape = keepShape;
+            SaveForBackward(x, y);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            var y = _y.Unpack(this).Reshape(keepShape);
-            return [g.Reshape(keepShape) * (x - y).Exp()];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
+            var x = Saved(0);
+            var y = Saved(1).Reshape(_keepShape);
+            return [g.Reshape(_keepShape) * (x - y).Exp()];
         }
     }
 
@@ -412,25 +427,27 @@ public sealed partial class Tensor
     public Tensor Norm(double p, int dim, bool keepDim = false) => Norm(p, [dim], keepDim);
 
     /// <summary>d||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1).</summary>
-    private sealed class NormBackward(Tensor x, Tensor norm, int[] keepShape, double p) : Node(x)
+    private sealed class NormBackward : Node
     {
-        private SavedTensor _x = new(x), _n = new(norm);
+        private readonly int[] _keepShape;
+        private readonly double _p;
+
+        public NormBackward(Tensor x, Tensor norm, int[] keepShape, double p) : base(x)
+        {
+            _keepShape = keepShape;
+            _p = p;
+            SaveForBackward(x, norm);
+        }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var x = _x.Unpack(this);
-            var n = _n.Unpack(this).Reshape(keepShape);
-            var gk = g.Reshape(keepShape);
-            if (p == 1) return [gk * x.Sign()];
-            var scale = MapScalar("norm", gk, n, (gv, nv) => nv == 0 ? 0 : gv / Math.Pow(nv, p - 1));
-            var local = p == 2 ? x : x.Sign() * x.Abs().Pow(p - 1);
+            var x = Saved(0);
+            var n = Saved(1).Reshape(_keepShape);
+            var gk = g.Reshape(_keepShape);
+            if (_p == 1) return [gk * x.Sign()];
+            var scale = MapScalar("norm", gk, n, (gv, nv) => nv == 0 ? 0 : gv / Math.Pow(nv, _p - 1));
+            var local = _p == 2 ? x : x.Sign() * x.Abs().Pow(_p - 1);
             return [local * scale];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _n.Release();
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -18,12 +19,7 @@ public sealed partial class Tensor
         var (outer, n, inner) = ScanLayout(op, dim);
         var x = ContiguousData();
         var result = EmptyLike(this);
-        switch (DType)
-        {
-            case DType.Float32: ScanKernels.Forward(x.ReadSpan<float>(), outer, n, inner, product, result.Span<float>()); break;
-            case DType.Float64: ScanKernels.Forward(x.ReadSpan<double>(), outer, n, inner, product, result.Span<double>()); break;
-            default: ScanKernels.Forward(x.ReadSpan<long>(), outer, n, inner, product, result.Span<long>()); break;
-        }
+        Dispatch.Numeric(op, DType, new ScanRun(x, result, outer, n, inner, product));
         KeepAlive(x);
         if (Autograd.ShouldRecord(this)) result.GradFn = new ScanBackward(this, product ? result : null, outer, n, inner);
         return result;
@@ -37,11 +33,32 @@ public sealed partial class Tensor
         return (Prod(ShapeArray, 0, d), ShapeArray[d], Prod(ShapeArray, d + 1, Rank));
     }
 
-    /// <summary>cumsum: dx = reversed cumulative sum of g. cumprod: see <see cref="ScanKernels.ProductBackward{T}"/>.</summary>
-    private sealed class ScanBackward(Tensor x, Tensor? product, int outer, int n, int inner) : Node(x)
+    private readonly struct ScanRun(Tensor x, Tensor y, int outer, int n, int inner, bool product) : INumericKernel
     {
-        private readonly bool _product = product is not null;
-        private SavedTensor _x = product is null ? default : new(x), _y = product is null ? default : new(product);
+        public void Run<T>() where T : unmanaged, INumber<T> => ScanKernels.Forward(x.ReadSpan<T>(), outer, n, inner, product, y.Span<T>());
+    }
+
+    /// <summary>The cumsum gradient (x and y null) or the cumprod gradient.</summary>
+    private readonly struct ScanGrad(Tensor? x, Tensor? y, Tensor g, Tensor dx, int outer, int n, int inner) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (x is null) ScanKernels.SumBackward(g.ReadSpan<T>(), outer, n, inner, dx.Span<T>());
+            else ScanKernels.ProductBackward(x.ReadSpan<T>(), y!.ReadSpan<T>(), g.ReadSpan<T>(), outer, n, inner, dx.Span<T>());
+        }
+    }
+
+    /// <summary>cumsum: dx = reversed cumulative sum of g. cumprod: see <see cref="ScanKernels.ProductBackward{T}"/>.</summary>
+    private sealed class ScanBackward : Node
+    {
+        private readonly bool _product;
+        private readonly int _outer, _n, _inner;
+
+        public ScanBackward(Tensor x, Tensor? product, int outer, int n, int inner) : base(x)
+        {
+            (_product, _outer, _n, _inner) = (product is not null, outer, n, inner);
+            if (product is not null) SaveForBackward(x, product);
+        }
 
         public override string Name => _product ? "CumprodBackward" : "CumsumBackward";
 
@@ -51,23 +68,15 @@ public sealed partial class Tensor
             var dx = EmptyLike(grad);
             if (!_product)
             {
-                if (g.DType == DType.Float32) ScanKernels.SumBackward(g.ReadSpan<float>(), outer, n, inner, dx.Span<float>());
-                else ScanKernels.SumBackward(g.ReadSpan<double>(), outer, n, inner, dx.Span<double>());
+                Dispatch.Float(g.DType, new ScanGrad(null, null, g, dx, _outer, _n, _inner));
                 KeepAlive(grad, g);
                 return [dx];
             }
-            var x = _x.Unpack(this).ContiguousData();
-            var y = _y.Unpack(this).ContiguousData();
-            if (g.DType == DType.Float32) ScanKernels.ProductBackward(x.ReadSpan<float>(), y.ReadSpan<float>(), g.ReadSpan<float>(), outer, n, inner, dx.Span<float>());
-            else ScanKernels.ProductBackward(x.ReadSpan<double>(), y.ReadSpan<double>(), g.ReadSpan<double>(), outer, n, inner, dx.Span<double>());
+            var x = Saved(0).ContiguousData();
+            var y = Saved(1).ContiguousData();
+            Dispatch.Float(g.DType, new ScanGrad(x, y, g, dx, _outer, _n, _inner));
             KeepAlive(grad, g, x, y);
             return [dx];
-        }
-
-        protected internal override void ReleaseSaved()
-        {
-            _x.Release();
-            _y.Release();
         }
     }
 }

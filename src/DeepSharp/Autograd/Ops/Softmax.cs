@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -21,8 +22,7 @@ public sealed partial class Tensor
         var y = EmptyLike(x);
         int n = x.Rank == 0 ? 1 : x.ShapeArray[^1];
         int rows = n == 0 ? 0 : x.Numel / n;
-        if (x.DType == DType.Float32) ReductionKernels.Softmax(x.ReadSpan<float>(), y.Span<float>(), rows, n, log);
-        else ReductionKernels.Softmax(x.ReadSpan<double>(), y.Span<double>(), rows, n, log);
+        Dispatch.Float(x.DType, new SoftmaxRows(x, y, rows, n, log));
         KeepAlive(x);
         var result = y.SwapToLast(d);
         if (Autograd.ShouldRecord(this)) result.GradFn = new SoftmaxBackward(this, result, d, log);
@@ -39,25 +39,41 @@ public sealed partial class Tensor
         return PermutedView(perm).ContiguousData();
     }
 
-    private sealed class SoftmaxBackward(Tensor x, Tensor y, int dim, bool log) : Node(x)
+    private readonly struct SoftmaxRows(Tensor x, Tensor y, int rows, int n, bool log) : IFloatKernel
     {
-        private SavedTensor _y = new(y);
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => ReductionKernels.Softmax(x.ReadSpan<T>(), y.Span<T>(), rows, n, log);
+    }
 
-        public override string Name => log ? "LogSoftmaxBackward" : "SoftmaxBackward";
+    private readonly struct SoftmaxRowsBackward(Tensor y, Tensor g, Tensor dx, int rows, int n, bool log) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => ReductionKernels.SoftmaxBackward(y.ReadSpan<T>(), g.ReadSpan<T>(), dx.Span<T>(), rows, n, log);
+    }
+
+    private sealed class SoftmaxBackward : Node
+    {
+        private readonly int _dim;
+        private readonly bool _log;
+
+        public SoftmaxBackward(Tensor x, Tensor y, int dim, bool log) : base(x)
+        {
+            (_dim, _log) = (dim, log);
+            SaveForBackward(y);
+        }
+
+        public override string Name => _log ? "LogSoftmaxBackward" : "SoftmaxBackward";
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
-            var y = _y.Unpack(this).SwapToLast(dim);
+            int dim = _dim;
+            bool log = _log;
+            var y = Saved(0).SwapToLast(dim);
             var gl = g.SwapToLast(dim);
             var dx = EmptyLike(y);
             int n = y.Rank == 0 ? 1 : y.ShapeArray[^1];
             int rows = n == 0 ? 0 : y.Numel / n;
-            if (y.DType == DType.Float32) ReductionKernels.SoftmaxBackward(y.ReadSpan<float>(), gl.ReadSpan<float>(), dx.Span<float>(), rows, n, log);
-            else ReductionKernels.SoftmaxBackward(y.ReadSpan<double>(), gl.ReadSpan<double>(), dx.Span<double>(), rows, n, log);
+            Dispatch.Float(y.DType, new SoftmaxRowsBackward(y, gl, dx, rows, n, log));
             KeepAlive(y, gl, g);
             return [dx.SwapToLast(dim)];
         }
-
-        protected internal override void ReleaseSaved() => _y.Release();
     }
 }

@@ -10,35 +10,38 @@ internal sealed class UnaryBackward : Node
 
     private readonly string _name;
     private readonly Formula _formula;
-    private SavedTensor _x, _y;
+    private readonly Saves _saves;
 
-    public UnaryBackward(string name, Tensor x, Tensor? y, bool saveInput, Formula formula) : base(x)
+    public UnaryBackward(string name, Tensor x, Tensor y, Saves saves, Formula formula) : base(x)
     {
         _name = name;
         _formula = formula;
-        if (saveInput) _x = new SavedTensor(x);
-        if (y is not null) _y = new SavedTensor(y);
+        _saves = saves;
+        SaveForBackward((saves & Saves.Input) != 0 ? x : null, (saves & Saves.Output) != 0 ? y : null);
     }
 
     public override string Name => _name;
 
     protected internal override Tensor?[] Backward(Tensor g) =>
-        [_formula(g, _x.IsSet ? _x.Unpack(this) : null, _y.IsSet ? _y.Unpack(this) : null)];
+        [_formula(g, (_saves & Saves.Input) != 0 ? Saved(0) : null, (_saves & Saves.Output) != 0 ? Saved(1) : null)];
+}
 
-    protected internal override void ReleaseSaved()
-    {
-        _x.Release();
-        _y.Release();
-    }
+/// <summary>Which tensors a unary op's derivative formula reads: its input x, its output y, both or neither.</summary>
+[Flags]
+internal enum Saves
+{
+    None = 0,
+    Input = 1,
+    Output = 2,
 }
 
 public sealed partial class Tensor
 {
-    /// <summary>Attaches a <see cref="UnaryBackward"/> to <paramref name="result"/> when recording.</summary>
-    private Tensor Record(Tensor result, string name, bool saveInput, bool saveOutput, UnaryBackward.Formula formula)
+    /// <summary>Attaches a <see cref="UnaryBackward"/> with the derivative <paramref name="formula"/> to <paramref name="result"/> when recording.</summary>
+    private Tensor Record(Tensor result, string name, Saves saves, UnaryBackward.Formula formula)
     {
         if (Autograd.ShouldRecord(this))
-            result.GradFn = new UnaryBackward(name, this, saveOutput ? result : null, saveInput, formula);
+            result.GradFn = new UnaryBackward(name, this, result, saves, formula);
         return result;
     }
 }
