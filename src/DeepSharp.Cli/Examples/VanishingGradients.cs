@@ -74,8 +74,8 @@ internal static class VanishingGradients
             var linear = new Linear(l == 0 ? 784 : Width, l == Depth - 1 ? 10 : Width, generator: g);
             if (he)
             {
-                Init.KaimingNormal_(linear.Weight, nonlinearity: "relu", generator: g);
-                Init.Zeros_(linear.Bias!);
+                Init.KaimingNormal(linear.Weight, nonlinearity: "relu", generator: g);
+                Init.Zeros(linear.Bias!);
             }
             model.Add(linear);
             if (l < Depth - 1) model.Add(activation());

@@ -125,7 +125,7 @@ public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInference
         if (o.InitWeights) ImageModels.KaimingInit(this, g, linearStd: null);
         if (zeroInitResidual)
             foreach (var m in Modules())
-                if (m is BasicBlock block) Init.Zeros_(block.Bn2.Weight!);
+                if (m is BasicBlock block) Init.Zeros(block.Bn2.Weight!);
     }
 
     /// <summary>ResNet-18: [2, 2, 2, 2] blocks of [64, 128, 256, 512] channels.</summary>

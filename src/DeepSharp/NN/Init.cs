@@ -17,21 +17,21 @@ public enum FanMode
 public static class Init
 {
     /// <summary>Fills with zeros (init.zeros_).</summary>
-    public static Tensor Zeros_(Tensor tensor) => Constant_(tensor, 0);
+    public static Tensor Zeros(Tensor tensor) => Constant(tensor, 0);
 
     /// <summary>Fills with ones (init.ones_).</summary>
-    public static Tensor Ones_(Tensor tensor) => Constant_(tensor, 1);
+    public static Tensor Ones(Tensor tensor) => Constant(tensor, 1);
 
     /// <summary>Fills with <paramref name="value"/> (init.constant_).</summary>
-    public static Tensor Constant_(Tensor tensor, double value)
+    public static Tensor Constant(Tensor tensor, double value)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        using (Autograd.NoGrad()) tensor.Fill_(value);
+        using (Autograd.NoGrad()) tensor.Fill(value);
         return tensor;
     }
 
     /// <summary>U(a, b).</summary>
-    public static Tensor Uniform_(Tensor tensor, double a = 0, double b = 1, Generator? generator = null)
+    public static Tensor Uniform(Tensor tensor, double a = 0, double b = 1, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (!(a <= b)) throw new ArgumentException($"init.uniform_: expected a <= b, got a={a}, b={b}");
@@ -39,7 +39,7 @@ public static class Init
     }
 
     /// <summary>N(mean, std^2).</summary>
-    public static Tensor Normal_(Tensor tensor, double mean = 0, double std = 1, Generator? generator = null)
+    public static Tensor Normal(Tensor tensor, double mean = 0, double std = 1, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (!(std >= 0)) throw new ArgumentException($"init.normal_: std must be non-negative, got {std}");
@@ -47,38 +47,38 @@ public static class Init
     }
 
     /// <summary>Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).</summary>
-    public static Tensor XavierUniform_(Tensor tensor, double gain = 1, Generator? generator = null)
+    public static Tensor XavierUniform(Tensor tensor, double gain = 1, Generator? generator = null)
     {
         var (fanIn, fanOut) = CalculateFanInAndFanOut(tensor);
         double bound = Math.Sqrt(3.0) * gain * Math.Sqrt(2.0 / (fanIn + fanOut));
-        return Uniform_(tensor, -bound, bound, generator);
+        return Uniform(tensor, -bound, bound, generator);
     }
 
     /// <summary>Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).</summary>
-    public static Tensor XavierNormal_(Tensor tensor, double gain = 1, Generator? generator = null)
+    public static Tensor XavierNormal(Tensor tensor, double gain = 1, Generator? generator = null)
     {
         var (fanIn, fanOut) = CalculateFanInAndFanOut(tensor);
-        return Normal_(tensor, 0, gain * Math.Sqrt(2.0 / (fanIn + fanOut)), generator);
+        return Normal(tensor, 0, gain * Math.Sqrt(2.0 / (fanIn + fanOut)), generator);
     }
 
     /// <summary>
     /// He uniform: U(-b, b) with b = sqrt(3) * gain / sqrt(fan), gain = CalculateGain(nonlinearity, a).
     /// The defaults (a = 0, fan_in, "leaky_relu") are torch's; Linear uses a = sqrt(5), which gives b = 1/sqrt(fan_in).
     /// </summary>
-    public static Tensor KaimingUniform_(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
+    public static Tensor KaimingUniform(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.Numel == 0) return tensor;
         double bound = Math.Sqrt(3.0) * CalculateGain(nonlinearity, a) / Math.Sqrt(CorrectFan(tensor, mode));
-        return Uniform_(tensor, -bound, bound, generator);
+        return Uniform(tensor, -bound, bound, generator);
     }
 
     /// <summary>He normal: N(0, std^2) with std = gain / sqrt(fan).</summary>
-    public static Tensor KaimingNormal_(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
+    public static Tensor KaimingNormal(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.Numel == 0) return tensor;
-        return Normal_(tensor, 0, CalculateGain(nonlinearity, a) / Math.Sqrt(CorrectFan(tensor, mode)), generator);
+        return Normal(tensor, 0, CalculateGain(nonlinearity, a) / Math.Sqrt(CorrectFan(tensor, mode)), generator);
     }
 
     /// <summary>
@@ -121,7 +121,7 @@ public static class Init
     private static Tensor Fill(Tensor tensor, Tensor values)
     {
         if (tensor.Numel == 0) return tensor;
-        using (Autograd.NoGrad()) tensor.Copy_(values);
+        using (Autograd.NoGrad()) tensor.CopyFrom(values);
         return tensor;
     }
 }

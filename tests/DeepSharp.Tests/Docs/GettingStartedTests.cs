@@ -34,13 +34,13 @@ public sealed class GettingStartedTests
     [Fact]
     public void TensorsAndAutograd()
     {
-        var x = Tensor.From([1f, 2f, 3f]).RequiresGrad_();
+        var x = Tensor.From([1f, 2f, 3f]).SetRequiresGrad();
         var y = (x * x).Sum();              // y = x1^2 + x2^2 + x3^2
         y.Backward();                        // fills x.Grad with dy/dx = 2x
         Assert.Equal([2f, 4f, 6f], x.Grad!.ToArray<float>());
 
         var a = Tensor.Randn([64, 784], new Generator(seed: 42));
-        var w = Tensor.Randn([10, 784]).Mul(0.01).RequiresGrad_();
+        var w = Tensor.Randn([10, 784]).Mul(0.01).SetRequiresGrad();
         var logits = a.MatMul(w.T());        // [64, 10]
         Assert.Equal([64, 10], logits.Shape.ToArray());
         Assert.Equal("[64, 10]", logits.Shape.ToString());
@@ -55,7 +55,7 @@ public sealed class GettingStartedTests
         using (Autograd.NoGrad())
         {
             var before = w.ToArray<float>();
-            w.Sub_(w.Grad! * 0.1);               // an SGD step by hand, not recorded
+            w.SubInPlace(w.Grad! * 0.1);               // an SGD step by hand, not recorded
             Assert.Equal(before[0] - 0.1f * w.Grad!.ToArray<float>()[0], w.ToArray<float>()[0], 6);
             Assert.False(w.Sub(1).RequiresGrad); // nothing is recorded inside NoGrad
         }

@@ -204,10 +204,10 @@ public sealed class InferenceModelTests
         foreach (var bn in model.Modules().OfType<BatchNormBase>())
         {
             int c = bn.NumFeatures;
-            bn.RunningMean!.Copy_(Tensor.Randn([c], g) * 0.2);
-            bn.RunningVar!.Copy_(Tensor.Rand([c], g) + 0.5);
-            bn.Weight?.Copy_(Tensor.Rand([c], g) + 0.5);
-            bn.Bias?.Copy_(Tensor.Randn([c], g) * 0.2);
+            bn.RunningMean!.CopyFrom(Tensor.Randn([c], g) * 0.2);
+            bn.RunningVar!.CopyFrom(Tensor.Rand([c], g) + 0.5);
+            bn.Weight?.CopyFrom(Tensor.Rand([c], g) + 0.5);
+            bn.Bias?.CopyFrom(Tensor.Randn([c], g) * 0.2);
         }
     }
 

@@ -62,7 +62,7 @@ internal static class ReportFixture
         var y = Tensor.Randint(0, 3, [n], g);
         var labels = y.ToArray<long>();
         using (Autograd.NoGrad())
-            for (int i = 0; i < n; i++) x[i].Narrow(1, 4 * (int)labels[i], 4).Add_(0.7);
+            for (int i = 0; i < n; i++) x[i].Narrow(1, 4 * (int)labels[i], 4).AddInPlace(0.7);
         var model = new ConvAttentionNet(3);
         var recorder = new InsightRecorder(new InsightOptions { Every = 2, HistogramBins = 16 });
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));

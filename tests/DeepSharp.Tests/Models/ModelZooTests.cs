@@ -68,7 +68,7 @@ public sealed class ModelZooTests
             l.Backward();
             loss = l.ToDouble();
             using (DeepSharp.Autograd.NoGrad())
-                foreach (var p in net.Parameters()) p.Sub_(p.Grad! * 0.5);
+                foreach (var p in net.Parameters()) p.SubInPlace(p.Grad! * 0.5);
         }
         Assert.True(loss < 0.05, $"XOR loss {loss}");
         var predictions = net.Call(x).Sigmoid().ToArray<float>().Select(v => v > 0.5f ? 1f : 0f);

@@ -58,10 +58,10 @@ public sealed class ConvLayerTests
         var bn = new BatchNorm2d(2);
         using (DeepSharp.Autograd.NoGrad())
         {
-            bn.RunningMean!.Copy_(Tensor.From([1.0f, -2.0f]));
-            bn.RunningVar!.Copy_(Tensor.From([4.0f, 0.25f]));
-            bn.Weight!.Copy_(Tensor.From([2.0f, 1.0f]));
-            bn.Bias!.Copy_(Tensor.From([0.5f, 0.0f]));
+            bn.RunningMean!.CopyFrom(Tensor.From([1.0f, -2.0f]));
+            bn.RunningVar!.CopyFrom(Tensor.From([4.0f, 0.25f]));
+            bn.Weight!.CopyFrom(Tensor.From([2.0f, 1.0f]));
+            bn.Bias!.CopyFrom(Tensor.From([0.5f, 0.0f]));
         }
         bn.Eval();
         var x = Tensor.Randn([3, 2, 2, 2], new Generator(4));
@@ -78,8 +78,8 @@ public sealed class ConvLayerTests
         // Back in training mode the batch's own statistics normalise: mean 0, biased variance 1 before the affine.
         bn.Train();
         using var _ = DeepSharp.Autograd.NoGrad();
-        Init.Ones_(bn.Weight!);
-        Init.Zeros_(bn.Bias!);
+        Init.Ones(bn.Weight!);
+        Init.Zeros(bn.Bias!);
         var (m, v) = ChannelStats(bn.Call(x), biased: true);
         AssertClose([0, 0], m, 1e-6);
         AssertClose([1, 1], v, 1e-4);
@@ -389,14 +389,14 @@ public sealed class ConvLayerTests
     public void TruncNormalStaysInBoundsWithTheTruncatedMoments()
     {
         var t = Tensor.Zeros(200_000);
-        InitExtra.TruncNormal_(t, mean: 1, std: 2, a: -1, b: 5, generator: new Generator(4));
+        InitExtra.TruncNormal(t, mean: 1, std: 2, a: -1, b: 5, generator: new Generator(4));
         var v = t.ToDoubleArray();
         Assert.All(v, x => Assert.InRange(x, -1, 5));
         // N(1, 4) truncated to [-1, 5] = standard normal on [-1, 2]: mean 1 + 2 (phi(-1) - phi(2)) / Z, Z = Phi(2) - Phi(-1).
         double phiA = Math.Exp(-0.5) / Math.Sqrt(2 * Math.PI), phiB = Math.Exp(-2) / Math.Sqrt(2 * Math.PI), z = 0.97724987 - 0.15865525;
         Assert.Equal(1 + 2 * (phiA - phiB) / z, v.Average(), 2);
         // Narrow bounds (P(inside) < 1/2) take the inverse-CDF path: standard normal on [0.5, 3].
-        InitExtra.TruncNormal_(t, mean: 0, std: 1, a: 0.5, b: 3, generator: new Generator(5));
+        InitExtra.TruncNormal(t, mean: 0, std: 1, a: 0.5, b: 3, generator: new Generator(5));
         v = t.ToDoubleArray();
         Assert.All(v, x => Assert.InRange(x, 0.5, 3));
         double phi05 = Math.Exp(-0.125) / Math.Sqrt(2 * Math.PI), phi3 = Math.Exp(-4.5) / Math.Sqrt(2 * Math.PI);

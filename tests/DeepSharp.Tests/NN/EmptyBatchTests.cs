@@ -67,7 +67,7 @@ public sealed class EmptyBatchTests
         var c = Cases[name];
         var module = c.Create();
         module.Train();
-        var x = Tensor.Randn(c.InputShape).RequiresGrad_();
+        var x = Tensor.Randn(c.InputShape).SetRequiresGrad();
         var y = c.Run(module, x);
         Assert.Equal(c.OutputShape, y.Shape.ToArray());
         y.Sum().Backward();

@@ -67,7 +67,7 @@ public sealed class LossTests
     [Fact]
     public void HugeLogitsGiveFiniteLossesAndGradientsInFloat32()
     {
-        var logits = Tensor.From(new float[] { 1e4f, -1e4f, 0, -1e4f, 1e4f, 1e4f }, 2, 3).RequiresGrad_();
+        var logits = Tensor.From(new float[] { 1e4f, -1e4f, 0, -1e4f, 1e4f, 1e4f }, 2, 3).SetRequiresGrad();
         var loss = Functional.CrossEntropy(logits, Tensor.From(new long[] { 1, 0 }), labelSmoothing: 0.1);
         loss.Backward();
         Assert.True(double.IsFinite(loss.ToDouble()));
@@ -76,7 +76,7 @@ public sealed class LossTests
         Assert.Equal(expected, loss.ToDouble(), 1e-3 * expected);
         Assert.All(logits.Grad!.ToArray<float>(), v => Assert.True(float.IsFinite(v)));
 
-        var x = Tensor.From(new float[] { 1e4f, -1e4f, 3e4f, -3e4f }).RequiresGrad_();
+        var x = Tensor.From(new float[] { 1e4f, -1e4f, 3e4f, -3e4f }).SetRequiresGrad();
         var bce = Functional.BinaryCrossEntropyWithLogits(x, Tensor.From(new float[] { 0, 1, 1, 0 }), reduction: Reduction.None);
         Assert.Equal([1e4f, 1e4f, 0f, 0f], bce.ToArray<float>());
         bce.Sum().Backward();

@@ -80,7 +80,7 @@ public sealed class ModuleTests
         var lin = new Linear(2, 3);
         var w = lin.StateDict()["weight"];
         Assert.False(w.RequiresGrad);
-        using (DeepSharp.Autograd.NoGrad()) lin.Weight.Fill_(7);
+        using (DeepSharp.Autograd.NoGrad()) lin.Weight.Fill(7);
         Assert.All(w.ToArray<float>(), v => Assert.Equal(7f, v));
     }
 

@@ -267,9 +267,9 @@ public sealed class MultiheadAttention : Module<Tensor, AttentionOutput>
     public void ResetParameters(Generator? generator = null)
     {
         OutProj.ResetParameters(generator);
-        Init.XavierUniform_(InProjWeight, generator: generator);
-        if (InProjBias is not null) Init.Zeros_(InProjBias);
-        if (OutProj.Bias is not null) Init.Zeros_(OutProj.Bias);
+        Init.XavierUniform(InProjWeight, generator: generator);
+        if (InProjBias is not null) Init.Zeros(InProjBias);
+        if (OutProj.Bias is not null) Init.Zeros(OutProj.Bias);
     }
 
     /// <summary>Self-attention: query = key = value = <paramref name="input"/>.</summary>

@@ -53,7 +53,7 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
     public void ResetParameters(Generator? generator = null)
     {
         double bound = 1 / Math.Sqrt(HiddenSize);
-        foreach (var p in Parameters()) Init.Uniform_(p, -bound, bound, generator);
+        foreach (var p in Parameters()) Init.Uniform(p, -bound, bound, generator);
     }
 
     /// <summary>The given state, or zeros shaped like the hidden state for <paramref name="input"/>.</summary>

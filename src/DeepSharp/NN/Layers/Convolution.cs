@@ -43,12 +43,12 @@ public abstract class ConvLayer : Module<Tensor, Tensor>
     /// <summary>Re-draws weight and bias with PyTorch's default initialisation.</summary>
     public void ResetParameters(Generator? generator = null)
     {
-        Init.KaimingUniform_(Weight, a: Math.Sqrt(5), generator: generator);
+        Init.KaimingUniform(Weight, a: Math.Sqrt(5), generator: generator);
         if (Bias is null) return;
         int fanIn = Init.CalculateFanInAndFanOut(Weight).FanIn;
         if (fanIn == 0) return;
         double bound = 1 / Math.Sqrt(fanIn);
-        Init.Uniform_(Bias, -bound, bound, generator);
+        Init.Uniform(Bias, -bound, bound, generator);
     }
 
     private protected string Repr(string kernel, string stride, string? padding, string? dilation, string? outputPadding)

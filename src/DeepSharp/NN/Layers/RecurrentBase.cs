@@ -125,7 +125,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
     public void ResetParameters(Generator? generator = null)
     {
         double bound = 1 / Math.Sqrt(HiddenSize);
-        foreach (var p in Parameters()) Init.Uniform_(p, -bound, bound, generator);
+        foreach (var p in Parameters()) Init.Uniform(p, -bound, bound, generator);
     }
 
     /// <summary>Runs the network from zero initial states over the whole sequence.</summary>
