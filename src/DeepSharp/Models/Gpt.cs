@@ -513,7 +513,7 @@ public sealed class GptMlp : Module<Tensor, Tensor>
     internal GptMlp(GptConfig config, DType dtype, Generator? generator)
     {
         CFc = RegisterModule("c_fc", new Linear(config.Width, 4 * config.Width, config.Bias, dtype, generator));
-        Gelu = RegisterModule("gelu", new GELU("tanh"));
+        Gelu = RegisterModule("gelu", new Gelu(GeluApproximation.Tanh));
         CProj = RegisterModule("c_proj", new Linear(4 * config.Width, config.Width, config.Bias, dtype, generator));
         Dropout = RegisterModule("dropout", new Dropout(config.Dropout, generator));
     }
@@ -522,7 +522,7 @@ public sealed class GptMlp : Module<Tensor, Tensor>
     public Linear CFc { get; }
 
     /// <summary>GELU, tanh approximation.</summary>
-    public GELU Gelu { get; }
+    public Gelu Gelu { get; }
 
     /// <summary>Linear(4C, C) (<c>c_proj</c>).</summary>
     public Linear CProj { get; }

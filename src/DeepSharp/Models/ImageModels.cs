@@ -48,7 +48,7 @@ internal static class ImageModels
             switch (m)
             {
                 case Conv2d conv:
-                    Init.KaimingNormal(conv.Weight, mode: FanMode.FanOut, nonlinearity: "relu", generator: generator);
+                    Init.KaimingNormal(conv.Weight, mode: FanMode.FanOut, nonlinearity: Nonlinearity.Relu, generator: generator);
                     if (conv.Bias is not null) Init.Zeros(conv.Bias);
                     break;
                 case BatchNormBase bn:

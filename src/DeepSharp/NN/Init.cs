@@ -10,6 +10,40 @@ public enum FanMode
 }
 
 /// <summary>
+/// The nonlinearity that follows a layer, for <see cref="Init.CalculateGain(Nonlinearity, double?)"/> and the Kaiming
+/// initialisers (torch.nn.init's nonlinearity strings).
+/// </summary>
+public enum Nonlinearity
+{
+    /// <summary>No nonlinearity ("linear"): gain 1.</summary>
+    Linear,
+    /// <summary>The identity ("identity"): gain 1.</summary>
+    Identity,
+    /// <summary>A 1-D convolution with nothing after it ("conv1d"): gain 1.</summary>
+    Conv1d,
+    /// <summary>A 2-D convolution with nothing after it ("conv2d"): gain 1.</summary>
+    Conv2d,
+    /// <summary>A 3-D convolution with nothing after it ("conv3d"): gain 1.</summary>
+    Conv3d,
+    /// <summary>A transposed 1-D convolution ("conv_transpose1d"): gain 1.</summary>
+    ConvTranspose1d,
+    /// <summary>A transposed 2-D convolution ("conv_transpose2d"): gain 1.</summary>
+    ConvTranspose2d,
+    /// <summary>A transposed 3-D convolution ("conv_transpose3d"): gain 1.</summary>
+    ConvTranspose3d,
+    /// <summary>Sigmoid ("sigmoid"): gain 1.</summary>
+    Sigmoid,
+    /// <summary>Tanh ("tanh"): gain 5/3.</summary>
+    Tanh,
+    /// <summary>ReLU ("relu"): gain sqrt(2).</summary>
+    Relu,
+    /// <summary>Leaky ReLU ("leaky_relu"): gain sqrt(2 / (1 + slope^2)); the Kaiming initialisers' default.</summary>
+    LeakyRelu,
+    /// <summary>SELU ("selu"): gain 3/4.</summary>
+    Selu,
+}
+
+/// <summary>
 /// Weight initialisation as torch.nn.init: each function fills a tensor in place (under NoGrad, so
 /// parameters can be filled directly), draws from the given <see cref="Generator"/> (default
 /// Generator.Default) and returns the tensor. Zero-element tensors are left alone.
@@ -63,9 +97,9 @@ public static class Init
 
     /// <summary>
     /// He uniform: U(-b, b) with b = sqrt(3) * gain / sqrt(fan), gain = CalculateGain(nonlinearity, a).
-    /// The defaults (a = 0, fan_in, "leaky_relu") are torch's; Linear uses a = sqrt(5), which gives b = 1/sqrt(fan_in).
+    /// The defaults (a = 0, fan_in, leaky_relu) are torch's; Linear uses a = sqrt(5), which gives b = 1/sqrt(fan_in).
     /// </summary>
-    public static Tensor KaimingUniform(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
+    public static Tensor KaimingUniform(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, Nonlinearity nonlinearity = Nonlinearity.LeakyRelu, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.Numel == 0) return tensor;
@@ -74,7 +108,7 @@ public static class Init
     }
 
     /// <summary>He normal: N(0, std^2) with std = gain / sqrt(fan).</summary>
-    public static Tensor KaimingNormal(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, string nonlinearity = "leaky_relu", Generator? generator = null)
+    public static Tensor KaimingNormal(Tensor tensor, double a = 0, FanMode mode = FanMode.FanIn, Nonlinearity nonlinearity = Nonlinearity.LeakyRelu, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.Numel == 0) return tensor;
@@ -85,14 +119,15 @@ public static class Init
     /// torch.nn.init.calculate_gain: 1 for linear/conv/sigmoid, 5/3 for tanh, sqrt(2) for relu,
     /// sqrt(2 / (1 + slope^2)) for leaky_relu (slope = <paramref name="param"/>, default 0.01), 3/4 for selu.
     /// </summary>
-    public static double CalculateGain(string nonlinearity, double? param = null) => nonlinearity switch
+    public static double CalculateGain(Nonlinearity nonlinearity, double? param = null) => nonlinearity switch
     {
-        "linear" or "identity" or "conv1d" or "conv2d" or "conv3d" or "conv_transpose1d" or "conv_transpose2d" or "conv_transpose3d" or "sigmoid" => 1,
-        "tanh" => 5.0 / 3,
-        "relu" => Math.Sqrt(2.0),
-        "leaky_relu" => Math.Sqrt(2.0 / (1 + Math.Pow(param ?? 0.01, 2))),
-        "selu" => 3.0 / 4,
-        _ => throw new ArgumentException($"init.calculate_gain: unsupported nonlinearity '{nonlinearity}'; expected one of linear, conv1d, conv2d, conv3d, conv_transpose1d/2d/3d, sigmoid, tanh, relu, leaky_relu, selu"),
+        Nonlinearity.Linear or Nonlinearity.Identity or Nonlinearity.Conv1d or Nonlinearity.Conv2d or Nonlinearity.Conv3d
+            or Nonlinearity.ConvTranspose1d or Nonlinearity.ConvTranspose2d or Nonlinearity.ConvTranspose3d or Nonlinearity.Sigmoid => 1,
+        Nonlinearity.Tanh => 5.0 / 3,
+        Nonlinearity.Relu => Math.Sqrt(2.0),
+        Nonlinearity.LeakyRelu => Math.Sqrt(2.0 / (1 + Math.Pow(param ?? 0.01, 2))),
+        Nonlinearity.Selu => 3.0 / 4,
+        _ => throw new ArgumentOutOfRangeException(nameof(nonlinearity), nonlinearity, "init.calculate_gain: unsupported nonlinearity; expected a value of the Nonlinearity enum"),
     };
 
     /// <summary>

@@ -39,7 +39,7 @@ public sealed class GradCamTests
     [Fact]
     public void GradCamLightsUpExactlyTheEvidenceForTheChosenClass()
     {
-        var features = new Sequential(new SignSplit(), new ReLU());
+        var features = new Sequential(new SignSplit(), new Relu());
         var model = new Sequential(features, new QuadrantHead());
         var x = TwoBlobs();
         var relu = features[1];

@@ -22,7 +22,7 @@ internal sealed class TokenAttention : Module<Tensor, (Tensor Output, Tensor Wei
 internal sealed class ConvAttentionNet : Module<Tensor, Tensor>
 {
     private readonly TestConv _conv;
-    private readonly ReLU _relu = new();
+    private readonly Relu _relu = new();
     private readonly TestMaxPool _pool = new();
     private readonly TokenAttention _attention = new();
     private readonly Linear _head;

@@ -182,7 +182,7 @@ public sealed class AttentionTests
         Close(y, layer.Call(x, null, padding), "eval is deterministic");
         layer.Train();
         Assert.NotEqual(y.ToArray<float>(), layer.Call(x, null, padding).ToArray<float>());
-        Assert.Throws<ArgumentException>(() => new TransformerEncoderLayer(8, 2, activation: "tanh"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TransformerEncoderLayer(8, 2, activation: (TransformerActivation)5));
     }
 
     [Fact]
