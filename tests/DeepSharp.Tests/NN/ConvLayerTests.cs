@@ -231,8 +231,8 @@ public sealed class ConvLayerTests
         Assert.Equal("conv2d: stride (0, 1) and dilation (1, 1) must be positive", Message(() => Tensor.Conv2d(x, w, stride: (0, 1))));
         Assert.Equal("Conv1d: stride 0 and dilation 1 must be positive", Message(() => new Conv1d(2, 3, 3, stride: 0)));
         Assert.Equal("conv1d: stride 1 and dilation 0 must be positive", Message(() => Tensor.Conv1d(Tensor.Zeros(1, 2, 6), Tensor.Zeros(3, 2, 3), dilation: 0)));
-        Assert.Equal("Conv1d: padding must be a single int, \"same\" or \"valid\", got (1, 2)", Message(() => new Conv1d(2, 2, 3, padding: (1, 2))));
-        Assert.Equal("conv1d: padding must be a single int, \"same\" or \"valid\", got (1, 2)",
+        Assert.Equal("Conv1d: padding must be a single int, ConvPadding.Same or ConvPadding.Valid, got (1, 2)", Message(() => new Conv1d(2, 2, 3, padding: (1, 2))));
+        Assert.Equal("conv1d: padding must be a single int, ConvPadding.Same or ConvPadding.Valid, got (1, 2)",
             Message(() => Functional.Conv1d(Tensor.Zeros(1, 2, 6), Tensor.Zeros(3, 2, 3), padding: (1, 2))));
         Assert.Equal("ConvTranspose2d: padding (-1, 0) must be non-negative", Message(() => new ConvTranspose2d(2, 3, 3, padding: (-1, 0))));
         Assert.Equal("conv2d: padding (0, -1) must be non-negative", Message(() => Tensor.Conv2d(x, w, padding: (0, -1))));

@@ -26,6 +26,9 @@ public sealed class Tanh : Module<Tensor, Tensor>
 /// <summary>max(x, 0).</summary>
 public sealed class Relu : Module<Tensor, Tensor>
 {
+    /// <summary>Prints as PyTorch's <c>ReLU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "ReLU";
+
     /// <summary>Applies ReLU elementwise; the output has the input's shape.</summary>
     public override Tensor Forward(Tensor input) => input.Relu();
 }
@@ -33,6 +36,9 @@ public sealed class Relu : Module<Tensor, Tensor>
 /// <summary>x for x &gt; 0, negativeSlope * x otherwise.</summary>
 public sealed class LeakyRelu(double negativeSlope = 0.01) : Module<Tensor, Tensor>
 {
+    /// <summary>Prints as PyTorch's <c>LeakyReLU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "LeakyReLU";
+
     /// <summary>The slope for negative inputs (default 0.01).</summary>
     public double NegativeSlope { get; } = negativeSlope;
 
@@ -46,6 +52,9 @@ public sealed class LeakyRelu(double negativeSlope = 0.01) : Module<Tensor, Tens
 /// <summary>x for x &gt; 0, alpha (e^x - 1) otherwise.</summary>
 public sealed class Elu(double alpha = 1) : Module<Tensor, Tensor>
 {
+    /// <summary>Prints as PyTorch's <c>ELU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "ELU";
+
     /// <summary>Scale of the negative part: outputs approach -alpha for very negative x (default 1).</summary>
     public double Alpha { get; } = alpha;
 
@@ -59,6 +68,9 @@ public sealed class Elu(double alpha = 1) : Module<Tensor, Tensor>
 /// <summary>x Phi(x); <see cref="GeluApproximation.Tanh"/> uses the tanh formula (nn.GELU).</summary>
 public sealed class Gelu(GeluApproximation approximate = GeluApproximation.None) : Module<Tensor, Tensor>
 {
+    /// <summary>Prints as PyTorch's <c>GELU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "GELU";
+
     /// <summary>None (exact, with the normal CDF) or Tanh (the tanh approximation).</summary>
     /// <exception cref="ArgumentOutOfRangeException">Thrown by the constructor for a value outside the enum.</exception>
     public GeluApproximation Approximate { get; } = approximate is GeluApproximation.None or GeluApproximation.Tanh ? approximate

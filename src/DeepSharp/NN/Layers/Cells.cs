@@ -74,6 +74,9 @@ public abstract class RnnCellBase<TOut> : Module<Tensor, TOut>
 public sealed class RnnCell(int inputSize, int hiddenSize, bool bias = true, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh, DType dtype = DType.Float32, Generator? generator = null)
     : RnnCellBase<Tensor>(nonlinearity.ToCell("RnnCell"), inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>Prints as PyTorch's <c>RNNCell</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "RNNCell";
+
     /// <summary>Tanh or Relu.</summary>
     public RnnNonlinearity Nonlinearity => RnnNonlinearities.OfCell(Cell);
 
@@ -92,6 +95,9 @@ public sealed class RnnCell(int inputSize, int hiddenSize, bool bias = true, Rnn
 public sealed class GruCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
     : RnnCellBase<Tensor>(RecurrentCell.Gru, inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>Prints as PyTorch's <c>GRUCell</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "GRUCell";
+
     /// <summary>One step from a zero hidden state; see <see cref="Forward(Tensor, Tensor)"/>.</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null);
 
@@ -107,6 +113,9 @@ public sealed class GruCell(int inputSize, int hiddenSize, bool bias = true, DTy
 public sealed class LstmCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
     : RnnCellBase<(Tensor H, Tensor C)>(RecurrentCell.Lstm, inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>Prints as PyTorch's <c>LSTMCell</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "LSTMCell";
+
     /// <summary>One step from zero hidden and cell states; see <see cref="Forward(Tensor, Tensor, Tensor)"/>.</summary>
     public override (Tensor H, Tensor C) Forward(Tensor input) => Forward(input, null, null);
 

@@ -37,6 +37,9 @@ public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, RnnNon
     bool batchFirst = false, double dropout = 0, bool bidirectional = false, DType dtype = DType.Float32, Generator? generator = null)
     : RecurrentBase(nonlinearity.ToCell("Rnn"), inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, dtype, generator)
 {
+    /// <summary>Prints as PyTorch's <c>RNN</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "RNN";
+
     /// <summary>Tanh or Relu.</summary>
     public RnnNonlinearity Nonlinearity => RnnNonlinearities.OfCell(Cell);
 }
@@ -48,7 +51,11 @@ public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, RnnNon
 /// </summary>
 public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, bool batchFirst = false,
     double dropout = 0, bool bidirectional = false, DType dtype = DType.Float32, Generator? generator = null)
-    : RecurrentBase(RecurrentCell.Lstm, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, dtype, generator);
+    : RecurrentBase(RecurrentCell.Lstm, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, dtype, generator)
+{
+    /// <summary>Prints as PyTorch's <c>LSTM</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "LSTM";
+}
 
 /// <summary>
 /// Gated recurrent unit (nn.GRU): reset gate r, update gate z, candidate n = tanh(x_n + r (W_hn h + b_hn)),
@@ -56,4 +63,8 @@ public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool 
 /// </summary>
 public sealed class Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, bool batchFirst = false,
     double dropout = 0, bool bidirectional = false, DType dtype = DType.Float32, Generator? generator = null)
-    : RecurrentBase(RecurrentCell.Gru, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, dtype, generator);
+    : RecurrentBase(RecurrentCell.Gru, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, dtype, generator)
+{
+    /// <summary>Prints as PyTorch's <c>GRU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "GRU";
+}

@@ -66,6 +66,9 @@ public static partial class Functional
 /// <summary>Binary cross-entropy on probabilities (nn.BCELoss); optional per-element weight (buffer <c>weight</c>).</summary>
 public sealed class BceLoss : Loss
 {
+    /// <summary>Prints as PyTorch's <c>BCELoss</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "BCELoss";
+
     /// <summary>Binary cross-entropy with an optional weight broadcast over the per-element losses.</summary>
     /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
     public BceLoss(Tensor? weight = null, Reduction reduction = Reduction.Mean) : base(reduction)
@@ -88,6 +91,9 @@ public sealed class BceLoss : Loss
 /// </summary>
 public sealed class BceWithLogitsLoss : Loss
 {
+    /// <summary>Prints as PyTorch's <c>BCEWithLogitsLoss</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "BCEWithLogitsLoss";
+
     /// <summary>Binary cross-entropy on logits with an optional per-element weight and positive-class weight.</summary>
     /// <param name="weight">Weight multiplied into the per-element losses.</param>
     /// <param name="reduction">How the per-element losses are combined.</param>

@@ -122,6 +122,9 @@ public sealed class CrossEntropyLoss : Loss
 /// <summary>Negative log-likelihood on log-probabilities (nn.NLLLoss), with class weights (buffer <c>weight</c>) and ignore_index.</summary>
 public sealed class NllLoss : Loss
 {
+    /// <summary>Prints as PyTorch's <c>NLLLoss</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "NLLLoss";
+
     /// <summary>Negative log-likelihood with optional per-class weight [C] and an ignored class index (default -100).</summary>
     /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
     public NllLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(reduction)
