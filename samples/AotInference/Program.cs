@@ -21,8 +21,8 @@ var clock = Stopwatch.StartNew();
 
 // The network must be built the same way for training and for loading: the weights file holds only the tensors.
 var model = new Sequential(
-    new Linear(2, 64), new BatchNorm1d(64), new ReLU(),
-    new Linear(64, 64), new BatchNorm1d(64), new ReLU(),
+    new Linear(2, 64), new BatchNorm1d(64), new Relu(),
+    new Linear(64, 64), new BatchNorm1d(64), new Relu(),
     new Linear(64, 3));
 
 if (File.Exists(weights))

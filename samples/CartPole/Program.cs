@@ -23,7 +23,7 @@ var env = new CartPoleEnv(random);
 // The policy: state (4 numbers) -> a hidden layer -> logits of the two actions (push left, push right).
 var policy = new Sequential(
     new Linear(4, 128, generator: new Generator(seed)),
-    new ReLU(),
+    new Relu(),
     new Linear(128, 2, generator: new Generator(seed + 1)));
 var optimizer = new Adam(policy.Parameters(), new AdamOptions(Lr: double.Parse(Option("--lr") ?? "2e-3")));
 

@@ -31,7 +31,7 @@ Console.WriteLine($"{text.Length:N0} characters, {vocabulary.Count} distinct; {t
 // Embedding(vocab, 64) -> LSTM(hidden) -> Linear(hidden, vocab): logits of the next character at every position.
 int hidden = quick ? 128 : 256;
 var generator = new Generator(seed: 1234);
-var model = new CharRnn(new CharRnnConfig(vocabulary.Count, Cell: "lstm", EmbeddingDim: 64, HiddenSize: hidden), generator: generator);
+var model = new CharRnn(new CharRnnConfig(vocabulary.Count, Cell: RecurrentCellType.Lstm, EmbeddingDim: 64, HiddenSize: hidden), generator: generator);
 var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 3e-3));
 Console.WriteLine($"char-LSTM with {hidden} hidden units: {model.ParameterCount:N0} parameters");
 

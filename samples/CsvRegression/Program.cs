@@ -36,8 +36,8 @@ int features = table.FeatureNames.Count, epochs = quick ? 30 : 100;
 double linear = Fit("linear", new Sequential(new Linear(features, 1, generator: generator)), epochs);
 // An MLP: two hidden layers of 64 ReLU units can follow the curved parts of the relationship.
 double mlp = Fit("MLP", new Sequential(
-    new Linear(features, 64, generator: generator), new ReLU(),
-    new Linear(64, 64, generator: generator), new ReLU(),
+    new Linear(features, 64, generator: generator), new Relu(),
+    new Linear(64, 64, generator: generator), new Relu(),
     new Linear(64, 1, generator: generator)), epochs);
 
 if (!(mlp < 0.5 * baseline))

@@ -87,8 +87,8 @@ internal static class InsightWorkloads
     private static Sequential LeNet5()
     {
         var g = new Generator(1);
-        return new Sequential(new Conv(1, 6, 5, 2, g), new ReLU(), new Pool(), new Conv(6, 16, 5, 0, g), new ReLU(), new Pool(), new Flatten(),
-            new Linear(400, 120, generator: g), new ReLU(), new Linear(120, 84, generator: g), new ReLU(), new Linear(84, 10, generator: g));
+        return new Sequential(new Conv(1, 6, 5, 2, g), new Relu(), new Pool(), new Conv(6, 16, 5, 0, g), new Relu(), new Pool(), new Flatten(),
+            new Linear(400, 120, generator: g), new Relu(), new Linear(120, 84, generator: g), new Relu(), new Linear(84, 10, generator: g));
     }
 
     private sealed class Conv : Module<Tensor, Tensor>

@@ -22,7 +22,7 @@ internal static class SequenceWorkloads
     public static double CharLstmTokensPerSecond(int batch, int steps, int hidden, int measuredSteps = 20, int rounds = 3)
     {
         const int vocab = 65;
-        var model = new CharRnn(new CharRnnConfig(vocab, "lstm", EmbeddingDim: 64, HiddenSize: hidden, NumLayers: 1), generator: new Generator(0));
+        var model = new CharRnn(new CharRnnConfig(vocab, RecurrentCellType.Lstm, EmbeddingDim: 64, HiddenSize: hidden, NumLayers: 1), generator: new Generator(0));
         var parameters = model.Parameters().ToArray();
         var optimizer = new Adam(parameters, new AdamOptions(Lr: 2e-3));
         var tokens = Tensor.Randint(0, vocab, [batch, steps + 1], new Generator(1));

@@ -12,8 +12,8 @@ internal static class TensorWorkloads
 
     private static double TinyOp()
     {
-        var a = Tensor.Randn([16], new Generator(1)).RequiresGrad_();
-        var b = Tensor.Randn([16], new Generator(2)).RequiresGrad_();
+        var a = Tensor.Randn([16], new Generator(1)).SetRequiresGrad();
+        var b = Tensor.Randn([16], new Generator(2)).SetRequiresGrad();
         Tensor c = a;
         for (int i = 0; i < 200_000; i++) c = a + b; // warm-up: tiered JIT reaches its optimised code
         double best = double.MaxValue;

@@ -15,8 +15,8 @@ internal static class TransformerWorkloads
     {
         yield return new Workload("sdpa_causal_b64_t128_d32_fused_ms", () => Attention(fused: true));
         yield return new Workload("sdpa_causal_b64_t128_d32_composed_ms", () => Attention(fused: false));
-        yield return new Workload("gelu_2048x512_fwd_bwd_ms", () => Gelu("none"));
-        yield return new Workload("gelu_tanh_2048x512_fwd_bwd_ms", () => Gelu("tanh"));
+        yield return new Workload("gelu_2048x512_fwd_bwd_ms", () => Gelu(GeluApproximation.None));
+        yield return new Workload("gelu_tanh_2048x512_fwd_bwd_ms", () => Gelu(GeluApproximation.Tanh));
         yield return new Workload("gpt_block_b16_t128_c128_h4_fwd_bwd_ms", GptBlock);
     }
 
@@ -42,7 +42,7 @@ internal static class TransformerWorkloads
             Tensor Heads(Tensor z) => z.View(b, t, h, d).Transpose(1, 2);
             var a = Functional.ScaledDotProductAttention(Heads(parts[0]), Heads(parts[1]), Heads(parts[2]), isCausal: true).Output;
             var x2 = x + proj.Call(a.Transpose(1, 2).Reshape(b, t, c));
-            var y = x2 + fc2.Call(fc1.Call(ln2.Call(x2)).Gelu("tanh"));
+            var y = x2 + fc2.Call(fc1.Call(ln2.Call(x2)).Gelu(GeluApproximation.Tanh));
             y.Backward(grad);
             x.Grad = null;
             foreach (var m in new Module[] { ln1, ln2, qkv, proj, fc1, fc2 }) m.ZeroGrad();
@@ -76,7 +76,7 @@ internal static class TransformerWorkloads
         });
     }
 
-    private static double Gelu(string approximate)
+    private static double Gelu(GeluApproximation approximate)
     {
         var g = new Generator(2);
         var x = Tensor.Randn([2048, 512], g, requiresGrad: true);

@@ -56,7 +56,7 @@ internal static class LanguageModelTraining
 
         Generator.Default.ManualSeed((ulong)s.Seed);
         var generator = new Generator((ulong)s.Seed);
-        var config = new CharRnnConfig(vocabulary.Count, s.Model == "char-lstm" ? "lstm" : "gru");
+        var config = new CharRnnConfig(vocabulary.Count, s.Model == "char-lstm" ? RecurrentCellType.Lstm : RecurrentCellType.Gru);
         var model = new CharRnn(config, generator: generator) { Vocabulary = vocabulary };
         double lr = s.Lr ?? DefaultLr;
         var optimizer = Choices.CreateOptimizer(s.Optimizer, model.Parameters(), lr);
@@ -91,7 +91,7 @@ internal static class LanguageModelTraining
             return trainer.Fit(trainTokens, validationTokens, s.Epochs, cancellationToken: monitors.Stop).Interrupted ? Interruption.ExitCode : 0;
         }
         AnsiConsole.MarkupLine(Markup.Escape($"{s.Model} on {dataName}: {trainTokens.Length:N0} train / {validationTokens.Length:N0} validation characters, " +
-            $"{vocabulary.Count} symbols; embedding {config.EmbeddingDim}, {config.NumLayers}x{config.HiddenSize} {config.Cell.ToUpperInvariant()}, dropout {config.Dropout}, {model.ParameterCount:N0} parameters; " +
+            $"{vocabulary.Count} symbols; embedding {config.EmbeddingDim}, {config.NumLayers}x{config.HiddenSize} {config.Cell.ToString().ToUpperInvariant()}, dropout {config.Dropout}, {model.ParameterCount:N0} parameters; " +
             $"{s.Optimizer} lr {lr.ToString(CultureInfo.InvariantCulture)} ({s.Schedule}), batch {s.BatchSize} x {SequenceLength} steps, clip {ClipNorm}, {Compute.Threads} threads{(world is null ? "" : " per process")}"));
 
         TrainingHistory history;

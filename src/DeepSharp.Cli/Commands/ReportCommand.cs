@@ -168,7 +168,7 @@ internal static class ReportCommand
         }
         var summary = new List<KeyValuePair<string, string>>
         {
-            new("model", $"{modelName} ({model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters; {model.Config.NumLayers}x{model.Config.HiddenSize} {model.Config.Cell.ToUpperInvariant()}, vocabulary {model.Config.VocabSize})"),
+            new("model", $"{modelName} ({model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters; {model.Config.NumLayers}x{model.Config.HiddenSize} {model.Config.Cell.ToString().ToUpperInvariant()}, vocabulary {model.Config.VocabSize})"),
             new("data", m.Data),
             new("validation loss", $"{m.ValLoss:F4} nats/char ({m.BitsPerChar:F3} bits/char)"),
             new("validation perplexity", $"{m.Perplexity:F3}"),

@@ -45,7 +45,7 @@ internal static class SelfCheckCommand
         }));
         failures += Check("gradient of an LSTM (2 layers, 5 steps)", () => GradCheck(g =>
         {
-            var lstm = new DeepSharp.NN.LSTM(3, 4, numLayers: 2, dtype: DType.Float64, generator: g);
+            var lstm = new DeepSharp.NN.Lstm(3, 4, numLayers: 2, dtype: DType.Float64, generator: g);
             var x = Tensor.Randn([5, 2, 3], g, DType.Float64, requiresGrad: true);
             return ([x, .. lstm.Parameters()], t => lstm.Forward(t[0]).Output);
         }));

@@ -37,7 +37,7 @@ internal static class Seq2SeqExample
         var data = new Generator((ulong)seed + 1);
         var heldOut = Enumerable.Range(0, HeldOut).Select(_ => RandomDigits(data)).ToArray();
         var unseen = new HashSet<string>(heldOut.Select(Text), StringComparer.Ordinal);
-        var model = new Seq2Seq(new Seq2SeqConfig(Vocab, Vocab, EmbeddingDim: 32, HiddenSize: 128, Cell: "gru", Attention: Seq2SeqAttention.Additive,
+        var model = new Seq2Seq(new Seq2SeqConfig(Vocab, Vocab, EmbeddingDim: 32, HiddenSize: 128, Cell: RecurrentCellType.Gru, Attention: Seq2SeqAttention.Additive,
             PadId: Pad, BosId: Bos, EosId: Eos), generator: new Generator((ulong)seed));
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 3e-3));
         var schedule = new CosineAnnealingLR(optimizer, MaxSteps); // decays per step: late steps settle instead of oscillating

@@ -21,7 +21,7 @@ internal static class VanishingGradients
         var (x, y, source) = Data(seed);
         AnsiConsole.MarkupLine($"[bold]Vanishing gradients[/]: {Depth} linear layers of width {Width} (784-64-...-64-10), one batch of {Batch} {source}, cross-entropy\n");
         var sigmoid = Network(() => new Sigmoid(), he: false, seed);
-        var relu = Network(() => new ReLU(), he: true, seed);
+        var relu = Network(() => new Relu(), he: true, seed);
         var a = Norms(sigmoid, x, y);
         var b = Norms(relu, x, y);
 
@@ -74,8 +74,8 @@ internal static class VanishingGradients
             var linear = new Linear(l == 0 ? 784 : Width, l == Depth - 1 ? 10 : Width, generator: g);
             if (he)
             {
-                Init.KaimingNormal_(linear.Weight, nonlinearity: "relu", generator: g);
-                Init.Zeros_(linear.Bias!);
+                Init.KaimingNormal(linear.Weight, nonlinearity: Nonlinearity.Relu, generator: g);
+                Init.Zeros(linear.Bias!);
             }
             model.Add(linear);
             if (l < Depth - 1) model.Add(activation());

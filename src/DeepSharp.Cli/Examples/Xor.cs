@@ -30,8 +30,8 @@ internal static class Xor
             {
                 var xi = x[i].Unsqueeze(0);
                 double error = Targets[i] - perceptron.Call(xi).ToDouble();
-                linear.Weight.Add_(xi * (0.1 * error));
-                linear.Bias!.Add_(0.1 * error);
+                linear.Weight.AddInPlace(xi * (0.1 * error));
+                linear.Bias!.AddInPlace(0.1 * error);
             }
             bestPerceptron = Math.Max(bestPerceptron, Accuracy(perceptron.Call(x), y, threshold: 0.5));
         }

@@ -170,7 +170,7 @@ internal readonly struct SavedTensor(Tensor tensor)
             throw new InvalidOperationException(
                 $"{owner.Name}: one of the tensors needed for gradient computation has been modified by an in-place operation: " +
                 $"[{t.Describe()}] is at version {t.Storage.Version}; expected version {_version}. " +
-                "Use an out-of-place op (for example x = x + y instead of x.Add_(y)) or clone the tensor before modifying it.");
+                "Use an out-of-place op (for example x = x + y instead of x.AddInPlace(y)) or clone the tensor before modifying it.");
         return t;
     }
 }

@@ -32,7 +32,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>Sets RequiresGrad and returns this tensor (PyTorch's requires_grad_).</summary>
-    public Tensor RequiresGrad_(bool value = true)
+    public Tensor SetRequiresGrad(bool value = true)
     {
         RequiresGrad = value;
         return this;

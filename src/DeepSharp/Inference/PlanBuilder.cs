@@ -37,7 +37,7 @@ internal sealed class PlanBuilder
                 return plannable.Plan(this, x);
             case Identity or Dropout or Dropout2d:
                 return x; // identities in eval mode
-            case ReLU:
+            case Relu:
                 return Emit(new ReluStep(x, Like(x)));
             case Conv2d conv when ConvGeometryFor(conv, x) is { } g:
                 return Emit(new ConvStep(conv, g, x, new PlanValue([g.OutChannels, g.OutH, g.OutW])));

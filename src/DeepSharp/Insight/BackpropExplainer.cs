@@ -158,7 +158,7 @@ public static class BackpropExplainer
         var copy = (double[])values.Clone();
         copy[index] = value;
         using var _ = Autograd.NoGrad();
-        parameter.Copy_(Tensor.From(copy, parameter.ShapeArray));
+        parameter.CopyFrom(Tensor.From(copy, parameter.ShapeArray));
     }
 
     private static double[][] Matrix(Tensor t)

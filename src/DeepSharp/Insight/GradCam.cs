@@ -37,7 +37,7 @@ public static class GradCam
             if (activations is null && output is Tensor t) activations = t;
         });
         using var backward = layer.RegisterBackwardHook((_, g) => gradient = gradient is null ? g : gradient + g);
-        var x = input.Detach().Contiguous().Clone().RequiresGrad_();
+        var x = input.Detach().Contiguous().Clone().SetRequiresGrad();
         double score;
         using (Autograd.EnableGrad())
         {

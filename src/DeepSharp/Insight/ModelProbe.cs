@@ -71,7 +71,7 @@ internal static class ModelProbe
         for (int start = 0; start < batch.Size(0); start += chunk)
         {
             int n = Math.Min(chunk, batch.Size(0) - start);
-            var x = batch.Narrow(0, start, n).Detach().Contiguous().Clone().RequiresGrad_();
+            var x = batch.Narrow(0, start, n).Detach().Contiguous().Clone().SetRequiresGrad();
             using var _ = Autograd.EnableGrad();
             var score = Scores(op, model.Call(x), target).Sum();
             parts.Add(Autograd.Grad(score, [x])[0]);

@@ -30,26 +30,26 @@ public sealed class AlexNet : Module<Tensor, Tensor>, IOnnxExportable, IInferenc
         Features = RegisterModule("features", new Sequential(
             small ? new Conv2d(o.InputChannels, c1, 3, padding: 1, dtype: dt, generator: g)
                   : new Conv2d(o.InputChannels, c1, 11, stride: 4, padding: 2, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new MaxPool2d(3, stride: 2),
             new Conv2d(c1, c2, 5, padding: 2, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new MaxPool2d(3, stride: 2),
             new Conv2d(c2, c3, 3, padding: 1, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new Conv2d(c3, c4, 3, padding: 1, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new Conv2d(c4, c4, 3, padding: 1, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new MaxPool2d(3, stride: 2)));
         AvgPool = RegisterModule("avgpool", new AdaptiveAvgPool2d(pooled));
         Classifier = RegisterModule("classifier", new Sequential(
             ImageModels.Dropout(dropout, o),
             new Linear(c4 * pooled * pooled, hidden, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             ImageModels.Dropout(dropout, o),
             new Linear(hidden, hidden, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new Linear(hidden, o.NumClasses, dtype: dt, generator: g)));
     }
 

@@ -23,22 +23,22 @@ public sealed record RecurrentState(Tensor H, Tensor? C)
 /// is enough to rebuild its network.
 /// </summary>
 /// <param name="VocabSize">Number of distinct tokens (characters).</param>
-/// <param name="Cell">"lstm" or "gru".</param>
+/// <param name="Cell">Lstm (default) or Gru; stored as "lstm" or "gru".</param>
 /// <param name="EmbeddingDim">Size of each token's embedding vector.</param>
 /// <param name="HiddenSize">Hidden units per recurrent layer.</param>
 /// <param name="NumLayers">Stacked recurrent layers.</param>
 /// <param name="Dropout">Dropout probability between recurrent layers and on the last layer's output (training only).</param>
-public sealed record CharRnnConfig(int VocabSize, string Cell = "lstm", int EmbeddingDim = 64, int HiddenSize = 512, int NumLayers = 1, double Dropout = 0)
+public sealed record CharRnnConfig(int VocabSize, RecurrentCellType Cell = RecurrentCellType.Lstm, int EmbeddingDim = 64, int HiddenSize = 512, int NumLayers = 1, double Dropout = 0)
 {
     /// <summary>The zoo name: "char-lstm" or "char-gru".</summary>
     [JsonIgnore]
-    public string ModelName => "char-" + Cell;
+    public string ModelName => "char-" + Cell.ToName();
 
     /// <summary>Checks the configuration.</summary>
-    /// <exception cref="ArgumentException">The cell is not "lstm" or "gru", a size is not positive or the dropout is outside [0, 1).</exception>
+    /// <exception cref="ArgumentException">The cell is not a value of <see cref="RecurrentCellType"/>, a size is not positive or the dropout is outside [0, 1).</exception>
     public void Validate()
     {
-        if (Cell is not ("lstm" or "gru")) throw new ArgumentException($"CharRnn: cell must be \"lstm\" or \"gru\", got '{Cell}'");
+        if (Cell is not (RecurrentCellType.Lstm or RecurrentCellType.Gru)) throw new ArgumentException($"CharRnn: cell must be RecurrentCellType.Lstm or RecurrentCellType.Gru, got {Cell}");
         if (VocabSize <= 0 || EmbeddingDim <= 0 || HiddenSize <= 0 || NumLayers <= 0)
             throw new ArgumentException($"CharRnn: vocab size ({VocabSize}), embedding dim ({EmbeddingDim}), hidden size ({HiddenSize}) and layers ({NumLayers}) must be positive");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"CharRnn: dropout must be in [0, 1), got {Dropout}");
@@ -80,9 +80,9 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
         config.Validate();
         Config = config;
         Embed = RegisterModule("embed", new Embedding(config.VocabSize, config.EmbeddingDim, dtype: dtype, generator: generator));
-        Rnn = RegisterModule<RecurrentBase>("rnn", config.Cell == "lstm"
-            ? new LSTM(config.EmbeddingDim, config.HiddenSize, config.NumLayers, batchFirst: true, dropout: config.NumLayers > 1 ? config.Dropout : 0, dtype: dtype, generator: generator)
-            : new GRU(config.EmbeddingDim, config.HiddenSize, config.NumLayers, batchFirst: true, dropout: config.NumLayers > 1 ? config.Dropout : 0, dtype: dtype, generator: generator));
+        Rnn = RegisterModule<RecurrentBase>("rnn", config.Cell == RecurrentCellType.Lstm
+            ? new Lstm(config.EmbeddingDim, config.HiddenSize, config.NumLayers, batchFirst: true, dropout: config.NumLayers > 1 ? config.Dropout : 0, dtype: dtype, generator: generator)
+            : new Gru(config.EmbeddingDim, config.HiddenSize, config.NumLayers, batchFirst: true, dropout: config.NumLayers > 1 ? config.Dropout : 0, dtype: dtype, generator: generator));
         Rnn.Generator = generator;
         if (config.Dropout > 0) _outputDropout = RegisterModule("drop", new Dropout(config.Dropout, generator));
         Head = RegisterModule("head", new Linear(config.HiddenSize, config.VocabSize, dtype: dtype, generator: generator));
@@ -91,8 +91,8 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
     /// <summary>A char-lstm or char-gru by zoo name ("char-lstm", "char-gru") with the default sizes of <see cref="CharRnnConfig"/>.</summary>
     public static CharRnn Create(string name, int vocabSize, DType dtype = DType.Float32, Generator? generator = null) => name switch
     {
-        "char-lstm" => new CharRnn(new CharRnnConfig(vocabSize, "lstm"), dtype, generator),
-        "char-gru" => new CharRnn(new CharRnnConfig(vocabSize, "gru"), dtype, generator),
+        "char-lstm" => new CharRnn(new CharRnnConfig(vocabSize, RecurrentCellType.Lstm), dtype, generator),
+        "char-gru" => new CharRnn(new CharRnnConfig(vocabSize, RecurrentCellType.Gru), dtype, generator),
         _ => throw new ArgumentException($"CharRnn: unknown model '{name}'; expected char-lstm or char-gru"),
     };
 
@@ -109,14 +109,14 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
     /// <summary>Token embedding [V, E] (key <c>embed.weight</c>).</summary>
     public Embedding Embed { get; }
 
-    /// <summary>The recurrent stack (an <see cref="LSTM"/> or <see cref="GRU"/>, batch-first).</summary>
+    /// <summary>The recurrent stack (an <see cref="Lstm"/> or <see cref="Gru"/>, batch-first).</summary>
     public RecurrentBase Rnn { get; }
 
     /// <summary>Output layer from the hidden state to next-token logits, Linear(H, V).</summary>
     public Linear Head { get; }
 
     /// <summary>Whether the recurrent stack is an LSTM (its state then has a cell state C).</summary>
-    public bool IsLstm => Config.Cell == "lstm";
+    public bool IsLstm => Config.Cell == RecurrentCellType.Lstm;
 
     /// <summary>The token table the model was trained with (saved with the weights; needed by <see cref="Sample(string, int, SamplingOptions?, ulong)"/>).</summary>
     public Vocabulary? Vocabulary { get; set; }
@@ -285,7 +285,7 @@ public sealed class CharRnn : Module<Tensor, Tensor>, IOnnxExportable
 
     /// <inheritdoc/>
     protected override string ExtraRepr => string.Create(CultureInfo.InvariantCulture,
-        $"vocab={Config.VocabSize}, cell={Config.Cell}, embedding={Config.EmbeddingDim}, hidden={Config.HiddenSize}, layers={Config.NumLayers}, dropout={Config.Dropout}");
+        $"vocab={Config.VocabSize}, cell={Config.Cell.ToName()}, embedding={Config.EmbeddingDim}, hidden={Config.HiddenSize}, layers={Config.NumLayers}, dropout={Config.Dropout}");
 }
 
 /// <summary>Source-generated JSON for model configurations (no reflection: AOT-safe).</summary>

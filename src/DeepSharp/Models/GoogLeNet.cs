@@ -245,8 +245,8 @@ public sealed class GoogLeNet : Module<Tensor, Tensor>, IOnnxExportable
     {
         foreach (var m in Modules())
         {
-            if (m is Conv2d conv) InitExtra.TruncNormal_(conv.Weight, 0, 0.01, -2, 2, generator);
-            else if (m is Linear linear) InitExtra.TruncNormal_(linear.Weight, 0, 0.01, -2, 2, generator);
+            if (m is Conv2d conv) InitExtra.TruncNormal(conv.Weight, 0, 0.01, -2, 2, generator);
+            else if (m is Linear linear) InitExtra.TruncNormal(linear.Weight, 0, 0.01, -2, 2, generator);
         }
     }
 }

@@ -104,10 +104,10 @@ public sealed class Gpt : Module<Tensor, Tensor>
         double projStd = 0.02 / Math.Sqrt(2 * Config.Layers);
         foreach (var (name, p) in NamedParameters())
         {
-            if (name.EndsWith("c_proj.weight", StringComparison.Ordinal)) Init.Normal_(p, 0, projStd, generator);
-            else if (name.Contains(".ln_", StringComparison.Ordinal)) Init.Constant_(p, name.EndsWith(".weight", StringComparison.Ordinal) ? 1 : 0);
-            else if (p.Rank >= 2) Init.Normal_(p, 0, 0.02, generator);
-            else Init.Zeros_(p);
+            if (name.EndsWith("c_proj.weight", StringComparison.Ordinal)) Init.Normal(p, 0, projStd, generator);
+            else if (name.Contains(".ln_", StringComparison.Ordinal)) Init.Constant(p, name.EndsWith(".weight", StringComparison.Ordinal) ? 1 : 0);
+            else if (p.Rank >= 2) Init.Normal(p, 0, 0.02, generator);
+            else Init.Zeros(p);
         }
     }
 
@@ -513,7 +513,7 @@ public sealed class GptMlp : Module<Tensor, Tensor>
     internal GptMlp(GptConfig config, DType dtype, Generator? generator)
     {
         CFc = RegisterModule("c_fc", new Linear(config.Width, 4 * config.Width, config.Bias, dtype, generator));
-        Gelu = RegisterModule("gelu", new GELU("tanh"));
+        Gelu = RegisterModule("gelu", new Gelu(GeluApproximation.Tanh));
         CProj = RegisterModule("c_proj", new Linear(4 * config.Width, config.Width, config.Bias, dtype, generator));
         Dropout = RegisterModule("dropout", new Dropout(config.Dropout, generator));
     }
@@ -522,7 +522,7 @@ public sealed class GptMlp : Module<Tensor, Tensor>
     public Linear CFc { get; }
 
     /// <summary>GELU, tanh approximation.</summary>
-    public GELU Gelu { get; }
+    public Gelu Gelu { get; }
 
     /// <summary>Linear(4C, C) (<c>c_proj</c>).</summary>
     public Linear CProj { get; }
@@ -649,8 +649,8 @@ public sealed class GptKvCache
             int t = k.ShapeArray[2];
             using (Autograd.NoGrad())
             {
-                keys.Narrow(2, start, t).Copy_(k);
-                values.Narrow(2, start, t).Copy_(v);
+                keys.Narrow(2, start, t).CopyFrom(k);
+                values.Narrow(2, start, t).CopyFrom(v);
             }
             return (keys.Narrow(2, 0, start + t), values.Narrow(2, 0, start + t));
         }

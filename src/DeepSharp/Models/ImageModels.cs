@@ -48,15 +48,15 @@ internal static class ImageModels
             switch (m)
             {
                 case Conv2d conv:
-                    Init.KaimingNormal_(conv.Weight, mode: FanMode.FanOut, nonlinearity: "relu", generator: generator);
-                    if (conv.Bias is not null) Init.Zeros_(conv.Bias);
+                    Init.KaimingNormal(conv.Weight, mode: FanMode.FanOut, nonlinearity: Nonlinearity.Relu, generator: generator);
+                    if (conv.Bias is not null) Init.Zeros(conv.Bias);
                     break;
                 case BatchNormBase bn:
                     bn.ResetParameters();
                     break;
                 case Linear linear when linearStd is { } std:
-                    Init.Normal_(linear.Weight, 0, std, generator);
-                    if (linear.Bias is not null) Init.Zeros_(linear.Bias);
+                    Init.Normal(linear.Weight, 0, std, generator);
+                    if (linear.Bias is not null) Init.Zeros(linear.Bias);
                     break;
             }
         }

@@ -21,16 +21,16 @@ public static class LeNet5
         var (dt, g) = (o.DType, o.Generator);
         return new Sequential(
             new Conv2d(o.InputChannels, 6, 5, padding: 2, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new MaxPool2d(2),
             new Conv2d(6, 16, 5, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new MaxPool2d(2),
             new Flatten(),
             new Linear(16 * side * side, 120, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new Linear(120, 84, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             new Linear(84, o.NumClasses, dtype: dt, generator: g));
     }
 }

@@ -8,7 +8,7 @@ namespace DeepSharp.Models;
 /// <summary>
 /// Multi-layer perceptron: Linear, activation, ..., Linear. Children are named "0", "1", ... like
 /// PyTorch's nn.Sequential, so the default network (784-256-128-10 with ReLU) has exactly the state
-/// dict keys of <c>nn.Sequential(Linear(784,256), ReLU(), Linear(256,128), ReLU(), Linear(128,10))</c>:
+/// dict keys of <c>nn.Sequential(Linear(784,256), Relu(), Linear(256,128), Relu(), Linear(128,10))</c>:
 /// 0.weight, 0.bias, 2.weight, 2.bias, 4.weight, 4.bias. Inputs of rank &gt; 2 ([N, 1, 28, 28])
 /// are flattened to [N, features] first. Outputs are logits (use CrossEntropyLoss).
 /// </summary>
@@ -27,7 +27,7 @@ public sealed class Mlp : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
         DType dtype = DType.Float32, Generator? generator = null)
     {
         hidden ??= [256, 128];
-        activation ??= static () => new ReLU();
+        activation ??= static () => new Relu();
         int width = inputFeatures;
         foreach (int h in hidden)
         {

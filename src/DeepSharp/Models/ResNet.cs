@@ -22,7 +22,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable, IInfer
     {
         Conv1 = RegisterModule("conv1", new Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false, dtype: dtype, generator: generator));
         Bn1 = RegisterModule("bn1", new BatchNorm2d(planes, dtype: dtype));
-        Relu = RegisterModule("relu", new ReLU());
+        Relu = RegisterModule("relu", new Relu());
         Conv2 = RegisterModule("conv2", new Conv2d(planes, planes, 3, padding: 1, bias: false, dtype: dtype, generator: generator));
         Bn2 = RegisterModule("bn2", new BatchNorm2d(planes, dtype: dtype));
         if (stride != 1 || inPlanes != planes)
@@ -38,7 +38,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable, IInfer
     public BatchNorm2d Bn1 { get; }
 
     /// <summary>The ReLU used after bn1 and after the sum.</summary>
-    public ReLU Relu { get; }
+    public Relu Relu { get; }
 
     /// <summary>Second 3x3 convolution.</summary>
     public Conv2d Conv2 { get; }
@@ -106,7 +106,7 @@ public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInference
             ? new Conv2d(o.InputChannels, inPlanes, 3, padding: 1, bias: false, dtype: dt, generator: g)
             : new Conv2d(o.InputChannels, inPlanes, 7, stride: 2, padding: 3, bias: false, dtype: dt, generator: g));
         Bn1 = RegisterModule("bn1", new BatchNorm2d(inPlanes, dtype: dt));
-        Relu = RegisterModule("relu", new ReLU());
+        Relu = RegisterModule("relu", new Relu());
         MaxPool = RegisterModule<Module<Tensor, Tensor>>("maxpool", small ? new Identity() : new MaxPool2d(3, stride: 2, padding: 1));
         for (int s = 0; s < blocks.Count; s++)
         {
@@ -125,7 +125,7 @@ public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInference
         if (o.InitWeights) ImageModels.KaimingInit(this, g, linearStd: null);
         if (zeroInitResidual)
             foreach (var m in Modules())
-                if (m is BasicBlock block) Init.Zeros_(block.Bn2.Weight!);
+                if (m is BasicBlock block) Init.Zeros(block.Bn2.Weight!);
     }
 
     /// <summary>ResNet-18: [2, 2, 2, 2] blocks of [64, 128, 256, 512] channels.</summary>
@@ -153,7 +153,7 @@ public sealed class ResNet : Module<Tensor, Tensor>, IOnnxExportable, IInference
     public BatchNorm2d Bn1 { get; }
 
     /// <summary>ReLU after bn1.</summary>
-    public ReLU Relu { get; }
+    public Relu Relu { get; }
 
     /// <summary>3x3 stride-2 max-pool of the stem (Identity for the small stem).</summary>
     public Module<Tensor, Tensor> MaxPool { get; }

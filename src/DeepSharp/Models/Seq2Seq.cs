@@ -21,14 +21,14 @@ public enum Seq2SeqAttention
 /// <see cref="PadId"/> fills short sequences (ignored by the attention and the loss), <see cref="BosId"/>
 /// starts every decoder input and <see cref="EosId"/> ends every target.
 /// </summary>
-public sealed record Seq2SeqConfig(int SourceVocab, int TargetVocab, int EmbeddingDim = 32, int HiddenSize = 128, string Cell = "gru",
+public sealed record Seq2SeqConfig(int SourceVocab, int TargetVocab, int EmbeddingDim = 32, int HiddenSize = 128, RecurrentCellType Cell = RecurrentCellType.Gru,
     Seq2SeqAttention Attention = Seq2SeqAttention.Additive, int PadId = 0, int BosId = 1, int EosId = 2)
 {
     /// <summary>Checks the configuration.</summary>
     /// <exception cref="ArgumentException">The cell is unknown, a size is not positive, or a special id is outside a vocabulary.</exception>
     public void Validate()
     {
-        if (Cell is not ("gru" or "lstm")) throw new ArgumentException($"Seq2Seq: cell must be \"gru\" or \"lstm\", got '{Cell}'");
+        if (Cell is not (RecurrentCellType.Gru or RecurrentCellType.Lstm)) throw new ArgumentException($"Seq2Seq: cell must be RecurrentCellType.Gru or RecurrentCellType.Lstm, got {Cell}");
         if (SourceVocab <= 0 || TargetVocab <= 0 || EmbeddingDim <= 0 || HiddenSize <= 0)
             throw new ArgumentException($"Seq2Seq: vocabularies ({SourceVocab}, {TargetVocab}), embedding dim ({EmbeddingDim}) and hidden size ({HiddenSize}) must be positive");
         foreach (var (name, id) in new[] { ("pad", PadId), ("bos", BosId), ("eos", EosId) })
@@ -281,9 +281,9 @@ public sealed class Seq2SeqEncoder : Module
     {
         Config = config;
         Embed = RegisterModule("embed", new Embedding(config.SourceVocab, config.EmbeddingDim, config.PadId, dtype, generator));
-        Rnn = RegisterModule<RecurrentBase>("rnn", config.Cell == "gru"
-            ? new GRU(config.EmbeddingDim, config.HiddenSize, batchFirst: true, dtype: dtype, generator: generator)
-            : new LSTM(config.EmbeddingDim, config.HiddenSize, batchFirst: true, dtype: dtype, generator: generator));
+        Rnn = RegisterModule<RecurrentBase>("rnn", config.Cell == RecurrentCellType.Gru
+            ? new Gru(config.EmbeddingDim, config.HiddenSize, batchFirst: true, dtype: dtype, generator: generator)
+            : new Lstm(config.EmbeddingDim, config.HiddenSize, batchFirst: true, dtype: dtype, generator: generator));
     }
 
     /// <summary>The model's configuration.</summary>
@@ -332,8 +332,8 @@ public sealed record DecoderState(Tensor H, Tensor? C, Tensor Feed)
 /// <summary>The attention decoder of a <see cref="Seq2Seq"/> (see there for the equations).</summary>
 public sealed class Seq2SeqDecoder : Module
 {
-    private readonly GRUCell? _gru;
-    private readonly LSTMCell? _lstm;
+    private readonly GruCell? _gru;
+    private readonly LstmCell? _lstm;
     private readonly AdditiveAttention? _additive;
     private readonly LuongAttention? _luong;
 
@@ -342,8 +342,8 @@ public sealed class Seq2SeqDecoder : Module
         Config = config;
         int e = config.EmbeddingDim, h = config.HiddenSize;
         Embed = RegisterModule("embed", new Embedding(config.TargetVocab, e, config.PadId, dtype, generator));
-        if (config.Cell == "gru") _gru = RegisterModule("cell", new GRUCell(e + h, h, dtype: dtype, generator: generator));
-        else _lstm = RegisterModule("cell", new LSTMCell(e + h, h, dtype: dtype, generator: generator));
+        if (config.Cell == RecurrentCellType.Gru) _gru = RegisterModule("cell", new GruCell(e + h, h, dtype: dtype, generator: generator));
+        else _lstm = RegisterModule("cell", new LstmCell(e + h, h, dtype: dtype, generator: generator));
         if (config.Attention == Seq2SeqAttention.Additive)
         {
             _additive = RegisterModule("attention", new AdditiveAttention(h, h, h, dtype, generator));
@@ -421,8 +421,8 @@ public sealed class Seq2SeqDecoder : Module
         Tensor scores;
         if (_additive is not null)
         {
-            var projected = memory.ProjectedKeys ?? _additive.WK.Call(keys);                 // [B, S, h]
-            var features = (_additive.WQ.Call(query).Unsqueeze(1) + projected).Tanh();      // [B, S, h]
+            var projected = memory.ProjectedKeys ?? _additive.Wk.Call(keys);                 // [B, S, h]
+            var features = (_additive.Wq.Call(query).Unsqueeze(1) + projected).Tanh();      // [B, S, h]
             scores = _additive.V.Call(features).Squeeze(-1);                                  // [B, S]
         }
         else
@@ -440,7 +440,7 @@ public sealed class Seq2SeqDecoder : Module
     internal EncoderMemory Prepare(EncoderMemory memory)
     {
         if (memory.ProjectedKeys is not null) return memory;
-        var projected = _additive is not null ? _additive.WK.Call(memory.Outputs) : _luong!.W?.Call(memory.Outputs);
+        var projected = _additive is not null ? _additive.Wk.Call(memory.Outputs) : _luong!.W?.Call(memory.Outputs);
         return projected is null ? memory : memory with { ProjectedKeys = projected };
     }
 

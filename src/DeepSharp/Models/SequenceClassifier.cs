@@ -18,12 +18,12 @@ public sealed class SequenceClassifier : Module<Tensor, Tensor>, IOnnxExportable
     /// <param name="numClasses">Output logits per example.</param>
     /// <param name="hiddenSize">Hidden units per recurrent layer (default 128).</param>
     /// <param name="numLayers">Stacked recurrent layers (default 1).</param>
-    /// <param name="cell">"gru" (default) or "lstm".</param>
+    /// <param name="cell">Gru (default) or Lstm.</param>
     /// <param name="dropout">Dropout between recurrent layers (default 0).</param>
     /// <param name="dtype">Parameter dtype (default float32).</param>
     /// <param name="generator">Source of the initial weights and dropout masks; null uses the default generator.</param>
     /// <exception cref="ArgumentException">A size is not positive or the cell is unknown.</exception>
-    public SequenceClassifier(int inputFeatures, int numClasses, int hiddenSize = 128, int numLayers = 1, string cell = "gru",
+    public SequenceClassifier(int inputFeatures, int numClasses, int hiddenSize = 128, int numLayers = 1, RecurrentCellType cell = RecurrentCellType.Gru,
         double dropout = 0, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (inputFeatures <= 0 || numClasses <= 0 || hiddenSize <= 0 || numLayers <= 0)
@@ -31,9 +31,9 @@ public sealed class SequenceClassifier : Module<Tensor, Tensor>, IOnnxExportable
         InputFeatures = inputFeatures;
         Rnn = RegisterModule<RecurrentBase>("rnn", cell switch
         {
-            "gru" => new GRU(inputFeatures, hiddenSize, numLayers, batchFirst: true, dropout: dropout, dtype: dtype, generator: generator),
-            "lstm" => new LSTM(inputFeatures, hiddenSize, numLayers, batchFirst: true, dropout: dropout, dtype: dtype, generator: generator),
-            _ => throw new ArgumentException($"SequenceClassifier: cell must be \"gru\" or \"lstm\", got '{cell}'"),
+            RecurrentCellType.Gru => new Gru(inputFeatures, hiddenSize, numLayers, batchFirst: true, dropout: dropout, dtype: dtype, generator: generator),
+            RecurrentCellType.Lstm => new Lstm(inputFeatures, hiddenSize, numLayers, batchFirst: true, dropout: dropout, dtype: dtype, generator: generator),
+            _ => throw RecurrentCellTypeNames.Unknown("SequenceClassifier", cell),
         });
         Rnn.Generator = generator;
         Fc = RegisterModule("fc", new Linear(hiddenSize, numClasses, dtype: dtype, generator: generator));
@@ -48,7 +48,7 @@ public sealed class SequenceClassifier : Module<Tensor, Tensor>, IOnnxExportable
         var o = options ?? new ModelOptions();
         if (o.InputChannels <= 0 || o.ImageSize <= 0 || o.NumClasses <= 0)
             throw new ArgumentException($"seq-gru: InputChannels ({o.InputChannels}), ImageSize ({o.ImageSize}) and NumClasses ({o.NumClasses}) must be positive");
-        return new SequenceClassifier(o.InputChannels * o.ImageSize, o.NumClasses, hiddenSize, numLayers, "gru", 0, o.DType, o.Generator);
+        return new SequenceClassifier(o.InputChannels * o.ImageSize, o.NumClasses, hiddenSize, numLayers, RecurrentCellType.Gru, 0, o.DType, o.Generator);
     }
 
     /// <summary>Features per time step (channels x image width).</summary>

@@ -58,7 +58,7 @@ public sealed class Vgg : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
             int width = ImageModels.Width(o, v);
             features.Add(new Conv2d(channels, width, 3, padding: 1, dtype: dt, generator: g));
             if (batchNorm) features.Add(new BatchNorm2d(width, dtype: dt));
-            features.Add(new ReLU());
+            features.Add(new Relu());
             channels = width;
         }
         int pooled = small ? 1 : 7, hidden = ImageModels.Width(o, small ? 512 : 4096);
@@ -66,10 +66,10 @@ public sealed class Vgg : Module<Tensor, Tensor>, IOnnxExportable, IInferencePla
         AvgPool = RegisterModule("avgpool", new AdaptiveAvgPool2d(pooled));
         Classifier = RegisterModule("classifier", new Sequential(
             new Linear(channels * pooled * pooled, hidden, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             ImageModels.Dropout(dropout, o),
             new Linear(hidden, hidden, dtype: dt, generator: g),
-            new ReLU(),
+            new Relu(),
             ImageModels.Dropout(dropout, o),
             new Linear(hidden, o.NumClasses, dtype: dt, generator: g)));
         if (o.InitWeights) ImageModels.KaimingInit(this, g, linearStd: 0.01);

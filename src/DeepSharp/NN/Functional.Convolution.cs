@@ -7,7 +7,7 @@ public static partial class Functional
 {
     /// <summary>
     /// 2-D convolution of [N, C, H, W] (or unbatched [C, H, W]) with weight [O, C/groups, kh, kw].
-    /// <paramref name="padding"/> is an int, a pair, "valid" (none) or "same" (stride 1 only; when the
+    /// <paramref name="padding"/> is an int, a pair, ConvPadding.Valid (none) or ConvPadding.Same (stride 1 only; when the
     /// total padding dilation*(k-1) is odd the extra row/column goes at the bottom/right, as PyTorch).
     /// </summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, Size2d? stride = null, ConvPadding padding = default,

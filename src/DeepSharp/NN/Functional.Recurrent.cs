@@ -53,18 +53,13 @@ public static partial class Functional
     }
 
     /// <summary>
-    /// One Elman RNN step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = "tanh" or "relu".
+    /// One Elman RNN step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu (<paramref name="nonlinearity"/>).
     /// input [B, I] or [I], hx [B, H] or [H]; weights in PyTorch's layout [H, I], [H, H], biases [H].
     /// </summary>
     public static Tensor RnnCell(Tensor input, Tensor hx, Tensor weightIh, Tensor weightHh, Tensor? biasIh = null, Tensor? biasHh = null,
-        string nonlinearity = "tanh")
+        RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh)
     {
-        var cell = nonlinearity switch
-        {
-            "tanh" => RecurrentCell.RnnTanh,
-            "relu" => RecurrentCell.RnnRelu,
-            _ => throw new ArgumentException($"rnn_cell: unknown nonlinearity '{nonlinearity}'; expected \"tanh\" or \"relu\""),
-        };
+        var cell = nonlinearity.ToCell("rnn_cell");
         return CellStep(cell, "rnn_cell", input, hx, null, weightIh, weightHh, biasIh, biasHh).H;
     }
 

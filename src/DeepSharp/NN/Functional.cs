@@ -28,8 +28,8 @@ public static partial class Functional
     /// <summary>x where x &gt; 0, alpha (e^x - 1) elsewhere (F.elu).</summary>
     public static Tensor Elu(Tensor input, double alpha = 1) => input.Elu(alpha);
 
-    /// <summary>GELU x * Phi(x) (F.gelu): <paramref name="approximate"/> "none" is exact, "tanh" the tanh approximation.</summary>
-    public static Tensor Gelu(Tensor input, string approximate = "none") => input.Gelu(approximate);
+    /// <summary>GELU x * Phi(x) (F.gelu): <paramref name="approximate"/> None is exact, Tanh the tanh approximation.</summary>
+    public static Tensor Gelu(Tensor input, GeluApproximation approximate = GeluApproximation.None) => input.Gelu(approximate);
 
     /// <summary>log(1 + e^(beta x)) / beta, elementwise, and x itself where beta x &gt; threshold (F.softplus).</summary>
     public static Tensor Softplus(Tensor input, double beta = 1, double threshold = 20) => input.Softplus(beta, threshold);

@@ -14,7 +14,7 @@ public static class InitExtra
     /// outside are redrawn, which is exact and cheap; otherwise PyTorch's inverse-CDF method is used:
     /// u ~ U(2 Phi(alpha) - 1, 2 Phi(beta) - 1), x = mean + std sqrt(2) erfinv(u), clamped to [a, b].
     /// </summary>
-    public static Tensor TruncNormal_(Tensor tensor, double mean = 0, double std = 1, double a = -2, double b = 2, Generator? generator = null)
+    public static Tensor TruncNormal(Tensor tensor, double mean = 0, double std = 1, double a = -2, double b = 2, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (!tensor.IsFloatingPoint) throw new ArgumentException($"init.trunc_normal_: expected a floating-point tensor, got {tensor.DType.Name()}");
@@ -22,7 +22,7 @@ public static class InitExtra
         if (tensor.Numel == 0) return tensor;
         double lo = NormalCdf((a - mean) / std), hi = NormalCdf((b - mean) / std);
         var values = hi - lo >= 0.5 ? Rejection(tensor.ShapeArray, mean, std, a, b, generator) : InverseCdf(tensor.ShapeArray, mean, std, a, b, lo, hi, generator);
-        using (Autograd.NoGrad()) tensor.Copy_(values);
+        using (Autograd.NoGrad()) tensor.CopyFrom(values);
         return tensor;
     }
 

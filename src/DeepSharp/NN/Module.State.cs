@@ -87,7 +87,7 @@ public abstract partial class Module
         {
             using (Autograd.NoGrad())
             {
-                foreach (var (target, value) in copies) target.Copy_(value);
+                foreach (var (target, value) in copies) target.CopyFrom(value);
             }
         };
     }

@@ -89,7 +89,7 @@ public abstract partial class Module
                 throw new InvalidOperationException(
                     $"{TypeName} was called inside {calls[^1].TypeName}'s forward but is not registered in {root.TypeName} or any of its submodules, " +
                     $"so its parameters are missing from Parameters(), StateDict() and the optimizer: it would never train and never be saved. " +
-                    $"Register it where it is created, e.g. `_layer = RegisterModule(\"layer\", new {TypeName}(...));`.");
+                    $"Register it where it is created, e.g. `_layer = RegisterModule(\"layer\", new {GetType().Name}(...));`.");
         }
         calls.Add(this);
         return new CallScope(calls);

@@ -34,12 +34,12 @@ internal static class OnnxLayerExport
             LocalResponseNorm lrn => g.Node("LRN", [x], lrn.Forward(x.Sample), OnnxAttribute.Int("size", lrn.Size),
                 OnnxAttribute.Float("alpha", lrn.Alpha), OnnxAttribute.Float("beta", lrn.Beta), OnnxAttribute.Float("bias", lrn.K)),
             Embedding e => g.Node("Gather", [g.Initializer(e.Weight), x], e.Forward(x.Sample), OnnxAttribute.Int("axis", 0)),
-            ReLU => g.Relu(x),
+            Relu => g.Relu(x),
             Sigmoid => g.Sigmoid(x),
             Tanh => g.Tanh(x),
-            LeakyReLU a => g.Node("LeakyRelu", [x], a.Forward(x.Sample), OnnxAttribute.Float("alpha", a.NegativeSlope)),
-            ELU a => g.Node("Elu", [x], a.Forward(x.Sample), OnnxAttribute.Float("alpha", a.Alpha)),
-            GELU a => Gelu(g, x, a.Approximate),
+            LeakyRelu a => g.Node("LeakyRelu", [x], a.Forward(x.Sample), OnnxAttribute.Float("alpha", a.NegativeSlope)),
+            Elu a => g.Node("Elu", [x], a.Forward(x.Sample), OnnxAttribute.Float("alpha", a.Alpha)),
+            Gelu a => Gelu(g, x, a.Approximate),
             Softplus a => Softplus(g, x, a),
             Softmax a => g.Softmax(x, a.Dim),
             LogSoftmax a => g.LogSoftmax(x, a.Dim),
@@ -221,10 +221,10 @@ internal static class OnnxLayerExport
     }
 
     /// <summary>GELU has no operator before opset 20: x/2 (1 + erf(x/sqrt 2)), or the tanh formula.</summary>
-    internal static OnnxValue Gelu(OnnxGraphBuilder g, OnnxValue x, string approximate)
+    internal static OnnxValue Gelu(OnnxGraphBuilder g, OnnxValue x, GeluApproximation approximate)
     {
         OnnxValue inner;
-        if (approximate == "tanh")
+        if (approximate == GeluApproximation.Tanh)
         {
             var cube = g.Mul(g.Mul(x, x), x);
             var poly = g.Add(x, g.Mul(cube, g.Scalar(0.044715, x)));

@@ -67,7 +67,7 @@ internal static partial class OnnxOps
         ops["HardSigmoid"] = n => One((n.Input(0) * n.Float("alpha", 0.2) + n.Float("beta", 0.5)).Clamp(0, 1));
         ops["HardSwish"] = n => One(n.Input(0) * (n.Input(0) * (1.0 / 6) + 0.5).Clamp(0, 1));
         ops["Mish"] = n => One(n.Input(0) * n.Input(0).Softplus().Tanh());
-        ops["Gelu"] = n => One(n.Input(0).Gelu(n.String("approximate", "none")));
+        ops["Gelu"] = n => One(n.Input(0).Gelu(GeluApproximationNames.Parse(n.String("approximate", "none"), "Gelu")));
         ops["Clip"] = n => One(Clip(n));
     }
 

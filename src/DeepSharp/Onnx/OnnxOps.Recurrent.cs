@@ -91,7 +91,7 @@ internal static partial class OnnxOps
     /// from tensor ops one step at a time (differentiable); with lengths, steps past a sequence's end keep its state
     /// and output zeros, as packed sequences.
     /// </summary>
-    private static (Tensor Output, Tensor HN, Tensor? CN) GruResetFirst(Tensor x, Tensor h, Tensor w, Tensor r, Tensor? bw, Tensor? br,
+    private static (Tensor Output, Tensor HiddenState, Tensor? CellState) GruResetFirst(Tensor x, Tensor h, Tensor w, Tensor r, Tensor? bw, Tensor? br,
         int[]? lengths, bool reverse)
     {
         int steps = x.ShapeArray[0], hidden = r.ShapeArray[1];

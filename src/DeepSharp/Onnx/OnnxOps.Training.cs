@@ -44,7 +44,7 @@ internal static partial class OnnxOps
 
     /// <summary>A floating-point tensor as a fresh autograd leaf (its own history cut: Gradient takes partial derivatives).</summary>
     private static object Leaf(object value, string name) => value is Tensor { IsFloatingPoint: true } t
-        ? t.Detach().RequiresGrad_()
+        ? t.Detach().SetRequiresGrad()
         : throw new InvalidDataException($"ONNX: Gradient differentiates with respect to '{name}', which is {OnnxNode.KindOf(value)}, not a floating-point tensor");
 }
 

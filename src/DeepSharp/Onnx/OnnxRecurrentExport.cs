@@ -13,7 +13,7 @@ public sealed partial class OnnxGraphBuilder
     /// i, f, g, o; GRU z, r, h for r, z, n), so the weights are reordered into new initializers named
     /// <c>{module}.W_l{k}</c>, <c>R_l{k}</c>, <c>B_l{k}</c>. ONNX Runtime runs time-major only: batch-first inputs are transposed.
     /// </summary>
-    public (OnnxValue Output, OnnxValue HN, OnnxValue? CN) Recurrent(RecurrentBase rnn, OnnxValue input)
+    public (OnnxValue Output, OnnxValue HiddenState, OnnxValue? CellState) Recurrent(RecurrentBase rnn, OnnxValue input)
     {
         ArgumentNullException.ThrowIfNull(rnn);
         ArgumentNullException.ThrowIfNull(input);
@@ -39,7 +39,7 @@ public sealed partial class OnnxGraphBuilder
             var hN = hs.Count == 1 ? hs[0] : Concat(hs, 0);
             var cN = cs.Count == 0 ? null : cs.Count == 1 ? cs[0] : Concat(cs, 0);
             // The samples computed node by node equal DeepSharp's forward; keep DeepSharp's own values.
-            return (output with { Sample = reference.Output }, hN with { Sample = reference.HN }, cN is null ? null : cN with { Sample = reference.CN! });
+            return (output with { Sample = reference.Output }, hN with { Sample = reference.HiddenState }, cN is null ? null : cN with { Sample = reference.CellState! });
         }
         finally
         {

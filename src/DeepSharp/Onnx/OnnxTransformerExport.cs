@@ -31,7 +31,7 @@ internal static class OnnxTransformerExport
     private static OnnxValue FeedForward(OnnxGraphBuilder g, TransformerEncoderLayer layer, OnnxValue x)
     {
         var hidden = g.Module(layer.Linear1, x);
-        hidden = layer.Activation == "gelu" ? OnnxLayerExport.Gelu(g, hidden, "none") : g.Relu(hidden);
+        hidden = layer.Activation == TransformerActivation.Gelu ? OnnxLayerExport.Gelu(g, hidden, GeluApproximation.None) : g.Relu(hidden);
         return g.Module(layer.Linear2, hidden);
     }
 }

@@ -52,7 +52,7 @@ public static class GradClipping
             if (!g.IsContiguous)
             {
                 using var _ = Autograd.NoGrad();
-                g.Clamp_(-clipValue, clipValue);
+                g.ClampInPlace(-clipValue, clipValue);
                 continue;
             }
             if (g.DType == DType.Float32) ClipKernel.Clamp(g.Span<float>(), (float)-clipValue, (float)clipValue);
@@ -87,7 +87,7 @@ public static class GradClipping
         if (!g.IsContiguous)
         {
             using var _ = Autograd.NoGrad();
-            g.Mul_(factor);
+            g.MulInPlace(factor);
             return;
         }
         if (g.DType == DType.Float32) ClipKernel.Scale(g.Span<float>(), (float)factor);

@@ -86,7 +86,7 @@ public abstract class Optimizer
             else if (p.Grad is { } g)
             {
                 using var _ = Autograd.NoGrad();
-                g.Zero_();
+                g.Zero();
             }
         }
     }
@@ -241,7 +241,7 @@ public abstract class Optimizer
     {
         var copy = Tensor.Zeros(param.Shape.ToArray(), param.DType);
         using var _ = Autograd.NoGrad();
-        copy.Copy_(saved);
+        copy.CopyFrom(saved);
         return copy;
     }
 }

@@ -4,7 +4,7 @@ using DeepSharp;
 
 public sealed class EngineTests
 {
-    private static Tensor Leaf(params double[] values) => Tensor.From(values).RequiresGrad_();
+    private static Tensor Leaf(params double[] values) => Tensor.From(values).SetRequiresGrad();
 
     [Fact]
     public void ChainRuleThroughSharedSubexpressionAccumulates()
@@ -55,7 +55,7 @@ public sealed class EngineTests
         var w = Leaf(1.0, 2.0);
         var x = Tensor.From([3.0, 4.0]);
         var y = (w * x).Sum();   // MulBackward saves x to compute dL/dw
-        x.Add_(1.0);
+        x.AddInPlace(1.0);
         var ex = Assert.Throws<InvalidOperationException>(() => y.Backward());
         Assert.Contains("modified by an in-place operation", ex.Message);
         Assert.Contains("version", ex.Message);
@@ -67,7 +67,7 @@ public sealed class EngineTests
         var x = Leaf(0.5, 1.0);
         var y = x.Exp();         // ExpBackward saves its output
         var z = y * 1.0;
-        y.Add_(1.0);
+        y.AddInPlace(1.0);
         var ex = Assert.Throws<InvalidOperationException>(() => z.Sum().Backward());
         Assert.Contains("ExpBackward", ex.Message);
     }
@@ -76,9 +76,9 @@ public sealed class EngineTests
     public void InPlaceOnLeafRequiringGradIsRefusedUnlessNoGrad()
     {
         var w = Leaf(1.0);
-        var ex = Assert.Throws<InvalidOperationException>(() => w.Add_(1.0));
+        var ex = Assert.Throws<InvalidOperationException>(() => w.AddInPlace(1.0));
         Assert.Contains("leaf", ex.Message);
-        using (DeepSharp.Autograd.NoGrad()) w.Add_(1.0);
+        using (DeepSharp.Autograd.NoGrad()) w.AddInPlace(1.0);
         Assert.Equal(2.0, w.ToDouble());
     }
 
@@ -87,7 +87,7 @@ public sealed class EngineTests
     {
         var x = Leaf(1.0, 2.0);
         var y = x * 3;
-        y.Mul_(x * 2);           // y = 6x^2 -> dy/dx = 12x
+        y.MulInPlace(x * 2);           // y = 6x^2 -> dy/dx = 12x
         y.Sum().Backward();
         Assert.Equal([12.0, 24.0], x.Grad!.ToDoubleArray());
         Assert.True(y.Version > 0);
@@ -156,7 +156,7 @@ public sealed class EngineTests
         var b = Leaf(3.0, 4.0);
         (a + b).Sum().Backward();
         Assert.NotSame(a.Grad, b.Grad);
-        a.Grad!.Mul_(5.0);
+        a.Grad!.MulInPlace(5.0);
         Assert.Equal([1.0, 1.0], b.Grad!.ToDoubleArray());
     }
 
@@ -201,7 +201,7 @@ public sealed class EngineTests
     public void GradCheckReportsInputElementAnalyticAndNumeric()
     {
         // A deliberately wrong derivative: claims d(x^3)/dx = x^2.
-        var x = Tensor.From([1.0, 2.0]).RequiresGrad_();
+        var x = Tensor.From([1.0, 2.0]).SetRequiresGrad();
         var ex = Assert.Throws<GradCheckException>(() =>
             DeepSharp.Autograd.GradCheck(t => WrongCube.Apply(t[0]), [x]));
         Assert.Contains("input 0", ex.Message);

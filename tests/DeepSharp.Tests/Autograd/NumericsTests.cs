@@ -10,7 +10,7 @@ public sealed class NumericsTests
     public void StdOfAConstantHasZeroGradient(bool unbiased)
     {
         // x = torch.full((4,), 3.0, requires_grad=True); x.std(unbiased=...).backward() -> std 0, x.grad [0, 0, 0, 0]
-        var x = Tensor.Full([4], 3.0).RequiresGrad_();
+        var x = Tensor.Full([4], 3.0).SetRequiresGrad();
         var std = x.Std(unbiased: unbiased);
         std.Backward();
         Assert.Equal(0.0, std.ToDouble());
@@ -22,7 +22,7 @@ public sealed class NumericsTests
     {
         // x = torch.tensor([[3., 3, 3], [1, 2, 4]], requires_grad=True); x.std(dim=1, unbiased=False).sum().backward()
         // -> x.grad [[0, 0, 0], [-0.3563, -0.0891, 0.4454]]
-        var x = Tensor.From(new float[] { 3, 3, 3, 1, 2, 4 }, 2, 3).RequiresGrad_();
+        var x = Tensor.From(new float[] { 3, 3, 3, 1, 2, 4 }, 2, 3).SetRequiresGrad();
         x.Std([1], unbiased: false).Sum().Backward();
         var g = x.Grad!.ToDoubleArray();
         Assert.Equal([0.0, 0, 0], g[..3]);
@@ -34,7 +34,7 @@ public sealed class NumericsTests
     [Fact]
     public void StdKeepsItsGradientOnOrdinaryInputs()
     {
-        var x = Tensor.Randn([3, 4], new Generator(3), DType.Float64).RequiresGrad_();
+        var x = Tensor.Randn([3, 4], new Generator(3), DType.Float64).SetRequiresGrad();
         Assert.True(DeepSharp.Autograd.GradCheck(t => t[0].Std([1], unbiased: true, keepDim: true), [x]));
         Assert.True(DeepSharp.Autograd.GradCheck(t => t[0].Std(), [x]));
     }
@@ -43,17 +43,17 @@ public sealed class NumericsTests
     public void MaxOfATensorWithNaNSendsTheGradientToTheNaN()
     {
         // x = torch.tensor([1., nan, 3, 2], requires_grad=True); x.max().backward() -> nan, x.grad [0, 1, 0, 0]
-        var x = Tensor.From(new float[] { 1, float.NaN, 3, 2 }).RequiresGrad_();
+        var x = Tensor.From(new float[] { 1, float.NaN, 3, 2 }).SetRequiresGrad();
         var max = x.Max();
         max.Backward();
         Assert.True(double.IsNaN(max.ToDouble()));
         Assert.Equal([0.0, 1, 0, 0], x.Grad!.ToDoubleArray());
 
         // Two NaNs share it, as ties do: [0, 0.5, 0, 0.5]; min the same.
-        var y = Tensor.From(new float[] { 1, float.NaN, 3, float.NaN }).RequiresGrad_();
+        var y = Tensor.From(new float[] { 1, float.NaN, 3, float.NaN }).SetRequiresGrad();
         y.Max().Backward();
         Assert.Equal([0.0, 0.5, 0, 0.5], y.Grad!.ToDoubleArray());
-        var z = Tensor.From(new float[] { 1, float.NaN, 3, 2 }).RequiresGrad_();
+        var z = Tensor.From(new float[] { 1, float.NaN, 3, 2 }).SetRequiresGrad();
         z.Min().Backward();
         Assert.Equal([0.0, 1, 0, 0], z.Grad!.ToDoubleArray());
     }
@@ -62,7 +62,7 @@ public sealed class NumericsTests
     public void MaxAlongADimWithNaNPicksTheNaN()
     {
         // x = torch.tensor([[1., nan], [3, 2]], requires_grad=True); x.max(dim=1)[0].sum().backward() -> [[0, 1], [1, 0]]
-        var x = Tensor.From(new float[] { 1, float.NaN, 3, 2 }, 2, 2).RequiresGrad_();
+        var x = Tensor.From(new float[] { 1, float.NaN, 3, 2 }, 2, 2).SetRequiresGrad();
         x.Max(1).Values.Sum().Backward();
         Assert.Equal([0.0, 1, 1, 0], x.Grad!.ToDoubleArray());
     }
@@ -72,14 +72,14 @@ public sealed class NumericsTests
     {
         // x = torch.tensor([-1., nan, 2, 0], requires_grad=True); torch.relu(x).backward(torch.tensor([1., 2, 3, 4]))
         // -> relu [0, nan, 2, 0], x.grad [0, 2, 3, 0]
-        var x = Tensor.From(new float[] { -1, float.NaN, 2, 0 }).RequiresGrad_();
+        var x = Tensor.From(new float[] { -1, float.NaN, 2, 0 }).SetRequiresGrad();
         var y = x.Relu();
         y.Backward(Tensor.From(new float[] { 1, 2, 3, 4 }));
         Assert.True(float.IsNaN(y.ToArray<float>()[1]));
         Assert.Equal([0.0, 2, 3, 0], x.Grad!.ToDoubleArray());
 
         // Long enough for the vector path, NaN in every lane position.
-        var big = Tensor.From(Enumerable.Range(0, 67).Select(i => i % 3 == 0 ? float.NaN : i % 3 == 1 ? -1f : 1f).ToArray()).RequiresGrad_();
+        var big = Tensor.From(Enumerable.Range(0, 67).Select(i => i % 3 == 0 ? float.NaN : i % 3 == 1 ? -1f : 1f).ToArray()).SetRequiresGrad();
         big.Relu().Sum().Backward();
         Assert.Equal(Enumerable.Range(0, 67).Select(i => i % 3 == 1 ? 0.0 : 1.0), big.Grad!.ToDoubleArray());
     }
@@ -92,9 +92,9 @@ public sealed class NumericsTests
     {
         // F.batch_norm(torch.full((4, 3, 2, 2), c), None, None, w, b, training=True) is b up to rounding (torch itself
         // gives 0.10003662 for c = 10) and w.grad is exactly 0. Exact arithmetic: y = b, dL/dw = 0, dL/db = sum g.
-        var x = Tensor.Full([4, 3, 2, 2], value).RequiresGrad_();
-        var w = Tensor.From(new float[] { 1, 2, 0.5f }).RequiresGrad_();
-        var b = Tensor.From(new float[] { 0.1f, -0.2f, 0.3f }).RequiresGrad_();
+        var x = Tensor.Full([4, 3, 2, 2], value).SetRequiresGrad();
+        var w = Tensor.From(new float[] { 1, 2, 0.5f }).SetRequiresGrad();
+        var b = Tensor.From(new float[] { 0.1f, -0.2f, 0.3f }).SetRequiresGrad();
         var y = Tensor.BatchNorm(x, null, null, w, b, training: true);
         var bias = b.ToArray<float>();
         var values = y.ToArray<float>();

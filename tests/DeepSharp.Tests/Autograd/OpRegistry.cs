@@ -76,7 +76,7 @@ internal static class OpRegistry
         ["relu"] = (x, _) => x[0].Relu(),
         ["leaky_relu"] = (x, a) => x[0].LeakyRelu(a.Double("negative_slope", 0.01)),
         ["elu"] = (x, a) => x[0].Elu(a.Double("alpha", 1)),
-        ["gelu"] = (x, a) => x[0].Gelu(a.String("approximate", "none")),
+        ["gelu"] = (x, a) => x[0].Gelu(GeluApproximationNames.Parse(a.String("approximate", "none"), "fixture")),
         ["softplus"] = (x, a) => x[0].Softplus(a.Double("beta", 1), a.Double("threshold", 20)),
         ["clamp"] = (x, a) => x[0].Clamp(a.DoubleOrNull("min"), a.DoubleOrNull("max")),
         // reductions

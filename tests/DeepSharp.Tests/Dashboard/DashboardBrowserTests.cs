@@ -41,7 +41,7 @@ public sealed class DashboardBrowserTests
 
     private static (Trainer Trainer, DataLoader Train, DataLoader Validation) Run(double lr, TrainingDashboard dashboard)
     {
-        var model = new Sequential(new Linear(16, 32, generator: new Generator(1)), new ReLU(), new Linear(32, 4, generator: new Generator(2)));
+        var model = new Sequential(new Linear(16, 32, generator: new Generator(1)), new Relu(), new Linear(32, 4, generator: new Generator(2)));
         var optimizer = new Sgd(model.Parameters(), new SgdOptions(Lr: lr, Momentum: 0.9));
         var trainer = new Trainer(model, (o, t) => Functional.CrossEntropy(o, t), optimizer, new TrainerOptions { Monitors = [dashboard, new Pace()] });
         return (trainer, new DataLoader(Blobs(2048, 5), 32, shuffle: true, generator: new Generator(9)), new DataLoader(Blobs(256, 6), 256));

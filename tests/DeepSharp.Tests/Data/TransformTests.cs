@@ -461,7 +461,7 @@ public sealed class TransformTests
             s =>
             {
                 var crop = Assert.IsType<RandomCrop>(s);
-                Assert.Equal((28, 28), crop.Size);
+                Assert.Equal(new Size2d(28, 28), crop.Size);
                 Assert.Equal(new Padding(2), crop.Padding);
             },
             s => Assert.Equal(0.5, Assert.IsType<RandomHorizontalFlip>(s).P),

@@ -34,13 +34,13 @@ public sealed class GettingStartedTests
     [Fact]
     public void TensorsAndAutograd()
     {
-        var x = Tensor.From([1f, 2f, 3f]).RequiresGrad_();
+        var x = Tensor.From([1f, 2f, 3f]).SetRequiresGrad();
         var y = (x * x).Sum();              // y = x1^2 + x2^2 + x3^2
         y.Backward();                        // fills x.Grad with dy/dx = 2x
         Assert.Equal([2f, 4f, 6f], x.Grad!.ToArray<float>());
 
         var a = Tensor.Randn([64, 784], new Generator(seed: 42));
-        var w = Tensor.Randn([10, 784]).Mul(0.01).RequiresGrad_();
+        var w = Tensor.Randn([10, 784]).Mul(0.01).SetRequiresGrad();
         var logits = a.MatMul(w.T());        // [64, 10]
         Assert.Equal([64, 10], logits.Shape.ToArray());
         Assert.Equal("[64, 10]", logits.Shape.ToString());
@@ -55,7 +55,7 @@ public sealed class GettingStartedTests
         using (Autograd.NoGrad())
         {
             var before = w.ToArray<float>();
-            w.Sub_(w.Grad! * 0.1);               // an SGD step by hand, not recorded
+            w.SubInPlace(w.Grad! * 0.1);               // an SGD step by hand, not recorded
             Assert.Equal(before[0] - 0.1f * w.Grad!.ToArray<float>()[0], w.ToArray<float>()[0], 6);
             Assert.False(w.Sub(1).RequiresGrad); // nothing is recorded inside NoGrad
         }
@@ -95,7 +95,7 @@ public sealed class GettingStartedTests
         string summary = model.Summary([1, 1, 28, 28]);
         Assert.Contains("101,770", summary, StringComparison.Ordinal);
 
-        var same = new Sequential(new Flatten(), new Linear(784, 128), new ReLU(), new Dropout(0.1), new Linear(128, 10));
+        var same = new Sequential(new Flatten(), new Linear(784, 128), new Relu(), new Dropout(0.1), new Linear(128, 10));
         Assert.Equal(model.ParameterCount, same.ParameterCount);
         Assert.Equal(["1.weight", "1.bias", "4.weight", "4.bias"], same.StateDict().Keys);
     }
@@ -152,7 +152,7 @@ public sealed class GettingStartedTests
     public void FitAndCallbacks()
     {
         var (train, validation) = LineData();
-        var model = new Sequential(new Linear(2, 16, generator: new Generator(seed: 3)), new ReLU(), new Linear(16, 2, generator: new Generator(seed: 4)));
+        var model = new Sequential(new Linear(2, 16, generator: new Generator(seed: 3)), new Relu(), new Linear(16, 2, generator: new Generator(seed: 4)));
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 0.01));
         var trainer = new Trainer(model, (output, target) => Functional.CrossEntropy(output, target), optimizer,
             new TrainerOptions { Scheduler = new CosineAnnealingLR(optimizer, 20), ClipGradNorm = 1.0 });
@@ -178,7 +178,7 @@ public sealed class GettingStartedTests
 
     private static (Trainer Trainer, Module<Tensor, Tensor> Model) NewTrainer()
     {
-        var model = new Sequential(new Linear(2, 16, generator: new Generator(seed: 3)), new ReLU(), new Linear(16, 2, generator: new Generator(seed: 4)));
+        var model = new Sequential(new Linear(2, 16, generator: new Generator(seed: 3)), new Relu(), new Linear(16, 2, generator: new Generator(seed: 4)));
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 0.01));
         return (new Trainer(model, (o, t) => Functional.CrossEntropy(o, t), optimizer,
             new TrainerOptions { Scheduler = new CosineAnnealingLR(optimizer, 4) }), model);
@@ -260,7 +260,7 @@ public sealed class GettingStartedTests
         var train = new DataLoader(new TensorDataset(x.Narrow(0, 0, 192), y.Narrow(0, 0, 192)), 32, shuffle: true, generator: new Generator(seed: 6));
         var test = (Inputs: x.Narrow(0, 192, 64), Targets: y.Narrow(0, 192, 64));
 
-        var model = new Sequential(new Conv2d(1, 4, 3, generator: g), new ReLU(), new Flatten(), new Linear(4 * 6 * 6, 2, generator: g));
+        var model = new Sequential(new Conv2d(1, 4, 3, generator: g), new Relu(), new Flatten(), new Linear(4 * 6 * 6, 2, generator: g));
         var trainer = new Trainer(model, (o, t) => Functional.CrossEntropy(o, t), new Adam(model.Parameters(), new AdamOptions(Lr: 0.01)));
         var warnings = new List<InsightWarning>();
         var recorder = new InsightRecorder(new InsightOptions { Every = 5, OnWarning = warnings.Add });
@@ -322,7 +322,7 @@ public sealed class GettingStartedTests
         }
 
         // Serving: the model planned once for eval mode; same outputs as the eager model within float32 rounding.
-        var model = new Sequential(new Conv2d(1, 8, 3, generator: new Generator(seed: 2)), new BatchNorm2d(8), new ReLU(),
+        var model = new Sequential(new Conv2d(1, 8, 3, generator: new Generator(seed: 2)), new BatchNorm2d(8), new Relu(),
             new Flatten(), new Linear(8 * 26 * 26, 10, generator: new Generator(seed: 3)));
         model.Eval();
         var plan = InferenceModel.Prepare(model, 16, 1, 28, 28);    // up to 16 images per call

@@ -110,7 +110,7 @@ public sealed class InferenceModelTests
     public void UnknownModulesRunEagerlyInsideThePlan()
     {
         var g = new Generator(3);
-        var model = new Sequential(new Linear(6, 5, generator: g), new Tanh(), new Scale(), new Linear(5, 4, generator: g), new ReLU());
+        var model = new Sequential(new Linear(6, 5, generator: g), new Tanh(), new Scale(), new Linear(5, 4, generator: g), new Relu());
         model.Eval();
         var prepared = InferenceModel.Prepare(model, 3, 6);
         Assert.Equal(["1", "2"], prepared.EagerModules);
@@ -122,7 +122,7 @@ public sealed class InferenceModelTests
     [Fact]
     public void ModulesWithHooksRunEagerlySoTheHooksFire()
     {
-        var model = new Sequential(new Linear(4, 3), new ReLU());
+        var model = new Sequential(new Linear(4, 3), new Relu());
         model.Eval();
         int calls = 0;
         ((Linear)model[0]).RegisterForwardHook((_, _, _) => calls++);
@@ -204,10 +204,10 @@ public sealed class InferenceModelTests
         foreach (var bn in model.Modules().OfType<BatchNormBase>())
         {
             int c = bn.NumFeatures;
-            bn.RunningMean!.Copy_(Tensor.Randn([c], g) * 0.2);
-            bn.RunningVar!.Copy_(Tensor.Rand([c], g) + 0.5);
-            bn.Weight?.Copy_(Tensor.Rand([c], g) + 0.5);
-            bn.Bias?.Copy_(Tensor.Randn([c], g) * 0.2);
+            bn.RunningMean!.CopyFrom(Tensor.Randn([c], g) * 0.2);
+            bn.RunningVar!.CopyFrom(Tensor.Rand([c], g) + 0.5);
+            bn.Weight?.CopyFrom(Tensor.Rand([c], g) + 0.5);
+            bn.Bias?.CopyFrom(Tensor.Randn([c], g) * 0.2);
         }
     }
 

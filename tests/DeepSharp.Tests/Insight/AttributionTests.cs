@@ -28,7 +28,7 @@ public sealed class AttributionTests
     public void IntegratedGradientsAreCompleteForASmoothConvNetWithABaseline()
     {
         var model = InsightModels.SmoothCnn();
-        using (Autograd.NoGrad()) ((Linear)model[7]).Weight.Mul_(10); // a head with a larger output range to test against
+        using (Autograd.NoGrad()) ((Linear)model[7]).Weight.MulInPlace(10); // a head with a larger output range to test against
         var x = Image(5, DType.Float64) * 2;
         var baseline = Tensor.Full([1, 1, 12, 12], -0.5, DType.Float64);
         var r = Attributions.IntegratedGradients(model, x, target: 2, new IntegratedGradientsOptions(Steps: 64, Baseline: baseline));
@@ -44,7 +44,7 @@ public sealed class AttributionTests
         // ReLU and max-pool switch along the path: the integrand is piecewise smooth with many kinks,
         // so the trapezoid rule converges only like 1/steps and needs many steps.
         var model = InsightModels.SmallCnn(DType.Float64);
-        using (Autograd.NoGrad()) ((Linear)model[7]).Weight.Mul_(10);
+        using (Autograd.NoGrad()) ((Linear)model[7]).Weight.MulInPlace(10);
         var x = Image(5, DType.Float64);
         var coarse = Attributions.IntegratedGradients(model, x, 2, new IntegratedGradientsOptions(Steps: 64));
         var fine = Attributions.IntegratedGradients(model, x, 2, new IntegratedGradientsOptions(Steps: 1024));
@@ -73,7 +73,7 @@ public sealed class AttributionTests
         var saliency = Attributions.Saliency(model, x, target: 0);
 
         model.Eval();
-        var input = x.Clone().RequiresGrad_();
+        var input = x.Clone().SetRequiresGrad();
         var logit = model.Call(input).Select(1, 0).Sum();
         var direct = Autograd.Grad(logit, [input])[0].Abs();
         Assert.Equal(direct.ToArray<float>(), saliency.ToArray<float>());

@@ -34,9 +34,9 @@ public sealed class BackpropExplainerTests
             for (int l = 0; l < 10; l++)
             {
                 var linear = new Linear(l == 0 ? 100 : 64, l == 9 ? 10 : 64, generator: g);
-                if (relu) Init.KaimingNormal_(linear.Weight, nonlinearity: "relu", generator: g);
+                if (relu) Init.KaimingNormal(linear.Weight, nonlinearity: Nonlinearity.Relu, generator: g);
                 model.Add(linear);
-                if (l < 9) model.Add(relu ? new ReLU() : new Sigmoid());
+                if (l < 9) model.Add(relu ? new Relu() : new Sigmoid());
             }
             return model;
         }

@@ -39,7 +39,7 @@ public sealed class GradCamTests
     [Fact]
     public void GradCamLightsUpExactlyTheEvidenceForTheChosenClass()
     {
-        var features = new Sequential(new SignSplit(), new ReLU());
+        var features = new Sequential(new SignSplit(), new Relu());
         var model = new Sequential(features, new QuadrantHead());
         var x = TwoBlobs();
         var relu = features[1];
@@ -71,7 +71,7 @@ public sealed class GradCamTests
         Tensor? a = null;
         using (pool.RegisterForwardHook((_, _, o) => a = (Tensor)o!))
         {
-            var y = model.Call(x.Clone().RequiresGrad_()).Select(1, 2).Sum();
+            var y = model.Call(x.Clone().SetRequiresGrad()).Select(1, 2).Sum();
             var g = Autograd.Grad(y, [a!])[0];
             var alpha = g.Mean([2, 3], keepDim: true);
             var expected = (a! * alpha).Sum(1).Relu()[0].ToDoubleArray();

@@ -55,7 +55,7 @@ internal static class InsightModels
     {
         var g = new Generator(seed);
         return new Sequential(
-            new TestConv(1, 4, 3, 1, dtype, g), new ReLU(), new TestMaxPool(),
+            new TestConv(1, 4, 3, 1, dtype, g), new Relu(), new TestMaxPool(),
             new TestConv(4, 6, 3, 1, dtype, g), new Tanh(), new TestMaxPool(),
             new Flatten(), new Linear(6 * 3 * 3, 3, dtype: dtype, generator: g));
     }

@@ -126,7 +126,7 @@ public sealed class RecorderTests
     [Fact]
     public void ActivationStatisticsMatchTheirDefinitions()
     {
-        var model = new Sequential(new Linear(4, 50, generator: new Generator(3)), new ReLU(), new Linear(50, 30, generator: new Generator(4)), new Sigmoid());
+        var model = new Sequential(new Linear(4, 50, generator: new Generator(3)), new Relu(), new Linear(50, 30, generator: new Generator(4)), new Sigmoid());
         var recorder = new InsightRecorder(new InsightOptions { Every = 1, HistogramBins = 5, RecordGradients = false });
         var x = Tensor.Normal([64, 4], 0, 4, new Generator(5));
         recorder.RecordNextStep(model);
@@ -158,8 +158,8 @@ public sealed class RecorderTests
     public void VanishingAndExplodingGradientsRaiseWarningsOnce()
     {
         var warnings = new List<InsightWarning>();
-        var dead = new Sequential(new Linear(4, 4, generator: new Generator(1)), new ReLU(), new Linear(4, 2, generator: new Generator(2)));
-        using (Autograd.NoGrad()) ((Linear)dead[0]).Bias!.Fill_(-100); // every first-layer ReLU is dead: zero gradient upstream
+        var dead = new Sequential(new Linear(4, 4, generator: new Generator(1)), new Relu(), new Linear(4, 2, generator: new Generator(2)));
+        using (Autograd.NoGrad()) ((Linear)dead[0]).Bias!.Fill(-100); // every first-layer ReLU is dead: zero gradient upstream
         var recorder = new InsightRecorder(new InsightOptions { Every = 1, OnWarning = warnings.Add });
         var trainer = new Trainer(dead, (o, t) => Functional.CrossEntropy(o, t), new Sgd(dead.Parameters(), new SgdOptions(Lr: 0.01)));
         var g = new Generator(3);
@@ -172,7 +172,7 @@ public sealed class RecorderTests
 
         warnings.Clear();
         var huge = new Sequential(new Linear(4, 2, generator: new Generator(1)));
-        using (Autograd.NoGrad()) ((Linear)huge[0]).Weight.Mul_(1e6);
+        using (Autograd.NoGrad()) ((Linear)huge[0]).Weight.MulInPlace(1e6);
         var r2 = new InsightRecorder(new InsightOptions { Every = 1, OnWarning = warnings.Add });
         var t2 = new Trainer(huge, (o, t) => Functional.CrossEntropy(o, t), new Sgd(huge.Parameters(), new SgdOptions(Lr: 0)));
         t2.Fit(new DataLoader(new TensorDataset(Tensor.Rand([32, 4], g) * 1e5, Tensor.Randint(0, 2, [32], g)), 8), epochs: 1, callbacks: [r2]);

@@ -89,7 +89,7 @@ public sealed partial class ReportChartTests
     private static (ReportData Data, InsightLog Log, List<double> Lrs) SequentialRun(int epochs = 2)
     {
         var g = new Generator(7);
-        var model = new Sequential(new Flatten(), new Linear(16, 12, generator: g), new ReLU(), new Linear(12, 3, generator: g));
+        var model = new Sequential(new Flatten(), new Linear(16, 12, generator: g), new Relu(), new Linear(12, 3, generator: g));
         var x = Tensor.Randn([96, 1, 4, 4], g);
         var y = Tensor.Randint(0, 3, [96], g);
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));

@@ -22,7 +22,7 @@ internal sealed class TokenAttention : Module<Tensor, (Tensor Output, Tensor Wei
 internal sealed class ConvAttentionNet : Module<Tensor, Tensor>
 {
     private readonly TestConv _conv;
-    private readonly ReLU _relu = new();
+    private readonly Relu _relu = new();
     private readonly TestMaxPool _pool = new();
     private readonly TokenAttention _attention = new();
     private readonly Linear _head;
@@ -62,7 +62,7 @@ internal static class ReportFixture
         var y = Tensor.Randint(0, 3, [n], g);
         var labels = y.ToArray<long>();
         using (Autograd.NoGrad())
-            for (int i = 0; i < n; i++) x[i].Narrow(1, 4 * (int)labels[i], 4).Add_(0.7);
+            for (int i = 0; i < n; i++) x[i].Narrow(1, 4 * (int)labels[i], 4).AddInPlace(0.7);
         var model = new ConvAttentionNet(3);
         var recorder = new InsightRecorder(new InsightOptions { Every = 2, HistogramBins = 16 });
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));

@@ -67,7 +67,7 @@ public sealed partial class ReportTests
     public void AnMlpReportHasAttributionsButNoConvSections()
     {
         var g = new Generator(8);
-        var model = new Sequential(new Flatten(), new Linear(144, 16, generator: g), new ReLU(), new Linear(16, 3, generator: g));
+        var model = new Sequential(new Flatten(), new Linear(144, 16, generator: g), new Relu(), new Linear(16, 3, generator: g));
         var data = ReportBuilder.Build(model, new ReportInputs
         {
             Title = "mlp",
@@ -109,14 +109,14 @@ public sealed partial class ReportTests
 /// <summary>An LSTM over a batch-first sequence, self-attention over its outputs, mean, linear head.</summary>
 internal sealed class LstmAttentionNet : Module<Tensor, Tensor>
 {
-    private readonly LSTM _lstm;
+    private readonly Lstm _lstm;
     private readonly TokenAttention _attention = new();
     private readonly Linear _head;
 
     public LstmAttentionNet()
     {
         var g = new Generator(5);
-        _lstm = RegisterModule("lstm", new LSTM(3, 6, batchFirst: true, generator: g));
+        _lstm = RegisterModule("lstm", new Lstm(3, 6, batchFirst: true, generator: g));
         RegisterModule("attention", _attention);
         _head = RegisterModule("head", new Linear(6, 2, generator: g));
     }

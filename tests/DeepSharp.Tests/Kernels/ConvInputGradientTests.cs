@@ -29,7 +29,7 @@ public class ConvInputGradientTests
     private static void Check(DType dtype, int batch, int c, int o, int kh, int kw, int padH, int padW, int stride, int dilation, int groups, int h, int w)
     {
         var gen = new Generator(5);
-        var x = Tensor.Randn([batch, c, h, w], gen).To(dtype).RequiresGrad_();
+        var x = Tensor.Randn([batch, c, h, w], gen).To(dtype).SetRequiresGrad();
         var weight = Tensor.Randn([o, c / groups, kh, kw], gen).To(dtype);
         var y = Tensor.Conv2d(x, weight, null, (stride, stride), (padH, padW), (dilation, dilation), groups);
         var gy = Tensor.Randn(y.ShapeArray, gen).To(dtype);

@@ -20,10 +20,10 @@ public class DirectConvTests
     {
         var gen = new Generator(11);
         var x = Tensor.Randn([3, inChannels, height, width], gen);
-        var w = Tensor.Randn([outChannels, inChannels, kernel, kernel], gen).RequiresGrad_();
-        var b = Tensor.Randn([outChannels], gen).RequiresGrad_();
-        var w64 = w.Detach().To(DType.Float64).RequiresGrad_();
-        var b64 = b.Detach().To(DType.Float64).RequiresGrad_();
+        var w = Tensor.Randn([outChannels, inChannels, kernel, kernel], gen).SetRequiresGrad();
+        var b = Tensor.Randn([outChannels], gen).SetRequiresGrad();
+        var w64 = w.Detach().To(DType.Float64).SetRequiresGrad();
+        var b64 = b.Detach().To(DType.Float64).SetRequiresGrad();
         var y = Tensor.Conv2d(x, w, b, 1, padding);
         var y64 = Tensor.Conv2d(x.To(DType.Float64), w64, b64, 1, padding);
         var upstream = Tensor.Randn(y.ShapeArray, gen);

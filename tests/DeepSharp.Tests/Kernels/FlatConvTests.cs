@@ -64,7 +64,7 @@ public class FlatConvTests
             Compute.Threads = threads;
             try
             {
-                var wg = w.Detach().RequiresGrad_();
+                var wg = w.Detach().SetRequiresGrad();
                 (Tensor.Conv2d(x, wg, null, 1, 1) * upstream).Sum().Backward();
                 return wg.Grad!.ToArray<float>();
             }
@@ -76,12 +76,12 @@ public class FlatConvTests
     private static void Check(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width)
     {
         var gen = new Generator(17);
-        var x = Tensor.Randn([batch, inChannels, height, width], gen).RequiresGrad_();
-        var w = Tensor.Randn([outChannels, inChannels, kh, kw], gen).RequiresGrad_();
-        var b = Tensor.Randn([outChannels], gen).RequiresGrad_();
-        var x64 = x.Detach().To(DType.Float64).RequiresGrad_();
-        var w64 = w.Detach().To(DType.Float64).RequiresGrad_();
-        var b64 = b.Detach().To(DType.Float64).RequiresGrad_();
+        var x = Tensor.Randn([batch, inChannels, height, width], gen).SetRequiresGrad();
+        var w = Tensor.Randn([outChannels, inChannels, kh, kw], gen).SetRequiresGrad();
+        var b = Tensor.Randn([outChannels], gen).SetRequiresGrad();
+        var x64 = x.Detach().To(DType.Float64).SetRequiresGrad();
+        var w64 = w.Detach().To(DType.Float64).SetRequiresGrad();
+        var b64 = b.Detach().To(DType.Float64).SetRequiresGrad();
         var y = Tensor.Conv2d(x, w, b, (1, 1), (padH, padW));
         var y64 = Tensor.Conv2d(x64, w64, b64, (1, 1), (padH, padW));
         var upstream = Tensor.Randn(y.ShapeArray, gen);

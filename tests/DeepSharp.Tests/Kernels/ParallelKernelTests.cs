@@ -118,9 +118,9 @@ public sealed class ParallelKernelTests
             WorkerPoolTests.WithThreads(threads, () =>
             {
                 var g = new Generator(3);
-                var x = (Tensor.Randn([n, c, s], g) * 3 + 1).RequiresGrad_();
-                var w = Tensor.Randn([c], g).RequiresGrad_();
-                var b = Tensor.Randn([c], g).RequiresGrad_();
+                var x = (Tensor.Randn([n, c, s], g) * 3 + 1).SetRequiresGrad();
+                var w = Tensor.Randn([c], g).SetRequiresGrad();
+                var b = Tensor.Randn([c], g).SetRequiresGrad();
                 var y = Tensor.BatchNorm(x, Tensor.Zeros(c), Tensor.Ones(c), w, b, training: true);
                 (y * Tensor.Randn(y.ShapeArray, g)).Sum().Backward();
                 result = (y.ToArray<float>(), x.Grad!.ToArray<float>(), w.Grad!.ToArray<float>(), b.Grad!.ToArray<float>());
@@ -145,7 +145,7 @@ public sealed class ParallelKernelTests
         var sum = a + b;
         float[] av = a.ToArray<float>(), bv = b.ToArray<float>(), sv = sum.ToArray<float>();
         for (int i = 0; i < n; i++) Assert.Equal(av[i] + bv[i], sv[i]);
-        a.Add_(b); // in place: the destination aliases the first operand part for part
+        a.AddInPlace(b); // in place: the destination aliases the first operand part for part
         Assert.Equal(sv, a.ToArray<float>());
 
         // A transposing copy split along the first dim.

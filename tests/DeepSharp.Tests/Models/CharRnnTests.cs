@@ -8,7 +8,7 @@ public sealed class CharRnnTests
 {
     private const string Text = "to be, or not to be: that is the question.\n";
 
-    private static CharRnn Model(string cell = "lstm", int layers = 2, double dropout = 0, ulong seed = 1)
+    private static CharRnn Model(RecurrentCellType cell = RecurrentCellType.Lstm, int layers = 2, double dropout = 0, ulong seed = 1)
     {
         var vocabulary = Vocabulary.FromCharacters(Text);
         return new CharRnn(new CharRnnConfig(vocabulary.Count, cell, 8, 12, layers, dropout), generator: new Generator(seed)) { Vocabulary = vocabulary };
@@ -17,7 +17,7 @@ public sealed class CharRnnTests
     [Fact]
     public void StateDictUsesPyTorchNames()
     {
-        var lstm = Model("lstm");
+        var lstm = Model(RecurrentCellType.Lstm);
         Assert.Equal(["embed.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0",
             "rnn.weight_ih_l1", "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1", "head.weight", "head.bias"], lstm.StateDict().Keys);
         var v = lstm.Config.VocabSize;
@@ -25,15 +25,15 @@ public sealed class CharRnnTests
         Assert.Equal([48, 8], lstm.StateDict()["rnn.weight_ih_l0"].Shape.ToArray());
         Assert.Equal([48, 12], lstm.StateDict()["rnn.weight_ih_l1"].Shape.ToArray());
         Assert.Equal([v, 12], lstm.StateDict()["head.weight"].Shape.ToArray());
-        Assert.Equal([36, 8], Model("gru").StateDict()["rnn.weight_ih_l0"].Shape.ToArray());
-        Assert.Equal("char-gru", Model("gru").Config.ModelName);
-        Assert.Equal(Model("lstm", dropout: 0.3).StateDict().Keys, lstm.StateDict().Keys); // dropout adds no state
+        Assert.Equal([36, 8], Model(RecurrentCellType.Gru).StateDict()["rnn.weight_ih_l0"].Shape.ToArray());
+        Assert.Equal("char-gru", Model(RecurrentCellType.Gru).Config.ModelName);
+        Assert.Equal(Model(RecurrentCellType.Lstm, dropout: 0.3).StateDict().Keys, lstm.StateDict().Keys); // dropout adds no state
     }
 
     [Theory]
-    [InlineData("lstm")]
-    [InlineData("gru")]
-    public void ChunkedForwardWithCarriedStateEqualsOnePass(string cell)
+    [InlineData(RecurrentCellType.Lstm)]
+    [InlineData(RecurrentCellType.Gru)]
+    public void ChunkedForwardWithCarriedStateEqualsOnePass(RecurrentCellType cell)
     {
         var model = Model(cell);
         var tokens = Tensor.Randint(0, model.Config.VocabSize, [3, 10], new Generator(2));
@@ -45,7 +45,7 @@ public sealed class CharRnnTests
         var expected = whole.ToArray<float>();
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], joined[i], 5);
         Assert.Equal(finalState.H.ToArray<float>(), state2.H.ToArray<float>());
-        Assert.Equal(cell == "lstm", state2.C is not null);
+        Assert.Equal(cell == RecurrentCellType.Lstm, state2.C is not null);
         Assert.Equal(model.Forward(tokens).ToArray<float>(), expected); // the Module<Tensor, Tensor> forward starts from zeros
     }
 
@@ -58,7 +58,7 @@ public sealed class CharRnnTests
         var state = model.InitialState(4);
         ex = Assert.Throws<ArgumentException>(() => model.Forward(Tensor.Zeros([2, 3], DType.Int64), state));
         Assert.Contains("[2, 2, 12]", ex.Message);
-        Assert.Throws<ArgumentException>(() => new CharRnn(new CharRnnConfig(10, "rnn")));
+        Assert.Throws<ArgumentException>(() => new CharRnn(new CharRnnConfig(10, (RecurrentCellType)2)));
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class CharRnnTests
     [Fact]
     public void GreedySamplingFollowsTheArgmaxOfAFullForwardPass()
     {
-        var model = Model("gru");
+        var model = Model(RecurrentCellType.Gru);
         var prime = model.Vocabulary!.Encode("not");
         var generated = model.SampleTokens(prime, 12, new SamplingOptions(Temperature: 0), new Generator(1));
         Assert.Equal(generated, model.SampleTokens(prime, 12, new SamplingOptions(Temperature: 0), new Generator(99))); // no randomness
@@ -109,7 +109,7 @@ public sealed class CharRnnTests
     [Fact]
     public void SaveAndLoadRoundTripConfigurationWeightsAndVocabulary()
     {
-        var model = Model("gru", layers: 1, dropout: 0.25);
+        var model = Model(RecurrentCellType.Gru, layers: 1, dropout: 0.25);
         using var dir = new TempDir();
         var path = dir.File("model.safetensors");
         model.Save(path);

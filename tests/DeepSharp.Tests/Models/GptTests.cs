@@ -137,7 +137,7 @@ public sealed class GptTests
         var config = new GptConfig(VocabSize: 23, Layers: 2, Heads: 3, Width: 24, Context: 40, Dropout: 0.1);
         var model = new Gpt(config, generator: new Generator(11));
         using (DeepSharp.Autograd.NoGrad())
-            foreach (var p in model.Parameters()) p.Mul_(8); // far from uniform logits: greedy choices are not near-ties
+            foreach (var p in model.Parameters()) p.MulInPlace(8); // far from uniform logits: greedy choices are not near-ties
         long[] prompt = [3, 1, 4, 1, 5, 9, 2];
         var greedy = new SamplingOptions(Temperature: 0);
         var cached = model.Generate(prompt, 30, greedy, new Generator(1)).ToArray();

@@ -34,7 +34,7 @@ public sealed class ModelZooTests
         var mlp = (Mlp)ModelZoo.Create("mlp");
         Assert.Equal(235_146, mlp.ParameterCount);
         Assert.Equal(5, mlp.Layers.Count);
-        Assert.IsType<ReLU>(mlp.Layers[1]);
+        Assert.IsType<Relu>(mlp.Layers[1]);
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class ModelZooTests
         Assert.Equal([1f, 0f, 1f, 0f], targets.ToArray<float>());
         var p = model.PredictProbability(Tensor.Zeros(4, 784)).ToArray<float>();
         Assert.All(p, v => Assert.InRange(v, 0f, 1f));
-        var loss = new BCEWithLogitsLoss().Call(model.Call(Tensor.Zeros(4, 784)), targets);
+        var loss = new BceWithLogitsLoss().Call(model.Call(Tensor.Zeros(4, 784)), targets);
         Assert.True(double.IsFinite(loss.ToDouble()));
     }
 
@@ -59,7 +59,7 @@ public sealed class ModelZooTests
         var y = Tensor.From(new float[,] { { 0 }, { 1 }, { 1 }, { 0 } });
         var g = new Generator(3);
         var net = new Sequential(new Linear(2, 8, generator: g), new Tanh(), new Linear(8, 1, generator: g));
-        var lossFn = new BCEWithLogitsLoss();
+        var lossFn = new BceWithLogitsLoss();
         double loss = 0;
         for (int step = 0; step < 1500; step++)
         {
@@ -68,7 +68,7 @@ public sealed class ModelZooTests
             l.Backward();
             loss = l.ToDouble();
             using (DeepSharp.Autograd.NoGrad())
-                foreach (var p in net.Parameters()) p.Sub_(p.Grad! * 0.5);
+                foreach (var p in net.Parameters()) p.SubInPlace(p.Grad! * 0.5);
         }
         Assert.True(loss < 0.05, $"XOR loss {loss}");
         var predictions = net.Call(x).Sigmoid().ToArray<float>().Select(v => v > 0.5f ? 1f : 0f);

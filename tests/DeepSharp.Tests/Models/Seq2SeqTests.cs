@@ -35,7 +35,7 @@ public sealed class Seq2SeqTests
         return (Tensor.From(src, batch, maxLen), lengths, Tensor.From(input, batch, maxLen + 1), Tensor.From(target, batch, maxLen + 1), reversed);
     }
 
-    private static Seq2Seq Train(Seq2SeqAttention attention, string cell, int steps, ulong seed)
+    private static Seq2Seq Train(Seq2SeqAttention attention, RecurrentCellType cell, int steps, ulong seed)
     {
         var model = new Seq2Seq(new Seq2SeqConfig(FirstSymbol + 5, FirstSymbol + 5, 16, 48, cell, attention), generator: new Generator(seed));
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));
@@ -53,9 +53,9 @@ public sealed class Seq2SeqTests
     }
 
     [Theory]
-    [InlineData(Seq2SeqAttention.Additive, "gru")]
-    [InlineData(Seq2SeqAttention.General, "lstm")]
-    public void LearnsToReverseShortSequences(Seq2SeqAttention attention, string cell)
+    [InlineData(Seq2SeqAttention.Additive, RecurrentCellType.Gru)]
+    [InlineData(Seq2SeqAttention.General, RecurrentCellType.Lstm)]
+    public void LearnsToReverseShortSequences(Seq2SeqAttention attention, RecurrentCellType cell)
     {
         var model = Train(attention, cell, 250, 11);
         var (src, lengths, _, _, reversed) = Batch(100, 3, 4, 5, new Generator(777));
@@ -78,7 +78,7 @@ public sealed class Seq2SeqTests
     [Fact]
     public void BeamSearchWithWidthOneEqualsGreedyAndWiderBeamsScoreAtLeastAsWell()
     {
-        var model = Train(Seq2SeqAttention.Dot, "gru", 60, 3); // half-trained: greedy is not always optimal
+        var model = Train(Seq2SeqAttention.Dot, RecurrentCellType.Gru, 60, 3); // half-trained: greedy is not always optimal
         var (src, lengths, _, _, _) = Batch(12, 3, 4, 5, new Generator(5));
         for (int b = 0; b < 12; b++)
         {
@@ -97,7 +97,7 @@ public sealed class Seq2SeqTests
     [Fact]
     public void LengthNormalisationRanksByMeanLogProbability()
     {
-        var model = Train(Seq2SeqAttention.Additive, "gru", 20, 8);
+        var model = Train(Seq2SeqAttention.Additive, RecurrentCellType.Gru, 20, 8);
         var beams = model.BeamSearch(Tensor.From(new long[] { 3, 4, 5 }), 3, 6, lengthPenalty: 1.0);
         foreach (var h in beams)
             Assert.Equal(h.LogProbability / (h.Tokens.Length + (h.Finished ? 1 : 0)), h.Score, 10);
@@ -125,7 +125,7 @@ public sealed class Seq2SeqTests
     [Fact]
     public void PaddingNeverChangesTheResult()
     {
-        var model = new Seq2Seq(new Seq2SeqConfig(8, 8, 8, 16, "lstm", Seq2SeqAttention.General), generator: new Generator(2));
+        var model = new Seq2Seq(new Seq2SeqConfig(8, 8, 8, 16, RecurrentCellType.Lstm, Seq2SeqAttention.General), generator: new Generator(2));
         var shortSrc = Tensor.From(new long[] { 3, 4, 5 }, 1, 3);
         var padded = Tensor.From(new long[] { 3, 4, 5, 0, 0 }, 1, 5);
         var a = model.Greedy(shortSrc, null, 6)[0];
@@ -147,7 +147,7 @@ public sealed class Seq2SeqTests
             "decoder.embed.weight", "decoder.cell.weight_ih", "decoder.cell.weight_hh", "decoder.cell.bias_ih", "decoder.cell.bias_hh",
             "decoder.attention.w_q.weight", "decoder.attention.w_k.weight", "decoder.attention.v.weight", "decoder.out.weight", "decoder.out.bias"],
             additive.StateDict().Keys);
-        var luong = new Seq2Seq(new Seq2SeqConfig(10, 12, 4, 6, "lstm", Seq2SeqAttention.General));
+        var luong = new Seq2Seq(new Seq2SeqConfig(10, 12, 4, 6, RecurrentCellType.Lstm, Seq2SeqAttention.General));
         Assert.Contains("decoder.combine.weight", luong.StateDict().Keys);
         Assert.Contains("decoder.attention.w.weight", luong.StateDict().Keys);
         Assert.Equal([24, 10], luong.StateDict()["decoder.cell.weight_ih"].Shape.ToArray()); // 4H x (E + H)

@@ -74,7 +74,13 @@ internal static class CnnRegistry
     {
         if (!a.Has("padding")) return default;
         var v = a.GetProperty("padding");
-        if (v.ValueKind == JsonValueKind.String) return v.GetString()!;
+        if (v.ValueKind == JsonValueKind.String)
+            return v.GetString() switch
+            {
+                "same" => ConvPadding.Same,
+                "valid" => ConvPadding.Valid,
+                var other => throw new InvalidDataException($"fixture: unknown padding '{other}'"),
+            };
         var p = a.Ints("padding");
         return p.Length == 1 ? p[0] : (p[0], p[1]);
     }

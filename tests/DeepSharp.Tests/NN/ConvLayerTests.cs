@@ -58,10 +58,10 @@ public sealed class ConvLayerTests
         var bn = new BatchNorm2d(2);
         using (DeepSharp.Autograd.NoGrad())
         {
-            bn.RunningMean!.Copy_(Tensor.From([1.0f, -2.0f]));
-            bn.RunningVar!.Copy_(Tensor.From([4.0f, 0.25f]));
-            bn.Weight!.Copy_(Tensor.From([2.0f, 1.0f]));
-            bn.Bias!.Copy_(Tensor.From([0.5f, 0.0f]));
+            bn.RunningMean!.CopyFrom(Tensor.From([1.0f, -2.0f]));
+            bn.RunningVar!.CopyFrom(Tensor.From([4.0f, 0.25f]));
+            bn.Weight!.CopyFrom(Tensor.From([2.0f, 1.0f]));
+            bn.Bias!.CopyFrom(Tensor.From([0.5f, 0.0f]));
         }
         bn.Eval();
         var x = Tensor.Randn([3, 2, 2, 2], new Generator(4));
@@ -78,8 +78,8 @@ public sealed class ConvLayerTests
         // Back in training mode the batch's own statistics normalise: mean 0, biased variance 1 before the affine.
         bn.Train();
         using var _ = DeepSharp.Autograd.NoGrad();
-        Init.Ones_(bn.Weight!);
-        Init.Zeros_(bn.Bias!);
+        Init.Ones(bn.Weight!);
+        Init.Zeros(bn.Bias!);
         var (m, v) = ChannelStats(bn.Call(x), biased: true);
         AssertClose([0, 0], m, 1e-6);
         AssertClose([1, 1], v, 1e-4);
@@ -190,7 +190,7 @@ public sealed class ConvLayerTests
     [InlineData(2, 3)]
     public void SamePaddingKeepsTheSpatialSize(int kernel, int dilation)
     {
-        var conv = new Conv2d(2, 3, kernel, padding: "same", dilation: dilation);
+        var conv = new Conv2d(2, 3, kernel, padding: ConvPadding.Same, dilation: dilation);
         Assert.Equal([2, 3, 7, 6], conv.Call(Tensor.Randn([2, 2, 7, 6])).Shape.ToArray());
         var conv1 = new Conv1d(2, 3, kernel, padding: ConvPadding.Same, dilation: dilation);
         Assert.Equal([2, 3, 9], conv1.Call(Tensor.Randn([2, 2, 9])).Shape.ToArray());
@@ -200,10 +200,8 @@ public sealed class ConvLayerTests
     [Fact]
     public void ConvolutionArgumentsAreCheckedWithClearMessages()
     {
-        var ex = Assert.Throws<ArgumentException>(() => new Conv2d(3, 4, 3, stride: 2, padding: "same"));
+        var ex = Assert.Throws<ArgumentException>(() => new Conv2d(3, 4, 3, stride: 2, padding: ConvPadding.Same));
         Assert.Contains("padding='same' is not supported for strided convolutions", ex.Message);
-        ex = Assert.Throws<ArgumentException>(() => new Conv2d(3, 4, 3, padding: "full"));
-        Assert.Contains("invalid padding string 'full'", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => new Conv2d(3, 4, 3, groups: 2));
         Assert.Contains("in_channels (3) must be divisible by groups (2)", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => new Conv2d(4, 6, 3, groups: 4));
@@ -233,8 +231,8 @@ public sealed class ConvLayerTests
         Assert.Equal("conv2d: stride (0, 1) and dilation (1, 1) must be positive", Message(() => Tensor.Conv2d(x, w, stride: (0, 1))));
         Assert.Equal("Conv1d: stride 0 and dilation 1 must be positive", Message(() => new Conv1d(2, 3, 3, stride: 0)));
         Assert.Equal("conv1d: stride 1 and dilation 0 must be positive", Message(() => Tensor.Conv1d(Tensor.Zeros(1, 2, 6), Tensor.Zeros(3, 2, 3), dilation: 0)));
-        Assert.Equal("Conv1d: padding must be a single int, \"same\" or \"valid\", got (1, 2)", Message(() => new Conv1d(2, 2, 3, padding: (1, 2))));
-        Assert.Equal("conv1d: padding must be a single int, \"same\" or \"valid\", got (1, 2)",
+        Assert.Equal("Conv1d: padding must be a single int, ConvPadding.Same or ConvPadding.Valid, got (1, 2)", Message(() => new Conv1d(2, 2, 3, padding: (1, 2))));
+        Assert.Equal("conv1d: padding must be a single int, ConvPadding.Same or ConvPadding.Valid, got (1, 2)",
             Message(() => Functional.Conv1d(Tensor.Zeros(1, 2, 6), Tensor.Zeros(3, 2, 3), padding: (1, 2))));
         Assert.Equal("ConvTranspose2d: padding (-1, 0) must be non-negative", Message(() => new ConvTranspose2d(2, 3, 3, padding: (-1, 0))));
         Assert.Equal("conv2d: padding (0, -1) must be non-negative", Message(() => Tensor.Conv2d(x, w, padding: (0, -1))));
@@ -304,7 +302,7 @@ public sealed class ConvLayerTests
         Assert.Equal("Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))", new Conv2d(1, 6, 5, padding: 2).ToString());
         Assert.Equal("Conv2d(4, 8, kernel_size=(1, 3), stride=(2, 2), padding=(0, 1), dilation=(2, 2), groups=2, bias=False)",
             new Conv2d(4, 8, (1, 3), stride: 2, padding: (0, 1), dilation: 2, groups: 2, bias: false).ToString());
-        Assert.Equal("Conv2d(2, 2, kernel_size=(4, 4), stride=(1, 1), padding=same)", new Conv2d(2, 2, 4, padding: "same").ToString());
+        Assert.Equal("Conv2d(2, 2, kernel_size=(4, 4), stride=(1, 1), padding=same)", new Conv2d(2, 2, 4, padding: ConvPadding.Same).ToString());
         Assert.Equal("Conv1d(3, 2, kernel_size=(3,), stride=(2,), padding=(1,))", new Conv1d(3, 2, 3, stride: 2, padding: 1).ToString());
         Assert.Equal("ConvTranspose2d(3, 2, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1))",
             new ConvTranspose2d(3, 2, 3, stride: 2, padding: 1, outputPadding: 1).ToString());
@@ -389,14 +387,14 @@ public sealed class ConvLayerTests
     public void TruncNormalStaysInBoundsWithTheTruncatedMoments()
     {
         var t = Tensor.Zeros(200_000);
-        InitExtra.TruncNormal_(t, mean: 1, std: 2, a: -1, b: 5, generator: new Generator(4));
+        InitExtra.TruncNormal(t, mean: 1, std: 2, a: -1, b: 5, generator: new Generator(4));
         var v = t.ToDoubleArray();
         Assert.All(v, x => Assert.InRange(x, -1, 5));
         // N(1, 4) truncated to [-1, 5] = standard normal on [-1, 2]: mean 1 + 2 (phi(-1) - phi(2)) / Z, Z = Phi(2) - Phi(-1).
         double phiA = Math.Exp(-0.5) / Math.Sqrt(2 * Math.PI), phiB = Math.Exp(-2) / Math.Sqrt(2 * Math.PI), z = 0.97724987 - 0.15865525;
         Assert.Equal(1 + 2 * (phiA - phiB) / z, v.Average(), 2);
         // Narrow bounds (P(inside) < 1/2) take the inverse-CDF path: standard normal on [0.5, 3].
-        InitExtra.TruncNormal_(t, mean: 0, std: 1, a: 0.5, b: 3, generator: new Generator(5));
+        InitExtra.TruncNormal(t, mean: 0, std: 1, a: 0.5, b: 3, generator: new Generator(5));
         v = t.ToDoubleArray();
         Assert.All(v, x => Assert.InRange(x, 0.5, 3));
         double phi05 = Math.Exp(-0.125) / Math.Sqrt(2 * Math.PI), phi3 = Math.Exp(-4.5) / Math.Sqrt(2 * Math.PI);

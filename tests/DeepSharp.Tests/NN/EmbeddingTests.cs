@@ -48,7 +48,7 @@ public sealed class EmbeddingTests
 
         // The padding row is a constant: an optimizer step leaves it where it was.
         var before = e.Weight.Select(0, 1).ToArray<float>();
-        using (DeepSharp.Autograd.NoGrad()) e.Weight.Sub_(e.Weight.Grad! * 0.5);
+        using (DeepSharp.Autograd.NoGrad()) e.Weight.SubInPlace(e.Weight.Grad! * 0.5);
         Assert.Equal(before, e.Weight.Select(0, 1).ToArray<float>());
     }
 

@@ -36,19 +36,19 @@ public sealed class EmptyBatchTests
         ["LocalResponseNorm"] = Layer(() => new LocalResponseNorm(2), [0, 4, 3, 3], [0, 4, 3, 3]),
         ["Dropout"] = Layer(() => new Dropout(0.5), [0, 4], [0, 4]),
         ["Dropout2d"] = Layer(() => new Dropout2d(0.5), [0, 2, 3, 3], [0, 2, 3, 3]),
-        ["ReLU"] = Layer(() => new ReLU(), [0, 4], [0, 4]),
-        ["GELU"] = Layer(() => new GELU(), [0, 4], [0, 4]),
+        ["ReLU"] = Layer(() => new Relu(), [0, 4], [0, 4]),
+        ["GELU"] = Layer(() => new Gelu(), [0, 4], [0, 4]),
         ["Softmax"] = Layer(() => new Softmax(1), [0, 4], [0, 4]),
         ["LogSoftmax"] = Layer(() => new LogSoftmax(-1), [0, 4], [0, 4]),
         ["Flatten"] = Layer(() => new Flatten(), [0, 2, 3], [0, 6]),
-        ["Sequential"] = Layer(() => new Sequential(new Conv2d(1, 2, 3, generator: G), new ReLU(), new Flatten(), new Linear(8, 3, generator: G)), [0, 1, 4, 4], [0, 3]),
-        ["RNN"] = new(() => new RNN(4, 5, generator: G), [3, 0, 4], [3, 0, 5], (m, x) => ((RNN)m).Call(x, null).Output),
-        ["LSTM batch-first"] = new(() => new LSTM(4, 5, batchFirst: true, generator: G), [0, 3, 4], [0, 3, 5], (m, x) => ((LSTM)m).Call(x, null).Output),
-        ["GRU 2 layers bidirectional"] = new(() => new GRU(4, 5, numLayers: 2, bidirectional: true, generator: G), [3, 0, 4], [3, 0, 10], (m, x) => ((GRU)m).Call(x, null).Output),
-        ["GRU final state"] = new(() => new GRU(4, 5, generator: G), [3, 0, 4], [1, 0, 5], (m, x) => ((GRU)m).Call(x, null).HN),
-        ["RNNCell"] = new(() => new RNNCell(4, 5, generator: G), [0, 4], [0, 5], (m, x) => ((RNNCell)m).Call(x, null)),
-        ["GRUCell"] = new(() => new GRUCell(4, 5, generator: G), [0, 4], [0, 5], (m, x) => ((GRUCell)m).Call(x, null)),
-        ["LSTMCell"] = new(() => new LSTMCell(4, 5, generator: G), [0, 4], [0, 5], (m, x) => ((LSTMCell)m).Call(x, null, null).H),
+        ["Sequential"] = Layer(() => new Sequential(new Conv2d(1, 2, 3, generator: G), new Relu(), new Flatten(), new Linear(8, 3, generator: G)), [0, 1, 4, 4], [0, 3]),
+        ["RNN"] = new(() => new Rnn(4, 5, generator: G), [3, 0, 4], [3, 0, 5], (m, x) => ((Rnn)m).Call(x, null).Output),
+        ["LSTM batch-first"] = new(() => new Lstm(4, 5, batchFirst: true, generator: G), [0, 3, 4], [0, 3, 5], (m, x) => ((Lstm)m).Call(x, null).Output),
+        ["GRU 2 layers bidirectional"] = new(() => new Gru(4, 5, numLayers: 2, bidirectional: true, generator: G), [3, 0, 4], [3, 0, 10], (m, x) => ((Gru)m).Call(x, null).Output),
+        ["GRU final state"] = new(() => new Gru(4, 5, generator: G), [3, 0, 4], [1, 0, 5], (m, x) => ((Gru)m).Call(x, null).HiddenState),
+        ["RNNCell"] = new(() => new RnnCell(4, 5, generator: G), [0, 4], [0, 5], (m, x) => ((RnnCell)m).Call(x, null)),
+        ["GRUCell"] = new(() => new GruCell(4, 5, generator: G), [0, 4], [0, 5], (m, x) => ((GruCell)m).Call(x, null)),
+        ["LSTMCell"] = new(() => new LstmCell(4, 5, generator: G), [0, 4], [0, 5], (m, x) => ((LstmCell)m).Call(x, null, null).H),
         ["AdditiveAttention"] = new(() => new AdditiveAttention(4, 4, 6, generator: G), [0, 3, 4], [0, 3, 4], (m, x) => ((AdditiveAttention)m).Call(x, x).Output),
         ["LuongAttention"] = new(() => new LuongAttention(LuongScore.General, 4, 4, generator: G), [0, 3, 4], [0, 3, 4], (m, x) => ((LuongAttention)m).Call(x, x).Output),
         ["MultiheadAttention"] = new(() => new MultiheadAttention(4, 2, batchFirst: true, generator: G), [0, 3, 4], [0, 3, 4], (m, x) => ((MultiheadAttention)m).Call(x, x, x).Output),
@@ -67,7 +67,7 @@ public sealed class EmptyBatchTests
         var c = Cases[name];
         var module = c.Create();
         module.Train();
-        var x = Tensor.Randn(c.InputShape).RequiresGrad_();
+        var x = Tensor.Randn(c.InputShape).SetRequiresGrad();
         var y = c.Run(module, x);
         Assert.Equal(c.OutputShape, y.Shape.ToArray());
         y.Sum().Backward();

@@ -37,21 +37,21 @@ public sealed class InitTests
     }
 
     [Theory]
-    [InlineData("linear", null, 1.0)]
-    [InlineData("conv2d", null, 1.0)]
-    [InlineData("sigmoid", null, 1.0)]
-    [InlineData("tanh", null, 5.0 / 3)]
-    [InlineData("relu", null, 1.4142135623730951)]
-    [InlineData("leaky_relu", null, 1.4141428569978354)]   // sqrt(2 / (1 + 0.01^2))
-    [InlineData("leaky_relu", 0.2, 1.3867504905630728)]
-    [InlineData("leaky_relu", 0.0, 1.4142135623730951)]
-    [InlineData("selu", null, 0.75)]
-    public void CalculateGainMatchesTorch(string nonlinearity, double? param, double expected) =>
+    [InlineData(Nonlinearity.Linear, null, 1.0)]
+    [InlineData(Nonlinearity.Conv2d, null, 1.0)]
+    [InlineData(Nonlinearity.Sigmoid, null, 1.0)]
+    [InlineData(Nonlinearity.Tanh, null, 5.0 / 3)]
+    [InlineData(Nonlinearity.Relu, null, 1.4142135623730951)]
+    [InlineData(Nonlinearity.LeakyRelu, null, 1.4141428569978354)]   // sqrt(2 / (1 + 0.01^2))
+    [InlineData(Nonlinearity.LeakyRelu, 0.2, 1.3867504905630728)]
+    [InlineData(Nonlinearity.LeakyRelu, 0.0, 1.4142135623730951)]
+    [InlineData(Nonlinearity.Selu, null, 0.75)]
+    public void CalculateGainMatchesTorch(Nonlinearity nonlinearity, double? param, double expected) =>
         Assert.Equal(expected, Init.CalculateGain(nonlinearity, param), 12);
 
     [Fact]
     public void CalculateGainRejectsUnknownNames() =>
-        Assert.Contains("unsupported nonlinearity 'swish'", Assert.Throws<ArgumentException>(() => Init.CalculateGain("swish")).Message);
+        Assert.Contains("unsupported nonlinearity", Assert.Throws<ArgumentOutOfRangeException>(() => Init.CalculateGain((Nonlinearity)99)).Message);
 
     [Fact]
     public void FansFollowTorchIncludingConvWeights()
@@ -68,16 +68,16 @@ public sealed class InitTests
         var g = new Generator(5);
         var t = Tensor.Zeros(200, 300);
         double xb = Math.Sqrt(6.0 / 500);
-        var xu = Stats(Init.XavierUniform_(t, generator: g));
+        var xu = Stats(Init.XavierUniform(t, generator: g));
         Assert.True(xu.Min >= -xb && xu.Max < xb && xu.Max > 0.99 * xb);
-        Assert.InRange(Stats(Init.XavierNormal_(t, gain: 2, generator: g)).Std, 0.98 * 2 * Math.Sqrt(2.0 / 500), 1.02 * 2 * Math.Sqrt(2.0 / 500));
+        Assert.InRange(Stats(Init.XavierNormal(t, gain: 2, generator: g)).Std, 0.98 * 2 * Math.Sqrt(2.0 / 500), 1.02 * 2 * Math.Sqrt(2.0 / 500));
         double kb = Math.Sqrt(3.0) * Math.Sqrt(2.0) / Math.Sqrt(300);       // relu gain, fan_in
-        var ku = Stats(Init.KaimingUniform_(t, nonlinearity: "relu", generator: g));
+        var ku = Stats(Init.KaimingUniform(t, nonlinearity: Nonlinearity.Relu, generator: g));
         Assert.True(ku.Min >= -kb && ku.Max < kb && ku.Max > 0.99 * kb);
-        Assert.InRange(Stats(Init.KaimingNormal_(t, mode: FanMode.FanOut, nonlinearity: "relu", generator: g)).Std,
+        Assert.InRange(Stats(Init.KaimingNormal(t, mode: FanMode.FanOut, nonlinearity: Nonlinearity.Relu, generator: g)).Std,
             0.98 * Math.Sqrt(2.0 / 200), 1.02 * Math.Sqrt(2.0 / 200));
         var conv = Tensor.Zeros(8, 4, 3, 3);
-        Assert.InRange(Stats(Init.KaimingNormal_(conv, generator: g)).Std, 0.9 * Math.Sqrt(2.0 / 36), 1.1 * Math.Sqrt(2.0 / 36));
+        Assert.InRange(Stats(Init.KaimingNormal(conv, generator: g)).Std, 0.9 * Math.Sqrt(2.0 / 36), 1.1 * Math.Sqrt(2.0 / 36));
     }
 
     [Fact]
@@ -85,22 +85,22 @@ public sealed class InitTests
     {
         var lin = new Linear(3, 2);
         var w = lin.Weight;
-        Init.Constant_(w, 0.5);
+        Init.Constant(w, 0.5);
         Assert.Same(w, lin.Weight);
         Assert.All(w.ToArray<float>(), v => Assert.Equal(0.5f, v));
         Assert.True(w.IsLeaf && w.RequiresGrad);
-        Init.Zeros_(lin.Bias!);
-        Init.Ones_(w);
+        Init.Zeros(lin.Bias!);
+        Init.Ones(w);
         Assert.All(w.ToArray<float>(), v => Assert.Equal(1f, v));
-        var n = Stats(Init.Normal_(Tensor.Zeros(10000), 3, 2, new Generator(1)));
+        var n = Stats(Init.Normal(Tensor.Zeros(10000), 3, 2, new Generator(1)));
         Assert.InRange(n.Mean, 2.9, 3.1);
         Assert.InRange(n.Std, 1.9, 2.1);
-        var u = Stats(Init.Uniform_(Tensor.Zeros([1000], DType.Float64), -1, 3, new Generator(1)));
+        var u = Stats(Init.Uniform(Tensor.Zeros([1000], DType.Float64), -1, 3, new Generator(1)));
         Assert.True(u.Min >= -1 && u.Max < 3);
-        Assert.Throws<ArgumentException>(() => Init.Uniform_(Tensor.Zeros([2], DType.Int64)));
+        Assert.Throws<ArgumentException>(() => Init.Uniform(Tensor.Zeros([2], DType.Int64)));
         // A non-contiguous view is filled in place too.
         var m = Tensor.Zeros(3, 4);
-        Init.Constant_(m.T(), 2);
+        Init.Constant(m.T(), 2);
         Assert.All(m.ToArray<float>(), v => Assert.Equal(2f, v));
     }
 }

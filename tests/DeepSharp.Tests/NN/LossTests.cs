@@ -16,7 +16,7 @@ public sealed class LossTests
         "l1" => Functional.L1Loss(input, target),
         "smooth_l1" => Functional.SmoothL1Loss(input, target),
         "huber" => Functional.HuberLoss(input, target),
-        "MSELoss" => new MSELoss().Call(input, target),
+        "MSELoss" => new MseLoss().Call(input, target),
         "L1Loss" => new L1Loss().Call(input, target),
         "SmoothL1Loss" => new SmoothL1Loss().Call(input, target),
         _ => new HuberLoss().Call(input, target),
@@ -60,14 +60,14 @@ public sealed class LossTests
     {
         var a = Tensor.Randn([3, 2], new Generator(2), requiresGrad: true);
         var y = Tensor.Randn([3, 2], new Generator(3));
-        new MSELoss().Call(a, y).Backward();
+        new MseLoss().Call(a, y).Backward();
         OpParityTests.AssertClose((a.Detach() - y) * (2.0 / 6), a.Grad!, 1e-6, 1e-7, "2(a - y)/n");
     }
 
     [Fact]
     public void HugeLogitsGiveFiniteLossesAndGradientsInFloat32()
     {
-        var logits = Tensor.From(new float[] { 1e4f, -1e4f, 0, -1e4f, 1e4f, 1e4f }, 2, 3).RequiresGrad_();
+        var logits = Tensor.From(new float[] { 1e4f, -1e4f, 0, -1e4f, 1e4f, 1e4f }, 2, 3).SetRequiresGrad();
         var loss = Functional.CrossEntropy(logits, Tensor.From(new long[] { 1, 0 }), labelSmoothing: 0.1);
         loss.Backward();
         Assert.True(double.IsFinite(loss.ToDouble()));
@@ -76,7 +76,7 @@ public sealed class LossTests
         Assert.Equal(expected, loss.ToDouble(), 1e-3 * expected);
         Assert.All(logits.Grad!.ToArray<float>(), v => Assert.True(float.IsFinite(v)));
 
-        var x = Tensor.From(new float[] { 1e4f, -1e4f, 3e4f, -3e4f }).RequiresGrad_();
+        var x = Tensor.From(new float[] { 1e4f, -1e4f, 3e4f, -3e4f }).SetRequiresGrad();
         var bce = Functional.BinaryCrossEntropyWithLogits(x, Tensor.From(new float[] { 0, 1, 1, 0 }), reduction: Reduction.None);
         Assert.Equal([1e4f, 1e4f, 0f, 0f], bce.ToArray<float>());
         bce.Sum().Backward();
@@ -123,7 +123,7 @@ public sealed class LossTests
     {
         Assert.Equal(["weight"], new CrossEntropyLoss(Tensor.Ones(3)).StateDict().Keys);
         Assert.Empty(new CrossEntropyLoss().StateDict());
-        Assert.Equal(["weight", "pos_weight"], new BCEWithLogitsLoss(Tensor.Ones(2), posWeight: Tensor.Ones(2)).StateDict().Keys);
+        Assert.Equal(["weight", "pos_weight"], new BceWithLogitsLoss(Tensor.Ones(2), posWeight: Tensor.Ones(2)).StateDict().Keys);
         var ce = new CrossEntropyLoss(Tensor.Ones(3));
         ce.To(DType.Float64);
         Assert.Equal(DType.Float64, ce.Weight!.DType);

@@ -25,14 +25,14 @@ public sealed class ModuleRegistrationTests
     {
         private readonly Sequential _body;
 
-        public ForgetfulInside() => _body = RegisterModule("body", new Sequential(new Linear(4, 4), new ReLU(), new Forgetful()));
+        public ForgetfulInside() => _body = RegisterModule("body", new Sequential(new Linear(4, 4), new Relu(), new Forgetful()));
 
         public override Tensor Forward(Tensor input) => _body.Call(input);
     }
 
     private sealed class ForgottenRecurrent : Module<Tensor, Tensor>
     {
-        private readonly GRU _gru = new(4, 3);
+        private readonly Gru _gru = new(4, 3);
 
         public override Tensor Forward(Tensor input) => _gru.Call(input, null).Output;
     }
@@ -93,7 +93,7 @@ public sealed class ModuleRegistrationTests
         Assert.Equal([2, 4], tied.Call(Tensor.Randn(2, 4)).Shape.ToArray());
         Assert.Equal(["encoder.0.weight", "encoder.0.bias"], tied.StateDict().Keys);
 
-        var seq = new Sequential(new Linear(4, 8), new ReLU(), new Sequential(new Linear(8, 3), new Tanh()));
+        var seq = new Sequential(new Linear(4, 8), new Relu(), new Sequential(new Linear(8, 3), new Tanh()));
         var optimizer = new Sgd(seq.Parameters(), new SgdOptions(Lr: 0.1));
         Functional.MseLoss(seq.Call(Tensor.Randn(5, 4)), Tensor.Zeros(5, 3)).Backward();
         optimizer.Step();

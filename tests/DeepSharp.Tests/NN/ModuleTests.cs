@@ -17,7 +17,7 @@ public sealed class ModuleTests
             RegisterBuffer("absent", null);
             RegisterBuffer("steps", Tensor.Zeros([], DType.Int64));
             Fc1 = RegisterModule("fc1", new Linear(3, 4));
-            Head = RegisterModule("head", new Sequential(new ReLU(), new Linear(4, 2)));
+            Head = RegisterModule("head", new Sequential(new Relu(), new Linear(4, 2)));
         }
 
         public Tensor Scale { get; }
@@ -67,7 +67,7 @@ public sealed class ModuleTests
     public void SharedParametersAndModulesAreListedOnce()
     {
         var shared = new Linear(2, 2);
-        var seq = new Sequential(shared, new ReLU(), shared);
+        var seq = new Sequential(shared, new Relu(), shared);
         Assert.Equal(["0.weight", "0.bias"], seq.NamedParameters().Select(p => p.Name));
         Assert.Equal(6, seq.ParameterCount);
         // The state dict keeps every path, as PyTorch's.
@@ -80,7 +80,7 @@ public sealed class ModuleTests
         var lin = new Linear(2, 3);
         var w = lin.StateDict()["weight"];
         Assert.False(w.RequiresGrad);
-        using (DeepSharp.Autograd.NoGrad()) lin.Weight.Fill_(7);
+        using (DeepSharp.Autograd.NoGrad()) lin.Weight.Fill(7);
         Assert.All(w.ToArray<float>(), v => Assert.Equal(7f, v));
     }
 
@@ -104,9 +104,9 @@ public sealed class ModuleTests
     [Fact]
     public void LoadStateDictStrictReportsMissingUnexpectedAndShapeErrorsWithoutChangingTheModel()
     {
-        var m = new Sequential(new Linear(4, 3), new ReLU(), new Linear(3, 2));
+        var m = new Sequential(new Linear(4, 3), new Relu(), new Linear(3, 2));
         var before = m[0].StateDict()["weight"].Clone();
-        var state = new Sequential(new Linear(4, 3), new ReLU(), new Linear(3, 2)).StateDict();
+        var state = new Sequential(new Linear(4, 3), new Relu(), new Linear(3, 2)).StateDict();
         state.Remove("2.bias");
         state["extra.weight"] = Tensor.Zeros(1);
         var ex = Assert.Throws<ArgumentException>(() => m.LoadStateDict(state));
@@ -119,7 +119,7 @@ public sealed class ModuleTests
         Assert.Equal(["extra.weight"], nonStrict.UnexpectedKeys);
         Assert.Equal(state["0.weight"].ToArray<float>(), m[0].StateDict()["weight"].ToArray<float>());
 
-        var wrongShape = new Sequential(new Linear(5, 3), new ReLU(), new Linear(3, 2)).StateDict();
+        var wrongShape = new Sequential(new Linear(5, 3), new Relu(), new Linear(3, 2)).StateDict();
         var shapeError = Assert.Throws<ArgumentException>(() => m.LoadStateDict(wrongShape, strict: false));
         Assert.Contains("size mismatch for 0.weight", shapeError.Message);
         Assert.Contains("[3, 5]", shapeError.Message);
@@ -176,7 +176,7 @@ public sealed class ModuleTests
     [Fact]
     public void ForwardHooksFireForEveryLayerAndCanBeRemoved()
     {
-        var m = new Sequential(new Linear(3, 4), new ReLU(), new Linear(4, 2));
+        var m = new Sequential(new Linear(3, 4), new Relu(), new Linear(4, 2));
         var calls = new List<string>();
         var handles = m.NamedModules().Select(nm => nm.Module.RegisterForwardHook((mod, input, output) =>
             calls.Add($"{nm.Name}:{mod.TypeName}:{Shapes.Format(((Tensor)output!).ShapeArray)}"))).ToList();
@@ -195,7 +195,7 @@ public sealed class ModuleTests
     [Fact]
     public void ForwardPreHookSeesTheInput()
     {
-        var m = new ReLU();
+        var m = new Relu();
         object? seen = null;
         using (m.RegisterForwardPreHook((_, input) => seen = input))
         {
@@ -246,14 +246,14 @@ public sealed class ModuleTests
         var keys = Tensor.Randn([2, 5, 4], g);
         var mask = Tensor.Zeros([3, 3]);
         var target = Tensor.Randn([2, 3], g);
-        var rnnCell = new RNNCell(3, 4, generator: g);
-        var gruCell = new GRUCell(3, 4, generator: g);
-        var lstmCell = new LSTMCell(3, 4, generator: g);
-        var lstm = new LSTM(3, 4, generator: g);
+        var rnnCell = new RnnCell(3, 4, generator: g);
+        var gruCell = new GruCell(3, 4, generator: g);
+        var lstmCell = new LstmCell(3, 4, generator: g);
+        var lstm = new Lstm(3, 4, generator: g);
         var luong = new LuongAttention(LuongScore.Dot, 4, 4);
         var mha = new MultiheadAttention(4, 2, batchFirst: true, generator: g);
         var encoder = new TransformerEncoderLayer(4, 2, 8, dropout: 0, batchFirst: true, generator: g);
-        var mse = new MSELoss();
+        var mse = new MseLoss();
         var cases = new (Module Module, Tensor Input, Func<object> Call, Func<object> Forward, Func<object, Tensor> First, bool TensorOutput)[]
         {
             (rnnCell, x, () => rnnCell.Call(x, h), () => rnnCell.Forward(x, h), o => (Tensor)o, true),
@@ -312,7 +312,7 @@ public sealed class ModuleTests
     [Fact]
     public void ToStringLooksLikePyTorch()
     {
-        var m = new Sequential(new Linear(784, 10), new ReLU(), new Dropout(0.25));
+        var m = new Sequential(new Linear(784, 10), new Relu(), new Dropout(0.25));
         Assert.Equal("Sequential(\n  (0): Linear(in_features=784, out_features=10, bias=True)\n  (1): ReLU()\n  (2): Dropout(p=0.25, inplace=False)\n)", m.ToString());
     }
 
@@ -346,13 +346,13 @@ public sealed class ModuleTests
         Assert.Equal(4, list[2].OutFeatures);
         Assert.Equal(["0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias"], list.StateDict().Keys);
 
-        var dict = new ModuleDict().Add("encoder", new Linear(2, 2)).Add("act", new ReLU());
+        var dict = new ModuleDict().Add("encoder", new Linear(2, 2)).Add("act", new Relu());
         Assert.True(dict.ContainsKey("act"));
-        Assert.IsType<ReLU>(dict["act"]);
+        Assert.IsType<Relu>(dict["act"]);
         Assert.Equal(["encoder.weight", "encoder.bias"], dict.StateDict().Keys);
         Assert.Contains("no module named 'x'", Assert.Throws<KeyNotFoundException>(() => dict["x"]).Message);
 
-        var seq = new Sequential { new Linear(2, 3), new ReLU() };
+        var seq = new Sequential { new Linear(2, 3), new Relu() };
         Assert.Equal(2, seq.Count);
         Assert.Equal([2, 3], seq.Call(Tensor.Ones([2, 2])).Shape.ToArray());
     }

@@ -12,23 +12,23 @@ public sealed class RecurrentTests
     [Fact]
     public void ShapesFollowPyTorchForBatchFirstAndSequenceFirst()
     {
-        var lstm = new LSTM(3, 4, numLayers: 2, batchFirst: true, bidirectional: true, generator: new Generator(1));
+        var lstm = new Lstm(3, 4, numLayers: 2, batchFirst: true, bidirectional: true, generator: new Generator(1));
         var (output, hN, cN) = lstm.Forward(Tensor.Randn([2, 5, 3], new Generator(2)));
         Assert.Equal([2, 5, 8], output.ShapeArray);
         Assert.Equal([4, 2, 4], hN.ShapeArray);
         Assert.Equal([4, 2, 4], cN!.ShapeArray);
 
-        var gru = new GRU(3, 6, generator: new Generator(1));
+        var gru = new Gru(3, 6, generator: new Generator(1));
         var r = gru.Forward(Tensor.Randn([5, 2, 3], new Generator(2)));
         Assert.Equal([5, 2, 6], r.Output.ShapeArray);
-        Assert.Equal([1, 2, 6], r.HN.ShapeArray);
-        Assert.Null(r.CN);
+        Assert.Equal([1, 2, 6], r.HiddenState.ShapeArray);
+        Assert.Null(r.CellState);
     }
 
     [Fact]
     public void ParametersHavePyTorchsNamesShapesAndInitBounds()
     {
-        var lstm = new LSTM(3, 4, numLayers: 2, bidirectional: true, generator: new Generator(3));
+        var lstm = new Lstm(3, 4, numLayers: 2, bidirectional: true, generator: new Generator(3));
         string[] expected =
         [
             "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
@@ -39,8 +39,8 @@ public sealed class RecurrentTests
         Assert.Equal(expected, lstm.StateDict().Keys);
         Assert.Equal([16, 3], lstm.LayerWeights(0).WeightIh.ShapeArray);
         Assert.Equal([16, 8], lstm.LayerWeights(1, reverse: true).WeightIh.ShapeArray);
-        Assert.Equal([12, 5], new GRU(5, 4).LayerWeights(0).WeightIh.ShapeArray);
-        Assert.Equal(["weight_ih_l0", "weight_hh_l0"], new RNN(2, 3, bias: false).StateDict().Keys);
+        Assert.Equal([12, 5], new Gru(5, 4).LayerWeights(0).WeightIh.ShapeArray);
+        Assert.Equal(["weight_ih_l0", "weight_hh_l0"], new Rnn(2, 3, bias: false).StateDict().Keys);
 
         // U(-1/sqrt(H), 1/sqrt(H)) for every parameter, biases included; the draws are spread out, not constant.
         foreach (var p in lstm.Parameters())
@@ -51,19 +51,19 @@ public sealed class RecurrentTests
         }
         Assert.Equal("LSTM(3, 4, num_layers=2, bidirectional=True)", lstm.ToString());
         Assert.Equal("RNN(3, 4, num_layers=2, bias=False, batch_first=True, dropout=0.5)",
-            new RNN(3, 4, numLayers: 2, nonlinearity: "relu", bias: false, batchFirst: true, dropout: 0.5).ToString());
+            new Rnn(3, 4, numLayers: 2, nonlinearity: RnnNonlinearity.Relu, bias: false, batchFirst: true, dropout: 0.5).ToString());
     }
 
     [Fact]
     public void DetachingTheStateBetweenChunksStopsBackpropAtTheBoundary()
     {
-        var lstm = new LSTM(3, 5, batchFirst: true, generator: new Generator(4));
+        var lstm = new Lstm(3, 5, batchFirst: true, generator: new Generator(4));
         var x1 = Tensor.Randn([2, 4, 3], new Generator(5), requiresGrad: true);
         var x2 = Tensor.Randn([2, 4, 3], new Generator(6), requiresGrad: true);
 
         // Truncated BPTT: the second chunk starts from the first chunk's values, with the history cut off.
         var first = lstm.Forward(x1);
-        var second = lstm.Forward(x2, first.HN.Detach(), first.CN!.Detach());
+        var second = lstm.Forward(x2, first.HiddenState.Detach(), first.CellState!.Detach());
         second.Output.Sum().Backward();
         Assert.Null(x1.Grad);
         Assert.NotNull(x2.Grad);
@@ -72,11 +72,11 @@ public sealed class RecurrentTests
         // The values still carry over: chunk 2 equals the second half of one run over the whole sequence.
         var whole = lstm.Forward(Tensor.Cat([x1.Detach(), x2.Detach()], 1));
         Close(whole.Output.Narrow(1, 4, 4), second.Output, "chunked output");
-        Close(whole.HN, second.HN, "chunked h_n");
+        Close(whole.HiddenState, second.HiddenState, "chunked h_n");
 
         // Without detaching, the gradient reaches the first chunk.
         lstm.ZeroGrad();
-        var attached = lstm.Forward(x2, first.HN, first.CN);
+        var attached = lstm.Forward(x2, first.HiddenState, first.CellState);
         attached.Output.Sum().Backward();
         Assert.NotNull(x1.Grad);
         Assert.Contains(x1.Grad!.ToArray<float>(), g => g != 0);
@@ -87,14 +87,14 @@ public sealed class RecurrentTests
     {
         // Packed-sequence semantics: an example of length 2 in a padded batch behaves as if run alone on its 2 steps,
         // in both directions and both layers; its padded outputs are zero.
-        var gru = new GRU(3, 4, numLayers: 2, batchFirst: true, bidirectional: true, generator: new Generator(7));
+        var gru = new Gru(3, 4, numLayers: 2, batchFirst: true, bidirectional: true, generator: new Generator(7));
         var x = Tensor.Randn([2, 5, 3], new Generator(8));
         var h0 = Tensor.Randn([4, 2, 4], new Generator(9));
         var batch = gru.Forward(x, h0, lengths: [5, 2]);
 
         var alone = gru.Forward(x.Narrow(0, 1, 1).Narrow(1, 0, 2), h0.Narrow(1, 1, 1).Contiguous());
         Close(alone.Output, batch.Output.Narrow(0, 1, 1).Narrow(1, 0, 2), "short example's outputs");
-        Close(alone.HN, batch.HN.Narrow(1, 1, 1), "short example's h_n");
+        Close(alone.HiddenState, batch.HiddenState.Narrow(1, 1, 1), "short example's h_n");
         Assert.All(batch.Output.Narrow(0, 1, 1).Narrow(1, 2, 3).ToArray<float>(), v => Assert.Equal(0f, v));
 
         var full = gru.Forward(x.Narrow(0, 0, 1), h0.Narrow(1, 0, 1).Contiguous());
@@ -107,19 +107,19 @@ public sealed class RecurrentTests
         var x = Tensor.Randn([4, 2, 3], new Generator(10));
         // p = 1 zeroes the second layer's input; with no bias and zero initial state its output is then tanh(0) = 0
         // (to the float32 rounding of the vectorised tanh).
-        var rnn = new RNN(3, 4, numLayers: 2, bias: false, dropout: 1.0, generator: new Generator(11));
+        var rnn = new Rnn(3, 4, numLayers: 2, bias: false, dropout: 1.0, generator: new Generator(11));
         Assert.All(rnn.Forward(x).Output.ToArray<float>(), v => Assert.InRange(v, -1e-7f, 1e-7f));
         rnn.Eval();
         Assert.Contains(rnn.Forward(x).Output.ToArray<float>(), v => Math.Abs(v) > 1e-3);
 
         // Never after the last layer: a one-layer network ignores its dropout.
-        var single = new LSTM(3, 4, dropout: 0.9, generator: new Generator(12));
+        var single = new Lstm(3, 4, dropout: 0.9, generator: new Generator(12));
         var train = single.Forward(x).Output;
         single.Eval();
         Close(single.Forward(x).Output, train, "one layer, dropout ignored");
 
         // A seeded generator makes the masks reproducible.
-        var two = new GRU(3, 4, numLayers: 2, dropout: 0.5, generator: new Generator(13));
+        var two = new Gru(3, 4, numLayers: 2, dropout: 0.5, generator: new Generator(13));
         two.Generator = new Generator(14);
         var a = two.Forward(x).Output;
         two.Generator = new Generator(14);
@@ -132,8 +132,8 @@ public sealed class RecurrentTests
     public void CellsSteppedOverASequenceMatchTheSequenceModules()
     {
         var x = Tensor.Randn([4, 2, 3], new Generator(15));
-        var lstm = new LSTM(3, 5, generator: new Generator(16));
-        var cell = new LSTMCell(3, 5);
+        var lstm = new Lstm(3, 5, generator: new Generator(16));
+        var cell = new LstmCell(3, 5);
         cell.LoadStateDict(lstm.StateDict().ToDictionary(kv => kv.Key[..^3], kv => kv.Value)); // weight_ih_l0 -> weight_ih
         Tensor? h = null, c = null;
         var steps = new List<Tensor>();
@@ -144,13 +144,13 @@ public sealed class RecurrentTests
         }
         var seq = lstm.Forward(x);
         Close(seq.Output, Tensor.Stack(steps), "LSTMCell loop");
-        Close(seq.CN![0], c!, "LSTMCell c");
+        Close(seq.CellState![0], c!, "LSTMCell c");
 
-        var gru = new GRU(3, 5, generator: new Generator(17));
-        var gruCell = new GRUCell(3, 5);
+        var gru = new Gru(3, 5, generator: new Generator(17));
+        var gruCell = new GruCell(3, 5);
         gruCell.LoadStateDict(gru.StateDict().ToDictionary(kv => kv.Key[..^3], kv => kv.Value));
-        var rnn = new RNN(3, 5, nonlinearity: "relu", generator: new Generator(18));
-        var rnnCell = new RNNCell(3, 5, nonlinearity: "relu");
+        var rnn = new Rnn(3, 5, nonlinearity: RnnNonlinearity.Relu, generator: new Generator(18));
+        var rnnCell = new RnnCell(3, 5, nonlinearity: RnnNonlinearity.Relu);
         rnnCell.LoadStateDict(rnn.StateDict().ToDictionary(kv => kv.Key[..^3], kv => kv.Value));
         Tensor? hg = null, hr = null;
         for (int t = 0; t < 4; t++)
@@ -158,28 +158,28 @@ public sealed class RecurrentTests
             hg = gruCell.Forward(x[t], hg);
             hr = rnnCell.Forward(x[t], hr);
         }
-        Close(gru.Forward(x).HN[0], hg!, "GRUCell loop");
-        Close(rnn.Forward(x).HN[0], hr!, "RNNCell loop");
+        Close(gru.Forward(x).HiddenState[0], hg!, "GRUCell loop");
+        Close(rnn.Forward(x).HiddenState[0], hr!, "RNNCell loop");
     }
 
     [Fact]
     public void UnbatchedInputMatchesABatchOfOne()
     {
-        var lstm = new LSTM(3, 4, numLayers: 2, bidirectional: true, generator: new Generator(19));
+        var lstm = new Lstm(3, 4, numLayers: 2, bidirectional: true, generator: new Generator(19));
         var x = Tensor.Randn([5, 3], new Generator(20));
         var h0 = Tensor.Randn([4, 4], new Generator(21));
         var one = lstm.Forward(x, h0, h0);
         var batched = lstm.Forward(x.Unsqueeze(1), h0.Unsqueeze(1), h0.Unsqueeze(1));
         Assert.Equal([5, 8], one.Output.ShapeArray);
-        Assert.Equal([4, 4], one.HN.ShapeArray);
+        Assert.Equal([4, 4], one.HiddenState.ShapeArray);
         Close(batched.Output.Squeeze(1), one.Output, "unbatched output");
-        Close(batched.CN!.Squeeze(1), one.CN!, "unbatched c_n");
+        Close(batched.CellState!.Squeeze(1), one.CellState!, "unbatched c_n");
     }
 
     [Fact]
     public void HooksFireAndSummaryShowsAllOutputs()
     {
-        var lstm = new LSTM(3, 4, batchFirst: true, generator: new Generator(22));
+        var lstm = new Lstm(3, 4, batchFirst: true, generator: new Generator(22));
         int calls = 0;
         RecurrentOutput? seen = null;
         using (lstm.RegisterForwardHook((_, _, output) => { calls++; seen = output; }))
@@ -194,7 +194,7 @@ public sealed class RecurrentTests
         Assert.Contains("[2, 5, 4], [1, 2, 4], [1, 2, 4]", summary, StringComparison.Ordinal);
         Assert.Contains("Total params: 144", summary, StringComparison.Ordinal); // 4*4*3 + 4*4*4 + 2*16
 
-        var cell = new GRUCell(3, 4);
+        var cell = new GruCell(3, 4);
         int cellCalls = 0;
         using (cell.RegisterForwardHook((_, _, _) => cellCalls++))
         {
@@ -207,7 +207,7 @@ public sealed class RecurrentTests
     [Fact]
     public void Float64ModulesRunAndDefaultStatesAreZeros()
     {
-        var gru = new GRU(2, 3, dtype: DType.Float64, generator: new Generator(23));
+        var gru = new Gru(2, 3, dtype: DType.Float64, generator: new Generator(23));
         var x = Tensor.Randn([4, 1, 2], new Generator(24), DType.Float64);
         var implicitZeros = gru.Forward(x);
         var explicitZeros = gru.Forward(x, Tensor.Zeros([1, 1, 3], DType.Float64));
@@ -218,19 +218,19 @@ public sealed class RecurrentTests
     [Fact]
     public void BadArgumentsNameTheProblem()
     {
-        var lstm = new LSTM(3, 4, numLayers: 2, batchFirst: true);
+        var lstm = new Lstm(3, 4, numLayers: 2, batchFirst: true);
         var x = Tensor.Zeros(2, 5, 3);
         Assert.Contains("input_size", Assert.Throws<ArgumentException>(() => lstm.Forward(Tensor.Zeros(2, 5, 4))).Message, StringComparison.Ordinal);
         Assert.Contains("[2, 2, 4]", Assert.Throws<ArgumentException>(() => lstm.Forward(x, Tensor.Zeros(1, 2, 4))).Message, StringComparison.Ordinal);
         Assert.Contains("3 lengths given for a batch of 2", Assert.Throws<ArgumentException>(() => lstm.Forward(x, lengths: [1, 2, 3])).Message, StringComparison.Ordinal);
         Assert.Contains("outside [0, 5]", Assert.Throws<ArgumentException>(() => lstm.Forward(x, lengths: [6, 2])).Message, StringComparison.Ordinal);
         Assert.Contains("got [1, 2, 5, 3]", Assert.Throws<ArgumentException>(() => lstm.Forward(Tensor.Zeros(1, 2, 5, 3))).Message, StringComparison.Ordinal);
-        Assert.Contains("c0 is only used by LSTM", Assert.Throws<ArgumentException>(() => new GRU(3, 4).Forward(Tensor.Zeros(5, 2, 3), null, Tensor.Zeros(1, 2, 4))).Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => new RNN(3, 4, nonlinearity: "sigmoid"));
-        Assert.Throws<ArgumentException>(() => new LSTM(3, 0));
-        Assert.Throws<ArgumentException>(() => new GRU(3, 4, numLayers: 0));
-        Assert.Throws<ArgumentException>(() => new GRU(3, 4, dropout: 1.5));
-        Assert.Throws<ArgumentException>(() => new LSTM(3, 4).LayerWeights(0, reverse: true));
-        Assert.Contains("hx", Assert.Throws<ArgumentException>(() => new RNNCell(3, 4).Forward(Tensor.Zeros(2, 3), Tensor.Zeros(4))).Message, StringComparison.Ordinal);
+        Assert.Contains("c0 is only used by LSTM", Assert.Throws<ArgumentException>(() => new Gru(3, 4).Forward(Tensor.Zeros(5, 2, 3), null, Tensor.Zeros(1, 2, 4))).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Rnn(3, 4, nonlinearity: (RnnNonlinearity)7));
+        Assert.Throws<ArgumentException>(() => new Lstm(3, 0));
+        Assert.Throws<ArgumentException>(() => new Gru(3, 4, numLayers: 0));
+        Assert.Throws<ArgumentException>(() => new Gru(3, 4, dropout: 1.5));
+        Assert.Throws<ArgumentException>(() => new Lstm(3, 4).LayerWeights(0, reverse: true));
+        Assert.Contains("hx", Assert.Throws<ArgumentException>(() => new RnnCell(3, 4).Forward(Tensor.Zeros(2, 3), Tensor.Zeros(4))).Message, StringComparison.Ordinal);
     }
 }

@@ -62,13 +62,13 @@ internal static class RnnFixtures
     private static Built Create(string name, JsonElement a) => name switch
     {
         "embedding" => Embedding(a),
-        "rnn" => Recurrent(new RNN(a.Int("input"), a.Int("hidden"), Layers(a), a.String("nonlinearity", "tanh"), a.Bool("bias", true),
+        "rnn" => Recurrent(new Rnn(a.Int("input"), a.Int("hidden"), Layers(a), Enum.Parse<RnnNonlinearity>(a.String("nonlinearity", "tanh"), ignoreCase: true), a.Bool("bias", true),
             a.Bool("batch_first"), 0, a.Bool("bidirectional"))),
-        "lstm" => Recurrent(new LSTM(a.Int("input"), a.Int("hidden"), Layers(a), a.Bool("bias", true), a.Bool("batch_first"), 0, a.Bool("bidirectional"))),
-        "gru" => Recurrent(new GRU(a.Int("input"), a.Int("hidden"), Layers(a), a.Bool("bias", true), a.Bool("batch_first"), 0, a.Bool("bidirectional"))),
-        "rnn_cell" => Cell(new RNNCell(a.Int("input"), a.Int("hidden"), a.Bool("bias", true), a.String("nonlinearity", "tanh"))),
-        "gru_cell" => Cell(new GRUCell(a.Int("input"), a.Int("hidden"), a.Bool("bias", true))),
-        "lstm_cell" => LstmCell(new LSTMCell(a.Int("input"), a.Int("hidden"), a.Bool("bias", true))),
+        "lstm" => Recurrent(new Lstm(a.Int("input"), a.Int("hidden"), Layers(a), a.Bool("bias", true), a.Bool("batch_first"), 0, a.Bool("bidirectional"))),
+        "gru" => Recurrent(new Gru(a.Int("input"), a.Int("hidden"), Layers(a), a.Bool("bias", true), a.Bool("batch_first"), 0, a.Bool("bidirectional"))),
+        "rnn_cell" => Cell(new RnnCell(a.Int("input"), a.Int("hidden"), a.Bool("bias", true), Enum.Parse<RnnNonlinearity>(a.String("nonlinearity", "tanh"), ignoreCase: true))),
+        "gru_cell" => Cell(new GruCell(a.Int("input"), a.Int("hidden"), a.Bool("bias", true))),
+        "lstm_cell" => LstmCell(new LstmCell(a.Int("input"), a.Int("hidden"), a.Bool("bias", true))),
         "additive_attention" => Attention(new AdditiveAttention(a.Int("query"), a.Int("key"), a.Int("hidden"))),
         "luong_attention" => Attention(new LuongAttention(a.String("score", "dot") == "general" ? LuongScore.General : LuongScore.Dot, a.Int("query"), a.Int("key"))),
         "sdpa" => new Built(null, x =>
@@ -77,7 +77,7 @@ internal static class RnnFixtures
             return [output, weights!];
         }),
         "mha" => Mha(new MultiheadAttention(a.Int("embed"), a.Int("heads"), 0, a.Bool("bias", true), a.Bool("batch_first")), a.Bool("average", true)),
-        "transformer_encoder_layer" => Encoder(new TransformerEncoderLayer(a.Int("d_model"), a.Int("nhead"), a.Int("ff"), 0, a.String("activation", "relu"),
+        "transformer_encoder_layer" => Encoder(new TransformerEncoderLayer(a.Int("d_model"), a.Int("nhead"), a.Int("ff"), 0, Enum.Parse<TransformerActivation>(a.String("activation", "relu"), ignoreCase: true),
             batchFirst: a.Bool("batch_first"), normFirst: a.Bool("norm_first"))),
         _ => throw new ArgumentException($"rnn.json: unknown case name '{name}'"),
     };
@@ -97,11 +97,11 @@ internal static class RnnFixtures
         return cN is null ? [output, hN] : [output, hN, cN];
     });
 
-    private static Built Cell(RNNCell m) => new(m, x => [m.Call(x["x"], x.GetValueOrDefault("hx"))]);
+    private static Built Cell(RnnCell m) => new(m, x => [m.Call(x["x"], x.GetValueOrDefault("hx"))]);
 
-    private static Built Cell(GRUCell m) => new(m, x => [m.Call(x["x"], x.GetValueOrDefault("hx"))]);
+    private static Built Cell(GruCell m) => new(m, x => [m.Call(x["x"], x.GetValueOrDefault("hx"))]);
 
-    private static Built LstmCell(LSTMCell m) => new(m, x =>
+    private static Built LstmCell(LstmCell m) => new(m, x =>
     {
         var (h, c) = m.Call(x["x"], x.GetValueOrDefault("hx"), x.GetValueOrDefault("cx"));
         return [h, c];

@@ -100,21 +100,21 @@ public sealed class OnnxExportTests
     private static readonly Dictionary<string, (Func<Generator, Module<Tensor, Tensor>> Create, int[] Input, bool Tokens)> LayerModels = new()
     {
         ["conv1d-groups-dilation"] = (g => new Sequential(new Conv1d(4, 8, 3, stride: 2, padding: 2, dilation: 2, groups: 2, generator: g), new Tanh(),
-            new Conv1d(8, 6, 3, padding: "same", generator: g), new MaxPool1d(2, ceilMode: true)), [2, 4, 17], false),
-        ["conv2d-same-groups"] = (g => new Sequential(new Conv2d(4, 8, (3, 4), padding: "same", dilation: (1, 2), groups: 4, generator: g),
-            new LeakyReLU(0.2), new AvgPool2d(3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false), new ELU(0.7)), [2, 4, 11, 10], false),
+            new Conv1d(8, 6, 3, padding: ConvPadding.Same, generator: g), new MaxPool1d(2, ceilMode: true)), [2, 4, 17], false),
+        ["conv2d-same-groups"] = (g => new Sequential(new Conv2d(4, 8, (3, 4), padding: ConvPadding.Same, dilation: (1, 2), groups: 4, generator: g),
+            new LeakyRelu(0.2), new AvgPool2d(3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false), new Elu(0.7)), [2, 4, 11, 10], false),
         ["convtranspose2d"] = (g => new Sequential(new ConvTranspose2d(4, 6, 3, stride: 2, padding: 1, outputPadding: 1, groups: 2, generator: g),
             new BatchNorm2d(6), new Sigmoid(), new AvgPool2d(2)), [2, 4, 5, 6], false),
-        ["adaptive-pools"] = (g => new Sequential(new Conv2d(2, 3, 3, generator: g), new AdaptiveMaxPool2d((3, 2)), new GELU(),
+        ["adaptive-pools"] = (g => new Sequential(new Conv2d(2, 3, 3, generator: g), new AdaptiveMaxPool2d((3, 2)), new Gelu(),
             new AdaptiveAvgPool2d((2, 3)), new Flatten(), new Softmax(1)), [2, 2, 9, 8], false),
-        ["norms-activations"] = (g => new Sequential(new Conv2d(3, 6, 1, generator: g), new GroupNorm(3, 6), new GELU("tanh"),
+        ["norms-activations"] = (g => new Sequential(new Conv2d(3, 6, 1, generator: g), new GroupNorm(3, 6), new Gelu(GeluApproximation.Tanh),
             new LocalResponseNorm(3), new Flatten(2), new LayerNorm(20), new Softplus(2, 5), new Unflatten(2, 4, 5), new Flatten(1, 2),
             new LogSoftmax(-1)), [2, 3, 4, 5], false),
-        ["embedding-lstm"] = (g => new RecurrentHead(new Embedding(11, 6, generator: g), new LSTM(6, 5, numLayers: 2, bidirectional: true, batchFirst: true, generator: g)), [3, 7], true),
-        ["gru-time-major"] = (g => new RecurrentHead(null, new GRU(4, 6, numLayers: 2, generator: g)), [7, 3, 4], false),
-        ["rnn-relu"] = (g => new RecurrentHead(null, new RNN(4, 5, nonlinearity: "relu", bidirectional: true, generator: g)), [6, 2, 4], false),
+        ["embedding-lstm"] = (g => new RecurrentHead(new Embedding(11, 6, generator: g), new Lstm(6, 5, numLayers: 2, bidirectional: true, batchFirst: true, generator: g)), [3, 7], true),
+        ["gru-time-major"] = (g => new RecurrentHead(null, new Gru(4, 6, numLayers: 2, generator: g)), [7, 3, 4], false),
+        ["rnn-relu"] = (g => new RecurrentHead(null, new Rnn(4, 5, nonlinearity: RnnNonlinearity.Relu, bidirectional: true, generator: g)), [6, 2, 4], false),
         ["transformer-encoder"] = (g => new TransformerEncoderLayer(8, 2, 16, batchFirst: true, generator: g), [3, 5, 8], false),
-        ["transformer-norm-first-gelu"] = (g => new TransformerEncoderLayer(8, 4, 12, activation: "gelu", normFirst: true, generator: g), [5, 3, 8], false),
+        ["transformer-norm-first-gelu"] = (g => new TransformerEncoderLayer(8, 4, 12, activation: TransformerActivation.Gelu, normFirst: true, generator: g), [5, 3, 8], false),
     };
 
     [Theory]
@@ -154,7 +154,7 @@ public sealed class OnnxExportTests
             File.WriteAllText(path, "previous");
             Assert.Throws<NotSupportedException>(() => new Sequential(new Opaque()).ExportOnnx(path, Tensor.Randn(1, 2)));
             Assert.Equal("previous", File.ReadAllText(path));
-            var model = new Sequential(new Linear(2, 3), new ReLU());
+            var model = new Sequential(new Linear(2, 3), new Relu());
             model.ExportOnnx(path, Tensor.Randn(1, 2));
             var x = Tensor.Randn(4, 2);
             model.Eval();

@@ -49,8 +49,8 @@ public sealed class OnnxImportTests
         Module<Tensor, Tensor>[] models =
         [
             new TransformerEncoderLayer(8, 2, 16, batchFirst: true, generator: g),
-            new TransformerEncoderLayer(8, 4, 12, activation: "gelu", normFirst: true, generator: g),
-            new Sequential(new Conv1d(4, 6, 3, padding: 1, groups: 2, generator: g), new GroupNorm(2, 6), new GELU(), new Flatten(), new LayerNorm(30)),
+            new TransformerEncoderLayer(8, 4, 12, activation: TransformerActivation.Gelu, normFirst: true, generator: g),
+            new Sequential(new Conv1d(4, 6, 3, padding: 1, groups: 2, generator: g), new GroupNorm(2, 6), new Gelu(), new Flatten(), new LayerNorm(30)),
         ];
         int[][] shapes = [[3, 5, 8], [5, 3, 8], [2, 4, 5]];
         for (int i = 0; i < models.Length; i++)

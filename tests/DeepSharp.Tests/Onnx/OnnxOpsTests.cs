@@ -163,7 +163,7 @@ public sealed class OnnxOpsTests
         var proto = new ModelProto { IrVersion = 8, Graph = graph };
         proto.OpsetImport.Add(new OperatorSetIdProto { Version = opset });
         var model = OnnxModel.Load(proto.ToByteArray());
-        var points = wrt.Select(w => inputs.First(i => i.Item1 == w).Item2!.RequiresGrad_()).ToArray();
+        var points = wrt.Select(w => inputs.First(i => i.Item1 == w).Item2!.SetRequiresGrad()).ToArray();
         Assert.True(DeepSharp.Autograd.GradCheck(xs => model.Run(wrt.Select((w, i) => (w, xs[i])).ToDictionary(p => p.w, p => p.Item2))["y"], points));
     }
 

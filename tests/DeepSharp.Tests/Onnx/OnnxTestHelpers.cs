@@ -52,8 +52,8 @@ internal static class OnnxTestHelpers
         using var _ = DeepSharp.Autograd.NoGrad();
         foreach (var (name, buffer) in model.NamedBuffers())
         {
-            if (name.EndsWith("running_mean", StringComparison.Ordinal)) buffer.Copy_(Tensor.Randn(buffer.ShapeArray, g, buffer.DType) * 0.1);
-            else if (name.EndsWith("running_var", StringComparison.Ordinal)) buffer.Copy_(Tensor.Rand(buffer.ShapeArray, g, buffer.DType) + 0.5);
+            if (name.EndsWith("running_mean", StringComparison.Ordinal)) buffer.CopyFrom(Tensor.Randn(buffer.ShapeArray, g, buffer.DType) * 0.1);
+            else if (name.EndsWith("running_var", StringComparison.Ordinal)) buffer.CopyFrom(Tensor.Rand(buffer.ShapeArray, g, buffer.DType) + 0.5);
         }
     }
 

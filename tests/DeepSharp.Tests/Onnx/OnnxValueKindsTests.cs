@@ -31,7 +31,7 @@ public sealed class OnnxValueKindsTests
             g.Node.Add(new NodeProto { OpType = "ConcatFromSequence", Input = { "e" }, Output = { "y" }, Attribute = { Int("axis", 0), Int("new_axis", 1) } });
             g.Node.Add(new NodeProto { OpType = "SequenceLength", Input = { "e" }, Output = { "n" } });
         }, ["x", "pos"], ["y", "n", "e"]);
-        var x = Tensor.From([0f, 1f, 2f, 3f, 4f, 5f], 2, 3).RequiresGrad_();
+        var x = Tensor.From([0f, 1f, 2f, 3f, 4f, 5f], 2, 3).SetRequiresGrad();
         var results = model.RunValues(new Dictionary<string, object> { ["x"] = x, ["pos"] = Tensor.Scalar(-2L, DType.Int64) });
         var y = (Tensor)results["y"];
         Assert.Equal([2, 2], y.ShapeArray);

@@ -47,9 +47,9 @@ internal static class OptimFixtures
         {
             _x = ProblemTensor("x", dtype);
             _y = ProblemTensor("y", dtype);
-            W = ProblemTensor("W", dtype).Clone().RequiresGrad_();
-            B = ProblemTensor("b", dtype).Clone().RequiresGrad_();
-            U = ProblemTensor("u", dtype).Clone().RequiresGrad_();
+            W = ProblemTensor("W", dtype).Clone().SetRequiresGrad();
+            B = ProblemTensor("b", dtype).Clone().SetRequiresGrad();
+            U = ProblemTensor("u", dtype).Clone().SetRequiresGrad();
         }
 
         public Tensor W { get; }

@@ -176,9 +176,9 @@ public sealed class StateDictTests
     private static void CopyParams(OptimFixtures.Problem from, OptimFixtures.Problem to)
     {
         using var _ = DeepSharp.Autograd.NoGrad();
-        to.W.Copy_(from.W);
-        to.B.Copy_(from.B);
-        to.U.Copy_(from.U);
+        to.W.CopyFrom(from.W);
+        to.B.CopyFrom(from.B);
+        to.U.CopyFrom(from.U);
     }
 
     private static string[] Keys(Dictionary<string, Tensor> dict) => [.. dict.Keys.Order(StringComparer.Ordinal)];

@@ -196,8 +196,8 @@ public sealed class BufferPoolTests
     {
         var g = new Generator(21);
         // Pooled sizes (>= 16 KB), all read through non-contiguous views.
-        var a = Tensor.Randn([96, 64], g).RequiresGrad_();
-        var nhwc = Tensor.Randn([8, 12, 12, 6], g).RequiresGrad_();
+        var a = Tensor.Randn([96, 64], g).SetRequiresGrad();
+        var nhwc = Tensor.Randn([8, 12, 12, 6], g).SetRequiresGrad();
         var inputs = new[] { a, nhwc };
         var y = f([a.T(), nhwc.Permute(0, 3, 1, 2)]);
         y.Sum().Backward();

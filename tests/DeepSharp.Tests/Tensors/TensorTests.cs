@@ -58,7 +58,7 @@ public sealed class TensorTests
         Assert.False(t.IsContiguous);
         Assert.Equal(4.0, t[0, 1].ToDouble());
         var row = x[1];
-        using (Autograd.NoGrad()) row.Fill_(-1);
+        using (Autograd.NoGrad()) row.Fill(-1);
         Assert.Equal(-1.0, x[1, 3].ToDouble());
         Assert.Equal([4, 3], t.Contiguous().Shape.ToArray());
         Assert.True(t.Contiguous().IsContiguous);
@@ -79,9 +79,9 @@ public sealed class TensorTests
     public void ToStringPrintsLikePyTorch()
     {
         Assert.Equal("tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2])", Tensor.From([1f, 2, 3, 4], 2, 2).ToString());
-        Assert.Equal("tensor([0.5000, 1.2500], shape=[2], dtype=float64, requires_grad=True)", Tensor.From([0.5, 1.25]).RequiresGrad_().ToString());
+        Assert.Equal("tensor([0.5000, 1.2500], shape=[2], dtype=float64, requires_grad=True)", Tensor.From([0.5, 1.25]).SetRequiresGrad().ToString());
         Assert.Equal("tensor([1, 2], shape=[2], dtype=int64)", Tensor.From(new long[] { 1, 2 }).ToString());
-        Assert.Contains("grad_fn=<MulBackward>", (Tensor.From([1.0]).RequiresGrad_() * Tensor.From([2.0])).ToString());
+        Assert.Contains("grad_fn=<MulBackward>", (Tensor.From([1.0]).SetRequiresGrad() * Tensor.From([2.0])).ToString());
         var big = Tensor.Arange(0, 2000, 1, DType.Float32).ToString();
         Assert.Contains("...", big);
         Assert.StartsWith("tensor([   0.,    1.,    2., ..., 1997., 1998., 1999.]", big);
@@ -171,11 +171,11 @@ public sealed class TensorTests
     {
         var x = Tensor.Zeros(3);
         int v = x.Version;
-        x.Add_(1.0).Mul_(2.0);
+        x.AddInPlace(1.0).MulInPlace(2.0);
         Assert.Equal(v + 2, x.Version);
         Assert.Equal([2.0, 2, 2], x.ToDoubleArray());
         var view = x.Narrow(0, 0, 2);
-        view.Zero_();
+        view.Zero();
         Assert.Equal(x.Version, view.Version); // shared with views
         Assert.Equal([0.0, 0, 2], x.ToDoubleArray());
     }

@@ -36,7 +36,7 @@ public sealed class LanguageModelTrainerTests
 
         public (CharRnn Model, Trainer Trainer) Setup(string cell)
         {
-            var config = new CharRnnConfig(Vocabulary.Length, cell, Root.GetProperty("embedding_dim").GetInt32(),
+            var config = new CharRnnConfig(Vocabulary.Length, RecurrentCellTypeNames.Parse(cell, "fixture"), Root.GetProperty("embedding_dim").GetInt32(),
                 Root.GetProperty("hidden_size").GetInt32(), Root.GetProperty("num_layers").GetInt32());
             var model = new CharRnn(config);
             model.LoadStateDict(SafeTensors.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", Case(cell).GetProperty("init").GetString()!)).Tensors);
@@ -96,7 +96,7 @@ public sealed class LanguageModelTrainerTests
     [Fact]
     public void CarriedStateIsDetachedSoNoGradientReachesThePreviousBatch()
     {
-        var model = new CharRnn(new CharRnnConfig(7, "lstm", 4, 6, NumLayers: 2), generator: new Generator(3));
+        var model = new CharRnn(new CharRnnConfig(7, RecurrentCellType.Lstm, 4, 6, NumLayers: 2), generator: new Generator(3));
         var trainer = new Trainer(model, new Sgd(model.Parameters(), new SgdOptions(Lr: 0)), new TrainerOptions { ClipGradNorm = null });
         var g = new Generator(4);
         var (x1, y1) = (Tensor.Randint(0, 7, [2, 5], g), Tensor.Randint(0, 7, [2, 5], g));
@@ -130,7 +130,7 @@ public sealed class LanguageModelTrainerTests
     [Fact]
     public void StateResetsAtEveryEpochStart()
     {
-        var model = new CharRnn(new CharRnnConfig(5, "gru", 3, 4), generator: new Generator(1));
+        var model = new CharRnn(new CharRnnConfig(5, RecurrentCellType.Gru, 3, 4), generator: new Generator(1));
         var trainer = new Trainer(model, new Adam(model.Parameters()), new TrainerOptions { LanguageModel = new() { BatchSize = 2, SequenceLength = 3 }, ClipGradNorm = 5 });
         var tokens = Enumerable.Range(0, 25).Select(i => (long)(i % 5)).ToArray();
         var seen = new List<bool>();
@@ -205,7 +205,7 @@ public sealed class LanguageModelTrainerTests
     {
         var golden = Golden.Instance;
         using var dir = new TempDir();
-        var model = new CharRnn(new CharRnnConfig(golden.Vocabulary.Length, "gru", 4, 8), generator: new Generator(2));
+        var model = new CharRnn(new CharRnnConfig(golden.Vocabulary.Length, RecurrentCellType.Gru, 4, 8), generator: new Generator(2));
         var trainer = new Trainer(model, new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2)),
             new TrainerOptions { LanguageModel = new() { BatchSize = 4, SequenceLength = 8 }, ClipGradNorm = 5 });
         var history = trainer.Fit(golden.Train, golden.Validation, epochs: 2, [new ModelCheckpoint(dir.Path)]);
@@ -219,7 +219,7 @@ public sealed class LanguageModelTrainerTests
     [Fact]
     public void EvaluateHandlesTextsShorterThanOneBatch()
     {
-        var model = new CharRnn(new CharRnnConfig(4, "lstm", 3, 5), generator: new Generator(1));
+        var model = new CharRnn(new CharRnnConfig(4, RecurrentCellType.Lstm, 3, 5), generator: new Generator(1));
         var trainer = new Trainer(model, new Adam(model.Parameters()));
         double loss = trainer.Evaluate([0, 1, 2, 3, 0]).Loss;
         Assert.InRange(loss, 0.5, 3); // about ln 4 for an untrained model

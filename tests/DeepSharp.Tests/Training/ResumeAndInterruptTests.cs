@@ -23,7 +23,7 @@ public sealed class ResumeAndInterruptTests
     internal static (Trainer Trainer, Module<Tensor, Tensor> Model, DataLoader Loader) Setup(TensorDataset data, int epochsPlanned, bool perBatch = false)
     {
         var dropout = new Generator(50);
-        var model = new Sequential(new Linear(20, 16, generator: new Generator(1)), new ReLU(), new Dropout(0.2, dropout), new Linear(16, 4, generator: new Generator(2)));
+        var model = new Sequential(new Linear(20, 16, generator: new Generator(1)), new Relu(), new Dropout(0.2, dropout), new Linear(16, 4, generator: new Generator(2)));
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));
         var loader = new DataLoader(data, 16, shuffle: true, generator: new Generator(100));
         int horizon = perBatch ? epochsPlanned * loader.Count : epochsPlanned;

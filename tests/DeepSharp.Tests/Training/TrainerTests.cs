@@ -41,7 +41,7 @@ public sealed class TrainerTests
     private static (Trainer Trainer, Module<Tensor, Tensor> Model, DataLoader Loader) Setup(int seed, IDataset data)
     {
         var dropoutGenerator = new Generator((ulong)seed + 50);
-        var model = new Sequential(new Flatten(), new Linear(784, 32, generator: new Generator(1)), new ReLU(), new Dropout(0.2, dropoutGenerator),
+        var model = new Sequential(new Flatten(), new Linear(784, 32, generator: new Generator(1)), new Relu(), new Dropout(0.2, dropoutGenerator),
             new Linear(32, 10, generator: new Generator(2)));
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 2e-3));
         var trainer = new Trainer(model, (o, t) => Functional.CrossEntropy(o, t), optimizer,

@@ -51,17 +51,17 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// Gaussian error linear unit x*Phi(x). <paramref name="approximate"/> "none" uses the exact
-    /// normal CDF; "tanh" the approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
+    /// Gaussian error linear unit x*Phi(x). <paramref name="approximate"/> None uses the exact
+    /// normal CDF; Tanh the approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
     /// </summary>
-    public Tensor Gelu(string approximate = "none")
+    public Tensor Gelu(GeluApproximation approximate = GeluApproximation.None)
     {
-        if (approximate is not ("none" or "tanh"))
-            throw new ArgumentException($"gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"");
+        if (approximate is not (GeluApproximation.None or GeluApproximation.Tanh))
+            throw GeluApproximationNames.Unknown("gelu", approximate);
         if (DType == DType.Float32)
         {
             // float32: vector kernels (Kernels/Elementwise/Gelu.cs); float64 below stays exact.
-            bool tanh = approximate == "tanh";
+            bool tanh = approximate == GeluApproximation.Tanh;
             var xc = ContiguousData();
             var y = EmptyLike(this);
             GeluKernels.Forward(xc.ReadSpan<float>(), y.Span<float>(), tanh);
@@ -78,10 +78,10 @@ public sealed partial class Tensor
         }
         switch (approximate)
         {
-            case "none":
+            case GeluApproximation.None:
                 return Record(MapScalar("gelu", this, static v => v * NormalCdf(v)), "GeluBackward", Saves.Input,
                     static (g, x, _) => g * MapScalar("gelu", x!, static v => NormalCdf(v) + v * Math.Exp(-0.5 * v * v) / Math.Sqrt(2 * Math.PI)));
-            case "tanh":
+            case GeluApproximation.Tanh:
                 return Record(MapScalar("gelu", this, static v => 0.5 * v * (1 + Math.Tanh(GeluInner(v)))), "GeluBackward", Saves.Input,
                     static (g, x, _) => g * MapScalar("gelu", x!, static v =>
                     {
@@ -89,7 +89,7 @@ public sealed partial class Tensor
                         return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GeluK * (1 + 3 * 0.044715 * v * v);
                     }));
             default:
-                throw new ArgumentException($"gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"");
+                throw GeluApproximationNames.Unknown("gelu", approximate);
         }
     }
 

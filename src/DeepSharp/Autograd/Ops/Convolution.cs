@@ -9,7 +9,7 @@ public sealed partial class Tensor
 {
     /// <summary>2-D convolution of input [N, C, H, W] with weight [O, C/groups, kh, kw] and optional bias [O].</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null,
-        (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? dilation = null, int groups = 1) =>
+        Size2d? stride = null, Size2d? padding = null, Size2d? dilation = null, int groups = 1) =>
         Conv2d("conv2d", input, weight, bias, stride ?? (1, 1), padding ?? (0, 0), dilation ?? (1, 1), groups, oneD: false);
 
     /// <summary>conv2d and conv1d (as a conv2d of height 1), validated and named as <paramref name="op"/>.</summary>
@@ -42,7 +42,7 @@ public sealed partial class Tensor
     /// with weight [Cin, Cout/groups, kh, kw]: out = (H - 1) stride - 2 pad + dilation (k - 1) + outputPadding + 1.
     /// </summary>
     public static Tensor ConvTranspose2d(Tensor input, Tensor weight, Tensor? bias = null,
-        (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? outputPadding = null, int groups = 1, (int H, int W)? dilation = null)
+        Size2d? stride = null, Size2d? padding = null, Size2d? outputPadding = null, int groups = 1, Size2d? dilation = null)
     {
         const string name = "conv_transpose2d";
         var s = stride ?? (1, 1);

@@ -32,8 +32,8 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// Refuses an in-place op whose input overlaps the written-to tensor only in part (x[1:].Add_(x[:-1])): the result
-    /// would depend on the order the kernel visits the elements. Exactly the same elements (x.Add_(x)) are fine.
+    /// Refuses an in-place op whose input overlaps the written-to tensor only in part (x[1:].AddInPlace(x[:-1])): the result
+    /// would depend on the order the kernel visits the elements. Exactly the same elements (x.AddInPlace(x)) are fine.
     /// As PyTorch's assert_no_partial_overlap, only decided for contiguous layouts.
     /// </summary>
     private void CheckNoPartialOverlap(string op, Tensor input)
@@ -107,7 +107,7 @@ public sealed partial class Tensor
     /// <exception cref="InvalidOperationException">
     /// This is a leaf that requires grad while grad mode is on, or other partly overlaps this tensor's memory.
     /// </exception>
-    public Tensor Add_(Tensor other, double alpha = 1)
+    public Tensor AddInPlace(Tensor other, double alpha = 1)
     {
         CheckInPlaceShape("add_", other);
         CheckNoPartialOverlap("add_", other);
@@ -116,10 +116,10 @@ public sealed partial class Tensor
     }
 
     /// <summary>this -= alpha * other, in place (sub_). Returns this tensor.</summary>
-    public Tensor Sub_(Tensor other, double alpha = 1) => Add_(other, -alpha);
+    public Tensor SubInPlace(Tensor other, double alpha = 1) => AddInPlace(other, -alpha);
 
     /// <summary>this *= other, in place (mul_); other must broadcast to this tensor's shape. Returns this tensor.</summary>
-    public Tensor Mul_(Tensor other)
+    public Tensor MulInPlace(Tensor other)
     {
         CheckInPlaceShape("mul_", other);
         CheckNoPartialOverlap("mul_", other);
@@ -128,7 +128,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>this /= other, in place (div_); floating-point tensors only, other must broadcast to this tensor's shape. Returns this tensor.</summary>
-    public Tensor Div_(Tensor other)
+    public Tensor DivInPlace(Tensor other)
     {
         CheckInPlaceShape("div_", other);
         CheckNoPartialOverlap("div_", other);
@@ -137,31 +137,31 @@ public sealed partial class Tensor
     }
 
     /// <summary>Adds a scalar to every element in place (add_). Returns this tensor.</summary>
-    public Tensor Add_(double scalar) => InPlace("add_", Autograd.ShouldRecord(this), t => t.Add(scalar));
+    public Tensor AddInPlace(double scalar) => InPlace("add_", Autograd.ShouldRecord(this), t => t.Add(scalar));
 
     /// <summary>Subtracts a scalar from every element in place (sub_). Returns this tensor.</summary>
-    public Tensor Sub_(double scalar) => Add_(-scalar);
+    public Tensor SubInPlace(double scalar) => AddInPlace(-scalar);
 
     /// <summary>Multiplies every element by a scalar in place (mul_). Returns this tensor.</summary>
-    public Tensor Mul_(double scalar) => InPlace("mul_", Autograd.ShouldRecord(this), t => t.Mul(scalar));
+    public Tensor MulInPlace(double scalar) => InPlace("mul_", Autograd.ShouldRecord(this), t => t.Mul(scalar));
 
     /// <summary>Divides every element by a scalar in place (div_); floating-point tensors only. Returns this tensor.</summary>
-    public Tensor Div_(double scalar) => InPlace("div_", Autograd.ShouldRecord(this), t => t.Div(scalar));
+    public Tensor DivInPlace(double scalar) => InPlace("div_", Autograd.ShouldRecord(this), t => t.Div(scalar));
 
     /// <summary>Clamps every element into [min, max] in place (clamp_); a null bound is not applied. Returns this tensor.</summary>
-    public Tensor Clamp_(double? min = null, double? max = null) => InPlace("clamp_", Autograd.ShouldRecord(this), t => t.Clamp(min, max));
+    public Tensor ClampInPlace(double? min = null, double? max = null) => InPlace("clamp_", Autograd.ShouldRecord(this), t => t.Clamp(min, max));
 
     /// <summary>Replaces negative elements by zero in place (relu_). Returns this tensor.</summary>
-    public Tensor Relu_() => InPlace("relu_", Autograd.ShouldRecord(this), t => t.Relu());
+    public Tensor ReluInPlace() => InPlace("relu_", Autograd.ShouldRecord(this), t => t.Relu());
 
     /// <summary>Sets every element to zero.</summary>
-    public Tensor Zero_() => Fill_(0);
+    public Tensor Zero() => Fill(0);
 
     /// <summary>
     /// Sets every element to <paramref name="value"/>. The tensor's history is cut (as for PyTorch's fill_, its gradient is zero).
     /// Allowed on expanded views, as in PyTorch: every write stores the same value.
     /// </summary>
-    public Tensor Fill_(double value)
+    public Tensor Fill(double value)
     {
         CheckInPlace("fill_", sameValueEverywhere: true);
         if (IsContiguous) FillRaw(value);
@@ -179,7 +179,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>Copies src (broadcast to this shape, same dtype or converted) into this tensor.</summary>
-    public Tensor Copy_(Tensor src)
+    public Tensor CopyFrom(Tensor src)
     {
         CheckInPlaceShape("copy_", src);
         CheckNoInternalOverlap("copy_");

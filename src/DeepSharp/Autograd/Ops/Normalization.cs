@@ -35,8 +35,8 @@ public sealed partial class Tensor
             for (int i = 0; i < c; i++) invStd[i] = 1 / Math.Sqrt(variance[i] + eps);
             using (Autograd.NoGrad())
             {
-                runningMean?.Mul_(1 - momentum).Add_(From(mean).To(runningMean.DType), momentum);
-                runningVar?.Mul_(1 - momentum).Add_(From(variance).To(runningVar.DType), momentum * count / (count - 1));
+                runningMean?.MulInPlace(1 - momentum).AddInPlace(From(mean).To(runningMean.DType), momentum);
+                runningVar?.MulInPlace(1 - momentum).AddInPlace(From(variance).To(runningVar.DType), momentum * count / (count - 1));
             }
         }
         else

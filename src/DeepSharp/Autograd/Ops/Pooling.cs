@@ -7,8 +7,8 @@ namespace DeepSharp;
 public sealed partial class Tensor
 {
     /// <summary>Max pooling of [N, C, H, W] (or [C, H, W]); returns values and flat indices into each input plane.</summary>
-    public static (Tensor Values, Tensor Indices) MaxPool2dWithIndices(Tensor input, (int H, int W) kernel, (int H, int W)? stride = null,
-        (int H, int W)? padding = null, (int H, int W)? dilation = null, bool ceilMode = false)
+    public static (Tensor Values, Tensor Indices) MaxPool2dWithIndices(Tensor input, Size2d kernel, Size2d? stride = null,
+        Size2d? padding = null, Size2d? dilation = null, bool ceilMode = false)
     {
         var s = stride ?? kernel;
         var p = padding ?? (0, 0);
@@ -56,7 +56,7 @@ public sealed partial class Tensor
         MaxPool1dWithIndices(input, kernel, stride, padding, dilation, ceilMode).Values;
 
     /// <summary>Average pooling of [N, C, H, W] with PyTorch's divisor rules (count_include_pad, divisor_override).</summary>
-    public static Tensor AvgPool2d(Tensor input, (int H, int W) kernel, (int H, int W)? stride = null, (int H, int W)? padding = null,
+    public static Tensor AvgPool2d(Tensor input, Size2d kernel, Size2d? stride = null, Size2d? padding = null,
         bool ceilMode = false, bool countIncludePad = true, int? divisorOverride = null)
     {
         var s = stride ?? kernel;
@@ -79,7 +79,7 @@ public sealed partial class Tensor
         AvgPool2d(input, (kernel, kernel), (stride ?? kernel, stride ?? kernel), (padding, padding), ceilMode, countIncludePad);
 
     /// <summary>Average pooling to a fixed output size: window i covers [floor(i*in/out), ceil((i+1)*in/out)).</summary>
-    public static Tensor AdaptiveAvgPool2d(Tensor input, (int H, int W) outputSize)
+    public static Tensor AdaptiveAvgPool2d(Tensor input, Size2d outputSize)
     {
         var (planes, h, w) = PlaneShape("adaptive_avg_pool2d", input);
         CheckAdaptive("adaptive_avg_pool2d", outputSize);
@@ -104,7 +104,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>Max pooling to a fixed output size, with flat indices into each input plane.</summary>
-    public static (Tensor Values, Tensor Indices) AdaptiveMaxPool2d(Tensor input, (int H, int W) outputSize)
+    public static (Tensor Values, Tensor Indices) AdaptiveMaxPool2d(Tensor input, Size2d outputSize)
     {
         var (planes, h, w) = PlaneShape("adaptive_max_pool2d", input);
         CheckAdaptive("adaptive_max_pool2d", outputSize);

@@ -15,7 +15,7 @@ public sealed partial class Tensor
     /// <paramref name="lengths"/> (one per batch element, at most T) gives packed-sequence semantics:
     /// padding never reaches the final states and its outputs are zero. Returns y [T, B, H], h_n, c_n (LSTM only).
     /// </summary>
-    internal static (Tensor Output, Tensor HN, Tensor? CN) RecurrentLayer(RecurrentCell cell, Tensor x, Tensor h0, Tensor? c0,
+    internal static (Tensor Output, Tensor HiddenState, Tensor? CellState) RecurrentLayer(RecurrentCell cell, Tensor x, Tensor h0, Tensor? c0,
         Tensor wIh, Tensor wHh, Tensor? bIh, Tensor? bHh, int[]? lengths = null, bool reverse = false)
     {
         string op = cell.ToString().ToLowerInvariant();

@@ -4,6 +4,15 @@ using DeepSharp.Serialization;
 
 namespace DeepSharp.Data.Text;
 
+/// <summary>How a <see cref="Vocabulary"/> splits text into tokens.</summary>
+public enum VocabularyKind
+{
+    /// <summary>One token per character (code point); <see cref="Vocabulary.FromCharacters"/>.</summary>
+    Char,
+    /// <summary>Whitespace-separated words, id 0 for unknown words; <see cref="Vocabulary.FromWords"/>.</summary>
+    Word,
+}
+
 /// <summary>
 /// A token &lt;-&gt; id table for characters or words, saved next to a model so text encodes the same
 /// way at sampling time. A character is one Unicode code point (so an emoji is one token, not two
@@ -17,7 +26,7 @@ public sealed class Vocabulary
     private readonly string[] _tokens;
     private readonly Dictionary<string, int> _ids;
 
-    private Vocabulary(string kind, string[] tokens)
+    private Vocabulary(VocabularyKind kind, string[] tokens)
     {
         Kind = kind;
         _tokens = tokens;
@@ -26,8 +35,8 @@ public sealed class Vocabulary
             if (!_ids.TryAdd(tokens[i], i)) throw new ArgumentException($"vocabulary: duplicate token '{tokens[i]}'");
     }
 
-    /// <summary>"char" or "word".</summary>
-    public string Kind { get; }
+    /// <summary>Char (one token per character) or Word (whitespace-separated words); stored as "char" or "word".</summary>
+    public VocabularyKind Kind { get; }
 
     /// <summary>Number of tokens (ids are 0..Count-1).</summary>
     public int Count => _tokens.Length;
@@ -42,7 +51,7 @@ public sealed class Vocabulary
         CheckUtf16(text);
         var chars = text.EnumerateRunes().Distinct().Order().Select(r => r.ToString()).ToArray();
         if (chars.Length == 0) throw new ArgumentException("vocabulary: the text is empty");
-        return new Vocabulary("char", chars);
+        return new Vocabulary(VocabularyKind.Char, chars);
     }
 
     /// <summary>Whitespace-separated words seen at least <paramref name="minCount"/> times, most frequent first, after "&lt;unk&gt;".</summary>
@@ -53,7 +62,7 @@ public sealed class Vocabulary
         var counts = SplitWords(text).Where(w => w != Unknown).GroupBy(w => w, StringComparer.Ordinal).Select(g => (Word: g.Key, Count: g.Count()))
             .Where(p => p.Count >= minCount).OrderByDescending(p => p.Count).ThenBy(p => p.Word, StringComparer.Ordinal).Select(p => p.Word);
         if (maxSize is int m) counts = counts.Take(Math.Max(m - 1, 0));
-        return new Vocabulary("word", [Unknown, .. counts]);
+        return new Vocabulary(VocabularyKind.Word, [Unknown, .. counts]);
     }
 
     /// <summary>Splits <paramref name="text"/> into words at whitespace, as word vocabularies do.</summary>
@@ -62,7 +71,7 @@ public sealed class Vocabulary
     /// <summary>The id of <paramref name="token"/>; in a word vocabulary an unknown word maps to 0 (&lt;unk&gt;).</summary>
     /// <exception cref="KeyNotFoundException">A character vocabulary does not hold <paramref name="token"/>.</exception>
     public int this[string token] => _ids.TryGetValue(token, out int id) ? id
-        : Kind == "word" ? 0 : throw new KeyNotFoundException($"vocabulary: character '{token}' is not in the vocabulary");
+        : Kind == VocabularyKind.Word ? 0 : throw new KeyNotFoundException($"vocabulary: character '{token}' is not in the vocabulary");
 
     /// <summary>The token with id <paramref name="id"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is outside [0, Count).</exception>
@@ -76,7 +85,7 @@ public sealed class Vocabulary
     public long[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (Kind == "word") return SplitWords(text).Select(w => (long)this[w]).ToArray();
+        if (Kind == VocabularyKind.Word) return SplitWords(text).Select(w => (long)this[w]).ToArray();
         CheckUtf16(text);
         var ids = new List<long>(text.Length);
         int position = 0;
@@ -97,14 +106,14 @@ public sealed class Vocabulary
         var sb = new StringBuilder();
         foreach (long id in ids)
         {
-            if (Kind == "word" && sb.Length > 0) sb.Append(' ');
+            if (Kind == VocabularyKind.Word && sb.Length > 0) sb.Append(' ');
             sb.Append(Token(id));
         }
         return sb.ToString();
     }
 
     /// <summary>The vocabulary as JSON (its kind and tokens), read back by <see cref="FromJson"/>.</summary>
-    public string ToJson() => JsonSerializer.Serialize(new VocabularyFile(Kind, _tokens), TextJson.Default.VocabularyFile);
+    public string ToJson() => JsonSerializer.Serialize(new VocabularyFile(Kind == VocabularyKind.Word ? "word" : "char", _tokens), TextJson.Default.VocabularyFile);
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; anything else is an <see cref="InvalidDataException"/>.</summary>
     public static Vocabulary FromJson(string json)
@@ -179,7 +188,7 @@ public sealed class Vocabulary
             if (!seen.Add(token)) throw new InvalidDataException($"{where}: duplicate token '{token}' (ids {Array.IndexOf(tokens, token)} and {i})");
             tokens[i++] = token;
         }
-        return new Vocabulary(kind, tokens);
+        return new Vocabulary(kind == "word" ? VocabularyKind.Word : VocabularyKind.Char, tokens);
     }
 
     /// <summary>Text must be valid UTF-16: a lone surrogate has no code point and could not be saved.</summary>

@@ -20,10 +20,10 @@ public sealed class RandomCrop : ITransform
     /// <param name="fill">Value of constant padding (default 0).</param>
     /// <param name="padIfNeeded">Pad images smaller than the crop by the shortfall.</param>
     /// <exception cref="ArgumentException">A size is not positive or the padding is negative.</exception>
-    public RandomCrop((int Height, int Width) size, Padding padding = default, PaddingMode paddingMode = PaddingMode.Constant, Fill fill = default,
+    public RandomCrop(Size2d size, Padding padding = default, PaddingMode paddingMode = PaddingMode.Constant, Fill fill = default,
         bool padIfNeeded = false)
     {
-        ImageFunctional.CheckSize(size.Height, size.Width, nameof(RandomCrop));
+        ImageFunctional.CheckSize(size.H, size.W, nameof(RandomCrop));
         padding.Check(nameof(RandomCrop));
         Size = size;
         Padding = padding;
@@ -33,7 +33,7 @@ public sealed class RandomCrop : ITransform
     }
 
     /// <summary>Output (height, width).</summary>
-    public (int Height, int Width) Size { get; }
+    public Size2d Size { get; }
 
     /// <summary>Pixels added to each side before cropping.</summary>
     public Padding Padding { get; }
@@ -85,7 +85,7 @@ public sealed class RandomCrop : ITransform
 
     /// <summary>torchvision-style description of the settings.</summary>
     public override string ToString() =>
-        $"RandomCrop(size={Size.Height}x{Size.Width}, padding={Padding}, mode={PaddingMode}, fill={_fill}{(PadIfNeeded ? ", padIfNeeded" : "")})";
+        $"RandomCrop(size={Size.H}x{Size.W}, padding={Padding}, mode={PaddingMode}, fill={_fill}{(PadIfNeeded ? ", padIfNeeded" : "")})";
 }
 
 /// <summary>The central window of each image, zero-padded when the images are smaller (torchvision's CenterCrop).</summary>
@@ -95,22 +95,22 @@ public sealed class CenterCrop : ITransform
     public CenterCrop(int size) : this((size, size)) { }
 
     /// <summary>A crop of (height, width) <paramref name="size"/>.</summary>
-    public CenterCrop((int Height, int Width) size)
+    public CenterCrop(Size2d size)
     {
-        ImageFunctional.CheckSize(size.Height, size.Width, nameof(CenterCrop));
+        ImageFunctional.CheckSize(size.H, size.W, nameof(CenterCrop));
         Size = size;
     }
 
     /// <summary>Output (height, width).</summary>
-    public (int Height, int Width) Size { get; }
+    public Size2d Size { get; }
 
     /// <summary>Crops the centre of float32 images [C, H, W] or batches [N, C, H, W]; returns a new tensor.</summary>
-    public Tensor Apply(Tensor image) => ImageFunctional.CenterCrop(image, Size.Height, Size.Width);
+    public Tensor Apply(Tensor image) => ImageFunctional.CenterCrop(image, Size.H, Size.W);
 
     Tensor ITransform.Apply(Tensor batch, Generator generator) => Apply(batch);
 
     /// <summary>torchvision-style description, e.g. <c>CenterCrop(size=24x24)</c>.</summary>
-    public override string ToString() => $"CenterCrop(size={Size.Height}x{Size.Width})";
+    public override string ToString() => $"CenterCrop(size={Size.H}x{Size.W})";
 }
 
 /// <summary>
@@ -130,17 +130,17 @@ public sealed class Resize : ITransform
     }
 
     /// <summary>Resizes to exactly (height, width) <paramref name="size"/>.</summary>
-    public Resize((int Height, int Width) size)
+    public Resize(Size2d size)
     {
-        ImageFunctional.CheckSize(size.Height, size.Width, nameof(Resize));
+        ImageFunctional.CheckSize(size.H, size.W, nameof(Resize));
         Size = size;
     }
 
     /// <summary>The exact output size, or null when the size is for the smaller edge.</summary>
-    public (int Height, int Width)? Size { get; }
+    public Size2d? Size { get; }
 
     /// <summary>The output size for inputs of <paramref name="height"/> x <paramref name="width"/>.</summary>
-    public (int Height, int Width) OutputSize(int height, int width)
+    public Size2d OutputSize(int height, int width)
     {
         if (Size is { } size) return size;
         if (height <= 0 || width <= 0) throw new ArgumentException($"Resize: the images {height}x{width} are empty");
@@ -162,5 +162,5 @@ public sealed class Resize : ITransform
     Tensor ITransform.Apply(Tensor batch, Generator generator) => Apply(batch);
 
     /// <summary>torchvision-style description, e.g. <c>Resize(size=32)</c>.</summary>
-    public override string ToString() => Size is { } s ? $"Resize(size={s.Height}x{s.Width})" : $"Resize(size={_smallerEdge})";
+    public override string ToString() => Size is { } s ? $"Resize(size={s.H}x{s.W})" : $"Resize(size={_smallerEdge})";
 }

@@ -19,9 +19,9 @@ public sealed class RandomResizedCrop : ITransform
     /// <param name="size">Output (height, width).</param>
     /// <param name="scale">Range of the window's area as a fraction of the image's (default (0.08, 1)).</param>
     /// <param name="ratio">Range of the window's width / height (default (3/4, 4/3)).</param>
-    public RandomResizedCrop((int Height, int Width) size, (double Min, double Max)? scale = null, (double Min, double Max)? ratio = null)
+    public RandomResizedCrop(Size2d size, (double Min, double Max)? scale = null, (double Min, double Max)? ratio = null)
     {
-        ImageFunctional.CheckSize(size.Height, size.Width, nameof(RandomResizedCrop));
+        ImageFunctional.CheckSize(size.H, size.W, nameof(RandomResizedCrop));
         Size = size;
         Scale = Ranges.Check(scale ?? (0.08, 1.0), nameof(RandomResizedCrop), "scale");
         Ratio = Ranges.Check(ratio ?? (3.0 / 4, 4.0 / 3), nameof(RandomResizedCrop), "ratio");
@@ -30,7 +30,7 @@ public sealed class RandomResizedCrop : ITransform
     }
 
     /// <summary>Output (height, width).</summary>
-    public (int Height, int Width) Size { get; }
+    public Size2d Size { get; }
 
     /// <summary>Range of the window's area as a fraction of the image's.</summary>
     public (double Min, double Max) Scale { get; }
@@ -43,9 +43,9 @@ public sealed class RandomResizedCrop : ITransform
     {
         var b = new ImageBatch(batch, nameof(RandomResizedCrop));
         if (b.Height == 0 || b.Width == 0) throw new ArgumentException($"RandomResizedCrop: the images {b.Describe()} are empty");
-        var output = b.NewOutput(Size.Height, Size.Width);
+        var output = b.NewOutput(Size.H, Size.W);
         var draws = new RandomDraws(generator, b.Images, Attempts * DrawsPerAttempt);
-        var taps = new ResizeTaps(Size.Height, Size.Width);
+        var taps = new ResizeTaps(Size.H, Size.W);
         for (int n = 0; n < b.Images; n++)
         {
             var (top, left, h, w) = Window(draws, n, b.Height, b.Width);
@@ -80,5 +80,5 @@ public sealed class RandomResizedCrop : ITransform
 
     /// <summary>torchvision-style description of the settings.</summary>
     public override string ToString() =>
-        $"RandomResizedCrop(size={Size.Height}x{Size.Width}, scale={Ranges.Format(Scale)}, ratio={Ranges.Format(Ratio)})";
+        $"RandomResizedCrop(size={Size.H}x{Size.W}, scale={Ranges.Format(Scale)}, ratio={Ranges.Format(Ratio)})";
 }

@@ -24,15 +24,21 @@ public sealed class Tanh : Module<Tensor, Tensor>
 }
 
 /// <summary>max(x, 0).</summary>
-public sealed class ReLU : Module<Tensor, Tensor>
+public sealed class Relu : Module<Tensor, Tensor>
 {
+    /// <summary>Prints as PyTorch's <c>ReLU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "ReLU";
+
     /// <summary>Applies ReLU elementwise; the output has the input's shape.</summary>
     public override Tensor Forward(Tensor input) => input.Relu();
 }
 
 /// <summary>x for x &gt; 0, negativeSlope * x otherwise.</summary>
-public sealed class LeakyReLU(double negativeSlope = 0.01) : Module<Tensor, Tensor>
+public sealed class LeakyRelu(double negativeSlope = 0.01) : Module<Tensor, Tensor>
 {
+    /// <summary>Prints as PyTorch's <c>LeakyReLU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "LeakyReLU";
+
     /// <summary>The slope for negative inputs (default 0.01).</summary>
     public double NegativeSlope { get; } = negativeSlope;
 
@@ -44,8 +50,11 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module<Tensor, Tens
 }
 
 /// <summary>x for x &gt; 0, alpha (e^x - 1) otherwise.</summary>
-public sealed class ELU(double alpha = 1) : Module<Tensor, Tensor>
+public sealed class Elu(double alpha = 1) : Module<Tensor, Tensor>
 {
+    /// <summary>Prints as PyTorch's <c>ELU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "ELU";
+
     /// <summary>Scale of the negative part: outputs approach -alpha for very negative x (default 1).</summary>
     public double Alpha { get; } = alpha;
 
@@ -56,19 +65,22 @@ public sealed class ELU(double alpha = 1) : Module<Tensor, Tensor>
     protected override string ExtraRepr => $"alpha={Num(Alpha)}";
 }
 
-/// <summary>x Phi(x); approximate "tanh" uses the tanh formula.</summary>
-public sealed class GELU(string approximate = "none") : Module<Tensor, Tensor>
+/// <summary>x Phi(x); <see cref="GeluApproximation.Tanh"/> uses the tanh formula (nn.GELU).</summary>
+public sealed class Gelu(GeluApproximation approximate = GeluApproximation.None) : Module<Tensor, Tensor>
 {
-    /// <summary>"none" (exact, with the normal CDF) or "tanh" (the tanh approximation).</summary>
-    /// <exception cref="ArgumentException">Thrown by the constructor for any other value.</exception>
-    public string Approximate { get; } = approximate is "none" or "tanh" ? approximate
-        : throw new ArgumentException($"GELU: approximate must be \"none\" or \"tanh\", got \"{approximate}\"");
+    /// <summary>Prints as PyTorch's <c>GELU</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "GELU";
+
+    /// <summary>None (exact, with the normal CDF) or Tanh (the tanh approximation).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Thrown by the constructor for a value outside the enum.</exception>
+    public GeluApproximation Approximate { get; } = approximate is GeluApproximation.None or GeluApproximation.Tanh ? approximate
+        : throw GeluApproximationNames.Unknown("Gelu", approximate);
 
     /// <summary>Applies GELU elementwise; the output has the input's shape.</summary>
     public override Tensor Forward(Tensor input) => input.Gelu(Approximate);
 
     /// <inheritdoc/>
-    protected override string ExtraRepr => $"approximate='{Approximate}'";
+    protected override string ExtraRepr => $"approximate='{Approximate.ToName()}'";
 }
 
 /// <summary>log(1 + e^{beta x}) / beta, linear above threshold.</summary>

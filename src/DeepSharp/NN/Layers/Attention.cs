@@ -121,26 +121,26 @@ public sealed class AdditiveAttention : AttentionBase
     {
         if (queryDim <= 0 || keyDim <= 0 || hiddenDim <= 0)
             throw new ArgumentException($"AdditiveAttention: dims must be positive, got query {queryDim}, key {keyDim}, hidden {hiddenDim}");
-        WQ = RegisterModule("w_q", new Linear(queryDim, hiddenDim, bias: false, dtype, generator));
-        WK = RegisterModule("w_k", new Linear(keyDim, hiddenDim, bias: false, dtype, generator));
+        Wq = RegisterModule("w_q", new Linear(queryDim, hiddenDim, bias: false, dtype, generator));
+        Wk = RegisterModule("w_k", new Linear(keyDim, hiddenDim, bias: false, dtype, generator));
         V = RegisterModule("v", new Linear(hiddenDim, 1, bias: false, dtype, generator));
     }
 
     /// <summary>W_q, projecting queries to the hidden size (<c>w_q</c>, weight [hidden, Dq]).</summary>
-    public Linear WQ { get; }
+    public Linear Wq { get; }
 
     /// <summary>W_k, projecting keys to the hidden size (<c>w_k</c>, weight [hidden, Dk]).</summary>
-    public Linear WK { get; }
+    public Linear Wk { get; }
 
     /// <summary>v, reducing the tanh features to one score (<c>v</c>, weight [1, hidden]).</summary>
     public Linear V { get; }
 
     private protected override Tensor Scores(Tensor query, Tensor keys)
     {
-        CheckFeatures(TypeName, "query", query, WQ.InFeatures);
-        CheckFeatures(TypeName, "keys", keys, WK.InFeatures);
+        CheckFeatures(TypeName, "query", query, Wq.InFeatures);
+        CheckFeatures(TypeName, "keys", keys, Wk.InFeatures);
         // [B, L, 1, h] + [B, 1, S, h] -> [B, L, S, h] -> v -> [B, L, S]
-        var features = (WQ.Call(query).Unsqueeze(2) + WK.Call(keys).Unsqueeze(1)).Tanh();
+        var features = (Wq.Call(query).Unsqueeze(2) + Wk.Call(keys).Unsqueeze(1)).Tanh();
         return V.Call(features).Squeeze(-1);
     }
 }
@@ -267,9 +267,9 @@ public sealed class MultiheadAttention : Module<Tensor, AttentionOutput>
     public void ResetParameters(Generator? generator = null)
     {
         OutProj.ResetParameters(generator);
-        Init.XavierUniform_(InProjWeight, generator: generator);
-        if (InProjBias is not null) Init.Zeros_(InProjBias);
-        if (OutProj.Bias is not null) Init.Zeros_(OutProj.Bias);
+        Init.XavierUniform(InProjWeight, generator: generator);
+        if (InProjBias is not null) Init.Zeros(InProjBias);
+        if (OutProj.Bias is not null) Init.Zeros(OutProj.Bias);
     }
 
     /// <summary>Self-attention: query = key = value = <paramref name="input"/>.</summary>

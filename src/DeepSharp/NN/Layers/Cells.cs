@@ -8,9 +8,9 @@ namespace DeepSharp.NN;
 /// PyTorch's cells: <c>weight_ih</c> [G*H, I], <c>weight_hh</c> [G*H, H], <c>bias_ih</c>, <c>bias_hh</c> [G*H],
 /// all starting at U(-1/sqrt(H), 1/sqrt(H)). Inputs are [B, I] (or unbatched [I]); a missing state is zeros.
 /// </summary>
-public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
+public abstract class RnnCellBase<TOut> : Module<Tensor, TOut>
 {
-    private protected RNNCellBase(RecurrentCell cell, int inputSize, int hiddenSize, bool bias, DType dtype, Generator? generator)
+    private protected RnnCellBase(RecurrentCell cell, int inputSize, int hiddenSize, bool bias, DType dtype, Generator? generator)
     {
         if (inputSize <= 0 || hiddenSize <= 0)
             throw new ArgumentException($"{GetType().Name}: input_size and hidden_size must be greater than zero, got {inputSize} and {hiddenSize}");
@@ -53,7 +53,7 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
     public void ResetParameters(Generator? generator = null)
     {
         double bound = 1 / Math.Sqrt(HiddenSize);
-        foreach (var p in Parameters()) Init.Uniform_(p, -bound, bound, generator);
+        foreach (var p in Parameters()) Init.Uniform(p, -bound, bound, generator);
     }
 
     /// <summary>The given state, or zeros shaped like the hidden state for <paramref name="input"/>.</summary>
@@ -71,11 +71,14 @@ public abstract class RNNCellBase<TOut> : Module<Tensor, TOut>
 }
 
 /// <summary>One Elman RNN step h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu (nn.RNNCell).</summary>
-public sealed class RNNCell(int inputSize, int hiddenSize, bool bias = true, string nonlinearity = "tanh", DType dtype = DType.Float32, Generator? generator = null)
-    : RNNCellBase<Tensor>(CellOf(nonlinearity), inputSize, hiddenSize, bias, dtype, generator)
+public sealed class RnnCell(int inputSize, int hiddenSize, bool bias = true, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh, DType dtype = DType.Float32, Generator? generator = null)
+    : RnnCellBase<Tensor>(nonlinearity.ToCell("RnnCell"), inputSize, hiddenSize, bias, dtype, generator)
 {
-    /// <summary>"tanh" or "relu".</summary>
-    public string Nonlinearity => Cell == RecurrentCell.RnnRelu ? "relu" : "tanh";
+    /// <summary>Prints as PyTorch's <c>RNNCell</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "RNNCell";
+
+    /// <summary>Tanh or Relu.</summary>
+    public RnnNonlinearity Nonlinearity => RnnNonlinearities.OfCell(Cell);
 
     /// <summary>One step from a zero hidden state; see <see cref="Forward(Tensor, Tensor)"/>.</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null);
@@ -86,19 +89,15 @@ public sealed class RNNCell(int inputSize, int hiddenSize, bool bias = true, str
 
     /// <summary>Forward through the hooks; the hooks see <paramref name="input"/> as the input.</summary>
     public Tensor Call(Tensor input, Tensor? hx) => CallWithHooks(input, (Cell: this, hx), static (x, a) => a.Cell.Forward(x, a.hx));
-
-    private static RecurrentCell CellOf(string nonlinearity) => nonlinearity switch
-    {
-        "tanh" => RecurrentCell.RnnTanh,
-        "relu" => RecurrentCell.RnnRelu,
-        _ => throw new ArgumentException($"RNNCell: unknown nonlinearity '{nonlinearity}'; expected \"tanh\" or \"relu\""),
-    };
 }
 
 /// <summary>One GRU step with gates r, z, n (nn.GRUCell).</summary>
-public sealed class GRUCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
-    : RNNCellBase<Tensor>(RecurrentCell.Gru, inputSize, hiddenSize, bias, dtype, generator)
+public sealed class GruCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+    : RnnCellBase<Tensor>(RecurrentCell.Gru, inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>Prints as PyTorch's <c>GRUCell</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "GRUCell";
+
     /// <summary>One step from a zero hidden state; see <see cref="Forward(Tensor, Tensor)"/>.</summary>
     public override Tensor Forward(Tensor input) => Forward(input, null);
 
@@ -111,9 +110,12 @@ public sealed class GRUCell(int inputSize, int hiddenSize, bool bias = true, DTy
 }
 
 /// <summary>One LSTM step with gates i, f, g, o (nn.LSTMCell); returns (h', c').</summary>
-public sealed class LSTMCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
-    : RNNCellBase<(Tensor H, Tensor C)>(RecurrentCell.Lstm, inputSize, hiddenSize, bias, dtype, generator)
+public sealed class LstmCell(int inputSize, int hiddenSize, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+    : RnnCellBase<(Tensor H, Tensor C)>(RecurrentCell.Lstm, inputSize, hiddenSize, bias, dtype, generator)
 {
+    /// <summary>Prints as PyTorch's <c>LSTMCell</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "LSTMCell";
+
     /// <summary>One step from zero hidden and cell states; see <see cref="Forward(Tensor, Tensor, Tensor)"/>.</summary>
     public override (Tensor H, Tensor C) Forward(Tensor input) => Forward(input, null, null);
 

@@ -1,30 +1,8 @@
 namespace DeepSharp.NN;
 
 /// <summary>
-/// A (height, width) pair for kernel sizes, strides, padding and dilation. An int converts to (n, n) and
-/// a tuple to (h, w), as PyTorch's int-or-tuple arguments: <c>new Conv2d(3, 8, 3, stride: 2)</c> or <c>kernelSize: (1, 7)</c>.
-/// </summary>
-public readonly record struct Size2d(int H, int W)
-{
-    /// <summary>The same size for height and width, as PyTorch's int argument.</summary>
-    public static implicit operator Size2d(int n) => new(n, n);
-
-    /// <summary>Separate height and width.</summary>
-    public static implicit operator Size2d((int H, int W) pair) => new(pair.H, pair.W);
-
-    /// <summary>PyTorch's repr of the pair, e.g. <c>(3, 3)</c>.</summary>
-    public override string ToString() => $"({H}, {W})";
-
-    /// <summary>The pair as the tensor ops take it.</summary>
-    internal (int H, int W) Pair => (H, W);
-
-    /// <summary>"n" when both are equal, else "(h, w)": how PyTorch prints a pooling size given as an int.</summary>
-    internal string ToShortString() => H == W ? H.ToString(System.Globalization.CultureInfo.InvariantCulture) : ToString();
-}
-
-/// <summary>
-/// Convolution padding: explicit (an int or an (h, w) pair) or one of PyTorch's strings, "valid" (no
-/// padding) and "same" (output size = input size; stride 1 only). The default value is zero padding.
+/// Convolution padding: explicit (an int or an (h, w) pair), <see cref="Valid"/> (no padding, PyTorch's "valid") or
+/// <see cref="Same"/> (output size = input size; stride 1 only; PyTorch's "same"). The default value is zero padding.
 /// </summary>
 public readonly record struct ConvPadding
 {
@@ -71,15 +49,6 @@ public readonly record struct ConvPadding
     /// <exception cref="ArgumentException">A value is negative.</exception>
     public static implicit operator ConvPadding((int H, int W) pair) => new(pair.H, pair.W);
 
-    /// <summary>PyTorch's padding strings: "same" or "valid".</summary>
-    /// <exception cref="ArgumentException">Any other string.</exception>
-    public static implicit operator ConvPadding(string mode) => mode switch
-    {
-        "same" => Same,
-        "valid" => Valid,
-        _ => throw new ArgumentException($"ConvPadding: invalid padding string '{mode}', should be one of {{'valid', 'same'}}"),
-    };
-
     /// <summary>
     /// The symmetric padding to pass to the convolution and the extra zeros to add at the bottom/right first.
     /// For "same" the total dilation*(k-1) is split as PyTorch does: total/2 on both sides, and when the total
@@ -108,7 +77,7 @@ public readonly record struct ConvPadding
     internal (int Symmetric, int Extra) Resolve1d(string op, int kernel, int dilation, int stride)
     {
         if (IsExplicit && H != W)
-            throw new ArgumentException($"{op}: padding must be a single int, \"same\" or \"valid\", got {this}");
+            throw new ArgumentException($"{op}: padding must be a single int, ConvPadding.Same or ConvPadding.Valid, got {this}");
         var (pad, extra) = Resolve(op, new Size2d(1, kernel), new Size2d(1, dilation), new Size2d(1, stride));
         return (pad.W, extra.W);
     }

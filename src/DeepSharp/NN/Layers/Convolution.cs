@@ -43,12 +43,12 @@ public abstract class ConvLayer : Module<Tensor, Tensor>
     /// <summary>Re-draws weight and bias with PyTorch's default initialisation.</summary>
     public void ResetParameters(Generator? generator = null)
     {
-        Init.KaimingUniform_(Weight, a: Math.Sqrt(5), generator: generator);
+        Init.KaimingUniform(Weight, a: Math.Sqrt(5), generator: generator);
         if (Bias is null) return;
         int fanIn = Init.CalculateFanInAndFanOut(Weight).FanIn;
         if (fanIn == 0) return;
         double bound = 1 / Math.Sqrt(fanIn);
-        Init.Uniform_(Bias, -bound, bound, generator);
+        Init.Uniform(Bias, -bound, bound, generator);
     }
 
     private protected string Repr(string kernel, string stride, string? padding, string? dilation, string? outputPadding)
@@ -65,7 +65,7 @@ public abstract class ConvLayer : Module<Tensor, Tensor>
 
 /// <summary>
 /// 2-D convolution over [N, C, H, W] (or unbatched [C, H, W]), PyTorch's nn.Conv2d: weight
-/// [out, in/groups, kh, kw], bias [out]. Padding is an int, a pair, "valid" or "same" (stride 1).
+/// [out, in/groups, kh, kw], bias [out]. Padding is an int, a pair, ConvPadding.Valid or ConvPadding.Same (stride 1).
 /// Output size per dim: floor((H + 2 pad - dilation (k - 1) - 1) / stride) + 1.
 /// </summary>
 public sealed class Conv2d : ConvLayer
@@ -92,7 +92,7 @@ public sealed class Conv2d : ConvLayer
     /// <summary>Step between windows (default 1).</summary>
     public Size2d Stride { get; }
 
-    /// <summary>Zero padding: explicit, "same" or "valid" (default 0).</summary>
+    /// <summary>Zero padding: explicit, Same or Valid (default 0).</summary>
     public ConvPadding Padding { get; }
 
     /// <summary>Spacing between kernel elements (default 1).</summary>
@@ -110,7 +110,7 @@ public sealed class Conv2d : ConvLayer
 /// <summary>1-D convolution over [N, C, L] (or [C, L]), PyTorch's nn.Conv1d: weight [out, in/groups, k], bias [out].</summary>
 public sealed class Conv1d : ConvLayer
 {
-    /// <summary>A 1-D convolution layer; padding is an int, "same" or "valid" (default 0).</summary>
+    /// <summary>A 1-D convolution layer; padding is an int, ConvPadding.Same or ConvPadding.Valid (default 0).</summary>
     /// <exception cref="ArgumentException">
     /// A size is not positive, the channels are not divisible by <paramref name="groups"/>, padding is a pair of different values,
     /// or padding "same" is combined with a stride.

@@ -37,7 +37,7 @@ public sealed class Embedding : Module<Tensor, Tensor>
         if (embeddings.Rank != 2 || !embeddings.IsFloatingPoint)
             throw new ArgumentException($"Embedding.FromPretrained: embeddings must be a 2-D floating-point tensor [num, dim], got {embeddings.Describe()}");
         var e = new Embedding(embeddings.ShapeArray[0], embeddings.ShapeArray[1], paddingIdx, embeddings.DType);
-        using (Autograd.NoGrad()) e.Weight.Copy_(embeddings);
+        using (Autograd.NoGrad()) e.Weight.CopyFrom(embeddings);
         e.Weight.RequiresGrad = !freeze;
         return e;
     }
@@ -57,9 +57,9 @@ public sealed class Embedding : Module<Tensor, Tensor>
     /// <summary>Re-draws the table from N(0, 1) and zeroes the padding row, as PyTorch.</summary>
     public void ResetParameters(Generator? generator = null)
     {
-        Init.Normal_(Weight, 0, 1, generator);
+        Init.Normal(Weight, 0, 1, generator);
         if (PaddingIdx is int p)
-            using (Autograd.NoGrad()) Weight.Select(0, p).Fill_(0);
+            using (Autograd.NoGrad()) Weight.Select(0, p).Fill(0);
     }
 
     /// <summary>Looks up int64 indices of any shape [...] and returns [..., embedding_dim].</summary>

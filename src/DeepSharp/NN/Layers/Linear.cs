@@ -35,11 +35,11 @@ public sealed class Linear : Module<Tensor, Tensor>
     /// <summary>Re-draws the weights with PyTorch's default initialisation.</summary>
     public void ResetParameters(Generator? generator = null)
     {
-        Init.KaimingUniform_(Weight, a: Math.Sqrt(5), generator: generator);
+        Init.KaimingUniform(Weight, a: Math.Sqrt(5), generator: generator);
         if (Bias is not null)
         {
             double bound = InFeatures > 0 ? 1 / Math.Sqrt(InFeatures) : 0;
-            Init.Uniform_(Bias, -bound, bound, generator);
+            Init.Uniform(Bias, -bound, bound, generator);
         }
     }
 

@@ -71,9 +71,9 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
         if (!TrackRunningStats) return;
         using (Autograd.NoGrad())
         {
-            RunningMean!.Zero_();
-            RunningVar!.Fill_(1);
-            NumBatchesTracked!.Zero_();
+            RunningMean!.Zero();
+            RunningVar!.Fill(1);
+            NumBatchesTracked!.Zero();
         }
     }
 
@@ -81,8 +81,8 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
     public void ResetParameters()
     {
         ResetRunningStats();
-        if (Weight is not null) Init.Ones_(Weight);
-        if (Bias is not null) Init.Zeros_(Bias);
+        if (Weight is not null) Init.Ones(Weight);
+        if (Bias is not null) Init.Zeros(Bias);
     }
 
     /// <summary>Throws unless the input has a rank this layer accepts (BatchNorm1d: 2 or 3, BatchNorm2d: 4).</summary>
@@ -102,7 +102,7 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
         double factor = Momentum ?? 0;
         if (Training && TrackRunningStats)
         {
-            using (Autograd.NoGrad()) NumBatchesTracked!.Add_(1);
+            using (Autograd.NoGrad()) NumBatchesTracked!.AddInPlace(1);
             if (Momentum is null) factor = 1.0 / NumBatchesTracked!.Item<long>();
         }
         // Batch statistics in training, and in eval when there are no running statistics to use.
@@ -189,8 +189,8 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
     /// <summary>Weight 1, bias 0.</summary>
     public void ResetParameters()
     {
-        if (Weight is not null) Init.Ones_(Weight);
-        if (Bias is not null) Init.Zeros_(Bias);
+        if (Weight is not null) Init.Ones(Weight);
+        if (Bias is not null) Init.Zeros(Bias);
     }
 
     /// <summary>Normalises each sample of [*, normalized_shape] over its trailing dims; the output has the input's shape.</summary>
@@ -248,8 +248,8 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
     /// <summary>Weight 1, bias 0.</summary>
     public void ResetParameters()
     {
-        if (Weight is not null) Init.Ones_(Weight);
-        if (Bias is not null) Init.Zeros_(Bias);
+        if (Weight is not null) Init.Ones(Weight);
+        if (Bias is not null) Init.Zeros(Bias);
     }
 
     /// <summary>Normalises [N, C, *] per sample and group; the output has the input's shape.</summary>

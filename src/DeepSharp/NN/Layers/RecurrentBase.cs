@@ -7,20 +7,20 @@ namespace DeepSharp.NN;
 /// <summary>
 /// What RNN, LSTM and GRU return: <see cref="Output"/> holds the last layer's hidden state at every step,
 /// [B, T, D*H] with batchFirst else [T, B, D*H] (forward and reverse halves concatenated on the last dim);
-/// <see cref="HN"/> the final hidden state of every layer and direction [numLayers*D, B, H] (index layer*D + dir);
-/// <see cref="CN"/> the LSTM's final cell states, same shape (null for RNN and GRU). Unbatched inputs drop the B dim.
+/// <see cref="HiddenState"/> the final hidden state of every layer and direction [numLayers*D, B, H] (index layer*D + dir);
+/// <see cref="CellState"/> the LSTM's final cell states, same shape (null for RNN and GRU). Unbatched inputs drop the B dim.
 /// Deconstructs as <c>var (output, hN, cN) = lstm.Forward(x);</c>.
 /// </summary>
-public sealed record RecurrentOutput(Tensor Output, Tensor HN, Tensor? CN) : ITuple
+public sealed record RecurrentOutput(Tensor Output, Tensor HiddenState, Tensor? CellState) : ITuple
 {
-    int ITuple.Length => CN is null ? 2 : 3;
+    int ITuple.Length => CellState is null ? 2 : 3;
 
     object? ITuple.this[int index] => index switch
     {
         0 => Output,
-        1 => HN,
-        2 when CN is not null => CN,
-        _ => throw new ArgumentOutOfRangeException(nameof(index), $"RecurrentOutput has {(CN is null ? 2 : 3)} items"),
+        1 => HiddenState,
+        2 when CellState is not null => CellState,
+        _ => throw new ArgumentOutOfRangeException(nameof(index), $"RecurrentOutput has {(CellState is null ? 2 : 3)} items"),
     };
 }
 
@@ -28,8 +28,8 @@ public sealed record RecurrentOutput(Tensor Output, Tensor HN, Tensor? CN) : ITu
 public readonly record struct RecurrentWeights(Tensor WeightIh, Tensor WeightHh, Tensor? BiasIh, Tensor? BiasHh);
 
 /// <summary>
-/// The multi-layer, optionally bidirectional recurrent network behind <see cref="RNN"/>, <see cref="LSTM"/> and
-/// <see cref="GRU"/> (PyTorch's RNNBase). Each layer and direction is one fused <see cref="Tensor.RecurrentLayer"/>
+/// The multi-layer, optionally bidirectional recurrent network behind <see cref="Rnn"/>, <see cref="Lstm"/> and
+/// <see cref="Gru"/> (PyTorch's RNNBase). Each layer and direction is one fused <see cref="Tensor.RecurrentLayer"/>
 /// call over the whole sequence (input projection of all steps in one GEMM, BPTT inside the node).
 /// Parameters are named as PyTorch's (<c>weight_ih_l0</c>, <c>bias_hh_l1_reverse</c>, ...), registered layer by
 /// layer, forward direction first, and start at U(-1/sqrt(H), 1/sqrt(H)).
@@ -39,8 +39,8 @@ public readonly record struct RecurrentWeights(Tensor WeightIh, Tensor WeightHh,
 /// direction starts there) and its outputs there are zero: PyTorch's pack_padded_sequence / pad_packed_sequence.
 /// </para>
 /// <para>
-/// Truncated BPTT: feed a long sequence in chunks and carry the state over with <c>HN.Detach()</c> (and
-/// <c>CN.Detach()</c>): the next chunk then starts from the values but gradients stop at the chunk boundary,
+/// Truncated BPTT: feed a long sequence in chunks and carry the state over with <c>HiddenState.Detach()</c> (and
+/// <c>CellState.Detach()</c>): the next chunk then starts from the values but gradients stop at the chunk boundary,
 /// so memory and time per step stay bounded.
 /// </para>
 /// </summary>
@@ -60,7 +60,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         NumLayers = numLayers;
-        Bias = bias;
+        HasBias = bias;
         BatchFirst = batchFirst;
         Dropout = dropout;
         Bidirectional = bidirectional;
@@ -96,7 +96,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
     public int NumLayers { get; }
 
     /// <summary>Whether each layer and direction has the biases b_ih and b_hh.</summary>
-    public bool Bias { get; }
+    public bool HasBias { get; }
 
     /// <summary>Input and output are [B, T, features] instead of [T, B, features]; states are always [L*D, B, H].</summary>
     public bool BatchFirst { get; }
@@ -125,7 +125,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
     public void ResetParameters(Generator? generator = null)
     {
         double bound = 1 / Math.Sqrt(HiddenSize);
-        foreach (var p in Parameters()) Init.Uniform_(p, -bound, bound, generator);
+        foreach (var p in Parameters()) Init.Uniform(p, -bound, bound, generator);
     }
 
     /// <summary>Runs the network from zero initial states over the whole sequence.</summary>
@@ -209,7 +209,7 @@ public abstract class RecurrentBase : Module<Tensor, RecurrentOutput>
         {
             var s = string.Create(CultureInfo.InvariantCulture, $"{InputSize}, {HiddenSize}");
             if (NumLayers != 1) s += string.Create(CultureInfo.InvariantCulture, $", num_layers={NumLayers}");
-            if (!Bias) s += ", bias=False";
+            if (!HasBias) s += ", bias=False";
             if (BatchFirst) s += ", batch_first=True";
             if (Dropout != 0) s += $", dropout={Num(Dropout)}";
             if (Bidirectional) s += ", bidirectional=True";

@@ -1,5 +1,14 @@
 namespace DeepSharp.NN;
 
+/// <summary>The activation inside a <see cref="TransformerEncoderLayer"/>'s feed-forward network (PyTorch's activation="relu" or "gelu").</summary>
+public enum TransformerActivation
+{
+    /// <summary>max(0, x) (the default).</summary>
+    Relu,
+    /// <summary>The exact GELU x Phi(x).</summary>
+    Gelu,
+}
+
 /// <summary>
 /// One Transformer encoder block (nn.TransformerEncoderLayer): self-attention then a position-wise
 /// feed-forward network linear2(dropout(act(linear1(x)))), each with a residual connection and LayerNorm,
@@ -15,18 +24,19 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     /// <param name="nhead">Number of attention heads; must divide <paramref name="dModel"/>.</param>
     /// <param name="dimFeedforward">Hidden size of the feed-forward network.</param>
     /// <param name="dropout">Dropout probability of the attention weights, inside the feed-forward network and after each sublayer.</param>
-    /// <param name="activation">"relu" or "gelu".</param>
+    /// <param name="activation">The feed-forward activation: Relu (default) or Gelu (exact, erf-based).</param>
     /// <param name="layerNormEps">Epsilon of both LayerNorms.</param>
     /// <param name="batchFirst">Input and output are [B, S, E] instead of [S, B, E].</param>
     /// <param name="normFirst">Pre-norm: LayerNorm before each sublayer rather than after the residual.</param>
     /// <param name="dtype">Element type of the parameters.</param>
     /// <param name="generator">Random source of the initialisation and dropout masks (Generator.Default when null).</param>
-    /// <exception cref="ArgumentException">The activation is unknown, or the sizes do not fit (see <see cref="MultiheadAttention"/>).</exception>
-    public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
+    /// <exception cref="ArgumentOutOfRangeException">The activation is not a value of <see cref="TransformerActivation"/>.</exception>
+    /// <exception cref="ArgumentException">The sizes do not fit (see <see cref="MultiheadAttention"/>).</exception>
+    public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward = 2048, double dropout = 0.1, TransformerActivation activation = TransformerActivation.Relu,
         double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, DType dtype = DType.Float32, Generator? generator = null)
     {
-        if (activation is not ("relu" or "gelu"))
-            throw new ArgumentException($"TransformerEncoderLayer: activation should be \"relu\" or \"gelu\", not \"{activation}\"");
+        if (activation is not (TransformerActivation.Relu or TransformerActivation.Gelu))
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, "TransformerEncoderLayer: activation should be TransformerActivation.Relu or TransformerActivation.Gelu");
         Activation = activation;
         NormFirst = normFirst;
         SelfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nhead, dropout, bias: true, batchFirst, dtype, generator));
@@ -64,8 +74,8 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     /// <summary>Dropout on the feed-forward output before the residual add (<c>dropout2</c>).</summary>
     public Dropout Dropout2 { get; }
 
-    /// <summary>"relu" or "gelu" (exact, erf-based).</summary>
-    public string Activation { get; }
+    /// <summary>The feed-forward activation: Relu or Gelu (exact, erf-based).</summary>
+    public TransformerActivation Activation { get; }
 
     /// <summary>True for pre-norm (LayerNorm before each sublayer), false for post-norm (after the residual add).</summary>
     public bool NormFirst { get; }
@@ -104,7 +114,7 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     private Tensor FeedForwardBlock(Tensor x)
     {
         var hidden = Linear1.Call(x);
-        hidden = Activation == "gelu" ? hidden.Gelu() : hidden.Relu();
+        hidden = Activation == TransformerActivation.Gelu ? hidden.Gelu() : hidden.Relu();
         return Dropout2.Call(Linear2.Call(Dropout.Call(hidden)));
     }
 }

@@ -64,11 +64,14 @@ public static partial class Functional
 }
 
 /// <summary>Binary cross-entropy on probabilities (nn.BCELoss); optional per-element weight (buffer <c>weight</c>).</summary>
-public sealed class BCELoss : Loss
+public sealed class BceLoss : Loss
 {
+    /// <summary>Prints as PyTorch's <c>BCELoss</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "BCELoss";
+
     /// <summary>Binary cross-entropy with an optional weight broadcast over the per-element losses.</summary>
     /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
-    public BCELoss(Tensor? weight = null, Reduction reduction = Reduction.Mean) : base(reduction)
+    public BceLoss(Tensor? weight = null, Reduction reduction = Reduction.Mean) : base(reduction)
     {
         _ = Functional.ToOp("binary_cross_entropy", reduction);
         Weight = weight;
@@ -86,14 +89,17 @@ public sealed class BCELoss : Loss
 /// Sigmoid + binary cross-entropy on logits, numerically stable (nn.BCEWithLogitsLoss); buffers
 /// <c>weight</c> and <c>pos_weight</c>. The loss for logistic regression and multi-label outputs.
 /// </summary>
-public sealed class BCEWithLogitsLoss : Loss
+public sealed class BceWithLogitsLoss : Loss
 {
+    /// <summary>Prints as PyTorch's <c>BCEWithLogitsLoss</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "BCEWithLogitsLoss";
+
     /// <summary>Binary cross-entropy on logits with an optional per-element weight and positive-class weight.</summary>
     /// <param name="weight">Weight multiplied into the per-element losses.</param>
     /// <param name="reduction">How the per-element losses are combined.</param>
     /// <param name="posWeight">Weight of positive examples, broadcast along the last dim (e.g. [C]); above 1 favours recall.</param>
     /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
-    public BCEWithLogitsLoss(Tensor? weight = null, Reduction reduction = Reduction.Mean, Tensor? posWeight = null) : base(reduction)
+    public BceWithLogitsLoss(Tensor? weight = null, Reduction reduction = Reduction.Mean, Tensor? posWeight = null) : base(reduction)
     {
         _ = Functional.ToOp("binary_cross_entropy_with_logits", reduction);
         Weight = weight;

@@ -120,11 +120,14 @@ public sealed class CrossEntropyLoss : Loss
 }
 
 /// <summary>Negative log-likelihood on log-probabilities (nn.NLLLoss), with class weights (buffer <c>weight</c>) and ignore_index.</summary>
-public sealed class NLLLoss : Loss
+public sealed class NllLoss : Loss
 {
+    /// <summary>Prints as PyTorch's <c>NLLLoss</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "NLLLoss";
+
     /// <summary>Negative log-likelihood with optional per-class weight [C] and an ignored class index (default -100).</summary>
     /// <exception cref="ArgumentException"><paramref name="reduction"/> is BatchMean.</exception>
-    public NLLLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(reduction)
+    public NllLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(reduction)
     {
         _ = Functional.ToOp("nll_loss", reduction);
         Weight = weight;

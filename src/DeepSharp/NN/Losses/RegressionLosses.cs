@@ -45,8 +45,11 @@ public static partial class Functional
 }
 
 /// <summary>Mean squared error (nn.MSELoss).</summary>
-public sealed class MSELoss(Reduction reduction = Reduction.Mean) : Loss(reduction)
+public sealed class MseLoss(Reduction reduction = Reduction.Mean) : Loss(reduction)
 {
+    /// <summary>Prints as PyTorch's <c>MSELoss</c> (ToString, Summary, reports).</summary>
+    public override string TypeName => "MSELoss";
+
     /// <summary>(input - target)^2, reduced; input and target must have the same shape.</summary>
     public override Tensor Forward(Tensor input, Tensor target) => Functional.MseLoss(input, target, Reduction);
 }

@@ -18,7 +18,7 @@ public sealed class TensorBoardMonitorTests
         var g = new Generator(3);
         var x = Tensor.Randn([96, 4], generator: g);
         var y = Tensor.From(Enumerable.Range(0, 96).Select(i => (long)(i % 3)).ToArray(), 96);
-        var model = new Sequential(new Linear(4, 8, generator: new Generator(1)), new ReLU(), new Linear(8, 3, generator: new Generator(2)));
+        var model = new Sequential(new Linear(4, 8, generator: new Generator(1)), new Relu(), new Linear(8, 3, generator: new Generator(2)));
         var optimizer = new Sgd(model.Parameters(), new SgdOptions(Lr: 0.1));
         string path;
         TrainingHistory history;
@@ -50,7 +50,7 @@ public sealed class TensorBoardMonitorTests
         using var dir = new TempDir();
         var g = new Generator(4);
         var tokens = Enumerable.Range(0, 900).Select(i => (long)((i * 7 + i / 13) % 11)).ToArray();
-        var model = new CharRnn(new CharRnnConfig(11, "gru", EmbeddingDim: 8, HiddenSize: 16), generator: g);
+        var model = new CharRnn(new CharRnnConfig(11, RecurrentCellType.Gru, EmbeddingDim: 8, HiddenSize: 16), generator: g);
         var optimizer = new Adam(model.Parameters(), new AdamOptions(Lr: 1e-2));
         string path;
         Trainer trainer;
