@@ -25,7 +25,7 @@ public class FlatConvTests
     public void MatchesTheIm2ColPathInFloat64(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width)
     {
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, kh, kw, 1, 1, padH, padW, 1, 1, 1);
-        Assert.True(FlatConv.Applies<float>(g));
+        if (SimdWidth.Hardware >= 128) Assert.True(FlatConv.Applies<float>(g)); // without SIMD every width is the scalar im2col path
         KernelCases.AtEveryWidth(_ => Check(batch, inChannels, outChannels, kh, kw, padH, padW, height, width));
     }
 
