@@ -188,7 +188,7 @@ public sealed partial class Tensor
         return InPlace("copy_", Autograd.ShouldRecord(converted), _ => converted.Expand(ShapeArray).Clone(),
             () =>
             {
-                CopyElements(converted, Shapes.BroadcastStrides(converted.ShapeArray, converted.StrideArray, ShapeArray), this);
+                CopyElements(converted, converted.Layout.BroadcastStrides(ShapeArray), this);
                 return true;
             });
     }
