@@ -84,6 +84,38 @@ internal readonly struct Layout
         return pos;
     }
 
+    /// <summary>
+    /// Storage indices of the elements at every position of <paramref name="indexShape"/> (row-major; each size at most
+    /// this layout's), with the index along <paramref name="dim"/> taken from <paramref name="index"/> instead of the
+    /// position (gather/scatter). <paramref name="dim"/> -1 (and a null <paramref name="index"/>) uses the positions only.
+    /// </summary>
+    public int[] GatherOffsets(int[] indexShape, long[]? index, int dim)
+    {
+        var offsets = new int[Shapes.Numel(indexShape)];
+        int rank = indexShape.Length;
+        var pos = new int[rank];
+        for (int n = 0; n < offsets.Length; n++)
+        {
+            int o = Offset;
+            for (int k = 0; k < rank; k++) o += (k == dim ? (int)index![n] : pos[k]) * Strides[k];
+            offsets[n] = o;
+            for (int k = rank - 1; k >= 0; k--)
+            {
+                if (++pos[k] < indexShape[k]) break;
+                pos[k] = 0;
+            }
+        }
+        return offsets;
+    }
+
+    /// <summary>The first dim on which several elements share one storage location (stride 0, size &gt; 1), or -1.</summary>
+    public int ExpandedDim()
+    {
+        for (int d = 0; d < Shape.Length; d++)
+            if (Strides[d] == 0 && Shape[d] > 1) return d;
+        return -1;
+    }
+
     /// <summary>Storage indices of the elements in row-major order (for slow, generic paths only).</summary>
     public static IEnumerable<int> StorageIndices(Layout layout)
     {

@@ -217,4 +217,21 @@ public sealed class LayoutTests
         Assert.Equal(7, Layout.MergedStride([1, 3, 4, 5], [99, 7, 5, 1], 2));  // size-1 dims do not count
         Assert.Equal(0, Layout.MergedStride([4, 5], [5, 1], 0));               // no batch dims
     }
+
+    [Fact]
+    public void GatherOffsetsAndExpandedDim()
+    {
+        var l = Layout.Contiguous([3, 4], offset: 1).Transpose(0, 1); // [4, 3], (i, j) at 1 + 4j + i
+        // Index shape [2, 3]; dim 0 taken from the index, dim 1 from the position.
+        long[] index = [3, 0, 2, 1, 1, 0];
+        var offsets = l.GatherOffsets([2, 3], index, 0);
+        var expected = Indices([2, 3]).Select((p, n) => 1 + 4 * p[1] + (int)index[n]).ToArray();
+        Assert.Equal(expected, offsets);
+        // Without an index dim: the storage offsets of the sub-block [2, 3] in row-major order.
+        Assert.Equal(Indices([2, 3]).Select(p => l.ElementOffset(p)).ToArray(), l.GatherOffsets([2, 3], null, -1));
+
+        Assert.Equal(-1, l.ExpandedDim());
+        Assert.Equal(-1, new Layout([1, 3], [0, 1], 0).ExpandedDim());          // stride 0 on a size-1 dim shares nothing
+        Assert.Equal(1, Layout.Contiguous([3, 1]).Expand("expand", [3, 5]).ExpandedDim());
+    }
 }

@@ -56,7 +56,7 @@ public sealed partial class Tensor
         double beta = 0;
         if (bias is not null && rows > 0)
         {
-            CopyElements(bias, [0, bias.StrideArray[0]], y);
+            CopyElements(bias, bias._layout.BroadcastStrides(y.ShapeArray), y);
             beta = 1;
         }
         Gemm2D(x2, weight.MatrixT(), y, beta);
