@@ -50,7 +50,7 @@ public sealed partial class Tensor
         Autograd.Run(this, gradient, retainGraph, null, null);
 
     /// <summary>A tensor sharing this one's storage but with no history and RequiresGrad = false.</summary>
-    public Tensor Detach() => new(Storage, ShapeArray, StrideArray, Offset);
+    public Tensor Detach() => WithLayout(_layout);
 
     /// <summary>
     /// Registers a function called with this tensor's gradient during Backward; it may return a

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace DeepSharp;
 
-/// <summary>Shape and stride arithmetic shared by every op. Errors name the op and the shapes.</summary>
+/// <summary>Shape arithmetic shared by every op (stride arithmetic is in <see cref="Layout"/>). Errors name the op and the shapes.</summary>
 internal static class Shapes
 {
     public static readonly int[] Scalar = [];
@@ -18,32 +18,6 @@ internal static class Shapes
             if (n > int.MaxValue) throw new ArgumentException($"{op}: shape {Format(shape)} has more than {int.MaxValue} elements");
         }
         return (int)n;
-    }
-
-    public static int[] ContiguousStrides(ReadOnlySpan<int> shape)
-    {
-        var strides = new int[shape.Length];
-        int s = 1;
-        for (int i = shape.Length - 1; i >= 0; i--)
-        {
-            strides[i] = s;
-            s *= Math.Max(shape[i], 1);
-        }
-        return strides;
-    }
-
-    /// <summary>Row-major contiguity; dims of size 1 may have any stride.</summary>
-    public static bool IsContiguous(ReadOnlySpan<int> shape, ReadOnlySpan<int> strides)
-    {
-        int expected = 1;
-        for (int i = shape.Length - 1; i >= 0; i--)
-        {
-            if (shape[i] == 0) return true;
-            if (shape[i] == 1) continue;
-            if (strides[i] != expected) return false;
-            expected *= shape[i];
-        }
-        return true;
     }
 
     public static string Format(ReadOnlySpan<int> shape)
@@ -79,20 +53,6 @@ internal static class Shapes
             if (da != db && da != 1 && db != 1)
                 throw new ArgumentException($"{op}: shapes {Format(a)} and {Format(b)} cannot be broadcast together (dimension {i} of the result: {da} vs {db})");
             result[i] = da == 1 ? db : da;
-        }
-        return result;
-    }
-
-    /// <summary>Strides that view a tensor of shape <paramref name="shape"/> as <paramref name="target"/> (0 on broadcast dims).</summary>
-    public static int[] BroadcastStrides(ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, ReadOnlySpan<int> target)
-    {
-        var result = new int[target.Length];
-        int lead = target.Length - shape.Length;
-        for (int i = 0; i < target.Length; i++)
-        {
-            if (i < lead) continue;
-            int d = shape[i - lead];
-            result[i] = d == 1 && target[i] != 1 ? 0 : strides[i - lead];
         }
         return result;
     }

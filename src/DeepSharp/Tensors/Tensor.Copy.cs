@@ -56,7 +56,7 @@ public sealed partial class Tensor
     {
         if (t.IsContiguous && t.ShapeArray.AsSpan().SequenceEqual(shape)) return t;
         var result = Empty(shape, t.DType);
-        CopyElements(t, Shapes.BroadcastStrides(t.ShapeArray, t.StrideArray, shape), result);
+        CopyElements(t, t.Layout.BroadcastStrides(shape), result);
         return result;
     }
 }

@@ -9,21 +9,38 @@ public sealed partial class Tensor
 {
     // Not readonly only so that SetData can swap the data under a parameter (PyTorch's p.data = ...).
     internal Storage Storage;
-    internal int[] ShapeArray;
-    internal int[] StrideArray;
-    internal int Offset;
-    private int _numel;
-    private bool _isContiguous;
 
-    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+    // Shape, strides and offset: an immutable value; an op that changes them (SetData) replaces the whole layout.
+    private Layout _layout;
+
+    internal Tensor(Storage storage, Layout layout)
     {
         Storage = storage;
-        ShapeArray = shape;
-        StrideArray = strides;
-        Offset = offset;
-        _numel = Shapes.Numel(shape);
-        _isContiguous = Shapes.IsContiguous(shape, strides);
+        _layout = layout;
     }
+
+    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+        : this(storage, new Layout(shape, strides, offset))
+    {
+    }
+
+    /// <summary>Shape, strides and offset of the elements in <see cref="Storage"/>.</summary>
+    internal Layout Layout => _layout;
+
+    /// <summary>The dimension sizes (the layout's own array: never modify it).</summary>
+    internal int[] ShapeArray => _layout.Shape;
+
+    /// <summary>The element strides (the layout's own array: never modify it).</summary>
+    internal int[] StrideArray => _layout.Strides;
+
+    /// <summary>Storage index of the first element.</summary>
+    internal int Offset => _layout.Offset;
+
+    /// <summary>A view of the same storage with another layout (not recorded by autograd).</summary>
+    internal Tensor WithLayout(Layout layout) => new(Storage, layout);
+
+    /// <summary>A view of the same storage with explicit strides (for kernels that address a known pattern, such as attention heads).</summary>
+    internal Tensor ViewOf(int[] shape, int[] strides, int offset) => new(Storage, new Layout(shape, strides, offset));
 
     /// <summary>
     /// Replaces this tensor's data (storage and layout) with <paramref name="source"/>'s, keeping the
@@ -36,19 +53,15 @@ public sealed partial class Tensor
         if (_requiresGrad && !source.IsFloatingPoint)
             throw new InvalidOperationException($"SetData: a tensor that requires grad needs floating-point data, got {source.DType.Name()}");
         Storage = source.Storage;
-        ShapeArray = source.ShapeArray;
-        StrideArray = source.StrideArray;
-        Offset = source.Offset;
-        _numel = source._numel;
-        _isContiguous = source._isContiguous;
+        _layout = source._layout;
         if (Grad is not null && (Grad.DType != DType || !Grad.ShapeArray.AsSpan().SequenceEqual(ShapeArray))) Grad = null;
     }
 
     /// <summary>A new contiguous tensor owning fresh storage (uninitialised unless <paramref name="zeroed"/>).</summary>
     internal static Tensor Empty(int[] shape, DType dtype, bool zeroed = false)
     {
-        int n = Shapes.Numel(shape);
-        return new Tensor(Storage.Allocate(dtype, n, zeroed), shape, Shapes.ContiguousStrides(shape), 0);
+        var layout = Layout.Contiguous(shape);
+        return new Tensor(Storage.Allocate(dtype, layout.Numel, zeroed), layout);
     }
 
     internal static Tensor EmptyLike(Tensor t, bool zeroed = false) => Empty((int[])t.ShapeArray.Clone(), t.DType, zeroed);
@@ -69,10 +82,10 @@ public sealed partial class Tensor
     public int Rank => ShapeArray.Length;
 
     /// <summary>Total number of elements.</summary>
-    public int Numel => _numel;
+    public int Numel => _layout.Numel;
 
     /// <summary>True when the elements lie in row-major order without gaps, so the data can be read as one span.</summary>
-    public bool IsContiguous => _isContiguous;
+    public bool IsContiguous => _layout.IsContiguous;
 
     /// <summary>True for float32 and float64 tensors.</summary>
     public bool IsFloatingPoint => DType.IsFloatingPoint();
@@ -98,8 +111,9 @@ public sealed partial class Tensor
     /// <summary>The elements of a contiguous tensor, in order.</summary>
     internal Span<T> Span<T>() where T : unmanaged
     {
-        System.Diagnostics.Debug.Assert(_isContiguous);
-        return _numel == 0 ? default : new Span<T>(((Storage<T>)Storage).Data, Offset, _numel);
+        System.Diagnostics.Debug.Assert(_layout.IsContiguous);
+        int numel = _layout.Numel;
+        return numel == 0 ? default : new Span<T>(((Storage<T>)Storage).Data, _layout.Offset, numel);
     }
 
     internal ReadOnlySpan<T> ReadSpan<T>() where T : unmanaged => Span<T>();
@@ -129,7 +143,7 @@ public sealed partial class Tensor
     /// </summary>
     public T Item<T>() where T : unmanaged
     {
-        if (_numel != 1) throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar, got shape {Shapes.Format(ShapeArray)}");
+        if (Numel != 1) throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar, got shape {Shapes.Format(ShapeArray)}");
         if (DTypeExtensions.TryOf<T>() == DType) return Array<T>()[Offset];
         return ScalarConversion.To<T>(this, Offset);
     }
@@ -137,7 +151,7 @@ public sealed partial class Tensor
     /// <summary>The single value of a one-element tensor of any dtype, as double.</summary>
     public double ToDouble()
     {
-        if (_numel != 1) throw new InvalidOperationException($"ToDouble: only one-element tensors can be converted to a scalar, got shape {Shapes.Format(ShapeArray)}");
+        if (Numel != 1) throw new InvalidOperationException($"ToDouble: only one-element tensors can be converted to a scalar, got shape {Shapes.Format(ShapeArray)}");
         return GetAsDouble(Offset);
     }
 
@@ -156,32 +170,14 @@ public sealed partial class Tensor
     /// <summary>The elements converted to double (any dtype), row-major. Handy in tests and reports.</summary>
     public double[] ToDoubleArray()
     {
-        var result = new double[_numel];
+        var result = new double[Numel];
         int i = 0;
         foreach (int idx in StorageIndices()) result[i++] = GetAsDouble(idx);
         return result;
     }
 
     /// <summary>Storage indices of the elements in row-major order (for slow, generic paths only).</summary>
-    internal IEnumerable<int> StorageIndices()
-    {
-        if (_numel == 0) yield break;
-        int rank = Rank;
-        var index = new int[rank];
-        int pos = Offset;
-        for (int n = 0; n < _numel; n++)
-        {
-            yield return pos;
-            for (int d = rank - 1; d >= 0; d--)
-            {
-                index[d]++;
-                pos += StrideArray[d];
-                if (index[d] < ShapeArray[d]) break;
-                pos -= StrideArray[d] * ShapeArray[d];
-                index[d] = 0;
-            }
-        }
-    }
+    internal IEnumerable<int> StorageIndices() => Layout.StorageIndices(_layout);
 
     /// <summary>
     /// Keeps tensors reachable up to this call. A span or array taken from a tensor does not keep its storage
@@ -199,7 +195,7 @@ public sealed partial class Tensor
     /// <summary>This tensor if contiguous, else a contiguous copy. Not recorded by autograd.</summary>
     internal Tensor ContiguousData()
     {
-        if (_isContiguous) return this;
+        if (_layout.IsContiguous) return this;
         var result = EmptyLike(this);
         CopyElements(this, result);
         return result;

@@ -24,9 +24,9 @@ public sealed partial class Tensor
     /// </summary>
     private void CheckNoInternalOverlap(string op)
     {
-        for (int d = 0; d < Rank; d++)
-            if (StrideArray[d] == 0 && ShapeArray[d] > 1)
-                throw new InvalidOperationException(
+        int d = _layout.ExpandedDim();
+        if (d >= 0)
+            throw new InvalidOperationException(
                     $"{op}: unsupported operation: more than one element of the written-to tensor refers to a single memory location " +
                     $"({Describe()} with strides {Shapes.Format(StrideArray)}: dimension {d} is expanded). Please Clone() the tensor before performing the operation.");
     }
@@ -188,7 +188,7 @@ public sealed partial class Tensor
         return InPlace("copy_", Autograd.ShouldRecord(converted), _ => converted.Expand(ShapeArray).Clone(),
             () =>
             {
-                CopyElements(converted, Shapes.BroadcastStrides(converted.ShapeArray, converted.StrideArray, ShapeArray), this);
+                CopyElements(converted, converted.Layout.BroadcastStrides(ShapeArray), this);
                 return true;
             });
     }

@@ -83,7 +83,7 @@ public sealed partial class Tensor
         CheckGatherShapes("gather", index, this, d);
         var idx = CheckIndex("gather", index, Rank == 0 ? 1 : ShapeArray[d], d);
         var result = Empty((int[])index.ShapeArray.Clone(), DType);
-        var offsets = GatherOffsets(index.ShapeArray, idx, StrideArray, Offset, d);
+        var offsets = _layout.GatherOffsets(index.ShapeArray, idx, d);
         Dispatch.Any(DType, new Take(this, result, offsets));
         if (Autograd.ShouldRecord(this)) result.GradFn = new GatherBackward(this, d, index);
         return result;
@@ -109,26 +109,6 @@ public sealed partial class Tensor
                 throw new ArgumentException($"{op}: index shape {Shapes.Format(index.ShapeArray)} exceeds the tensor shape {Shapes.Format(x.ShapeArray)} in dimension {k}");
     }
 
-    /// <summary>Storage offsets, in index order, of the elements that index selects along <paramref name="dim"/>.</summary>
-    private static int[] GatherOffsets(int[] indexShape, long[]? idx, int[] strides, int offset, int dim)
-    {
-        var offsets = new int[Shapes.Numel(indexShape)];
-        int rank = indexShape.Length;
-        var pos = new int[rank];
-        for (int n = 0; n < offsets.Length; n++)
-        {
-            int o = offset;
-            for (int k = 0; k < rank; k++) o += (k == dim ? (int)idx![n] : pos[k]) * strides[k];
-            offsets[n] = o;
-            for (int k = rank - 1; k >= 0; k--)
-            {
-                if (++pos[k] < indexShape[k]) break;
-                pos[k] = 0;
-            }
-        }
-        return offsets;
-    }
-
     private sealed class GatherBackward(Tensor x, int dim, Tensor index) : Node(x)
     {
         private readonly int[] _shape = x.ShapeArray;
@@ -148,8 +128,8 @@ public sealed partial class Tensor
         var idx = CheckIndex("scatter_add", index, Rank == 0 ? 1 : ShapeArray[d], d);
         var result = EmptyLike(this);
         CopyElements(this, result);
-        var dstOffsets = GatherOffsets(index.ShapeArray, idx, result.StrideArray, 0, d);
-        var srcOffsets = GatherOffsets(index.ShapeArray, null, src.StrideArray, src.Offset, -1);
+        var dstOffsets = result._layout.GatherOffsets(index.ShapeArray, idx, d);
+        var srcOffsets = src._layout.GatherOffsets(index.ShapeArray, null, -1);
         Dispatch.Numeric("scatter_add", DType, new AddAt(result, dstOffsets, src, srcOffsets));
         if (Autograd.ShouldRecord(this, src)) result.GradFn = new ScatterAddBackward(this, src, d, index);
         return result;

@@ -39,12 +39,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>A narrowed view that autograd does not record (for writing into part of a fresh tensor).</summary>
-    internal Tensor RawNarrow(int dim, int start, int length)
-    {
-        var shape = (int[])ShapeArray.Clone();
-        shape[dim] = length;
-        return new Tensor(Storage, shape, StrideArray, Offset + start * StrideArray[dim]);
-    }
+    internal Tensor RawNarrow(int dim, int start, int length) => WithLayout(_layout.Narrow(dim, start, length));
 
     private sealed class CatBackward(Tensor[] inputs, int dim, int[] sizes) : Node(inputs)
     {

@@ -108,11 +108,7 @@ internal static class LossOps
     private static Tensor ClassLast(Tensor input)
     {
         if (input.Rank <= 2) return input.ContiguousData();
-        var perm = new int[input.Rank];
-        perm[0] = 0;
-        for (int i = 2; i < input.Rank; i++) perm[i - 1] = i;
-        perm[^1] = 1;
-        return input.PermutedView(perm).ContiguousData();
+        return input.WithLayout(input.Layout.MoveDim(1, input.Rank - 1)).ContiguousData();
     }
 
     /// <summary>Inverse of <see cref="ClassLast"/> for a [rows, C] gradient, as a contiguous tensor of <paramref name="shape"/>.</summary>
@@ -122,11 +118,7 @@ internal static class LossOps
         // [N, d1..dk, C] -> [N, C, d1..dk]
         int[] moved = [shape[0], .. shape[2..], shape[1]];
         var v = rowsByClass.Reshape(moved);
-        var perm = new int[shape.Length];
-        perm[0] = 0;
-        perm[1] = shape.Length - 1;
-        for (int i = 2; i < shape.Length; i++) perm[i] = i - 1;
-        return v.PermutedView(perm).ContiguousData();
+        return v.WithLayout(v.Layout.MoveDim(shape.Length - 1, 1)).ContiguousData();
     }
 
     /// <summary>

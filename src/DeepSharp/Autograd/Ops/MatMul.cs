@@ -56,13 +56,13 @@ public sealed partial class Tensor
         double beta = 0;
         if (bias is not null && rows > 0)
         {
-            CopyElements(bias, [0, bias.StrideArray[0]], y);
+            CopyElements(bias, bias._layout.BroadcastStrides(y.ShapeArray), y);
             beta = 1;
         }
         Gemm2D(x2, weight.MatrixT(), y, beta);
         var outShape = (int[])input.ShapeArray.Clone();
         outShape[^1] = outF;
-        var result = y.ViewOf(outShape, Shapes.ContiguousStrides(outShape), 0);
+        var result = y.WithLayout(Layout.Contiguous(outShape));
         bool record = bias is null ? Autograd.ShouldRecord(input, weight) : Autograd.ShouldRecord([input, weight, bias]);
         if (record) result.GradFn = new LinearBackward(input, weight, bias, x2);
         return result;
@@ -110,12 +110,12 @@ public sealed partial class Tensor
     private Tensor AsMatrix(int rows, int cols)
     {
         if (Rank == 2) return this;
-        var strides = ViewStrides([rows, cols]);
-        return strides is not null ? ViewOf([rows, cols], strides, Offset) : ContiguousData().ViewOf([rows, cols], [cols, 1], 0);
+        int[] shape = [rows, cols];
+        return _layout.TryView(shape, out var view) ? WithLayout(view) : ContiguousData().WithLayout(Layout.Contiguous(shape));
     }
 
     /// <summary>The transpose of a matrix as a raw view (not recorded).</summary>
-    private Tensor MatrixT() => new(Storage, [ShapeArray[1], ShapeArray[0]], [StrideArray[1], StrideArray[0]], Offset);
+    private Tensor MatrixT() => WithLayout(_layout.Transpose(0, 1));
 
     /// <summary>A matrix operand as the GEMM wants it: transposed flag and leading dimension, or null when its strides need a copy.</summary>
     private static (bool Trans, int Ld)? GemmLayout(int rows, int cols, int rowStride, int colStride)
@@ -157,14 +157,14 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: shapes {Shapes.Format(a.ShapeArray)} and {Shapes.Format(b.ShapeArray)} are not aligned ({k} != {b.ShapeArray[^2]})");
         var batch = Shapes.Broadcast(op, a.ShapeArray.AsSpan(0, a.Rank - 2), b.ShapeArray.AsSpan(0, b.Rank - 2));
         int batchCount = Shapes.Numel(batch, op);
-        var outShape = batch.Concat(new[] { m, n }).ToArray();
+        int[] outShape = [.. batch, m, n];
         var result = Empty(outShape, a.DType);
         if (result.Numel > 0)
         {
-            if (b.Rank == 2 && a.ViewStrides([batchCount * m, k]) is { } aStrides)
+            if (b.Rank == 2 && a.Layout.TryView([batchCount * m, k], out var rows))
             {
                 // [..., m, k] @ [k, n] folds into one 2-D GEMM over all rows.
-                Gemm2D(a.ViewOf([batchCount * m, k], aStrides, a.Offset), b, result.ViewOf([batchCount * m, n], [n, 1], 0), 0);
+                Gemm2D(a.WithLayout(rows), b, result.WithLayout(Layout.Contiguous([batchCount * m, n])), 0);
             }
             else
             {
@@ -180,31 +180,16 @@ public sealed partial class Tensor
     /// <summary>Describes t broadcast to [batch..., rows, cols] as a GEMM operand, copying only when the strides do not allow it.</summary>
     private static MatrixOperand Operand(Tensor t, int[] batch, int rows, int cols)
     {
-        var shape = batch.Concat(new[] { rows, cols }).ToArray();
-        var strides = Shapes.BroadcastStrides(t.ShapeArray, t.StrideArray, shape);
+        int[] shape = [.. batch, rows, cols];
+        var strides = t.Layout.BroadcastStrides(shape);
         var mat = GemmLayout(rows, cols, strides[^2], strides[^1]);
-        long? bs = BatchStride(batch, strides);
+        long? bs = Layout.MergedStride(shape, strides, batch.Length);
         if (mat is null || bs is null)
         {
             var c = Materialize(t, shape);
             return new MatrixOperand(c, false, Math.Max(cols, 1), (long)rows * cols);
         }
         return new MatrixOperand(t, mat.Value.Trans, mat.Value.Ld, bs.Value);
-    }
-
-    /// <summary>A single stride that walks all batch dims in order, or null (0 when fully broadcast).</summary>
-    private static long? BatchStride(int[] batch, int[] strides)
-    {
-        long? stride = null;
-        long span = 1;
-        for (int i = batch.Length - 1; i >= 0; i--)
-        {
-            if (batch[i] == 1) continue;
-            if (stride is null) stride = strides[i];
-            else if (strides[i] != stride * span) return null;
-            span *= batch[i];
-        }
-        return stride ?? 0;
     }
 
     private static unsafe void BatchedGemm(MatrixOperand a, MatrixOperand b, Tensor c, int count, int m, int n, int k)

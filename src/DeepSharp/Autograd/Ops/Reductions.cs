@@ -38,7 +38,7 @@ public sealed partial class Tensor
         return (d, keepShape, keepDim ? keepShape : outShape.ToArray(), r);
     }
 
-    private ReduceLayout Layout(string op, int[]? dims, bool keepDim)
+    private ReduceLayout ReduceLayoutOf(string op, int[]? dims, bool keepDim)
     {
         var (d, keepShape, final, r) = ReduceShapes(op, dims, keepDim);
         if (Rank == 0) return new ReduceLayout(ContiguousData(), 1, 1, 1, keepShape, final);
@@ -70,17 +70,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>A permuted view that is not recorded by autograd (for internal layout changes).</summary>
-    internal Tensor PermutedView(int[] perm)
-    {
-        var shape = new int[perm.Length];
-        var strides = new int[perm.Length];
-        for (int i = 0; i < perm.Length; i++)
-        {
-            shape[i] = ShapeArray[perm[i]];
-            strides[i] = StrideArray[perm[i]];
-        }
-        return new Tensor(Storage, shape, strides, Offset);
-    }
+    internal Tensor PermutedView(int[] perm) => WithLayout(_layout.Permute(perm));
 
     /// <summary>The gradient of a reduction output, broadcast back over the input's shape.</summary>
     private static Tensor ExpandGrad(Tensor g, int[] keepShape, int[] inputShape) =>
@@ -98,7 +88,7 @@ public sealed partial class Tensor
     public Tensor Sum(int[]? dims, bool keepDim = false)
     {
         var src = DType == DType.Bool ? To(DType.Int64) : this;
-        var l = src.Layout("sum", dims, keepDim);
+        var l = src.ReduceLayoutOf("sum", dims, keepDim);
         var result = Empty(l.OutShape, src.DType);
         Dispatch.Numeric("sum", src.DType, new Reduce(l, result, product: false));
         KeepAlive(src, l.Source); // the layout's source may be a permuted copy only the span points into
@@ -187,7 +177,7 @@ public sealed partial class Tensor
     private (Tensor Values, Tensor Indices) Extreme(int dim, bool keepDim, bool max)
     {
         string op = max ? "max" : "min";
-        var l = Layout(op, [dim], keepDim);
+        var l = ReduceLayoutOf(op, [dim], keepDim);
         if (l.R == 0) throw new ArgumentException($"{op}: cannot reduce over dimension {dim} of size 0 (shape {Shapes.Format(ShapeArray)})");
         var values = Empty(l.OutShape, DType);
         var indices = Empty(l.OutShape, DType.Int64);
@@ -324,7 +314,7 @@ public sealed partial class Tensor
     /// <summary>Product of all elements (rank-0) or along one dim. The gradient is exact with zeros present.</summary>
     public Tensor Prod(int? dim = null, bool keepDim = false)
     {
-        var l = Layout("prod", dim is null ? null : [dim.Value], keepDim && dim is not null);
+        var l = ReduceLayoutOf("prod", dim is null ? null : [dim.Value], keepDim && dim is not null);
         var result = Empty(l.OutShape, DType);
         Dispatch.Numeric("prod", DType, new Reduce(l, result, product: true));
         KeepAlive(l.Source);
@@ -346,7 +336,7 @@ public sealed partial class Tensor
         {
             var x = Saved(0);
             // One dim or all dims: always the adjacent-dims layout, so the result has x's shape.
-            var l = x.Layout("prod", _dim is null ? null : [_dim.Value], false);
+            var l = x.ReduceLayoutOf("prod", _dim is null ? null : [_dim.Value], false);
             var result = Empty((int[])x.ShapeArray.Clone(), x.DType);
             var gc = g.ContiguousData();
             Dispatch.Float(x.DType, new ProdGrad(l, gc, result));

@@ -5,8 +5,6 @@ namespace DeepSharp;
 // Their backward maps the gradient back through the inverse layout change.
 public sealed partial class Tensor
 {
-    private Tensor ViewOf(int[] shape, int[] strides, int offset) => new(Storage, shape, strides, offset);
-
     /// <summary>
     /// The same elements with a new shape (one entry may be -1). A view when the strides allow it,
     /// otherwise a copy (PyTorch's reshape).
@@ -14,8 +12,7 @@ public sealed partial class Tensor
     public Tensor Reshape(params int[] shape)
     {
         var target = InferShape("reshape", shape);
-        var strides = ViewStrides(target);
-        Tensor result = strides is not null ? ViewOf(target, strides, Offset) : ContiguousData().ViewOf(target, Shapes.ContiguousStrides(target), 0);
+        var result = _layout.TryView(target, out var view) ? WithLayout(view) : ContiguousData().WithLayout(Layout.Contiguous(target));
         return RecordView(result, "ReshapeBackward");
     }
 
@@ -23,9 +20,9 @@ public sealed partial class Tensor
     public Tensor View(params int[] shape)
     {
         var target = InferShape("view", shape);
-        var strides = ViewStrides(target)
-            ?? throw new InvalidOperationException($"view: shape {Shapes.Format(target)} is not compatible with the input's size {Shapes.Format(ShapeArray)} and strides {Shapes.Format(StrideArray)} (at least one dimension spans two contiguous subspaces); use Reshape(...) instead");
-        return RecordView(ViewOf(target, strides, Offset), "ViewBackward");
+        if (!_layout.TryView(target, out var view))
+            throw new InvalidOperationException($"view: shape {Shapes.Format(target)} is not compatible with the input's size {Shapes.Format(ShapeArray)} and strides {Shapes.Format(StrideArray)} (at least one dimension spans two contiguous subspaces); use Reshape(...) instead");
+        return RecordView(WithLayout(view), "ViewBackward");
     }
 
     private Tensor RecordView(Tensor result, string name)
@@ -69,53 +66,15 @@ public sealed partial class Tensor
         return result;
     }
 
-    /// <summary>
-    /// Strides that present this tensor's elements in the new shape without copying, or null.
-    /// Walks the old dims from the back in "chunks" of dims that are contiguous with each other;
-    /// each chunk must be matched by a run of new dims with the same element count.
-    /// </summary>
-    private int[]? ViewStrides(int[] newShape)
-    {
-        if (IsContiguous) return Shapes.ContiguousStrides(newShape);
-        var newStrides = new int[newShape.Length];
-        if (Numel == 0) return Shapes.ContiguousStrides(newShape);
-        var oldShape = ShapeArray;
-        var oldStrides = StrideArray;
-        int viewD = newShape.Length - 1;
-        long chunkStride = oldStrides[^1];
-        long tensorNumel = 1, viewNumel = 1;
-        for (int d = oldShape.Length - 1; d >= 0; d--)
-        {
-            tensorNumel *= oldShape[d];
-            bool chunkEnds = d == 0 || (oldShape[d - 1] != 1 && oldStrides[d - 1] != tensorNumel * chunkStride);
-            if (!chunkEnds) continue;
-            while (viewD >= 0 && (viewNumel < tensorNumel || newShape[viewD] == 1))
-            {
-                newStrides[viewD] = (int)(viewNumel * chunkStride);
-                viewNumel *= newShape[viewD];
-                viewD--;
-            }
-            if (viewNumel != tensorNumel) return null;
-            if (d > 0)
-            {
-                chunkStride = oldStrides[d - 1];
-                tensorNumel = 1;
-                viewNumel = 1;
-            }
-        }
-        return viewD == -1 ? newStrides : null;
-    }
-
     /// <summary>Swaps two dimensions (a view).</summary>
     public Tensor Transpose(int dim0, int dim1)
     {
         int r = Rank;
-        if (r == 0) return RecordView(ViewOf(ShapeArray, StrideArray, Offset), "TransposeBackward");
+        if (r == 0) return RecordView(WithLayout(_layout), "TransposeBackward");
         int a = Shapes.NormalizeDim("transpose", dim0, r), b = Shapes.NormalizeDim("transpose", dim1, r);
-        var perm = new int[r];
-        for (int i = 0; i < r; i++) perm[i] = i;
-        (perm[a], perm[b]) = (perm[b], perm[a]);
-        return PermuteCore(perm, "TransposeBackward");
+        var result = WithLayout(_layout.Transpose(a, b));
+        if (Autograd.ShouldRecord(this)) result.GradFn = new TransposeBackward(this, a, b);
+        return result;
     }
 
     /// <summary>Transpose of a matrix (rank &lt;= 2), PyTorch's .t() / .T.</summary>
@@ -135,16 +94,14 @@ public sealed partial class Tensor
 
     private Tensor PermuteCore(int[] perm, string name)
     {
-        var shape = new int[perm.Length];
-        var strides = new int[perm.Length];
-        for (int i = 0; i < perm.Length; i++)
-        {
-            shape[i] = ShapeArray[perm[i]];
-            strides[i] = StrideArray[perm[i]];
-        }
-        var result = ViewOf(shape, strides, Offset);
+        var result = WithLayout(_layout.Permute(perm));
         if (Autograd.ShouldRecord(this)) result.GradFn = new PermuteBackward(name, this, perm);
         return result;
+    }
+
+    private sealed class TransposeBackward(Tensor x, int a, int b) : Node(x)
+    {
+        protected internal override Tensor?[] Backward(Tensor g) => [g.Transpose(a, b)];
     }
 
     private sealed class PermuteBackward(string name, Tensor x, int[] perm) : Node(x)
@@ -185,11 +142,7 @@ public sealed partial class Tensor
 
     private Tensor SliceCore(int d, int start, int length, int step, string name)
     {
-        var shape = (int[])ShapeArray.Clone();
-        var strides = (int[])StrideArray.Clone();
-        shape[d] = length;
-        strides[d] *= step;
-        var result = ViewOf(shape, strides, Offset + start * StrideArray[d]);
+        var result = WithLayout(_layout.Slice(d, start, length, step));
         if (Autograd.ShouldRecord(this))
             result.GradFn = new ViewScatterBackward(name, this, g => g.SliceCore(d, start, length, step, name));
         return result;
@@ -204,15 +157,7 @@ public sealed partial class Tensor
         int i = index < 0 ? index + size : index;
         if (i < 0 || i >= size)
             throw new ArgumentOutOfRangeException(nameof(index), $"select: index {index} is out of range for dimension {dim} of size {size} (shape {Shapes.Format(ShapeArray)})");
-        var shape = new int[Rank - 1];
-        var strides = new int[Rank - 1];
-        for (int k = 0, j = 0; k < Rank; k++)
-        {
-            if (k == d) continue;
-            shape[j] = ShapeArray[k];
-            strides[j++] = StrideArray[k];
-        }
-        var result = ViewOf(shape, strides, Offset + i * StrideArray[d]);
+        var result = WithLayout(_layout.Select(d, i));
         if (Autograd.ShouldRecord(this))
             result.GradFn = new ViewScatterBackward("SelectBackward", this, g => g.Select(d, i));
         return result;
@@ -245,26 +190,7 @@ public sealed partial class Tensor
     /// <summary>Broadcasts size-1 dims to larger sizes (a view with stride 0); -1 keeps a size; new leading dims may be added.</summary>
     public Tensor Expand(params int[] sizes)
     {
-        if (sizes.Length < Rank)
-            throw new ArgumentException($"expand: the number of sizes ({sizes.Length}) must be at least the tensor's rank {Rank} (shape {Shapes.Format(ShapeArray)})");
-        int lead = sizes.Length - Rank;
-        var shape = new int[sizes.Length];
-        var strides = new int[sizes.Length];
-        for (int i = 0; i < sizes.Length; i++)
-        {
-            if (i < lead)
-            {
-                if (sizes[i] < 0) throw new ArgumentException($"expand: size -1 is not allowed for a new leading dimension ({Shapes.Format(sizes)})");
-                shape[i] = sizes[i];
-                continue;
-            }
-            int have = ShapeArray[i - lead];
-            int want = sizes[i] == -1 ? have : sizes[i];
-            if (have == want) { shape[i] = have; strides[i] = StrideArray[i - lead]; }
-            else if (have == 1) shape[i] = want;
-            else throw new ArgumentException($"expand: the expanded size {want} must match the existing size {have} at dimension {i} (shape {Shapes.Format(ShapeArray)} to {Shapes.Format(sizes)})");
-        }
-        var result = ViewOf(shape, strides, Offset);
+        var result = WithLayout(_layout.Expand("expand", sizes));
         if (Autograd.ShouldRecord(this)) result.GradFn = new ExpandBackward(this);
         return result;
     }
@@ -282,43 +208,15 @@ public sealed partial class Tensor
     /// <summary>Removes all dims of size 1, or only <paramref name="dim"/> if it has size 1 (otherwise unchanged, as PyTorch).</summary>
     public Tensor Squeeze(int? dim = null)
     {
-        var keep = new List<int>();
-        int d = dim is null ? -1 : Shapes.NormalizeDim("squeeze", dim.Value, Rank);
-        for (int i = 0; i < Rank; i++)
-            if (!(ShapeArray[i] == 1 && (dim is null || i == d))) keep.Add(i);
-        return LayoutFromDims(keep, "SqueezeBackward");
+        int? d = dim is null ? null : Shapes.NormalizeDim("squeeze", dim.Value, Rank);
+        return RecordView(WithLayout(_layout.Squeeze(d)), "SqueezeBackward");
     }
 
     /// <summary>Inserts a dimension of size 1 at <paramref name="dim"/> (in [-rank-1, rank]).</summary>
     public Tensor Unsqueeze(int dim)
     {
         int d = Shapes.NormalizeDim("unsqueeze", dim, Rank + 1);
-        var shape = new int[Rank + 1];
-        var strides = new int[Rank + 1];
-        for (int i = 0, j = 0; i <= Rank; i++)
-        {
-            if (i == d)
-            {
-                shape[i] = 1;
-                strides[i] = j < Rank ? StrideArray[j] * ShapeArray[j] : 1;
-                continue;
-            }
-            shape[i] = ShapeArray[j];
-            strides[i] = StrideArray[j++];
-        }
-        return RecordView(ViewOf(shape, strides, Offset), "UnsqueezeBackward");
-    }
-
-    private Tensor LayoutFromDims(List<int> keep, string name)
-    {
-        var shape = new int[keep.Count];
-        var strides = new int[keep.Count];
-        for (int i = 0; i < keep.Count; i++)
-        {
-            shape[i] = ShapeArray[keep[i]];
-            strides[i] = StrideArray[keep[i]];
-        }
-        return RecordView(ViewOf(shape, strides, Offset), name);
+        return RecordView(WithLayout(_layout.Unsqueeze(d)), "UnsqueezeBackward");
     }
 
     /// <summary>Merges dims startDim..endDim into one.</summary>
