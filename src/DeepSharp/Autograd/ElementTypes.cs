@@ -77,10 +77,16 @@ public sealed partial class Tensor
         ScalarNumeric(op, x, s, scalarFirst, default(NumericKernel<TOp, float>), default(NumericKernel<TOp, double>), default(NumericKernel<TOp, long>));
 }
 
-/// <summary>A computation written once over a floating-point element type; <see cref="Dispatch.Float"/> picks T from the dtype.</summary>
+/// <summary>A computation written once over a floating-point element type; <see cref="Dispatch.Float{TK}"/> picks T from the dtype.</summary>
 internal interface IFloatKernel
 {
     void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>An <see cref="IFloatKernel"/> that returns a value (a loss's weight sum, a recurrent layer's output).</summary>
+internal interface IFloatKernel<out TResult>
+{
+    TResult Run<T>() where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
 /// <summary>A computation written once over a numeric element type (float32, float64, int64); see <see cref="Dispatch.Numeric"/>.</summary>
@@ -109,6 +115,14 @@ internal static class Dispatch
         else if (dtype == DType.Float64) kernel.Run<double>();
         else throw new ArgumentException($"expected a float32 or float64 tensor, got {dtype.Name()}");
     }
+
+    /// <summary>Runs <paramref name="kernel"/> for float32 or float64 and returns its result.</summary>
+    public static TResult Float<TK, TResult>(DType dtype, in TK kernel) where TK : struct, IFloatKernel<TResult> => dtype switch
+    {
+        DType.Float32 => kernel.Run<float>(),
+        DType.Float64 => kernel.Run<double>(),
+        _ => throw new ArgumentException($"expected a float32 or float64 tensor, got {dtype.Name()}"),
+    };
 
     /// <summary>Runs <paramref name="kernel"/> for the element type of <paramref name="dtype"/>, whichever it is.</summary>
     public static void Any<TK>(DType dtype, in TK kernel) where TK : struct, IElementKernel

@@ -93,89 +93,56 @@ public sealed partial class Tensor
         }
     }
 
-    internal static Tensor UnaryFloat<TF, TD>(string op, Tensor x, TF f, TD d)
-        where TF : struct, IUnarySpanOp<float> where TD : struct, IUnarySpanOp<double>
+    /// <summary>f(x) for a float32 or float64 tensor, f a TensorPrimitives function named once for both.</summary>
+    internal static Tensor Unary<TOp>(string op, Tensor x) where TOp : IFloatSpanFunction
     {
         x.RequireFloat(op);
         var xc = x.ContiguousData();
         var result = EmptyLike(x);
-        if (x.Numel == 0) return result;
-        if (x.DType == DType.Float32) f.Apply(xc.ReadSpan<float>(), result.Span<float>());
-        else d.Apply(xc.ReadSpan<double>(), result.Span<double>());
+        if (x.Numel > 0) Dispatch.Float(x.DType, new SpanFunctionKernel<TOp>(xc, result));
         KeepAlive(x, xc);
         return result;
     }
 
-    internal static Tensor MapFloat<TF, TD>(string op, Tensor x, TF f, TD d)
-        where TF : struct, IUnaryOperator<float> where TD : struct, IUnaryOperator<double>
+    private readonly struct SpanFunctionKernel<TOp>(Tensor x, Tensor dst) : IFloatKernel where TOp : IFloatSpanFunction
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => TOp.Apply(x.ReadSpan<T>(), dst.Span<T>());
+    }
+
+    /// <summary>f(x) for a float32 or float64 tensor, f an operator named once (<c>Map&lt;Step&gt;("step", x)</c>) with parameters p, q.</summary>
+    internal static Tensor Map<TOp>(string op, Tensor x, double p = 0, double q = 0) where TOp : IFloatUnaryFunction
     {
         x.RequireFloat(op);
         var xc = x.ContiguousData();
         var result = EmptyLike(x);
-        if (x.DType == DType.Float32) Vectorized.Map(xc.ReadSpan<float>(), result.Span<float>(), f);
-        else Vectorized.Map(xc.ReadSpan<double>(), result.Span<double>(), d);
+        Dispatch.Float(x.DType, new UnaryFunctionKernel<TOp>(xc, result, p, q));
         KeepAlive(x, xc);
         return result;
     }
 
-    /// <summary>Fused gradient formula over two same-shaped float tensors (g and a saved value).</summary>
-    internal static Tensor MapFloat<TF, TD>(Tensor g, Tensor saved, TF f, TD d)
-        where TF : struct, IBinaryOperator<float> where TD : struct, IBinaryOperator<double>
+    private readonly struct UnaryFunctionKernel<TOp>(Tensor x, Tensor dst, double p, double q) : IFloatKernel where TOp : IFloatUnaryFunction
     {
-        var gc = g.ContiguousData();
-        var sc = saved.ContiguousData();
-        var result = EmptyLike(saved);
-        if (saved.DType == DType.Float32) Vectorized.Map(gc.ReadSpan<float>(), sc.ReadSpan<float>(), result.Span<float>(), f);
-        else Vectorized.Map(gc.ReadSpan<double>(), sc.ReadSpan<double>(), result.Span<double>(), d);
-        KeepAlive(g, gc, saved, sc);
-        return result;
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Vectorized.Map(x.ReadSpan<T>(), dst.Span<T>(), new FloatUnary<TOp, T>(T.CreateTruncating(p), T.CreateTruncating(q)));
     }
 
-    /// <summary>Elementwise scalar function for the rare ops without a vector form (gelu, softplus, erf).</summary>
-    internal static Tensor MapScalar(string op, Tensor x, Func<double, double> fn)
+    /// <summary>f(x, y) over two same-shaped float tensors (a gradient formula over g and a saved value), f named once.</summary>
+    internal static Tensor Map<TOp>(string op, Tensor x, Tensor y, double p = 0, double q = 0) where TOp : IFloatBinaryFunction
     {
         x.RequireFloat(op);
+        CheckSameDType(op, x, y);
         var xc = x.ContiguousData();
-        var result = EmptyLike(x);
-        if (x.DType == DType.Float32)
-        {
-            var s = xc.ReadSpan<float>();
-            var r = result.Span<float>();
-            for (int i = 0; i < s.Length; i++) r[i] = (float)fn(s[i]);
-        }
-        else
-        {
-            var s = xc.ReadSpan<double>();
-            var r = result.Span<double>();
-            for (int i = 0; i < s.Length; i++) r[i] = fn(s[i]);
-        }
-        KeepAlive(x, xc);
-        return result;
-    }
-
-    /// <summary>Two-argument scalar function (for gradients without a vector form).</summary>
-    internal static Tensor MapScalar(string op, Tensor x, Tensor y, Func<double, double, double> fn)
-    {
-        x.RequireFloat(op);
-        var xc = x.ContiguousData();
-        var yc = Materialize(y, x.ShapeArray);
-        var result = EmptyLike(x);
-        if (x.DType == DType.Float32)
-        {
-            var s = xc.ReadSpan<float>();
-            var t = yc.ReadSpan<float>();
-            var r = result.Span<float>();
-            for (int i = 0; i < s.Length; i++) r[i] = (float)fn(s[i], t[i]);
-        }
-        else
-        {
-            var s = xc.ReadSpan<double>();
-            var t = yc.ReadSpan<double>();
-            var r = result.Span<double>();
-            for (int i = 0; i < s.Length; i++) r[i] = fn(s[i], t[i]);
-        }
+        var yc = y.ContiguousData();
+        var result = EmptyLike(y);
+        Dispatch.Float(x.DType, new BinaryFunctionKernel<TOp>(xc, yc, result, p, q));
         KeepAlive(x, xc, y, yc);
         return result;
+    }
+
+    private readonly struct BinaryFunctionKernel<TOp>(Tensor x, Tensor y, Tensor dst, double p, double q) : IFloatKernel where TOp : IFloatBinaryFunction
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Vectorized.Map(x.ReadSpan<T>(), y.ReadSpan<T>(), dst.Span<T>(), new FloatBinary<TOp, T>(T.CreateTruncating(p), T.CreateTruncating(q)));
     }
 
     /// <summary>Runs a binary span op into the contiguous <paramref name="dst"/> whose shape is the broadcast shape.</summary>

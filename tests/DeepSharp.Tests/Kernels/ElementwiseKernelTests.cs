@@ -23,15 +23,15 @@ public sealed class ElementwiseKernelTests
             var g = Data(n, n);
             var y = Data(n, n + 1000, -1, 1);
             var d = new float[n];
-            Vectorized.Map<float, ReluGradOperator<float>>(g, y, d, default);
+            Vectorized.Map(g, y, d, default(FloatBinary<ReluGrad, float>));
             for (int i = 0; i < n; i++) Assert.Equal(y[i] > 0 ? g[i] : 0f, d[i]);
-            Vectorized.Map<float, SigmoidGradOperator<float>>(g, y, d, default);
+            Vectorized.Map(g, y, d, default(FloatBinary<SigmoidGrad, float>));
             for (int i = 0; i < n; i++) Assert.Equal(g[i] * y[i] * (1 - y[i]), d[i], 1e-6f);
-            Vectorized.Map<float, TanhGradOperator<float>>(g, y, d, default);
+            Vectorized.Map(g, y, d, default(FloatBinary<TanhGrad, float>));
             for (int i = 0; i < n; i++) Assert.Equal(g[i] * (1 - y[i] * y[i]), d[i], 1e-6f);
-            Vectorized.Map(g, y, d, new LeakyReluGradOperator<float>(0.2f));
+            Vectorized.Map(g, y, d, new FloatBinary<LeakyReluGrad, float>(0.2f, 0));
             for (int i = 0; i < n; i++) Assert.Equal(y[i] > 0 ? g[i] : g[i] * 0.2f, d[i]);
-            Vectorized.Map(g, y, d, new EluGradOperator<float>(0.5f));
+            Vectorized.Map(g, y, d, new FloatBinary<EluGrad, float>(0.5f, 0));
             for (int i = 0; i < n; i++) Assert.Equal(y[i] > 0 ? g[i] : g[i] * (y[i] + 0.5f), d[i], 1e-6f);
         });
     }
@@ -43,7 +43,7 @@ public sealed class ElementwiseKernelTests
         {
             var x = Data(n, n).Select(v => (double)v).ToArray();
             var d = new double[n];
-            Vectorized.Map(x, d, new LeakyReluOperator<double>(0.01));
+            Vectorized.Map(x, d, new FloatUnary<LeakyReluOp, double>(0.01, 0));
             for (int i = 0; i < n; i++) Assert.Equal(x[i] > 0 ? x[i] : 0.01 * x[i], d[i]);
         });
     }
@@ -64,13 +64,65 @@ public sealed class ElementwiseKernelTests
             for (int i = 0; i < n; i++) Assert.Equal(x[i] / y[i], d[i]);
             default(PowOp<float>).Apply(x, 3f, d);
             for (int i = 0; i < n; i++) Assert.Equal(x[i] * x[i] * x[i], d[i], 1e-5f * MathF.Max(1, d[i]));
-            default(ExpOp<float>).Apply(x, d);
+            ExpOp.Apply<float>(x, d);
             for (int i = 0; i < n; i++) Assert.Equal(MathF.Exp(x[i]), d[i], 2e-6f * d[i]);
-            default(LogOp<float>).Apply(x, d);
+            LogOp.Apply<float>(x, d);
             for (int i = 0; i < n; i++) Assert.Equal(MathF.Log(x[i]), d[i], 1e-6f);
-            new ClampOp<float>(0.5f, 2f).Apply(x, d);
+            Vectorized.Map(x, d, new FloatUnary<ClampOp, float>(0.5f, 2f));
             for (int i = 0; i < n; i++) Assert.Equal(Math.Clamp(x[i], 0.5f, 2f), d[i]);
-            default(SignOp<float>).Apply(Data(n, n + 3), d);
+            var s = Data(n, n + 3);
+            Vectorized.Map(s, d, default(FloatUnary<SignOp, float>));
+            for (int i = 0; i < n; i++) Assert.Equal(MathF.Sign(s[i]), d[i]);
+        });
+    }
+
+    [Fact]
+    public void GuardedGradientFunctionsMatchScalarFormulas()
+    {
+        ForEachLength(n =>
+        {
+            var g = Data(n, n);
+            var x = Data(n, n + 1000);
+            for (int i = 0; i < n; i += 5) x[i] = 0; // zeros and ties exercise the guards
+            var y = Data(n, n + 2000);
+            for (int i = 0; i < n; i += 3) y[i] = x[i];
+            var d = new float[n];
+            Vectorized.Map(g, x, d, new FloatBinary<ClampGrad, float>(-1, 1));
+            for (int i = 0; i < n; i++) Assert.Equal(x[i] >= -1 && x[i] <= 1 ? g[i] : 0f, d[i]);
+            Vectorized.Map(g, x, d, default(FloatBinary<DivOrZero, float>));
+            for (int i = 0; i < n; i++) Assert.Equal(x[i] == 0 ? 0f : g[i] / x[i], d[i]);
+            Vectorized.Map(x, g, d, default(FloatBinary<ZeroWhereZero, float>));
+            for (int i = 0; i < n; i++) Assert.Equal(x[i] == 0 ? 0f : g[i], d[i]);
+            Vectorized.Map(x, y, d, new FloatBinary<WinnerShare, float>(1, 0));
+            for (int i = 0; i < n; i++) Assert.Equal(x[i] == y[i] ? 0.5f : x[i] > y[i] ? 1f : 0f, d[i]);
+            Vectorized.Map(x, y, d, new FloatBinary<WinnerShare, float>(0, 0));
+            for (int i = 0; i < n; i++) Assert.Equal(x[i] == y[i] ? 0.5f : x[i] < y[i] ? 1f : 0f, d[i]);
+            Vectorized.Map(x, d, default(FloatUnary<StepOp, float>));
+            for (int i = 0; i < n; i++) Assert.Equal(x[i] > 0 ? 1f : 0f, d[i]);
+            if (n > 2) (x[0], x[1]) = (float.PositiveInfinity, float.NegativeInfinity);
+            Vectorized.Map(x, d, default(FloatUnary<FiniteOrZero, float>));
+            for (int i = 0; i < n; i++) Assert.Equal(float.IsInfinity(x[i]) ? 0f : x[i], d[i]);
+        });
+    }
+
+    [Fact]
+    public void LaneByLaneFunctionsMatchTheirDoubleFormulasAtEveryWidth()
+    {
+        ForEachLength(n =>
+        {
+            var x = Data(n, n, -30, 30).Select(v => (double)v).ToArray();
+            var d = new double[n];
+            Vectorized.Map(x, d, default(FloatUnary<ErfOp, double>));
+            for (int i = 0; i < n; i++) Assert.Equal(SpecialFunctions.Erf(x[i]), d[i]);
+            Vectorized.Map(x, d, new FloatUnary<SoftplusOp, double>(0.5, 10));
+            for (int i = 0; i < n; i++)
+            {
+                double z = 0.5 * x[i];
+                double expected = z > 10 ? x[i] : (z > 0 ? z + Math.Log(1 + Math.Exp(-z)) : Math.Log(1 + Math.Exp(z))) / 0.5;
+                Assert.Equal(expected, d[i]);
+            }
+            Vectorized.Map(x, d, default(FloatUnary<GeluErf, double>));
+            for (int i = 0; i < n; i++) Assert.Equal(x[i] * 0.5 * (1 + SpecialFunctions.Erf(x[i] / Math.Sqrt(2))), d[i]);
         });
     }
 

@@ -179,4 +179,28 @@ public sealed class TensorTests
         Assert.Equal(x.Version, view.Version); // shared with views
         Assert.Equal([0.0, 0, 2], x.ToDoubleArray());
     }
+
+    [Fact]
+    public void ToConvertsWithCastSemanticsBetweenEveryDType()
+    {
+        // 40 elements: vector bodies and tails of the span conversions.
+        var values = Enumerable.Range(0, 40).Select(i => (i - 20) * 0.7).Concat([double.NaN, 1e30, -1e30, 0.5, -0.5, 3e38 * 10]).ToArray();
+        var d = Tensor.From(values, values.Length);
+        Assert.Equal(values.Select(v => (float)v).ToArray(), d.To(DType.Float32).ToArray<float>());
+        Assert.Equal(values.Select(v => (long)v).ToArray(), d.To(DType.Int64).ToArray<long>());
+        Assert.Equal(values.Select(v => v != 0).ToArray(), d.To(DType.Bool).ToArray<bool>());
+        var f = d.To(DType.Float32);
+        var fs = f.ToArray<float>();
+        Assert.Equal(fs.Select(v => (double)v).ToArray(), f.To(DType.Float64).ToArray<double>());
+        Assert.Equal(fs.Select(v => (long)v).ToArray(), f.To(DType.Int64).ToArray<long>());
+        Assert.Equal(fs.Select(v => v != 0).ToArray(), f.To(DType.Bool).ToArray<bool>());
+        var l = Tensor.From(new long[] { long.MaxValue, long.MinValue, -3, 0, 1L << 53 | 1, 7 }, 6);
+        Assert.Equal(l.ToArray<long>().Select(v => (float)v).ToArray(), l.To(DType.Float32).ToArray<float>());
+        Assert.Equal(l.ToArray<long>().Select(v => (double)v).ToArray(), l.To(DType.Float64).ToArray<double>());
+        Assert.Equal(new[] { true, true, true, false, true, true }, l.To(DType.Bool).ToArray<bool>());
+        var b = Tensor.From(new[] { true, false, true }, 3);
+        Assert.Equal(new[] { 1f, 0f, 1f }, b.To(DType.Float32).ToArray<float>());
+        Assert.Equal(new[] { 1.0, 0.0, 1.0 }, b.To(DType.Float64).ToArray<double>());
+        Assert.Equal(new[] { 1L, 0L, 1L }, b.To(DType.Int64).ToArray<long>());
+    }
 }

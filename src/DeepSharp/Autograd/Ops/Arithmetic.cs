@@ -234,7 +234,7 @@ public sealed partial class Tensor
             if (NeedsGrad(1))
             {
                 // d(a^b)/db = a^b * log(a); defined as 0 where a == 0 and b >= 0 (as PyTorch).
-                var logA = MapScalar("pow", a, v => v == 0 ? 0 : Math.Log(v));
+                var logA = Map<ZeroWhereZero>("pow", a, Unary<LogOp>("pow", a));
                 gb = Autograd.SumToShape(g * Saved(2) * logA, _bShape);
             }
             return [ga, gb];
@@ -279,8 +279,7 @@ public sealed partial class Tensor
             var a = Saved(0);
             var b = Saved(1);
             var shape = g.ShapeArray;
-            var weightA = MapScalar("maximum", Materialize(a, shape), Materialize(b, shape),
-                (x, y) => x == y ? 0.5 : (x > y) == _max ? 1 : 0);
+            var weightA = Map<WinnerShare>("maximum", Materialize(a, shape), Materialize(b, shape), _max ? 1 : 0);
             return
             [
                 NeedsGrad(0) ? Autograd.SumToShape(g * weightA, a.ShapeArray) : null,

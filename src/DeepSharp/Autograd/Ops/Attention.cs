@@ -72,43 +72,46 @@ public sealed partial class Tensor
     private static (Tensor O, Tensor Lse) AttentionForward(Tensor q, Tensor k, Tensor v, int[] outShape, int slices, bool causal, double scale,
         FlashAttention.Dropout dropout)
     {
-        int l = q.ShapeArray[^2], e = q.ShapeArray[^1], s = k.ShapeArray[^2], ev = v.ShapeArray[^1];
         var o = Empty(outShape, q.DType);
-        var lse = Empty([slices * l], q.DType);
-        unsafe
-        {
-            if (q.DType == DType.Float32)
-                fixed (float* pq = q.ReadSpan<float>(), pk = k.ReadSpan<float>(), pv = v.ReadSpan<float>(), po = o.Span<float>(), pl = lse.Span<float>())
-                    FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, (float)scale, causal, dropout);
-            else
-                fixed (double* pq = q.ReadSpan<double>(), pk = k.ReadSpan<double>(), pv = v.ReadSpan<double>(), po = o.Span<double>(), pl = lse.Span<double>())
-                    FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, scale, causal, dropout);
-        }
+        var lse = Empty([slices * q.ShapeArray[^2]], q.DType);
+        Dispatch.Float(q.DType, new AttentionForwardKernel(q, k, v, o, lse, slices, causal, scale, dropout));
         KeepAlive(q, k, v);
         return (o, lse);
+    }
+
+    private readonly struct AttentionForwardKernel(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, int slices, bool causal, double scale,
+        FlashAttention.Dropout dropout) : IFloatKernel
+    {
+        public unsafe void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            int l = q.ShapeArray[^2], e = q.ShapeArray[^1], s = k.ShapeArray[^2], ev = v.ShapeArray[^1];
+            fixed (T* pq = q.ReadSpan<T>(), pk = k.ReadSpan<T>(), pv = v.ReadSpan<T>(), po = o.Span<T>(), pl = lse.Span<T>())
+                FlashAttention.Forward(pq, pk, pv, po, pl, slices, l, s, e, ev, T.CreateTruncating(scale), causal, dropout);
+        }
     }
 
     /// <summary>The kernel's backward: dq, dk, dv (contiguous, shaped as q, k, v) from the saved forward and the contiguous output gradient g.</summary>
     private static (Tensor Dq, Tensor Dk, Tensor Dv) AttentionGradients(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor g, int slices,
         bool causal, double scale, FlashAttention.Dropout dropout)
     {
-        int l = q.ShapeArray[^2], e = q.ShapeArray[^1], s = k.ShapeArray[^2], ev = v.ShapeArray[^1];
         var dq = EmptyLike(q);
         var dk = EmptyLike(k);
         var dv = EmptyLike(v);
-        unsafe
-        {
-            if (q.DType == DType.Float32)
-                fixed (float* pq = q.ReadSpan<float>(), pk = k.ReadSpan<float>(), pv = v.ReadSpan<float>(), po = o.ReadSpan<float>(),
-                       pl = lse.ReadSpan<float>(), pg = g.ReadSpan<float>(), pdq = dq.Span<float>(), pdk = dk.Span<float>(), pdv = dv.Span<float>())
-                    FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, (float)scale, causal, dropout);
-            else
-                fixed (double* pq = q.ReadSpan<double>(), pk = k.ReadSpan<double>(), pv = v.ReadSpan<double>(), po = o.ReadSpan<double>(),
-                       pl = lse.ReadSpan<double>(), pg = g.ReadSpan<double>(), pdq = dq.Span<double>(), pdk = dk.Span<double>(), pdv = dv.Span<double>())
-                    FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, scale, causal, dropout);
-        }
+        Dispatch.Float(q.DType, new AttentionBackwardKernel(q, k, v, o, lse, g, dq, dk, dv, slices, causal, scale, dropout));
         KeepAlive(q, k, v, o, lse, g);
         return (dq, dk, dv);
+    }
+
+    private readonly struct AttentionBackwardKernel(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor g, Tensor dq, Tensor dk, Tensor dv,
+        int slices, bool causal, double scale, FlashAttention.Dropout dropout) : IFloatKernel
+    {
+        public unsafe void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            int l = q.ShapeArray[^2], e = q.ShapeArray[^1], s = k.ShapeArray[^2], ev = v.ShapeArray[^1];
+            fixed (T* pq = q.ReadSpan<T>(), pk = k.ReadSpan<T>(), pv = v.ReadSpan<T>(), po = o.ReadSpan<T>(),
+                   pl = lse.ReadSpan<T>(), pg = g.ReadSpan<T>(), pdq = dq.Span<T>(), pdk = dk.Span<T>(), pdv = dv.Span<T>())
+                FlashAttention.Backward(pq, pk, pv, po, pl, pg, pdq, pdk, pdv, slices, l, s, e, ev, T.CreateTruncating(scale), causal, dropout);
+        }
     }
 
     /// <summary>Whether <see cref="FusedAttention"/> takes these inputs; throws a message naming the problem otherwise.</summary>

@@ -198,36 +198,38 @@ public sealed partial class Tensor
         var result = Empty((int[])ShapeArray.Clone(), dtype);
         switch ((DType, dtype))
         {
-            case (DType.Float32, DType.Float64): Convert<float, double>(src, result, static v => v); break;
-            case (DType.Float64, DType.Float32): Convert<double, float>(src, result, static v => (float)v); break;
-            case (DType.Float32, DType.Int64): Convert<float, long>(src, result, static v => (long)v); break;
-            case (DType.Float64, DType.Int64): Convert<double, long>(src, result, static v => (long)v); break;
-            case (DType.Int64, DType.Float32): Convert<long, float>(src, result, static v => v); break;
-            case (DType.Int64, DType.Float64): Convert<long, double>(src, result, static v => v); break;
-            case (DType.Bool, DType.Float32): Convert<bool, float>(src, result, static v => v ? 1 : 0); break;
-            case (DType.Bool, DType.Float64): Convert<bool, double>(src, result, static v => v ? 1 : 0); break;
-            case (DType.Bool, DType.Int64): Convert<bool, long>(src, result, static v => v ? 1 : 0); break;
-            case (DType.Float32, DType.Bool): Convert<float, bool>(src, result, static v => v != 0); break;
-            case (DType.Float64, DType.Bool): Convert<double, bool>(src, result, static v => v != 0); break;
-            case (DType.Int64, DType.Bool): Convert<long, bool>(src, result, static v => v != 0); break;
+            case (DType.Float32, DType.Float64): // widening is exact
+                System.Numerics.Tensors.TensorPrimitives.ConvertChecked(src.ReadSpan<float>(), result.Span<double>());
+                break;
+            case (DType.Float64, DType.Float32): Convert<double, float>(src, result); break;
+            case (DType.Float32, DType.Int64): Convert<float, long>(src, result); break;
+            case (DType.Float64, DType.Int64): Convert<double, long>(src, result); break;
+            case (DType.Int64, DType.Float32): Convert<long, float>(src, result); break;
+            case (DType.Int64, DType.Float64): Convert<long, double>(src, result); break;
+            case (DType.Bool, DType.Float32): FromBool<float>(src, result); break;
+            case (DType.Bool, DType.Float64): FromBool<double>(src, result); break;
+            case (DType.Bool, DType.Int64): FromBool<long>(src, result); break;
+            case (DType.Float32, DType.Bool): ToBool<float>(src, result); break;
+            case (DType.Float64, DType.Bool): ToBool<double>(src, result); break;
+            case (DType.Int64, DType.Bool): ToBool<long>(src, result); break;
         }
+        KeepAlive(src);
         if (dtype.IsFloatingPoint() && Autograd.ShouldRecord(this)) result.GradFn = new ToBackward(this);
         return result;
 
-        static void Convert<TFrom, TTo>(Tensor src, Tensor dst, Func<TFrom, TTo> f) where TFrom : unmanaged where TTo : unmanaged
+        // C# cast semantics: float64 -> float32 rounds to nearest, floating -> int64 truncates toward zero (saturating, NaN -> 0).
+        static void Convert<TFrom, TTo>(Tensor src, Tensor dst) where TFrom : unmanaged, System.Numerics.INumber<TFrom> where TTo : unmanaged, System.Numerics.INumber<TTo> =>
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating(src.ReadSpan<TFrom>(), dst.Span<TTo>());
+
+        // A bool element is one byte holding 0 or 1.
+        static void FromBool<TTo>(Tensor src, Tensor dst) where TTo : unmanaged, System.Numerics.INumber<TTo> =>
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating(System.Runtime.InteropServices.MemoryMarshal.Cast<bool, byte>(src.ReadSpan<bool>()), dst.Span<TTo>());
+
+        static void ToBool<TFrom>(Tensor src, Tensor dst) where TFrom : unmanaged, System.Numerics.INumber<TFrom>
         {
             var s = src.ReadSpan<TFrom>();
-            var d = dst.Span<TTo>();
-            if (typeof(TFrom) == typeof(float) && typeof(TTo) == typeof(double))
-            {
-                System.Numerics.Tensors.TensorPrimitives.ConvertChecked(
-                    System.Runtime.InteropServices.MemoryMarshal.Cast<TFrom, float>(s),
-                    System.Runtime.InteropServices.MemoryMarshal.Cast<TTo, double>(d));
-                KeepAlive(src);
-                return;
-            }
-            for (int i = 0; i < d.Length; i++) d[i] = f(s[i]);
-            KeepAlive(src);
+            var d = dst.Span<bool>();
+            for (int i = 0; i < d.Length; i++) d[i] = s[i] != TFrom.Zero;
         }
     }
 

@@ -65,9 +65,7 @@ internal static class LossOps
             Dispatch.Float(input.DType, new LogSoftmax(x, logp, rows, classes));
         }
         var perRow = new double[rows];
-        double weightSum = input.DType == DType.Float32
-            ? RowLosses<float>(logp.ReadSpan<float>(), targets, w, ignoreIndex, labelSmoothing, classes, perRow)
-            : RowLosses<double>(logp.ReadSpan<double>(), targets, w, ignoreIndex, labelSmoothing, classes, perRow);
+        double weightSum = Dispatch.Float<RowLossKernel, double>(input.DType, new RowLossKernel(logp, targets, w, ignoreIndex, labelSmoothing, classes, perRow));
         Tensor.KeepAlive(x, logp); // x may be a contiguous copy, and LogSoftmaxRows allocates while reading it
 
         Tensor result;
@@ -188,6 +186,11 @@ internal static class LossOps
     private const int ShortRow = 32;
 
     /// <summary>Per-row losses into <paramref name="perRow"/>; returns sum of w[t] over non-ignored rows (the mean's divisor).</summary>
+    private readonly struct RowLossKernel(Tensor logp, long[] targets, double[]? w, long ignoreIndex, double ls, int classes, double[] perRow) : IFloatKernel<double>
+    {
+        public double Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => RowLosses(logp.ReadSpan<T>(), targets, w, ignoreIndex, ls, classes, perRow);
+    }
+
     private static double RowLosses<T>(ReadOnlySpan<T> logp, long[] targets, double[]? w, long ignoreIndex, double ls, int classes, double[] perRow)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -6,23 +6,23 @@ namespace DeepSharp;
 public sealed partial class Tensor
 {
     /// <summary>e^x; d/dx = y.</summary>
-    public Tensor Exp() => Record(UnaryFloat("exp", this, default(ExpOp<float>), default(ExpOp<double>)),
+    public Tensor Exp() => Record(Unary<ExpOp>("exp", this),
         "ExpBackward", Saves.Output, static (g, _, y) => g * y!);
 
     /// <summary>ln x; d/dx = 1/x.</summary>
-    public Tensor Log() => Record(UnaryFloat("log", this, default(LogOp<float>), default(LogOp<double>)),
+    public Tensor Log() => Record(Unary<LogOp>("log", this),
         "LogBackward", Saves.Input, static (g, x, _) => g / x!);
 
     /// <summary>ln(1 + x), accurate near 0; d/dx = 1/(1+x).</summary>
-    public Tensor Log1p() => Record(UnaryFloat("log1p", this, default(Log1pOp<float>), default(Log1pOp<double>)),
+    public Tensor Log1p() => Record(Unary<Log1pOp>("log1p", this),
         "Log1pBackward", Saves.Input, static (g, x, _) => g / (x! + 1));
 
     /// <summary>sqrt x; d/dx = 1/(2y).</summary>
-    public Tensor Sqrt() => Record(UnaryFloat("sqrt", this, default(SqrtOp<float>), default(SqrtOp<double>)),
+    public Tensor Sqrt() => Record(Unary<SqrtOp>("sqrt", this),
         "SqrtBackward", Saves.Output, static (g, _, y) => g / (y! * 2));
 
     /// <summary>1/sqrt x; d/dx = -y^3/2.</summary>
-    public Tensor Rsqrt() => Record(UnaryFloat("rsqrt", this, default(RsqrtOp<float>), default(RsqrtOp<double>)),
+    public Tensor Rsqrt() => Record(Unary<RsqrtOp>("rsqrt", this),
         "RsqrtBackward", Saves.Output, static (g, _, y) => g * y!.Pow(3) * -0.5);
 
     /// <summary>|x|; d/dx = sign(x) (0 at 0, as PyTorch).</summary>
@@ -36,24 +36,24 @@ public sealed partial class Tensor
             KeepAlive(this, x);
             return r;
         }
-        return Record(UnaryFloat("abs", this, default(AbsOp<float>), default(AbsOp<double>)),
+        return Record(Map<AbsOp>("abs", this),
             "AbsBackward", Saves.Input, static (g, x, _) => g * x!.Sign());
     }
 
     /// <summary>-1, 0 or 1; its gradient is zero everywhere.</summary>
-    public Tensor Sign() => Record(UnaryFloat("sign", this, default(SignOp<float>), default(SignOp<double>)),
+    public Tensor Sign() => Record(Map<SignOp>("sign", this),
         "SignBackward", Saves.None, static (g, _, _) => ZerosLike(g));
 
     /// <summary>sin x; d/dx = cos x.</summary>
-    public Tensor Sin() => Record(UnaryFloat("sin", this, default(SinOp<float>), default(SinOp<double>)),
+    public Tensor Sin() => Record(Unary<SinOp>("sin", this),
         "SinBackward", Saves.Input, static (g, x, _) => g * x!.Cos());
 
     /// <summary>cos x; d/dx = -sin x.</summary>
-    public Tensor Cos() => Record(UnaryFloat("cos", this, default(CosOp<float>), default(CosOp<double>)),
+    public Tensor Cos() => Record(Unary<CosOp>("cos", this),
         "CosBackward", Saves.Input, static (g, x, _) => -(g * x!.Sin()));
 
     /// <summary>erf x; d/dx = 2/sqrt(pi) e^{-x^2}.</summary>
-    public Tensor Erf() => Record(MapScalar("erf", this, SpecialFunctions.Erf),
+    public Tensor Erf() => Record(Map<ErfOp>("erf", this),
         "ErfBackward", Saves.Input, static (g, x, _) => g * (x! * x!).Neg().Exp() * (2 / Math.Sqrt(Math.PI)));
 
     /// <summary>x^2 (a cheap alias of Pow(2)).</summary>

@@ -19,20 +19,22 @@ public sealed partial class Tensor
         var x = input.ContiguousData();
         var values = Empty(PooledShape(input, g), input.DType);
         var indices = Empty(PooledShape(input, g), DType.Int64);
-        var idx = indices.Array<long>();
-        if (input.DType == DType.Float32) Run<float>();
-        else Run<double>();
+        Dispatch.Float(input.DType, new MaxForwardKernel(x, values, indices.Array<long>(), g));
         KeepAlive(x); // a contiguous copy only the kernel's arrays point into
         if (Autograd.ShouldRecord(input)) values.GradFn = new MaxPoolBackward(input, indices, g);
         return (values, indices);
+    }
 
-        void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
+    private readonly struct MaxForwardKernel(Tensor x, Tensor values, long[] idx, PoolGeometry g) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
             var xa = x.Array<T>();
             int xo = x.Offset;
             var ya = values.Array<T>();
+            var (indices, geometry) = (idx, g); // locals: a lambda cannot capture a struct's fields
             ForPlanes(g.Planes, (long)g.OutH * g.OutW * g.KernelH * g.KernelW, (p0, p1) =>
-                Pooling.MaxForward<T>(xa.AsSpan(xo), ya, idx, g, p0, p1));
+                Pooling.MaxForward<T>(xa.AsSpan(xo), ya, indices, geometry, p0, p1));
         }
     }
 
@@ -88,18 +90,22 @@ public sealed partial class Tensor
         shape[^1] = outputSize.W;
         var output = Empty(shape, input.DType);
         var x = input.ContiguousData();
-        if (input.DType == DType.Float32) Run<float>();
-        else Run<double>();
+        Dispatch.Float(input.DType, new AdaptiveAverageKernel(x, output, planes, h, w, outputSize, backward: false));
         KeepAlive(x); // a contiguous copy only the kernel's arrays point into
         if (Autograd.ShouldRecord(input)) output.GradFn = new AdaptiveAvgBackward(input, outputSize);
         return output;
+    }
 
-        void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
+    /// <summary>Adaptive average pooling of src's planes [h, w] into dst's [size], or its backward (src the gradient, dst the input's).</summary>
+    private readonly struct AdaptiveAverageKernel(Tensor src, Tensor dst, int planes, int h, int w, (int H, int W) size, bool backward) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
-            var xa = x.Array<T>();
-            int xo = x.Offset;
-            var ya = output.Array<T>();
-            ForPlanes(planes, (long)h * w, (p0, p1) => Pooling.AdaptiveAverage<T>(xa.AsSpan(xo), ya, h, w, outputSize.H, outputSize.W, false, p0, p1));
+            var sa = src.Array<T>();
+            int so = src.Offset;
+            var da = dst.Array<T>();
+            var (inH, inW, outH, outW, back) = (h, w, size.H, size.W, backward); // locals: a lambda cannot capture a struct's fields
+            ForPlanes(planes, (long)h * w, (p0, p1) => Pooling.AdaptiveAverage<T>(sa.AsSpan(so), da, inH, inW, outH, outW, back, p0, p1));
         }
     }
 
@@ -115,20 +121,22 @@ public sealed partial class Tensor
         var values = Empty(shape, input.DType);
         var indices = Empty((int[])shape.Clone(), DType.Int64);
         var x = input.ContiguousData();
-        var idx = indices.Array<long>();
-        if (input.DType == DType.Float32) Run<float>();
-        else Run<double>();
+        Dispatch.Float(input.DType, new AdaptiveMaxKernel(x, values, indices.Array<long>(), planes, h, w, outputSize));
         KeepAlive(x); // a contiguous copy only the kernel's arrays point into
         var g = new PoolGeometry(planes, h, w, outputSize.H, outputSize.W, 1, 1, 1, 1, 0, 0);
         if (Autograd.ShouldRecord(input)) values.GradFn = new MaxPoolBackward(input, indices, g);
         return (values, indices);
+    }
 
-        void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
+    private readonly struct AdaptiveMaxKernel(Tensor x, Tensor values, long[] idx, int planes, int h, int w, (int H, int W) size) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
             var xa = x.Array<T>();
             int xo = x.Offset;
             var ya = values.Array<T>();
-            ForPlanes(planes, (long)h * w, (p0, p1) => Pooling.AdaptiveMax<T>(xa.AsSpan(xo), ya, idx, h, w, outputSize.H, outputSize.W, p0, p1));
+            var (indices, inH, inW, outH, outW) = (idx, h, w, size.H, size.W); // locals: a lambda cannot capture a struct's fields
+            ForPlanes(planes, (long)h * w, (p0, p1) => Pooling.AdaptiveMax<T>(xa.AsSpan(xo), ya, indices, inH, inW, outH, outW, p0, p1));
         }
     }
 
@@ -178,17 +186,20 @@ public sealed partial class Tensor
 
     private static void AveragePlanes(Tensor src, Tensor dst, PoolGeometry g, bool countIncludePad, int divisor, bool backward)
     {
-        if (dst.DType == DType.Float32) Run<float>();
-        else Run<double>();
+        Dispatch.Float(dst.DType, new AverageKernel(src, dst, g, countIncludePad, divisor, backward));
         KeepAlive(src, dst); // src is often a caller's temporary contiguous copy
+    }
 
-        void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
+    private readonly struct AverageKernel(Tensor src, Tensor dst, PoolGeometry g, bool countIncludePad, int divisor, bool backward) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
             var sa = src.Array<T>();
             int so = src.Offset;
             var da = dst.Array<T>();
+            var (geometry, includePad, div, back) = (g, countIncludePad, divisor, backward); // locals: a lambda cannot capture a struct's fields
             ForPlanes(g.Planes, (long)g.OutH * g.OutW * g.KernelH * g.KernelW, (p0, p1) =>
-                Pooling.Average<T>(sa.AsSpan(so), da, g, countIncludePad, divisor, backward, p0, p1));
+                Pooling.Average<T>(sa.AsSpan(so), da, geometry, includePad, div, back, p0, p1));
         }
     }
 
@@ -200,20 +211,23 @@ public sealed partial class Tensor
         {
             var gx = Zeros(_shape, grad.DType);
             var gy = grad.ContiguousData();
-            var idx = indices.Array<long>();
-            if (gx.DType == DType.Float32) Run<float>();
-            else Run<double>();
+            Dispatch.Float(gx.DType, new MaxBackwardKernel(gy, indices.Array<long>(), gx, g));
             KeepAlive(grad, gy);
             return [gx];
+        }
+    }
 
-            void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
-            {
-                var ga = gy.Array<T>();
-                int go = gy.Offset;
-                var xa = gx.Array<T>();
-                ForPlanes(g.Planes, (long)g.OutH * g.OutW, (p0, p1) =>
-                    Pooling.MaxBackward<T>(ga.AsSpan(go), idx, xa, g.InH * g.InW, g.OutH * g.OutW, p0, p1));
-            }
+    /// <summary>Scatters each pooled gradient to the input position its index names.</summary>
+    private readonly struct MaxBackwardKernel(Tensor gy, long[] idx, Tensor gx, PoolGeometry g) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            var ga = gy.Array<T>();
+            int go = gy.Offset;
+            var xa = gx.Array<T>();
+            var (indices, inPlane, outPlane) = (idx, g.InH * g.InW, g.OutH * g.OutW); // locals: a lambda cannot capture a struct's fields
+            ForPlanes(g.Planes, (long)g.OutH * g.OutW, (p0, p1) =>
+                Pooling.MaxBackward<T>(ga.AsSpan(go), indices, xa, inPlane, outPlane, p0, p1));
         }
     }
 
@@ -239,18 +253,9 @@ public sealed partial class Tensor
             var gy = grad.ContiguousData();
             int h = _shape[^2], w = _shape[^1];
             int planes = h * w == 0 ? 0 : gx.Numel / (h * w);
-            if (gx.DType == DType.Float32) Run<float>();
-            else Run<double>();
+            Dispatch.Float(gx.DType, new AdaptiveAverageKernel(gy, gx, planes, h, w, outputSize, backward: true));
             KeepAlive(grad, gy);
             return [gx];
-
-            void Run<T>() where T : unmanaged, System.Numerics.INumber<T>
-            {
-                var ga = gy.Array<T>();
-                int go = gy.Offset;
-                var xa = gx.Array<T>();
-                ForPlanes(planes, (long)h * w, (p0, p1) => Pooling.AdaptiveAverage<T>(ga.AsSpan(go), xa, h, w, outputSize.H, outputSize.W, true, p0, p1));
-            }
         }
     }
 }

@@ -44,7 +44,7 @@ public sealed partial class Tensor
         }
 
         var call = new RecurrentCall(cell, new RecurrentSizes(steps, batch, input, hidden), x, h0, c0, wIh, wHh, bIh, bHh, lengths, reverse);
-        var combined = x.DType == DType.Float32 ? RunRecurrent<float>(call) : RunRecurrent<double>(call);
+        var combined = Dispatch.Float<RecurrentCall, Tensor>(x.DType, call);
 
         var sizes = call.Sizes;
         var y = combined.Narrow(0, 0, sizes.OutputLength).View(steps, batch, hidden);
@@ -68,9 +68,12 @@ public sealed partial class Tensor
 
     /// <summary>One checked recurrent layer call: the cell, its sizes, the tensors in PyTorch's layout, and the options.</summary>
     private readonly record struct RecurrentCall(RecurrentCell Cell, RecurrentSizes Sizes, Tensor X, Tensor H0, Tensor? C0,
-        Tensor WeightIh, Tensor WeightHh, Tensor? BiasIh, Tensor? BiasHh, int[]? Lengths, bool Reverse)
+        Tensor WeightIh, Tensor WeightHh, Tensor? BiasIh, Tensor? BiasHh, int[]? Lengths, bool Reverse) : IFloatKernel<Tensor>
     {
         public bool Lstm => Cell == RecurrentCell.Lstm;
+
+        /// <summary>Runs the layer for element type T (through <see cref="Dispatch"/>).</summary>
+        public Tensor Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => RunRecurrent<T>(this);
 
         /// <summary>Elements of the combined output [y | h_n | c_n].</summary>
         public int CombinedLength => Sizes.OutputLength + Sizes.StateLength * (Lstm ? 2 : 1);

@@ -301,7 +301,7 @@ public sealed partial class Tensor
         {
             var x = Saved(0);
             var std = Saved(1).Reshape(_keepShape);
-            var scale = MapScalar("std", g.Reshape(_keepShape), std, (gv, sv) => sv == 0 ? 0 : gv / (_divisor * sv));
+            var scale = Map<DivOrZero>("std", g.Reshape(_keepShape), std * _divisor);
             return [(x - x.Mean(_dims, keepDim: true)) * scale];
         }
     }
@@ -357,7 +357,7 @@ public sealed partial class Tensor
         using (Autograd.NoGrad())
         {
             var m = Amax(dims);
-            var finiteM = MapScalar("logsumexp", m, v => double.IsInfinity(v) ? 0 : v);
+            var finiteM = Map<FiniteOrZero>("logsumexp", m);
             result = ((this - finiteM).Exp().Sum(dims, keepDim: true).Log() + finiteM).Reshape(outShape);
         }
         if (record) result.GradFn = new LogSumExpBackward(this, result, keepShape);
@@ -435,7 +435,7 @@ public sealed partial class Tensor
             var n = Saved(1).Reshape(_keepShape);
             var gk = g.Reshape(_keepShape);
             if (_p == 1) return [gk * x.Sign()];
-            var scale = MapScalar("norm", gk, n, (gv, nv) => nv == 0 ? 0 : gv / Math.Pow(nv, _p - 1));
+            var scale = Map<DivOrZero>("norm", gk, n.Pow(_p - 1)); // 0 where the norm is 0 (its power is 0 or inf there)
             var local = _p == 2 ? x : x.Sign() * x.Abs().Pow(_p - 1);
             return [local * scale];
         }

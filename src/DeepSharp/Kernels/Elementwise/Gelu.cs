@@ -1,10 +1,12 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace DeepSharp.Kernels;
 
 /// <summary>
 /// float32 GELU forward and backward at every vector width (exact/erf and tanh forms), within about 1e-6 relative
-/// of the float64 formula; float64 GELU stays on the exact scalar path in Autograd/Ops/Activations.cs.
+/// of the float64 formula; float64 GELU computes the exact formula in double, lane by lane (<see cref="GeluErf"/> and
+/// the other functions at the end of this file name both for Tensor.Gelu).
 /// <code>
 /// erf:  gelu(x) = x Phi(x),  Phi(x) = 1 - erfc(|x|/sqrt2)/2 for x &gt;= 0, erfc(|x|/sqrt2)/2 otherwise
 ///       gelu'(x) = Phi(x) + x phi(x),  phi(x) = exp(-x^2/2)/sqrt(2 pi)
@@ -183,4 +185,71 @@ internal readonly struct GeluTanhGradOperator : IBinaryOperator<float>
         TV ds = S.Mul(S.Mul(s, sn), slope); // s (1 - s) d(2u)/dx
         return S.Mul(g, S.Fma(x, ds, s));
     }
+}
+
+// GELU named once for float32 and float64: the float32 vector operators above, the exact double formula for float64.
+
+/// <summary>x Phi(x).</summary>
+internal readonly struct GeluErf : IFloatUnaryFunction
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV x, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Lanes.Float<TV, GeluErfOperator>(x);
+        if (!Lanes.IsScalar<TV, T>()) return Lanes.Each<TV, S, T, GeluErf>(x, p, q);
+        double v = Lanes.ToDouble<TV, T>(x);
+        return Lanes.FromDouble<TV, T>(v * GeluDouble.NormalCdf(v));
+    }
+}
+
+/// <summary>g (Phi(x) + x phi(x)).</summary>
+internal readonly struct GeluErfGrad : IFloatBinaryFunction
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV g, TV x, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Lanes.Float<TV, GeluErfGradOperator>(g, x);
+        if (!Lanes.IsScalar<TV, T>()) return Lanes.Each<TV, S, T, GeluErfGrad>(g, x, p, q);
+        double v = Lanes.ToDouble<TV, T>(x);
+        double d = GeluDouble.NormalCdf(v) + v * Math.Exp(-0.5 * v * v) / Math.Sqrt(2 * Math.PI);
+        return Lanes.FromDouble<TV, T>(Lanes.ToDouble<TV, T>(g) * d);
+    }
+}
+
+/// <summary>x/2 (1 + tanh u), u = sqrt(2/pi)(x + 0.044715 x^3).</summary>
+internal readonly struct GeluTanh : IFloatUnaryFunction
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV x, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Lanes.Float<TV, GeluTanhOperator>(x);
+        if (!Lanes.IsScalar<TV, T>()) return Lanes.Each<TV, S, T, GeluTanh>(x, p, q);
+        double v = Lanes.ToDouble<TV, T>(x);
+        return Lanes.FromDouble<TV, T>(0.5 * v * (1 + Math.Tanh(GeluDouble.Inner(v))));
+    }
+}
+
+/// <summary>g (1/2 (1 + t) + x/2 (1 - t^2) du/dx), t = tanh u.</summary>
+internal readonly struct GeluTanhGrad : IFloatBinaryFunction
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV g, TV x, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Lanes.Float<TV, GeluTanhGradOperator>(g, x);
+        if (!Lanes.IsScalar<TV, T>()) return Lanes.Each<TV, S, T, GeluTanhGrad>(g, x, p, q);
+        double v = Lanes.ToDouble<TV, T>(x);
+        double t = Math.Tanh(GeluDouble.Inner(v));
+        double d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GeluDouble.K * (1 + 3 * 0.044715 * v * v);
+        return Lanes.FromDouble<TV, T>(Lanes.ToDouble<TV, T>(g) * d);
+    }
+}
+
+/// <summary>The float64 GELU pieces.</summary>
+internal static class GeluDouble
+{
+    public static readonly double K = Math.Sqrt(2 / Math.PI);
+
+    public static double Inner(double v) => K * (v + 0.044715 * v * v * v);
+
+    public static double NormalCdf(double v) => 0.5 * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2)));
 }

@@ -1,84 +1,93 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace DeepSharp.Kernels;
 
-// Unary math over spans, forwarding to TensorPrimitives (vectorised for float and double).
+// Unary math over spans, forwarding to TensorPrimitives (vectorised for float and double), each named once for
+// both element types: Unary<ExpOp>("exp", x).
 
-internal readonly struct ExpOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct ExpOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Exp(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Exp(x, dst);
 }
 
-internal readonly struct LogOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct LogOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Log(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Log(x, dst);
 }
 
-internal readonly struct Log1pOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct Log1pOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.LogP1(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.LogP1(x, dst);
 }
 
-internal readonly struct SqrtOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct SqrtOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Sqrt(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sqrt(x, dst);
 }
 
-internal readonly struct RsqrtOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct RsqrtOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.ReciprocalSqrt(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.ReciprocalSqrt(x, dst);
 }
 
-internal readonly struct AbsOp<T> : IUnarySpanOp<T> where T : unmanaged, INumber<T>
+internal readonly struct SinOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Abs(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sin(x, dst);
 }
 
-internal readonly struct SinOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct CosOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Sin(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Cos(x, dst);
 }
 
-internal readonly struct CosOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct TanhOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Cos(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Tanh(x, dst);
 }
 
-internal readonly struct TanhOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct SigmoidOp : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Tanh(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sigmoid(x, dst);
 }
 
-internal readonly struct SigmoidOp<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct ExpM1Op : IFloatSpanFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.Sigmoid(x, dst);
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.ExpM1(x, dst);
 }
 
-internal readonly struct ExpM1Op<T> : IUnarySpanOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+// Functions without a TensorPrimitives form, written once against ISimd (scalar and vector paths).
+
+/// <summary>|x|.</summary>
+internal readonly struct AbsOp : IFloatUnaryFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst) => TensorPrimitives.ExpM1(x, dst);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV x, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T> => S.Abs(x);
 }
 
-internal readonly struct SignOp<T> : IUnarySpanOp<T> where T : unmanaged, INumber<T>
+/// <summary>-1, 0 or 1; keeps 0 and NaN.</summary>
+internal readonly struct SignOp : IFloatUnaryFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst)
-    {
-        for (int i = 0; i < x.Length; i++)
-        {
-            T v = x[i];
-            dst[i] = v > T.Zero ? T.One : v < T.Zero ? -T.One : v; // keeps 0 and NaN
-        }
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV x, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T> =>
+        S.Select(S.GreaterThan(x, S.Zero), S.Splat(T.One), S.Select(S.GreaterThan(S.Zero, x), S.Splat(-T.One), x));
 }
 
-internal readonly struct ClampOp<T>(T min, T max) : IUnarySpanOp<T> where T : unmanaged, INumber<T>
+/// <summary>min(max(x, lo), hi) with p = lo, q = hi; NaN stays NaN.</summary>
+internal readonly struct ClampOp : IFloatUnaryFunction
 {
-    public void Apply(ReadOnlySpan<T> x, Span<T> dst)
-    {
-        TensorPrimitives.Max(x, min, dst);
-        TensorPrimitives.Min(dst, max, dst);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV x, TV lo, TV hi) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T> => S.Min(S.Max(x, lo), hi);
+}
+
+/// <summary>erf x, from <see cref="SpecialFunctions.Erf"/> in double (float32 rounded once); lane by lane in vectors.</summary>
+internal readonly struct ErfOp : IFloatUnaryFunction
+{
+    public static TV Invoke<TV, S, T>(TV x, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T> =>
+        Lanes.IsScalar<TV, T>()
+            ? Lanes.FromDouble<TV, T>(SpecialFunctions.Erf(Lanes.ToDouble<TV, T>(x)))
+            : Lanes.Each<TV, S, T, ErfOp>(x, p, q);
 }
 
 /// <summary>Error function in double precision, used by exact GELU and the normal CDF.</summary>

@@ -3,10 +3,13 @@ using System.Numerics.Tensors;
 
 namespace DeepSharp.Kernels;
 
-/// <summary>An elementwise function over spans; a struct so the JIT specialises and inlines it.</summary>
-internal interface IUnarySpanOp<T>
+/// <summary>
+/// An elementwise function over spans of float32 or float64, named once for both (<c>Unary&lt;ExpOp&gt;("exp", x)</c>):
+/// a thin forward to the TensorPrimitives operator of the same name, which has the scalar and vector paths.
+/// </summary>
+internal interface IFloatSpanFunction
 {
-    void Apply(ReadOnlySpan<T> x, Span<T> dst);
+    static abstract void Apply<T>(ReadOnlySpan<T> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
 /// <summary>A binary elementwise function over spans, with scalar-operand forms for broadcasting.</summary>
