@@ -65,7 +65,7 @@ public static class Compute
 
     /// <summary>
     /// The most bytes the memory pool keeps idle for reuse, across element types; returned buffers beyond it are left
-    /// to the garbage collector. Default: 1 GiB or an eighth of the memory available to the process, whichever is
+    /// to the garbage collector. Default: 256 MiB or a 32nd of the memory available to the process, whichever is
     /// smaller; the environment variable <c>DEEPSHARP_POOL_CAP_MB</c> overrides it. 0 disables reuse.
     /// </summary>
     public static long PoolCapacityBytes
