@@ -34,12 +34,5 @@ public class DirectConvTests
         AssertClose(b64.Grad!, b.Grad!, "bias gradient");
     }
 
-    private static void AssertClose(Tensor expected, Tensor actual, string what)
-    {
-        var e = expected.To(DType.Float64).ToArray<double>();
-        var a = actual.To(DType.Float64).ToArray<double>();
-        Assert.Equal(e.Length, a.Length);
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-4 + 1e-4 * Math.Abs(e[i]), $"{what}[{i}]: {a[i]} vs {e[i]}");
-    }
+    private static void AssertClose(Tensor expected, Tensor actual, string what) => KernelCases.AssertClose(expected, actual, what, 1e-4, 1e-4);
 }

@@ -29,6 +29,13 @@ internal static unsafe class DirectConv
             (long)g.OutChannels * g.OutH * ChunkWidth(g, lanes) <= MaxScratchFloats;
     }
 
+    /// <summary>A thread's reusable scratch array (<paramref name="slot"/> is a [ThreadStatic] field), grown to at least <paramref name="length"/>.</summary>
+    internal static float[] Scratch(ref float[]? slot, long length)
+    {
+        if (slot is null || slot.Length < length) slot = new float[Math.Max(checked((int)length), 1024)];
+        return slot;
+    }
+
     // Output columns in an even number of vector-wide chunks (the loops take them in pairs).
     internal static int ChunkWidth(in ConvGeometry g, int lanes) => (g.OutW + 2 * lanes - 1) / (2 * lanes) * 2 * lanes;
 
@@ -98,11 +105,6 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
     [ThreadStatic] private static float[]? t_image;
     [ThreadStatic] private static float[]? t_grad;
 
-    private static float[] Scratch(ref float[]? slot, int length)
-    {
-        if (slot is null || slot.Length < length) slot = new float[Math.Max(length, 1024)];
-        return slot;
-    }
 
     /// <summary>Copies image n into padded [C, Hp, Wp] with zeros around (and right of) the data.</summary>
     private static void PadImage(float* x, int n, in ConvGeometry g, float* padded)
@@ -122,7 +124,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
         {
             int c = g.InChannels, hp = PaddedRows(g), wp = PaddedWidth(g), oh = g.OutH, ow = g.OutW, kh = g.KernelH, kw = g.KernelW, taps = g.K;
             int plane = oh * ow, width = ChunkWidth(g), lanes = Lanes;
-            fixed (float* padded = Scratch(ref t_image, c * hp * wp))
+            fixed (float* padded = DirectConv.Scratch(ref t_image, c * hp * wp))
             {
                 PadImage(x, n, g, padded);
                 float* output = y + (long)n * g.OutChannels * plane;
@@ -197,7 +199,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
             TV* partAcc = acc + (long)part * outCh * taps;
             new Span<TV>(partAcc, outCh * taps).Clear();
             int n0 = (int)((long)g.Batch * part / parts), n1 = (int)((long)g.Batch * (part + 1) / parts);
-            fixed (float* padded = Scratch(ref t_image, c * hp * wp), grad = Scratch(ref t_grad, outCh * oh * width))
+            fixed (float* padded = DirectConv.Scratch(ref t_image, c * hp * wp), grad = DirectConv.Scratch(ref t_grad, outCh * oh * width))
             {
                 new Span<float>(grad, outCh * oh * width).Clear();
                 for (int n = n0; n < n1; n++)

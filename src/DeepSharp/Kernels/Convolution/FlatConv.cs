@@ -143,11 +143,6 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     [ThreadStatic] private static float[]? t_input;
     [ThreadStatic] private static float[]? t_output;
 
-    private static float[] Scratch(ref float[]? slot, long length)
-    {
-        if (slot is null || slot.Length < length) slot = new float[Math.Max(checked((int)length), 1024)];
-        return slot;
-    }
 
     public static void Forward(float* x, float* weight, float* bias, float* y, ConvGeometry g, bool relu)
     {
@@ -202,8 +197,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         for (int n0 = 0; n0 < g.Batch; n0 += nb)
         {
             var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
-            fixed (float* input = Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
-                   output = Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
+            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
+                   output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
                 layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
                 WorkerPool.For(groups, new GroupTask(input, w, bias, output, y, g, relu, layout, n0, groups, blocks));
@@ -219,8 +214,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         {
             int n0 = chunk * nb;
             var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
-            fixed (float* input = Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
-                   output = Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
+            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
+                   output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
                 layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
                 Channels(input, w, bias, output, 0, g.OutChannels, layout, g, relu);
@@ -401,8 +396,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             float* acc = partials + (long)part * g.OutChannels * g.K;
             new Span<float>(acc, g.OutChannels * g.K).Clear();
             var largest = new FlatLayout(g, Math.Min(nb, g.Batch), Tile);
-            fixed (float* input = Scratch(ref t_input, (long)g.InChannels * largest.ChannelLength),
-                   grad = Scratch(ref t_output, (long)g.OutChannels * largest.Positions))
+            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * largest.ChannelLength),
+                   grad = DirectConv.Scratch(ref t_output, (long)g.OutChannels * largest.Positions))
             {
                 for (int chunk = part; chunk < chunks; chunk += parts)
                 {
