@@ -162,19 +162,7 @@ public static partial class Functional
         var maskShape = new int[input.Rank];
         maskShape.AsSpan().Fill(1);
         for (int i = 0; i < input.Rank - 2; i++) maskShape[i] = input.ShapeArray[i];
-        var mask = Tensor.Rand(maskShape, generator, input.DType);
-        double scale = 1 / (1 - p);
-        if (mask.DType == DType.Float32)
-        {
-            var m = mask.Span<float>();
-            float pf = (float)p, sf = (float)scale;
-            for (int i = 0; i < m.Length; i++) m[i] = m[i] < pf ? 0f : sf;
-        }
-        else
-        {
-            var m = mask.Span<double>();
-            for (int i = 0; i < m.Length; i++) m[i] = m[i] < p ? 0 : scale;
-        }
+        var mask = DropoutMask(maskShape, p, input.DType, generator);
         return input * mask;
     }
 

@@ -53,19 +53,18 @@ public static partial class Functional
         input.RequireFloat("dropout");
         if (p == 1) return input * 0.0;
         // mask = 1/(1-p) where u >= p, else 0; the gradient flows through the same mask (MulBackward).
-        var mask = Tensor.Rand(input.ShapeArray, generator, input.DType);
-        double scale = 1 / (1 - p);
-        if (mask.DType == DType.Float32)
-        {
-            var m = mask.Span<float>();
-            float pf = (float)p, sf = (float)scale;
-            for (int i = 0; i < m.Length; i++) m[i] = m[i] < pf ? 0f : sf;
-        }
-        else
-        {
-            var m = mask.Span<double>();
-            for (int i = 0; i < m.Length; i++) m[i] = m[i] < p ? 0 : scale;
-        }
+        var mask = DropoutMask(input.ShapeArray, p, input.DType, generator);
         return input * mask;
+    }
+
+    /// <summary>An inverted-dropout mask of the given shape: 0 with probability p, else 1 / (1 - p), one uniform draw per element.</summary>
+    internal static Tensor DropoutMask(int[] shape, double p, DType dtype, Generator? generator)
+    {
+        var mask = Tensor.Empty((int[])shape.Clone(), dtype);
+        var g = generator ?? Generator.Default;
+        double scale = 1 / (1 - p);
+        if (dtype == DType.Float32) g.FillDropoutMask(mask.Span<float>(), p, scale);
+        else g.FillDropoutMask(mask.Span<double>(), p, scale);
+        return mask;
     }
 }

@@ -52,18 +52,21 @@ public sealed class Generator
     /// <summary>Uniform in [0, 1) with 24 random bits (exactly representable as float).</summary>
     internal float UniformSingle(long counter) => Kernels.CounterRandom.Single(Bits(counter));
 
-    internal void FillUniform(Span<float> dst, double low, double high)
-    {
-        long c = Reserve(dst.Length);
-        float lo = (float)low, span = (float)(high - low);
-        for (int i = 0; i < dst.Length; i++) dst[i] = lo + span * UniformSingle(c + i);
-    }
+    internal void FillUniform(Span<float> dst, double low, double high) =>
+        Kernels.CounterRandom.FillUniform(Seed, Reserve(dst.Length), dst, (float)low, (float)(high - low));
 
-    internal void FillUniform(Span<double> dst, double low, double high)
-    {
-        long c = Reserve(dst.Length);
-        for (int i = 0; i < dst.Length; i++) dst[i] = low + (high - low) * UniformDouble(c + i);
-    }
+    internal void FillUniform(Span<double> dst, double low, double high) =>
+        Kernels.CounterRandom.FillUniform(Seed, Reserve(dst.Length), dst, low, high - low);
+
+    /// <summary>
+    /// An inverted-dropout mask from the draws of a uniform fill: 0 where the draw is below <paramref name="p"/>, else
+    /// <paramref name="scale"/> (exactly the mask <c>Rand(...) &lt; p ? 0 : scale</c> would give, without the branch).
+    /// </summary>
+    internal void FillDropoutMask(Span<float> dst, double p, double scale) =>
+        Kernels.CounterRandom.FillDropoutMask(Seed, Reserve(dst.Length), dst, (float)p, (float)scale);
+
+    internal void FillDropoutMask(Span<double> dst, double p, double scale) =>
+        Kernels.CounterRandom.FillDropoutMask(Seed, Reserve(dst.Length), dst, p, scale);
 
     /// <summary>Standard normal samples by the Box-Muller transform, two per pair of uniforms.</summary>
     internal void FillNormal(Span<double> dst, double mean, double std)

@@ -279,25 +279,3 @@ internal static unsafe class FlashAttention
         }
     }
 }
-
-/// <summary>
-/// The library's counter-based random numbers (SplitMix64 finaliser over seed and counter): any element of a stream
-/// can be computed on its own, in any order, on any thread. <c>Generator</c> draws through it.
-/// </summary>
-internal static class CounterRandom
-{
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public static ulong Bits(ulong seed, long counter)
-    {
-        ulong z = seed * 0xD1B54A32D192ED03UL + (ulong)counter * 0x9E3779B97F4A7C15UL + 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    /// <summary>Uniform in [0, 1) with 24 random bits (exactly representable as float).</summary>
-    public static float Single(ulong bits) => (bits >> 40) * (1.0f / (1 << 24));
-
-    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
-    public static double Double(ulong bits) => (bits >> 11) * (1.0 / (1UL << 53));
-}
