@@ -76,28 +76,65 @@ internal static class Normalization
         return sum;
     }
 
-    /// <summary>Sum of g * (x - m) in double precision: centred, so no cancellation between sum(g x) and m sum(g).</summary>
-    private static double CenteredDot<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, double m) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// (sum g, sum g * (x - m)) in double precision in one pass over the row: centred, so no cancellation between
+    /// sum(g x) and m sum(g). The same accumulators and order as a separate widened sum and dot, fused to read g once.
+    /// </summary>
+    private static (double SumG, double SumGXc) SumAndCenteredDot<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, double m) where T : unmanaged, INumber<T>
     {
         int j = 0;
-        double sum = 0;
+        double sumG = 0, sum = 0;
         if (Vector256.IsHardwareAccelerated && typeof(T) == typeof(float))
         {
             var gs = MemoryMarshal.Cast<T, float>(g);
             var xs = MemoryMarshal.Cast<T, float>(x);
             var vm = Vector256.Create(m);
-            Vector256<double> a0 = default, a1 = default;
+            Vector256<double> s0 = default, s1 = default, a0 = default, a1 = default;
             for (; j + Vector256<float>.Count <= xs.Length; j += Vector256<float>.Count)
             {
                 var (xlo, xhi) = Vector256.Widen(Vector256.Create(xs.Slice(j, Vector256<float>.Count)));
                 var (glo, ghi) = Vector256.Widen(Vector256.Create(gs.Slice(j, Vector256<float>.Count)));
+                s0 += glo;
+                s1 += ghi;
                 a0 = Vector256.FusedMultiplyAdd(glo, xlo - vm, a0);
                 a1 = Vector256.FusedMultiplyAdd(ghi, xhi - vm, a1);
             }
+            sumG = Vector256.Sum(s0 + s1);
             sum = Vector256.Sum(a0 + a1);
         }
+        else if (typeof(T) == typeof(double))
+        {
+            sumG = double.CreateTruncating(TensorPrimitives.Sum(g));
+        }
+        for (int t = j; typeof(T) != typeof(double) && t < g.Length; t++) sumG += double.CreateTruncating(g[t]);
         for (; j < x.Length; j++) sum += double.CreateTruncating(g[j]) * (double.CreateTruncating(x[j]) - m);
-        return sum;
+        return (sumG, sum);
+    }
+
+    /// <summary>y = (x - center) * scale + shift over one row, in T, rounding after each operation as separate passes would.</summary>
+    private static unsafe void AffineRow<T>(T* x, T* y, int n, T center, T scale, T shift) where T : unmanaged, INumber<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> vc = new(center), vs = new(scale), vh = new(shift);
+            for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
+                Vector.Store((Vector.Load(x + j) - vc) * vs + vh, y + j);
+        }
+        for (; j < n; j++) y[j] = (x[j] - center) * scale + shift;
+    }
+
+    /// <summary>d = g * a + (x - center) * b + k over one row (the batch-norm input gradient), rounding after each operation.</summary>
+    private static unsafe void LinearRow<T>(T* g, T* x, T* d, int n, T a, T b, T center, T k) where T : unmanaged, INumber<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> va = new(a), vb = new(b), vc = new(center), vk = new(k);
+            for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
+                Vector.Store(Vector.Load(g + j) * va + (Vector.Load(x + j) - vc) * vb + vk, d + j);
+        }
+        for (; j < n; j++) d[j] = g[j] * a + (x[j] - center) * b + k;
     }
 
     /// <summary>Sum of (x - m)^2 in double precision (two-pass variance: no cancellation), vectorised.</summary>
@@ -160,10 +197,8 @@ internal static class Normalization
                 for (int r = r0; r < r1; r++)
                 {
                     int ch = r % c;
-                    var row = new Span<T>(ys + (long)r * s, s);
-                    TensorPrimitives.Subtract(new ReadOnlySpan<T>(xs + (long)r * s, s), T.CreateTruncating(centers[ch]), row);
-                    TensorPrimitives.Multiply(row, T.CreateTruncating(scales[ch]), row);
-                    TensorPrimitives.Add(row, T.CreateTruncating(shifts[ch]), row);
+                    AffineRow(xs + (long)r * s, ys + (long)r * s, s, T.CreateTruncating(centers[ch]), T.CreateTruncating(scales[ch]),
+                        T.CreateTruncating(shifts[ch]));
                 }
             });
         }
@@ -187,8 +222,9 @@ internal static class Normalization
                     for (int i = 0; i < n; i++)
                     {
                         long o = ((long)i * c + ch) * s;
-                        a += WidenedSum(new ReadOnlySpan<T>(gs + o, s));
-                        b += CenteredDot(new ReadOnlySpan<T>(gs + o, s), new ReadOnlySpan<T>(xs + o, s), centers[ch]);
+                        var (rowG, rowGX) = SumAndCenteredDot(new ReadOnlySpan<T>(gs + o, s), new ReadOnlySpan<T>(xs + o, s), centers[ch]);
+                        a += rowG;
+                        b += rowGX;
                     }
                     sumsG[ch] = a;
                     sumsGX[ch] = b;
@@ -212,11 +248,8 @@ internal static class Normalization
                 for (int r = r0; r < r1; r++)
                 {
                     int ch = r % c;
-                    var d = new Span<T>(ds + (long)r * s, s);
-                    TensorPrimitives.Subtract(new ReadOnlySpan<T>(xs + (long)r * s, s), T.CreateTruncating(centers[ch]), d);
-                    TensorPrimitives.Multiply(d, T.CreateTruncating(bb[ch]), d);
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(gs + (long)r * s, s), T.CreateTruncating(aa[ch]), d, d);
-                    TensorPrimitives.Add(d, T.CreateTruncating(kk[ch]), d);
+                    LinearRow(gs + (long)r * s, xs + (long)r * s, ds + (long)r * s, s, T.CreateTruncating(aa[ch]), T.CreateTruncating(bb[ch]),
+                        T.CreateTruncating(centers[ch]), T.CreateTruncating(kk[ch]));
                 }
             });
         }
