@@ -22,6 +22,7 @@ public class FlatConvTests
     [InlineData(3, 9, 7, 2, 3, 1, 0, 8, 5)]      // non-square kernel, padding only in height
     [InlineData(2, 4, 4, 3, 3, 2, 2, 3, 3)]      // padding kernel - 1 on a 3x3 plane: outputs bigger than the input
     [InlineData(2, 18, 3, 1, 3, 0, 1, 1, 4)]     // one-row input (a conv1d)
+    [InlineData(9, 48, 8, 3, 3, 1, 1, 24, 24)]   // the weight gradient over several chunks of images
     public void MatchesTheIm2ColPathInFloat64(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width)
     {
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, kh, kw, 1, 1, padH, padW, 1, 1, 1);
