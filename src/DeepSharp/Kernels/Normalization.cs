@@ -79,21 +79,23 @@ internal static class Normalization
     /// <summary>
     /// (sum g, sum g * (x - m)) in double precision in one pass over the row: centred, so no cancellation between
     /// sum(g x) and m sum(g). The same accumulators and order as a separate widened sum and dot, fused to read g once.
+    /// With a ReLU output row <paramref name="y"/>, g counts as 0 where y &lt;= 0.
     /// </summary>
-    private static (double SumG, double SumGXc) SumAndCenteredDot<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, double m) where T : unmanaged, INumber<T>
+    private static unsafe (double SumG, double SumGXc) SumAndCenteredDot<T>(T* g, T* x, T* y, int n, double m) where T : unmanaged, INumber<T>
     {
         int j = 0;
         double sumG = 0, sum = 0;
         if (Vector256.IsHardwareAccelerated && typeof(T) == typeof(float))
         {
-            var gs = MemoryMarshal.Cast<T, float>(g);
-            var xs = MemoryMarshal.Cast<T, float>(x);
+            float* gs = (float*)g, xs = (float*)x, ys = (float*)y;
             var vm = Vector256.Create(m);
             Vector256<double> s0 = default, s1 = default, a0 = default, a1 = default;
-            for (; j + Vector256<float>.Count <= xs.Length; j += Vector256<float>.Count)
+            for (; j + Vector256<float>.Count <= n; j += Vector256<float>.Count)
             {
-                var (xlo, xhi) = Vector256.Widen(Vector256.Create(xs.Slice(j, Vector256<float>.Count)));
-                var (glo, ghi) = Vector256.Widen(Vector256.Create(gs.Slice(j, Vector256<float>.Count)));
+                var gv = Vector256.Load(gs + j);
+                if (ys != null) gv = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(Vector256.Load(ys + j), Vector256<float>.Zero), Vector256<float>.Zero, gv);
+                var (xlo, xhi) = Vector256.Widen(Vector256.Load(xs + j));
+                var (glo, ghi) = Vector256.Widen(gv);
                 s0 += glo;
                 s1 += ghi;
                 a0 = Vector256.FusedMultiplyAdd(glo, xlo - vm, a0);
@@ -102,39 +104,71 @@ internal static class Normalization
             sumG = Vector256.Sum(s0 + s1);
             sum = Vector256.Sum(a0 + a1);
         }
-        else if (typeof(T) == typeof(double))
+        // The rest (all of a float64 row) in order, masked or not alike, so the fused op sums exactly as the two ops do.
+        for (; j < n; j++)
         {
-            sumG = double.CreateTruncating(TensorPrimitives.Sum(g));
+            T gj = y != null && y[j] <= T.Zero ? T.Zero : g[j];
+            sumG += double.CreateTruncating(gj);
+            sum += double.CreateTruncating(gj) * (double.CreateTruncating(x[j]) - m);
         }
-        for (int t = j; typeof(T) != typeof(double) && t < g.Length; t++) sumG += double.CreateTruncating(g[t]);
-        for (; j < x.Length; j++) sum += double.CreateTruncating(g[j]) * (double.CreateTruncating(x[j]) - m);
         return (sumG, sum);
     }
 
-    /// <summary>y = (x - center) * scale + shift over one row, in T, rounding after each operation as separate passes would.</summary>
-    private static unsafe void AffineRow<T>(T* x, T* y, int n, T center, T scale, T shift) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// y = (x - center) * scale + shift over one row, in T, rounding after each operation as separate passes would; with
+    /// <paramref name="relu"/>, then y &lt;= 0 becomes +0 (NaN stays: ReLU's max(y, 0)).
+    /// </summary>
+    private static unsafe void AffineRow<T>(T* x, T* y, int n, T center, T scale, T shift, bool relu) where T : unmanaged, INumber<T>
     {
         int j = 0;
         if (Vector.IsHardwareAccelerated)
         {
             Vector<T> vc = new(center), vs = new(scale), vh = new(shift);
-            for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
-                Vector.Store((Vector.Load(x + j) - vc) * vs + vh, y + j);
+            if (relu)
+                for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
+                {
+                    var v = (Vector.Load(x + j) - vc) * vs + vh;
+                    Vector.Store(Vector.ConditionalSelect(Vector.LessThanOrEqual(v, Vector<T>.Zero), Vector<T>.Zero, v), y + j);
+                }
+            else
+                for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
+                    Vector.Store((Vector.Load(x + j) - vc) * vs + vh, y + j);
         }
-        for (; j < n; j++) y[j] = (x[j] - center) * scale + shift;
+        for (; j < n; j++)
+        {
+            T v = (x[j] - center) * scale + shift;
+            y[j] = relu && v <= T.Zero ? T.Zero : v;
+        }
     }
 
-    /// <summary>d = g * a + (x - center) * b + k over one row (the batch-norm input gradient), rounding after each operation.</summary>
-    private static unsafe void LinearRow<T>(T* g, T* x, T* d, int n, T a, T b, T center, T k) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// d = g * a + (x - center) * b + k over one row (the batch-norm input gradient), rounding after each operation; with
+    /// a ReLU output row <paramref name="y"/>, g is 0 where y &lt;= 0.
+    /// </summary>
+    private static unsafe void LinearRow<T>(T* g, T* x, T* y, T* d, int n, T a, T b, T center, T k) where T : unmanaged, INumber<T>
     {
         int j = 0;
         if (Vector.IsHardwareAccelerated)
         {
             Vector<T> va = new(a), vb = new(b), vc = new(center), vk = new(k);
             for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
-                Vector.Store(Vector.Load(g + j) * va + (Vector.Load(x + j) - vc) * vb + vk, d + j);
+            {
+                var gv = Vector.Load(g + j);
+                if (y != null) gv = Vector.ConditionalSelect(Vector.LessThanOrEqual(Vector.Load(y + j), Vector<T>.Zero), Vector<T>.Zero, gv);
+                Vector.Store(gv * va + (Vector.Load(x + j) - vc) * vb + vk, d + j);
+            }
         }
-        for (; j < n; j++) d[j] = g[j] * a + (x[j] - center) * b + k;
+        for (; j < n; j++)
+        {
+            T gj = y != null && y[j] <= T.Zero ? T.Zero : g[j];
+            d[j] = gj * a + (x[j] - center) * b + k;
+        }
+    }
+
+    private static void CheckReluOutput<T>(ReadOnlySpan<T> reluOutput, int length)
+    {
+        if (!reluOutput.IsEmpty && reluOutput.Length < length)
+            throw new ArgumentException("normalization kernel: the ReLU output is shorter than the input");
     }
 
     /// <summary>Sum of (x - m)^2 in double precision (two-pass variance: no cancellation), vectorised.</summary>
@@ -181,10 +215,11 @@ internal static class Normalization
     /// <summary>
     /// y[n, c, :] = (x[n, c, :] - center[c]) * scale[c] + shift[c]. Centred first: the folded form x * scale + (shift -
     /// center * scale) cancels two large terms when scale is large (a near-constant channel: scale ~ 1/sqrt(eps)).
-    /// The (n, c) rows are split over the worker pool.
+    /// The (n, c) rows are split over the worker pool. With <paramref name="relu"/>, y = max(y, 0) in the same pass (the
+    /// fused batch norm + ReLU; NaN stays NaN, as ReLU's max does).
     /// </summary>
     public static unsafe void ChannelAffine<T>(ReadOnlySpan<T> x, Span<T> y, int n, int c, int s, ReadOnlySpan<double> center,
-        ReadOnlySpan<double> scale, ReadOnlySpan<double> shift) where T : unmanaged, INumber<T>
+        ReadOnlySpan<double> scale, ReadOnlySpan<double> shift, bool relu = false) where T : unmanaged, INumber<T>
     {
         CheckChannels(x.Length, y.Length, n, c, s, center.Length, Math.Min(scale.Length, shift.Length));
         fixed (T* px = x, py = y)
@@ -198,21 +233,26 @@ internal static class Normalization
                 {
                     int ch = r % c;
                     AffineRow(xs + (long)r * s, ys + (long)r * s, s, T.CreateTruncating(centers[ch]), T.CreateTruncating(scales[ch]),
-                        T.CreateTruncating(shifts[ch]));
+                        T.CreateTruncating(shifts[ch]), relu);
                 }
             });
         }
     }
 
-    /// <summary>sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double; channels split over the pool (each summed by one thread, in a fixed order).</summary>
+    /// <summary>
+    /// sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double; channels split over the pool (each
+    /// summed by one thread, in a fixed order). With <paramref name="reluOutput"/> (the fused batch norm + ReLU), g is
+    /// first passed through ReLU's backward: 0 where that output is &lt;= 0.
+    /// </summary>
     public static unsafe void ChannelGradSums<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> center,
-        Span<double> sumG, Span<double> sumGXc) where T : unmanaged, INumber<T>
+        Span<double> sumG, Span<double> sumGXc, ReadOnlySpan<T> reluOutput = default) where T : unmanaged, INumber<T>
     {
         CheckChannels(g.Length, x.Length, n, c, s, Math.Min(center.Length, sumG.Length), sumGXc.Length);
-        fixed (T* pg = g, px = x)
+        CheckReluOutput(reluOutput, x.Length);
+        fixed (T* pg = g, px = x, py = reluOutput)
         fixed (double* pc = center, pa = sumG, pb = sumGXc)
         {
-            T* gs = pg, xs = px;
+            T* gs = pg, xs = px, ys = reluOutput.IsEmpty ? null : py;
             double* centers = pc, sumsG = pa, sumsGX = pb;
             ForRowRanges(c, 2 * n * s, (c0, c1) =>
             {
@@ -222,7 +262,7 @@ internal static class Normalization
                     for (int i = 0; i < n; i++)
                     {
                         long o = ((long)i * c + ch) * s;
-                        var (rowG, rowGX) = SumAndCenteredDot(new ReadOnlySpan<T>(gs + o, s), new ReadOnlySpan<T>(xs + o, s), centers[ch]);
+                        var (rowG, rowGX) = SumAndCenteredDot(gs + o, xs + o, ys == null ? null : ys + o, s, centers[ch]);
                         a += rowG;
                         b += rowGX;
                     }
@@ -233,23 +273,28 @@ internal static class Normalization
         }
     }
 
-    /// <summary>dx[n, c, :] = a[c] * g + b[c] * (x - center[c]) + k[c]: the batch-norm input gradient, x centred first; (n, c) rows split over the pool.</summary>
+    /// <summary>
+    /// dx[n, c, :] = a[c] * g + b[c] * (x - center[c]) + k[c]: the batch-norm input gradient, x centred first; (n, c) rows
+    /// split over the pool. With <paramref name="reluOutput"/>, g is 0 where that output is &lt;= 0 (as in ChannelGradSums).
+    /// </summary>
     public static unsafe void ChannelLinear<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, Span<T> dx, int n, int c, int s,
-        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> center, ReadOnlySpan<double> k) where T : unmanaged, INumber<T>
+        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> center, ReadOnlySpan<double> k, ReadOnlySpan<T> reluOutput = default)
+        where T : unmanaged, INumber<T>
     {
         CheckChannels(g.Length, Math.Min(x.Length, dx.Length), n, c, s, Math.Min(a.Length, b.Length), Math.Min(center.Length, k.Length));
-        fixed (T* pg = g, px = x, pd = dx)
+        CheckReluOutput(reluOutput, x.Length);
+        fixed (T* pg = g, px = x, pd = dx, py = reluOutput)
         fixed (double* pa = a, pb = b, pc = center, pk = k)
         {
-            T* gs = pg, xs = px, ds = pd;
+            T* gs = pg, xs = px, ds = pd, ys = reluOutput.IsEmpty ? null : py;
             double* aa = pa, bb = pb, centers = pc, kk = pk;
             ForRowRanges(n * c, 2 * s, (r0, r1) =>
             {
                 for (int r = r0; r < r1; r++)
                 {
                     int ch = r % c;
-                    LinearRow(gs + (long)r * s, xs + (long)r * s, ds + (long)r * s, s, T.CreateTruncating(aa[ch]), T.CreateTruncating(bb[ch]),
-                        T.CreateTruncating(centers[ch]), T.CreateTruncating(kk[ch]));
+                    LinearRow(gs + (long)r * s, xs + (long)r * s, ys == null ? null : ys + (long)r * s, ds + (long)r * s, s,
+                        T.CreateTruncating(aa[ch]), T.CreateTruncating(bb[ch]), T.CreateTruncating(centers[ch]), T.CreateTruncating(kk[ch]));
                 }
             });
         }

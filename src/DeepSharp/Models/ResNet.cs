@@ -52,7 +52,7 @@ public sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable, IInfer
     /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)) for x [N, C, H, W].</summary>
     public override Tensor Forward(Tensor input)
     {
-        var residual = Bn2.Call(Conv2.Call(Relu.Call(Bn1.Call(Conv1.Call(input)))));
+        var residual = Bn2.Call(Conv2.Call(Bn1.CallThenRelu(Conv1.Call(input), Relu)));
         var shortcut = Downsample is null ? input : Downsample.Call(input);
         return Relu.Call(residual + shortcut);
     }

@@ -35,7 +35,17 @@ public sealed class Sequential : Module<Tensor, Tensor>, IReadOnlyList<Module<Te
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var layer in _layers) x = layer.Call(x);
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            // Batch norm followed by ReLU runs as one op (same results, one pass over the activation less each way).
+            if (_layers[i] is BatchNormBase norm && i + 1 < _layers.Count && _layers[i + 1] is Relu relu)
+            {
+                x = norm.CallThenRelu(x, relu);
+                i++;
+                continue;
+            }
+            x = _layers[i].Call(x);
+        }
         return x;
     }
 

@@ -13,7 +13,16 @@ public sealed partial class Tensor
     /// in-place update of the running statistics with the unbiased variance; in eval, the running statistics.
     /// </summary>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
-        bool training, double momentum = 0.1, double eps = 1e-5)
+        bool training, double momentum = 0.1, double eps = 1e-5) =>
+        BatchNorm(input, runningMean, runningVar, weight, bias, training, momentum, eps, relu: false);
+
+    /// <summary>
+    /// <see cref="BatchNorm(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, bool, double, double)"/>, then ReLU when
+    /// <paramref name="relu"/>, in the same passes: the affine writes max(y, 0), and the backward masks the gradient with
+    /// the saved output inside its sums (bit-identical to the two ops, one read and write of the activation less each way).
+    /// </summary>
+    internal static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum, double eps, bool relu)
     {
         if (input.Rank < 2) throw new ArgumentException($"batch_norm: expected an input of at least 2 dims [N, C, ...], got {Shapes.Format(input.ShapeArray)}");
         input.RequireFloat("batch_norm");
@@ -22,7 +31,7 @@ public sealed partial class Tensor
         foreach (var (t, name) in new[] { (runningMean, "running_mean"), (runningVar, "running_var"), (weight, "weight"), (bias, "bias") })
             if (t is not null && (t.Rank != 1 || t.ShapeArray[0] != c))
                 throw new ArgumentException($"batch_norm: {name} must have shape [{c}] for input {Shapes.Format(input.ShapeArray)}, got {Shapes.Format(t.ShapeArray)}");
-        if (input.Numel == 0) return EmptyBatchNorm(input, weight, bias);
+        if (input.Numel == 0) return relu ? EmptyBatchNorm(input, weight, bias).Relu() : EmptyBatchNorm(input, weight, bias);
         var x = input.ContiguousData();
         var mean = new double[c];
         var invStd = new double[c];
@@ -57,12 +66,12 @@ public sealed partial class Tensor
             shift[i] = beta?[i] ?? 0;
         }
         var y = EmptyLike(input);
-        Dispatch.Float(x.DType, new ChannelAffine(x, y, n, c, s, mean, scale, shift));
+        Dispatch.Float(x.DType, new ChannelAffine(x, y, n, c, s, mean, scale, shift, relu));
         var inputs = new List<Tensor> { input };
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
         if (Autograd.ShouldRecord(inputs.ToArray()))
-            y.GradFn = new BatchNormBackward([.. inputs], x, weight is not null, bias is not null, gamma, mean, invStd, training);
+            y.GradFn = new BatchNormBackward([.. inputs], x, relu ? y : null, weight is not null, bias is not null, gamma, mean, invStd, training);
         return y;
     }
 
@@ -90,27 +99,33 @@ public sealed partial class Tensor
         private readonly double[] _invStd;
         private readonly bool _training;
 
-        public BatchNormBackward(Tensor[] inputs, Tensor x, bool hasWeight, bool hasBias, double[]? gamma, double[] mean, double[] invStd, bool training) : base(inputs)
+        private readonly bool _relu;
+
+        // reluOutput: the output of the fused batch norm + ReLU (its gradient mask), or null for batch norm alone.
+        public BatchNormBackward(Tensor[] inputs, Tensor x, Tensor? reluOutput, bool hasWeight, bool hasBias, double[]? gamma, double[] mean, double[] invStd, bool training) : base(inputs)
         {
+            _relu = reluOutput is not null;
             _hasWeight = hasWeight;
             _hasBias = hasBias;
             _gamma = gamma;
             _mean = mean;
             _invStd = invStd;
             _training = training;
-            SaveForBackward(x);
+            if (reluOutput is null) SaveForBackward(x);
+            else SaveForBackward(x, reluOutput);
         }
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
             var x = Saved(0);
+            var y = _relu ? Saved(1) : null;
             var g = grad.ContiguousData();
             int n = x.ShapeArray[0], c = x.ShapeArray[1], s = n * c == 0 ? 0 : x.Numel / (n * c);
             // sum(g xhat) = invStd sum(g (x - mean)), summed centred: sum(g x) - mean sum(g) cancels (a constant channel
             // gave weight gradients of 5e-4 where the exact value is 0).
             var sumG = new double[c];
             var sumGXc = new double[c];
-            Dispatch.Float(x.DType, new ChannelGradSums(g, x, n, c, s, _mean, sumG, sumGXc));
+            Dispatch.Float(x.DType, new ChannelGradSums(g, x, y, n, c, s, _mean, sumG, sumGXc));
             var sumGXhat = new double[c];
             for (int i = 0; i < c; i++) sumGXhat[i] = _invStd[i] * sumGXc[i];
 
@@ -130,13 +145,14 @@ public sealed partial class Tensor
                     k[i] = -a[i] * sumG[i] / count;
                 }
                 var dx = EmptyLike(x);
-                Dispatch.Float(x.DType, new ChannelLinear(g, x, dx, n, c, s, a, b, _mean, k));
+                Dispatch.Float(x.DType, new ChannelLinear(g, x, y, dx, n, c, s, a, b, _mean, k));
                 grads[0] = dx;
             }
             int next = 1;
             if (_hasWeight) grads[next] = NeedsGrad(next++) ? From(sumGXhat).To(x.DType) : null;
             if (_hasBias) grads[next] = NeedsGrad(next) ? From(sumG).To(x.DType) : null;
             KeepAlive(grad, g, x);
+            if (y is not null) KeepAlive(y);
             return grads;
         }
     }
@@ -322,20 +338,21 @@ public sealed partial class Tensor
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelMoments(x.ReadSpan<T>(), n, c, s, mean, variance);
     }
 
-    private readonly struct ChannelAffine(Tensor x, Tensor y, int n, int c, int s, double[] center, double[] scale, double[] shift) : IFloatKernel
+    private readonly struct ChannelAffine(Tensor x, Tensor y, int n, int c, int s, double[] center, double[] scale, double[] shift, bool relu) : IFloatKernel
     {
-        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelAffine(x.ReadSpan<T>(), y.Span<T>(), n, c, s, center, scale, shift);
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelAffine(x.ReadSpan<T>(), y.Span<T>(), n, c, s, center, scale, shift, relu);
     }
 
-    private readonly struct ChannelGradSums(Tensor g, Tensor x, int n, int c, int s, double[] center, double[] sumG, double[] sumGXc) : IFloatKernel
-    {
-        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelGradSums(g.ReadSpan<T>(), x.ReadSpan<T>(), n, c, s, center, sumG, sumGXc);
-    }
-
-    private readonly struct ChannelLinear(Tensor g, Tensor x, Tensor dx, int n, int c, int s, double[] a, double[] b, double[] center, double[] k) : IFloatKernel
+    private readonly struct ChannelGradSums(Tensor g, Tensor x, Tensor? reluOutput, int n, int c, int s, double[] center, double[] sumG, double[] sumGXc) : IFloatKernel
     {
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
-            Normalization.ChannelLinear(g.ReadSpan<T>(), x.ReadSpan<T>(), dx.Span<T>(), n, c, s, a, b, center, k);
+            Normalization.ChannelGradSums(g.ReadSpan<T>(), x.ReadSpan<T>(), n, c, s, center, sumG, sumGXc, reluOutput is null ? default : reluOutput.ReadSpan<T>());
+    }
+
+    private readonly struct ChannelLinear(Tensor g, Tensor x, Tensor? reluOutput, Tensor dx, int n, int c, int s, double[] a, double[] b, double[] center, double[] k) : IFloatKernel
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Normalization.ChannelLinear(g.ReadSpan<T>(), x.ReadSpan<T>(), dx.Span<T>(), n, c, s, a, b, center, k, reluOutput is null ? default : reluOutput.ReadSpan<T>());
     }
 
     private readonly struct RowStats(Tensor x, int rows, int length, double eps, double[] mean, double[] invStd) : IFloatKernel

@@ -93,7 +93,19 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
     /// with the running statistics in eval. The output has the input's shape.
     /// </summary>
     /// <exception cref="ArgumentException">The input's rank does not fit the layer or dim 1 is not <see cref="NumFeatures"/>.</exception>
-    public override Tensor Forward(Tensor input)
+    public override Tensor Forward(Tensor input) => Forward(input, relu: false);
+
+    /// <summary>
+    /// relu.Call(Call(input)) as one fused op (<see cref="Tensor.BatchNorm(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, bool, double, double, bool)"/>)
+    /// when neither module has hooks; with hooks, the two calls, so that the hooks see the intermediate result.
+    /// </summary>
+    internal Tensor CallThenRelu(Tensor input, Relu relu)
+    {
+        if (HasHooks || relu.HasHooks) return relu.Call(Call(input));
+        return CallWithHooks(input, this, static (x, m) => m.Forward(x, relu: true));
+    }
+
+    private Tensor Forward(Tensor input, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckInputDim(input);
@@ -108,7 +120,7 @@ public abstract class BatchNormBase : Module<Tensor, Tensor>
         // Batch statistics in training, and in eval when there are no running statistics to use.
         bool useBatchStats = Training || RunningMean is null;
         bool passStats = !Training || TrackRunningStats;
-        return Functional.BatchNorm(input, passStats ? RunningMean : null, passStats ? RunningVar : null, Weight, Bias, useBatchStats, factor, Eps);
+        return Tensor.BatchNorm(input, passStats ? RunningMean : null, passStats ? RunningVar : null, Weight, Bias, useBatchStats, factor, Eps, relu);
     }
 
     /// <inheritdoc/>
