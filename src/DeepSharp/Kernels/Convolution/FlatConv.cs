@@ -502,12 +502,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             t = S.Load(r2 + 2); a8 = S.Fma(u, t, a8); b8 = S.Fma(v, t, b8);
         }
         float* slot = acc + ((long)o0 * g.InChannels + c) * 9;
-        slot[0] += S.Sum(a0); slot[1] += S.Sum(a1); slot[2] += S.Sum(a2); slot[3] += S.Sum(a3); slot[4] += S.Sum(a4);
-        slot[5] += S.Sum(a5); slot[6] += S.Sum(a6); slot[7] += S.Sum(a7); slot[8] += S.Sum(a8);
-        if (!pair) return;
-        slot += (long)g.InChannels * 9;
-        slot[0] += S.Sum(b0); slot[1] += S.Sum(b1); slot[2] += S.Sum(b2); slot[3] += S.Sum(b3); slot[4] += S.Sum(b4);
-        slot[5] += S.Sum(b5); slot[6] += S.Sum(b6); slot[7] += S.Sum(b7); slot[8] += S.Sum(b8);
+        AddNine(slot, a0, a1, a2, a3, a4, a5, a6, a7, a8);
+        if (pair) AddNine(slot + (long)g.InChannels * 9, b0, b1, b2, b3, b4, b5, b6, b7, b8);
     }
 
     /// <summary>
@@ -544,6 +540,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         AddNine(slot + 2 * next, d0, d1, d2, d3, d4, d5, d6, d7, d8);
     }
 
+    /// <summary>slot[tap] += the lanes' sum of each tap's accumulator, taps 0-8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AddNine(float* slot, TV t0, TV t1, TV t2, TV t3, TV t4, TV t5, TV t6, TV t7, TV t8)
     {
