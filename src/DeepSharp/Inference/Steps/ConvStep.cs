@@ -8,6 +8,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
 {
     private readonly float[] _weight;
     private float[]? _bias;
+    private float[]? _packed; // _weight in the layout of the kernel that runs this shape, when it has one
     private readonly ConvGeometry _geometry; // for one sample; the batch is the arena's
     private bool _foldedNorm;
 
@@ -16,6 +17,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
         _weight = conv.Weight.ToArray<float>();
         _bias = conv.Bias?.ToArray<float>();
         _geometry = geometry;
+        Pack();
     }
 
     public bool Relu { get; set; }
@@ -26,14 +28,20 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     {
         _bias = BatchNormFolding.FoldInto(_weight, _bias, bn);
         _foldedNorm = true;
+        Pack();
+    }
+
+    private void Pack()
+    {
+        fixed (float* w = _weight) _packed = ConvKernels.PackForward(w, _geometry);
     }
 
     public override long WorkPerSample => (long)_geometry.OutChannels * _geometry.K * _geometry.P;
 
     public override void Run(Arena arena)
     {
-        fixed (float* w = _weight, b = _bias)
-            ConvKernels.Forward(arena.Pointer(Inputs[0]), w, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu);
+        fixed (float* w = _weight, packed = _packed, b = _bias)
+            ConvKernels.ForwardPrepacked(arena.Pointer(Inputs[0]), w, packed, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu);
     }
 
     public override string Describe()

@@ -25,6 +25,20 @@ internal static unsafe class ConvKernels
         else RunChunks(g, new ForwardTask<T>(x, w, bias, y, g, relu));
     }
 
+    /// <summary>
+    /// The weights of a float32 convolution laid out once for the kernel <see cref="Forward{T}"/> picks for
+    /// <paramref name="g"/> (whatever the batch), or null when that kernel reads them as they are.
+    /// </summary>
+    public static float[]? PackForward(float* w, in ConvGeometry g) =>
+        !DirectConv.Applies<float>(g) && FlatConv.Applies<float>(g) ? FlatConv.PackWeights(w, g) : null;
+
+    /// <summary><see cref="Forward{T}"/> with weights from <see cref="PackForward"/> (null: <paramref name="w"/> as it is).</summary>
+    public static void ForwardPrepacked(float* x, float* w, float* packed, float* bias, float* y, ConvGeometry g, bool relu)
+    {
+        if (packed is null) Forward(x, w, bias, y, g, relu);
+        else FlatConv.ForwardPacked(x, packed, bias, y, g, relu);
+    }
+
     /// <summary>gx = fold(w^T gy); gx is fully overwritten.</summary>
     public static void BackwardInput<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, INumber<T>
     {
