@@ -6,7 +6,7 @@ namespace DeepSharp.Tests.Kernels;
 /// The flat-layout direct convolution (stride 1, many input channels) against the same convolution in float64,
 /// which runs through im2col: output, input, weight and bias gradients, over paddings from none to kernel - 1,
 /// odd and tiny planes (positions that end mid-tile), channel counts that leave partial register blocks, chunks of
-/// several images and batch 0 and 1, at every vector width.
+/// several images and batch 0 and 1, at every vector width; strided forward passes (phase planes) likewise.
 /// </summary>
 public class FlatConvTests
 {
@@ -28,6 +28,26 @@ public class FlatConvTests
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, kh, kw, 1, 1, padH, padW, 1, 1, 1);
         if (SimdWidth.Hardware >= 128) Assert.True(FlatConv.Applies<float>(g)); // without SIMD every width is the scalar im2col path
         KernelCases.AtEveryWidth(_ => Check(batch, inChannels, outChannels, kh, kw, padH, padW, height, width));
+    }
+
+    [Theory]
+    [InlineData(5, 16, 32, 3, 3, 2, 2, 1, 1, 28, 28)]  // ResNet-20's stride-2 3x3 layers
+    [InlineData(3, 32, 64, 3, 3, 2, 2, 1, 1, 14, 14)]
+    [InlineData(4, 16, 32, 1, 1, 2, 2, 0, 0, 28, 28)]  // its 1x1 shortcuts: one phase plane
+    [InlineData(3, 32, 64, 1, 1, 2, 2, 0, 0, 7, 7)]    // odd plane
+    [InlineData(1, 16, 16, 3, 3, 2, 2, 1, 1, 28, 28)]  // batch 1: output channels split over the pool
+    [InlineData(0, 16, 8, 3, 3, 2, 2, 1, 1, 5, 5)]     // empty batch
+    [InlineData(2, 7, 5, 3, 3, 2, 2, 1, 1, 9, 11)]     // odd sizes, partial channel blocks
+    [InlineData(2, 6, 9, 5, 5, 2, 2, 2, 2, 13, 10)]
+    [InlineData(2, 5, 6, 3, 3, 2, 1, 1, 0, 9, 8)]      // stride in height only, padding in height only
+    [InlineData(3, 4, 7, 3, 4, 3, 3, 2, 1, 11, 12)]    // stride 3, non-square kernel: phases a tap never reads
+    [InlineData(9, 48, 8, 3, 3, 2, 2, 1, 1, 24, 24)]   // several chunks of images
+    public void StridedForwardMatchesFloat64(int batch, int inChannels, int outChannels, int kh, int kw, int strideH, int strideW,
+        int padH, int padW, int height, int width)
+    {
+        var g = new ConvGeometry(batch, inChannels, height, width, outChannels, kh, kw, strideH, strideW, padH, padW, 1, 1, 1);
+        if (SimdWidth.Hardware >= 128) Assert.True(FlatConv.AppliesForward<float>(g));
+        KernelCases.AtEveryWidth(_ => Check(batch, inChannels, outChannels, kh, kw, padH, padW, height, width, strideH, strideW));
     }
 
     [Fact]
@@ -74,7 +94,8 @@ public class FlatConvTests
         Assert.Equal(Grad(1), Grad(2));
     }
 
-    private static void Check(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width)
+    private static void Check(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width,
+        int strideH = 1, int strideW = 1)
     {
         var gen = new Generator(17);
         var x = Tensor.Randn([batch, inChannels, height, width], gen).SetRequiresGrad();
@@ -83,8 +104,8 @@ public class FlatConvTests
         var x64 = x.Detach().To(DType.Float64).SetRequiresGrad();
         var w64 = w.Detach().To(DType.Float64).SetRequiresGrad();
         var b64 = b.Detach().To(DType.Float64).SetRequiresGrad();
-        var y = Tensor.Conv2d(x, w, b, (1, 1), (padH, padW));
-        var y64 = Tensor.Conv2d(x64, w64, b64, (1, 1), (padH, padW));
+        var y = Tensor.Conv2d(x, w, b, (strideH, strideW), (padH, padW));
+        var y64 = Tensor.Conv2d(x64, w64, b64, (strideH, strideW), (padH, padW));
         var upstream = Tensor.Randn(y.ShapeArray, gen);
         (y * upstream).Sum().Backward();
         (y64 * upstream.To(DType.Float64)).Sum().Backward();

@@ -21,7 +21,7 @@ internal static unsafe class ConvKernels
     public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g, bool relu = false) where T : unmanaged, INumber<T>
     {
         if (DirectConv.Applies<T>(g)) DirectConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
-        else if (FlatConv.Applies<T>(g)) FlatConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
+        else if (FlatConv.AppliesForward<T>(g)) FlatConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
         else RunChunks(g, new ForwardTask<T>(x, w, bias, y, g, relu));
     }
 
@@ -30,7 +30,7 @@ internal static unsafe class ConvKernels
     /// <paramref name="g"/> (whatever the batch), or null when that kernel reads them as they are.
     /// </summary>
     public static float[]? PackForward(float* w, in ConvGeometry g) =>
-        !DirectConv.Applies<float>(g) && FlatConv.Applies<float>(g) ? FlatConv.PackWeights(w, g) : null;
+        !DirectConv.Applies<float>(g) && FlatConv.AppliesForward<float>(g) ? FlatConv.PackWeights(w, g) : null;
 
     /// <summary><see cref="Forward{T}"/> with weights from <see cref="PackForward"/> (null: <paramref name="w"/> as it is).</summary>
     public static void ForwardPrepacked(float* x, float* w, float* packed, float* bias, float* y, ConvGeometry g, bool relu)

@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics;
 namespace DeepSharp.Kernels;
 
 /// <summary>
-/// Direct float32 convolution for stride-1 layers with many input channels (ResNet's 3x3 layers on 16-64 channels),
-/// without im2col. A chunk of images is copied once into a "flat" zero-bordered layout per channel: rows of
+/// Direct float32 convolution for layers with many input channels (ResNet's 3x3 layers on 16-64 channels, and its
+/// stride-2 3x3 and 1x1 layers in the forward pass), without im2col. A chunk of images is copied once into a "flat" zero-bordered layout per channel: rows of
 /// <c>InW + PadW</c> columns (each row's right border is the next row's left border) and images of <c>InH + PadH</c>
 /// rows (likewise sharing their top/bottom border). In that layout every tap (ky, kx) of every output position q is
 /// the input at q + ky * rowStride + kx, so the whole chunk is one 1-D convolution over positions: vector loads
@@ -23,11 +23,18 @@ internal static unsafe class FlatConv
     /// <summary>Vectors of positions per register tile.</summary>
     internal const int Columns = 3;
 
-    public static bool Applies<T>(in ConvGeometry g) =>
+    /// <summary>Whether the forward kernel takes this shape: any stride up to <see cref="MaxStride"/> (strides above 1 through phase planes).</summary>
+    public static bool AppliesForward<T>(in ConvGeometry g) =>
         typeof(T) == typeof(float) && SimdWidth.Current >= 128 && g.Groups == 1 &&
-        g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1 &&
+        g.StrideH <= MaxStride && g.StrideW <= MaxStride && g.DilationH == 1 && g.DilationW == 1 &&
         g.PadH <= g.KernelH - 1 && g.PadW <= g.KernelW - 1 && g.OutH > 0 && g.OutW > 0 &&
         !g.IsPointwise && g.InChannels * g.KernelH * g.KernelW >= 16;
+
+    /// <summary>Whether the weight-gradient kernel takes this shape (stride 1 only).</summary>
+    public static bool Applies<T>(in ConvGeometry g) => AppliesForward<T>(g) && g.StrideH == 1 && g.StrideW == 1;
+
+    // Larger strides would store few positions per phase plane; im2col serves them.
+    private const int MaxStride = 4;
 
     /// <summary>y[n, o] = sum over channels and taps of w[o, c, tap] * shifted x[n, c] + bias[o], max(y, 0) when relu.</summary>
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false)
@@ -103,28 +110,99 @@ internal static unsafe class FlatConv
     }
 }
 
-/// <summary>Where a chunk of images lives in the flat layout of <see cref="FlatConv"/>.</summary>
+/// <summary>
+/// Where a chunk of images lives in the flat layout of <see cref="FlatConv"/>, and where each tap of the kernel reads.
+/// Stride 1: each input channel is one plane of <c>InH + PadH</c> rows of <c>InW + PadW</c> columns per image (borders
+/// shared between neighbours), and tap (ky, kx) reads ky * RowStride + kx past the output position. Larger strides:
+/// each input channel is split into phase planes (plane (a, b) holds the input rows a, a + sH, ... and columns b, b + sW,
+/// ...) laid out on the output grid, so a tap reads one phase plane at a small shift and every position of a tile again
+/// reads consecutive floats; only the phases some tap reads are stored (a strided 1x1 convolution keeps one).
+/// </summary>
 internal readonly unsafe struct FlatLayout
 {
-    public readonly int RowStride;   // InW + PadW
-    public readonly int ImageRows;   // InH + PadH
+    public readonly int RowStride;   // stride 1: InW + PadW; strided: OutW plus the taps' spread in phase columns
+    public readonly int ImageRows;   // stride 1: InH + PadH; strided: OutH plus the taps' spread in phase rows
     public readonly int Images;
     public readonly int Positions;   // Images * ImageRows * RowStride, rounded up to whole tiles
     public readonly int ChannelLength; // Positions plus the kernel's reach: every tap of every tile is readable
+    public readonly int Planes;      // planes per input channel: 1, or the phases the taps read
+    private readonly Axis _rows, _columns;
 
     public FlatLayout(in ConvGeometry g, int images, int tile)
     {
-        RowStride = g.InW + g.PadW;
-        ImageRows = g.InH + g.PadH;
         Images = images;
+        if (g.StrideH == 1 && g.StrideW == 1)
+        {
+            RowStride = g.InW + g.PadW;
+            ImageRows = g.InH + g.PadH;
+            Planes = 1;
+            Positions = (images * ImageRows * RowStride + tile - 1) / tile * tile;
+            ChannelLength = Positions + (g.KernelH - 1) * RowStride + g.KernelW - 1 + tile;
+            return;
+        }
+        _rows = new Axis(g.KernelH, g.PadH, g.StrideH);
+        _columns = new Axis(g.KernelW, g.PadW, g.StrideW);
+        RowStride = g.OutW + _columns.Spread;
+        ImageRows = g.OutH + _rows.Spread;
+        Planes = BitCount(_rows.Phases) * BitCount(_columns.Phases);
         Positions = (images * ImageRows * RowStride + tile - 1) / tile * tile;
-        ChannelLength = Positions + (g.KernelH - 1) * RowStride + g.KernelW - 1 + tile;
+        ChannelLength = Positions + _rows.Spread * RowStride + _columns.Spread + tile;
     }
 
-    /// <summary>Images per chunk: the chunk's flat input fits in a quarter of L2, at least one image.</summary>
+    private bool Strided => _rows.Stride != 0; // the stride-1 layout leaves its axes unset
+
+    private static int BitCount(int mask) => System.Numerics.BitOperations.PopCount((uint)mask);
+
+    /// <summary>
+    /// One dimension of a strided layout: kernel index k reads input stride * (output + Shift(k)) + Phase(k);
+    /// <see cref="Phases"/> is the set of phases read (a bit mask), <see cref="Spread"/> the range of shifts.
+    /// </summary>
+    private readonly struct Axis
+    {
+        public readonly int Stride, Pad, MinShift, Spread, Phases;
+
+        public Axis(int kernel, int pad, int stride)
+        {
+            Stride = stride;
+            Pad = pad;
+            MinShift = Shift(0, pad, stride);
+            Spread = Shift(kernel - 1, pad, stride) - MinShift;
+            for (int k = 0; k < kernel; k++) Phases |= 1 << Phase(k, pad, stride);
+        }
+
+        private static int Shift(int k, int pad, int stride) => (int)Math.Floor((k - pad) / (double)stride);
+
+        private static int Phase(int k, int pad, int stride) => k - pad - stride * Shift(k, pad, stride);
+
+        public int ShiftOf(int k) => Shift(k, Pad, Stride) - MinShift;
+
+        public int PhaseOf(int k) => Phase(k, Pad, Stride);
+
+        /// <summary>The rank of phase <paramref name="a"/> among the phases read.</summary>
+        public int Rank(int a) => BitCount(Phases & ((1 << a) - 1));
+    }
+
+    /// <summary>
+    /// offsets[t] for tap t = (c * KernelH + ky) * KernelW + kx (the order of the weights): where, relative to an output
+    /// position, that tap's input is.
+    /// </summary>
+    public void TapOffsets(in ConvGeometry g, int* offsets)
+    {
+        int t = 0;
+        for (int c = 0; c < g.InChannels; c++)
+            for (int ky = 0; ky < g.KernelH; ky++)
+                for (int kx = 0; kx < g.KernelW; kx++)
+                    offsets[t++] = !Strided
+                        ? c * ChannelLength + ky * RowStride + kx
+                        : (c * Planes + _rows.Rank(_rows.PhaseOf(ky)) * BitCount(_columns.Phases) + _columns.Rank(_columns.PhaseOf(kx))) * ChannelLength +
+                          _rows.ShiftOf(ky) * RowStride + _columns.ShiftOf(kx);
+    }
+
+    /// <summary>Images per chunk of the forward pass: the chunk's flat input and output fit in a quarter of L2, at least one image.</summary>
     public static int ChunkImages(in ConvGeometry g)
     {
-        long perImage = (long)g.InChannels * (g.InH + g.PadH) * (g.InW + g.PadW) + (long)g.OutChannels * (g.InH + g.PadH) * (g.InW + g.PadW);
+        var one = new FlatLayout(g, 1, 1);
+        long perImage = ((long)g.InChannels * one.Planes + g.OutChannels) * one.ImageRows * one.RowStride;
         long budget = Math.Max(CpuInfo.L2Bytes / 4, 64 * 1024) / sizeof(float);
         return (int)Math.Clamp(budget / Math.Max(perImage, 1), 1, Math.Max(g.Batch, 1));
     }
@@ -144,7 +222,12 @@ internal readonly unsafe struct FlatLayout
     /// <summary>Copies images [n0, n0 + Images) of NCHW <paramref name="source"/> ([n, channels, InH, InW]) into the flat layout, zeros around.</summary>
     public void Fill<TV, S>(float* source, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
-        new Span<float>(flat, checked(channels * ChannelLength)).Clear();
+        new Span<float>(flat, checked(channels * Planes * ChannelLength)).Clear();
+        if (Strided)
+        {
+            FillPhases(source, channels, n0, g, flat);
+            return;
+        }
         int h = g.InH, w = g.InW, plane = h * w;
         for (int c = 0; c < channels; c++)
             for (int i = 0; i < Images; i++)
@@ -154,6 +237,40 @@ internal readonly unsafe struct FlatLayout
                 for (int r = 0; r < h; r++) CopyRow<TV, S>(src + r * w, dst + (long)r * RowStride, w);
             }
     }
+
+    /// <summary>The phase planes of a strided layout: plane row R, column C of phase (a, b) is input (sH (R + min) + a, sW (C + min) + b).</summary>
+    private void FillPhases(float* source, int channels, int n0, in ConvGeometry g, float* flat)
+    {
+        int h = g.InH, w = g.InW, sh = _rows.Stride, sw = _columns.Stride, plane = h * w;
+        int slot = 0;
+        for (int a = 0; a < sh; a++)
+        {
+            if ((_rows.Phases & (1 << a)) == 0) continue;
+            for (int b = 0; b < sw; b++)
+            {
+                if ((_columns.Phases & (1 << b)) == 0) continue;
+                // Plane columns whose input column sw (C + min) + b lies in [0, w).
+                int first = Math.Max(0, CeilDiv(-b, sw) - _columns.MinShift), last = Math.Min(RowStride, CeilDiv(w - b, sw) - _columns.MinShift);
+                for (int c = 0; c < channels; c++)
+                    for (int i = 0; i < Images; i++)
+                    {
+                        float* src = source + ((long)(n0 + i) * channels + c) * plane;
+                        float* dst = flat + (long)(c * Planes + slot) * ChannelLength + (long)i * ImageRows * RowStride;
+                        for (int r = 0; r < ImageRows; r++)
+                        {
+                            int y = sh * (r + _rows.MinShift) + a;
+                            if ((uint)y >= (uint)h) continue;
+                            float* from = src + (long)y * w + sw * (first + _columns.MinShift) + b;
+                            float* to = dst + (long)r * RowStride;
+                            for (int col = first; col < last; col++, from += sw) to[col] = *from;
+                        }
+                    }
+                slot++;
+            }
+        }
+    }
+
+    private static int CeilDiv(int a, int b) => (int)Math.Ceiling(a / (double)b);
 
     /// <summary>
     /// The output gradient of images [n0, n0 + Images) at the positions the forward pass computed them
@@ -204,6 +321,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
 
     [ThreadStatic] private static float[]? t_input;
     [ThreadStatic] private static float[]? t_output;
+    [ThreadStatic] private static int[]? t_offsets;
 
 
     public static void ForwardPacked(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu)
@@ -224,7 +342,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         for (int n0 = 0; n0 < g.Batch; n0 += nb)
         {
             var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
-            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
+            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.Planes * layout.ChannelLength),
                    output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
                 layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
@@ -241,7 +359,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         {
             int n0 = chunk * nb;
             var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
-            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.ChannelLength),
+            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.Planes * layout.ChannelLength),
                    output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
                 layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
@@ -266,10 +384,16 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     /// <summary>Output channels [o0, o1): eight at a time where the CPU has the registers for it, then four.</summary>
     private static void Channels(float* input, float* w, float* bias, float* output, int o0, int o1, in FlatLayout layout, in ConvGeometry g, bool relu)
     {
-        int o = o0;
-        if (SimdWidth.VectorRegisters >= 32)
-            for (; o + 2 * R <= o1; o += 2 * R) Block8(input, w, bias, output, o, layout, g, relu);
-        for (; o < o1; o += R) Block(input, w, bias, output, o, Math.Min(R, o1 - o), layout, g, relu);
+        t_offsets ??= new int[Math.Max(g.K, 64)];
+        if (t_offsets.Length < g.K) t_offsets = new int[g.K];
+        fixed (int* offsets = t_offsets)
+        {
+            layout.TapOffsets(g, offsets);
+            int o = o0;
+            if (SimdWidth.VectorRegisters >= 32)
+                for (; o + 2 * R <= o1; o += 2 * R) Block8(input, w, offsets, bias, output, o, layout, g, relu);
+            for (; o < o1; o += R) Block(input, w, offsets, bias, output, o, Math.Min(R, o1 - o), layout, g, relu);
+        }
     }
 
     /// <summary>
@@ -277,10 +401,9 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     /// vector, an unaligned load that usually spans two cache lines, feeds eight FMAs instead of four.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block8(float* input, float* w, float* bias, float* output, int o0, in FlatLayout layout, in ConvGeometry g, bool relu)
+    private static void Block8(float* input, float* w, int* offsets, float* bias, float* output, int o0, in FlatLayout layout, in ConvGeometry g, bool relu)
     {
-        int c = g.InChannels, kh = g.KernelH, kw = g.KernelW, taps = c * kh * kw, lanes = S.Count;
-        int stride = layout.RowStride, length = layout.ChannelLength, positions = layout.Positions;
+        int taps = g.K, lanes = S.Count, positions = layout.Positions;
         float* w0 = w + (long)o0 * taps; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
         for (int q0 = 0; q0 < positions; q0 += V * lanes)
         {
@@ -288,33 +411,29 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
             TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
             TV f0 = a0, f1 = a1, f2 = a2, f3 = a3, f4 = a4, f5 = a5, f6 = a6, f7 = a7;
-            float* channel = input + q0;
+            float* origin = input + q0;
             float* wa = w0, wb = w0 + (long)taps * R;
-            for (int ci = 0; ci < c; ci++, channel += length)
-                for (int ky = 0; ky < kh; ky++)
-                {
-                    float* row = channel + ky * stride;
-                    for (int kx = 0; kx < kw; kx++, wa += R, wb += R)
-                    {
-                        TV u = S.Load(row + kx), v = S.Load(row + kx + lanes), z = S.Load(row + kx + 2 * lanes);
-                        TV k = S.Splat(wa[0]);
-                        a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
-                        k = S.Splat(wa[1]);
-                        a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
-                        k = S.Splat(wa[2]);
-                        a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
-                        k = S.Splat(wa[3]);
-                        a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
-                        k = S.Splat(wb[0]);
-                        a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4); f4 = S.Fma(k, z, f4);
-                        k = S.Splat(wb[1]);
-                        a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); f5 = S.Fma(k, z, f5);
-                        k = S.Splat(wb[2]);
-                        a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); f6 = S.Fma(k, z, f6);
-                        k = S.Splat(wb[3]);
-                        a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7);
-                    }
-                }
+            for (int t = 0; t < taps; t++, wa += R, wb += R)
+            {
+                float* at = origin + offsets[t];
+                TV u = S.Load(at), v = S.Load(at + lanes), z = S.Load(at + 2 * lanes);
+                TV k = S.Splat(wa[0]);
+                a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
+                k = S.Splat(wa[1]);
+                a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
+                k = S.Splat(wa[2]);
+                a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
+                k = S.Splat(wa[3]);
+                a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
+                k = S.Splat(wb[0]);
+                a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4); f4 = S.Fma(k, z, f4);
+                k = S.Splat(wb[1]);
+                a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); f5 = S.Fma(k, z, f5);
+                k = S.Splat(wb[2]);
+                a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); f6 = S.Fma(k, z, f6);
+                k = S.Splat(wb[3]);
+                a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7);
+            }
             float* dst = output + (long)o0 * positions + q0;
             Store(dst, relu, a0, e0, f0);
             Store(dst + positions, relu, a1, e1, f1);
@@ -346,10 +465,9 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
 
     /// <summary>Output channels [o0, o0 + rows) at every position of the chunk, R x V vectors per register tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block(float* input, float* w, float* bias, float* output, int o0, int rows, in FlatLayout layout, in ConvGeometry g, bool relu)
+    private static void Block(float* input, float* w, int* offsets, float* bias, float* output, int o0, int rows, in FlatLayout layout, in ConvGeometry g, bool relu)
     {
-        int c = g.InChannels, kh = g.KernelH, kw = g.KernelW, taps = c * kh * kw, lanes = S.Count;
-        int stride = layout.RowStride, length = layout.ChannelLength, positions = layout.Positions;
+        int taps = g.K, lanes = S.Count, positions = layout.Positions;
         // Channels missing from the last block have zero weights (packed so) and are not stored.
         float* w0 = w + (long)o0 * taps;
         float b0 = bias is null ? 0 : bias[o0], b1 = bias is null || rows < 2 ? 0 : bias[o0 + 1];
@@ -359,25 +477,21 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
             TV e0 = a0, e1 = a1, e2 = a2, e3 = a3;
             TV f0 = a0, f1 = a1, f2 = a2, f3 = a3;
-            float* channel = input + q0;
+            float* origin = input + q0;
             float* wt = w0;
-            for (int ci = 0; ci < c; ci++, channel += length)
-                for (int ky = 0; ky < kh; ky++)
-                {
-                    float* row = channel + ky * stride;
-                    for (int kx = 0; kx < kw; kx++, wt += R)
-                    {
-                        TV u = S.Load(row + kx), v = S.Load(row + kx + lanes), z = S.Load(row + kx + 2 * lanes);
-                        TV k = S.Splat(wt[0]);
-                        a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
-                        k = S.Splat(wt[1]);
-                        a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
-                        k = S.Splat(wt[2]);
-                        a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
-                        k = S.Splat(wt[3]);
-                        a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
-                    }
-                }
+            for (int t = 0; t < taps; t++, wt += R)
+            {
+                float* at = origin + offsets[t];
+                TV u = S.Load(at), v = S.Load(at + lanes), z = S.Load(at + 2 * lanes);
+                TV k = S.Splat(wt[0]);
+                a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
+                k = S.Splat(wt[1]);
+                a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
+                k = S.Splat(wt[2]);
+                a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
+                k = S.Splat(wt[3]);
+                a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
+            }
             float* dst = output + (long)o0 * positions + q0;
             Store(dst, relu, a0, e0, f0);
             if (rows > 1) Store(dst + positions, relu, a1, e1, f1);
