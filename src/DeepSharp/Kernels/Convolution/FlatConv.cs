@@ -219,22 +219,34 @@ internal readonly unsafe struct FlatLayout
         return (int)Math.Clamp(budget / Math.Max(perImage, 1), 1, Math.Max(g.Batch, 1));
     }
 
-    /// <summary>Copies images [n0, n0 + Images) of NCHW <paramref name="source"/> ([n, channels, InH, InW]) into the flat layout, zeros around.</summary>
+    /// <summary>
+    /// Copies images [n0, n0 + Images) of NCHW <paramref name="source"/> ([n, channels, InH, InW]) into the flat layout,
+    /// zeros around; every float of the layout is written once (zeroing it all first cost as much as the copy).
+    /// </summary>
     public void Fill<TV, S>(float* source, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
-        new Span<float>(flat, checked(channels * Planes * ChannelLength)).Clear();
+        int used = Images * ImageRows * RowStride;
+        for (int c = 0; c < channels; c++)
+            for (int p = 0; p < Planes; p++)
+                new Span<float>(flat + (long)(c * Planes + p) * ChannelLength + used, ChannelLength - used).Clear();
         if (Strided)
         {
             FillPhases(source, channels, n0, g, flat);
             return;
         }
-        int h = g.InH, w = g.InW, plane = h * w;
+        int h = g.InH, w = g.InW, plane = h * w, padH = g.PadH, padW = g.PadW;
         for (int c = 0; c < channels; c++)
             for (int i = 0; i < Images; i++)
             {
                 float* src = source + ((long)(n0 + i) * channels + c) * plane;
-                float* dst = flat + (long)c * ChannelLength + ((long)i * ImageRows + g.PadH) * RowStride + g.PadW;
-                for (int r = 0; r < h; r++) CopyRow<TV, S>(src + r * w, dst + (long)r * RowStride, w);
+                float* dst = flat + (long)c * ChannelLength + (long)i * ImageRows * RowStride;
+                new Span<float>(dst, padH * RowStride).Clear(); // the border rows above (below the previous image)
+                dst += padH * RowStride;
+                for (int r = 0; r < h; r++, dst += RowStride)
+                {
+                    for (int k = 0; k < padW; k++) dst[k] = 0; // the border between this row and the previous one
+                    CopyRow<TV, S>(src + r * w, dst + padW, w);
+                }
             }
     }
 
@@ -250,7 +262,8 @@ internal readonly unsafe struct FlatLayout
             {
                 if ((_columns.Phases & (1 << b)) == 0) continue;
                 // Plane columns whose input column sw (C + min) + b lies in [0, w).
-                int first = Math.Max(0, CeilDiv(-b, sw) - _columns.MinShift), last = Math.Min(RowStride, CeilDiv(w - b, sw) - _columns.MinShift);
+                int first = Math.Clamp(CeilDiv(-b, sw) - _columns.MinShift, 0, RowStride);
+                int last = Math.Clamp(CeilDiv(w - b, sw) - _columns.MinShift, first, RowStride);
                 for (int c = 0; c < channels; c++)
                     for (int i = 0; i < Images; i++)
                     {
@@ -258,11 +271,17 @@ internal readonly unsafe struct FlatLayout
                         float* dst = flat + (long)(c * Planes + slot) * ChannelLength + (long)i * ImageRows * RowStride;
                         for (int r = 0; r < ImageRows; r++)
                         {
-                            int y = sh * (r + _rows.MinShift) + a;
-                            if ((uint)y >= (uint)h) continue;
-                            float* from = src + (long)y * w + sw * (first + _columns.MinShift) + b;
                             float* to = dst + (long)r * RowStride;
+                            int y = sh * (r + _rows.MinShift) + a;
+                            if ((uint)y >= (uint)h)
+                            {
+                                new Span<float>(to, RowStride).Clear();
+                                continue;
+                            }
+                            float* from = src + (long)y * w + sw * (first + _columns.MinShift) + b;
+                            for (int col = 0; col < first; col++) to[col] = 0;
                             for (int col = first; col < last; col++, from += sw) to[col] = *from;
+                            for (int col = last; col < RowStride; col++) to[col] = 0;
                         }
                     }
                 slot++;

@@ -259,6 +259,14 @@ internal readonly struct LeakyReluOp : IFloatUnaryFunction
         S.Select(S.GreaterThan(x, S.Zero), x, S.Mul(x, slope));
 }
 
+/// <summary>max(x + y, 0), NaN kept: a residual connection and its ReLU in one pass (the inference plan's add step).</summary>
+internal readonly struct AddReluOp : IFloatBinaryFunction
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV, S, T>(TV x, TV y, TV p, TV q) where S : ISimd<TV, T> where T : unmanaged, IFloatingPointIeee754<T> =>
+        S.Max(S.Add(x, y), S.Zero);
+}
+
 /// <summary>Blocked where y &lt;= 0, passed elsewhere, NaN included (PyTorch's threshold_backward).</summary>
 internal readonly struct ReluGrad : IFloatBinaryFunction
 {
