@@ -18,6 +18,12 @@ internal static unsafe class ThreadingTuner
     // Time one measured run of a step may take at the second batch size; bounds the cost of preparing, not a choice.
     private const double BudgetUs = 2000;
 
+    // Time the two modes of one step are measured for at least (when Repeats rounds take less).
+    private const double MeasureUs = 2000;
+
+    // Time the whole-plan comparison runs for at least (bounds the cost of preparing, like BudgetUs).
+    private const double VerifyUs = 100_000;
+
     /// <summary>Per step, the smallest batch that runs on the pool (1: always; int.MaxValue: never).</summary>
     public static int[] Tune(PlanStep[] steps, Arena arena, int maxBatch, int inputSize)
     {
@@ -65,7 +71,10 @@ internal static unsafe class ThreadingTuner
         var best = new double[candidates.Length];
         Array.Fill(best, double.MaxValue);
         arena.Batch = maxBatch;
-        for (int r = 0; r <= Repeats; r++)
+        // At least Repeats rounds, and rounds for VerifyUs in all: a plan of a few hundred µs gets enough runs that a
+        // descheduled one or code still being tiered up by the JIT does not decide (batch 1 picked all-inline at times).
+        var clock = Stopwatch.StartNew();
+        for (int r = 0; r <= Repeats || (clock.Elapsed.TotalMicroseconds < VerifyUs && r < 1000); r++)
             for (int c = 0; c < candidates.Length; c++)
             {
                 long start = Stopwatch.GetTimestamp();
@@ -118,7 +127,9 @@ internal static unsafe class ThreadingTuner
         Time(step, arena, inline: true);
         Time(step, arena, inline: false);
         double single = double.MaxValue, pooled = double.MaxValue;
-        for (int r = 0; r < Repeats; r++)
+        // Short steps (tens of µs at batch 1) get more rounds: five were often decided by one interruption.
+        var clock = Stopwatch.StartNew();
+        for (int r = 0; r < Repeats || (clock.Elapsed.TotalMicroseconds < MeasureUs && r < 50); r++)
         {
             single = Math.Min(single, Time(step, arena, inline: true));
             pooled = Math.Min(pooled, Time(step, arena, inline: false));
