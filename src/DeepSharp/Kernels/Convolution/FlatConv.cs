@@ -123,20 +123,21 @@ internal readonly unsafe struct FlatLayout
     public readonly int RowStride;   // stride 1: InW + PadW; strided: OutW plus the taps' spread in phase columns
     public readonly int ImageRows;   // stride 1: InH + PadH; strided: OutH plus the taps' spread in phase rows
     public readonly int Images;
-    public readonly int Positions;   // Images * ImageRows * RowStride, rounded up to whole tiles
+    public readonly int Positions;   // Images * ImageRows * RowStride, rounded up to whole vectors
     public readonly int ChannelLength; // Positions plus the kernel's reach: every tap of every tile is readable
     public readonly int Planes;      // planes per input channel: 1, or the phases the taps read
     private readonly Axis _rows, _columns;
 
-    public FlatLayout(in ConvGeometry g, int images, int tile)
+    public FlatLayout(in ConvGeometry g, int images, int lanes)
     {
+        int tile = FlatConv.Columns * lanes; // reading slack past the last position: a whole register tile
         Images = images;
         if (g.StrideH == 1 && g.StrideW == 1)
         {
             RowStride = g.InW + g.PadW;
             ImageRows = g.InH + g.PadH;
             Planes = 1;
-            Positions = (images * ImageRows * RowStride + tile - 1) / tile * tile;
+            Positions = (images * ImageRows * RowStride + lanes - 1) / lanes * lanes;
             ChannelLength = Positions + (g.KernelH - 1) * RowStride + g.KernelW - 1 + tile;
             return;
         }
@@ -145,7 +146,7 @@ internal readonly unsafe struct FlatLayout
         RowStride = g.OutW + _columns.Spread;
         ImageRows = g.OutH + _rows.Spread;
         Planes = BitCount(_rows.Phases) * BitCount(_columns.Phases);
-        Positions = (images * ImageRows * RowStride + tile - 1) / tile * tile;
+        Positions = (images * ImageRows * RowStride + lanes - 1) / lanes * lanes;
         ChannelLength = Positions + _rows.Spread * RowStride + _columns.Spread + tile;
     }
 
@@ -336,7 +337,6 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
 {
     private const int R = FlatConv.Rows, V = FlatConv.Columns;
 
-    private static int Tile => V * S.Count;
 
     [ThreadStatic] private static float[]? t_input;
     [ThreadStatic] private static float[]? t_output;
@@ -360,7 +360,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         int groups = Math.Min((blocks + 1) / 2, WorkerPool.Threads); // whole tiles of eight channels where possible
         for (int n0 = 0; n0 < g.Batch; n0 += nb)
         {
-            var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
+            var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count);
             fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.Planes * layout.ChannelLength),
                    output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
@@ -377,7 +377,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         public void Run(int chunk)
         {
             int n0 = chunk * nb;
-            var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
+            var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count);
             fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.Planes * layout.ChannelLength),
                    output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
@@ -424,7 +424,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     {
         int taps = g.K, lanes = S.Count, positions = layout.Positions;
         float* w0 = w + (long)o0 * taps; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
-        for (int q0 = 0; q0 < positions; q0 += V * lanes)
+        int q0 = 0;
+        for (; q0 + V * lanes <= positions; q0 += V * lanes)
         {
             TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
             TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
@@ -463,10 +464,54 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             Store(dst + 6L * positions, relu, a6, e6, f6);
             Store(dst + 7L * positions, relu, a7, e7, f7);
         }
+        for (; q0 < positions; q0 += lanes) Column8(input + q0, w0, offsets, bias, output + (long)o0 * positions + q0, o0, taps, positions, relu);
+    }
+
+    /// <summary>
+    /// <see cref="Block8"/> for one vector of positions: the last one or two vectors of a chunk, which rounding the
+    /// positions up to whole tiles computed for nothing (a 7x7 image at batch 1: 96 positions for 64).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Column8(float* origin, float* w0, int* offsets, float* bias, float* dst, int o0, int taps, int positions, bool relu)
+    {
+        TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
+        TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
+        float* wa = w0, wb = w0 + (long)taps * R;
+        for (int t = 0; t < taps; t++, wa += R, wb += R)
+        {
+            TV u = S.Load(origin + offsets[t]);
+            a0 = S.Fma(S.Splat(wa[0]), u, a0); a1 = S.Fma(S.Splat(wa[1]), u, a1);
+            a2 = S.Fma(S.Splat(wa[2]), u, a2); a3 = S.Fma(S.Splat(wa[3]), u, a3);
+            a4 = S.Fma(S.Splat(wb[0]), u, a4); a5 = S.Fma(S.Splat(wb[1]), u, a5);
+            a6 = S.Fma(S.Splat(wb[2]), u, a6); a7 = S.Fma(S.Splat(wb[3]), u, a7);
+        }
+        Store(dst, relu, a0); Store(dst + positions, relu, a1); Store(dst + 2L * positions, relu, a2); Store(dst + 3L * positions, relu, a3);
+        Store(dst + 4L * positions, relu, a4); Store(dst + 5L * positions, relu, a5); Store(dst + 6L * positions, relu, a6); Store(dst + 7L * positions, relu, a7);
+    }
+
+    /// <summary><see cref="Block"/> for one vector of positions (see <see cref="Column8"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Column4(float* origin, float* w0, int* offsets, float b0, float b1, float b2, float b3, float* dst, int rows, int taps, int positions, bool relu)
+    {
+        TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
+        float* wt = w0;
+        for (int t = 0; t < taps; t++, wt += R)
+        {
+            TV u = S.Load(origin + offsets[t]);
+            a0 = S.Fma(S.Splat(wt[0]), u, a0); a1 = S.Fma(S.Splat(wt[1]), u, a1);
+            a2 = S.Fma(S.Splat(wt[2]), u, a2); a3 = S.Fma(S.Splat(wt[3]), u, a3);
+        }
+        Store(dst, relu, a0);
+        if (rows > 1) Store(dst + positions, relu, a1);
+        if (rows > 2) Store(dst + 2L * positions, relu, a2);
+        if (rows > 3) Store(dst + 3L * positions, relu, a3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Start(float* bias, int o) => S.Splat(bias is null ? 0 : bias[o]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* dst, bool relu, TV a) => S.Store(relu ? S.Max(a, S.Zero) : a, dst);
 
     /// <summary>Stores three vectors, through max(v, 0) for the fused ReLU (IEEE maximum keeps NaN, as relu does).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -491,7 +536,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         float* w0 = w + (long)o0 * taps;
         float b0 = bias is null ? 0 : bias[o0], b1 = bias is null || rows < 2 ? 0 : bias[o0 + 1];
         float b2 = bias is null || rows < 3 ? 0 : bias[o0 + 2], b3 = bias is null || rows < 4 ? 0 : bias[o0 + 3];
-        for (int q0 = 0; q0 < positions; q0 += V * lanes)
+        int q0 = 0;
+        for (; q0 + V * lanes <= positions; q0 += V * lanes)
         {
             TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
             TV e0 = a0, e1 = a1, e2 = a2, e3 = a3;
@@ -517,6 +563,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             if (rows > 2) Store(dst + 2L * positions, relu, a2, e2, f2);
             if (rows > 3) Store(dst + 3L * positions, relu, a3, e3, f3);
         }
+        for (; q0 < positions; q0 += lanes)
+            Column4(input + q0, w0, offsets, b0, b1, b2, b3, output + (long)o0 * positions + q0, rows, taps, positions, relu);
     }
 
     public static void BackwardWeight(float* x, float* gy, float* gw, ConvGeometry g, int maxParts)
@@ -555,14 +603,14 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         {
             float* acc = partials + (long)part * g.OutChannels * g.K;
             new Span<float>(acc, g.OutChannels * g.K).Clear();
-            var largest = new FlatLayout(g, Math.Min(nb, g.Batch), Tile);
+            var largest = new FlatLayout(g, Math.Min(nb, g.Batch), S.Count);
             fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * largest.ChannelLength),
                    grad = DirectConv.Scratch(ref t_output, (long)g.OutChannels * largest.Positions))
             {
                 for (int chunk = part; chunk < chunks; chunk += parts)
                 {
                     int n0 = chunk * nb;
-                    var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), Tile);
+                    var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count);
                     layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
                     layout.FillOutput<TV, S>(gy, g.OutChannels, n0, g, grad);
                     int taps = g.KernelH * g.KernelW;
