@@ -3,7 +3,8 @@ namespace DeepSharp.Inference;
 /// <summary>
 /// Rewrites a plan's steps: a batch norm right after a convolution or linear step is folded into its weights, and a
 /// ReLU right after a step with an <see cref="IReluEpilogue"/> becomes that step's epilogue. Only when the
-/// intermediate value has no other reader (a residual branch may read a convolution's output before its norm).
+/// intermediate value has no other reader (a residual branch may read a convolution's output before its norm). An add
+/// of a convolution's output and a value computed before it becomes that convolution's epilogue (see TryFuseResidual).
 /// </summary>
 internal static class Fusion
 {
@@ -18,6 +19,8 @@ internal static class Fusion
         var fused = new List<PlanStep>(steps.Count);
         foreach (var step in steps)
         {
+            if (step is AddStep add && !add.Relu && TryFuseResidual(add, producer, fused, readers))
+                continue;
             var into = step.Inputs.Length == 1 && readers.GetValueOrDefault(step.Inputs[0]) == 1 ? producer.GetValueOrDefault(step.Inputs[0]) : null;
             if (into is not null && TryFuse(step, into))
             {
@@ -47,6 +50,28 @@ internal static class Fusion
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// a + b where a is a convolution's output read only here and b was computed before that convolution (the input of a
+    /// residual block): the convolution adds b while it stores its output, and the add step goes.
+    /// </summary>
+    private static bool TryFuseResidual(AddStep add, Dictionary<PlanValue, PlanStep> producer, List<PlanStep> fused, Dictionary<PlanValue, int> readers)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            PlanValue a = add.Inputs[i], b = add.Inputs[1 - i];
+            if (readers.GetValueOrDefault(a) != 1 || producer.GetValueOrDefault(a) is not ConvStep conv || !conv.CanAddResidual ||
+                ReferenceEquals(a.Root, b.Root))
+                continue;
+            bool ready = b.Root.IsInput || (producer.TryGetValue(b.Root, out var made) && fused.IndexOf(made) < fused.IndexOf(conv));
+            if (!ready) continue;
+            conv.AddResidual(b);
+            conv.Output = add.Output;
+            producer[add.Output] = conv;
+            return true;
+        }
+        return false;
     }
 
     // A view's read is a read of its source too.

@@ -3,7 +3,10 @@ using DeepSharp.NN;
 
 namespace DeepSharp.Inference;
 
-/// <summary>Conv2d with a snapshot of its weights, into which a following batch norm is folded and whose epilogue can apply ReLU.</summary>
+/// <summary>
+/// Conv2d with a snapshot of its weights, into which a following batch norm is folded and whose epilogue can add a
+/// residual and apply ReLU.
+/// </summary>
 internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
 {
     private readonly float[] _weight;
@@ -21,6 +24,18 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     }
 
     public bool Relu { get; set; }
+
+    /// <summary>A value of the output's shape added before the ReLU (a residual connection fused in), or null.</summary>
+    public PlanValue? Residual { get; private set; }
+
+    /// <summary>Whether a following add can become this step's epilogue: the flat kernel adds while copying its output out.</summary>
+    public bool CanAddResidual => _packed is not null && Residual is null && !Relu;
+
+    public void AddResidual(PlanValue residual)
+    {
+        Residual = residual;
+        Inputs = [Inputs[0], residual];
+    }
 
     public int OutChannels => _geometry.OutChannels;
 
@@ -41,13 +56,14 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     public override void Run(Arena arena)
     {
         fixed (float* w = _weight, packed = _packed, b = _bias)
-            ConvKernels.ForwardPrepacked(arena.Pointer(Inputs[0]), w, packed, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu);
+            ConvKernels.ForwardPrepacked(arena.Pointer(Inputs[0]), w, packed, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu,
+                Residual is null ? null : arena.Pointer(Residual));
     }
 
     public override string Describe()
     {
         var g = _geometry;
         return $"conv2d {g.KernelH}x{g.KernelW} {g.InChannels}->{g.OutChannels}" + (g.StrideH > 1 || g.StrideW > 1 ? $" stride {g.StrideH}" : "") +
-            (g.Groups > 1 ? $" groups {g.Groups}" : "") + (_foldedNorm ? " +bn" : "") + (Relu ? " +relu" : "") + " " + Output.Describe();
+            (g.Groups > 1 ? $" groups {g.Groups}" : "") + (_foldedNorm ? " +bn" : "") + (Residual is null ? "" : " +add") + (Relu ? " +relu" : "") + " " + Output.Describe();
     }
 }

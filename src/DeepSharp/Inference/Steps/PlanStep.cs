@@ -6,7 +6,8 @@ namespace DeepSharp.Inference;
 /// </summary>
 internal abstract class PlanStep(PlanValue[] inputs, PlanValue output)
 {
-    public PlanValue[] Inputs { get; } = inputs;
+    /// <summary>The values read; fusion may add one (a residual a convolution adds in its epilogue).</summary>
+    public PlanValue[] Inputs { get; protected set; } = inputs;
 
     /// <summary>The value written; fusion moves a removed step's output here.</summary>
     public PlanValue Output { get; set; } = output;

@@ -32,11 +32,15 @@ internal static unsafe class ConvKernels
     public static float[]? PackForward(float* w, in ConvGeometry g) =>
         !DirectConv.Applies<float>(g) && FlatConv.AppliesForward<float>(g) ? FlatConv.PackWeights(w, g) : null;
 
-    /// <summary><see cref="Forward{T}"/> with weights from <see cref="PackForward"/> (null: <paramref name="w"/> as it is).</summary>
-    public static void ForwardPrepacked(float* x, float* w, float* packed, float* bias, float* y, ConvGeometry g, bool relu)
+    /// <summary>
+    /// <see cref="Forward{T}"/> with weights from <see cref="PackForward"/> (null: <paramref name="w"/> as it is).
+    /// With <paramref name="residual"/> (only with packed weights), y = conv + residual, then the ReLU.
+    /// </summary>
+    public static void ForwardPrepacked(float* x, float* w, float* packed, float* bias, float* y, ConvGeometry g, bool relu, float* residual = null)
     {
+        if (packed is null && residual is not null) throw new ArgumentException("ConvKernels: a residual is added only by the flat kernel (packed weights)");
         if (packed is null) Forward(x, w, bias, y, g, relu);
-        else FlatConv.ForwardPacked(x, packed, bias, y, g, relu);
+        else FlatConv.ForwardPacked(x, packed, bias, y, g, relu, residual);
     }
 
     /// <summary>gx = fold(w^T gy); gx is fully overwritten.</summary>

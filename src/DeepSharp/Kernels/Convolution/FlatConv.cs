@@ -58,15 +58,17 @@ internal static unsafe class FlatConv
     /// <summary>
     /// <see cref="Forward"/> with weights already laid out by <see cref="PackWeights(float*, in ConvGeometry)"/>: the
     /// inference path packs once at preparation instead of on every call (at batch 1 the packing cost a sixth of ResNet-20).
+    /// With <paramref name="residual"/> (NCHW, y's shape), y = conv + residual, then ReLU when <paramref name="relu"/>:
+    /// the inference plan's residual connection, added while the output is copied out of the flat layout.
     /// </summary>
-    public static void ForwardPacked(float* x, float* packed, float* bias, float* y, ConvGeometry g, bool relu)
+    public static void ForwardPacked(float* x, float* packed, float* bias, float* y, ConvGeometry g, bool relu, float* residual = null)
     {
         if (g.Batch == 0) return;
         switch (SimdWidth.Current)
         {
-            case 512: FlatConv<Vector512<float>, Simd512<float>>.ForwardPacked(x, packed, bias, y, g, relu); break;
-            case 256: FlatConv<Vector256<float>, Simd256<float>>.ForwardPacked(x, packed, bias, y, g, relu); break;
-            default: FlatConv<Vector128<float>, Simd128<float>>.ForwardPacked(x, packed, bias, y, g, relu); break;
+            case 512: FlatConv<Vector512<float>, Simd512<float>>.ForwardPacked(x, packed, bias, y, g, relu, residual); break;
+            case 256: FlatConv<Vector256<float>, Simd256<float>>.ForwardPacked(x, packed, bias, y, g, relu, residual); break;
+            default: FlatConv<Vector128<float>, Simd128<float>>.ForwardPacked(x, packed, bias, y, g, relu, residual); break;
         }
     }
 
@@ -309,17 +311,42 @@ internal readonly unsafe struct FlatLayout
             }
     }
 
-    /// <summary>Copies output channels [o0, o1) of the computed positions back to NCHW y, dropping border positions.</summary>
-    public void Extract<TV, S>(float* flat, int o0, int o1, int channels, int n0, in ConvGeometry g, float* y) where TV : unmanaged where S : ISimd<TV, float>
+    /// <summary>
+    /// Copies output channels [o0, o1) of the computed positions back to NCHW y, dropping border positions; with a
+    /// residual (NCHW, y's shape), y = computed + residual, through max(v, 0) when relu.
+    /// </summary>
+    public void Extract<TV, S>(float* flat, int o0, int o1, int channels, int n0, in ConvGeometry g, float* y, float* residual = null, bool relu = false)
+        where TV : unmanaged where S : ISimd<TV, float>
     {
         int oh = g.OutH, ow = g.OutW, plane = oh * ow;
         for (int o = o0; o < o1; o++)
             for (int i = 0; i < Images; i++)
             {
                 float* src = flat + (long)o * Positions + (long)i * ImageRows * RowStride;
-                float* dst = y + ((long)(n0 + i) * channels + o) * plane;
-                for (int r = 0; r < oh; r++) CopyRow<TV, S>(src + (long)r * RowStride, dst + r * ow, ow);
+                long at = ((long)(n0 + i) * channels + o) * plane;
+                float* dst = y + at;
+                for (int r = 0; r < oh; r++)
+                {
+                    if (residual is null) CopyRow<TV, S>(src + (long)r * RowStride, dst + r * ow, ow);
+                    else AddRow<TV, S>(src + (long)r * RowStride, residual + at + r * ow, dst + r * ow, ow, relu);
+                }
             }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<TV, S>(float* src, float* residual, float* dst, int n, bool relu) where TV : unmanaged where S : ISimd<TV, float>
+    {
+        int i = 0;
+        for (; i + S.Count <= n; i += S.Count)
+        {
+            TV v = S.Add(S.Load(src + i), S.Load(residual + i));
+            S.Store(relu ? S.Max(v, S.Zero) : v, dst + i);
+        }
+        if (i < n)
+        {
+            TV v = S.Add(S.LoadFirst(src + i, n - i), S.LoadFirst(residual + i, n - i));
+            S.StoreFirst(relu ? S.Max(v, S.Zero) : v, dst + i, n - i);
+        }
     }
 
     // Rows here are a few dozen floats: inline vector copies (masked at the end), not a Memmove call per row.
@@ -343,15 +370,17 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     [ThreadStatic] private static int[]? t_offsets;
 
 
-    public static void ForwardPacked(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu)
+    public static void ForwardPacked(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, float* residual)
     {
+        // With a residual, the ReLU comes after the addition, in Extract.
+        bool tileRelu = relu && residual is null;
         int nb = FlatLayout.ChunkImages(g);
         int chunks = (g.Batch + nb - 1) / nb;
         int blocks = (g.OutChannels + R - 1) / R;
         // Few chunks (small batches) also split the output channels, so that a second thread has work.
         if (chunks >= 2 * WorkerPool.Threads || blocks <= 2 || WorkerPool.Threads == 1)
         {
-            var task = new ChunkTask(x, w, bias, y, g, relu, nb);
+            var task = new ChunkTask(x, w, bias, y, g, tileRelu, nb, residual, relu);
             if (chunks == 1) task.Run(0);
             else WorkerPool.For(chunks, task);
             return;
@@ -365,13 +394,14 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                    output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
             {
                 layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
-                WorkerPool.For(groups, new GroupTask(input, w, bias, output, y, g, relu, layout, n0, groups, blocks));
+                WorkerPool.For(groups, new GroupTask(input, w, bias, output, y, g, tileRelu, layout, n0, groups, blocks, residual, relu));
             }
         }
     }
 
     /// <summary>Every output channel of one chunk of images, laid out in the running thread's scratch.</summary>
-    private sealed class ChunkTask(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, int nb) : IParallelTask
+    private sealed class ChunkTask(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, int nb, float* residual, bool residualRelu)
+        : IParallelTask
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int chunk)
@@ -383,20 +413,20 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             {
                 layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
                 Channels(input, w, bias, output, 0, g.OutChannels, layout, g, relu);
-                layout.Extract<TV, S>(output, 0, g.OutChannels, g.OutChannels, n0, g, y);
+                layout.Extract<TV, S>(output, 0, g.OutChannels, g.OutChannels, n0, g, y, residual, residualRelu);
             }
         }
     }
 
     /// <summary>One share of the output channels of a chunk already laid out in <paramref name="input"/>.</summary>
     private sealed class GroupTask(float* input, float* w, float* bias, float* output, float* y, ConvGeometry g, bool relu,
-        FlatLayout layout, int n0, int groups, int blocks) : IParallelTask
+        FlatLayout layout, int n0, int groups, int blocks, float* residual, bool residualRelu) : IParallelTask
     {
         public void Run(int group)
         {
             int o0 = (int)((long)blocks * group / groups) * R, o1 = Math.Min(g.OutChannels, (int)((long)blocks * (group + 1) / groups) * R);
             Channels(input, w, bias, output, o0, o1, layout, g, relu);
-            layout.Extract<TV, S>(output, o0, o1, g.OutChannels, n0, g, y);
+            layout.Extract<TV, S>(output, o0, o1, g.OutChannels, n0, g, y, residual, residualRelu);
         }
     }
 
