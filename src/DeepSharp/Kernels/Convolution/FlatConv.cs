@@ -7,7 +7,8 @@ namespace DeepSharp.Kernels;
 
 /// <summary>
 /// Direct float32 convolution for layers with many input channels (ResNet's 3x3 layers on 16-64 channels, and its
-/// stride-2 3x3 and 1x1 layers in the forward pass), without im2col. A chunk of images is copied once into a "flat" zero-bordered layout per channel: rows of
+/// stride-2 3x3 and 1x1 layers in the forward pass), without im2col. A chunk of images is copied once into a "flat"
+/// zero-bordered layout per channel (stride 1; see <see cref="FlatLayout"/> for larger strides): rows of
 /// <c>InW + PadW</c> columns (each row's right border is the next row's left border) and images of <c>InH + PadH</c>
 /// rows (likewise sharing their top/bottom border). In that layout every tap (ky, kx) of every output position q is
 /// the input at q + ky * rowStride + kx, so the whole chunk is one 1-D convolution over positions: vector loads
