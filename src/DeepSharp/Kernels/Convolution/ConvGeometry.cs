@@ -26,6 +26,12 @@ internal readonly record struct ConvGeometry(
 
     public int InPlane => InH * InW;
 
+    /// <summary>ceil(a / b) for b &gt; 0 and any sign of a (index ranges that start left of the image).</summary>
+    internal static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);
+
+    /// <summary>floor(a / b) for b &gt; 0 and any sign of a.</summary>
+    internal static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
     /// <summary>A 1x1, stride-1, unpadded convolution needs no unfolding: the input plane is already the column matrix.</summary>
     public bool IsPointwise => KernelH == 1 && KernelW == 1 && StrideH == 1 && StrideW == 1 && PadH == 0 && PadW == 0;
 

@@ -133,24 +133,27 @@ internal readonly unsafe struct FlatLayout
 
     public FlatLayout(in ConvGeometry g, int images, int lanes)
     {
-        int tile = FlatConv.Columns * lanes; // reading slack past the last position: a whole register tile
         Images = images;
+        int reachRows, reachColumns; // how far past an output position its taps read, in rows and columns
         if (g.StrideH == 1 && g.StrideW == 1)
         {
             RowStride = g.InW + g.PadW;
             ImageRows = g.InH + g.PadH;
             Planes = 1;
-            Positions = (images * ImageRows * RowStride + lanes - 1) / lanes * lanes;
-            ChannelLength = Positions + (g.KernelH - 1) * RowStride + g.KernelW - 1 + tile;
-            return;
+            (reachRows, reachColumns) = (g.KernelH - 1, g.KernelW - 1);
         }
-        _rows = new Axis(g.KernelH, g.PadH, g.StrideH);
-        _columns = new Axis(g.KernelW, g.PadW, g.StrideW);
-        RowStride = g.OutW + _columns.Spread;
-        ImageRows = g.OutH + _rows.Spread;
-        Planes = BitCount(_rows.Phases) * BitCount(_columns.Phases);
+        else
+        {
+            _rows = new Axis(g.KernelH, g.PadH, g.StrideH);
+            _columns = new Axis(g.KernelW, g.PadW, g.StrideW);
+            RowStride = g.OutW + _columns.Spread;
+            ImageRows = g.OutH + _rows.Spread;
+            Planes = BitCount(_rows.Phases) * BitCount(_columns.Phases);
+            (reachRows, reachColumns) = (_rows.Spread, _columns.Spread);
+        }
         Positions = (images * ImageRows * RowStride + lanes - 1) / lanes * lanes;
-        ChannelLength = Positions + _rows.Spread * RowStride + _columns.Spread + tile;
+        // Plus a whole register tile of slack past the last position.
+        ChannelLength = Positions + reachRows * RowStride + reachColumns + FlatConv.Columns * lanes;
     }
 
     private bool Strided => _rows.Stride != 0; // the stride-1 layout leaves its axes unset
@@ -174,7 +177,7 @@ internal readonly unsafe struct FlatLayout
             for (int k = 0; k < kernel; k++) Phases |= 1 << Phase(k, pad, stride);
         }
 
-        private static int Shift(int k, int pad, int stride) => (int)Math.Floor((k - pad) / (double)stride);
+        private static int Shift(int k, int pad, int stride) => ConvGeometry.FloorDiv(k - pad, stride);
 
         private static int Phase(int k, int pad, int stride) => k - pad - stride * Shift(k, pad, stride);
 
@@ -266,8 +269,8 @@ internal readonly unsafe struct FlatLayout
             {
                 if ((_columns.Phases & (1 << b)) == 0) continue;
                 // Plane columns whose input column sw (C + min) + b lies in [0, w).
-                int first = Math.Clamp(CeilDiv(-b, sw) - _columns.MinShift, 0, RowStride);
-                int last = Math.Clamp(CeilDiv(w - b, sw) - _columns.MinShift, first, RowStride);
+                int first = Math.Clamp(ConvGeometry.CeilDiv(-b, sw) - _columns.MinShift, 0, RowStride);
+                int last = Math.Clamp(ConvGeometry.CeilDiv(w - b, sw) - _columns.MinShift, first, RowStride);
                 for (int c = 0; c < channels; c++)
                     for (int i = 0; i < Images; i++)
                     {
@@ -292,8 +295,6 @@ internal readonly unsafe struct FlatLayout
             }
         }
     }
-
-    private static int CeilDiv(int a, int b) => (int)Math.Ceiling(a / (double)b);
 
     /// <summary>
     /// The output gradient of images [n0, n0 + Images) at the positions the forward pass computed them

@@ -32,8 +32,8 @@ internal static class Im2Col
                     var dst = col.Slice(row * ld + colOffset, oh * ow);
                     int dx = kx * g.DilationW - g.PadW;
                     // Output columns whose input column is inside the image: lo <= ox < hi.
-                    int lo = Math.Clamp(CeilDiv(-dx, g.StrideW), 0, ow);
-                    int hi = Math.Clamp(CeilDiv(w - dx, g.StrideW), lo, ow);
+                    int lo = Math.Clamp(ConvGeometry.CeilDiv(-dx, g.StrideW), 0, ow);
+                    int hi = Math.Clamp(ConvGeometry.CeilDiv(w - dx, g.StrideW), lo, ow);
                     for (int oy = 0; oy < oh; oy++)
                     {
                         var outRow = dst.Slice(oy * ow, ow);
@@ -74,8 +74,8 @@ internal static class Im2Col
                 {
                     var src = col.Slice(row * ld + colOffset, oh * ow);
                     int dx = kx * g.DilationW - g.PadW;
-                    int lo = Math.Clamp(CeilDiv(-dx, g.StrideW), 0, ow);
-                    int hi = Math.Clamp(CeilDiv(w - dx, g.StrideW), lo, ow);
+                    int lo = Math.Clamp(ConvGeometry.CeilDiv(-dx, g.StrideW), 0, ow);
+                    int hi = Math.Clamp(ConvGeometry.CeilDiv(w - dx, g.StrideW), lo, ow);
                     for (int oy = 0; oy < oh; oy++)
                     {
                         int iy = oy * g.StrideH - g.PadH + ky * g.DilationH;
@@ -166,6 +166,4 @@ internal static class Im2Col
             }
         }
     }
-
-    private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);
 }
