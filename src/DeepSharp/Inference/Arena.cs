@@ -38,5 +38,7 @@ internal sealed unsafe class Arena
         return root.IsInput ? Input : Base + root.Offset;
     }
 
-    public Span<float> Span(PlanValue value) => new(Pointer(value), checked(Batch * value.SampleSize));
+    public Span<float> Span(PlanValue value) =>
+        value.Root.Flat is null ? new(Pointer(value), checked(Batch * value.SampleSize))
+        : throw new InvalidOperationException("InferenceModel: a flat-layout value was read as an NCHW span (a planning error)");
 }

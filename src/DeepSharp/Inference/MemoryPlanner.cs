@@ -28,7 +28,7 @@ internal static class MemoryPlanner
         for (int i = 0; i < steps.Count; i++)
         {
             var value = steps[i].Output.Root;
-            long size = (long)value.SampleSize * maxBatch;
+            long size = value.Floats(maxBatch);
             Region? best = null;
             foreach (var r in regions)
             {

@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.Inference;
 
 /// <summary>
@@ -20,10 +22,19 @@ internal sealed class PlanValue(int[] sampleShape, PlanValue? viewOf = null)
     /// <summary>The model's input: read in place from the caller's tensor, never written.</summary>
     public bool IsInput { get; init; }
 
+    /// <summary>
+    /// Set when the value is kept in the flat layout of the convolutions that read it (see <see cref="FlatPlanning"/>);
+    /// only flat-aware steps read or write it then.
+    /// </summary>
+    public FlatShape? Flat { get; set; }
+
+    /// <summary>Floats a batch of this value takes in an arena.</summary>
+    public long Floats(int batch) => Flat is { } flat ? flat.Floats(batch) : (long)SampleSize * batch;
+
     /// <summary>Offset in floats of this root's buffer in an arena (set by <see cref="MemoryPlanner"/>).</summary>
     public long Offset { get; set; }
 
     public int Rank => SampleShape.Length + 1;
 
-    public string Describe() => "[N" + string.Concat(SampleShape.Select(d => ", " + d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+    public string Describe() => "[N" + string.Concat(SampleShape.Select(d => ", " + d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]" + (Flat is null ? "" : " flat");
 }

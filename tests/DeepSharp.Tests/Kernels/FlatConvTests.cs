@@ -50,6 +50,84 @@ public class FlatConvTests
         KernelCases.AtEveryWidth(_ => Check(batch, inChannels, outChannels, kh, kw, padH, padW, height, width, strideH, strideW));
     }
 
+    [Theory]
+    [InlineData(3, 16, 16, 3, 1, 1, 28, 28, true, true, true)]     // ResNet-20's block: flat in, flat out, residual added in the tiles
+    [InlineData(1, 16, 16, 3, 1, 1, 28, 28, true, true, true)]     // batch 1: output channels split over the pool
+    [InlineData(0, 16, 8, 3, 1, 1, 5, 5, true, true, false)]       // empty batch
+    [InlineData(9, 64, 64, 3, 1, 1, 7, 7, true, true, true)]       // several images per chunk: chunks end mid-vector
+    [InlineData(2, 7, 5, 3, 1, 1, 9, 11, false, true, false)]      // NCHW in, flat out; partial channel blocks
+    [InlineData(2, 7, 5, 3, 1, 1, 9, 11, true, false, true)]       // flat in, NCHW out, flat residual
+    [InlineData(2, 6, 9, 5, 1, 2, 6, 13, true, true, true)]        // 5x5, padding 2
+    [InlineData(3, 16, 32, 3, 2, 1, 28, 28, true, true, false)]    // stride 2 from flat into flat
+    [InlineData(3, 16, 32, 1, 2, 0, 28, 28, true, true, true)]     // the 1x1 shortcut: its layout widened to the output's
+    [InlineData(2, 5, 6, 3, 2, 1, 9, 7, false, true, true)]        // odd planes, NCHW in
+    [InlineData(2, 5, 6, 3, 2, 1, 9, 7, true, false, false)]       // strided, flat in, NCHW out
+    public void FlatValuesMatchFloat64(int batch, int inChannels, int outChannels, int k, int stride, int pad, int height, int width,
+        bool flatIn, bool flatOut, bool residual)
+    {
+        var g = new ConvGeometry(batch, inChannels, height, width, outChannels, k, k, stride, stride, pad, pad, 1, 1, 1);
+        var gen = new Generator(23);
+        float[] x = Tensor.Randn([batch, inChannels, height, width], gen).ToArray<float>(), w = Tensor.Randn([outChannels, inChannels, k, k], gen).ToArray<float>();
+        float[] b = Tensor.Randn([outChannels], gen).ToArray<float>(), r = Tensor.Randn([batch, outChannels, g.OutH, g.OutW], gen).ToArray<float>();
+        var y64 = Tensor.Conv2d(Tensor.From(x, batch, inChannels, height, width).To(DType.Float64), Tensor.From(w, outChannels, inChannels, k, k).To(DType.Float64),
+            Tensor.From(b, outChannels).To(DType.Float64), stride, pad);
+        if (residual) y64 += Tensor.From(r, batch, outChannels, g.OutH, g.OutW).To(DType.Float64);
+        var expected = y64.Relu().ToArray<double>();
+        // A flat input as a same-padded stride-1 layer reads it (pad 1 for a strided reader); the output as a 3x3 layer would.
+        var xs = new FlatShape(inChannels, height, width, stride == 1 ? pad : 1, stride == 1 ? pad : 1);
+        var natural = stride == 1 ? new FlatLayout(g, 1, 1).RowStride - g.OutW : 1;
+        var ys = new FlatShape(outChannels, g.OutH, g.OutW, natural, natural);
+        KernelCases.AtEveryWidth(vectorWidth =>
+        {
+            if (vectorWidth == 0) return; // the flat kernel needs vectors
+            Assert.True(FlatConv.AppliesForward<float>(g));
+            int lanes = vectorWidth / 32;
+            float[] xIn = flatIn ? ToFlat(x, xs, batch) : x;
+            float[] rIn = residual && (flatOut || flatIn) ? ToFlat(r, ys, batch) : r; // a flat residual whenever anything is flat
+            bool flatResidual = residual && (flatOut || flatIn);
+            var y = new float[flatOut ? ys.Floats(batch) : Math.Max(expected.Length, 1)];
+            Array.Fill(y, float.NaN); // every float of a flat output is written: values, borders and slack
+            unsafe
+            {
+                fixed (float* pw = w, pb = b, px = xIn, pr = rIn, py = y)
+                {
+                    var packed = FlatConv.PackWeights(pw, g);
+                    fixed (float* pk = packed)
+                        FlatConv.ForwardPacked(px, pk, pb, py, g, relu: true, residual ? pr : null, flatIn ? xs : null, flatOut ? ys : null, flatResidual ? ys : null);
+                }
+            }
+            var layout = ys.Layout(batch, lanes);
+            for (int n = 0; n < batch; n++)
+                for (int o = 0; o < outChannels; o++)
+                    for (int i = 0; i < g.OutH; i++)
+                        for (int j = 0; j < g.OutW; j++)
+                        {
+                            int e = ((n * outChannels + o) * g.OutH + i) * g.OutW + j;
+                            float actual = flatOut ? y[o * layout.ChannelLength + layout.Origin + (n * layout.ImageRows + i) * layout.RowStride + j] : y[e];
+                            Assert.True(Math.Abs(expected[e] - actual) <= 1e-3 + 1e-4 * Math.Abs(expected[e]), $"width {vectorWidth}, y[{n}, {o}, {i}, {j}]: {actual} vs {expected[e]}");
+                        }
+            if (!flatOut) return;
+            // Everything else in the output channels is zero: the borders a following layer reads as padding.
+            var content = new HashSet<int>();
+            for (int o = 0; o < outChannels; o++)
+                for (int n = 0; n < batch; n++)
+                    for (int i = 0; i < g.OutH; i++)
+                        for (int j = 0; j < g.OutW; j++)
+                            content.Add(o * layout.ChannelLength + layout.Origin + (n * layout.ImageRows + i) * layout.RowStride + j);
+            for (int at = 0; at < outChannels * layout.ChannelLength; at++)
+                if (!content.Contains(at)) Assert.True(y[at] == 0, $"width {vectorWidth}, border float {at}: {y[at]}");
+        });
+    }
+
+    private static unsafe float[] ToFlat(float[] nchw, FlatShape shape, int batch)
+    {
+        var flat = new float[Math.Max(shape.Floats(batch), 1)];
+        Array.Fill(flat, float.NaN); // laying out writes every float a reader may touch
+        fixed (float* px = nchw, pf = flat) FlatConv.ToFlat(px, pf, shape, batch);
+        for (int i = 0; i < shape.Channels * shape.Layout(batch, SimdWidth.Current / 32).ChannelLength; i++) Assert.False(float.IsNaN(flat[i]));
+        return flat;
+    }
+
     [Fact]
     public void FusedBiasAndReluMatchTheReference()
     {

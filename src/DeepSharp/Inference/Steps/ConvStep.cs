@@ -39,6 +39,18 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
 
     public int OutChannels => _geometry.OutChannels;
 
+    /// <summary>The convolution for one sample.</summary>
+    public ConvGeometry Geometry => _geometry;
+
+    /// <summary>Whether the flat kernel runs this step (its weights are packed for it): it can then read and write flat values.</summary>
+    public bool UsesFlatKernel => _packed is not null;
+
+    public override void ReplaceInput(PlanValue value, PlanValue replacement)
+    {
+        base.ReplaceInput(value, replacement);
+        if (ReferenceEquals(Residual, value)) Residual = replacement;
+    }
+
     public void FoldBatchNorm(BatchNormBase bn)
     {
         _bias = BatchNormFolding.FoldInto(_weight, _bias, bn);
@@ -57,7 +69,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     {
         fixed (float* w = _weight, packed = _packed, b = _bias)
             ConvKernels.ForwardPrepacked(arena.Pointer(Inputs[0]), w, packed, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu,
-                Residual is null ? null : arena.Pointer(Residual));
+                Residual is null ? null : arena.Pointer(Residual), Inputs[0].Root.Flat, Output.Flat, Residual?.Root.Flat);
     }
 
     public override string Describe()
@@ -66,4 +78,17 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
         return $"conv2d {g.KernelH}x{g.KernelW} {g.InChannels}->{g.OutChannels}" + (g.StrideH > 1 || g.StrideW > 1 ? $" stride {g.StrideH}" : "") +
             (g.Groups > 1 ? $" groups {g.Groups}" : "") + (_foldedNorm ? " +bn" : "") + (Residual is null ? "" : " +add") + (Relu ? " +relu" : "") + " " + Output.Describe();
     }
+}
+
+/// <summary>
+/// An NCHW activation laid out flat for the convolutions that read it (see <see cref="FlatPlanning"/>): where its
+/// producer cannot write the flat layout itself (the first convolution of a ResNet, a pooling layer).
+/// </summary>
+internal sealed unsafe class ToFlatStep(PlanValue input, PlanValue output) : PlanStep([input], output)
+{
+    public override long WorkPerSample => Output.SampleSize;
+
+    public override void Run(Arena arena) => FlatConv.ToFlat(arena.Pointer(Inputs[0]), arena.Pointer(Output), Output.Flat!.Value, arena.Batch);
+
+    public override string Describe() => "to_flat " + Output.Describe();
 }

@@ -17,6 +17,10 @@ internal abstract class PlanStep(PlanValue[] inputs, PlanValue output)
 
     public abstract void Run(Arena arena);
 
+    /// <summary>Reads <paramref name="replacement"/> wherever this step read <paramref name="value"/> (a layout conversion put between them).</summary>
+    public virtual void ReplaceInput(PlanValue value, PlanValue replacement) =>
+        Inputs = Inputs.Select(v => ReferenceEquals(v, value) ? replacement : v).ToArray();
+
     /// <summary>One line for <see cref="InferenceModel.Steps"/>, e.g. <c>conv2d 3x3 16->16 +bn +relu [N, 16, 32, 32]</c>.</summary>
     public abstract string Describe();
 }

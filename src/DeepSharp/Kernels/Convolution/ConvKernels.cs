@@ -34,13 +34,16 @@ internal static unsafe class ConvKernels
 
     /// <summary>
     /// <see cref="Forward{T}"/> with weights from <see cref="PackForward"/> (null: <paramref name="w"/> as it is).
-    /// With <paramref name="residual"/> (only with packed weights), y = conv + residual, then the ReLU.
+    /// With <paramref name="residual"/> (only with packed weights), y = conv + residual, then the ReLU; with packed
+    /// weights x, y and the residual can also be flat (<paramref name="xs"/>, <paramref name="ys"/>, <paramref name="rs"/>; see <see cref="FlatShape"/>).
     /// </summary>
-    public static void ForwardPrepacked(float* x, float* w, float* packed, float* bias, float* y, ConvGeometry g, bool relu, float* residual = null)
+    public static void ForwardPrepacked(float* x, float* w, float* packed, float* bias, float* y, ConvGeometry g, bool relu, float* residual = null,
+        FlatShape? xs = null, FlatShape? ys = null, FlatShape? rs = null)
     {
-        if (packed is null && residual is not null) throw new ArgumentException("ConvKernels: a residual is added only by the flat kernel (packed weights)");
+        if (packed is null && (residual is not null || xs is not null || ys is not null))
+            throw new ArgumentException("ConvKernels: residuals and flat layouts are taken only by the flat kernel (packed weights)");
         if (packed is null) Forward(x, w, bias, y, g, relu);
-        else FlatConv.ForwardPacked(x, packed, bias, y, g, relu, residual);
+        else FlatConv.ForwardPacked(x, packed, bias, y, g, relu, residual, xs, ys, rs);
     }
 
     /// <summary>gx = fold(w^T gy); gx is fully overwritten.</summary>

@@ -29,10 +29,13 @@ internal static unsafe class DirectConv
             (long)g.OutChannels * g.OutH * ChunkWidth(g, lanes) <= MaxScratchFloats;
     }
 
-    /// <summary>A thread's reusable scratch array (<paramref name="slot"/> is a [ThreadStatic] field), grown to at least <paramref name="length"/>.</summary>
+    /// <summary>
+    /// A thread's reusable scratch array (<paramref name="slot"/> is a [ThreadStatic] field), grown to at least
+    /// <paramref name="length"/>; pinned, so a pointer to it stays valid until the slot grows.
+    /// </summary>
     internal static float[] Scratch(ref float[]? slot, long length)
     {
-        if (slot is null || slot.Length < length) slot = new float[Math.Max(checked((int)length), 1024)];
+        if (slot is null || slot.Length < length) slot = GC.AllocateArray<float>(Math.Max(checked((int)length), 1024), pinned: true);
         return slot;
     }
 

@@ -59,17 +59,30 @@ internal static unsafe class FlatConv
     /// <summary>
     /// <see cref="Forward"/> with weights already laid out by <see cref="PackWeights(float*, in ConvGeometry)"/>: the
     /// inference path packs once at preparation instead of on every call (at batch 1 the packing cost a sixth of ResNet-20).
-    /// With <paramref name="residual"/> (NCHW, y's shape), y = conv + residual, then ReLU when <paramref name="relu"/>:
-    /// the inference plan's residual connection, added while the output is copied out of the flat layout.
+    /// With <paramref name="residual"/> (y's shape), y = conv + residual, then ReLU when <paramref name="relu"/>: the
+    /// inference plan's residual connection. x, y and the residual are NCHW, or flat of shapes <paramref name="xs"/>,
+    /// <paramref name="ys"/> and <paramref name="rs"/> (see <see cref="FlatShape"/>; a flat output needs a flat residual):
+    /// the plan keeps activations flat between convolutions instead of laying each input out and copying each output back.
     /// </summary>
-    public static void ForwardPacked(float* x, float* packed, float* bias, float* y, ConvGeometry g, bool relu, float* residual = null)
+    public static void ForwardPacked(float* x, float* packed, float* bias, float* y, ConvGeometry g, bool relu, float* residual = null,
+        FlatShape? xs = null, FlatShape? ys = null, FlatShape? rs = null)
     {
-        if (g.Batch == 0) return;
         switch (SimdWidth.Current)
         {
-            case 512: FlatConv<Vector512<float>, Simd512<float>>.ForwardPacked(x, packed, bias, y, g, relu, residual); break;
-            case 256: FlatConv<Vector256<float>, Simd256<float>>.ForwardPacked(x, packed, bias, y, g, relu, residual); break;
-            default: FlatConv<Vector128<float>, Simd128<float>>.ForwardPacked(x, packed, bias, y, g, relu, residual); break;
+            case 512: FlatConv<Vector512<float>, Simd512<float>>.Forward(x, xs, packed, bias, y, ys, g, relu, residual, rs); break;
+            case 256: FlatConv<Vector256<float>, Simd256<float>>.Forward(x, xs, packed, bias, y, ys, g, relu, residual, rs); break;
+            default: FlatConv<Vector128<float>, Simd128<float>>.Forward(x, xs, packed, bias, y, ys, g, relu, residual, rs); break;
+        }
+    }
+
+    /// <summary>Lays out a batch of NCHW <paramref name="x"/> as a flat value of shape <paramref name="shape"/>, channels split over the pool.</summary>
+    public static void ToFlat(float* x, float* flat, FlatShape shape, int batch)
+    {
+        switch (SimdWidth.Current)
+        {
+            case 512: FlatConv<Vector512<float>, Simd512<float>>.ToFlat(x, flat, shape, batch); break;
+            case 256: FlatConv<Vector256<float>, Simd256<float>>.ToFlat(x, flat, shape, batch); break;
+            default: FlatConv<Vector128<float>, Simd128<float>>.ToFlat(x, flat, shape, batch); break;
         }
     }
 
@@ -113,254 +126,6 @@ internal static unsafe class FlatConv
     }
 }
 
-/// <summary>
-/// Where a chunk of images lives in the flat layout of <see cref="FlatConv"/>, and where each tap of the kernel reads.
-/// Stride 1: each input channel is one plane of <c>InH + PadH</c> rows of <c>InW + PadW</c> columns per image (borders
-/// shared between neighbours), and tap (ky, kx) reads ky * RowStride + kx past the output position. Larger strides:
-/// each input channel is split into phase planes (plane (a, b) holds the input rows a, a + sH, ... and columns b, b + sW,
-/// ...) laid out on the output grid, so a tap reads one phase plane at a small shift and every position of a tile again
-/// reads consecutive floats; only the phases some tap reads are stored (a strided 1x1 convolution keeps one).
-/// </summary>
-internal readonly unsafe struct FlatLayout
-{
-    public readonly int RowStride;   // stride 1: InW + PadW; strided: OutW plus the taps' spread in phase columns
-    public readonly int ImageRows;   // stride 1: InH + PadH; strided: OutH plus the taps' spread in phase rows
-    public readonly int Images;
-    public readonly int Positions;   // Images * ImageRows * RowStride, rounded up to whole vectors
-    public readonly int ChannelLength; // Positions plus the kernel's reach: every tap of every tile is readable
-    public readonly int Planes;      // planes per input channel: 1, or the phases the taps read
-    private readonly Axis _rows, _columns;
-
-    public FlatLayout(in ConvGeometry g, int images, int lanes)
-    {
-        Images = images;
-        int reachRows, reachColumns; // how far past an output position its taps read, in rows and columns
-        if (g.StrideH == 1 && g.StrideW == 1)
-        {
-            RowStride = g.InW + g.PadW;
-            ImageRows = g.InH + g.PadH;
-            Planes = 1;
-            (reachRows, reachColumns) = (g.KernelH - 1, g.KernelW - 1);
-        }
-        else
-        {
-            _rows = new Axis(g.KernelH, g.PadH, g.StrideH);
-            _columns = new Axis(g.KernelW, g.PadW, g.StrideW);
-            RowStride = g.OutW + _columns.Spread;
-            ImageRows = g.OutH + _rows.Spread;
-            Planes = BitCount(_rows.Phases) * BitCount(_columns.Phases);
-            (reachRows, reachColumns) = (_rows.Spread, _columns.Spread);
-        }
-        Positions = (images * ImageRows * RowStride + lanes - 1) / lanes * lanes;
-        // Plus a whole register tile of slack past the last position.
-        ChannelLength = Positions + reachRows * RowStride + reachColumns + FlatConv.Columns * lanes;
-    }
-
-    private bool Strided => _rows.Stride != 0; // the stride-1 layout leaves its axes unset
-
-    private static int BitCount(int mask) => System.Numerics.BitOperations.PopCount((uint)mask);
-
-    /// <summary>
-    /// One dimension of a strided layout: kernel index k reads input stride * (output + Shift(k)) + Phase(k);
-    /// <see cref="Phases"/> is the set of phases read (a bit mask), <see cref="Spread"/> the range of shifts.
-    /// </summary>
-    private readonly struct Axis
-    {
-        public readonly int Stride, Pad, MinShift, Spread, Phases;
-
-        public Axis(int kernel, int pad, int stride)
-        {
-            Stride = stride;
-            Pad = pad;
-            MinShift = Shift(0, pad, stride);
-            Spread = Shift(kernel - 1, pad, stride) - MinShift;
-            for (int k = 0; k < kernel; k++) Phases |= 1 << Phase(k, pad, stride);
-        }
-
-        private static int Shift(int k, int pad, int stride) => ConvGeometry.FloorDiv(k - pad, stride);
-
-        private static int Phase(int k, int pad, int stride) => k - pad - stride * Shift(k, pad, stride);
-
-        public int ShiftOf(int k) => Shift(k, Pad, Stride) - MinShift;
-
-        public int PhaseOf(int k) => Phase(k, Pad, Stride);
-
-        /// <summary>The rank of phase <paramref name="a"/> among the phases read.</summary>
-        public int Rank(int a) => BitCount(Phases & ((1 << a) - 1));
-    }
-
-    /// <summary>
-    /// offsets[t] for tap t = (c * KernelH + ky) * KernelW + kx (the order of the weights): where, relative to an output
-    /// position, that tap's input is.
-    /// </summary>
-    public void TapOffsets(in ConvGeometry g, int* offsets)
-    {
-        int t = 0;
-        for (int c = 0; c < g.InChannels; c++)
-            for (int ky = 0; ky < g.KernelH; ky++)
-                for (int kx = 0; kx < g.KernelW; kx++)
-                    offsets[t++] = !Strided
-                        ? c * ChannelLength + ky * RowStride + kx
-                        : (c * Planes + _rows.Rank(_rows.PhaseOf(ky)) * BitCount(_columns.Phases) + _columns.Rank(_columns.PhaseOf(kx))) * ChannelLength +
-                          _rows.ShiftOf(ky) * RowStride + _columns.ShiftOf(kx);
-    }
-
-    /// <summary>Images per chunk of the forward pass: the chunk's flat input and output fit in a quarter of L2, at least one image.</summary>
-    public static int ChunkImages(in ConvGeometry g)
-    {
-        var one = new FlatLayout(g, 1, 1);
-        long perImage = ((long)g.InChannels * one.Planes + g.OutChannels) * one.ImageRows * one.RowStride;
-        long budget = Math.Max(CpuInfo.L2Bytes / 4, 64 * 1024) / sizeof(float);
-        return (int)Math.Clamp(budget / Math.Max(perImage, 1), 1, Math.Max(g.Batch, 1));
-    }
-
-    /// <summary>
-    /// Images per chunk of the weight gradient: its flat input fits in half of L2. The output gradient is read a few
-    /// channels at a time, so it need not stay in L2, and longer chunks spread each tile's horizontal sums over more
-    /// positions (with one or two images of a 14x14 layer, the sums were a third of the instructions).
-    /// </summary>
-    public static int WeightChunkImages(in ConvGeometry g)
-    {
-        long perImage = (long)g.InChannels * (g.InH + g.PadH) * (g.InW + g.PadW);
-        long budget = Math.Max(CpuInfo.L2Bytes / 2, 128 * 1024) / sizeof(float);
-        return (int)Math.Clamp(budget / Math.Max(perImage, 1), 1, Math.Max(g.Batch, 1));
-    }
-
-    /// <summary>
-    /// Copies images [n0, n0 + Images) of NCHW <paramref name="source"/> ([n, channels, InH, InW]) into the flat layout,
-    /// zeros around; every float of the layout is written once (zeroing it all first cost as much as the copy).
-    /// </summary>
-    public void Fill<TV, S>(float* source, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
-    {
-        int used = Images * ImageRows * RowStride;
-        for (int c = 0; c < channels; c++)
-            for (int p = 0; p < Planes; p++)
-                new Span<float>(flat + (long)(c * Planes + p) * ChannelLength + used, ChannelLength - used).Clear();
-        if (Strided)
-        {
-            FillPhases(source, channels, n0, g, flat);
-            return;
-        }
-        int h = g.InH, w = g.InW, plane = h * w, padH = g.PadH, padW = g.PadW;
-        for (int c = 0; c < channels; c++)
-            for (int i = 0; i < Images; i++)
-            {
-                float* src = source + ((long)(n0 + i) * channels + c) * plane;
-                float* dst = flat + (long)c * ChannelLength + (long)i * ImageRows * RowStride;
-                new Span<float>(dst, padH * RowStride).Clear(); // the border rows above (below the previous image)
-                dst += padH * RowStride;
-                for (int r = 0; r < h; r++, dst += RowStride)
-                {
-                    for (int k = 0; k < padW; k++) dst[k] = 0; // the border between this row and the previous one
-                    CopyRow<TV, S>(src + r * w, dst + padW, w);
-                }
-            }
-    }
-
-    /// <summary>The phase planes of a strided layout: plane row R, column C of phase (a, b) is input (sH (R + min) + a, sW (C + min) + b).</summary>
-    private void FillPhases(float* source, int channels, int n0, in ConvGeometry g, float* flat)
-    {
-        int h = g.InH, w = g.InW, sh = _rows.Stride, sw = _columns.Stride, plane = h * w;
-        int slot = 0;
-        for (int a = 0; a < sh; a++)
-        {
-            if ((_rows.Phases & (1 << a)) == 0) continue;
-            for (int b = 0; b < sw; b++)
-            {
-                if ((_columns.Phases & (1 << b)) == 0) continue;
-                // Plane columns whose input column sw (C + min) + b lies in [0, w).
-                int first = Math.Clamp(ConvGeometry.CeilDiv(-b, sw) - _columns.MinShift, 0, RowStride);
-                int last = Math.Clamp(ConvGeometry.CeilDiv(w - b, sw) - _columns.MinShift, first, RowStride);
-                for (int c = 0; c < channels; c++)
-                    for (int i = 0; i < Images; i++)
-                    {
-                        float* src = source + ((long)(n0 + i) * channels + c) * plane;
-                        float* dst = flat + (long)(c * Planes + slot) * ChannelLength + (long)i * ImageRows * RowStride;
-                        for (int r = 0; r < ImageRows; r++)
-                        {
-                            float* to = dst + (long)r * RowStride;
-                            int y = sh * (r + _rows.MinShift) + a;
-                            if ((uint)y >= (uint)h)
-                            {
-                                new Span<float>(to, RowStride).Clear();
-                                continue;
-                            }
-                            float* from = src + (long)y * w + sw * (first + _columns.MinShift) + b;
-                            for (int col = 0; col < first; col++) to[col] = 0;
-                            for (int col = first; col < last; col++, from += sw) to[col] = *from;
-                            for (int col = last; col < RowStride; col++) to[col] = 0;
-                        }
-                    }
-                slot++;
-            }
-        }
-    }
-
-    /// <summary>
-    /// The output gradient of images [n0, n0 + Images) at the positions the forward pass computed them
-    /// (image i's output row r at (i * ImageRows + r) * RowStride), zeros at every other position.
-    /// </summary>
-    public void FillOutput<TV, S>(float* gy, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
-    {
-        new Span<float>(flat, checked(channels * Positions)).Clear();
-        int oh = g.OutH, ow = g.OutW, plane = oh * ow;
-        for (int o = 0; o < channels; o++)
-            for (int i = 0; i < Images; i++)
-            {
-                float* src = gy + ((long)(n0 + i) * channels + o) * plane;
-                float* dst = flat + (long)o * Positions + (long)i * ImageRows * RowStride;
-                for (int r = 0; r < oh; r++) CopyRow<TV, S>(src + r * ow, dst + (long)r * RowStride, ow);
-            }
-    }
-
-    /// <summary>
-    /// Copies output channels [o0, o1) of the computed positions back to NCHW y, dropping border positions; with a
-    /// residual (NCHW, y's shape), y = computed + residual, through max(v, 0) when relu.
-    /// </summary>
-    public void Extract<TV, S>(float* flat, int o0, int o1, int channels, int n0, in ConvGeometry g, float* y, float* residual = null, bool relu = false)
-        where TV : unmanaged where S : ISimd<TV, float>
-    {
-        int oh = g.OutH, ow = g.OutW, plane = oh * ow;
-        for (int o = o0; o < o1; o++)
-            for (int i = 0; i < Images; i++)
-            {
-                float* src = flat + (long)o * Positions + (long)i * ImageRows * RowStride;
-                long at = ((long)(n0 + i) * channels + o) * plane;
-                float* dst = y + at;
-                for (int r = 0; r < oh; r++)
-                {
-                    if (residual is null) CopyRow<TV, S>(src + (long)r * RowStride, dst + r * ow, ow);
-                    else AddRow<TV, S>(src + (long)r * RowStride, residual + at + r * ow, dst + r * ow, ow, relu);
-                }
-            }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRow<TV, S>(float* src, float* residual, float* dst, int n, bool relu) where TV : unmanaged where S : ISimd<TV, float>
-    {
-        int i = 0;
-        for (; i + S.Count <= n; i += S.Count)
-        {
-            TV v = S.Add(S.Load(src + i), S.Load(residual + i));
-            S.Store(relu ? S.Max(v, S.Zero) : v, dst + i);
-        }
-        if (i < n)
-        {
-            TV v = S.Add(S.LoadFirst(src + i, n - i), S.LoadFirst(residual + i, n - i));
-            S.StoreFirst(relu ? S.Max(v, S.Zero) : v, dst + i, n - i);
-        }
-    }
-
-    // Rows here are a few dozen floats: inline vector copies (masked at the end), not a Memmove call per row.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyRow<TV, S>(float* src, float* dst, int n) where TV : unmanaged where S : ISimd<TV, float>
-    {
-        int i = 0;
-        for (; i + S.Count <= n; i += S.Count) S.Store(S.Load(src + i), dst + i);
-        if (i < n) S.StoreFirst(S.LoadFirst(src + i, n - i), dst + i, n - i);
-    }
-}
-
 /// <summary><see cref="FlatConv"/> at one vector width.</summary>
 internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISimd<TV, float>
 {
@@ -372,79 +137,191 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     [ThreadStatic] private static int[]? t_offsets;
 
 
-    public static void ForwardPacked(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, float* residual)
+    /// <summary>
+    /// y = conv(x) + bias (+ residual), through ReLU when <paramref name="relu"/>. x is NCHW, or a whole-batch flat
+    /// value of shape <paramref name="xs"/>; y and the residual are NCHW, or flat of shapes <paramref name="ys"/> and
+    /// <paramref name="rs"/> (a flat y needs a flat residual of its shape: the tiles add it).
+    /// A flat input of a stride-1 layer is read in place; other inputs are laid out chunk by chunk in scratch.
+    /// A flat output is written in place at its layout's origin past the computed positions, borders zeroed after.
+    /// </summary>
+    public static void Forward(float* x, FlatShape? xs, float* w, float* bias, float* y, FlatShape? ys, ConvGeometry g, bool relu,
+        float* residual, FlatShape? rs)
     {
-        // With a residual, the ReLU comes after the addition, in Extract.
-        bool tileRelu = relu && residual is null;
-        int nb = FlatLayout.ChunkImages(g);
-        int chunks = (g.Batch + nb - 1) / nb;
+        if (residual is not null && ys is not null && rs != ys)
+            throw new ArgumentException("FlatConv: a flat output takes a residual of its own flat shape");
+        var job = new ForwardJob(x, xs, w, bias, y, ys, g, relu, residual, rs);
+        int chunks = (g.Batch + job.ChunkImages - 1) / job.ChunkImages;
         int blocks = (g.OutChannels + R - 1) / R;
+        job.ClearOutside(); // a flat output is written whole even for an empty batch
+        if (g.Batch == 0) return;
         // Few chunks (small batches) also split the output channels, so that a second thread has work.
         if (chunks >= 2 * WorkerPool.Threads || blocks <= 2 || WorkerPool.Threads == 1)
         {
-            var task = new ChunkTask(x, w, bias, y, g, tileRelu, nb, residual, relu);
-            if (chunks == 1) task.Run(0);
-            else WorkerPool.For(chunks, task);
+            if (chunks == 1) job.Run(0);
+            else WorkerPool.For(chunks, job);
             return;
         }
-        // Few chunks (small batches): each chunk is laid out once on this thread, then its output channels are split.
-        int groups = Math.Min((blocks + 1) / 2, WorkerPool.Threads); // whole tiles of eight channels where possible
-        for (int n0 = 0; n0 < g.Batch; n0 += nb)
+        // Each chunk is laid out once on this thread, then its output channels are split: whole tiles of eight where possible.
+        int groups = Math.Min((blocks + 1) / 2, WorkerPool.Threads);
+        for (int chunk = 0; chunk < chunks; chunk++)
         {
-            var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count);
-            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.Planes * layout.ChannelLength),
-                   output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
+            var input = job.Prepare(chunk);
+            fixed (float* scratch = job.OutputScratch(input.Layout))
             {
-                layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
-                WorkerPool.For(groups, new GroupTask(input, w, bias, output, y, g, tileRelu, layout, n0, groups, blocks, residual, relu));
+                job.SplitChannels(input, scratch, groups);
+                WorkerPool.For(groups, job);
             }
         }
     }
 
-    /// <summary>Every output channel of one chunk of images, laid out in the running thread's scratch.</summary>
-    private sealed class ChunkTask(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, int nb, float* residual, bool residualRelu)
-        : IParallelTask
+    public static void ToFlat(float* x, float* flat, FlatShape shape, int batch)
     {
+        var layout = shape.Layout(batch, S.Count);
+        var g = shape.Geometry with { Batch = batch };
+        var task = new ToFlatTask(PlaneView.Nchw(x, shape.Channels, shape.H, shape.W), flat, layout, g);
+        int parts = (long)shape.Channels * layout.ChannelLength >= 1 << 15 ? Math.Min(WorkerPool.Threads, shape.Channels) : 1;
+        task.Parts = parts;
+        if (parts == 1) task.Run(0);
+        else WorkerPool.For(parts, task);
+    }
+
+    private sealed class ToFlatTask(PlaneView x, float* flat, FlatLayout layout, ConvGeometry g) : IParallelTask
+    {
+        public int Parts { get; set; } = 1;
+
+        public void Run(int part)
+        {
+            int c0 = (int)((long)g.InChannels * part / Parts), c1 = (int)((long)g.InChannels * (part + 1) / Parts);
+            layout.Fill<TV, S>(x.From(c0), c1 - c0, 0, g, flat + (long)c0 * layout.ChannelLength);
+        }
+    }
+
+    /// <summary>The input of one chunk of images as the tiles read it.</summary>
+    private readonly struct ChunkInput(int n0, FlatLayout layout, float* data, bool inPlace)
+    {
+        public readonly int N0 = n0;
+        public readonly FlatLayout Layout = layout; // the chunk's images: positions, rows, columns
+        public readonly float* Data = data;         // position 0 of channel 0
+        public readonly bool InPlace = inPlace;     // read in the whole flat input (else laid out in scratch by Layout)
+    }
+
+    /// <summary>
+    /// One forward pass: a chunk of images and all its output channels per <see cref="Run"/>, or after
+    /// <see cref="SplitChannels"/> a share of the output channels of one chunk (one object per call: the plan's steps
+    /// allocate little).
+    /// </summary>
+    private sealed class ForwardJob : IParallelTask
+    {
+        private readonly float* _x, _w, _bias, _y, _residual;
+        private readonly FlatShape? _xs, _ys, _rs; // input, output and residual shapes, when they are flat
+        private readonly ConvGeometry _g;
+        private readonly bool _relu;
+        public readonly int ChunkImages;
+        private ChunkInput _split;   // the chunk whose channels are split, and its output scratch
+        private float* _splitScratch;
+        private int _groups;
+
+        public ForwardJob(float* x, FlatShape? xs, float* w, float* bias, float* y, FlatShape? ys, ConvGeometry g, bool relu, float* residual, FlatShape? rs)
+        {
+            _x = x; _w = w; _bias = bias; _y = y; _residual = residual;
+            _g = g;
+            _relu = relu;
+            (_xs, _ys, _rs) = (xs, ys, rs);
+            ChunkImages = FlatLayout.ChunkImages(g);
+        }
+
+        // Whole-batch flat layouts (built when needed: a job object per call stays small).
+        private FlatLayout? From => _xs?.Layout(_g.Batch, S.Count);
+        private FlatLayout? To => _ys?.Layout(_g.Batch, S.Count);
+
+        public void ClearOutside() => To?.ClearOutside(_y, _g.OutChannels);
+
+        public void SplitChannels(in ChunkInput input, float* scratch, int groups)
+        {
+            _split = input;
+            _splitScratch = scratch;
+            _groups = groups;
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int chunk)
+        public void Run(int part)
         {
-            int n0 = chunk * nb;
-            var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count);
-            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * layout.Planes * layout.ChannelLength),
-                   output = DirectConv.Scratch(ref t_output, (long)g.OutChannels * layout.Positions))
+            if (_groups > 0)
             {
-                layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
-                Channels(input, w, bias, output, 0, g.OutChannels, layout, g, relu);
-                layout.Extract<TV, S>(output, 0, g.OutChannels, g.OutChannels, n0, g, y, residual, residualRelu);
+                int blocks = (_g.OutChannels + R - 1) / R;
+                int o0 = (int)((long)blocks * part / _groups) * R, o1 = Math.Min(_g.OutChannels, (int)((long)blocks * (part + 1) / _groups) * R);
+                Compute(_split, _splitScratch, o0, o1);
+                return;
+            }
+            var input = Prepare(part);
+            fixed (float* scratch = OutputScratch(input.Layout)) Compute(input, scratch, 0, _g.OutChannels);
+        }
+
+        /// <summary>Chunk <paramref name="chunk"/>'s input: in place for a flat input of a stride-1 layer, else laid out in this thread's scratch.</summary>
+        public ChunkInput Prepare(int chunk)
+        {
+            int n0 = chunk * ChunkImages, images = Math.Min(ChunkImages, _g.Batch - n0);
+            var from = From;
+            if (from is { } whole && _g.StrideH == 1 && _g.StrideW == 1)
+                return new ChunkInput(n0, new FlatLayout(_g, images, S.Count), _x + (long)n0 * whole.ImageRows * whole.RowStride, inPlace: true);
+            // A flat output needs the chunk's positions in its rows and columns (a strided layout widened to them).
+            var layout = To is { } to ? new FlatLayout(_g, images, S.Count, to.RowStride, to.ImageRows) : new FlatLayout(_g, images, S.Count);
+            float* data = Pin(DirectConv.Scratch(ref t_input, (long)_g.InChannels * layout.Planes * layout.ChannelLength));
+            var source = from is { } f ? f.View(_x) : PlaneView.Nchw(_x, _g.InChannels, _g.InH, _g.InW);
+            layout.Fill<TV, S>(source, _g.InChannels, n0, _g, data);
+            return new ChunkInput(n0, layout, data, inPlace: false);
+        }
+
+        /// <summary>Scratch for the computed positions when the output is NCHW (they are copied out after); none for a flat output.</summary>
+        public float[] OutputScratch(in FlatLayout chunk) =>
+            _ys is null ? DirectConv.Scratch(ref t_output, (long)_g.OutChannels * chunk.Positions) : [];
+
+        /// <summary>Output channels [o0, o1) of one chunk.</summary>
+        public void Compute(in ChunkInput input, float* scratch, int o0, int o1)
+        {
+            var chunk = input.Layout;
+            if (To is { } to)
+            {
+                // Positions of the chunk's images only (a partial last vector is stored masked): the next chunk's are another thread's.
+                long at = to.Origin + (long)input.N0 * to.ImageRows * to.RowStride;
+                Channels(input, _w, _bias, _y + at, to.ChannelLength, chunk.Used, o0, o1, _relu, _residual is null ? null : _residual + at);
+                chunk.ClearBorders(_y + at, to.ChannelLength, o0, o1, chunk.Images, _g.OutH, _g.OutW);
+                return;
+            }
+            // With a residual, the ReLU comes after the addition, in Extract.
+            Channels(input, _w, _bias, scratch, chunk.Positions, chunk.Positions, o0, o1, _relu && _residual is null, null);
+            PlaneView? residual = _residual is null ? null
+                : _rs is { } add ? add.Layout(_g.Batch, S.Count).View(_residual) : PlaneView.Nchw(_residual, _g.OutChannels, _g.OutH, _g.OutW);
+            chunk.Extract<TV, S>(scratch, chunk.Positions, o0, o1, _g.OutChannels, input.N0, _g, _y, residual, _relu);
+        }
+
+        private void Channels(in ChunkInput input, float* w, float* bias, float* output, long pitch, int count, int o0, int o1, bool relu, float* residual)
+        {
+            t_offsets ??= new int[Math.Max(_g.K, 64)];
+            if (t_offsets.Length < _g.K) t_offsets = new int[_g.K];
+            fixed (int* offsets = t_offsets)
+            {
+                (input.InPlace ? From!.Value : input.Layout).TapOffsets(_g, offsets);
+                var tile = new Tile(input.Data, w, offsets, bias, output, pitch, count, _g.K, relu, residual);
+                int o = o0;
+                if (SimdWidth.VectorRegisters >= 32)
+                    for (; o + 2 * R <= o1; o += 2 * R) Block8(tile, o);
+                for (; o < o1; o += R) Block(tile, o, Math.Min(R, o1 - o));
             }
         }
+
+        // Scratch arrays are pinned ([ThreadStatic], allocated on the pinned heap): the pointer outlives this method.
+        private static float* Pin(float[] array) => (float*)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array));
     }
 
-    /// <summary>One share of the output channels of a chunk already laid out in <paramref name="input"/>.</summary>
-    private sealed class GroupTask(float* input, float* w, float* bias, float* output, float* y, ConvGeometry g, bool relu,
-        FlatLayout layout, int n0, int groups, int blocks, float* residual, bool residualRelu) : IParallelTask
+    /// <summary>What every register tile of one chunk shares: where its input, weights, output and residual are.</summary>
+    private readonly struct Tile(float* input, float* w, int* offsets, float* bias, float* output, long pitch, int count, int taps, bool relu, float* residual)
     {
-        public void Run(int group)
-        {
-            int o0 = (int)((long)blocks * group / groups) * R, o1 = Math.Min(g.OutChannels, (int)((long)blocks * (group + 1) / groups) * R);
-            Channels(input, w, bias, output, o0, o1, layout, g, relu);
-            layout.Extract<TV, S>(output, o0, o1, g.OutChannels, n0, g, y, residual, residualRelu);
-        }
-    }
-
-    /// <summary>Output channels [o0, o1): eight at a time where the CPU has the registers for it, then four.</summary>
-    private static void Channels(float* input, float* w, float* bias, float* output, int o0, int o1, in FlatLayout layout, in ConvGeometry g, bool relu)
-    {
-        t_offsets ??= new int[Math.Max(g.K, 64)];
-        if (t_offsets.Length < g.K) t_offsets = new int[g.K];
-        fixed (int* offsets = t_offsets)
-        {
-            layout.TapOffsets(g, offsets);
-            int o = o0;
-            if (SimdWidth.VectorRegisters >= 32)
-                for (; o + 2 * R <= o1; o += 2 * R) Block8(input, w, offsets, bias, output, o, layout, g, relu);
-            for (; o < o1; o += R) Block(input, w, offsets, bias, output, o, Math.Min(R, o1 - o), layout, g, relu);
-        }
+        public readonly float* Input = input, W = w, Bias = bias, Output = output, Residual = residual;
+        public readonly int* Offsets = offsets;
+        public readonly long Pitch = pitch; // floats between output channels (and residual channels)
+        public readonly int Count = count, Taps = taps;
+        public readonly bool Relu = relu;
     }
 
     /// <summary>
@@ -452,18 +329,21 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     /// vector, an unaligned load that usually spans two cache lines, feeds eight FMAs instead of four.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block8(float* input, float* w, int* offsets, float* bias, float* output, int o0, in FlatLayout layout, in ConvGeometry g, bool relu)
+    private static void Block8(in Tile tile, int o0)
     {
-        int taps = g.K, lanes = S.Count, positions = layout.Positions;
-        float* w0 = w + (long)o0 * taps; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
+        int taps = tile.Taps, lanes = S.Count, count = tile.Count;
+        int* offsets = tile.Offsets;
+        float* bias = tile.Bias;
+        long pitch = tile.Pitch;
+        float* w0 = tile.W + (long)o0 * taps; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
         int q0 = 0;
-        for (; q0 + V * lanes <= positions; q0 += V * lanes)
+        for (; q0 + V * lanes <= count; q0 += V * lanes)
         {
             TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
             TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
             TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
             TV f0 = a0, f1 = a1, f2 = a2, f3 = a3, f4 = a4, f5 = a5, f6 = a6, f7 = a7;
-            float* origin = input + q0;
+            float* origin = tile.Input + q0;
             float* wa = w0, wb = w0 + (long)taps * R;
             for (int t = 0; t < taps; t++, wa += R, wb += R)
             {
@@ -486,29 +366,33 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                 k = S.Splat(wb[3]);
                 a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7);
             }
-            float* dst = output + (long)o0 * positions + q0;
-            Store(dst, relu, a0, e0, f0);
-            Store(dst + positions, relu, a1, e1, f1);
-            Store(dst + 2L * positions, relu, a2, e2, f2);
-            Store(dst + 3L * positions, relu, a3, e3, f3);
-            Store(dst + 4L * positions, relu, a4, e4, f4);
-            Store(dst + 5L * positions, relu, a5, e5, f5);
-            Store(dst + 6L * positions, relu, a6, e6, f6);
-            Store(dst + 7L * positions, relu, a7, e7, f7);
+            long at0 = o0 * pitch + q0;
+            Store(tile, at0, a0, e0, f0);
+            Store(tile, at0 + pitch, a1, e1, f1);
+            Store(tile, at0 + 2 * pitch, a2, e2, f2);
+            Store(tile, at0 + 3 * pitch, a3, e3, f3);
+            Store(tile, at0 + 4 * pitch, a4, e4, f4);
+            Store(tile, at0 + 5 * pitch, a5, e5, f5);
+            Store(tile, at0 + 6 * pitch, a6, e6, f6);
+            Store(tile, at0 + 7 * pitch, a7, e7, f7);
         }
-        for (; q0 < positions; q0 += lanes) Column8(input + q0, w0, offsets, bias, output + (long)o0 * positions + q0, o0, taps, positions, relu);
+        for (; q0 < count; q0 += lanes) Column8(tile, o0, q0);
     }
 
     /// <summary>
     /// <see cref="Block8"/> for one vector of positions: the last one or two vectors of a chunk, which rounding the
-    /// positions up to whole tiles computed for nothing (a 7x7 image at batch 1: 96 positions for 64).
+    /// positions up to whole tiles computed for nothing (a 7x7 image at batch 1: 96 positions for 64); a partial
+    /// vector at the end of the chunk is stored masked.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Column8(float* origin, float* w0, int* offsets, float* bias, float* dst, int o0, int taps, int positions, bool relu)
+    private static void Column8(in Tile tile, int o0, int q0)
     {
+        int taps = tile.Taps;
+        int* offsets = tile.Offsets;
+        float* bias = tile.Bias, origin = tile.Input + q0;
         TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
         TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
-        float* wa = w0, wb = w0 + (long)taps * R;
+        float* wa = tile.W + (long)o0 * taps, wb = wa + (long)taps * R;
         for (int t = 0; t < taps; t++, wa += R, wb += R)
         {
             TV u = S.Load(origin + offsets[t]);
@@ -517,64 +401,31 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             a4 = S.Fma(S.Splat(wb[0]), u, a4); a5 = S.Fma(S.Splat(wb[1]), u, a5);
             a6 = S.Fma(S.Splat(wb[2]), u, a6); a7 = S.Fma(S.Splat(wb[3]), u, a7);
         }
-        Store(dst, relu, a0); Store(dst + positions, relu, a1); Store(dst + 2L * positions, relu, a2); Store(dst + 3L * positions, relu, a3);
-        Store(dst + 4L * positions, relu, a4); Store(dst + 5L * positions, relu, a5); Store(dst + 6L * positions, relu, a6); Store(dst + 7L * positions, relu, a7);
-    }
-
-    /// <summary><see cref="Block"/> for one vector of positions (see <see cref="Column8"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Column4(float* origin, float* w0, int* offsets, float b0, float b1, float b2, float b3, float* dst, int rows, int taps, int positions, bool relu)
-    {
-        TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
-        float* wt = w0;
-        for (int t = 0; t < taps; t++, wt += R)
-        {
-            TV u = S.Load(origin + offsets[t]);
-            a0 = S.Fma(S.Splat(wt[0]), u, a0); a1 = S.Fma(S.Splat(wt[1]), u, a1);
-            a2 = S.Fma(S.Splat(wt[2]), u, a2); a3 = S.Fma(S.Splat(wt[3]), u, a3);
-        }
-        Store(dst, relu, a0);
-        if (rows > 1) Store(dst + positions, relu, a1);
-        if (rows > 2) Store(dst + 2L * positions, relu, a2);
-        if (rows > 3) Store(dst + 3L * positions, relu, a3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Start(float* bias, int o) => S.Splat(bias is null ? 0 : bias[o]);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* dst, bool relu, TV a) => S.Store(relu ? S.Max(a, S.Zero) : a, dst);
-
-    /// <summary>Stores three vectors, through max(v, 0) for the fused ReLU (IEEE maximum keeps NaN, as relu does).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* dst, bool relu, TV a, TV e, TV f)
-    {
-        if (relu)
-        {
-            TV zero = S.Zero;
-            a = S.Max(a, zero); e = S.Max(e, zero); f = S.Max(f, zero);
-        }
-        S.Store(a, dst);
-        S.Store(e, dst + S.Count);
-        S.Store(f, dst + 2 * S.Count);
+        int n = Math.Min(S.Count, tile.Count - q0);
+        long pitch = tile.Pitch, at = o0 * pitch + q0;
+        Store(tile, at, n, a0); Store(tile, at + pitch, n, a1); Store(tile, at + 2 * pitch, n, a2); Store(tile, at + 3 * pitch, n, a3);
+        Store(tile, at + 4 * pitch, n, a4); Store(tile, at + 5 * pitch, n, a5); Store(tile, at + 6 * pitch, n, a6); Store(tile, at + 7 * pitch, n, a7);
     }
 
     /// <summary>Output channels [o0, o0 + rows) at every position of the chunk, R x V vectors per register tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block(float* input, float* w, int* offsets, float* bias, float* output, int o0, int rows, in FlatLayout layout, in ConvGeometry g, bool relu)
+    private static void Block(in Tile tile, int o0, int rows)
     {
-        int taps = g.K, lanes = S.Count, positions = layout.Positions;
+        int taps = tile.Taps, lanes = S.Count, count = tile.Count;
+        int* offsets = tile.Offsets;
+        float* bias = tile.Bias;
+        long pitch = tile.Pitch;
         // Channels missing from the last block have zero weights (packed so) and are not stored.
-        float* w0 = w + (long)o0 * taps;
+        float* w0 = tile.W + (long)o0 * taps;
         float b0 = bias is null ? 0 : bias[o0], b1 = bias is null || rows < 2 ? 0 : bias[o0 + 1];
         float b2 = bias is null || rows < 3 ? 0 : bias[o0 + 2], b3 = bias is null || rows < 4 ? 0 : bias[o0 + 3];
         int q0 = 0;
-        for (; q0 + V * lanes <= positions; q0 += V * lanes)
+        for (; q0 + V * lanes <= count; q0 += V * lanes)
         {
             TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
             TV e0 = a0, e1 = a1, e2 = a2, e3 = a3;
             TV f0 = a0, f1 = a1, f2 = a2, f3 = a3;
-            float* origin = input + q0;
+            float* origin = tile.Input + q0;
             float* wt = w0;
             for (int t = 0; t < taps; t++, wt += R)
             {
@@ -589,14 +440,73 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                 k = S.Splat(wt[3]);
                 a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
             }
-            float* dst = output + (long)o0 * positions + q0;
-            Store(dst, relu, a0, e0, f0);
-            if (rows > 1) Store(dst + positions, relu, a1, e1, f1);
-            if (rows > 2) Store(dst + 2L * positions, relu, a2, e2, f2);
-            if (rows > 3) Store(dst + 3L * positions, relu, a3, e3, f3);
+            long at0 = o0 * pitch + q0;
+            Store(tile, at0, a0, e0, f0);
+            if (rows > 1) Store(tile, at0 + pitch, a1, e1, f1);
+            if (rows > 2) Store(tile, at0 + 2 * pitch, a2, e2, f2);
+            if (rows > 3) Store(tile, at0 + 3 * pitch, a3, e3, f3);
         }
-        for (; q0 < positions; q0 += lanes)
-            Column4(input + q0, w0, offsets, b0, b1, b2, b3, output + (long)o0 * positions + q0, rows, taps, positions, relu);
+        for (; q0 < count; q0 += lanes) Column4(tile, o0, rows, q0, b0, b1, b2, b3);
+    }
+
+    /// <summary><see cref="Block"/> for one vector of positions (see <see cref="Column8"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Column4(in Tile tile, int o0, int rows, int q0, float b0, float b1, float b2, float b3)
+    {
+        int taps = tile.Taps;
+        int* offsets = tile.Offsets;
+        float* origin = tile.Input + q0;
+        TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
+        float* wt = tile.W + (long)o0 * taps;
+        for (int t = 0; t < taps; t++, wt += R)
+        {
+            TV u = S.Load(origin + offsets[t]);
+            a0 = S.Fma(S.Splat(wt[0]), u, a0); a1 = S.Fma(S.Splat(wt[1]), u, a1);
+            a2 = S.Fma(S.Splat(wt[2]), u, a2); a3 = S.Fma(S.Splat(wt[3]), u, a3);
+        }
+        int n = Math.Min(S.Count, tile.Count - q0);
+        long pitch = tile.Pitch, at = o0 * pitch + q0;
+        Store(tile, at, n, a0);
+        if (rows > 1) Store(tile, at + pitch, n, a1);
+        if (rows > 2) Store(tile, at + 2 * pitch, n, a2);
+        if (rows > 3) Store(tile, at + 3 * pitch, n, a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Start(float* bias, int o) => S.Splat(bias is null ? 0 : bias[o]);
+
+    /// <summary>The first <paramref name="n"/> lanes of one vector at output offset <paramref name="at"/>: plus the residual, then the ReLU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(in Tile tile, long at, int n, TV a)
+    {
+        if (tile.Residual is not null) a = S.Add(a, n == S.Count ? S.Load(tile.Residual + at) : S.LoadFirst(tile.Residual + at, n));
+        if (tile.Relu) a = S.Max(a, S.Zero);
+        if (n == S.Count) S.Store(a, tile.Output + at);
+        else S.StoreFirst(a, tile.Output + at, n);
+    }
+
+    /// <summary>
+    /// Three vectors at output offset <paramref name="at"/>: plus the residual, then through max(v, 0) for the fused
+    /// ReLU (IEEE maximum keeps NaN, as relu does).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(in Tile tile, long at, TV a, TV e, TV f)
+    {
+        int lanes = S.Count;
+        if (tile.Residual is not null)
+        {
+            float* r = tile.Residual + at;
+            a = S.Add(a, S.Load(r)); e = S.Add(e, S.Load(r + lanes)); f = S.Add(f, S.Load(r + 2 * lanes));
+        }
+        if (tile.Relu)
+        {
+            TV zero = S.Zero;
+            a = S.Max(a, zero); e = S.Max(e, zero); f = S.Max(f, zero);
+        }
+        float* dst = tile.Output + at;
+        S.Store(a, dst);
+        S.Store(e, dst + lanes);
+        S.Store(f, dst + 2 * lanes);
     }
 
     public static void BackwardWeight(float* x, float* gy, float* gw, ConvGeometry g, int maxParts)
@@ -643,7 +553,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                 {
                     int n0 = chunk * nb;
                     var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count);
-                    layout.Fill<TV, S>(x, g.InChannels, n0, g, input);
+                    layout.Fill<TV, S>(PlaneView.Nchw(x, g.InChannels, g.InH, g.InW), g.InChannels, n0, g, input);
                     layout.FillOutput<TV, S>(gy, g.OutChannels, n0, g, grad);
                     int taps = g.KernelH * g.KernelW;
                     if (g.KernelH == 3 && g.KernelW == 3 && SimdWidth.VectorRegisters >= 32)
