@@ -26,6 +26,21 @@ public class ConvInputGradientTests
                 Check(dtype, batch, inChannels, outChannels, kh, kw, padH, padW, stride, dilation, groups, 9, 11);
         });
 
+    /// <summary>
+    /// A one-column input under a kernel 5 wide with padding 2 (ONNX's test_Conv1d_pad2size1): the outer taps reach no
+    /// input column at all, which the scalar im2col once sliced from column -1. Forward (through the input gradient's
+    /// own forward pass) and col2im (groups) at every width.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void TapsThatReachNoInputColumn(int groups) =>
+        KernelCases.AtEveryWidth(_ =>
+        {
+            foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+                Check(dtype, 2, 4, 4, 1, 5, 0, 2, 1, 1, groups, 1, 1);
+        });
+
     private static void Check(DType dtype, int batch, int c, int o, int kh, int kw, int padH, int padW, int stride, int dilation, int groups, int h, int w)
     {
         var gen = new Generator(5);

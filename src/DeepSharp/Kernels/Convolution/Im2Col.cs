@@ -46,7 +46,7 @@ internal static class Im2Col
                         outRow[..lo].Clear();
                         outRow[hi..].Clear();
                         var inRow = plane.Slice(iy * w, w);
-                        if (g.StrideW == 1)
+                        if (g.StrideW == 1 && hi > lo) // (when no column is inside, lo + dx can be left of the row)
                             inRow.Slice(lo + dx, hi - lo).CopyTo(outRow[lo..hi]);
                         else
                             for (int ox = lo, ix = lo * g.StrideW + dx; ox < hi; ox++, ix += g.StrideW) outRow[ox] = inRow[ix];
@@ -82,7 +82,7 @@ internal static class Im2Col
                         if ((uint)iy >= (uint)h) continue;
                         var inRow = plane.Slice(iy * w, w);
                         var colRow = src.Slice(oy * ow, ow);
-                        if (g.StrideW == 1)
+                        if (g.StrideW == 1 && hi > lo)
                         {
                             var target = inRow.Slice(lo + dx, hi - lo);
                             System.Numerics.Tensors.TensorPrimitives.Add(target, colRow[lo..hi], target);
