@@ -284,12 +284,12 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             {
                 // Positions of the chunk's images only (a partial last vector is stored masked): the next chunk's are another thread's.
                 long at = to.Origin + (long)input.N0 * to.ImageRows * to.RowStride;
-                Channels(input, _w, _bias, _y + at, to.ChannelLength, chunk.Used, o0, o1, _relu, _residual is null ? null : _residual + at);
+                Channels(input, _w, _bias, _y + at, to.ChannelLength, chunk.Computed(_g), o0, o1, _relu, _residual is null ? null : _residual + at);
                 chunk.ClearBorders(_y + at, to.ChannelLength, o0, o1, chunk.Images, _g.OutH, _g.OutW);
                 return;
             }
             // With a residual, the ReLU comes after the addition, in Extract.
-            Channels(input, _w, _bias, scratch, chunk.Positions, chunk.Positions, o0, o1, _relu && _residual is null, null);
+            Channels(input, _w, _bias, scratch, chunk.Positions, chunk.Computed(_g), o0, o1, _relu && _residual is null, null);
             PlaneView? residual = _residual is null ? null
                 : _rs is { } add ? add.Layout(_g.Batch, S.Count).View(_residual) : PlaneView.Nchw(_residual, _g.OutChannels, _g.OutH, _g.OutW);
             chunk.Extract<TV, S>(scratch, chunk.Positions, o0, o1, _g.OutChannels, input.N0, _g, _y, residual, _relu);
@@ -326,64 +326,107 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
 
     /// <summary>
     /// Output channels [o0, o0 + 8) at every position, 8 x 3 vectors per register tile (24 accumulators): each input
-    /// vector, an unaligned load that usually spans two cache lines, feeds eight FMAs instead of four.
+    /// vector, an unaligned load that usually spans two cache lines, feeds eight FMAs instead of four. The last one to
+    /// three vectors take a tile of their width ending at the last position, overlapping vectors already stored (the
+    /// same values again): no partial vector (a 14x14 image at batch 1 left 2 vectors and a float, computed as three
+    /// one-vector tiles, a third of its time).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block8(in Tile tile, int o0)
     {
-        int taps = tile.Taps, lanes = S.Count, count = tile.Count;
-        int* offsets = tile.Offsets;
-        float* bias = tile.Bias;
-        long pitch = tile.Pitch;
-        float* w0 = tile.W + (long)o0 * taps; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
-        int q0 = 0;
-        for (; q0 + V * lanes <= count; q0 += V * lanes)
-        {
-            TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
-            TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
-            TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
-            TV f0 = a0, f1 = a1, f2 = a2, f3 = a3, f4 = a4, f5 = a5, f6 = a6, f7 = a7;
-            float* origin = tile.Input + q0;
-            float* wa = w0, wb = w0 + (long)taps * R;
-            for (int t = 0; t < taps; t++, wa += R, wb += R)
-            {
-                float* at = origin + offsets[t];
-                TV u = S.Load(at), v = S.Load(at + lanes), z = S.Load(at + 2 * lanes);
-                TV k = S.Splat(wa[0]);
-                a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
-                k = S.Splat(wa[1]);
-                a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
-                k = S.Splat(wa[2]);
-                a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
-                k = S.Splat(wa[3]);
-                a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
-                k = S.Splat(wb[0]);
-                a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4); f4 = S.Fma(k, z, f4);
-                k = S.Splat(wb[1]);
-                a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); f5 = S.Fma(k, z, f5);
-                k = S.Splat(wb[2]);
-                a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); f6 = S.Fma(k, z, f6);
-                k = S.Splat(wb[3]);
-                a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7);
-            }
-            long at0 = o0 * pitch + q0;
-            Store(tile, at0, a0, e0, f0);
-            Store(tile, at0 + pitch, a1, e1, f1);
-            Store(tile, at0 + 2 * pitch, a2, e2, f2);
-            Store(tile, at0 + 3 * pitch, a3, e3, f3);
-            Store(tile, at0 + 4 * pitch, a4, e4, f4);
-            Store(tile, at0 + 5 * pitch, a5, e5, f5);
-            Store(tile, at0 + 6 * pitch, a6, e6, f6);
-            Store(tile, at0 + 7 * pitch, a7, e7, f7);
-        }
-        for (; q0 < count; q0 += lanes) Column8(tile, o0, q0);
+        int lanes = S.Count, count = tile.Count, q0 = 0;
+        for (; q0 + V * lanes <= count; q0 += V * lanes) Tile8x3(tile, o0, q0);
+        int vectors = (count - q0 + lanes - 1) / lanes, last = count - vectors * lanes;
+        if (vectors == 0) return;
+        if (last < 0)
+            for (; q0 < count; q0 += lanes) Column8(tile, o0, q0); // a chunk shorter than the tail: masked
+        else if (vectors == 3) Tile8x3(tile, o0, last);
+        else if (vectors == 2) Tile8x2(tile, o0, last);
+        else Column8(tile, o0, last);
     }
 
-    /// <summary>
-    /// <see cref="Block8"/> for one vector of positions: the last one or two vectors of a chunk, which rounding the
-    /// positions up to whole tiles computed for nothing (a 7x7 image at batch 1: 96 positions for 64); a partial
-    /// vector at the end of the chunk is stored masked.
-    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile8x3(in Tile tile, int o0, int q0)
+    {
+        int taps = tile.Taps, lanes = S.Count;
+        int* offsets = tile.Offsets;
+        float* bias = tile.Bias;
+        float* wa = tile.W + (long)o0 * taps, wb = wa + (long)taps * R; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
+        TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
+        TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
+        TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
+        TV f0 = a0, f1 = a1, f2 = a2, f3 = a3, f4 = a4, f5 = a5, f6 = a6, f7 = a7;
+        float* origin = tile.Input + q0;
+        for (int t = 0; t < taps; t++, wa += R, wb += R)
+        {
+            float* at = origin + offsets[t];
+            TV u = S.Load(at), v = S.Load(at + lanes), z = S.Load(at + 2 * lanes);
+            TV k = S.Splat(wa[0]);
+            a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
+            k = S.Splat(wa[1]);
+            a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
+            k = S.Splat(wa[2]);
+            a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
+            k = S.Splat(wa[3]);
+            a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
+            k = S.Splat(wb[0]);
+            a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4); f4 = S.Fma(k, z, f4);
+            k = S.Splat(wb[1]);
+            a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); f5 = S.Fma(k, z, f5);
+            k = S.Splat(wb[2]);
+            a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); f6 = S.Fma(k, z, f6);
+            k = S.Splat(wb[3]);
+            a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7);
+        }
+        long pitch = tile.Pitch, at0 = o0 * pitch + q0;
+        Store(tile, at0, a0, e0, f0);
+        Store(tile, at0 + pitch, a1, e1, f1);
+        Store(tile, at0 + 2 * pitch, a2, e2, f2);
+        Store(tile, at0 + 3 * pitch, a3, e3, f3);
+        Store(tile, at0 + 4 * pitch, a4, e4, f4);
+        Store(tile, at0 + 5 * pitch, a5, e5, f5);
+        Store(tile, at0 + 6 * pitch, a6, e6, f6);
+        Store(tile, at0 + 7 * pitch, a7, e7, f7);
+    }
+
+    /// <summary><see cref="Tile8x3"/> two vectors wide (16 accumulators), for a tail of two vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile8x2(in Tile tile, int o0, int q0)
+    {
+        int taps = tile.Taps, lanes = S.Count;
+        int* offsets = tile.Offsets;
+        float* bias = tile.Bias;
+        float* wa = tile.W + (long)o0 * taps, wb = wa + (long)taps * R;
+        TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
+        TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
+        TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
+        float* origin = tile.Input + q0;
+        for (int t = 0; t < taps; t++, wa += R, wb += R)
+        {
+            float* at = origin + offsets[t];
+            TV u = S.Load(at), v = S.Load(at + lanes);
+            TV k = S.Splat(wa[0]); a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0);
+            k = S.Splat(wa[1]); a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1);
+            k = S.Splat(wa[2]); a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2);
+            k = S.Splat(wa[3]); a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3);
+            k = S.Splat(wb[0]); a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4);
+            k = S.Splat(wb[1]); a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5);
+            k = S.Splat(wb[2]); a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6);
+            k = S.Splat(wb[3]); a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7);
+        }
+        long pitch = tile.Pitch, at0 = o0 * pitch + q0;
+        int n = S.Count;
+        Store(tile, at0, n, a0); Store(tile, at0 + lanes, n, e0);
+        Store(tile, at0 + pitch, n, a1); Store(tile, at0 + pitch + lanes, n, e1);
+        Store(tile, at0 + 2 * pitch, n, a2); Store(tile, at0 + 2 * pitch + lanes, n, e2);
+        Store(tile, at0 + 3 * pitch, n, a3); Store(tile, at0 + 3 * pitch + lanes, n, e3);
+        Store(tile, at0 + 4 * pitch, n, a4); Store(tile, at0 + 4 * pitch + lanes, n, e4);
+        Store(tile, at0 + 5 * pitch, n, a5); Store(tile, at0 + 5 * pitch + lanes, n, e5);
+        Store(tile, at0 + 6 * pitch, n, a6); Store(tile, at0 + 6 * pitch + lanes, n, e6);
+        Store(tile, at0 + 7 * pitch, n, a7); Store(tile, at0 + 7 * pitch + lanes, n, e7);
+    }
+
+    /// <summary><see cref="Tile8x3"/> for one vector of positions, stored masked when the chunk ends inside it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Column8(in Tile tile, int o0, int q0)
     {
@@ -407,56 +450,63 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         Store(tile, at + 4 * pitch, n, a4); Store(tile, at + 5 * pitch, n, a5); Store(tile, at + 6 * pitch, n, a6); Store(tile, at + 7 * pitch, n, a7);
     }
 
-    /// <summary>Output channels [o0, o0 + rows) at every position of the chunk, R x V vectors per register tile.</summary>
+    /// <summary>
+    /// Output channels [o0, o0 + rows) at every position of the chunk, R x V vectors per register tile; the tail as in
+    /// <see cref="Block8"/>, one-vector tiles ending at the last position.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(in Tile tile, int o0, int rows)
     {
-        int taps = tile.Taps, lanes = S.Count, count = tile.Count;
-        int* offsets = tile.Offsets;
-        float* bias = tile.Bias;
-        long pitch = tile.Pitch;
-        // Channels missing from the last block have zero weights (packed so) and are not stored.
-        float* w0 = tile.W + (long)o0 * taps;
-        float b0 = bias is null ? 0 : bias[o0], b1 = bias is null || rows < 2 ? 0 : bias[o0 + 1];
-        float b2 = bias is null || rows < 3 ? 0 : bias[o0 + 2], b3 = bias is null || rows < 4 ? 0 : bias[o0 + 3];
-        int q0 = 0;
-        for (; q0 + V * lanes <= count; q0 += V * lanes)
-        {
-            TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
-            TV e0 = a0, e1 = a1, e2 = a2, e3 = a3;
-            TV f0 = a0, f1 = a1, f2 = a2, f3 = a3;
-            float* origin = tile.Input + q0;
-            float* wt = w0;
-            for (int t = 0; t < taps; t++, wt += R)
-            {
-                float* at = origin + offsets[t];
-                TV u = S.Load(at), v = S.Load(at + lanes), z = S.Load(at + 2 * lanes);
-                TV k = S.Splat(wt[0]);
-                a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
-                k = S.Splat(wt[1]);
-                a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
-                k = S.Splat(wt[2]);
-                a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
-                k = S.Splat(wt[3]);
-                a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
-            }
-            long at0 = o0 * pitch + q0;
-            Store(tile, at0, a0, e0, f0);
-            if (rows > 1) Store(tile, at0 + pitch, a1, e1, f1);
-            if (rows > 2) Store(tile, at0 + 2 * pitch, a2, e2, f2);
-            if (rows > 3) Store(tile, at0 + 3 * pitch, a3, e3, f3);
-        }
-        for (; q0 < count; q0 += lanes) Column4(tile, o0, rows, q0, b0, b1, b2, b3);
+        int lanes = S.Count, count = tile.Count, q0 = 0;
+        for (; q0 + V * lanes <= count; q0 += V * lanes) Tile4x3(tile, o0, rows, q0);
+        int vectors = (count - q0 + lanes - 1) / lanes, last = count - vectors * lanes;
+        if (vectors == 0) return;
+        if (last < 0)
+            for (; q0 < count; q0 += lanes) Column4(tile, o0, rows, q0);
+        else if (vectors == 3) Tile4x3(tile, o0, rows, last);
+        else
+            for (int v = 0; v < vectors; v++) Column4(tile, o0, rows, last + v * lanes);
     }
 
-    /// <summary><see cref="Block"/> for one vector of positions (see <see cref="Column8"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Column4(in Tile tile, int o0, int rows, int q0, float b0, float b1, float b2, float b3)
+    private static void Tile4x3(in Tile tile, int o0, int rows, int q0)
+    {
+        int taps = tile.Taps, lanes = S.Count;
+        int* offsets = tile.Offsets;
+        // Channels missing from the last block have zero weights (packed so) and are not stored.
+        TV a0 = Start(tile.Bias, o0), a1 = Start(tile.Bias, o0, rows, 1), a2 = Start(tile.Bias, o0, rows, 2), a3 = Start(tile.Bias, o0, rows, 3);
+        TV e0 = a0, e1 = a1, e2 = a2, e3 = a3;
+        TV f0 = a0, f1 = a1, f2 = a2, f3 = a3;
+        float* origin = tile.Input + q0;
+        float* wt = tile.W + (long)o0 * taps;
+        for (int t = 0; t < taps; t++, wt += R)
+        {
+            float* at = origin + offsets[t];
+            TV u = S.Load(at), v = S.Load(at + lanes), z = S.Load(at + 2 * lanes);
+            TV k = S.Splat(wt[0]);
+            a0 = S.Fma(k, u, a0); e0 = S.Fma(k, v, e0); f0 = S.Fma(k, z, f0);
+            k = S.Splat(wt[1]);
+            a1 = S.Fma(k, u, a1); e1 = S.Fma(k, v, e1); f1 = S.Fma(k, z, f1);
+            k = S.Splat(wt[2]);
+            a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2); f2 = S.Fma(k, z, f2);
+            k = S.Splat(wt[3]);
+            a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
+        }
+        long pitch = tile.Pitch, at0 = o0 * pitch + q0;
+        Store(tile, at0, a0, e0, f0);
+        if (rows > 1) Store(tile, at0 + pitch, a1, e1, f1);
+        if (rows > 2) Store(tile, at0 + 2 * pitch, a2, e2, f2);
+        if (rows > 3) Store(tile, at0 + 3 * pitch, a3, e3, f3);
+    }
+
+    /// <summary><see cref="Tile4x3"/> for one vector of positions, stored masked when the chunk ends inside it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Column4(in Tile tile, int o0, int rows, int q0)
     {
         int taps = tile.Taps;
         int* offsets = tile.Offsets;
         float* origin = tile.Input + q0;
-        TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
+        TV a0 = Start(tile.Bias, o0), a1 = Start(tile.Bias, o0, rows, 1), a2 = Start(tile.Bias, o0, rows, 2), a3 = Start(tile.Bias, o0, rows, 3);
         float* wt = tile.W + (long)o0 * taps;
         for (int t = 0; t < taps; t++, wt += R)
         {
@@ -471,6 +521,10 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         if (rows > 2) Store(tile, at + 2 * pitch, n, a2);
         if (rows > 3) Store(tile, at + 3 * pitch, n, a3);
     }
+
+    /// <summary>The bias of channel o0 + r of a block of <paramref name="rows"/> channels (zero past the block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Start(float* bias, int o0, int rows, int r) => r < rows ? Start(bias, o0 + r) : S.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Start(float* bias, int o) => S.Splat(bias is null ? 0 : bias[o]);

@@ -59,6 +59,9 @@ internal readonly unsafe struct FlatLayout
     /// <summary>Positions the images span (<see cref="Positions"/> before rounding to vectors).</summary>
     public int Used => Images * ImageRows * RowStride;
 
+    /// <summary>Positions up to the last image's last output (the border rows and columns after it hold no output).</summary>
+    public int Computed(in ConvGeometry g) => Images == 0 ? 0 : ((Images - 1) * ImageRows + g.OutH - 1) * RowStride + g.OutW;
+
     /// <summary>The input channels of a whole-batch stride-1 layout at <paramref name="flat"/>, as a <see cref="PlaneView"/>.</summary>
     public PlaneView View(float* flat) => new(flat + Origin, (long)ImageRows * RowStride, ChannelLength, RowStride);
 
