@@ -26,7 +26,7 @@ public sealed unsafe class GemmTests
         public readonly Dictionary<(double, double), double[]> Bound = [];
     }
 
-    private static Problem Make(int m, int n, int k, int seed)
+    private static Problem Make(int m, int n, int k, int seed, (double Alpha, double Beta)[]? scalars = null)
     {
         var rng = new Random(seed);
         double Next() => Math.Round(rng.NextDouble() * 4 - 2, 3);
@@ -37,7 +37,7 @@ public sealed unsafe class GemmTests
             B = Enumerable.Range(0, k * n).Select(_ => Next()).ToArray(),
             C0 = Enumerable.Range(0, m * n).Select(_ => Next()).ToArray(),
         };
-        foreach (var (alpha, beta) in Scalars)
+        foreach (var (alpha, beta) in scalars ?? Scalars)
         {
             var r = new double[m * n];
             var bound = new double[m * n];
@@ -112,6 +112,60 @@ public sealed unsafe class GemmTests
         for (int i = 0; i < m; i++)
             for (int j = n; j < ldc; j++)
                 Assert.True(c[i * ldc + j] == -777f, $"{what}: padding C[{i},{j}] was overwritten");
+    }
+
+    /// <summary>
+    /// B packed once (an inference weight) at every vector width, used by products of every shape (the packed kernel
+    /// reads the panels; few rows, tiny and narrow products take the unpacked paths), on one and two threads; and B
+    /// packed at this machine's widest width, then used at every other (the unpacked paths).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void PrepackedBMatchesReference(int m, int n, int k)
+    {
+        (double, double)[] scalars = [(1, 0), (1, 1)];
+        Problem p = Make(m, n, k, m * 1000 + n * 10 + k, scalars);
+        foreach (bool tb in new[] { false, true })
+        {
+            PackedB native = Pack(p, tb);
+            KernelCases.AtEveryWidth(width =>
+            {
+                PackedB here = Pack(p, tb);
+                foreach (var (_, beta) in scalars)
+                {
+                    RunPrepacked(p, tb, here, beta, threads: 1, $"width {width}");
+                    RunPrepacked(p, tb, here, beta, threads: 2, $"width {width}");
+                    RunPrepacked(p, tb, native, beta, threads: 1, $"packed at {native.Width}, run at {width}");
+                }
+            });
+        }
+    }
+
+    private static PackedB Pack(Problem p, bool tb)
+    {
+        int ldb = Math.Max(tb ? p.K : p.N, 1);
+        float[] b = Store(p.B, p.K, p.N, tb, ldb, float.NaN, v => (float)v);
+        fixed (float* pb = b) return Gemm.PackB(tb, p.N, p.K, pb, ldb);
+    }
+
+    private static void RunPrepacked(Problem p, bool tb, PackedB packed, double beta, int threads, string how)
+    {
+        int m = p.M, n = p.N, k = p.K;
+        int lda = Math.Max(k, 1), ldb = Math.Max(tb ? k : n, 1), ldc = Math.Max(n, 1);
+        float[] a = Store(p.A, m, k, false, lda, float.NaN, v => (float)v);
+        float[] b = Store(p.B, k, n, tb, ldb, float.NaN, v => (float)v);
+        float[] c = Store(p.C0, m, n, false, ldc, -777f, v => (float)v);
+        int saved = WorkerPool.Threads;
+        WorkerPool.Threads = threads;
+        try
+        {
+            fixed (float* pa = a, pb = b, pc = c) Gemm.Sgemm(m, pa, lda, packed, pb, ldb, (float)beta, pc, ldc);
+        }
+        finally
+        {
+            WorkerPool.Threads = saved;
+        }
+        Check(p, 1, beta, e => c[e / n * ldc + e % n], Math.Pow(2, -23), $"prepacked sgemm {m}x{n}x{k} tb={tb} beta={beta} T={threads} {how}");
     }
 
     [Theory]

@@ -10,6 +10,7 @@ internal sealed unsafe class LinearStep : PlanStep, IReluEpilogue
     private readonly float[] _weight; // [out, in]
     private float[]? _bias;
     private readonly int _in, _out;
+    private PackedB _packed; // W^T packed for the GEMM's kernel once, not on every call
     private bool _foldedNorm;
 
     public LinearStep(Linear linear, PlanValue input, PlanValue output) : base([input], output)
@@ -17,6 +18,12 @@ internal sealed unsafe class LinearStep : PlanStep, IReluEpilogue
         _weight = linear.Weight.ToArray<float>();
         _bias = linear.Bias?.ToArray<float>();
         (_in, _out) = (linear.InFeatures, linear.OutFeatures);
+        _packed = Pack();
+    }
+
+    private PackedB Pack()
+    {
+        fixed (float* w = _weight) return Gemm.PackB(true, _out, _in, w, _in);
     }
 
     public bool Relu { get; set; }
@@ -27,6 +34,7 @@ internal sealed unsafe class LinearStep : PlanStep, IReluEpilogue
     {
         _bias = BatchNormFolding.FoldInto(_weight, _bias, bn);
         _foldedNorm = true;
+        _packed = Pack();
     }
 
     private int RowsPerSample => Output.SampleSize / Math.Max(_out, 1);
@@ -40,7 +48,7 @@ internal sealed unsafe class LinearStep : PlanStep, IReluEpilogue
         if (_bias is not null)
             for (int r = 0; r < rows; r++) _bias.CopyTo(new Span<float>(y + (long)r * _out, _out));
         fixed (float* w = _weight)
-            Gemm.Sgemm(false, true, rows, _out, _in, 1f, x, _in, w, _in, _bias is null ? 0f : 1f, y, _out);
+            Gemm.Sgemm(rows, x, _in, _packed, w, _in, _bias is null ? 0f : 1f, y, _out);
         if (Relu)
         {
             var all = new Span<float>(y, rows * _out);

@@ -25,8 +25,12 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
 
     [ThreadStatic] private static Job? t_job;
 
+    /// <summary>
+    /// C = alpha op(A) op(B) + beta C; with <paramref name="packedB"/> (from <see cref="PackB"/>, for this n and k) the
+    /// B panels are read from it instead of being packed from <paramref name="b"/>.
+    /// </summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, T alpha, T* a, nint lda,
-        T* b, nint ldb, T beta, T* c, nint ldc, int threads)
+        T* b, nint ldb, T beta, T* c, nint ldc, int threads, T* packedB = null)
     {
         Job job = t_job ?? new Job();
         t_job = null; // a nested call on this thread gets its own job
@@ -35,6 +39,7 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
             job.TransA = transA; job.TransB = transB; job.M = m; job.N = n; job.K = k;
             job.A = a; job.Lda = lda; job.B = b; job.Ldb = ldb; job.C = c; job.Ldc = ldc;
             job.Alpha = alpha; job.Beta = beta;
+            job.PackedB = packedB;
             (job.Kc, job.Mc, job.Nc) = s_blocking;
             ChooseSplit(job, threads);
             int items = job.RowGroups * job.ColGroups;
@@ -45,7 +50,7 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
         }
         finally
         {
-            job.A = job.B = job.C = null;
+            job.A = job.B = job.C = job.PackedB = null;
             t_job = job;
         }
     }
@@ -101,7 +106,8 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
             {
                 int kc = Math.Min(job.Kc, k - pc);
                 T beta = pc == 0 ? job.Beta : T.One;
-                for (int jr = 0; jr < nc; jr += nr)
+                T* panels = job.PackedB is null ? bPack : job.PackedB + PackedOffset(job.N, pc, jc, kc);
+                for (int jr = 0; job.PackedB is null && jr < nc; jr += nr)
                 {
                     int col = jc + jr;
                     T* src = transB ? job.B + col * ldb + pc : job.B + pc * ldb + col;
@@ -115,7 +121,7 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
-                        T* bp = bPack + jr * kc;
+                        T* bp = panels + jr * kc;
                         T* cc = job.C + ic * ldc + jc + jr;
                         for (int ir = 0; ir < mc; ir += mr)
                         {
@@ -133,11 +139,35 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
+    /// <summary>Elements of op(B) [k, n] packed by <see cref="PackB"/>.</summary>
+    public static long PackedLength(int n, int k) => (long)RoundUp(n, K.NR) * k;
+
+    /// <summary>
+    /// op(B) [k, n] packed once for every product with it (an inference plan's weight): for each KC block of k in
+    /// order, the NR-wide panels of all n columns as the driver packs them, so the panels of columns [jc, ...) of the
+    /// block starting at pc are at pc * roundUp(n, NR) + jc * kc.
+    /// </summary>
+    public static void PackB(bool transB, int n, int k, T* b, nint ldb, T* dst)
+    {
+        int nr = K.NR;
+        for (int pc = 0; pc < k; pc += s_blocking.Kc)
+        {
+            int kc = Math.Min(s_blocking.Kc, k - pc);
+            for (int jr = 0; jr < n; jr += nr)
+            {
+                T* src = transB ? b + jr * ldb + pc : b + pc * ldb + jr;
+                GemmPack<T, K>.PackBPanel(transB, src, ldb, Math.Min(nr, n - jr), kc, dst + PackedOffset(n, pc, jr, kc));
+            }
+        }
+    }
+
+    private static long PackedOffset(int n, int pc, int col, int kc) => (long)pc * RoundUp(n, K.NR) + (long)col * kc;
+
     private sealed class Job : IParallelTask
     {
         public bool TransA, TransB;
         public int M, N, K, Kc, Mc, Nc;
-        public T* A, B, C;
+        public T* A, B, C, PackedB;
         public nint Lda, Ldb, Ldc;
         public T Alpha, Beta;
         public int RowGroups, ColGroups, RowsPerGroup, ColsPerGroup;
