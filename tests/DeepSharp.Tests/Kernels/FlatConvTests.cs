@@ -42,6 +42,8 @@ public class FlatConvTests
     [InlineData(2, 5, 6, 3, 3, 2, 1, 1, 0, 9, 8)]      // stride in height only, padding in height only
     [InlineData(3, 4, 7, 3, 4, 3, 3, 2, 1, 11, 12)]    // stride 3, non-square kernel: phases a tap never reads
     [InlineData(9, 48, 8, 3, 3, 2, 2, 1, 1, 24, 24)]   // several chunks of images
+    [InlineData(2, 5, 6, 3, 3, 2, 2, 1, 1, 5, 3)]      // rows shorter than a vector (the stride-2 gathers load masked)
+    [InlineData(2, 4, 5, 3, 3, 2, 2, 1, 1, 4, 71)]     // rows of several vectors, odd width
     public void StridedForwardMatchesFloat64(int batch, int inChannels, int outChannels, int kh, int kw, int strideH, int strideW,
         int padH, int padW, int height, int width)
     {

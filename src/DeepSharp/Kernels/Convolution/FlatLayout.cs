@@ -145,7 +145,7 @@ internal readonly unsafe struct FlatLayout
                 new Span<float>(flat + (long)(c * Planes + p) * ChannelLength + used, ChannelLength - used).Clear();
         if (Strided)
         {
-            FillPhases(source, channels, n0, g, flat);
+            FillPhases<TV, S>(source, channels, n0, g, flat);
             return;
         }
         int h = g.InH, w = g.InW, padH = g.PadH, padW = g.PadW;
@@ -165,7 +165,7 @@ internal readonly unsafe struct FlatLayout
     }
 
     /// <summary>The phase planes of a strided layout: plane row R, column C of phase (a, b) is input (sH (R + min) + a, sW (C + min) + b).</summary>
-    private void FillPhases(PlaneView source, int channels, int n0, in ConvGeometry g, float* flat)
+    private void FillPhases<TV, S>(PlaneView source, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
         int h = g.InH, w = g.InW, sh = _rows.Stride, sw = _columns.Stride;
         int slot = 0;
@@ -192,9 +192,12 @@ internal readonly unsafe struct FlatLayout
                                 new Span<float>(to, RowStride).Clear();
                                 continue;
                             }
-                            float* from = src + (long)y * source.RowPitch + sw * (first + _columns.MinShift) + b;
+                            int x0 = sw * (first + _columns.MinShift) + b;
+                            float* from = src + (long)y * source.RowPitch + x0;
                             for (int col = 0; col < first; col++) to[col] = 0;
-                            for (int col = first; col < last; col++, from += sw) to[col] = *from;
+                            if (sw == 2) CopyEvens<TV, S>(from, w - x0, to + first, last - first);
+                            else
+                                for (int col = first; col < last; col++, from += sw) to[col] = *from;
                             for (int col = last; col < RowStride; col++) to[col] = 0;
                         }
                     }
@@ -290,6 +293,21 @@ internal readonly unsafe struct FlatLayout
         {
             TV v = S.Add(S.LoadFirst(src + i, n - i), S.LoadFirst(residual + i, n - i));
             S.StoreFirst(relu ? S.Max(v, S.Zero) : v, dst + i, n - i);
+        }
+    }
+
+    /// <summary>to[i] = from[2 i] for i &lt; count, reading only the <paramref name="available"/> floats from <paramref name="from"/> on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyEvens<TV, S>(float* from, int available, float* to, int count) where TV : unmanaged where S : ISimd<TV, float>
+    {
+        int lanes = S.Count;
+        for (int i = 0; i < count; i += lanes, from += 2 * lanes, available -= 2 * lanes)
+        {
+            TV lo = available >= lanes ? S.Load(from) : S.LoadFirst(from, available);
+            TV hi = available >= 2 * lanes ? S.Load(from + lanes) : available > lanes ? S.LoadFirst(from + lanes, available - lanes) : S.Zero;
+            TV even = S.Evens(lo, hi);
+            if (count - i >= lanes) S.Store(even, to + i);
+            else S.StoreFirst(even, to + i, count - i);
         }
     }
 

@@ -59,6 +59,12 @@ internal interface ISimd<TV, T> where T : unmanaged
     /// <summary>Lanes of a where mask is set, of b elsewhere.</summary>
     static abstract TV Select(TV mask, TV a, TV b);
 
+    /// <summary>
+    /// Float lanes 0, 2, 4, ... of a followed by b: lane i is lane 2i of the concatenation (a stride-2 gather from two
+    /// consecutive loads, as the phase planes of a strided convolution read their input).
+    /// </summary>
+    static abstract TV Evens(TV a, TV b);
+
     /// <summary>The sum of the lanes.</summary>
     static abstract T Sum(TV a);
 
@@ -194,6 +200,9 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T> where T : un
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Select(Vector512<T> mask, Vector512<T> a, Vector512<T> b) => Vector512.ConditionalSelect(mask, a, b);
 
+    public static Vector512<T> Evens(Vector512<T> a, Vector512<T> b) =>
+        typeof(T) == typeof(float) ? Vector512.Narrow(a.AsUInt64(), b.AsUInt64()).As<uint, T>() : throw new NotSupportedException("Evens: float lanes only");
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> a) => Vector512.Sum(a);
 
@@ -302,6 +311,9 @@ internal readonly unsafe struct Simd256<T> : ISimd<Vector256<T>, T> where T : un
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Select(Vector256<T> mask, Vector256<T> a, Vector256<T> b) => Vector256.ConditionalSelect(mask, a, b);
 
+    public static Vector256<T> Evens(Vector256<T> a, Vector256<T> b) =>
+        typeof(T) == typeof(float) ? Vector256.Narrow(a.AsUInt64(), b.AsUInt64()).As<uint, T>() : throw new NotSupportedException("Evens: float lanes only");
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> a) => Vector256.Sum(a);
 
@@ -409,6 +421,9 @@ internal readonly unsafe struct Simd128<T> : ISimd<Vector128<T>, T> where T : un
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Select(Vector128<T> mask, Vector128<T> a, Vector128<T> b) => Vector128.ConditionalSelect(mask, a, b);
 
+    public static Vector128<T> Evens(Vector128<T> a, Vector128<T> b) =>
+        typeof(T) == typeof(float) ? Vector128.Narrow(a.AsUInt64(), b.AsUInt64()).As<uint, T>() : throw new NotSupportedException("Evens: float lanes only");
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector128<T> a) => Vector128.Sum(a);
 
@@ -506,6 +521,8 @@ internal readonly unsafe struct Simd1<T> : ISimd<T, T> where T : unmanaged, INum
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Select(T mask, T a, T b) => mask != T.Zero ? a : b;
+
+    public static T Evens(T a, T b) => a;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T a) => a;
