@@ -61,7 +61,8 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
     {
         int rowPanels = (job.M + K.MR - 1) / K.MR, colPanels = (job.N + K.NR - 1) / K.NR;
         // Rough cycles per k step: a tile is MR x 2 vector FMAs on two FMA pipes; packing moves MR or NR values.
-        double packA = K.MR * (job.TransA ? 0.25 : 0.5), packB = K.NR * (job.TransB ? 0.5 : 0.25);
+        // (B packed once already costs nothing here, so rows are split rather than every thread packing all of A.)
+        double packA = K.MR * (job.TransA ? 0.25 : 0.5), packB = job.PackedB is not null ? 0 : K.NR * (job.TransB ? 0.5 : 0.25);
         double best = double.MaxValue;
         int bestR = 1;
         for (int rg = 1; rg <= threads; rg++)
