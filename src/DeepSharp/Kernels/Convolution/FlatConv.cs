@@ -15,6 +15,8 @@ namespace DeepSharp.Kernels;
 /// with no bounds checks, whatever the image width (a 7x7 plane wastes 23 % of the lanes, not the 56 % of
 /// row-by-row vectors). Positions that fall in a border column or row are computed and dropped. The weight gradient
 /// runs over the same layout, one tap at a time, as dot products of the output gradient and the shifted input.
+/// The inference plan keeps whole batches in this layout between convolutions (<see cref="FlatShape"/>): a
+/// convolution then reads its input in place and writes its output into the layout its readers take.
 /// </summary>
 internal static unsafe class FlatConv
 {
@@ -174,6 +176,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         }
     }
 
+    /// <summary>NCHW <paramref name="x"/> laid out as a flat value, channels split over the pool from 32K floats (a copy that size repays the hand-off).</summary>
     public static void ToFlat(float* x, float* flat, FlatShape shape, int batch)
     {
         var layout = shape.Layout(batch, S.Count);

@@ -3,7 +3,8 @@ using System.Runtime.CompilerServices;
 namespace DeepSharp.Kernels;
 
 /// <summary>
-/// Where a chunk of images lives in the flat layout of <see cref="FlatConv"/>, and where each tap of the kernel reads.
+/// Where a chunk of images (or, for a value the inference plan keeps flat, a whole batch) lives in the flat layout of
+/// <see cref="FlatConv"/>, and where each tap of the kernel reads.
 /// Stride 1: each input channel is one plane of <c>InH + PadH</c> rows of <c>InW + PadW</c> columns per image (borders
 /// shared between neighbours), and tap (ky, kx) reads ky * RowStride + kx past the output position. Larger strides:
 /// each input channel is split into phase planes (plane (a, b) holds the input rows a, a + sH, ... and columns b, b + sW,
