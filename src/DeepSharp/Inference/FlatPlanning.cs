@@ -80,7 +80,7 @@ internal static class FlatPlanning
             var g = conv!.Geometry;
             bool input = ReferenceEquals(conv.Inputs[0], value);
             if (ReferenceEquals(conv.Residual, value)) readInPlace = true;
-            if (!input || g.StrideH != 1 || g.StrideW != 1) continue;
+            if (!input || !g.UnitStride) continue;
             // The layout holds what a (2 pad + 1)-wide kernel reads: a wider one would read past a channel's slack.
             if (g.KernelH - 1 > 2 * g.PadH || g.KernelW - 1 > 2 * g.PadW || (pad is { } p && p != (g.PadH, g.PadW))) return null;
             pad = (g.PadH, g.PadW);
@@ -92,7 +92,7 @@ internal static class FlatPlanning
             var pg = producer.Geometry;
             var natural = new FlatLayout(pg, 1, 1);
             // Without a stride-1 reader, the padding the producer's own layout leaves (a 3x3 pad-1 layer's: 1).
-            pad ??= pg.StrideH == 1 && pg.StrideW == 1 ? (natural.ImageRows - h, natural.RowStride - w) : null;
+            pad ??= pg.UnitStride ? (natural.ImageRows - h, natural.RowStride - w) : null;
             if (pad is { } p && Writes(pg, natural, new FlatShape(c, h, w, p.H, p.W))) return (new FlatShape(c, h, w, p.H, p.W), false);
         }
         return readInPlace && pad is { } q ? (new FlatShape(c, h, w, q.H, q.W), true) : null;
@@ -102,7 +102,7 @@ internal static class FlatPlanning
     private static bool Writes(in ConvGeometry g, in FlatLayout natural, FlatShape shape)
     {
         var target = shape.Layout(1, 1);
-        return g.StrideH == 1 && g.StrideW == 1
+        return g.UnitStride
             ? natural.RowStride == target.RowStride && natural.ImageRows == target.ImageRows
             : natural.RowStride <= target.RowStride && natural.ImageRows <= target.ImageRows;
     }
@@ -121,7 +121,7 @@ internal static class FlatPlanning
                 return null;
         if (!plan.Convert && producer is ConvStep { Residual: { } residual } &&
             !(plans.TryGetValue(residual, out var r) && r.Shape == plan.Shape))
-            return readers.Any(conv => ReferenceEquals(conv!.Inputs[0], value) && conv.Geometry.StrideH == 1 && conv.Geometry.StrideW == 1)
+            return readers.Any(conv => ReferenceEquals(conv!.Inputs[0], value) && conv.Geometry.UnitStride)
                 ? (plan.Shape, true) : null;
         return plan;
     }

@@ -32,8 +32,11 @@ internal readonly record struct ConvGeometry(
     /// <summary>floor(a / b) for b &gt; 0 and any sign of a.</summary>
     internal static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 
+    /// <summary>Stride 1 in both dimensions.</summary>
+    public bool UnitStride => StrideH == 1 && StrideW == 1;
+
     /// <summary>A 1x1, stride-1, unpadded convolution needs no unfolding: the input plane is already the column matrix.</summary>
-    public bool IsPointwise => KernelH == 1 && KernelW == 1 && StrideH == 1 && StrideW == 1 && PadH == 0 && PadW == 0;
+    public bool IsPointwise => KernelH == 1 && KernelW == 1 && UnitStride && PadH == 0 && PadW == 0;
 
     /// <summary>Images per work chunk: enough columns to amortise a GEMM call, few enough to stay in L2.</summary>
     public int ChunkImages

@@ -65,7 +65,7 @@ internal static unsafe class ConvKernels
     /// the column block into gx (col2im), and it can take the direct kernel. Null for other shapes.
     /// </summary>
     internal static ConvGeometry? AsForward(in ConvGeometry g) =>
-        g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1 && g.Groups == 1 &&
+        g.UnitStride && g.DilationH == 1 && g.DilationW == 1 && g.Groups == 1 &&
         g.PadH <= g.KernelH - 1 && g.PadW <= g.KernelW - 1 && !g.IsPointwise
             ? new ConvGeometry(g.Batch, g.OutChannels, g.OutH, g.OutW, g.InChannels, g.KernelH, g.KernelW,
                 1, 1, g.KernelH - 1 - g.PadH, g.KernelW - 1 - g.PadW, 1, 1, 1)

@@ -23,7 +23,7 @@ internal static unsafe class DirectConv
     {
         int lanes = SimdWidth.Current / 32;
         return typeof(T) == typeof(float) && lanes >= 4 && g.Groups == 1 &&
-            g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1 &&
+            g.UnitStride && g.DilationH == 1 && g.DilationW == 1 &&
             g.K <= MaxTaps && g.OutW >= 8 && g.KernelW <= MaxKernelW &&
             (long)g.InChannels * (g.InH + 2 * g.PadH) * (ChunkWidth(g, lanes) + g.KernelW - 1) <= MaxScratchFloats &&
             (long)g.OutChannels * g.OutH * ChunkWidth(g, lanes) <= MaxScratchFloats;

@@ -34,7 +34,7 @@ internal static unsafe class FlatConv
         !g.IsPointwise && g.InChannels * g.KernelH * g.KernelW >= 16;
 
     /// <summary>Whether the weight-gradient kernel takes this shape (stride 1 only).</summary>
-    public static bool Applies<T>(in ConvGeometry g) => AppliesForward<T>(g) && g.StrideH == 1 && g.StrideW == 1;
+    public static bool Applies<T>(in ConvGeometry g) => AppliesForward<T>(g) && g.UnitStride;
 
     // Larger strides would store few positions per phase plane; im2col serves them.
     private const int MaxStride = 4;
@@ -265,7 +265,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         {
             int n0 = chunk * ChunkImages, images = Math.Min(ChunkImages, _g.Batch - n0);
             var from = From;
-            if (from is { } whole && _g.StrideH == 1 && _g.StrideW == 1)
+            if (from is { } whole && _g.UnitStride)
                 return new ChunkInput(n0, new FlatLayout(_g, images, S.Count), _x + (long)n0 * whole.ImageRows * whole.RowStride, inPlace: true);
             // A flat output needs the chunk's positions in its rows and columns (a strided layout widened to them).
             var layout = To is { } to ? new FlatLayout(_g, images, S.Count, to.RowStride, to.ImageRows) : new FlatLayout(_g, images, S.Count);

@@ -31,7 +31,7 @@ internal readonly unsafe struct FlatLayout
     {
         Images = images;
         int reachRows, reachColumns; // how far past an output position its taps read, in rows and columns
-        if (g.StrideH == 1 && g.StrideW == 1)
+        if (g.UnitStride)
         {
             RowStride = g.InW + g.PadW;
             ImageRows = g.InH + g.PadH;

@@ -108,11 +108,14 @@ internal static unsafe class GemmDriver<T, K> where T : unmanaged, INumber<T> wh
                 int kc = Math.Min(job.Kc, k - pc);
                 T beta = pc == 0 ? job.Beta : T.One;
                 T* panels = job.PackedB is null ? bPack : job.PackedB + PackedOffset(job.N, pc, jc, kc);
-                for (int jr = 0; job.PackedB is null && jr < nc; jr += nr)
+                if (job.PackedB is null)
                 {
-                    int col = jc + jr;
-                    T* src = transB ? job.B + col * ldb + pc : job.B + pc * ldb + col;
-                    GemmPack<T, K>.PackBPanel(transB, src, ldb, Math.Min(nr, nc - jr), kc, bPack + jr * kc);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int col = jc + jr;
+                        T* src = transB ? job.B + col * ldb + pc : job.B + pc * ldb + col;
+                        GemmPack<T, K>.PackBPanel(transB, src, ldb, Math.Min(nr, nc - jr), kc, bPack + jr * kc);
+                    }
                 }
                 for (int ic = r0; ic < r1; ic += job.Mc)
                 {
