@@ -11,11 +11,17 @@ internal sealed unsafe class Arena
 
     public Arena(long floats, long indices)
     {
-        _data = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(floats, 1)), pinned: true);
+        // 16 floats more than the plan, so that Base can start on a cache line: the plan aligns its regions to 64 bytes
+        // from Base, and vector loads and stores that straddle lines cost per call (a pinned array's data is only
+        // 8-byte aligned, so it varied from process to process).
+        _data = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(floats, 1) + LineFloats), pinned: true);
         _indices = GC.AllocateUninitializedArray<long>(checked((int)Math.Max(indices, 1)), pinned: true);
         if (PoolDiagnostics.Poison) _data.AsSpan().Fill(float.NaN); // a step reading what no step wrote shows up as NaN
-        Base = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_data));
+        var start = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_data));
+        Base = (float*)(((nuint)start + 63) & ~(nuint)63);
     }
+
+    private const int LineFloats = 64 / sizeof(float);
 
     /// <summary>Zeros every activation (before timing steps on it).</summary>
     public void Clear() => _data.AsSpan().Clear();

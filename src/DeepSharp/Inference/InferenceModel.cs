@@ -17,7 +17,8 @@ namespace DeepSharp.Inference;
 /// </para>
 /// <para>
 /// Threads: preparation times each convolution, linear and pooling step alone and on the worker pool, and a step
-/// uses the pool only from the batch size where that was faster on this machine (<see cref="PooledFromBatch"/>).
+/// uses the pool only from the batch size where that was faster on this machine (<see cref="PooledFromBatch"/>); then
+/// it times the whole plan against cutting the batch into one share per thread (<see cref="SplitFromBatch"/>).
 /// </para>
 /// </summary>
 /// <example><code>
@@ -54,8 +55,29 @@ public sealed class InferenceModel
         _inputShape = inputShape;
         _indicesPerSample = steps.OfType<PoolStep>().Select(s => s.IndicesPerSample).DefaultIfEmpty(0).Max();
         var arena = Rent();
-        _pooledFrom = ThreadingTuner.Tune(steps, arena, Math.Max(inputShape[0], 1), input.SampleSize);
+        int maxBatch = Math.Max(inputShape[0], 1);
+        _pooledFrom = ThreadingTuner.Tune(steps, arena, maxBatch, input.SampleSize);
         _arenas.Add(arena);
+        // An eager module would run once per share, and its hooks fire once per share: such plans keep the batch whole.
+        if (!steps.OfType<EagerStep>().Any())
+            SplitFromBatch = TuneSplit(maxBatch);
+    }
+
+    private unsafe int TuneSplit(int maxBatch)
+    {
+        var input = GC.AllocateArray<float>(checked(maxBatch * _input.SampleSize), pinned: true);
+        var output = GC.AllocateArray<float>(checked(maxBatch * _output.SampleSize), pinned: true);
+        fixed (float* px = input)
+        fixed (float* py = output)
+        {
+            float* x = px, y = py;
+            return ThreadingTuner.SplitFrom((batch, split) =>
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                Execute(x, y, batch, split);
+                return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            }, maxBatch);
+        }
     }
 
     /// <summary>
@@ -106,6 +128,14 @@ public sealed class InferenceModel
     /// </summary>
     public IReadOnlyList<int> PooledFromBatch => _pooledFrom;
 
+    /// <summary>
+    /// The smallest batch that is cut into one share per thread, each thread running every step on its share
+    /// (int.MaxValue: never), as measured on this machine by <see cref="Prepare"/>: whole-batch steps split across the
+    /// pool hand activations from core to core and wait for each other at every step, which costs more on some machines
+    /// than on others. (Settable inside the library for tests.)
+    /// </summary>
+    public int SplitFromBatch { get; internal set; } = int.MaxValue;
+
     /// <summary>Paths of the modules that run eagerly inside the plan (empty when everything is planned; the model's type when it all is).</summary>
     public IReadOnlyList<string> EagerModules => _wholeEager is null ? _steps.OfType<EagerStep>().Select(s => s.Name).ToArray() : [_wholeEager.TypeName];
 
@@ -125,33 +155,59 @@ public sealed class InferenceModel
         var result = Tensor.Empty([batch, .. _output.SampleShape], DType.Float32);
         if (result.Numel == 0) return result;
         var x = input.ContiguousData();
+        fixed (float* px = x.Array<float>())
+        fixed (float* py = result.Span<float>())
+            Execute(px + x.Offset, py, batch, batch >= SplitFromBatch);
+        Tensor.KeepAlive(x);
+        return result;
+    }
+
+    // The whole batch through every step (each step on the pool from its tuned batch), or with split the batch cut into
+    // one share per thread, each thread running every step on its share alone: no step waits for the others and no
+    // activation moves between cores.
+    private unsafe void Execute(float* input, float* output, int batch, bool split)
+    {
+        int parts = split ? Math.Min(WorkerPool.Threads, batch) : 1;
+        if (parts > 1 && !WorkerPool.IsInParallelRegion)
+            WorkerPool.For(parts, new SplitJob(this, input, output, batch, parts));
+        else
+            RunShare(input, output, batch);
+    }
+
+    private unsafe void RunShare(float* input, float* output, int batch)
+    {
         var arena = Rent();
         try
         {
-            fixed (float* px = x.Array<float>())
+            arena.Input = input;
+            arena.Batch = batch;
+            for (int i = 0; i < _steps.Length; i++)
             {
-                arena.Input = px + x.Offset;
-                arena.Batch = batch;
-                for (int i = 0; i < _steps.Length; i++)
+                if (batch >= _pooledFrom[i])
                 {
-                    if (batch >= _pooledFrom[i])
-                    {
-                        _steps[i].Run(arena);
-                        continue;
-                    }
-                    using var _ = WorkerPool.RunInline();
                     _steps[i].Run(arena);
+                    continue;
                 }
-                arena.Span(_output).CopyTo(result.Span<float>());
-                arena.Input = null;
+                using var _ = WorkerPool.RunInline();
+                _steps[i].Run(arena);
             }
+            arena.Span(_output).CopyTo(new Span<float>(output, checked(batch * _output.SampleSize)));
+            arena.Input = null;
         }
         finally
         {
             _arenas.Add(arena);
         }
-        Tensor.KeepAlive(x);
-        return result;
+    }
+
+    private sealed unsafe class SplitJob(InferenceModel model, float* input, float* output, int batch, int parts) : IParallelTask
+    {
+        public void Run(int part)
+        {
+            var (start, end) = WorkerPool.Range(part, parts, batch, 1);
+            if (start < end)
+                model.RunShare(input + (long)start * model._input.SampleSize, output + (long)start * model._output.SampleSize, end - start);
+        }
     }
 
     private Arena Rent() => _arenas.TryTake(out var arena) ? arena : new Arena(_arenaFloats, _indicesPerSample * Math.Max(_inputShape[0], 1));

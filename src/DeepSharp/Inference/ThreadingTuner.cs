@@ -21,6 +21,9 @@ internal static unsafe class ThreadingTuner
     // Time the two modes of one step are measured for at least (when Repeats rounds take less).
     private const double MeasureUs = 2000;
 
+    // Rounds of the comparison of whole batch and shares per thread (see MeasurePlan).
+    private const int SplitRounds = 9;
+
     // Time the whole-plan comparison runs for at least (bounds the cost of preparing, like BudgetUs).
     private const double VerifyUs = 100_000;
 
@@ -107,17 +110,71 @@ internal static unsafe class ThreadingTuner
     /// The first batch where the pooled time, linear through (1, pooled1) and (batch, pooledAtBatch), is 5 % below the
     /// single thread's line through (1, single1) and (batch, singleAtBatch); int.MaxValue when that is beyond maxBatch.
     /// </summary>
-    internal static int FirstPooledBatch(double single1, double singleAtBatch, double pooled1, double pooledAtBatch, int batch, int maxBatch)
+    internal static int FirstPooledBatch(double single1, double singleAtBatch, double pooled1, double pooledAtBatch, int batch, int maxBatch) =>
+        FirstFasterBatch(1, single1, pooled1, batch, singleAtBatch, pooledAtBatch, maxBatch, margin: 0.95);
+
+    /// <summary>
+    /// The first batch from <paramref name="low"/> where mode b's time, linear through (low, bLow) and (high, bHigh), is
+    /// below <paramref name="margin"/> times mode a's line through (low, aLow) and (high, aHigh); int.MaxValue when that
+    /// is beyond maxBatch.
+    /// </summary>
+    internal static int FirstFasterBatch(int low, double aLow, double bLow, int high, double aHigh, double bHigh, int maxBatch, double margin)
     {
-        const double Margin = 0.95;
-        if (pooled1 < Margin * single1) return 1;
-        if (batch <= 1) return int.MaxValue;
-        double singlePerSample = (singleAtBatch - single1) / (batch - 1), pooledPerSample = (pooledAtBatch - pooled1) / (batch - 1);
-        double singleFixed = single1 - singlePerSample, pooledFixed = pooled1 - pooledPerSample;
-        double perSampleGain = Margin * singlePerSample - pooledPerSample;
-        if (perSampleGain <= 0) return pooledAtBatch < Margin * singleAtBatch ? batch : int.MaxValue;
-        double crossover = Math.Ceiling((pooledFixed - Margin * singleFixed) / perSampleGain);
-        return crossover > maxBatch ? int.MaxValue : (int)Math.Max(crossover, 2);
+        if (bLow < margin * aLow) return low;
+        if (high <= low) return int.MaxValue;
+        double aPerSample = (aHigh - aLow) / (high - low), bPerSample = (bHigh - bLow) / (high - low);
+        double aFixed = aLow - aPerSample * low, bFixed = bLow - bPerSample * low;
+        double perSampleGain = margin * aPerSample - bPerSample;
+        if (perSampleGain <= 0) return bHigh < margin * aHigh ? high : int.MaxValue;
+        double crossover = Math.Ceiling((bFixed - margin * aFixed) / perSampleGain);
+        return crossover > maxBatch ? int.MaxValue : (int)Math.Max(crossover, low + 1);
+    }
+
+    /// <summary>
+    /// The smallest batch from which the whole plan runs faster with the batch cut into one share per thread
+    /// (<paramref name="timePlan"/>(batch, true), µs of one run) than with every step on the whole batch
+    /// (<paramref name="timePlan"/>(batch, false)), measured at the largest batch and at one sample per thread;
+    /// int.MaxValue when it is not faster at the largest batch. No margin: where the two tie, shares are preferred,
+    /// as they never hand activations between cores, whose cost varies with where the machine places the threads.
+    /// </summary>
+    public static int SplitFrom(Func<int, bool, double> timePlan, int maxBatch)
+    {
+        int threads = WorkerPool.Threads;
+        if (threads == 1 || maxBatch < 2) return int.MaxValue;
+        var (wholeMax, splitMax) = MeasurePlan(timePlan, maxBatch);
+        if (splitMax > wholeMax) return int.MaxValue;
+        int low = Math.Min(threads, maxBatch);
+        if (low == maxBatch) return maxBatch;
+        var (wholeLow, splitLow) = MeasurePlan(timePlan, low);
+        return FirstFasterBatch(low, wholeLow, splitLow, maxBatch, wholeMax, splitMax, maxBatch, margin: 1.0);
+    }
+
+    // Both modes alternating, the first runs of each not counted; the median of at least SplitRounds rounds each, and of
+    // rounds for VerifyUs in all. Medians, not minima: on a shared machine the whole-batch steps have a long tail (their
+    // threads meet at every step) whose best run says little about the typical one, and a 10 % difference needs more
+    // rounds than the per-step choices to come out the same from one preparation to the next.
+    private static (double Whole, double Split) MeasurePlan(Func<int, bool, double> timePlan, int batch)
+    {
+        for (int warm = 0; warm < 2; warm++)
+        {
+            timePlan(batch, false);
+            timePlan(batch, true);
+        }
+        var whole = new List<double>();
+        var split = new List<double>();
+        var clock = Stopwatch.StartNew();
+        for (int r = 0; r < SplitRounds || (clock.Elapsed.TotalMicroseconds < VerifyUs && r < 1000); r++)
+        {
+            whole.Add(timePlan(batch, false));
+            split.Add(timePlan(batch, true));
+        }
+        return (Median(whole), Median(split));
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
     }
 
     // The two modes alternate, so that a machine whose speed drifts treats them alike; the best of several runs each.

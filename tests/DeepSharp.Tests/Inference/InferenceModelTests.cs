@@ -76,6 +76,36 @@ public sealed class InferenceModelTests
         Assert.DoesNotContain(steps, s => s.StartsWith("batch_norm", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("mlp")]
+    [InlineData("lenet5")]
+    [InlineData("resnet20")]
+    public void BatchesSplitIntoSharesPerThreadMatchTheWholeBatch(string name)
+    {
+        var (model, sample) = Create(name);
+        var prepared = InferenceModel.Prepare(model, [5, .. sample]);
+        foreach (int batch in new[] { 1, 2, 5 })
+        {
+            var x = Tensor.Randn([batch, .. sample], new Generator((ulong)(40 + batch)));
+            prepared.SplitFromBatch = int.MaxValue;
+            var whole = prepared.Run(x);
+            prepared.SplitFromBatch = 1; // shares of 3 and 2 at batch 5 on two threads
+            var split = prepared.Run(x);
+            AssertClose(whole, split, $"{name} at batch {batch} in shares");
+            AssertClose(Eager(model, x), split, $"{name} at batch {batch} in shares, against eager");
+        }
+    }
+
+    [Fact]
+    public void PlansWithEagerStepsKeepTheBatchWhole()
+    {
+        var model = new Sequential(new Linear(4, 3), new Tanh());
+        model.Eval();
+        var prepared = InferenceModel.Prepare(model, 8, 4);
+        Assert.NotEmpty(prepared.EagerModules);
+        Assert.Equal(int.MaxValue, prepared.SplitFromBatch);
+    }
+
     [Fact]
     public void ConcurrentCallersGetTheSameResultsAsOneCaller()
     {
