@@ -7,15 +7,13 @@ namespace DeepSharp.Inference;
 internal sealed unsafe class Arena
 {
     private readonly float[] _data;
-    private readonly long[] _indices;
 
-    public Arena(long floats, long indices)
+    public Arena(long floats)
     {
         // 16 floats more than the plan, so that Base can start on a cache line: the plan aligns its regions to 64 bytes
         // from Base, and vector loads and stores that straddle lines cost per call (a pinned array's data is only
         // 8-byte aligned, so it varied from process to process).
         _data = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(floats, 1) + LineFloats), pinned: true);
-        _indices = GC.AllocateUninitializedArray<long>(checked((int)Math.Max(indices, 1)), pinned: true);
         if (PoolDiagnostics.Poison) _data.AsSpan().Fill(float.NaN); // a step reading what no step wrote shows up as NaN
         var start = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_data));
         Base = (float*)(((nuint)start + 63) & ~(nuint)63);
@@ -28,9 +26,6 @@ internal sealed unsafe class Arena
 
     /// <summary>Start of the activation block (pinned for the arena's lifetime).</summary>
     public float* Base { get; }
-
-    /// <summary>Scratch for the winner indices that the max-pooling kernel records (the plan discards them).</summary>
-    public Span<long> Indices => _indices;
 
     /// <summary>The caller's input for the call in flight (pinned by the caller).</summary>
     public float* Input { get; set; }

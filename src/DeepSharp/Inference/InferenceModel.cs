@@ -32,7 +32,6 @@ public sealed class InferenceModel
     private readonly PlanValue _input;
     private readonly PlanValue _output;
     private readonly long _arenaFloats;
-    private readonly long _indicesPerSample;
     private readonly int[] _inputShape;
     private readonly ConcurrentBag<Arena> _arenas = [];
     private readonly Module<Tensor, Tensor>? _wholeEager; // a model with float64 parameters: the plan's steps are float32
@@ -53,7 +52,6 @@ public sealed class InferenceModel
         _output = output;
         _arenaFloats = arenaFloats;
         _inputShape = inputShape;
-        _indicesPerSample = steps.OfType<PoolStep>().Select(s => s.IndicesPerSample).DefaultIfEmpty(0).Max();
         var arena = Rent();
         int maxBatch = Math.Max(inputShape[0], 1);
         _pooledFrom = ThreadingTuner.Tune(steps, arena, maxBatch, input.SampleSize);
@@ -140,7 +138,7 @@ public sealed class InferenceModel
     public IReadOnlyList<string> EagerModules => _wholeEager is null ? _steps.OfType<EagerStep>().Select(s => s.Name).ToArray() : [_wholeEager.TypeName];
 
     /// <summary>Bytes of activations one call in flight uses (one such block per concurrent caller).</summary>
-    public long ActivationBytes => _arenaFloats * sizeof(float) + _indicesPerSample * _inputShape[0] * sizeof(long);
+    public long ActivationBytes => _arenaFloats * sizeof(float);
 
     /// <summary>The model's output for <paramref name="input"/>, a float32 batch of the prepared shape of at most the prepared batch size.</summary>
     public unsafe Tensor Run(Tensor input)
@@ -210,7 +208,7 @@ public sealed class InferenceModel
         }
     }
 
-    private Arena Rent() => _arenas.TryTake(out var arena) ? arena : new Arena(_arenaFloats, _indicesPerSample * Math.Max(_inputShape[0], 1));
+    private Arena Rent() => _arenas.TryTake(out var arena) ? arena : new Arena(_arenaFloats);
 
     private void CheckInput(Tensor input)
     {

@@ -23,7 +23,8 @@ internal readonly record struct PoolGeometry(
 
 /// <summary>
 /// Max, average and adaptive pooling over planes, forward and backward. Max pooling records the
-/// flat index (iy * W + ix) of each winner inside its plane, as PyTorch's return_indices does.
+/// flat index (iy * W + ix) of each winner inside its plane, as PyTorch's return_indices does, unless given no room
+/// for them (inference, where nothing goes backward).
 /// </summary>
 internal static class Pooling
 {
@@ -64,7 +65,7 @@ internal static class Pooling
                 done:
                     int o = pl * outPlane + oy * g.OutW + ox;
                     y[o] = best;
-                    indices[o] = bestIdx;
+                    if (!indices.IsEmpty) indices[o] = bestIdx;
                 }
         }
     }
@@ -81,14 +82,14 @@ internal static class Pooling
             {
                 T* src = px + (long)pl * inPlane;
                 T* dst = py + (long)pl * outPlane;
-                long* idx = pi + (long)pl * outPlane;
+                long* idx = pi == null ? null : pi + (long)pl * outPlane;
                 for (int oy = 0; oy < outH; oy++)
                 {
                     int r0 = 2 * oy * inW;
                     if (typeof(T) == typeof(float) && SimdWidth.Current == 512)
-                        MaxRow2x2Avx512((float*)src, r0, inW, outW, (float*)dst + oy * outW, idx + oy * outW);
+                        MaxRow2x2Avx512((float*)src, r0, inW, outW, (float*)dst + oy * outW, idx == null ? null : idx + oy * outW);
                     else
-                        MaxRow2x2(src, r0, inW, outW, dst + oy * outW, idx + oy * outW);
+                        MaxRow2x2(src, r0, inW, outW, dst + oy * outW, idx == null ? null : idx + oy * outW);
                 }
             }
         }
@@ -109,7 +110,7 @@ internal static class Pooling
             Take(ref best, ref at, src[r1 + c], r1 + c);
             Take(ref best, ref at, src[r1 + c + 1], r1 + c + 1);
             dst[ox] = best;
-            idx[ox] = at;
+            if (idx != null) idx[ox] = at;
         }
     }
 
@@ -140,12 +141,20 @@ internal static class Pooling
             var b0 = Avx512F.MaskLoad(b, lo, Vector512<float>.Zero);
             var b1 = Avx512F.MaskLoad(b + 16, hi, Vector512<float>.Zero);
             var best = Avx512F.PermuteVar16x32x2(t0, s_evenLanes, t1);
+            var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows));
+            if (idx == null)
+            {
+                Take(ref best, Avx512F.PermuteVar16x32x2(t0, s_oddLanes, t1));
+                Take(ref best, Avx512F.PermuteVar16x32x2(b0, s_evenLanes, b1));
+                Take(ref best, Avx512F.PermuteVar16x32x2(b0, s_oddLanes, b1));
+                Avx512F.MaskStore(dst + ox, keep.AsSingle(), best);
+                continue;
+            }
             var first = Vector512.Create(r0 + 2 * ox) + s_evenLanes;
             var at = first;
             Take(ref best, ref at, Avx512F.PermuteVar16x32x2(t0, s_oddLanes, t1), first + Vector512<int>.One);
             Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, s_evenLanes, b1), first + Vector512.Create(inW));
             Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, s_oddLanes, b1), first + Vector512.Create(inW + 1));
-            var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows));
             Avx512F.MaskStore(dst + ox, keep.AsSingle(), best);
             Avx512F.MaskStore(idx + ox, Avx512F.ConvertToVector512Int64(keep.GetLower()), Avx512F.ConvertToVector512Int64(at.GetLower()));
             if (windows > 8)
@@ -153,10 +162,18 @@ internal static class Pooling
         }
     }
 
+    // Lanes where v replaces best: larger or NaN, unless best is NaN already.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Wins(Vector512<float> best, Vector512<float> v) =>
+        Vector512.Equals(best, best) & ~Vector512.LessThanOrEqual(v, best);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(ref Vector512<float> best, Vector512<float> v) => best = Vector512.ConditionalSelect(Wins(best, v), v, best);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Take(ref Vector512<float> best, ref Vector512<int> at, Vector512<float> v, Vector512<int> index)
     {
-        var take = Vector512.Equals(best, best) & ~Vector512.LessThanOrEqual(v, best);
+        var take = Wins(best, v);
         best = Vector512.ConditionalSelect(take, v, best);
         at = Vector512.ConditionalSelect(take.AsInt32(), index, at);
     }
@@ -264,7 +281,7 @@ internal static class Pooling
                         }
                     int o = pl * outPlane + oy * outW + ox;
                     y[o] = best;
-                    indices[o] = bestIdx;
+                    if (!indices.IsEmpty) indices[o] = bestIdx;
                 }
             }
     }

@@ -21,9 +21,6 @@ internal sealed unsafe class PoolStep : PlanStep
         (_kind, _geometry, _countIncludePad, _divisor) = (kind, geometry, countIncludePad, divisor);
     }
 
-    /// <summary>Winner indices the max kernel records for one sample (the arena holds them for the largest batch).</summary>
-    public long IndicesPerSample => _kind == Kind.Max ? Output.SampleSize : 0;
-
     private long WorkPerPlane => _kind == Kind.AdaptiveAverage
         ? (long)_geometry.InH * _geometry.InW
         : (long)_geometry.OutH * _geometry.OutW * _geometry.KernelH * _geometry.KernelW;
@@ -46,7 +43,7 @@ internal sealed unsafe class PoolStep : PlanStep
         var y = arena.Span(Output);
         switch (_kind)
         {
-            case Kind.Max: Pooling.MaxForward<float>(x, y, arena.Indices, g, p0, p1); break;
+            case Kind.Max: Pooling.MaxForward<float>(x, y, [], g, p0, p1); break;
             case Kind.Average: Pooling.Average<float>(x, y, g, _countIncludePad, _divisor, backward: false, p0, p1); break;
             default: Pooling.AdaptiveAverage<float>(x, y, g.InH, g.InW, g.OutH, g.OutW, backward: false, p0, p1); break;
         }
