@@ -7,8 +7,8 @@ using System.Runtime.Intrinsics.X86;
 namespace DeepSharp.Kernels;
 
 /// <summary>
-/// Packing into the micro-kernel's layouts. Transposes are absorbed here, and panels are zero-padded to MR/NR
-/// so the kernel never needs an edge case in its k loop.
+/// Packing into the micro-kernel's layouts. Transposes are absorbed here. B panels are zero-padded to NR, as the
+/// kernel loads whole vectors of them; A panels are not padded to MR, as edge tiles compute only their live rows.
 /// </summary>
 internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> where K : struct, IGemmMicroKernel<T>
 {
@@ -60,13 +60,10 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
         }
     }
 
-    // A stored m x k (row-major, not transposed): micro-panel element (p, i) = a[i*lda + p].
+    // A stored m x k (row-major, not transposed): micro-panel element (p, i) = a[i*lda + p]. A panel of fewer than MR
+    // rows is not padded: the kernel's edge tiles read only their live rows.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackRowsStrided(T* a, nint lda, int rows, int kc, T* dst)
-    {
-        Transpose(a, lda, rows, kc, dst, K.MR);
-        ZeroColumns(dst, K.MR, rows, kc);
-    }
+    private static void PackRowsStrided(T* a, nint lda, int rows, int kc, T* dst) => Transpose(a, lda, rows, kc, dst, K.MR);
 
     // A stored k x m (transposed): micro-panel row p is a[p*lda + 0..rows], already contiguous.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -82,11 +79,8 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
         for (int p = 0; p < kc; p++, dst += mr)
         {
             T* s = a + p * lda;
-            int i = 0;
-            for (; i < rows; i++)
+            for (int i = 0; i < rows; i++)
                 dst[i] = s[i];
-            for (; i < mr; i++)
-                dst[i] = T.Zero;
         }
     }
 
