@@ -54,7 +54,10 @@ public class FlatConvTests
 
     [Theory]
     [InlineData(3, 16, 16, 3, 1, 1, 28, 28, true, true, true)]     // ResNet-20's block: flat in, flat out, residual added in the tiles
-    [InlineData(1, 16, 16, 3, 1, 1, 28, 28, true, true, true)]     // batch 1: output channels split over the pool
+    [InlineData(1, 16, 16, 3, 1, 1, 28, 28, true, true, true)]     // batch 1, two tiles of channels: positions split over the pool
+    [InlineData(1, 16, 8, 3, 1, 1, 9, 13, true, true, true)]       // ... one tile, shares ending mid-row
+    [InlineData(1, 8, 16, 3, 1, 1, 4, 3, true, true, true)]        // ... fewer positions than a share: one share is empty
+    [InlineData(1, 16, 32, 3, 1, 1, 14, 14, true, true, true)]     // batch 1, four tiles: output channels split
     [InlineData(0, 16, 8, 3, 1, 1, 5, 5, true, true, false)]       // empty batch
     [InlineData(9, 64, 64, 3, 1, 1, 7, 7, true, true, true)]       // several images per chunk: chunks end mid-vector
     [InlineData(2, 7, 5, 3, 1, 1, 9, 11, false, true, false)]      // NCHW in, flat out; partial channel blocks

@@ -156,21 +156,29 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         int blocks = (g.OutChannels + R - 1) / R;
         job.ClearOutside(); // a flat output is written whole even for an empty batch
         if (g.Batch == 0) return;
-        // Few chunks (small batches) also split the output channels, so that a second thread has work.
-        if (chunks >= 2 * WorkerPool.Threads || blocks <= 2 || WorkerPool.Threads == 1)
+        // Few chunks (small batches) also split each chunk, so that a second thread has work: its output channels, whole
+        // tiles of eight, where there are more than two tiles; else, for a flat output, its positions.
+        bool byPositions = blocks <= 2 && ys is not null;
+        if (chunks >= 2 * WorkerPool.Threads || (blocks <= 2 && !byPositions) || WorkerPool.Threads == 1)
         {
             if (chunks == 1) job.Run(0);
             else WorkerPool.For(chunks, job);
             return;
         }
-        // Each chunk is laid out once on this thread, then its output channels are split: whole tiles of eight where possible.
-        int groups = Math.Min((blocks + 1) / 2, WorkerPool.Threads);
+        int groups = byPositions ? WorkerPool.Threads : Math.Min((blocks + 1) / 2, WorkerPool.Threads);
         for (int chunk = 0; chunk < chunks; chunk++)
         {
             var input = job.Prepare(chunk);
+            if (byPositions)
+            {
+                job.Split(input, null, groups, byPositions: true);
+                WorkerPool.For(groups, job);
+                job.ClearBorders(input, 0, g.OutChannels); // once every group has written its positions
+                continue;
+            }
             fixed (float* scratch = job.OutputScratch(input.Layout))
             {
-                job.SplitChannels(input, scratch, groups);
+                job.Split(input, scratch, groups, byPositions: false);
                 WorkerPool.For(groups, job);
             }
         }
@@ -210,7 +218,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
 
     /// <summary>
     /// One forward pass: a chunk of images and all its output channels per <see cref="Run"/>, or after
-    /// <see cref="SplitChannels"/> a share of the output channels of one chunk (one object per call: the plan's steps
+    /// <see cref="Split"/> a share of the output channels or positions of one chunk (one object per call: the plan's steps
     /// allocate little).
     /// </summary>
     private sealed class ForwardJob : IParallelTask
@@ -220,9 +228,10 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         private readonly ConvGeometry _g;
         private readonly bool _relu;
         public readonly int ChunkImages;
-        private ChunkInput _split;   // the chunk whose channels are split, and its output scratch
+        private ChunkInput _split;   // the chunk whose channels or positions are split, and its output scratch
         private float* _splitScratch;
         private int _groups;
+        private bool _byPositions;
 
         public ForwardJob(float* x, FlatShape? xs, float* w, float* bias, float* y, FlatShape? ys, ConvGeometry g, bool relu, float* residual, FlatShape? rs)
         {
@@ -239,16 +248,25 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
 
         public void ClearOutside() => To?.ClearOutside(_y, _g.OutChannels);
 
-        public void SplitChannels(in ChunkInput input, float* scratch, int groups)
+        /// <summary>Makes <see cref="Run"/>(part) compute one of <paramref name="groups"/> shares of this chunk's output channels, or of its positions (flat output).</summary>
+        public void Split(in ChunkInput input, float* scratch, int groups, bool byPositions)
         {
             _split = input;
             _splitScratch = scratch;
             _groups = groups;
+            _byPositions = byPositions;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int part)
         {
+            if (_groups > 0 && _byPositions)
+            {
+                // Whole 3-vector tiles per group; the tiles stay within their group's positions.
+                var (q0, q1) = WorkerPool.Range(part, _groups, _split.Layout.Computed(_g), V * S.Count);
+                if (q0 < q1) Compute(_split, null, 0, _g.OutChannels, q0, q1);
+                return;
+            }
             if (_groups > 0)
             {
                 int blocks = (_g.OutChannels + R - 1) / R;
@@ -279,33 +297,47 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         public float[] OutputScratch(in FlatLayout chunk) =>
             _ys is null ? DirectConv.Scratch(ref t_output, (long)_g.OutChannels * chunk.Positions) : [];
 
-        /// <summary>Output channels [o0, o1) of one chunk.</summary>
-        public void Compute(in ChunkInput input, float* scratch, int o0, int o1)
+        /// <summary>
+        /// Output channels [o0, o1) of one chunk; with <paramref name="q1"/> given, only positions [q0, q1) of a flat output,
+        /// whose borders the caller clears after every share is written.
+        /// </summary>
+        public void Compute(in ChunkInput input, float* scratch, int o0, int o1, int q0 = 0, int q1 = -1)
         {
             var chunk = input.Layout;
             if (To is { } to)
             {
                 // Positions of the chunk's images only (a partial last vector is stored masked): the next chunk's are another thread's.
                 long at = to.Origin + (long)input.N0 * to.ImageRows * to.RowStride;
-                Channels(input, _w, _bias, _y + at, to.ChannelLength, chunk.Computed(_g), o0, o1, _relu, _residual is null ? null : _residual + at);
-                chunk.ClearBorders(_y + at, to.ChannelLength, o0, o1, chunk.Images, _g.OutH, _g.OutW);
+                bool whole = q1 < 0;
+                if (whole) q1 = chunk.Computed(_g);
+                Channels(input, _w, _bias, _y + at, to.ChannelLength, q0, q1, o0, o1, _relu, _residual is null ? null : _residual + at);
+                if (whole) ClearBorders(input, o0, o1);
                 return;
             }
             // With a residual, the ReLU comes after the addition, in Extract.
-            Channels(input, _w, _bias, scratch, chunk.Positions, chunk.Computed(_g), o0, o1, _relu && _residual is null, null);
+            Channels(input, _w, _bias, scratch, chunk.Positions, 0, chunk.Computed(_g), o0, o1, _relu && _residual is null, null);
             PlaneView? residual = _residual is null ? null
                 : _rs is { } add ? add.Layout(_g.Batch, S.Count).View(_residual) : PlaneView.Nchw(_residual, _g.OutChannels, _g.OutH, _g.OutW);
             chunk.Extract<TV, S>(scratch, chunk.Positions, o0, o1, _g.OutChannels, input.N0, _g, _y, residual, _relu);
         }
 
-        private void Channels(in ChunkInput input, float* w, float* bias, float* output, long pitch, int count, int o0, int o1, bool relu, float* residual)
+        /// <summary>Zeroes the borders of output channels [o0, o1) of one chunk of a flat output (its tiles wrote every position between them).</summary>
+        public void ClearBorders(in ChunkInput input, int o0, int o1)
+        {
+            var to = To!.Value;
+            long at = to.Origin + (long)input.N0 * to.ImageRows * to.RowStride;
+            input.Layout.ClearBorders(_y + at, to.ChannelLength, o0, o1, input.Layout.Images, _g.OutH, _g.OutW);
+        }
+
+        // Output channels [o0, o1) at positions [q0, q1): the tiles see the positions from q0 on as their own.
+        private void Channels(in ChunkInput input, float* w, float* bias, float* output, long pitch, int q0, int q1, int o0, int o1, bool relu, float* residual)
         {
             t_offsets ??= new int[Math.Max(_g.K, 64)];
             if (t_offsets.Length < _g.K) t_offsets = new int[_g.K];
             fixed (int* offsets = t_offsets)
             {
                 (input.InPlace ? From!.Value : input.Layout).TapOffsets(_g, offsets);
-                var tile = new Tile(input.Data, w, offsets, bias, output, pitch, count, _g.K, relu, residual);
+                var tile = new Tile(input.Data + q0, w, offsets, bias, output + q0, pitch, q1 - q0, _g.K, relu, residual is null ? null : residual + q0);
                 int o = o0;
                 if (SimdWidth.VectorRegisters >= 32)
                     for (; o + 2 * R <= o1; o += 2 * R) Block8(tile, o);
