@@ -13,6 +13,8 @@ public class DirectConvTests
     [InlineData(2, 3, 3, 0, 9, 11)]
     [InlineData(1, 5, 5, 2, 40, 7)]    // three 16-column chunks, last one partial
     [InlineData(3, 1, 3, 1, 12, 17)]
+    [InlineData(1, 13, 3, 1, 10, 9)]   // a block of eight (four with 16 registers) and a partial one of five (one)
+    [InlineData(2, 7, 3, 1, 8, 20)]    // seven channels: one partial block on every register file
     public void MatchesTheIm2ColPathInFloat64(int inChannels, int outChannels, int kernel, int padding, int height, int width) =>
         KernelCases.AtEveryWidth(_ => Check(inChannels, outChannels, kernel, padding, height, width));
 

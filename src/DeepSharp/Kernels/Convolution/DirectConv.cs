@@ -8,8 +8,9 @@ namespace DeepSharp.Kernels;
 /// grey images (LeNet's 1x5x5, the "cnn" model's 1x3x3). There the unfolded column block is K times the input
 /// and writing it costs more than the arithmetic. Each image is first copied into a zero-bordered scratch whose
 /// rows are a whole number of vector pairs wider than the output (plus the kernel's reach), so the inner loops
-/// are plain vector loads with no bounds or masks: for every tap, two vectors of an input row feed eight
-/// accumulators (four output channels x two chunks, enough independent FMA chains to hide their latency). The
+/// are plain vector loads with no bounds or masks: for every tap, two vectors of an input row feed two accumulators
+/// for each of up to eight output channels (four where there are 16 vector registers), enough independent FMA chains
+/// to hide their latency; a block of fewer channels (LeNet's six) computes only those. The
 /// weight gradient runs the same loops over a zero-padded copy of the output gradient. Stride 1, dilation 1,
 /// one group, at every vector width (other shapes, and CPUs without SIMD, use im2col).
 /// </summary>
@@ -68,7 +69,7 @@ internal static unsafe class DirectConv
 /// <summary><see cref="DirectConv"/> at one vector width.</summary>
 internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : ISimd<TV, float>
 {
-    private const int Block = 4; // output channels per pass
+    private const int Block = 4; // output channels per pass of the weight gradient
 
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu)
     {
@@ -125,72 +126,117 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int n)
         {
-            int c = g.InChannels, hp = PaddedRows(g), wp = PaddedWidth(g), oh = g.OutH, ow = g.OutW, kh = g.KernelH, kw = g.KernelW, taps = g.K;
-            int plane = oh * ow, width = ChunkWidth(g), lanes = Lanes;
+            int c = g.InChannels, hp = PaddedRows(g), wp = PaddedWidth(g), taps = g.K, plane = g.OutH * g.OutW;
             fixed (float* padded = DirectConv.Scratch(ref t_image, c * hp * wp))
             {
                 PadImage(x, n, g, padded);
                 float* output = y + (long)n * g.OutChannels * plane;
-                for (int o0 = 0; o0 < g.OutChannels; o0 += Block)
+                int block = ForwardRows;
+                for (int o0 = 0; o0 < g.OutChannels; o0 += block)
                 {
-                    int rows = Math.Min(Block, g.OutChannels - o0);
-                    // Missing channels of the last block reuse channel o0's weights and are not stored.
-                    float* w0 = w + (long)o0 * taps;
-                    float* w1 = rows > 1 ? w0 + taps : w0, w2 = rows > 2 ? w0 + 2 * taps : w0, w3 = rows > 3 ? w0 + 3 * taps : w0;
-                    float b0 = bias is null ? 0 : bias[o0], b1 = bias is null || rows < 2 ? 0 : bias[o0 + 1];
-                    float b2 = bias is null || rows < 3 ? 0 : bias[o0 + 2], b3 = bias is null || rows < 4 ? 0 : bias[o0 + 3];
-                    for (int oy = 0; oy < oh; oy++)
-                        for (int x0 = 0; x0 < width; x0 += 2 * lanes)
-                        {
-                            TV a0 = S.Splat(b0), a1 = S.Splat(b1), a2 = S.Splat(b2), a3 = S.Splat(b3);
-                            TV e0 = a0, e1 = a1, e2 = a2, e3 = a3;
-                            for (int ci = 0; ci < c; ci++)
-                                for (int ky = 0; ky < kh; ky++)
-                                {
-                                    float* row = padded + ((long)ci * hp + oy + ky) * wp + x0;
-                                    int t = (ci * kh + ky) * kw;
-                                    for (int kx = 0; kx < kw; kx++, t++)
-                                    {
-                                        TV v = S.Load(row + kx), u = S.Load(row + kx + lanes);
-                                        TV c0 = S.Splat(w0[t]), c1 = S.Splat(w1[t]), c2 = S.Splat(w2[t]), c3 = S.Splat(w3[t]);
-                                        a0 = S.Fma(c0, v, a0); e0 = S.Fma(c0, u, e0);
-                                        a1 = S.Fma(c1, v, a1); e1 = S.Fma(c1, u, e1);
-                                        a2 = S.Fma(c2, v, a2); e2 = S.Fma(c2, u, e2);
-                                        a3 = S.Fma(c3, v, a3); e3 = S.Fma(c3, u, e3);
-                                    }
-                                }
-                            if (relu)
-                            {
-                                // The fused activation of the inference path; IEEE maximum keeps NaN, as relu.
-                                TV zero = S.Zero;
-                                a0 = S.Max(a0, zero); a1 = S.Max(a1, zero); a2 = S.Max(a2, zero); a3 = S.Max(a3, zero);
-                                e0 = S.Max(e0, zero); e1 = S.Max(e1, zero); e2 = S.Max(e2, zero); e3 = S.Max(e3, zero);
-                            }
-                            float* dst = output + (long)o0 * plane + oy * ow + x0;
-                            Store(dst, plane, rows, ow - x0, a0, a1, a2, a3);
-                            if (x0 + lanes < ow) Store(dst + lanes, plane, rows, ow - x0 - lanes, e0, e1, e2, e3);
-                        }
+                    var pass = new Pass(padded, w + (long)o0 * taps, bias is null ? null : bias + o0, output + (long)o0 * plane, hp, wp, relu);
+                    switch (Math.Min(block, g.OutChannels - o0))
+                    {
+                        case 1: Channels<Rows1>(pass, g); break;
+                        case 2: Channels<Rows2>(pass, g); break;
+                        case 3: Channels<Rows3>(pass, g); break;
+                        case 4: Channels<Rows4>(pass, g); break;
+                        case 5: Channels<Rows5>(pass, g); break;
+                        case 6: Channels<Rows6>(pass, g); break;
+                        case 7: Channels<Rows7>(pass, g); break;
+                        default: Channels<Rows8>(pass, g); break;
+                    }
                 }
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store(float* dst, int plane, int rows, int count, TV a0, TV a1, TV a2, TV a3)
+        /// <summary>
+        /// R output channels (weights packed tap-major, R per tap) x two vectors per register tile: every tap's two input
+        /// loads feed 2R FMAs. Only the block's own channels are computed and stored.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Channels<R>(in Pass pass, in ConvGeometry g) where R : struct, IRowCount
         {
-            if (count >= S.Count)
+            int r = R.Value, c = g.InChannels, oh = g.OutH, ow = g.OutW, kh = g.KernelH, kw = g.KernelW, taps = g.K;
+            int plane = oh * ow, width = ChunkWidth(g), lanes = Lanes, hp = pass.Hp, wp = pass.Wp;
+            // The block's weights tap-major, R per tap, so each tap's broadcasts read consecutive floats.
+            float* k = stackalloc float[r * taps];
+            for (int i = 0; i < r; i++)
+                for (int t = 0; t < taps; t++)
+                    k[t * r + i] = pass.W[(long)i * taps + t];
+            float* bias = pass.Bias;
+            for (int oy = 0; oy < oh; oy++)
+                for (int x0 = 0; x0 < width; x0 += 2 * lanes)
+                {
+                    TV a0 = Start(bias, 0), a1 = Start<R>(bias, 1), a2 = Start<R>(bias, 2), a3 = Start<R>(bias, 3);
+                    TV a4 = Start<R>(bias, 4), a5 = Start<R>(bias, 5), a6 = Start<R>(bias, 6), a7 = Start<R>(bias, 7);
+                    TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
+                    float* kt = k;
+                    for (int ci = 0; ci < c; ci++)
+                        for (int ky = 0; ky < kh; ky++)
+                        {
+                            float* row = pass.Padded + ((long)ci * hp + oy + ky) * wp + x0;
+                            for (int kx = 0; kx < kw; kx++, kt += r)
+                            {
+                                TV v = S.Load(row + kx), u = S.Load(row + kx + lanes), q;
+                                q = S.Splat(kt[0]); a0 = S.Fma(q, v, a0); e0 = S.Fma(q, u, e0);
+                                if (R.Value > 1) { q = S.Splat(kt[1]); a1 = S.Fma(q, v, a1); e1 = S.Fma(q, u, e1); }
+                                if (R.Value > 2) { q = S.Splat(kt[2]); a2 = S.Fma(q, v, a2); e2 = S.Fma(q, u, e2); }
+                                if (R.Value > 3) { q = S.Splat(kt[3]); a3 = S.Fma(q, v, a3); e3 = S.Fma(q, u, e3); }
+                                if (R.Value > 4) { q = S.Splat(kt[4]); a4 = S.Fma(q, v, a4); e4 = S.Fma(q, u, e4); }
+                                if (R.Value > 5) { q = S.Splat(kt[5]); a5 = S.Fma(q, v, a5); e5 = S.Fma(q, u, e5); }
+                                if (R.Value > 6) { q = S.Splat(kt[6]); a6 = S.Fma(q, v, a6); e6 = S.Fma(q, u, e6); }
+                                if (R.Value > 7) { q = S.Splat(kt[7]); a7 = S.Fma(q, v, a7); e7 = S.Fma(q, u, e7); }
+                            }
+                        }
+                    float* dst = pass.Output + oy * ow + x0;
+                    int count = ow - x0;
+                    Store(dst, count, a0, e0, pass.Relu);
+                    if (R.Value > 1) Store(dst + plane, count, a1, e1, pass.Relu);
+                    if (R.Value > 2) Store(dst + 2 * plane, count, a2, e2, pass.Relu);
+                    if (R.Value > 3) Store(dst + 3 * plane, count, a3, e3, pass.Relu);
+                    if (R.Value > 4) Store(dst + 4 * plane, count, a4, e4, pass.Relu);
+                    if (R.Value > 5) Store(dst + 5 * plane, count, a5, e5, pass.Relu);
+                    if (R.Value > 6) Store(dst + 6 * plane, count, a6, e6, pass.Relu);
+                    if (R.Value > 7) Store(dst + 7 * plane, count, a7, e7, pass.Relu);
+                }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TV Start(float* bias, int i) => bias is null ? S.Zero : S.Splat(bias[i]);
+
+        // Channel i's starting value where the block has it (the others stay zero and are never used).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TV Start<R>(float* bias, int i) where R : struct, IRowCount => R.Value > i ? Start(bias, i) : S.Zero;
+
+        // The two vectors of one output row's chunk pair, through ReLU when fused (IEEE maximum keeps NaN, as relu),
+        // stored up to the row's end.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store(float* dst, int count, TV a, TV e, bool relu)
+        {
+            if (relu)
             {
-                S.Store(a0, dst);
-                if (rows > 1) S.Store(a1, dst + plane);
-                if (rows > 2) S.Store(a2, dst + 2 * plane);
-                if (rows > 3) S.Store(a3, dst + 3 * plane);
-                return;
+                a = S.Max(a, S.Zero);
+                e = S.Max(e, S.Zero);
             }
-            S.StoreFirst(a0, dst, count);
-            if (rows > 1) S.StoreFirst(a1, dst + plane, count);
-            if (rows > 2) S.StoreFirst(a2, dst + 2 * plane, count);
-            if (rows > 3) S.StoreFirst(a3, dst + 3 * plane, count);
+            int lanes = S.Count;
+            if (count >= lanes) S.Store(a, dst);
+            else S.StoreFirst(a, dst, count);
+            if (count >= 2 * lanes) S.Store(e, dst + lanes);
+            else if (count > lanes) S.StoreFirst(e, dst + lanes, count - lanes);
         }
     }
+
+    /// <summary>What one block of output channels of one image reads and writes.</summary>
+    private readonly struct Pass(float* padded, float* w, float* bias, float* output, int hp, int wp, bool relu)
+    {
+        public readonly float* Padded = padded, W = w, Bias = bias, Output = output;
+        public readonly int Hp = hp, Wp = wp;
+        public readonly bool Relu = relu;
+    }
+
+    // Output channels per forward pass: 8 x 2 vectors of accumulators where there are 32 vector registers, 4 x 2 where 16.
+    private static int ForwardRows => SimdWidth.VectorRegisters >= 32 ? 8 : 4;
 
     private sealed class WeightTask(float* x, float* gy, TV* acc, ConvGeometry g, int parts) : IParallelTask
     {
