@@ -24,10 +24,13 @@ internal readonly record struct PoolGeometry(
 /// <summary>
 /// Max, average and adaptive pooling over planes, forward and backward. Max pooling records the
 /// flat index (iy * W + ix) of each winner inside its plane, as PyTorch's return_indices does, unless given no room
-/// for them (inference, where nothing goes backward).
+/// for them (inference, where nothing goes backward). The kernels are compiled fully optimised at once
+/// (AggressiveOptimization): called per row, the 2x2 one otherwise ran its tier-0 code, its Take helpers not inlined,
+/// for a noticeable part of a short training run.
 /// </summary>
 internal static class Pooling
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxForward<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, in PoolGeometry g, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
@@ -71,6 +74,7 @@ internal static class Pooling
     }
 
     /// <summary>The common 2x2 stride-2 window (LeNet, VGG, most CNNs) when every window lies inside the input (no ceil-mode overhang).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, int inH, int inW, int outH, int outW, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
@@ -98,6 +102,7 @@ internal static class Pooling
     // Candidates in the generic path's scan order (top-left, top-right, bottom-left, bottom-right); a later
     // one wins when it is larger or NaN, and nothing replaces a NaN. Branch-free: with real data the
     // comparisons are coin flips, and mispredicted branches cost more than the arithmetic.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MaxRow2x2<T>(T* src, int r0, int inW, int outW, T* dst, long* idx) where T : unmanaged, INumber<T>
     {
         int r1 = r0 + inW;
@@ -127,6 +132,7 @@ internal static class Pooling
 
     // Sixteen windows at a time: two rows of 32 inputs are split into even and odd columns, then the same
     // scan order and NaN rule as MaxRow2x2 with masked selects; row tails use masked loads and stores.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MaxRow2x2Avx512(float* src, int r0, int inW, int outW, float* dst, long* idx)
     {
         float* top = src + r0, bottom = top + inW;
@@ -179,6 +185,7 @@ internal static class Pooling
     }
 
     /// <summary>gx[plane, index] += gy (gx must be zeroed by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxBackward<T>(ReadOnlySpan<T> gy, ReadOnlySpan<long> indices, Span<T> gx, int inPlane, int outPlane, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
@@ -192,6 +199,7 @@ internal static class Pooling
     /// counts, else the number of real input elements, unless <paramref name="divisorOverride"/> is set.
     /// With <paramref name="backward"/> the same windows spread gy/divisor back over gx (zeroed by the caller).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Average<T>(ReadOnlySpan<T> src, Span<T> dst, in PoolGeometry g, bool countIncludePad, int divisorOverride, bool backward, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
@@ -230,6 +238,7 @@ internal static class Pooling
         ((int)((long)i * input / output), (int)(((long)(i + 1) * input + output - 1) / output));
 
     /// <summary>Adaptive average (or, with indices, max) pooling; backward spreads (or routes) gy back.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AdaptiveAverage<T>(ReadOnlySpan<T> src, Span<T> dst, int inH, int inW, int outH, int outW, bool backward, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
@@ -260,6 +269,7 @@ internal static class Pooling
             }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AdaptiveMax<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, int inH, int inW, int outH, int outW, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {

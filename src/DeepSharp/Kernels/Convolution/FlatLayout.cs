@@ -138,6 +138,7 @@ internal readonly unsafe struct FlatLayout
     /// Copies images [n0, n0 + Images) of NCHW <paramref name="source"/> ([n, channels, InH, InW]) into the flat layout,
     /// zeros around; every float of the layout is written once (zeroing it all first cost as much as the copy).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // row loops that run for every layer: no tier-0 phase, helpers inlined
     public void Fill<TV, S>(PlaneView source, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
         int used = Images * ImageRows * RowStride;
@@ -166,6 +167,7 @@ internal readonly unsafe struct FlatLayout
     }
 
     /// <summary>The phase planes of a strided layout: plane row R, column C of phase (a, b) is input (sH (R + min) + a, sW (C + min) + b).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FillPhases<TV, S>(PlaneView source, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
         int h = g.InH, w = g.InW, sh = _rows.Stride, sw = _columns.Stride;
@@ -211,6 +213,7 @@ internal readonly unsafe struct FlatLayout
     /// The output gradient of images [n0, n0 + Images) at the positions the forward pass computed them
     /// (image i's output row r at (i * ImageRows + r) * RowStride), zeros at every other position.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FillOutput<TV, S>(float* gy, int channels, int n0, in ConvGeometry g, float* flat) where TV : unmanaged where S : ISimd<TV, float>
     {
         new Span<float>(flat, checked(channels * Positions)).Clear();
@@ -229,6 +232,7 @@ internal readonly unsafe struct FlatLayout
     /// dropping border positions; with a residual (planes of y's shape: NCHW or flat), y = computed + residual, through
     /// max(v, 0) when relu.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Extract<TV, S>(float* flat, long pitch, int o0, int o1, int channels, int n0, in ConvGeometry g, float* y, PlaneView? residual = null, bool relu = false)
         where TV : unmanaged where S : ISimd<TV, float>
     {
@@ -269,6 +273,7 @@ internal readonly unsafe struct FlatLayout
     /// of every row and the rows past <paramref name="outH"/> of every image, which in a layout of the same rows and
     /// columns shifted by <see cref="Origin"/> are the borders.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ClearBorders(float* output, long pitch, int o0, int o1, int images, int outH, int outW)
     {
         for (int o = o0; o < o1; o++)
