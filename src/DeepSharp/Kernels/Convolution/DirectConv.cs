@@ -73,10 +73,24 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu)
     {
-        var task = new ForwardTask(x, w, bias, y, g, relu);
+        // Each block's weights tap-major, its channels' weights for one tap side by side, so that a tap's broadcasts read
+        // consecutive floats; packed once per call into this thread's scratch, which the pool's threads read until For returns.
+        int taps = g.K, block = ForwardRows;
+        float* packed = Pin(DirectConv.Scratch(ref t_weights, (long)g.OutChannels * taps));
+        for (int o0 = 0; o0 < g.OutChannels; o0 += block)
+        {
+            int rows = Math.Min(block, g.OutChannels - o0);
+            for (int i = 0; i < rows; i++)
+                for (int t = 0; t < taps; t++)
+                    packed[(long)o0 * taps + t * rows + i] = w[(long)(o0 + i) * taps + t];
+        }
+        var task = new ForwardTask(x, packed, bias, y, g, relu);
         if (g.Batch == 1) task.Run(0);
         else WorkerPool.For(g.Batch, task);
     }
+
+    // Scratch arrays are pinned (allocated on the pinned heap): the pointer outlives the fixed-free access.
+    private static float* Pin(float[] array) => (float*)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array));
 
     public static void BackwardWeight(float* x, float* gy, float* gw, ConvGeometry g, int parts)
     {
@@ -108,6 +122,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 
     [ThreadStatic] private static float[]? t_image;
     [ThreadStatic] private static float[]? t_grad;
+    [ThreadStatic] private static float[]? t_weights;
 
 
     /// <summary>Copies image n into padded [C, Hp, Wp] with zeros around (and right of) the data.</summary>
@@ -121,7 +136,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 new ReadOnlySpan<float>(image + ((long)c * h + r) * w, w).CopyTo(new Span<float>(padded + ((long)c * hp + r + g.PadH) * wp + g.PadW, w));
     }
 
-    private sealed class ForwardTask(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu) : IParallelTask
+    private sealed class ForwardTask(float* x, float* packedW, float* bias, float* y, ConvGeometry g, bool relu) : IParallelTask
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int n)
@@ -134,7 +149,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 int block = ForwardRows;
                 for (int o0 = 0; o0 < g.OutChannels; o0 += block)
                 {
-                    var pass = new Pass(padded, w + (long)o0 * taps, bias is null ? null : bias + o0, output + (long)o0 * plane, hp, wp, relu);
+                    var pass = new Pass(padded, packedW + (long)o0 * taps, bias is null ? null : bias + o0, output + (long)o0 * plane, hp, wp, relu);
                     switch (Math.Min(block, g.OutChannels - o0))
                     {
                         case 1: Channels<Rows1>(pass, g); break;
@@ -159,11 +174,6 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
         {
             int r = R.Value, c = g.InChannels, oh = g.OutH, ow = g.OutW, kh = g.KernelH, kw = g.KernelW, taps = g.K;
             int plane = oh * ow, width = ChunkWidth(g), lanes = Lanes, hp = pass.Hp, wp = pass.Wp;
-            // The block's weights tap-major, R per tap, so each tap's broadcasts read consecutive floats.
-            float* k = stackalloc float[r * taps];
-            for (int i = 0; i < r; i++)
-                for (int t = 0; t < taps; t++)
-                    k[t * r + i] = pass.W[(long)i * taps + t];
             float* bias = pass.Bias;
             for (int oy = 0; oy < oh; oy++)
                 for (int x0 = 0; x0 < width; x0 += 2 * lanes)
@@ -171,7 +181,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                     TV a0 = Start(bias, 0), a1 = Start<R>(bias, 1), a2 = Start<R>(bias, 2), a3 = Start<R>(bias, 3);
                     TV a4 = Start<R>(bias, 4), a5 = Start<R>(bias, 5), a6 = Start<R>(bias, 6), a7 = Start<R>(bias, 7);
                     TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
-                    float* kt = k;
+                    float* kt = pass.W; // this block's weights, R per tap (packed by Forward)
                     for (int ci = 0; ci < c; ci++)
                         for (int ky = 0; ky < kh; ky++)
                         {
@@ -227,7 +237,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
         }
     }
 
-    /// <summary>What one block of output channels of one image reads and writes.</summary>
+    /// <summary>What one block of output channels of one image reads and writes (W: the block's packed weights).</summary>
     private readonly struct Pass(float* padded, float* w, float* bias, float* output, int hp, int wp, bool relu)
     {
         public readonly float* Padded = padded, W = w, Bias = bias, Output = output;

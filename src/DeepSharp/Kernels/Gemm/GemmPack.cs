@@ -26,7 +26,7 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
             if (transA)
                 PackRowsContiguous(a + ir, lda, rows, kc, dst);
             else
-                PackRowsStrided(a + ir * lda, lda, rows, kc, dst);
+                Transpose(a + ir * lda, lda, rows, kc, dst, mr); // A row-major: element (p, i) = a[i*lda + p]
         }
     }
 
@@ -59,11 +59,6 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
             }
         }
     }
-
-    // A stored m x k (row-major, not transposed): micro-panel element (p, i) = a[i*lda + p]. A panel of fewer than MR
-    // rows is not padded: the kernel's edge tiles read only their live rows.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackRowsStrided(T* a, nint lda, int rows, int kc, T* dst) => Transpose(a, lda, rows, kc, dst, K.MR);
 
     // A stored k x m (transposed): micro-panel row p is a[p*lda + 0..rows], already contiguous.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
