@@ -20,7 +20,8 @@ internal static class FlatPlanning
             {
                 // A view's source is read through the view, as NCHW.
                 if (!ReferenceEquals(input.Root, input)) Readers(readers, input.Root).Add(null);
-                Readers(readers, input).Add(step as ConvStep is { UsesFlatKernel: true } conv ? conv : null);
+                // The blocked kernel reads a flat input (not a flat residual) in place too.
+                Readers(readers, input).Add(step is ConvStep conv && (conv.UsesFlatKernel || conv.UsesBlockedKernel && ReferenceEquals(conv.Inputs[0], input)) ? conv : null);
             }
         Readers(readers, output.Root).Add(null);
 
@@ -72,12 +73,14 @@ internal static class FlatPlanning
     private static (FlatShape, bool)? Candidate(PlanStep step, Dictionary<PlanValue, List<ConvStep?>> readers)
     {
         var value = step.Output;
+        if (step is ConvStep { UsesBlockedKernel: true }) return null; // writes the blocked layout
         if (value.Rank != 4 || !readers.TryGetValue(value, out var list) || list.Count == 0 || list.Any(r => r is null)) return null;
         (int H, int W)? pad = null;
         bool readInPlace = false; // some reader reads it without laying it out: worth a conversion
         foreach (var conv in list)
         {
-            var g = conv!.Geometry;
+            if (conv!.UsesBlockedKernel) continue; // takes any padding that covers its own (checked below)
+            var g = conv.Geometry;
             bool input = ReferenceEquals(conv.Inputs[0], value);
             if (ReferenceEquals(conv.Residual, value)) readInPlace = true;
             if (!input || !g.UnitStride) continue;
@@ -93,10 +96,14 @@ internal static class FlatPlanning
             var natural = new FlatLayout(pg, 1, 1);
             // Without a stride-1 reader, the padding the producer's own layout leaves (a 3x3 pad-1 layer's: 1).
             pad ??= pg.UnitStride ? (natural.ImageRows - h, natural.RowStride - w) : null;
-            if (pad is { } p && Writes(pg, natural, new FlatShape(c, h, w, p.H, p.W))) return (new FlatShape(c, h, w, p.H, p.W), false);
+            if (pad is { } p && Writes(pg, natural, new FlatShape(c, h, w, p.H, p.W))) return Covered(new FlatShape(c, h, w, p.H, p.W), false, list);
         }
-        return readInPlace && pad is { } q ? (new FlatShape(c, h, w, q.H, q.W), true) : null;
+        return readInPlace && pad is { } q ? Covered(new FlatShape(c, h, w, q.H, q.W), true, list) : null;
     }
+
+    /// <summary>The plan, if the borders of <paramref name="shape"/> hold the padding of every blocked-kernel reader.</summary>
+    private static (FlatShape, bool)? Covered(FlatShape shape, bool convert, List<ConvStep?> readers) =>
+        readers.All(conv => !conv!.UsesBlockedKernel || BlockedConv.Reads(shape, conv.Geometry)) ? (shape, convert) : null;
 
     /// <summary>Whether a convolution's output positions are those of <paramref name="shape"/> (a strided layout can be widened to them).</summary>
     private static bool Writes(in ConvGeometry g, in FlatLayout natural, FlatShape shape)

@@ -105,7 +105,7 @@ public sealed class InferenceModel
         var input = new PlanValue(shape[1..]) { IsInput = true };
         var builder = new PlanBuilder(model, maxBatch);
         var output = builder.Call(model, input);
-        var steps = FlatPlanning.Apply(Fusion.Apply(builder.Steps, output), output);
+        var steps = BlockedPlanning.Apply(FlatPlanning.Apply(Fusion.Apply(builder.Steps, output), output), output);
         long floats = MemoryPlanner.Assign(steps, output, maxBatch);
         return new InferenceModel([.. steps], input, output, floats, shape);
     }

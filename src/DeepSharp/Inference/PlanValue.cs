@@ -28,13 +28,19 @@ internal sealed class PlanValue(int[] sampleShape, PlanValue? viewOf = null)
     /// </summary>
     public FlatShape? Flat { get; set; }
 
+    /// <summary>
+    /// Set when the value is kept in the channel-blocked layout of the convolutions that write and read it (see
+    /// <see cref="BlockedPlanning"/>); only blocked-aware steps read or write it then.
+    /// </summary>
+    public BlockedShape? Blocked { get; set; }
+
     /// <summary>Floats a batch of this value takes in an arena.</summary>
-    public long Floats(int batch) => Flat is { } flat ? flat.Floats(batch) : (long)SampleSize * batch;
+    public long Floats(int batch) => Flat is { } flat ? flat.Floats(batch) : Blocked is { } blocked ? blocked.Floats(batch) : (long)SampleSize * batch;
 
     /// <summary>Offset in floats of this root's buffer in an arena (set by <see cref="MemoryPlanner"/>).</summary>
     public long Offset { get; set; }
 
     public int Rank => SampleShape.Length + 1;
 
-    public string Describe() => "[N" + string.Concat(SampleShape.Select(d => ", " + d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]" + (Flat is null ? "" : " flat");
+    public string Describe() => "[N" + string.Concat(SampleShape.Select(d => ", " + d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]" + (Flat is null ? "" : " flat") + (Blocked is null ? "" : " blocked");
 }

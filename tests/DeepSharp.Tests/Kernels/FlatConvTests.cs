@@ -71,13 +71,7 @@ public class FlatConvTests
         bool flatIn, bool flatOut, bool residual)
     {
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, k, k, stride, stride, pad, pad, 1, 1, 1);
-        var gen = new Generator(23);
-        float[] x = Tensor.Randn([batch, inChannels, height, width], gen).ToArray<float>(), w = Tensor.Randn([outChannels, inChannels, k, k], gen).ToArray<float>();
-        float[] b = Tensor.Randn([outChannels], gen).ToArray<float>(), r = Tensor.Randn([batch, outChannels, g.OutH, g.OutW], gen).ToArray<float>();
-        var y64 = Tensor.Conv2d(Tensor.From(x, batch, inChannels, height, width).To(DType.Float64), Tensor.From(w, outChannels, inChannels, k, k).To(DType.Float64),
-            Tensor.From(b, outChannels).To(DType.Float64), stride, pad);
-        if (residual) y64 += Tensor.From(r, batch, outChannels, g.OutH, g.OutW).To(DType.Float64);
-        var expected = y64.Relu().ToArray<double>();
+        var (x, w, b, r, expected) = ResidualReluCase(g, new Generator(23), residual);
         // A flat input as a same-padded stride-1 layer reads it (pad 1 for a strided reader); the output as a 3x3 layer would.
         var xs = new FlatShape(inChannels, height, width, stride == 1 ? pad : 1, stride == 1 ? pad : 1);
         var natural = stride == 1 ? new FlatLayout(g, 1, 1).RowStride - g.OutW : 1;
@@ -122,6 +116,18 @@ public class FlatConvTests
             for (int at = 0; at < outChannels * layout.ChannelLength; at++)
                 if (!content.Contains(at)) Assert.True(y[at] == 0, $"width {vectorWidth}, border float {at}: {y[at]}");
         });
+    }
+
+    /// <summary>Random x, w, bias and residual for <paramref name="g"/> (square stride and padding), and relu(conv + bias (+ residual)) in float64.</summary>
+    internal static (float[] X, float[] W, float[] Bias, float[] Residual, double[] Expected) ResidualReluCase(in ConvGeometry g, Generator gen, bool residual)
+    {
+        int batch = g.Batch, c = g.InChannels, o = g.OutChannels, k = g.KernelH;
+        float[] x = Tensor.Randn([batch, c, g.InH, g.InW], gen).ToArray<float>(), w = Tensor.Randn([o, c, k, k], gen).ToArray<float>();
+        float[] b = Tensor.Randn([o], gen).ToArray<float>(), r = Tensor.Randn([batch, o, g.OutH, g.OutW], gen).ToArray<float>();
+        var y64 = Tensor.Conv2d(Tensor.From(x, batch, c, g.InH, g.InW).To(DType.Float64), Tensor.From(w, o, c, k, k).To(DType.Float64),
+            Tensor.From(b, o).To(DType.Float64), g.StrideH, g.PadH);
+        if (residual) y64 += Tensor.From(r, batch, o, g.OutH, g.OutW).To(DType.Float64);
+        return (x, w, b, r, y64.Relu().ToArray<double>());
     }
 
     private static unsafe float[] ToFlat(float[] nchw, FlatShape shape, int batch)

@@ -12,6 +12,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     private readonly float[] _weight;
     private float[]? _bias;
     private float[]? _packed; // _weight in the layout of the kernel that runs this shape, when it has one
+    private float[]? _blocked; // _weight for the channel-blocked kernel, when it runs this shape (then _packed is null)
     private readonly ConvGeometry _geometry; // for one sample; the batch is the arena's
     private bool _foldedNorm;
 
@@ -28,8 +29,8 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     /// <summary>A value of the output's shape added before the ReLU (a residual connection fused in), or null.</summary>
     public PlanValue? Residual { get; private set; }
 
-    /// <summary>Whether a following add can become this step's epilogue: the flat kernel adds while copying its output out.</summary>
-    public bool CanAddResidual => _packed is not null && Residual is null && !Relu;
+    /// <summary>Whether a following add can become this step's epilogue: the flat and blocked kernels add as they store.</summary>
+    public bool CanAddResidual => (_packed is not null || _blocked is not null) && Residual is null && !Relu;
 
     public void AddResidual(PlanValue residual)
     {
@@ -44,6 +45,12 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
 
     /// <summary>Whether the flat kernel runs this step (its weights are packed for it): it can then read and write flat values.</summary>
     public bool UsesFlatKernel => _packed is not null;
+
+    /// <summary>
+    /// Whether the channel-blocked kernel runs this step: it writes a blocked output and reads a blocked or flat input
+    /// and a blocked residual (<see cref="BlockedPlanning"/> lays out what is not).
+    /// </summary>
+    public bool UsesBlockedKernel => _blocked is not null;
 
     public override void ReplaceInput(PlanValue value, PlanValue replacement)
     {
@@ -60,13 +67,30 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
 
     private void Pack()
     {
-        fixed (float* w = _weight) _packed = ConvKernels.PackForward(w, _geometry);
+        fixed (float* w = _weight)
+        {
+            if (BlockedConv.Applies(_geometry))
+            {
+                _blocked = BlockedConv.PackWeights(w, _geometry);
+                _bias ??= new float[_geometry.OutChannels]; // the blocked tiles start from the bias
+            }
+            else _packed = ConvKernels.PackForward(w, _geometry);
+        }
     }
 
     public override long WorkPerSample => (long)_geometry.OutChannels * _geometry.K * _geometry.P;
 
     public override void Run(Arena arena)
     {
+        if (_blocked is not null)
+        {
+            var input = Inputs[0].Root;
+            fixed (float* packed = _blocked, b = _bias)
+                BlockedConv.Forward(arena.Pointer(input), input.Blocked, input.Flat, packed, b, arena.Pointer(Output),
+                    Output.Blocked ?? throw new InvalidOperationException("ConvStep: the blocked kernel writes a blocked output"), _geometry with { Batch = arena.Batch },
+                    Relu, Residual is null ? null : arena.Pointer(Residual));
+            return;
+        }
         fixed (float* w = _weight, packed = _packed, b = _bias)
             ConvKernels.ForwardPrepacked(arena.Pointer(Inputs[0]), w, packed, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu,
                 Residual is null ? null : arena.Pointer(Residual), Inputs[0].Root.Flat, Output.Flat, Residual?.Root.Flat);
@@ -91,4 +115,24 @@ internal sealed unsafe class ToFlatStep(PlanValue input, PlanValue output) : Pla
     public override void Run(Arena arena) => FlatConv.ToFlat(arena.Pointer(Inputs[0]), arena.Pointer(Output), Output.Flat!.Value, arena.Batch);
 
     public override string Describe() => "to_flat " + Output.Describe();
+}
+
+/// <summary>An NCHW activation laid out channel-blocked for the convolutions that read it (see <see cref="BlockedPlanning"/>).</summary>
+internal sealed unsafe class ToBlockedStep(PlanValue input, PlanValue output) : PlanStep([input], output)
+{
+    public override long WorkPerSample => Output.SampleSize;
+
+    public override void Run(Arena arena) => BlockedConv.ToBlocked(arena.Pointer(Inputs[0]), arena.Pointer(Output), Output.Blocked!.Value, arena.Batch);
+
+    public override string Describe() => "to_blocked " + Output.Describe();
+}
+
+/// <summary>A channel-blocked activation back in NCHW for the steps that read it so (see <see cref="BlockedPlanning"/>).</summary>
+internal sealed unsafe class FromBlockedStep(PlanValue input, PlanValue output) : PlanStep([input], output)
+{
+    public override long WorkPerSample => Output.SampleSize;
+
+    public override void Run(Arena arena) => BlockedConv.FromBlocked(arena.Pointer(Inputs[0]), arena.Pointer(Output), Inputs[0].Blocked!.Value, arena.Batch);
+
+    public override string Describe() => "from_blocked " + Output.Describe();
 }

@@ -21,7 +21,7 @@ internal unsafe interface IGemmMicroKernel<T> where T : unmanaged, INumber<T>
     static abstract void RunEdge(int kc, T* a, T* b, T* c, nint ldc, T alpha, T beta, int rows, int cols);
 }
 
-/// <summary>A compile-time count: generic code specialised per count drops the unused rows.</summary>
+/// <summary>A compile-time count: generic code specialised per count drops the unused rows (or positions, see <see cref="BlockedConv"/>).</summary>
 internal interface IRowCount
 {
     static abstract int Value { get; }
@@ -39,6 +39,23 @@ internal struct Rows9 : IRowCount { public static int Value => 9; }
 internal struct Rows10 : IRowCount { public static int Value => 10; }
 internal struct Rows11 : IRowCount { public static int Value => 11; }
 internal struct Rows12 : IRowCount { public static int Value => 12; }
+internal struct Rows13 : IRowCount { public static int Value => 13; }
+internal struct Rows14 : IRowCount { public static int Value => 14; }
+internal struct Rows15 : IRowCount { public static int Value => 15; }
+internal struct Rows16 : IRowCount { public static int Value => 16; }
+internal struct Rows17 : IRowCount { public static int Value => 17; }
+internal struct Rows18 : IRowCount { public static int Value => 18; }
+internal struct Rows19 : IRowCount { public static int Value => 19; }
+internal struct Rows20 : IRowCount { public static int Value => 20; }
+internal struct Rows21 : IRowCount { public static int Value => 21; }
+internal struct Rows22 : IRowCount { public static int Value => 22; }
+internal struct Rows23 : IRowCount { public static int Value => 23; }
+internal struct Rows24 : IRowCount { public static int Value => 24; }
+internal struct Rows25 : IRowCount { public static int Value => 25; }
+internal struct Rows26 : IRowCount { public static int Value => 26; }
+internal struct Rows27 : IRowCount { public static int Value => 27; }
+internal struct Rows28 : IRowCount { public static int Value => 28; }
+internal struct Rows32 : IRowCount { public static int Value => 32; }
 
 /// <summary>
 /// The packed micro-kernel at any width: <typeparamref name="RM"/> rows x 2 vectors of C in registers, each
