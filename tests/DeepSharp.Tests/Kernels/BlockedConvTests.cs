@@ -13,7 +13,8 @@ public class BlockedConvTests
     [Theory]
     [InlineData(3, 32, 32, 3, 1, 1, 14, 14, false, true)]  // ResNet-20's 32-channel block: blocked in, residual
     [InlineData(2, 64, 64, 3, 1, 1, 7, 7, false, true)]    // its 64-channel block
-    [InlineData(3, 16, 32, 3, 2, 1, 28, 28, true, false)]  // the stride-2 layer reading the flat 16-channel stage
+    [InlineData(3, 16, 16, 3, 1, 1, 28, 28, false, true)]  // its 16-channel block: one vector per tile with 16 lanes
+    [InlineData(3, 16, 32, 3, 2, 1, 28, 28, true, false)]  // the stride-2 layer reading a flat input
     [InlineData(3, 16, 32, 1, 2, 0, 28, 28, true, true)]   // the 1x1 projection shortcut, adding the residual
     [InlineData(2, 32, 64, 3, 2, 1, 14, 14, false, false)] // stride 2 from blocked
     [InlineData(2, 32, 64, 1, 2, 0, 7, 7, false, true)]    // odd plane, 1x1 stride 2
@@ -34,8 +35,7 @@ public class BlockedConvTests
         KernelCases.AtEveryWidth(vectorWidth =>
         {
             if (vectorWidth == 0) return; // the blocked kernel needs vectors
-            Assert.True(BlockedConv.Applies(g) || outChannels < 2 * vectorWidth / 32, $"width {vectorWidth}");
-            if (!BlockedConv.Applies(g)) return;
+            Assert.True(BlockedConv.Applies(g), $"width {vectorWidth}");
             float[] input = flatIn ? Flat(x, xf, batch) : Blocked(x, xb, batch), add = Blocked(r, ys, batch);
             float[] Run(int threads)
             {

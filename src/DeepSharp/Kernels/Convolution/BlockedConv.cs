@@ -38,7 +38,7 @@ internal static unsafe class BlockedConv
 
     /// <summary>
     /// Whether the kernel takes this float32 convolution: square kernel up to 3x3, stride 1 or 2, padding up to 1 (what
-    /// the ring holds), channels in whole blocks and at least two blocks out (one block at a time, the flat kernel is as fast).
+    /// the ring holds), channels in whole blocks.
     /// </summary>
     public static bool Applies(in ConvGeometry g)
     {
@@ -46,7 +46,7 @@ internal static unsafe class BlockedConv
         int lanes = Lanes;
         return g.Groups == 1 && g.DilationH == 1 && g.DilationW == 1 && g.KernelH == g.KernelW && g.KernelH <= 3 &&
                g.StrideH == g.StrideW && g.StrideH <= 2 && g.PadH == g.PadW && g.PadH <= 1 && g.PadH < g.KernelH &&
-               g.InChannels % lanes == 0 && g.OutChannels % lanes == 0 && g.OutChannels >= 2 * lanes && g.OutH > 0 && g.OutW > 0;
+               g.InChannels % lanes == 0 && g.OutChannels % lanes == 0 && g.OutH > 0 && g.OutW > 0;
     }
 
     /// <summary>Whether the kernel reads a flat input of this shape in place: its borders hold the padding the taps reach.</summary>
@@ -84,19 +84,40 @@ internal static unsafe class BlockedConv
         }
     }
 
-    /// <summary>NCHW x ([batch, Channels, H, W]) into the blocked layout, ring zeroed.</summary>
+    /// <summary>NCHW x ([batch, Channels, H, W]) into the blocked layout, ring zeroed; blocks split over the pool from 32K floats.</summary>
     public static void ToBlocked(float* x, float* y, BlockedShape s, int batch)
     {
-        int lanes = Lanes;
-        new Span<float>(y, checked((int)s.Floats(batch))).Clear();
-        for (int n = 0; n < batch; n++)
-            for (int c = 0; c < s.Channels; c++)
+        int lanes = Lanes; // read on the calling thread (a forced width is per thread)
+        var task = new ToBlockedTask(x, y, s, lanes, batch * (s.Channels / lanes));
+        task.Parts = s.Floats(batch) >= 1 << 15 ? Math.Min(WorkerPool.Threads, task.Blocks) : 1;
+        if (task.Parts <= 1) task.Run(0);
+        else WorkerPool.For(task.Parts, task);
+    }
+
+    private sealed class ToBlockedTask(float* x, float* y, BlockedShape s, int lanes, int blocks) : IParallelTask
+    {
+        public readonly int Blocks = blocks; // images x channel blocks
+        public int Parts { get; set; } = 1;
+
+        // Writes run forward through each block; the L channels of a row are read side by side.
+        public void Run(int part)
+        {
+            int rowPitch = s.RowPitch(lanes), plane = s.H * s.W;
+            var (b0, b1) = WorkerPool.Range(part, Parts, Blocks, 1);
+            for (int b = b0; b < b1; b++)
             {
-                float* src = x + ((long)n * s.Channels + c) * s.H * s.W;
-                float* dst = y + s.Offset(n, c, 0, 0, lanes);
-                for (int r = 0; r < s.H; r++, dst += s.RowPitch(lanes))
-                    for (int col = 0; col < s.W; col++) dst[col * lanes] = *src++;
+                float* dst = y + b * s.BlockPitch(lanes), src = x + (long)b * lanes * plane;
+                new Span<float>(dst, rowPitch + lanes).Clear(); // the ring's top row and the first row's left end
+                for (int r = 0; r < s.H; r++)
+                {
+                    float* to = dst + (r + 1) * rowPitch + lanes;
+                    for (int col = 0; col < s.W; col++, to += lanes)
+                        for (int c = 0; c < lanes; c++) to[c] = src[c * plane + r * s.W + col];
+                    new Span<float>(to, 2 * lanes).Clear(); // this row's right end and the next row's left end
+                }
+                new Span<float>(dst + (s.H + 1) * rowPitch + lanes, rowPitch - lanes).Clear(); // the rest of the bottom row
             }
+        }
     }
 
     /// <summary>The blocked x back to NCHW y ([batch, Channels, H, W]).</summary>
@@ -180,7 +201,8 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
             int lanes = S.Count, oh = G.OutH, ow = G.OutW, step = G.StrideW * Column;
             var (r0, r1) = WorkerPool.Range(part, Parts, Rows, 1);
             // Positions per tile: as many as the registers hold, the row cut into near-equal tiles.
-            int most = Vectors == 2 ? (SimdWidth.VectorRegisters >= 32 ? 14 : 6) : (SimdWidth.VectorRegisters >= 32 ? 28 : 12);
+            bool wide = SimdWidth.VectorRegisters >= 32;
+            int most = Vectors == 2 ? (wide ? 14 : 6) : (wide ? 28 : 12);
             int tiles = (ow + most - 1) / most;
             long groupFloats = (long)Vectors * lanes * G.InChannels * G.KernelH * G.KernelW;
             long outBlock = Out.BlockPitch(lanes), outRow = Out.RowPitch(lanes);
@@ -293,34 +315,34 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
                 for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 1 * lanes)
                 {
                     TV w0 = S.Load(wt + 0 * lanes);
-                    a0_0 = S.Fma(w0, S.Splat(x[0 * TQ.Value]), a0_0);
-                    if (TP.Value > 1) a0_1 = S.Fma(w0, S.Splat(x[1 * TQ.Value]), a0_1);
-                    if (TP.Value > 2) a0_2 = S.Fma(w0, S.Splat(x[2 * TQ.Value]), a0_2);
-                    if (TP.Value > 3) a0_3 = S.Fma(w0, S.Splat(x[3 * TQ.Value]), a0_3);
-                    if (TP.Value > 4) a0_4 = S.Fma(w0, S.Splat(x[4 * TQ.Value]), a0_4);
-                    if (TP.Value > 5) a0_5 = S.Fma(w0, S.Splat(x[5 * TQ.Value]), a0_5);
-                    if (TP.Value > 6) a0_6 = S.Fma(w0, S.Splat(x[6 * TQ.Value]), a0_6);
-                    if (TP.Value > 7) a0_7 = S.Fma(w0, S.Splat(x[7 * TQ.Value]), a0_7);
-                    if (TP.Value > 8) a0_8 = S.Fma(w0, S.Splat(x[8 * TQ.Value]), a0_8);
-                    if (TP.Value > 9) a0_9 = S.Fma(w0, S.Splat(x[9 * TQ.Value]), a0_9);
-                    if (TP.Value > 10) a0_10 = S.Fma(w0, S.Splat(x[10 * TQ.Value]), a0_10);
-                    if (TP.Value > 11) a0_11 = S.Fma(w0, S.Splat(x[11 * TQ.Value]), a0_11);
-                    if (TP.Value > 12) a0_12 = S.Fma(w0, S.Splat(x[12 * TQ.Value]), a0_12);
-                    if (TP.Value > 13) a0_13 = S.Fma(w0, S.Splat(x[13 * TQ.Value]), a0_13);
-                    if (TP.Value > 14) a0_14 = S.Fma(w0, S.Splat(x[14 * TQ.Value]), a0_14);
-                    if (TP.Value > 15) a0_15 = S.Fma(w0, S.Splat(x[15 * TQ.Value]), a0_15);
-                    if (TP.Value > 16) a0_16 = S.Fma(w0, S.Splat(x[16 * TQ.Value]), a0_16);
-                    if (TP.Value > 17) a0_17 = S.Fma(w0, S.Splat(x[17 * TQ.Value]), a0_17);
-                    if (TP.Value > 18) a0_18 = S.Fma(w0, S.Splat(x[18 * TQ.Value]), a0_18);
-                    if (TP.Value > 19) a0_19 = S.Fma(w0, S.Splat(x[19 * TQ.Value]), a0_19);
-                    if (TP.Value > 20) a0_20 = S.Fma(w0, S.Splat(x[20 * TQ.Value]), a0_20);
-                    if (TP.Value > 21) a0_21 = S.Fma(w0, S.Splat(x[21 * TQ.Value]), a0_21);
-                    if (TP.Value > 22) a0_22 = S.Fma(w0, S.Splat(x[22 * TQ.Value]), a0_22);
-                    if (TP.Value > 23) a0_23 = S.Fma(w0, S.Splat(x[23 * TQ.Value]), a0_23);
-                    if (TP.Value > 24) a0_24 = S.Fma(w0, S.Splat(x[24 * TQ.Value]), a0_24);
-                    if (TP.Value > 25) a0_25 = S.Fma(w0, S.Splat(x[25 * TQ.Value]), a0_25);
-                    if (TP.Value > 26) a0_26 = S.Fma(w0, S.Splat(x[26 * TQ.Value]), a0_26);
-                    if (TP.Value > 27) a0_27 = S.Fma(w0, S.Splat(x[27 * TQ.Value]), a0_27);
+                    a0_0 = S.Fma(S.Splat(x[0 * TQ.Value]), w0, a0_0);
+                    if (TP.Value > 1) a0_1 = S.Fma(S.Splat(x[1 * TQ.Value]), w0, a0_1);
+                    if (TP.Value > 2) a0_2 = S.Fma(S.Splat(x[2 * TQ.Value]), w0, a0_2);
+                    if (TP.Value > 3) a0_3 = S.Fma(S.Splat(x[3 * TQ.Value]), w0, a0_3);
+                    if (TP.Value > 4) a0_4 = S.Fma(S.Splat(x[4 * TQ.Value]), w0, a0_4);
+                    if (TP.Value > 5) a0_5 = S.Fma(S.Splat(x[5 * TQ.Value]), w0, a0_5);
+                    if (TP.Value > 6) a0_6 = S.Fma(S.Splat(x[6 * TQ.Value]), w0, a0_6);
+                    if (TP.Value > 7) a0_7 = S.Fma(S.Splat(x[7 * TQ.Value]), w0, a0_7);
+                    if (TP.Value > 8) a0_8 = S.Fma(S.Splat(x[8 * TQ.Value]), w0, a0_8);
+                    if (TP.Value > 9) a0_9 = S.Fma(S.Splat(x[9 * TQ.Value]), w0, a0_9);
+                    if (TP.Value > 10) a0_10 = S.Fma(S.Splat(x[10 * TQ.Value]), w0, a0_10);
+                    if (TP.Value > 11) a0_11 = S.Fma(S.Splat(x[11 * TQ.Value]), w0, a0_11);
+                    if (TP.Value > 12) a0_12 = S.Fma(S.Splat(x[12 * TQ.Value]), w0, a0_12);
+                    if (TP.Value > 13) a0_13 = S.Fma(S.Splat(x[13 * TQ.Value]), w0, a0_13);
+                    if (TP.Value > 14) a0_14 = S.Fma(S.Splat(x[14 * TQ.Value]), w0, a0_14);
+                    if (TP.Value > 15) a0_15 = S.Fma(S.Splat(x[15 * TQ.Value]), w0, a0_15);
+                    if (TP.Value > 16) a0_16 = S.Fma(S.Splat(x[16 * TQ.Value]), w0, a0_16);
+                    if (TP.Value > 17) a0_17 = S.Fma(S.Splat(x[17 * TQ.Value]), w0, a0_17);
+                    if (TP.Value > 18) a0_18 = S.Fma(S.Splat(x[18 * TQ.Value]), w0, a0_18);
+                    if (TP.Value > 19) a0_19 = S.Fma(S.Splat(x[19 * TQ.Value]), w0, a0_19);
+                    if (TP.Value > 20) a0_20 = S.Fma(S.Splat(x[20 * TQ.Value]), w0, a0_20);
+                    if (TP.Value > 21) a0_21 = S.Fma(S.Splat(x[21 * TQ.Value]), w0, a0_21);
+                    if (TP.Value > 22) a0_22 = S.Fma(S.Splat(x[22 * TQ.Value]), w0, a0_22);
+                    if (TP.Value > 23) a0_23 = S.Fma(S.Splat(x[23 * TQ.Value]), w0, a0_23);
+                    if (TP.Value > 24) a0_24 = S.Fma(S.Splat(x[24 * TQ.Value]), w0, a0_24);
+                    if (TP.Value > 25) a0_25 = S.Fma(S.Splat(x[25 * TQ.Value]), w0, a0_25);
+                    if (TP.Value > 26) a0_26 = S.Fma(S.Splat(x[26 * TQ.Value]), w0, a0_26);
+                    if (TP.Value > 27) a0_27 = S.Fma(S.Splat(x[27 * TQ.Value]), w0, a0_27);
                 }
             }
         Store(j, dst, res, 0 * lanes, a0_0);

@@ -174,7 +174,7 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T> where T : un
     public static Vector512<T> Fma(Vector512<T> a, Vector512<T> b, Vector512<T> c)
     {
         // The JIT drops the untaken branches: FusedMultiplyAdd exists only for float and double.
-        if (FmaSupport.IsFused)
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported || AdvSimd.IsSupported) // FmaSupport.IsFused, spelled out: folded as the body is imported, so an argument (a broadcast load) is used once and can be an FMA operand
         {
             if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
             if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
@@ -285,7 +285,7 @@ internal readonly unsafe struct Simd256<T> : ISimd<Vector256<T>, T> where T : un
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Fma(Vector256<T> a, Vector256<T> b, Vector256<T> c)
     {
-        if (FmaSupport.IsFused)
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported || AdvSimd.IsSupported) // see Simd512.Fma
         {
             if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
             if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
@@ -395,7 +395,7 @@ internal readonly unsafe struct Simd128<T> : ISimd<Vector128<T>, T> where T : un
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Fma(Vector128<T> a, Vector128<T> b, Vector128<T> c)
     {
-        if (FmaSupport.IsFused)
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported || AdvSimd.IsSupported) // see Simd512.Fma
         {
             if (typeof(T) == typeof(float)) return Vector128.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
             if (typeof(T) == typeof(double)) return Vector128.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
