@@ -53,7 +53,7 @@ internal static unsafe class BlockedConv
     public static bool Reads(FlatShape shape, in ConvGeometry g) => shape.PadH >= g.PadH && shape.PadW >= g.PadW;
 
     /// <summary>Output vectors per register tile: two where the blocks pair up.</summary>
-    private static int TileVectors(in ConvGeometry g) => g.OutChannels / Lanes % 2 == 0 ? 2 : 1;
+    internal static int TileVectors(in ConvGeometry g) => g.OutChannels / Lanes % 2 == 0 ? 2 : 1;
 
     /// <summary>
     /// Weights [O, C, k, k] as groups of <see cref="TileVectors"/> output blocks, each [input block][tap][input channel]
@@ -168,14 +168,14 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
             (imagePitch, blockPitch, rowPitch, column, channelPitch) = ((long)f.ImageRows * f.RowStride, (long)lanes * f.ChannelLength, f.RowStride, 1, f.ChannelLength);
         }
         int k = g.KernelH, taps = k * k;
-        int* offsets = stackalloc int[taps];
+        int* offsets = stackalloc int[taps]; // read by the pool's threads until For returns
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++)
                 offsets[ky * k + kx] = (ky - g.PadH) * rowPitch + (kx - g.PadW) * column;
         var task = new RowTask
         {
             Origin = origin, ImagePitch = imagePitch, RowStep = g.StrideH * rowPitch, Column = column,
-            W = packed, Bias = bias, Y = y, Residual = residual, Out = ys, G = g, Vectors = g.OutChannels / lanes % 2 == 0 ? 2 : 1,
+            W = packed, Bias = bias, Y = y, Residual = residual, Out = ys, G = g, Vectors = BlockedConv.TileVectors(g),
             Job = new Job { InBlocks = g.InChannels / lanes, Taps = taps, ChannelPitch = channelPitch, InBlockPitch = blockPitch, OutBlockPitch = ys.BlockPitch(lanes), TapOffsets = offsets, Relu = relu },
         };
         task.Groups = g.OutChannels / lanes / task.Vectors;
