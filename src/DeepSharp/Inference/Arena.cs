@@ -40,6 +40,6 @@ internal sealed unsafe class Arena
     }
 
     public Span<float> Span(PlanValue value) =>
-        value.Root.Flat is null ? new(Pointer(value), checked(Batch * value.SampleSize))
-        : throw new InvalidOperationException("InferenceModel: a flat-layout value was read as an NCHW span (a planning error)");
+        value.Root.Flat is null && value.Root.Blocked is null ? new(Pointer(value), checked(Batch * value.SampleSize))
+        : throw new InvalidOperationException("InferenceModel: a flat- or blocked-layout value was read as an NCHW span (a planning error)");
 }
