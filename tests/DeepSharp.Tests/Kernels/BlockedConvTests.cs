@@ -36,7 +36,7 @@ public class BlockedConvTests
         {
             if (vectorWidth == 0) return; // the blocked kernel needs vectors
             Assert.True(BlockedConv.Applies(g), $"width {vectorWidth}");
-            float[] input = flatIn ? Flat(x, xf, batch) : Blocked(x, xb, batch), add = Blocked(r, ys, batch);
+            float[] input = flatIn ? FlatConvTests.ToFlat(x, xf, batch) : Blocked(x, xb, batch), add = Blocked(r, ys, batch);
             float[] Run(int threads)
             {
                 var y = new float[Math.Max(ys.Floats(batch), 1)];
@@ -103,12 +103,5 @@ public class BlockedConvTests
         fixed (float* px = nchw, pb = blocked) BlockedConv.ToBlocked(px, pb, shape, batch);
         for (long i = 0; i < shape.Floats(batch); i++) Assert.False(float.IsNaN(blocked[i]));
         return blocked;
-    }
-
-    private static unsafe float[] Flat(float[] nchw, FlatShape shape, int batch)
-    {
-        var flat = new float[Math.Max(shape.Floats(batch), 1)];
-        fixed (float* px = nchw, pf = flat) FlatConv.ToFlat(px, pf, shape, batch);
-        return flat;
     }
 }

@@ -130,7 +130,7 @@ public class FlatConvTests
         return (x, w, b, r, y64.Relu().ToArray<double>());
     }
 
-    private static unsafe float[] ToFlat(float[] nchw, FlatShape shape, int batch)
+    internal static unsafe float[] ToFlat(float[] nchw, FlatShape shape, int batch)
     {
         var flat = new float[Math.Max(shape.Floats(batch), 1)];
         Array.Fill(flat, float.NaN); // laying out writes every float a reader may touch

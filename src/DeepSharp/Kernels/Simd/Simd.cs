@@ -75,7 +75,11 @@ internal interface ISimd<TV, T> where T : unmanaged
     static abstract TV Pow2(TV n);
 }
 
-/// <summary>Whether FMA is fused on this CPU: one answer for every width.</summary>
+/// <summary>
+/// Whether FMA is fused on this CPU: one answer for every width. The vector <c>Fma</c>s spell the test out instead of
+/// calling this: the JIT folds a property only after inlining it, so both branches of their body were imported and an
+/// argument used in both (a broadcast load) was spilled to a register instead of becoming the FMA's memory operand.
+/// </summary>
 internal static class FmaSupport
 {
     public static bool IsFused
@@ -174,7 +178,7 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T> where T : un
     public static Vector512<T> Fma(Vector512<T> a, Vector512<T> b, Vector512<T> c)
     {
         // The JIT drops the untaken branches: FusedMultiplyAdd exists only for float and double.
-        if (System.Runtime.Intrinsics.X86.Fma.IsSupported || AdvSimd.IsSupported) // FmaSupport.IsFused, spelled out: folded as the body is imported, so an argument (a broadcast load) is used once and can be an FMA operand
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported || AdvSimd.IsSupported) // FmaSupport.IsFused, spelled out (see there)
         {
             if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
             if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
