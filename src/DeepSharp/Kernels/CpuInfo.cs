@@ -51,6 +51,7 @@ internal static class CpuInfo
         L3Bytes = l3 > 0 ? l3 : DefaultL3;
         L3BytesPerCore = Math.Max(L2Bytes, L3Bytes / l3Sharing);
         Model = ReadModel();
+        HalvesWideVectors = ReadHalvesWideVectors();
     }
 
     /// <summary>The CPU's model name, e.g. "AMD EPYC 9R45" (falls back to the architecture).</summary>
@@ -71,6 +72,13 @@ internal static class CpuInfo
     /// <summary>Whether the cache sizes were read from the OS (false: typical sizes assumed).</summary>
     public static bool CachesFromOs { get; }
 
+    /// <summary>
+    /// Whether the cores execute 512-bit vector instructions as two 256-bit halves, so AVX-512 code retires
+    /// one 512-bit FMA per cycle instead of two: AMD's family 19h (Zen 4) with AVX-512. Zen 5 (family 1Ah) and
+    /// Intel's AVX-512 cores execute them whole.
+    /// </summary>
+    public static bool HalvesWideVectors { get; }
+
     /// <summary>The vector width kernels run at, in bits (512, 256, 128; 0 when the runtime offers no SIMD).</summary>
     public static int VectorBits => SimdWidth.Hardware;
 
@@ -83,6 +91,21 @@ internal static class CpuInfo
             128 => AdvSimd.IsSupported ? "AdvSimd (NEON)" : "SSE (128-bit)",
             _ => "none (scalar)",
         } + (FmaSupport.IsFused ? ", FMA" : "");
+
+    private static bool ReadHalvesWideVectors()
+    {
+        if (!X86Base.IsSupported || !Avx512F.IsSupported)
+            return false;
+        // CPUID 0: the vendor string in EBX, EDX, ECX ("Auth" "enti" "cAMD"); CPUID 1: EAX bits 8-11 the base
+        // family, bits 20-27 the extended family added to it when the base family is 0Fh.
+        (_, int ebx, int ecx, int edx) = X86Base.CpuId(0, 0);
+        bool amd = ebx == 0x68747541 && edx == 0x69746E65 && ecx == 0x444D4163;
+        int eax = X86Base.CpuId(1, 0).Eax;
+        int family = (eax >> 8) & 0xF;
+        if (family == 0xF)
+            family += (eax >> 20) & 0xFF;
+        return amd && family == 0x19;
+    }
 
     private static string ReadModel()
     {

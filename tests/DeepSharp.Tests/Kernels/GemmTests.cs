@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DeepSharp.Kernels;
 
 namespace DeepSharp.Tests.Kernels;
@@ -458,5 +459,21 @@ public sealed unsafe class GemmTests
         float* q = stackalloc float[16];
         ex = Assert.Throws<ArgumentException>(() => Gemm.SgemmBatched(2, false, false, 2, 2, 2, 1f, q, 2, 4, q, 2, 4, 0f, q, 2, 0));
         Assert.Contains("strideC", ex.Message);
+    }
+
+    [Fact]
+    public void BlockingFollowsTheCachesAndTheFmaRate()
+    {
+        // A 12 x 32 float kernel (AVX-512) with a 48 KiB L1, 2 MiB L2: the B micro-panel in half of L1.
+        Assert.Equal((192, 480, 4096), GemmBlocking.For(12, 32, 4, 48 << 10, 2 << 20, 16 << 20));
+        // The same kernel on cores that run 512-bit vectors in halves (32 KiB L1, 1 MiB L2): B streams from L2,
+        // KC as deep as an eight-tile A block in a quarter of L2 allows, MC shrinking to keep that block there.
+        Assert.Equal((128, 480, 4096), GemmBlocking.For(12, 32, 4, 32 << 10, 1 << 20, 16 << 20));
+        Assert.Equal((512, 120, 4096), GemmBlocking.For(12, 32, 4, 32 << 10, 1 << 20, 16 << 20, halfRate: true));
+        // A small L2 keeps KC at the L1 figure rather than below it.
+        Assert.Equal(128, GemmBlocking.For(12, 32, 4, 32 << 10, 128 << 10, 16 << 20, halfRate: true).Kc);
+        // The CPU reports which it is; only AVX-512 cores can halve 512-bit vectors.
+        if (!Avx512F.IsSupported)
+            Assert.False(CpuInfo.HalvesWideVectors);
     }
 }
