@@ -26,6 +26,9 @@ internal static class BlockedPlanning
         {
             if (step is not ConvStep { UsesBlockedKernel: true } conv)
             {
+                // A convolution run by the direct kernel writes the blocked layout itself for readers that take only it.
+                if (step is ConvStep { CanWriteBlocked: true } direct && ReadOnlyBlocked(direct.Output, readers, output))
+                    direct.Output.Blocked = new BlockedShape(direct.Geometry.OutChannels, direct.Geometry.OutH, direct.Geometry.OutW);
                 result.Add(step);
                 continue;
             }
@@ -40,9 +43,7 @@ internal static class BlockedPlanning
             var value = conv.Output;
             var shape = new BlockedShape(g.OutChannels, g.OutH, g.OutW);
             var list = readers.GetValueOrDefault(value) ?? [];
-            bool allBlocked = !ReferenceEquals(value, output.Root) &&
-                              list.All(r => r is ConvStep { UsesBlockedKernel: true } c && (ReferenceEquals(c.Inputs[0], value) || ReferenceEquals(c.Residual, value)));
-            if (allBlocked)
+            if (ReadOnlyBlocked(value, readers, output))
             {
                 value.Blocked = shape;
                 continue;
@@ -55,6 +56,12 @@ internal static class BlockedPlanning
         }
         return result;
     }
+
+    /// <summary>Whether every step that reads <paramref name="value"/> is a blocked convolution taking it as its input or residual.</summary>
+    private static bool ReadOnlyBlocked(PlanValue value, Dictionary<PlanValue, List<PlanStep?>> readers, PlanValue output) =>
+        !ReferenceEquals(value, output.Root) && ReferenceEquals(value, value.Root) && value.Flat is null &&
+        readers.GetValueOrDefault(value) is { Count: > 0 } list &&
+        list.All(r => r is ConvStep { UsesBlockedKernel: true } c && (ReferenceEquals(c.Inputs[0], value) || ReferenceEquals(c.Residual, value)));
 
     private static List<PlanStep?> Readers(Dictionary<PlanValue, List<PlanStep?>> readers, PlanValue value)
     {

@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.Tests.Kernels;
 
 /// <summary>
@@ -34,6 +36,54 @@ public class DirectConvTests
         AssertClose(y64, y, "output");
         AssertClose(w64.Grad!, w.Grad!, "weight gradient");
         AssertClose(b64.Grad!, b.Grad!, "bias gradient");
+    }
+
+    [Theory]
+    [InlineData(1, 16, 28, 28, 3)] // ResNet-20's first layer, on the 64 images of a batch split over the pool
+    [InlineData(3, 32, 9, 11, 1)]
+    [InlineData(2, 16, 8, 20, 0)]
+    public void WritesTheBlockedLayoutAsItIsLaidOutAfterwards(int inChannels, int outChannels, int height, int width, int batch)
+    {
+        var g = new ConvGeometry(batch, inChannels, height, width, outChannels, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        var gen = new Generator(5);
+        var x = Tensor.Randn([Math.Max(batch, 1), inChannels, height, width], gen).ToArray<float>();
+        var w = Tensor.Randn([outChannels, inChannels, 3, 3], gen).ToArray<float>();
+        var b = Tensor.Randn([outChannels], gen).ToArray<float>();
+        var shape = new BlockedShape(outChannels, g.OutH, g.OutW);
+        KernelCases.AtEveryWidth(vectorWidth =>
+        {
+            if (!DirectConv.Applies<float>(g)) return; // no vectors
+            var nchw = new float[Math.Max(batch, 1) * outChannels * g.P];
+            var expected = new float[Math.Max(shape.Floats(batch), 1)];
+            var actual = new float[expected.Length];
+            Array.Fill(actual, float.NaN); // every float is written, the ring as zeros
+            unsafe
+            {
+                fixed (float* px = x, pw = w, pb = b, py = nchw, pe = expected, pa = actual)
+                {
+                    DirectConv.Forward(px, pw, pb, py, g, relu: true);
+                    BlockedConv.ToBlocked(py, pe, shape, batch);
+                    DirectConv.Forward(px, pw, pb, pa, g, relu: true, shape);
+                }
+            }
+            Assert.Equal(expected.AsSpan(0, (int)shape.Floats(batch)).ToArray(), actual.AsSpan(0, (int)shape.Floats(batch)).ToArray());
+        });
+    }
+
+    [Fact]
+    public void RefusesABlockedOutputOfAnotherShape()
+    {
+        var g = new ConvGeometry(1, 1, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        if (!DirectConv.Applies<float>(g)) return;
+        var ex = Assert.Throws<ArgumentException>(() =>
+        {
+            unsafe
+            {
+                var buffer = new float[16 * 14 * 14 * 2];
+                fixed (float* p = buffer) DirectConv.Forward(p, p, null, p, g, false, new BlockedShape(16, 10, 12));
+            }
+        });
+        Assert.Contains("does not hold 16 channels of 12x12", ex.Message);
     }
 
     private static void AssertClose(Tensor expected, Tensor actual, string what) => KernelCases.AssertClose(expected, actual, what, 1e-4, 1e-4);

@@ -52,6 +52,13 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     /// </summary>
     public bool UsesBlockedKernel => _blocked is not null;
 
+    /// <summary>
+    /// Whether this step can write its output channel-blocked although another kernel runs it: the direct kernel (a
+    /// first layer with few input channels) lays each image out as it finishes it.
+    /// </summary>
+    public bool CanWriteBlocked => _blocked is null && _packed is null && Residual is null && DirectConv.Applies<float>(_geometry) &&
+                                   BlockedConv.Lanes > 0 && _geometry.OutChannels % BlockedConv.Lanes == 0;
+
     public override void ReplaceInput(PlanValue value, PlanValue replacement)
     {
         base.ReplaceInput(value, replacement);
@@ -89,6 +96,12 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
                 BlockedConv.Forward(arena.Pointer(input), input.Blocked, input.Flat, packed, b, arena.Pointer(Output),
                     Output.Blocked ?? throw new InvalidOperationException("ConvStep: the blocked kernel writes a blocked output"), _geometry with { Batch = arena.Batch },
                     Relu, Residual is null ? null : arena.Pointer(Residual));
+            return;
+        }
+        if (Output.Blocked is { } blocked)
+        {
+            fixed (float* w = _weight, b = _bias)
+                DirectConv.Forward(arena.Pointer(Inputs[0]), w, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu, blocked);
             return;
         }
         fixed (float* w = _weight, packed = _packed, b = _bias)

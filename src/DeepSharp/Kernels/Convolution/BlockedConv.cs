@@ -99,24 +99,32 @@ internal static unsafe class BlockedConv
         public readonly int Blocks = blocks; // images x channel blocks
         public int Parts { get; set; } = 1;
 
-        // Writes run forward through each block; the L channels of a row are read side by side.
         public void Run(int part)
         {
-            int rowPitch = s.RowPitch(lanes), plane = s.H * s.W;
             var (b0, b1) = WorkerPool.Range(part, Parts, Blocks, 1);
-            for (int b = b0; b < b1; b++)
+            LayOut(x, y, s, lanes, b0, b1);
+        }
+    }
+
+    /// <summary>
+    /// Blocks [b0, b1) of NCHW x (counted over images and channel blocks) into the blocked y, ring zeroed. Writes run
+    /// forward through each block; the L channels of a row are read side by side.
+    /// </summary>
+    internal static void LayOut(float* x, float* y, BlockedShape s, int lanes, int b0, int b1)
+    {
+        int rowPitch = s.RowPitch(lanes), plane = s.H * s.W;
+        for (int b = b0; b < b1; b++)
+        {
+            float* dst = y + b * s.BlockPitch(lanes), src = x + (long)b * lanes * plane;
+            new Span<float>(dst, rowPitch + lanes).Clear(); // the ring's top row and the first row's left end
+            for (int r = 0; r < s.H; r++)
             {
-                float* dst = y + b * s.BlockPitch(lanes), src = x + (long)b * lanes * plane;
-                new Span<float>(dst, rowPitch + lanes).Clear(); // the ring's top row and the first row's left end
-                for (int r = 0; r < s.H; r++)
-                {
-                    float* to = dst + (r + 1) * rowPitch + lanes;
-                    for (int col = 0; col < s.W; col++, to += lanes)
-                        for (int c = 0; c < lanes; c++) to[c] = src[c * plane + r * s.W + col];
-                    new Span<float>(to, 2 * lanes).Clear(); // this row's right end and the next row's left end
-                }
-                new Span<float>(dst + (s.H + 1) * rowPitch + lanes, rowPitch - lanes).Clear(); // the rest of the bottom row
+                float* to = dst + (r + 1) * rowPitch + lanes;
+                for (int col = 0; col < s.W; col++, to += lanes)
+                    for (int c = 0; c < lanes; c++) to[c] = src[c * plane + r * s.W + col];
+                new Span<float>(to, 2 * lanes).Clear(); // this row's right end and the next row's left end
             }
+            new Span<float>(dst + (s.H + 1) * rowPitch + lanes, rowPitch - lanes).Clear(); // the rest of the bottom row
         }
     }
 

@@ -43,14 +43,19 @@ internal static unsafe class DirectConv
     // Output columns in an even number of vector-wide chunks (the loops take them in pairs).
     internal static int ChunkWidth(in ConvGeometry g, int lanes) => (g.OutW + 2 * lanes - 1) / (2 * lanes) * 2 * lanes;
 
-    /// <summary>y[n, o] = sum over taps of w[o, tap] * shifted x[n] (+ bias[o]), max(y, 0) when relu; images split over the pool.</summary>
-    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false)
+    /// <summary>
+    /// y[n, o] = sum over taps of w[o, tap] * shifted x[n] (+ bias[o]), max(y, 0) when relu; images split over the pool.
+    /// With <paramref name="blocked"/> (the output's shape, whose blocks have as many lanes as the running vector), y is
+    /// written in the channel-blocked layout of <see cref="BlockedConv"/>: each image is computed into a scratch and laid
+    /// out while it is still in cache, instead of in a pass over the whole batch after it.
+    /// </summary>
+    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false, BlockedShape? blocked = null)
     {
         switch (SimdWidth.Current)
         {
-            case 512: DirectConv<Vector512<float>, Simd512<float>>.Forward(x, w, bias, y, g, relu); break;
-            case 256: DirectConv<Vector256<float>, Simd256<float>>.Forward(x, w, bias, y, g, relu); break;
-            default: DirectConv<Vector128<float>, Simd128<float>>.Forward(x, w, bias, y, g, relu); break;
+            case 512: DirectConv<Vector512<float>, Simd512<float>>.Forward(x, w, bias, y, g, relu, blocked); break;
+            case 256: DirectConv<Vector256<float>, Simd256<float>>.Forward(x, w, bias, y, g, relu, blocked); break;
+            default: DirectConv<Vector128<float>, Simd128<float>>.Forward(x, w, bias, y, g, relu, blocked); break;
         }
     }
 
@@ -71,8 +76,10 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 {
     private const int Block = 4; // output channels per pass of the weight gradient
 
-    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu)
+    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, BlockedShape? blocked)
     {
+        if (blocked is { } bs && (bs.Channels != g.OutChannels || bs.H != g.OutH || bs.W != g.OutW || g.OutChannels % Lanes != 0))
+            throw new ArgumentException($"DirectConv: a blocked output of {bs} does not hold {g.OutChannels} channels of {g.OutH}x{g.OutW} in blocks of {Lanes}");
         // Each block's weights tap-major, its channels' weights for one tap side by side, so that a tap's broadcasts read
         // consecutive floats; packed once per call into this thread's scratch, which the pool's threads read until For returns.
         int taps = g.K, block = ForwardRows;
@@ -84,7 +91,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 for (int t = 0; t < taps; t++)
                     packed[(long)o0 * taps + t * rows + i] = w[(long)(o0 + i) * taps + t];
         }
-        var task = new ForwardTask(x, packed, bias, y, g, relu);
+        var task = new ForwardTask(x, packed, bias, y, g, relu, blocked);
         if (g.Batch == 1) task.Run(0);
         else WorkerPool.For(g.Batch, task);
     }
@@ -123,6 +130,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
     [ThreadStatic] private static float[]? t_image;
     [ThreadStatic] private static float[]? t_grad;
     [ThreadStatic] private static float[]? t_weights;
+    [ThreadStatic] private static float[]? t_output; // one image's NCHW output on its way to the blocked layout
 
 
     /// <summary>Copies image n into padded [C, Hp, Wp] with zeros around (and right of) the data.</summary>
@@ -136,16 +144,17 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 new ReadOnlySpan<float>(image + ((long)c * h + r) * w, w).CopyTo(new Span<float>(padded + ((long)c * hp + r + g.PadH) * wp + g.PadW, w));
     }
 
-    private sealed class ForwardTask(float* x, float* packedW, float* bias, float* y, ConvGeometry g, bool relu) : IParallelTask
+    private sealed class ForwardTask(float* x, float* packedW, float* bias, float* y, ConvGeometry g, bool relu, BlockedShape? blocked) : IParallelTask
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int n)
         {
             int c = g.InChannels, hp = PaddedRows(g), wp = PaddedWidth(g), taps = g.K, plane = g.OutH * g.OutW;
-            fixed (float* padded = DirectConv.Scratch(ref t_image, c * hp * wp))
+            fixed (float* padded = DirectConv.Scratch(ref t_image, c * hp * wp),
+                   image = blocked is null ? null : DirectConv.Scratch(ref t_output, (long)g.OutChannels * plane))
             {
                 PadImage(x, n, g, padded);
-                float* output = y + (long)n * g.OutChannels * plane;
+                float* output = image is null ? y + (long)n * g.OutChannels * plane : image;
                 int block = ForwardRows;
                 for (int o0 = 0; o0 < g.OutChannels; o0 += block)
                 {
@@ -162,6 +171,8 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                         default: Channels<Rows8>(pass, g); break;
                     }
                 }
+                if (blocked is { } bs)
+                    BlockedConv.LayOut(image, y + n * bs.ImagePitch, bs, Lanes, 0, g.OutChannels / Lanes);
             }
         }
 
