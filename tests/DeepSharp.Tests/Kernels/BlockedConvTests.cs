@@ -5,7 +5,7 @@ namespace DeepSharp.Tests.Kernels;
 /// <summary>
 /// The channel-blocked convolution of the inference plan against the same convolution in float64: blocked and flat
 /// inputs, strides 1 and 2, 1x1 to 3x3 kernels with and without padding, rows longer than a tile (cut into uneven
-/// tiles), one and two vectors of output channels per tile, a blocked residual and the ReLU, batch 0 and 1, at every
+/// tiles), padding skipped at every edge, one and two vectors of output channels per tile, a blocked residual and the ReLU, batch 0 and 1, at every
 /// vector width; the output's ring of zeros, and the same bits on one thread as on two.
 /// </summary>
 public class BlockedConvTests
@@ -25,6 +25,9 @@ public class BlockedConvTests
     [InlineData(2, 32, 32, 1, 1, 0, 6, 5, false, false)]   // 1x1 stride 1
     [InlineData(2, 16, 32, 3, 1, 0, 8, 9, true, true)]     // no padding
     [InlineData(2, 16, 32, 2, 2, 0, 8, 9, false, true)]    // 2x2 stride 2
+    [InlineData(2, 16, 32, 3, 2, 1, 9, 13, true, true)]    // stride 2 on odd sizes: the last position's right column reads the padding
+    [InlineData(2, 16, 16, 2, 1, 1, 5, 6, false, false)]   // 2x2 with padding: the first position's left and the last one's right column
+    [InlineData(1, 16, 32, 3, 1, 1, 2, 2, false, true)]    // two rows of two: every tile is both edges
     public void MatchesFloat64(int batch, int inChannels, int outChannels, int k, int stride, int pad, int height, int width, bool flatIn, bool residual)
     {
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, k, k, stride, stride, pad, pad, 1, 1, 1);

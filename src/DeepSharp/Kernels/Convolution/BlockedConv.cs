@@ -150,6 +150,9 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
     private struct Job
     {
         public int InBlocks, Taps, ChannelPitch; // input blocks, taps per channel, floats between input channels of a block
+        public int K;                            // kernel size (taps are ky-major)
+        public int KyBegin, KyEnd;               // the kernel rows that reach inside the image from this output row
+        public int SkipFirstBelow, SkipLastFrom; // kernel columns that reach into the padding from the tile's first, last position
         public long InBlockPitch, OutBlockPitch;
         public int* TapOffsets;                  // per tap, where it reads relative to the output position's input
         public float* Bias;                      // of the tile's output channels
@@ -184,7 +187,7 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
         {
             Origin = origin, ImagePitch = imagePitch, RowStep = g.StrideH * rowPitch, Column = column,
             W = packed, Bias = bias, Y = y, Residual = residual, Out = ys, G = g, Vectors = BlockedConv.TileVectors(g),
-            Job = new Job { InBlocks = g.InChannels / lanes, Taps = taps, ChannelPitch = channelPitch, InBlockPitch = blockPitch, OutBlockPitch = ys.BlockPitch(lanes), TapOffsets = offsets, Relu = relu },
+            Job = new Job { InBlocks = g.InChannels / lanes, Taps = taps, K = k, ChannelPitch = channelPitch, InBlockPitch = blockPitch, OutBlockPitch = ys.BlockPitch(lanes), TapOffsets = offsets, Relu = relu },
         };
         task.Groups = g.OutChannels / lanes / task.Vectors;
         task.Rows = g.Batch * task.Groups * g.OutH;
@@ -215,9 +218,14 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
             long groupFloats = (long)Vectors * lanes * G.InChannels * G.KernelH * G.KernelW;
             long outBlock = Out.BlockPitch(lanes), outRow = Out.RowPitch(lanes);
             var job = Job;
+            int k = G.KernelH, pad = G.PadH, stride = G.StrideH;
             for (int r = r0; r < r1; r++)
             {
                 int oy = r % oh, group = r / oh % Groups, n = r / oh / Groups;
+                // Only the kernel rows and columns that reach inside the image are computed: the padding adds zeros
+                // (a sixth of the taps of a 3x3 layer on 7x7, a tenth on 14x14).
+                job.KyBegin = Math.Max(0, pad - oy * stride);
+                job.KyEnd = Math.Min(k, G.InH + pad - oy * stride);
                 float* src = Origin + n * ImagePitch + (long)oy * RowStep;
                 float* w = W + group * groupFloats;
                 job.Bias = Bias + group * Vectors * lanes;
@@ -226,6 +234,10 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
                 for (int t = 0, ox = 0; t < tiles; t++)
                 {
                     int p = ow / tiles + (t < ow % tiles ? 1 : 0);
+                    // With padding of at most 1 (and stride at least 1) only a row's first and last positions reach
+                    // into it, each with one kernel column.
+                    job.SkipFirstBelow = ox == 0 ? pad : 0;
+                    job.SkipLastFrom = Math.Clamp(G.InW + pad - (ox + p - 1) * stride, 0, k);
                     long at = rowAt + (ox + 1) * lanes;
                     float* res = Residual is null ? null : Residual + at;
                     float* from = src + (long)ox * step;
@@ -316,43 +328,120 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
         TV a0_26 = TP.Value > 26 ? bias0 : default;
         TV a0_27 = TP.Value > 27 ? bias0 : default;
         for (int icb = 0; icb < j.InBlocks; icb++)
-            for (int t = 0; t < j.Taps; t++)
-            {
-                float* x = src + icb * j.InBlockPitch + j.TapOffsets[t];
-                float* wt = w + (long)(icb * j.Taps + t) * lanes * 1 * lanes;
-                for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 1 * lanes)
+            for (int ky = j.KyBegin; ky < j.KyEnd; ky++)
+                for (int kx = 0; kx < j.K; kx++)
                 {
-                    TV w0 = S.Load(wt + 0 * lanes);
-                    a0_0 = S.Fma(S.Splat(x[0 * TQ.Value]), w0, a0_0);
-                    if (TP.Value > 1) a0_1 = S.Fma(S.Splat(x[1 * TQ.Value]), w0, a0_1);
-                    if (TP.Value > 2) a0_2 = S.Fma(S.Splat(x[2 * TQ.Value]), w0, a0_2);
-                    if (TP.Value > 3) a0_3 = S.Fma(S.Splat(x[3 * TQ.Value]), w0, a0_3);
-                    if (TP.Value > 4) a0_4 = S.Fma(S.Splat(x[4 * TQ.Value]), w0, a0_4);
-                    if (TP.Value > 5) a0_5 = S.Fma(S.Splat(x[5 * TQ.Value]), w0, a0_5);
-                    if (TP.Value > 6) a0_6 = S.Fma(S.Splat(x[6 * TQ.Value]), w0, a0_6);
-                    if (TP.Value > 7) a0_7 = S.Fma(S.Splat(x[7 * TQ.Value]), w0, a0_7);
-                    if (TP.Value > 8) a0_8 = S.Fma(S.Splat(x[8 * TQ.Value]), w0, a0_8);
-                    if (TP.Value > 9) a0_9 = S.Fma(S.Splat(x[9 * TQ.Value]), w0, a0_9);
-                    if (TP.Value > 10) a0_10 = S.Fma(S.Splat(x[10 * TQ.Value]), w0, a0_10);
-                    if (TP.Value > 11) a0_11 = S.Fma(S.Splat(x[11 * TQ.Value]), w0, a0_11);
-                    if (TP.Value > 12) a0_12 = S.Fma(S.Splat(x[12 * TQ.Value]), w0, a0_12);
-                    if (TP.Value > 13) a0_13 = S.Fma(S.Splat(x[13 * TQ.Value]), w0, a0_13);
-                    if (TP.Value > 14) a0_14 = S.Fma(S.Splat(x[14 * TQ.Value]), w0, a0_14);
-                    if (TP.Value > 15) a0_15 = S.Fma(S.Splat(x[15 * TQ.Value]), w0, a0_15);
-                    if (TP.Value > 16) a0_16 = S.Fma(S.Splat(x[16 * TQ.Value]), w0, a0_16);
-                    if (TP.Value > 17) a0_17 = S.Fma(S.Splat(x[17 * TQ.Value]), w0, a0_17);
-                    if (TP.Value > 18) a0_18 = S.Fma(S.Splat(x[18 * TQ.Value]), w0, a0_18);
-                    if (TP.Value > 19) a0_19 = S.Fma(S.Splat(x[19 * TQ.Value]), w0, a0_19);
-                    if (TP.Value > 20) a0_20 = S.Fma(S.Splat(x[20 * TQ.Value]), w0, a0_20);
-                    if (TP.Value > 21) a0_21 = S.Fma(S.Splat(x[21 * TQ.Value]), w0, a0_21);
-                    if (TP.Value > 22) a0_22 = S.Fma(S.Splat(x[22 * TQ.Value]), w0, a0_22);
-                    if (TP.Value > 23) a0_23 = S.Fma(S.Splat(x[23 * TQ.Value]), w0, a0_23);
-                    if (TP.Value > 24) a0_24 = S.Fma(S.Splat(x[24 * TQ.Value]), w0, a0_24);
-                    if (TP.Value > 25) a0_25 = S.Fma(S.Splat(x[25 * TQ.Value]), w0, a0_25);
-                    if (TP.Value > 26) a0_26 = S.Fma(S.Splat(x[26 * TQ.Value]), w0, a0_26);
-                    if (TP.Value > 27) a0_27 = S.Fma(S.Splat(x[27 * TQ.Value]), w0, a0_27);
+                    int t = ky * j.K + kx;
+                    float* x = src + icb * j.InBlockPitch + j.TapOffsets[t];
+                    float* wt = w + (long)(icb * j.Taps + t) * lanes * 1 * lanes;
+                    // A tap that reaches into the padding for the row's first or last position skips that position.
+                    if (kx < j.SkipFirstBelow)
+                    {
+                        if (TP.Value == 1) continue;
+                        for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 1 * lanes)
+                        {
+                            TV w0 = S.Load(wt + 0 * lanes);
+                            if (TP.Value > 1) a0_1 = S.Fma(S.Splat(x[1 * TQ.Value]), w0, a0_1);
+                            if (TP.Value > 2) a0_2 = S.Fma(S.Splat(x[2 * TQ.Value]), w0, a0_2);
+                            if (TP.Value > 3) a0_3 = S.Fma(S.Splat(x[3 * TQ.Value]), w0, a0_3);
+                            if (TP.Value > 4) a0_4 = S.Fma(S.Splat(x[4 * TQ.Value]), w0, a0_4);
+                            if (TP.Value > 5) a0_5 = S.Fma(S.Splat(x[5 * TQ.Value]), w0, a0_5);
+                            if (TP.Value > 6) a0_6 = S.Fma(S.Splat(x[6 * TQ.Value]), w0, a0_6);
+                            if (TP.Value > 7) a0_7 = S.Fma(S.Splat(x[7 * TQ.Value]), w0, a0_7);
+                            if (TP.Value > 8) a0_8 = S.Fma(S.Splat(x[8 * TQ.Value]), w0, a0_8);
+                            if (TP.Value > 9) a0_9 = S.Fma(S.Splat(x[9 * TQ.Value]), w0, a0_9);
+                            if (TP.Value > 10) a0_10 = S.Fma(S.Splat(x[10 * TQ.Value]), w0, a0_10);
+                            if (TP.Value > 11) a0_11 = S.Fma(S.Splat(x[11 * TQ.Value]), w0, a0_11);
+                            if (TP.Value > 12) a0_12 = S.Fma(S.Splat(x[12 * TQ.Value]), w0, a0_12);
+                            if (TP.Value > 13) a0_13 = S.Fma(S.Splat(x[13 * TQ.Value]), w0, a0_13);
+                            if (TP.Value > 14) a0_14 = S.Fma(S.Splat(x[14 * TQ.Value]), w0, a0_14);
+                            if (TP.Value > 15) a0_15 = S.Fma(S.Splat(x[15 * TQ.Value]), w0, a0_15);
+                            if (TP.Value > 16) a0_16 = S.Fma(S.Splat(x[16 * TQ.Value]), w0, a0_16);
+                            if (TP.Value > 17) a0_17 = S.Fma(S.Splat(x[17 * TQ.Value]), w0, a0_17);
+                            if (TP.Value > 18) a0_18 = S.Fma(S.Splat(x[18 * TQ.Value]), w0, a0_18);
+                            if (TP.Value > 19) a0_19 = S.Fma(S.Splat(x[19 * TQ.Value]), w0, a0_19);
+                            if (TP.Value > 20) a0_20 = S.Fma(S.Splat(x[20 * TQ.Value]), w0, a0_20);
+                            if (TP.Value > 21) a0_21 = S.Fma(S.Splat(x[21 * TQ.Value]), w0, a0_21);
+                            if (TP.Value > 22) a0_22 = S.Fma(S.Splat(x[22 * TQ.Value]), w0, a0_22);
+                            if (TP.Value > 23) a0_23 = S.Fma(S.Splat(x[23 * TQ.Value]), w0, a0_23);
+                            if (TP.Value > 24) a0_24 = S.Fma(S.Splat(x[24 * TQ.Value]), w0, a0_24);
+                            if (TP.Value > 25) a0_25 = S.Fma(S.Splat(x[25 * TQ.Value]), w0, a0_25);
+                            if (TP.Value > 26) a0_26 = S.Fma(S.Splat(x[26 * TQ.Value]), w0, a0_26);
+                            if (TP.Value > 27) a0_27 = S.Fma(S.Splat(x[27 * TQ.Value]), w0, a0_27);
+                        }
+                    }
+                    else if (kx >= j.SkipLastFrom)
+                    {
+                        if (TP.Value == 1) continue;
+                        for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 1 * lanes)
+                        {
+                            TV w0 = S.Load(wt + 0 * lanes);
+                            if (TP.Value > 1) a0_0 = S.Fma(S.Splat(x[0 * TQ.Value]), w0, a0_0);
+                            if (TP.Value > 2) a0_1 = S.Fma(S.Splat(x[1 * TQ.Value]), w0, a0_1);
+                            if (TP.Value > 3) a0_2 = S.Fma(S.Splat(x[2 * TQ.Value]), w0, a0_2);
+                            if (TP.Value > 4) a0_3 = S.Fma(S.Splat(x[3 * TQ.Value]), w0, a0_3);
+                            if (TP.Value > 5) a0_4 = S.Fma(S.Splat(x[4 * TQ.Value]), w0, a0_4);
+                            if (TP.Value > 6) a0_5 = S.Fma(S.Splat(x[5 * TQ.Value]), w0, a0_5);
+                            if (TP.Value > 7) a0_6 = S.Fma(S.Splat(x[6 * TQ.Value]), w0, a0_6);
+                            if (TP.Value > 8) a0_7 = S.Fma(S.Splat(x[7 * TQ.Value]), w0, a0_7);
+                            if (TP.Value > 9) a0_8 = S.Fma(S.Splat(x[8 * TQ.Value]), w0, a0_8);
+                            if (TP.Value > 10) a0_9 = S.Fma(S.Splat(x[9 * TQ.Value]), w0, a0_9);
+                            if (TP.Value > 11) a0_10 = S.Fma(S.Splat(x[10 * TQ.Value]), w0, a0_10);
+                            if (TP.Value > 12) a0_11 = S.Fma(S.Splat(x[11 * TQ.Value]), w0, a0_11);
+                            if (TP.Value > 13) a0_12 = S.Fma(S.Splat(x[12 * TQ.Value]), w0, a0_12);
+                            if (TP.Value > 14) a0_13 = S.Fma(S.Splat(x[13 * TQ.Value]), w0, a0_13);
+                            if (TP.Value > 15) a0_14 = S.Fma(S.Splat(x[14 * TQ.Value]), w0, a0_14);
+                            if (TP.Value > 16) a0_15 = S.Fma(S.Splat(x[15 * TQ.Value]), w0, a0_15);
+                            if (TP.Value > 17) a0_16 = S.Fma(S.Splat(x[16 * TQ.Value]), w0, a0_16);
+                            if (TP.Value > 18) a0_17 = S.Fma(S.Splat(x[17 * TQ.Value]), w0, a0_17);
+                            if (TP.Value > 19) a0_18 = S.Fma(S.Splat(x[18 * TQ.Value]), w0, a0_18);
+                            if (TP.Value > 20) a0_19 = S.Fma(S.Splat(x[19 * TQ.Value]), w0, a0_19);
+                            if (TP.Value > 21) a0_20 = S.Fma(S.Splat(x[20 * TQ.Value]), w0, a0_20);
+                            if (TP.Value > 22) a0_21 = S.Fma(S.Splat(x[21 * TQ.Value]), w0, a0_21);
+                            if (TP.Value > 23) a0_22 = S.Fma(S.Splat(x[22 * TQ.Value]), w0, a0_22);
+                            if (TP.Value > 24) a0_23 = S.Fma(S.Splat(x[23 * TQ.Value]), w0, a0_23);
+                            if (TP.Value > 25) a0_24 = S.Fma(S.Splat(x[24 * TQ.Value]), w0, a0_24);
+                            if (TP.Value > 26) a0_25 = S.Fma(S.Splat(x[25 * TQ.Value]), w0, a0_25);
+                            if (TP.Value > 27) a0_26 = S.Fma(S.Splat(x[26 * TQ.Value]), w0, a0_26);
+                            if (TP.Value > 28) a0_27 = S.Fma(S.Splat(x[27 * TQ.Value]), w0, a0_27);
+                        }
+                    }
+                    else
+                    {
+                        for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 1 * lanes)
+                        {
+                            TV w0 = S.Load(wt + 0 * lanes);
+                            a0_0 = S.Fma(S.Splat(x[0 * TQ.Value]), w0, a0_0);
+                            if (TP.Value > 1) a0_1 = S.Fma(S.Splat(x[1 * TQ.Value]), w0, a0_1);
+                            if (TP.Value > 2) a0_2 = S.Fma(S.Splat(x[2 * TQ.Value]), w0, a0_2);
+                            if (TP.Value > 3) a0_3 = S.Fma(S.Splat(x[3 * TQ.Value]), w0, a0_3);
+                            if (TP.Value > 4) a0_4 = S.Fma(S.Splat(x[4 * TQ.Value]), w0, a0_4);
+                            if (TP.Value > 5) a0_5 = S.Fma(S.Splat(x[5 * TQ.Value]), w0, a0_5);
+                            if (TP.Value > 6) a0_6 = S.Fma(S.Splat(x[6 * TQ.Value]), w0, a0_6);
+                            if (TP.Value > 7) a0_7 = S.Fma(S.Splat(x[7 * TQ.Value]), w0, a0_7);
+                            if (TP.Value > 8) a0_8 = S.Fma(S.Splat(x[8 * TQ.Value]), w0, a0_8);
+                            if (TP.Value > 9) a0_9 = S.Fma(S.Splat(x[9 * TQ.Value]), w0, a0_9);
+                            if (TP.Value > 10) a0_10 = S.Fma(S.Splat(x[10 * TQ.Value]), w0, a0_10);
+                            if (TP.Value > 11) a0_11 = S.Fma(S.Splat(x[11 * TQ.Value]), w0, a0_11);
+                            if (TP.Value > 12) a0_12 = S.Fma(S.Splat(x[12 * TQ.Value]), w0, a0_12);
+                            if (TP.Value > 13) a0_13 = S.Fma(S.Splat(x[13 * TQ.Value]), w0, a0_13);
+                            if (TP.Value > 14) a0_14 = S.Fma(S.Splat(x[14 * TQ.Value]), w0, a0_14);
+                            if (TP.Value > 15) a0_15 = S.Fma(S.Splat(x[15 * TQ.Value]), w0, a0_15);
+                            if (TP.Value > 16) a0_16 = S.Fma(S.Splat(x[16 * TQ.Value]), w0, a0_16);
+                            if (TP.Value > 17) a0_17 = S.Fma(S.Splat(x[17 * TQ.Value]), w0, a0_17);
+                            if (TP.Value > 18) a0_18 = S.Fma(S.Splat(x[18 * TQ.Value]), w0, a0_18);
+                            if (TP.Value > 19) a0_19 = S.Fma(S.Splat(x[19 * TQ.Value]), w0, a0_19);
+                            if (TP.Value > 20) a0_20 = S.Fma(S.Splat(x[20 * TQ.Value]), w0, a0_20);
+                            if (TP.Value > 21) a0_21 = S.Fma(S.Splat(x[21 * TQ.Value]), w0, a0_21);
+                            if (TP.Value > 22) a0_22 = S.Fma(S.Splat(x[22 * TQ.Value]), w0, a0_22);
+                            if (TP.Value > 23) a0_23 = S.Fma(S.Splat(x[23 * TQ.Value]), w0, a0_23);
+                            if (TP.Value > 24) a0_24 = S.Fma(S.Splat(x[24 * TQ.Value]), w0, a0_24);
+                            if (TP.Value > 25) a0_25 = S.Fma(S.Splat(x[25 * TQ.Value]), w0, a0_25);
+                            if (TP.Value > 26) a0_26 = S.Fma(S.Splat(x[26 * TQ.Value]), w0, a0_26);
+                            if (TP.Value > 27) a0_27 = S.Fma(S.Splat(x[27 * TQ.Value]), w0, a0_27);
+                        }
+                    }
                 }
-            }
         Store(j, dst, res, 0 * lanes, a0_0);
         if (TP.Value > 1) Store(j, dst, res, 1 * lanes, a0_1);
         if (TP.Value > 2) Store(j, dst, res, 2 * lanes, a0_2);
@@ -405,29 +494,78 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
         TV a0_12 = TP.Value > 12 ? bias0 : default; TV a1_12 = TP.Value > 12 ? bias1 : default;
         TV a0_13 = TP.Value > 13 ? bias0 : default; TV a1_13 = TP.Value > 13 ? bias1 : default;
         for (int icb = 0; icb < j.InBlocks; icb++)
-            for (int t = 0; t < j.Taps; t++)
-            {
-                float* x = src + icb * j.InBlockPitch + j.TapOffsets[t];
-                float* wt = w + (long)(icb * j.Taps + t) * lanes * 2 * lanes;
-                for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 2 * lanes)
+            for (int ky = j.KyBegin; ky < j.KyEnd; ky++)
+                for (int kx = 0; kx < j.K; kx++)
                 {
-                    TV w0 = S.Load(wt + 0 * lanes); TV w1 = S.Load(wt + 1 * lanes);
-                    { TV b = S.Splat(x[0 * TQ.Value]); a0_0 = S.Fma(w0, b, a0_0); a1_0 = S.Fma(w1, b, a1_0); }
-                    if (TP.Value > 1) { TV b = S.Splat(x[1 * TQ.Value]); a0_1 = S.Fma(w0, b, a0_1); a1_1 = S.Fma(w1, b, a1_1); }
-                    if (TP.Value > 2) { TV b = S.Splat(x[2 * TQ.Value]); a0_2 = S.Fma(w0, b, a0_2); a1_2 = S.Fma(w1, b, a1_2); }
-                    if (TP.Value > 3) { TV b = S.Splat(x[3 * TQ.Value]); a0_3 = S.Fma(w0, b, a0_3); a1_3 = S.Fma(w1, b, a1_3); }
-                    if (TP.Value > 4) { TV b = S.Splat(x[4 * TQ.Value]); a0_4 = S.Fma(w0, b, a0_4); a1_4 = S.Fma(w1, b, a1_4); }
-                    if (TP.Value > 5) { TV b = S.Splat(x[5 * TQ.Value]); a0_5 = S.Fma(w0, b, a0_5); a1_5 = S.Fma(w1, b, a1_5); }
-                    if (TP.Value > 6) { TV b = S.Splat(x[6 * TQ.Value]); a0_6 = S.Fma(w0, b, a0_6); a1_6 = S.Fma(w1, b, a1_6); }
-                    if (TP.Value > 7) { TV b = S.Splat(x[7 * TQ.Value]); a0_7 = S.Fma(w0, b, a0_7); a1_7 = S.Fma(w1, b, a1_7); }
-                    if (TP.Value > 8) { TV b = S.Splat(x[8 * TQ.Value]); a0_8 = S.Fma(w0, b, a0_8); a1_8 = S.Fma(w1, b, a1_8); }
-                    if (TP.Value > 9) { TV b = S.Splat(x[9 * TQ.Value]); a0_9 = S.Fma(w0, b, a0_9); a1_9 = S.Fma(w1, b, a1_9); }
-                    if (TP.Value > 10) { TV b = S.Splat(x[10 * TQ.Value]); a0_10 = S.Fma(w0, b, a0_10); a1_10 = S.Fma(w1, b, a1_10); }
-                    if (TP.Value > 11) { TV b = S.Splat(x[11 * TQ.Value]); a0_11 = S.Fma(w0, b, a0_11); a1_11 = S.Fma(w1, b, a1_11); }
-                    if (TP.Value > 12) { TV b = S.Splat(x[12 * TQ.Value]); a0_12 = S.Fma(w0, b, a0_12); a1_12 = S.Fma(w1, b, a1_12); }
-                    if (TP.Value > 13) { TV b = S.Splat(x[13 * TQ.Value]); a0_13 = S.Fma(w0, b, a0_13); a1_13 = S.Fma(w1, b, a1_13); }
+                    int t = ky * j.K + kx;
+                    float* x = src + icb * j.InBlockPitch + j.TapOffsets[t];
+                    float* wt = w + (long)(icb * j.Taps + t) * lanes * 2 * lanes;
+                    // A tap that reaches into the padding for the row's first or last position skips that position.
+                    if (kx < j.SkipFirstBelow)
+                    {
+                        if (TP.Value == 1) continue;
+                        for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 2 * lanes)
+                        {
+                            TV w0 = S.Load(wt + 0 * lanes); TV w1 = S.Load(wt + 1 * lanes);
+                            if (TP.Value > 1) { TV b = S.Splat(x[1 * TQ.Value]); a0_1 = S.Fma(w0, b, a0_1); a1_1 = S.Fma(w1, b, a1_1); }
+                            if (TP.Value > 2) { TV b = S.Splat(x[2 * TQ.Value]); a0_2 = S.Fma(w0, b, a0_2); a1_2 = S.Fma(w1, b, a1_2); }
+                            if (TP.Value > 3) { TV b = S.Splat(x[3 * TQ.Value]); a0_3 = S.Fma(w0, b, a0_3); a1_3 = S.Fma(w1, b, a1_3); }
+                            if (TP.Value > 4) { TV b = S.Splat(x[4 * TQ.Value]); a0_4 = S.Fma(w0, b, a0_4); a1_4 = S.Fma(w1, b, a1_4); }
+                            if (TP.Value > 5) { TV b = S.Splat(x[5 * TQ.Value]); a0_5 = S.Fma(w0, b, a0_5); a1_5 = S.Fma(w1, b, a1_5); }
+                            if (TP.Value > 6) { TV b = S.Splat(x[6 * TQ.Value]); a0_6 = S.Fma(w0, b, a0_6); a1_6 = S.Fma(w1, b, a1_6); }
+                            if (TP.Value > 7) { TV b = S.Splat(x[7 * TQ.Value]); a0_7 = S.Fma(w0, b, a0_7); a1_7 = S.Fma(w1, b, a1_7); }
+                            if (TP.Value > 8) { TV b = S.Splat(x[8 * TQ.Value]); a0_8 = S.Fma(w0, b, a0_8); a1_8 = S.Fma(w1, b, a1_8); }
+                            if (TP.Value > 9) { TV b = S.Splat(x[9 * TQ.Value]); a0_9 = S.Fma(w0, b, a0_9); a1_9 = S.Fma(w1, b, a1_9); }
+                            if (TP.Value > 10) { TV b = S.Splat(x[10 * TQ.Value]); a0_10 = S.Fma(w0, b, a0_10); a1_10 = S.Fma(w1, b, a1_10); }
+                            if (TP.Value > 11) { TV b = S.Splat(x[11 * TQ.Value]); a0_11 = S.Fma(w0, b, a0_11); a1_11 = S.Fma(w1, b, a1_11); }
+                            if (TP.Value > 12) { TV b = S.Splat(x[12 * TQ.Value]); a0_12 = S.Fma(w0, b, a0_12); a1_12 = S.Fma(w1, b, a1_12); }
+                            if (TP.Value > 13) { TV b = S.Splat(x[13 * TQ.Value]); a0_13 = S.Fma(w0, b, a0_13); a1_13 = S.Fma(w1, b, a1_13); }
+                        }
+                    }
+                    else if (kx >= j.SkipLastFrom)
+                    {
+                        if (TP.Value == 1) continue;
+                        for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 2 * lanes)
+                        {
+                            TV w0 = S.Load(wt + 0 * lanes); TV w1 = S.Load(wt + 1 * lanes);
+                            if (TP.Value > 1) { TV b = S.Splat(x[0 * TQ.Value]); a0_0 = S.Fma(w0, b, a0_0); a1_0 = S.Fma(w1, b, a1_0); }
+                            if (TP.Value > 2) { TV b = S.Splat(x[1 * TQ.Value]); a0_1 = S.Fma(w0, b, a0_1); a1_1 = S.Fma(w1, b, a1_1); }
+                            if (TP.Value > 3) { TV b = S.Splat(x[2 * TQ.Value]); a0_2 = S.Fma(w0, b, a0_2); a1_2 = S.Fma(w1, b, a1_2); }
+                            if (TP.Value > 4) { TV b = S.Splat(x[3 * TQ.Value]); a0_3 = S.Fma(w0, b, a0_3); a1_3 = S.Fma(w1, b, a1_3); }
+                            if (TP.Value > 5) { TV b = S.Splat(x[4 * TQ.Value]); a0_4 = S.Fma(w0, b, a0_4); a1_4 = S.Fma(w1, b, a1_4); }
+                            if (TP.Value > 6) { TV b = S.Splat(x[5 * TQ.Value]); a0_5 = S.Fma(w0, b, a0_5); a1_5 = S.Fma(w1, b, a1_5); }
+                            if (TP.Value > 7) { TV b = S.Splat(x[6 * TQ.Value]); a0_6 = S.Fma(w0, b, a0_6); a1_6 = S.Fma(w1, b, a1_6); }
+                            if (TP.Value > 8) { TV b = S.Splat(x[7 * TQ.Value]); a0_7 = S.Fma(w0, b, a0_7); a1_7 = S.Fma(w1, b, a1_7); }
+                            if (TP.Value > 9) { TV b = S.Splat(x[8 * TQ.Value]); a0_8 = S.Fma(w0, b, a0_8); a1_8 = S.Fma(w1, b, a1_8); }
+                            if (TP.Value > 10) { TV b = S.Splat(x[9 * TQ.Value]); a0_9 = S.Fma(w0, b, a0_9); a1_9 = S.Fma(w1, b, a1_9); }
+                            if (TP.Value > 11) { TV b = S.Splat(x[10 * TQ.Value]); a0_10 = S.Fma(w0, b, a0_10); a1_10 = S.Fma(w1, b, a1_10); }
+                            if (TP.Value > 12) { TV b = S.Splat(x[11 * TQ.Value]); a0_11 = S.Fma(w0, b, a0_11); a1_11 = S.Fma(w1, b, a1_11); }
+                            if (TP.Value > 13) { TV b = S.Splat(x[12 * TQ.Value]); a0_12 = S.Fma(w0, b, a0_12); a1_12 = S.Fma(w1, b, a1_12); }
+                            if (TP.Value > 14) { TV b = S.Splat(x[13 * TQ.Value]); a0_13 = S.Fma(w0, b, a0_13); a1_13 = S.Fma(w1, b, a1_13); }
+                        }
+                    }
+                    else
+                    {
+                        for (int ic = 0; ic < lanes; ic++, x += j.ChannelPitch, wt += 2 * lanes)
+                        {
+                            TV w0 = S.Load(wt + 0 * lanes); TV w1 = S.Load(wt + 1 * lanes);
+                            { TV b = S.Splat(x[0 * TQ.Value]); a0_0 = S.Fma(w0, b, a0_0); a1_0 = S.Fma(w1, b, a1_0); }
+                            if (TP.Value > 1) { TV b = S.Splat(x[1 * TQ.Value]); a0_1 = S.Fma(w0, b, a0_1); a1_1 = S.Fma(w1, b, a1_1); }
+                            if (TP.Value > 2) { TV b = S.Splat(x[2 * TQ.Value]); a0_2 = S.Fma(w0, b, a0_2); a1_2 = S.Fma(w1, b, a1_2); }
+                            if (TP.Value > 3) { TV b = S.Splat(x[3 * TQ.Value]); a0_3 = S.Fma(w0, b, a0_3); a1_3 = S.Fma(w1, b, a1_3); }
+                            if (TP.Value > 4) { TV b = S.Splat(x[4 * TQ.Value]); a0_4 = S.Fma(w0, b, a0_4); a1_4 = S.Fma(w1, b, a1_4); }
+                            if (TP.Value > 5) { TV b = S.Splat(x[5 * TQ.Value]); a0_5 = S.Fma(w0, b, a0_5); a1_5 = S.Fma(w1, b, a1_5); }
+                            if (TP.Value > 6) { TV b = S.Splat(x[6 * TQ.Value]); a0_6 = S.Fma(w0, b, a0_6); a1_6 = S.Fma(w1, b, a1_6); }
+                            if (TP.Value > 7) { TV b = S.Splat(x[7 * TQ.Value]); a0_7 = S.Fma(w0, b, a0_7); a1_7 = S.Fma(w1, b, a1_7); }
+                            if (TP.Value > 8) { TV b = S.Splat(x[8 * TQ.Value]); a0_8 = S.Fma(w0, b, a0_8); a1_8 = S.Fma(w1, b, a1_8); }
+                            if (TP.Value > 9) { TV b = S.Splat(x[9 * TQ.Value]); a0_9 = S.Fma(w0, b, a0_9); a1_9 = S.Fma(w1, b, a1_9); }
+                            if (TP.Value > 10) { TV b = S.Splat(x[10 * TQ.Value]); a0_10 = S.Fma(w0, b, a0_10); a1_10 = S.Fma(w1, b, a1_10); }
+                            if (TP.Value > 11) { TV b = S.Splat(x[11 * TQ.Value]); a0_11 = S.Fma(w0, b, a0_11); a1_11 = S.Fma(w1, b, a1_11); }
+                            if (TP.Value > 12) { TV b = S.Splat(x[12 * TQ.Value]); a0_12 = S.Fma(w0, b, a0_12); a1_12 = S.Fma(w1, b, a1_12); }
+                            if (TP.Value > 13) { TV b = S.Splat(x[13 * TQ.Value]); a0_13 = S.Fma(w0, b, a0_13); a1_13 = S.Fma(w1, b, a1_13); }
+                        }
+                    }
                 }
-            }
         { Store(j, dst, res, 0 * lanes, a0_0); Store(j, dst, res, j.OutBlockPitch + 0 * lanes, a1_0); }
         if (TP.Value > 1) { Store(j, dst, res, 1 * lanes, a0_1); Store(j, dst, res, j.OutBlockPitch + 1 * lanes, a1_1); }
         if (TP.Value > 2) { Store(j, dst, res, 2 * lanes, a0_2); Store(j, dst, res, j.OutBlockPitch + 2 * lanes, a1_2); }
