@@ -3,7 +3,8 @@ namespace DeepSharp.Inference;
 /// <summary>
 /// Rewrites a plan's steps: a batch norm right after a convolution or linear step is folded into its weights, and a
 /// ReLU right after a step with an <see cref="IReluEpilogue"/> becomes that step's epilogue. Only when the
-/// intermediate value has no other reader (a residual branch may read a convolution's output before its norm). An add
+/// intermediate value has no other reader (a residual branch may read a convolution's output before its norm); so does a
+/// max pool after a convolution the direct kernel runs, which pools each image as it finishes it. An add
 /// of a convolution's output and a value computed before it becomes that convolution's epilogue (see TryFuseResidual).
 /// </summary>
 internal static class Fusion
@@ -45,7 +46,10 @@ internal static class Fusion
                 linear.FoldBatchNorm(norm.Norm);
                 return true;
             case ReluStep when into is IReluEpilogue epilogue && !epilogue.Relu:
-                epilogue.Relu = true;
+                epilogue.Relu = true; // before a max pool taken over already: the same, as ReLU is monotonic
+                return true;
+            case PoolStep pool when into is ConvStep conv && conv.CanFuseMaxPool(pool):
+                conv.FuseMaxPool(pool);
                 return true;
             default:
                 return false;

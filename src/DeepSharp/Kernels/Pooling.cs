@@ -87,14 +87,13 @@ internal static class Pooling
                 T* src = px + (long)pl * inPlane;
                 T* dst = py + (long)pl * outPlane;
                 long* idx = pi == null ? null : pi + (long)pl * outPlane;
-                for (int oy = 0; oy < outH; oy++)
+                if (typeof(T) == typeof(float) && SimdWidth.Current == 512)
                 {
-                    int r0 = 2 * oy * inW;
-                    if (typeof(T) == typeof(float) && SimdWidth.Current == 512)
-                        MaxRow2x2Avx512((float*)src, r0, inW, outW, (float*)dst + oy * outW, idx == null ? null : idx + oy * outW);
-                    else
-                        MaxRow2x2(src, r0, inW, outW, dst + oy * outW, idx == null ? null : idx + oy * outW);
+                    MaxPlane2x2Avx512((float*)src, inW, outH, outW, (float*)dst, idx);
+                    continue;
                 }
+                for (int oy = 0; oy < outH; oy++)
+                    MaxRow2x2(src, 2 * oy * inW, inW, outW, dst + oy * outW, idx == null ? null : idx + oy * outW);
             }
         }
     }
@@ -127,44 +126,50 @@ internal static class Pooling
         at = take ? index : at;
     }
 
-    private static readonly Vector512<int> s_evenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> s_oddLanes = s_evenLanes + Vector512<int>.One;
-
     // Sixteen windows at a time: two rows of 32 inputs are split into even and odd columns, then the same
-    // scan order and NaN rule as MaxRow2x2 with masked selects; row tails use masked loads and stores.
+    // scan order and NaN rule as MaxRow2x2 with masked selects; row tails use masked loads and stores. The
+    // masks and lane indices of a column of windows serve every row of the plane (LeNet-5's rows have 14 and 5
+    // windows: computed per row, they cost as much as the pooling).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void MaxRow2x2Avx512(float* src, int r0, int inW, int outW, float* dst, long* idx)
+    private static unsafe void MaxPlane2x2Avx512(float* src, int inW, int outH, int outW, float* dst, long* idx)
     {
-        float* top = src + r0, bottom = top + inW;
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odd = even + Vector512<int>.One;
         for (int ox = 0; ox < outW; ox += 16)
         {
             int windows = Math.Min(16, outW - ox), inputs = 2 * windows;
             var lo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs)).AsSingle();
             var hi = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs - 16)).AsSingle();
-            float* t = top + 2 * ox, b = bottom + 2 * ox;
-            var t0 = Avx512F.MaskLoad(t, lo, Vector512<float>.Zero);
-            var t1 = Avx512F.MaskLoad(t + 16, hi, Vector512<float>.Zero);
-            var b0 = Avx512F.MaskLoad(b, lo, Vector512<float>.Zero);
-            var b1 = Avx512F.MaskLoad(b + 16, hi, Vector512<float>.Zero);
-            var best = Avx512F.PermuteVar16x32x2(t0, s_evenLanes, t1);
             var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows));
-            if (idx == null)
+            for (int oy = 0; oy < outH; oy++)
             {
-                Take(ref best, Avx512F.PermuteVar16x32x2(t0, s_oddLanes, t1));
-                Take(ref best, Avx512F.PermuteVar16x32x2(b0, s_evenLanes, b1));
-                Take(ref best, Avx512F.PermuteVar16x32x2(b0, s_oddLanes, b1));
-                Avx512F.MaskStore(dst + ox, keep.AsSingle(), best);
-                continue;
+                int r0 = 2 * oy * inW;
+                float* t = src + r0 + 2 * ox, b = t + inW;
+                var t0 = Avx512F.MaskLoad(t, lo, Vector512<float>.Zero);
+                var t1 = Avx512F.MaskLoad(t + 16, hi, Vector512<float>.Zero);
+                var b0 = Avx512F.MaskLoad(b, lo, Vector512<float>.Zero);
+                var b1 = Avx512F.MaskLoad(b + 16, hi, Vector512<float>.Zero);
+                var best = Avx512F.PermuteVar16x32x2(t0, even, t1);
+                float* d = dst + oy * outW + ox;
+                if (idx == null)
+                {
+                    Take(ref best, Avx512F.PermuteVar16x32x2(t0, odd, t1));
+                    Take(ref best, Avx512F.PermuteVar16x32x2(b0, even, b1));
+                    Take(ref best, Avx512F.PermuteVar16x32x2(b0, odd, b1));
+                    Avx512F.MaskStore(d, keep.AsSingle(), best);
+                    continue;
+                }
+                var first = Vector512.Create(r0 + 2 * ox) + even;
+                var at = first;
+                Take(ref best, ref at, Avx512F.PermuteVar16x32x2(t0, odd, t1), first + Vector512<int>.One);
+                Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, even, b1), first + Vector512.Create(inW));
+                Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, odd, b1), first + Vector512.Create(inW + 1));
+                Avx512F.MaskStore(d, keep.AsSingle(), best);
+                long* i = idx + oy * outW + ox;
+                Avx512F.MaskStore(i, Avx512F.ConvertToVector512Int64(keep.GetLower()), Avx512F.ConvertToVector512Int64(at.GetLower()));
+                if (windows > 8)
+                    Avx512F.MaskStore(i + 8, Avx512F.ConvertToVector512Int64(keep.GetUpper()), Avx512F.ConvertToVector512Int64(at.GetUpper()));
             }
-            var first = Vector512.Create(r0 + 2 * ox) + s_evenLanes;
-            var at = first;
-            Take(ref best, ref at, Avx512F.PermuteVar16x32x2(t0, s_oddLanes, t1), first + Vector512<int>.One);
-            Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, s_evenLanes, b1), first + Vector512.Create(inW));
-            Take(ref best, ref at, Avx512F.PermuteVar16x32x2(b0, s_oddLanes, b1), first + Vector512.Create(inW + 1));
-            Avx512F.MaskStore(dst + ox, keep.AsSingle(), best);
-            Avx512F.MaskStore(idx + ox, Avx512F.ConvertToVector512Int64(keep.GetLower()), Avx512F.ConvertToVector512Int64(at.GetLower()));
-            if (windows > 8)
-                Avx512F.MaskStore(idx + ox + 8, Avx512F.ConvertToVector512Int64(keep.GetUpper()), Avx512F.ConvertToVector512Int64(at.GetUpper()));
         }
     }
 

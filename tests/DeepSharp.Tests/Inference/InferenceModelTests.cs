@@ -68,6 +68,17 @@ public sealed class InferenceModelTests
     }
 
     [Fact]
+    public void LeNetPoolsItsFirstConvolutionInTheDirectKernel()
+    {
+        var (model, sample) = Create("lenet5");
+        var steps = InferenceModel.Prepare(model, [2, .. sample]).Steps;
+        if (SimdWidth.Current < 128) return; // no direct kernel without vectors
+        var convs = steps.Where(s => s.StartsWith("conv2d", StringComparison.Ordinal)).ToList();
+        Assert.Contains("+max_pool2d 2x2 stride 2", convs[0], StringComparison.Ordinal);
+        Assert.Equal(1, steps.Count(s => s.StartsWith("max_pool2d", StringComparison.Ordinal))); // the second layer's stays a step
+    }
+
+    [Fact]
     public void BatchNorm1dFoldsIntoLinear()
     {
         var (model, sample) = Create("cnn");

@@ -70,6 +70,39 @@ public class DirectConvTests
         });
     }
 
+    [Theory]
+    [InlineData(1, 6, 5, 2, 28, 28, 2, 2, 3)] // LeNet-5's first layer and its pooling, over a batch split over the pool
+    [InlineData(2, 5, 3, 1, 9, 11, 3, 2, 1)]  // overlapping 3x3 windows, stride 2 on odd sizes
+    [InlineData(1, 8, 3, 0, 12, 10, 2, 2, 0)]
+    public void PoolsEachImageAsThePoolingStepWould(int inChannels, int outChannels, int kernel, int padding, int height, int width, int window, int stride, int batch)
+    {
+        var g = new ConvGeometry(batch, inChannels, height, width, outChannels, kernel, kernel, 1, 1, padding, padding, 1, 1, 1);
+        var gen = new Generator(8);
+        var x = Tensor.Randn([Math.Max(batch, 1), inChannels, height, width], gen).ToArray<float>();
+        var w = Tensor.Randn([outChannels, inChannels, kernel, kernel], gen).ToArray<float>();
+        var b = Tensor.Randn([outChannels], gen).ToArray<float>();
+        int ph = (g.OutH - window) / stride + 1, pw = (g.OutW - window) / stride + 1;
+        var pool = new PoolGeometry(outChannels, g.OutH, g.OutW, ph, pw, window, window, stride, stride, 0, 0);
+        KernelCases.AtEveryWidth(_ =>
+        {
+            if (!DirectConv.Applies<float>(g)) return; // no vectors
+            var conv = new float[Math.Max(batch, 1) * outChannels * g.P];
+            var expected = new float[Math.Max(batch, 1) * outChannels * ph * pw];
+            var actual = new float[expected.Length];
+            Array.Fill(actual, float.NaN);
+            unsafe
+            {
+                fixed (float* px = x, pw_ = w, pb = b, pc = conv, pa = actual)
+                {
+                    DirectConv.Forward(px, pw_, pb, pc, g, relu: true);
+                    DirectConv.Forward(px, pw_, pb, pa, g, relu: true, maxPool: pool);
+                }
+            }
+            Pooling.MaxForward<float>(conv, expected, [], pool with { Planes = batch * outChannels }, 0, batch * outChannels);
+            Assert.Equal(expected.AsSpan(0, batch * outChannels * ph * pw).ToArray(), actual.AsSpan(0, batch * outChannels * ph * pw).ToArray());
+        });
+    }
+
     [Fact]
     public void RefusesABlockedOutputOfAnotherShape()
     {
@@ -84,6 +117,15 @@ public class DirectConvTests
             }
         });
         Assert.Contains("does not hold 16 channels of 12x12", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() =>
+        {
+            unsafe
+            {
+                var buffer = new float[16 * 14 * 14 * 2];
+                fixed (float* p = buffer) DirectConv.Forward(p, p, null, p, g, false, maxPool: new PoolGeometry(16, 11, 12, 5, 6, 2, 2, 2, 2, 0, 0));
+            }
+        });
+        Assert.Contains("a max pool over 16 planes of 11x12 does not follow 16 channels of 12x12", ex.Message);
     }
 
     private static void AssertClose(Tensor expected, Tensor actual, string what) => KernelCases.AssertClose(expected, actual, what, 1e-4, 1e-4);

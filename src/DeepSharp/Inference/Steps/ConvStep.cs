@@ -15,6 +15,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     private float[]? _blocked; // _weight for the channel-blocked kernel, when it runs this shape (then _packed is null)
     private readonly ConvGeometry _geometry; // for one sample; the batch is the arena's
     private bool _foldedNorm;
+    private PoolGeometry? _maxPool; // a max pool taken over from the step after this one (direct kernel only)
 
     public ConvStep(Conv2d conv, ConvGeometry geometry, PlanValue input, PlanValue output) : base([input], output)
     {
@@ -56,8 +57,21 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     /// Whether this step can write its output channel-blocked although another kernel runs it: the direct kernel (a
     /// first layer with few input channels) lays each image out as it finishes it.
     /// </summary>
-    public bool CanWriteBlocked => _blocked is null && _packed is null && Residual is null && DirectConv.Applies<float>(_geometry) &&
-                                   BlockedConv.Lanes > 0 && _geometry.OutChannels % BlockedConv.Lanes == 0;
+    public bool CanWriteBlocked => RunsDirect && _maxPool is null && BlockedConv.Lanes > 0 && _geometry.OutChannels % BlockedConv.Lanes == 0;
+
+    /// <summary>
+    /// Whether this step can pool its own output: the direct kernel pools each image while it is in cache (LeNet-5's
+    /// first layer), instead of a pass over the whole batch's output.
+    /// </summary>
+    public bool CanFuseMaxPool(PoolStep pool) =>
+        RunsDirect && _maxPool is null && pool.IsMax && pool.Geometry.Planes == _geometry.OutChannels &&
+        pool.Geometry.InH == _geometry.OutH && pool.Geometry.InW == _geometry.OutW;
+
+    /// <summary>Takes over <paramref name="pool"/> (see <see cref="CanFuseMaxPool"/>); the caller makes its output this step's.</summary>
+    public void FuseMaxPool(PoolStep pool) => _maxPool = pool.Geometry;
+
+    // The direct kernel runs this step (no packed weights, nothing the other kernels add).
+    private bool RunsDirect => _blocked is null && _packed is null && Residual is null && DirectConv.Applies<float>(_geometry);
 
     public override void ReplaceInput(PlanValue value, PlanValue replacement)
     {
@@ -98,10 +112,10 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
                     Relu, Residual is null ? null : arena.Pointer(Residual));
             return;
         }
-        if (Output.Blocked is { } blocked)
+        if (Output.Blocked is not null || _maxPool is not null)
         {
             fixed (float* w = _weight, b = _bias)
-                DirectConv.Forward(arena.Pointer(Inputs[0]), w, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu, blocked);
+                DirectConv.Forward(arena.Pointer(Inputs[0]), w, b, arena.Pointer(Output), _geometry with { Batch = arena.Batch }, Relu, Output.Blocked, _maxPool);
             return;
         }
         fixed (float* w = _weight, packed = _packed, b = _bias)
@@ -113,7 +127,8 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     {
         var g = _geometry;
         return $"conv2d {g.KernelH}x{g.KernelW} {g.InChannels}->{g.OutChannels}" + (g.StrideH > 1 || g.StrideW > 1 ? $" stride {g.StrideH}" : "") +
-            (g.Groups > 1 ? $" groups {g.Groups}" : "") + (_foldedNorm ? " +bn" : "") + (Residual is null ? "" : " +add") + (Relu ? " +relu" : "") + " " + Output.Describe();
+            (g.Groups > 1 ? $" groups {g.Groups}" : "") + (_foldedNorm ? " +bn" : "") + (Residual is null ? "" : " +add") + (Relu ? " +relu" : "") +
+            (_maxPool is { } mp ? $" +max_pool2d {mp.KernelH}x{mp.KernelW} stride {mp.StrideH}" : "") + " " + Output.Describe();
     }
 }
 

@@ -21,6 +21,12 @@ internal sealed unsafe class PoolStep : PlanStep
         (_kind, _geometry, _countIncludePad, _divisor) = (kind, geometry, countIncludePad, divisor);
     }
 
+    /// <summary>Max pooling (which a direct convolution before it can take over, see <see cref="ConvStep.FuseMaxPool"/>).</summary>
+    public bool IsMax => _kind == Kind.Max;
+
+    /// <summary>The pooling of one sample (Planes: its channels).</summary>
+    public PoolGeometry Geometry => _geometry;
+
     private long WorkPerPlane => _kind == Kind.AdaptiveAverage
         ? (long)_geometry.InH * _geometry.InW
         : (long)_geometry.OutH * _geometry.OutW * _geometry.KernelH * _geometry.KernelW;

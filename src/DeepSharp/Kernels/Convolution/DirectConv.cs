@@ -47,15 +47,20 @@ internal static unsafe class DirectConv
     /// y[n, o] = sum over taps of w[o, tap] * shifted x[n] (+ bias[o]), max(y, 0) when relu; images split over the pool.
     /// With <paramref name="blocked"/> (the output's shape, whose blocks have as many lanes as the running vector), y is
     /// written in the channel-blocked layout of <see cref="BlockedConv"/>: each image is computed into a scratch and laid
-    /// out while it is still in cache, instead of in a pass over the whole batch after it.
+    /// out while it is still in cache, instead of in a pass over the whole batch after it. With <paramref name="maxPool"/>
+    /// (over the image's output channels), y is the max-pooled output, pooled the same way from the scratch.
     /// </summary>
-    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false, BlockedShape? blocked = null)
+    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false, BlockedShape? blocked = null,
+        PoolGeometry? maxPool = null)
     {
+        if (maxPool is { } mp && (blocked is not null || mp.Planes != g.OutChannels || mp.InH != g.OutH || mp.InW != g.OutW))
+            throw new ArgumentException($"DirectConv: a max pool over {mp.Planes} planes of {mp.InH}x{mp.InW} does not follow {g.OutChannels} channels of {g.OutH}x{g.OutW}" +
+                (blocked is null ? "" : " written blocked"));
         switch (SimdWidth.Current)
         {
-            case 512: DirectConv<Vector512<float>, Simd512<float>>.Forward(x, w, bias, y, g, relu, blocked); break;
-            case 256: DirectConv<Vector256<float>, Simd256<float>>.Forward(x, w, bias, y, g, relu, blocked); break;
-            default: DirectConv<Vector128<float>, Simd128<float>>.Forward(x, w, bias, y, g, relu, blocked); break;
+            case 512: DirectConv<Vector512<float>, Simd512<float>>.Forward(x, w, bias, y, g, relu, blocked, maxPool); break;
+            case 256: DirectConv<Vector256<float>, Simd256<float>>.Forward(x, w, bias, y, g, relu, blocked, maxPool); break;
+            default: DirectConv<Vector128<float>, Simd128<float>>.Forward(x, w, bias, y, g, relu, blocked, maxPool); break;
         }
     }
 
@@ -76,7 +81,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 {
     private const int Block = 4; // output channels per pass of the weight gradient
 
-    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, BlockedShape? blocked)
+    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, BlockedShape? blocked, PoolGeometry? maxPool)
     {
         if (blocked is { } bs && (bs.Channels != g.OutChannels || bs.H != g.OutH || bs.W != g.OutW || g.OutChannels % Lanes != 0))
             throw new ArgumentException($"DirectConv: a blocked output of {bs} does not hold {g.OutChannels} channels of {g.OutH}x{g.OutW} in blocks of {Lanes}");
@@ -91,7 +96,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 for (int t = 0; t < taps; t++)
                     packed[(long)o0 * taps + t * rows + i] = w[(long)(o0 + i) * taps + t];
         }
-        var task = new ForwardTask(x, packed, bias, y, g, relu, blocked);
+        var task = new ForwardTask(x, packed, bias, y, g, relu, blocked, maxPool);
         if (g.Batch == 1) task.Run(0);
         else WorkerPool.For(g.Batch, task);
     }
@@ -130,7 +135,7 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
     [ThreadStatic] private static float[]? t_image;
     [ThreadStatic] private static float[]? t_grad;
     [ThreadStatic] private static float[]? t_weights;
-    [ThreadStatic] private static float[]? t_output; // one image's NCHW output on its way to the blocked layout
+    [ThreadStatic] private static float[]? t_output; // one image's NCHW output on its way to the blocked layout or a max pool
 
 
     /// <summary>Copies image n into padded [C, Hp, Wp] with zeros around (and right of) the data.</summary>
@@ -144,14 +149,14 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 new ReadOnlySpan<float>(image + ((long)c * h + r) * w, w).CopyTo(new Span<float>(padded + ((long)c * hp + r + g.PadH) * wp + g.PadW, w));
     }
 
-    private sealed class ForwardTask(float* x, float* packedW, float* bias, float* y, ConvGeometry g, bool relu, BlockedShape? blocked) : IParallelTask
+    private sealed class ForwardTask(float* x, float* packedW, float* bias, float* y, ConvGeometry g, bool relu, BlockedShape? blocked, PoolGeometry? maxPool) : IParallelTask
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int n)
         {
             int c = g.InChannels, hp = PaddedRows(g), wp = PaddedWidth(g), taps = g.K, plane = g.OutH * g.OutW;
             fixed (float* padded = DirectConv.Scratch(ref t_image, c * hp * wp),
-                   image = blocked is null ? null : DirectConv.Scratch(ref t_output, (long)g.OutChannels * plane))
+                   image = blocked is null && maxPool is null ? null : DirectConv.Scratch(ref t_output, (long)g.OutChannels * plane))
             {
                 PadImage(x, n, g, padded);
                 float* output = image is null ? y + (long)n * g.OutChannels * plane : image;
@@ -173,6 +178,11 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
                 }
                 if (blocked is { } bs)
                     BlockedConv.LayOut(image, y + n * bs.ImagePitch, bs, Lanes, 0, g.OutChannels / Lanes);
+                if (maxPool is { } mp)
+                {
+                    long pooled = (long)g.OutChannels * mp.OutH * mp.OutW;
+                    Pooling.MaxForward<float>(new ReadOnlySpan<float>(image, g.OutChannels * plane), new Span<float>(y + n * pooled, (int)pooled), [], mp, 0, g.OutChannels);
+                }
             }
         }
 
