@@ -88,6 +88,9 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
         {
             for (; i + 4 <= rows; i += 4)
                 Transpose4Rows((float*)(src + i * ld), ld, kc, (float*)(dst + i), width);
+            // The last two rows of a six-row panel (AVX2, SSE): a third of A, scalar until then.
+            for (; i + 2 <= rows; i += 2)
+                Transpose2Rows((float*)(src + i * ld), ld, kc, (float*)(dst + i), width);
         }
         else if (typeof(T) == typeof(double) && Avx.IsSupported)
         {
@@ -140,6 +143,31 @@ internal static unsafe class GemmPack<T, K> where T : unmanaged, INumber<T> wher
             d[1] = s1[p];
             d[2] = s2[p];
             d[3] = s3[p];
+        }
+    }
+
+    /// <summary>Two rows into pairs of columns: four k steps per interleave of two vectors, each pair stored as 64 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose2Rows(float* s0, nint ld, int kc, float* d, int width)
+    {
+        float* s1 = s0 + ld;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4, d += 4 * width)
+        {
+            Vector128<float> r0 = Vector128.Load(s0 + p), r1 = Vector128.Load(s1 + p), lo, hi;
+            if (Sse.IsSupported)
+                (lo, hi) = (Sse.UnpackLow(r0, r1), Sse.UnpackHigh(r0, r1));
+            else
+                (lo, hi) = (AdvSimd.Arm64.ZipLow(r0, r1), AdvSimd.Arm64.ZipHigh(r0, r1));
+            lo.GetLower().Store(d);
+            lo.GetUpper().Store(d + width);
+            hi.GetLower().Store(d + 2 * width);
+            hi.GetUpper().Store(d + 3 * width);
+        }
+        for (; p < kc; p++, d += width)
+        {
+            d[0] = s0[p];
+            d[1] = s1[p];
         }
     }
 
