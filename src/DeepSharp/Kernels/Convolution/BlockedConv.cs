@@ -292,6 +292,8 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
 
     // The tiles below are written out position by position (guarded by the compile-time count TP) so that the JIT keeps
     // every accumulator in a register; TQ is the compile-time distance between the inputs of neighbouring positions.
+    // Each has its input-channel loop three times (every position, all but the first, all but the last), chosen per tap:
+    // a skip flag tested inside the loop would branch at every FMA it guards and mispredict where the taps change.
 
     /// <summary>Output channels of one vector (L channels) at TP.Value consecutive positions of one output row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
