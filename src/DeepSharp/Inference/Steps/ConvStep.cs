@@ -57,7 +57,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     /// Whether this step can write its output channel-blocked although another kernel runs it: the direct kernel (a
     /// first layer with few input channels) lays each image out as it finishes it.
     /// </summary>
-    public bool CanWriteBlocked => RunsDirect && _maxPool is null && BlockedConv.Lanes > 0 && _geometry.OutChannels % BlockedConv.Lanes == 0;
+    public bool CanWriteBlocked => RunsDirect && _maxPool is null && _geometry.OutChannels % BlockedConv.Lanes == 0;
 
     /// <summary>
     /// Whether this step can pool its own output: the direct kernel pools each image while it is in cache (LeNet-5's

@@ -53,6 +53,9 @@ internal static unsafe class DirectConv
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false, BlockedShape? blocked = null,
         PoolGeometry? maxPool = null)
     {
+        int lanes = BlockedConv.Lanes; // the blocks' lanes: the running vector's
+        if (blocked is { } bs && (bs.Channels != g.OutChannels || bs.H != g.OutH || bs.W != g.OutW || g.OutChannels % lanes != 0))
+            throw new ArgumentException($"DirectConv: a blocked output of {bs} does not hold {g.OutChannels} channels of {g.OutH}x{g.OutW} in blocks of {lanes}");
         if (maxPool is { } mp && (blocked is not null || mp.Planes != g.OutChannels || mp.InH != g.OutH || mp.InW != g.OutW))
             throw new ArgumentException($"DirectConv: a max pool over {mp.Planes} planes of {mp.InH}x{mp.InW} does not follow {g.OutChannels} channels of {g.OutH}x{g.OutW}" +
                 (blocked is null ? "" : " written blocked"));
@@ -83,8 +86,6 @@ internal static unsafe class DirectConv<TV, S> where TV : unmanaged where S : IS
 
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu, BlockedShape? blocked, PoolGeometry? maxPool)
     {
-        if (blocked is { } bs && (bs.Channels != g.OutChannels || bs.H != g.OutH || bs.W != g.OutW || g.OutChannels % Lanes != 0))
-            throw new ArgumentException($"DirectConv: a blocked output of {bs} does not hold {g.OutChannels} channels of {g.OutH}x{g.OutW} in blocks of {Lanes}");
         // Each block's weights tap-major, its channels' weights for one tap side by side, so that a tap's broadcasts read
         // consecutive floats; packed once per call into this thread's scratch, which the pool's threads read until For returns.
         int taps = g.K, block = ForwardRows;
