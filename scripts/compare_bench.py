@@ -8,6 +8,9 @@ Ratios: DeepSharp's best / the peer's best, inverted for times (_us) and memory 
 DeepSharp is better. infer_varying_batch_peak_rss_mb measures a process's peak memory, so each side runs it
 alone in a fresh process.
 
+After the table it states the GEMM's share of the FMA peak on one thread, with AVX-512 where the CPU has it and
+on the AVX2 path (DeepSharp rerun with DOTNET_EnableAVX512=0, best of five processes, with their median).
+
 Usage: python3 scripts/compare_bench.py [--json FILE] [WORKLOAD ...]
 Pause other work on the machine while it runs (it takes 15-25 minutes for everything on 2 cores).
 """
@@ -80,12 +83,35 @@ def ratio(ours, theirs, key):
     return f"{(theirs / ours if better(key) is min else ours / theirs):.2f}x"
 
 
+GEMM_KEYS = ("sgemm1024_gflops", "sgemm2048_gflops")
+
+
+def efficiency(run):
+    """sgemm GFLOPS of one DeepSharp run as a share of the FMA peak measured in the same process."""
+    peak = run.get("fma_peak_gflops")
+    return {k: 100 * run[k] / peak for k in GEMM_KEYS if peak and isinstance(run.get(k), (int, float))}
+
+
+def avx2_efficiency(command):
+    """The AVX2 path on one thread: each process's sgemm over its own peak, the best of five processes."""
+    env = dict(os.environ, DOTNET_EnableAVX512="0")
+    shares = []
+    for _ in range(5):
+        cmd = command(1, ["fma_peak_gflops", "sgemm1024_gflops"])
+        print("+ DOTNET_EnableAVX512=0 " + " ".join(cmd), file=sys.stderr, flush=True)
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
+        shares.append(efficiency(last_json(out)).get("sgemm1024_gflops"))
+    return [s for s in shares if s is not None]
+
+
 def main(argv):
     out = None
     if argv[:1] == ["--json"]:
         out, argv = argv[1], argv[2:]
     names = argv
-    results = {side: {t: measure(command, t, names) for t in (1, 2)} for side, command in sides().items()}
+    commands = sides()
+    results = {side: {t: measure(command, t, names) for t in (1, 2)} for side, command in commands.items()}
+    avx2 = avx2_efficiency(commands["DeepSharp"]) if not names or "sgemm1024_gflops" in names else []
     ds = results["DeepSharp"]
     print(f"CPU: {ds[1].get('cpu', '?')} ({ds[1].get('vectors', '?')}), {os.cpu_count()} logical cores")
     for side in ("TorchSharp", "PyTorch"):
@@ -101,9 +127,17 @@ def main(argv):
         cells = [fmt(results[s][t].get(k)) for s in results for t in (1, 2)]
         vs = [ratio(ours, best(results[s], k), k) for s in ("TorchSharp", "PyTorch")]
         print(f"| {k} | " + " | ".join(cells + vs) + " |")
+    print()
+    for k, share in efficiency(ds[1]).items():
+        print(f"{k} on one thread: {share:.1f} % of the FMA peak ({ds[1].get('vectors', '?')})")
+    if avx2:
+        print(f"sgemm1024_gflops on one thread, AVX2 path: {max(avx2):.1f} % of its FMA peak, best of "
+              f"{len(avx2)} processes, median {sorted(avx2)[len(avx2) // 2]:.1f} % (each: {', '.join(f'{a:.1f}' for a in avx2)})")
     if out:
+        doc = {s: {str(t): r for t, r in v.items()} for s, v in results.items()}
+        doc["avx2_sgemm1024_pct_of_peak"] = avx2
         with open(out, "w") as f:
-            json.dump({s: {str(t): r for t, r in v.items()} for s, v in results.items()}, f, indent=1)
+            json.dump(doc, f, indent=1)
 
 
 if __name__ == "__main__":
