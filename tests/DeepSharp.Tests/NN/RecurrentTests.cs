@@ -1,3 +1,4 @@
+using DeepSharp.Kernels;
 using DeepSharp.NN;
 using DeepSharp.Tests.Autograd;
 
@@ -232,5 +233,60 @@ public sealed class RecurrentTests
         Assert.Throws<ArgumentException>(() => new Gru(3, 4, dropout: 1.5));
         Assert.Throws<ArgumentException>(() => new Lstm(3, 4).LayerWeights(0, reverse: true));
         Assert.Contains("hx", Assert.Throws<ArgumentException>(() => new RnnCell(3, 4).Forward(Tensor.Zeros(2, 3), Tensor.Zeros(4))).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    [InlineData("rnn")]
+    public void ABatchSplitIntoPartsGivesEachExampleWhatItGetsAloneWhateverTheThreadCount(string cell)
+    {
+        // 37 examples with hidden size 160: each step runs as three parts of up to 16 rows on the worker pool (the
+        // kernel's row split); lengths 1-4 make inactive rows in every part. Each example's outputs and input
+        // gradient must be what it gets alone, and one thread must give the same bits as two.
+        RecurrentBase Make() => cell switch
+        {
+            "lstm" => new Lstm(5, 160, batchFirst: true, generator: new Generator(31)),
+            "gru" => new Gru(5, 160, batchFirst: true, generator: new Generator(31)),
+            _ => new Rnn(5, 160, batchFirst: true, generator: new Generator(31)),
+        };
+        var x = Tensor.Randn([37, 4, 5], new Generator(32));
+        int[] lengths = [.. Enumerable.Range(0, 37).Select(i => i % 4 + 1)];
+        (float[] Output, float[] XGrad, float[] WGrad) Run(RecurrentBase m, Tensor input, int[]? lens)
+        {
+            var xi = input.Detach().Contiguous();
+            xi.RequiresGrad = true;
+            var output = m.Forward(xi, lengths: lens).Output;
+            (output * output).Sum().Backward();
+            var wGrad = m.Parameters().SelectMany(p => p.Grad!.ToArray<float>()).ToArray();
+            return (output.ToArray<float>(), xi.Grad!.ToArray<float>(), wGrad);
+        }
+
+        int saved = WorkerPool.Threads;
+        try
+        {
+            WorkerPool.Threads = 2;
+            var two = Run(Make(), x, lengths);
+            WorkerPool.Threads = 1;
+            var one = Run(Make(), x, lengths);
+            Assert.Equal(one.Output, two.Output);
+            Assert.Equal(one.XGrad, two.XGrad);
+            Assert.Equal(one.WGrad, two.WGrad);
+
+            var batch = Tensor.From(two.Output, 37, 4, 160);
+            var batchGrad = Tensor.From(two.XGrad, 37, 4, 5);
+            for (int i = 0; i < 37; i++)
+            {
+                int len = lengths[i];
+                var alone = Run(Make(), x.Narrow(0, i, 1).Narrow(1, 0, len).Contiguous(), null);
+                Close(Tensor.From(alone.Output, 1, len, 160), batch.Narrow(0, i, 1).Narrow(1, 0, len), $"example {i}'s outputs", 1e-5);
+                Close(Tensor.From(alone.XGrad, 1, len, 5), batchGrad.Narrow(0, i, 1).Narrow(1, 0, len), $"example {i}'s input gradient", 1e-5);
+                Assert.All(batch.Narrow(0, i, 1).Narrow(1, len, 4 - len).ToArray<float>(), v => Assert.Equal(0f, v));
+            }
+        }
+        finally
+        {
+            WorkerPool.Threads = saved;
+        }
     }
 }

@@ -109,9 +109,11 @@ internal static unsafe class Gemm
     /// <summary>
     /// op(B) [k, n] packed once for <see cref="Sgemm(int, float*, int, PackedB, float*, int, float, float*, int)"/>,
     /// in the layout of the packed kernel that runs at this process's vector width (an inference weight: packing B^T
-    /// was an eighth of an MLP's batch-64 inference when done on every call).
+    /// was an eighth of an MLP's batch-64 inference when done on every call). With <paramref name="pooled"/> the
+    /// packing is a rented <see cref="BufferPool{T}"/> buffer, for a weight packed per call: give it back with
+    /// <see cref="PackedB.Return"/>.
     /// </summary>
-    public static PackedB PackB(bool transB, int n, int k, float* b, int ldb)
+    public static PackedB PackB(bool transB, int n, int k, float* b, int ldb, bool pooled = false)
     {
         CheckShape("sgemm", false, transB, 1, n, k, Math.Max(k, 1), ldb, Math.Max(n, 1));
         int width = SimdWidth.Current;
@@ -119,18 +121,19 @@ internal static unsafe class Gemm
         float[] data;
         switch (width)
         {
-            case 512: data = Pack<PackedKernel<float, Vector512<float>, Simd512<float>, Rows12>>(transB, n, k, b, ldb); break;
-            case 256 when wide: data = Pack<PackedKernel<float, Vector256<float>, Simd256<float>, Rows12>>(transB, n, k, b, ldb); break;
-            case 256: data = Pack<PackedKernel<float, Vector256<float>, Simd256<float>, Rows6>>(transB, n, k, b, ldb); break;
-            case 128 when wide: data = Pack<PackedKernel<float, Vector128<float>, Simd128<float>, Rows12>>(transB, n, k, b, ldb); break;
-            case 128: data = Pack<PackedKernel<float, Vector128<float>, Simd128<float>, Rows6>>(transB, n, k, b, ldb); break;
-            default: data = Pack<PackedKernel<float, float, Simd1<float>, Rows6>>(transB, n, k, b, ldb); break;
+            case 512: data = Pack<PackedKernel<float, Vector512<float>, Simd512<float>, Rows12>>(transB, n, k, b, ldb, pooled); break;
+            case 256 when wide: data = Pack<PackedKernel<float, Vector256<float>, Simd256<float>, Rows12>>(transB, n, k, b, ldb, pooled); break;
+            case 256: data = Pack<PackedKernel<float, Vector256<float>, Simd256<float>, Rows6>>(transB, n, k, b, ldb, pooled); break;
+            case 128 when wide: data = Pack<PackedKernel<float, Vector128<float>, Simd128<float>, Rows12>>(transB, n, k, b, ldb, pooled); break;
+            case 128: data = Pack<PackedKernel<float, Vector128<float>, Simd128<float>, Rows6>>(transB, n, k, b, ldb, pooled); break;
+            default: data = Pack<PackedKernel<float, float, Simd1<float>, Rows6>>(transB, n, k, b, ldb, pooled); break;
         }
-        return new PackedB(data, transB, n, k, width, wide);
+        return new PackedB(data, transB, n, k, width, wide, pooled);
 
-        static float[] Pack<K>(bool transB, int n, int k, float* b, int ldb) where K : struct, IGemmMicroKernel<float>
+        static float[] Pack<K>(bool transB, int n, int k, float* b, int ldb, bool pooled) where K : struct, IGemmMicroKernel<float>
         {
-            var data = new float[Math.Max(GemmDriver<float, K>.PackedLength(n, k), 1)];
+            int length = checked((int)Math.Max(GemmDriver<float, K>.PackedLength(n, k), 1));
+            var data = pooled ? BufferPool<float>.Rent(length) : new float[length];
             fixed (float* dst = data) GemmDriver<float, K>.PackB(transB, n, k, b, ldb, dst);
             return data;
         }
@@ -306,12 +309,21 @@ internal static unsafe class Gemm
 }
 
 /// <summary>A GEMM's B operand packed once (<see cref="Gemm.PackB"/>), for the vector width and register file it was packed at.</summary>
-internal sealed class PackedB(float[] data, bool transB, int n, int k, int width, bool wide)
+internal sealed class PackedB(float[] data, bool transB, int n, int k, int width, bool wide, bool pooled = false)
 {
-    public float[] Data { get; } = data;
+    private float[]? _data = data;
+
+    public float[] Data => _data ?? throw new ObjectDisposedException(nameof(PackedB), "the packed weight was returned to the buffer pool");
     public bool TransB { get; } = transB;
     public int N { get; } = n;
     public int K { get; } = k;
     public int Width { get; } = width;
     public bool Wide { get; } = wide;
+
+    /// <summary>Gives a pooled packing (<c>PackB(..., pooled: true)</c>) back to the buffer pool; later use throws.</summary>
+    public void Return()
+    {
+        if (pooled && _data is not null) BufferPool<float>.Return(_data);
+        _data = null;
+    }
 }

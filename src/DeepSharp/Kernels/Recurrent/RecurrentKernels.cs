@@ -11,7 +11,7 @@ namespace DeepSharp.Kernels;
 /// Sequences may have per-example lengths: an example is active at step t when t &lt; length, and
 /// inactive steps leave its state unchanged and output zeros (packed-sequence semantics), in both directions.
 /// </summary>
-internal sealed class RecurrentKernel<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed unsafe class RecurrentKernel<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly RecurrentCell _cell;
     private readonly int _steps, _batch, _input, _hidden, _gates;
@@ -68,35 +68,55 @@ internal sealed class RecurrentKernel<T> : IDisposable where T : unmanaged, IFlo
             if (!bHh.IsEmpty && _cell != RecurrentCell.Gru) TensorPrimitives.Add(row, bHh, row);
         }
 
-        var hp = new T[bg]; // h W_hh^T for one step
-        for (int s = 0; s < _steps; s++)
+        var hp = BufferPool<T>.Rent(bg); // h W_hh^T for one step
+        fixed (T* py = y, pb = bHh)
         {
-            int t = TimeOf(s);
-            var hPrev = _h.AsSpan(s * bh, bh);
-            var hNext = _h.AsSpan((s + 1) * bh, bh);
-            Linear(_h.AsSpan(s * bh, bh), _batch, _hidden, wHh, gh, hp);
-            var act = _act.AsSpan(s * bg, bg);
-            for (int b = 0; b < _batch; b++)
+            var step = new ForwardStep(this, xp, hp, wHh, py, pb, bHh.Length) { Packed = PackWeights(wHh, transB: true, _gates * _hidden, _hidden) };
+            try
             {
-                var yRow = y.Slice((t * _batch + b) * _hidden, _hidden);
-                if (!Active(b, t))
-                {
-                    hPrev.Slice(b * _hidden, _hidden).CopyTo(hNext.Slice(b * _hidden, _hidden));
-                    if (_cell == RecurrentCell.Lstm) _c.AsSpan(s * bh + b * _hidden, _hidden).CopyTo(_c.AsSpan((s + 1) * bh + b * _hidden, _hidden));
-                    yRow.Clear();
-                    continue;
-                }
-                var a = act.Slice(b * gh, gh);
-                var pre = xp.AsSpan((t * _batch + b) * gh, gh);
-                var hpRow = hp.AsSpan(b * gh, gh);
-                var h = hNext.Slice(b * _hidden, _hidden);
-                StepForward(pre, hpRow, a, hPrev.Slice(b * _hidden, _hidden), h, s, b, bHh);
-                h.CopyTo(yRow);
+                for (step.S = 0; step.S < _steps; step.S++)
+                    RunParts(step);
+            }
+            finally
+            {
+                step.Packed?.Return();
             }
         }
+        BufferPool<T>.Return(hp);
         _h.AsSpan(_steps * bh, bh).CopyTo(hN);
         if (_cell == RecurrentCell.Lstm) _c.AsSpan(_steps * bh, bh).CopyTo(cN);
         BufferPool<T>.Return(xp);
+    }
+
+    /// <summary>Processing step s for batch rows [r0, r1): their h W_hh^T, gates and new state.</summary>
+    private void ForwardRows(int s, int r0, int r1, T[] xp, T[] hp, T[] wHh, PackedB? packed, T* y, ReadOnlySpan<T> bHh)
+    {
+        int t = TimeOf(s), bh = _batch * _hidden, gh = _gates * _hidden, bg = _batch * gh;
+        var hPrev = _h.AsSpan(s * bh, bh);
+        var hNext = _h.AsSpan((s + 1) * bh, bh);
+        if (packed is not null)
+            fixed (T* ph = _h, php = hp, pw = wHh)
+                Gemm.Sgemm(r1 - r0, (float*)(ph + s * bh + r0 * _hidden), _hidden, packed, (float*)pw, _hidden, 0f, (float*)(php + r0 * gh), gh);
+        else
+            Linear(_h, s * bh + r0 * _hidden, r1 - r0, _hidden, wHh, gh, hp, r0 * gh);
+        var act = _act.AsSpan(s * bg, bg);
+        for (int b = r0; b < r1; b++)
+        {
+            var yRow = new Span<T>(y + (t * _batch + b) * _hidden, _hidden);
+            if (!Active(b, t))
+            {
+                hPrev.Slice(b * _hidden, _hidden).CopyTo(hNext.Slice(b * _hidden, _hidden));
+                if (_cell == RecurrentCell.Lstm) _c.AsSpan(s * bh + b * _hidden, _hidden).CopyTo(_c.AsSpan((s + 1) * bh + b * _hidden, _hidden));
+                yRow.Clear();
+                continue;
+            }
+            var a = act.Slice(b * gh, gh);
+            var pre = xp.AsSpan((t * _batch + b) * gh, gh);
+            var hpRow = hp.AsSpan(b * gh, gh);
+            var h = hNext.Slice(b * _hidden, _hidden);
+            StepForward(pre, hpRow, a, hPrev.Slice(b * _hidden, _hidden), h, s, b, bHh);
+            h.CopyTo(yRow);
+        }
     }
 
     private void StepForward(Span<T> pre, Span<T> hp, Span<T> a, ReadOnlySpan<T> hPrev, Span<T> h, int s, int b, ReadOnlySpan<T> bHh)
@@ -168,33 +188,21 @@ internal sealed class RecurrentKernel<T> : IDisposable where T : unmanaged, IFlo
         if (!dcN.IsEmpty && _cell == RecurrentCell.Lstm) dcN.CopyTo(dc);
         var dGates = Scratch(_steps * bg);                        // gradient at the pre-activations fed by x (in time order)
         var dHGates = _cell == RecurrentCell.Gru ? Scratch(_steps * bg) : dGates; // ... and by h (differs only for GRU's n gate)
-        var dhPrev = new T[bh];
-        var direct = _cell == RecurrentCell.Gru ? new T[n] : null; // GRU: z * dh flows straight to h_prev
-        for (int s = _steps - 1; s >= 0; s--)
+        var dhPrev = BufferPool<T>.Rent(bh);
+        fixed (T* pdy = dy)
         {
-            int t = TimeOf(s);
-            for (int b = 0; b < _batch; b++)
+            var step = new BackwardStep(this, dh, dc, dGates, dHGates, dhPrev, wHh, pdy) { Packed = PackWeights(wHh, transB: false, n, gh) };
+            try
             {
-                var dhRow = dh.AsSpan(b * n, n);
-                if (!Active(b, t)) continue;                     // state passed through unchanged: dh, dc flow on
-                TensorPrimitives.Add(dhRow, dy.Slice((t * _batch + b) * n, n), dhRow);
-                StepBackward(s, t, b, dhRow, dc.AsSpan(b * n, n), dGates.AsSpan((t * _batch + b) * gh, gh), dHGates.AsSpan((t * _batch + b) * gh, gh));
+                for (step.S = _steps - 1; step.S >= 0; step.S--)
+                    RunParts(step);
             }
-            // dh_prev = dHGates[t] W_hh for active rows; inactive rows keep their dh (pass-through).
-            Linear2(dHGates, t * bg, _batch, gh, wHh, n, dhPrev);
-            for (int b = 0; b < _batch; b++)
+            finally
             {
-                if (!Active(b, t)) continue;
-                var row = dh.AsSpan(b * n, n);
-                if (direct is not null) row.CopyTo(direct);
-                dhPrev.AsSpan(b * n, n).CopyTo(row);
-                if (direct is not null)
-                {
-                    var z = _act.AsSpan((s * _batch + b) * gh + n, n);
-                    TensorPrimitives.MultiplyAdd(direct, z, row, row);
-                }
+                step.Packed?.Return();
             }
         }
+        BufferPool<T>.Return(dhPrev);
         dh.CopyTo(dh0);
         if (_cell == RecurrentCell.Lstm) dc.CopyTo(dc0);
 
@@ -213,6 +221,86 @@ internal sealed class RecurrentKernel<T> : IDisposable where T : unmanaged, IFlo
         if (dx is not null) Linear2(dGates, 0, rows, gh, wIh, _input, dx);
         if (!ReferenceEquals(dHGates, dGates)) BufferPool<T>.Return(dHGates);
         BufferPool<T>.Return(dGates);
+    }
+
+    /// <summary>
+    /// Processing step s backward for batch rows [r0, r1): their gate gradients from dh and dc, then dh_prev =
+    /// dHGates[t] W_hh for those rows. Inactive rows keep dh and dc (the state passed through unchanged).
+    /// </summary>
+    private void BackwardRows(int s, int r0, int r1, T[] dh, T[] dc, T[] dGates, T[] dHGates, T[] dhPrev, T[] wHh, PackedB? packed, T* dy)
+    {
+        int t = TimeOf(s), n = _hidden, gh = _gates * n, bg = _batch * gh;
+        for (int b = r0; b < r1; b++)
+        {
+            if (!Active(b, t)) continue;
+            var dhRow = dh.AsSpan(b * n, n);
+            TensorPrimitives.Add(dhRow, new ReadOnlySpan<T>(dy + (t * _batch + b) * n, n), dhRow);
+            StepBackward(s, t, b, dhRow, dc.AsSpan(b * n, n), dGates.AsSpan((t * _batch + b) * gh, gh), dHGates.AsSpan((t * _batch + b) * gh, gh));
+        }
+        if (packed is not null)
+            fixed (T* pg = dHGates, pd = dhPrev, pw = wHh)
+                Gemm.Sgemm(r1 - r0, (float*)(pg + t * bg + r0 * gh), gh, packed, (float*)pw, n, 0f, (float*)(pd + r0 * n), n);
+        else
+            Linear2(dHGates, t * bg + r0 * gh, r1 - r0, gh, wHh, n, dhPrev, r0 * n);
+        for (int b = r0; b < r1; b++)
+        {
+            if (!Active(b, t)) continue;
+            var row = dh.AsSpan(b * n, n);
+            var fromGates = dhPrev.AsSpan(b * n, n);
+            if (_cell == RecurrentCell.Gru) // z dh flows straight on to h_prev as well
+                TensorPrimitives.MultiplyAdd(row, _act.AsSpan((s * _batch + b) * gh + n, n), fromGates, row);
+            else
+                fromGates.CopyTo(row);
+        }
+    }
+
+    // A step is split into parts of this many batch rows, each computing its rows' share of h W_hh^T (or dh W_hh)
+    // and their gates on one thread: one hand-off per step instead of one per GEMM plus serial gate passes, and a
+    // split that does not depend on the thread count, so neither do the results.
+    private const int RowsPerPart = 16;
+
+    private void RunParts(IParallelTask step)
+    {
+        int parts = (_batch + RowsPerPart - 1) / RowsPerPart;
+        long work = (long)_batch * _gates * _hidden * _hidden; // multiply-adds per step
+        if (parts == 1 || work < Gemm.ParallelThreshold)
+        {
+            for (int p = 0; p < parts; p++) step.Run(p);
+            return;
+        }
+        WorkerPool.For(parts, step, Gemm.WakeWorkersFor(work));
+    }
+
+    private static PackedB? PackWeights(T[] w, bool transB, int n, int k)
+    {
+        if (typeof(T) != typeof(float)) return null;
+        fixed (T* pw = w) return Gemm.PackB(transB, n, k, (float*)pw, transB ? k : n, pooled: true);
+    }
+
+    private static (int R0, int R1) Rows(int part, int batch) => (part * RowsPerPart, Math.Min(batch, (part + 1) * RowsPerPart));
+
+    private sealed class ForwardStep(RecurrentKernel<T> kernel, T[] xp, T[] hp, T[] wHh, T* y, T* bHh, int bHhLength) : IParallelTask
+    {
+        public int S;
+        public PackedB? Packed;
+
+        public void Run(int part)
+        {
+            var (r0, r1) = Rows(part, kernel._batch);
+            kernel.ForwardRows(S, r0, r1, xp, hp, wHh, Packed, y, new ReadOnlySpan<T>(bHh, bHhLength));
+        }
+    }
+
+    private sealed class BackwardStep(RecurrentKernel<T> kernel, T[] dh, T[] dc, T[] dGates, T[] dHGates, T[] dhPrev, T[] wHh, T* dy) : IParallelTask
+    {
+        public int S;
+        public PackedB? Packed;
+
+        public void Run(int part)
+        {
+            var (r0, r1) = Rows(part, kernel._batch);
+            kernel.BackwardRows(S, r0, r1, dh, dc, dGates, dHGates, dhPrev, wHh, Packed, dy);
+        }
     }
 
     // The per-sequence buffers are megabytes (steps x batch x gates x hidden) and the same sizes recur every
@@ -286,24 +374,26 @@ internal sealed class RecurrentKernel<T> : IDisposable where T : unmanaged, IFlo
         }
     }
 
-    // out[rows, outF] = in[rows, inF] W^T, with W [outF, inF].
-    private static unsafe void Linear(ReadOnlySpan<T> input, int rows, int inF, T[] w, int outF, T[] output)
+    // out[rows, outF] = in[rows, inF] W^T, with W [outF, inF]; in and out start at their offsets.
+    private static void Linear(ReadOnlySpan<T> input, int rows, int inF, T[] w, int outF, T[] output) => Linear(input, 0, rows, inF, w, outF, output, 0);
+
+    private static void Linear(ReadOnlySpan<T> input, int inOffset, int rows, int inF, T[] w, int outF, T[] output, int outOffset)
     {
         if (rows == 0 || outF == 0) return;
         fixed (T* pi = input, pw = w, po = output)
-            Gemm.Run("rnn", false, true, rows, outF, inF, T.One, pi, Math.Max(inF, 1), pw, Math.Max(inF, 1), T.Zero, po, outF);
+            Gemm.Run("rnn", false, true, rows, outF, inF, T.One, pi + inOffset, Math.Max(inF, 1), pw, Math.Max(inF, 1), T.Zero, po + outOffset, outF);
     }
 
-    // out[rows, outF] = g[rows, gF] W, with W [gF, outF]; g starts at gOffset.
-    private static unsafe void Linear2(T[] g, int gOffset, int rows, int gF, T[] w, int outF, T[] output)
+    // out[rows, outF] = g[rows, gF] W, with W [gF, outF]; g and out start at their offsets.
+    private static void Linear2(T[] g, int gOffset, int rows, int gF, T[] w, int outF, T[] output, int outOffset = 0)
     {
         if (rows == 0 || outF == 0) return;
         fixed (T* pg = g, pw = w, po = output)
-            Gemm.Run("rnn", false, false, rows, outF, gF, T.One, pg + gOffset, gF, pw, Math.Max(outF, 1), T.Zero, po, Math.Max(outF, 1));
+            Gemm.Run("rnn", false, false, rows, outF, gF, T.One, pg + gOffset, gF, pw, Math.Max(outF, 1), T.Zero, po + outOffset, Math.Max(outF, 1));
     }
 
     // out[m, k2] = a[rows, m]^T b[rows, k2]
-    private static unsafe void GemmTN(T[] a, T[] bMat, int rows, int m, int k2, T[] output)
+    private static void GemmTN(T[] a, T[] bMat, int rows, int m, int k2, T[] output)
     {
         if (m == 0 || k2 == 0) return;
         fixed (T* pa = a, pb = bMat, po = output)
