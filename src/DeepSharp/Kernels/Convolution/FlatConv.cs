@@ -603,7 +603,9 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         long size = (long)g.OutChannels * g.K;
         new Span<float>(gw, checked((int)size)).Clear();
         if (g.Batch == 0) return;
-        int nb = FlatLayout.WeightChunkImages(g);
+        // Chunks no larger than a part's share of the batch, so that every part has images: a batch that fits one
+        // cache-sized chunk (LeNet-5's second layer at batch 64) had run on one thread.
+        int nb = Math.Min(FlatLayout.WeightChunkImages(g), (g.Batch + maxParts - 1) / maxParts);
         int chunks = (g.Batch + nb - 1) / nb;
         // A fixed number of partial sums, each over fixed chunks and summed in a fixed order: the result does not
         // depend on the thread count.
