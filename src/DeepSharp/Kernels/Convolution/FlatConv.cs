@@ -340,7 +340,17 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                 var tile = new Tile(input.Data + q0, w, offsets, bias, output + q0, pitch, q1 - q0, _g.K, relu, residual is null ? null : residual + q0);
                 int o = o0;
                 if (SimdWidth.VectorRegisters >= 32)
-                    for (; o + 2 * R <= o1; o += 2 * R) Block8(tile, o);
+                {
+                    for (; o + 2 * R <= o1; o += 2 * R) Block8<Rows8>(tile, o);
+                    // Five to seven channels left take one tile of that many rows, not a block of R and a block mostly
+                    // of padding channels (LeNet-5's input gradient of its second layer has six).
+                    switch (o1 - o)
+                    {
+                        case 5: Block8<Rows5>(tile, o); o = o1; break;
+                        case 6: Block8<Rows6>(tile, o); o = o1; break;
+                        case 7: Block8<Rows7>(tile, o); o = o1; break;
+                    }
+                }
                 for (; o < o1; o += R) Block(tile, o, Math.Min(R, o1 - o));
             }
         }
@@ -367,28 +377,28 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     /// one-vector tiles, a third of its time).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block8(in Tile tile, int o0)
+    private static void Block8<RM>(in Tile tile, int o0) where RM : struct, IRowCount
     {
         int lanes = S.Count, count = tile.Count, q0 = 0;
-        for (; q0 + V * lanes <= count; q0 += V * lanes) Tile8x3(tile, o0, q0);
+        for (; q0 + V * lanes <= count; q0 += V * lanes) Tile8x3<RM>(tile, o0, q0);
         int vectors = (count - q0 + lanes - 1) / lanes, last = count - vectors * lanes;
         if (vectors == 0) return;
         if (last < 0)
-            for (; q0 < count; q0 += lanes) Column8(tile, o0, q0); // a chunk shorter than the tail: masked
-        else if (vectors == 3) Tile8x3(tile, o0, last);
-        else if (vectors == 2) Tile8x2(tile, o0, last);
-        else Column8(tile, o0, last);
+            for (; q0 < count; q0 += lanes) Column8<RM>(tile, o0, q0); // a chunk shorter than the tail: masked
+        else if (vectors == 3) Tile8x3<RM>(tile, o0, last);
+        else if (vectors == 2) Tile8x2<RM>(tile, o0, last);
+        else Column8<RM>(tile, o0, last);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8x3(in Tile tile, int o0, int q0)
+    private static void Tile8x3<RM>(in Tile tile, int o0, int q0) where RM : struct, IRowCount
     {
         int taps = tile.Taps, lanes = S.Count;
         int* offsets = tile.Offsets;
         float* bias = tile.Bias;
         float* wa = tile.W + (long)o0 * taps, wb = wa + (long)taps * R; // packed: channels o0..o0+3, then o0+4..o0+7 one block further
         TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
-        TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
+        TV a4 = Start(bias, o0 + 4), a5 = Live<RM>(5, bias, o0), a6 = Live<RM>(6, bias, o0), a7 = Live<RM>(7, bias, o0);
         TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
         TV f0 = a0, f1 = a1, f2 = a2, f3 = a3, f4 = a4, f5 = a5, f6 = a6, f7 = a7;
         float* origin = tile.Input + q0;
@@ -406,12 +416,9 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3); f3 = S.Fma(k, z, f3);
             k = S.Splat(wb[0]);
             a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4); f4 = S.Fma(k, z, f4);
-            k = S.Splat(wb[1]);
-            a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); f5 = S.Fma(k, z, f5);
-            k = S.Splat(wb[2]);
-            a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); f6 = S.Fma(k, z, f6);
-            k = S.Splat(wb[3]);
-            a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7);
+            if (RM.Value > 5) { k = S.Splat(wb[1]); a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); f5 = S.Fma(k, z, f5); }
+            if (RM.Value > 6) { k = S.Splat(wb[2]); a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); f6 = S.Fma(k, z, f6); }
+            if (RM.Value > 7) { k = S.Splat(wb[3]); a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); f7 = S.Fma(k, z, f7); }
         }
         long pitch = tile.Pitch, at0 = o0 * pitch + q0;
         Store(tile, at0, a0, e0, f0);
@@ -419,21 +426,25 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         Store(tile, at0 + 2 * pitch, a2, e2, f2);
         Store(tile, at0 + 3 * pitch, a3, e3, f3);
         Store(tile, at0 + 4 * pitch, a4, e4, f4);
-        Store(tile, at0 + 5 * pitch, a5, e5, f5);
-        Store(tile, at0 + 6 * pitch, a6, e6, f6);
-        Store(tile, at0 + 7 * pitch, a7, e7, f7);
+        if (RM.Value > 5) Store(tile, at0 + 5 * pitch, a5, e5, f5);
+        if (RM.Value > 6) Store(tile, at0 + 6 * pitch, a6, e6, f6);
+        if (RM.Value > 7) Store(tile, at0 + 7 * pitch, a7, e7, f7);
     }
+
+    /// <summary>The starting accumulator of row <paramref name="row"/> of an <typeparamref name="RM"/>-row tile: zero (and unused) past its rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Live<RM>(int row, float* bias, int o0) where RM : struct, IRowCount => RM.Value > row ? Start(bias, o0 + row) : S.Zero;
 
     /// <summary><see cref="Tile8x3"/> two vectors wide (16 accumulators), for a tail of two vectors.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8x2(in Tile tile, int o0, int q0)
+    private static void Tile8x2<RM>(in Tile tile, int o0, int q0) where RM : struct, IRowCount
     {
         int taps = tile.Taps, lanes = S.Count;
         int* offsets = tile.Offsets;
         float* bias = tile.Bias;
         float* wa = tile.W + (long)o0 * taps, wb = wa + (long)taps * R;
         TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
-        TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
+        TV a4 = Start(bias, o0 + 4), a5 = Live<RM>(5, bias, o0), a6 = Live<RM>(6, bias, o0), a7 = Live<RM>(7, bias, o0);
         TV e0 = a0, e1 = a1, e2 = a2, e3 = a3, e4 = a4, e5 = a5, e6 = a6, e7 = a7;
         float* origin = tile.Input + q0;
         for (int t = 0; t < taps; t++, wa += R, wb += R)
@@ -445,9 +456,9 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             k = S.Splat(wa[2]); a2 = S.Fma(k, u, a2); e2 = S.Fma(k, v, e2);
             k = S.Splat(wa[3]); a3 = S.Fma(k, u, a3); e3 = S.Fma(k, v, e3);
             k = S.Splat(wb[0]); a4 = S.Fma(k, u, a4); e4 = S.Fma(k, v, e4);
-            k = S.Splat(wb[1]); a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5);
-            k = S.Splat(wb[2]); a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6);
-            k = S.Splat(wb[3]); a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7);
+            if (RM.Value > 5) { k = S.Splat(wb[1]); a5 = S.Fma(k, u, a5); e5 = S.Fma(k, v, e5); }
+            if (RM.Value > 6) { k = S.Splat(wb[2]); a6 = S.Fma(k, u, a6); e6 = S.Fma(k, v, e6); }
+            if (RM.Value > 7) { k = S.Splat(wb[3]); a7 = S.Fma(k, u, a7); e7 = S.Fma(k, v, e7); }
         }
         long pitch = tile.Pitch, at0 = o0 * pitch + q0;
         int n = S.Count;
@@ -456,33 +467,38 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         Store(tile, at0 + 2 * pitch, n, a2); Store(tile, at0 + 2 * pitch + lanes, n, e2);
         Store(tile, at0 + 3 * pitch, n, a3); Store(tile, at0 + 3 * pitch + lanes, n, e3);
         Store(tile, at0 + 4 * pitch, n, a4); Store(tile, at0 + 4 * pitch + lanes, n, e4);
-        Store(tile, at0 + 5 * pitch, n, a5); Store(tile, at0 + 5 * pitch + lanes, n, e5);
-        Store(tile, at0 + 6 * pitch, n, a6); Store(tile, at0 + 6 * pitch + lanes, n, e6);
-        Store(tile, at0 + 7 * pitch, n, a7); Store(tile, at0 + 7 * pitch + lanes, n, e7);
+        if (RM.Value > 5) { Store(tile, at0 + 5 * pitch, n, a5); Store(tile, at0 + 5 * pitch + lanes, n, e5); }
+        if (RM.Value > 6) { Store(tile, at0 + 6 * pitch, n, a6); Store(tile, at0 + 6 * pitch + lanes, n, e6); }
+        if (RM.Value > 7) { Store(tile, at0 + 7 * pitch, n, a7); Store(tile, at0 + 7 * pitch + lanes, n, e7); }
     }
 
     /// <summary><see cref="Tile8x3"/> for one vector of positions, stored masked when the chunk ends inside it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Column8(in Tile tile, int o0, int q0)
+    private static void Column8<RM>(in Tile tile, int o0, int q0) where RM : struct, IRowCount
     {
         int taps = tile.Taps;
         int* offsets = tile.Offsets;
         float* bias = tile.Bias, origin = tile.Input + q0;
         TV a0 = Start(bias, o0), a1 = Start(bias, o0 + 1), a2 = Start(bias, o0 + 2), a3 = Start(bias, o0 + 3);
-        TV a4 = Start(bias, o0 + 4), a5 = Start(bias, o0 + 5), a6 = Start(bias, o0 + 6), a7 = Start(bias, o0 + 7);
+        TV a4 = Start(bias, o0 + 4), a5 = Live<RM>(5, bias, o0), a6 = Live<RM>(6, bias, o0), a7 = Live<RM>(7, bias, o0);
         float* wa = tile.W + (long)o0 * taps, wb = wa + (long)taps * R;
         for (int t = 0; t < taps; t++, wa += R, wb += R)
         {
             TV u = S.Load(origin + offsets[t]);
             a0 = S.Fma(S.Splat(wa[0]), u, a0); a1 = S.Fma(S.Splat(wa[1]), u, a1);
             a2 = S.Fma(S.Splat(wa[2]), u, a2); a3 = S.Fma(S.Splat(wa[3]), u, a3);
-            a4 = S.Fma(S.Splat(wb[0]), u, a4); a5 = S.Fma(S.Splat(wb[1]), u, a5);
-            a6 = S.Fma(S.Splat(wb[2]), u, a6); a7 = S.Fma(S.Splat(wb[3]), u, a7);
+            a4 = S.Fma(S.Splat(wb[0]), u, a4);
+            if (RM.Value > 5) a5 = S.Fma(S.Splat(wb[1]), u, a5);
+            if (RM.Value > 6) a6 = S.Fma(S.Splat(wb[2]), u, a6);
+            if (RM.Value > 7) a7 = S.Fma(S.Splat(wb[3]), u, a7);
         }
         int n = Math.Min(S.Count, tile.Count - q0);
         long pitch = tile.Pitch, at = o0 * pitch + q0;
         Store(tile, at, n, a0); Store(tile, at + pitch, n, a1); Store(tile, at + 2 * pitch, n, a2); Store(tile, at + 3 * pitch, n, a3);
-        Store(tile, at + 4 * pitch, n, a4); Store(tile, at + 5 * pitch, n, a5); Store(tile, at + 6 * pitch, n, a6); Store(tile, at + 7 * pitch, n, a7);
+        Store(tile, at + 4 * pitch, n, a4);
+        if (RM.Value > 5) Store(tile, at + 5 * pitch, n, a5);
+        if (RM.Value > 6) Store(tile, at + 6 * pitch, n, a6);
+        if (RM.Value > 7) Store(tile, at + 7 * pitch, n, a7);
     }
 
     /// <summary>
