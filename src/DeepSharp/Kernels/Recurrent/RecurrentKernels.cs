@@ -68,7 +68,7 @@ internal sealed unsafe class RecurrentKernel<T> : IDisposable where T : unmanage
             if (!bHh.IsEmpty && _cell != RecurrentCell.Gru) TensorPrimitives.Add(row, bHh, row);
         }
 
-        var hp = BufferPool<T>.Rent(bg); // h W_hh^T for one step
+        var hp = Unzeroed(bg); // h W_hh^T for one step
         fixed (T* py = y, pb = bHh)
         {
             var step = new ForwardStep(this, xp, hp, wHh, py, pb, bHh.Length) { Packed = PackWeights(wHh, transB: true, _gates * _hidden, _hidden) };
@@ -94,11 +94,7 @@ internal sealed unsafe class RecurrentKernel<T> : IDisposable where T : unmanage
         int t = TimeOf(s), bh = _batch * _hidden, gh = _gates * _hidden, bg = _batch * gh;
         var hPrev = _h.AsSpan(s * bh, bh);
         var hNext = _h.AsSpan((s + 1) * bh, bh);
-        if (packed is not null)
-            fixed (T* ph = _h, php = hp, pw = wHh)
-                Gemm.Sgemm(r1 - r0, (float*)(ph + s * bh + r0 * _hidden), _hidden, packed, (float*)pw, _hidden, 0f, (float*)(php + r0 * gh), gh);
-        else
-            Linear(_h, s * bh + r0 * _hidden, r1 - r0, _hidden, wHh, gh, hp, r0 * gh);
+        Linear(_h, s * bh + r0 * _hidden, r1 - r0, _hidden, wHh, gh, hp, r0 * gh, packed);
         var act = _act.AsSpan(s * bg, bg);
         for (int b = r0; b < r1; b++)
         {
@@ -188,7 +184,7 @@ internal sealed unsafe class RecurrentKernel<T> : IDisposable where T : unmanage
         if (!dcN.IsEmpty && _cell == RecurrentCell.Lstm) dcN.CopyTo(dc);
         var dGates = Scratch(_steps * bg);                        // gradient at the pre-activations fed by x (in time order)
         var dHGates = _cell == RecurrentCell.Gru ? Scratch(_steps * bg) : dGates; // ... and by h (differs only for GRU's n gate)
-        var dhPrev = BufferPool<T>.Rent(bh);
+        var dhPrev = Unzeroed(bh);
         fixed (T* pdy = dy)
         {
             var step = new BackwardStep(this, dh, dc, dGates, dHGates, dhPrev, wHh, pdy) { Packed = PackWeights(wHh, transB: false, n, gh) };
@@ -237,11 +233,7 @@ internal sealed unsafe class RecurrentKernel<T> : IDisposable where T : unmanage
             TensorPrimitives.Add(dhRow, new ReadOnlySpan<T>(dy + (t * _batch + b) * n, n), dhRow);
             StepBackward(s, t, b, dhRow, dc.AsSpan(b * n, n), dGates.AsSpan((t * _batch + b) * gh, gh), dHGates.AsSpan((t * _batch + b) * gh, gh));
         }
-        if (packed is not null)
-            fixed (T* pg = dHGates, pd = dhPrev, pw = wHh)
-                Gemm.Sgemm(r1 - r0, (float*)(pg + t * bg + r0 * gh), gh, packed, (float*)pw, n, 0f, (float*)(pd + r0 * n), n);
-        else
-            Linear2(dHGates, t * bg + r0 * gh, r1 - r0, gh, wHh, n, dhPrev, r0 * n);
+        Linear2(dHGates, t * bg + r0 * gh, r1 - r0, gh, wHh, n, dhPrev, r0 * n, packed);
         for (int b = r0; b < r1; b++)
         {
             if (!Active(b, t)) continue;
@@ -394,22 +386,33 @@ internal sealed unsafe class RecurrentKernel<T> : IDisposable where T : unmanage
         }
     }
 
-    // out[rows, outF] = in[rows, inF] W^T, with W [outF, inF]; in and out start at their offsets.
+    // out[rows, outF] = in[rows, inF] W^T, with W [outF, inF]; in and out start at their offsets. With W^T packed
+    // (float32, see PackWeights) the packed product reads it.
     private static void Linear(ReadOnlySpan<T> input, int rows, int inF, T[] w, int outF, T[] output) => Linear(input, 0, rows, inF, w, outF, output, 0);
 
-    private static void Linear(ReadOnlySpan<T> input, int inOffset, int rows, int inF, T[] w, int outF, T[] output, int outOffset)
+    private static void Linear(ReadOnlySpan<T> input, int inOffset, int rows, int inF, T[] w, int outF, T[] output, int outOffset, PackedB? packed = null)
     {
         if (rows == 0 || outF == 0) return;
         fixed (T* pi = input, pw = w, po = output)
-            Gemm.Run("rnn", false, true, rows, outF, inF, T.One, pi + inOffset, Math.Max(inF, 1), pw, Math.Max(inF, 1), T.Zero, po + outOffset, outF);
+        {
+            if (packed is not null)
+                Gemm.Sgemm(rows, (float*)(pi + inOffset), inF, packed, (float*)pw, inF, 0f, (float*)(po + outOffset), outF);
+            else
+                Gemm.Run("rnn", false, true, rows, outF, inF, T.One, pi + inOffset, Math.Max(inF, 1), pw, Math.Max(inF, 1), T.Zero, po + outOffset, outF);
+        }
     }
 
-    // out[rows, outF] = g[rows, gF] W, with W [gF, outF]; g and out start at their offsets.
-    private static void Linear2(T[] g, int gOffset, int rows, int gF, T[] w, int outF, T[] output, int outOffset = 0)
+    // out[rows, outF] = g[rows, gF] W, with W [gF, outF]; g and out start at their offsets. With W packed, as Linear.
+    private static void Linear2(T[] g, int gOffset, int rows, int gF, T[] w, int outF, T[] output, int outOffset = 0, PackedB? packed = null)
     {
         if (rows == 0 || outF == 0) return;
         fixed (T* pg = g, pw = w, po = output)
-            Gemm.Run("rnn", false, false, rows, outF, gF, T.One, pg + gOffset, gF, pw, Math.Max(outF, 1), T.Zero, po + outOffset, Math.Max(outF, 1));
+        {
+            if (packed is not null)
+                Gemm.Sgemm(rows, (float*)(pg + gOffset), gF, packed, (float*)pw, outF, 0f, (float*)(po + outOffset), outF);
+            else
+                Gemm.Run("rnn", false, false, rows, outF, gF, T.One, pg + gOffset, gF, pw, Math.Max(outF, 1), T.Zero, po + outOffset, Math.Max(outF, 1));
+        }
     }
 
     // out[m, k2] = a[rows, m]^T b[rows, k2]
