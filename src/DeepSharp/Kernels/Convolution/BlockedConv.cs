@@ -176,7 +176,7 @@ internal static unsafe class BlockedConv<TV, S> where TV : unmanaged where S : I
         {
             var f = xf!.Value.Layout(g.Batch, lanes);
             origin = x + f.Origin;
-            (imagePitch, blockPitch, rowPitch, column, channelPitch) = ((long)f.ImageRows * f.RowStride, (long)lanes * f.ChannelLength, f.RowStride, 1, f.ChannelLength);
+            (imagePitch, blockPitch, rowPitch, column, channelPitch) = ((long)f.ImagePitch, (long)lanes * f.ChannelLength, f.RowStride, 1, f.ChannelLength);
         }
         int k = g.KernelH, taps = k * k;
         int* offsets = stackalloc int[taps]; // read by the pool's threads until For returns

@@ -284,9 +284,10 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             int n0 = chunk * ChunkImages, images = Math.Min(ChunkImages, _g.Batch - n0);
             var from = From;
             if (from is { } whole && _g.UnitStride)
-                return new ChunkInput(n0, new FlatLayout(_g, images, S.Count), _x + (long)n0 * whole.ImageRows * whole.RowStride, inPlace: true);
-            // A flat output needs the chunk's positions in its rows and columns (a strided layout widened to them).
-            var layout = To is { } to ? new FlatLayout(_g, images, S.Count, to.RowStride, to.ImageRows) : new FlatLayout(_g, images, S.Count);
+                return new ChunkInput(n0, new FlatLayout(_g, images, S.Count), _x + (long)n0 * whole.ImagePitch, inPlace: true);
+            // A flat output needs the chunk's positions in its rows and columns (a strided layout widened to them); an
+            // NCHW output takes the chunk's images side by side, which computes no border rows between them.
+            var layout = To is { } to ? new FlatLayout(_g, images, S.Count, to.RowStride, to.ImageRows) : new FlatLayout(_g, images, S.Count, sideBySide: true);
             float* data = Pin(DirectConv.Scratch(ref t_input, (long)_g.InChannels * layout.Planes * layout.ChannelLength));
             var source = from is { } f ? f.View(_x) : PlaneView.Nchw(_x, _g.InChannels, _g.InH, _g.InW);
             layout.Fill<TV, S>(source, _g.InChannels, n0, _g, data);
@@ -307,7 +308,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             if (To is { } to)
             {
                 // Positions of the chunk's images only (a partial last vector is stored masked): the next chunk's are another thread's.
-                long at = to.Origin + (long)input.N0 * to.ImageRows * to.RowStride;
+                long at = to.Origin + (long)input.N0 * to.ImagePitch;
                 bool whole = q1 < 0;
                 if (whole) q1 = chunk.Computed(_g);
                 Channels(input, _w, _bias, _y + at, to.ChannelLength, q0, q1, o0, o1, _relu, _residual is null ? null : _residual + at);
@@ -325,7 +326,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         public void ClearBorders(in ChunkInput input, int o0, int o1)
         {
             var to = To!.Value;
-            long at = to.Origin + (long)input.N0 * to.ImageRows * to.RowStride;
+            long at = to.Origin + (long)input.N0 * to.ImagePitch;
             input.Layout.ClearBorders(_y + at, to.ChannelLength, o0, o1, input.Layout.Images, _g.OutH, _g.OutW);
         }
 
@@ -652,14 +653,14 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
         {
             float* acc = partials + (long)part * g.OutChannels * g.K;
             new Span<float>(acc, g.OutChannels * g.K).Clear();
-            var largest = new FlatLayout(g, Math.Min(nb, g.Batch), S.Count);
+            var largest = new FlatLayout(g, Math.Min(nb, g.Batch), S.Count, sideBySide: true);
             fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * largest.ChannelLength),
                    grad = DirectConv.Scratch(ref t_output, (long)g.OutChannels * largest.Positions))
             {
                 for (int chunk = part; chunk < chunks; chunk += parts)
                 {
                     int n0 = chunk * nb;
-                    var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count);
+                    var layout = new FlatLayout(g, Math.Min(nb, g.Batch - n0), S.Count, sideBySide: true);
                     layout.Fill<TV, S>(PlaneView.Nchw(x, g.InChannels, g.InH, g.InW), g.InChannels, n0, g, input);
                     layout.FillOutput<TV, S>(gy, g.OutChannels, n0, g, grad);
                     int taps = g.KernelH * g.KernelW;
