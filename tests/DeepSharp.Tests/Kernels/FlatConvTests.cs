@@ -6,7 +6,7 @@ namespace DeepSharp.Tests.Kernels;
 /// The flat-layout direct convolution (stride 1, many input channels) against the same convolution in float64,
 /// which runs through im2col: output, input, weight and bias gradients, over paddings from none to kernel - 1,
 /// odd and tiny planes (positions that end mid-tile), channel counts that leave partial register blocks, chunks of
-/// several images and batch 0 and 1, at every vector width; strided forward passes (phase planes) likewise.
+/// several images and batch 0 and 1, at every vector width; strided layers (phase planes) likewise.
 /// </summary>
 public class FlatConvTests
 {
@@ -48,7 +48,7 @@ public class FlatConvTests
         int padH, int padW, int height, int width)
     {
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, kh, kw, strideH, strideW, padH, padW, 1, 1, 1);
-        if (SimdWidth.Hardware >= 128) Assert.True(FlatConv.AppliesForward<float>(g));
+        if (SimdWidth.Hardware >= 128) Assert.True(FlatConv.Applies<float>(g));
         KernelCases.AtEveryWidth(_ => Check(batch, inChannels, outChannels, kh, kw, padH, padW, height, width, strideH, strideW));
     }
 

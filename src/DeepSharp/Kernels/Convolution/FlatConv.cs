@@ -33,8 +33,8 @@ internal static unsafe class FlatConv
         g.PadH <= g.KernelH - 1 && g.PadW <= g.KernelW - 1 && g.OutH > 0 && g.OutW > 0 &&
         !g.IsPointwise && g.InChannels * g.KernelH * g.KernelW >= 16;
 
-    /// <summary>Whether the weight-gradient kernel takes this shape (stride 1 only).</summary>
-    public static bool Applies<T>(in ConvGeometry g) => AppliesForward<T>(g) && g.UnitStride;
+    /// <summary>Whether the weight-gradient kernel takes this shape: those of the forward kernel (strides above 1 through phase planes).</summary>
+    public static bool Applies<T>(in ConvGeometry g) => AppliesForward<T>(g);
 
     // Larger strides would store few positions per phase plane; im2col serves them.
     private const int MaxStride = 4;
@@ -654,7 +654,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             float* acc = partials + (long)part * g.OutChannels * g.K;
             new Span<float>(acc, g.OutChannels * g.K).Clear();
             var largest = new FlatLayout(g, Math.Min(nb, g.Batch), S.Count, sideBySide: true);
-            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * largest.ChannelLength),
+            int* offsets = stackalloc int[g.KernelH * g.KernelW];
+            fixed (float* input = DirectConv.Scratch(ref t_input, (long)g.InChannels * largest.Planes * largest.ChannelLength),
                    grad = DirectConv.Scratch(ref t_output, (long)g.OutChannels * largest.Positions))
             {
                 for (int chunk = part; chunk < chunks; chunk += parts)
@@ -664,7 +665,7 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                     layout.Fill<TV, S>(PlaneView.Nchw(x, g.InChannels, g.InH, g.InW), g.InChannels, n0, g, input);
                     layout.FillOutput<TV, S>(gy, g.OutChannels, n0, g, grad);
                     int taps = g.KernelH * g.KernelW;
-                    if (g.KernelH == 3 && g.KernelW == 3 && SimdWidth.VectorRegisters >= 32)
+                    if (g.KernelH == 3 && g.KernelW == 3 && g.UnitStride && SimdWidth.VectorRegisters >= 32)
                     {
                         int o0 = 0;
                         for (; o0 + 3 <= g.OutChannels; o0 += 3)
@@ -675,11 +676,12 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
                                 Taps3x3(grad, input, acc, o0, c, layout, g);
                         continue;
                     }
-                    for (int ky = 0; ky < g.KernelH; ky++)
-                        for (int kx = 0; kx < g.KernelW; kx++)
-                            for (int o0 = 0; o0 < g.OutChannels; o0 += R)
-                                for (int c0 = 0; c0 < g.InChannels; c0 += V)
-                                    TapBlock(grad, input + ky * layout.RowStride + kx, acc, o0, c0, ky * g.KernelW + kx, taps, layout, g);
+                    // Where each tap of channel 0 reads (a phase plane at a shift when strided); channel c reads c planes on.
+                    layout.TapOffsets(g with { InChannels = 1 }, offsets);
+                    for (int tap = 0; tap < taps; tap++)
+                        for (int o0 = 0; o0 < g.OutChannels; o0 += R)
+                            for (int c0 = 0; c0 < g.InChannels; c0 += V)
+                                TapBlock(grad, input + offsets[tap], acc, o0, c0, tap, taps, layout, g);
                 }
             }
         }
@@ -690,7 +692,8 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
     private static void TapBlock(float* grad, float* shifted, float* acc, int o0, int c0, int tap, int taps, in FlatLayout layout, in ConvGeometry g)
     {
         int rows = Math.Min(R, g.OutChannels - o0), cols = Math.Min(V, g.InChannels - c0);
-        int positions = layout.Positions, length = layout.ChannelLength, lanes = S.Count;
+        int positions = layout.Positions, lanes = S.Count;
+        long length = (long)layout.Planes * layout.ChannelLength; // from one input channel to the next
         // Missing rows or columns of an edge block repeat the block's first and are not accumulated.
         float* g0 = grad + (long)o0 * positions;
         float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
