@@ -10,7 +10,8 @@ namespace DeepSharp.Kernels;
 /// stride-2 3x3 and 1x1 layers in the forward pass), without im2col. A chunk of images is copied once into a "flat"
 /// zero-bordered layout per channel (stride 1; see <see cref="FlatLayout"/> for larger strides): rows of
 /// <c>InW + PadW</c> columns (each row's right border is the next row's left border) and images of <c>InH + PadH</c>
-/// rows (likewise sharing their top/bottom border). In that layout every tap (ky, kx) of every output position q is
+/// rows (likewise sharing their top/bottom border), or, for a chunk whose output goes back to NCHW, the chunk's images
+/// side by side in each row (no border rows between them to compute). In that layout every tap (ky, kx) of every output position q is
 /// the input at q + ky * rowStride + kx, so the whole chunk is one 1-D convolution over positions: vector loads
 /// with no bounds checks, whatever the image width (a 7x7 plane wastes 23 % of the lanes, not the 56 % of
 /// row-by-row vectors). Positions that fall in a border column or row are computed and dropped. The weight gradient
