@@ -183,7 +183,8 @@ public class FlatConvTests
         Assert.Equal(Grad(1), Grad(2));
     }
 
-    private static void Check(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width,
+    /// <summary>Output, input, weight and bias gradients of a convolution against the same in float64 (im2col).</summary>
+    internal static void Check(int batch, int inChannels, int outChannels, int kh, int kw, int padH, int padW, int height, int width,
         int strideH = 1, int strideW = 1)
     {
         var gen = new Generator(17);

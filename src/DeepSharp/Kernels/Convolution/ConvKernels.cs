@@ -21,6 +21,7 @@ internal static unsafe class ConvKernels
     public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g, bool relu = false) where T : unmanaged, INumber<T>
     {
         if (DirectConv.Applies<T>(g)) DirectConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
+        else if (WinogradConv.Applies<T>(g)) WinogradConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
         else if (FlatConv.AppliesForward<T>(g)) FlatConv.Forward((float*)x, (float*)w, (float*)bias, (float*)y, g, relu);
         else RunChunks(g, new ForwardTask<T>(x, w, bias, y, g, relu));
     }

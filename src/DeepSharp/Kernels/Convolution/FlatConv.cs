@@ -97,13 +97,16 @@ internal static unsafe class FlatConv
         return packed;
     }
 
-    private static int PackedLength(in ConvGeometry g) => checked((g.OutChannels + Rows - 1) / Rows * Rows * g.K);
+    private static int PackedLength(in ConvGeometry g) => PackedLength(g.OutChannels, g.K);
+
+    /// <summary>Floats that <see cref="PackWeights(float*, float*, int, int)"/> writes for [outChannels, k] weights.</summary>
+    internal static int PackedLength(int outChannels, int k) => checked((outChannels + Rows - 1) / Rows * Rows * k);
 
     /// <summary>
     /// Weights [O, K] as blocks of <see cref="Rows"/> output channels, tap-major inside a block:
     /// packed[(b K + t) Rows + r] = w[b Rows + r, t] (zero for channels past O), so a tile's weights of one tap are adjacent.
     /// </summary>
-    private static void PackWeights(float* w, float* packed, int outChannels, int k)
+    internal static void PackWeights(float* w, float* packed, int outChannels, int k)
     {
         for (int b = 0; b < (outChannels + Rows - 1) / Rows; b++)
             for (int r = 0; r < Rows; r++)
@@ -339,26 +342,38 @@ internal static unsafe class FlatConv<TV, S> where TV : unmanaged where S : ISim
             fixed (int* offsets = t_offsets)
             {
                 (input.InPlace ? From!.Value : input.Layout).TapOffsets(_g, offsets);
-                var tile = new Tile(input.Data + q0, w, offsets, bias, output + q0, pitch, q1 - q0, _g.K, relu, residual is null ? null : residual + q0);
-                int o = o0;
-                if (SimdWidth.VectorRegisters >= 32)
-                {
-                    for (; o + 2 * R <= o1; o += 2 * R) Block8<Rows8>(tile, o);
-                    // Five to seven channels left take one tile of that many rows, not a block of R and a block mostly
-                    // of padding channels (LeNet-5's input gradient of its second layer has six).
-                    switch (o1 - o)
-                    {
-                        case 5: Block8<Rows5>(tile, o); o = o1; break;
-                        case 6: Block8<Rows6>(tile, o); o = o1; break;
-                        case 7: Block8<Rows7>(tile, o); o = o1; break;
-                    }
-                }
-                for (; o < o1; o += R) Block(tile, o, Math.Min(R, o1 - o));
+                Products(input.Data + q0, offsets, w, _g.K, bias, output + q0, pitch, q1 - q0, o0, o1, relu, residual is null ? null : residual + q0);
             }
         }
 
         // Scratch arrays are pinned ([ThreadStatic], allocated on the pinned heap): the pointer outlives this method.
         private static float* Pin(float[] array) => (float*)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array));
+    }
+
+    /// <summary>
+    /// output[o, q] = bias[o] + sum over taps t of w[o, t] input[q + offsets[t]] (+ residual[o, q], then max(., 0) when
+    /// <paramref name="relu"/>) for output channels [o0, o1) at positions [0, count), w packed by
+    /// <see cref="FlatConv.PackWeights(float*, float*, int, int)"/>, channel o at output + o * pitch: the register tiles of
+    /// every convolution here, and the batched products of <see cref="WinogradConv"/>.
+    /// </summary>
+    internal static void Products(float* input, int* offsets, float* w, int taps, float* bias, float* output, long pitch, int count,
+        int o0, int o1, bool relu = false, float* residual = null)
+    {
+        var tile = new Tile(input, w, offsets, bias, output, pitch, count, taps, relu, residual);
+        int o = o0;
+        if (SimdWidth.VectorRegisters >= 32)
+        {
+            for (; o + 2 * R <= o1; o += 2 * R) Block8<Rows8>(tile, o);
+            // Five to seven channels left take one tile of that many rows, not a block of R and a block mostly
+            // of padding channels (LeNet-5's input gradient of its second layer has six).
+            switch (o1 - o)
+            {
+                case 5: Block8<Rows5>(tile, o); o = o1; break;
+                case 6: Block8<Rows6>(tile, o); o = o1; break;
+                case 7: Block8<Rows7>(tile, o); o = o1; break;
+            }
+        }
+        for (; o < o1; o += R) Block(tile, o, Math.Min(R, o1 - o));
     }
 
     /// <summary>What every register tile of one chunk shares: where its input, weights, output and residual are.</summary>

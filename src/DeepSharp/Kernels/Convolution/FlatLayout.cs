@@ -318,7 +318,7 @@ internal readonly unsafe struct FlatLayout
 
     /// <summary>to[i] = from[2 i] for i &lt; count, reading only the <paramref name="available"/> floats from <paramref name="from"/> on.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyEvens<TV, S>(float* from, int available, float* to, int count) where TV : unmanaged where S : ISimd<TV, float>
+    internal static void CopyEvens<TV, S>(float* from, int available, float* to, int count) where TV : unmanaged where S : ISimd<TV, float>
     {
         int lanes = S.Count;
         for (int i = 0; i < count; i += lanes, from += 2 * lanes, available -= 2 * lanes)

@@ -65,6 +65,13 @@ internal interface ISimd<TV, T> where T : unmanaged
     /// </summary>
     static abstract TV Evens(TV a, TV b);
 
+    /// <summary>
+    /// The lanes of a and b interleaved, a0 b0 a1 b1 ...: the lower halves' (<see cref="ZipLow"/>) or the upper halves'
+    /// (<see cref="ZipHigh"/>); float lanes. Store ZipLow at p and ZipHigh at p + Count to write both vectors interleaved.
+    /// </summary>
+    static abstract TV ZipLow(TV a, TV b);
+    static abstract TV ZipHigh(TV a, TV b);
+
     /// <summary>The sum of the lanes.</summary>
     static abstract T Sum(TV a);
 
@@ -207,6 +214,15 @@ internal readonly unsafe struct Simd512<T> : ISimd<Vector512<T>, T> where T : un
     public static Vector512<T> Evens(Vector512<T> a, Vector512<T> b) =>
         typeof(T) == typeof(float) ? Vector512.Narrow(a.AsUInt64(), b.AsUInt64()).As<uint, T>() : throw new NotSupportedException("Evens: float lanes only");
 
+    // Each 64-bit lane of the result is a float of a in its low half and the float of b beside it in its high half.
+    public static Vector512<T> ZipLow(Vector512<T> a, Vector512<T> b) =>
+        typeof(T) == typeof(float) ? (Vector512.WidenLower(a.AsUInt32()) | Vector512.ShiftLeft(Vector512.WidenLower(b.AsUInt32()), 32)).As<ulong, T>()
+            : throw new NotSupportedException("ZipLow: float lanes only");
+
+    public static Vector512<T> ZipHigh(Vector512<T> a, Vector512<T> b) =>
+        typeof(T) == typeof(float) ? (Vector512.WidenUpper(a.AsUInt32()) | Vector512.ShiftLeft(Vector512.WidenUpper(b.AsUInt32()), 32)).As<ulong, T>()
+            : throw new NotSupportedException("ZipHigh: float lanes only");
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> a) => Vector512.Sum(a);
 
@@ -318,6 +334,15 @@ internal readonly unsafe struct Simd256<T> : ISimd<Vector256<T>, T> where T : un
     public static Vector256<T> Evens(Vector256<T> a, Vector256<T> b) =>
         typeof(T) == typeof(float) ? Vector256.Narrow(a.AsUInt64(), b.AsUInt64()).As<uint, T>() : throw new NotSupportedException("Evens: float lanes only");
 
+    // Each 64-bit lane of the result is a float of a in its low half and the float of b beside it in its high half.
+    public static Vector256<T> ZipLow(Vector256<T> a, Vector256<T> b) =>
+        typeof(T) == typeof(float) ? (Vector256.WidenLower(a.AsUInt32()) | Vector256.ShiftLeft(Vector256.WidenLower(b.AsUInt32()), 32)).As<ulong, T>()
+            : throw new NotSupportedException("ZipLow: float lanes only");
+
+    public static Vector256<T> ZipHigh(Vector256<T> a, Vector256<T> b) =>
+        typeof(T) == typeof(float) ? (Vector256.WidenUpper(a.AsUInt32()) | Vector256.ShiftLeft(Vector256.WidenUpper(b.AsUInt32()), 32)).As<ulong, T>()
+            : throw new NotSupportedException("ZipHigh: float lanes only");
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> a) => Vector256.Sum(a);
 
@@ -428,6 +453,15 @@ internal readonly unsafe struct Simd128<T> : ISimd<Vector128<T>, T> where T : un
     public static Vector128<T> Evens(Vector128<T> a, Vector128<T> b) =>
         typeof(T) == typeof(float) ? Vector128.Narrow(a.AsUInt64(), b.AsUInt64()).As<uint, T>() : throw new NotSupportedException("Evens: float lanes only");
 
+    // Each 64-bit lane of the result is a float of a in its low half and the float of b beside it in its high half.
+    public static Vector128<T> ZipLow(Vector128<T> a, Vector128<T> b) =>
+        typeof(T) == typeof(float) ? (Vector128.WidenLower(a.AsUInt32()) | Vector128.ShiftLeft(Vector128.WidenLower(b.AsUInt32()), 32)).As<ulong, T>()
+            : throw new NotSupportedException("ZipLow: float lanes only");
+
+    public static Vector128<T> ZipHigh(Vector128<T> a, Vector128<T> b) =>
+        typeof(T) == typeof(float) ? (Vector128.WidenUpper(a.AsUInt32()) | Vector128.ShiftLeft(Vector128.WidenUpper(b.AsUInt32()), 32)).As<ulong, T>()
+            : throw new NotSupportedException("ZipHigh: float lanes only");
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector128<T> a) => Vector128.Sum(a);
 
@@ -527,6 +561,10 @@ internal readonly unsafe struct Simd1<T> : ISimd<T, T> where T : unmanaged, INum
     public static T Select(T mask, T a, T b) => mask != T.Zero ? a : b;
 
     public static T Evens(T a, T b) => a;
+
+    public static T ZipLow(T a, T b) => a;
+
+    public static T ZipHigh(T a, T b) => b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T a) => a;

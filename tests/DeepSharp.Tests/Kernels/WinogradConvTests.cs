@@ -1,0 +1,47 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp.Tests.Kernels;
+
+/// <summary>
+/// Winograd F(2x2, 3x3) against the same convolution in float64 (im2col): output, input gradient (the flipped
+/// convolution, Winograd again), weight and bias gradients, over planes that end mid-tile (odd sizes), one-pixel
+/// and tiny planes, channel counts that leave partial register blocks, groups of images side by side with bands of
+/// tile rows (one band per unit of work, or a whole group per unit), at every vector width. Batches too small to fill a
+/// row of tiles go to the flat kernel.
+/// </summary>
+public class WinogradConvTests
+{
+    [Theory]
+    [InlineData(3, 16, 16, 28, 28)]  // ResNet-20's first stage: three images fill a row of tiles; bands of tile rows
+    [InlineData(8, 32, 64, 14, 14)]  // the cnn model's third layer: a group of six and a partial one
+    [InlineData(25, 64, 64, 7, 7)]   // odd plane: the last tile row and column half outside
+    [InlineData(8, 17, 19, 9, 11)]   // partial blocks of output channels, odd width and height
+    [InlineData(24, 16, 24, 5, 3)]
+    [InlineData(50, 16, 16, 1, 1)]   // one pixel: the tile is all padding but its centre
+    [InlineData(24, 16, 16, 2, 2)]
+    [InlineData(5, 24, 16, 3, 40)]   // a row of several vectors of tiles per image
+    [InlineData(20, 16, 16, 14, 14)] // groups enough for the pool: a unit lays out a whole group's input and runs its bands
+    [InlineData(40, 16, 20, 11, 9)]  // ... with a partial last group
+    public void MatchesTheIm2ColPathInFloat64(int batch, int inChannels, int outChannels, int height, int width)
+    {
+        var g = new ConvGeometry(batch, inChannels, height, width, outChannels, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        if (SimdWidth.Hardware >= 128) Assert.True(WinogradConv.Applies<float>(g));
+        KernelCases.AtEveryWidth(_ => FlatConvTests.Check(batch, inChannels, outChannels, 3, 3, 1, 1, height, width));
+    }
+
+    [Fact]
+    public void TakesOnlyThreeByThreeStrideOnePaddingOneWithSixteenChannelsEachWayAndBatchesThatFillRowsOfTiles()
+    {
+        var ok = new ConvGeometry(12, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        if (SimdWidth.Hardware < 128) return;
+        Assert.True(WinogradConv.Applies<float>(ok));
+        Assert.False(WinogradConv.Applies<double>(ok));
+        Assert.False(WinogradConv.Applies<float>(ok with { InChannels = 15 }));
+        Assert.False(WinogradConv.Applies<float>(ok with { OutChannels = 8 }));
+        Assert.False(WinogradConv.Applies<float>(ok with { StrideH = 2 }));
+        Assert.False(WinogradConv.Applies<float>(ok with { PadW = 0 }));
+        Assert.False(WinogradConv.Applies<float>(ok with { KernelH = 5, KernelW = 5 }));
+        Assert.False(WinogradConv.Applies<float>(ok with { Batch = 0 }));
+        Assert.False(WinogradConv.Applies<float>(ok with { Batch = 1 })); // one 8x8 image fills a sixth of a row: the flat kernel is faster
+    }
+}
