@@ -41,11 +41,14 @@ internal static unsafe class WinogradConv
     /// </summary>
     internal static int GroupImages(in ConvGeometry g, int lanes)
     {
-        int slot = Slot(g), tile = 3 * lanes;
+        int slot = Slot(g);
         for (int n = 1; n <= Math.Min(g.Batch, 64); n++)
-            if ((n * slot + tile - 1) / tile * tile * 20L <= n * slot * 23L) return n;
+            if (RowTiles(n, slot, lanes) * 20L <= n * slot * 23L) return n;
         return 0;
     }
+
+    /// <summary>Tiles in a row of <paramref name="images"/> images side by side, rounded up to whole three-vector register tiles.</summary>
+    internal static int RowTiles(int images, int slot, int lanes) => ConvGeometry.CeilDiv(images * slot, 3 * lanes) * 3 * lanes;
 
     /// <summary>y = conv(x, w) + bias, through ReLU when <paramref name="relu"/>; NCHW x and y, w [O, C, 3, 3], bias may be null.</summary>
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false)
@@ -118,8 +121,9 @@ internal static unsafe class WinogradConv
 }
 
 /// <summary>
-/// <see cref="WinogradConv"/> at one vector width. A unit of work is a band of tile rows of a group of images laid
-/// side by side: image i's padded rows occupy a slot of 2 * slot columns in every row (a zero column, the image's
+/// <see cref="WinogradConv"/> at one vector width. A unit of work is a group of images laid side by side, all its
+/// bands of tile rows in turn (its input laid out once), or one band of one group when there are too few groups for
+/// the pool: image i's padded rows occupy a slot of 2 * slot columns in every row (a zero column, the image's
 /// columns, zeros), so tile j of a band row reads input columns 2j to 2j + 3 and writes output columns 2j and 2j + 1
 /// whatever image it belongs to. Rows are stored as their even columns then their odd columns, so the four columns of
 /// a vector of tiles are four plain loads (even j, odd j, even j + 1, odd j + 1), and the outputs likewise (the copy
@@ -163,7 +167,7 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
             // leave room in L2 for taller bands).
             _images = WinogradConv.GroupImages(g, lanes);
             if (_images == 0) throw new ArgumentException("WinogradConv: the batch does not fill a row of register tiles");
-            _rowTiles = RoundUp(_images * _slot, 3 * lanes);
+            _rowTiles = WinogradConv.RowTiles(_images, _slot, lanes);
             _half = _rowTiles + lanes;
             _groups = (g.Batch + _images - 1) / _images;
             long perTileRow = 16L * (g.InChannels + g.OutChannels) * _rowTiles;
@@ -172,8 +176,6 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
             _bands = (_tileRows + _bandRows - 1) / _bandRows;
             _wholeGroups = _groups >= 2 * WorkerPool.Threads;
         }
-
-        private static int RoundUp(int n, int multiple) => (n + multiple - 1) / multiple * multiple;
 
         public int Units => _wholeGroups ? _groups : _groups * _bands;
 
