@@ -4,7 +4,8 @@ namespace DeepSharp.Tests.Kernels;
 
 /// <summary>
 /// Winograd F(2x2, 3x3) against the same convolution in float64 (im2col): output, input gradient (the flipped
-/// convolution, Winograd again), weight and bias gradients, over planes that end mid-tile (odd sizes), one-pixel
+/// convolution, Winograd again), weight gradient (Winograd's own transposed transforms, partial sums over ranges of
+/// tile rows that cross groups of images) and bias gradient, over planes that end mid-tile (odd sizes), one-pixel
 /// and tiny planes, channel counts that leave partial register blocks, groups of images side by side with bands of
 /// tile rows (one band per unit of work, or a whole group per unit), at every vector width. Batches too small to fill a
 /// row of tiles go to the flat kernel.
@@ -27,6 +28,37 @@ public class WinogradConvTests
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, 3, 3, 1, 1, 1, 1, 1, 1, 1);
         if (SimdWidth.Hardware >= 128) Assert.True(WinogradConv.Applies<float>(g));
         KernelCases.AtEveryWidth(_ => FlatConvTests.Check(batch, inChannels, outChannels, 3, 3, 1, 1, height, width));
+    }
+
+    [Fact]
+    public void GradientsAreTheSameWhateverTheThreadCount()
+    {
+        // 40 images of 14x14 make 7 groups of 7 tile rows: the weight gradient's four partial sums split groups.
+        string Step()
+        {
+            var gen = new Generator(5);
+            var x = Tensor.Randn([40, 16, 14, 14], gen).SetRequiresGrad();
+            var w = Tensor.Randn([24, 16, 3, 3], gen).SetRequiresGrad();
+            var y = Tensor.Conv2d(x, w, null, (1, 1), (1, 1));
+            (y * Tensor.Randn(y.ShapeArray, gen)).Sum().Backward();
+            return string.Join(",", y.ToArray<float>()) + ";" + string.Join(",", x.Grad!.ToArray<float>()) + ";" + string.Join(",", w.Grad!.ToArray<float>());
+        }
+        Assert.True(WinogradConv.Applies<float>(new ConvGeometry(40, 16, 14, 14, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1)) || SimdWidth.Hardware < 128);
+        int saved = WorkerPool.Threads;
+        try
+        {
+            WorkerPool.Threads = 1;
+            string reference = Step();
+            foreach (int threads in new[] { 2, 3 })
+            {
+                WorkerPool.Threads = threads;
+                Assert.Equal(reference, Step());
+            }
+        }
+        finally
+        {
+            WorkerPool.Threads = saved;
+        }
     }
 
     [Fact]

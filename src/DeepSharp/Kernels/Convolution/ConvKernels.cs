@@ -105,6 +105,8 @@ internal static unsafe class ConvKernels
     {
         if (DirectConv.Applies<T>(g))
             DirectConv.BackwardWeight((float*)x, (float*)gy, (float*)gw, g, Math.Min(g.Batch, DeterministicParts));
+        else if (WinogradConv.Applies<T>(g))
+            WinogradConv.BackwardWeight((float*)x, (float*)gy, (float*)gw, g, DeterministicParts);
         else if (FlatConv.Applies<T>(g))
             FlatConv.BackwardWeight((float*)x, (float*)gy, (float*)gw, g, DeterministicParts);
         else

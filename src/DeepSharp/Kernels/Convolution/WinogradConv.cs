@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -11,8 +12,9 @@ namespace DeepSharp.Kernels;
 /// A^T [sum over c of (G w G^T) . (B^T d B)] A over its 4x4 input tile d: 16 products per channel pair instead of 36
 /// multiply-adds. The 16 element-wise products over channels are 16 matrix products [O, C] x [C, tiles], which the
 /// flat kernel's register tiles compute (<see cref="FlatConv{TV,S}.Products"/>); B and A hold only 0 and +-1 and G's
-/// halves are exact, so the transforms are additions, a vector of tiles at a time. The weight gradient stays with
-/// <see cref="FlatConv"/>.
+/// halves are exact, so the transforms are additions, a vector of tiles at a time. The weight gradient is
+/// G^T [sum over tiles of (A gy A^T) . (B^T d B)] G: 16 dot products over tiles per channel pair instead of 9 over
+/// positions (4 per 2x2 block of outputs instead of 9 per output).
 /// </summary>
 internal static unsafe class WinogradConv
 {
@@ -77,6 +79,65 @@ internal static unsafe class WinogradConv
     }
 
     /// <summary>
+    /// gw = the gradient of the weights [O, C, 3, 3] (overwritten) from x and gy (NCHW) as <paramref name="parts"/> fixed
+    /// partial sums over the batch's tile rows, added in order: the result does not depend on the thread count.
+    /// </summary>
+    public static void BackwardWeight(float* x, float* gy, float* gw, ConvGeometry g, int parts)
+    {
+        long plane = (long)g.OutChannels * g.InChannels;
+        if (g.Batch == 0)
+        {
+            new Span<float>(gw, checked((int)(plane * 9))).Clear();
+            return;
+        }
+        if (!Applies<float>(g)) throw new ArgumentException("WinogradConv: a 3x3, stride-1, padding-1 float32 convolution of 16 or more channels each way, and a batch that fills rows of tiles");
+        int lanes = SimdWidth.Current / 32, tileRows = (g.InH + 1) / 2;
+        parts = Math.Min(parts, ConvGeometry.CeilDiv(g.Batch, GroupImages(g, lanes)) * tileRows);
+        long size = 16 * plane;
+        var partials = ArrayPool<float>.Shared.Rent(checked((int)(parts * size)));
+        try
+        {
+            fixed (float* acc = partials)
+            {
+                switch (SimdWidth.Current)
+                {
+                    case 512: WinogradConv<Vector512<float>, Simd512<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                    case 256: WinogradConv<Vector256<float>, Simd256<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                    default: WinogradConv<Vector128<float>, Simd128<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                }
+                var total = new Span<float>(acc, (int)size);
+                for (int part = 1; part < parts; part++)
+                    TensorPrimitives.Add(total, new ReadOnlySpan<float>(acc + part * size, (int)size), total);
+                double* u = stackalloc double[16];
+                double* t = stackalloc double[12];
+                for (long oc = 0; oc < plane; oc++)
+                {
+                    for (int xi = 0; xi < 16; xi++) u[xi] = acc[xi * plane + oc];
+                    for (int col = 0; col < 4; col++) // t = G^T dU, 3 x 4
+                    {
+                        double u0 = u[col], u1 = u[4 + col], u2 = u[8 + col], u3 = u[12 + col];
+                        t[col] = u0 + (u1 + u2) * 0.5;
+                        t[4 + col] = (u1 - u2) * 0.5;
+                        t[8 + col] = (u1 + u2) * 0.5 + u3;
+                    }
+                    float* k = gw + oc * 9;
+                    for (int row = 0; row < 3; row++) // gw = t G, 3 x 3
+                    {
+                        double t0 = t[row * 4], t1 = t[row * 4 + 1], t2 = t[row * 4 + 2], t3 = t[row * 4 + 3];
+                        k[row * 3] = (float)(t0 + (t1 + t2) * 0.5);
+                        k[row * 3 + 1] = (float)((t1 - t2) * 0.5);
+                        k[row * 3 + 2] = (float)((t1 + t2) * 0.5 + t3);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>
     /// U = G w G^T for every (o, c) as 16 weight sets [O, C], one per element of the 4x4 transform, each packed for the
     /// flat kernel's tiles, <paramref name="stride"/> floats apart. In double: G's halves are exact, each sum rounds once.
     /// </summary>
@@ -121,14 +182,11 @@ internal static unsafe class WinogradConv
 }
 
 /// <summary>
-/// <see cref="WinogradConv"/> at one vector width. A unit of work is a group of images laid side by side, all its
-/// bands of tile rows in turn (its input laid out once), or one band of one group when there are too few groups for
-/// the pool: image i's padded rows occupy a slot of 2 * slot columns in every row (a zero column, the image's
-/// columns, zeros), so tile j of a band row reads input columns 2j to 2j + 3 and writes output columns 2j and 2j + 1
-/// whatever image it belongs to. Rows are stored as their even columns then their odd columns, so the four columns of
-/// a vector of tiles are four plain loads (even j, odd j, even j + 1, odd j + 1), and the outputs likewise (the copy
-/// back to NCHW interleaves them). The band's transformed inputs (16 x C per tile) and products (16 x O) fit in half
-/// of L2.
+/// <see cref="WinogradConv"/> at one vector width. Image i's padded rows occupy a slot of 2 * slot columns in every row
+/// of a group of images laid side by side (a zero column, the image's columns, zeros), so tile j of a tile row reads
+/// input columns 2j to 2j + 3 and covers output columns 2j and 2j + 1 whatever image it belongs to. Rows are stored as
+/// their even columns then their odd columns, so the four columns of a vector of tiles are four plain loads (even j,
+/// odd j, even j + 1, odd j + 1), and the outputs likewise (the copy back to NCHW interleaves them).
 /// </summary>
 internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : ISimd<TV, float>
 {
@@ -142,24 +200,33 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
         else WorkerPool.For(job.Units, job);
     }
 
-    private sealed class Job : IParallelTask
+    /// <summary>
+    /// The 16 element-wise weight gradients dU = sum over tiles of (A gy A^T) . (B^T d B), as <paramref name="parts"/>
+    /// partial sums [part][16][O][C] over fixed ranges of tile rows (the result does not depend on the thread count).
+    /// </summary>
+    public static void BackwardWeight(float* x, float* gy, float* partials, in ConvGeometry g, int parts)
     {
-        private readonly float* _x, _u, _bias, _y;
-        private readonly int _uStride;
-        private readonly ConvGeometry _g;
-        private readonly bool _relu;
-        private readonly int _tileRows;  // tile rows of an image: ceil(H / 2)
-        private readonly int _slot;      // tiles per image in a row: its 2 * _slot columns hold a zero column, W columns and zeros
-        private readonly int _images;    // images side by side in a group
-        private readonly int _rowTiles;  // tiles per band row: _images * _slot rounded up to whole register tiles
-        private readonly int _half;      // floats of one parity of a padded input row: _rowTiles and the slack a vector of tiles reads past it
-        private readonly int _bandRows, _bands, _groups;
-        private readonly bool _wholeGroups; // a unit of work is a whole group (else one band of one)
+        var job = new WeightJob(x, gy, partials, g, parts);
+        if (parts == 1) job.Run(0);
+        else WorkerPool.For(parts, job);
+    }
 
-        public Job(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu)
+    /// <summary>The side-by-side layout of a convolution's input: groups of images, their tile rows, and the input transform.</summary>
+    private abstract class Tiling
+    {
+        protected readonly float* _x;
+        protected readonly ConvGeometry _g;
+        protected readonly int _tileRows;  // tile rows of an image: ceil(H / 2)
+        protected readonly int _slot;      // tiles per image in a row: its 2 * _slot columns hold a zero column, W columns and zeros
+        protected readonly int _images;    // images side by side in a group
+        protected readonly int _rowTiles;  // tiles per row: _images * _slot rounded up to whole register tiles
+        protected readonly int _half;      // floats of one parity of a padded input row: _rowTiles and the slack a vector of tiles reads past it
+        protected readonly int _groups;
+
+        protected Tiling(float* x, in ConvGeometry g)
         {
-            _x = x; _u = u; _bias = bias; _y = y;
-            (_uStride, _g, _relu) = (uStride, g, relu);
+            _x = x;
+            _g = g;
             int lanes = S.Count;
             _tileRows = (g.InH + 1) / 2;
             _slot = WinogradConv.Slot(g);
@@ -170,59 +237,17 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
             _rowTiles = WinogradConv.RowTiles(_images, _slot, lanes);
             _half = _rowTiles + lanes;
             _groups = (g.Batch + _images - 1) / _images;
-            long perTileRow = 16L * (g.InChannels + g.OutChannels) * _rowTiles;
-            long budget = Math.Max(CpuInfo.L2Bytes / 2, 256 * 1024) / sizeof(float);
-            _bandRows = (int)Math.Clamp(budget / perTileRow, 1, _tileRows);
-            _bands = (_tileRows + _bandRows - 1) / _bandRows;
-            _wholeGroups = _groups >= 2 * WorkerPool.Threads;
         }
 
-        public int Units => _wholeGroups ? _groups : _groups * _bands;
+        /// <summary>Input floats per padded row (evens then odds).</summary>
+        protected long InputRow => 2L * _half;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int unit)
-        {
-            // A unit is a group's every band when there are groups enough for the pool (its input laid out once), else one band.
-            int group = _wholeGroups ? unit : unit / _bands;
-            int first = _wholeGroups ? 0 : unit % _bands, end = _wholeGroups ? _bands : first + 1;
-            int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
-            int f0 = first * _bandRows, filled = Math.Min(end * _bandRows, _tileRows) - f0; // the tile rows whose input is laid out
-            int c = _g.InChannels, o = _g.OutChannels;
-            long row = 2L * _half, channel = (2L * filled + 2) * row; // input floats per padded row (evens then odds) and per channel
-            int most = _bandRows * _rowTiles;                          // tiles per channel in a band
-            // One cache line between the 16 planes of V and of M beyond their channels: at a multiple of 4 KiB apart, the 16
-            // vectors a transform stores or loads fall in one L1 set and evict each other.
-            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16;
-            long outChannel = 2L * _bandRows * 2 * _rowTiles; // output rows, each evens then odds
-            t_offsets ??= new int[c];
-            if (t_offsets.Length < c) t_offsets = new int[c];
-            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
-                   v = DirectConv.Scratch(ref t_v, 16 * vPlane),
-                   m = DirectConv.Scratch(ref t_m, 16 * mPlane),
-                   output = DirectConv.Scratch(ref t_output, o * outChannel + S.Count)) // Extract's last vector may read past the last row
-            fixed (int* offsets = t_offsets)
-            {
-                FillInput(input, channel, n0, images, f0, filled);
-                for (int band = first; band < end; band++)
-                {
-                    int t0 = band * _bandRows, rows = Math.Min(_bandRows, _tileRows - t0), positions = rows * _rowTiles;
-                    for (int ci = 0; ci < c; ci++)
-                        TransformInput(input + ci * channel + 2 * (t0 - f0) * row, v + (long)ci * positions, vPlane, rows);
-                    for (int ci = 0; ci < c; ci++) offsets[ci] = ci * positions;
-                    for (int xi = 0; xi < 16; xi++)
-                        FlatConv<TV, S>.Products(v + xi * vPlane, offsets, _u + (long)xi * _uStride, c, null, m + xi * mPlane, positions, positions, 0, o);
-                    for (int oi = 0; oi < o; oi++)
-                    {
-                        TransformOutput(m + (long)oi * positions, mPlane, output + oi * outChannel, rows, _bias is null ? 0 : _bias[oi]);
-                        Extract(output + oi * outChannel, oi, n0, images, t0, rows);
-                    }
-                }
-            }
-        }
+        /// <summary>Input floats per channel for <paramref name="rows"/> tile rows: their 2 rows + 2 padded rows.</summary>
+        protected long InputChannel(int rows) => (2L * rows + 2) * InputRow;
 
         /// <summary>Padded input rows 2 t0 to 2 (t0 + rows) + 1 of the group's images side by side, zeros around, every channel, each row as its even then its odd columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void FillInput(float* input, long channel, int n0, int images, int t0, int rows)
+        protected void FillInput(float* input, long channel, int n0, int images, int t0, int rows)
         {
             int h = _g.InH, w = _g.InW, c = _g.InChannels;
             for (int ci = 0; ci < c; ci++)
@@ -247,10 +272,10 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
 
         /// <summary>V = B^T d B for every tile of one channel: v + xi * pitch + tile holds element xi of the 4x4 result.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void TransformInput(float* input, float* v, long pitch, int rows)
+        protected void TransformInput(float* input, float* v, long pitch, int rows)
         {
             int lanes = S.Count;
-            long row = 2L * _half;
+            long row = InputRow;
             for (int t = 0; t < rows; t++)
                 for (int j = 0; j < _rowTiles; j += lanes)
                 {
@@ -280,12 +305,80 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store4(float* at, long pitch, TV e0, TV e1, TV e2, TV e3)
+        protected static void Store4(float* at, long pitch, TV e0, TV e1, TV e2, TV e3)
         {
             S.Store(e0, at);
             S.Store(e1, at + pitch);
             S.Store(e2, at + 2 * pitch);
             S.Store(e3, at + 3 * pitch);
+        }
+    }
+
+    /// <summary>
+    /// The forward pass. A unit of work is a group of images, all its bands of tile rows in turn (its input laid out
+    /// once), or one band of one group when there are too few groups for the pool. The band's transformed inputs
+    /// (16 x C per tile) and products (16 x O) fit in half of L2.
+    /// </summary>
+    private sealed class Job : Tiling, IParallelTask
+    {
+        private readonly float* _u, _bias, _y;
+        private readonly int _uStride;
+        private readonly bool _relu;
+        private readonly int _bandRows, _bands;
+        private readonly bool _wholeGroups; // a unit of work is a whole group (else one band of one)
+
+        public Job(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu) : base(x, g)
+        {
+            _u = u; _bias = bias; _y = y;
+            (_uStride, _relu) = (uStride, relu);
+            long perTileRow = 16L * (g.InChannels + g.OutChannels) * _rowTiles;
+            long budget = Math.Max(CpuInfo.L2Bytes / 2, 256 * 1024) / sizeof(float);
+            _bandRows = (int)Math.Clamp(budget / perTileRow, 1, _tileRows);
+            _bands = (_tileRows + _bandRows - 1) / _bandRows;
+            _wholeGroups = _groups >= 2 * WorkerPool.Threads;
+        }
+
+        public int Units => _wholeGroups ? _groups : _groups * _bands;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int unit)
+        {
+            // A unit is a group's every band when there are groups enough for the pool (its input laid out once), else one band.
+            int group = _wholeGroups ? unit : unit / _bands;
+            int first = _wholeGroups ? 0 : unit % _bands, end = _wholeGroups ? _bands : first + 1;
+            int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
+            int f0 = first * _bandRows, filled = Math.Min(end * _bandRows, _tileRows) - f0; // the tile rows whose input is laid out
+            int c = _g.InChannels, o = _g.OutChannels;
+            long row = InputRow, channel = InputChannel(filled);
+            int most = _bandRows * _rowTiles;                          // tiles per channel in a band
+            // One cache line between the 16 planes of V and of M beyond their channels: at a multiple of 4 KiB apart, the 16
+            // vectors a transform stores or loads fall in one L1 set and evict each other.
+            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16;
+            long outChannel = 2L * _bandRows * 2 * _rowTiles; // output rows, each evens then odds
+            t_offsets ??= new int[c];
+            if (t_offsets.Length < c) t_offsets = new int[c];
+            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
+                   v = DirectConv.Scratch(ref t_v, 16 * vPlane),
+                   m = DirectConv.Scratch(ref t_m, 16 * mPlane),
+                   output = DirectConv.Scratch(ref t_output, o * outChannel + S.Count)) // Extract's last vector may read past the last row
+            fixed (int* offsets = t_offsets)
+            {
+                FillInput(input, channel, n0, images, f0, filled);
+                for (int band = first; band < end; band++)
+                {
+                    int t0 = band * _bandRows, rows = Math.Min(_bandRows, _tileRows - t0), positions = rows * _rowTiles;
+                    for (int ci = 0; ci < c; ci++)
+                        TransformInput(input + ci * channel + 2 * (t0 - f0) * row, v + (long)ci * positions, vPlane, rows);
+                    for (int ci = 0; ci < c; ci++) offsets[ci] = ci * positions;
+                    for (int xi = 0; xi < 16; xi++)
+                        FlatConv<TV, S>.Products(v + xi * vPlane, offsets, _u + (long)xi * _uStride, c, null, m + xi * mPlane, positions, positions, 0, o);
+                    for (int oi = 0; oi < o; oi++)
+                    {
+                        TransformOutput(m + (long)oi * positions, mPlane, output + oi * outChannel, rows, _bias is null ? 0 : _bias[oi]);
+                        Extract(output + oi * outChannel, oi, n0, images, t0, rows);
+                    }
+                }
+            }
         }
 
         /// <summary>
@@ -362,6 +455,244 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The weight gradient's 16 element-wise sums dU[o, c] = sum over tiles of dM[o, tile] V[c, tile], where V = B^T d B
+    /// (as in the forward pass) and dM = A gy A^T. Part p takes a fixed range of all the batch's tile rows (group by
+    /// group) in chunks whose V and dM planes of one element fit in half of L2 and hold at least
+    /// <see cref="MinChunkTiles"/> tiles, so that the lanes' sums at the end of each chunk stay a small cost.
+    /// </summary>
+    private sealed class WeightJob : Tiling, IParallelTask
+    {
+        private const int MinChunkTiles = 1024;
+        private readonly float* _gy, _partials;
+        private readonly int _parts, _chunkRows;
+
+        public WeightJob(float* x, float* gy, float* partials, in ConvGeometry g, int parts) : base(x, g)
+        {
+            _gy = gy;
+            _partials = partials;
+            _parts = parts;
+            long perRow = (long)(g.InChannels + g.OutChannels) * _rowTiles;
+            long fits = CpuInfo.L2Bytes / 2 / sizeof(float) / perRow, least = ConvGeometry.CeilDiv(MinChunkTiles, _rowTiles);
+            _chunkRows = (int)Math.Clamp(Math.Max(fits, least), 1, (long)_groups * _tileRows);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int part)
+        {
+            int c = _g.InChannels, o = _g.OutChannels;
+            float* acc = _partials + part * 16L * o * c;
+            new Span<float>(acc, 16 * o * c).Clear();
+            int all = _groups * _tileRows, begin = (int)((long)part * all / _parts), end = (int)((long)(part + 1) * all / _parts);
+            int most = _chunkRows * _rowTiles, segment = Math.Min(_chunkRows, _tileRows); // tiles per chunk, tile rows per group's segment
+            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16; // a cache line beyond 4 KiB multiples, as in the forward pass
+            long channel = InputChannel(segment), gradChannel = 2L * segment * 2 * _rowTiles;
+            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
+                   v = DirectConv.Scratch(ref t_v, 16 * vPlane),
+                   m = DirectConv.Scratch(ref t_m, 16 * mPlane),
+                   grad = DirectConv.Scratch(ref t_output, o * gradChannel))
+            {
+                for (int r0 = begin; r0 < end; r0 += _chunkRows)
+                {
+                    int rows = Math.Min(_chunkRows, end - r0), positions = rows * _rowTiles;
+                    // The chunk's tile rows, one group's run of them at a time, one after another in the planes.
+                    for (int r = r0; r < r0 + rows;)
+                    {
+                        int group = r / _tileRows, t0 = r % _tileRows, n = Math.Min(_tileRows - t0, r0 + rows - r);
+                        int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
+                        long at = (long)(r - r0) * _rowTiles;
+                        FillInput(input, channel, n0, images, t0, n);
+                        for (int ci = 0; ci < c; ci++)
+                            TransformInput(input + ci * channel, v + ci * (long)positions + at, vPlane, n);
+                        FillGradient(grad, gradChannel, n0, images, t0, n);
+                        for (int oi = 0; oi < o; oi++)
+                            TransformGradient(grad + oi * gradChannel, m + oi * (long)positions + at, mPlane, n);
+                        r += n;
+                    }
+                    for (int xi = 0; xi < 16; xi++)
+                        Dots(m + xi * mPlane, v + xi * vPlane, positions, o, c, acc + xi * (long)o * c);
+                }
+            }
+        }
+
+        /// <summary>Output gradient rows 2 t0 to 2 (t0 + rows) - 1 of the group's images side by side, each as its even then its odd columns; zeros where no output is.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void FillGradient(float* grad, long channel, int n0, int images, int t0, int rows)
+        {
+            int h = _g.OutH, w = _g.OutW, o = _g.OutChannels, row = 2 * _rowTiles;
+            for (int oi = 0; oi < o; oi++)
+            {
+                float* plane = grad + oi * channel;
+                new Span<float>(plane, (int)channel).Clear();
+                for (int r = 0; r < 2 * rows; r++)
+                {
+                    int oy = 2 * t0 + r;
+                    if (oy >= h) break;
+                    float* evens = plane + (long)r * row, odds = evens + _rowTiles;
+                    for (int i = 0; i < images; i++)
+                    {
+                        float* src = _gy + (((long)(n0 + i) * o + oi) * h + oy) * w;
+                        FlatLayout.CopyEvens<TV, S>(src, w, evens + i * _slot, (w + 1) / 2);
+                        if (w > 1) FlatLayout.CopyEvens<TV, S>(src + 1, w - 1, odds + i * _slot, w / 2);
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// dM = A gy A^T for every tile of one output channel (the forward pass's output transform transposed): each row
+        /// (e, d) of a 2x2 gradient tile becomes (e, e + d, e - d, -d), and the two rows likewise.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void TransformGradient(float* grad, float* m, long pitch, int rows)
+        {
+            int lanes = S.Count, row = 2 * _rowTiles;
+            for (int t = 0; t < rows; t++)
+                for (int j = 0; j < _rowTiles; j += lanes)
+                {
+                    float* p = grad + (long)2 * t * row + j;
+                    TV e0 = S.Load(p), d0 = S.Load(p + _rowTiles), e1 = S.Load(p + row), d1 = S.Load(p + row + _rowTiles);
+                    TV a0 = e0, a1 = S.Add(e0, d0), a2 = S.Sub(e0, d0), a3 = S.Neg(d0);
+                    TV b0 = e1, b1 = S.Add(e1, d1), b2 = S.Sub(e1, d1), b3 = S.Neg(d1);
+                    float* at = m + (long)t * _rowTiles + j;
+                    Store4(at, pitch, a0, a1, a2, a3);
+                    Store4(at + 4 * pitch, pitch, S.Add(a0, b0), S.Add(a1, b1), S.Add(a2, b2), S.Add(a3, b3));
+                    Store4(at + 8 * pitch, pitch, S.Sub(a0, b0), S.Sub(a1, b1), S.Sub(a2, b2), S.Sub(a3, b3));
+                    Store4(at + 12 * pitch, pitch, S.Neg(b0), S.Neg(b1), S.Neg(b2), S.Neg(b3));
+                }
+        }
+
+        /// <summary>acc[o, c] += dot(dm[o], v[c]) over <paramref name="positions"/> (whole vectors) for every pair of channels, in register blocks.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dots(float* dm, float* v, int positions, int o, int c, float* acc)
+        {
+            int c0 = 0;
+            if (SimdWidth.VectorRegisters >= 32)
+            {
+                // Blocks of six input channels, and of four for a remainder of four (or of two: 8 = 4 + 4).
+                int sixes = c / 6, fours = c % 6 == 4 ? 1 : c % 6 == 2 && sixes > 0 ? 2 : 0;
+                if (fours == 2) sixes--;
+                for (; c0 < 6 * sixes; c0 += 6)
+                    for (int o0 = 0; o0 < o; o0 += 4)
+                        Dot4x6(dm, v, positions, o0, Math.Min(4, o - o0), c0, c, acc);
+                for (int f = 0; f < fours; f++, c0 += 4)
+                    for (int o0 = 0; o0 < o; o0 += 4)
+                        Dot4x4(dm, v, positions, o0, Math.Min(4, o - o0), c0, c, acc);
+            }
+            for (; c0 < c; c0 += 3)
+                for (int o0 = 0; o0 < o; o0 += 4)
+                    Dot4x3(dm, v, positions, o0, Math.Min(4, o - o0), c0, Math.Min(3, c - c0), c, acc);
+        }
+
+        /// <summary>
+        /// Four output channels by six input channels: 24 accumulators, ten loads per 24 FMAs (CPUs with 32 vector
+        /// registers). Missing rows of an edge block repeat the block's first and are not accumulated.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x6(float* dm, float* v, int positions, int o0, int rows, int c0, int c, float* acc)
+        {
+            float* g0 = dm + (long)o0 * positions;
+            float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
+            float* x0 = v + (long)c0 * positions;
+            TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero, a4 = S.Zero, a5 = S.Zero;
+            TV b0 = S.Zero, b1 = S.Zero, b2 = S.Zero, b3 = S.Zero, b4 = S.Zero, b5 = S.Zero;
+            TV d0 = S.Zero, d1 = S.Zero, d2 = S.Zero, d3 = S.Zero, d4 = S.Zero, d5 = S.Zero;
+            TV e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero, e4 = S.Zero, e5 = S.Zero;
+            for (int q = 0; q < positions; q += S.Count)
+            {
+                TV k0 = S.Load(g0 + q), k1 = S.Load(g1 + q), k2 = S.Load(g2 + q), k3 = S.Load(g3 + q);
+                float* xq = x0 + q;
+                TV u = S.Load(xq); a0 = S.Fma(k0, u, a0); b0 = S.Fma(k1, u, b0); d0 = S.Fma(k2, u, d0); e0 = S.Fma(k3, u, e0);
+                u = S.Load(xq + positions); a1 = S.Fma(k0, u, a1); b1 = S.Fma(k1, u, b1); d1 = S.Fma(k2, u, d1); e1 = S.Fma(k3, u, e1);
+                u = S.Load(xq + 2L * positions); a2 = S.Fma(k0, u, a2); b2 = S.Fma(k1, u, b2); d2 = S.Fma(k2, u, d2); e2 = S.Fma(k3, u, e2);
+                u = S.Load(xq + 3L * positions); a3 = S.Fma(k0, u, a3); b3 = S.Fma(k1, u, b3); d3 = S.Fma(k2, u, d3); e3 = S.Fma(k3, u, e3);
+                u = S.Load(xq + 4L * positions); a4 = S.Fma(k0, u, a4); b4 = S.Fma(k1, u, b4); d4 = S.Fma(k2, u, d4); e4 = S.Fma(k3, u, e4);
+                u = S.Load(xq + 5L * positions); a5 = S.Fma(k0, u, a5); b5 = S.Fma(k1, u, b5); d5 = S.Fma(k2, u, d5); e5 = S.Fma(k3, u, e5);
+            }
+            float* slot = acc + (long)o0 * c + c0;
+            AddSix(slot, a0, a1, a2, a3, a4, a5);
+            if (rows > 1) AddSix(slot + c, b0, b1, b2, b3, b4, b5);
+            if (rows > 2) AddSix(slot + 2L * c, d0, d1, d2, d3, d4, d5);
+            if (rows > 3) AddSix(slot + 3L * c, e0, e1, e2, e3, e4, e5);
+        }
+
+        /// <summary>Four output channels by four input channels: 16 accumulators, eight loads per 16 FMAs (32 vector registers).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x4(float* dm, float* v, int positions, int o0, int rows, int c0, int c, float* acc)
+        {
+            float* g0 = dm + (long)o0 * positions;
+            float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
+            float* x0 = v + (long)c0 * positions;
+            TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero, b0 = S.Zero, b1 = S.Zero, b2 = S.Zero, b3 = S.Zero;
+            TV d0 = S.Zero, d1 = S.Zero, d2 = S.Zero, d3 = S.Zero, e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero;
+            for (int q = 0; q < positions; q += S.Count)
+            {
+                TV k0 = S.Load(g0 + q), k1 = S.Load(g1 + q), k2 = S.Load(g2 + q), k3 = S.Load(g3 + q);
+                float* xq = x0 + q;
+                TV u = S.Load(xq); a0 = S.Fma(k0, u, a0); b0 = S.Fma(k1, u, b0); d0 = S.Fma(k2, u, d0); e0 = S.Fma(k3, u, e0);
+                u = S.Load(xq + positions); a1 = S.Fma(k0, u, a1); b1 = S.Fma(k1, u, b1); d1 = S.Fma(k2, u, d1); e1 = S.Fma(k3, u, e1);
+                u = S.Load(xq + 2L * positions); a2 = S.Fma(k0, u, a2); b2 = S.Fma(k1, u, b2); d2 = S.Fma(k2, u, d2); e2 = S.Fma(k3, u, e2);
+                u = S.Load(xq + 3L * positions); a3 = S.Fma(k0, u, a3); b3 = S.Fma(k1, u, b3); d3 = S.Fma(k2, u, d3); e3 = S.Fma(k3, u, e3);
+            }
+            float* slot = acc + (long)o0 * c + c0;
+            AddFour(slot, a0, a1, a2, a3);
+            if (rows > 1) AddFour(slot + c, b0, b1, b2, b3);
+            if (rows > 2) AddFour(slot + 2L * c, d0, d1, d2, d3);
+            if (rows > 3) AddFour(slot + 3L * c, e0, e1, e2, e3);
+        }
+
+        /// <summary>Four output channels by up to three input channels: 12 accumulators (16 vector registers); missing columns repeat the first and are not accumulated.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Dot4x3(float* dm, float* v, int positions, int o0, int rows, int c0, int cols, int c, float* acc)
+        {
+            float* g0 = dm + (long)o0 * positions;
+            float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
+            float* x0 = v + (long)c0 * positions;
+            float* x1 = cols > 1 ? x0 + positions : x0, x2 = cols > 2 ? x0 + 2L * positions : x0;
+            TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero;
+            TV e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero;
+            TV f0 = S.Zero, f1 = S.Zero, f2 = S.Zero, f3 = S.Zero;
+            for (int q = 0; q < positions; q += S.Count)
+            {
+                TV u = S.Load(x0 + q), w = S.Load(x1 + q), z = S.Load(x2 + q);
+                TV k = S.Load(g0 + q);
+                a0 = S.Fma(k, u, a0); e0 = S.Fma(k, w, e0); f0 = S.Fma(k, z, f0);
+                k = S.Load(g1 + q);
+                a1 = S.Fma(k, u, a1); e1 = S.Fma(k, w, e1); f1 = S.Fma(k, z, f1);
+                k = S.Load(g2 + q);
+                a2 = S.Fma(k, u, a2); e2 = S.Fma(k, w, e2); f2 = S.Fma(k, z, f2);
+                k = S.Load(g3 + q);
+                a3 = S.Fma(k, u, a3); e3 = S.Fma(k, w, e3); f3 = S.Fma(k, z, f3);
+            }
+            float* slot = acc + (long)o0 * c + c0;
+            AddThree(slot, cols, a0, e0, f0);
+            if (rows > 1) AddThree(slot + c, cols, a1, e1, f1);
+            if (rows > 2) AddThree(slot + 2L * c, cols, a2, e2, f2);
+            if (rows > 3) AddThree(slot + 3L * c, cols, a3, e3, f3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AddSix(float* slot, TV t0, TV t1, TV t2, TV t3, TV t4, TV t5)
+        {
+            slot[0] += S.Sum(t0); slot[1] += S.Sum(t1); slot[2] += S.Sum(t2);
+            slot[3] += S.Sum(t3); slot[4] += S.Sum(t4); slot[5] += S.Sum(t5);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AddFour(float* slot, TV t0, TV t1, TV t2, TV t3)
+        {
+            slot[0] += S.Sum(t0); slot[1] += S.Sum(t1); slot[2] += S.Sum(t2); slot[3] += S.Sum(t3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AddThree(float* slot, int cols, TV a, TV e, TV f)
+        {
+            slot[0] += S.Sum(a);
+            if (cols > 1) slot[1] += S.Sum(e);
+            if (cols > 2) slot[2] += S.Sum(f);
         }
     }
 }
