@@ -3,8 +3,9 @@ using DeepSharp.Kernels;
 namespace DeepSharp.Tests.Kernels;
 
 /// <summary>
-/// Winograd F(2x2, 3x3) against the same convolution in float64 (im2col): output, input gradient (the flipped
-/// convolution, Winograd again), weight gradient (Winograd's own transposed transforms, partial sums over ranges of
+/// Winograd against the same convolution in float64 (im2col): output and input gradient (the flipped convolution,
+/// Winograd again) through F(4x4, 3x3) where the batch fills its rows and F(2x2, 3x3) where it fills only the narrower
+/// ones, weight gradient (F(2x2, 3x3) (Winograd's own transposed transforms, partial sums over ranges of
 /// tile rows that cross groups of images) and bias gradient, over planes that end mid-tile (odd sizes), one-pixel
 /// and tiny planes, channel counts that leave partial register blocks, groups of images side by side with bands of
 /// tile rows (one band per unit of work, or a whole group per unit), at every vector width. Batches too small to fill a
@@ -59,6 +60,17 @@ public class WinogradConvTests
         {
             WorkerPool.Threads = saved;
         }
+    }
+
+    [Fact]
+    public void FourByFourTakesTheBatchesThatFillItsWiderRows()
+    {
+        if (SimdWidth.Hardware < 512) return; // group sizes below are for 16 lanes
+        var cnn = new ConvGeometry(64, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        Assert.True(Winograd4x4.Applies(cnn));               // 11 images of four tiles fill 48 tiles with 9 % to spare
+        Assert.False(Winograd4x4.Applies(cnn with { Batch = 8 })); // 32 of 48: F(2x2, 3x3) (six images of eight tiles)
+        Assert.True(WinogradConv.Applies<float>(cnn with { Batch = 8 }));
+        Assert.False(Winograd4x4.Applies(cnn with { StrideH = 2 }));
     }
 
     [Fact]

@@ -23,7 +23,7 @@ internal static unsafe class WinogradConv
 
     /// <summary>
     /// Whether <paramref name="g"/> is a float32 3x3, stride-1, padding-1 convolution with enough channels, and a batch
-    /// whose images fill rows of whole register tiles (<see cref="GroupImages"/>): a 7x7 image alone would leave three
+    /// whose images fill rows of whole register tiles (<see cref="GroupImages(in ConvGeometry, int)"/>): a 7x7 image alone would leave three
     /// quarters of a vector of tiles empty, and the flat kernel is then faster (batch 1 to 8 measured 0.3-0.6x).
     /// </summary>
     public static bool Applies<T>(in ConvGeometry g) =>
@@ -41,10 +41,12 @@ internal static unsafe class WinogradConv
     /// The fewest images (at most the batch, and 64) whose tiles side by side fill whole three-vector register tiles with
     /// at most 15 % of the lanes empty, or 0 when no such group exists.
     /// </summary>
-    internal static int GroupImages(in ConvGeometry g, int lanes)
+    internal static int GroupImages(in ConvGeometry g, int lanes) => GroupImages(g.Batch, Slot(g), lanes);
+
+    /// <summary><see cref="GroupImages(in ConvGeometry, int)"/> for images of <paramref name="slot"/> tiles each.</summary>
+    internal static int GroupImages(int batch, int slot, int lanes)
     {
-        int slot = Slot(g);
-        for (int n = 1; n <= Math.Min(g.Batch, 64); n++)
+        for (int n = 1; n <= Math.Min(batch, 64); n++)
             if (RowTiles(n, slot, lanes) * 20L <= n * slot * 23L) return n;
         return 0;
     }
@@ -57,6 +59,11 @@ internal static unsafe class WinogradConv
     {
         if (g.Batch == 0) return;
         if (!Applies<float>(g)) throw new ArgumentException("WinogradConv: a 3x3, stride-1, padding-1 float32 convolution of 16 or more channels each way, and a batch that fills rows of tiles");
+        if (Winograd4x4.Applies(g)) // fewer products per output wherever the batch fills its wider rows
+        {
+            Winograd4x4.Forward(x, w, bias, y, g, relu);
+            return;
+        }
         int one = FlatConv.PackedLength(g.OutChannels, g.InChannels);
         var packed = ArrayPool<float>.Shared.Rent(16 * one);
         try

@@ -1,0 +1,386 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace DeepSharp.Kernels;
+
+/// <summary>
+/// Winograd F(4x4, 3x3) (Lavin and Gray, 2015) for the forward pass, and so the input gradient, of the layers
+/// <see cref="WinogradConv"/> takes: each 4x4 block of outputs is A^T [sum over c of (G w G^T) . (B^T d B)] A over its
+/// 6x6 input tile, 36 products per channel pair (2.25 per output, against F(2x2, 3x3)'s 4 and a direct convolution's
+/// 9). The products are the flat kernel's register tiles, as in <see cref="WinogradConv"/>; B and A hold small integers
+/// (the transforms are FMAs by 2, 4, 5 and 8) and G's sixths and twenty-fourths are rounded once, in double, when the
+/// weights are transformed. The larger constants cost some accuracy against F(2x2, 3x3) (still within the kernels'
+/// float32 tolerance of the float64 reference); the weight gradient stays with F(2x2, 3x3).
+/// </summary>
+internal static unsafe class Winograd4x4
+{
+    /// <summary>
+    /// Tiles per image in a row of the side-by-side layout: its 4 * slot columns hold a zero column and the image's
+    /// columns; the last output column's third tap reads the next slot's zero column when nothing else is left.
+    /// </summary>
+    internal static int Slot(in ConvGeometry g) => (g.InW + 4) / 4;
+
+    /// <summary>Whether <see cref="WinogradConv"/> applies and the batch fills rows of this layout's (wider) tiles.</summary>
+    public static bool Applies(in ConvGeometry g) =>
+        WinogradConv.Applies<float>(g) && WinogradConv.GroupImages(g.Batch, Slot(g), SimdWidth.Current / 32) > 0;
+
+    /// <summary>y = conv(x, w) + bias, through ReLU when <paramref name="relu"/>; NCHW x and y, w [O, C, 3, 3], bias may be null.</summary>
+    public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false)
+    {
+        if (g.Batch == 0) return;
+        if (!Applies(g)) throw new ArgumentException("Winograd4x4: a 3x3, stride-1, padding-1 float32 convolution of 16 or more channels each way, and a batch that fills rows of tiles");
+        int one = FlatConv.PackedLength(g.OutChannels, g.InChannels);
+        var packed = ArrayPool<float>.Shared.Rent(36 * one);
+        try
+        {
+            fixed (float* u = packed)
+            {
+                TransformWeights(w, u, g.OutChannels, g.InChannels, one);
+                switch (SimdWidth.Current)
+                {
+                    case 512: Winograd4x4<Vector512<float>, Simd512<float>>.Forward(x, u, one, bias, y, g, relu); break;
+                    case 256: Winograd4x4<Vector256<float>, Simd256<float>>.Forward(x, u, one, bias, y, g, relu); break;
+                    default: Winograd4x4<Vector128<float>, Simd128<float>>.Forward(x, u, one, bias, y, g, relu); break;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(packed);
+        }
+    }
+
+    /// <summary>
+    /// U = G w G^T for every (o, c) as 36 weight sets [O, C], one per element of the 6x6 transform, each packed for the
+    /// flat kernel's tiles, <paramref name="stride"/> floats apart; in double, each element rounded once.
+    /// </summary>
+    private static void TransformWeights(float* w, float* packed, int outChannels, int inChannels, int stride)
+    {
+        long plane = (long)outChannels * inChannels;
+        var u = ArrayPool<float>.Shared.Rent(checked((int)(36 * plane)));
+        try
+        {
+            fixed (float* pu = u)
+            {
+                double* t = stackalloc double[18];
+                double* e = stackalloc double[6];
+                for (long oc = 0; oc < plane; oc++)
+                {
+                    float* k = w + oc * 9;
+                    for (int col = 0; col < 3; col++) // t = G k, 6 x 3
+                    {
+                        G(k[col], k[3 + col], k[6 + col], e);
+                        for (int r = 0; r < 6; r++) t[r * 3 + col] = e[r];
+                    }
+                    for (int row = 0; row < 6; row++) // U = t G^T, 6 x 6
+                    {
+                        G(t[row * 3], t[row * 3 + 1], t[row * 3 + 2], e);
+                        for (int col = 0; col < 6; col++) pu[(row * 6 + col) * plane + oc] = (float)e[col];
+                    }
+                }
+                for (int xi = 0; xi < 36; xi++)
+                    FlatConv.PackWeights(pu + xi * plane, packed + (long)xi * stride, outChannels, inChannels);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(u);
+        }
+    }
+
+    /// <summary>G times a column of three: (k0 / 4, -(k0 + k1 + k2) / 6, -(k0 - k1 + k2) / 6, k0 / 24 + k1 / 12 + k2 / 6, k0 / 24 - k1 / 12 + k2 / 6, k2).</summary>
+    private static void G(double k0, double k1, double k2, double* e)
+    {
+        e[0] = k0 / 4;
+        e[1] = -(k0 + k1 + k2) / 6;
+        e[2] = -(k0 - k1 + k2) / 6;
+        e[3] = k0 / 24 + k1 / 12 + k2 / 6;
+        e[4] = k0 / 24 - k1 / 12 + k2 / 6;
+        e[5] = k2;
+    }
+}
+
+/// <summary>
+/// <see cref="Winograd4x4"/> at one vector width. The layout is <see cref="WinogradConv{TV,S}"/>'s with tiles four
+/// columns wide: tile j of a row reads padded columns 4j to 4j + 5 and covers output columns 4j to 4j + 3, and rows are
+/// stored as four phases (columns 4j, 4j + 1, 4j + 2, 4j + 3 at index j), so a vector of tiles' six columns are six plain
+/// loads (phases 0-3 at j, phases 0 and 1 at j + 1). A unit of work is a whole group of images, or one band of tile rows
+/// of one when there are too few groups for the pool.
+/// </summary>
+internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : ISimd<TV, float>
+{
+    [ThreadStatic] private static float[]? t_input, t_v, t_m, t_output, t_line;
+    [ThreadStatic] private static int[]? t_offsets;
+
+    public static void Forward(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu)
+    {
+        var job = new Job(x, u, uStride, bias, y, g, relu);
+        if (job.Units == 1) job.Run(0);
+        else WorkerPool.For(job.Units, job);
+    }
+
+    private sealed class Job : IParallelTask
+    {
+        private readonly float* _x, _u, _bias, _y;
+        private readonly int _uStride;
+        private readonly ConvGeometry _g;
+        private readonly bool _relu;
+        private readonly int _tileRows;  // tile rows of an image: ceil(H / 4)
+        private readonly int _slot;      // tiles per image in a row
+        private readonly int _images;    // images side by side in a group
+        private readonly int _rowTiles;  // tiles per row: _images * _slot rounded up to whole register tiles
+        private readonly int _phase;     // floats of one phase of a padded input row: _rowTiles and the slack a vector of tiles reads past it
+        private readonly int _bandRows, _bands, _groups;
+        private readonly bool _wholeGroups;
+
+        public Job(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu)
+        {
+            _x = x; _u = u; _bias = bias; _y = y;
+            _uStride = uStride;
+            _g = g;
+            _relu = relu;
+            int lanes = S.Count;
+            _tileRows = (g.InH + 3) / 4;
+            _slot = Winograd4x4.Slot(g);
+            _images = WinogradConv.GroupImages(g.Batch, _slot, lanes);
+            if (_images == 0) throw new ArgumentException("Winograd4x4: the batch does not fill a row of register tiles");
+            _rowTiles = WinogradConv.RowTiles(_images, _slot, lanes);
+            _phase = _rowTiles + lanes;
+            _groups = (g.Batch + _images - 1) / _images;
+            long perTileRow = 36L * (g.InChannels + g.OutChannels) * _rowTiles;
+            long budget = Math.Max(CpuInfo.L2Bytes / 2, 256 * 1024) / sizeof(float);
+            _bandRows = (int)Math.Clamp(budget / perTileRow, 1, _tileRows);
+            _bands = (_tileRows + _bandRows - 1) / _bandRows;
+            _wholeGroups = _groups >= 2 * WorkerPool.Threads;
+        }
+
+        public int Units => _wholeGroups ? _groups : _groups * _bands;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int unit)
+        {
+            int group = _wholeGroups ? unit : unit / _bands;
+            int first = _wholeGroups ? 0 : unit % _bands, end = _wholeGroups ? _bands : first + 1;
+            int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
+            int f0 = first * _bandRows, filled = Math.Min(end * _bandRows, _tileRows) - f0;
+            int c = _g.InChannels, o = _g.OutChannels;
+            long row = 4L * _phase, channel = (4L * filled + 2) * row; // input floats per padded row (four phases) and per channel
+            int most = _bandRows * _rowTiles;
+            // A cache line between the 36 planes of V and of M, as in WinogradConv: 4 KiB apart, they share an L1 set.
+            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16;
+            long outChannel = 4L * _bandRows * 4 * _rowTiles; // output rows, each as four phases
+            t_offsets ??= new int[c];
+            if (t_offsets.Length < c) t_offsets = new int[c];
+            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
+                   v = DirectConv.Scratch(ref t_v, 36 * vPlane),
+                   m = DirectConv.Scratch(ref t_m, 36 * mPlane),
+                   output = DirectConv.Scratch(ref t_output, o * outChannel))
+            fixed (int* offsets = t_offsets)
+            {
+                FillInput(input, channel, n0, images, f0, filled);
+                for (int band = first; band < end; band++)
+                {
+                    int t0 = band * _bandRows, rows = Math.Min(_bandRows, _tileRows - t0), positions = rows * _rowTiles;
+                    for (int ci = 0; ci < c; ci++)
+                        TransformInput(input + ci * channel + 4 * (t0 - f0) * row, v + (long)ci * positions, vPlane, rows);
+                    for (int ci = 0; ci < c; ci++) offsets[ci] = ci * positions;
+                    for (int xi = 0; xi < 36; xi++)
+                        FlatConv<TV, S>.Products(v + xi * vPlane, offsets, _u + (long)xi * _uStride, c, null, m + xi * mPlane, positions, positions, 0, o);
+                    for (int oi = 0; oi < o; oi++)
+                    {
+                        TransformOutput(m + (long)oi * positions, mPlane, output + oi * outChannel, rows, _bias is null ? 0 : _bias[oi]);
+                        Extract(output + oi * outChannel, oi, n0, images, t0, rows);
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// Padded input rows 4 t0 to 4 (t0 + rows) + 1 of the group's images side by side, zeros around, every channel,
+        /// each row as its four phases: the images' columns are first copied into one padded line, which is then split
+        /// into phases a vector of tiles at a time (one image's row is shorter than a vector).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void FillInput(float* input, long channel, int n0, int images, int t0, int rows)
+        {
+            int h = _g.InH, w = _g.InW, c = _g.InChannels, lanes = S.Count, width = 4 * _slot;
+            fixed (float* line = DirectConv.Scratch(ref t_line, 4L * (_rowTiles + lanes)))
+            {
+                new Span<float>(line, 4 * (_rowTiles + lanes)).Clear();
+                for (int ci = 0; ci < c; ci++)
+                {
+                    float* plane = input + ci * channel;
+                    new Span<float>(plane, (int)channel).Clear();
+                    for (int r = 0; r < 4 * rows + 2; r++)
+                    {
+                        int iy = 4 * t0 + r - 1; // the padded row's input row
+                        if ((uint)iy >= (uint)h) continue;
+                        // Input column k is padded column k + 1 of the image's slot; the rest of the line is zero.
+                        for (int i = 0; i < images; i++)
+                            IntoLine(_x + (((long)(n0 + i) * c + ci) * h + iy) * w, line + i * width + 1, w);
+                        float* phases = plane + (long)r * 4 * _phase;
+                        for (int p = 0; p < 4; p++)
+                            for (int j = 0; j < _rowTiles; j += lanes)
+                            {
+                                float* from = line + p + 4 * j;
+                                S.Store(S.Evens(S.Evens(S.Load(from), S.Load(from + lanes)), S.Evens(S.Load(from + 2 * lanes), S.Load(from + 3 * lanes))),
+                                    phases + p * _phase + j);
+                            }
+                    }
+                }
+            }
+        }
+
+        /// <summary>V = B^T d B for every tile of one channel: v + xi * pitch + tile holds element xi of the 6x6 result.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void TransformInput(float* input, float* v, long pitch, int rows)
+        {
+            int lanes = S.Count;
+            long row = 4L * _phase;
+            TV* t = stackalloc TV[36];
+            for (int tr = 0; tr < rows; tr++)
+                for (int j = 0; j < _rowTiles; j += lanes)
+                {
+                    float* p = input + 4 * tr * row + j;
+                    // Each of the six rows times B, then B^T over the rows, column by column.
+                    for (int r = 0; r < 6; r++)
+                    {
+                        float* q = p + r * row;
+                        Transform(S.Load(q), S.Load(q + _phase), S.Load(q + 2 * _phase), S.Load(q + 3 * _phase), S.Load(q + 1), S.Load(q + _phase + 1),
+                            out t[r * 6], out t[r * 6 + 1], out t[r * 6 + 2], out t[r * 6 + 3], out t[r * 6 + 4], out t[r * 6 + 5]);
+                    }
+                    float* at = v + (long)tr * _rowTiles + j;
+                    for (int col = 0; col < 6; col++)
+                    {
+                        Transform(t[col], t[6 + col], t[12 + col], t[18 + col], t[24 + col], t[30 + col],
+                            out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
+                        S.Store(e0, at + col * pitch);
+                        S.Store(e1, at + (6 + col) * pitch);
+                        S.Store(e2, at + (12 + col) * pitch);
+                        S.Store(e3, at + (18 + col) * pitch);
+                        S.Store(e4, at + (24 + col) * pitch);
+                        S.Store(e5, at + (30 + col) * pitch);
+                    }
+                }
+        }
+
+        /// <summary>
+        /// B^T d for six values: (4 d0 - 5 d2 + d4, -4 d1 - 4 d2 + d3 + d4, 4 d1 - 4 d2 - d3 + d4, -2 d1 - d2 + 2 d3 + d4,
+        /// 2 d1 - d2 - 2 d3 + d4, 4 d1 - 5 d3 + d5), sharing the sums the rows have in common.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Transform(TV d0, TV d1, TV d2, TV d3, TV d4, TV d5, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5)
+        {
+            TV four = S.Splat(4f), minusFour = S.Splat(-4f), minusFive = S.Splat(-5f);
+            e0 = S.Fma(four, d0, S.Fma(minusFive, d2, d4));
+            TV a = S.Fma(minusFour, d2, d4), b = S.Fma(minusFour, d1, d3);
+            e1 = S.Add(a, b);
+            e2 = S.Sub(a, b);
+            TV c = S.Sub(d4, d2), d = S.Sub(d3, d1);
+            d = S.Add(d, d);
+            e3 = S.Add(c, d);
+            e4 = S.Sub(c, d);
+            e5 = S.Fma(four, d1, S.Fma(minusFive, d3, d5));
+        }
+
+        /// <summary>
+        /// Y = A^T M A + bias (through ReLU when asked) for every tile of one output channel, M's element xi at
+        /// m + xi * pitch: output rows 4t to 4t + 3 of the band, each as its four phases.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void TransformOutput(float* m, long pitch, float* output, int rows, float bias)
+        {
+            int lanes = S.Count, row = 4 * _rowTiles;
+            TV b = S.Splat(bias), zero = S.Zero;
+            TV* s = stackalloc TV[24];
+            for (int t = 0; t < rows; t++)
+                for (int j = 0; j < _rowTiles; j += lanes)
+                {
+                    float* at = m + (long)t * _rowTiles + j;
+                    // A^T over M's rows for each column, then over the columns of each of the four results.
+                    for (int col = 0; col < 6; col++)
+                        Reduce(S.Load(at + col * pitch), S.Load(at + (6 + col) * pitch), S.Load(at + (12 + col) * pitch),
+                            S.Load(at + (18 + col) * pitch), S.Load(at + (24 + col) * pitch), S.Load(at + (30 + col) * pitch),
+                            out s[col], out s[6 + col], out s[12 + col], out s[18 + col]);
+                    for (int r = 0; r < 4; r++)
+                    {
+                        TV* q = s + r * 6;
+                        Reduce(q[0], q[1], q[2], q[3], q[4], q[5], out TV y0, out TV y1, out TV y2, out TV y3);
+                        y0 = S.Add(y0, b); y1 = S.Add(y1, b); y2 = S.Add(y2, b); y3 = S.Add(y3, b);
+                        if (_relu)
+                        {
+                            y0 = S.Max(y0, zero); y1 = S.Max(y1, zero); y2 = S.Max(y2, zero); y3 = S.Max(y3, zero);
+                        }
+                        float* to = output + (long)(4 * t + r) * row + j;
+                        S.Store(y0, to);
+                        S.Store(y1, to + _rowTiles);
+                        S.Store(y2, to + 2 * _rowTiles);
+                        S.Store(y3, to + 3 * _rowTiles);
+                    }
+                }
+        }
+
+        /// <summary>A^T m for six values: (m0 + m1 + m2 + m3 + m4, m1 - m2 + 2 (m3 - m4), m1 + m2 + 4 (m3 + m4), m1 - m2 + 8 (m3 - m4) + m5).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Reduce(TV m0, TV m1, TV m2, TV m3, TV m4, TV m5, out TV y0, out TV y1, out TV y2, out TV y3)
+        {
+            TV a = S.Add(m1, m2), b = S.Sub(m1, m2), c = S.Add(m3, m4), d = S.Sub(m3, m4);
+            y0 = S.Add(S.Add(m0, a), c);
+            y1 = S.Fma(S.Splat(2f), d, b);
+            y2 = S.Fma(S.Splat(4f), c, a);
+            y3 = S.Add(S.Fma(S.Splat(8f), d, b), m5);
+        }
+
+        /// <summary>
+        /// The band's output rows of one channel back to NCHW y: the four phases of a row are interleaved into one line,
+        /// a vector of tiles at a time, from which each image's columns are copied.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Extract(float* output, int oi, int n0, int images, int t0, int rows)
+        {
+            int h = _g.OutH, w = _g.OutW, lanes = S.Count, row = 4 * _rowTiles, width = 4 * _slot;
+            int used = ConvGeometry.CeilDiv(images * _slot, lanes) * lanes; // tiles holding this group's images
+            fixed (float* line = DirectConv.Scratch(ref t_line, 4L * (_rowTiles + lanes)))
+                for (int r = 0; r < 4 * rows; r++)
+                {
+                    int oy = 4 * t0 + r;
+                    if (oy >= h) break;
+                    float* phases = output + (long)r * row;
+                    for (int k = 0; k < used; k += lanes)
+                    {
+                        TV p0 = S.Load(phases + k), p1 = S.Load(phases + _rowTiles + k);
+                        TV p2 = S.Load(phases + 2 * _rowTiles + k), p3 = S.Load(phases + 3 * _rowTiles + k);
+                        TV lo02 = S.ZipLow(p0, p2), hi02 = S.ZipHigh(p0, p2), lo13 = S.ZipLow(p1, p3), hi13 = S.ZipHigh(p1, p3);
+                        float* at = line + 4 * k;
+                        S.Store(S.ZipLow(lo02, lo13), at);
+                        S.Store(S.ZipHigh(lo02, lo13), at + lanes);
+                        S.Store(S.ZipLow(hi02, hi13), at + 2 * lanes);
+                        S.Store(S.ZipHigh(hi02, hi13), at + 3 * lanes);
+                    }
+                    for (int i = 0; i < images; i++)
+                        FromLine(line + i * width, _y + (((long)(n0 + i) * _g.OutChannels + oi) * h + oy) * w, w);
+                }
+        }
+
+        /// <summary>
+        /// An image's row into the line in whole vectors: lanes past <paramref name="count"/> are stored as zeros, which
+        /// is what the padding there must hold, or are overwritten by the next image (the line has a vector of slack).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void IntoLine(float* from, float* to, int count)
+        {
+            for (int k = 0; k < count; k += S.Count)
+                S.Store(count - k >= S.Count ? S.Load(from + k) : S.LoadFirst(from + k, count - k), to + k);
+        }
+
+        /// <summary>An image's row out of the line: whole vectors read, nothing written past <paramref name="count"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void FromLine(float* from, float* to, int count)
+        {
+            for (int k = 0; k < count; k += S.Count)
+                if (count - k >= S.Count) S.Store(S.Load(from + k), to + k);
+                else S.StoreFirst(S.Load(from + k), to + k, count - k);
+        }
+    }
+}
