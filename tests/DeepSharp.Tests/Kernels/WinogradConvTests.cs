@@ -24,6 +24,9 @@ public class WinogradConvTests
     [InlineData(5, 24, 16, 3, 40)]   // a row of several vectors of tiles per image
     [InlineData(20, 16, 16, 14, 14)] // groups enough for the pool: a unit lays out a whole group's input and runs its bands
     [InlineData(40, 16, 20, 11, 9)]  // ... with a partial last group
+    [InlineData(40, 17, 19, 13, 11)] // F(4x4, 3x3): odd planes (the last 6x6 tiles three rows and one column outside), partial blocks and group
+    [InlineData(24, 16, 16, 10, 30)] // F(4x4, 3x3): the smallest side it takes, several vectors of a row per image
+    [InlineData(70, 16, 16, 12, 12)] // F(4x4, 3x3): more than 64 images, a partial last group
     public void MatchesTheIm2ColPathInFloat64(int batch, int inChannels, int outChannels, int height, int width)
     {
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, 3, 3, 1, 1, 1, 1, 1, 1, 1);
@@ -71,6 +74,8 @@ public class WinogradConvTests
         Assert.False(Winograd4x4.Applies(cnn with { Batch = 8 })); // 32 of 48: F(2x2, 3x3) (six images of eight tiles)
         Assert.True(WinogradConv.Applies<float>(cnn with { Batch = 8 }));
         Assert.False(Winograd4x4.Applies(cnn with { StrideH = 2 }));
+        Assert.False(Winograd4x4.Applies(cnn with { InH = 8, InW = 8 })); // 8x8 and smaller images stay with F(2x2, 3x3)
+        Assert.True(WinogradConv.Applies<float>(cnn with { InH = 8, InW = 8 }));
     }
 
     [Fact]

@@ -21,9 +21,19 @@ internal static unsafe class Winograd4x4
     /// </summary>
     internal static int Slot(in ConvGeometry g) => (g.InW + 4) / 4;
 
-    /// <summary>Whether <see cref="WinogradConv"/> applies and the batch fills rows of this layout's (wider) tiles.</summary>
+    /// <summary>
+    /// Whether <see cref="WinogradConv"/> applies, the images are at least <see cref="MinSide"/> pixels each way and the
+    /// batch fills rows of this layout's (wider) tiles.
+    /// </summary>
     public static bool Applies(in ConvGeometry g) =>
-        WinogradConv.Applies<float>(g) && WinogradConv.GroupImages(g.Batch, Slot(g), SimdWidth.Current / 32) > 0;
+        WinogradConv.Applies<float>(g) && g.InH >= MinSide && g.InW >= MinSide &&
+        WinogradConv.GroupImages(g.Batch, Slot(g), SimdWidth.Current / 32) > 0;
+
+    /// <summary>
+    /// On smaller images the 6x6 tiles' larger transforms and padding outweigh the fewer products: against F(2x2, 3x3)
+    /// at batch 64, 7x7 ran 0.92-0.94x and 8x8 0.96-1.03x, 14x14 1.14-1.21x and 16x16 1.02-1.04x.
+    /// </summary>
+    internal const int MinSide = 10;
 
     /// <summary>y = conv(x, w) + bias, through ReLU when <paramref name="relu"/>; NCHW x and y, w [O, C, 3, 3], bias may be null.</summary>
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false)
@@ -218,7 +228,7 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                         if ((uint)iy >= (uint)h) continue;
                         // Input column k is padded column k + 1 of the image's slot; the rest of the line is zero.
                         for (int i = 0; i < images; i++)
-                            IntoLine(_x + (((long)(n0 + i) * c + ci) * h + iy) * w, line + i * width + 1, w);
+                            WinogradConv<TV, S>.IntoLine(_x + (((long)(n0 + i) * c + ci) * h + iy) * w, line + i * width + 1, w);
                         float* phases = plane + (long)r * 4 * _phase;
                         for (int p = 0; p < 4; p++)
                             for (int j = 0; j < _rowTiles; j += lanes)
@@ -359,28 +369,8 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                         S.Store(S.ZipHigh(hi02, hi13), at + 3 * lanes);
                     }
                     for (int i = 0; i < images; i++)
-                        FromLine(line + i * width, _y + (((long)(n0 + i) * _g.OutChannels + oi) * h + oy) * w, w);
+                        WinogradConv<TV, S>.FromLine(line + i * width, _y + (((long)(n0 + i) * _g.OutChannels + oi) * h + oy) * w, w);
                 }
-        }
-
-        /// <summary>
-        /// An image's row into the line in whole vectors: lanes past <paramref name="count"/> are stored as zeros, which
-        /// is what the padding there must hold, or are overwritten by the next image (the line has a vector of slack).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void IntoLine(float* from, float* to, int count)
-        {
-            for (int k = 0; k < count; k += S.Count)
-                S.Store(count - k >= S.Count ? S.Load(from + k) : S.LoadFirst(from + k, count - k), to + k);
-        }
-
-        /// <summary>An image's row out of the line: whole vectors read, nothing written past <paramref name="count"/>.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void FromLine(float* from, float* to, int count)
-        {
-            for (int k = 0; k < count; k += S.Count)
-                if (count - k >= S.Count) S.Store(S.Load(from + k), to + k);
-                else S.StoreFirst(S.Load(from + k), to + k, count - k);
         }
     }
 }

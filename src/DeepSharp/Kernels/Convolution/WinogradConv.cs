@@ -59,7 +59,7 @@ internal static unsafe class WinogradConv
     {
         if (g.Batch == 0) return;
         if (!Applies<float>(g)) throw new ArgumentException("WinogradConv: a 3x3, stride-1, padding-1 float32 convolution of 16 or more channels each way, and a batch that fills rows of tiles");
-        if (Winograd4x4.Applies(g)) // fewer products per output wherever the batch fills its wider rows
+        if (Winograd4x4.Applies(g)) // fewer products per output where the images are large enough and the batch fills its wider rows
         {
             Winograd4x4.Forward(x, w, bias, y, g, relu);
             return;
@@ -197,7 +197,7 @@ internal static unsafe class WinogradConv
 /// </summary>
 internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : ISimd<TV, float>
 {
-    [ThreadStatic] private static float[]? t_input, t_v, t_m, t_output;
+    [ThreadStatic] private static float[]? t_input, t_v, t_m, t_output, t_line;
     [ThreadStatic] private static int[]? t_offsets;
 
     public static void Forward(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu)
@@ -216,6 +216,27 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
         var job = new WeightJob(x, gy, partials, g, parts);
         if (parts == 1) job.Run(0);
         else WorkerPool.For(parts, job);
+    }
+
+    /// <summary>
+    /// An image's row into a padded line of a group's images in whole vectors: lanes past <paramref name="count"/> are
+    /// stored as zeros, which is what the padding there must hold, or are overwritten by the next image (lines have a
+    /// vector of slack). An image's row is shorter than a vector, so rows are laid out through such a line.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void IntoLine(float* from, float* to, int count)
+    {
+        for (int k = 0; k < count; k += S.Count)
+            S.Store(count - k >= S.Count ? S.Load(from + k) : S.LoadFirst(from + k, count - k), to + k);
+    }
+
+    /// <summary>An image's row out of a line: whole vectors read, nothing written past <paramref name="count"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void FromLine(float* from, float* to, int count)
+    {
+        for (int k = 0; k < count; k += S.Count)
+            if (count - k >= S.Count) S.Store(S.Load(from + k), to + k);
+            else S.StoreFirst(S.Load(from + k), to + k, count - k);
     }
 
     /// <summary>The side-by-side layout of a convolution's input: groups of images, their tile rows, and the input transform.</summary>
@@ -252,28 +273,44 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
         /// <summary>Input floats per channel for <paramref name="rows"/> tile rows: their 2 rows + 2 padded rows.</summary>
         protected long InputChannel(int rows) => (2L * rows + 2) * InputRow;
 
+        /// <summary>Floats of a padded line of a group's images: two per tile and the slack whole-vector copies write past.</summary>
+        protected long LineLength => 2L * (_rowTiles + S.Count);
+
         /// <summary>Padded input rows 2 t0 to 2 (t0 + rows) + 1 of the group's images side by side, zeros around, every channel, each row as its even then its odd columns.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         protected void FillInput(float* input, long channel, int n0, int images, int t0, int rows)
         {
-            int h = _g.InH, w = _g.InW, c = _g.InChannels;
-            for (int ci = 0; ci < c; ci++)
+            int h = _g.InH, w = _g.InW, c = _g.InChannels, width = 2 * _slot;
+            fixed (float* line = DirectConv.Scratch(ref t_line, LineLength))
             {
-                float* plane = input + ci * channel;
-                new Span<float>(plane, (int)channel).Clear();
-                for (int r = 0; r < 2 * rows + 2; r++)
+                new Span<float>(line, (int)LineLength).Clear();
+                for (int ci = 0; ci < c; ci++)
                 {
-                    int iy = 2 * t0 + r - 1; // the padded row's input row
-                    if ((uint)iy >= (uint)h) continue;
-                    float* evens = plane + (long)r * 2 * _half, odds = evens + _half;
-                    for (int i = 0; i < images; i++)
+                    float* plane = input + ci * channel;
+                    new Span<float>(plane, (int)channel).Clear();
+                    for (int r = 0; r < 2 * rows + 2; r++)
                     {
-                        // Input column k is padded column k + 1: even k among the odd columns, odd k among the even ones.
-                        float* src = _x + (((long)(n0 + i) * c + ci) * h + iy) * w;
-                        FlatLayout.CopyEvens<TV, S>(src, w, odds + i * _slot, (w + 1) / 2);
-                        if (w > 1) FlatLayout.CopyEvens<TV, S>(src + 1, w - 1, evens + i * _slot + 1, w / 2);
+                        int iy = 2 * t0 + r - 1; // the padded row's input row
+                        if ((uint)iy >= (uint)h) continue;
+                        // Input column k is padded column k + 1 of the image's slot; the rest of the line is zero.
+                        for (int i = 0; i < images; i++)
+                            IntoLine(_x + (((long)(n0 + i) * c + ci) * h + iy) * w, line + i * width + 1, w);
+                        Split(line, plane + (long)r * 2 * _half, _half);
                     }
                 }
+            }
+        }
+
+        /// <summary>A line's even columns to <paramref name="evens"/>, its odd ones <paramref name="odds"/> floats on.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        protected void Split(float* line, float* evens, int odds)
+        {
+            int lanes = S.Count;
+            for (int j = 0; j < _rowTiles; j += lanes)
+            {
+                float* from = line + 2 * j;
+                S.Store(S.Evens(S.Load(from), S.Load(from + lanes)), evens + j);
+                S.Store(S.Evens(S.Load(from + 1), S.Load(from + 1 + lanes)), evens + odds + j);
             }
         }
 
@@ -367,7 +404,7 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
             fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
                    v = DirectConv.Scratch(ref t_v, 16 * vPlane),
                    m = DirectConv.Scratch(ref t_m, 16 * mPlane),
-                   output = DirectConv.Scratch(ref t_output, o * outChannel + S.Count)) // Extract's last vector may read past the last row
+                   output = DirectConv.Scratch(ref t_output, o * outChannel))
             fixed (int* offsets = t_offsets)
             {
                 FillInput(input, channel, n0, images, f0, filled);
@@ -431,37 +468,30 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
             bottom = S.Sub(S.Sub(m1, m2), m3);
         }
 
-        /// <summary>The band's output rows of one channel, each image's slot, back to NCHW y, even and odd columns interleaved.</summary>
+        /// <summary>
+        /// The band's output rows of one channel back to NCHW y: a row's even and odd columns are interleaved into one
+        /// line, a vector of tiles at a time, from which each image's columns are copied.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Extract(float* output, int oi, int n0, int images, int t0, int rows)
         {
-            int h = _g.OutH, w = _g.OutW, lanes = S.Count, row = 2 * _rowTiles;
-            for (int i = 0; i < images; i++)
-            {
-                float* dst = _y + ((long)(n0 + i) * _g.OutChannels + oi) * h * w;
+            int h = _g.OutH, w = _g.OutW, lanes = S.Count, row = 2 * _rowTiles, width = 2 * _slot;
+            int used = ConvGeometry.CeilDiv(images * _slot, lanes) * lanes; // tiles holding this group's images
+            fixed (float* line = DirectConv.Scratch(ref t_line, LineLength))
                 for (int r = 0; r < 2 * rows; r++)
                 {
                     int oy = 2 * t0 + r;
                     if (oy >= h) break;
-                    float* evens = output + (long)r * row + i * _slot, odds = evens + _rowTiles, to = dst + (long)oy * w;
-                    for (int k = 0; 2 * k < w; k += lanes)
+                    float* evens = output + (long)r * row, odds = evens + _rowTiles;
+                    for (int k = 0; k < used; k += lanes)
                     {
                         TV e = S.Load(evens + k), d = S.Load(odds + k);
-                        int left = w - 2 * k;
-                        if (left >= 2 * lanes)
-                        {
-                            S.Store(S.ZipLow(e, d), to + 2 * k);
-                            S.Store(S.ZipHigh(e, d), to + 2 * k + lanes);
-                        }
-                        else if (left > lanes)
-                        {
-                            S.Store(S.ZipLow(e, d), to + 2 * k);
-                            S.StoreFirst(S.ZipHigh(e, d), to + 2 * k + lanes, left - lanes);
-                        }
-                        else S.StoreFirst(S.ZipLow(e, d), to + 2 * k, left);
+                        S.Store(S.ZipLow(e, d), line + 2 * k);
+                        S.Store(S.ZipHigh(e, d), line + 2 * k + lanes);
                     }
+                    for (int i = 0; i < images; i++)
+                        FromLine(line + i * width, _y + (((long)(n0 + i) * _g.OutChannels + oi) * h + oy) * w, w);
                 }
-            }
         }
     }
 
@@ -529,21 +559,22 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void FillGradient(float* grad, long channel, int n0, int images, int t0, int rows)
         {
-            int h = _g.OutH, w = _g.OutW, o = _g.OutChannels, row = 2 * _rowTiles;
-            for (int oi = 0; oi < o; oi++)
+            int h = _g.OutH, w = _g.OutW, o = _g.OutChannels, row = 2 * _rowTiles, width = 2 * _slot;
+            fixed (float* line = DirectConv.Scratch(ref t_line, LineLength))
             {
-                float* plane = grad + oi * channel;
-                new Span<float>(plane, (int)channel).Clear();
-                for (int r = 0; r < 2 * rows; r++)
+                new Span<float>(line, (int)LineLength).Clear();
+                for (int oi = 0; oi < o; oi++)
                 {
-                    int oy = 2 * t0 + r;
-                    if (oy >= h) break;
-                    float* evens = plane + (long)r * row, odds = evens + _rowTiles;
-                    for (int i = 0; i < images; i++)
+                    float* plane = grad + oi * channel;
+                    new Span<float>(plane, (int)channel).Clear();
+                    for (int r = 0; r < 2 * rows; r++)
                     {
-                        float* src = _gy + (((long)(n0 + i) * o + oi) * h + oy) * w;
-                        FlatLayout.CopyEvens<TV, S>(src, w, evens + i * _slot, (w + 1) / 2);
-                        if (w > 1) FlatLayout.CopyEvens<TV, S>(src + 1, w - 1, odds + i * _slot, w / 2);
+                        int oy = 2 * t0 + r;
+                        if (oy >= h) break;
+                        // Output column k of an image is column k of its slot; the columns past the image stay zero.
+                        for (int i = 0; i < images; i++)
+                            IntoLine(_gy + (((long)(n0 + i) * o + oi) * h + oy) * w, line + i * width, w);
+                        Split(line, plane + (long)r * row, _rowTiles);
                     }
                 }
             }
