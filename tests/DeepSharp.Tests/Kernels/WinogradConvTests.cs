@@ -5,8 +5,8 @@ namespace DeepSharp.Tests.Kernels;
 /// <summary>
 /// Winograd against the same convolution in float64 (im2col): output and input gradient (the flipped convolution,
 /// Winograd again) through F(4x4, 3x3) where the batch fills its rows and F(2x2, 3x3) where it fills only the narrower
-/// ones, weight gradient (F(2x2, 3x3) (Winograd's own transposed transforms, partial sums over ranges of
-/// tile rows that cross groups of images) and bias gradient, over planes that end mid-tile (odd sizes), one-pixel
+/// ones; weight gradient (transposed transforms, F(4x4, 3x3) on images of 20+ pixels, else F(2x2, 3x3), partial sums
+/// over ranges of tile rows that cross groups of images) and bias gradient, over planes that end mid-tile (odd sizes), one-pixel
 /// and tiny planes, channel counts that leave partial register blocks, groups of images side by side with bands of
 /// tile rows (one band per unit of work, or a whole group per unit), at every vector width. Batches too small to fill a
 /// row of tiles go to the flat kernel.
@@ -27,6 +27,7 @@ public class WinogradConvTests
     [InlineData(40, 17, 19, 13, 11)] // F(4x4, 3x3): odd planes (the last 6x6 tiles three rows and one column outside), partial blocks and group
     [InlineData(24, 16, 16, 10, 30)] // F(4x4, 3x3): the smallest side it takes, several vectors of a row per image
     [InlineData(70, 16, 16, 12, 12)] // F(4x4, 3x3): more than 64 images, a partial last group
+    [InlineData(12, 16, 18, 21, 23)] // F(4x4, 3x3) weight gradient too: odd planes of 20+ pixels, a partial group
     public void MatchesTheIm2ColPathInFloat64(int batch, int inChannels, int outChannels, int height, int width)
     {
         var g = new ConvGeometry(batch, inChannels, height, width, outChannels, 3, 3, 1, 1, 1, 1, 1, 1, 1);
@@ -76,6 +77,8 @@ public class WinogradConvTests
         Assert.False(Winograd4x4.Applies(cnn with { StrideH = 2 }));
         Assert.False(Winograd4x4.Applies(cnn with { InH = 8, InW = 8 })); // 8x8 and smaller images stay with F(2x2, 3x3)
         Assert.True(WinogradConv.Applies<float>(cnn with { InH = 8, InW = 8 }));
+        Assert.False(Winograd4x4.AppliesToWeights(cnn));                         // 14x14: F(2x2, 3x3)'s weight gradient
+        Assert.True(Winograd4x4.AppliesToWeights(cnn with { InH = 28, InW = 28 }));
     }
 
     [Fact]

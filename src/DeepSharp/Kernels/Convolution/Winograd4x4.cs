@@ -10,8 +10,9 @@ namespace DeepSharp.Kernels;
 /// 6x6 input tile, 36 products per channel pair (2.25 per output, against F(2x2, 3x3)'s 4 and a direct convolution's
 /// 9). The products are the flat kernel's register tiles, as in <see cref="WinogradConv"/>; B and A hold small integers
 /// (the transforms are FMAs by 2, 4, 5 and 8) and G's sixths and twenty-fourths are rounded once, in double, when the
-/// weights are transformed. The larger constants cost some accuracy against F(2x2, 3x3) (still within the kernels'
-/// float32 tolerance of the float64 reference); the weight gradient stays with F(2x2, 3x3).
+/// weights are transformed; the weight gradient is G^T [sum over tiles of (A gy A^T) . (B^T d B)] G on images large
+/// enough (<see cref="AppliesToWeights"/>). The larger constants cost some accuracy against F(2x2, 3x3) (still within
+/// the kernels' float32 tolerance of the float64 reference).
 /// </summary>
 internal static unsafe class Winograd4x4
 {
@@ -34,6 +35,19 @@ internal static unsafe class Winograd4x4
     /// at batch 64, 7x7 ran 0.92-0.94x and 8x8 0.96-1.03x, 14x14 1.14-1.21x and 16x16 1.02-1.04x.
     /// </summary>
     internal const int MinSide = 10;
+
+    /// <summary>
+    /// Whether the weight gradient takes F(4x4, 3x3): as <see cref="Applies"/>, on images of at least
+    /// <see cref="MinSideWeights"/> pixels each way.
+    /// </summary>
+    public static bool AppliesToWeights(in ConvGeometry g) => Applies(g) && g.InH >= MinSideWeights && g.InW >= MinSideWeights;
+
+    /// <summary>
+    /// The weight gradient's 36 planes of transformed inputs and gradients cost more transforms and memory traffic per
+    /// product than the forward pass's, and 4-row tiles pad 14-row images by 14 %: against F(2x2, 3x3) at batch 64,
+    /// 14x14 layers ran 0.84-0.96x, 28x28 ones 0.90-1.52x (16 -> 16 channels 1.18-1.52x, 32 -> 32 0.90-1.15x).
+    /// </summary>
+    internal const int MinSideWeights = 20;
 
     /// <summary>y = conv(x, w) + bias, through ReLU when <paramref name="relu"/>; NCHW x and y, w [O, C, 3, 3], bias may be null.</summary>
     public static void Forward(float* x, float* w, float* bias, float* y, ConvGeometry g, bool relu = false)
@@ -99,6 +113,37 @@ internal static unsafe class Winograd4x4
         }
     }
 
+    /// <summary>gw = G^T dU G for every (o, c) from the 36 sums dU (element xi at sums + xi * plane), in double.</summary>
+    internal static void WeightsFromSums(float* sums, float* gw, long plane)
+    {
+        double* u = stackalloc double[36];
+        double* t = stackalloc double[18];
+        double* e = stackalloc double[3];
+        for (long oc = 0; oc < plane; oc++)
+        {
+            for (int xi = 0; xi < 36; xi++) u[xi] = sums[xi * plane + oc];
+            for (int col = 0; col < 6; col++) // t = G^T dU, 3 x 6
+            {
+                GTranspose(u[col], u[6 + col], u[12 + col], u[18 + col], u[24 + col], u[30 + col], e);
+                for (int r = 0; r < 3; r++) t[r * 6 + col] = e[r];
+            }
+            for (int row = 0; row < 3; row++) // gw = t G, 3 x 3
+            {
+                double* q = t + row * 6;
+                GTranspose(q[0], q[1], q[2], q[3], q[4], q[5], e);
+                for (int col = 0; col < 3; col++) gw[oc * 9 + row * 3 + col] = (float)e[col];
+            }
+        }
+    }
+
+    /// <summary>G^T times a column of six: (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24, (u2 - u1) / 6 + (u3 - u4) / 12, (u3 + u4 - u1 - u2) / 6 + u5).</summary>
+    private static void GTranspose(double u0, double u1, double u2, double u3, double u4, double u5, double* e)
+    {
+        e[0] = u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24;
+        e[1] = (u2 - u1) / 6 + (u3 - u4) / 12;
+        e[2] = (u3 + u4 - u1 - u2) / 6 + u5;
+    }
+
     /// <summary>G times a column of three: (k0 / 4, -(k0 + k1 + k2) / 6, -(k0 - k1 + k2) / 6, k0 / 24 + k1 / 12 + k2 / 6, k0 / 24 - k1 / 12 + k2 / 6, k2).</summary>
     private static void G(double k0, double k1, double k2, double* e)
     {
@@ -130,26 +175,33 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         else WorkerPool.For(job.Units, job);
     }
 
-    private sealed class Job : IParallelTask
+    /// <summary>
+    /// The weight gradient's 36 element-wise sums dU = sum over tiles of (A gy A^T) . (B^T d B), as
+    /// <paramref name="parts"/> partial sums [part][36][O][C] over fixed ranges of tile rows.
+    /// </summary>
+    public static void BackwardWeight(float* x, float* gy, float* partials, in ConvGeometry g, int parts)
     {
-        private readonly float* _x, _u, _bias, _y;
-        private readonly int _uStride;
-        private readonly ConvGeometry _g;
-        private readonly bool _relu;
-        private readonly int _tileRows;  // tile rows of an image: ceil(H / 4)
-        private readonly int _slot;      // tiles per image in a row
-        private readonly int _images;    // images side by side in a group
-        private readonly int _rowTiles;  // tiles per row: _images * _slot rounded up to whole register tiles
-        private readonly int _phase;     // floats of one phase of a padded input row: _rowTiles and the slack a vector of tiles reads past it
-        private readonly int _bandRows, _bands, _groups;
-        private readonly bool _wholeGroups;
+        var job = new WeightJob(x, gy, partials, g, parts);
+        if (parts == 1) job.Run(0);
+        else WorkerPool.For(parts, job);
+    }
 
-        public Job(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu)
+    /// <summary>The four-phase side-by-side layout of a convolution's input: groups of images, their tile rows, and the input transform.</summary>
+    private abstract class Tiling
+    {
+        protected readonly float* _x;
+        protected readonly ConvGeometry _g;
+        protected readonly int _tileRows;  // tile rows of an image: ceil(H / 4)
+        protected readonly int _slot;      // tiles per image in a row
+        protected readonly int _images;    // images side by side in a group
+        protected readonly int _rowTiles;  // tiles per row: _images * _slot rounded up to whole register tiles
+        protected readonly int _phase;     // floats of one phase of a padded input row: _rowTiles and the slack a vector of tiles reads past it
+        protected readonly int _groups;
+
+        protected Tiling(float* x, in ConvGeometry g)
         {
-            _x = x; _u = u; _bias = bias; _y = y;
-            _uStride = uStride;
+            _x = x;
             _g = g;
-            _relu = relu;
             int lanes = S.Count;
             _tileRows = (g.InH + 3) / 4;
             _slot = Winograd4x4.Slot(g);
@@ -158,53 +210,16 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
             _rowTiles = WinogradConv.RowTiles(_images, _slot, lanes);
             _phase = _rowTiles + lanes;
             _groups = (g.Batch + _images - 1) / _images;
-            long perTileRow = 36L * (g.InChannels + g.OutChannels) * _rowTiles;
-            long budget = Math.Max(CpuInfo.L2Bytes / 2, 256 * 1024) / sizeof(float);
-            _bandRows = (int)Math.Clamp(budget / perTileRow, 1, _tileRows);
-            _bands = (_tileRows + _bandRows - 1) / _bandRows;
-            _wholeGroups = _groups >= 2 * WorkerPool.Threads;
         }
 
-        public int Units => _wholeGroups ? _groups : _groups * _bands;
+        /// <summary>Input floats per padded row (four phases).</summary>
+        protected long InputRow => 4L * _phase;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int unit)
-        {
-            int group = _wholeGroups ? unit : unit / _bands;
-            int first = _wholeGroups ? 0 : unit % _bands, end = _wholeGroups ? _bands : first + 1;
-            int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
-            int f0 = first * _bandRows, filled = Math.Min(end * _bandRows, _tileRows) - f0;
-            int c = _g.InChannels, o = _g.OutChannels;
-            long row = 4L * _phase, channel = (4L * filled + 2) * row; // input floats per padded row (four phases) and per channel
-            int most = _bandRows * _rowTiles;
-            // A cache line between the 36 planes of V and of M, as in WinogradConv: 4 KiB apart, they share an L1 set.
-            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16;
-            long outChannel = 4L * _bandRows * 4 * _rowTiles; // output rows, each as four phases
-            t_offsets ??= new int[c];
-            if (t_offsets.Length < c) t_offsets = new int[c];
-            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
-                   v = DirectConv.Scratch(ref t_v, 36 * vPlane),
-                   m = DirectConv.Scratch(ref t_m, 36 * mPlane),
-                   output = DirectConv.Scratch(ref t_output, o * outChannel))
-            fixed (int* offsets = t_offsets)
-            {
-                FillInput(input, channel, n0, images, f0, filled);
-                for (int band = first; band < end; band++)
-                {
-                    int t0 = band * _bandRows, rows = Math.Min(_bandRows, _tileRows - t0), positions = rows * _rowTiles;
-                    for (int ci = 0; ci < c; ci++)
-                        TransformInput(input + ci * channel + 4 * (t0 - f0) * row, v + (long)ci * positions, vPlane, rows);
-                    for (int ci = 0; ci < c; ci++) offsets[ci] = ci * positions;
-                    for (int xi = 0; xi < 36; xi++)
-                        FlatConv<TV, S>.Products(v + xi * vPlane, offsets, _u + (long)xi * _uStride, c, null, m + xi * mPlane, positions, positions, 0, o);
-                    for (int oi = 0; oi < o; oi++)
-                    {
-                        TransformOutput(m + (long)oi * positions, mPlane, output + oi * outChannel, rows, _bias is null ? 0 : _bias[oi]);
-                        Extract(output + oi * outChannel, oi, n0, images, t0, rows);
-                    }
-                }
-            }
-        }
+        /// <summary>Input floats per channel for <paramref name="rows"/> tile rows: their 4 rows + 2 padded rows.</summary>
+        protected long InputChannel(int rows) => (4L * rows + 2) * InputRow;
+
+        /// <summary>Floats of a padded line of a group's images: four per tile and the slack whole-vector copies write past.</summary>
+        protected long LineLength => 4L * (_rowTiles + S.Count);
 
         /// <summary>
         /// Padded input rows 4 t0 to 4 (t0 + rows) + 1 of the group's images side by side, zeros around, every channel,
@@ -212,12 +227,12 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         /// into phases a vector of tiles at a time (one image's row is shorter than a vector).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void FillInput(float* input, long channel, int n0, int images, int t0, int rows)
+        protected void FillInput(float* input, long channel, int n0, int images, int t0, int rows)
         {
             int h = _g.InH, w = _g.InW, c = _g.InChannels, lanes = S.Count, width = 4 * _slot;
-            fixed (float* line = DirectConv.Scratch(ref t_line, 4L * (_rowTiles + lanes)))
+            fixed (float* line = DirectConv.Scratch(ref t_line, LineLength))
             {
-                new Span<float>(line, 4 * (_rowTiles + lanes)).Clear();
+                new Span<float>(line, (int)LineLength).Clear();
                 for (int ci = 0; ci < c; ci++)
                 {
                     float* plane = input + ci * channel;
@@ -229,25 +244,32 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                         // Input column k is padded column k + 1 of the image's slot; the rest of the line is zero.
                         for (int i = 0; i < images; i++)
                             WinogradConv<TV, S>.IntoLine(_x + (((long)(n0 + i) * c + ci) * h + iy) * w, line + i * width + 1, w);
-                        float* phases = plane + (long)r * 4 * _phase;
-                        for (int p = 0; p < 4; p++)
-                            for (int j = 0; j < _rowTiles; j += lanes)
-                            {
-                                float* from = line + p + 4 * j;
-                                S.Store(S.Evens(S.Evens(S.Load(from), S.Load(from + lanes)), S.Evens(S.Load(from + 2 * lanes), S.Load(from + 3 * lanes))),
-                                    phases + p * _phase + j);
-                            }
+                        Split(line, plane + (long)r * InputRow, _phase);
                     }
                 }
             }
         }
 
-        /// <summary>V = B^T d B for every tile of one channel: v + xi * pitch + tile holds element xi of the 6x6 result.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void TransformInput(float* input, float* v, long pitch, int rows)
+        /// <summary>A line's four phases (columns 4j + p) to <paramref name="phases"/> + p * <paramref name="pitch"/>, a vector of tiles at a time.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        protected void Split(float* line, float* phases, int pitch)
         {
             int lanes = S.Count;
-            long row = 4L * _phase;
+            for (int p = 0; p < 4; p++)
+                for (int j = 0; j < _rowTiles; j += lanes)
+                {
+                    float* from = line + p + 4 * j;
+                    S.Store(S.Evens(S.Evens(S.Load(from), S.Load(from + lanes)), S.Evens(S.Load(from + 2 * lanes), S.Load(from + 3 * lanes))),
+                        phases + p * pitch + j);
+                }
+        }
+
+        /// <summary>V = B^T d B for every tile of one channel: v + xi * pitch + tile holds element xi of the 6x6 result.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        protected void TransformInput(float* input, float* v, long pitch, int rows)
+        {
+            int lanes = S.Count;
+            long row = InputRow;
             TV* t = stackalloc TV[36];
             for (int tr = 0; tr < rows; tr++)
                 for (int j = 0; j < _rowTiles; j += lanes)
@@ -280,7 +302,7 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         /// 2 d1 - d2 - 2 d3 + d4, 4 d1 - 5 d3 + d5), sharing the sums the rows have in common.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Transform(TV d0, TV d1, TV d2, TV d3, TV d4, TV d5, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5)
+        protected static void Transform(TV d0, TV d1, TV d2, TV d3, TV d4, TV d5, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5)
         {
             TV four = S.Splat(4f), minusFour = S.Splat(-4f), minusFive = S.Splat(-5f);
             e0 = S.Fma(four, d0, S.Fma(minusFive, d2, d4));
@@ -292,6 +314,72 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
             e3 = S.Add(c, d);
             e4 = S.Sub(c, d);
             e5 = S.Fma(four, d1, S.Fma(minusFive, d3, d5));
+        }
+    }
+
+    /// <summary>
+    /// The forward pass. A unit of work is a whole group of images, or one band of tile rows of one when there are too
+    /// few groups for the pool; a band's transformed inputs and products fit in half of L2 (or are one tile row).
+    /// </summary>
+    private sealed class Job : Tiling, IParallelTask
+    {
+        private readonly float* _u, _bias, _y;
+        private readonly int _uStride;
+        private readonly bool _relu;
+        private readonly int _bandRows, _bands;
+        private readonly bool _wholeGroups;
+
+        public Job(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu) : base(x, g)
+        {
+            _u = u; _bias = bias; _y = y;
+            _uStride = uStride;
+            _relu = relu;
+            long perTileRow = 36L * (g.InChannels + g.OutChannels) * _rowTiles;
+            long budget = Math.Max(CpuInfo.L2Bytes / 2, 256 * 1024) / sizeof(float);
+            _bandRows = (int)Math.Clamp(budget / perTileRow, 1, _tileRows);
+            _bands = (_tileRows + _bandRows - 1) / _bandRows;
+            _wholeGroups = _groups >= 2 * WorkerPool.Threads;
+        }
+
+        public int Units => _wholeGroups ? _groups : _groups * _bands;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int unit)
+        {
+            int group = _wholeGroups ? unit : unit / _bands;
+            int first = _wholeGroups ? 0 : unit % _bands, end = _wholeGroups ? _bands : first + 1;
+            int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
+            int f0 = first * _bandRows, filled = Math.Min(end * _bandRows, _tileRows) - f0;
+            int c = _g.InChannels, o = _g.OutChannels;
+            long row = InputRow, channel = InputChannel(filled);
+            int most = _bandRows * _rowTiles;
+            // A cache line between the 36 planes of V and of M, as in WinogradConv: 4 KiB apart, they share an L1 set.
+            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16;
+            long outChannel = 4L * _bandRows * 4 * _rowTiles; // output rows, each as four phases
+            t_offsets ??= new int[c];
+            if (t_offsets.Length < c) t_offsets = new int[c];
+            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
+                   v = DirectConv.Scratch(ref t_v, 36 * vPlane),
+                   m = DirectConv.Scratch(ref t_m, 36 * mPlane),
+                   output = DirectConv.Scratch(ref t_output, o * outChannel))
+            fixed (int* offsets = t_offsets)
+            {
+                FillInput(input, channel, n0, images, f0, filled);
+                for (int band = first; band < end; band++)
+                {
+                    int t0 = band * _bandRows, rows = Math.Min(_bandRows, _tileRows - t0), positions = rows * _rowTiles;
+                    for (int ci = 0; ci < c; ci++)
+                        TransformInput(input + ci * channel + 4 * (t0 - f0) * row, v + (long)ci * positions, vPlane, rows);
+                    for (int ci = 0; ci < c; ci++) offsets[ci] = ci * positions;
+                    for (int xi = 0; xi < 36; xi++)
+                        FlatConv<TV, S>.Products(v + xi * vPlane, offsets, _u + (long)xi * _uStride, c, null, m + xi * mPlane, positions, positions, 0, o);
+                    for (int oi = 0; oi < o; oi++)
+                    {
+                        TransformOutput(m + (long)oi * positions, mPlane, output + oi * outChannel, rows, _bias is null ? 0 : _bias[oi]);
+                        Extract(output + oi * outChannel, oi, n0, images, t0, rows);
+                    }
+                }
+            }
         }
 
         /// <summary>
@@ -351,7 +439,7 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         {
             int h = _g.OutH, w = _g.OutW, lanes = S.Count, row = 4 * _rowTiles, width = 4 * _slot;
             int used = ConvGeometry.CeilDiv(images * _slot, lanes) * lanes; // tiles holding this group's images
-            fixed (float* line = DirectConv.Scratch(ref t_line, 4L * (_rowTiles + lanes)))
+            fixed (float* line = DirectConv.Scratch(ref t_line, LineLength))
                 for (int r = 0; r < 4 * rows; r++)
                 {
                     int oy = 4 * t0 + r;
@@ -371,6 +459,135 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                     for (int i = 0; i < images; i++)
                         WinogradConv<TV, S>.FromLine(line + i * width, _y + (((long)(n0 + i) * _g.OutChannels + oi) * h + oy) * w, w);
                 }
+        }
+    }
+
+    /// <summary>
+    /// The weight gradient (<see cref="WinogradConv{TV,S}"/>'s WeightJob with 6x6 tiles): dU[o, c] = sum over tiles of
+    /// dM[o, tile] V[c, tile] for each of the 36 elements, V = B^T d B as in the forward pass and dM = A gy A^T; part p
+    /// takes a fixed range of the batch's tile rows, in chunks whose planes of one element fit in half of L2 and hold
+    /// at least <see cref="MinChunkTiles"/> tiles.
+    /// </summary>
+    private sealed class WeightJob : Tiling, IParallelTask
+    {
+        private const int MinChunkTiles = 1024;
+        private readonly float* _gy, _partials;
+        private readonly int _parts, _chunkRows;
+
+        public WeightJob(float* x, float* gy, float* partials, in ConvGeometry g, int parts) : base(x, g)
+        {
+            _gy = gy;
+            _partials = partials;
+            _parts = parts;
+            long perRow = (long)(g.InChannels + g.OutChannels) * _rowTiles;
+            long fits = CpuInfo.L2Bytes / 2 / sizeof(float) / perRow, least = ConvGeometry.CeilDiv(MinChunkTiles, _rowTiles);
+            _chunkRows = (int)Math.Clamp(Math.Max(fits, least), 1, (long)_groups * _tileRows);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int part)
+        {
+            int c = _g.InChannels, o = _g.OutChannels;
+            float* acc = _partials + part * 36L * o * c;
+            new Span<float>(acc, 36 * o * c).Clear();
+            int all = _groups * _tileRows, begin = (int)((long)part * all / _parts), end = (int)((long)(part + 1) * all / _parts);
+            int most = _chunkRows * _rowTiles, segment = Math.Min(_chunkRows, _tileRows);
+            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16; // a cache line beyond 4 KiB multiples, as in the forward pass
+            long channel = InputChannel(segment), gradChannel = 4L * segment * 4 * _rowTiles;
+            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
+                   v = DirectConv.Scratch(ref t_v, 36 * vPlane),
+                   m = DirectConv.Scratch(ref t_m, 36 * mPlane),
+                   grad = DirectConv.Scratch(ref t_output, o * gradChannel))
+            {
+                for (int r0 = begin; r0 < end; r0 += _chunkRows)
+                {
+                    int rows = Math.Min(_chunkRows, end - r0), positions = rows * _rowTiles;
+                    for (int r = r0; r < r0 + rows;)
+                    {
+                        int group = r / _tileRows, t0 = r % _tileRows, n = Math.Min(_tileRows - t0, r0 + rows - r);
+                        int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
+                        long at = (long)(r - r0) * _rowTiles;
+                        FillInput(input, channel, n0, images, t0, n);
+                        for (int ci = 0; ci < c; ci++)
+                            TransformInput(input + ci * channel, v + ci * (long)positions + at, vPlane, n);
+                        FillGradient(grad, gradChannel, n0, images, t0, n);
+                        for (int oi = 0; oi < o; oi++)
+                            TransformGradient(grad + oi * gradChannel, m + oi * (long)positions + at, mPlane, n);
+                        r += n;
+                    }
+                    for (int xi = 0; xi < 36; xi++)
+                        WinogradConv<TV, S>.Dots(m + xi * mPlane, v + xi * vPlane, positions, o, c, acc + xi * (long)o * c);
+                }
+            }
+        }
+
+        /// <summary>Output gradient rows 4 t0 to 4 (t0 + rows) - 1 of the group's images side by side, each as its four phases; zeros where no output is.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void FillGradient(float* grad, long channel, int n0, int images, int t0, int rows)
+        {
+            int h = _g.OutH, w = _g.OutW, o = _g.OutChannels, row = 4 * _rowTiles, width = 4 * _slot;
+            fixed (float* line = DirectConv.Scratch(ref t_line, LineLength))
+            {
+                new Span<float>(line, (int)LineLength).Clear();
+                for (int oi = 0; oi < o; oi++)
+                {
+                    float* plane = grad + oi * channel;
+                    new Span<float>(plane, (int)channel).Clear();
+                    for (int r = 0; r < 4 * rows; r++)
+                    {
+                        int oy = 4 * t0 + r;
+                        if (oy >= h) break;
+                        // Output column k of an image is column k of its slot; the columns past the image stay zero.
+                        for (int i = 0; i < images; i++)
+                            WinogradConv<TV, S>.IntoLine(_gy + (((long)(n0 + i) * o + oi) * h + oy) * w, line + i * width, w);
+                        Split(line, plane + (long)r * row, _rowTiles);
+                    }
+                }
+            }
+        }
+
+        /// <summary>dM = A gy A^T for every tile of one output channel: each row of a 4x4 gradient tile times A, then A over the rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void TransformGradient(float* grad, float* m, long pitch, int rows)
+        {
+            int lanes = S.Count, row = 4 * _rowTiles;
+            TV* t = stackalloc TV[24];
+            for (int tr = 0; tr < rows; tr++)
+                for (int j = 0; j < _rowTiles; j += lanes)
+                {
+                    float* p = grad + (long)4 * tr * row + j;
+                    for (int r = 0; r < 4; r++)
+                    {
+                        float* q = p + r * row;
+                        Expand(S.Load(q), S.Load(q + _rowTiles), S.Load(q + 2 * _rowTiles), S.Load(q + 3 * _rowTiles),
+                            out t[r * 6], out t[r * 6 + 1], out t[r * 6 + 2], out t[r * 6 + 3], out t[r * 6 + 4], out t[r * 6 + 5]);
+                    }
+                    float* at = m + (long)tr * _rowTiles + j;
+                    for (int col = 0; col < 6; col++)
+                    {
+                        Expand(t[col], t[6 + col], t[12 + col], t[18 + col], out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
+                        S.Store(e0, at + col * pitch);
+                        S.Store(e1, at + (6 + col) * pitch);
+                        S.Store(e2, at + (12 + col) * pitch);
+                        S.Store(e3, at + (18 + col) * pitch);
+                        S.Store(e4, at + (24 + col) * pitch);
+                        S.Store(e5, at + (30 + col) * pitch);
+                    }
+                }
+        }
+
+        /// <summary>A y for four values (A^T transposed): (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3, y0 + 2 y1 + 4 y2 + 8 y3, y0 - 2 y1 + 4 y2 - 8 y3, y3).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Expand(TV y0, TV y1, TV y2, TV y3, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5)
+        {
+            TV a = S.Add(y0, y2), b = S.Add(y1, y3);
+            TV c = S.Fma(S.Splat(4f), y2, y0), d = S.Fma(S.Splat(8f), y3, S.Add(y1, y1));
+            e0 = y0;
+            e1 = S.Add(a, b);
+            e2 = S.Sub(a, b);
+            e3 = S.Add(c, d);
+            e4 = S.Sub(c, d);
+            e5 = y3;
         }
     }
 }

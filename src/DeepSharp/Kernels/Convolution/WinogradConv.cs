@@ -98,49 +98,62 @@ internal static unsafe class WinogradConv
             return;
         }
         if (!Applies<float>(g)) throw new ArgumentException("WinogradConv: a 3x3, stride-1, padding-1 float32 convolution of 16 or more channels each way, and a batch that fills rows of tiles");
-        int lanes = SimdWidth.Current / 32, tileRows = (g.InH + 1) / 2;
-        parts = Math.Min(parts, ConvGeometry.CeilDiv(g.Batch, GroupImages(g, lanes)) * tileRows);
-        long size = 16 * plane;
+        // F(4x4, 3x3) on the larger images it takes, else F(2x2, 3x3): 36 or 16 element-wise sums per channel pair.
+        bool four = Winograd4x4.AppliesToWeights(g);
+        int lanes = SimdWidth.Current / 32, elements = four ? 36 : 16;
+        int slot = four ? Winograd4x4.Slot(g) : Slot(g), tileRows = four ? (g.InH + 3) / 4 : (g.InH + 1) / 2;
+        parts = Math.Min(parts, ConvGeometry.CeilDiv(g.Batch, GroupImages(g.Batch, slot, lanes)) * tileRows);
+        long size = elements * plane;
         var partials = ArrayPool<float>.Shared.Rent(checked((int)(parts * size)));
         try
         {
             fixed (float* acc = partials)
             {
-                switch (SimdWidth.Current)
+                switch (SimdWidth.Current, four)
                 {
-                    case 512: WinogradConv<Vector512<float>, Simd512<float>>.BackwardWeight(x, gy, acc, g, parts); break;
-                    case 256: WinogradConv<Vector256<float>, Simd256<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                    case (512, true): Winograd4x4<Vector512<float>, Simd512<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                    case (512, false): WinogradConv<Vector512<float>, Simd512<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                    case (256, true): Winograd4x4<Vector256<float>, Simd256<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                    case (256, false): WinogradConv<Vector256<float>, Simd256<float>>.BackwardWeight(x, gy, acc, g, parts); break;
+                    case (_, true): Winograd4x4<Vector128<float>, Simd128<float>>.BackwardWeight(x, gy, acc, g, parts); break;
                     default: WinogradConv<Vector128<float>, Simd128<float>>.BackwardWeight(x, gy, acc, g, parts); break;
                 }
                 var total = new Span<float>(acc, (int)size);
                 for (int part = 1; part < parts; part++)
                     TensorPrimitives.Add(total, new ReadOnlySpan<float>(acc + part * size, (int)size), total);
-                double* u = stackalloc double[16];
-                double* t = stackalloc double[12];
-                for (long oc = 0; oc < plane; oc++)
-                {
-                    for (int xi = 0; xi < 16; xi++) u[xi] = acc[xi * plane + oc];
-                    for (int col = 0; col < 4; col++) // t = G^T dU, 3 x 4
-                    {
-                        double u0 = u[col], u1 = u[4 + col], u2 = u[8 + col], u3 = u[12 + col];
-                        t[col] = u0 + (u1 + u2) * 0.5;
-                        t[4 + col] = (u1 - u2) * 0.5;
-                        t[8 + col] = (u1 + u2) * 0.5 + u3;
-                    }
-                    float* k = gw + oc * 9;
-                    for (int row = 0; row < 3; row++) // gw = t G, 3 x 3
-                    {
-                        double t0 = t[row * 4], t1 = t[row * 4 + 1], t2 = t[row * 4 + 2], t3 = t[row * 4 + 3];
-                        k[row * 3] = (float)(t0 + (t1 + t2) * 0.5);
-                        k[row * 3 + 1] = (float)((t1 - t2) * 0.5);
-                        k[row * 3 + 2] = (float)((t1 + t2) * 0.5 + t3);
-                    }
-                }
+                if (four) Winograd4x4.WeightsFromSums(acc, gw, plane);
+                else WeightsFromSums(acc, gw, plane);
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>gw = G^T dU G for every (o, c) from the 16 sums dU (element xi at sums + xi * plane), in double.</summary>
+    private static void WeightsFromSums(float* sums, float* gw, long plane)
+    {
+        double* u = stackalloc double[16];
+        double* t = stackalloc double[12];
+        for (long oc = 0; oc < plane; oc++)
+        {
+            for (int xi = 0; xi < 16; xi++) u[xi] = sums[xi * plane + oc];
+            for (int col = 0; col < 4; col++) // t = G^T dU, 3 x 4
+            {
+                double u0 = u[col], u1 = u[4 + col], u2 = u[8 + col], u3 = u[12 + col];
+                t[col] = u0 + (u1 + u2) * 0.5;
+                t[4 + col] = (u1 - u2) * 0.5;
+                t[8 + col] = (u1 + u2) * 0.5 + u3;
+            }
+            float* k = gw + oc * 9;
+            for (int row = 0; row < 3; row++) // gw = t G, 3 x 3
+            {
+                double t0 = t[row * 4], t1 = t[row * 4 + 1], t2 = t[row * 4 + 2], t3 = t[row * 4 + 3];
+                k[row * 3] = (float)(t0 + (t1 + t2) * 0.5);
+                k[row * 3 + 1] = (float)((t1 - t2) * 0.5);
+                k[row * 3 + 2] = (float)((t1 + t2) * 0.5 + t3);
+            }
         }
     }
 
@@ -602,135 +615,135 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
                     Store4(at + 12 * pitch, pitch, S.Neg(b0), S.Neg(b1), S.Neg(b2), S.Neg(b3));
                 }
         }
+    }
 
-        /// <summary>acc[o, c] += dot(dm[o], v[c]) over <paramref name="positions"/> (whole vectors) for every pair of channels, in register blocks.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dots(float* dm, float* v, int positions, int o, int c, float* acc)
+    /// <summary>acc[o, c] += dot(dm[o], v[c]) over <paramref name="positions"/> (whole vectors) for every pair of channels, in register blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Dots(float* dm, float* v, int positions, int o, int c, float* acc)
+    {
+        int c0 = 0;
+        if (SimdWidth.VectorRegisters >= 32)
         {
-            int c0 = 0;
-            if (SimdWidth.VectorRegisters >= 32)
-            {
-                // Blocks of six input channels, and of four for a remainder of four (or of two: 8 = 4 + 4).
-                int sixes = c / 6, fours = c % 6 == 4 ? 1 : c % 6 == 2 && sixes > 0 ? 2 : 0;
-                if (fours == 2) sixes--;
-                for (; c0 < 6 * sixes; c0 += 6)
-                    for (int o0 = 0; o0 < o; o0 += 4)
-                        Dot4x6(dm, v, positions, o0, Math.Min(4, o - o0), c0, c, acc);
-                for (int f = 0; f < fours; f++, c0 += 4)
-                    for (int o0 = 0; o0 < o; o0 += 4)
-                        Dot4x4(dm, v, positions, o0, Math.Min(4, o - o0), c0, c, acc);
-            }
-            for (; c0 < c; c0 += 3)
+            // Blocks of six input channels, and of four for a remainder of four (or of two: 8 = 4 + 4).
+            int sixes = c / 6, fours = c % 6 == 4 ? 1 : c % 6 == 2 && sixes > 0 ? 2 : 0;
+            if (fours == 2) sixes--;
+            for (; c0 < 6 * sixes; c0 += 6)
                 for (int o0 = 0; o0 < o; o0 += 4)
-                    Dot4x3(dm, v, positions, o0, Math.Min(4, o - o0), c0, Math.Min(3, c - c0), c, acc);
+                    Dot4x6(dm, v, positions, o0, Math.Min(4, o - o0), c0, c, acc);
+            for (int f = 0; f < fours; f++, c0 += 4)
+                for (int o0 = 0; o0 < o; o0 += 4)
+                    Dot4x4(dm, v, positions, o0, Math.Min(4, o - o0), c0, c, acc);
         }
+        for (; c0 < c; c0 += 3)
+            for (int o0 = 0; o0 < o; o0 += 4)
+                Dot4x3(dm, v, positions, o0, Math.Min(4, o - o0), c0, Math.Min(3, c - c0), c, acc);
+    }
 
-        /// <summary>
-        /// Four output channels by six input channels: 24 accumulators, ten loads per 24 FMAs (CPUs with 32 vector
-        /// registers). Missing rows of an edge block repeat the block's first and are not accumulated.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x6(float* dm, float* v, int positions, int o0, int rows, int c0, int c, float* acc)
+    /// <summary>
+    /// Four output channels by six input channels: 24 accumulators, ten loads per 24 FMAs (CPUs with 32 vector
+    /// registers). Missing rows of an edge block repeat the block's first and are not accumulated.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4x6(float* dm, float* v, int positions, int o0, int rows, int c0, int c, float* acc)
+    {
+        float* g0 = dm + (long)o0 * positions;
+        float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
+        float* x0 = v + (long)c0 * positions;
+        TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero, a4 = S.Zero, a5 = S.Zero;
+        TV b0 = S.Zero, b1 = S.Zero, b2 = S.Zero, b3 = S.Zero, b4 = S.Zero, b5 = S.Zero;
+        TV d0 = S.Zero, d1 = S.Zero, d2 = S.Zero, d3 = S.Zero, d4 = S.Zero, d5 = S.Zero;
+        TV e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero, e4 = S.Zero, e5 = S.Zero;
+        for (int q = 0; q < positions; q += S.Count)
         {
-            float* g0 = dm + (long)o0 * positions;
-            float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
-            float* x0 = v + (long)c0 * positions;
-            TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero, a4 = S.Zero, a5 = S.Zero;
-            TV b0 = S.Zero, b1 = S.Zero, b2 = S.Zero, b3 = S.Zero, b4 = S.Zero, b5 = S.Zero;
-            TV d0 = S.Zero, d1 = S.Zero, d2 = S.Zero, d3 = S.Zero, d4 = S.Zero, d5 = S.Zero;
-            TV e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero, e4 = S.Zero, e5 = S.Zero;
-            for (int q = 0; q < positions; q += S.Count)
-            {
-                TV k0 = S.Load(g0 + q), k1 = S.Load(g1 + q), k2 = S.Load(g2 + q), k3 = S.Load(g3 + q);
-                float* xq = x0 + q;
-                TV u = S.Load(xq); a0 = S.Fma(k0, u, a0); b0 = S.Fma(k1, u, b0); d0 = S.Fma(k2, u, d0); e0 = S.Fma(k3, u, e0);
-                u = S.Load(xq + positions); a1 = S.Fma(k0, u, a1); b1 = S.Fma(k1, u, b1); d1 = S.Fma(k2, u, d1); e1 = S.Fma(k3, u, e1);
-                u = S.Load(xq + 2L * positions); a2 = S.Fma(k0, u, a2); b2 = S.Fma(k1, u, b2); d2 = S.Fma(k2, u, d2); e2 = S.Fma(k3, u, e2);
-                u = S.Load(xq + 3L * positions); a3 = S.Fma(k0, u, a3); b3 = S.Fma(k1, u, b3); d3 = S.Fma(k2, u, d3); e3 = S.Fma(k3, u, e3);
-                u = S.Load(xq + 4L * positions); a4 = S.Fma(k0, u, a4); b4 = S.Fma(k1, u, b4); d4 = S.Fma(k2, u, d4); e4 = S.Fma(k3, u, e4);
-                u = S.Load(xq + 5L * positions); a5 = S.Fma(k0, u, a5); b5 = S.Fma(k1, u, b5); d5 = S.Fma(k2, u, d5); e5 = S.Fma(k3, u, e5);
-            }
-            float* slot = acc + (long)o0 * c + c0;
-            AddSix(slot, a0, a1, a2, a3, a4, a5);
-            if (rows > 1) AddSix(slot + c, b0, b1, b2, b3, b4, b5);
-            if (rows > 2) AddSix(slot + 2L * c, d0, d1, d2, d3, d4, d5);
-            if (rows > 3) AddSix(slot + 3L * c, e0, e1, e2, e3, e4, e5);
+            TV k0 = S.Load(g0 + q), k1 = S.Load(g1 + q), k2 = S.Load(g2 + q), k3 = S.Load(g3 + q);
+            float* xq = x0 + q;
+            TV u = S.Load(xq); a0 = S.Fma(k0, u, a0); b0 = S.Fma(k1, u, b0); d0 = S.Fma(k2, u, d0); e0 = S.Fma(k3, u, e0);
+            u = S.Load(xq + positions); a1 = S.Fma(k0, u, a1); b1 = S.Fma(k1, u, b1); d1 = S.Fma(k2, u, d1); e1 = S.Fma(k3, u, e1);
+            u = S.Load(xq + 2L * positions); a2 = S.Fma(k0, u, a2); b2 = S.Fma(k1, u, b2); d2 = S.Fma(k2, u, d2); e2 = S.Fma(k3, u, e2);
+            u = S.Load(xq + 3L * positions); a3 = S.Fma(k0, u, a3); b3 = S.Fma(k1, u, b3); d3 = S.Fma(k2, u, d3); e3 = S.Fma(k3, u, e3);
+            u = S.Load(xq + 4L * positions); a4 = S.Fma(k0, u, a4); b4 = S.Fma(k1, u, b4); d4 = S.Fma(k2, u, d4); e4 = S.Fma(k3, u, e4);
+            u = S.Load(xq + 5L * positions); a5 = S.Fma(k0, u, a5); b5 = S.Fma(k1, u, b5); d5 = S.Fma(k2, u, d5); e5 = S.Fma(k3, u, e5);
         }
+        float* slot = acc + (long)o0 * c + c0;
+        AddSix(slot, a0, a1, a2, a3, a4, a5);
+        if (rows > 1) AddSix(slot + c, b0, b1, b2, b3, b4, b5);
+        if (rows > 2) AddSix(slot + 2L * c, d0, d1, d2, d3, d4, d5);
+        if (rows > 3) AddSix(slot + 3L * c, e0, e1, e2, e3, e4, e5);
+    }
 
-        /// <summary>Four output channels by four input channels: 16 accumulators, eight loads per 16 FMAs (32 vector registers).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x4(float* dm, float* v, int positions, int o0, int rows, int c0, int c, float* acc)
+    /// <summary>Four output channels by four input channels: 16 accumulators, eight loads per 16 FMAs (32 vector registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4x4(float* dm, float* v, int positions, int o0, int rows, int c0, int c, float* acc)
+    {
+        float* g0 = dm + (long)o0 * positions;
+        float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
+        float* x0 = v + (long)c0 * positions;
+        TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero, b0 = S.Zero, b1 = S.Zero, b2 = S.Zero, b3 = S.Zero;
+        TV d0 = S.Zero, d1 = S.Zero, d2 = S.Zero, d3 = S.Zero, e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero;
+        for (int q = 0; q < positions; q += S.Count)
         {
-            float* g0 = dm + (long)o0 * positions;
-            float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
-            float* x0 = v + (long)c0 * positions;
-            TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero, b0 = S.Zero, b1 = S.Zero, b2 = S.Zero, b3 = S.Zero;
-            TV d0 = S.Zero, d1 = S.Zero, d2 = S.Zero, d3 = S.Zero, e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero;
-            for (int q = 0; q < positions; q += S.Count)
-            {
-                TV k0 = S.Load(g0 + q), k1 = S.Load(g1 + q), k2 = S.Load(g2 + q), k3 = S.Load(g3 + q);
-                float* xq = x0 + q;
-                TV u = S.Load(xq); a0 = S.Fma(k0, u, a0); b0 = S.Fma(k1, u, b0); d0 = S.Fma(k2, u, d0); e0 = S.Fma(k3, u, e0);
-                u = S.Load(xq + positions); a1 = S.Fma(k0, u, a1); b1 = S.Fma(k1, u, b1); d1 = S.Fma(k2, u, d1); e1 = S.Fma(k3, u, e1);
-                u = S.Load(xq + 2L * positions); a2 = S.Fma(k0, u, a2); b2 = S.Fma(k1, u, b2); d2 = S.Fma(k2, u, d2); e2 = S.Fma(k3, u, e2);
-                u = S.Load(xq + 3L * positions); a3 = S.Fma(k0, u, a3); b3 = S.Fma(k1, u, b3); d3 = S.Fma(k2, u, d3); e3 = S.Fma(k3, u, e3);
-            }
-            float* slot = acc + (long)o0 * c + c0;
-            AddFour(slot, a0, a1, a2, a3);
-            if (rows > 1) AddFour(slot + c, b0, b1, b2, b3);
-            if (rows > 2) AddFour(slot + 2L * c, d0, d1, d2, d3);
-            if (rows > 3) AddFour(slot + 3L * c, e0, e1, e2, e3);
+            TV k0 = S.Load(g0 + q), k1 = S.Load(g1 + q), k2 = S.Load(g2 + q), k3 = S.Load(g3 + q);
+            float* xq = x0 + q;
+            TV u = S.Load(xq); a0 = S.Fma(k0, u, a0); b0 = S.Fma(k1, u, b0); d0 = S.Fma(k2, u, d0); e0 = S.Fma(k3, u, e0);
+            u = S.Load(xq + positions); a1 = S.Fma(k0, u, a1); b1 = S.Fma(k1, u, b1); d1 = S.Fma(k2, u, d1); e1 = S.Fma(k3, u, e1);
+            u = S.Load(xq + 2L * positions); a2 = S.Fma(k0, u, a2); b2 = S.Fma(k1, u, b2); d2 = S.Fma(k2, u, d2); e2 = S.Fma(k3, u, e2);
+            u = S.Load(xq + 3L * positions); a3 = S.Fma(k0, u, a3); b3 = S.Fma(k1, u, b3); d3 = S.Fma(k2, u, d3); e3 = S.Fma(k3, u, e3);
         }
+        float* slot = acc + (long)o0 * c + c0;
+        AddFour(slot, a0, a1, a2, a3);
+        if (rows > 1) AddFour(slot + c, b0, b1, b2, b3);
+        if (rows > 2) AddFour(slot + 2L * c, d0, d1, d2, d3);
+        if (rows > 3) AddFour(slot + 3L * c, e0, e1, e2, e3);
+    }
 
-        /// <summary>Four output channels by up to three input channels: 12 accumulators (16 vector registers); missing columns repeat the first and are not accumulated.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Dot4x3(float* dm, float* v, int positions, int o0, int rows, int c0, int cols, int c, float* acc)
+    /// <summary>Four output channels by up to three input channels: 12 accumulators (16 vector registers); missing columns repeat the first and are not accumulated.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4x3(float* dm, float* v, int positions, int o0, int rows, int c0, int cols, int c, float* acc)
+    {
+        float* g0 = dm + (long)o0 * positions;
+        float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
+        float* x0 = v + (long)c0 * positions;
+        float* x1 = cols > 1 ? x0 + positions : x0, x2 = cols > 2 ? x0 + 2L * positions : x0;
+        TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero;
+        TV e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero;
+        TV f0 = S.Zero, f1 = S.Zero, f2 = S.Zero, f3 = S.Zero;
+        for (int q = 0; q < positions; q += S.Count)
         {
-            float* g0 = dm + (long)o0 * positions;
-            float* g1 = rows > 1 ? g0 + positions : g0, g2 = rows > 2 ? g0 + 2L * positions : g0, g3 = rows > 3 ? g0 + 3L * positions : g0;
-            float* x0 = v + (long)c0 * positions;
-            float* x1 = cols > 1 ? x0 + positions : x0, x2 = cols > 2 ? x0 + 2L * positions : x0;
-            TV a0 = S.Zero, a1 = S.Zero, a2 = S.Zero, a3 = S.Zero;
-            TV e0 = S.Zero, e1 = S.Zero, e2 = S.Zero, e3 = S.Zero;
-            TV f0 = S.Zero, f1 = S.Zero, f2 = S.Zero, f3 = S.Zero;
-            for (int q = 0; q < positions; q += S.Count)
-            {
-                TV u = S.Load(x0 + q), w = S.Load(x1 + q), z = S.Load(x2 + q);
-                TV k = S.Load(g0 + q);
-                a0 = S.Fma(k, u, a0); e0 = S.Fma(k, w, e0); f0 = S.Fma(k, z, f0);
-                k = S.Load(g1 + q);
-                a1 = S.Fma(k, u, a1); e1 = S.Fma(k, w, e1); f1 = S.Fma(k, z, f1);
-                k = S.Load(g2 + q);
-                a2 = S.Fma(k, u, a2); e2 = S.Fma(k, w, e2); f2 = S.Fma(k, z, f2);
-                k = S.Load(g3 + q);
-                a3 = S.Fma(k, u, a3); e3 = S.Fma(k, w, e3); f3 = S.Fma(k, z, f3);
-            }
-            float* slot = acc + (long)o0 * c + c0;
-            AddThree(slot, cols, a0, e0, f0);
-            if (rows > 1) AddThree(slot + c, cols, a1, e1, f1);
-            if (rows > 2) AddThree(slot + 2L * c, cols, a2, e2, f2);
-            if (rows > 3) AddThree(slot + 3L * c, cols, a3, e3, f3);
+            TV u = S.Load(x0 + q), w = S.Load(x1 + q), z = S.Load(x2 + q);
+            TV k = S.Load(g0 + q);
+            a0 = S.Fma(k, u, a0); e0 = S.Fma(k, w, e0); f0 = S.Fma(k, z, f0);
+            k = S.Load(g1 + q);
+            a1 = S.Fma(k, u, a1); e1 = S.Fma(k, w, e1); f1 = S.Fma(k, z, f1);
+            k = S.Load(g2 + q);
+            a2 = S.Fma(k, u, a2); e2 = S.Fma(k, w, e2); f2 = S.Fma(k, z, f2);
+            k = S.Load(g3 + q);
+            a3 = S.Fma(k, u, a3); e3 = S.Fma(k, w, e3); f3 = S.Fma(k, z, f3);
         }
+        float* slot = acc + (long)o0 * c + c0;
+        AddThree(slot, cols, a0, e0, f0);
+        if (rows > 1) AddThree(slot + c, cols, a1, e1, f1);
+        if (rows > 2) AddThree(slot + 2L * c, cols, a2, e2, f2);
+        if (rows > 3) AddThree(slot + 3L * c, cols, a3, e3, f3);
+    }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AddSix(float* slot, TV t0, TV t1, TV t2, TV t3, TV t4, TV t5)
-        {
-            slot[0] += S.Sum(t0); slot[1] += S.Sum(t1); slot[2] += S.Sum(t2);
-            slot[3] += S.Sum(t3); slot[4] += S.Sum(t4); slot[5] += S.Sum(t5);
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddSix(float* slot, TV t0, TV t1, TV t2, TV t3, TV t4, TV t5)
+    {
+        slot[0] += S.Sum(t0); slot[1] += S.Sum(t1); slot[2] += S.Sum(t2);
+        slot[3] += S.Sum(t3); slot[4] += S.Sum(t4); slot[5] += S.Sum(t5);
+    }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AddFour(float* slot, TV t0, TV t1, TV t2, TV t3)
-        {
-            slot[0] += S.Sum(t0); slot[1] += S.Sum(t1); slot[2] += S.Sum(t2); slot[3] += S.Sum(t3);
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddFour(float* slot, TV t0, TV t1, TV t2, TV t3)
+    {
+        slot[0] += S.Sum(t0); slot[1] += S.Sum(t1); slot[2] += S.Sum(t2); slot[3] += S.Sum(t3);
+    }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AddThree(float* slot, int cols, TV a, TV e, TV f)
-        {
-            slot[0] += S.Sum(a);
-            if (cols > 1) slot[1] += S.Sum(e);
-            if (cols > 2) slot[2] += S.Sum(f);
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddThree(float* slot, int cols, TV a, TV e, TV f)
+    {
+        slot[0] += S.Sum(a);
+        if (cols > 1) slot[1] += S.Sum(e);
+        if (cols > 2) slot[2] += S.Sum(f);
     }
 }
