@@ -465,12 +465,10 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
     /// <summary>
     /// The weight gradient (<see cref="WinogradConv{TV,S}"/>'s WeightJob with 6x6 tiles): dU[o, c] = sum over tiles of
     /// dM[o, tile] V[c, tile] for each of the 36 elements, V = B^T d B as in the forward pass and dM = A gy A^T; part p
-    /// takes a fixed range of the batch's tile rows, in chunks whose planes of one element fit in half of L2 and hold
-    /// at least <see cref="MinChunkTiles"/> tiles.
+    /// takes a fixed range of the batch's tile rows, chunk by chunk (<see cref="WinogradConv{TV,S}.WeightPart"/>).
     /// </summary>
-    private sealed class WeightJob : Tiling, IParallelTask
+    private sealed class WeightJob : Tiling, IParallelTask, WinogradConv<TV, S>.IWeightTiles
     {
-        private const int MinChunkTiles = 1024;
         private readonly float* _gy, _partials;
         private readonly int _parts, _chunkRows;
 
@@ -479,46 +477,29 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
             _gy = gy;
             _partials = partials;
             _parts = parts;
-            long perRow = (long)(g.InChannels + g.OutChannels) * _rowTiles;
-            long fits = CpuInfo.L2Bytes / 2 / sizeof(float) / perRow, least = ConvGeometry.CeilDiv(MinChunkTiles, _rowTiles);
-            _chunkRows = (int)Math.Clamp(Math.Max(fits, least), 1, (long)_groups * _tileRows);
+            _chunkRows = WinogradConv<TV, S>.WeightChunkRows(g, _rowTiles, _groups * _tileRows);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int part)
+        public void Run(int part) => WinogradConv<TV, S>.WeightPart(this, _g, _partials, part, _parts);
+
+        public int Elements => 36;
+        public int TileRows => _tileRows;
+        public int RowTiles => _rowTiles;
+        public int Images => _images;
+        public int Groups => _groups;
+        public int ChunkRows => _chunkRows;
+        public long GradientChannel(int rows) => 4L * rows * 4 * _rowTiles;
+        long WinogradConv<TV, S>.IWeightTiles.InputChannel(int rows) => InputChannel(rows);
+
+        public void Transform(int n0, int images, int t0, int rows, float* input, long channel, float* grad, long gradChannel,
+            float* v, long vPitch, float* m, long mPitch, int positions)
         {
-            int c = _g.InChannels, o = _g.OutChannels;
-            float* acc = _partials + part * 36L * o * c;
-            new Span<float>(acc, 36 * o * c).Clear();
-            int all = _groups * _tileRows, begin = (int)((long)part * all / _parts), end = (int)((long)(part + 1) * all / _parts);
-            int most = _chunkRows * _rowTiles, segment = Math.Min(_chunkRows, _tileRows);
-            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16; // a cache line beyond 4 KiB multiples, as in the forward pass
-            long channel = InputChannel(segment), gradChannel = 4L * segment * 4 * _rowTiles;
-            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
-                   v = DirectConv.Scratch(ref t_v, 36 * vPlane),
-                   m = DirectConv.Scratch(ref t_m, 36 * mPlane),
-                   grad = DirectConv.Scratch(ref t_output, o * gradChannel))
-            {
-                for (int r0 = begin; r0 < end; r0 += _chunkRows)
-                {
-                    int rows = Math.Min(_chunkRows, end - r0), positions = rows * _rowTiles;
-                    for (int r = r0; r < r0 + rows;)
-                    {
-                        int group = r / _tileRows, t0 = r % _tileRows, n = Math.Min(_tileRows - t0, r0 + rows - r);
-                        int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
-                        long at = (long)(r - r0) * _rowTiles;
-                        FillInput(input, channel, n0, images, t0, n);
-                        for (int ci = 0; ci < c; ci++)
-                            TransformInput(input + ci * channel, v + ci * (long)positions + at, vPlane, n);
-                        FillGradient(grad, gradChannel, n0, images, t0, n);
-                        for (int oi = 0; oi < o; oi++)
-                            TransformGradient(grad + oi * gradChannel, m + oi * (long)positions + at, mPlane, n);
-                        r += n;
-                    }
-                    for (int xi = 0; xi < 36; xi++)
-                        WinogradConv<TV, S>.Dots(m + xi * mPlane, v + xi * vPlane, positions, o, c, acc + xi * (long)o * c);
-                }
-            }
+            FillInput(input, channel, n0, images, t0, rows);
+            for (int ci = 0; ci < _g.InChannels; ci++)
+                TransformInput(input + ci * channel, v + ci * (long)positions, vPitch, rows);
+            FillGradient(grad, gradChannel, n0, images, t0, rows);
+            for (int oi = 0; oi < _g.OutChannels; oi++)
+                TransformGradient(grad + oi * gradChannel, m + oi * (long)positions, mPitch, rows);
         }
 
         /// <summary>Output gradient rows 4 t0 to 4 (t0 + rows) - 1 of the group's images side by side, each as its four phases; zeros where no output is.</summary>

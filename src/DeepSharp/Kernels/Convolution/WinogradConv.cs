@@ -511,12 +511,10 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
     /// <summary>
     /// The weight gradient's 16 element-wise sums dU[o, c] = sum over tiles of dM[o, tile] V[c, tile], where V = B^T d B
     /// (as in the forward pass) and dM = A gy A^T. Part p takes a fixed range of all the batch's tile rows (group by
-    /// group) in chunks whose V and dM planes of one element fit in half of L2 and hold at least
-    /// <see cref="MinChunkTiles"/> tiles, so that the lanes' sums at the end of each chunk stay a small cost.
+    /// group) in chunks (<see cref="WeightPart"/>).
     /// </summary>
-    private sealed class WeightJob : Tiling, IParallelTask
+    private sealed class WeightJob : Tiling, IParallelTask, IWeightTiles
     {
-        private const int MinChunkTiles = 1024;
         private readonly float* _gy, _partials;
         private readonly int _parts, _chunkRows;
 
@@ -525,47 +523,29 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
             _gy = gy;
             _partials = partials;
             _parts = parts;
-            long perRow = (long)(g.InChannels + g.OutChannels) * _rowTiles;
-            long fits = CpuInfo.L2Bytes / 2 / sizeof(float) / perRow, least = ConvGeometry.CeilDiv(MinChunkTiles, _rowTiles);
-            _chunkRows = (int)Math.Clamp(Math.Max(fits, least), 1, (long)_groups * _tileRows);
+            _chunkRows = WeightChunkRows(g, _rowTiles, _groups * _tileRows);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int part)
+        public void Run(int part) => WeightPart(this, _g, _partials, part, _parts);
+
+        public int Elements => 16;
+        public int TileRows => _tileRows;
+        public int RowTiles => _rowTiles;
+        public int Images => _images;
+        public int Groups => _groups;
+        public int ChunkRows => _chunkRows;
+        public long GradientChannel(int rows) => 2L * rows * 2 * _rowTiles;
+        long IWeightTiles.InputChannel(int rows) => InputChannel(rows);
+
+        public void Transform(int n0, int images, int t0, int rows, float* input, long channel, float* grad, long gradChannel,
+            float* v, long vPitch, float* m, long mPitch, int positions)
         {
-            int c = _g.InChannels, o = _g.OutChannels;
-            float* acc = _partials + part * 16L * o * c;
-            new Span<float>(acc, 16 * o * c).Clear();
-            int all = _groups * _tileRows, begin = (int)((long)part * all / _parts), end = (int)((long)(part + 1) * all / _parts);
-            int most = _chunkRows * _rowTiles, segment = Math.Min(_chunkRows, _tileRows); // tiles per chunk, tile rows per group's segment
-            long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16; // a cache line beyond 4 KiB multiples, as in the forward pass
-            long channel = InputChannel(segment), gradChannel = 2L * segment * 2 * _rowTiles;
-            fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
-                   v = DirectConv.Scratch(ref t_v, 16 * vPlane),
-                   m = DirectConv.Scratch(ref t_m, 16 * mPlane),
-                   grad = DirectConv.Scratch(ref t_output, o * gradChannel))
-            {
-                for (int r0 = begin; r0 < end; r0 += _chunkRows)
-                {
-                    int rows = Math.Min(_chunkRows, end - r0), positions = rows * _rowTiles;
-                    // The chunk's tile rows, one group's run of them at a time, one after another in the planes.
-                    for (int r = r0; r < r0 + rows;)
-                    {
-                        int group = r / _tileRows, t0 = r % _tileRows, n = Math.Min(_tileRows - t0, r0 + rows - r);
-                        int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
-                        long at = (long)(r - r0) * _rowTiles;
-                        FillInput(input, channel, n0, images, t0, n);
-                        for (int ci = 0; ci < c; ci++)
-                            TransformInput(input + ci * channel, v + ci * (long)positions + at, vPlane, n);
-                        FillGradient(grad, gradChannel, n0, images, t0, n);
-                        for (int oi = 0; oi < o; oi++)
-                            TransformGradient(grad + oi * gradChannel, m + oi * (long)positions + at, mPlane, n);
-                        r += n;
-                    }
-                    for (int xi = 0; xi < 16; xi++)
-                        Dots(m + xi * mPlane, v + xi * vPlane, positions, o, c, acc + xi * (long)o * c);
-                }
-            }
+            FillInput(input, channel, n0, images, t0, rows);
+            for (int ci = 0; ci < _g.InChannels; ci++)
+                TransformInput(input + ci * channel, v + ci * (long)positions, vPitch, rows);
+            FillGradient(grad, gradChannel, n0, images, t0, rows);
+            for (int oi = 0; oi < _g.OutChannels; oi++)
+                TransformGradient(grad + oi * gradChannel, m + oi * (long)positions, mPitch, rows);
         }
 
         /// <summary>Output gradient rows 2 t0 to 2 (t0 + rows) - 1 of the group's images side by side, each as its even then its odd columns; zeros where no output is.</summary>
@@ -614,6 +594,78 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
                     Store4(at + 8 * pitch, pitch, S.Sub(a0, b0), S.Sub(a1, b1), S.Sub(a2, b2), S.Sub(a3, b3));
                     Store4(at + 12 * pitch, pitch, S.Neg(b0), S.Neg(b1), S.Neg(b2), S.Neg(b3));
                 }
+        }
+    }
+
+    /// <summary>What the weight gradient's loop over chunks (<see cref="WeightPart"/>) needs from a tile size's layout.</summary>
+    internal interface IWeightTiles
+    {
+        /// <summary>Elements of a transformed tile: 16 or 36.</summary>
+        int Elements { get; }
+        int TileRows { get; }
+        int RowTiles { get; }
+        int Images { get; }
+        int Groups { get; }
+        int ChunkRows { get; }
+        long InputChannel(int rows);
+        long GradientChannel(int rows);
+
+        /// <summary>
+        /// Lays out tile rows t0 to t0 + rows of the group of images from n0 and stores their transformed inputs (channel
+        /// ci's element xi at v + xi * vPitch + ci * positions) and output gradients (likewise at m).
+        /// </summary>
+        void Transform(int n0, int images, int t0, int rows, float* input, long channel, float* grad, long gradChannel,
+            float* v, long vPitch, float* m, long mPitch, int positions);
+    }
+
+    private const int MinChunkTiles = 1024;
+
+    /// <summary>
+    /// Tile rows per chunk of the weight gradient: the V and dM planes of one element fit in half of L2, and hold at
+    /// least <see cref="MinChunkTiles"/> tiles so that the lanes' sums at the end of each chunk stay a small cost.
+    /// </summary>
+    internal static int WeightChunkRows(in ConvGeometry g, int rowTiles, int allRows)
+    {
+        long perRow = (long)(g.InChannels + g.OutChannels) * rowTiles;
+        long fits = CpuInfo.L2Bytes / 2 / sizeof(float) / perRow, least = ConvGeometry.CeilDiv(MinChunkTiles, rowTiles);
+        return (int)Math.Clamp(Math.Max(fits, least), 1, allRows);
+    }
+
+    /// <summary>
+    /// Part <paramref name="part"/> of <paramref name="parts"/> of the weight gradient's element-wise sums into
+    /// partials [part][elements][O][C]: a fixed range of the batch's tile rows (group by group), chunk by chunk, each
+    /// chunk's tile rows transformed one group's run at a time into consecutive tiles, then the sums of products.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void WeightPart(IWeightTiles tiles, in ConvGeometry g, float* partials, int part, int parts)
+    {
+        int c = g.InChannels, o = g.OutChannels, elements = tiles.Elements, tileRows = tiles.TileRows, rowTiles = tiles.RowTiles;
+        int chunkRows = tiles.ChunkRows, images = tiles.Images;
+        float* acc = partials + part * (long)elements * o * c;
+        new Span<float>(acc, elements * o * c).Clear();
+        int all = tiles.Groups * tileRows, begin = (int)((long)part * all / parts), end = (int)((long)(part + 1) * all / parts);
+        int most = chunkRows * rowTiles, segment = Math.Min(chunkRows, tileRows); // tiles per chunk, tile rows per group's run
+        long vPlane = (long)c * most + 16, mPlane = (long)o * most + 16; // a cache line beyond 4 KiB multiples, as in the forward pass
+        long channel = tiles.InputChannel(segment), gradChannel = tiles.GradientChannel(segment);
+        fixed (float* input = DirectConv.Scratch(ref t_input, c * channel),
+               v = DirectConv.Scratch(ref t_v, elements * vPlane),
+               m = DirectConv.Scratch(ref t_m, elements * mPlane),
+               grad = DirectConv.Scratch(ref t_output, o * gradChannel))
+        {
+            for (int r0 = begin; r0 < end; r0 += chunkRows)
+            {
+                int rows = Math.Min(chunkRows, end - r0), positions = rows * rowTiles;
+                for (int r = r0; r < r0 + rows;)
+                {
+                    int group = r / tileRows, t0 = r % tileRows, n = Math.Min(tileRows - t0, r0 + rows - r);
+                    int n0 = group * images;
+                    long at = (long)(r - r0) * rowTiles;
+                    tiles.Transform(n0, Math.Min(images, g.Batch - n0), t0, n, input, channel, grad, gradChannel, v + at, vPlane, m + at, mPlane, positions);
+                    r += n;
+                }
+                for (int xi = 0; xi < elements; xi++)
+                    Dots(m + xi * mPlane, v + xi * vPlane, positions, o, c, acc + xi * (long)o * c);
+            }
         }
     }
 
