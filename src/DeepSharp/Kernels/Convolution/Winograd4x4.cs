@@ -79,6 +79,7 @@ internal static unsafe class Winograd4x4
     /// U = G w G^T for every (o, c) as 36 weight sets [O, C], one per element of the 6x6 transform, each packed for the
     /// flat kernel's tiles, <paramref name="stride"/> floats apart; in double, each element rounded once.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformWeights(float* w, float* packed, int outChannels, int inChannels, int stride)
     {
         long plane = (long)outChannels * inChannels;
@@ -137,6 +138,7 @@ internal static unsafe class Winograd4x4
     }
 
     /// <summary>G^T times a column of six: (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24, (u2 - u1) / 6 + (u3 - u4) / 12, (u3 + u4 - u1 - u2) / 6 + u5).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GTranspose(double u0, double u1, double u2, double u3, double u4, double u5, double* e)
     {
         e[0] = u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24;
@@ -145,6 +147,7 @@ internal static unsafe class Winograd4x4
     }
 
     /// <summary>G times a column of three: (k0 / 4, -(k0 + k1 + k2) / 6, -(k0 - k1 + k2) / 6, k0 / 24 + k1 / 12 + k2 / 6, k0 / 24 - k1 / 12 + k2 / 6, k2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void G(double k0, double k1, double k2, double* e)
     {
         e[0] = k0 / 4;
@@ -236,11 +239,15 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                 for (int ci = 0; ci < c; ci++)
                 {
                     float* plane = input + ci * channel;
-                    new Span<float>(plane, (int)channel).Clear();
+                    // Every float is written: rows outside the image as zeros, the others by Split (slack included).
                     for (int r = 0; r < 4 * rows + 2; r++)
                     {
                         int iy = 4 * t0 + r - 1; // the padded row's input row
-                        if ((uint)iy >= (uint)h) continue;
+                        if ((uint)iy >= (uint)h)
+                        {
+                            new Span<float>(plane + (long)r * InputRow, (int)(InputRow)).Clear();
+                            continue;
+                        }
                         // Input column k is padded column k + 1 of the image's slot; the rest of the line is zero.
                         for (int i = 0; i < images; i++)
                             WinogradConv<TV, S>.IntoLine(_x + (((long)(n0 + i) * c + ci) * h + iy) * w, line + i * width + 1, w);
@@ -250,18 +257,24 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
             }
         }
 
-        /// <summary>A line's four phases (columns 4j + p) to <paramref name="phases"/> + p * <paramref name="pitch"/>, a vector of tiles at a time.</summary>
+        /// <summary>
+        /// A line's four phases (columns 4j + p) to <paramref name="phases"/> + p * <paramref name="pitch"/>, a vector of
+        /// tiles at a time, and zeros from the end of each up to the pitch (the slack a vector of tiles reads past the last tile).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         protected void Split(float* line, float* phases, int pitch)
         {
             int lanes = S.Count;
             for (int p = 0; p < 4; p++)
+            {
+                float* to = phases + p * pitch;
                 for (int j = 0; j < _rowTiles; j += lanes)
                 {
                     float* from = line + p + 4 * j;
-                    S.Store(S.Evens(S.Evens(S.Load(from), S.Load(from + lanes)), S.Evens(S.Load(from + 2 * lanes), S.Load(from + 3 * lanes))),
-                        phases + p * pitch + j);
+                    S.Store(S.Evens(S.Evens(S.Load(from), S.Load(from + lanes)), S.Evens(S.Load(from + 2 * lanes), S.Load(from + 3 * lanes))), to + j);
                 }
+                for (int j = _rowTiles; j < pitch; j += lanes) S.Store(S.Zero, to + j);
+            }
         }
 
         /// <summary>V = B^T d B for every tile of one channel: v + xi * pitch + tile holds element xi of the 6x6 result.</summary>
@@ -513,11 +526,14 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                 for (int oi = 0; oi < o; oi++)
                 {
                     float* plane = grad + oi * channel;
-                    new Span<float>(plane, (int)channel).Clear();
                     for (int r = 0; r < 4 * rows; r++)
                     {
                         int oy = 4 * t0 + r;
-                        if (oy >= h) break;
+                        if (oy >= h) // the rest of the band is below the images: zeros
+                        {
+                            new Span<float>(plane + (long)r * row, (int)(channel - (long)r * row)).Clear();
+                            break;
+                        }
                         // Output column k of an image is column k of its slot; the columns past the image stay zero.
                         for (int i = 0; i < images; i++)
                             WinogradConv<TV, S>.IntoLine(_gy + (((long)(n0 + i) * o + oi) * h + oy) * w, line + i * width, w);

@@ -300,11 +300,15 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
                 for (int ci = 0; ci < c; ci++)
                 {
                     float* plane = input + ci * channel;
-                    new Span<float>(plane, (int)channel).Clear();
+                    // Every float is written: rows outside the image as zeros, the others by Split (slack included).
                     for (int r = 0; r < 2 * rows + 2; r++)
                     {
                         int iy = 2 * t0 + r - 1; // the padded row's input row
-                        if ((uint)iy >= (uint)h) continue;
+                        if ((uint)iy >= (uint)h)
+                        {
+                            new Span<float>(plane + (long)r * 2 * _half, (int)(2 * _half)).Clear();
+                            continue;
+                        }
                         // Input column k is padded column k + 1 of the image's slot; the rest of the line is zero.
                         for (int i = 0; i < images; i++)
                             IntoLine(_x + (((long)(n0 + i) * c + ci) * h + iy) * w, line + i * width + 1, w);
@@ -314,7 +318,10 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
             }
         }
 
-        /// <summary>A line's even columns to <paramref name="evens"/>, its odd ones <paramref name="odds"/> floats on.</summary>
+        /// <summary>
+        /// A line's even columns to <paramref name="evens"/>, its odd ones <paramref name="odds"/> floats on, and zeros
+        /// from the end of each up to <paramref name="odds"/> (the slack a vector of tiles reads past the last tile).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         protected void Split(float* line, float* evens, int odds)
         {
@@ -325,6 +332,7 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
                 S.Store(S.Evens(S.Load(from), S.Load(from + lanes)), evens + j);
                 S.Store(S.Evens(S.Load(from + 1), S.Load(from + 1 + lanes)), evens + odds + j);
             }
+            for (int j = _rowTiles; j < odds; j++) evens[j] = evens[odds + j] = 0;
         }
 
         /// <summary>V = B^T d B for every tile of one channel: v + xi * pitch + tile holds element xi of the 4x4 result.</summary>
@@ -559,11 +567,14 @@ internal static unsafe class WinogradConv<TV, S> where TV : unmanaged where S : 
                 for (int oi = 0; oi < o; oi++)
                 {
                     float* plane = grad + oi * channel;
-                    new Span<float>(plane, (int)channel).Clear();
                     for (int r = 0; r < 2 * rows; r++)
                     {
                         int oy = 2 * t0 + r;
-                        if (oy >= h) break;
+                        if (oy >= h) // the rest of the band is below the images: zeros
+                        {
+                            new Span<float>(plane + (long)r * row, (int)(channel - (long)r * row)).Clear();
+                            break;
+                        }
                         // Output column k of an image is column k of its slot; the columns past the image stay zero.
                         for (int i = 0; i < images; i++)
                             IntoLine(_gy + (((long)(n0 + i) * o + oi) * h + oy) * w, line + i * width, w);
