@@ -300,14 +300,21 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                     {
                         Transform(t[col], t[6 + col], t[12 + col], t[18 + col], t[24 + col], t[30 + col],
                             out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
-                        S.Store(e0, at + col * pitch);
-                        S.Store(e1, at + (6 + col) * pitch);
-                        S.Store(e2, at + (12 + col) * pitch);
-                        S.Store(e3, at + (18 + col) * pitch);
-                        S.Store(e4, at + (24 + col) * pitch);
-                        S.Store(e5, at + (30 + col) * pitch);
+                        StoreColumn(at + col * pitch, pitch, e0, e1, e2, e3, e4, e5);
                     }
                 }
+        }
+
+        /// <summary>Column col of a 6x6 transformed tile: its six rows' elements, 6 * <paramref name="pitch"/> floats apart.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        protected static void StoreColumn(float* at, long pitch, TV e0, TV e1, TV e2, TV e3, TV e4, TV e5)
+        {
+            S.Store(e0, at);
+            S.Store(e1, at + 6 * pitch);
+            S.Store(e2, at + 12 * pitch);
+            S.Store(e3, at + 18 * pitch);
+            S.Store(e4, at + 24 * pitch);
+            S.Store(e5, at + 30 * pitch);
         }
 
         /// <summary>
@@ -563,12 +570,7 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                     for (int col = 0; col < 6; col++)
                     {
                         Expand(t[col], t[6 + col], t[12 + col], t[18 + col], out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
-                        S.Store(e0, at + col * pitch);
-                        S.Store(e1, at + (6 + col) * pitch);
-                        S.Store(e2, at + (12 + col) * pitch);
-                        S.Store(e3, at + (18 + col) * pitch);
-                        S.Store(e4, at + (24 + col) * pitch);
-                        S.Store(e5, at + (30 + col) * pitch);
+                        StoreColumn(at + col * pitch, pitch, e0, e1, e2, e3, e4, e5);
                     }
                 }
         }
