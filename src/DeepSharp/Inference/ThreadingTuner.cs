@@ -27,6 +27,10 @@ internal static unsafe class ThreadingTuner
     // Time the whole-plan comparison runs for at least (bounds the cost of preparing, like BudgetUs).
     private const double VerifyUs = 100_000;
 
+    // Time one measured run of the whole plan may take: the whole-plan comparisons run ~60 times, so a plan for 1,000
+    // images is compared at fewer (preparing the cnn for batch 1,000 took 12 s comparing at the full batch).
+    private const double PlanBudgetUs = 25_000;
+
     /// <summary>Per step, the smallest batch that runs on the pool (1: always; int.MaxValue: never).</summary>
     public static int[] Tune(PlanStep[] steps, Arena arena, int maxBatch, int inputSize)
     {
@@ -62,9 +66,10 @@ internal static unsafe class ThreadingTuner
 
     /// <summary>
     /// The per-step choices, or everything on the calling thread, or everything on the pool: whichever runs the whole
-    /// plan fastest at the largest batch, alternating the three so that a drifting machine treats them alike. Steps
-    /// timed alone can disagree with the same steps in sequence (a pooled step wakes workers the next one finds
-    /// awake), and one noisy step timing must not make the plan slower than either uniform choice.
+    /// plan fastest at the largest batch (or <see cref="ComparisonBatch"/>'s fewer samples), alternating the three so
+    /// that a drifting machine treats them alike. Steps timed alone can disagree with the same steps in sequence (a
+    /// pooled step wakes workers the next one finds awake), and one noisy step timing must not make the plan slower
+    /// than either uniform choice.
     /// </summary>
     private static int[] Verified(PlanStep[] steps, Arena arena, int[] tuned, int maxBatch)
     {
@@ -73,7 +78,13 @@ internal static unsafe class ThreadingTuner
         int[][] candidates = [tuned, inline, pooled];
         var best = new double[candidates.Length];
         Array.Fill(best, double.MaxValue);
-        arena.Batch = maxBatch;
+        arena.Batch = ComparisonBatch(batch =>
+        {
+            arena.Batch = batch;
+            long start = Stopwatch.GetTimestamp();
+            RunPlan(steps, arena, pooled);
+            return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }, maxBatch);
         // At least Repeats rounds, and rounds for VerifyUs in all: a plan of a few hundred µs gets enough runs that a
         // descheduled one or code still being tiered up by the JIT does not decide (batch 1 picked all-inline at times).
         var clock = Stopwatch.StartNew();
@@ -133,20 +144,36 @@ internal static unsafe class ThreadingTuner
     /// <summary>
     /// The smallest batch from which the whole plan runs faster with the batch cut into one share per thread
     /// (<paramref name="timePlan"/>(batch, true), µs of one run) than with every step on the whole batch
-    /// (<paramref name="timePlan"/>(batch, false)), measured at the largest batch and at one sample per thread;
-    /// int.MaxValue when it is not faster at the largest batch. No margin: where the two tie, shares are preferred,
+    /// (<paramref name="timePlan"/>(batch, false)), measured at the largest batch (or <see cref="ComparisonBatch"/>'s fewer
+    /// samples, the crossover extrapolated beyond them) and at one sample per thread; int.MaxValue when it is not faster at
+    /// the largest batch. No margin: where the two tie, shares are preferred,
     /// as they never hand activations between cores, whose cost varies with where the machine places the threads.
     /// </summary>
     public static int SplitFrom(Func<int, bool, double> timePlan, int maxBatch)
     {
         int threads = WorkerPool.Threads;
         if (threads == 1 || maxBatch < 2) return int.MaxValue;
-        var (wholeMax, splitMax) = MeasurePlan(timePlan, maxBatch);
-        if (splitMax > wholeMax) return int.MaxValue;
+        int high = ComparisonBatch(batch => timePlan(batch, false), maxBatch);
+        var (wholeHigh, splitHigh) = MeasurePlan(timePlan, high);
+        if (high == maxBatch && splitHigh > wholeHigh) return int.MaxValue;
         int low = Math.Min(threads, maxBatch);
-        if (low == maxBatch) return maxBatch;
+        if (low == high) return splitHigh > wholeHigh ? int.MaxValue : high;
         var (wholeLow, splitLow) = MeasurePlan(timePlan, low);
-        return FirstFasterBatch(low, wholeLow, splitLow, maxBatch, wholeMax, splitMax, maxBatch, margin: 1.0);
+        return FirstFasterBatch(low, wholeLow, splitLow, high, wholeHigh, splitHigh, maxBatch, margin: 1.0);
+    }
+
+    /// <summary>
+    /// The batch whole-plan timings compare at: <paramref name="maxBatch"/>, or fewer samples when one run
+    /// (<paramref name="timeRun"/>(batch), µs) would take longer than PlanBudgetUs, estimated from a run at one sample
+    /// per thread (whose fixed costs make the estimate err towards fewer). Choices beyond it are extrapolated.
+    /// </summary>
+    internal static int ComparisonBatch(Func<int, double> timeRun, int maxBatch)
+    {
+        int low = Math.Min(WorkerPool.Threads, maxBatch);
+        if (low >= maxBatch) return maxBatch;
+        timeRun(low); // warm-up
+        double perSample = timeRun(low) / low;
+        return (int)Math.Clamp(PlanBudgetUs / Math.Max(perSample, 1e-3), low, maxBatch);
     }
 
     // Both modes alternating, the first runs of each not counted; the median of at least SplitRounds rounds each, and of

@@ -165,6 +165,30 @@ public sealed class InferenceModelTests
     public void ThePoolIsUsedFromTheMeasuredCrossover(double single1, double singleAt, double pooled1, double pooledAt, int batch, int maxBatch, int expected) =>
         Assert.Equal(expected, ThreadingTuner.FirstPooledBatch(single1, singleAt, pooled1, pooledAt, batch, maxBatch));
 
+    [Theory]
+    [InlineData(1000, 100, 600, 2)]   // shares faster from the smallest batch
+    [InlineData(1000, 5000, 900, 50)] // shares faster from 50 samples, beyond the batch compared at: extrapolated
+    public void LargeBatchesAreComparedAtFewerSamples(double wholePerSample, double splitFixed, double splitPerSample, int expected)
+    {
+        int saved = WorkerPool.Threads, largest = 0;
+        try
+        {
+            WorkerPool.Threads = 2;
+            int from = ThreadingTuner.SplitFrom((batch, split) =>
+            {
+                largest = Math.Max(largest, batch);
+                return split ? splitFixed + splitPerSample * batch : wholePerSample * batch;
+            }, maxBatch: 1000);
+            Assert.Equal(expected, from);
+            // One run at 1 ms per sample may take 25 ms: the plan is timed at 25 samples, not at the 1,000 it is prepared for.
+            Assert.Equal(25, largest);
+        }
+        finally
+        {
+            WorkerPool.Threads = saved;
+        }
+    }
+
     [Fact]
     public void EveryStepHasAThreadingChoice()
     {
