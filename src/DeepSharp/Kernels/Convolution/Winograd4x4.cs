@@ -10,7 +10,7 @@ namespace DeepSharp.Kernels;
 /// 6x6 input tile, 36 products per channel pair (2.25 per output, against F(2x2, 3x3)'s 4 and a direct convolution's
 /// 9). The products are the flat kernel's register tiles, as in <see cref="WinogradConv"/>; B and A hold small integers
 /// (the transforms are FMAs by 2, 4, 5 and 8) and G's sixths and twenty-fourths are rounded once, in double, when the
-/// weights are transformed; the weight gradient is G^T [sum over tiles of (A gy A^T) . (B^T d B)] G on images large
+/// weights are transformed (<see cref="Weights"/>); the weight gradient is G^T [sum over tiles of (A gy A^T) . (B^T d B)] G on images large
 /// enough (<see cref="AppliesToWeights"/>). The larger constants cost some accuracy against F(2x2, 3x3) (still within
 /// the kernels' float32 tolerance of the float64 reference).
 /// </summary>
@@ -60,7 +60,7 @@ internal static unsafe class Winograd4x4
         {
             fixed (float* u = packed)
             {
-                TransformWeights(w, u, g.OutChannels, g.InChannels, one);
+                WinogradWeights.Transform<Weights>(w, u, g.OutChannels, g.InChannels, one);
                 switch (SimdWidth.Current)
                 {
                     case 512: Winograd4x4<Vector512<float>, Simd512<float>>.Forward(x, u, one, bias, y, g, relu); break;
@@ -76,86 +76,80 @@ internal static unsafe class Winograd4x4
     }
 
     /// <summary>
-    /// U = G w G^T for every (o, c) as 36 weight sets [O, C], one per element of the 6x6 transform, each packed for the
-    /// flat kernel's tiles, <paramref name="stride"/> floats apart; in double, each element rounded once.
+    /// F(4x4, 3x3)'s weight transforms, in double: G's rows are the kernel polynomial at 0, 1, -1, 1/2, -1/2 and infinity
+    /// scaled by 1/4, -1/6, -1/6, 1/6, 1/6 and 1. Its sixths, twelfths and twenty-fourths are multiplications by the
+    /// double reciprocals (divisions made the transform 12 % of the main thread's time in cnn training); each element is
+    /// rounded to float once.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformWeights(float* w, float* packed, int outChannels, int inChannels, int stride)
+    internal readonly struct Weights : IWinogradWeights
     {
-        long plane = (long)outChannels * inChannels;
-        var u = ArrayPool<float>.Shared.Rent(checked((int)(36 * plane)));
-        try
-        {
-            fixed (float* pu = u)
-            {
-                double* t = stackalloc double[18];
-                double* e = stackalloc double[6];
-                for (long oc = 0; oc < plane; oc++)
-                {
-                    float* k = w + oc * 9;
-                    for (int col = 0; col < 3; col++) // t = G k, 6 x 3
-                    {
-                        G(k[col], k[3 + col], k[6 + col], e);
-                        for (int r = 0; r < 6; r++) t[r * 3 + col] = e[r];
-                    }
-                    for (int row = 0; row < 6; row++) // U = t G^T, 6 x 6
-                    {
-                        G(t[row * 3], t[row * 3 + 1], t[row * 3 + 2], e);
-                        for (int col = 0; col < 6; col++) pu[(row * 6 + col) * plane + oc] = (float)e[col];
-                    }
-                }
-                for (int xi = 0; xi < 36; xi++)
-                    FlatConv.PackWeights(pu + xi * plane, packed + (long)xi * stride, outChannels, inChannels);
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(u);
-        }
-    }
+        private const double Sixth = 1.0 / 6, Twelfth = 1.0 / 12, TwentyFourth = 1.0 / 24;
 
-    /// <summary>gw = G^T dU G for every (o, c) from the 36 sums dU (element xi at sums + xi * plane), in double.</summary>
-    internal static void WeightsFromSums(float* sums, float* gw, long plane)
-    {
-        double* u = stackalloc double[36];
-        double* t = stackalloc double[18];
-        double* e = stackalloc double[3];
-        for (long oc = 0; oc < plane; oc++)
+        public static int Elements => 36;
+
+        public static void Transform(float* k, float* u)
         {
-            for (int xi = 0; xi < 36; xi++) u[xi] = sums[xi * plane + oc];
-            for (int col = 0; col < 6; col++) // t = G^T dU, 3 x 6
-            {
-                GTranspose(u[col], u[6 + col], u[12 + col], u[18 + col], u[24 + col], u[30 + col], e);
-                for (int r = 0; r < 3; r++) t[r * 6 + col] = e[r];
-            }
-            for (int row = 0; row < 3; row++) // gw = t G, 3 x 3
-            {
-                double* q = t + row * 6;
-                GTranspose(q[0], q[1], q[2], q[3], q[4], q[5], e);
-                for (int col = 0; col < 3; col++) gw[oc * 9 + row * 3 + col] = (float)e[col];
-            }
+            // t = G k (6 x 3), a column at a time; then U = t G^T (6 x 6), a row at a time. Locals, not arrays: the
+            // values stay in registers.
+            G(k[0], k[3], k[6], out double a0, out double a1, out double a2, out double a3, out double a4, out double a5);
+            G(k[1], k[4], k[7], out double b0, out double b1, out double b2, out double b3, out double b4, out double b5);
+            G(k[2], k[5], k[8], out double c0, out double c1, out double c2, out double c3, out double c4, out double c5);
+            Row(u, a0, b0, c0);
+            Row(u + 6, a1, b1, c1);
+            Row(u + 12, a2, b2, c2);
+            Row(u + 18, a3, b3, c3);
+            Row(u + 24, a4, b4, c4);
+            Row(u + 30, a5, b5, c5);
         }
-    }
 
-    /// <summary>G^T times a column of six: (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24, (u2 - u1) / 6 + (u3 - u4) / 12, (u3 + u4 - u1 - u2) / 6 + u5).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GTranspose(double u0, double u1, double u2, double u3, double u4, double u5, double* e)
-    {
-        e[0] = u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24;
-        e[1] = (u2 - u1) / 6 + (u3 - u4) / 12;
-        e[2] = (u3 + u4 - u1 - u2) / 6 + u5;
-    }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float* u, double t0, double t1, double t2)
+        {
+            G(t0, t1, t2, out double e0, out double e1, out double e2, out double e3, out double e4, out double e5);
+            u[0] = (float)e0; u[1] = (float)e1; u[2] = (float)e2; u[3] = (float)e3; u[4] = (float)e4; u[5] = (float)e5;
+        }
 
-    /// <summary>G times a column of three: (k0 / 4, -(k0 + k1 + k2) / 6, -(k0 - k1 + k2) / 6, k0 / 24 + k1 / 12 + k2 / 6, k0 / 24 - k1 / 12 + k2 / 6, k2).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void G(double k0, double k1, double k2, double* e)
-    {
-        e[0] = k0 / 4;
-        e[1] = -(k0 + k1 + k2) / 6;
-        e[2] = -(k0 - k1 + k2) / 6;
-        e[3] = k0 / 24 + k1 / 12 + k2 / 6;
-        e[4] = k0 / 24 - k1 / 12 + k2 / 6;
-        e[5] = k2;
+        public static void FromSums(double* u, float* k)
+        {
+            // t = G^T dU (3 x 6), a column at a time; then gw = t G (3 x 3), a row at a time.
+            GTranspose(u[0], u[6], u[12], u[18], u[24], u[30], out double a0, out double a1, out double a2);
+            GTranspose(u[1], u[7], u[13], u[19], u[25], u[31], out double b0, out double b1, out double b2);
+            GTranspose(u[2], u[8], u[14], u[20], u[26], u[32], out double c0, out double c1, out double c2);
+            GTranspose(u[3], u[9], u[15], u[21], u[27], u[33], out double d0, out double d1, out double d2);
+            GTranspose(u[4], u[10], u[16], u[22], u[28], u[34], out double e0, out double e1, out double e2);
+            GTranspose(u[5], u[11], u[17], u[23], u[29], u[35], out double f0, out double f1, out double f2);
+            KernelRow(k, a0, b0, c0, d0, e0, f0);
+            KernelRow(k + 3, a1, b1, c1, d1, e1, f1);
+            KernelRow(k + 6, a2, b2, c2, d2, e2, f2);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void KernelRow(float* k, double t0, double t1, double t2, double t3, double t4, double t5)
+        {
+            GTranspose(t0, t1, t2, t3, t4, t5, out double e0, out double e1, out double e2);
+            k[0] = (float)e0; k[1] = (float)e1; k[2] = (float)e2;
+        }
+
+        /// <summary>G^T times a column of six: (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24, (u2 - u1) / 6 + (u3 - u4) / 12, (u3 + u4 - u1 - u2) / 6 + u5).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void GTranspose(double u0, double u1, double u2, double u3, double u4, double u5, out double e0, out double e1, out double e2)
+        {
+            e0 = u0 * 0.25 - (u1 + u2) * Sixth + (u3 + u4) * TwentyFourth;
+            e1 = (u2 - u1) * Sixth + (u3 - u4) * Twelfth;
+            e2 = (u3 + u4 - u1 - u2) * Sixth + u5;
+        }
+
+        /// <summary>G times a column of three: (k0 / 4, -(k0 + k1 + k2) / 6, -(k0 - k1 + k2) / 6, k0 / 24 + k1 / 12 + k2 / 6, k0 / 24 - k1 / 12 + k2 / 6, k2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void G(double k0, double k1, double k2, out double e0, out double e1, out double e2, out double e3, out double e4, out double e5)
+        {
+            e0 = k0 * 0.25;
+            e1 = -(k0 + k1 + k2) * Sixth;
+            e2 = -(k0 - k1 + k2) * Sixth;
+            e3 = k0 * TwentyFourth + k1 * Twelfth + k2 * Sixth;
+            e4 = k0 * TwentyFourth - k1 * Twelfth + k2 * Sixth;
+            e5 = k2;
+        }
     }
 }
 

@@ -70,7 +70,7 @@ internal static unsafe class WinogradConv
         {
             fixed (float* u = packed)
             {
-                TransformWeights(w, u, g.OutChannels, g.InChannels, one);
+                WinogradWeights.Transform<Weights>(w, u, g.OutChannels, g.InChannels, one);
                 switch (SimdWidth.Current)
                 {
                     case 512: WinogradConv<Vector512<float>, Simd512<float>>.Forward(x, u, one, bias, y, g, relu); break;
@@ -118,11 +118,8 @@ internal static unsafe class WinogradConv
                     case (_, true): Winograd4x4<Vector128<float>, Simd128<float>>.BackwardWeight(x, gy, acc, g, parts); break;
                     default: WinogradConv<Vector128<float>, Simd128<float>>.BackwardWeight(x, gy, acc, g, parts); break;
                 }
-                var total = new Span<float>(acc, (int)size);
-                for (int part = 1; part < parts; part++)
-                    TensorPrimitives.Add(total, new ReadOnlySpan<float>(acc + part * size, (int)size), total);
-                if (four) Winograd4x4.WeightsFromSums(acc, gw, plane);
-                else WeightsFromSums(acc, gw, plane);
+                if (four) WinogradWeights.FromSums<Winograd4x4.Weights>(acc, parts, gw, plane);
+                else WinogradWeights.FromSums<Weights>(acc, parts, gw, plane);
             }
         }
         finally
@@ -131,72 +128,66 @@ internal static unsafe class WinogradConv
         }
     }
 
-    /// <summary>gw = G^T dU G for every (o, c) from the 16 sums dU (element xi at sums + xi * plane), in double.</summary>
-    private static void WeightsFromSums(float* sums, float* gw, long plane)
+    /// <summary>F(2x2, 3x3)'s weight transforms: G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], whose halves are exact in double.</summary>
+    internal readonly struct Weights : IWinogradWeights
     {
-        double* u = stackalloc double[16];
-        double* t = stackalloc double[12];
-        for (long oc = 0; oc < plane; oc++)
-        {
-            for (int xi = 0; xi < 16; xi++) u[xi] = sums[xi * plane + oc];
-            for (int col = 0; col < 4; col++) // t = G^T dU, 3 x 4
-            {
-                double u0 = u[col], u1 = u[4 + col], u2 = u[8 + col], u3 = u[12 + col];
-                t[col] = u0 + (u1 + u2) * 0.5;
-                t[4 + col] = (u1 - u2) * 0.5;
-                t[8 + col] = (u1 + u2) * 0.5 + u3;
-            }
-            float* k = gw + oc * 9;
-            for (int row = 0; row < 3; row++) // gw = t G, 3 x 3
-            {
-                double t0 = t[row * 4], t1 = t[row * 4 + 1], t2 = t[row * 4 + 2], t3 = t[row * 4 + 3];
-                k[row * 3] = (float)(t0 + (t1 + t2) * 0.5);
-                k[row * 3 + 1] = (float)((t1 - t2) * 0.5);
-                k[row * 3 + 2] = (float)((t1 + t2) * 0.5 + t3);
-            }
-        }
-    }
+        public static int Elements => 16;
 
-    /// <summary>
-    /// U = G w G^T for every (o, c) as 16 weight sets [O, C], one per element of the 4x4 transform, each packed for the
-    /// flat kernel's tiles, <paramref name="stride"/> floats apart. In double: G's halves are exact, each sum rounds once.
-    /// </summary>
-    private static void TransformWeights(float* w, float* packed, int outChannels, int inChannels, int stride)
-    {
-        long plane = (long)outChannels * inChannels;
-        var u = ArrayPool<float>.Shared.Rent(checked((int)(16 * plane)));
-        try
+        public static void Transform(float* k, float* u)
         {
-            fixed (float* pu = u)
-            {
-                double* t = stackalloc double[12];
-                for (long oc = 0; oc < plane; oc++)
-                {
-                    float* k = w + oc * 9;
-                    for (int col = 0; col < 3; col++) // t = G k, 4 x 3
-                    {
-                        double k0 = k[col], k1 = k[3 + col], k2 = k[6 + col];
-                        t[col] = k0;
-                        t[3 + col] = (k0 + k1 + k2) * 0.5;
-                        t[6 + col] = (k0 - k1 + k2) * 0.5;
-                        t[9 + col] = k2;
-                    }
-                    for (int row = 0; row < 4; row++) // U = t G^T, 4 x 4
-                    {
-                        double t0 = t[row * 3], t1 = t[row * 3 + 1], t2 = t[row * 3 + 2];
-                        pu[(row * 4 + 0) * plane + oc] = (float)t0;
-                        pu[(row * 4 + 1) * plane + oc] = (float)((t0 + t1 + t2) * 0.5);
-                        pu[(row * 4 + 2) * plane + oc] = (float)((t0 - t1 + t2) * 0.5);
-                        pu[(row * 4 + 3) * plane + oc] = (float)t2;
-                    }
-                }
-                for (int xi = 0; xi < 16; xi++)
-                    FlatConv.PackWeights(pu + xi * plane, packed + (long)xi * stride, outChannels, inChannels);
-            }
+            // t = G k (4 x 3), a column at a time; then U = t G^T (4 x 4), a row at a time, in locals (registers).
+            G(k[0], k[3], k[6], out double a0, out double a1, out double a2, out double a3);
+            G(k[1], k[4], k[7], out double b0, out double b1, out double b2, out double b3);
+            G(k[2], k[5], k[8], out double c0, out double c1, out double c2, out double c3);
+            Row(u, a0, b0, c0);
+            Row(u + 4, a1, b1, c1);
+            Row(u + 8, a2, b2, c2);
+            Row(u + 12, a3, b3, c3);
         }
-        finally
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float* u, double t0, double t1, double t2)
         {
-            ArrayPool<float>.Shared.Return(u);
+            G(t0, t1, t2, out double e0, out double e1, out double e2, out double e3);
+            u[0] = (float)e0; u[1] = (float)e1; u[2] = (float)e2; u[3] = (float)e3;
+        }
+
+        /// <summary>G times a column of three: (k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void G(double k0, double k1, double k2, out double e0, out double e1, out double e2, out double e3)
+        {
+            e0 = k0;
+            e1 = (k0 + k1 + k2) * 0.5;
+            e2 = (k0 - k1 + k2) * 0.5;
+            e3 = k2;
+        }
+
+        public static void FromSums(double* u, float* k)
+        {
+            // t = G^T dU (3 x 4), a column at a time; then gw = t G (3 x 3), a row at a time.
+            GTranspose(u[0], u[4], u[8], u[12], out double a0, out double a1, out double a2);
+            GTranspose(u[1], u[5], u[9], u[13], out double b0, out double b1, out double b2);
+            GTranspose(u[2], u[6], u[10], u[14], out double c0, out double c1, out double c2);
+            GTranspose(u[3], u[7], u[11], u[15], out double d0, out double d1, out double d2);
+            KernelRow(k, a0, b0, c0, d0);
+            KernelRow(k + 3, a1, b1, c1, d1);
+            KernelRow(k + 6, a2, b2, c2, d2);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void KernelRow(float* k, double t0, double t1, double t2, double t3)
+        {
+            GTranspose(t0, t1, t2, t3, out double e0, out double e1, out double e2);
+            k[0] = (float)e0; k[1] = (float)e1; k[2] = (float)e2;
+        }
+
+        /// <summary>G^T times a column of four: (u0 + (u1 + u2) / 2, (u1 - u2) / 2, (u1 + u2) / 2 + u3).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void GTranspose(double u0, double u1, double u2, double u3, out double e0, out double e1, out double e2)
+        {
+            e0 = u0 + (u1 + u2) * 0.5;
+            e1 = (u1 - u2) * 0.5;
+            e2 = (u1 + u2) * 0.5 + u3;
         }
     }
 }
