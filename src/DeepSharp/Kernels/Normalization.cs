@@ -79,22 +79,26 @@ internal static class Normalization
     /// <summary>
     /// (sum g, sum g * (x - m)) in double precision in one pass over the row: centred, so no cancellation between
     /// sum(g x) and m sum(g). The same accumulators and order as a separate widened sum and dot, fused to read g once.
-    /// With a ReLU output row <paramref name="y"/>, g counts as 0 where y &lt;= 0.
+    /// With a ReLU <paramref name="mask"/>, g counts as 0 where the fused forward's output was &lt;= 0.
     /// </summary>
-    private static unsafe (double SumG, double SumGXc) SumAndCenteredDot<T>(T* g, T* x, T* y, int n, double m) where T : unmanaged, INumber<T>
+    private static unsafe (double SumG, double SumGXc) SumAndCenteredDot<T>(T* g, T* x, int n, double m, ReluMask<T>? mask) where T : unmanaged, INumber<T>
     {
         int j = 0;
         double sumG = 0, sum = 0;
         if (Vector256.IsHardwareAccelerated && typeof(T) == typeof(float))
         {
-            float* gs = (float*)g, xs = (float*)x, ys = (float*)y;
+            float* gs = (float*)g, xs = (float*)x;
             var vm = Vector256.Create(m);
+            var (vc, vs, vh) = mask is { } k ? (Vector256.Create(float.CreateTruncating(k.Center)), Vector256.Create(float.CreateTruncating(k.Scale)),
+                Vector256.Create(float.CreateTruncating(k.Shift))) : default;
+            bool masked = mask is not null;
             Vector256<double> s0 = default, s1 = default, a0 = default, a1 = default;
             for (; j + Vector256<float>.Count <= n; j += Vector256<float>.Count)
             {
                 var gv = Vector256.Load(gs + j);
-                if (ys != null) gv = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(Vector256.Load(ys + j), Vector256<float>.Zero), Vector256<float>.Zero, gv);
-                var (xlo, xhi) = Vector256.Widen(Vector256.Load(xs + j));
+                var xv = Vector256.Load(xs + j);
+                if (masked) gv = Vector256.ConditionalSelect(Vector256.LessThanOrEqual((xv - vc) * vs + vh, Vector256<float>.Zero), Vector256<float>.Zero, gv);
+                var (xlo, xhi) = Vector256.Widen(xv);
                 var (glo, ghi) = Vector256.Widen(gv);
                 s0 += glo;
                 s1 += ghi;
@@ -107,11 +111,22 @@ internal static class Normalization
         // The rest (all of a float64 row) in order, masked or not alike, so the fused op sums exactly as the two ops do.
         for (; j < n; j++)
         {
-            T gj = y != null && y[j] <= T.Zero ? T.Zero : g[j];
+            T gj = mask is { } k && k.Blocks(x[j]) ? T.Zero : g[j];
             sumG += double.CreateTruncating(gj);
             sum += double.CreateTruncating(gj) * (double.CreateTruncating(x[j]) - m);
         }
         return (sumG, sum);
+    }
+
+    /// <summary>
+    /// The ReLU fused after a batch norm, for its backward: the forward's output was (x - Center) * Scale + Shift, in T,
+    /// through ReLU, and the gradient passes where that was &gt; 0 (or NaN). Recomputed from x with the forward's exact
+    /// operations (<see cref="AffineRow"/>) instead of reading the saved output: one activation-sized read less in each
+    /// of the backward's two passes, which are memory-bound.
+    /// </summary>
+    internal readonly record struct ReluMask<T>(T Center, T Scale, T Shift) where T : unmanaged, INumber<T>
+    {
+        public bool Blocks(T x) => (x - Center) * Scale + Shift <= T.Zero;
     }
 
     /// <summary>
@@ -143,32 +158,29 @@ internal static class Normalization
 
     /// <summary>
     /// d = g * a + (x - center) * b + k over one row (the batch-norm input gradient), rounding after each operation; with
-    /// a ReLU output row <paramref name="y"/>, g is 0 where y &lt;= 0.
+    /// a ReLU <paramref name="mask"/>, g is 0 where the fused forward's output was &lt;= 0.
     /// </summary>
-    private static unsafe void LinearRow<T>(T* g, T* x, T* y, T* d, int n, T a, T b, T center, T k) where T : unmanaged, INumber<T>
+    private static unsafe void LinearRow<T>(T* g, T* x, T* d, int n, T a, T b, T center, T k, ReluMask<T>? mask) where T : unmanaged, INumber<T>
     {
         int j = 0;
         if (Vector.IsHardwareAccelerated)
         {
             Vector<T> va = new(a), vb = new(b), vc = new(center), vk = new(k);
+            var (mc, ms, mh) = mask is { } m ? (new Vector<T>(m.Center), new Vector<T>(m.Scale), new Vector<T>(m.Shift)) : default;
+            bool masked = mask is not null;
             for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
             {
                 var gv = Vector.Load(g + j);
-                if (y != null) gv = Vector.ConditionalSelect(Vector.LessThanOrEqual(Vector.Load(y + j), Vector<T>.Zero), Vector<T>.Zero, gv);
-                Vector.Store(gv * va + (Vector.Load(x + j) - vc) * vb + vk, d + j);
+                var xv = Vector.Load(x + j);
+                if (masked) gv = Vector.ConditionalSelect(Vector.LessThanOrEqual((xv - mc) * ms + mh, Vector<T>.Zero), Vector<T>.Zero, gv);
+                Vector.Store(gv * va + (xv - vc) * vb + vk, d + j);
             }
         }
         for (; j < n; j++)
         {
-            T gj = y != null && y[j] <= T.Zero ? T.Zero : g[j];
+            T gj = mask is { } m && m.Blocks(x[j]) ? T.Zero : g[j];
             d[j] = gj * a + (x[j] - center) * b + k;
         }
-    }
-
-    private static void CheckReluOutput<T>(ReadOnlySpan<T> reluOutput, int length)
-    {
-        if (!reluOutput.IsEmpty && reluOutput.Length < length)
-            throw new ArgumentException("normalization kernel: the ReLU output is shorter than the input");
     }
 
     /// <summary>Sum of (x - m)^2 in double precision (two-pass variance: no cancellation), vectorised.</summary>
@@ -241,28 +253,31 @@ internal static class Normalization
 
     /// <summary>
     /// sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double; channels split over the pool (each
-    /// summed by one thread, in a fixed order). With <paramref name="reluOutput"/> (the fused batch norm + ReLU), g is
-    /// first passed through ReLU's backward: 0 where that output is &lt;= 0.
+    /// summed by one thread, in a fixed order). With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the
+    /// fused batch norm + ReLU, whose forward was <see cref="ChannelAffine"/> of x with center, these and relu), g is
+    /// first passed through ReLU's backward: 0 where that output was &lt;= 0 (<see cref="ReluMask{T}"/>).
     /// </summary>
     public static unsafe void ChannelGradSums<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> center,
-        Span<double> sumG, Span<double> sumGXc, ReadOnlySpan<T> reluOutput = default) where T : unmanaged, INumber<T>
+        Span<double> sumG, Span<double> sumGXc, ReadOnlySpan<double> reluScale = default, ReadOnlySpan<double> reluShift = default)
+        where T : unmanaged, INumber<T>
     {
         CheckChannels(g.Length, x.Length, n, c, s, Math.Min(center.Length, sumG.Length), sumGXc.Length);
-        CheckReluOutput(reluOutput, x.Length);
-        fixed (T* pg = g, px = x, py = reluOutput)
-        fixed (double* pc = center, pa = sumG, pb = sumGXc)
+        bool relu = CheckRelu(reluScale, reluShift, c);
+        fixed (T* pg = g, px = x)
+        fixed (double* pc = center, pa = sumG, pb = sumGXc, pscale = reluScale, pshift = reluShift)
         {
-            T* gs = pg, xs = px, ys = reluOutput.IsEmpty ? null : py;
-            double* centers = pc, sumsG = pa, sumsGX = pb;
+            T* gs = pg, xs = px;
+            double* centers = pc, sumsG = pa, sumsGX = pb, scales = pscale, shifts = pshift;
             ForRowRanges(c, 2 * n * s, (c0, c1) =>
             {
                 for (int ch = c0; ch < c1; ch++)
                 {
+                    var mask = relu ? Mask<T>(centers, scales, shifts, ch) : (ReluMask<T>?)null;
                     double a = 0, b = 0;
                     for (int i = 0; i < n; i++)
                     {
                         long o = ((long)i * c + ch) * s;
-                        var (rowG, rowGX) = SumAndCenteredDot(gs + o, xs + o, ys == null ? null : ys + o, s, centers[ch]);
+                        var (rowG, rowGX) = SumAndCenteredDot(gs + o, xs + o, s, centers[ch], mask);
                         a += rowG;
                         b += rowGX;
                     }
@@ -275,29 +290,43 @@ internal static class Normalization
 
     /// <summary>
     /// dx[n, c, :] = a[c] * g + b[c] * (x - center[c]) + k[c]: the batch-norm input gradient, x centred first; (n, c) rows
-    /// split over the pool. With <paramref name="reluOutput"/>, g is 0 where that output is &lt;= 0 (as in ChannelGradSums).
+    /// split over the pool. With <paramref name="reluScale"/> and <paramref name="reluShift"/>, g is 0 where the fused
+    /// forward's output was &lt;= 0 (as in <see cref="ChannelGradSums"/>).
     /// </summary>
     public static unsafe void ChannelLinear<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, Span<T> dx, int n, int c, int s,
-        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> center, ReadOnlySpan<double> k, ReadOnlySpan<T> reluOutput = default)
+        ReadOnlySpan<double> a, ReadOnlySpan<double> b, ReadOnlySpan<double> center, ReadOnlySpan<double> k,
+        ReadOnlySpan<double> reluScale = default, ReadOnlySpan<double> reluShift = default)
         where T : unmanaged, INumber<T>
     {
         CheckChannels(g.Length, Math.Min(x.Length, dx.Length), n, c, s, Math.Min(a.Length, b.Length), Math.Min(center.Length, k.Length));
-        CheckReluOutput(reluOutput, x.Length);
-        fixed (T* pg = g, px = x, pd = dx, py = reluOutput)
-        fixed (double* pa = a, pb = b, pc = center, pk = k)
+        bool relu = CheckRelu(reluScale, reluShift, c);
+        fixed (T* pg = g, px = x, pd = dx)
+        fixed (double* pa = a, pb = b, pc = center, pk = k, pscale = reluScale, pshift = reluShift)
         {
-            T* gs = pg, xs = px, ds = pd, ys = reluOutput.IsEmpty ? null : py;
-            double* aa = pa, bb = pb, centers = pc, kk = pk;
+            T* gs = pg, xs = px, ds = pd;
+            double* aa = pa, bb = pb, centers = pc, kk = pk, scales = pscale, shifts = pshift;
             ForRowRanges(n * c, 2 * s, (r0, r1) =>
             {
                 for (int r = r0; r < r1; r++)
                 {
                     int ch = r % c;
-                    LinearRow(gs + (long)r * s, xs + (long)r * s, ys == null ? null : ys + (long)r * s, ds + (long)r * s, s,
-                        T.CreateTruncating(aa[ch]), T.CreateTruncating(bb[ch]), T.CreateTruncating(centers[ch]), T.CreateTruncating(kk[ch]));
+                    LinearRow(gs + (long)r * s, xs + (long)r * s, ds + (long)r * s, s,
+                        T.CreateTruncating(aa[ch]), T.CreateTruncating(bb[ch]), T.CreateTruncating(centers[ch]), T.CreateTruncating(kk[ch]),
+                        relu ? Mask<T>(centers, scales, shifts, ch) : null);
                 }
             });
         }
+    }
+
+    private static unsafe ReluMask<T> Mask<T>(double* centers, double* scales, double* shifts, int ch) where T : unmanaged, INumber<T> =>
+        new(T.CreateTruncating(centers[ch]), T.CreateTruncating(scales[ch]), T.CreateTruncating(shifts[ch]));
+
+    private static bool CheckRelu(ReadOnlySpan<double> scale, ReadOnlySpan<double> shift, int channels)
+    {
+        if (scale.IsEmpty && shift.IsEmpty) return false;
+        if (scale.Length < channels || shift.Length < channels)
+            throw new ArgumentException($"normalization kernel: the fused ReLU needs a scale and a shift per channel ({channels}), got {scale.Length} and {shift.Length}");
+        return true;
     }
 
     // Layer- and batch-norm passes cost a few cycles per element: from 16k elements (two 128-wide rows per 1k) a

@@ -189,11 +189,12 @@ internal static class Pooling
         at = Vector512.ConditionalSelect(take.AsInt32(), index, at);
     }
 
-    /// <summary>gx[plane, index] += gy (gx must be zeroed by the caller).</summary>
+    /// <summary>gx[plane, index] += gy over planes plane0 to plane1 of gx, which it clears first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxBackward<T>(ReadOnlySpan<T> gy, ReadOnlySpan<long> indices, Span<T> gx, int inPlane, int outPlane, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
+        gx.Slice(plane0 * inPlane, (plane1 - plane0) * inPlane).Clear();
         for (int pl = plane0; pl < plane1; pl++)
             for (int o = pl * outPlane, end = o + outPlane; o < end; o++)
                 if (indices[o] >= 0) gx[pl * inPlane + (int)indices[o]] += gy[o];

@@ -71,7 +71,7 @@ public sealed partial class Tensor
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
         if (Autograd.ShouldRecord(inputs.ToArray()))
-            y.GradFn = new BatchNormBackward([.. inputs], x, relu ? y : null, weight is not null, bias is not null, gamma, mean, invStd, training);
+            y.GradFn = new BatchNormBackward([.. inputs], x, relu ? (scale, shift) : null, weight is not null, bias is not null, gamma, mean, invStd, training);
         return y;
     }
 
@@ -99,33 +99,32 @@ public sealed partial class Tensor
         private readonly double[] _invStd;
         private readonly bool _training;
 
-        private readonly bool _relu;
+        // The fused ReLU's affine (output (x - mean) * scale + shift, then ReLU), or null for batch norm alone: its
+        // backward recomputes the mask from x rather than reading the output (Normalization.ReluMask).
+        private readonly double[]? _reluScale, _reluShift;
 
-        // reluOutput: the output of the fused batch norm + ReLU (its gradient mask), or null for batch norm alone.
-        public BatchNormBackward(Tensor[] inputs, Tensor x, Tensor? reluOutput, bool hasWeight, bool hasBias, double[]? gamma, double[] mean, double[] invStd, bool training) : base(inputs)
+        public BatchNormBackward(Tensor[] inputs, Tensor x, (double[] Scale, double[] Shift)? relu, bool hasWeight, bool hasBias, double[]? gamma, double[] mean, double[] invStd, bool training) : base(inputs)
         {
-            _relu = reluOutput is not null;
+            (_reluScale, _reluShift) = relu is { } r ? (r.Scale, r.Shift) : (null, null);
             _hasWeight = hasWeight;
             _hasBias = hasBias;
             _gamma = gamma;
             _mean = mean;
             _invStd = invStd;
             _training = training;
-            if (reluOutput is null) SaveForBackward(x);
-            else SaveForBackward(x, reluOutput);
+            SaveForBackward(x);
         }
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
             var x = Saved(0);
-            var y = _relu ? Saved(1) : null;
             var g = grad.ContiguousData();
             int n = x.ShapeArray[0], c = x.ShapeArray[1], s = n * c == 0 ? 0 : x.Numel / (n * c);
             // sum(g xhat) = invStd sum(g (x - mean)), summed centred: sum(g x) - mean sum(g) cancels (a constant channel
             // gave weight gradients of 5e-4 where the exact value is 0).
             var sumG = new double[c];
             var sumGXc = new double[c];
-            Dispatch.Float(x.DType, new ChannelGradSums(g, x, y, n, c, s, _mean, sumG, sumGXc));
+            Dispatch.Float(x.DType, new ChannelGradSums(g, x, _reluScale, _reluShift, n, c, s, _mean, sumG, sumGXc));
             var sumGXhat = new double[c];
             for (int i = 0; i < c; i++) sumGXhat[i] = _invStd[i] * sumGXc[i];
 
@@ -145,14 +144,13 @@ public sealed partial class Tensor
                     k[i] = -a[i] * sumG[i] / count;
                 }
                 var dx = EmptyLike(x);
-                Dispatch.Float(x.DType, new ChannelLinear(g, x, y, dx, n, c, s, a, b, _mean, k));
+                Dispatch.Float(x.DType, new ChannelLinear(g, x, _reluScale, _reluShift, dx, n, c, s, a, b, _mean, k));
                 grads[0] = dx;
             }
             int next = 1;
             if (_hasWeight) grads[next] = NeedsGrad(next++) ? From(sumGXhat).To(x.DType) : null;
             if (_hasBias) grads[next] = NeedsGrad(next) ? From(sumG).To(x.DType) : null;
             KeepAlive(grad, g, x);
-            if (y is not null) KeepAlive(y);
             return grads;
         }
     }
@@ -343,16 +341,16 @@ public sealed partial class Tensor
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Normalization.ChannelAffine(x.ReadSpan<T>(), y.Span<T>(), n, c, s, center, scale, shift, relu);
     }
 
-    private readonly struct ChannelGradSums(Tensor g, Tensor x, Tensor? reluOutput, int n, int c, int s, double[] center, double[] sumG, double[] sumGXc) : IFloatKernel
+    private readonly struct ChannelGradSums(Tensor g, Tensor x, double[]? reluScale, double[]? reluShift, int n, int c, int s, double[] center, double[] sumG, double[] sumGXc) : IFloatKernel
     {
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
-            Normalization.ChannelGradSums(g.ReadSpan<T>(), x.ReadSpan<T>(), n, c, s, center, sumG, sumGXc, reluOutput is null ? default : reluOutput.ReadSpan<T>());
+            Normalization.ChannelGradSums(g.ReadSpan<T>(), x.ReadSpan<T>(), n, c, s, center, sumG, sumGXc, reluScale, reluShift);
     }
 
-    private readonly struct ChannelLinear(Tensor g, Tensor x, Tensor? reluOutput, Tensor dx, int n, int c, int s, double[] a, double[] b, double[] center, double[] k) : IFloatKernel
+    private readonly struct ChannelLinear(Tensor g, Tensor x, double[]? reluScale, double[]? reluShift, Tensor dx, int n, int c, int s, double[] a, double[] b, double[] center, double[] k) : IFloatKernel
     {
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
-            Normalization.ChannelLinear(g.ReadSpan<T>(), x.ReadSpan<T>(), dx.Span<T>(), n, c, s, a, b, center, k, reluOutput is null ? default : reluOutput.ReadSpan<T>());
+            Normalization.ChannelLinear(g.ReadSpan<T>(), x.ReadSpan<T>(), dx.Span<T>(), n, c, s, a, b, center, k, reluScale, reluShift);
     }
 
     private readonly struct RowStats(Tensor x, int rows, int length, double eps, double[] mean, double[] invStd) : IFloatKernel

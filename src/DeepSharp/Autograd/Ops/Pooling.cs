@@ -209,7 +209,7 @@ public sealed partial class Tensor
 
         protected internal override Tensor?[] Backward(Tensor grad)
         {
-            var gx = Zeros(_shape, grad.DType);
+            var gx = Empty(_shape, grad.DType); // each range of planes is cleared by the thread that scatters into it
             var gy = grad.ContiguousData();
             Dispatch.Float(gx.DType, new MaxBackwardKernel(gy, indices.Array<long>(), gx, g));
             KeepAlive(grad, gy);
@@ -217,7 +217,7 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>Scatters each pooled gradient to the input position its index names.</summary>
+    /// <summary>Scatters each pooled gradient to the input position its index names, into planes it clears first.</summary>
     private readonly struct MaxBackwardKernel(Tensor gy, long[] idx, Tensor gx, PoolGeometry g) : IFloatKernel
     {
         public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
