@@ -275,28 +275,68 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         protected void TransformInput(float* input, float* v, long pitch, int rows)
         {
-            int lanes = S.Count;
+            int lanes = S.Count, phase = _phase;
             long row = InputRow;
-            TV* t = stackalloc TV[36];
             for (int tr = 0; tr < rows; tr++)
                 for (int j = 0; j < _rowTiles; j += lanes)
                 {
-                    float* p = input + 4 * tr * row + j;
-                    // Each of the six rows times B, then B^T over the rows, column by column.
-                    for (int r = 0; r < 6; r++)
-                    {
-                        float* q = p + r * row;
-                        Transform(S.Load(q), S.Load(q + _phase), S.Load(q + 2 * _phase), S.Load(q + 3 * _phase), S.Load(q + 1), S.Load(q + _phase + 1),
-                            out t[r * 6], out t[r * 6 + 1], out t[r * 6 + 2], out t[r * 6 + 3], out t[r * 6 + 4], out t[r * 6 + 5]);
-                    }
-                    float* at = v + (long)tr * _rowTiles + j;
-                    for (int col = 0; col < 6; col++)
-                    {
-                        Transform(t[col], t[6 + col], t[12 + col], t[18 + col], t[24 + col], t[30 + col],
-                            out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
-                        StoreColumn(at + col * pitch, pitch, e0, e1, e2, e3, e4, e5);
-                    }
+                    float* p = input + 4 * tr * row + j, at = v + (long)tr * _rowTiles + j;
+                    // B^T over each of the six rows, then over the rows column by column: the first three columns of all
+                    // rows, then the last three, so 18 values stay in registers (36 went through the stack, and a 512-bit
+                    // store costs two cycles); the rows' loads are repeated instead, and each value is computed once.
+                    RowFirstHalf(p, phase, out TV a0, out TV a1, out TV a2);
+                    RowFirstHalf(p + row, phase, out TV b0, out TV b1, out TV b2);
+                    RowFirstHalf(p + 2 * row, phase, out TV c0, out TV c1, out TV c2);
+                    RowFirstHalf(p + 3 * row, phase, out TV d0, out TV d1, out TV d2);
+                    RowFirstHalf(p + 4 * row, phase, out TV e0, out TV e1, out TV e2);
+                    RowFirstHalf(p + 5 * row, phase, out TV f0, out TV f1, out TV f2);
+                    TransformColumn(at, pitch, a0, b0, c0, d0, e0, f0);
+                    TransformColumn(at + pitch, pitch, a1, b1, c1, d1, e1, f1);
+                    TransformColumn(at + 2 * pitch, pitch, a2, b2, c2, d2, e2, f2);
+                    RowSecondHalf(p, phase, out a0, out a1, out a2);
+                    RowSecondHalf(p + row, phase, out b0, out b1, out b2);
+                    RowSecondHalf(p + 2 * row, phase, out c0, out c1, out c2);
+                    RowSecondHalf(p + 3 * row, phase, out d0, out d1, out d2);
+                    RowSecondHalf(p + 4 * row, phase, out e0, out e1, out e2);
+                    RowSecondHalf(p + 5 * row, phase, out f0, out f1, out f2);
+                    TransformColumn(at + 3 * pitch, pitch, a0, b0, c0, d0, e0, f0);
+                    TransformColumn(at + 4 * pitch, pitch, a1, b1, c1, d1, e1, f1);
+                    TransformColumn(at + 5 * pitch, pitch, a2, b2, c2, d2, e2, f2);
                 }
+        }
+
+        /// <summary>
+        /// Elements 0-2 of B^T d for an input row's six values of a vector of tiles (phases 0-3 at j, phases 0 and 1 at
+        /// j + 1), with <see cref="Transform"/>'s operations.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void RowFirstHalf(float* q, int phase, out TV e0, out TV e1, out TV e2)
+        {
+            TV d0 = S.Load(q), d1 = S.Load(q + phase), d2 = S.Load(q + 2 * phase), d3 = S.Load(q + 3 * phase), d4 = S.Load(q + 1);
+            e0 = S.Fma(S.Splat(4f), d0, S.Fma(S.Splat(-5f), d2, d4));
+            TV a = S.Fma(S.Splat(-4f), d2, d4), b = S.Fma(S.Splat(-4f), d1, d3);
+            e1 = S.Add(a, b);
+            e2 = S.Sub(a, b);
+        }
+
+        /// <summary>Elements 3-5 of B^T d for an input row (see <see cref="RowFirstHalf"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void RowSecondHalf(float* q, int phase, out TV e3, out TV e4, out TV e5)
+        {
+            TV d1 = S.Load(q + phase), d2 = S.Load(q + 2 * phase), d3 = S.Load(q + 3 * phase), d4 = S.Load(q + 1), d5 = S.Load(q + phase + 1);
+            TV c = S.Sub(d4, d2), d = S.Sub(d3, d1);
+            d = S.Add(d, d);
+            e3 = S.Add(c, d);
+            e4 = S.Sub(c, d);
+            e5 = S.Fma(S.Splat(4f), d1, S.Fma(S.Splat(-5f), d3, d5));
+        }
+
+        /// <summary>B^T over a column of six row-transformed values, stored as that column of the 6x6 tile.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TransformColumn(float* at, long pitch, TV r0, TV r1, TV r2, TV r3, TV r4, TV r5)
+        {
+            Transform(r0, r1, r2, r3, r4, r5, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
+            StoreColumn(at, pitch, e0, e1, e2, e3, e4, e5);
         }
 
         /// <summary>Column col of a 6x6 transformed tile: its six rows' elements, 6 * <paramref name="pitch"/> floats apart.</summary>
@@ -404,33 +444,47 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         private void TransformOutput(float* m, long pitch, float* output, int rows, float bias)
         {
             int lanes = S.Count, row = 4 * _rowTiles;
-            TV b = S.Splat(bias), zero = S.Zero;
-            TV* s = stackalloc TV[24];
+            TV b = S.Splat(bias);
             for (int t = 0; t < rows; t++)
                 for (int j = 0; j < _rowTiles; j += lanes)
                 {
-                    float* at = m + (long)t * _rowTiles + j;
-                    // A^T over M's rows for each column, then over the columns of each of the four results.
-                    for (int col = 0; col < 6; col++)
-                        Reduce(S.Load(at + col * pitch), S.Load(at + (6 + col) * pitch), S.Load(at + (12 + col) * pitch),
-                            S.Load(at + (18 + col) * pitch), S.Load(at + (24 + col) * pitch), S.Load(at + (30 + col) * pitch),
-                            out s[col], out s[6 + col], out s[12 + col], out s[18 + col]);
-                    for (int r = 0; r < 4; r++)
-                    {
-                        TV* q = s + r * 6;
-                        Reduce(q[0], q[1], q[2], q[3], q[4], q[5], out TV y0, out TV y1, out TV y2, out TV y3);
-                        y0 = S.Add(y0, b); y1 = S.Add(y1, b); y2 = S.Add(y2, b); y3 = S.Add(y3, b);
-                        if (_relu)
-                        {
-                            y0 = S.Max(y0, zero); y1 = S.Max(y1, zero); y2 = S.Max(y2, zero); y3 = S.Max(y3, zero);
-                        }
-                        float* to = output + (long)(4 * t + r) * row + j;
-                        S.Store(y0, to);
-                        S.Store(y1, to + _rowTiles);
-                        S.Store(y2, to + 2 * _rowTiles);
-                        S.Store(y3, to + 3 * _rowTiles);
-                    }
+                    float* at = m + (long)t * _rowTiles + j, to = output + (long)4 * t * row + j;
+                    // A^T over M's rows for each column (24 values, in registers rather than through the stack), then over
+                    // the columns of each of the four results.
+                    ReduceColumn(at, pitch, out TV a0, out TV a1, out TV a2, out TV a3);
+                    ReduceColumn(at + pitch, pitch, out TV b0, out TV b1, out TV b2, out TV b3);
+                    ReduceColumn(at + 2 * pitch, pitch, out TV c0, out TV c1, out TV c2, out TV c3);
+                    ReduceColumn(at + 3 * pitch, pitch, out TV d0, out TV d1, out TV d2, out TV d3);
+                    ReduceColumn(at + 4 * pitch, pitch, out TV e0, out TV e1, out TV e2, out TV e3);
+                    ReduceColumn(at + 5 * pitch, pitch, out TV f0, out TV f1, out TV f2, out TV f3);
+                    OutputRow(to, a0, b0, c0, d0, e0, f0, b);
+                    OutputRow(to + row, a1, b1, c1, d1, e1, f1, b);
+                    OutputRow(to + 2 * row, a2, b2, c2, d2, e2, f2, b);
+                    OutputRow(to + 3 * row, a3, b3, c3, d3, e3, f3, b);
                 }
+        }
+
+        /// <summary>A^T over column col of M's 6x6 tile (its six rows, 6 * <paramref name="pitch"/> floats apart).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ReduceColumn(float* at, long pitch, out TV y0, out TV y1, out TV y2, out TV y3) =>
+            Reduce(S.Load(at), S.Load(at + 6 * pitch), S.Load(at + 12 * pitch), S.Load(at + 18 * pitch), S.Load(at + 24 * pitch),
+                S.Load(at + 30 * pitch), out y0, out y1, out y2, out y3);
+
+        /// <summary>A^T over one row of six column results, plus the bias (through ReLU when asked): the output row's four phases.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void OutputRow(float* to, TV m0, TV m1, TV m2, TV m3, TV m4, TV m5, TV bias)
+        {
+            Reduce(m0, m1, m2, m3, m4, m5, out TV y0, out TV y1, out TV y2, out TV y3);
+            y0 = S.Add(y0, bias); y1 = S.Add(y1, bias); y2 = S.Add(y2, bias); y3 = S.Add(y3, bias);
+            if (_relu)
+            {
+                TV zero = S.Zero;
+                y0 = S.Max(y0, zero); y1 = S.Max(y1, zero); y2 = S.Max(y2, zero); y3 = S.Max(y3, zero);
+            }
+            S.Store(y0, to);
+            S.Store(y1, to + _rowTiles);
+            S.Store(y2, to + 2 * _rowTiles);
+            S.Store(y3, to + 3 * _rowTiles);
         }
 
         /// <summary>A^T m for six values: (m0 + m1 + m2 + m3 + m4, m1 - m2 + 2 (m3 - m4), m1 + m2 + 4 (m3 + m4), m1 - m2 + 8 (m3 - m4) + m5).</summary>
@@ -548,25 +602,58 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void TransformGradient(float* grad, float* m, long pitch, int rows)
         {
-            int lanes = S.Count, row = 4 * _rowTiles;
-            TV* t = stackalloc TV[24];
+            int lanes = S.Count, row = 4 * _rowTiles, rt = _rowTiles;
             for (int tr = 0; tr < rows; tr++)
                 for (int j = 0; j < _rowTiles; j += lanes)
                 {
-                    float* p = grad + (long)4 * tr * row + j;
-                    for (int r = 0; r < 4; r++)
-                    {
-                        float* q = p + r * row;
-                        Expand(S.Load(q), S.Load(q + _rowTiles), S.Load(q + 2 * _rowTiles), S.Load(q + 3 * _rowTiles),
-                            out t[r * 6], out t[r * 6 + 1], out t[r * 6 + 2], out t[r * 6 + 3], out t[r * 6 + 4], out t[r * 6 + 5]);
-                    }
-                    float* at = m + (long)tr * _rowTiles + j;
-                    for (int col = 0; col < 6; col++)
-                    {
-                        Expand(t[col], t[6 + col], t[12 + col], t[18 + col], out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
-                        StoreColumn(at + col * pitch, pitch, e0, e1, e2, e3, e4, e5);
-                    }
+                    float* p = grad + (long)4 * tr * row + j, at = m + (long)tr * _rowTiles + j;
+                    // A over each of the four rows, then over the rows column by column: the first three columns, then the
+                    // last three (12 values in registers at a time; the rows' loads are repeated).
+                    ExpandFirstHalf(p, rt, out TV a0, out TV a1, out TV a2);
+                    ExpandFirstHalf(p + row, rt, out TV b0, out TV b1, out TV b2);
+                    ExpandFirstHalf(p + 2 * row, rt, out TV c0, out TV c1, out TV c2);
+                    ExpandFirstHalf(p + 3 * row, rt, out TV d0, out TV d1, out TV d2);
+                    ExpandColumn(at, pitch, a0, b0, c0, d0);
+                    ExpandColumn(at + pitch, pitch, a1, b1, c1, d1);
+                    ExpandColumn(at + 2 * pitch, pitch, a2, b2, c2, d2);
+                    ExpandSecondHalf(p, rt, out a0, out a1, out a2);
+                    ExpandSecondHalf(p + row, rt, out b0, out b1, out b2);
+                    ExpandSecondHalf(p + 2 * row, rt, out c0, out c1, out c2);
+                    ExpandSecondHalf(p + 3 * row, rt, out d0, out d1, out d2);
+                    ExpandColumn(at + 3 * pitch, pitch, a0, b0, c0, d0);
+                    ExpandColumn(at + 4 * pitch, pitch, a1, b1, c1, d1);
+                    ExpandColumn(at + 5 * pitch, pitch, a2, b2, c2, d2);
                 }
+        }
+
+        /// <summary>Elements 0-2 of A y for a gradient row's four phases (<paramref name="phase"/> floats apart), with <see cref="Expand"/>'s operations.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ExpandFirstHalf(float* q, int phase, out TV e0, out TV e1, out TV e2)
+        {
+            TV y0 = S.Load(q), y1 = S.Load(q + phase), y2 = S.Load(q + 2 * phase), y3 = S.Load(q + 3 * phase);
+            TV a = S.Add(y0, y2), b = S.Add(y1, y3);
+            e0 = y0;
+            e1 = S.Add(a, b);
+            e2 = S.Sub(a, b);
+        }
+
+        /// <summary>Elements 3-5 of A y for a gradient row (see <see cref="ExpandFirstHalf"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ExpandSecondHalf(float* q, int phase, out TV e3, out TV e4, out TV e5)
+        {
+            TV y0 = S.Load(q), y1 = S.Load(q + phase), y2 = S.Load(q + 2 * phase), y3 = S.Load(q + 3 * phase);
+            TV c = S.Fma(S.Splat(4f), y2, y0), d = S.Fma(S.Splat(8f), y3, S.Add(y1, y1));
+            e3 = S.Add(c, d);
+            e4 = S.Sub(c, d);
+            e5 = y3;
+        }
+
+        /// <summary>A over a column of four row-expanded values, stored as that column of the 6x6 tile.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ExpandColumn(float* at, long pitch, TV r0, TV r1, TV r2, TV r3)
+        {
+            Expand(r0, r1, r2, r3, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5);
+            StoreColumn(at, pitch, e0, e1, e2, e3, e4, e5);
         }
 
         /// <summary>A y for four values (A^T transposed): (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3, y0 + 2 y1 + 4 y2 + 8 y3, y0 - 2 y1 + 4 y2 - 8 y3, y3).</summary>
