@@ -189,42 +189,6 @@ internal static class Pooling
         at = Vector512.ConditionalSelect(take.AsInt32(), index, at);
     }
 
-    /// <summary>
-    /// Whether the windows tile the input exactly (2x2, stride 2, no padding or dilation, even sides): every input
-    /// position is in one window, so <see cref="MaxBackwardTiled"/> can write the gradient densely.
-    /// </summary>
-    public static bool TilesExactly(in PoolGeometry g) =>
-        g.KernelH == 2 && g.KernelW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0 &&
-        g.DilationH == 1 && g.DilationW == 1 && g.InH == 2 * g.OutH && g.InW == 2 * g.OutW;
-
-    /// <summary>
-    /// Max-pool backward where the windows tile the input (<see cref="TilesExactly"/>): each window's four positions get
-    /// gy at the one its index names and 0 elsewhere, two input rows at a time; the same values as clearing and
-    /// scattering (<see cref="MaxBackward"/>), written once.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MaxBackwardTiled<T>(ReadOnlySpan<T> gy, ReadOnlySpan<long> indices, Span<T> gx, in PoolGeometry g, int plane0, int plane1)
-        where T : unmanaged, INumber<T>
-    {
-        int inW = g.InW, inPlane = g.InH * inW, outW = g.OutW, outPlane = g.OutH * outW;
-        for (int pl = plane0; pl < plane1; pl++)
-            for (int oy = 0; oy < g.OutH; oy++)
-            {
-                int o = pl * outPlane + oy * outW, top = 2 * oy * inW;
-                var upper = gx.Slice(pl * inPlane + top, 2 * inW);
-                for (int ox = 0; ox < outW; ox++)
-                {
-                    long at = indices[o + ox];
-                    T v = gy[o + ox];
-                    int left = top + 2 * ox;
-                    upper[2 * ox] = at == left ? v : T.Zero;
-                    upper[2 * ox + 1] = at == left + 1 ? v : T.Zero;
-                    upper[inW + 2 * ox] = at == left + inW ? v : T.Zero;
-                    upper[inW + 2 * ox + 1] = at == left + inW + 1 ? v : T.Zero;
-                }
-            }
-    }
-
     /// <summary>gx[plane, index] += gy over planes plane0 to plane1 of gx, which it clears first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxBackward<T>(ReadOnlySpan<T> gy, ReadOnlySpan<long> indices, Span<T> gx, int inPlane, int outPlane, int plane0, int plane1)

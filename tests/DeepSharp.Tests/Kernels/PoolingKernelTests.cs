@@ -36,31 +36,4 @@ public sealed class PoolingKernelTests
             Assert.True(BitConverter.SingleToInt32Bits(winner) == BitConverter.SingleToInt32Bits(recorded[o]), $"output {o}");
         }
     }
-
-    [Theory]
-    [InlineData(3, 28, 28, true)]  // the cnn model's pools: windows tile the input
-    [InlineData(2, 14, 6, true)]
-    [InlineData(2, 7, 7, false)]   // odd sides: the last row and column are in no window
-    [InlineData(1, 9, 10, false)]
-    public void TiledMaxBackwardWritesWhatClearingAndScatteringWrites(int planes, int h, int w, bool tiles)
-    {
-        var g = new PoolGeometry(planes, h, w, h / 2, w / 2, 2, 2, 2, 2, 0, 0);
-        Assert.Equal(tiles, Pooling.TilesExactly(g));
-        var rng = new Random(11);
-        var x = new float[planes * h * w];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
-        int outputs = planes * (h / 2) * (w / 2);
-        var y = new float[outputs];
-        var indices = new long[outputs];
-        Pooling.MaxForward<float>(x, y, indices, g, 0, planes);
-        var gy = Enumerable.Range(0, outputs).Select(i => (float)(rng.NextDouble() + 0.5)).ToArray();
-        var scattered = Enumerable.Repeat(float.NaN, x.Length).ToArray(); // whatever the buffer held before
-        Pooling.MaxBackward<float>(gy, indices, scattered, h * w, outputs / planes, 0, planes);
-        Assert.Equal(outputs, scattered.Count(v => v != 0));
-        if (!tiles) return;
-        var tiled = Enumerable.Repeat(float.NaN, x.Length).ToArray();
-        Pooling.MaxBackwardTiled<float>(gy, indices, tiled, g, 0, 1);
-        Pooling.MaxBackwardTiled<float>(gy, indices, tiled, g, 1, planes);
-        Assert.Equal(scattered, tiled);
-    }
 }

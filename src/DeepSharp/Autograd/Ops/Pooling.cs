@@ -217,7 +217,7 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>Sends each pooled gradient to the input position its index names; the other positions get 0.</summary>
+    /// <summary>Scatters each pooled gradient to the input position its index names, into planes it clears first.</summary>
     private readonly struct MaxBackwardKernel(Tensor gy, long[] idx, Tensor gx, PoolGeometry g) : IFloatKernel
     {
         public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
@@ -225,11 +225,9 @@ public sealed partial class Tensor
             var ga = gy.Array<T>();
             int go = gy.Offset;
             var xa = gx.Array<T>();
-            var (indices, inPlane, outPlane, geometry) = (idx, g.InH * g.InW, g.OutH * g.OutW, g); // locals: a lambda cannot capture a struct's fields
-            if (Pooling.TilesExactly(g))
-                ForPlanes(g.Planes, (long)g.OutH * g.OutW, (p0, p1) => Pooling.MaxBackwardTiled<T>(ga.AsSpan(go), indices, xa, geometry, p0, p1));
-            else
-                ForPlanes(g.Planes, (long)g.OutH * g.OutW, (p0, p1) => Pooling.MaxBackward<T>(ga.AsSpan(go), indices, xa, inPlane, outPlane, p0, p1));
+            var (indices, inPlane, outPlane) = (idx, g.InH * g.InW, g.OutH * g.OutW); // locals: a lambda cannot capture a struct's fields
+            ForPlanes(g.Planes, (long)g.OutH * g.OutW, (p0, p1) =>
+                Pooling.MaxBackward<T>(ga.AsSpan(go), indices, xa, inPlane, outPlane, p0, p1));
         }
     }
 
