@@ -133,23 +133,24 @@ internal static unsafe class WinogradConv
     {
         public static int Elements => 16;
 
-        public static void Transform(float* k, float* u)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Transform(float* k, float* u, long stride)
         {
             // t = G k (4 x 3), a column at a time; then U = t G^T (4 x 4), a row at a time, in locals (registers).
             G(k[0], k[3], k[6], out double a0, out double a1, out double a2, out double a3);
             G(k[1], k[4], k[7], out double b0, out double b1, out double b2, out double b3);
             G(k[2], k[5], k[8], out double c0, out double c1, out double c2, out double c3);
-            Row(u, a0, b0, c0);
-            Row(u + 4, a1, b1, c1);
-            Row(u + 8, a2, b2, c2);
-            Row(u + 12, a3, b3, c3);
+            Row(u, stride, a0, b0, c0);
+            Row(u + 4 * stride, stride, a1, b1, c1);
+            Row(u + 8 * stride, stride, a2, b2, c2);
+            Row(u + 12 * stride, stride, a3, b3, c3);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Row(float* u, double t0, double t1, double t2)
+        private static void Row(float* u, long stride, double t0, double t1, double t2)
         {
             G(t0, t1, t2, out double e0, out double e1, out double e2, out double e3);
-            u[0] = (float)e0; u[1] = (float)e1; u[2] = (float)e2; u[3] = (float)e3;
+            u[0] = (float)e0; u[stride] = (float)e1; u[2 * stride] = (float)e2; u[3 * stride] = (float)e3;
         }
 
         /// <summary>G times a column of three: (k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2).</summary>

@@ -9,8 +9,8 @@ internal unsafe interface IWinogradWeights
     /// <summary>Elements of a transformed kernel: 16 for F(2x2, 3x3), 36 for F(4x4, 3x3).</summary>
     static abstract int Elements { get; }
 
-    /// <summary>u = G k G^T (element-major, <see cref="Elements"/> floats) of the 3x3 kernel k, in double, each element rounded once.</summary>
-    static abstract void Transform(float* k, float* u);
+    /// <summary>u = G k G^T of the 3x3 kernel k, element xi at u + xi * stride, in double, each element rounded once.</summary>
+    static abstract void Transform(float* k, float* u, long stride);
 
     /// <summary>k = G^T u G (3x3) from a channel pair's <see cref="Elements"/> element sums u, in double.</summary>
     static abstract void FromSums(double* u, float* k);
@@ -71,7 +71,6 @@ internal static unsafe class WinogradWeights
         {
             const int Rows = FlatConv.Rows;
             int elements = T.Elements, b0 = (int)((long)part * blocks / Parts), b1 = (int)((long)(part + 1) * blocks / Parts);
-            float* u = stackalloc float[elements];
             for (int b = b0; b < b1; b++)
                 for (int r = 0; r < Rows; r++)
                 {
@@ -79,9 +78,9 @@ internal static unsafe class WinogradWeights
                     float* dst = packed + (long)b * inChannels * Rows + r;
                     for (int c = 0; c < inChannels; c++)
                     {
-                        if (o < outChannels) T.Transform(w + ((long)o * inChannels + c) * 9, u);
-                        else new Span<float>(u, elements).Clear();
-                        for (int xi = 0; xi < elements; xi++) dst[xi * (long)stride + c * Rows] = u[xi];
+                        if (o < outChannels) T.Transform(w + ((long)o * inChannels + c) * 9, dst + c * Rows, stride);
+                        else
+                            for (int xi = 0; xi < elements; xi++) dst[xi * (long)stride + c * Rows] = 0;
                     }
                 }
         }
