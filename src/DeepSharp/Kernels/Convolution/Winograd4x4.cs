@@ -306,31 +306,15 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                 }
         }
 
-        /// <summary>
-        /// Elements 0-2 of B^T d for an input row's six values of a vector of tiles (phases 0-3 at j, phases 0 and 1 at
-        /// j + 1), with <see cref="Transform"/>'s operations.
-        /// </summary>
+        /// <summary>Elements 0-2 of B^T d for an input row's six values of a vector of tiles (phases 0-3 at j, phases 0 and 1 at j + 1).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void RowFirstHalf(float* q, int phase, out TV e0, out TV e1, out TV e2)
-        {
-            TV d0 = S.Load(q), d1 = S.Load(q + phase), d2 = S.Load(q + 2 * phase), d3 = S.Load(q + 3 * phase), d4 = S.Load(q + 1);
-            e0 = S.Fma(S.Splat(4f), d0, S.Fma(S.Splat(-5f), d2, d4));
-            TV a = S.Fma(S.Splat(-4f), d2, d4), b = S.Fma(S.Splat(-4f), d1, d3);
-            e1 = S.Add(a, b);
-            e2 = S.Sub(a, b);
-        }
+        private static void RowFirstHalf(float* q, int phase, out TV e0, out TV e1, out TV e2) =>
+            FirstHalf(S.Load(q), S.Load(q + phase), S.Load(q + 2 * phase), S.Load(q + 3 * phase), S.Load(q + 1), out e0, out e1, out e2);
 
         /// <summary>Elements 3-5 of B^T d for an input row (see <see cref="RowFirstHalf"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void RowSecondHalf(float* q, int phase, out TV e3, out TV e4, out TV e5)
-        {
-            TV d1 = S.Load(q + phase), d2 = S.Load(q + 2 * phase), d3 = S.Load(q + 3 * phase), d4 = S.Load(q + 1), d5 = S.Load(q + phase + 1);
-            TV c = S.Sub(d4, d2), d = S.Sub(d3, d1);
-            d = S.Add(d, d);
-            e3 = S.Add(c, d);
-            e4 = S.Sub(c, d);
-            e5 = S.Fma(S.Splat(4f), d1, S.Fma(S.Splat(-5f), d3, d5));
-        }
+        private static void RowSecondHalf(float* q, int phase, out TV e3, out TV e4, out TV e5) =>
+            SecondHalf(S.Load(q + phase), S.Load(q + 2 * phase), S.Load(q + 3 * phase), S.Load(q + 1), S.Load(q + phase + 1), out e3, out e4, out e5);
 
         /// <summary>B^T over a column of six row-transformed values, stored as that column of the 6x6 tile.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -359,16 +343,29 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         protected static void Transform(TV d0, TV d1, TV d2, TV d3, TV d4, TV d5, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5)
         {
-            TV four = S.Splat(4f), minusFour = S.Splat(-4f), minusFive = S.Splat(-5f);
-            e0 = S.Fma(four, d0, S.Fma(minusFive, d2, d4));
-            TV a = S.Fma(minusFour, d2, d4), b = S.Fma(minusFour, d1, d3);
+            FirstHalf(d0, d1, d2, d3, d4, out e0, out e1, out e2);
+            SecondHalf(d1, d2, d3, d4, d5, out e3, out e4, out e5);
+        }
+
+        /// <summary>Elements 0-2 of <see cref="Transform"/> (they share 4 d2 - d4 and 4 d1 - d3).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void FirstHalf(TV d0, TV d1, TV d2, TV d3, TV d4, out TV e0, out TV e1, out TV e2)
+        {
+            e0 = S.Fma(S.Splat(4f), d0, S.Fma(S.Splat(-5f), d2, d4));
+            TV a = S.Fma(S.Splat(-4f), d2, d4), b = S.Fma(S.Splat(-4f), d1, d3);
             e1 = S.Add(a, b);
             e2 = S.Sub(a, b);
+        }
+
+        /// <summary>Elements 3-5 of <see cref="Transform"/> (they share d4 - d2 and 2 (d3 - d1)).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void SecondHalf(TV d1, TV d2, TV d3, TV d4, TV d5, out TV e3, out TV e4, out TV e5)
+        {
             TV c = S.Sub(d4, d2), d = S.Sub(d3, d1);
             d = S.Add(d, d);
             e3 = S.Add(c, d);
             e4 = S.Sub(c, d);
-            e5 = S.Fma(four, d1, S.Fma(minusFive, d3, d5));
+            e5 = S.Fma(S.Splat(4f), d1, S.Fma(S.Splat(-5f), d3, d5));
         }
     }
 
@@ -627,27 +624,15 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
                 }
         }
 
-        /// <summary>Elements 0-2 of A y for a gradient row's four phases (<paramref name="phase"/> floats apart), with <see cref="Expand"/>'s operations.</summary>
+        /// <summary>Elements 0-2 of A y for a gradient row's four phases (<paramref name="phase"/> floats apart).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ExpandFirstHalf(float* q, int phase, out TV e0, out TV e1, out TV e2)
-        {
-            TV y0 = S.Load(q), y1 = S.Load(q + phase), y2 = S.Load(q + 2 * phase), y3 = S.Load(q + 3 * phase);
-            TV a = S.Add(y0, y2), b = S.Add(y1, y3);
-            e0 = y0;
-            e1 = S.Add(a, b);
-            e2 = S.Sub(a, b);
-        }
+        private static void ExpandFirstHalf(float* q, int phase, out TV e0, out TV e1, out TV e2) =>
+            ExpandFirst(S.Load(q), S.Load(q + phase), S.Load(q + 2 * phase), S.Load(q + 3 * phase), out e0, out e1, out e2);
 
         /// <summary>Elements 3-5 of A y for a gradient row (see <see cref="ExpandFirstHalf"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ExpandSecondHalf(float* q, int phase, out TV e3, out TV e4, out TV e5)
-        {
-            TV y0 = S.Load(q), y1 = S.Load(q + phase), y2 = S.Load(q + 2 * phase), y3 = S.Load(q + 3 * phase);
-            TV c = S.Fma(S.Splat(4f), y2, y0), d = S.Fma(S.Splat(8f), y3, S.Add(y1, y1));
-            e3 = S.Add(c, d);
-            e4 = S.Sub(c, d);
-            e5 = y3;
-        }
+        private static void ExpandSecondHalf(float* q, int phase, out TV e3, out TV e4, out TV e5) =>
+            ExpandSecond(S.Load(q), S.Load(q + phase), S.Load(q + 2 * phase), S.Load(q + 3 * phase), out e3, out e4, out e5);
 
         /// <summary>A over a column of four row-expanded values, stored as that column of the 6x6 tile.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -661,11 +646,25 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Expand(TV y0, TV y1, TV y2, TV y3, out TV e0, out TV e1, out TV e2, out TV e3, out TV e4, out TV e5)
         {
+            ExpandFirst(y0, y1, y2, y3, out e0, out e1, out e2);
+            ExpandSecond(y0, y1, y2, y3, out e3, out e4, out e5);
+        }
+
+        /// <summary>Elements 0-2 of <see cref="Expand"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ExpandFirst(TV y0, TV y1, TV y2, TV y3, out TV e0, out TV e1, out TV e2)
+        {
             TV a = S.Add(y0, y2), b = S.Add(y1, y3);
-            TV c = S.Fma(S.Splat(4f), y2, y0), d = S.Fma(S.Splat(8f), y3, S.Add(y1, y1));
             e0 = y0;
             e1 = S.Add(a, b);
             e2 = S.Sub(a, b);
+        }
+
+        /// <summary>Elements 3-5 of <see cref="Expand"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ExpandSecond(TV y0, TV y1, TV y2, TV y3, out TV e3, out TV e4, out TV e5)
+        {
+            TV c = S.Fma(S.Splat(4f), y2, y0), d = S.Fma(S.Splat(8f), y3, S.Add(y1, y1));
             e3 = S.Add(c, d);
             e4 = S.Sub(c, d);
             e5 = y3;
