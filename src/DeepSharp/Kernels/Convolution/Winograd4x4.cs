@@ -54,7 +54,7 @@ internal static unsafe class Winograd4x4
     {
         if (g.Batch == 0) return;
         if (!Applies(g)) throw new ArgumentException("Winograd4x4: a 3x3, stride-1, padding-1 float32 convolution of 16 or more channels each way, and a batch that fills rows of tiles");
-        int one = FlatConv.PackedLength(g.OutChannels, g.InChannels);
+        int one = WinogradWeights.SetStride(g.OutChannels, g.InChannels);
         var packed = ArrayPool<float>.Shared.Rent(36 * one);
         try
         {

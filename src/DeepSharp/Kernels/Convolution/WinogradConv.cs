@@ -64,7 +64,7 @@ internal static unsafe class WinogradConv
             Winograd4x4.Forward(x, w, bias, y, g, relu);
             return;
         }
-        int one = FlatConv.PackedLength(g.OutChannels, g.InChannels);
+        int one = WinogradWeights.SetStride(g.OutChannels, g.InChannels);
         var packed = ArrayPool<float>.Shared.Rent(16 * one);
         try
         {

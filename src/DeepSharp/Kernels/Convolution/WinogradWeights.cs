@@ -48,6 +48,12 @@ internal static unsafe class WinogradWeights
         Run(job, (int)Math.Min(plane, int.MaxValue), plane);
     }
 
+    /// <summary>
+    /// Floats from one element's packed weight set to the next: the packed length and one cache line more. At a multiple
+    /// of 4 KiB apart (32 x 32 channels), the elements a pair's transform stores fall in one L1 set and evict each other.
+    /// </summary>
+    public static int SetStride(int outChannels, int inChannels) => FlatConv.PackedLength(outChannels, inChannels) + 16;
+
     private static void Run(IRangeJob job, int units, long pairs)
     {
         int parts = pairs < PoolFromPairs ? 1 : Math.Min(WorkerPool.Threads, units);
