@@ -35,11 +35,20 @@ internal static class Normalization
                     // value as mean, zero deviations and zero variance (a float sum rounds, and the error then passes
                     // through 1/sqrt(eps) ~ 316 into the output and the gradients).
                     double sum = 0;
-                    for (int i = 0; i < n; i++) sum += WidenedSum(new ReadOnlySpan<T>(xs + ((long)i * c + ch) * s, s));
+                    for (int i = 0; i < n; i += 2)
+                    {
+                        var (first, second) = WidenedSums(Row(xs, i, c, ch, s), Row(xs, Math.Min(i + 1, n - 1), c, ch, s), s);
+                        sum += first;
+                        if (i + 1 < n) sum += second;
+                    }
                     double m = count > 0 ? sum / count : 0;
                     double sq = 0;
-                    for (int i = 0; i < n; i++)
-                        sq += SquaredDeviations(new ReadOnlySpan<T>(xs + ((long)i * c + ch) * s, s), m);
+                    for (int i = 0; i < n; i += 2)
+                    {
+                        var (first, second) = SquaredDeviations(Row(xs, i, c, ch, s), m, Row(xs, Math.Min(i + 1, n - 1), c, ch, s), m, s);
+                        sq += first;
+                        if (i + 1 < n) sq += second;
+                    }
                     means[ch] = m;
                     variances[ch] = count > 0 ? sq / count : 0;
                 }
@@ -54,68 +63,106 @@ internal static class Normalization
             throw new ArgumentException($"normalization kernel: [{n}, {c}, {s}] needs {need} elements and {c} statistics per channel");
     }
 
-    /// <summary>Sum of the elements in double precision (float32 widened before adding), vectorised.</summary>
-    private static double WidenedSum<T>(ReadOnlySpan<T> row) where T : unmanaged, INumber<T>
+    /// <summary>Row <paramref name="i"/> of channel <paramref name="ch"/> in an [N, C, S] tensor.</summary>
+    private static unsafe T* Row<T>(T* x, int i, int c, int ch, int s) where T : unmanaged => x + ((long)i * c + ch) * s;
+
+    // The row passes below work on two rows side by side: each row is summed exactly as it would be alone (its own
+    // accumulators, the same order), but the two rows' additions are independent, so twice as many are in flight and
+    // the loops stop waiting on the adder's latency. A caller with an odd row count passes its last row twice and
+    // keeps one result.
+
+    /// <summary>Sums of two rows' elements in double precision (float32 widened before adding), vectorised.</summary>
+    private static unsafe (double, double) WidenedSums<T>(T* row0, T* row1, int n) where T : unmanaged, INumber<T>
     {
-        if (typeof(T) == typeof(double)) return double.CreateTruncating(TensorPrimitives.Sum(row));
+        if (typeof(T) == typeof(double))
+            return (double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(row0, n))),
+                double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(row1, n))));
         int j = 0;
-        double sum = 0;
-        var values = MemoryMarshal.Cast<T, float>(row);
+        double sum0 = 0, sum1 = 0;
+        float* v0 = (float*)row0, v1 = (float*)row1;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<double> a0 = default, a1 = default;
-            for (; j + Vector256<float>.Count <= values.Length; j += Vector256<float>.Count)
+            Vector256<double> a0 = default, a1 = default, b0 = default, b1 = default;
+            for (; j + Vector256<float>.Count <= n; j += Vector256<float>.Count)
             {
-                var (lo, hi) = Vector256.Widen(Vector256.Create(values.Slice(j, Vector256<float>.Count)));
+                var (lo, hi) = Vector256.Widen(Vector256.Load(v0 + j));
                 a0 += lo;
                 a1 += hi;
+                (lo, hi) = Vector256.Widen(Vector256.Load(v1 + j));
+                b0 += lo;
+                b1 += hi;
             }
-            sum = Vector256.Sum(a0 + a1);
+            sum0 = Vector256.Sum(a0 + a1);
+            sum1 = Vector256.Sum(b0 + b1);
         }
-        for (; j < values.Length; j++) sum += values[j];
-        return sum;
+        for (int k = j; k < n; k++) sum0 += v0[k];
+        for (int k = j; k < n; k++) sum1 += v1[k];
+        return (sum0, sum1);
     }
 
     /// <summary>
-    /// (sum g, sum g * (x - m)) in double precision in one pass over the row: centred, so no cancellation between
+    /// (sum g, sum g * (x - m)) of two rows in double precision, one pass over each: centred, so no cancellation between
     /// sum(g x) and m sum(g). The same accumulators and order as a separate widened sum and dot, fused to read g once.
     /// With a ReLU <paramref name="mask"/>, g counts as 0 where the fused forward's output was &lt;= 0.
     /// </summary>
-    private static unsafe (double SumG, double SumGXc) SumAndCenteredDot<T>(T* g, T* x, int n, double m, ReluMask<T>? mask) where T : unmanaged, INumber<T>
+    private static unsafe (double SumG, double SumGXc, double SumG1, double SumGXc1) SumsAndCenteredDots<T>(T* g0, T* x0, T* g1, T* x1, int n,
+        double m, ReluMask<T>? mask) where T : unmanaged, INumber<T>
     {
         int j = 0;
-        double sumG = 0, sum = 0;
+        double sumG0 = 0, sum0 = 0, sumG1 = 0, sum1 = 0;
         if (Vector256.IsHardwareAccelerated && typeof(T) == typeof(float))
         {
-            float* gs = (float*)g, xs = (float*)x;
+            float* gs0 = (float*)g0, xs0 = (float*)x0, gs1 = (float*)g1, xs1 = (float*)x1;
             var vm = Vector256.Create(m);
             var (vc, vs, vh) = mask is { } k ? (Vector256.Create(float.CreateTruncating(k.Center)), Vector256.Create(float.CreateTruncating(k.Scale)),
                 Vector256.Create(float.CreateTruncating(k.Shift))) : default;
             bool masked = mask is not null;
             Vector256<double> s0 = default, s1 = default, a0 = default, a1 = default;
+            Vector256<double> t0 = default, t1 = default, b0 = default, b1 = default;
             for (; j + Vector256<float>.Count <= n; j += Vector256<float>.Count)
             {
-                var gv = Vector256.Load(gs + j);
-                var xv = Vector256.Load(xs + j);
-                if (masked) gv = Vector256.ConditionalSelect(Vector256.LessThanOrEqual((xv - vc) * vs + vh, Vector256<float>.Zero), Vector256<float>.Zero, gv);
+                var gv = Vector256.Load(gs0 + j);
+                var xv = Vector256.Load(xs0 + j);
+                var gw = Vector256.Load(gs1 + j);
+                var xw = Vector256.Load(xs1 + j);
+                if (masked)
+                {
+                    gv = Vector256.ConditionalSelect(Vector256.LessThanOrEqual((xv - vc) * vs + vh, Vector256<float>.Zero), Vector256<float>.Zero, gv);
+                    gw = Vector256.ConditionalSelect(Vector256.LessThanOrEqual((xw - vc) * vs + vh, Vector256<float>.Zero), Vector256<float>.Zero, gw);
+                }
                 var (xlo, xhi) = Vector256.Widen(xv);
                 var (glo, ghi) = Vector256.Widen(gv);
                 s0 += glo;
                 s1 += ghi;
                 a0 = Vector256.FusedMultiplyAdd(glo, xlo - vm, a0);
                 a1 = Vector256.FusedMultiplyAdd(ghi, xhi - vm, a1);
+                (xlo, xhi) = Vector256.Widen(xw);
+                (glo, ghi) = Vector256.Widen(gw);
+                t0 += glo;
+                t1 += ghi;
+                b0 = Vector256.FusedMultiplyAdd(glo, xlo - vm, b0);
+                b1 = Vector256.FusedMultiplyAdd(ghi, xhi - vm, b1);
             }
-            sumG = Vector256.Sum(s0 + s1);
-            sum = Vector256.Sum(a0 + a1);
+            sumG0 = Vector256.Sum(s0 + s1);
+            sum0 = Vector256.Sum(a0 + a1);
+            sumG1 = Vector256.Sum(t0 + t1);
+            sum1 = Vector256.Sum(b0 + b1);
         }
         // The rest (all of a float64 row) in order, masked or not alike, so the fused op sums exactly as the two ops do.
+        CenteredTail(g0, x0, j, n, m, mask, ref sumG0, ref sum0);
+        CenteredTail(g1, x1, j, n, m, mask, ref sumG1, ref sum1);
+        return (sumG0, sum0, sumG1, sum1);
+    }
+
+    private static unsafe void CenteredTail<T>(T* g, T* x, int j, int n, double m, ReluMask<T>? mask, ref double sumG, ref double sum)
+        where T : unmanaged, INumber<T>
+    {
         for (; j < n; j++)
         {
             T gj = mask is { } k && k.Blocks(x[j]) ? T.Zero : g[j];
             sumG += double.CreateTruncating(gj);
             sum += double.CreateTruncating(gj) * (double.CreateTruncating(x[j]) - m);
         }
-        return (sumG, sum);
     }
 
     /// <summary>
@@ -183,45 +230,58 @@ internal static class Normalization
         }
     }
 
-    /// <summary>Sum of (x - m)^2 in double precision (two-pass variance: no cancellation), vectorised.</summary>
-    private static double SquaredDeviations<T>(ReadOnlySpan<T> row, double m) where T : unmanaged, INumber<T>
+    /// <summary>Sums of (x - m)^2 of two rows in double precision (two-pass variance: no cancellation), vectorised.</summary>
+    private static unsafe (double, double) SquaredDeviations<T>(T* row0, double m0, T* row1, double m1, int n) where T : unmanaged, INumber<T>
     {
         int j = 0;
-        double sq = 0;
+        double sq0 = 0, sq1 = 0;
         if (Vector512.IsHardwareAccelerated && typeof(T) == typeof(float))
         {
-            var values = MemoryMarshal.Cast<T, float>(row);
-            var vm = Vector512.Create(m);
-            Vector512<double> a0 = default, a1 = default;
-            for (; j + Vector512<float>.Count <= values.Length; j += Vector512<float>.Count)
+            float* v0 = (float*)row0, v1 = (float*)row1;
+            Vector512<double> vm0 = Vector512.Create(m0), vm1 = Vector512.Create(m1);
+            Vector512<double> a0 = default, a1 = default, b0 = default, b1 = default;
+            for (; j + Vector512<float>.Count <= n; j += Vector512<float>.Count)
             {
-                var v = Vector512.Create(values.Slice(j, Vector512<float>.Count));
-                var (lo, hi) = Vector512.Widen(v);
-                var d0 = lo - vm;
-                var d1 = hi - vm;
+                var (lo, hi) = Vector512.Widen(Vector512.Load(v0 + j));
+                var d0 = lo - vm0;
+                var d1 = hi - vm0;
                 a0 = Vector512.FusedMultiplyAdd(d0, d0, a0);
                 a1 = Vector512.FusedMultiplyAdd(d1, d1, a1);
+                (lo, hi) = Vector512.Widen(Vector512.Load(v1 + j));
+                d0 = lo - vm1;
+                d1 = hi - vm1;
+                b0 = Vector512.FusedMultiplyAdd(d0, d0, b0);
+                b1 = Vector512.FusedMultiplyAdd(d1, d1, b1);
             }
-            sq = Vector512.Sum(a0 + a1);
+            sq0 = Vector512.Sum(a0 + a1);
+            sq1 = Vector512.Sum(b0 + b1);
         }
         else if (Vector512.IsHardwareAccelerated && typeof(T) == typeof(double))
         {
-            var values = MemoryMarshal.Cast<T, double>(row);
-            var vm = Vector512.Create(m);
-            Vector512<double> a0 = default;
-            for (; j + Vector512<double>.Count <= values.Length; j += Vector512<double>.Count)
+            double* v0 = (double*)row0, v1 = (double*)row1;
+            Vector512<double> vm0 = Vector512.Create(m0), vm1 = Vector512.Create(m1);
+            Vector512<double> a0 = default, b0 = default;
+            for (; j + Vector512<double>.Count <= n; j += Vector512<double>.Count)
             {
-                var d = Vector512.Create(values.Slice(j, Vector512<double>.Count)) - vm;
+                var d = Vector512.Load(v0 + j) - vm0;
                 a0 = Vector512.FusedMultiplyAdd(d, d, a0);
+                d = Vector512.Load(v1 + j) - vm1;
+                b0 = Vector512.FusedMultiplyAdd(d, d, b0);
             }
-            sq = Vector512.Sum(a0);
+            sq0 = Vector512.Sum(a0);
+            sq1 = Vector512.Sum(b0);
         }
-        for (; j < row.Length; j++)
+        for (int k = j; k < n; k++)
         {
-            double d = double.CreateTruncating(row[j]) - m;
-            sq += d * d;
+            double d = double.CreateTruncating(row0[k]) - m0;
+            sq0 += d * d;
         }
-        return sq;
+        for (int k = j; k < n; k++)
+        {
+            double d = double.CreateTruncating(row1[k]) - m1;
+            sq1 += d * d;
+        }
+        return (sq0, sq1);
     }
 
     /// <summary>
@@ -274,12 +334,18 @@ internal static class Normalization
                 {
                     var mask = relu ? Mask<T>(centers, scales, shifts, ch) : (ReluMask<T>?)null;
                     double a = 0, b = 0;
-                    for (int i = 0; i < n; i++)
+                    for (int i = 0; i < n; i += 2)
                     {
-                        long o = ((long)i * c + ch) * s;
-                        var (rowG, rowGX) = SumAndCenteredDot(gs + o, xs + o, s, centers[ch], mask);
+                        int next = Math.Min(i + 1, n - 1);
+                        var (rowG, rowGX, nextG, nextGX) = SumsAndCenteredDots(Row(gs, i, c, ch, s), Row(xs, i, c, ch, s), Row(gs, next, c, ch, s),
+                            Row(xs, next, c, ch, s), s, centers[ch], mask);
                         a += rowG;
                         b += rowGX;
+                        if (i + 1 < n)
+                        {
+                            a += nextG;
+                            b += nextGX;
+                        }
                     }
                     sumsG[ch] = a;
                     sumsGX[ch] = b;
@@ -453,13 +519,19 @@ internal static class Normalization
             double* cm = pm, cs = ps;
             ForRowRanges(rows, length, (r0, r1) =>
             {
-                for (int r = r0; r < r1; r++)
+                for (int r = r0; r < r1; r += 2)
                 {
-                    var row = new ReadOnlySpan<T>(cx + (long)r * length, length);
-                    double m = length > 0 ? WidenedSum(row) / length : 0;
-                    double sq = SquaredDeviations(row, m);
-                    cm[r] = m;
-                    cs[r] = 1 / Math.Sqrt((length > 0 ? sq / length : 0) + eps);
+                    T* first = cx + (long)r * length, second = cx + (long)Math.Min(r + 1, r1 - 1) * length;
+                    var (sum0, sum1) = WidenedSums(first, second, length);
+                    double m0 = length > 0 ? sum0 / length : 0, m1 = length > 0 ? sum1 / length : 0;
+                    var (sq0, sq1) = SquaredDeviations(first, m0, second, m1, length);
+                    cm[r] = m0;
+                    cs[r] = 1 / Math.Sqrt((length > 0 ? sq0 / length : 0) + eps);
+                    if (r + 1 < r1)
+                    {
+                        cm[r + 1] = m1;
+                        cs[r + 1] = 1 / Math.Sqrt((length > 0 ? sq1 / length : 0) + eps);
+                    }
                 }
             });
         }

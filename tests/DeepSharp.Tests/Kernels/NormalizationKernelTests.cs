@@ -1,0 +1,99 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp.Tests.Kernels;
+
+/// <summary>
+/// Batch-norm statistics and gradient sums, and layer-norm row statistics, against float64 sums written out element by
+/// element. The kernels sum two rows side by side; odd row counts (the last row alone), rows shorter than a vector and
+/// rows with a tail must each come out as that row's own sum. Each instruction-set leg of CI runs these on its paths.
+/// </summary>
+[Collection("WorkerPool")]
+public sealed class NormalizationKernelTests
+{
+    private static readonly (int N, int C, int S)[] Shapes = [(0, 2, 5), (1, 3, 17), (2, 1, 8), (3, 2, 33), (5, 3, 7), (4, 2, 1), (7, 1, 100)];
+
+    private static float[] Values(int length, int seed, double offset)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, length).Select(_ => (float)(rng.NextDouble() * 2 - 1 + offset)).ToArray();
+    }
+
+    private static double Close(double expected) => 1e-12 * (1 + Math.Abs(expected));
+
+    [Fact]
+    public void ChannelMomentsMatchFloat64()
+    {
+        foreach (var (n, c, s) in Shapes)
+        {
+            var x = Values(n * c * s, n + 10 * s, 0.3);
+            var mean = new double[c];
+            var variance = new double[c];
+            Normalization.ChannelMoments<float>(x, n, c, s, mean, variance);
+            var xd = x.Select(v => (double)v).ToArray();
+            var meanD = new double[c];
+            var varianceD = new double[c];
+            Normalization.ChannelMoments<double>(xd, n, c, s, meanD, varianceD);
+            for (int ch = 0; ch < c; ch++)
+            {
+                var values = Enumerable.Range(0, n).SelectMany(i => Enumerable.Range(0, s).Select(j => (double)x[(i * c + ch) * s + j])).ToArray();
+                double m = values.Length > 0 ? values.Sum() / values.Length : 0;
+                double v = values.Length > 0 ? values.Sum(e => (e - m) * (e - m)) / values.Length : 0;
+                Assert.True(Math.Abs(mean[ch] - m) <= Close(m) && Math.Abs(meanD[ch] - m) <= Close(m), $"[{n},{c},{s}] mean of {ch}: {mean[ch]}, {meanD[ch]} vs {m}");
+                Assert.True(Math.Abs(variance[ch] - v) <= Close(v) && Math.Abs(varianceD[ch] - v) <= Close(v), $"[{n},{c},{s}] variance of {ch}: {variance[ch]}, {varianceD[ch]} vs {v}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ChannelGradSumsMatchFloat64(bool relu)
+    {
+        foreach (var (n, c, s) in Shapes)
+        {
+            var x = Values(n * c * s, 3 * n + s, 0.1);
+            var g = Values(n * c * s, 5 * n + s, 0);
+            var center = Enumerable.Range(0, c).Select(ch => 0.05 * ch).ToArray();
+            var scale = Enumerable.Range(0, c).Select(ch => 1.5 - 0.25 * ch).ToArray();
+            var shift = Enumerable.Range(0, c).Select(ch => 0.1 * ch - 0.05).ToArray();
+            var sumG = new double[c];
+            var sumGX = new double[c];
+            Normalization.ChannelGradSums<float>(g, x, n, c, s, center, sumG, sumGX, relu ? scale : default, relu ? shift : default);
+            for (int ch = 0; ch < c; ch++)
+            {
+                double a = 0, b = 0;
+                float fc = (float)center[ch], fs = (float)scale[ch], fh = (float)shift[ch];
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < s; j++)
+                    {
+                        int at = (i * c + ch) * s + j;
+                        if (relu && (x[at] - fc) * fs + fh <= 0) continue; // the forward's output in float, as the fused op computed it
+                        a += g[at];
+                        b += g[at] * ((double)x[at] - center[ch]);
+                    }
+                Assert.True(Math.Abs(sumG[ch] - a) <= Close(a), $"[{n},{c},{s}] sum g of {ch}: {sumG[ch]} vs {a}");
+                Assert.True(Math.Abs(sumGX[ch] - b) <= Close(b), $"[{n},{c},{s}] sum g (x - m) of {ch}: {sumGX[ch]} vs {b}");
+            }
+        }
+    }
+
+    [Fact]
+    public void RowStatsOfOddRowCountsMatchFloat64()
+    {
+        foreach (var (rows, length) in new[] { (1, 9), (3, 16), (5, 33), (2, 1) })
+        {
+            var x = Values(rows * length, rows * 7 + length, 0);
+            for (int i = 0; i < x.Length; i++) x[i] += i / length; // rows with different means
+            var mean = new double[rows];
+            var invStd = new double[rows];
+            WorkerPoolTests.WithThreads(1, () => Normalization.RowStats<float>(x, rows, length, 1e-5, mean, invStd));
+            for (int r = 0; r < rows; r++)
+            {
+                var row = x.Skip(r * length).Take(length).Select(v => (double)v).ToArray();
+                double m = row.Average(), v = row.Sum(e => (e - m) * (e - m)) / length, inv = 1 / Math.Sqrt(v + 1e-5);
+                Assert.True(Math.Abs(mean[r] - m) <= Close(m), $"{rows}x{length} row {r} mean {mean[r]} vs {m}");
+                Assert.True(Math.Abs(invStd[r] - inv) <= Close(inv), $"{rows}x{length} row {r} 1/std {invStd[r]} vs {inv}");
+            }
+        }
+    }
+}
