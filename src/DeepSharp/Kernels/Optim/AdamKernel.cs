@@ -15,7 +15,7 @@ namespace DeepSharp.Kernels.Optim;
 internal static class AdamKernel
 {
     /// <remarks><paramref name="maxExpAvgSq"/>: Used only when <paramref name="amsgrad"/>; may be empty otherwise. <paramref name="step"/>: The step count t after incrementing (1 on the first step).</remarks>
-    public static void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> expAvg, Span<T> expAvgSq, Span<T> maxExpAvgSq,
+    public static unsafe void Step<T>(Span<T> param, ReadOnlySpan<T> grad, Span<T> expAvg, Span<T> expAvgSq, Span<T> maxExpAvgSq,
         double step, double lr, double beta1, double beta2, double eps, double weightDecay,
         bool decoupledWeightDecay, bool amsgrad, bool maximize)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -24,8 +24,7 @@ internal static class AdamKernel
         FusedUpdate.CheckLengths("adam", n, grad.Length, expAvg.Length, expAvgSq.Length, amsgrad ? maxExpAvgSq.Length : n);
         double biasCorrection1 = 1 - Math.Pow(beta1, step);
         double biasCorrection2 = 1 - Math.Pow(beta2, step);
-        var update = new Update<T>(ref MemoryMarshal.GetReference(param), ref MemoryMarshal.GetReference(grad),
-            ref MemoryMarshal.GetReference(expAvg), ref MemoryMarshal.GetReference(expAvgSq), ref MemoryMarshal.GetReference(maxExpAvgSq))
+        var settings = new Settings<T>
         {
             Maximize = maximize,
             CoupledDecay = weightDecay != 0 && !decoupledWeightDecay,
@@ -41,15 +40,51 @@ internal static class AdamKernel
             Eps = FusedUpdate.Of<T>(eps),
             NegStepSize = FusedUpdate.Of<T>(-(lr / biasCorrection1)),
         };
-        FusedUpdate.Run<T, Update<T>>(n, update);
+        int parts = WorkerPool.Parts(n, ParallelMinElements);
+        if (parts <= 1)
+        {
+            FusedUpdate.Run<T, Update<T>>(n, new Update<T>(ref MemoryMarshal.GetReference(param), ref MemoryMarshal.GetReference(grad),
+                ref MemoryMarshal.GetReference(expAvg), ref MemoryMarshal.GetReference(expAvgSq), ref MemoryMarshal.GetReference(maxExpAvgSq), settings));
+            return;
+        }
+        fixed (T* pp = param, pg = grad, pm = expAvg, pv = expAvgSq, px = maxExpAvgSq)
+            OverThePool(pp, pg, pm, pv, px, n, parts, settings);
     }
 
-    private ref struct Update<T>(ref T p, ref T g, ref T m, ref T v, ref T vMax) : IFusedUpdate<T>
+    /// <summary>
+    /// Element-wise, so ranges of whole vectors over the pool compute exactly what one thread does. A large layer's
+    /// update (the cnn model's 803k-weight linear layer: a square root and a division per weight) ran on the calling
+    /// thread while the others waited. Its own method: the lambda's closure is allocated only here.
+    /// </summary>
+    private static unsafe void OverThePool<T>(T* p, T* g, T* m, T* v, T* vMax, int n, int parts, Settings<T> settings)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        WorkerPool.For(parts, part =>
+        {
+            var (start, end) = WorkerPool.Range(part, parts, n, 64);
+            FusedUpdate.Run<T, Update<T>>(end - start, new Update<T>(ref p[start], ref g[start], ref m[start], ref v[start],
+                ref (vMax == null ? ref Unsafe.NullRef<T>() : ref vMax[start]), settings));
+        });
+    }
+
+    // Below this many weights a second thread costs more to hand off than it saves.
+    private const int ParallelMinElements = 1 << 15;
+
+    /// <summary>The update's hyper-parameters in the element type, and which of its branches apply.</summary>
+    private struct Settings<T> where T : unmanaged
+    {
+        public bool Maximize, CoupledDecay, DecoupledDecay, Amsgrad;
+        public T WeightDecay, DecayFactor, Beta1, OneMinusBeta1, Beta2, OneMinusBeta2, InvBiasCorrection2Sqrt, Eps, NegStepSize;
+    }
+
+    private readonly ref struct Update<T>(ref T p, ref T g, ref T m, ref T v, ref T vMax, Settings<T> settings) : IFusedUpdate<T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         private readonly ref T _p = ref p, _g = ref g, _m = ref m, _v = ref v, _vMax = ref vMax;
-        public bool Maximize, CoupledDecay, DecoupledDecay, Amsgrad;
-        public T WeightDecay, DecayFactor, Beta1, OneMinusBeta1, Beta2, OneMinusBeta2, InvBiasCorrection2Sqrt, Eps, NegStepSize;
+        private readonly bool Maximize = settings.Maximize, CoupledDecay = settings.CoupledDecay, DecoupledDecay = settings.DecoupledDecay, Amsgrad = settings.Amsgrad;
+        private readonly T WeightDecay = settings.WeightDecay, DecayFactor = settings.DecayFactor, Beta1 = settings.Beta1, OneMinusBeta1 = settings.OneMinusBeta1,
+            Beta2 = settings.Beta2, OneMinusBeta2 = settings.OneMinusBeta2, InvBiasCorrection2Sqrt = settings.InvBiasCorrection2Sqrt, Eps = settings.Eps,
+            NegStepSize = settings.NegStepSize;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly void Apply<TV, TS>(nuint i) where TS : ISimd<TV, T>
