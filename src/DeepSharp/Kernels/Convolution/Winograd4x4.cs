@@ -497,34 +497,63 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         }
 
         /// <summary>
-        /// The band's output rows of one channel back to NCHW y: the four phases of a row are interleaved into one line,
-        /// a vector of tiles at a time, from which each image's columns are copied.
+        /// The band's output rows of one channel back to NCHW y: the four phases of a row are interleaved a vector of tiles
+        /// at a time. When an image's columns are whole vectors (4 * slot a multiple of the lanes: 28x28 and 14x14 images
+        /// at every width), each interleaved vector lies within one image and goes straight to its row in y; otherwise
+        /// through one line, from which each image's columns are copied.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Extract(float* output, int oi, int n0, int images, int t0, int rows)
         {
             int h = _g.OutH, w = _g.OutW, lanes = S.Count, row = 4 * _rowTiles, width = 4 * _slot;
             int used = ConvGeometry.CeilDiv(images * _slot, lanes) * lanes; // tiles holding this group's images
+            bool direct = width % lanes == 0;
+            long image = (long)_g.OutChannels * h * w;
             fixed (float* line = DirectConv.Scratch(ref t_line, LineLength))
                 for (int r = 0; r < 4 * rows; r++)
                 {
                     int oy = 4 * t0 + r;
                     if (oy >= h) break;
-                    float* phases = output + (long)r * row;
+                    float* phases = output + (long)r * row, first = _y + (((long)n0 * _g.OutChannels + oi) * h + oy) * w;
                     for (int k = 0; k < used; k += lanes)
                     {
                         TV p0 = S.Load(phases + k), p1 = S.Load(phases + _rowTiles + k);
                         TV p2 = S.Load(phases + 2 * _rowTiles + k), p3 = S.Load(phases + 3 * _rowTiles + k);
                         TV lo02 = S.ZipLow(p0, p2), hi02 = S.ZipHigh(p0, p2), lo13 = S.ZipLow(p1, p3), hi13 = S.ZipHigh(p1, p3);
+                        TV q0 = S.ZipLow(lo02, lo13), q1 = S.ZipHigh(lo02, lo13), q2 = S.ZipLow(hi02, hi13), q3 = S.ZipHigh(hi02, hi13);
+                        if (direct)
+                        {
+                            int column = 4 * k;
+                            IntoImage(q0, column, first, image, images, width, w);
+                            IntoImage(q1, column + lanes, first, image, images, width, w);
+                            IntoImage(q2, column + 2 * lanes, first, image, images, width, w);
+                            IntoImage(q3, column + 3 * lanes, first, image, images, width, w);
+                            continue;
+                        }
                         float* at = line + 4 * k;
-                        S.Store(S.ZipLow(lo02, lo13), at);
-                        S.Store(S.ZipHigh(lo02, lo13), at + lanes);
-                        S.Store(S.ZipLow(hi02, hi13), at + 2 * lanes);
-                        S.Store(S.ZipHigh(hi02, hi13), at + 3 * lanes);
+                        S.Store(q0, at);
+                        S.Store(q1, at + lanes);
+                        S.Store(q2, at + 2 * lanes);
+                        S.Store(q3, at + 3 * lanes);
                     }
+                    if (direct) continue;
                     for (int i = 0; i < images; i++)
-                        WinogradConv<TV, S>.FromLine(line + i * width, _y + (((long)(n0 + i) * _g.OutChannels + oi) * h + oy) * w, w);
+                        WinogradConv<TV, S>.FromLine(line + i * width, first + i * image, w);
                 }
+        }
+
+        /// <summary>
+        /// Columns <paramref name="column"/> to column + lanes - 1 of the group's output row (whole vectors of one image's
+        /// <paramref name="width"/> columns) into that image's row of y, leaving out the columns past the image.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void IntoImage(TV value, int column, float* first, long image, int images, int width, int w)
+        {
+            int i = column / width, x = column - i * width;
+            if (i >= images || x >= w) return;
+            float* to = first + i * image + x;
+            if (w - x >= S.Count) S.Store(value, to);
+            else S.StoreFirst(value, to, w - x);
         }
     }
 
