@@ -81,30 +81,27 @@ internal static class AdamKernel
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         private readonly ref T _p = ref p, _g = ref g, _m = ref m, _v = ref v, _vMax = ref vMax;
-        private readonly bool Maximize = settings.Maximize, CoupledDecay = settings.CoupledDecay, DecoupledDecay = settings.DecoupledDecay, Amsgrad = settings.Amsgrad;
-        private readonly T WeightDecay = settings.WeightDecay, DecayFactor = settings.DecayFactor, Beta1 = settings.Beta1, OneMinusBeta1 = settings.OneMinusBeta1,
-            Beta2 = settings.Beta2, OneMinusBeta2 = settings.OneMinusBeta2, InvBiasCorrection2Sqrt = settings.InvBiasCorrection2Sqrt, Eps = settings.Eps,
-            NegStepSize = settings.NegStepSize;
+        private readonly Settings<T> _s = settings;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly void Apply<TV, TS>(nuint i) where TS : ISimd<TV, T>
         {
             TV p = TS.Load(ref _p, i), g = TS.Load(ref _g, i);
-            if (Maximize) g = TS.Neg(g);
-            if (CoupledDecay) g = TS.Fma(p, TS.Splat(WeightDecay), g);
-            if (DecoupledDecay) p = TS.Mul(p, TS.Splat(DecayFactor));
-            TV m = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(g, TS.Splat(OneMinusBeta1), TS.Mul(TS.Load(ref _m, i), TS.Splat(Beta1))));
-            TV v = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(TS.Mul(TS.Splat(OneMinusBeta2), g), g, TS.Mul(TS.Load(ref _v, i), TS.Splat(Beta2))));
+            if (_s.Maximize) g = TS.Neg(g);
+            if (_s.CoupledDecay) g = TS.Fma(p, TS.Splat(_s.WeightDecay), g);
+            if (_s.DecoupledDecay) p = TS.Mul(p, TS.Splat(_s.DecayFactor));
+            TV m = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(g, TS.Splat(_s.OneMinusBeta1), TS.Mul(TS.Load(ref _m, i), TS.Splat(_s.Beta1))));
+            TV v = FusedUpdate.FlushSubnormal<T, TV, TS>(TS.Fma(TS.Mul(TS.Splat(_s.OneMinusBeta2), g), g, TS.Mul(TS.Load(ref _v, i), TS.Splat(_s.Beta2))));
             TS.Store(m, ref _m, i);
             TS.Store(v, ref _v, i);
-            if (Amsgrad)
+            if (_s.Amsgrad)
             {
                 v = TS.Max(TS.Load(ref _vMax, i), v);
                 TS.Store(v, ref _vMax, i);
             }
             // PyTorch divides √v by √(1 − β2^t); one FMA by the reciprocal saves a division (within an ulp).
-            TV denom = TS.Fma(TS.Sqrt(v), TS.Splat(InvBiasCorrection2Sqrt), TS.Splat(Eps));
-            TS.Store(TS.Fma(TS.Div(m, denom), TS.Splat(NegStepSize), p), ref _p, i);
+            TV denom = TS.Fma(TS.Sqrt(v), TS.Splat(_s.InvBiasCorrection2Sqrt), TS.Splat(_s.Eps));
+            TS.Store(TS.Fma(TS.Div(m, denom), TS.Splat(_s.NegStepSize), p), ref _p, i);
         }
     }
 }
