@@ -316,10 +316,10 @@ def fashion_cnn(o):
     side = o["size"] // 2 // 2
     return nn.Sequential(
         nn.Conv2d(o["channels"], c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(),
-        nn.Conv2d(c1, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Conv2d(c1, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.1),
         nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(),
-        nn.Conv2d(c2, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Flatten(), nn.Linear(c2 * side * side, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(0.5),
+        nn.Conv2d(c2, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.1),
+        nn.Flatten(), nn.Linear(c2 * side * side, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(0.25),
         nn.Linear(hidden, o["classes"]))
 
 
