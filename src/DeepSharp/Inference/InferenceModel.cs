@@ -20,6 +20,13 @@ namespace DeepSharp.Inference;
 /// uses the pool only from the batch size where that was faster on this machine (<see cref="PooledFromBatch"/>); then
 /// it times the whole plan against cutting the batch into one share per thread (<see cref="SplitFromBatch"/>).
 /// </para>
+/// <para>
+/// Kernels: where Winograd's kernels take 3x3 convolutions at the prepared batch, preparation plans the model twice,
+/// with them and with the channel-blocked kernel, and keeps the plan that runs faster on this machine (see
+/// <see cref="Steps"/>, "winograd"). Winograd's fewer products win on large batches; the blocked kernel, which fuses
+/// residual additions and needs no layout passes, on small ones. A Winograd plan called with a batch too small for
+/// those kernels runs those convolutions with the general ones.
+/// </para>
 /// </summary>
 /// <example><code>
 /// model.Eval();
@@ -45,13 +52,22 @@ public sealed class InferenceModel
         _dtype = dtype;
     }
 
-    private InferenceModel(PlanStep[] steps, PlanValue input, PlanValue output, long arenaFloats, int[] inputShape)
+    // tunedLike: a plan of the same steps whose threading choices are taken over instead of measured again.
+    private InferenceModel(PlanStep[] steps, PlanValue input, PlanValue output, long arenaFloats, int[] inputShape, bool winograd = false,
+        InferenceModel? tunedLike = null)
     {
         _steps = steps;
         _input = input;
         _output = output;
         _arenaFloats = arenaFloats;
         _inputShape = inputShape;
+        UsesWinograd = winograd;
+        if (tunedLike is not null)
+        {
+            _pooledFrom = tunedLike._pooledFrom;
+            SplitFromBatch = tunedLike.SplitFromBatch;
+            return;
+        }
         var arena = Rent();
         int maxBatch = Math.Max(inputShape[0], 1);
         _pooledFrom = ThreadingTuner.Tune(steps, arena, maxBatch, input.SampleSize);
@@ -101,14 +117,63 @@ public sealed class InferenceModel
             using (Autograd.NoGrad()) y = model.Call(Tensor.Zeros(shape, other.DType));
             return new InferenceModel(model, other.DType, shape, y.ShapeArray.Length > 0 ? y.ShapeArray[1..] : []);
         }
+        var (plan, winogradCandidates) = Build(model, shape, winograd: false);
+        if (winogradCandidates == 0) return plan;
+        return KernelTuner.Faster(plan, Build(model, shape, winograd: true).Plan);
+    }
+
+    /// <summary>
+    /// Plans <paramref name="model"/> again with the current weights (for the same input shape as <paramref name="tuned"/>),
+    /// taking over <paramref name="tuned"/>'s kernel and threading choices instead of timing them again: preparing the cnn
+    /// for batch 1,000 on two threads spends about 1.5 s timing, more than evaluating 5,000 images through the plan. A
+    /// trainer evaluates the same model after every epoch. Falls back to <see cref="Prepare"/> when the steps differ
+    /// (hooks added since, say).
+    /// </summary>
+    internal static InferenceModel PrepareAgain(InferenceModel tuned, Module<Tensor, Tensor> model)
+    {
+        ArgumentNullException.ThrowIfNull(tuned);
+        ArgumentNullException.ThrowIfNull(model);
+        int[] shape = tuned._inputShape;
+        if (tuned._wholeEager is not null || model.NamedModules().Any(m => m.Module.Training)) return Prepare(model, shape);
+        var plan = Build(model, shape, tuned.UsesWinograd, tuned).Plan;
+        return plan.Steps.SequenceEqual(tuned.Steps) ? plan : Prepare(model, shape);
+    }
+
+    /// <summary>Whether the plan gives 3x3 convolutions to Winograd's kernels (see <see cref="Steps"/>).</summary>
+    internal bool UsesWinograd { get; }
+
+    /// <summary>
+    /// Plans <paramref name="model"/> for <paramref name="shape"/>, the 3x3 convolutions that Winograd's kernels take at
+    /// the largest batch given to them (<paramref name="winograd"/>) or to the channel-blocked kernel; also counts those
+    /// convolutions.
+    /// </summary>
+    internal static (InferenceModel Plan, int WinogradCandidates) Build(Module<Tensor, Tensor> model, int[] shape, bool winograd,
+        InferenceModel? tunedLike = null)
+    {
         int maxBatch = Math.Max(shape[0], 1);
         var input = new PlanValue(shape[1..]) { IsInput = true };
-        var builder = new PlanBuilder(model, maxBatch);
+        var builder = new PlanBuilder(model, maxBatch, winograd);
         var output = builder.Call(model, input);
         var steps = BlockedPlanning.Apply(FlatPlanning.Apply(Fusion.Apply(builder.Steps, output), output), output);
         long floats = MemoryPlanner.Assign(steps, output, maxBatch);
-        return new InferenceModel([.. steps], input, output, floats, shape);
+        return (new InferenceModel([.. steps], input, output, floats, shape, winograd, tunedLike), builder.WinogradCandidates);
     }
+
+    /// <summary>µs of one run at <paramref name="batch"/> (each plan with its own threading choices), on a zero input.</summary>
+    internal unsafe double TimeRun(int batch, float[] input, float[] output)
+    {
+        fixed (float* px = input)
+        fixed (float* py = output)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            Execute(px, py, batch, batch >= SplitFromBatch);
+            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+    }
+
+    internal int InputSampleSize => _input.SampleSize;
+
+    internal int OutputSampleSize => _output.SampleSize;
 
     /// <summary>The shape given to <see cref="Prepare"/> (its first dim is the largest batch).</summary>
     public IReadOnlyList<int> InputShape => _inputShape;

@@ -14,13 +14,22 @@ internal sealed class PlanBuilder
     private readonly List<PlanStep> _steps = [];
     private readonly Dictionary<Module, string> _names;
     private readonly int _maxBatch;
+    private readonly bool _winograd;
 
-    public PlanBuilder(Module root, int maxBatch)
+    /// <summary>
+    /// Plans <paramref name="root"/>'s modules for batches up to <paramref name="maxBatch"/>; with <paramref name="winograd"/>
+    /// the 3x3 convolutions Winograd's kernels take at that batch run with them (NCHW in and out), not channel-blocked.
+    /// </summary>
+    public PlanBuilder(Module root, int maxBatch, bool winograd = false)
     {
         _names = new Dictionary<Module, string>(ReferenceEqualityComparer.Instance);
         foreach (var (name, module) in root.NamedModules()) _names[module] = name.Length == 0 ? root.TypeName : name;
         _maxBatch = maxBatch;
+        _winograd = winograd;
     }
+
+    /// <summary>Convolutions Winograd's kernels could run at the largest batch (whether or not this plan gives them to it).</summary>
+    public int WinogradCandidates { get; private set; }
 
     public List<PlanStep> Steps => _steps;
 
@@ -40,7 +49,9 @@ internal sealed class PlanBuilder
             case Relu:
                 return Emit(new ReluStep(x, Like(x)));
             case Conv2d conv when ConvGeometryFor(conv, x) is { } g:
-                return Emit(new ConvStep(conv, g, x, new PlanValue([g.OutChannels, g.OutH, g.OutW])));
+                bool winograd = WinogradConv.Applies<float>(g with { Batch = _maxBatch });
+                if (winograd) WinogradCandidates++;
+                return Emit(new ConvStep(conv, g, x, new PlanValue([g.OutChannels, g.OutH, g.OutW]), winograd && _winograd));
             case Linear linear when x.SampleShape.Length >= 1 && x.SampleShape[^1] == linear.InFeatures && linear.Weight.DType == DType.Float32:
                 return Emit(new LinearStep(linear, x, new PlanValue([.. x.SampleShape[..^1], linear.OutFeatures])));
             case BatchNormBase bn when BatchNormFolding.CanFold(bn) && x.SampleShape.Length >= 1 && x.SampleShape[0] == bn.NumFeatures &&

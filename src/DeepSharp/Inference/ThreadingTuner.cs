@@ -180,7 +180,7 @@ internal static unsafe class ThreadingTuner
     // rounds for VerifyUs in all. Medians, not minima: on a shared machine the whole-batch steps have a long tail (their
     // threads meet at every step) whose best run says little about the typical one, and a 10 % difference needs more
     // rounds than the per-step choices to come out the same from one preparation to the next.
-    private static (double Whole, double Split) MeasurePlan(Func<int, bool, double> timePlan, int batch)
+    internal static (double Whole, double Split) MeasurePlan(Func<int, bool, double> timePlan, int batch)
     {
         for (int warm = 0; warm < 2; warm++)
         {

@@ -380,6 +380,10 @@ public sealed partial class Trainer
         }
     }
 
+    // The last plan Forward prepared: a later evaluation of the same shape plans the current weights with its kernel and
+    // threading choices instead of timing them again (that took longer than evaluating the cnn's validation images).
+    private InferenceModel? _lastPlan;
+
     // The eval-mode forward of Evaluate and Predict: eager, or through a plan kept while the batches fit it.
     private Tensor Forward(Tensor input, ref InferenceModel? prepared)
     {
@@ -387,7 +391,12 @@ public sealed partial class Trainer
         var shape = input.Shape;
         bool fits = prepared is not null && prepared.InputShape.Count == shape.Length && shape[0] <= prepared.InputShape[0] &&
             prepared.InputShape.Skip(1).SequenceEqual(shape[1..].ToArray());
-        if (!fits) prepared = InferenceModel.Prepare(Model, shape.ToArray());
+        if (!fits)
+        {
+            int[] dims = shape.ToArray();
+            prepared = _lastPlan is { } last && last.InputShape.SequenceEqual(dims) ? InferenceModel.PrepareAgain(last, Model) : InferenceModel.Prepare(Model, dims);
+            _lastPlan = prepared;
+        }
         return prepared!.Run(input);
     }
 

@@ -78,6 +78,44 @@ public sealed class InferenceModelTests
         Assert.Equal(1, steps.Count(s => s.StartsWith("max_pool2d", StringComparison.Ordinal))); // the second layer's stays a step
     }
 
+    [Theory]
+    [InlineData("cnn")]
+    [InlineData("resnet20")]
+    public void WinogradPlanMatchesTheEagerModel(string name)
+    {
+        // The plan Prepare compares with the channel-blocked one: Winograd's kernels at the prepared batch, the general
+        // kernels for batches too small for them (1), and a batch in between.
+        var (model, sample) = Create(name);
+        var (prepared, candidates) = InferenceModel.Build(model, [16, .. sample], winograd: true);
+        int steps = prepared.Steps.Count(s => s.Contains(" winograd", StringComparison.Ordinal));
+        Assert.Equal(candidates, steps);
+        if (SimdWidth.Current >= 128) Assert.True(steps >= 3, $"{name}: {steps} convolutions given to Winograd's kernels");
+        foreach (int batch in new[] { 16, 5, 1 })
+        {
+            var x = Tensor.Randn([batch, .. sample], new Generator((ulong)(60 + batch)));
+            prepared.SplitFromBatch = int.MaxValue;
+            AssertClose(Eager(model, x), prepared.Run(x), $"{name} Winograd plan at batch {batch}");
+            prepared.SplitFromBatch = 1;
+            AssertClose(Eager(model, x), prepared.Run(x), $"{name} Winograd plan at batch {batch} in shares");
+        }
+    }
+
+    [Fact]
+    public void PreparingAgainKeepsTheChoicesAndTakesTheNewWeights()
+    {
+        var (model, sample) = Create("cnn");
+        var first = InferenceModel.Prepare(model, [16, .. sample]);
+        using (DeepSharp.Autograd.NoGrad())
+            foreach (var p in model.Parameters()) p.MulInPlace(1.5);
+        var again = InferenceModel.PrepareAgain(first, model);
+        Assert.Equal(first.Steps, again.Steps);
+        Assert.Equal(first.PooledFromBatch, again.PooledFromBatch);
+        Assert.Equal(first.SplitFromBatch, again.SplitFromBatch);
+        var x = Tensor.Randn([16, .. sample], new Generator(70));
+        AssertClose(Eager(model, x), again.Run(x), "cnn prepared again after its weights changed");
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => AssertClose(Eager(model, x), first.Run(x), "the first plan keeps its snapshot"));
+    }
+
     [Fact]
     public void BatchNorm1dFoldsIntoLinear()
     {

@@ -161,6 +161,26 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void PreparedInferenceAfterMoreTrainingSeesTheNewWeights()
+    {
+        // The second evaluation re-plans with the first one's tuning (InferenceModel.PrepareAgain): it must read the
+        // weights as they are after the epoch in between, not the first plan's snapshot.
+        var data = Small(200);
+        var model = ModelZoo.Create("cnn", new ModelOptions(Generator: new Generator(5), WidthMultiplier: 0.5));
+        var trainer = new Trainer(model, (o, t) => Functional.CrossEntropy(o, t), new Sgd(model.Parameters(), new SgdOptions(Lr: 0.1)),
+            new TrainerOptions { PreparedInference = true });
+        var eagerTrainer = new Trainer(model, (o, t) => Functional.CrossEntropy(o, t), new Sgd(model.Parameters(), new SgdOptions(Lr: 0.1)));
+        for (int round = 0; round < 2; round++)
+        {
+            trainer.Fit(new DataLoader(data, 50), epochs: round + 1);
+            var prepared = trainer.Evaluate(new DataLoader(data, 100), keepPredictions: true);
+            var eager = eagerTrainer.Evaluate(new DataLoader(data, 100), keepPredictions: true);
+            Assert.Equal(eager.Loss, prepared.Loss, 4);
+            Assert.Equal(eager.Predictions!.ToArray<long>(), prepared.Predictions!.ToArray<long>());
+        }
+    }
+
+    [Fact]
     public void LoadingSomethingThatIsNotACheckpointFailsClearly()
     {
         var dir = Directory.CreateTempSubdirectory("deepsharp-bad");

@@ -16,12 +16,18 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
     private readonly ConvGeometry _geometry; // for one sample; the batch is the arena's
     private bool _foldedNorm;
     private PoolGeometry? _maxPool; // a max pool taken over from the step after this one (direct kernel only)
+    private readonly bool _winograd; // the eager kernels run it (Winograd's, for the batches it takes), NCHW in and out
 
-    public ConvStep(Conv2d conv, ConvGeometry geometry, PlanValue input, PlanValue output) : base([input], output)
+    /// <summary>
+    /// With <paramref name="winograd"/> the step is run by <see cref="ConvKernels.Forward{T}"/>, which takes Winograd's
+    /// kernels for the batches they apply to, rather than by the channel-blocked or flat kernel.
+    /// </summary>
+    public ConvStep(Conv2d conv, ConvGeometry geometry, PlanValue input, PlanValue output, bool winograd = false) : base([input], output)
     {
         _weight = conv.Weight.ToArray<float>();
         _bias = conv.Bias?.ToArray<float>();
         _geometry = geometry;
+        _winograd = winograd;
         Pack();
     }
 
@@ -88,6 +94,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
 
     private void Pack()
     {
+        if (_winograd) return; // its kernel transforms the weights itself
         fixed (float* w = _weight)
         {
             if (BlockedConv.Applies(_geometry))
@@ -128,7 +135,7 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
         var g = _geometry;
         return $"conv2d {g.KernelH}x{g.KernelW} {g.InChannels}->{g.OutChannels}" + (g.StrideH > 1 || g.StrideW > 1 ? $" stride {g.StrideH}" : "") +
             (g.Groups > 1 ? $" groups {g.Groups}" : "") + (_foldedNorm ? " +bn" : "") + (Residual is null ? "" : " +add") + (Relu ? " +relu" : "") +
-            (_maxPool is { } mp ? $" +max_pool2d {mp.KernelH}x{mp.KernelW} stride {mp.StrideH}" : "") + " " + Output.Describe();
+            (_maxPool is { } mp ? $" +max_pool2d {mp.KernelH}x{mp.KernelW} stride {mp.StrideH}" : "") + (_winograd ? " winograd" : "") + " " + Output.Describe();
     }
 }
 
