@@ -43,7 +43,7 @@ public sealed class InferenceModel
     private readonly ConcurrentBag<Arena> _arenas = [];
     private readonly Module<Tensor, Tensor>? _wholeEager; // a model with float64 parameters: the plan's steps are float32
     private readonly DType _dtype = DType.Float32;
-    private readonly int[] _pooledFrom; // per step: the smallest batch that uses the worker pool (ThreadingTuner)
+    private int[] _pooledFrom; // per step: the smallest batch that uses the worker pool (ThreadingTuner)
 
     private InferenceModel(Module<Tensor, Tensor> model, DType dtype, int[] inputShape, int[] outputSample)
         : this([], new PlanValue(inputShape[1..]) { IsInput = true }, new PlanValue(outputSample), 0, inputShape)
@@ -52,7 +52,8 @@ public sealed class InferenceModel
         _dtype = dtype;
     }
 
-    // tunedLike: a plan of the same steps whose threading choices are taken over instead of measured again.
+    // Threading: tunedLike's choices (a plan of the same steps), else every step on the pool and the batch whole until
+    // TuneThreading measures them.
     private InferenceModel(PlanStep[] steps, PlanValue input, PlanValue output, long arenaFloats, int[] inputShape, bool winograd = false,
         InferenceModel? tunedLike = null)
     {
@@ -62,18 +63,19 @@ public sealed class InferenceModel
         _arenaFloats = arenaFloats;
         _inputShape = inputShape;
         UsesWinograd = winograd;
-        if (tunedLike is not null)
-        {
-            _pooledFrom = tunedLike._pooledFrom;
-            SplitFromBatch = tunedLike.SplitFromBatch;
-            return;
-        }
+        _pooledFrom = tunedLike?._pooledFrom ?? Enumerable.Repeat(1, steps.Length).ToArray();
+        SplitFromBatch = tunedLike?.SplitFromBatch ?? int.MaxValue;
+    }
+
+    // The threading choices, measured on this machine (ThreadingTuner).
+    private void TuneThreading()
+    {
         var arena = Rent();
-        int maxBatch = Math.Max(inputShape[0], 1);
-        _pooledFrom = ThreadingTuner.Tune(steps, arena, maxBatch, input.SampleSize);
+        int maxBatch = Math.Max(_inputShape[0], 1);
+        _pooledFrom = ThreadingTuner.Tune(_steps, arena, maxBatch, _input.SampleSize);
         _arenas.Add(arena);
         // An eager module would run once per share, and its hooks fire once per share: such plans keep the batch whole.
-        if (!steps.OfType<EagerStep>().Any())
+        if (!_steps.OfType<EagerStep>().Any())
             SplitFromBatch = TuneSplit(maxBatch);
     }
 
@@ -117,9 +119,11 @@ public sealed class InferenceModel
             using (Autograd.NoGrad()) y = model.Call(Tensor.Zeros(shape, other.DType));
             return new InferenceModel(model, other.DType, shape, y.ShapeArray.Length > 0 ? y.ShapeArray[1..] : []);
         }
+        // The kernels are compared with every step on the pool; only the chosen plan's threading is then measured.
         var (plan, winogradCandidates) = Build(model, shape, winograd: false);
-        if (winogradCandidates == 0) return plan;
-        return KernelTuner.Faster(plan, Build(model, shape, winograd: true).Plan);
+        if (winogradCandidates > 0) plan = KernelTuner.Faster(plan, Build(model, shape, winograd: true).Plan);
+        plan.TuneThreading();
+        return plan;
     }
 
     /// <summary>

@@ -3,7 +3,8 @@ namespace DeepSharp.Inference;
 /// <summary>
 /// Chooses between two plans of one model that differ in their convolution kernels by timing both whole plans on this
 /// machine at the largest batch (or fewer samples when a run would be long, as for the threading choices), alternating
-/// them. The first plan (the channel-blocked kernel's) is kept unless the second is at least 3 % faster.
+/// them, every step on the worker pool (before the threading choices, which are then measured for the chosen plan
+/// alone). The first plan (the channel-blocked kernel's) is kept unless the second is at least 3 % faster.
 /// </summary>
 internal static class KernelTuner
 {
