@@ -25,7 +25,8 @@ namespace DeepSharp.Inference;
 /// with them and with the channel-blocked kernel, and keeps the plan that runs faster on this machine (see
 /// <see cref="Steps"/>, "winograd"). Winograd's fewer products win on large batches; the blocked kernel, which fuses
 /// residual additions and needs no layout passes, on small ones. A Winograd plan called with a batch too small for
-/// those kernels runs those convolutions with the general ones.
+/// those kernels runs those convolutions with the general ones. Being timed, the choice can differ between two
+/// preparations of the same model (on a busy machine, or near the crossover), and with it the outputs' last bits.
 /// </para>
 /// </summary>
 /// <example><code>
