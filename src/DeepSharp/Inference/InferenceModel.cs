@@ -55,15 +55,13 @@ public sealed class InferenceModel
 
     // Threading: tunedLike's choices (a plan of the same steps), else every step on the pool and the batch whole until
     // TuneThreading measures them.
-    private InferenceModel(PlanStep[] steps, PlanValue input, PlanValue output, long arenaFloats, int[] inputShape, bool winograd = false,
-        InferenceModel? tunedLike = null)
+    private InferenceModel(PlanStep[] steps, PlanValue input, PlanValue output, long arenaFloats, int[] inputShape, InferenceModel? tunedLike = null)
     {
         _steps = steps;
         _input = input;
         _output = output;
         _arenaFloats = arenaFloats;
         _inputShape = inputShape;
-        UsesWinograd = winograd;
         _pooledFrom = tunedLike?._pooledFrom ?? Enumerable.Repeat(1, steps.Length).ToArray();
         SplitFromBatch = tunedLike?.SplitFromBatch ?? int.MaxValue;
     }
@@ -80,20 +78,29 @@ public sealed class InferenceModel
             SplitFromBatch = TuneSplit(maxBatch);
     }
 
-    private unsafe int TuneSplit(int maxBatch)
+    private int TuneSplit(int maxBatch)
     {
-        var input = GC.AllocateArray<float>(checked(maxBatch * _input.SampleSize), pinned: true);
-        var output = GC.AllocateArray<float>(checked(maxBatch * _output.SampleSize), pinned: true);
+        var (input, output) = TimingBuffers();
+        return ThreadingTuner.SplitFrom((batch, split) => TimeExecute(batch, split, input, output), maxBatch);
+    }
+
+    /// <summary>Pinned input and output for timing runs at the largest batch.</summary>
+    internal (float[] Input, float[] Output) TimingBuffers()
+    {
+        int maxBatch = Math.Max(_inputShape[0], 1);
+        return (GC.AllocateArray<float>(checked(maxBatch * _input.SampleSize), pinned: true),
+                GC.AllocateArray<float>(checked(maxBatch * _output.SampleSize), pinned: true));
+    }
+
+    /// <summary>µs of one run at <paramref name="batch"/>, whole or in shares per thread, on buffers from <see cref="TimingBuffers"/>.</summary>
+    internal unsafe double TimeExecute(int batch, bool split, float[] input, float[] output)
+    {
         fixed (float* px = input)
         fixed (float* py = output)
         {
-            float* x = px, y = py;
-            return ThreadingTuner.SplitFrom((batch, split) =>
-            {
-                long start = System.Diagnostics.Stopwatch.GetTimestamp();
-                Execute(x, y, batch, split);
-                return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            }, maxBatch);
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            Execute(px, py, batch, split);
+            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
     }
 
@@ -140,12 +147,10 @@ public sealed class InferenceModel
         ArgumentNullException.ThrowIfNull(model);
         int[] shape = tuned._inputShape;
         if (tuned._wholeEager is not null || model.NamedModules().Any(m => m.Module.Training)) return Prepare(model, shape);
-        var plan = Build(model, shape, tuned.UsesWinograd, tuned).Plan;
+        bool winograd = tuned._steps.OfType<ConvStep>().Any(c => c.UsesWinograd);
+        var plan = Build(model, shape, winograd, tuned).Plan;
         return plan.Steps.SequenceEqual(tuned.Steps) ? plan : Prepare(model, shape);
     }
-
-    /// <summary>Whether the plan gives 3x3 convolutions to Winograd's kernels (see <see cref="Steps"/>).</summary>
-    internal bool UsesWinograd { get; }
 
     /// <summary>
     /// Plans <paramref name="model"/> for <paramref name="shape"/>, the 3x3 convolutions that Winograd's kernels take at
@@ -161,24 +166,8 @@ public sealed class InferenceModel
         var output = builder.Call(model, input);
         var steps = BlockedPlanning.Apply(FlatPlanning.Apply(Fusion.Apply(builder.Steps, output), output), output);
         long floats = MemoryPlanner.Assign(steps, output, maxBatch);
-        return (new InferenceModel([.. steps], input, output, floats, shape, winograd, tunedLike), builder.WinogradCandidates);
+        return (new InferenceModel([.. steps], input, output, floats, shape, tunedLike), builder.WinogradCandidates);
     }
-
-    /// <summary>µs of one run at <paramref name="batch"/> (each plan with its own threading choices), on a zero input.</summary>
-    internal unsafe double TimeRun(int batch, float[] input, float[] output)
-    {
-        fixed (float* px = input)
-        fixed (float* py = output)
-        {
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            Execute(px, py, batch, batch >= SplitFromBatch);
-            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-        }
-    }
-
-    internal int InputSampleSize => _input.SampleSize;
-
-    internal int OutputSampleSize => _output.SampleSize;
 
     /// <summary>The shape given to <see cref="Prepare"/> (its first dim is the largest batch).</summary>
     public IReadOnlyList<int> InputShape => _inputShape;

@@ -12,11 +12,9 @@ internal static class KernelTuner
 
     public static InferenceModel Faster(InferenceModel first, InferenceModel second)
     {
-        int maxBatch = Math.Max(first.InputShape[0], 1);
-        var input = GC.AllocateArray<float>(Math.Max(maxBatch * first.InputSampleSize, 1), pinned: true);
-        var output = GC.AllocateArray<float>(Math.Max(maxBatch * first.OutputSampleSize, 1), pinned: true);
-        int batch = ThreadingTuner.ComparisonBatch(b => first.TimeRun(b, input, output), maxBatch);
-        var (firstUs, secondUs) = ThreadingTuner.MeasurePlan((b, useSecond) => (useSecond ? second : first).TimeRun(b, input, output), batch);
+        var (input, output) = first.TimingBuffers(); // the plans share their input and output shapes
+        int batch = ThreadingTuner.ComparisonBatch(b => first.TimeExecute(b, false, input, output), Math.Max(first.InputShape[0], 1));
+        var (firstUs, secondUs) = ThreadingTuner.MeasurePlan((b, useSecond) => (useSecond ? second : first).TimeExecute(b, false, input, output), batch);
         return secondUs < Margin * firstUs ? second : first;
     }
 }

@@ -33,6 +33,9 @@ internal sealed unsafe class ConvStep : PlanStep, IReluEpilogue
 
     public bool Relu { get; set; }
 
+    /// <summary>Whether Winograd's kernels (through <see cref="ConvKernels.Forward{T}"/>) run this step rather than the blocked or flat one.</summary>
+    public bool UsesWinograd => _winograd;
+
     /// <summary>A value of the output's shape added before the ReLU (a residual connection fused in), or null.</summary>
     public PlanValue? Residual { get; private set; }
 
