@@ -156,6 +156,8 @@ internal static class TrainCommand
             CountCorrect = Choices.Accuracy(model),
             CheckpointMetadata = Weights.Metadata(s.Model, data),
             DataParallel = dataParallel,
+            // Validation and test through a plan, as `eval` does: the cnn's 5,000 validation images took 1.07 s eagerly.
+            PreparedInference = true,
         });
         IReadOnlyList<EpochLogs>? earlier = null;
         if (s.Resume is not null)
