@@ -77,6 +77,64 @@ public sealed class NormalizationKernelTests
         }
     }
 
+    /// <summary>
+    /// [N, C] inputs (S = 1, batch norm over features) take the column passes, a vector of channels at a time: bit for bit
+    /// the row passes' one-element rows, i.e. each channel's rows summed in order in double and each element's affine and
+    /// linear map in float, with and without the fused ReLU, for channel counts with and without a vector tail.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FeatureColumnsMatchTheRowPassesBitForBit(bool relu)
+    {
+        foreach (var (n, c) in new[] { (0, 5), (1, 4), (3, 37), (8, 13), (64, 256), (5, 3) })
+        {
+            var x = Values(n * c, 7 * n + c, 0.2);
+            var g = Values(n * c, 11 * n + c, 0);
+            if (n > 0) for (int i = 0; i < n; i++) x[i * c] = 0.75f; // a constant channel
+            var mean = new double[c];
+            var variance = new double[c];
+            Normalization.ChannelMoments<float>(x, n, c, 1, mean, variance);
+            var center = mean;
+            var scale = Enumerable.Range(0, c).Select(ch => 1.25 - 0.01 * ch).ToArray();
+            var shift = Enumerable.Range(0, c).Select(ch => 0.02 * ch - 0.1).ToArray();
+            var y = new float[n * c];
+            Normalization.ChannelAffine<float>(x, y, n, c, 1, center, scale, shift, relu);
+            var sumG = new double[c];
+            var sumGX = new double[c];
+            Normalization.ChannelGradSums<float>(g, x, n, c, 1, center, sumG, sumGX, relu ? scale : default, relu ? shift : default);
+            var (a, b, k) = (scale, shift.Select(v => -v).ToArray(), Enumerable.Range(0, c).Select(ch => 0.003 * ch).ToArray());
+            var dx = new float[n * c];
+            Normalization.ChannelLinear<float>(g, x, dx, n, c, 1, a, b, center, k, relu ? scale : default, relu ? shift : default);
+            for (int ch = 0; ch < c; ch++)
+            {
+                double sum = 0, sq = 0, sg = 0, sgx = 0;
+                for (int i = 0; i < n; i++) sum += x[i * c + ch];
+                double m = n > 0 ? sum / n : 0;
+                for (int i = 0; i < n; i++)
+                {
+                    double d = x[i * c + ch] - m;
+                    sq += d * d;
+                }
+                Assert.Equal(m, mean[ch]);
+                Assert.Equal(n > 0 ? sq / n : 0, variance[ch]);
+                float fc = (float)center[ch], fs = (float)scale[ch], fh = (float)shift[ch], fa = (float)a[ch], fb = (float)b[ch], fk = (float)k[ch];
+                for (int i = 0; i < n; i++)
+                {
+                    int at = i * c + ch;
+                    float v = (x[at] - fc) * fs + fh;
+                    Assert.Equal(relu && v <= 0 ? 0 : v, y[at]);
+                    float gj = relu && v <= 0 ? 0 : g[at];
+                    sg += gj;
+                    sgx += gj * ((double)x[at] - center[ch]);
+                    Assert.Equal(gj * fa + (x[at] - fc) * fb + fk, dx[at]);
+                }
+                Assert.Equal(sg, sumG[ch]);
+                Assert.Equal(sgx, sumGX[ch]);
+            }
+        }
+    }
+
     [Fact]
     public void RowStatsOfOddRowCountsMatchFloat64()
     {
