@@ -35,20 +35,21 @@ public class WinogradConvTests
         KernelCases.AtEveryWidth(_ => FlatConvTests.Check(batch, inChannels, outChannels, 3, 3, 1, 1, height, width));
     }
 
-    [Fact]
-    public void GradientsAreTheSameWhateverTheThreadCount()
+    [Theory]
+    [InlineData(40, 14)] // the weight gradient's four partial sums split groups of tile rows
+    [InlineData(64, 28)] // 11 groups of six images (16 lanes): the forward pass splits each group's bands in two ranges on 2 and 3 threads
+    public void GradientsAreTheSameWhateverTheThreadCount(int batch, int side)
     {
-        // 40 images of 14x14 make 7 groups of 7 tile rows: the weight gradient's four partial sums split groups.
         string Step()
         {
             var gen = new Generator(5);
-            var x = Tensor.Randn([40, 16, 14, 14], gen).SetRequiresGrad();
+            var x = Tensor.Randn([batch, 16, side, side], gen).SetRequiresGrad();
             var w = Tensor.Randn([24, 16, 3, 3], gen).SetRequiresGrad();
             var y = Tensor.Conv2d(x, w, null, (1, 1), (1, 1));
             (y * Tensor.Randn(y.ShapeArray, gen)).Sum().Backward();
             return string.Join(",", y.ToArray<float>()) + ";" + string.Join(",", x.Grad!.ToArray<float>()) + ";" + string.Join(",", w.Grad!.ToArray<float>());
         }
-        Assert.True(WinogradConv.Applies<float>(new ConvGeometry(40, 16, 14, 14, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1)) || SimdWidth.Hardware < 128);
+        Assert.True(WinogradConv.Applies<float>(new ConvGeometry(batch, 16, side, side, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1)) || SimdWidth.Hardware < 128);
         int saved = WorkerPool.Threads;
         try
         {

@@ -379,7 +379,7 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
         private readonly int _uStride;
         private readonly bool _relu;
         private readonly int _bandRows, _bands;
-        private readonly bool _wholeGroups;
+        private readonly int _ranges; // ranges of bands per group, each a unit of work
 
         public Job(float* x, float* u, int uStride, float* bias, float* y, in ConvGeometry g, bool relu) : base(x, g)
         {
@@ -390,16 +390,16 @@ internal static unsafe class Winograd4x4<TV, S> where TV : unmanaged where S : I
             long budget = Math.Max(CpuInfo.L2Bytes / 2, 256 * 1024) / sizeof(float);
             _bandRows = (int)Math.Clamp(budget / perTileRow, 1, _tileRows);
             _bands = (_tileRows + _bandRows - 1) / _bandRows;
-            _wholeGroups = _groups >= 2 * WorkerPool.Threads;
+            _ranges = WinogradConv.BandRanges(_groups, _bands);
         }
 
-        public int Units => _wholeGroups ? _groups : _groups * _bands;
+        public int Units => _groups * _ranges;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int unit)
         {
-            int group = _wholeGroups ? unit : unit / _bands;
-            int first = _wholeGroups ? 0 : unit % _bands, end = _wholeGroups ? _bands : first + 1;
+            int group = unit / _ranges, range = unit % _ranges;
+            int first = range * _bands / _ranges, end = (range + 1) * _bands / _ranges;
             int n0 = group * _images, images = Math.Min(_images, _g.Batch - n0);
             int f0 = first * _bandRows, filled = Math.Min(end * _bandRows, _tileRows) - f0;
             int c = _g.InChannels, o = _g.OutChannels;
