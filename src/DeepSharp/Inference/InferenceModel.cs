@@ -67,16 +67,21 @@ public sealed class InferenceModel
     }
 
     // The threading choices, measured on this machine (ThreadingTuner).
-    private void TuneThreading()
+    internal void TuneThreading()
     {
         var arena = Rent();
         int maxBatch = Math.Max(_inputShape[0], 1);
         _pooledFrom = ThreadingTuner.Tune(_steps, arena, maxBatch, _input.SampleSize);
         _arenas.Add(arena);
         // An eager module would run once per share, and its hooks fire once per share: such plans keep the batch whole.
-        if (!_steps.OfType<EagerStep>().Any())
+        // So do plans through Winograd's kernels: a share too small for them runs another kernel, whose roundings differ,
+        // and whether a batch is cut depends on the thread count; whole, the outputs depend only on the batch.
+        if (!_steps.OfType<EagerStep>().Any() && !UsesWinograd)
             SplitFromBatch = TuneSplit(maxBatch);
     }
+
+    /// <summary>Whether a convolution of the plan runs through Winograd's kernels.</summary>
+    private bool UsesWinograd => _steps.OfType<ConvStep>().Any(c => c.UsesWinograd);
 
     private int TuneSplit(int maxBatch)
     {
@@ -147,8 +152,7 @@ public sealed class InferenceModel
         ArgumentNullException.ThrowIfNull(model);
         int[] shape = tuned._inputShape;
         if (tuned._wholeEager is not null || model.NamedModules().Any(m => m.Module.Training)) return Prepare(model, shape);
-        bool winograd = tuned._steps.OfType<ConvStep>().Any(c => c.UsesWinograd);
-        var plan = Build(model, shape, winograd, tuned).Plan;
+        var plan = Build(model, shape, tuned.UsesWinograd, tuned).Plan;
         return plan.Steps.SequenceEqual(tuned.Steps) ? plan : Prepare(model, shape);
     }
 
@@ -189,7 +193,8 @@ public sealed class InferenceModel
     /// The smallest batch that is cut into one share per thread, each thread running every step on its share
     /// (int.MaxValue: never), as measured on this machine by <see cref="Prepare"/>: whole-batch steps split across the
     /// pool hand activations from core to core and wait for each other at every step, which costs more on some machines
-    /// than on others. (Settable inside the library for tests.)
+    /// than on others. Plans with eager steps or Winograd convolutions keep the batch whole. (Settable inside the library
+    /// for tests.)
     /// </summary>
     public int SplitFromBatch { get; internal set; } = int.MaxValue;
 
