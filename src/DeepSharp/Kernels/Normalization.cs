@@ -178,7 +178,7 @@ internal static class Normalization
                     double a = 0, b = 0;
                     for (int i = 0; i < n; i++)
                     {
-                        float xj = px[(long)i * c + ch], gj = relu && (xj - pc[ch]) * ps[ch] + ph[ch] <= 0 ? 0 : pg[(long)i * c + ch];
+                        float xj = px[(long)i * c + ch], gj = relu && new ReluMask<float>(pc[ch], ps[ch], ph[ch]).Blocks(xj) ? 0 : pg[(long)i * c + ch];
                         a += gj;
                         b += gj * ((double)xj - pcd[ch]);
                     }
@@ -211,7 +211,7 @@ internal static class Normalization
                         }
                     for (; ch < c; ch++)
                     {
-                        float gj = relu && (xi[ch] - pc[ch]) * ps[ch] + ph[ch] <= 0 ? 0 : gi[ch];
+                        float gj = relu && new ReluMask<float>(pc[ch], ps[ch], ph[ch]).Blocks(xi[ch]) ? 0 : gi[ch];
                         di[ch] = gj * pa[ch] + (xi[ch] - pc[ch]) * pb[ch] + pk[ch];
                     }
                 }
