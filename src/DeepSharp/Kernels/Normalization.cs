@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
@@ -8,7 +9,8 @@ namespace DeepSharp.Kernels;
 /// <summary>
 /// Statistics and per-channel affine passes for batch, layer and group normalisation. A tensor is
 /// viewed as [N, C, S] (S = spatial size); rows of length S are contiguous, so every pass is a
-/// vectorised span operation per (n, c) row. Statistics accumulate in double.
+/// vectorised span operation per (n, c) row. Statistics accumulate in double; batch norm's float32 sums (moments and
+/// gradient sums) first in float lanes over runs of a row, each run then added in double.
 /// </summary>
 internal static class Normalization
 {
@@ -32,10 +34,16 @@ internal static class Normalization
         {
             T* xs = px;
             double* means = pm, variances = pv;
+            bool floatRuns = typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated;
             ForRowRanges(c, n * s, (c0, c1) =>
             {
                 for (int ch = c0; ch < c1; ch++)
                 {
+                    if (floatRuns && count > 0)
+                    {
+                        (means[ch], variances[ch]) = FloatMoments((float*)xs, n, c, ch, s);
+                        continue;
+                    }
                     // A double sum of float32 values is exact for any realistic count, so a constant channel has exactly its
                     // value as mean, zero deviations and zero variance (a float sum rounds, and the error then passes
                     // through 1/sqrt(eps) ~ 316 into the output and the gradients).
@@ -237,6 +245,69 @@ internal static class Normalization
             throw new ArgumentException($"normalization kernel: [{n}, {c}, {s}] needs {need} elements and {c} statistics per channel");
     }
 
+    /// <summary>
+    /// A float32 channel's mean and biased variance from sums in float lanes (<see cref="CenteredRuns"/>), two passes:
+    /// the deviations from the channel's first element (a constant channel then has exactly that value as mean, and
+    /// zero variance), then the squares of the deviations from the mean rounded to float, less the square of that
+    /// rounding. Summed in double, as the float64 rows are, the conversions made both passes compute-bound.
+    /// </summary>
+    private static unsafe (double Mean, double Variance) FloatMoments(float* x, int n, int c, int ch, int s)
+    {
+        double count = (double)n * s, sum = 0, sq = 0;
+        float first = *Row(x, 0, c, ch, s);
+        for (int i = 0; i < n; i += 2)
+        {
+            var (a, b) = CenteredRuns(Row(x, i, c, ch, s), Row(x, Math.Min(i + 1, n - 1), c, ch, s), s, first, squares: false);
+            sum += a;
+            if (i + 1 < n) sum += b;
+        }
+        double mean = first + sum / count;
+        float m = (float)mean;
+        for (int i = 0; i < n; i += 2)
+        {
+            var (a, b) = CenteredRuns(Row(x, i, c, ch, s), Row(x, Math.Min(i + 1, n - 1), c, ch, s), s, m, squares: true);
+            sq += a;
+            if (i + 1 < n) sq += b;
+        }
+        double offset = m - mean;
+        return (mean, Math.Max(sq / count - offset * offset, 0));
+    }
+
+    /// <summary>
+    /// Sums of x - center, or of (x - center)^2, over two float32 rows, in float lanes over runs of at most
+    /// <see cref="FloatRun"/> elements, each run's lanes then added in double.
+    /// </summary>
+    private static unsafe (double, double) CenteredRuns(float* row0, float* row1, int n, float center, bool squares)
+    {
+        int lanes = Vector256<float>.Count, whole = n - n % lanes, j = 0;
+        double sum0 = 0, sum1 = 0;
+        var vc = Vector256.Create(center);
+        while (j < n)
+        {
+            int end = Math.Min(whole, j + FloatRun);
+            Vector256<float> a = default, b = default;
+            for (; j < end; j += lanes)
+                AddDeviations(Vector256.Load(row0 + j) - vc, Vector256.Load(row1 + j) - vc, squares, ref a, ref b);
+            if (j == whole && j < n) // the last, partial vector: its lanes past the row are masked to 0
+            {
+                var inside = Simd256<float>.FirstLanes(n - j);
+                AddDeviations((Simd256<float>.LoadFirst(row0 + j, n - j) - vc) & inside, (Simd256<float>.LoadFirst(row1 + j, n - j) - vc) & inside,
+                    squares, ref a, ref b);
+                j = n;
+            }
+            sum0 += WidenedSum(a);
+            sum1 += WidenedSum(b);
+        }
+        return (sum0, sum1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddDeviations(Vector256<float> d0, Vector256<float> d1, bool squares, ref Vector256<float> a, ref Vector256<float> b)
+    {
+        a = squares ? Vector256.FusedMultiplyAdd(d0, d0, a) : a + d0;
+        b = squares ? Vector256.FusedMultiplyAdd(d1, d1, b) : b + d1;
+    }
+
     /// <summary>Row <paramref name="i"/> of channel <paramref name="ch"/> in an [N, C, S] tensor.</summary>
     private static unsafe T* Row<T>(T* x, int i, int c, int ch, int s) where T : unmanaged => x + ((long)i * c + ch) * s;
 
@@ -275,9 +346,13 @@ internal static class Normalization
     }
 
     /// <summary>
-    /// (sum g, sum g * (x - m)) of two rows in double precision, one pass over each: centred, so no cancellation between
-    /// sum(g x) and m sum(g). The same accumulators and order as a separate widened sum and dot, fused to read g once.
-    /// With a ReLU <paramref name="mask"/>, g counts as 0 where the fused forward's output was &lt;= 0.
+    /// (sum g, sum g * (x - m)) of two rows, one pass over each: centred, so no cancellation between sum(g x) and m sum(g).
+    /// float32 rows sum in float lanes over runs of at most <see cref="FloatRun"/> elements (the last vector masked),
+    /// each run's lanes then added in double: a cascade, each run within float rounding of its terms, as PyTorch's float
+    /// accumulation (summing in double converted every element and made this pass compute-bound); x is centred on m
+    /// rounded to float, and the exact centre restored as (m_f - m) sum g. float64 rows add in double element by
+    /// element. With a ReLU <paramref name="mask"/>, g counts as 0 where the fused forward's output was &lt;= 0, exactly
+    /// as the unfused ReLU's zeroed gradient sums.
     /// </summary>
     private static unsafe (double SumG, double SumGXc, double SumG1, double SumGXc1) SumsAndCenteredDots<T>(T* g0, T* x0, T* g1, T* x1, int n,
         double m, ReluMask<T>? mask) where T : unmanaged, INumber<T>
@@ -287,45 +362,65 @@ internal static class Normalization
         if (Vector256.IsHardwareAccelerated && typeof(T) == typeof(float))
         {
             float* gs0 = (float*)g0, xs0 = (float*)x0, gs1 = (float*)g1, xs1 = (float*)x1;
-            var vm = Vector256.Create(m);
+            float mf = (float)m;
+            var vm = Vector256.Create(mf);
             var (vc, vs, vh) = mask is { } k ? (Vector256.Create(float.CreateTruncating(k.Center)), Vector256.Create(float.CreateTruncating(k.Scale)),
                 Vector256.Create(float.CreateTruncating(k.Shift))) : default;
             bool masked = mask is not null;
-            Vector256<double> s0 = default, s1 = default, a0 = default, a1 = default;
-            Vector256<double> t0 = default, t1 = default, b0 = default, b1 = default;
-            for (; j + Vector256<float>.Count <= n; j += Vector256<float>.Count)
+            int lanes = Vector256<float>.Count, whole = n - n % lanes;
+            while (j < n)
             {
-                var gv = Vector256.Load(gs0 + j);
-                var xv = Vector256.Load(xs0 + j);
-                var gw = Vector256.Load(gs1 + j);
-                var xw = Vector256.Load(xs1 + j);
-                if (masked)
+                int end = Math.Min(whole, j + FloatRun);
+                Vector256<float> s0 = default, a0 = default, t0 = default, b0 = default;
+                for (; j < end; j += lanes)
+                    AddCentered(Vector256.Load(gs0 + j), Vector256.Load(xs0 + j), Vector256.Load(gs1 + j), Vector256.Load(xs1 + j), vm,
+                        masked, vc, vs, vh, ref s0, ref a0, ref t0, ref b0);
+                if (j == whole && j < n) // the last, partial vector (a 196-element row ends with 4): g loads as 0 past the row, adding nothing
                 {
-                    gv = Vector256.ConditionalSelect(Vector256.LessThanOrEqual((xv - vc) * vs + vh, Vector256<float>.Zero), Vector256<float>.Zero, gv);
-                    gw = Vector256.ConditionalSelect(Vector256.LessThanOrEqual((xw - vc) * vs + vh, Vector256<float>.Zero), Vector256<float>.Zero, gw);
+                    AddCentered(Simd256<float>.LoadFirst(gs0 + j, n - j), Simd256<float>.LoadFirst(xs0 + j, n - j), Simd256<float>.LoadFirst(gs1 + j, n - j),
+                        Simd256<float>.LoadFirst(xs1 + j, n - j), vm, masked, vc, vs, vh, ref s0, ref a0, ref t0, ref b0);
+                    j = n;
                 }
-                var (xlo, xhi) = Vector256.Widen(xv);
-                var (glo, ghi) = Vector256.Widen(gv);
-                s0 += glo;
-                s1 += ghi;
-                a0 = Vector256.FusedMultiplyAdd(glo, xlo - vm, a0);
-                a1 = Vector256.FusedMultiplyAdd(ghi, xhi - vm, a1);
-                (xlo, xhi) = Vector256.Widen(xw);
-                (glo, ghi) = Vector256.Widen(gw);
-                t0 += glo;
-                t1 += ghi;
-                b0 = Vector256.FusedMultiplyAdd(glo, xlo - vm, b0);
-                b1 = Vector256.FusedMultiplyAdd(ghi, xhi - vm, b1);
+                sumG0 += WidenedSum(s0);
+                sum0 += WidenedSum(a0);
+                sumG1 += WidenedSum(t0);
+                sum1 += WidenedSum(b0);
             }
-            sumG0 = Vector256.Sum(s0 + s1);
-            sum0 = Vector256.Sum(a0 + a1);
-            sumG1 = Vector256.Sum(t0 + t1);
-            sum1 = Vector256.Sum(b0 + b1);
+            double shift = (double)mf - m;
+            return (sumG0, sum0 + shift * sumG0, sumG1, sum1 + shift * sumG1);
         }
-        // The rest (all of a float64 row) in order, masked or not alike, so the fused op sums exactly as the two ops do.
+        // float64 rows (and float32 ones without SIMD) in order, masked or not alike, so the fused op sums exactly as the two ops do.
         CenteredTail(g0, x0, j, n, m, mask, ref sumG0, ref sum0);
         CenteredTail(g1, x1, j, n, m, mask, ref sumG1, ref sum1);
         return (sumG0, sum0, sumG1, sum1);
+    }
+
+    /// <summary>One vector of each of two rows into their sums of g and g (x - m) (g zeroed where the fused ReLU blocked it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddCentered(Vector256<float> gv, Vector256<float> xv, Vector256<float> gw, Vector256<float> xw, Vector256<float> m,
+        bool masked, Vector256<float> center, Vector256<float> scale, Vector256<float> shift,
+        ref Vector256<float> sumG0, ref Vector256<float> sum0, ref Vector256<float> sumG1, ref Vector256<float> sum1)
+    {
+        if (masked)
+        {
+            gv = Vector256.AndNot(gv, Vector256.LessThanOrEqual((xv - center) * scale + shift, Vector256<float>.Zero));
+            gw = Vector256.AndNot(gw, Vector256.LessThanOrEqual((xw - center) * scale + shift, Vector256<float>.Zero));
+        }
+        sumG0 += gv;
+        sum0 = Vector256.FusedMultiplyAdd(gv, xv - m, sum0);
+        sumG1 += gw;
+        sum1 = Vector256.FusedMultiplyAdd(gw, xw - m, sum1);
+    }
+
+    /// <summary>Elements a float lane sum runs over before it is added in double (128 per lane).</summary>
+    private const int FloatRun = 1024;
+
+    /// <summary>The lanes' sum in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double WidenedSum(Vector256<float> v)
+    {
+        var (lo, hi) = Vector256.Widen(v);
+        return Vector256.Sum(lo + hi);
     }
 
     private static unsafe void CenteredTail<T>(T* g, T* x, int j, int n, double m, ReluMask<T>? mask, ref double sumG, ref double sum)
