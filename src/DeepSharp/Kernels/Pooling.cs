@@ -191,14 +191,72 @@ internal static class Pooling
 
     /// <summary>gx[plane, index] += gy over planes plane0 to plane1 of gx, which it clears first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MaxBackward<T>(ReadOnlySpan<T> gy, ReadOnlySpan<long> indices, Span<T> gx, int inPlane, int outPlane, int plane0, int plane1)
+    public static unsafe void MaxBackward<T>(ReadOnlySpan<T> gy, ReadOnlySpan<long> indices, Span<T> gx, in PoolGeometry g, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
+        int inPlane = g.InH * g.InW, outPlane = g.OutH * g.OutW;
+        if (typeof(T) == typeof(float) && SimdWidth.Current == 512 &&
+            g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 } && 2 * g.OutH <= g.InH && 2 * g.OutW <= g.InW)
+        {
+            fixed (T* py = gy, px = gx)
+            fixed (long* pi = indices)
+                for (int pl = plane0; pl < plane1; pl++)
+                    MaxBackwardPlane2x2Avx512((float*)py + (long)pl * outPlane, pi + (long)pl * outPlane, (float*)px + (long)pl * inPlane, g.InH, g.InW, g.OutH, g.OutW);
+            return;
+        }
         gx.Slice(plane0 * inPlane, (plane1 - plane0) * inPlane).Clear();
         for (int pl = plane0; pl < plane1; pl++)
             for (int o = pl * outPlane, end = o + outPlane; o < end; o++)
                 if (indices[o] >= 0) gx[pl * inPlane + (int)indices[o]] += gy[o];
     }
+
+    /// <summary>
+    /// <see cref="MaxBackward{T}"/> of one plane of 2x2 stride-2 windows that do not overlap: every input position lies in
+    /// at most one window, so each is written once, the window's gradient where its index names it and zero elsewhere,
+    /// sixteen windows (two rows of 32 inputs) at a time, instead of clearing the plane and adding each gradient at its
+    /// index (a write of the plane, then a scattered read and write of a quarter of it). gy + 0 as the scatter's
+    /// 0 + gy (a -0 gradient lands as +0); columns and rows past the last window (odd sizes) are zeros.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MaxBackwardPlane2x2Avx512(float* gy, long* idx, float* gx, int inH, int inW, int outH, int outW)
+    {
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var zipLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        var zipHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        for (int ox = 0; ox < outW; ox += 16)
+        {
+            int windows = Math.Min(16, outW - ox), inputs = 2 * windows;
+            var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows));
+            var lo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs)).AsSingle();
+            var hi = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs - 16)).AsSingle();
+            var keepLow = Avx512F.ConvertToVector512Int64(keep.GetLower());
+            var keepHigh = Avx512F.ConvertToVector512Int64(keep.GetUpper());
+            for (int oy = 0; oy < outH; oy++)
+            {
+                int o = oy * outW + ox, r0 = 2 * oy * inW;
+                var g = Avx512F.MaskLoad(gy + o, keep.AsSingle(), Vector512<float>.Zero);
+                var low = Avx512F.ConvertToVector256Int32(Avx512F.MaskLoad(idx + o, keepLow, Vector512<long>.Zero));
+                var high = Avx512F.ConvertToVector256Int32(Avx512F.MaskLoad(idx + o + 8, keepHigh, Vector512<long>.Zero));
+                var at = Vector512.Create(low, high) - (Vector512.Create(r0 + 2 * ox) + even); // 0, 1, inW or inW + 1
+                var topEven = Picked(g, at, 0);
+                var topOdd = Picked(g, at, 1);
+                var bottomEven = Picked(g, at, inW);
+                var bottomOdd = Picked(g, at, inW + 1);
+                float* t = gx + r0 + 2 * ox, b = t + inW;
+                Avx512F.MaskStore(t, lo, Avx512F.PermuteVar16x32x2(topEven, zipLow, topOdd));
+                Avx512F.MaskStore(t + 16, hi, Avx512F.PermuteVar16x32x2(topEven, zipHigh, topOdd));
+                Avx512F.MaskStore(b, lo, Avx512F.PermuteVar16x32x2(bottomEven, zipLow, bottomOdd));
+                Avx512F.MaskStore(b + 16, hi, Avx512F.PermuteVar16x32x2(bottomEven, zipHigh, bottomOdd));
+            }
+        }
+        if (inW > 2 * outW)
+            for (int y = 0; y < 2 * outH; y++) gx[(long)y * inW + inW - 1] = 0;
+        if (inH > 2 * outH) new Span<float>(gx + (long)2 * outH * inW, (inH - 2 * outH) * inW).Clear();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Picked(Vector512<float> g, Vector512<int> at, int position) =>
+        (g & Vector512.Equals(at, Vector512.Create(position)).AsSingle()) + Vector512<float>.Zero;
 
     /// <summary>
     /// Average pooling. The divisor follows PyTorch: the window clipped to the padded input when padding

@@ -36,4 +36,35 @@ public sealed class PoolingKernelTests
             Assert.True(BitConverter.SingleToInt32Bits(winner) == BitConverter.SingleToInt32Bits(recorded[o]), $"output {o}");
         }
     }
+
+    /// <summary>
+    /// The max-pool backward of non-overlapping 2x2 windows (written once per input position on AVX-512) equals the
+    /// scatter's definition bit for bit: zeros, then each window's gradient added at its winner (a -0 gradient lands as
+    /// +0), with row tails, windows past a vector of sixteen and the odd last row and column that no window covers.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 28, 28)]
+    [InlineData(2, 14, 14)]
+    [InlineData(2, 9, 70)]
+    [InlineData(1, 5, 3)]
+    public void MaxBackwardOf2x2WindowsIsTheScatter(int planes, int h, int w)
+    {
+        int outH = h / 2, outW = w / 2;
+        var g = new PoolGeometry(planes, h, w, outH, outW, 2, 2, 2, 2, 0, 0);
+        var rng = new Random(5);
+        var x = new float[planes * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        x[4] = float.NaN;
+        var y = new float[planes * outH * outW];
+        var indices = new long[y.Length];
+        Pooling.MaxForward<float>(x, y, indices, g, 0, planes);
+        var gy = new float[y.Length];
+        for (int i = 0; i < gy.Length; i++) gy[i] = (float)(rng.NextDouble() * 2 - 1);
+        gy[1] = -0f;
+        var expected = new float[x.Length];
+        for (int o = 0; o < gy.Length; o++) expected[o / (outH * outW) * h * w + (int)indices[o]] += gy[o];
+        var gx = Enumerable.Repeat(float.NaN, x.Length).ToArray(); // every position must be written
+        Pooling.MaxBackward<float>(gy, indices, gx, g, 0, planes);
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), gx.Select(BitConverter.SingleToInt32Bits));
+    }
 }

@@ -225,9 +225,9 @@ public sealed partial class Tensor
             var ga = gy.Array<T>();
             int go = gy.Offset;
             var xa = gx.Array<T>();
-            var (indices, inPlane, outPlane) = (idx, g.InH * g.InW, g.OutH * g.OutW); // locals: a lambda cannot capture a struct's fields
+            var (indices, geometry) = (idx, g); // locals: a lambda cannot capture a struct's fields
             ForPlanes(g.Planes, (long)g.OutH * g.OutW, (p0, p1) =>
-                Pooling.MaxBackward<T>(ga.AsSpan(go), indices, xa, inPlane, outPlane, p0, p1));
+                Pooling.MaxBackward<T>(ga.AsSpan(go), indices, xa, geometry, p0, p1));
         }
     }
 
