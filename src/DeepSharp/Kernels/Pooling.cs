@@ -34,7 +34,7 @@ internal static class Pooling
     public static void MaxForward<T>(ReadOnlySpan<T> x, Span<T> y, Span<long> indices, in PoolGeometry g, int plane0, int plane1)
         where T : unmanaged, INumber<T>
     {
-        if (g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 } && 2 * g.OutH <= g.InH && 2 * g.OutW <= g.InW)
+        if (TilesBy2x2(g))
         {
             MaxForward2x2(x, y, indices, g.InH, g.InW, g.OutH, g.OutW, plane0, plane1);
             return;
@@ -72,6 +72,10 @@ internal static class Pooling
                 }
         }
     }
+
+    /// <summary>Whether <paramref name="g"/>'s windows are 2x2 with stride 2, undilated and unpadded, and all inside the input (no ceil-mode overhang).</summary>
+    private static bool TilesBy2x2(in PoolGeometry g) =>
+        g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 } && 2 * g.OutH <= g.InH && 2 * g.OutW <= g.InW;
 
     /// <summary>The common 2x2 stride-2 window (LeNet, VGG, most CNNs) when every window lies inside the input (no ceil-mode overhang).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -137,10 +141,8 @@ internal static class Pooling
         var odd = even + Vector512<int>.One;
         for (int ox = 0; ox < outW; ox += 16)
         {
-            int windows = Math.Min(16, outW - ox), inputs = 2 * windows;
-            var lo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs)).AsSingle();
-            var hi = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs - 16)).AsSingle();
-            var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows));
+            int windows = Math.Min(16, outW - ox);
+            var (lo, hi, keep) = WindowLanes(windows);
             for (int oy = 0; oy < outH; oy++)
             {
                 int r0 = 2 * oy * inW;
@@ -173,6 +175,13 @@ internal static class Pooling
         }
     }
 
+    // For a column of up to sixteen windows: the lanes of its two vectors of 32 inputs a row, and the windows' lanes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float> Low, Vector512<float> High, Vector512<int> Windows) WindowLanes(int windows) =>
+        (Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * windows)).AsSingle(),
+         Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * windows - 16)).AsSingle(),
+         Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows)));
+
     // Lanes where v replaces best: larger or NaN, unless best is NaN already.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Wins(Vector512<float> best, Vector512<float> v) =>
@@ -195,8 +204,7 @@ internal static class Pooling
         where T : unmanaged, INumber<T>
     {
         int inPlane = g.InH * g.InW, outPlane = g.OutH * g.OutW;
-        if (typeof(T) == typeof(float) && SimdWidth.Current == 512 &&
-            g is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 } && 2 * g.OutH <= g.InH && 2 * g.OutW <= g.InW)
+        if (typeof(T) == typeof(float) && SimdWidth.Current == 512 && TilesBy2x2(g))
         {
             fixed (T* py = gy, px = gx)
             fixed (long* pi = indices)
@@ -225,10 +233,7 @@ internal static class Pooling
         var zipHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         for (int ox = 0; ox < outW; ox += 16)
         {
-            int windows = Math.Min(16, outW - ox), inputs = 2 * windows;
-            var keep = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(windows));
-            var lo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs)).AsSingle();
-            var hi = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(inputs - 16)).AsSingle();
+            var (lo, hi, keep) = WindowLanes(Math.Min(16, outW - ox));
             var keepLow = Avx512F.ConvertToVector512Int64(keep.GetLower());
             var keepHigh = Avx512F.ConvertToVector512Int64(keep.GetUpper());
             for (int oy = 0; oy < outH; oy++)

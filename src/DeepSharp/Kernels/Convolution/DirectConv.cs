@@ -11,7 +11,8 @@ namespace DeepSharp.Kernels;
 /// are plain vector loads with no bounds or masks: for every tap, two vectors of an input row feed two accumulators
 /// for each of up to eight output channels (four where there are 16 vector registers), enough independent FMA chains
 /// to hide their latency; a block of fewer channels (LeNet's six) computes only those. The
-/// weight gradient runs the same loops over a zero-padded copy of the output gradient. Stride 1, dilation 1,
+/// weight gradient runs the same loops over the output gradient in place, each row's last vectors through masked
+/// loads (zeros past the row). Stride 1, dilation 1,
 /// one group, at every vector width (other shapes, and CPUs without SIMD, use im2col).
 /// </summary>
 internal static unsafe class DirectConv
