@@ -153,7 +153,12 @@ public sealed class InferenceModel
         int[] shape = tuned._inputShape;
         if (tuned._wholeEager is not null || model.NamedModules().Any(m => m.Module.Training)) return Prepare(model, shape);
         var plan = Build(model, shape, tuned.UsesWinograd, tuned).Plan;
-        return plan.Steps.SequenceEqual(tuned.Steps) ? plan : Prepare(model, shape);
+        if (!plan.Steps.SequenceEqual(tuned.Steps)) return Prepare(model, shape);
+        // The same layout: the new plan takes over the idle activation blocks, already touched, instead of page-faulting
+        // fresh ones on its first call (100 MB and a tenth of a second per evaluation for the cnn at batch 1,000).
+        if (plan._arenaFloats == tuned._arenaFloats)
+            while (tuned._arenas.TryTake(out var arena)) plan._arenas.Add(arena);
+        return plan;
     }
 
     /// <summary>
