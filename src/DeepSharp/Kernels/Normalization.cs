@@ -586,8 +586,8 @@ internal static class Normalization
     }
 
     /// <summary>
-    /// sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double; channels split over the pool (each
-    /// summed by one thread, in a fixed order). With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the
+    /// sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double: each row's sums over the pool, then
+    /// each channel's rows added in order (the result does not depend on the thread count). With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the
     /// fused batch norm + ReLU, whose forward was <see cref="ChannelAffine"/> of x with center, these and relu), g is
     /// first passed through ReLU's backward: 0 where that output was &lt;= 0 (<see cref="ReluMask{T}"/>).
     /// </summary>
@@ -602,34 +602,43 @@ internal static class Normalization
             Columns.GradSums(MemoryMarshal.Cast<T, float>(g), MemoryMarshal.Cast<T, float>(x), n, c, center, sumG, sumGXc, relu ? reluScale : default, reluShift);
             return;
         }
-        fixed (T* pg = g, px = x)
-        fixed (double* pc = center, pa = sumG, pb = sumGXc, pscale = reluScale, pshift = reluShift)
+        var buffer = System.Buffers.ArrayPool<double>.Shared.Rent(2 * n * c);
+        try
         {
-            T* gs = pg, xs = px;
-            double* centers = pc, sumsG = pa, sumsGX = pb, scales = pscale, shifts = pshift;
-            ForRowRanges(c, 2 * n * s, (c0, c1) =>
+            fixed (T* pg = g, px = x)
+            fixed (double* pc = center, pscale = reluScale, pshift = reluShift, pr = buffer)
             {
-                for (int ch = c0; ch < c1; ch++)
+                T* gs = pg, xs = px;
+                double* centers = pc, scales = pscale, shifts = pshift, sums = pr, dots = pr + n * c;
+                // Two images at a time, channel after channel: the two rows of a channel stream on from the previous
+                // channel's, where a channel's rows alone lie C S elements apart and the prefetchers restarted at every row.
+                ForRowRanges((n + 1) / 2, 2 * c * s, (p0, p1) =>
                 {
-                    var mask = relu ? Mask<T>(centers, scales, shifts, ch) : (ReluMask<T>?)null;
-                    double a = 0, b = 0;
-                    for (int i = 0; i < n; i += 2)
-                    {
-                        int next = Math.Min(i + 1, n - 1);
-                        var (rowG, rowGX, nextG, nextGX) = SumsAndCenteredDots(Row(gs, i, c, ch, s), Row(xs, i, c, ch, s), Row(gs, next, c, ch, s),
-                            Row(xs, next, c, ch, s), s, centers[ch], mask);
-                        a += rowG;
-                        b += rowGX;
-                        if (i + 1 < n)
+                    for (int i = 2 * p0; i < Math.Min(2 * p1, n); i += 2)
+                        for (int ch = 0; ch < c; ch++)
                         {
-                            a += nextG;
-                            b += nextGX;
+                            long r0 = (long)i * c + ch, r1 = (long)Math.Min(i + 1, n - 1) * c + ch;
+                            (sums[r0], dots[r0], sums[r1], dots[r1]) = SumsAndCenteredDots(gs + r0 * s, xs + r0 * s, gs + r1 * s, xs + r1 * s, s,
+                                centers[ch], relu ? Mask<T>(centers, scales, shifts, ch) : null);
                         }
+                });
+                // Each channel's rows in order, as one thread summing the channel alone would: the same bits whatever the thread count.
+                for (int ch = 0; ch < c; ch++)
+                {
+                    double a = 0, b = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        a += sums[(long)i * c + ch];
+                        b += dots[(long)i * c + ch];
                     }
-                    sumsG[ch] = a;
-                    sumsGX[ch] = b;
+                    sumG[ch] = a;
+                    sumGXc[ch] = b;
                 }
-            });
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(buffer);
         }
     }
 

@@ -87,6 +87,44 @@ public sealed class NormalizationKernelTests
     }
 
     /// <summary>
+    /// The gradient sums share image pairs out over the pool and then add each channel's rows in order: the same bits on
+    /// one, two and three threads, for odd and even batches (the last image alone) large enough to be split.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ChannelGradSumsDoNotDependOnTheThreadCount(bool relu)
+    {
+        int saved = WorkerPool.Threads;
+        try
+        {
+            foreach (var (n, c, s) in new[] { (9, 3, 1100), (16, 5, 196), (7, 2, 1500) })
+            {
+                var x = Values(n * c * s, n + s, 0.1);
+                var g = Values(n * c * s, 2 * n + s, 0);
+                var center = Enumerable.Range(0, c).Select(ch => 0.05 * ch).ToArray();
+                var scale = Enumerable.Range(0, c).Select(ch => 1.5 - 0.25 * ch).ToArray();
+                var shift = Enumerable.Range(0, c).Select(ch => 0.1 * ch - 0.05).ToArray();
+                double[]? first = null;
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    WorkerPool.Threads = threads;
+                    var sumG = new double[c];
+                    var sumGX = new double[c];
+                    Normalization.ChannelGradSums<float>(g, x, n, c, s, center, sumG, sumGX, relu ? scale : default, relu ? shift : default);
+                    var sums = sumG.Concat(sumGX).ToArray();
+                    first ??= sums;
+                    Assert.Equal(first.Select(BitConverter.DoubleToInt64Bits), sums.Select(BitConverter.DoubleToInt64Bits));
+                }
+            }
+        }
+        finally
+        {
+            WorkerPool.Threads = saved;
+        }
+    }
+
+    /// <summary>
     /// [N, C] inputs (S = 1, batch norm over features) take the column passes, a vector of channels at a time: bit for bit
     /// the row passes' one-element rows, i.e. each channel's rows summed in order in double and each element's affine and
     /// linear map in float, with and without the fused ReLU, for channel counts with and without a vector tail.
