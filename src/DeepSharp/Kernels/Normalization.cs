@@ -15,9 +15,13 @@ namespace DeepSharp.Kernels;
 internal static class Normalization
 {
     /// <summary>
-    /// Per-channel mean and biased variance over N and S (two passes, for accuracy). Channels are split over the
-    /// worker pool; each channel is summed by one thread in a fixed order, so the result does not depend on the
-    /// thread count.
+    /// Per-channel mean and biased variance over N and S (two passes, for accuracy), each pass's row sums over the pool
+    /// (<see cref="ImagePairs"/>) and each channel's rows then added in order, so the result does not depend on the
+    /// thread count. float32 rows sum in float lanes (<see cref="CenteredRuns"/>): first their deviations from the
+    /// channel's first element (a constant channel then has exactly that value as mean and zero variance), then the
+    /// squared deviations from the mean rounded to float, less the square of that rounding. float64 rows (and float32
+    /// ones without SIMD) sum in double, exactly for any realistic count of float32 values (a rounded mean's error would
+    /// pass through 1/sqrt(eps) ~ 316 into the output and the gradients).
     /// </summary>
     public static unsafe void ChannelMoments<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> variance)
         where T : unmanaged, INumber<T>
@@ -29,44 +33,62 @@ internal static class Normalization
             return;
         }
         double count = (double)n * s;
-        fixed (T* px = x)
-        fixed (double* pm = mean, pv = variance)
+        if (count == 0)
         {
-            T* xs = px;
-            double* means = pm, variances = pv;
-            bool floatRuns = typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated;
-            ForRowRanges(c, n * s, (c0, c1) =>
-            {
-                for (int ch = c0; ch < c1; ch++)
-                {
-                    if (floatRuns && count > 0)
-                    {
-                        (means[ch], variances[ch]) = FloatMoments((float*)xs, n, c, ch, s);
-                        continue;
-                    }
-                    // A double sum of float32 values is exact for any realistic count, so a constant channel has exactly its
-                    // value as mean, zero deviations and zero variance (a float sum rounds, and the error then passes
-                    // through 1/sqrt(eps) ~ 316 into the output and the gradients).
-                    double sum = 0;
-                    for (int i = 0; i < n; i += 2)
-                    {
-                        var (first, second) = WidenedSums(Row(xs, i, c, ch, s), Row(xs, Math.Min(i + 1, n - 1), c, ch, s), s);
-                        sum += first;
-                        if (i + 1 < n) sum += second;
-                    }
-                    double m = count > 0 ? sum / count : 0;
-                    double sq = 0;
-                    for (int i = 0; i < n; i += 2)
-                    {
-                        var (first, second) = SquaredDeviations(Row(xs, i, c, ch, s), m, Row(xs, Math.Min(i + 1, n - 1), c, ch, s), m, s);
-                        sq += first;
-                        if (i + 1 < n) sq += second;
-                    }
-                    means[ch] = m;
-                    variances[ch] = count > 0 ? sq / count : 0;
-                }
-            });
+            mean[..c].Clear();
+            variance[..c].Clear();
+            return;
         }
+        bool floatRuns = typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated;
+        var buffer = System.Buffers.ArrayPool<double>.Shared.Rent(n * c + c);
+        try
+        {
+            fixed (T* px = x)
+            fixed (double* pm = mean, pr = buffer)
+            {
+                T* xs = px;
+                double* means = pm, rows = pr, centers = pr + n * c;
+                for (int ch = 0; ch < c; ch++) centers[ch] = floatRuns ? *(float*)Row(xs, 0, c, ch, s) : 0;
+                ImagePairs(n, c, s, (r0, r1, ch) => (rows[r0], rows[r1]) = floatRuns
+                    ? CenteredRuns((float*)xs + r0 * s, (float*)xs + r1 * s, s, (float)centers[ch], squares: false)
+                    : WidenedSums(xs + r0 * s, xs + r1 * s, s));
+                for (int ch = 0; ch < c; ch++) means[ch] = centers[ch] + SumOfRows(rows, n, c, ch) / count;
+                ImagePairs(n, c, s, (r0, r1, ch) => (rows[r0], rows[r1]) = floatRuns
+                    ? CenteredRuns((float*)xs + r0 * s, (float*)xs + r1 * s, s, (float)means[ch], squares: true)
+                    : SquaredDeviations(xs + r0 * s, means[ch], xs + r1 * s, means[ch], s));
+                for (int ch = 0; ch < c; ch++)
+                {
+                    double sq = SumOfRows(rows, n, c, ch), offset = (float)means[ch] - means[ch];
+                    variance[ch] = floatRuns ? Math.Max(sq / count - offset * offset, 0) : sq / count;
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// rowPair(r, r', channel) for the (n, c) rows r of an [N, C, S] tensor and r' of the next image (r again for an odd
+    /// batch's last image), shared out over the pool two images at a time, channel after channel: both rows then stream
+    /// on from the previous channel's. (Channel by channel, a channel's rows lie C S elements apart and the prefetchers
+    /// restarted at every row: the gradient sums ran 1.3-1.6x the input gradient's pass, which reads more.)
+    /// </summary>
+    private static void ImagePairs(int n, int c, int s, Action<long, long, int> rowPair) =>
+        ForRowRanges((n + 1) / 2, 2 * c * s, (p0, p1) =>
+        {
+            for (int i = 2 * p0; i < Math.Min(2 * p1, n); i += 2)
+                for (int ch = 0; ch < c; ch++)
+                    rowPair((long)i * c + ch, (long)Math.Min(i + 1, n - 1) * c + ch, ch);
+        });
+
+    /// <summary>A channel's row sums added in batch order, as one thread summing the channel alone would.</summary>
+    private static unsafe double SumOfRows(double* rows, int n, int c, int ch)
+    {
+        double total = 0;
+        for (int i = 0; i < n; i++) total += rows[(long)i * c + ch];
+        return total;
     }
 
     /// <summary>
@@ -243,34 +265,6 @@ internal static class Normalization
         long need = (long)n * c * s;
         if (n < 0 || c < 0 || s < 0 || xLength < need || otherLength < need || statsA < c || statsB < c)
             throw new ArgumentException($"normalization kernel: [{n}, {c}, {s}] needs {need} elements and {c} statistics per channel");
-    }
-
-    /// <summary>
-    /// A float32 channel's mean and biased variance from sums in float lanes (<see cref="CenteredRuns"/>), two passes:
-    /// the deviations from the channel's first element (a constant channel then has exactly that value as mean, and
-    /// zero variance), then the squares of the deviations from the mean rounded to float, less the square of that
-    /// rounding. Summed in double, as the float64 rows are, the conversions made both passes compute-bound.
-    /// </summary>
-    private static unsafe (double Mean, double Variance) FloatMoments(float* x, int n, int c, int ch, int s)
-    {
-        double count = (double)n * s, sum = 0, sq = 0;
-        float first = *Row(x, 0, c, ch, s);
-        for (int i = 0; i < n; i += 2)
-        {
-            var (a, b) = CenteredRuns(Row(x, i, c, ch, s), Row(x, Math.Min(i + 1, n - 1), c, ch, s), s, first, squares: false);
-            sum += a;
-            if (i + 1 < n) sum += b;
-        }
-        double mean = first + sum / count;
-        float m = (float)mean;
-        for (int i = 0; i < n; i += 2)
-        {
-            var (a, b) = CenteredRuns(Row(x, i, c, ch, s), Row(x, Math.Min(i + 1, n - 1), c, ch, s), s, m, squares: true);
-            sq += a;
-            if (i + 1 < n) sq += b;
-        }
-        double offset = m - mean;
-        return (mean, Math.Max(sq / count - offset * offset, 0));
     }
 
     /// <summary>
@@ -586,8 +580,8 @@ internal static class Normalization
     }
 
     /// <summary>
-    /// sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double: each row's sums over the pool, then
-    /// each channel's rows added in order (the result does not depend on the thread count). With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the
+    /// sumG[c] = sum g, sumGXc[c] = sum g * (x - center[c]) over N and S, in double: each row's sums over the pool
+    /// (<see cref="ImagePairs"/>), then each channel's rows added in order (the result does not depend on the thread count). With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the
     /// fused batch norm + ReLU, whose forward was <see cref="ChannelAffine"/> of x with center, these and relu), g is
     /// first passed through ReLU's backward: 0 where that output was &lt;= 0 (<see cref="ReluMask{T}"/>).
     /// </summary>
@@ -610,29 +604,13 @@ internal static class Normalization
             {
                 T* gs = pg, xs = px;
                 double* centers = pc, scales = pscale, shifts = pshift, sums = pr, dots = pr + n * c;
-                // Two images at a time, channel after channel: the two rows of a channel stream on from the previous
-                // channel's, where a channel's rows alone lie C S elements apart and the prefetchers restarted at every row.
-                ForRowRanges((n + 1) / 2, 2 * c * s, (p0, p1) =>
-                {
-                    for (int i = 2 * p0; i < Math.Min(2 * p1, n); i += 2)
-                        for (int ch = 0; ch < c; ch++)
-                        {
-                            long r0 = (long)i * c + ch, r1 = (long)Math.Min(i + 1, n - 1) * c + ch;
-                            (sums[r0], dots[r0], sums[r1], dots[r1]) = SumsAndCenteredDots(gs + r0 * s, xs + r0 * s, gs + r1 * s, xs + r1 * s, s,
-                                centers[ch], relu ? Mask<T>(centers, scales, shifts, ch) : null);
-                        }
-                });
-                // Each channel's rows in order, as one thread summing the channel alone would: the same bits whatever the thread count.
+                ImagePairs(n, c, s, (r0, r1, ch) =>
+                    (sums[r0], dots[r0], sums[r1], dots[r1]) = SumsAndCenteredDots(gs + r0 * s, xs + r0 * s, gs + r1 * s, xs + r1 * s, s,
+                        centers[ch], relu ? Mask<T>(centers, scales, shifts, ch) : null));
                 for (int ch = 0; ch < c; ch++)
                 {
-                    double a = 0, b = 0;
-                    for (int i = 0; i < n; i++)
-                    {
-                        a += sums[(long)i * c + ch];
-                        b += dots[(long)i * c + ch];
-                    }
-                    sumG[ch] = a;
-                    sumGXc[ch] = b;
+                    sumG[ch] = SumOfRows(sums, n, c, ch);
+                    sumGXc[ch] = SumOfRows(dots, n, c, ch);
                 }
             }
         }

@@ -87,13 +87,13 @@ public sealed class NormalizationKernelTests
     }
 
     /// <summary>
-    /// The gradient sums share image pairs out over the pool and then add each channel's rows in order: the same bits on
-    /// one, two and three threads, for odd and even batches (the last image alone) large enough to be split.
+    /// The moments and gradient sums share image pairs out over the pool and then add each channel's rows in order: the
+    /// same bits on one, two and three threads, for odd and even batches (the last image alone) large enough to be split.
     /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ChannelGradSumsDoNotDependOnTheThreadCount(bool relu)
+    public void ChannelSumsDoNotDependOnTheThreadCount(bool relu)
     {
         int saved = WorkerPool.Threads;
         try
@@ -112,7 +112,9 @@ public sealed class NormalizationKernelTests
                     var sumG = new double[c];
                     var sumGX = new double[c];
                     Normalization.ChannelGradSums<float>(g, x, n, c, s, center, sumG, sumGX, relu ? scale : default, relu ? shift : default);
-                    var sums = sumG.Concat(sumGX).ToArray();
+                    var (mean, variance) = (new double[c], new double[c]);
+                    Normalization.ChannelMoments<float>(x, n, c, s, mean, variance);
+                    var sums = sumG.Concat(sumGX).Concat(mean).Concat(variance).ToArray();
                     first ??= sums;
                     Assert.Equal(first.Select(BitConverter.DoubleToInt64Bits), sums.Select(BitConverter.DoubleToInt64Bits));
                 }
